@@ -1,0 +1,50 @@
+// Boots the guest's demo workload (cmdline `demo`) for a while and checks that it keeps
+// running: heartbeat lines with increasing numbers and no CPU fault. QEMU is killed after.
+
+import * as assert from 'assert';
+import { runGuest, QemuRunResult } from './qemu-run';
+import { parseHeartbeat } from './selftest-output';
+
+/** How long the demo runs; MMSCOPE_DEMO_SECONDS overrides the 60 s default. */
+const DEMO_SECONDS = Number(process.env.MMSCOPE_DEMO_SECONDS ?? 60);
+/** At least this many heartbeats must appear in that time. */
+const MIN_HEARTBEATS = 3;
+
+describe(`guest demo (${DEMO_SECONDS} s at -m 128)`, function () {
+  this.timeout(DEMO_SECONDS * 1000 + 60_000);
+  let run: QemuRunResult;
+
+  before(async function () {
+    run = await runGuest({
+      cmdline: 'demo',
+      memoryMiB: 128,
+      timeLimitMs: DEMO_SECONDS * 1000,
+      // A fault ends the demo; no need to wait for the rest of the time.
+      stopWhen: (line) => line.startsWith('FAULT:'),
+    });
+  });
+
+  function tail(): string {
+    return run.lines.slice(-10).map((l) => `    | ${l}`).join('\n') +
+      (run.stderr.trim() ? `\n  QEMU stderr: ${run.stderr.trim()}` : '');
+  }
+
+  it('prints no FAULT: line', function () {
+    const faults = run.lines.filter((l) => l.startsWith('FAULT:'));
+    assert.deepStrictEqual(faults, [], `the demo faulted:\n${tail()}`);
+  });
+
+  it('keeps running until it is stopped', function () {
+    assert.ok(run.timedOut,
+      `QEMU ended by itself with status ${run.exitCode ?? 'none'} (signal ${run.signal ?? 'none'}) ` +
+      `before ${DEMO_SECONDS} s:\n${tail()}`);
+  });
+
+  it(`prints at least ${MIN_HEARTBEATS} heartbeats with increasing numbers`, function () {
+    const beats = run.lines.map(parseHeartbeat).filter((n): n is number => n !== null);
+    assert.ok(beats.length >= MIN_HEARTBEATS,
+      `${beats.length} heartbeat lines in ${DEMO_SECONDS} s (${run.lines.length} console lines):\n${tail()}`);
+    const notIncreasing = beats.filter((n, i) => i > 0 && n <= beats[i - 1]);
+    assert.deepStrictEqual(notIncreasing, [], `heartbeat numbers do not increase: ${beats.join(', ')}`);
+  });
+});

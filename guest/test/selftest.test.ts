@@ -1,0 +1,128 @@
+// Boots the guest's own tests (cmdline `selftest`) in QEMU and checks what they report:
+// the plan, one ok line per test, the summary, the exit status, the required test names,
+// and the block count the memory manager finds at several memory sizes.
+
+import * as assert from 'assert';
+import { runGuest, QemuRunResult } from './qemu-run';
+import { parseSelftest, parseMmBlocks, lastNonBlankLine, SelftestReport } from './selftest-output';
+
+/**
+ * Guest tests that must exist and pass. Edit this list when the guest's test names change;
+ * the guest prints every name on its own `test NAME ... ok` line.
+ */
+const REQUIRED_TESTS: readonly string[] = [
+  'boot.multiboot_memory',
+  'chain.alloc_free',
+  'map.seed_example',
+];
+
+/** QEMU exit status when the guest writes 0x10 to isa-debug-exit: every test passed. */
+const EXIT_ALL_PASSED = 33;
+
+/** Wall-clock limit of one selftest boot (TCG is slow; the machine is shared). */
+const SELFTEST_LIMIT_MS = Number(process.env.MMSCOPE_SELFTEST_SECONDS ?? 300) * 1000;
+const MOCHA_LIMIT_MS = SELFTEST_LIMIT_MS + 30_000;
+
+/** A few lines of context for assertion messages: how QEMU ended and the console's tail. */
+function describeRun(run: QemuRunResult, tail = 15): string {
+  const how = run.timedOut
+    ? 'QEMU was killed at the time limit'
+    : `QEMU exited with status ${run.exitCode ?? 'none'}${run.signal ? ` (signal ${run.signal})` : ''}`;
+  const shown = run.lines.slice(-tail).map((l) => `    | ${l}`).join('\n');
+  const stderr = run.stderr.trim() ? `\n  QEMU stderr: ${run.stderr.trim()}` : '';
+  return `${how}; last ${Math.min(tail, run.lines.length)} of ${run.lines.length} console lines:\n${shown}${stderr}`;
+}
+
+function failingLines(report: SelftestReport): string[] {
+  return [
+    ...report.cases.filter((c) => !c.ok).map((c) => c.line),
+    ...report.malformed.map((l) => `malformed: ${l}`),
+    ...report.faults,
+  ];
+}
+
+/** Checks plan, test lines, summary and exit status of a selftest boot. */
+function assertCleanSelftest(run: QemuRunResult, report: SelftestReport): void {
+  assert.ok(report.plan !== null, `no "selftest: plan N" line.\n${describeRun(run)}`);
+  const plan = report.plan;
+  assert.ok(plan > 0, `the plan announces ${plan} tests`);
+  assert.deepStrictEqual(report.faults, [], `the guest faulted:\n${describeRun(run)}`);
+  assert.deepStrictEqual(report.malformed, [], 'test lines that do not follow "test NAME ... ok|FAIL: reason"');
+  const failing = failingLines(report);
+  assert.deepStrictEqual(failing, [], `failing tests:\n  ${failing.join('\n  ')}`);
+  assert.strictEqual(report.cases.length, plan,
+    `the plan announces ${plan} tests but ${report.cases.length} test lines were printed.\n${describeRun(run)}`);
+  const names = report.cases.map((c) => c.name);
+  const duplicates = names.filter((n, i) => names.indexOf(n) !== i);
+  assert.deepStrictEqual(duplicates, [], 'test names printed more than once');
+  assert.strictEqual(lastNonBlankLine(run.lines), `selftest: ${plan} passed, 0 failed`,
+    `the last console line is not the summary "selftest: ${plan} passed, 0 failed".\n${describeRun(run)}`);
+  assert.strictEqual(run.timedOut, false, `the guest did not finish in time.\n${describeRun(run)}`);
+  assert.strictEqual(run.exitCode, EXIT_ALL_PASSED,
+    `expected QEMU exit status ${EXIT_ALL_PASSED} (all passed).\n${describeRun(run)}`);
+}
+
+/** Checks that the `mm: N blocks` line matches `memoryMiB`: blocks*16 KiB in [size-1 MiB, size]. */
+function assertBlocksMatchMemory(run: QemuRunResult, memoryMiB: number): void {
+  const mm = parseMmBlocks(run.lines);
+  assert.ok(mm, `no "mm: N blocks of 16 KiB, F free" line.\n${describeRun(run)}`);
+  const kib = mm.blocks * 16;
+  assert.ok(kib >= (memoryMiB - 1) * 1024 && kib <= memoryMiB * 1024,
+    `with -m ${memoryMiB} the guest reports ${mm.blocks} blocks (${kib} KiB); ` +
+    `expected between ${(memoryMiB - 1) * 1024} and ${memoryMiB * 1024} KiB`);
+  assert.ok(mm.free > 0 && mm.free <= mm.blocks, `free count ${mm.free} is not in 1..${mm.blocks}`);
+}
+
+describe('guest selftest (-m 64)', function () {
+  this.timeout(MOCHA_LIMIT_MS);
+  const memoryMiB = 64;
+  let run: QemuRunResult;
+  let report: SelftestReport;
+
+  before(async function () {
+    run = await runGuest({ cmdline: 'selftest', memoryMiB, timeLimitMs: SELFTEST_LIMIT_MS });
+    report = parseSelftest(run.lines);
+  });
+
+  it('announces a plan, passes every planned test and exits with status 33', function () {
+    assertCleanSelftest(run, report);
+  });
+
+  it('runs every required test and each passes', function () {
+    const byName = new Map(report.cases.map((c) => [c.name, c]));
+    const missing = REQUIRED_TESTS.filter((n) => !byName.has(n));
+    assert.deepStrictEqual(missing, [], `required guest tests not run; ran: ${[...byName.keys()].join(', ')}`);
+    const failed = REQUIRED_TESTS.map((n) => byName.get(n)!).filter((c) => !c.ok).map((c) => c.line);
+    assert.deepStrictEqual(failed, [], `required guest tests failed:\n  ${failed.join('\n  ')}`);
+  });
+
+  it('reports a block count that matches -m 64', function () {
+    assertBlocksMatchMemory(run, memoryMiB);
+  });
+});
+
+for (const memoryMiB of [16, 3072]) {
+  describe(`guest boot tests at -m ${memoryMiB} (selftest only=boot.)`, function () {
+    this.timeout(MOCHA_LIMIT_MS);
+    let run: QemuRunResult;
+    let report: SelftestReport;
+
+    before(async function () {
+      run = await runGuest({ cmdline: 'selftest only=boot.', memoryMiB, timeLimitMs: SELFTEST_LIMIT_MS });
+      report = parseSelftest(run.lines);
+    });
+
+    it('passes every boot test and exits with status 33', function () {
+      assertCleanSelftest(run, report);
+    });
+
+    it('runs only tests named boot.*', function () {
+      const others = report.cases.map((c) => c.name).filter((n) => !n.startsWith('boot.'));
+      assert.deepStrictEqual(others, [], 'the only=boot. filter let other tests run');
+    });
+
+    it(`reports a block count that matches -m ${memoryMiB}`, function () {
+      assertBlocksMatchMemory(run, memoryMiB);
+    });
+  });
+}

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Makes this machine able to build and test mmscope: installs the missing system
+# packages with apt-get and the npm dependencies with `npm ci`. Safe to run again;
+# prints one line when everything is already there.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# Debian package -> a command it provides, so a tool installed some other way counts too.
+packages=(qemu-system-x86 gcc binutils make gdb)
+declare -A provides=(
+  [qemu-system-x86]=qemu-system-i386
+  [gcc]=gcc
+  [binutils]=ld
+  [make]=make
+  [gdb]=gdb
+)
+
+package_present() {
+  local pkg=$1
+  if command -v "${provides[$pkg]}" >/dev/null 2>&1; then
+    return 0
+  fi
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed'
+}
+
+missing=()
+for pkg in "${packages[@]}"; do
+  if ! package_present "$pkg"; then
+    missing+=("$pkg")
+  fi
+done
+
+did=()
+if ((${#missing[@]} > 0)); then
+  install_cmd=(apt-get install -y --no-install-recommends "${missing[@]}")
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "setup: missing system packages: ${missing[*]}" >&2
+    echo "setup: install them with:  sudo apt-get update && sudo ${install_cmd[*]}" >&2
+    echo "setup: then run this command again." >&2
+    exit 1
+  fi
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "setup: missing system packages (${missing[*]}) and apt-get is not available; install them with your package manager." >&2
+    exit 1
+  fi
+  echo "setup: installing ${missing[*]} with apt-get"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  "${install_cmd[@]}"
+  did+=("installed ${missing[*]}")
+fi
+
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "setup: Node.js 20 or newer (with npm) is required; install it and run this command again." >&2
+  exit 1
+fi
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if ((node_major < 20)); then
+  echo "setup: Node.js $(node --version) is too old; mmscope needs Node.js 20 or newer." >&2
+  exit 1
+fi
+
+# npm writes node_modules/.package-lock.json on every install; compare with the lock file.
+stamp=node_modules/.package-lock.json
+if [[ ! -d node_modules || ! -f $stamp || package-lock.json -nt $stamp ]]; then
+  echo "setup: installing npm dependencies (npm ci)"
+  npm ci --no-audit --no-fund
+  touch "$stamp"
+  did+=("ran npm ci")
+fi
+
+if ((${#did[@]} == 0)); then
+  echo "setup: system packages (${packages[*]}) and node_modules are present"
+else
+  echo "setup: done ($(IFS=';'; echo "${did[*]}" | sed 's/;/, /g'))"
+fi
