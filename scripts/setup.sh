@@ -48,6 +48,12 @@ if ((${#missing[@]} > 0)); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
   "${install_cmd[@]}"
+  for pkg in "${missing[@]}"; do
+    if ! package_present "$pkg"; then
+      echo "setup: apt-get did not install $pkg (no ${provides[$pkg]} found); install it by hand and run this command again." >&2
+      exit 1
+    fi
+  done
   did+=("installed ${missing[*]}")
 fi
 
