@@ -1,0 +1,46 @@
+/* debuginfo.h: the debugger contract. The kernel exports one versioned descriptor,
+ * `mm_debug_info`, that tells a debugger where everything is and how it is laid out (like
+ * Linux's vmcoreinfo). Addresses are kernel-virtual unless the name says _phys. The
+ * debugger finds the symbol in the ELF and reads everything else through it. */
+#ifndef DEBUGINFO_H
+#define DEBUGINFO_H
+#include <stdint.h>
+
+#define MM_DEBUG_MAGIC   0x4D4D4442u   /* "MMDB" */
+#define MM_DEBUG_VERSION 1u
+
+struct mm_debug_struct {      /* where a table lives and how its records look */
+    uint32_t addr;            /* address of the array, or of the struct vector / pointer */
+    uint32_t count_addr;      /* address of the live element count (0 if in a vector) */
+    uint32_t elem_size;
+};
+
+struct mm_debug_info {
+    uint32_t magic, version, size;
+    /* geometry */
+    uint32_t block_size, page_size, block_count;
+    uint32_t block_table, block_table_phys;      /* uint32_t[block_count] (chain_table.h) */
+    uint32_t owners, owners_phys;                /* struct mm_owner[block_count] */
+    uint32_t owner_size, owner_off_caller, owner_off_seq, owner_off_size, owner_off_kind, owner_off_handle;
+    uint32_t kernel_vbase, lowmap_end, user_space_end, upd_entries, window_base;
+    uint32_t kpd, kpd_phys;
+    uint32_t free_blocks_addr, alloc_seq_addr;
+    /* processes */
+    uint32_t proc_list_addr, current_addr;       /* addresses of struct pcb *proc_list, *current */
+    uint32_t pcb_size, pcb_off_pid, pcb_off_name, pcb_name_len, pcb_off_state, pcb_off_upd, pcb_off_next;
+    /* mapping registry: struct mm_mapping[count] */
+    struct mm_debug_struct mappings;
+    uint32_t map_off_chain, map_off_va, map_off_page_offset, map_off_pages, map_off_flags, map_off_upd;
+    /* handle tables: struct vector (data, length, capacity, elem_size) */
+    uint32_t xms_handles_addr, xms_off_handle, xms_off_lock_count, xms_off_chain, xms_off_size_kb, xms_off_owner_pid;
+    uint32_t dpmi_blocks_addr, dpmi_off_handle, dpmi_off_chain, dpmi_off_linear, dpmi_off_size, dpmi_off_owner_pid, dpmi_off_lock_count;
+    uint32_t dos_first_mcb_seg, dos_arena_end_seg;
+    /* counters */
+    uint32_t defrag_runs_addr, defrag_moved_addr, context_switches_addr, ticks_addr;
+    /* fault injection: the cmdline option that broke something on purpose, or 0 */
+    uint32_t fault_injected_addr;
+};
+
+extern struct mm_debug_info mm_debug_info;
+void debuginfo_init(void);
+#endif

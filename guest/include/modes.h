@@ -1,0 +1,9 @@
+/* modes.h: what the kernel runs after boot, chosen by the command line. */
+#ifndef MODES_H
+#define MODES_H
+extern char kernel_cmdline[256];
+/* Runs the demo workload forever (processes allocating, mapping, freeing; heartbeats). */
+void demo_run(void) __attribute__((noreturn));
+/* Runs the guest-side benchmarks, prints "bench NAME VALUE UNIT" lines, exits QEMU. */
+void bench_run(void) __attribute__((noreturn));
+#endif

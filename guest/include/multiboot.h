@@ -1,0 +1,26 @@
+/* multiboot.h: the parts of the Multiboot v1 information structure the kernel reads. */
+#ifndef MULTIBOOT_H
+#define MULTIBOOT_H
+#include <stdint.h>
+
+#define MULTIBOOT_BOOTLOADER_MAGIC 0x2BADB002u
+#define MB_INFO_MEMORY  0x001u
+#define MB_INFO_CMDLINE 0x004u
+#define MB_INFO_MMAP    0x040u
+
+struct multiboot_info {
+    uint32_t flags;
+    uint32_t mem_lower, mem_upper;
+    uint32_t boot_device;
+    uint32_t cmdline;
+    uint32_t mods_count, mods_addr;
+    uint32_t syms[4];
+    uint32_t mmap_length, mmap_addr;
+} __attribute__((packed));
+
+struct multiboot_mmap_entry {
+    uint32_t size;          /* of the rest of the entry */
+    uint64_t addr, len;
+    uint32_t type;          /* 1 = available RAM */
+} __attribute__((packed));
+#endif

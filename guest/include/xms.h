@@ -1,0 +1,47 @@
+/* xms.h: the XMS 3.0 driver interface over chains. A client calls the far-call entry
+ * point with AH = function; xms_dispatch() takes that register frame and returns results
+ * in it (AX = 1 on success, AX = 0 and BL = error code on failure). Handles are 16-bit. */
+#ifndef XMS_H
+#define XMS_H
+#include <stdint.h>
+#include "mm.h"
+#include "regs.h"
+#include "vector.h"
+
+/* XMS error codes (BL). */
+#define XMS_ERR_NOT_IMPLEMENTED   0x80
+#define XMS_ERR_VDISK             0x81
+#define XMS_ERR_A20               0x82
+#define XMS_ERR_UMB_NONE          0xB1
+#define XMS_ERR_OUT_OF_MEMORY     0xA0
+#define XMS_ERR_OUT_OF_HANDLES    0xA1
+#define XMS_ERR_INVALID_HANDLE    0xA2
+#define XMS_ERR_INVALID_SRC_HANDLE 0xA3
+#define XMS_ERR_INVALID_SRC_OFFSET 0xA4
+#define XMS_ERR_INVALID_DST_HANDLE 0xA5
+#define XMS_ERR_INVALID_DST_OFFSET 0xA6
+#define XMS_ERR_INVALID_LENGTH    0xA7
+#define XMS_ERR_INVALID_OVERLAP   0xA8
+#define XMS_ERR_PARITY            0xA9
+#define XMS_ERR_NOT_LOCKED        0xAA
+#define XMS_ERR_LOCKED            0xAB
+#define XMS_ERR_LOCK_OVERFLOW     0xAC
+#define XMS_ERR_LOCK_FAILED       0xAD
+
+#define XMS_MAX_HANDLES 128
+
+/* One extended-memory block. Layout is part of the debugger contract. */
+struct xms_handle {
+    uint16_t handle;       /* 1..0xFFFF, never 0 (0 means conventional memory in moves) */
+    uint16_t lock_count;
+    chain_id_t chain;      /* 0 for a zero-length block */
+    uint32_t size_kb;      /* size the client asked for, in KiB */
+    uint32_t owner_pid;
+};
+extern struct vector xms_handles;   /* of struct xms_handle */
+
+void xms_init(void);
+/* The far-call entry point's dispatcher: AH selects the function (00h-0Fh; 10h-12h UMB
+ * functions answer "not implemented"). Moves (0Bh) read the move structure at DS:SI. */
+void xms_dispatch(struct rm_regs *r);
+#endif
