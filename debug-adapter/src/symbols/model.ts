@@ -1,0 +1,289 @@
+// The program model built from the DIE tree: compilation units, functions (with parameters,
+// locals, lexical blocks and inlined calls), global variables, and where each was declared.
+
+import { DW_AT, DW_TAG } from './dwarfConstants';
+import { Die, DwarfUnit } from './debugInfo';
+import { AddressRange, dieRanges } from './rangeLists';
+import { dieLocation, LocationDescription } from './locationLists';
+import { DwarfType, TypeResolver } from './types';
+import { LineProgramHeader, parseLineProgramHeader, runLineProgram } from './lineProgram';
+import { UnitLineTable } from './lineTable';
+import { DwarfSections } from './dwarfSections';
+
+export interface VariableInfo {
+  name: string;
+  type: DwarfType;
+  location: LocationDescription;
+  /** DW_AT_const_value, when the compiler folded the variable into a constant. */
+  constValue?: bigint | Uint8Array;
+  declFile?: string;
+  declLine?: number;
+  isParameter: boolean;
+  /** True for globals visible outside their file. */
+  external: boolean;
+  /** The function whose frame the variable lives in (undefined for globals). */
+  owner?: FunctionInfo;
+  die: Die;
+}
+
+/** A lexical scope: a lexical block, an inlined call or a function body. */
+export interface ScopeInfo {
+  ranges: AddressRange[];
+  /** Local variables declared directly in this scope (parameters are listed separately). */
+  variables: VariableInfo[];
+  blocks: ScopeInfo[];
+  inlined: InlinedCallInfo[];
+}
+
+export interface InlinedCallInfo extends ScopeInfo {
+  kind: 'inlined';
+  /** Name of the inlined function. */
+  name: string;
+  parameters: VariableInfo[];
+  callFile?: string;
+  callLine?: number;
+  callColumn?: number;
+  /** Where the inlined function itself is declared. */
+  declFile?: string;
+  declLine?: number;
+}
+
+export interface FunctionInfo extends ScopeInfo {
+  kind: 'function';
+  name: string;
+  linkageName?: string;
+  /** Lowest address of the function's code (entry point for low/high pc functions). */
+  lowPc: number;
+  /** Address just past the function's last range. */
+  highPc: number;
+  entryPc: number;
+  frameBase: LocationDescription;
+  declFile?: string;
+  declLine?: number;
+  returnType: DwarfType;
+  parameters: VariableInfo[];
+  external: boolean;
+  unit: CompileUnitInfo;
+  die: Die;
+}
+
+export interface CompileUnitInfo {
+  name: string;
+  compDir: string;
+  producer?: string;
+  language?: number;
+  version: number;
+  ranges: AddressRange[];
+  functions: FunctionInfo[];
+  globals: VariableInfo[];
+  die: Die;
+  /** The unit's line program header (file and directory tables), parsed on first use. */
+  readonly lineHeader: LineProgramHeader | undefined;
+  /** The unit's decoded line table, built on first use. */
+  readonly lineTable: UnitLineTable | undefined;
+  /** Full path of file `index` of the unit's file table. */
+  fileName(index: number): string | undefined;
+}
+
+/** Follows DW_AT_abstract_origin and DW_AT_specification to find an attribute's owner. */
+export function originOf(die: Die, name: number): Die | undefined {
+  let d: Die | undefined = die;
+  for (let i = 0; d && i < 8; i++) {
+    if (d.has(name)) return d;
+    d = d.ref(DW_AT.abstract_origin) ?? d.ref(DW_AT.specification);
+  }
+  return undefined;
+}
+
+function inheritedName(die: Die): string | undefined {
+  return originOf(die, DW_AT.name)?.name;
+}
+
+class CompileUnitModel implements CompileUnitInfo {
+  name: string;
+  compDir: string;
+  producer?: string;
+  language?: number;
+  version: number;
+  ranges: AddressRange[];
+  functions: FunctionInfo[] = [];
+  globals: VariableInfo[] = [];
+  private header: LineProgramHeader | undefined | null = null;
+  private table: UnitLineTable | undefined | null = null;
+
+  constructor(readonly die: Die, private readonly sections: DwarfSections) {
+    this.name = die.name ?? '<unknown>';
+    this.compDir = die.string(DW_AT.comp_dir) ?? '';
+    this.producer = die.string(DW_AT.producer);
+    this.language = die.unsigned(DW_AT.language);
+    this.version = die.unit.version;
+    this.ranges = dieRanges(die);
+  }
+
+  get lineHeader(): LineProgramHeader | undefined {
+    if (this.header === null) {
+      const offset = this.die.unsigned(DW_AT.stmt_list);
+      this.header = offset === undefined ? undefined : parseLineProgramHeader(this.sections, offset, this.compDir, this.die.unit.addressSize);
+    }
+    return this.header;
+  }
+
+  get lineTable(): UnitLineTable | undefined {
+    if (this.table === null) {
+      const header = this.lineHeader;
+      this.table = header ? new UnitLineTable({ header, rows: runLineProgram(this.sections.line, header) }) : undefined;
+    }
+    return this.table;
+  }
+
+  fileName(index: number): string | undefined {
+    return this.lineHeader?.files[index]?.path;
+  }
+}
+
+/** Builds the model of every compile unit in `units`. Throws DwarfFormatError on malformed DIEs. */
+export function buildCompileUnits(units: readonly DwarfUnit[], sections: DwarfSections, types: TypeResolver): CompileUnitInfo[] {
+  const result: CompileUnitInfo[] = [];
+  for (const unit of units) {
+    const root = unit.root;
+    if (root.tag !== DW_TAG.compile_unit && root.tag !== DW_TAG.partial_unit) continue;
+    const cu = new CompileUnitModel(root, sections);
+    new UnitBuilder(cu, types).build(root);
+    if (cu.ranges.length === 0) cu.ranges = cu.functions.flatMap((f) => f.ranges);
+    result.push(cu);
+  }
+  return result;
+}
+
+class UnitBuilder {
+  constructor(private readonly cu: CompileUnitModel, private readonly types: TypeResolver) {}
+
+  build(root: Die): void {
+    for (const child of root.children) this.topLevel(child);
+  }
+
+  private topLevel(die: Die): void {
+    if (die.tag === DW_TAG.subprogram) {
+      this.subprogram(die);
+    } else if (die.tag === DW_TAG.variable) {
+      if (die.flag(DW_AT.declaration)) return;
+      const v = this.variable(die, false, undefined);
+      if (v) this.cu.globals.push(v);
+    }
+  }
+
+  private declFile(die: Die): string | undefined {
+    const origin = originOf(die, DW_AT.decl_file);
+    const index = origin?.unsigned(DW_AT.decl_file);
+    return index === undefined ? undefined : this.cu.fileName(index);
+  }
+
+  private declLine(die: Die): number | undefined {
+    return originOf(die, DW_AT.decl_line)?.unsigned(DW_AT.decl_line);
+  }
+
+  private subprogram(die: Die): void {
+    const ranges = dieRanges(die);
+    if (ranges.length === 0) {
+      // An abstract instance or a declaration: no code of its own, but may hold nested functions.
+      for (const child of die.children) if (child.tag === DW_TAG.subprogram) this.subprogram(child);
+      return;
+    }
+    const typeOwner = originOf(die, DW_AT.type);
+    const lowPc = Math.min(...ranges.map((r) => r.start));
+    const fn: FunctionInfo = {
+      kind: 'function',
+      name: inheritedName(die) ?? `<function at 0x${lowPc.toString(16)}>`,
+      linkageName: originOf(die, DW_AT.linkage_name)?.string(DW_AT.linkage_name),
+      lowPc,
+      highPc: Math.max(...ranges.map((r) => r.end)),
+      entryPc: die.lowPc ?? die.address(DW_AT.entry_pc) ?? lowPc,
+      ranges,
+      frameBase: dieLocation(die, DW_AT.frame_base),
+      declFile: this.declFile(die),
+      declLine: this.declLine(die),
+      returnType: typeOwner ? this.types.typeOf(typeOwner) : this.types.typeOf(die),
+      parameters: [],
+      variables: [],
+      blocks: [],
+      inlined: [],
+      external: originOf(die, DW_AT.external)?.flag(DW_AT.external) ?? false,
+      unit: this.cu,
+      die,
+    };
+    this.cu.functions.push(fn);
+    this.scopeChildren(die, fn, fn, fn.parameters);
+  }
+
+  /** Fills `scope` from the children of `die`; parameters go to `parameters` when given. */
+  private scopeChildren(die: Die, scope: ScopeInfo, owner: FunctionInfo, parameters: VariableInfo[] | undefined): void {
+    for (const child of die.children) {
+      switch (child.tag) {
+        case DW_TAG.formal_parameter: {
+          const v = this.variable(child, true, owner);
+          if (v && parameters) parameters.push(v);
+          break;
+        }
+        case DW_TAG.variable: {
+          const v = this.variable(child, false, owner);
+          if (v) scope.variables.push(v);
+          break;
+        }
+        case DW_TAG.lexical_block: {
+          const block: ScopeInfo = { ranges: dieRanges(child), variables: [], blocks: [], inlined: [] };
+          this.scopeChildren(child, block, owner, undefined);
+          // A block without code of its own (gcc emits those at -O2) still holds variables.
+          scope.blocks.push(block);
+          break;
+        }
+        case DW_TAG.inlined_subroutine: {
+          const callFileIndex = child.unsigned(DW_AT.call_file);
+          const call: InlinedCallInfo = {
+            kind: 'inlined',
+            name: inheritedName(child) ?? '<inlined>',
+            ranges: dieRanges(child),
+            parameters: [],
+            variables: [],
+            blocks: [],
+            inlined: [],
+            callFile: callFileIndex === undefined ? undefined : this.cu.fileName(callFileIndex),
+            callLine: child.unsigned(DW_AT.call_line),
+            callColumn: child.unsigned(DW_AT.call_column),
+            declFile: this.declFile(child),
+            declLine: this.declLine(child),
+          };
+          this.scopeChildren(child, call, owner, call.parameters);
+          scope.inlined.push(call);
+          break;
+        }
+        case DW_TAG.subprogram:
+          this.subprogram(child);
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  private variable(die: Die, isParameter: boolean, owner: FunctionInfo | undefined): VariableInfo | undefined {
+    const name = inheritedName(die);
+    if (name === undefined) return undefined;
+    const typeOwner = originOf(die, DW_AT.type);
+    const constAttr = die.attr(DW_AT.const_value);
+    let constValue: bigint | Uint8Array | undefined;
+    if (constAttr) constValue = constAttr.value instanceof Uint8Array ? constAttr.value : die.constant(DW_AT.const_value);
+    const v: VariableInfo = {
+      name,
+      type: typeOwner ? this.types.typeOf(typeOwner) : this.types.typeOf(die),
+      location: dieLocation(die, DW_AT.location),
+      declFile: this.declFile(die),
+      declLine: this.declLine(die),
+      isParameter,
+      external: originOf(die, DW_AT.external)?.flag(DW_AT.external) ?? false,
+      die,
+    };
+    if (constValue !== undefined) v.constValue = constValue;
+    if (owner) v.owner = owner;
+    return v;
+  }
+}
