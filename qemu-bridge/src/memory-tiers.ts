@@ -1,0 +1,150 @@
+// The three ways to read guest-physical memory, fastest first: the shared RAM file (QEMU's
+// memory-backend-file, read with fs.readSync at offsets), the gdbstub in physical mode, and QMP
+// pmemsave. Each says which ranges it can serve and whether it can serve them now.
+
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { RspClient } from './rsp-client';
+import { QmpClient } from './qmp-client';
+import { GuestRunningError, InvalidRangeError } from './errors';
+
+export type TierName = 'ram-file' | 'gdbstub' | 'qmp';
+
+/** A source of guest-physical memory. */
+export interface PhysicalMemoryTier {
+  readonly name: TierName;
+  /** Whether this tier serves `address`, and for how many bytes from there (at most `length`) that stays so. */
+  coverage(address: number, length: number): { readonly covered: boolean; readonly length: number };
+  /** Whether it can serve requests now (the gdbstub cannot while the guest runs). */
+  usable(): boolean;
+  read(address: number, length: number): Promise<Buffer>;
+  /** Writes, when the tier supports it. */
+  write?(address: number, data: Uint8Array): Promise<void>;
+}
+
+/** The legacy VGA window, where a RAM file may differ from what the guest sees. */
+export const VGA_WINDOW = { start: 0xa0000, end: 0xc0000 } as const;
+
+/** Below-4G RAM limit of QEMU's pc machine: all of RAM when smaller than 3.5 GiB, else 3 GiB. */
+function lowMemoryEnd(ramSize: number): number {
+  return ramSize >= 0xe0000000 ? 0xc0000000 : ramSize;
+}
+
+/**
+ * Reads the RAM file. File offset equals the physical address for RAM below the PCI hole. The VGA
+ * window is served only when `serveVgaWindow` (no other tier available), since it may differ.
+ */
+export class RamFileTier implements PhysicalMemoryTier {
+  readonly name = 'ram-file';
+  readonly size: number;
+  private fd: number;
+  serveVgaWindow = false;
+
+  constructor(readonly filePath: string, private readonly writable = false) {
+    this.fd = fs.openSync(filePath, writable ? 'r+' : 'r');
+    this.size = fs.fstatSync(this.fd).size;
+  }
+
+  coverage(address: number, length: number): { covered: boolean; length: number } {
+    const end = address + length;
+    const ramEnd = lowMemoryEnd(this.size);
+    if (address >= ramEnd) return { covered: false, length };
+    if (!this.serveVgaWindow) {
+      if (address >= VGA_WINDOW.start && address < VGA_WINDOW.end) return { covered: false, length: Math.min(end, VGA_WINDOW.end) - address };
+      if (address < VGA_WINDOW.start) return { covered: true, length: Math.min(end, VGA_WINDOW.start) - address };
+    }
+    return { covered: true, length: Math.min(end, ramEnd) - address };
+  }
+
+  usable(): boolean {
+    return this.fd >= 0;
+  }
+
+  async read(address: number, length: number): Promise<Buffer> {
+    return this.readSync(address, length);
+  }
+
+  /** Synchronous read: positioned reads of the file, looping over short reads. */
+  readSync(address: number, length: number): Buffer {
+    const out = Buffer.allocUnsafe(length);
+    let done = 0;
+    while (done < length) {
+      const n = fs.readSync(this.fd, out, done, length - done, address + done);
+      if (n <= 0) throw new InvalidRangeError(`physical ${address + done} is beyond the RAM file (${this.size} bytes)`);
+      done += n;
+    }
+    return out;
+  }
+
+  async write(address: number, data: Uint8Array): Promise<void> {
+    if (!this.writable) throw new InvalidRangeError('the RAM file was opened read-only');
+    let done = 0;
+    while (done < data.length) done += fs.writeSync(this.fd, data, done, data.length - done, address + done);
+  }
+
+  close(): void {
+    if (this.fd >= 0) fs.closeSync(this.fd);
+    this.fd = -1;
+  }
+}
+
+/** Reads through the gdbstub in physical mode (`Qqemu.PhyMemMode:1`), pipelined, 2048 bytes per `m`. */
+export class GdbstubTier implements PhysicalMemoryTier {
+  readonly name = 'gdbstub';
+  constructor(readonly rsp: RspClient, readonly pipelined = true) {}
+
+  coverage(_address: number, length: number): { covered: boolean; length: number } {
+    return { covered: true, length };
+  }
+
+  usable(): boolean {
+    return !this.rsp.connection.closed && !this.rsp.running;
+  }
+
+  async read(address: number, length: number): Promise<Buffer> {
+    if (this.rsp.running) throw new GuestRunningError('a gdbstub memory read');
+    await this.rsp.setPhysicalMemoryMode(true);
+    return this.rsp.readMemory(address, length, this.pipelined);
+  }
+
+  async write(address: number, data: Uint8Array): Promise<void> {
+    if (this.rsp.running) throw new GuestRunningError('a gdbstub memory write');
+    await this.rsp.setPhysicalMemoryMode(true);
+    await this.rsp.writeMemory(address, data);
+  }
+}
+
+/** Reads with QMP `pmemsave` into a private temporary file (QEMU must run on this host). */
+export class QmpTier implements PhysicalMemoryTier {
+  readonly name = 'qmp';
+  private dir: string | undefined;
+  private counter = 0;
+  constructor(readonly qmp: QmpClient) {}
+
+  coverage(_address: number, length: number): { covered: boolean; length: number } {
+    return { covered: true, length };
+  }
+
+  usable(): boolean {
+    return !this.qmp.closed;
+  }
+
+  async read(address: number, length: number): Promise<Buffer> {
+    if (!this.dir) this.dir = fs.mkdtempSync(path.join(fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir(), 'mmscope-pmem-'));
+    const file = path.join(this.dir, `read-${process.pid}-${this.counter++}.bin`);
+    try {
+      await this.qmp.pmemsave(address, length, file);
+      const data = fs.readFileSync(file);
+      if (data.length !== length) throw new InvalidRangeError(`pmemsave wrote ${data.length} of ${length} bytes`);
+      return data;
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
+  }
+
+  close(): void {
+    if (this.dir) fs.rmSync(this.dir, { recursive: true, force: true });
+    this.dir = undefined;
+  }
+}
