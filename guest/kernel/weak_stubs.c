@@ -9,5 +9,4 @@ __attribute__((weak)) struct vector dpmi_blocks;
 __attribute__((weak)) void xms_init(void) {}
 __attribute__((weak)) void dpmi_init(void) {}
 __attribute__((weak)) void dos_init(void) {}
-__attribute__((weak)) void demo_run(void) { for (;;) __asm__ volatile("hlt"); }
 __attribute__((weak)) void bench_run(void) { qemu_exit(1); }

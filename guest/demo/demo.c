@@ -1,0 +1,143 @@
+/* demo.c: the demo workload. Several processes allocate chains, map them into their own
+ * user space, write and verify data, resize and free them, while process 0 prints a
+ * heartbeat every second, checks every invariant, and defragments now and then. It runs
+ * until QEMU is stopped; any broken invariant or lost data ends it with a FAULT line. */
+#include "console.h"
+#include "heap.h"
+#include "modes.h"
+#include "mm.h"
+#include "proc.h"
+#include "string.h"
+#include "timer.h"
+#include "x86.h"
+
+#define SLOTS 8
+#define SLOT_VA(i) (0x00400000u + (uint32_t)(i) * 0x00100000u)   /* 1 MiB apart */
+#define MAX_SLOT_BLOCKS 8
+
+struct slot {
+    chain_id_t chain;      /* 0 = empty */
+    uint32_t seed;         /* pattern seed of its contents */
+};
+
+struct worker {
+    const char *name;
+    uint32_t rng;
+    uint32_t ops;
+    struct slot slots[SLOTS];
+};
+
+static struct worker workers[] = {
+    {"editor", 0x1234567u, 0, {{0, 0}}},
+    {"compiler", 0x89ABCDEu, 0, {{0, 0}}},
+    {"player", 0x5A5A5A5u, 0, {{0, 0}}},
+    {"shell", 0x0F0F0F1u, 0, {{0, 0}}},
+};
+#define NWORKERS (sizeof workers / sizeof workers[0])
+
+static void follow(chain_id_t old_id, chain_id_t new_id, void *ctx)
+{
+    struct worker *w = ctx;
+    for (int i = 0; i < SLOTS; i++)
+        if (w->slots[i].chain == old_id)
+            w->slots[i].chain = new_id;
+}
+
+/* Writes a pattern in the first word of every page of slot i through its mapping. */
+static void fill(struct slot *s, uint32_t i, uint32_t pages)
+{
+    volatile uint32_t *va = (volatile uint32_t *)SLOT_VA(i);
+    for (uint32_t p = 0; p < pages; p++)
+        va[p * 1024] = s->seed + p;
+}
+
+static void verify(struct worker *w, struct slot *s, uint32_t i)
+{
+    uint32_t pages = MmChainBlocks(s->chain) * MM_PAGES_PER_BLOCK;
+    volatile uint32_t *va = (volatile uint32_t *)SLOT_VA(i);
+    if (!pages)
+        panic("%s: slot %u holds dead chain %u", w->name, i, s->chain);
+    for (uint32_t p = 0; p < pages; p++)
+        if (va[p * 1024] != s->seed + p)
+            panic("%s: data lost in chain %u page %u (0x%x != 0x%x)", w->name, s->chain, p,
+                  va[p * 1024], s->seed + p);
+}
+
+/* One random operation on one slot, with interrupts off so that a defragmentation in
+ * another process cannot rename the chain between our calls. */
+static void step(struct worker *w)
+{
+    uint32_t i = rand32(&w->rng) % SLOTS, r = rand32(&w->rng) % 10;
+    struct slot *s = &w->slots[i];
+    uint32_t f = irq_save();
+    if (!s->chain) {
+        uint32_t blocks = 1 + rand32(&w->rng) % MAX_SLOT_BLOCKS;
+        chain_id_t id = MmAllocateChain(CHAIN_USER | (r < 2 ? CHAIN_SWAPPABLE : 0), blocks);
+        if (id && MmMapChainToVirtualAddress(MAP_UPD, id, (void *)SLOT_VA(i), 0, current->upd) == MM_OK) {
+            s->chain = id;
+            s->seed = rand32(&w->rng);
+            fill(s, i, blocks * MM_PAGES_PER_BLOCK);
+        } else if (id) {
+            MmFreeChain(id);
+        }
+    } else {
+        verify(w, s, i);
+        if (r < 3) {
+            MmFreeChain(s->chain);
+            s->chain = 0;
+        } else if (r < 5) {
+            uint32_t blocks = 1 + rand32(&w->rng) % MAX_SLOT_BLOCKS;
+            MmUnmapChain(MAP_UPD, s->chain, (void *)SLOT_VA(i), current->upd);
+            if (MmResizeChain(s->chain, blocks) == MM_OK) {
+                MmMapChainToVirtualAddress(MAP_UPD, s->chain, (void *)SLOT_VA(i), 0, current->upd);
+                fill(s, i, blocks * MM_PAGES_PER_BLOCK);
+            } else {
+                MmFreeChain(s->chain);
+                s->chain = 0;
+            }
+        } else if (r < 6) {
+            MmCleanChain(s->chain);
+        }
+    }
+    w->ops++;
+    irq_restore(f);
+}
+
+static void worker_main(void *arg)
+{
+    struct worker *w = arg;
+    if (mm_add_relocation_listener(follow, w) != MM_OK)
+        panic("%s: no room for a relocation listener", w->name);
+    for (;;) {
+        step(w);
+        proc_sleep(10 + rand32(&w->rng) % 40);
+    }
+}
+
+void demo_run(void)
+{
+    kprintf("demo: starting %u processes\n", (uint32_t)NWORKERS);
+    for (uint32_t i = 0; i < NWORKERS; i++)
+        if (!proc_create(workers[i].name, worker_main, &workers[i]))
+            panic("demo: cannot create process %s", workers[i].name);
+    sched_enable(1);
+    for (uint32_t beat = 1;; beat++) {
+        proc_sleep(1000);
+        const char *why = 0;
+        uint32_t f = irq_save();
+        if (mm_check(&why) != MM_OK)
+            panic("invariant broken: %s", why);
+        uint32_t chains = 0, ops = 0;
+        for (uint32_t b = 1; b < mm_block_count; b++)
+            chains += ct_is_head(mm_block_table[b]);
+        for (uint32_t i = 0; i < NWORKERS; i++)
+            ops += workers[i].ops;
+        uint32_t frag = mm_fragmentation_percent();
+        irq_restore(f);
+        kprintf("heartbeat %u t=%ums procs=%u chains=%u free=%u/%u frag=%u%% ops=%u switches=%u defrag=%u/%u\n",
+                beat, timer_ms(), proc_table.length, chains, mm_free_blocks, mm_block_count, frag, ops,
+                proc_context_switches, mm_defrag_runs, mm_defrag_moved);
+        if (beat % 10 == 0 && frag > 10)
+            MmDefragment();
+    }
+}
