@@ -372,6 +372,11 @@ export function decodeExpression(code: Uint8Array, addressSize = 4): DecodedOper
 /** A readable form such as "DW_OP_fbreg: -12; DW_OP_deref". */
 export function formatExpression(code: Uint8Array, addressSize = 4): string {
   return decodeExpression(code, addressSize)
-    .map((op) => (op.operands.length ? `${op.name}: ${op.operands.map(String).join(' ')}` : op.name))
+    .map((op) => {
+      if (op.operands.length === 0) return op.name;
+      // Addresses in hex (as readelf prints them), everything else in decimal.
+      const operands = op.opcode === DW_OP.addr ? op.operands.map((v) => v.toString(16)) : op.operands.map(String);
+      return `${op.name}: ${operands.join(' ')}`;
+    })
     .join('; ');
 }

@@ -1,0 +1,130 @@
+// ELF32 reader against readelf and nm: sections, program headers, symbols, the
+// virtual <-> load address mapping of a higher-half link, and typed errors on non-i386 files.
+
+import * as assert from 'assert';
+import * as fs from 'fs';
+import { ElfFile, ElfFormatError, SymbolsError } from '../src/symbols';
+import { build, readBytes, run } from './fixtures-c/compile';
+
+interface ReadelfSection { name: string; addr: number; offset: number; size: number }
+
+function readelfSections(file: string): ReadelfSection[] {
+  const out = run('readelf', ['-S', '-W', file]);
+  const result: ReadelfSection[] = [];
+  for (const line of out.split('\n')) {
+    const m = /^\s*\[\s*(\d+)\]\s+(\S*)\s+(\S+)\s+([0-9a-f]{8})\s+([0-9a-f]{6,})\s+([0-9a-f]{6,})/.exec(line);
+    if (m && m[1] !== '0') result.push({ name: m[2], addr: parseInt(m[4], 16), offset: parseInt(m[5], 16), size: parseInt(m[6], 16) });
+  }
+  return result;
+}
+
+function readelfLoads(file: string): { offset: number; vaddr: number; paddr: number; filesz: number; memsz: number }[] {
+  const out = run('readelf', ['-l', '-W', file]);
+  const result = [];
+  for (const line of out.split('\n')) {
+    const m = /^\s*LOAD\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)/.exec(line);
+    if (m) result.push({ offset: parseInt(m[1], 16), vaddr: parseInt(m[2], 16), paddr: parseInt(m[3], 16), filesz: parseInt(m[4], 16), memsz: parseInt(m[5], 16) });
+  }
+  return result;
+}
+
+function nmSymbols(file: string): { value: number; size: number | undefined; letter: string; name: string }[] {
+  const out = run('nm', ['-S', file]);
+  const result = [];
+  for (const line of out.split('\n')) {
+    const m = /^([0-9a-f]{8})(?: ([0-9a-f]{8}))? (\w) (\S+)$/.exec(line.trim());
+    if (m) result.push({ value: parseInt(m[1], 16), size: m[2] ? parseInt(m[2], 16) : undefined, letter: m[3], name: m[4] });
+  }
+  return result;
+}
+
+describe('symbols: ELF32 reader', function () {
+  this.timeout(60_000);
+  const variants: [string, () => string][] = [
+    ['linked executable', () => build('lines.c')],
+    ['higher-half link', () => build('lines.c', { script: 'higher_half.ld' })],
+    ['relocatable object', () => build('types.c', { link: false })],
+  ];
+
+  for (const [label, make] of variants) {
+    describe(label, () => {
+      let file: string;
+      let elf: ElfFile;
+      before(() => {
+        file = make();
+        elf = new ElfFile(readBytes(file));
+      });
+
+      it('reads the same sections as readelf -S', () => {
+        const expected = readelfSections(file);
+        assert.ok(expected.length > 5);
+        for (const s of expected) {
+          const mine = elf.sections.find((x) => x.name === s.name && x.offset === s.offset);
+          assert.ok(mine, `section ${s.name} missing`);
+          assert.strictEqual(mine.addr, s.addr, s.name);
+          assert.strictEqual(mine.size, s.size, s.name);
+        }
+        assert.strictEqual(elf.sections.length - 1, expected.length);
+      });
+
+      it('reads the same symbols as nm', () => {
+        const expected = nmSymbols(file).filter((s) => s.letter !== 'U');
+        assert.ok(expected.length > 3);
+        for (const s of expected) {
+          const all = elf.symbolsNamed(s.name);
+          const mine = all.find((x) => x.value === s.value);
+          assert.ok(mine, `symbol ${s.name} at ${s.value.toString(16)} missing (have ${all.map((x) => x.value.toString(16))})`);
+          if (s.size !== undefined) assert.strictEqual(mine.size, s.size, s.name);
+          const isGlobal = s.letter === s.letter.toUpperCase();
+          assert.strictEqual(mine.binding === 'global', isGlobal, `${s.name} binding`);
+          if (/[Tt]/.test(s.letter)) assert.strictEqual(mine.type, 'func', `${s.name} type`);
+          if (/[DdBbRr]/.test(s.letter) && mine.size > 0) assert.strictEqual(mine.type, 'object', `${s.name} type`);
+        }
+      });
+
+      it('finds the symbol containing an address', () => {
+        const sized = nmSymbols(file).filter((s) => s.size && /[TtDdBb]/.test(s.letter));
+        assert.ok(sized.length > 0);
+        for (const s of sized) {
+          for (const a of [s.value, s.value + (s.size ?? 1) - 1]) {
+            const hit = elf.symbolAt(a);
+            assert.ok(hit, `nothing at ${a.toString(16)}`);
+            assert.ok(hit.value <= a && a < hit.value + Math.max(hit.size, 1), `${hit.name} does not cover ${a.toString(16)}`);
+            if (elf.header.type !== 1) assert.strictEqual(hit.name, s.name);
+          }
+        }
+      });
+    });
+  }
+
+  it('maps virtual to load addresses like the PT_LOAD segments say', () => {
+    const file = build('lines.c', { script: 'higher_half.ld' });
+    const elf = new ElfFile(readBytes(file));
+    const loads = readelfLoads(file);
+    assert.ok(loads.length > 0);
+    assert.ok(loads.some((l) => l.vaddr !== l.paddr), 'the higher-half link should load below its virtual address');
+    assert.deepStrictEqual(
+      elf.programHeaders.filter((p) => p.type === 1).map((p) => ({ offset: p.offset, vaddr: p.vaddr, paddr: p.paddr, filesz: p.filesz, memsz: p.memsz })),
+      loads,
+    );
+    for (const l of loads) {
+      for (const delta of [0, 1, l.memsz - 1]) {
+        assert.strictEqual(elf.virtualToLoad(l.vaddr + delta), l.paddr + delta);
+        assert.strictEqual(elf.loadToVirtual(l.paddr + delta), l.vaddr + delta);
+      }
+    }
+    const start = elf.symbolByName('_start');
+    assert.ok(start && start.value >= 0xc0000000);
+    const load = elf.virtualToLoad(start.value);
+    assert.ok(load !== undefined && load < 0x40000000);
+    assert.strictEqual(elf.virtualToLoad(0x12345), undefined);
+    assert.strictEqual(elf.header.entry, start.value);
+  });
+
+  it('rejects files that are not ELF32 little-endian with a typed error', () => {
+    assert.throws(() => new ElfFile(new TextEncoder().encode('#!/bin/sh\necho hi\n')), (e: unknown) => e instanceof ElfFormatError && e.code === 'not-elf');
+    const host = fs.readFileSync(process.execPath);
+    assert.throws(() => new ElfFile(new Uint8Array(host.subarray(0, 4096))), (e: unknown) => e instanceof SymbolsError && e.code === 'unsupported-elf');
+    assert.throws(() => new ElfFile(new Uint8Array(0)), ElfFormatError);
+  });
+});
