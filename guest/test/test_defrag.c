@@ -195,3 +195,47 @@ TEST(defrag, impossible_run_fails_cleanly)
     CHECK_EQ(mm_defrag_moved, moved);
     return 0;
 }
+
+TEST(defrag, policy_runs_on_spread_and_fragmentation)
+{
+    static struct idset s;
+    const char *err = fragment(&s);
+    if (err)
+        return err;
+    CHECK_OK(mm_add_relocation_listener(follow, &s));
+    CHECK(mm_fragmentation_percent() > 50);
+    CHECK(mm_free_blocks >= 8);
+    uint32_t runs = mm_defrag_runs;
+    /* Requests of 1 and 8 blocks, alternately: a spread of 8x, on fragmented memory. */
+    for (uint32_t i = 0; i < 2 * 64 && mm_defrag_runs == runs; i++) {
+        chain_id_t id = MmAllocateChain(0, i % 2 ? 8 : 1);
+        CHECK(id);
+        CHECK_OK(MmFreeChain(id));
+    }
+    mm_remove_relocation_listener(follow, &s);
+    CHECK(mm_defrag_runs > runs);
+    CHECK(mm_fragmentation_percent() <= 50);
+    for (uint32_t i = 0; i < s.n; i++)
+        CHECK(intact(s.ids[i], i));
+    release(&s);
+    return 0;
+}
+
+TEST(defrag, policy_ignores_uniform_requests)
+{
+    static struct idset s;
+    const char *err = fragment(&s);
+    if (err)
+        return err;
+    uint32_t runs = 0;
+    for (uint32_t i = 0; i < 4 * 64; i++) {       /* same size every time: no spread */
+        if (i == 64)
+            runs = mm_defrag_runs;                /* the first window may hold older requests */
+        chain_id_t id = MmAllocateChain(0, 2);
+        CHECK(id);
+        CHECK_OK(MmFreeChain(id));
+    }
+    CHECK_EQ(mm_defrag_runs, runs);
+    release(&s);
+    return 0;
+}
