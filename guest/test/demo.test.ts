@@ -31,7 +31,7 @@ describe(`guest demo (${DEMO_SECONDS} s at -m 128)`, function () {
 
   it('prints no FAULT: line', function () {
     const faults = run.lines.filter((l) => l.startsWith('FAULT:'));
-    assert.deepStrictEqual(faults, [], `the demo faulted:\n${tail()}`);
+    assert.ok(faults.length === 0, `the demo faulted:\n${tail()}`);
   });
 
   it('keeps running until it is stopped', function () {
@@ -45,6 +45,6 @@ describe(`guest demo (${DEMO_SECONDS} s at -m 128)`, function () {
     assert.ok(beats.length >= MIN_HEARTBEATS,
       `${beats.length} heartbeat lines in ${DEMO_SECONDS} s (${run.lines.length} console lines):\n${tail()}`);
     const notIncreasing = beats.filter((n, i) => i > 0 && n <= beats[i - 1]);
-    assert.deepStrictEqual(notIncreasing, [], `heartbeat numbers do not increase: ${beats.join(', ')}`);
+    assert.ok(notIncreasing.length === 0, `heartbeat numbers do not increase: ${beats.join(', ')}`);
   });
 });

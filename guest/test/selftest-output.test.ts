@@ -35,7 +35,10 @@ describe('selftest console decoders', function () {
 
   it('decodes the mm blocks line and heartbeats', function () {
     assert.deepStrictEqual(parseMmBlocks(['x', 'mm: 1024 blocks of 16 KiB, 900 free']), { blocks: 1024, free: 900 });
+    assert.deepStrictEqual(parseMmBlocks(['mm: 4088 blocks of 16 KiB, 3991 free, table at 0x00170000']),
+      { blocks: 4088, free: 3991 });
     assert.strictEqual(parseMmBlocks(['mm: lots of blocks']), null);
+    assert.strictEqual(parseMmBlocks(['mm: 12 blocks of 16 KiB, 3 freed']), null);
     assert.strictEqual(parseHeartbeat('heartbeat 17 free=12 chains=3'), 17);
     assert.strictEqual(parseHeartbeat('heartbeat 4'), 4);
     assert.strictEqual(parseHeartbeat('heartbeats 4'), null);

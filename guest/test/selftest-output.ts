@@ -28,7 +28,7 @@ export interface SelftestReport {
 const PLAN = /^selftest: plan (\d+)$/;
 const CASE = /^test (\S+) \.\.\. (ok|FAIL(?::\s?(.*))?)$/;
 const SUMMARY = /^selftest: (\d+) passed, (\d+) failed$/;
-const MM_BLOCKS = /^mm: (\d+) blocks of 16 KiB, (\d+) free$/;
+const MM_BLOCKS = /^mm: (\d+) blocks of 16 KiB, (\d+) free\b/;
 const HEARTBEAT = /^heartbeat (\d+)(?:\s|$)/;
 
 /** Decodes the console lines of a `selftest` boot. */
@@ -58,7 +58,7 @@ export interface MmBlocksLine {
   free: number;
 }
 
-/** Returns the first `mm: N blocks of 16 KiB, F free` line, or null if there is none. */
+/** Returns the first `mm: N blocks of 16 KiB, F free[, anything more]` line, or null if there is none. */
 export function parseMmBlocks(lines: readonly string[]): MmBlocksLine | null {
   for (const line of lines) {
     const m = MM_BLOCKS.exec(line.trimEnd());
