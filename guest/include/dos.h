@@ -17,14 +17,18 @@ struct mcb {
 #define DOS_ARENA_START_SEG 0x1000u  /* first MCB at 64 KiB */
 #define DOS_ARENA_END_SEG   0x9C00u  /* arena ends at 624 KiB (below the EBDA) */
 
+#define DOS_OWNER_SYSTEM 8u          /* owner id used when a caller passes 0 */
+
 #define DOS_OK 0
 /* Error codes are the DOS ones: 7 MCB destroyed, 8 insufficient memory, 9 invalid block. */
 
 extern uint16_t dos_first_mcb;     /* segment of the first MCB */
 
+/* Writes one free block over the whole arena. */
 void dos_init(void);
-/* Allocates `paragraphs` paragraphs (first fit). On success *seg is the block's segment
- * (the MCB is at seg-1); on error 8, *largest is the largest free block. */
+/* Allocates `paragraphs` paragraphs (first fit; 0 is legal). On success *seg is the block's
+ * segment (the MCB is at seg-1); on error 8, *largest is the largest free block; error 7
+ * when the chain is damaged. Owner 0 is recorded as DOS_OWNER_SYSTEM. */
 int dos_alloc(uint16_t paragraphs, uint16_t owner, uint16_t *seg, uint16_t *largest);
 /* Frees the block at segment `seg`, merging free neighbours. Returns 0, 7 or 9. */
 int dos_free(uint16_t seg);
@@ -34,6 +38,8 @@ int dos_resize(uint16_t seg, uint16_t paragraphs, uint16_t *largest);
 void dos_stats(uint32_t *free_paras, uint32_t *largest);
 /* Verifies the MCB chain. Returns 0 or 7 with *why set. */
 int dos_check(const char **why);
+/* Frees every block owned by `owner` (process teardown). Returns how many it freed. */
+uint32_t dos_release_owner(uint16_t owner);
 
 /* Allocates an ISA DMA buffer of `bytes` (<= 64 KiB): a contiguous chain below 16 MiB that
  * does not cross a 64 KiB boundary. Returns MM_OK or MM_ERR_*. */
