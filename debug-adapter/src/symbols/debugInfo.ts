@@ -15,6 +15,8 @@ export interface Attribute {
   name: number;
   form: number;
   value: AttributeValue;
+  /** Offset of the encoded value in .debug_info. */
+  offset: number;
 }
 
 const fail = (detail: string): Error => new DwarfFormatError(detail);
@@ -208,7 +210,10 @@ export class DwarfUnit {
       const abbrev = abbrevs.get(code);
       if (!abbrev) throw fail(`DIE at ${at} uses unknown abbreviation code ${code}`);
       const attributes: Attribute[] = [];
-      for (const spec of abbrev.specs) attributes.push({ name: spec.name, form: spec.form, value: this.readValue(r, spec.form, spec) });
+      for (const spec of abbrev.specs) {
+        const offset = r.offset;
+        attributes.push({ name: spec.name, form: spec.form, value: this.readValue(r, spec.form, spec), offset });
+      }
       const die = new Die(this, at, abbrev.tag, attributes);
       const parent = stack[stack.length - 1];
       if (parent) {
