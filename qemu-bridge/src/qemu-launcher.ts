@@ -30,6 +30,8 @@ export interface LaunchOptions {
   sharedRam?: boolean;
   /** Directory of the RAM file. Default /dev/shm. */
   ramDirectory?: string;
+  /** Pass -no-reboot (a guest reset ends QEMU). Default true. */
+  noReboot?: boolean;
   /** Arguments appended to QEMU's. */
   extraArgs?: readonly string[];
   /** Time allowed from spawn until both endpoints answer. Default 15000 ms. */
@@ -215,7 +217,7 @@ async function startOnce(binary: string, kernel: string, options: LaunchOptions,
     '-S',
     '-nodefaults',
     '-display', 'none',
-    '-no-reboot',
+    ...(options.noReboot === false ? [] : ['-no-reboot']),
     '-m', `${memoryMiB}M`,
     '-kernel', kernel,
     '-append', options.cmdline ?? '',

@@ -51,12 +51,14 @@ describe('GuestMemory against QEMU (test image)', function () {
 
   it('every tier reads what pmemsave saves: 4 KiB, 64 KiB, 1 MiB, unaligned', async () => {
     const ram = new RamFileTier(qemu.ramPath as string);
-    const tiers = [new GuestMemory([ram]), new GuestMemory([new GdbstubTier(session.rsp as never)]), new GuestMemory([new QmpTier(session.qmp as never)])];
+    const qmpTier = new QmpTier(oracle);
+    const tiers = [new GuestMemory([ram]), new GuestMemory([new GdbstubTier(session.rsp as NonNullable<QemuSession['rsp']>)]), new GuestMemory([qmpTier])];
     for (const [address, length] of [[0x100000, 4096], [0x00400000, 65536], [0x00a00000, 1 << 20], [0x00400ffd, 5000]]) {
       const expected = await pmemsave(oracle, qemu, address, length);
       for (const m of tiers) assert.ok((await m.readPhys(address, length)).equals(expected), `${m.tiers[0].name} at ${address.toString(16)}+${length}`);
     }
     ram.close();
+    qmpTier.close();
   });
 
   it('the session reads through the RAM file first, and the VGA window through the gdbstub', async () => {
