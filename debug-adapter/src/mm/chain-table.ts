@@ -1,0 +1,201 @@
+// Decodes the guest's block (chain) table as docs/chain-table.md defines it: every block's
+// state, every chain from its head, and the structural findings (cycles, dangling links, a
+// block in two chains, flags on a non-head entry, a broken contiguous chain, orphan blocks).
+// Pure and bounded: each block is visited at most once per chain walk, walks stop after
+// blockCount steps, so a corrupted table costs O(blocks) and never hangs.
+
+import { Finding } from './findings';
+
+export const BLOCK_SIZE = 16384;
+export const PAGES_PER_BLOCK = 4;
+
+export const CT_FIELD_MASK = 0x07ffffff;
+export const CT_HEAD = 1 << 27;
+export const CT_FROZEN = 1 << 28;
+export const CT_CONTIG = 1 << 29;
+export const CT_SWAPPABLE = 1 << 30;
+export const CT_USER = 0x80000000;
+export const CT_FLAG_BITS = 0xf8000000;
+export const CT_END = 0x07ffffff;
+export const CT_FREE = 0x07fffffe;
+export const CT_RESERVED_BASE = 0x07fffff0;
+
+export type ReservedKind = 'hole' | 'firmware' | 'kernel' | 'dos';
+export const RESERVED_KINDS: readonly ReservedKind[] = ['hole', 'firmware', 'kernel', 'dos'];
+
+export type BlockState = 'free' | 'head' | 'body' | 'corrupt' | ReservedKind;
+
+export interface ChainFlags {
+  readonly frozen: boolean;
+  readonly contiguous: boolean;
+  readonly swappable: boolean;
+  readonly user: boolean;
+}
+
+/** A run of consecutive blocks of one chain: blocks [first, first + count). */
+export interface BlockRun {
+  readonly first: number;
+  readonly count: number;
+}
+
+export interface DecodedChain {
+  /** The head block's index. */
+  readonly id: number;
+  readonly flags: ChainFlags;
+  /** Block indices in chain (virtual) order. */
+  readonly blocks: readonly number[];
+  /** The same blocks grouped into physically consecutive runs. */
+  readonly runs: readonly BlockRun[];
+  /** False when the walk stopped on a cycle or a bad link. */
+  readonly complete: boolean;
+}
+
+export interface BlockCounts {
+  free: number;
+  used: number;
+  reserved: number;
+  hole: number;
+  firmware: number;
+  kernel: number;
+  dos: number;
+  corrupt: number;
+}
+
+export interface ChainTable {
+  readonly blockCount: number;
+  /** One state per block. */
+  readonly states: readonly BlockState[];
+  /** Which chain each block belongs to (head index), or -1. */
+  readonly chainOf: Int32Array;
+  readonly chains: readonly DecodedChain[];
+  readonly counts: BlockCounts;
+  readonly largestFreeRun: number;
+  /** 0 when all free blocks form one run; near 100 when they are scattered. */
+  readonly fragmentationPercent: number;
+  readonly findings: readonly Finding[];
+}
+
+export function classifyEntry(e: number): BlockState {
+  const v = e >>> 0;
+  if (v === CT_FREE) return 'free';
+  if (v >= CT_RESERVED_BASE && v < CT_RESERVED_BASE + RESERVED_KINDS.length) return RESERVED_KINDS[v - CT_RESERVED_BASE];
+  const field = v & CT_FIELD_MASK;
+  if (field >= CT_RESERVED_BASE && field !== CT_END) return 'corrupt';
+  return (v & CT_HEAD) !== 0 ? 'head' : 'body';
+}
+
+export function decodeChainFlags(e: number): ChainFlags {
+  return {
+    frozen: (e & CT_FROZEN) !== 0,
+    contiguous: (e & CT_CONTIG) !== 0,
+    swappable: (e & CT_SWAPPABLE) !== 0,
+    user: (e & CT_USER) !== 0,
+  };
+}
+
+export function toRuns(blocks: readonly number[]): BlockRun[] {
+  const runs: BlockRun[] = [];
+  for (const b of blocks) {
+    const last = runs[runs.length - 1];
+    if (last && last.first + last.count === b) runs[runs.length - 1] = { first: last.first, count: last.count + 1 };
+    else runs.push({ first: b, count: 1 });
+  }
+  return runs;
+}
+
+/** Decodes a table of `entries` (one uint32 per block). */
+export function decodeChainTable(entries: Uint32Array): ChainTable {
+  const n = entries.length;
+  const states: BlockState[] = new Array(n);
+  const chainOf = new Int32Array(n).fill(-1);
+  const findings: Finding[] = [];
+  const counts: BlockCounts = { free: 0, used: 0, reserved: 0, hole: 0, firmware: 0, kernel: 0, dos: 0, corrupt: 0 };
+
+  for (let b = 0; b < n; b++) {
+    const e = entries[b] >>> 0;
+    const s = classifyEntry(e);
+    states[b] = s;
+    if (s === 'free') counts.free++;
+    else if (s === 'head' || s === 'body') counts.used++;
+    else if (s === 'corrupt') {
+      counts.corrupt++;
+      findings.push({ kind: 'corrupt-entry', severity: 'error', message: `block ${b} holds 0x${e.toString(16)}, which is no valid chain-table entry`, block: b });
+    } else {
+      counts.reserved++;
+      counts[s]++;
+    }
+    if (s === 'body' && (e & CT_FLAG_BITS) !== 0) {
+      findings.push({ kind: 'flags-on-body', severity: 'error', message: `block ${b} is not a chain head but carries chain flags (0x${e.toString(16)})`, block: b });
+    }
+    if (s === 'head' && b === 0) {
+      findings.push({ kind: 'corrupt-entry', severity: 'error', message: 'block 0 is marked as a chain head; block 0 is always reserved', block: 0 });
+    }
+  }
+
+  const chains: DecodedChain[] = [];
+  for (let h = 0; h < n; h++) {
+    if (states[h] !== 'head') continue;
+    const e = entries[h] >>> 0;
+    const flags = decodeChainFlags(e);
+    const blocks: number[] = [];
+    let complete = true;
+    let b = h;
+    for (let steps = 0; ; steps++) {
+      if (steps > n) {
+        complete = false;
+        findings.push({ kind: 'chain-cycle', severity: 'error', message: `chain ${h} never ends`, chain: h });
+        break;
+      }
+      if (chainOf[b] === h) {
+        complete = false;
+        findings.push({ kind: 'chain-cycle', severity: 'error', message: `chain ${h} loops back to its own block ${b}`, chain: h, block: b });
+        break;
+      }
+      if (chainOf[b] !== -1) {
+        complete = false;
+        findings.push({ kind: 'block-in-two-chains', severity: 'error', message: `block ${b} is reached from chain ${chainOf[b]} and from chain ${h}`, chain: h, block: b, otherChain: chainOf[b] });
+        break;
+      }
+      chainOf[b] = h;
+      blocks.push(b);
+      const next = (entries[b] & CT_FIELD_MASK) >>> 0;
+      if (next === CT_END) break;
+      if (next >= n) {
+        complete = false;
+        findings.push({ kind: 'dangling-link', severity: 'error', message: `chain ${h}: block ${b} links to ${next}, past the end of the table (${n} blocks)`, chain: h, block: b });
+        break;
+      }
+      const ns = states[next];
+      if (ns !== 'body') {
+        complete = false;
+        const what = ns === 'head' ? `the head of chain ${next}` : `a ${ns} block`;
+        findings.push({ kind: ns === 'head' ? 'block-in-two-chains' : 'dangling-link', severity: 'error',
+          message: `chain ${h}: block ${b} links to block ${next}, ${what}`, chain: h, block: next });
+        break;
+      }
+      b = next;
+    }
+    if (flags.contiguous) {
+      const broken = blocks.findIndex((x, i) => i > 0 && x !== blocks[i - 1] + 1);
+      if (broken > 0) {
+        findings.push({ kind: 'contiguous-not-contiguous', severity: 'error', message: `contiguous chain ${h} jumps from block ${blocks[broken - 1]} to ${blocks[broken]}`, chain: h, block: blocks[broken] });
+      }
+      if (!flags.frozen) findings.push({ kind: 'contiguous-not-frozen', severity: 'error', message: `contiguous chain ${h} is not frozen, so it could be moved`, chain: h });
+    }
+    chains.push({ id: h, flags, blocks, runs: toRuns(blocks), complete });
+  }
+
+  for (let b = 0; b < n; b++) {
+    if (states[b] === 'body' && chainOf[b] === -1) {
+      findings.push({ kind: 'orphan-block', severity: 'warning', message: `block ${b} is marked in use but no chain reaches it`, block: b });
+    }
+  }
+
+  let largest = 0;
+  for (let b = 0, run = 0; b < n; b++) {
+    run = states[b] === 'free' ? run + 1 : 0;
+    if (run > largest) largest = run;
+  }
+  const fragmentationPercent = counts.free ? 100 - Math.floor((largest * 100) / counts.free) : 0;
+  return { blockCount: n, states, chainOf, chains, counts, largestFreeRun: largest, fragmentationPercent, findings };
+}

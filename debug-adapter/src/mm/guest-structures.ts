@@ -1,0 +1,138 @@
+// Decoders for the guest's own records that the descriptor locates: owner records, PCBs, the
+// mapping registry, and the XMS/DPMI handle tables (struct vector). Pure: bytes in, records out.
+
+import { MmDebugInfo } from './descriptor';
+
+export const OWNER_KINDS = ['none', 'kernel', 'page-table', 'heap', 'stack', 'xms', 'dpmi', 'dma', 'framebuffer', 'process', 'test'] as const;
+export type OwnerKind = (typeof OWNER_KINDS)[number] | 'unknown';
+
+export interface OwnerRecord {
+  readonly caller: number;
+  readonly seq: number;
+  readonly sizeBytes: number;
+  readonly kind: OwnerKind;
+  readonly handle: number;
+}
+
+export function decodeOwner(buf: Buffer, offset: number, d: MmDebugInfo): OwnerRecord {
+  const kind = buf.readUInt16LE(offset + d.ownerOffKind);
+  return {
+    caller: buf.readUInt32LE(offset + d.ownerOffCaller),
+    seq: buf.readUInt32LE(offset + d.ownerOffSeq),
+    sizeBytes: buf.readUInt32LE(offset + d.ownerOffSize),
+    kind: OWNER_KINDS[kind] ?? 'unknown',
+    handle: buf.readUInt16LE(offset + d.ownerOffHandle),
+  };
+}
+
+export const PROCESS_STATES = ['unused', 'ready', 'running', 'sleeping', 'zombie'] as const;
+export type ProcessState = (typeof PROCESS_STATES)[number] | 'unknown';
+
+export interface PcbRecord {
+  readonly address: number;
+  readonly pid: number;
+  readonly name: string;
+  readonly state: ProcessState;
+  readonly upd: readonly number[];
+  readonly next: number;
+}
+
+export function decodePcb(buf: Buffer, address: number, d: MmDebugInfo): PcbRecord {
+  const nameBytes = buf.subarray(d.pcbOffName, d.pcbOffName + d.pcbNameLen);
+  const nul = nameBytes.indexOf(0);
+  const name = nameBytes.subarray(0, nul < 0 ? nameBytes.length : nul).toString('latin1').replace(/[^\x20-\x7e]/g, '?');
+  const upd: number[] = [];
+  for (let i = 0; i < d.updEntries; i++) upd.push(buf.readUInt32LE(d.pcbOffUpd + i * 4));
+  const state = buf.readUInt32LE(d.pcbOffState);
+  return { address, pid: buf.readUInt32LE(d.pcbOffPid), name, state: PROCESS_STATES[state] ?? 'unknown', upd, next: buf.readUInt32LE(d.pcbOffNext) };
+}
+
+export const MAP_KPD = 1;
+export const MAP_UPD = 2;
+export const MAP_READONLY = 4;
+
+export interface RegistryMapping {
+  readonly chain: number;
+  readonly virtual: number;
+  readonly pageOffset: number;
+  readonly pages: number;
+  readonly flags: number;
+  /** Kernel-virtual address of the UPD (inside a PCB), or 0 for the KPD. */
+  readonly upd: number;
+}
+
+export function decodeRegistry(buf: Buffer, count: number, d: MmDebugInfo): RegistryMapping[] {
+  const out: RegistryMapping[] = [];
+  for (let i = 0; i < count && (i + 1) * d.mappingSize <= buf.length; i++) {
+    const o = i * d.mappingSize;
+    out.push({
+      chain: buf.readUInt32LE(o + d.mapOffChain),
+      virtual: buf.readUInt32LE(o + d.mapOffVa),
+      pageOffset: buf.readUInt32LE(o + d.mapOffPageOffset),
+      pages: buf.readUInt32LE(o + d.mapOffPages),
+      flags: buf.readUInt32LE(o + d.mapOffFlags),
+      upd: buf.readUInt32LE(o + d.mapOffUpd),
+    });
+  }
+  return out;
+}
+
+/** struct vector { void *data; uint32_t length, capacity, elem_size; } */
+export interface VectorHeader {
+  readonly data: number;
+  readonly length: number;
+  readonly capacity: number;
+  readonly elemSize: number;
+}
+
+export function decodeVector(buf: Buffer): VectorHeader {
+  return { data: buf.readUInt32LE(0), length: buf.readUInt32LE(4), capacity: buf.readUInt32LE(8), elemSize: buf.readUInt32LE(12) };
+}
+
+export interface XmsHandleRecord {
+  readonly handle: number;
+  readonly lockCount: number;
+  readonly chain: number;
+  readonly sizeKb: number;
+  readonly ownerPid: number;
+}
+
+export function decodeXmsHandles(buf: Buffer, v: VectorHeader, d: MmDebugInfo): XmsHandleRecord[] {
+  const out: XmsHandleRecord[] = [];
+  for (let i = 0; i < v.length && (i + 1) * v.elemSize <= buf.length; i++) {
+    const o = i * v.elemSize;
+    out.push({
+      handle: buf.readUInt16LE(o + d.xmsOffHandle),
+      lockCount: buf.readUInt16LE(o + d.xmsOffLockCount),
+      chain: buf.readUInt32LE(o + d.xmsOffChain),
+      sizeKb: buf.readUInt32LE(o + d.xmsOffSizeKb),
+      ownerPid: buf.readUInt32LE(o + d.xmsOffOwnerPid),
+    });
+  }
+  return out;
+}
+
+export interface DpmiBlockRecord {
+  readonly handle: number;
+  readonly chain: number;
+  readonly linear: number;
+  readonly size: number;
+  readonly ownerPid: number;
+  readonly lockCount: number;
+}
+
+export function decodeDpmiBlocks(buf: Buffer, v: VectorHeader, d: MmDebugInfo): DpmiBlockRecord[] {
+  const out: DpmiBlockRecord[] = [];
+  for (let i = 0; i < v.length && (i + 1) * v.elemSize <= buf.length; i++) {
+    const o = i * v.elemSize;
+    out.push({
+      handle: buf.readUInt32LE(o + d.dpmiOffHandle),
+      chain: buf.readUInt32LE(o + d.dpmiOffChain),
+      linear: buf.readUInt32LE(o + d.dpmiOffLinear),
+      size: buf.readUInt32LE(o + d.dpmiOffSize),
+      ownerPid: buf.readUInt32LE(o + d.dpmiOffOwnerPid),
+      lockCount: buf.readUInt32LE(o + d.dpmiOffLockCount),
+    });
+  }
+  return out;
+}

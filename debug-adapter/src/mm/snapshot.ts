@@ -1,0 +1,383 @@
+// Builds one immutable MmSnapshot of the guest's memory manager from guest-physical reads:
+// the descriptor locates everything; page tables are walked with our own walker; chains are
+// decoded from the block table; mappings are found by reverse lookup from the page tables;
+// findings collect every inconsistency. Every walk is bounded; garbage becomes findings.
+
+import { MmDebugInfo, DESCRIPTOR_SIZE, decodeDescriptor } from './descriptor';
+import { DirectoryWalk, MappedPage, MappingRun, mergeRuns, walkDirectory } from './address-space';
+import { BLOCK_SIZE, BlockCounts, BlockRun, ChainFlags, PAGES_PER_BLOCK, decodeChainTable } from './chain-table';
+import { Finding, SourceSite } from './findings';
+import {
+  DpmiBlockRecord, OwnerRecord, PcbRecord, ProcessState, RegistryMapping, XmsHandleRecord,
+  decodeDpmiBlocks, decodeOwner, decodePcb, decodeRegistry, decodeVector, decodeXmsHandles,
+} from './guest-structures';
+import { ENTRIES_PER_TABLE, PAGE_SIZE, entryFrame } from './paging-entry';
+
+/** Reads guest-physical memory (any tier). */
+export type PhysicalReader = (address: number, length: number) => Promise<Buffer>;
+
+export interface ControlRegisters {
+  readonly cr0: number;
+  readonly cr3: number;
+  readonly cr4: number;
+}
+
+export interface SnapshotSource {
+  readonly read: PhysicalReader;
+  /** Physical address of `mm_debug_info` (from the ELF symbol and its load mapping). */
+  readonly descriptorPhys: number;
+  readonly registers: ControlRegisters;
+  /** Resolves a code address to a source site, when symbols are loaded. */
+  readonly resolveSite?: (address: number) => SourceSite | undefined;
+  /** Sequence number of this stop, for diffs. */
+  readonly stop?: number;
+}
+
+export type AddressSpaceId = 'kernel' | number; // 'kernel' or a pid
+
+/** Where (part of) a chain is mapped. */
+export interface ChainMapping {
+  readonly space: AddressSpaceId;
+  readonly virtual: number;
+  readonly length: number;
+  /** The chain page mapped at `virtual`. */
+  readonly firstPage: number;
+}
+
+export interface ChainHandle {
+  readonly type: 'xms' | 'dpmi';
+  readonly handle: number;
+}
+
+export interface ChainInfo {
+  readonly id: number;
+  readonly flags: ChainFlags;
+  readonly blockCount: number;
+  readonly sizeBytes: number;
+  readonly blocks: readonly number[];
+  readonly runs: readonly BlockRun[];
+  readonly owner: OwnerRecord;
+  readonly site?: SourceSite;
+  readonly mappedAt: readonly ChainMapping[];
+  readonly handles: readonly ChainHandle[];
+}
+
+export interface ProcessInfo {
+  readonly pid: number;
+  readonly name: string;
+  readonly state: ProcessState;
+  readonly current: boolean;
+  readonly pcbAddress: number;
+  readonly upd: readonly number[];
+  /** For the current process: whether KPD[0..63] equals its UPD (ignoring the accessed bit). */
+  readonly updMatchesKpd?: boolean;
+  readonly mappings: readonly MappingRun[];
+}
+
+export interface MmSnapshot {
+  readonly schema: 1;
+  readonly stop: number;
+  readonly registers: ControlRegisters & { readonly paging: boolean; readonly pse: boolean; readonly writeProtect: boolean };
+  readonly geometry: {
+    readonly blockSize: number;
+    readonly pageSize: number;
+    readonly blockCount: number;
+    readonly kernelBase: number;
+    readonly userSpaceEnd: number;
+    readonly kpdPhys: number;
+  };
+  readonly kernel: { readonly pde: readonly number[]; readonly mappings: readonly MappingRun[] };
+  readonly processes: readonly ProcessInfo[];
+  readonly chains: readonly ChainInfo[];
+  readonly blocks: BlockCounts & { readonly largestFreeRun: number; readonly fragmentationPercent: number; readonly map: string };
+  readonly xms: readonly XmsHandleRecord[];
+  readonly dpmi: readonly DpmiBlockRecord[];
+  readonly registry: readonly RegistryMapping[];
+  readonly counters: { readonly allocations: number; readonly defragRuns: number; readonly defragMoved: number; readonly contextSwitches: number; readonly ticks: number; readonly faultInjected: number };
+  readonly findings: readonly Finding[];
+}
+
+const MAX_PROCESSES = 1024;
+const MAX_VECTOR = 65536;
+const MAX_REGISTRY = 65536;
+const KPD_USER_ENTRIES_LIMIT = 768; // entries below the kernel half
+
+/** One character per block for the physical map: see docs/snapshot-schema.md. */
+const MAP_CHARS: Record<string, string> = { free: '.', head: 'C', body: 'c', corrupt: 'X', hole: '_', firmware: 'F', kernel: 'K', dos: 'D' };
+
+/** Kernel-virtual reads through the direct map or a walk of the KPD, with a table cache. */
+class KernelMemory {
+  private readonly tables = new Map<number, Uint32Array | undefined>();
+  kpd: Uint32Array = new Uint32Array(ENTRIES_PER_TABLE);
+
+  constructor(private readonly read: PhysicalReader, private readonly d: MmDebugInfo) {}
+
+  async loadKpd(): Promise<void> {
+    this.kpd = toWords(await this.read(this.d.kpdPhys, PAGE_SIZE));
+  }
+
+  async table(phys: number): Promise<Uint32Array | undefined> {
+    if (!this.tables.has(phys)) {
+      let t: Uint32Array | undefined;
+      try {
+        t = toWords(await this.read(phys, PAGE_SIZE));
+      } catch {
+        t = undefined;
+      }
+      this.tables.set(phys, t);
+    }
+    return this.tables.get(phys);
+  }
+
+  /** Reads every page table the given directory entries refer to (not 4 MiB pages). */
+  async prefetch(entries: ArrayLike<number>, pse: boolean): Promise<void> {
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i] >>> 0;
+      if (e & 1 && !(pse && e & 0x80)) await this.table(entryFrame(e));
+    }
+  }
+
+  lookup = (phys: number): Uint32Array | undefined => this.tables.get(phys);
+
+  /** Physical address of a kernel-virtual address, or undefined if unmapped. */
+  async toPhys(va: number): Promise<number | undefined> {
+    const d = this.d;
+    if (va >= d.kernelVbase && va - d.kernelVbase < d.lowmapEnd) return va - d.kernelVbase;
+    const pde = this.kpd[va >>> 22] >>> 0;
+    if (!(pde & 1)) return undefined;
+    if (pde & 0x80) return ((pde & 0xffc00000) >>> 0) + (va & 0x3fffff);
+    const t = await this.table(entryFrame(pde));
+    const pte = t ? t[(va >>> 12) & 0x3ff] >>> 0 : 0;
+    return pte & 1 ? entryFrame(pte) + (va & 0xfff) : undefined;
+  }
+
+  /** Reads `len` bytes at a kernel-virtual address, page by page; throws if a page is unmapped. */
+  async readVirt(va: number, len: number): Promise<Buffer> {
+    const parts: Buffer[] = [];
+    let done = 0;
+    while (done < len) {
+      const v = (va + done) >>> 0;
+      const n = Math.min(len - done, PAGE_SIZE - (v & 0xfff));
+      const p = await this.toPhys(v);
+      if (p === undefined) throw new Error(`kernel address 0x${v.toString(16)} is not mapped`);
+      parts.push(await this.read(p, n));
+      done += n;
+    }
+    return Buffer.concat(parts, len);
+  }
+
+  async u32(va: number): Promise<number> {
+    return (await this.readVirt(va, 4)).readUInt32LE(0);
+  }
+}
+
+function toWords(buf: Buffer): Uint32Array {
+  const copy = new Uint32Array(buf.length >>> 2);
+  for (let i = 0; i < copy.length; i++) copy[i] = buf.readUInt32LE(i * 4);
+  return copy;
+}
+
+/** Reads and decodes the descriptor only (for callers that need its addresses). */
+export async function readDescriptor(read: PhysicalReader, descriptorPhys: number): Promise<MmDebugInfo> {
+  return decodeDescriptor(await read(descriptorPhys, DESCRIPTOR_SIZE));
+}
+
+export async function buildSnapshot(src: SnapshotSource): Promise<MmSnapshot> {
+  const d = await readDescriptor(src.read, src.descriptorPhys);
+  const findings: Finding[] = [];
+  const { cr0, cr3, cr4 } = src.registers;
+  const pse = (cr4 & 0x10) !== 0;
+  const mem = new KernelMemory(src.read, d);
+  await mem.loadKpd();
+
+  // Block table and owner records.
+  const table = decodeChainTable(toWords(await src.read(d.blockTablePhys, d.blockCount * 4)));
+  findings.push(...table.findings);
+  const ownersBuf = await src.read(d.ownersPhys, d.blockCount * d.ownerSize);
+  const pageIndexOf = new Int32Array(d.blockCount).fill(-1);
+  for (const c of table.chains) c.blocks.forEach((b, i) => (pageIndexOf[b] = i * PAGES_PER_BLOCK));
+
+  // Processes, bounded and cycle-safe.
+  const currentPcb = await mem.u32(d.currentAddr).catch(() => 0);
+  const pcbs: PcbRecord[] = [];
+  const seen = new Set<number>();
+  for (let p = await mem.u32(d.procListAddr).catch(() => 0); p !== 0; ) {
+    if (seen.has(p) || pcbs.length >= MAX_PROCESSES) {
+      findings.push({ kind: 'process-list-broken', severity: 'error', message: `the process list loops back to the PCB at 0x${p.toString(16)}` });
+      break;
+    }
+    seen.add(p);
+    let pcb: PcbRecord;
+    try {
+      pcb = decodePcb(await mem.readVirt(p, d.pcbSize), p, d);
+    } catch {
+      findings.push({ kind: 'process-list-broken', severity: 'error', message: `the process list points at 0x${p.toString(16)}, which is not mapped` });
+      break;
+    }
+    pcbs.push(pcb);
+    p = pcb.next;
+  }
+
+  // Address spaces: the kernel half of the KPD, then each process's UPD.
+  await mem.prefetch(mem.kpd.subarray(0), pse);
+  const kernelFirst = d.kernelVbase >>> 22;
+  const windowFirst = d.windowBase >>> 22;
+  const kernelWalk = walkDirectory(mem.kpd.subarray(kernelFirst), kernelFirst, ENTRIES_PER_TABLE - kernelFirst, pse, mem.lookup);
+  const kernelPages = kernelWalk.pages.filter((p) => p.virtual >>> 22 !== windowFirst); // windows point anywhere
+  noteProblems(kernelWalk, findings, undefined);
+  const middle = walkDirectory(mem.kpd.subarray(d.updEntries, KPD_USER_ENTRIES_LIMIT), d.updEntries, KPD_USER_ENTRIES_LIMIT - d.updEntries, pse, mem.lookup);
+  for (const run of mergeRuns(middle.pages)) {
+    findings.push({ kind: 'user-mapping-above-limit', severity: 'error', virtual: run.virtual,
+      message: `0x${run.virtual.toString(16)}..0x${(run.virtual + run.length).toString(16)} is mapped in the KPD between 256 MiB and the kernel half, outside every process's user space` });
+  }
+  for (const p of kernelPages) {
+    if (p.user && p.writable) {
+      findings.push({ kind: 'kernel-page-user-writable', severity: 'error', virtual: p.virtual,
+        message: `kernel page 0x${p.virtual.toString(16)} is writable from user mode` });
+    }
+  }
+
+  const processes: ProcessInfo[] = [];
+  const spacePages = new Map<AddressSpaceId, MappedPage[]>([['kernel', kernelPages]]);
+  for (const pcb of pcbs) {
+    await mem.prefetch(pcb.upd, pse);
+    const walk = walkDirectory(pcb.upd, 0, d.updEntries, pse, mem.lookup);
+    noteProblems(walk, findings, pcb.pid);
+    spacePages.set(pcb.pid, walk.pages);
+    const current = pcb.address === currentPcb;
+    let updMatchesKpd: boolean | undefined;
+    if (current) {
+      updMatchesKpd = pcb.upd.every((e, i) => ((mem.kpd[i] & ~0x20) >>> 0) === ((e & ~0x20) >>> 0));
+      if (!updMatchesKpd) {
+        findings.push({ kind: 'stale-upd', severity: 'error', pid: pcb.pid,
+          message: `the KPD's user slice does not match the UPD of the running process ${pcb.pid} (${pcb.name}): a context switch did not copy it` });
+      }
+    }
+    processes.push({ pid: pcb.pid, name: pcb.name, state: pcb.state, current, pcbAddress: pcb.address, upd: pcb.upd, updMatchesKpd, mappings: mergeRuns(walk.pages) });
+  }
+
+  // Reverse lookup: which chain page each mapped page shows.
+  const mappedAt = new Map<number, ChainMapping[]>();
+  for (const [space, pages] of spacePages) {
+    let open: { chain: number; m: { -readonly [K in keyof ChainMapping]: ChainMapping[K] } } | undefined;
+    for (const p of pages) {
+      for (let off = 0; off < p.size; off += PAGE_SIZE) {
+        const phys = p.physical + off;
+        const block = Math.floor(phys / BLOCK_SIZE);
+        if (block >= d.blockCount) continue;
+        const state = table.states[block];
+        if (state === 'free') {
+          findings.push({ kind: 'free-block-mapped', severity: 'error', block, virtual: p.virtual + off, pid: typeof space === 'number' ? space : undefined,
+            message: `${spaceName(space)} maps 0x${(p.virtual + off).toString(16)} to free block ${block}` });
+        }
+        const chain = table.chainOf[block];
+        if (chain < 0) {
+          open = undefined;
+          continue;
+        }
+        const page = pageIndexOf[block] + Math.floor((phys % BLOCK_SIZE) / PAGE_SIZE);
+        const va = p.virtual + off;
+        if (open && open.chain === chain && open.m.virtual + open.m.length === va && open.m.firstPage + open.m.length / PAGE_SIZE === page) {
+          open.m.length += PAGE_SIZE;
+        } else {
+          open = { chain, m: { space, virtual: va, length: PAGE_SIZE, firstPage: page } };
+          const list = mappedAt.get(chain) ?? [];
+          list.push(open.m);
+          mappedAt.set(chain, list);
+        }
+      }
+    }
+  }
+
+  // Handle tables.
+  const xms = await readVector(mem, d.xmsHandlesAddr, (buf, v) => decodeXmsHandles(buf, v, d));
+  const dpmi = await readVector(mem, d.dpmiBlocksAddr, (buf, v) => decodeDpmiBlocks(buf, v, d));
+  const handlesOf = new Map<number, ChainHandle[]>();
+  const live = new Set(table.chains.map((c) => c.id));
+  const addHandle = (chain: number, h: ChainHandle): void => {
+    if (chain === 0) return;
+    if (!live.has(chain)) {
+      findings.push({ kind: 'handle-to-freed-chain', severity: 'error', chain,
+        message: `${h.type.toUpperCase()} handle 0x${h.handle.toString(16)} refers to chain ${chain}, which is not a live chain` });
+      return;
+    }
+    const list = handlesOf.get(chain) ?? [];
+    list.push(h);
+    handlesOf.set(chain, list);
+  };
+  for (const x of xms) addHandle(x.chain, { type: 'xms', handle: x.handle });
+  for (const b of dpmi) addHandle(b.chain, { type: 'dpmi', handle: b.handle });
+
+  // Chains with owners, sites, mappings and handles.
+  const chains: ChainInfo[] = table.chains.map((c) => {
+    const owner = decodeOwner(ownersBuf, c.id * d.ownerSize, d);
+    const site = owner.caller && src.resolveSite ? src.resolveSite(owner.caller) : undefined;
+    const info: ChainInfo = {
+      id: c.id, flags: c.flags, blockCount: c.blocks.length, sizeBytes: c.blocks.length * BLOCK_SIZE, blocks: c.blocks, runs: c.runs,
+      owner, site, mappedAt: mappedAt.get(c.id) ?? [], handles: handlesOf.get(c.id) ?? [],
+    };
+    if (!info.mappedAt.length && !info.handles.length && owner.kind !== 'page-table' && owner.kind !== 'dma') {
+      findings.push({ kind: 'leaked-chain', severity: 'warning', chain: c.id, site,
+        message: `chain ${c.id} (${info.blockCount} blocks, ${owner.kind}) is neither mapped nor held by a handle: a leak?` });
+    }
+    return info;
+  });
+  attachSites(findings, chains);
+
+  const registryCount = Math.min(await mem.u32(d.mappingsCountAddr).catch(() => 0), MAX_REGISTRY);
+  const registry = registryCount ? decodeRegistry(await mem.readVirt(d.mappingsAddr, registryCount * d.mappingSize).catch(() => Buffer.alloc(0)), registryCount, d) : [];
+  const counter = (addr: number): Promise<number> => mem.u32(addr).catch(() => 0);
+
+  return {
+    schema: 1,
+    stop: src.stop ?? 0,
+    registers: { cr0, cr3, cr4, paging: (cr0 & 0x80000000) !== 0, pse, writeProtect: (cr0 & 0x10000) !== 0 },
+    geometry: { blockSize: d.blockSize, pageSize: d.pageSize, blockCount: d.blockCount, kernelBase: d.kernelVbase, userSpaceEnd: d.userSpaceEnd, kpdPhys: d.kpdPhys },
+    kernel: { pde: Array.from(mem.kpd), mappings: mergeRuns(kernelPages) },
+    processes,
+    chains,
+    blocks: { ...table.counts, largestFreeRun: table.largestFreeRun, fragmentationPercent: table.fragmentationPercent, map: table.states.map((s) => MAP_CHARS[s]).join('') },
+    xms,
+    dpmi,
+    registry,
+    counters: {
+      allocations: await counter(d.allocSeqAddr),
+      defragRuns: await counter(d.defragRunsAddr),
+      defragMoved: await counter(d.defragMovedAddr),
+      contextSwitches: await counter(d.contextSwitchesAddr),
+      ticks: await counter(d.ticksAddr),
+      faultInjected: await counter(d.faultInjectedAddr),
+    },
+    findings,
+  };
+}
+
+function spaceName(space: AddressSpaceId): string {
+  return space === 'kernel' ? 'the KPD' : `process ${space}`;
+}
+
+function noteProblems(walk: DirectoryWalk, findings: Finding[], pid: number | undefined): void {
+  for (const p of walk.problems) {
+    findings.push({ kind: 'unreadable-page-table', severity: 'error', pid, virtual: p.pdeIndex * 0x400000,
+      message: `directory entry ${p.pdeIndex}${pid === undefined ? '' : ` of process ${pid}`}: ${p.reason}` });
+  }
+}
+
+function attachSites(findings: Finding[], chains: readonly ChainInfo[]): void {
+  const byId = new Map(chains.map((c) => [c.id, c]));
+  for (let i = 0; i < findings.length; i++) {
+    const f = findings[i];
+    const c = f.chain !== undefined ? byId.get(f.chain) : undefined;
+    if (c?.site && !f.site) findings[i] = { ...f, site: c.site };
+  }
+}
+
+async function readVector<T>(mem: KernelMemory, addr: number, decode: (buf: Buffer, v: ReturnType<typeof decodeVector>) => T[]): Promise<T[]> {
+  try {
+    const v = decodeVector(await mem.readVirt(addr, 16));
+    if (!v.data || !v.length || v.length > MAX_VECTOR || v.elemSize === 0 || v.elemSize > 256) return [];
+    return decode(await mem.readVirt(v.data, v.length * v.elemSize), v);
+  } catch {
+    return [];
+  }
+}
