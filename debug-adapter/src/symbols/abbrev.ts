@@ -9,7 +9,7 @@ export interface AttributeSpec {
   name: number;
   form: number;
   /** The value of a DW_FORM_implicit_const attribute, stored in the abbreviation itself. */
-  implicitConst?: bigint;
+  implicitConst?: number | bigint;
 }
 
 export interface Abbreviation {
@@ -39,7 +39,7 @@ export function parseAbbreviationTable(section: Uint8Array, offset: number): Abb
       const form = r.uleb();
       if (name === 0 && form === 0) break;
       const spec: AttributeSpec = { name, form };
-      if (form === DW_FORM.implicit_const) spec.implicitConst = r.slebBig();
+      if (form === DW_FORM.implicit_const) spec.implicitConst = r.slebAny();
       specs.push(spec);
     }
     if (table.has(code)) throw fail(`abbreviation code ${code} is defined twice`);

@@ -111,7 +111,7 @@ export class ByteReader {
 
   /** Converts to number, failing when the value does not fit. */
   safe(v: bigint): number {
-    if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) {
+    if (v > MAX_SAFE || v < MIN_SAFE) {
       throw this.fail(`${this.what}: value ${v} is too large`);
     }
     return Number(v);
@@ -160,6 +160,36 @@ export class ByteReader {
     return result;
   }
 
+  /** Unsigned LEB128: a number when it fits in 49 bits (the common case), else a bigint. */
+  ulebAny(): number | bigint {
+    const start = this.offset;
+    let result = 0;
+    let mul = 1;
+    for (let i = 0; i < 7; i++) {
+      const byte = this.u8();
+      result += (byte & 0x7f) * mul;
+      if ((byte & 0x80) === 0) return result;
+      mul *= 128;
+    }
+    this.offset = start;
+    return toNumberIfSafe(this.ulebBig());
+  }
+
+  /** Signed LEB128: a number when it fits in 49 bits, else a bigint. */
+  slebAny(): number | bigint {
+    const start = this.offset;
+    let result = 0;
+    let mul = 1;
+    for (let i = 0; i < 7; i++) {
+      const byte = this.u8();
+      result += (byte & 0x7f) * mul;
+      mul *= 128;
+      if ((byte & 0x80) === 0) return byte & 0x40 ? result - mul : result;
+    }
+    this.offset = start;
+    return toNumberIfSafe(this.slebBig());
+  }
+
   /** Signed LEB128 as a number. */
   sleb(): number {
     return this.safe(this.slebBig());
@@ -179,6 +209,14 @@ export class ByteReader {
     const at = this.need(n);
     return this.bytes.subarray(at, at + n);
   }
+}
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
+
+/** A bigint as a number when it is exactly representable, else unchanged. */
+export function toNumberIfSafe(v: bigint): number | bigint {
+  return v <= MAX_SAFE && v >= MIN_SAFE ? Number(v) : v;
 }
 
 /** Reads a NUL-terminated string at `offset` in a string section. */

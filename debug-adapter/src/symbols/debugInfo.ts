@@ -2,7 +2,7 @@
 // and the decoding of every attribute form gcc emits, including the DWARF 5 indexed forms
 // (strx*, addrx*, rnglistx, loclistx) resolved through the unit's bases.
 
-import { ByteReader, readCString } from './byteReader';
+import { ByteReader, readCString, toNumberIfSafe } from './byteReader';
 import { DwarfFormatError } from './errors';
 import { AbbreviationTable, AttributeSpec, parseAbbreviationTable } from './abbrev';
 import { DwarfSections } from './dwarfSections';
@@ -21,9 +21,6 @@ export interface Attribute {
 
 const fail = (detail: string): Error => new DwarfFormatError(detail);
 
-function toNumberIfSafe(v: bigint): number | bigint {
-  return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(v) : v;
-}
 
 /** One debugging information entry. Attribute accessors resolve forms through the unit. */
 export class Die {
@@ -61,7 +58,7 @@ export class Die {
     const a = this.attr(name);
     if (!a) return undefined;
     if (typeof a.value === 'number') return a.value;
-    if (typeof a.value === 'bigint') return a.value >= 0n && a.value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(a.value) : undefined;
+    if (typeof a.value === 'bigint') return undefined; // bigints are only stored when a number cannot hold the value
     if (typeof a.value === 'boolean') return a.value ? 1 : 0;
     return undefined;
   }
@@ -246,8 +243,8 @@ export class DwarfUnit {
       case DW_FORM.block1: return r.bytesOf(r.u8());
       case DW_FORM.flag: return r.u8() !== 0;
       case DW_FORM.flag_present: return true;
-      case DW_FORM.sdata: return toNumberIfSafe(r.slebBig());
-      case DW_FORM.udata: return toNumberIfSafe(r.ulebBig());
+      case DW_FORM.sdata: return r.slebAny();
+      case DW_FORM.udata: return r.ulebAny();
       case DW_FORM.strp:
       case DW_FORM.line_strp:
       case DW_FORM.sec_offset:
@@ -264,7 +261,7 @@ export class DwarfUnit {
       case DW_FORM.ref_sig8: return r.u64();
       case DW_FORM.ref_sup4: return r.u32();
       case DW_FORM.ref_sup8: return toNumberIfSafe(r.u64());
-      case DW_FORM.implicit_const: return toNumberIfSafe(spec.implicitConst ?? 0n);
+      case DW_FORM.implicit_const: return spec.implicitConst ?? 0;
       case DW_FORM.strx:
       case DW_FORM.addrx:
       case DW_FORM.loclistx:

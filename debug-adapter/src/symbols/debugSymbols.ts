@@ -8,7 +8,7 @@ import { DwarfSections, readDwarfSections } from './dwarfSections';
 import { DebugInfo, Die } from './debugInfo';
 import { buildCompileUnits, CompileUnitInfo, FunctionInfo, InlinedCallInfo, ScopeInfo, VariableInfo } from './model';
 import { DwarfType, TypeResolver, typeName } from './types';
-import { LineBreakpointAddresses, pickNearestLine, sameSourceFile, SourceLocation } from './lineTable';
+import { LineBreakpointAddresses, normalizePath, pickNearestLine, sameNormalizedFile, sameSourceFile, SourceLocation } from './lineTable';
 import { AddressRange, rangesContain } from './rangeLists';
 import { CallFrameInfo, UnwindRow } from './callFrameInfo';
 import { EvaluatedLocation, evaluateLocation, evaluateValue, ExpressionContext } from './expression';
@@ -207,12 +207,24 @@ export class DebugSymbols {
    * line that has code. Undefined when the file has no code at or after the line.
    */
   lineToAddresses(file: string, line: number): LineBreakpointAddresses | undefined {
+    const wanted = normalizePath(file);
     const candidates = this.compileUnits.flatMap((cu) => {
-      const header = cu.lineHeader;
-      if (!header || !header.files.some((f) => f && sameSourceFile(f.path, file))) return [];
+      if (!this.unitFiles(cu).some((p) => sameNormalizedFile(p, wanted))) return [];
       return cu.lineTable?.lineStarts(file, line) ?? [];
     });
     return pickNearestLine(candidates);
+  }
+
+  private readonly unitFileCache = new Map<CompileUnitInfo, string[]>();
+
+  /** Normalised paths of a unit's file table (from the line program header only). */
+  private unitFiles(cu: CompileUnitInfo): string[] {
+    let files = this.unitFileCache.get(cu);
+    if (!files) {
+      files = (cu.lineHeader?.files ?? []).flatMap((f) => (f ? [normalizePath(f.path)] : []));
+      this.unitFileCache.set(cu, files);
+    }
+    return files;
   }
 
   /** Source files named in the line tables. */

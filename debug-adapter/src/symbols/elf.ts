@@ -100,7 +100,12 @@ export class ElfFile {
   private readonly sortedSymbols: ElfSymbol[];
   private readonly loadSegments: ProgramHeader[];
 
-  constructor(readonly bytes: Uint8Array) {
+  readonly bytes: Uint8Array;
+
+  constructor(input: Uint8Array) {
+    // A plain Uint8Array view: subarrays of a Node Buffer are much slower to create.
+    const bytes = new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
+    this.bytes = bytes;
     if (bytes.length < 16 || bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46) {
       throw new ElfFormatError('not-elf', 'no ELF magic number');
     }

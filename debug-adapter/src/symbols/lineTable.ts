@@ -40,8 +40,11 @@ export function normalizePath(p: string): string {
 
 /** True when `a` and `b` name the same file, allowing one to be a trailing part of the other. */
 export function sameSourceFile(a: string, b: string): boolean {
-  const x = normalizePath(a);
-  const y = normalizePath(b);
+  return sameNormalizedFile(normalizePath(a), normalizePath(b));
+}
+
+/** sameSourceFile for paths already passed through normalizePath. */
+export function sameNormalizedFile(x: string, y: string): boolean {
   if (x === y) return true;
   const [short, long] = x.length < y.length ? [x, y] : [y, x];
   return long.endsWith(short.startsWith('/') ? short : `/${short}`);
@@ -52,9 +55,11 @@ export class UnitLineTable {
   readonly sequences: LineSequence[];
   /** File paths by the program's file index. */
   readonly filePaths: (string | undefined)[];
+  private readonly normalizedPaths: (string | undefined)[];
 
   constructor(program: LineProgram) {
     this.filePaths = program.header.files.map((f) => f?.path);
+    this.normalizedPaths = this.filePaths.map((p) => (p === undefined ? undefined : normalizePath(p)));
     const sequences: LineSequence[] = [];
     let current: LineRow[] = [];
     for (const row of program.rows) {
@@ -107,7 +112,8 @@ export class UnitLineTable {
 
   /** True when some file of this unit's table is `file`. */
   mentionsFile(file: string): boolean {
-    return this.filePaths.some((p) => p !== undefined && sameSourceFile(p, file));
+    const wanted = normalizePath(file);
+    return this.normalizedPaths.some((p) => p !== undefined && sameNormalizedFile(p, wanted));
   }
 
   /**
@@ -116,7 +122,8 @@ export class UnitLineTable {
    */
   lineStarts(file: string, line: number): { line: number; address: number; file: string }[] {
     const matching = new Set<number>();
-    this.filePaths.forEach((p, i) => { if (p !== undefined && sameSourceFile(p, file)) matching.add(i); });
+    const wanted = normalizePath(file);
+    this.normalizedPaths.forEach((p, i) => { if (p !== undefined && sameNormalizedFile(p, wanted)) matching.add(i); });
     const result: { line: number; address: number; file: string }[] = [];
     if (matching.size === 0) return result;
     for (const seq of this.sequences) {
