@@ -51,17 +51,31 @@ export class GuestMemory {
   async readPhys(address: number, length: number): Promise<Buffer> {
     checkRange(address, length, this.maxReadLength);
     const out = Buffer.allocUnsafe(length);
+    await this.readPhysInto(address, out, 0, length);
+    return out;
+  }
+
+  /**
+   * Reads guest-physical memory into `target` at `offset`. Callers that read large ranges often can
+   * reuse one buffer: a fresh multi-MiB buffer costs more in page faults than the RAM file read.
+   */
+  async readPhysInto(address: number, target: Buffer, offset = 0, length = target.length - offset): Promise<void> {
+    checkRange(address, length, this.maxReadLength);
+    if (offset < 0 || offset + length > target.length) throw new InvalidRangeError(`the target buffer holds ${target.length} bytes, not ${offset}+${length}`);
     let done = 0;
     while (done < length) {
       const a = address + done;
       const remaining = length - done;
       const { tier, n } = this.pickTier(a, remaining);
-      const bytes = tier.name === 'ram-file' ? await tier.read(a, n) : await this.readCached(tier, a, n);
-      bytes.copy(out, done);
+      if (tier.readInto && tier.name === 'ram-file') {
+        await tier.readInto(a, target, offset + done, n);
+      } else {
+        const bytes = await this.readCached(tier, a, n);
+        bytes.copy(target, offset + done);
+      }
       this.served[tier.name] += n;
       done += n;
     }
-    return out;
   }
 
   /**

@@ -19,6 +19,8 @@ export interface PhysicalMemoryTier {
   /** Whether it can serve requests now (the gdbstub cannot while the guest runs). */
   usable(): boolean;
   read(address: number, length: number): Promise<Buffer>;
+  /** Reads straight into `target` at `offset` (no intermediate buffer), when the tier can. */
+  readInto?(address: number, target: Buffer, offset: number, length: number): Promise<void>;
   /** Writes, when the tier supports it. */
   write?(address: number, data: Uint8Array): Promise<void>;
 }
@@ -65,16 +67,25 @@ export class RamFileTier implements PhysicalMemoryTier {
     return this.readSync(address, length);
   }
 
-  /** Synchronous read: positioned reads of the file, looping over short reads. */
+  async readInto(address: number, target: Buffer, offset: number, length: number): Promise<void> {
+    this.readIntoSync(address, target, offset, length);
+  }
+
+  /** Synchronous read into a new buffer. */
   readSync(address: number, length: number): Buffer {
     const out = Buffer.allocUnsafe(length);
+    this.readIntoSync(address, out, 0, length);
+    return out;
+  }
+
+  /** Positioned reads of the file into `target`, looping over short reads. */
+  readIntoSync(address: number, target: Buffer, offset: number, length: number): void {
     let done = 0;
     while (done < length) {
-      const n = fs.readSync(this.fd, out, done, length - done, address + done);
+      const n = fs.readSync(this.fd, target, offset + done, length - done, address + done);
       if (n <= 0) throw new InvalidRangeError(`physical ${address + done} is beyond the RAM file (${this.size} bytes)`);
       done += n;
     }
-    return out;
   }
 
   async write(address: number, data: Uint8Array): Promise<void> {
