@@ -82,7 +82,6 @@ export async function translateRange(virtual: number, length: number, cr3: numbe
 /** Translates one virtual address, reading only the two entries it needs. */
 export async function translate(virtual: number, cr3: number, mode: PagingMode, read: PhysicalReader): Promise<Translation> {
   return translateWith(virtual, cr3, mode, async (base) => {
-    // read just the entry we need, but present it as a table so translateWith can index it
     return new LazyTable(base, read);
   });
 }
