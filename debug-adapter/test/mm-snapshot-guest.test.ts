@@ -1,57 +1,30 @@
 // The memory-manager model on real guest memory: the guest runs its demo in QEMU, we stop it
 // through QMP, read its RAM file, build a snapshot, and compare it with QEMU's own view
-// (`info tlb` for the current address space, `info registers`) and the guest's own counters.
+// (`info tlb` for the current address space) and the guest's own counters.
 
 import * as assert from 'assert';
-import * as fs from 'fs';
-import * as path from 'path';
-import { QemuInstance, QmpClient, launchQemu, parseInfoRegisters, parseInfoTlb } from '../../qemu-bridge/src';
-import { ElfFile } from '../src/symbols';
-import { MmSnapshot, buildSnapshot, readDescriptor } from '../src/mm/snapshot';
+import { parseInfoTlb } from '../../qemu-bridge/src';
+import { MmSnapshot } from '../src/mm/snapshot';
 import { tlbLetters } from '../src/mm/paging-entry';
-
-const KERNEL = path.resolve(__dirname, '../../../guest/build/kernel.elf');
+import { StoppedGuest, bootAndStop } from './guest-snapshot';
 
 describe('mm snapshot of the running demo guest', function () {
   this.timeout(120_000);
-  let qemu: QemuInstance | undefined;
-  let qmp: QmpClient | undefined;
+  let guest: StoppedGuest | undefined;
   let snap: MmSnapshot;
   let tlbText = '';
   let guestFree = 0;
 
   before(async function () {
-    if (!fs.existsSync(KERNEL)) throw new Error(`build the guest first: ${KERNEL} is missing (make -C guest)`);
-    const elf = new ElfFile(fs.readFileSync(KERNEL));
-    const sym = elf.symbolByName('mm_debug_info');
-    assert.ok(sym, 'the kernel exports mm_debug_info');
-    const descriptorPhys = elf.virtualToLoad(sym.value);
-    assert.ok(descriptorPhys !== undefined);
-    qemu = await launchQemu({ kernel: KERNEL, cmdline: 'demo', memoryMiB: 64 });
-    qmp = await QmpClient.connect(qemu.qmp);
-    await qmp.cont();
-    await qemu.waitForSerial(/heartbeat 3 /, 90_000);
-    await qmp.stop();
-    const regs = parseInfoRegisters(await qmp.humanMonitorCommand('info registers'));
-    tlbText = await qmp.humanMonitorCommand('info tlb');
-    const fd = fs.openSync(qemu.ramPath as string, 'r');
-    const read = async (address: number, length: number): Promise<Buffer> => {
-      const b = Buffer.alloc(length);
-      fs.readSync(fd, b, 0, length, address);
-      return b;
-    };
-    const d = await readDescriptor(read, descriptorPhys);
-    guestFree = (await read(d.freeBlocksAddr - d.kernelVbase, 4)).readUInt32LE(0);
-    snap = await buildSnapshot({ read, descriptorPhys, registers: { cr0: regs.get('cr0') ?? 0, cr3: regs.get('cr3') ?? 0, cr4: regs.get('cr4') ?? 0 } });
-    fs.closeSync(fd);
+    guest = await bootAndStop('demo', /heartbeat 3 /);
+    tlbText = await guest.qmp.humanMonitorCommand('info tlb');
+    const d = guest.descriptor;
+    guestFree = (await guest.read(d.freeBlocksAddr - d.kernelVbase, 4)).readUInt32LE(0);
+    snap = await guest.snapshot();
   });
 
   after(async function () {
-    qmp?.close();
-    if (qemu?.alive) {
-      qemu.kill();
-      await qemu.exited;
-    }
+    await guest?.close();
   });
 
   it('finds no inconsistency in a clean demo', function () {
@@ -79,9 +52,8 @@ describe('mm snapshot of the running demo guest', function () {
     assert.ok(tlb.length > 100, `info tlb printed ${tlb.length} pages`);
     const cur = snap.processes.find((p) => p.current);
     assert.ok(cur);
+    // Runs keep physical addresses and the U/W permissions exactly; compare those per page.
     const ours = new Map<number, { physical: number; letters: string }>();
-    // Rebuild per-page entries from the runs and the raw PDEs/PTEs is not possible from runs alone;
-    // compare physical addresses and the U/W permissions, which runs keep exactly.
     for (const run of [...snap.kernel.mappings, ...cur.mappings]) {
       for (let off = 0; off < run.length; off += 4096) {
         ours.set(run.virtual + off, { physical: run.physical + off, letters: `${run.user ? 'U' : '-'}${run.writable ? 'W' : '-'}` });

@@ -4,6 +4,7 @@
  * until QEMU is stopped; any broken invariant or lost data ends it with a FAULT line. */
 #include "console.h"
 #include "heap.h"
+#include "inject.h"
 #include "modes.h"
 #include "mm.h"
 #include "proc.h"
@@ -114,8 +115,23 @@ static void worker_main(void *arg)
     }
 }
 
+/* After a fault injection the world stops: no more switching, no invariant checks (they
+ * would fail by design), just heartbeats, so the debugger sees the broken state. */
+static void idle_after_injection(const char *kind)
+{
+    sched_enable(0);
+    for (uint32_t beat = 1;; beat++) {
+        uint32_t until = timer_ms() + 1000;
+        while ((int32_t)(timer_ms() - until) < 0)
+            hlt();
+        kprintf("heartbeat %u t=%ums injected=%s\n", beat, timer_ms(), kind);
+    }
+}
+
 void demo_run(void)
 {
+    char inject[40];
+    const char *kind = cmdline_get(kernel_cmdline, "inject", inject, sizeof inject);
     kprintf("demo: starting %u processes\n", (uint32_t)NWORKERS);
     for (uint32_t i = 0; i < NWORKERS; i++)
         if (!proc_create(workers[i].name, worker_main, &workers[i]))
@@ -139,5 +155,15 @@ void demo_run(void)
                 proc_context_switches, mm_defrag_runs, mm_defrag_moved);
         if (beat % 10 == 0 && frag > 10)
             MmDefragment();
+        if (kind && beat == 2) {
+            uint32_t fl = irq_save();
+            sched_enable(0);
+            int r = fault_inject(kind);
+            irq_restore(fl);
+            if (r != 0)
+                panic("inject: unknown kind or setup failed: %s", kind);
+            kprintf("inject: %s done\n", kind);
+            idle_after_injection(kind);
+        }
     }
 }

@@ -2,6 +2,7 @@
  * to a process copies its 64 UPD entries into KPD[0..63] and reloads CR3 (TLB flush). */
 #include "proc.h"
 #include "console.h"
+#include "dpmi.h"
 #include "heap.h"
 #include "interrupts.h"
 #include "paging.h"
@@ -147,6 +148,7 @@ void proc_exit(void)
 {
     if (current == &pcb0)
         panic("process 0 cannot exit");
+    dpmi_release_process(current->pid);   /* its DPMI and DOS blocks */
     mm_release_upd(current->upd);
     cli();
     current->state = PROC_ZOMBIE;

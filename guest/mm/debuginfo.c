@@ -1,6 +1,7 @@
 /* debuginfo.c: fills in mm_debug_info, the descriptor the debugger reads (debuginfo.h). */
 #include "debuginfo.h"
 #include "dos.h"
+#include "inject.h"
 #include "dpmi.h"
 #include "mm.h"
 #include "paging.h"

@@ -1,0 +1,72 @@
+// Test helper: boots the guest kernel in QEMU with a command line, waits for a console line,
+// stops the guest through QMP and builds a memory-manager snapshot from its RAM file.
+
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as path from 'path';
+import { QemuInstance, QmpClient, launchQemu, parseInfoRegisters } from '../../qemu-bridge/src';
+import { ElfFile } from '../src/symbols';
+import { MmSnapshot, PhysicalReader, buildSnapshot, readDescriptor } from '../src/mm/snapshot';
+import { MmDebugInfo } from '../src/mm/descriptor';
+
+export const KERNEL = path.resolve(__dirname, '../../../guest/build/kernel.elf');
+
+export interface StoppedGuest {
+  readonly qemu: QemuInstance;
+  readonly qmp: QmpClient;
+  readonly read: PhysicalReader;
+  readonly descriptorPhys: number;
+  readonly descriptor: MmDebugInfo;
+  readonly registers: { cr0: number; cr3: number; cr4: number };
+  snapshot(): Promise<MmSnapshot>;
+  close(): Promise<void>;
+}
+
+/** Physical address of mm_debug_info in the built kernel. */
+export function descriptorPhysOf(kernel = KERNEL): number {
+  if (!fs.existsSync(kernel)) throw new Error(`build the guest first: ${kernel} is missing (make -C guest)`);
+  const elf = new ElfFile(fs.readFileSync(kernel));
+  const sym = elf.symbolByName('mm_debug_info');
+  assert.ok(sym, 'the kernel exports mm_debug_info');
+  const phys = elf.virtualToLoad(sym.value);
+  assert.ok(phys !== undefined, 'mm_debug_info lies in a loaded segment');
+  return phys;
+}
+
+/** Boots `cmdline`, runs until the console matches `until`, stops the guest. */
+export async function bootAndStop(cmdline: string, until: RegExp, memoryMiB = 64, timeoutMs = 90_000): Promise<StoppedGuest> {
+  const descriptorPhys = descriptorPhysOf();
+  const qemu = await launchQemu({ kernel: KERNEL, cmdline, memoryMiB });
+  let qmp: QmpClient | undefined;
+  try {
+    qmp = await QmpClient.connect(qemu.qmp);
+    await qmp.cont();
+    await qemu.waitForSerial(until, timeoutMs);
+    await qmp.stop();
+    const regs = parseInfoRegisters(await qmp.humanMonitorCommand('info registers'));
+    const registers = { cr0: regs.get('cr0') ?? 0, cr3: regs.get('cr3') ?? 0, cr4: regs.get('cr4') ?? 0 };
+    const fd = fs.openSync(qemu.ramPath as string, 'r');
+    const read: PhysicalReader = async (address, length) => {
+      const b = Buffer.alloc(length);
+      fs.readSync(fd, b, 0, length, address);
+      return b;
+    };
+    const descriptor = await readDescriptor(read, descriptorPhys);
+    const q = qmp;
+    return {
+      qemu, qmp: q, read, descriptorPhys, descriptor, registers,
+      snapshot: () => buildSnapshot({ read, descriptorPhys, registers }),
+      close: async () => {
+        fs.closeSync(fd);
+        q.close();
+        if (qemu.alive) qemu.kill('SIGKILL');
+        await qemu.exited;
+      },
+    };
+  } catch (e) {
+    qmp?.close();
+    if (qemu.alive) qemu.kill('SIGKILL');
+    await qemu.exited;
+    throw e;
+  }
+}
