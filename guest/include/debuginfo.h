@@ -39,6 +39,8 @@ struct mm_debug_info {
     uint32_t defrag_runs_addr, defrag_moved_addr, context_switches_addr, ticks_addr;
     /* fault injection: the cmdline option that broke something on purpose, or 0 */
     uint32_t fault_injected_addr;
+    /* allocation breakpoints (mm_event.h): the hook function and the last event */
+    uint32_t event_hook_addr, event_addr;
 };
 
 extern struct mm_debug_info mm_debug_info;

@@ -2,6 +2,7 @@
  * linked list of blocks threaded through the table (layout in chain_table.h). This file
  * allocates, frees, resizes and queries chains, and keeps the owner records. */
 #include "mm.h"
+#include "mm_event.h"
 #include "console.h"
 #include "paging.h"
 #include "string.h"
@@ -130,8 +131,9 @@ int mm_allocate_chain(uint32_t flags, uint32_t blocks, uint16_t kind, uint32_t c
     }
     chain_id_t id = take_blocks(blocks, flags);
     record_owner(id, kind, caller, blocks * MM_BLOCK_SIZE);
-    irq_restore(f);
     *out = id;
+    mm_event(MM_EV_ALLOCATED, id, blocks, flags, kind, MM_OK, caller);
+    irq_restore(f);
     return MM_OK;
 }
 
@@ -189,8 +191,9 @@ int MmAllocateContiguous(uint32_t blocks, uint32_t ceiling, uint32_t align, uint
     mm_block_table[start] |= CT_HEAD | flags;
     mm_free_blocks -= blocks;
     record_owner(start, OWNER_DMA, caller, blocks * MM_BLOCK_SIZE);
-    irq_restore(f);
     *out = start;
+    mm_event(MM_EV_ALLOCATED, start, blocks, flags, OWNER_DMA, MM_OK, caller);
+    irq_restore(f);
     return MM_OK;
 }
 
@@ -212,9 +215,11 @@ int MmFreeChain(chain_id_t id)
         irq_restore(f);
         return MM_ERR_BAD_ID;
     }
+    uint32_t blocks = MmChainBlocks(id);
     mm_unmap_all(id, 0);
     mm_owners[id] = (struct mm_owner){0, 0, 0, OWNER_NONE, 0};
     free_from(id);
+    mm_event(MM_EV_FREED, id, blocks, 0, 0, MM_OK, (uint32_t)__builtin_return_address(0));
     irq_restore(f);
     return MM_OK;
 }
@@ -249,6 +254,7 @@ int MmResizeChain(chain_id_t id, uint32_t blocks)
         set_link(last, ext);
     }
     mm_owners[id].size_bytes = blocks * MM_BLOCK_SIZE;
+    mm_event(MM_EV_RESIZED, id, blocks, ct_flags(mm_block_table[id]), have, MM_OK, (uint32_t)__builtin_return_address(0));
     irq_restore(f);
     return MM_OK;
 }

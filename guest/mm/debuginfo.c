@@ -2,6 +2,7 @@
 #include "debuginfo.h"
 #include "dos.h"
 #include "inject.h"
+#include "mm_event.h"
 #include "dpmi.h"
 #include "mm.h"
 #include "paging.h"
@@ -77,6 +78,8 @@ void debuginfo_init(void)
     d->context_switches_addr = (uint32_t)&proc_context_switches;
     d->ticks_addr = (uint32_t)&timer_ticks;
     d->fault_injected_addr = (uint32_t)&mm_fault_injected;
+    d->event_hook_addr = (uint32_t)mm_event_hook;
+    d->event_addr = (uint32_t)&mm_last_event;
     d->version = MM_DEBUG_VERSION;
     d->magic = MM_DEBUG_MAGIC;   /* last: a debugger that sees the magic sees the rest */
 }

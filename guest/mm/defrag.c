@@ -3,6 +3,7 @@
  * virtual addresses and contents stay the same. When a chain's head moves its ID changes;
  * the relocation listeners (mm.h) rewrite every holder of the old ID. */
 #include "mm.h"
+#include "mm_event.h"
 #include "console.h"
 #include "paging.h"
 #include "string.h"
@@ -109,7 +110,7 @@ int mm_defrag_make_run(uint32_t blocks, uint32_t ceiling, uint32_t align)
     if (blocks == 0 || blocks > mm_free_blocks)
         return MM_ERR_NOMEM;
     uint32_t f = irq_save();
-    uint32_t t0 = timer_ticks;
+    uint32_t t0 = timer_ticks, moved0 = mm_defrag_moved;
     mark_movable();
     uint32_t limit = mm_block_count;
     if (ceiling && (ceiling >> MM_BLOCK_SHIFT) < limit)
@@ -164,6 +165,7 @@ int mm_defrag_make_run(uint32_t blocks, uint32_t ceiling, uint32_t align)
     }
     mm_defrag_runs++;
     mm_defrag_last_ms = timer_ticks - t0;
+    mm_event(MM_EV_DEFRAG, 0, mm_defrag_moved - moved0, 0, blocks, MM_OK, (uint32_t)__builtin_return_address(0));
     irq_restore(f);
     return MM_OK;
 }
@@ -195,6 +197,7 @@ uint32_t MmDefragment(void)
     }
     mm_defrag_runs++;
     mm_defrag_last_ms = timer_ticks - t0;
+    mm_event(MM_EV_DEFRAG, 0, mm_defrag_moved - before, 0, 0, MM_OK, (uint32_t)__builtin_return_address(0));
     irq_restore(f);
     return mm_defrag_moved - before;
 }

@@ -2,6 +2,7 @@
  * is a chain of memory control blocks, each in the paragraph before its block, walked
  * first fit; free neighbours are always merged. Also ISA-DMA-safe contiguous buffers. */
 #include "dos.h"
+#include "mm_event.h"
 #include "console.h"
 #include "string.h"
 #include "x86.h"
@@ -142,6 +143,7 @@ int dos_alloc(uint16_t paragraphs, uint16_t owner, uint16_t *seg, uint16_t *larg
     if (r == DOS_ERR_MEM && largest)
         *largest = best;
 out:
+    mm_event(MM_EV_DOS, 0, paragraphs, owner, 1, (uint32_t)r, (uint32_t)__builtin_return_address(0));
     irq_restore(f);
     return r;
 }
@@ -159,6 +161,7 @@ int dos_free(uint16_t seg)
         if (prev && mcb_at(prev)->owner == 0)
             merge_next(prev);
     }
+    mm_event(MM_EV_DOS, 0, seg, 0, 2, (uint32_t)r, (uint32_t)__builtin_return_address(0));
     irq_restore(f);
     return r;
 }
@@ -192,6 +195,7 @@ int dos_resize(uint16_t seg, uint16_t paragraphs, uint16_t *largest)
     merge_next(m);
     split(m, paragraphs);
 out:
+    mm_event(MM_EV_DOS, 0, paragraphs, seg, 3, (uint32_t)r, (uint32_t)__builtin_return_address(0));
     irq_restore(f);
     return r;
 }

@@ -2,6 +2,7 @@
  * mapped page aligned into its process's user space at [DPMI_LINEAR_BASE, USER_SPACE_END),
  * placed first fit among that process's blocks; 32-bit handles name the blocks. */
 #include "dpmi.h"
+#include "mm_event.h"
 #include "console.h"
 #include "dos.h"
 #include "paging.h"
@@ -397,6 +398,7 @@ void dpmi_dispatch(struct rm_regs *r)
 {
     uint32_t caller = (uint32_t)__builtin_return_address(0);
     uint32_t f = irq_save();
+    uint32_t ax = REG_LO16(r->eax);
     uint16_t e = dpmi_call(r, caller);
     if (e) {
         REG_SET16(r->eax, e);
@@ -404,6 +406,7 @@ void dpmi_dispatch(struct rm_regs *r)
     } else {
         r->eflags &= ~EFLAGS_CF;
     }
+    mm_event(MM_EV_DPMI, 0, 0, 0, ax, e, caller);
     irq_restore(f);
 }
 

@@ -3,6 +3,7 @@
  * mappings (the reverse map used by free, resize, defragmentation and dirty tracking), and
  * edits page tables only through the WIN_PT mapping window (paging.h). */
 #include "mm.h"
+#include "mm_event.h"
 #include "console.h"
 #include "paging.h"
 #include "proc.h"
@@ -148,6 +149,7 @@ int mm_map_pages(uint32_t flags, chain_id_t id, uint32_t va, uint32_t page_offse
         flush_if_live(v, upd);
     }
     mm_mappings[mm_mapping_count++] = (struct mm_mapping){id, va, page_offset, pages, mode | (flags & MAP_READONLY), upd};
+    mm_event(MM_EV_MAPPED, id, pages, flags, va, MM_OK, (uint32_t)__builtin_return_address(0));
 out:
     irq_restore(f);
     return r;
@@ -172,6 +174,7 @@ int MmUnmapChain(uint32_t flags, chain_id_t id, void *map_to, void *if_upd_addre
             unmap_range(m->va, m->pages, m->upd);
             remove_entry(i);
             r = MM_OK;
+            mm_event(MM_EV_UNMAPPED, id, 0, flags, (uint32_t)map_to, MM_OK, (uint32_t)__builtin_return_address(0));
         }
     }
     irq_restore(f);

@@ -2,6 +2,7 @@
  * handle naming one chain (or none, for a zero-length block). Locking makes the chain
  * physically contiguous and frozen, so the 32-bit address the spec promises is physical. */
 #include "xms.h"
+#include "mm_event.h"
 #include "console.h"
 #include "dos.h"
 #include "proc.h"
@@ -424,10 +425,12 @@ void xms_dispatch(struct rm_regs *r)
 {
     uint32_t caller = (uint32_t)__builtin_return_address(0);
     uint32_t f = irq_save();
+    uint32_t ax = REG_LO16(r->eax);
     uint8_t e = xms_call(r, caller);
     if (e) {
         REG_SET16(r->eax, 0);
         REG_SETLO8(r->ebx, e);
     }
+    mm_event(MM_EV_XMS, 0, 0, 0, ax, e, caller);
     irq_restore(f);
 }

@@ -22,6 +22,7 @@ const FIELDS = [
   'dosFirstMcbSeg', 'dosArenaEndSeg',
   'defragRunsAddr', 'defragMovedAddr', 'contextSwitchesAddr', 'ticksAddr',
   'faultInjectedAddr',
+  'eventHookAddr', 'eventAddr',
 ] as const;
 
 export type DescriptorField = (typeof FIELDS)[number];

@@ -136,3 +136,26 @@ export function decodeDpmiBlocks(buf: Buffer, v: VectorHeader, d: MmDebugInfo): 
   }
   return out;
 }
+
+export const EVENT_KINDS = ['none', 'allocated', 'freed', 'resized', 'mapped', 'unmapped', 'defrag', 'xms', 'dpmi', 'dos'] as const;
+export type EventKind = (typeof EVENT_KINDS)[number] | 'unknown';
+
+/** struct mm_event (guest/include/mm_event.h): what the last memory-manager call did. */
+export interface MmEvent {
+  readonly kind: EventKind;
+  readonly chain: number;
+  readonly blocks: number;
+  readonly flags: number;
+  readonly arg: number;
+  readonly status: number;
+  readonly caller: number;
+  readonly pid: number;
+  readonly seq: number;
+}
+
+export const MM_EVENT_SIZE = 36;
+
+export function decodeEvent(buf: Buffer): MmEvent {
+  const u = (i: number): number => buf.readUInt32LE(i * 4);
+  return { kind: EVENT_KINDS[u(0)] ?? 'unknown', chain: u(1), blocks: u(2), flags: u(3), arg: u(4), status: u(5), caller: u(6), pid: u(7), seq: u(8) };
+}
