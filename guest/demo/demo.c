@@ -115,6 +115,44 @@ static void worker_main(void *arg)
     }
 }
 
+/* Stopping point for debuggers right after a chain dump: the state equals the dump. */
+__attribute__((noinline)) void mm_checkpoint(uint32_t seq)
+{
+    __asm__ volatile("" : : "r"(seq) : "memory");
+}
+
+/* Prints the whole chain table in the checkpoint format of docs/chain-table.md:
+ *   chaindump begin SEQ
+ *   chain ID FLAGS FIRST+COUNT,FIRST+COUNT,...     (decimal ID and blocks, hex flags)
+ *   chaindump end SEQ CHAINS
+ * then calls mm_checkpoint(SEQ). Interrupts are off throughout. */
+static void chain_dump(uint32_t seq)
+{
+    uint32_t f = irq_save(), chains = 0;
+    kprintf("chaindump begin %u\n", seq);
+    for (uint32_t h = 1; h < mm_block_count; h++) {
+        if (!ct_is_head(mm_block_table[h]))
+            continue;
+        chains++;
+        kprintf("chain %u %x ", h, ct_flags(mm_block_table[h]));
+        uint32_t first = h, count = 1, prev = h, steps = 0;
+        for (uint32_t b = ct_field(mm_block_table[h]); b != CT_END && steps++ < mm_block_count; b = ct_field(mm_block_table[b])) {
+            if (b == prev + 1) {
+                count++;
+            } else {
+                kprintf("%u+%u,", first, count);
+                first = b;
+                count = 1;
+            }
+            prev = b;
+        }
+        kprintf("%u+%u\n", first, count);
+    }
+    kprintf("chaindump end %u %u\n", seq, chains);
+    mm_checkpoint(seq);
+    irq_restore(f);
+}
+
 /* After a fault injection the world stops: no more switching, no invariant checks (they
  * would fail by design), just heartbeats, so the debugger sees the broken state. */
 static void idle_after_injection(const char *kind)
@@ -132,6 +170,7 @@ void demo_run(void)
 {
     char inject[40];
     const char *kind = cmdline_get(kernel_cmdline, "inject", inject, sizeof inject);
+    int dumps = cmdline_has(kernel_cmdline, "chaindump");
     kprintf("demo: starting %u processes\n", (uint32_t)NWORKERS);
     for (uint32_t i = 0; i < NWORKERS; i++)
         if (!proc_create(workers[i].name, worker_main, &workers[i]))
@@ -155,6 +194,8 @@ void demo_run(void)
                 proc_context_switches, mm_defrag_runs, mm_defrag_moved);
         if (beat % 10 == 0 && frag > 10)
             MmDefragment();
+        if (dumps)
+            chain_dump(beat);
         if (kind && beat == 2) {
             uint32_t fl = irq_save();
             sched_enable(0);

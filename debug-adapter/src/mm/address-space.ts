@@ -17,10 +17,14 @@ export interface MappedPage {
   readonly global: boolean;
   readonly dirty: boolean;
   readonly accessed: boolean;
+  /** Low 12 bits of the entry that maps the page: the PTE, or the PDE of a 4 MiB page. */
+  readonly flags: number;
 }
 
-/** Pages contiguous in virtual and physical memory with the same permissions. */
+/** Pages contiguous in virtual and physical memory whose entries have the same flags. */
 export interface MappingRun {
+  /** Low 12 bits of every entry in the run (PTE, or PDE of a 4 MiB page). */
+  readonly flags: number;
   readonly virtual: number;
   readonly physical: number;
   readonly length: number;
@@ -64,7 +68,7 @@ export function walkDirectory(entries: ArrayLike<number>, first: number, count: 
     const base = pdeIndex * LARGE_PAGE_SIZE;
     if (pse && d.pageSize) {
       pages.push({ virtual: base, physical: largePageFrame(pde), size: LARGE_PAGE_SIZE, pde, writable: d.writable, user: d.user,
-        global: d.global, dirty: d.dirty, accessed: d.accessed });
+        global: d.global, dirty: d.dirty, accessed: d.accessed, flags: pde & 0xfff });
       continue;
     }
     const table = tableAt(entryFrame(pde));
@@ -77,7 +81,7 @@ export function walkDirectory(entries: ArrayLike<number>, first: number, count: 
       const t = decodeEntryFlags(pte);
       if (!t.present) continue;
       pages.push({ virtual: base + j * PAGE_SIZE, physical: entryFrame(pte), size: PAGE_SIZE, pde, pte,
-        writable: d.writable && t.writable, user: d.user && t.user, global: t.global, dirty: t.dirty, accessed: t.accessed });
+        writable: d.writable && t.writable, user: d.user && t.user, global: t.global, dirty: t.dirty, accessed: t.accessed, flags: pte & 0xfff });
     }
   }
   return { pages, problems };
@@ -89,14 +93,14 @@ export function mergeRuns(pages: readonly MappedPage[]): MappingRun[] {
   let cur: { -readonly [K in keyof MappingRun]: MappingRun[K] } | undefined;
   for (const p of pages) {
     if (cur && cur.virtual + cur.length === p.virtual && cur.physical + cur.length === p.physical &&
-        cur.pageSize === p.size && cur.writable === p.writable && cur.user === p.user && cur.global === p.global) {
+        cur.pageSize === p.size && cur.flags === p.flags && cur.writable === p.writable && cur.user === p.user) {
       cur.length += p.size;
       cur.pages++;
       cur.dirtyPages += p.dirty ? 1 : 0;
       cur.accessedPages += p.accessed ? 1 : 0;
       continue;
     }
-    cur = { virtual: p.virtual, physical: p.physical, length: p.size, pageSize: p.size, writable: p.writable, user: p.user,
+    cur = { flags: p.flags, virtual: p.virtual, physical: p.physical, length: p.size, pageSize: p.size, writable: p.writable, user: p.user,
       global: p.global, pages: 1, dirtyPages: p.dirty ? 1 : 0, accessedPages: p.accessed ? 1 : 0 };
     runs.push(cur);
   }

@@ -223,7 +223,8 @@ export async function buildSnapshot(src: SnapshotSource): Promise<MmSnapshot> {
   const kernelFirst = d.kernelVbase >>> 22;
   const windowFirst = d.windowBase >>> 22;
   const kernelWalk = walkDirectory(mem.kpd.subarray(kernelFirst), kernelFirst, ENTRIES_PER_TABLE - kernelFirst, pse, mem.lookup);
-  const kernelPages = kernelWalk.pages.filter((p) => p.virtual >>> 22 !== windowFirst); // windows point anywhere
+  // The mapping windows point at whatever page the kernel last edited: shown, never checked.
+  const kernelPages = kernelWalk.pages.filter((p) => p.virtual >>> 22 !== windowFirst);
   noteProblems(kernelWalk, findings, undefined);
   const middle = walkDirectory(mem.kpd.subarray(d.updEntries, KPD_USER_ENTRIES_LIMIT), d.updEntries, KPD_USER_ENTRIES_LIMIT - d.updEntries, pse, mem.lookup);
   for (const run of mergeRuns(middle.pages)) {
@@ -333,7 +334,7 @@ export async function buildSnapshot(src: SnapshotSource): Promise<MmSnapshot> {
     stop: src.stop ?? 0,
     registers: { cr0, cr3, cr4, paging: (cr0 & 0x80000000) !== 0, pse, writeProtect: (cr0 & 0x10000) !== 0 },
     geometry: { blockSize: d.blockSize, pageSize: d.pageSize, blockCount: d.blockCount, kernelBase: d.kernelVbase, userSpaceEnd: d.userSpaceEnd, kpdPhys: d.kpdPhys },
-    kernel: { pde: Array.from(mem.kpd), mappings: mergeRuns(kernelPages) },
+    kernel: { pde: Array.from(mem.kpd), mappings: mergeRuns(kernelWalk.pages) },
     processes,
     chains,
     blocks: { ...table.counts, largestFreeRun: table.largestFreeRun, fragmentationPercent: table.fragmentationPercent, map: table.states.map((s) => MAP_CHARS[s]).join('') },
