@@ -950,6 +950,21 @@ static const char *op_dirty(void)
         S_TRY(verify_slot(s));
         S_EQ(MmChainDirty(s->id, &dirty), MM_OK);
         S_EQ(dirty, 0);
+        /* One page written through one mapping is enough. */
+        enum space sp = (enum space)rnd(SP_COUNT);
+        if (space_live(sp) && s->map[sp].live && !s->map[sp].readonly) {
+            write_through(s, sp, rnd(s->map[sp].pages), 1);
+            S_EQ(MmChainDirty(s->id, &dirty), MM_OK);
+            S_EQ(dirty, 1);
+        }
+    }
+    /* The hardware's dirty bits are the model's, page by page. */
+    for (uint32_t sp = 0; sp < SP_COUNT; sp++) {
+        struct map_model *m = &s->map[sp];
+        for (uint32_t i = 0; m->live && space_live(sp) && i < m->pages; i++) {
+            uint32_t pte = mm_lookup_pte(slot_va(sp, slot_index(s)) + i * MM_PAGE_SIZE, space_upd(sp));
+            S_EQ(!!(pte & PTE_D), (m->dirty >> i) & 1);
+        }
     }
     return 0;
 }
