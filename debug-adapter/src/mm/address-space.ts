@@ -73,7 +73,7 @@ export function walkDirectory(entries: ArrayLike<number>, first: number, count: 
     }
     const table = tableAt(entryFrame(pde));
     if (!table || table.length < ENTRIES_PER_TABLE) {
-      problems.push({ pdeIndex, pde, reason: `page table at 0x${entryFrame(pde).toString(16)} cannot be read` });
+      problems.push({ pdeIndex, pde, reason: `page table at 0x${entryFrame(pde).toString(16)} lies outside RAM or cannot be read` });
       continue;
     }
     for (let j = 0; j < ENTRIES_PER_TABLE; j++) {

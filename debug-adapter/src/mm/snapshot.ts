@@ -116,11 +116,12 @@ class KernelMemory {
     this.kpd = toWords(await this.read(this.d.kpdPhys, PAGE_SIZE));
   }
 
+  /** The page table at `phys`, or undefined when it lies outside RAM or cannot be read. */
   async table(phys: number): Promise<Uint32Array | undefined> {
     if (!this.tables.has(phys)) {
       let t: Uint32Array | undefined;
       try {
-        t = toWords(await this.read(phys, PAGE_SIZE));
+        t = phys + PAGE_SIZE <= this.d.blockCount * this.d.blockSize ? toWords(await this.read(phys, PAGE_SIZE)) : undefined;
       } catch {
         t = undefined;
       }

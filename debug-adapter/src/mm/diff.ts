@@ -1,0 +1,78 @@
+// What changed between two snapshots: chains added, freed, resized, moved (blocks changed
+// place) or renamed (the defragmenter moved the head, so the ID changed), mapping runs that
+// appeared or vanished per address space, and findings that are new.
+
+import { ChainInfo, MmSnapshot } from './snapshot';
+import { Finding } from './findings';
+
+export interface ChainChange {
+  readonly id: number;
+  readonly kind: 'added' | 'freed' | 'resized' | 'moved' | 'renamed';
+  /** For 'renamed': the chain's previous ID. For 'resized': the previous block count. */
+  readonly previous?: number;
+}
+
+export interface MappingChange {
+  readonly space: 'kernel' | number;
+  readonly kind: 'mapped' | 'unmapped';
+  readonly virtual: number;
+  readonly length: number;
+}
+
+export interface SnapshotDiff {
+  readonly chains: readonly ChainChange[];
+  readonly mappings: readonly MappingChange[];
+  readonly newFindings: readonly Finding[];
+  /** Blocks whose state character changed in the physical map. */
+  readonly changedBlocks: readonly number[];
+}
+
+const runKey = (r: { virtual: number; physical: number; length: number; flags: number }): string => `${r.virtual}:${r.physical}:${r.length}:${r.flags}`;
+
+export function diffSnapshots(prev: MmSnapshot, next: MmSnapshot): SnapshotDiff {
+  const chains: ChainChange[] = [];
+  const before = new Map(prev.chains.map((c) => [c.id, c]));
+  const after = new Map(next.chains.map((c) => [c.id, c]));
+  // The owner's sequence number identifies a chain across a rename.
+  const beforeBySeq = new Map<number, ChainInfo>();
+  for (const c of prev.chains) if (c.owner.seq) beforeBySeq.set(c.owner.seq, c);
+  const renamedFrom = new Set<number>();
+  for (const c of next.chains) {
+    const old = before.get(c.id);
+    if (old && old.owner.seq === c.owner.seq) {
+      if (old.blockCount !== c.blockCount) chains.push({ id: c.id, kind: 'resized', previous: old.blockCount });
+      else if (old.blocks.some((b, i) => b !== c.blocks[i])) chains.push({ id: c.id, kind: 'moved' });
+      continue;
+    }
+    const was = c.owner.seq ? beforeBySeq.get(c.owner.seq) : undefined;
+    if (was && !after.has(was.id)) {
+      renamedFrom.add(was.id);
+      chains.push({ id: c.id, kind: 'renamed', previous: was.id });
+    } else {
+      chains.push({ id: c.id, kind: 'added' });
+    }
+  }
+  for (const c of prev.chains) {
+    const now = after.get(c.id);
+    if ((!now || now.owner.seq !== c.owner.seq) && !renamedFrom.has(c.id)) chains.push({ id: c.id, kind: 'freed' });
+  }
+
+  const mappings: MappingChange[] = [];
+  const spaces = new Map<'kernel' | number, [MmSnapshot['kernel']['mappings'], MmSnapshot['kernel']['mappings']]>();
+  spaces.set('kernel', [prev.kernel.mappings, next.kernel.mappings]);
+  for (const p of prev.processes) spaces.set(p.pid, [p.mappings, []]);
+  for (const p of next.processes) spaces.set(p.pid, [spaces.get(p.pid)?.[0] ?? [], p.mappings]);
+  for (const [space, [a, b]] of spaces) {
+    const ak = new Set(a.map(runKey));
+    const bk = new Set(b.map(runKey));
+    for (const r of b) if (!ak.has(runKey(r))) mappings.push({ space, kind: 'mapped', virtual: r.virtual, length: r.length });
+    for (const r of a) if (!bk.has(runKey(r))) mappings.push({ space, kind: 'unmapped', virtual: r.virtual, length: r.length });
+  }
+
+  const oldFindings = new Set(prev.findings.map((f) => `${f.kind}:${f.message}`));
+  const newFindings = next.findings.filter((f) => !oldFindings.has(`${f.kind}:${f.message}`));
+  const changedBlocks: number[] = [];
+  const n = Math.min(prev.blocks.map.length, next.blocks.map.length);
+  for (let i = 0; i < n; i++) if (prev.blocks.map[i] !== next.blocks.map[i] || before.get(i)?.owner.seq !== after.get(i)?.owner.seq) changedBlocks.push(i);
+  return { chains, mappings, newFindings, changedBlocks };
+}

@@ -1,0 +1,60 @@
+// The snapshot's stable JSON form (docs/snapshot-schema.md): what the CLI prints with --json,
+// what the live feed sends, and what "copy snapshot as JSON" copies.
+
+import { MmSnapshot } from './snapshot';
+import { ChainFlags } from './chain-table';
+
+export interface MappingJson {
+  readonly va: number;
+  readonly pa: number;
+  readonly size: number;
+  /** Low 12 bits of the entry that maps it: the PTE, or the PDE of a 4 MiB page. */
+  readonly flags: number;
+}
+
+export function chainFlagBits(f: ChainFlags): number {
+  return ((f.frozen ? 0x10000000 : 0) | (f.contiguous ? 0x20000000 : 0) | (f.swappable ? 0x40000000 : 0) | (f.user ? 0x80000000 : 0)) >>> 0;
+}
+
+export function chainFlagNames(f: ChainFlags): string[] {
+  return (['frozen', 'contiguous', 'swappable', 'user'] as const).filter((k) => f[k]);
+}
+
+const toJsonRuns = (runs: readonly { virtual: number; physical: number; length: number; flags: number }[]): MappingJson[] =>
+  runs.map((r) => ({ va: r.virtual, pa: r.physical, size: r.length, flags: r.flags }));
+
+/** The JSON document for one snapshot (plain data, safe to JSON.stringify). */
+export function snapshotToJson(s: MmSnapshot): Record<string, unknown> {
+  const current = s.processes.find((p) => p.current);
+  const mappings = [...toJsonRuns(current?.mappings ?? []), ...toJsonRuns(s.kernel.mappings)].sort((a, b) => a.va - b.va);
+  return {
+    schema: s.schema,
+    stop: s.stop,
+    cr0: s.registers.cr0,
+    cr3: s.registers.cr3,
+    cr4: s.registers.cr4,
+    paging: s.registers.paging,
+    pse: s.registers.pse,
+    geometry: s.geometry,
+    processes: s.processes.map((p) => ({
+      pid: p.pid, name: p.name, state: p.state, current: p.current, pcb: p.pcbAddress, upd: p.upd,
+      updMatchesKpd: p.updMatchesKpd ?? null, mappings: toJsonRuns(p.mappings),
+    })),
+    mappings,
+    kernelMappings: toJsonRuns(s.kernel.mappings),
+    chains: s.chains.map((c) => ({
+      id: c.id, flags: chainFlagBits(c.flags), flagNames: chainFlagNames(c.flags), blocks: c.blocks, runs: c.runs,
+      sizeBytes: c.sizeBytes, owner: c.owner, site: c.site ?? null,
+      mappedAt: c.mappedAt, handles: c.handles,
+    })),
+    blocks: {
+      total: s.geometry.blockCount, free: s.blocks.free, used: s.blocks.used, reserved: s.blocks.reserved,
+      hole: s.blocks.hole, firmware: s.blocks.firmware, kernel: s.blocks.kernel, dos: s.blocks.dos, corrupt: s.blocks.corrupt,
+      largestFreeRun: s.blocks.largestFreeRun, fragmentationPercent: s.blocks.fragmentationPercent, map: s.blocks.map,
+    },
+    xms: s.xms,
+    dpmi: s.dpmi,
+    counters: s.counters,
+    findings: s.findings,
+  };
+}
