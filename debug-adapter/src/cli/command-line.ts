@@ -24,6 +24,8 @@ export interface Command {
   readonly name: string;
   readonly summary: string;
   readonly options: Readonly<Record<string, OptionSpec>>;
+  /** One optional positional argument, stored under this option name (e.g. translate's ADDR). */
+  readonly positional?: { readonly name: string; readonly placeholder: string };
   run(options: ParsedOptions, io: CommandIo): Promise<number>;
 }
 
@@ -46,8 +48,11 @@ export function parseCommandLine(argv: readonly string[], commands: readonly Com
   for (const [key, o] of Object.entries(command.options)) spec[key] = { type: o.type };
   try {
     const { values, positionals } = parseArgs({ args: [...rest], options: spec, strict: true, allowPositionals: true });
-    if (positionals.length) throw new UsageError(`"${positionals[0]}" is not an option of "mmscope ${name}"; run "mmscope ${name} --help".`);
-    return { command, options: values as ParsedOptions };
+    const allowed = command.positional ? 1 : 0;
+    if (positionals.length > allowed) throw new UsageError(`"${positionals[allowed]}" is not an option of "mmscope ${name}"; run "mmscope ${name} --help".`);
+    const options: Record<string, string | boolean | undefined> = { ...(values as ParsedOptions) };
+    if (command.positional && positionals.length) options[command.positional.name] = positionals[0];
+    return { command, options };
   } catch (e) {
     if (e instanceof UsageError) throw e;
     throw new UsageError(`${(e as Error).message.split('\n')[0]}; run "mmscope ${name} --help".`);
@@ -70,7 +75,7 @@ export function usage(commands: readonly Command[]): string {
 }
 
 export function commandUsage(c: Command): string {
-  const lines = [`usage: mmscope ${c.name} [options]`, '', c.summary, '', 'options:'];
+  const lines = [`usage: mmscope ${c.name} [options]${c.positional ? ` ${c.positional.placeholder}` : ''}`, '', c.summary, '', 'options:'];
   for (const [key, o] of Object.entries(c.options)) {
     const left = `--${key}${o.type === 'string' ? ' ' + (o.placeholder ?? 'VALUE') : ''}`;
     lines.push(`  ${left.padEnd(24)} ${o.description}`);

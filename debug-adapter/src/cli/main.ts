@@ -2,12 +2,15 @@
 // an exit status (1 for failures a user can meet, 2 for a wrong command line).
 
 import { BridgeError } from '../../../qemu-bridge/src';
+import { DescriptorError } from '../mm/descriptor';
+import { TranslateError } from '../mm/translate';
 import { Command, CommandIo, parseCommandLine, UsageError } from './command-line';
 import { bootCommand } from './boot-command';
 import { readCommand } from './read-command';
+import { snapshotCommand, translateCommand } from './snapshot-command';
 
 /** Every subcommand. Later issues add serve, demo, snapshot here. */
-export const commands: Command[] = [bootCommand, readCommand];
+export const commands: Command[] = [bootCommand, readCommand, snapshotCommand, translateCommand];
 
 /** Runs the CLI with `argv` (without node and the script). Resolves with the exit status. */
 export async function runCli(argv: readonly string[], io: CommandIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
@@ -23,7 +26,7 @@ export async function runCli(argv: readonly string[], io: CommandIo = { stdout: 
       io.stderr.write(`mmscope: ${e.message}\n`);
       return 2;
     }
-    if (e instanceof BridgeError) {
+    if (e instanceof BridgeError || e instanceof DescriptorError || e instanceof TranslateError) {
       io.stderr.write(`mmscope: ${e.message}\n`);
       return 1;
     }

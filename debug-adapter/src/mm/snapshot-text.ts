@@ -1,0 +1,49 @@
+// A compact human-readable rendering of a snapshot for terminals (CLI, the demo main job).
+
+import { MmSnapshot } from './snapshot';
+import { chainFlagNames } from './snapshot-json';
+import { formatSite } from './site-resolver';
+import { Translation } from './translate';
+
+const hex = (n: number, w = 8): string => `0x${(n >>> 0).toString(16).padStart(w, '0')}`;
+const kib = (bytes: number): string => (bytes >= 1 << 20 ? `${(bytes / (1 << 20)).toFixed(1)} MiB` : `${Math.round(bytes / 1024)} KiB`);
+
+export function formatSnapshot(s: MmSnapshot, options: { maxChains?: number } = {}): string {
+  const out: string[] = [];
+  const b = s.blocks;
+  out.push(`cr3 ${hex(s.registers.cr3)}  paging ${s.registers.paging ? 'on' : 'off'}  PSE ${s.registers.pse ? 'on' : 'off'}`);
+  out.push(`blocks: ${s.geometry.blockCount} of 16 KiB (${kib(s.geometry.blockCount * s.geometry.blockSize)}): ${b.used} used, ${b.free} free, ${b.reserved} reserved` +
+    `${b.corrupt ? `, ${b.corrupt} corrupt` : ''}; largest free run ${b.largestFreeRun}, fragmentation ${b.fragmentationPercent}%`);
+  out.push(`counters: ${s.counters.allocations} allocations, ${s.counters.defragRuns} defragmentations (${s.counters.defragMoved} blocks moved), ${s.counters.contextSwitches} context switches`);
+  out.push('', 'processes:');
+  for (const p of s.processes) {
+    const pages = p.mappings.reduce((n, r) => n + r.length, 0);
+    out.push(`  ${p.current ? '*' : ' '} pid ${String(p.pid).padEnd(3)} ${p.name.padEnd(12)} ${p.state.padEnd(9)} user space ${kib(pages).padStart(9)} in ${p.mappings.length} runs` +
+      `${p.updMatchesKpd === false ? '  (KPD slice STALE)' : ''}`);
+  }
+  const max = options.maxChains ?? 40;
+  out.push('', `chains: ${s.chains.length}`);
+  for (const c of s.chains.slice(0, max)) {
+    const flags = chainFlagNames(c.flags).join(',') || '-';
+    const where = c.mappedAt.map((m) => `${m.space === 'kernel' ? 'kernel' : `pid ${m.space}`}@${hex(m.virtual)}`).join(' ') || 'unmapped';
+    const handles = c.handles.map((h) => `${h.type}#${h.handle}`).join(' ');
+    out.push(`  ${String(c.id).padStart(6)} ${String(c.blockCount).padStart(4)} blk ${flags.padEnd(18)} ${c.owner.kind.padEnd(10)} ${where} ${handles} ${formatSite(c.site, c.owner.caller)}`.trimEnd());
+  }
+  if (s.chains.length > max) out.push(`  ... ${s.chains.length - max} more`);
+  out.push('', `findings: ${s.findings.length}`);
+  for (const f of s.findings) out.push(`  ${f.severity.padEnd(7)} ${f.kind}: ${f.message}`);
+  return out.join('\n') + '\n';
+}
+
+export function formatTranslation(t: Translation): string {
+  const lines = [`${hex(t.virtual)} in ${t.space === 'kernel' ? 'the kernel' : `process ${t.space}`} (directory: ${t.directorySource.toUpperCase()})`];
+  lines.push(`  PDE[${t.pde.index}] = ${hex(t.pde.value)}${t.pde.address !== undefined ? ` at ${hex(t.pde.address)}` : ' (in the PCB)'}`);
+  if (t.pte) lines.push(`  PTE[${t.pte.index}] = ${hex(t.pte.value)} at ${hex(t.pte.address ?? 0)}`);
+  if (t.notMapped) {
+    lines.push(`  not mapped: ${t.notMapped}`);
+  } else {
+    lines.push(`  physical ${hex(t.physical ?? 0)} (${t.pageSize === 4096 ? '4 KiB' : '4 MiB'} page), block ${t.block ?? '-'}`);
+    lines.push(t.chain !== undefined ? `  chain ${t.chain}, page ${t.chainPage}, allocated by ${formatSite(t.site)}` : '  no chain (reserved or free memory)');
+  }
+  return lines.join('\n') + '\n';
+}
