@@ -1,0 +1,99 @@
+// The seam between the inspector and run control: what the Inspector needs from a stopped
+// target (memory, registers) and the plain data shapes it hands back, shaped like DAP's
+// Scope, Variable, EvaluateResponse and DisassembledInstruction without depending on DAP.
+
+/** Implemented by the session's Target; all addresses are virtual. */
+export interface TargetAccess {
+  readMemory(address: number, length: number): Promise<Buffer>;
+  writeMemory(address: number, data: Uint8Array): Promise<void>;
+  /** Names lower-case: eax..edi, eip, eflags, cs..gs, cr0, cr2, cr3, cr4 (others may be present). */
+  readRegisters(): Promise<ReadonlyMap<string, number>>;
+  writeRegister(name: string, value: number): Promise<void>;
+}
+
+/**
+ * One frame of the stopped target. Frame 0 carries the live registers; an unwound frame carries
+ * the registers its unwinder recovered (at least eip, esp, ebp) and its `cfa` when CFI gave one.
+ */
+export interface FrameContext {
+  pc: number;
+  cfa?: number;
+  registers: ReadonlyMap<string, number>;
+  frameIndex: number;
+}
+
+/** Like DAP's Scope. */
+export interface InspectScope {
+  name: string;
+  presentationHint?: 'arguments' | 'locals' | 'registers' | string;
+  variablesReference: number;
+  namedVariables?: number;
+  indexedVariables?: number;
+  expensive: boolean;
+}
+
+/** Like DAP's VariablePresentationHint. */
+export interface InspectPresentationHint {
+  kind?: string;
+  attributes?: string[];
+}
+
+/** Like DAP's Variable. `variablesReference` is 0 for values that do not expand. */
+export interface InspectVariable {
+  name: string;
+  value: string;
+  type?: string;
+  variablesReference: number;
+  namedVariables?: number;
+  indexedVariables?: number;
+  /** `0x...` address of the value's storage (or of the pointee, for pointers). */
+  memoryReference?: string;
+  evaluateName?: string;
+  presentationHint?: InspectPresentationHint;
+}
+
+/** Like the body of DAP's EvaluateResponse. */
+export interface InspectEvaluateResult {
+  result: string;
+  type?: string;
+  variablesReference: number;
+  namedVariables?: number;
+  indexedVariables?: number;
+  memoryReference?: string;
+}
+
+/** Like the body of DAP's SetVariableResponse. */
+export interface InspectSetVariableResult {
+  value: string;
+  type?: string;
+  variablesReference: number;
+  namedVariables?: number;
+  indexedVariables?: number;
+  memoryReference?: string;
+}
+
+/** Like DAP's Source, reduced to what the inspector knows. */
+export interface InspectSource {
+  name?: string;
+  path: string;
+}
+
+/** Like DAP's DisassembledInstruction. */
+export interface InspectDisassembledInstruction {
+  /** `0x...` hexadecimal address. */
+  address: string;
+  /** Bytes as hex pairs separated by spaces. */
+  instructionBytes?: string;
+  instruction: string;
+  /** Function/ELF symbol and offset, e.g. `mm_map_pages+12`. */
+  symbol?: string;
+  location?: InspectSource;
+  line?: number;
+  column?: number;
+  endLine?: number;
+  endColumn?: number;
+  presentationHint?: 'normal' | 'invalid';
+}
+
+/** Where an evaluation comes from: like DAP's EvaluateArguments.context. */
+export type EvaluateContext = 'watch' | 'repl' | 'hover' | 'clipboard' | 'variables' | string;
