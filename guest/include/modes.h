@@ -6,4 +6,6 @@ extern char kernel_cmdline[256];
 void demo_run(void) __attribute__((noreturn));
 /* Runs the guest-side benchmarks, prints "bench NAME VALUE UNIT" lines, exits QEMU. */
 void bench_run(void) __attribute__((noreturn));
+/* Fills memory with chains and page tables for the snapshot benchmark; never returns. */
+void fill_run(void) __attribute__((noreturn));
 #endif

@@ -78,6 +78,8 @@ void kmain(uint32_t magic, uint32_t mbi_phys)
         selftest_run(cmdline_get(kernel_cmdline, "only", only, sizeof only));
     else if (cmdline_has(kernel_cmdline, "bench"))
         bench_run();
+    else if (cmdline_has(kernel_cmdline, "fill"))
+        fill_run();
     else
         demo_run();
     qemu_exit(1);

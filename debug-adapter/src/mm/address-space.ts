@@ -1,25 +1,9 @@
-// Walks a page directory (or a slice of one, such as a 64-entry UPD) into mapped pages, and
-// merges them into runs that are contiguous in virtual and physical memory with the same
-// attributes. Pure: page tables come from a lookup the caller filled beforehand.
+// Walks a page directory (or a slice of one, such as a 64-entry UPD) into mapping runs: pages
+// contiguous in virtual and physical memory whose entries have the same low 12 bits (so that,
+// expanded, they are exactly what the hardware sees). Pure and allocation-light: page tables
+// come from a lookup the caller filled beforehand, and no object is made per page.
 
-import { ENTRIES_PER_TABLE, LARGE_PAGE_SIZE, PAGE_SIZE, decodeEntryFlags, entryFrame, largePageFrame } from './paging-entry';
-
-/** One present page, with the entries that map it. */
-export interface MappedPage {
-  readonly virtual: number;
-  readonly physical: number;
-  readonly size: number;
-  readonly pde: number;
-  readonly pte?: number;
-  /** Effective permissions: both levels must allow. */
-  readonly writable: boolean;
-  readonly user: boolean;
-  readonly global: boolean;
-  readonly dirty: boolean;
-  readonly accessed: boolean;
-  /** Low 12 bits of the entry that maps the page: the PTE, or the PDE of a 4 MiB page. */
-  readonly flags: number;
-}
+import { ENTRIES_PER_TABLE, LARGE_PAGE_SIZE, PAGE_SIZE, entryFrame, largePageFrame } from './paging-entry';
 
 /** Pages contiguous in virtual and physical memory whose entries have the same flags. */
 export interface MappingRun {
@@ -29,6 +13,7 @@ export interface MappingRun {
   readonly physical: number;
   readonly length: number;
   readonly pageSize: number;
+  /** Effective permissions: the directory entry and the table entry must both allow. */
   readonly writable: boolean;
   readonly user: boolean;
   readonly global: boolean;
@@ -45,30 +30,43 @@ export interface WalkProblem {
 }
 
 export interface DirectoryWalk {
-  readonly pages: MappedPage[];
+  readonly runs: MappingRun[];
   readonly problems: WalkProblem[];
 }
 
 /** Returns the 1024 entries of the page table at a physical address, or undefined if unreadable. */
 export type TableLookup = (physical: number) => Uint32Array | undefined;
 
+type MutableRun = { -readonly [K in keyof MappingRun]: MappingRun[K] };
+
 /**
  * Walks entries [first, first + count) of a page directory whose entries are `entries`
  * (indexed from `first`: entries[0] is directory entry `first`). With `pse`, PDEs with PS map
- * 4 MiB pages. Bounded: at most count * 1024 pages.
+ * 4 MiB pages. Bounded: at most count * 1024 entries are looked at.
  */
 export function walkDirectory(entries: ArrayLike<number>, first: number, count: number, pse: boolean, tableAt: TableLookup): DirectoryWalk {
-  const pages: MappedPage[] = [];
+  const runs: MappingRun[] = [];
   const problems: WalkProblem[] = [];
+  let cur: MutableRun | undefined;
+  const add = (virtual: number, physical: number, size: number, flags: number, writable: boolean, user: boolean): void => {
+    if (cur && cur.virtual + cur.length === virtual && cur.physical + cur.length === physical && cur.pageSize === size &&
+        cur.flags === flags && cur.writable === writable && cur.user === user) {
+      cur.length += size;
+      cur.pages++;
+    } else {
+      cur = { flags, virtual, physical, length: size, pageSize: size, writable, user, global: (flags & 0x100) !== 0, pages: 1, dirtyPages: 0, accessedPages: 0 };
+      runs.push(cur);
+    }
+    if (flags & 0x40) cur.dirtyPages++;
+    if (flags & 0x20) cur.accessedPages++;
+  };
   for (let i = 0; i < count && i < entries.length; i++) {
     const pde = entries[i] >>> 0;
+    if (!(pde & 1)) continue;
     const pdeIndex = first + i;
-    const d = decodeEntryFlags(pde);
-    if (!d.present) continue;
     const base = pdeIndex * LARGE_PAGE_SIZE;
-    if (pse && d.pageSize) {
-      pages.push({ virtual: base, physical: largePageFrame(pde), size: LARGE_PAGE_SIZE, pde, writable: d.writable, user: d.user,
-        global: d.global, dirty: d.dirty, accessed: d.accessed, flags: pde & 0xfff });
+    if (pse && pde & 0x80) {
+      add(base, largePageFrame(pde), LARGE_PAGE_SIZE, pde & 0xfff, (pde & 2) !== 0, (pde & 4) !== 0);
       continue;
     }
     const table = tableAt(entryFrame(pde));
@@ -76,33 +74,18 @@ export function walkDirectory(entries: ArrayLike<number>, first: number, count: 
       problems.push({ pdeIndex, pde, reason: `page table at 0x${entryFrame(pde).toString(16)} lies outside RAM or cannot be read` });
       continue;
     }
+    const dw = (pde & 2) !== 0;
+    const du = (pde & 4) !== 0;
     for (let j = 0; j < ENTRIES_PER_TABLE; j++) {
-      const pte = table[j] >>> 0;
-      const t = decodeEntryFlags(pte);
-      if (!t.present) continue;
-      pages.push({ virtual: base + j * PAGE_SIZE, physical: entryFrame(pte), size: PAGE_SIZE, pde, pte,
-        writable: d.writable && t.writable, user: d.user && t.user, global: t.global, dirty: t.dirty, accessed: t.accessed, flags: pte & 0xfff });
+      const pte = table[j];
+      if (!(pte & 1)) continue;
+      add(base + j * PAGE_SIZE, (pte & 0xfffff000) >>> 0, PAGE_SIZE, pte & 0xfff, dw && (pte & 2) !== 0, du && (pte & 4) !== 0);
     }
   }
-  return { pages, problems };
+  return { runs, problems };
 }
 
-/** Merges pages (in ascending virtual order) into runs. */
-export function mergeRuns(pages: readonly MappedPage[]): MappingRun[] {
-  const runs: MappingRun[] = [];
-  let cur: { -readonly [K in keyof MappingRun]: MappingRun[K] } | undefined;
-  for (const p of pages) {
-    if (cur && cur.virtual + cur.length === p.virtual && cur.physical + cur.length === p.physical &&
-        cur.pageSize === p.size && cur.flags === p.flags && cur.writable === p.writable && cur.user === p.user) {
-      cur.length += p.size;
-      cur.pages++;
-      cur.dirtyPages += p.dirty ? 1 : 0;
-      cur.accessedPages += p.accessed ? 1 : 0;
-      continue;
-    }
-    cur = { flags: p.flags, virtual: p.virtual, physical: p.physical, length: p.size, pageSize: p.size, writable: p.writable, user: p.user,
-      global: p.global, pages: 1, dirtyPages: p.dirty ? 1 : 0, accessedPages: p.accessed ? 1 : 0 };
-    runs.push(cur);
-  }
-  return runs;
+/** Calls visit(virtual, physical) for every 4 KiB page of the runs, in order. */
+export function forEachPage(runs: readonly MappingRun[], visit: (virtual: number, physical: number, run: MappingRun) => void): void {
+  for (const r of runs) for (let off = 0; off < r.length; off += PAGE_SIZE) visit(r.virtual + off, r.physical + off, r);
 }

@@ -25,6 +25,14 @@ export const RESERVED_KINDS: readonly ReservedKind[] = ['hole', 'firmware', 'ker
 
 export type BlockState = 'free' | 'head' | 'body' | 'corrupt' | ReservedKind;
 
+/** Block states as small codes (index into BLOCK_STATES), kept in a Uint8Array per block. */
+export const BLOCK_STATES: readonly BlockState[] = ['free', 'head', 'body', 'corrupt', 'hole', 'firmware', 'kernel', 'dos'];
+export const S_FREE = 0;
+export const S_HEAD = 1;
+export const S_BODY = 2;
+export const S_CORRUPT = 3;
+const S_RESERVED_FIRST = 4;
+
 export interface ChainFlags {
   readonly frozen: boolean;
   readonly contiguous: boolean;
@@ -63,8 +71,8 @@ export interface BlockCounts {
 
 export interface ChainTable {
   readonly blockCount: number;
-  /** One state per block. */
-  readonly states: readonly BlockState[];
+  /** One state code per block (BLOCK_STATES[code] names it). */
+  readonly states: Uint8Array;
   /** Which chain each block belongs to (head index), or -1. */
   readonly chainOf: Int32Array;
   readonly chains: readonly DecodedChain[];
@@ -75,13 +83,18 @@ export interface ChainTable {
   readonly findings: readonly Finding[];
 }
 
-export function classifyEntry(e: number): BlockState {
+/** The state code of one entry (see BLOCK_STATES). */
+export function classifyCode(e: number): number {
   const v = e >>> 0;
-  if (v === CT_FREE) return 'free';
-  if (v >= CT_RESERVED_BASE && v < CT_RESERVED_BASE + RESERVED_KINDS.length) return RESERVED_KINDS[v - CT_RESERVED_BASE];
+  if (v === CT_FREE) return S_FREE;
+  if (v >= CT_RESERVED_BASE && v < CT_RESERVED_BASE + RESERVED_KINDS.length) return S_RESERVED_FIRST + v - CT_RESERVED_BASE;
   const field = v & CT_FIELD_MASK;
-  if (field >= CT_RESERVED_BASE && field !== CT_END) return 'corrupt';
-  return (v & CT_HEAD) !== 0 ? 'head' : 'body';
+  if (field >= CT_RESERVED_BASE && field !== CT_END) return S_CORRUPT;
+  return (v & CT_HEAD) !== 0 ? S_HEAD : S_BODY;
+}
+
+export function classifyEntry(e: number): BlockState {
+  return BLOCK_STATES[classifyCode(e)];
 }
 
 export function decodeChainFlags(e: number): ChainFlags {
@@ -106,35 +119,35 @@ export function toRuns(blocks: readonly number[]): BlockRun[] {
 /** Decodes a table of `entries` (one uint32 per block). */
 export function decodeChainTable(entries: Uint32Array): ChainTable {
   const n = entries.length;
-  const states: BlockState[] = new Array(n);
+  const states = new Uint8Array(n);
   const chainOf = new Int32Array(n).fill(-1);
   const findings: Finding[] = [];
   const counts: BlockCounts = { free: 0, used: 0, reserved: 0, hole: 0, firmware: 0, kernel: 0, dos: 0, corrupt: 0 };
 
   for (let b = 0; b < n; b++) {
     const e = entries[b] >>> 0;
-    const s = classifyEntry(e);
-    states[b] = s;
-    if (s === 'free') counts.free++;
-    else if (s === 'head' || s === 'body') counts.used++;
-    else if (s === 'corrupt') {
+    const code = classifyCode(e);
+    states[b] = code;
+    if (code === S_FREE) counts.free++;
+    else if (code === S_HEAD || code === S_BODY) counts.used++;
+    else if (code === S_CORRUPT) {
       counts.corrupt++;
       findings.push({ kind: 'corrupt-entry', severity: 'error', message: `block ${b} holds 0x${e.toString(16)}, which is no valid chain-table entry`, block: b });
     } else {
       counts.reserved++;
-      counts[s]++;
+      counts[BLOCK_STATES[code] as ReservedKind]++;
     }
-    if (s === 'body' && (e & CT_FLAG_BITS) !== 0) {
+    if (code === S_BODY && (e & CT_FLAG_BITS) !== 0) {
       findings.push({ kind: 'flags-on-body', severity: 'error', message: `block ${b} is not a chain head but carries chain flags (0x${e.toString(16)})`, block: b });
     }
-    if (s === 'head' && b === 0) {
+    if (code === S_HEAD && b === 0) {
       findings.push({ kind: 'corrupt-entry', severity: 'error', message: 'block 0 is marked as a chain head; block 0 is always reserved', block: 0 });
     }
   }
 
   const chains: DecodedChain[] = [];
   for (let h = 0; h < n; h++) {
-    if (states[h] !== 'head') continue;
+    if (states[h] !== S_HEAD) continue;
     const e = entries[h] >>> 0;
     const flags = decodeChainFlags(e);
     const blocks: number[] = [];
@@ -166,10 +179,10 @@ export function decodeChainTable(entries: Uint32Array): ChainTable {
         break;
       }
       const ns = states[next];
-      if (ns !== 'body') {
+      if (ns !== S_BODY) {
         complete = false;
-        const what = ns === 'head' ? `the head of chain ${next}` : `a ${ns} block`;
-        findings.push({ kind: ns === 'head' ? 'block-in-two-chains' : 'dangling-link', severity: 'error',
+        const what = ns === S_HEAD ? `the head of chain ${next}` : `a ${BLOCK_STATES[ns]} block`;
+        findings.push({ kind: ns === S_HEAD ? 'block-in-two-chains' : 'dangling-link', severity: 'error',
           message: `chain ${h}: block ${b} links to block ${next}, ${what}`, chain: h, block: next });
         break;
       }
@@ -186,14 +199,14 @@ export function decodeChainTable(entries: Uint32Array): ChainTable {
   }
 
   for (let b = 0; b < n; b++) {
-    if (states[b] === 'body' && chainOf[b] === -1) {
+    if (states[b] === S_BODY && chainOf[b] === -1) {
       findings.push({ kind: 'orphan-block', severity: 'warning', message: `block ${b} is marked in use but no chain reaches it`, block: b });
     }
   }
 
   let largest = 0;
   for (let b = 0, run = 0; b < n; b++) {
-    run = states[b] === 'free' ? run + 1 : 0;
+    run = states[b] === S_FREE ? run + 1 : 0;
     if (run > largest) largest = run;
   }
   const fragmentationPercent = counts.free ? 100 - Math.floor((largest * 100) / counts.free) : 0;

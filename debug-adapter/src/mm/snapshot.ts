@@ -4,8 +4,8 @@
 // findings collect every inconsistency. Every walk is bounded; garbage becomes findings.
 
 import { MmDebugInfo, DESCRIPTOR_SIZE, decodeDescriptor } from './descriptor';
-import { DirectoryWalk, MappedPage, MappingRun, mergeRuns, walkDirectory } from './address-space';
-import { BLOCK_SIZE, BlockCounts, BlockRun, ChainFlags, PAGES_PER_BLOCK, decodeChainTable } from './chain-table';
+import { DirectoryWalk, MappingRun, walkDirectory } from './address-space';
+import { BLOCK_SIZE, BLOCK_STATES, BlockCounts, BlockRun, BlockState, ChainFlags, PAGES_PER_BLOCK, S_FREE, decodeChainTable } from './chain-table';
 import { Finding, SourceSite } from './findings';
 import {
   DpmiBlockRecord, OwnerRecord, PcbRecord, ProcessState, RegistryMapping, XmsHandleRecord,
@@ -102,8 +102,15 @@ const MAX_VECTOR = 65536;
 const MAX_REGISTRY = 65536;
 const KPD_USER_ENTRIES_LIMIT = 768; // entries below the kernel half
 
-/** One character per block for the physical map: see docs/snapshot-schema.md. */
-const MAP_CHARS: Record<string, string> = { free: '.', head: 'C', body: 'c', corrupt: 'X', hole: '_', firmware: 'F', kernel: 'K', dos: 'D' };
+/** One character per block for the physical map (docs/snapshot-schema.md), by state code. */
+const MAP_CHARS: Record<BlockState, string> = { free: '.', head: 'C', body: 'c', corrupt: 'X', hole: '_', firmware: 'F', kernel: 'K', dos: 'D' };
+const MAP_CODES = Uint8Array.from(BLOCK_STATES.map((s) => MAP_CHARS[s].charCodeAt(0)));
+
+function blockMap(states: Uint8Array): string {
+  const out = Buffer.allocUnsafe(states.length);
+  for (let i = 0; i < states.length; i++) out[i] = MAP_CODES[states[i]];
+  return out.toString('latin1');
+}
 
 /** Kernel-virtual reads through the direct map or a walk of the KPD, with a table cache. */
 class KernelMemory {
@@ -130,12 +137,14 @@ class KernelMemory {
     return this.tables.get(phys);
   }
 
-  /** Reads every page table the given directory entries refer to (not 4 MiB pages). */
+  /** Reads every page table the given directory entries refer to (not 4 MiB pages), all at once. */
   async prefetch(entries: ArrayLike<number>, pse: boolean): Promise<void> {
+    const wanted = new Set<number>();
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i] >>> 0;
-      if (e & 1 && !(pse && e & 0x80)) await this.table(entryFrame(e));
+      if (e & 1 && !(pse && e & 0x80) && !this.tables.has(entryFrame(e))) wanted.add(entryFrame(e));
     }
+    await Promise.all([...wanted].map((f) => this.table(f)));
   }
 
   lookup = (phys: number): Uint32Array | undefined => this.tables.get(phys);
@@ -172,10 +181,13 @@ class KernelMemory {
   }
 }
 
+/** The buffer as little-endian 32-bit words (one copy; the host is little-endian like the guest). */
 function toWords(buf: Buffer): Uint32Array {
-  const copy = new Uint32Array(buf.length >>> 2);
-  for (let i = 0; i < copy.length; i++) copy[i] = buf.readUInt32LE(i * 4);
-  return copy;
+  const n = buf.length >>> 2;
+  if (buf.byteOffset % 4 === 0) return new Uint32Array(buf.buffer, buf.byteOffset, n); // a view: the reader gave us this buffer
+  const copy = new Uint8Array(n * 4);
+  copy.set(buf.subarray(0, n * 4));
+  return new Uint32Array(copy.buffer);
 }
 
 /** Reads and decodes the descriptor only (for callers that need its addresses). */
@@ -225,27 +237,27 @@ export async function buildSnapshot(src: SnapshotSource): Promise<MmSnapshot> {
   const windowFirst = d.windowBase >>> 22;
   const kernelWalk = walkDirectory(mem.kpd.subarray(kernelFirst), kernelFirst, ENTRIES_PER_TABLE - kernelFirst, pse, mem.lookup);
   // The mapping windows point at whatever page the kernel last edited: shown, never checked.
-  const kernelPages = kernelWalk.pages.filter((p) => p.virtual >>> 22 !== windowFirst);
+  const kernelChecked = kernelWalk.runs.filter((r) => r.virtual >>> 22 !== windowFirst);
   noteProblems(kernelWalk, findings, undefined);
   const middle = walkDirectory(mem.kpd.subarray(d.updEntries, KPD_USER_ENTRIES_LIMIT), d.updEntries, KPD_USER_ENTRIES_LIMIT - d.updEntries, pse, mem.lookup);
-  for (const run of mergeRuns(middle.pages)) {
+  for (const run of middle.runs) {
     findings.push({ kind: 'user-mapping-above-limit', severity: 'error', virtual: run.virtual,
       message: `0x${run.virtual.toString(16)}..0x${(run.virtual + run.length).toString(16)} is mapped in the KPD between 256 MiB and the kernel half, outside every process's user space` });
   }
-  for (const p of kernelPages) {
-    if (p.user && p.writable) {
-      findings.push({ kind: 'kernel-page-user-writable', severity: 'error', virtual: p.virtual,
-        message: `kernel page 0x${p.virtual.toString(16)} is writable from user mode` });
+  for (const r of kernelChecked) {
+    if (r.user && r.writable) {
+      findings.push({ kind: 'kernel-page-user-writable', severity: 'error', virtual: r.virtual,
+        message: `kernel page${r.pages > 1 ? 's' : ''} 0x${r.virtual.toString(16)}${r.pages > 1 ? `..0x${(r.virtual + r.length).toString(16)}` : ''} writable from user mode` });
     }
   }
 
   const processes: ProcessInfo[] = [];
-  const spacePages = new Map<AddressSpaceId, MappedPage[]>([['kernel', kernelPages]]);
+  const spaceRuns = new Map<AddressSpaceId, readonly MappingRun[]>([['kernel', kernelChecked]]);
   for (const pcb of pcbs) {
     await mem.prefetch(pcb.upd, pse);
     const walk = walkDirectory(pcb.upd, 0, d.updEntries, pse, mem.lookup);
     noteProblems(walk, findings, pcb.pid);
-    spacePages.set(pcb.pid, walk.pages);
+    spaceRuns.set(pcb.pid, walk.runs);
     const current = pcb.address === currentPcb;
     let updMatchesKpd: boolean | undefined;
     if (current) {
@@ -255,22 +267,27 @@ export async function buildSnapshot(src: SnapshotSource): Promise<MmSnapshot> {
           message: `the KPD's user slice does not match the UPD of the running process ${pcb.pid} (${pcb.name}): a context switch did not copy it` });
       }
     }
-    processes.push({ pid: pcb.pid, name: pcb.name, state: pcb.state, current, pcbAddress: pcb.address, upd: pcb.upd, updMatchesKpd, mappings: mergeRuns(walk.pages) });
+    processes.push({ pid: pcb.pid, name: pcb.name, state: pcb.state, current, pcbAddress: pcb.address, upd: pcb.upd, updMatchesKpd, mappings: walk.runs });
   }
 
   // Reverse lookup: which chain page each mapped page shows.
   const mappedAt = new Map<number, ChainMapping[]>();
-  for (const [space, pages] of spacePages) {
-    let open: { chain: number; m: { -readonly [K in keyof ChainMapping]: ChainMapping[K] } } | undefined;
-    for (const p of pages) {
-      for (let off = 0; off < p.size; off += PAGE_SIZE) {
-        const phys = p.physical + off;
+  const blockLimit = d.blockCount;
+  for (const [space, runs] of spaceRuns) {
+    let open: { -readonly [K in keyof ChainMapping]: ChainMapping[K] } | undefined;
+    let openChain = -1;
+    for (const r of runs) {
+      for (let off = 0; off < r.length; off += PAGE_SIZE) {
+        const phys = r.physical + off;
+        const va = r.virtual + off;
         const block = Math.floor(phys / BLOCK_SIZE);
-        if (block >= d.blockCount) continue;
-        const state = table.states[block];
-        if (state === 'free') {
-          findings.push({ kind: 'free-block-mapped', severity: 'error', block, virtual: p.virtual + off, pid: typeof space === 'number' ? space : undefined,
-            message: `${spaceName(space)} maps 0x${(p.virtual + off).toString(16)} to free block ${block}` });
+        if (block >= blockLimit) {
+          open = undefined;
+          continue;
+        }
+        if (table.states[block] === S_FREE) {
+          findings.push({ kind: 'free-block-mapped', severity: 'error', block, virtual: va, pid: typeof space === 'number' ? space : undefined,
+            message: `${spaceName(space)} maps 0x${va.toString(16)} to free block ${block}` });
         }
         const chain = table.chainOf[block];
         if (chain < 0) {
@@ -278,14 +295,14 @@ export async function buildSnapshot(src: SnapshotSource): Promise<MmSnapshot> {
           continue;
         }
         const page = pageIndexOf[block] + Math.floor((phys % BLOCK_SIZE) / PAGE_SIZE);
-        const va = p.virtual + off;
-        if (open && open.chain === chain && open.m.virtual + open.m.length === va && open.m.firstPage + open.m.length / PAGE_SIZE === page) {
-          open.m.length += PAGE_SIZE;
+        if (open && openChain === chain && open.virtual + open.length === va && open.firstPage + open.length / PAGE_SIZE === page) {
+          open.length += PAGE_SIZE;
         } else {
-          open = { chain, m: { space, virtual: va, length: PAGE_SIZE, firstPage: page } };
-          const list = mappedAt.get(chain) ?? [];
-          list.push(open.m);
-          mappedAt.set(chain, list);
+          open = { space, virtual: va, length: PAGE_SIZE, firstPage: page };
+          openChain = chain;
+          const list = mappedAt.get(chain);
+          if (list) list.push(open);
+          else mappedAt.set(chain, [open]);
         }
       }
     }
@@ -335,10 +352,10 @@ export async function buildSnapshot(src: SnapshotSource): Promise<MmSnapshot> {
     stop: src.stop ?? 0,
     registers: { cr0, cr3, cr4, paging: (cr0 & 0x80000000) !== 0, pse, writeProtect: (cr0 & 0x10000) !== 0 },
     geometry: { blockSize: d.blockSize, pageSize: d.pageSize, blockCount: d.blockCount, kernelBase: d.kernelVbase, userSpaceEnd: d.userSpaceEnd, kpdPhys: d.kpdPhys },
-    kernel: { pde: Array.from(mem.kpd), mappings: mergeRuns(kernelWalk.pages) },
+    kernel: { pde: Array.from(mem.kpd), mappings: kernelWalk.runs },
     processes,
     chains,
-    blocks: { ...table.counts, largestFreeRun: table.largestFreeRun, fragmentationPercent: table.fragmentationPercent, map: table.states.map((s) => MAP_CHARS[s]).join('') },
+    blocks: { ...table.counts, largestFreeRun: table.largestFreeRun, fragmentationPercent: table.fragmentationPercent, map: blockMap(table.states) },
     xms,
     dpmi,
     registry,
