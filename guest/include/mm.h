@@ -167,8 +167,10 @@ int mm_check(const char **why);
 /* ---- defragmentation (mm/defrag.c) ---- */
 
 /* Moves blocks of movable chains (neither frozen nor contiguous) so that free space is
- * coalesced; every mapping is updated so virtual addresses and contents stay the same.
- * Returns the number of blocks moved. */
+ * coalesced: within each stretch of memory between immovable blocks, movable blocks slide
+ * down and free blocks gather in one run at the top, so no free run ever shrinks. Every
+ * mapping is updated so virtual addresses and contents stay the same. Returns the number
+ * of blocks moved (0 also when the kernel heap has no room for its bookkeeping). */
 uint32_t MmDefragment(void);
 /* Makes a free run of `blocks` blocks below `ceiling` aligned to `align` by moving
  * movable blocks out of the best window. Returns MM_OK or MM_ERR_NOMEM. */
@@ -182,7 +184,6 @@ void mm_defrag_policy_note(uint32_t blocks);
 uint32_t mm_largest_free_run(void);
 uint32_t mm_fragmentation_percent(void);
 extern uint32_t mm_defrag_runs;      /* how many times the defragmenter ran */
-extern uint32_t mm_defrag_last_ms;   /* how long the last run took */
 extern uint32_t mm_defrag_moved;     /* blocks moved in total */
 
 #endif

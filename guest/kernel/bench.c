@@ -238,8 +238,8 @@ static void bench_defrag(void)
         panic("bench: a frozen chain moved");
 
     kprintf("bench: fragmented %u chains (%u MiB) around %u frozen chains: fragmentation %u%%, largest free run %u blocks;"
-            " after: %u%%, %u blocks (mm_defrag_last_ms says %u ms)\n", nkept, DEFRAG_MIB, nfrozen, frag, run,
-            mm_fragmentation_percent(), mm_largest_free_run(), mm_defrag_last_ms);
+            " after: %u%%, %u blocks\n", nkept, DEFRAG_MIB, nfrozen, frag, run,
+            mm_fragmentation_percent(), mm_largest_free_run());
     kprintf("bench defrag_64mib_time %u.%03u ms\n", (uint32_t)div64(us, 1000), (uint32_t)(us - div64(us, 1000) * 1000));
     kprintf("bench defrag_64mib_moved %u blocks\n", moved);
     uint32_t kib_per_s = us ? (uint32_t)div64((uint64_t)moved * (MM_BLOCK_SIZE / 1024u) * 1000000u, us) : 0;

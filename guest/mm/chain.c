@@ -64,6 +64,8 @@ uint32_t MmChainBlocks(chain_id_t id)
 
 int mm_chain_block(chain_id_t id, uint32_t index, uint32_t *block)
 {
+    if (!block)
+        return MM_ERR_INVALID;
     if (!mm_chain_valid(id))
         return MM_ERR_BAD_ID;
     uint32_t b = id;
@@ -261,7 +263,9 @@ int MmResizeChain(chain_id_t id, uint32_t blocks)
 
 int MmChainFlags(chain_id_t id, uint32_t *flags)
 {
-    if (!mm_chain_valid(id) || !flags)
+    if (!flags)
+        return MM_ERR_INVALID;
+    if (!mm_chain_valid(id))
         return MM_ERR_BAD_ID;
     *flags = ct_flags(mm_block_table[id]);
     return MM_OK;
@@ -290,7 +294,9 @@ int MmMarkSwappable(chain_id_t id, bool swappable)
 
 int MmContiguousPhysicalAddress(chain_id_t id, uint32_t *phys)
 {
-    if (!mm_chain_valid(id) || !phys)
+    if (!phys)
+        return MM_ERR_INVALID;
+    if (!mm_chain_valid(id))
         return MM_ERR_BAD_ID;
     if (!(mm_block_table[id] & CT_CONTIG))
         return MM_ERR_CONTIG;
@@ -300,6 +306,8 @@ int MmContiguousPhysicalAddress(chain_id_t id, uint32_t *phys)
 
 int MmChainPagePhysical(chain_id_t id, uint32_t page, uint32_t *phys)
 {
+    if (!phys)
+        return MM_ERR_INVALID;
     uint32_t b;
     int r = mm_chain_block(id, page / MM_PAGES_PER_BLOCK, &b);
     if (r != MM_OK)

@@ -5,6 +5,7 @@
 #include "mm.h"
 #include "mm_event.h"
 #include "console.h"
+#include "heap.h"
 #include "paging.h"
 #include "string.h"
 #include "timer.h"
@@ -12,7 +13,6 @@
 
 uint32_t mm_defrag_runs;
 uint32_t mm_defrag_moved;
-uint32_t mm_defrag_last_ms;
 
 /* Allocation-size statistics for the policy (see mm_defrag_policy_note). */
 #define POLICY_INTERVAL 64u        /* look at fragmentation every 64 allocations */
@@ -110,7 +110,7 @@ int mm_defrag_make_run(uint32_t blocks, uint32_t ceiling, uint32_t align)
     if (blocks == 0 || blocks > mm_free_blocks)
         return MM_ERR_NOMEM;
     uint32_t f = irq_save();
-    uint32_t t0 = timer_ticks, moved0 = mm_defrag_moved;
+    uint32_t moved0 = mm_defrag_moved;
     mark_movable();
     uint32_t limit = mm_block_count;
     if (ceiling && (ceiling >> MM_BLOCK_SHIFT) < limit)
@@ -164,39 +164,86 @@ int mm_defrag_make_run(uint32_t blocks, uint32_t ceiling, uint32_t align)
         }
     }
     mm_defrag_runs++;
-    mm_defrag_last_ms = timer_ticks - t0;
     mm_event(MM_EV_DEFRAG, 0, mm_defrag_moved - moved0, 0, blocks, MM_OK, (uint32_t)__builtin_return_address(0));
     irq_restore(f);
     return MM_OK;
 }
 
+/* prev_of[b]: the block before b in its chain (0 for a head); built per defragmentation on
+ * the kernel heap, sized to the block count. */
+static uint32_t *prev_of;
+static uint32_t prev_cap;
+
+static inline bool is_immovable(uint32_t b)
+{
+    return !ct_is_free(mm_block_table[b]) && !is_movable(b);
+}
+
+/* Moves block `src` of a movable chain to free block `dst`, finding its chain, predecessor
+ * and index through prev_of, and keeps prev_of and the movable marks up to date. */
+static void relocate(uint32_t src, uint32_t dst)
+{
+    uint32_t index = 0, head = src;
+    while (prev_of[head]) {
+        head = prev_of[head];
+        index++;
+    }
+    chain_id_t id = head;
+    move_block(&id, prev_of[src], src, index, dst);
+    prev_of[dst] = prev_of[src];
+    prev_of[src] = 0;
+    uint32_t next = ct_field(mm_block_table[dst]);
+    if (next != CT_END)
+        prev_of[next] = dst;
+    movable[dst / 32] |= 1u << (dst % 32);
+    movable[src / 32] &= ~(1u << (src % 32));
+}
+
 uint32_t MmDefragment(void)
 {
+    if (prev_cap < mm_block_count) {      /* before irq_save: the heap may grow */
+        kfree(prev_of);
+        prev_of = kmalloc(mm_block_count * sizeof(uint32_t));
+        prev_cap = prev_of ? mm_block_count : 0;
+        if (!prev_of)
+            return 0;
+    }
     uint32_t f = irq_save();
-    uint32_t t0 = timer_ticks, before = mm_defrag_moved;
-    uint32_t low = 1;    /* every block below `low` is in use or reserved */
+    uint32_t before = mm_defrag_moved;
+    mark_movable();
+    memset(prev_of, 0, mm_block_count * sizeof(uint32_t));
     for (uint32_t h = 1; h < mm_block_count; h++) {
         if (!movable_head(mm_block_table[h]))
             continue;
-        chain_id_t id = h;
-        uint32_t prev = 0, b = h, i = 0;
-        while (b != CT_END && i <= mm_block_count) {
-            uint32_t next = ct_field(mm_block_table[b]);
-            while (low < mm_block_count && !ct_is_free(mm_block_table[low]))
-                low++;
-            if (low < b) {
-                uint32_t dst = low++;
-                move_block(&id, prev, b, i, dst);
-                b = dst;
-            }
-            prev = b;
-            b = next;
-            i++;
+        uint32_t steps = 0;
+        for (uint32_t b = h, next; (next = ct_field(mm_block_table[b])) != CT_END && steps++ < mm_block_count; b = next)
+            prev_of[next] = b;
+    }
+    /* Compact each segment between immovable blocks: movable blocks slide to its bottom, its
+     * free blocks gather in one run at its top. Free space never crosses an immovable block,
+     * so no free run shrinks and the largest one can only grow. */
+    for (uint32_t b = 1; b < mm_block_count;) {
+        if (is_immovable(b)) {
+            b++;
+            continue;
         }
-        /* A moved head has a new, lower ID; heads above h were not visited yet. */
+        uint32_t lo = b;
+        while (b < mm_block_count && !is_immovable(b))
+            b++;
+        uint32_t hi = b - 1;
+        for (;;) {
+            while (lo < hi && !ct_is_free(mm_block_table[lo]))
+                lo++;
+            while (hi > lo && !is_movable(hi))
+                hi--;
+            if (lo >= hi)
+                break;
+            relocate(hi, lo);
+            lo++;
+            hi--;
+        }
     }
     mm_defrag_runs++;
-    mm_defrag_last_ms = timer_ticks - t0;
     mm_event(MM_EV_DEFRAG, 0, mm_defrag_moved - before, 0, 0, MM_OK, (uint32_t)__builtin_return_address(0));
     irq_restore(f);
     return mm_defrag_moved - before;

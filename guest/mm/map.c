@@ -84,6 +84,33 @@ static void unmap_range(uint32_t va, uint32_t pages, uint32_t *upd)
     }
 }
 
+/* Creates the page tables [va, va + pages) lacks. On MM_ERR_NOMEM, frees the ones it made,
+ * so a refused mapping leaves the page tables as they were. */
+static int create_tables(uint32_t va, uint32_t pages, uint32_t *upd)
+{
+    static uint16_t made[1024];
+    uint32_t n = 0, first = PDX(va), last = PDX(va + (pages - 1) * MM_PAGE_SIZE);
+    for (uint32_t i = first; i <= last; i++) {
+        uint32_t *pde = upd ? &upd[i] : &kpd[i];
+        if (*pde & PTE_P)
+            continue;
+        int err = MM_OK;
+        pte_slot(i << 22, upd, 1, &err);
+        if (err != MM_OK) {
+            while (n--) {
+                uint32_t *undo = upd ? &upd[made[n]] : &kpd[made[n]];
+                pt_free_frame(*undo & PTE_ADDR);
+                *undo = 0;
+                if (upd && space_is_live(upd))
+                    kpd[made[n]] = 0;
+            }
+            return err;
+        }
+        made[n++] = (uint16_t)i;
+    }
+    return MM_OK;
+}
+
 static void remove_entry(uint32_t i)
 {
     mm_mappings[i] = mm_mappings[--mm_mapping_count];
@@ -122,20 +149,24 @@ int mm_map_pages(uint32_t flags, chain_id_t id, uint32_t va, uint32_t page_offse
         r = MM_ERR_NOMEM;
         goto out;
     }
-    /* Pass 1: refuse pages that already map a chain; create missing page tables. */
+    /* Pass 1: refuse pages that already map a chain (or lie under a 4 MiB page). */
     for (uint32_t i = 0; i < pages; i++) {
-        uint32_t *pte = pte_slot(va + i * MM_PAGE_SIZE, upd, 1, &r);
-        if (r != MM_OK)
-            goto out;
-        if (!pte) {               /* a 4 MiB page covers it */
+        uint32_t v = va + i * MM_PAGE_SIZE;
+        uint32_t pde = upd ? upd[PDX(v)] : kpd[PDX(v)];
+        uint32_t *pte = pte_slot(v, upd, 0, 0);
+        if ((pde & PTE_P) && (pde & PTE_PS)) {
             r = MM_ERR_BUSY;
             goto out;
         }
-        if (maps_chain_block(*pte)) {
+        if (pte && maps_chain_block(*pte)) {
             r = MM_ERR_BUSY;
             goto out;
         }
     }
+    /* Pass 1b: create the missing page tables; if one cannot be had, remove those made. */
+    r = create_tables(va, pages, upd);
+    if (r != MM_OK)
+        goto out;
     /* Pass 2: write the PTEs, walking the chain from page_offset. */
     uint32_t pte_flags = PTE_P | ((flags & MAP_READONLY) ? 0 : PTE_W) | (upd ? PTE_U : 0);
     uint32_t b;
@@ -164,6 +195,8 @@ int MmUnmapChain(uint32_t flags, chain_id_t id, void *map_to, void *if_upd_addre
 {
     uint32_t mode = flags & (MAP_KPD | MAP_UPD);
     if (mode != MAP_KPD && mode != MAP_UPD)
+        return MM_ERR_INVALID;
+    if (mode == MAP_UPD && !if_upd_address)
         return MM_ERR_INVALID;
     uint32_t *upd = mode == MAP_UPD ? (uint32_t *)if_upd_address : 0;
     uint32_t f = irq_save();

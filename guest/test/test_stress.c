@@ -1005,21 +1005,38 @@ static const char *op_no_memory(void)
     return 0;
 }
 
-/* After a full compaction no movable block has a free block below it. */
+/* True when block b belongs to a chain that the defragmenter may move. */
+static int block_is_movable(uint32_t b, const uint8_t *movable_mark)
+{
+    return movable_mark[b];
+}
+
+/* After a full compaction, within every stretch of memory between immovable blocks (reserved,
+ * frozen, contiguous), no movable block lies above a free block. */
 static const char *check_compacted(void)
 {
-    uint32_t low = 1;
-    while (low < mm_block_count && !ct_is_free(mm_block_table[low]))
-        low++;
+    static uint8_t mark[1u << 18];
+    for (uint32_t b = 0; b < mm_block_count; b++)
+        mark[b] = 0;
     for (uint32_t h = 1; h < mm_block_count; h++) {
         uint32_t e = mm_block_table[h];
         if (!ct_is_head(e) || (e & (CT_FROZEN | CT_CONTIG)))
             continue;
-        uint32_t b = h, n = 0;
-        while (b != CT_END && n++ <= mm_block_count) {
-            if (b > low)
-                return sfail(__LINE__, "after MmDefragment block %u of movable chain %u lies above free block %u", b, h, low);
-            b = ct_field(mm_block_table[b]);
+        uint32_t n = 0;
+        for (uint32_t b = h; b != CT_END && n++ <= mm_block_count; b = ct_field(mm_block_table[b]))
+            mark[b] = 1;
+    }
+    uint32_t free_seen = 0;   /* a free block seen in the current stretch, 0 = none */
+    for (uint32_t b = 1; b < mm_block_count; b++) {
+        uint32_t e = mm_block_table[b];
+        if (ct_is_free(e)) {
+            if (!free_seen)
+                free_seen = b;
+        } else if (block_is_movable(b, mark)) {
+            if (free_seen)
+                return sfail(__LINE__, "after MmDefragment block %u of a movable chain lies above free block %u in the same stretch", b, free_seen);
+        } else {
+            free_seen = 0;    /* an immovable block ends the stretch */
         }
     }
     return 0;
@@ -1027,14 +1044,16 @@ static const char *check_compacted(void)
 
 static const char *op_defrag(void)
 {
-    /* Not checked: that the largest free run grows. Sliding movable blocks down can fill
-     * the bottom of the largest run with blocks from regions that frozen chains cut up. */
-    uint32_t free0 = mm_free_blocks, runs0 = mm_defrag_runs, moved0 = mm_defrag_moved;
+    /* Compaction stays within the stretches between immovable blocks, so no free run
+     * shrinks: the largest one never gets smaller. */
+    uint32_t free0 = mm_free_blocks, runs0 = mm_defrag_runs, moved0 = mm_defrag_moved, run0 = mm_largest_free_run();
     uint32_t moved = MmDefragment();
     st.defrags++;
     S_EQ(mm_defrag_runs, runs0 + 1);
     S_EQ(mm_defrag_moved, moved0 + moved);
     S_EQ(mm_free_blocks, free0);
+    if (mm_largest_free_run() < run0)
+        return sfail(__LINE__, "the largest free run shrank from %u to %u blocks", run0, mm_largest_free_run());
     S_TRY(check_all());
     S_TRY(check_compacted());
     st.moved_seen = mm_defrag_moved;

@@ -1,0 +1,104 @@
+/* test_regressions.c: regression tests for core problems the stress test and the benchmark
+ * found (each failed on the core before its fix). */
+#include "console.h"
+#include "heap.h"
+#include "mm.h"
+#include "paging.h"
+#include "test.h"
+
+/* 1. MmUnmapChain(MAP_UPD, id, va, NULL) removes a KPD mapping of the chain at va: with
+ *    MAP_UPD and a NULL UPD it looks for upd == 0, which is how KPD mappings are recorded.
+ *    mm_map_pages refuses MAP_UPD with NULL (MM_ERR_INVALID); unmap should too. */
+TEST(regress, unmap_upd_null_hits_kpd_mapping)
+{
+    chain_id_t id = MmAllocateChain(0, 1);
+    CHECK(id);
+    CHECK_OK(MmMapChainToVirtualAddress(MAP_KPD, id, (void *)0xE3000000u, 0, 0));
+    int r = MmUnmapChain(MAP_UPD, id, (void *)0xE3000000u, 0);
+    bool still = (mm_lookup_pte(0xE3000000u, 0) & PTE_P) != 0;
+    MmFreeChain(id);
+    CHECK_EQ(r, MM_ERR_INVALID);
+    CHECK(still);
+    return 0;
+}
+
+/* 2. A refused mapping (MM_ERR_BUSY) still allocates page tables: pass 1 of mm_map_pages
+ *    creates missing page tables page by page and only then meets the busy page. The header
+ *    says every error leaves the tables unchanged. */
+TEST(regress, busy_map_allocates_page_table)
+{
+    chain_id_t a = MmAllocateChain(0, 1), b = MmAllocateChain(0, 2);
+    CHECK(a && b);
+    CHECK_OK(MmMapChainToVirtualAddress(MAP_KPD, a, (void *)0xE3400000u, 0, 0));  /* PT for 0xE3400000.. */
+    uint32_t frames = pt_frames_used();
+    /* 8 pages from 0xE33FF000: the first needs the (absent) PT of 0xE3000000.., the second is busy. */
+    int r = MmMapChainToVirtualAddress(MAP_KPD, b, (void *)0xE33FF000u, 0, 0);
+    uint32_t after = pt_frames_used();
+    MmFreeChain(a);
+    MmFreeChain(b);
+    CHECK_EQ(r, MM_ERR_BUSY);
+    CHECK_EQ(after, frames);
+    return 0;
+}
+
+/* 3. MmDefragment can make fragmentation worse: it slides every movable block down into the
+ *    lowest free block, so blocks sitting between frozen chains are moved into the largest
+ *    free run, which shrinks, while the holes they leave stay cut up by the frozen chains.
+ *    Layout built here (everything else allocated frozen):  [12 free] ... F m . F m . F m . ...
+ *    Before: largest free run 12. After MmDefragment: 6. */
+TEST(regress, defragment_shrinks_largest_free_run)
+{
+    static chain_id_t ids[1u << 16];
+    uint32_t n = 0;
+    chain_id_t id;
+    while (n < (1u << 16) && mm_allocate_chain(CHAIN_FROZEN, 1, OWNER_TEST, 0, &id) == MM_OK)
+        ids[n++] = id;
+    CHECK(n > 64);
+    /* ids are single blocks; sort-free: pick by block index. The 12-block hole at the lowest
+     * 12 of our blocks that are consecutive, the pattern above it. */
+    uint32_t lo = 0xFFFFFFFFu;
+    for (uint32_t i = 0; i < n; i++)
+        if (ids[i] < lo)
+            lo = ids[i];
+    const char *err = 0;
+    for (uint32_t b = lo; b < lo + 12 + 6 * 3; b++)
+        if (!ct_is_head(mm_block_table[b]))
+            err = "our blocks are not consecutive";
+    if (!err) {
+        for (uint32_t b = lo; b < lo + 12; b++)
+            MmFreeChain(b);
+        for (uint32_t k = 0; k < 6; k++) {
+            uint32_t f = lo + 12 + k * 3;        /* F stays frozen */
+            MmUnfreezeChain(f + 1);              /* m becomes movable */
+            MmFreeChain(f + 2);                  /* . is a hole */
+        }
+        uint32_t before = mm_largest_free_run();
+        MmDefragment();
+        uint32_t after = mm_largest_free_run();
+        if (after < before)
+            err = test_fail(__FILE__, __LINE__, "largest free run %u before MmDefragment, %u after", before, after);
+    }
+    for (uint32_t b = 1; b < mm_block_count; b++)
+        if (ct_is_head(mm_block_table[b]) && mm_owners[b].kind == OWNER_TEST)
+            MmFreeChain(b);
+    return err;
+}
+
+/* 4. MmChainPagePhysical(id, page, NULL) writes through NULL (a page fault in the kernel);
+ *    MmChainFlags and MmContiguousPhysicalAddress answer MM_ERR_BAD_ID for a NULL out
+ *    pointer where MmChainDirty answers MM_ERR_INVALID. Caller mistakes should return codes. */
+TEST(regress, null_out_pointers)
+{
+    chain_id_t id = MmAllocateChain(0, 1);
+    CHECK(id);
+    int f = MmChainFlags(id, 0);
+    int c = MmContiguousPhysicalAddress(id, 0);
+    int p = MmChainPagePhysical(id, 0, 0);
+    int b = mm_chain_block(id, 0, 0);
+    MmFreeChain(id);
+    CHECK_EQ(f, MM_ERR_INVALID);
+    CHECK_EQ(c, MM_ERR_INVALID);
+    CHECK_EQ(p, MM_ERR_INVALID);
+    CHECK_EQ(b, MM_ERR_INVALID);
+    return 0;
+}
