@@ -11,15 +11,28 @@ import { parseSelftest, parseMmBlocks, lastNonBlankLine, SelftestReport } from '
  * the guest prints every name on its own `test NAME ... ok` line.
  */
 const REQUIRED_TESTS: readonly string[] = [
-  'boot.multiboot_memory',
-  'boot.higher_half',
-  'boot.debug_descriptor',
-  'chain.alloc_free',
-  'chain.out_of_memory',
-  'map.seed_example',
-  'map.upd_of_another_space',
+  // boot: higher half, memory map, the debugger's descriptor
+  'boot.multiboot_memory', 'boot.higher_half', 'boot.debug_descriptor',
+  // chains: every operation and its error paths
+  'chain.alloc_free', 'chain.flags_only_on_head', 'chain.invalid_ids', 'chain.double_free_and_stale_id',
+  'chain.bad_arguments', 'chain.out_of_memory', 'chain.resize_grow_and_shrink', 'chain.resize_contiguous_refused',
+  'chain.freeze_swappable', 'chain.contiguous_dma', 'chain.page_physical', 'chain.owner_records',
+  // mapping, the seed's own example, refusals, dirty bits
+  'map.seed_example', 'map.kpd_pages_and_offset', 'map.upd_of_current_process', 'map.upd_of_another_space',
+  'map.refusals', 'map.shrink_unmaps_tail', 'map.dirty_and_clean',
+  // processes switched by the timer, UPD copied into the KPD
   'proc.timer_switches_upds',
-  'defrag.compaction_keeps_mappings_and_data',
+  // defragmentation: a failing contiguous allocation made to work; contents and mappings kept; policy
+  'defrag.makes_contiguous_allocation_succeed', 'defrag.compaction_keeps_mappings_and_data',
+  'defrag.head_move_renames_chain', 'defrag.policy_runs_on_spread_and_fragmentation',
+  // XMS, DPMI, DOS memory, ISA DMA buffers
+  'xms.alloc_free', 'xms.lock_makes_contiguous', 'xms.move_conv_to_ext', 'xms.invalid_handle', 'xms.umb_not_implemented',
+  'dpmi.alloc_free_maps_chain', 'dpmi.resize_moves_block', 'dpmi.lock_unlock_region', 'dpmi.free_invalid_handle',
+  'dos.alloc_free', 'dos.free_coalesces_neighbours', 'dos.corrupt_mcb_detected', 'dma.buffer_sizes',
+  // the virtual device that uses dirty bits, the kernel's Vector
+  'vfb.scan_finds_written_pages', 'vector.push_at_remove', 'vector.process_table_is_a_vector',
+  // 10,000 random operations with the invariant checker after each
+  'stress.random_10k', 'stress.exhaustion',
 ];
 
 /** QEMU exit status when the guest writes 0x10 to isa-debug-exit: every test passed. */
