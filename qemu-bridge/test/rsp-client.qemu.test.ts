@@ -183,7 +183,11 @@ describe('RSP client against QEMU (test image)', function () {
   });
 
   it('a QMP stop while gdb runs the guest arrives as a stop reply', async () => {
+    // Wait until QEMU has really resumed (its RESUME event): a stop sent before QEMU handled
+    // the "c" packet would be undone by it, and no stop reply would come.
+    const resumed = qmp.waitForEvent('RESUME', 10000);
     await rsp.continue();
+    await resumed;
     const stop = rsp.waitForStop(10000);
     await qmp.stop();
     const s = await stop;
