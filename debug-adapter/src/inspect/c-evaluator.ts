@@ -250,6 +250,11 @@ export class CEvaluator {
 
   private async member(object: CValue, name: string, arrow: boolean): Promise<CValue> {
     let target = object;
+    // Like gdb, "." on a pointer to a struct reaches through it.
+    if (!arrow && isPointer(object.type)) {
+      const pointee = stripTypedefs(targetOf(object.type) ?? { kind: 'void' });
+      if (pointee.kind === 'struct' || pointee.kind === 'union') arrow = true;
+    }
     if (arrow) {
       if (!isPointer((await this.decay(object)).type)) throw new EvaluationError(`"->${name}" needs a pointer to a struct or union, but the left side is a ${this.scope.symbols.typeName(object.type)}.`);
       target = await this.dereference(await this.decay(object));

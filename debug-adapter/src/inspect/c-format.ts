@@ -3,7 +3,7 @@
 // they point to, char arrays as strings, arrays and structs in braces with `<repeats N times>`
 // and gdb's 200-element limit. Top-level values add gdb's `(type *)` pointer prefix.
 
-import { ArrayType, byteSizeOf, DebugSymbols, DwarfType, EnumType, stripTypedefs, StructType, typeName } from '../symbols';
+import { ArrayType, byteSizeOf, DebugSymbols, DwarfType, EnumType, FunctionType, stripTypedefs, StructType, typeName } from '../symbols';
 import { AddressSymbolizer } from './address-symbols';
 import { arrayLength, elementOf, isBool, isCharLike, isFloat } from './c-types';
 import { CValue, MemoryCache, decodeFloat, decodeInteger, valueBytes, bytesToUnsigned } from './c-value';
@@ -34,7 +34,7 @@ export class ValueFormatter {
     const t = stripTypedefs(value.type);
     if (t.kind === 'function') {
       const address = value.location.kind === 'memory' ? value.location.address : 0;
-      return `{${typeName(value.type)}} ${this.addressText(address)}`;
+      return `{${functionTypeName(t)}} ${this.addressText(address)}`;
     }
     if (t.kind === 'unknown') return `<${t.name}>`;
     if (t.kind === 'void') return 'void';
@@ -152,6 +152,14 @@ export class ValueFormatter {
     const text = formatCharArray(Uint8Array.from(chars.slice(0, PRINT_ELEMENTS)), force, false);
     return error ? `${text}<error: ${error}>` : text;
   }
+}
+
+/** A function type as gdb writes it: `void (void *)`. */
+function functionTypeName(t: FunctionType): string {
+  const params = t.parameters.map((p) => typeName(p));
+  if (t.variadic) params.push('...');
+  const list = params.length ? params.join(', ') : t.prototyped ? 'void' : '';
+  return `${typeName(t.returnType)} (${list})`;
 }
 
 /** gdb omits the pointer type only for plain `char *` (qualifiers allowed, typedefs not). */

@@ -330,7 +330,7 @@ function numberLiteral(t: Token): CExpression {
   const text = t.text;
   const isHex = /^0[xX]/.test(text);
   const isBinary = /^0[bB]/.test(text);
-  const suffix = /[uUlLfF]*$/.exec(text)?.[0] ?? '';
+  const suffix = (isHex || isBinary ? /[uUlL]*$/ : /[uUlLfF]*$/).exec(text)?.[0] ?? '';
   const body = text.slice(0, text.length - suffix.length);
   if (!isHex && !isBinary && (/[.eE]/.test(body) || /[fF]/.test(suffix))) {
     const value = Number(body);

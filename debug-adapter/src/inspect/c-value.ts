@@ -63,15 +63,23 @@ export class MemoryCache {
     for (let c = first; c <= last; c++) {
       const chunk = this.chunks.get(c);
       const chunkAddress = c * CHUNK;
-      if (!chunk || chunk instanceof Error) {
-        const bad = Math.max(chunkAddress, address);
-        throw new EvaluationError(`Cannot access memory at address 0x${bad.toString(16)}.`);
-      }
+      if (!chunk || chunk instanceof Error) return this.readDirect(address, length, Math.max(chunkAddress, address));
       const from = Math.max(address, chunkAddress);
       const to = Math.min(address + length, chunkAddress + CHUNK);
       out.set(chunk.subarray(from - chunkAddress, to - chunkAddress), from - address);
     }
     return out;
+  }
+
+  /** An uncached read for a range whose chunk is only partly readable (the end of a mapping). */
+  private async readDirect(address: number, length: number, firstBad: number): Promise<Uint8Array> {
+    try {
+      const bytes = await this.access.readMemory(address, length);
+      if (bytes.length >= length) return new Uint8Array(bytes.subarray(0, length));
+    } catch {
+      // reported below
+    }
+    throw new EvaluationError(`Cannot access memory at address 0x${firstBad.toString(16)}.`);
   }
 
   private async fetch(firstChunk: number, endChunk: number): Promise<void> {

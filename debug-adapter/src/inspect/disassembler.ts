@@ -22,6 +22,7 @@ function getFormatter(): Formatter {
     formatter.hexPrefix = '0x';
     formatter.hexSuffix = '';
     formatter.spaceAfterOperandSeparator = false;
+    formatter.smallHexNumbersInDecimal = false;
   }
   return formatter;
 }
