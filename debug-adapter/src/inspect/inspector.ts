@@ -276,7 +276,8 @@ export class Inspector {
     const out: InspectVariable[] = [];
     for (const { name, variable } of list) {
       const value = await ev.variableValue(variable);
-      const v = await this.describe(name, value, frame, true, variable.name);
+      // Like gdb's `info locals`: no `(type *)` prefix, the type is shown on its own.
+      const v = await this.describe(name, value, frame, false, variable.name);
       if (variable.isParameter) v.presentationHint = { kind: 'property', attributes: ['parameter'] };
       out.push(v);
     }
