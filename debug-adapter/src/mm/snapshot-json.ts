@@ -1,8 +1,10 @@
 // The snapshot's stable JSON form (docs/snapshot-schema.md): what the CLI prints with --json,
 // what the live feed sends, and what "copy snapshot as JSON" copies.
 
-import { MmSnapshot } from './snapshot';
-import { ChainFlags } from './chain-table';
+import { ChainHandle, ChainMapping, MmSnapshot } from './snapshot';
+import { BlockRun, ChainFlags } from './chain-table';
+import { Finding, SourceSite } from './findings';
+import { DpmiBlockRecord, OwnerRecord, ProcessState, XmsHandleRecord } from './guest-structures';
 
 export interface MappingJson {
   readonly va: number;
@@ -23,8 +25,59 @@ export function chainFlagNames(f: ChainFlags): string[] {
 const toJsonRuns = (runs: readonly { virtual: number; physical: number; length: number; flags: number }[]): MappingJson[] =>
   runs.map((r) => ({ va: r.virtual, pa: r.physical, size: r.length, flags: r.flags }));
 
+export interface ProcessJson {
+  readonly pid: number;
+  readonly name: string;
+  readonly state: ProcessState;
+  readonly current: boolean;
+  readonly pcb: number;
+  readonly upd: readonly number[];
+  readonly updMatchesKpd: boolean | null;
+  readonly mappings: readonly MappingJson[];
+}
+
+export interface ChainJson {
+  readonly id: number;
+  readonly flags: number;
+  readonly flagNames: readonly string[];
+  readonly blocks: readonly number[];
+  readonly runs: readonly BlockRun[];
+  readonly sizeBytes: number;
+  readonly owner: OwnerRecord;
+  readonly site: SourceSite | null;
+  readonly mappedAt: readonly ChainMapping[];
+  readonly handles: readonly ChainHandle[];
+}
+
+/** The document of docs/snapshot-schema.md. */
+export interface SnapshotJson {
+  readonly schema: number;
+  readonly stop: number;
+  readonly cr0: number;
+  readonly cr3: number;
+  readonly cr4: number;
+  readonly paging: boolean;
+  readonly pse: boolean;
+  readonly geometry: MmSnapshot['geometry'];
+  readonly processes: readonly ProcessJson[];
+  readonly mappings: readonly MappingJson[];
+  /** The KPD's 1024 entries (0..63: the current process's UPD copy). */
+  readonly kpd: readonly number[];
+  readonly kernelMappings: readonly MappingJson[];
+  readonly chains: readonly ChainJson[];
+  readonly blocks: {
+    readonly total: number; readonly free: number; readonly used: number; readonly reserved: number;
+    readonly hole: number; readonly firmware: number; readonly kernel: number; readonly dos: number; readonly corrupt: number;
+    readonly largestFreeRun: number; readonly fragmentationPercent: number; readonly map: string;
+  };
+  readonly xms: readonly XmsHandleRecord[];
+  readonly dpmi: readonly DpmiBlockRecord[];
+  readonly counters: MmSnapshot['counters'];
+  readonly findings: readonly Finding[];
+}
+
 /** The JSON document for one snapshot (plain data, safe to JSON.stringify). */
-export function snapshotToJson(s: MmSnapshot): Record<string, unknown> {
+export function snapshotToJson(s: MmSnapshot): SnapshotJson {
   const current = s.processes.find((p) => p.current);
   const mappings = [...toJsonRuns(current?.mappings ?? []), ...toJsonRuns(s.kernel.mappings)].sort((a, b) => a.va - b.va);
   return {
@@ -41,6 +94,7 @@ export function snapshotToJson(s: MmSnapshot): Record<string, unknown> {
       updMatchesKpd: p.updMatchesKpd ?? null, mappings: toJsonRuns(p.mappings),
     })),
     mappings,
+    kpd: s.kernel.pde,
     kernelMappings: toJsonRuns(s.kernel.mappings),
     chains: s.chains.map((c) => ({
       id: c.id, flags: chainFlagBits(c.flags), flagNames: chainFlagNames(c.flags), blocks: c.blocks, runs: c.runs,

@@ -276,6 +276,15 @@ export async function buildSnapshot(src: SnapshotSource): Promise<MmSnapshot> {
   for (const [space, runs] of spaceRuns) {
     let open: { -readonly [K in keyof ChainMapping]: ChainMapping[K] } | undefined;
     let openChain = -1;
+    // Pages that map a free block are reported once per block and virtual range.
+    let freeRun: { block: number; start: number; end: number } | undefined;
+    const flushFree = (): void => {
+      if (!freeRun) return;
+      const { block, start, end } = freeRun;
+      findings.push({ kind: 'free-block-mapped', severity: 'error', block, virtual: start, pid: typeof space === 'number' ? space : undefined,
+        message: `${spaceName(space)} maps 0x${start.toString(16)}${end - start > PAGE_SIZE ? `..0x${(end - 1).toString(16)}` : ''} to free block ${block}` });
+      freeRun = undefined;
+    };
     for (const r of runs) {
       for (let off = 0; off < r.length; off += PAGE_SIZE) {
         const phys = r.physical + off;
@@ -286,8 +295,11 @@ export async function buildSnapshot(src: SnapshotSource): Promise<MmSnapshot> {
           continue;
         }
         if (table.states[block] === S_FREE) {
-          findings.push({ kind: 'free-block-mapped', severity: 'error', block, virtual: va, pid: typeof space === 'number' ? space : undefined,
-            message: `${spaceName(space)} maps 0x${va.toString(16)} to free block ${block}` });
+          if (freeRun && freeRun.block === block && freeRun.end === va) freeRun.end += PAGE_SIZE;
+          else {
+            flushFree();
+            freeRun = { block, start: va, end: va + PAGE_SIZE };
+          }
         }
         const chain = table.chainOf[block];
         if (chain < 0) {
@@ -306,6 +318,7 @@ export async function buildSnapshot(src: SnapshotSource): Promise<MmSnapshot> {
         }
       }
     }
+    flushFree();
   }
 
   // Handle tables.

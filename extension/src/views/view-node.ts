@@ -1,0 +1,38 @@
+// What every mmscope view shows, independent of VS Code: a tree of nodes with labels, changed
+// marks and reveal targets. The tree providers turn these into vscode.TreeItems; tests check
+// the models on recorded snapshots without VS Code.
+
+export type RevealTarget =
+  | { readonly kind: 'source'; readonly file: string; readonly line: number }
+  | { readonly kind: 'chain'; readonly id: number }
+  | { readonly kind: 'address'; readonly virtual: number; readonly pid?: number };
+
+export interface ViewNode {
+  /** Stable across snapshots for the same thing (keeps expansion state). */
+  readonly id: string;
+  readonly label: string;
+  readonly description?: string;
+  readonly tooltip?: string;
+  /** A codicon name. */
+  readonly icon?: string;
+  /** Changed since the previous stop. */
+  readonly changed?: boolean;
+  readonly warning?: boolean;
+  readonly contextValue?: string;
+  readonly reveal?: RevealTarget;
+  /** Children, computed only when the node is expanded. */
+  readonly children?: () => readonly ViewNode[];
+}
+
+export const hex = (n: number, width = 8): string => `0x${(n >>> 0).toString(16).padStart(width, '0')}`;
+
+export function size(bytes: number): string {
+  if (bytes >= 1 << 20 && bytes % (1 << 20) === 0) return `${bytes / (1 << 20)} MiB`;
+  if (bytes >= 1024) return `${Math.round(bytes / 1024)} KiB`;
+  return `${bytes} B`;
+}
+
+/** "rw u" style letters for a mapping entry's low 12 bits. */
+export function entryLetters(flags: number): string {
+  return `${flags & 2 ? 'rw' : 'r-'} ${flags & 4 ? 'user' : 'kernel'}${flags & 0x100 ? ' global' : ''}${flags & 0x40 ? ' dirty' : ''}${flags & 0x80 ? ' 4M' : ''}`;
+}
