@@ -1,0 +1,126 @@
+// Where code is: source line ranges around a pc, statement starts, the address after a function's
+// prologue, and the ELF's virtual/load mapping for code that runs before paging is on (a
+// higher-half kernel's boot code runs at its load address). Pure lookups over DebugSymbols.
+
+import { DebugSymbols, FunctionInfo } from '../symbols';
+import type { LineRow } from '../symbols';
+
+/** The contiguous addresses of one source line around a pc. */
+export interface LineRange {
+  start: number;
+  end: number;
+  file: string;
+  line: number;
+}
+
+interface RowHit {
+  rows: LineRow[];
+  index: number;
+  paths: readonly (string | undefined)[];
+}
+
+export class CodeMap {
+  constructor(readonly symbols: DebugSymbols) {}
+
+  /**
+   * The load address of a virtual code address when the ELF loads that segment somewhere else
+   * (a higher-half kernel loaded at 1 MiB), else undefined.
+   */
+  loadAlias(address: number): number | undefined {
+    const load = this.symbols.virtualToLoad(address);
+    return load !== undefined && load !== address ? load : undefined;
+  }
+
+  /**
+   * The virtual address the symbols know a pc by. With paging off the CPU runs at load
+   * addresses, so a pc inside a load segment maps to its virtual twin.
+   */
+  symbolAddress(pc: number, pagingOn: boolean): number {
+    if (pagingOn) return pc;
+    if (this.symbols.functionAt(pc) || this.symbols.elf.segmentForVirtual(pc)) return pc;
+    const virtual = this.symbols.loadToVirtual(pc);
+    return virtual ?? pc;
+  }
+
+  /** A name for the code at `address`: the DWARF function, else the ELF symbol (+offset), else undefined. */
+  functionName(address: number): string | undefined {
+    const fn = this.symbols.functionAt(address);
+    if (fn) return fn.name;
+    const sym = this.symbols.elf.nearestSymbolBelow(address);
+    if (!sym) return undefined;
+    const offset = address - sym.value;
+    if (sym.size > 0 && offset >= sym.size) return undefined;
+    if (offset > 0x10000) return undefined;
+    return offset ? `${sym.name}+${offset}` : sym.name;
+  }
+
+  private rowAt(address: number): RowHit | undefined {
+    const cu = this.symbols.unitAt(address);
+    const tables = cu?.lineTable ? [cu.lineTable] : [];
+    for (const other of this.symbols.compileUnits) if (other !== cu && other.lineTable) tables.push(other.lineTable);
+    for (const table of tables) {
+      for (const seq of table.sequences) {
+        if (address < seq.start || address >= seq.end) continue;
+        const rows = seq.rows;
+        let lo = 0;
+        let hi = rows.length - 1;
+        while (lo < hi) {
+          const mid = (lo + hi) >>> 1;
+          if (rows[mid].address <= address) lo = mid + 1;
+          else hi = mid;
+        }
+        if (lo === 0) continue;
+        return { rows, index: lo - 1, paths: table.filePaths };
+      }
+    }
+    return undefined;
+  }
+
+  /** The range of contiguous addresses belonging to the same line as `pc`, or undefined without line info. */
+  lineRangeAt(pc: number): LineRange | undefined {
+    const hit = this.rowAt(pc);
+    if (!hit) return undefined;
+    const { rows, index } = hit;
+    const row = rows[index];
+    if (row.line === 0) return undefined;
+    let first = index;
+    while (first > 0 && rows[first - 1].line === row.line && rows[first - 1].file === row.file && !rows[first - 1].endSequence) first--;
+    let last = index + 1;
+    while (last < rows.length - 1 && !rows[last].endSequence && (rows[last].line === row.line && rows[last].file === row.file || rows[last].address === rows[index].address)) last++;
+    return { start: rows[first].address, end: rows[last].address, file: hit.paths[row.file] ?? `<file ${row.file}>`, line: row.line };
+  }
+
+  /** True when `pc` starts a statement of a line (a line-table row marked is_stmt at exactly that address). */
+  isStatementStart(pc: number): boolean {
+    const hit = this.rowAt(pc);
+    if (!hit) return false;
+    const { rows } = hit;
+    // Several rows may share the address; any is_stmt one counts.
+    for (let i = hit.index; i >= 0 && rows[i].address === pc; i--) if (rows[i].isStmt && rows[i].line !== 0) return true;
+    return false;
+  }
+
+  /** True when any line table covers `pc`. */
+  hasLineInfo(pc: number): boolean {
+    return this.rowAt(pc) !== undefined;
+  }
+
+  /**
+   * Where a debugger stops for "break FUNCTION": the first address of the function's second
+   * line (after the prologue), or its entry when it has a single line.
+   */
+  afterPrologue(fn: FunctionInfo): number {
+    const entry = fn.entryPc ?? fn.lowPc;
+    const hit = this.rowAt(entry);
+    if (!hit) return entry;
+    const { rows, index } = hit;
+    const firstLine = rows[index].line;
+    for (let i = index + 1; i < rows.length && !rows[i].endSequence; i++) {
+      const r = rows[i];
+      if (r.address >= fn.highPc) break;
+      if (r.prologueEnd) return r.address;
+      if (r.isStmt && r.line !== firstLine && r.line !== 0 && r.address > entry) return r.address;
+    }
+    return entry;
+  }
+}
