@@ -135,7 +135,7 @@ struct mm_mapping {
     uint32_t flags;       /* MAP_* */
     uint32_t *upd;        /* 0 for the KPD */
 };
-#define MM_MAX_MAPPINGS 4096u
+#define MM_MAX_MAPPINGS 16384u
 /* The registry is a fixed array (not a vector) because growing the kernel heap itself
  * adds a mapping; entries [0, mm_mapping_count) are live, unordered. */
 extern struct mm_mapping mm_mappings[MM_MAX_MAPPINGS];

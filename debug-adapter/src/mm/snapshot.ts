@@ -286,19 +286,23 @@ export async function buildSnapshot(src: SnapshotSource): Promise<MmSnapshot> {
       freeRun = undefined;
     };
     for (const r of runs) {
-      for (let off = 0; off < r.length; off += PAGE_SIZE) {
+      // Step through the run a block-sized piece at a time: every page of a piece lies in the
+      // same block, so one lookup serves up to four pages.
+      for (let off = 0; off < r.length;) {
         const phys = r.physical + off;
         const va = r.virtual + off;
         const block = Math.floor(phys / BLOCK_SIZE);
+        const piece = Math.min(BLOCK_SIZE - (phys % BLOCK_SIZE), r.length - off);
+        off += piece;
         if (block >= blockLimit) {
           open = undefined;
           continue;
         }
         if (table.states[block] === S_FREE) {
-          if (freeRun && freeRun.block === block && freeRun.end === va) freeRun.end += PAGE_SIZE;
+          if (freeRun && freeRun.block === block && freeRun.end === va) freeRun.end += piece;
           else {
             flushFree();
-            freeRun = { block, start: va, end: va + PAGE_SIZE };
+            freeRun = { block, start: va, end: va + piece };
           }
         }
         const chain = table.chainOf[block];
@@ -308,9 +312,9 @@ export async function buildSnapshot(src: SnapshotSource): Promise<MmSnapshot> {
         }
         const page = pageIndexOf[block] + Math.floor((phys % BLOCK_SIZE) / PAGE_SIZE);
         if (open && openChain === chain && open.virtual + open.length === va && open.firstPage + open.length / PAGE_SIZE === page) {
-          open.length += PAGE_SIZE;
+          open.length += piece;
         } else {
-          open = { space, virtual: va, length: PAGE_SIZE, firstPage: page };
+          open = { space, virtual: va, length: piece, firstPage: page };
           openChain = chain;
           const list = mappedAt.get(chain);
           if (list) list.push(open);
@@ -396,6 +400,7 @@ function noteProblems(walk: DirectoryWalk, findings: Finding[], pid: number | un
 }
 
 function attachSites(findings: Finding[], chains: readonly ChainInfo[]): void {
+  if (!findings.some((f) => f.chain !== undefined && !f.site)) return;
   const byId = new Map(chains.map((c) => [c.id, c]));
   for (let i = 0; i < findings.length; i++) {
     const f = findings[i];
