@@ -2,7 +2,7 @@
 // prologue, and the ELF's virtual/load mapping for code that runs before paging is on (a
 // higher-half kernel's boot code runs at its load address). Pure lookups over DebugSymbols.
 
-import { DebugSymbols, FunctionInfo } from '../symbols';
+import { DebugSymbols, FunctionInfo, InlinedCallInfo, SourceFrame } from '../symbols';
 import type { LineRow } from '../symbols';
 
 /** The contiguous addresses of one source line around a pc. */
@@ -98,6 +98,27 @@ export class CodeMap {
     // Several rows may share the address; any is_stmt one counts.
     for (let i = hit.index; i >= 0 && rows[i].address === pc; i--) if (rows[i].isStmt && rows[i].line !== 0) return true;
     return false;
+  }
+
+  /**
+   * The source frames at `pc`, innermost first, including inlined calls. At the stop pc (`top`),
+   * inlined calls that start exactly at `pc` are not entered yet, so they are left out and the
+   * caller's line is shown (what gdb shows at a breakpoint on the calling line). For a caller
+   * frame pass the return address minus one and `top` false.
+   */
+  sourceFrames(pc: number, top: boolean): SourceFrame[] {
+    const frames = this.symbols.framesAt(pc);
+    if (!top || frames.length < 2) return frames;
+    const chain = this.symbols.scopeChainAt(pc);
+    if (!chain) return frames;
+    const inlined = chain.scopes.filter((s): s is InlinedCallInfo => 'kind' in s && s.kind === 'inlined');
+    let hidden = 0;
+    for (let i = inlined.length - 1; i >= 0; i--) {
+      const entry = Math.min(...inlined[i].ranges.map((r) => r.start));
+      if (entry !== pc) break;
+      hidden++;
+    }
+    return frames.slice(hidden);
   }
 
   /** True when any line table covers `pc`. */

@@ -276,9 +276,15 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
     this.runOperation(async () => {
       let pc = await this.pc();
       let sym = this.codeMap.symbolAddress(pc, this.pagingOn());
-      let range = this.codeMap.lineRangeAt(sym);
+      if (!this.codeMap.hasLineInfo(sym)) {
+        const reply = await this.resumeAndWait('s');
+        return isPlainStep(reply) ? this.makeStop('step', await this.pc()) : this.settle(reply);
+      }
       const startFunction = this.symbols.functionAt(sym);
-      const startCfa = (await this.stackTrace(1))[0]?.cfa;
+      const startFrames = this.codeMap.sourceFrames(sym, true);
+      const startDepth = startFrames.length;
+      const startLine = startFrames[0];
+      const startCfa = await this.frameCfa();
       for (let n = 0; n < MAX_LINE_STEPS; n++) {
         const insn = await this.instructionAt(pc);
         const sp = await this.register('esp');
@@ -295,7 +301,7 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
             const callee = this.symbols.functionAt(calleeSym);
             if (callee && this.codeMap.hasLineInfo(calleeSym)) {
               const body = this.codeMap.afterPrologue(callee);
-              const target = calleePc + (body - calleeSym);
+              const target = (calleePc + (body - calleeSym)) >>> 0;
               if (target !== calleePc) {
                 const arrival = await this.runUntil([target], (p) => p === target);
                 if (arrival.kind === 'stop') return arrival.stop;
@@ -308,19 +314,25 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
         }
         pc = await this.pc();
         sym = this.codeMap.symbolAddress(pc, this.pagingOn());
-        if (!range) return this.makeStop('step', pc);
-        if (sym >= range.start && sym < range.end) continue;
         // Returned to the caller: stop there, in the middle of its line, as gdb does.
         if (startCfa !== undefined && (await this.register('esp')) >= startCfa) return this.makeStop('step', pc);
+        if (this.symbols.functionAt(sym) !== startFunction || !this.codeMap.hasLineInfo(sym)) return this.makeStop('step', pc);
+        const frames = this.codeMap.sourceFrames(sym, true);
+        // Stepping over: code inlined into this line is part of the line.
+        if (mode === 'over' && frames.length > startDepth) continue;
+        const here = frames[0];
+        if (here && startLine && here.line === startLine.line && here.file === startLine.file && frames.length === startDepth) continue;
         if (this.codeMap.isStatementStart(sym)) return this.makeStop('step', pc);
-        const next = this.codeMap.lineRangeAt(sym);
-        if (!next || this.symbols.functionAt(sym) !== startFunction) return this.makeStop('step', pc);
-        // In the middle of another line of the same function (a jump back into a loop): keep going
-        // to the start of a line.
-        range = next;
+        // In the middle of another line (a jump back into a loop): go on to the start of a line.
       }
       return this.makeStop('step', pc);
     });
+  }
+
+  /** The canonical frame address of frame 0 (one unwinding step), or undefined. */
+  private async frameCfa(): Promise<number | undefined> {
+    const frames = await unwindStack(this.symbols, this.codeMap, await this.registers(), this, { pagingOn: this.pagingOn(), maxFrames: 1 });
+    return frames[0]?.cfa;
   }
 
   /** Runs until the current function returns to its caller (same or outer stack frame). */
@@ -473,21 +485,25 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
     this.state = 'running';
     this.pauseRequested = false;
     this.dropStopCaches();
-    this.op = (async () => {
+    // eslint-disable-next-line prefer-const
+    let op: Promise<void> | undefined = undefined;
+    op = (async () => {
+      let stop: TargetStop;
       try {
-        const stop = await body();
-        this.pauseRequested = false;
-        this.state = 'stopped';
-        this.lastStop = stop;
-        if (this.silentStop) this.silentStop = false;
-        else this.emit('stopped', stop);
+        stop = await body();
       } catch (e) {
-        if (this.ending) return;
-        await this.reportGone(e);
+        if (this.op === op) this.op = undefined;
+        if (!this.ending) await this.reportGone(e);
+        return;
       }
-    })().finally(() => {
-      this.op = undefined;
-    });
+      if (this.op === op) this.op = undefined;
+      this.pauseRequested = false;
+      this.state = 'stopped';
+      this.lastStop = stop;
+      if (this.silentStop) this.silentStop = false;
+      else this.emit('stopped', stop);
+    })();
+    this.op = op;
   }
 
   /** Stops a running operation without reporting the stop (before restart, detach, terminate). */
