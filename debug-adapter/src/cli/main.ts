@@ -8,9 +8,11 @@ import { Command, CommandIo, parseCommandLine, UsageError } from './command-line
 import { bootCommand } from './boot-command';
 import { readCommand } from './read-command';
 import { snapshotCommand, translateCommand } from './snapshot-command';
+import { serveCommand } from './serve-command';
+import { demoCommand } from './demo-command';
 
 /** Every subcommand. Later issues add serve, demo, snapshot here. */
-export const commands: Command[] = [bootCommand, readCommand, snapshotCommand, translateCommand];
+export const commands: Command[] = [bootCommand, readCommand, snapshotCommand, translateCommand, serveCommand, demoCommand];
 
 /** Runs the CLI with `argv` (without node and the script). Resolves with the exit status. */
 export async function runCli(argv: readonly string[], io: CommandIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {

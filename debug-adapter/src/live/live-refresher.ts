@@ -1,0 +1,182 @@
+// LiveRefresher: keeps the live feed's snapshot fresh while the guest runs. With the guest RAM
+// file it reads memory without stopping the guest (snapshots marked live: they may catch the
+// memory manager halfway through an update); without it, it stops the guest briefly through the
+// gdbstub (interrupt, snapshot, continue) at a lower rate. It also turns run-state changes it
+// did not cause (QMP STOP/RESUME, QEMU exiting) into stopped/continued/status events.
+
+import { QemuSession } from '../../../qemu-bridge/src';
+import { ControlRegisters, MmSnapshot, buildSnapshot } from '../mm/snapshot';
+import { SourceSite } from '../mm/findings';
+import { LiveFeed } from './live-feed';
+import { RefreshMode } from './protocol';
+
+export interface LiveRefresherOptions {
+  readonly session: QemuSession;
+  readonly feed: LiveFeed;
+  /** Physical address of mm_debug_info. */
+  readonly descriptorPhys: number;
+  readonly resolveSite?: (address: number) => SourceSite | undefined;
+  /** Refreshes per second while the guest runs. Default 2 with the RAM file, 0.5 through gdbstub stops. */
+  readonly ratePerSecond?: number;
+}
+
+export interface RefresherStats {
+  snapshots: number;
+  failures: number;
+  /** Time to build the last snapshot, ms. */
+  lastBuildMs: number;
+  totalBuildMs: number;
+  lastError: string | undefined;
+}
+
+const CR0_PG = 0x80000000;
+
+export class LiveRefresher {
+  readonly mode: RefreshMode;
+  readonly stats: RefresherStats = { snapshots: 0, failures: 0, lastBuildMs: 0, totalBuildMs: 0, lastError: undefined };
+  private registers: ControlRegisters | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private inFlight: Promise<MmSnapshot | undefined> | undefined;
+  /** QMP STOP/RESUME events our own brief stops will cause, to be ignored. */
+  private ownStops = 0;
+  private ownResumes = 0;
+  private unsubscribe: (() => void)[] = [];
+  private failingReported = false;
+
+  constructor(private readonly options: LiveRefresherOptions) {
+    const ram = options.session.memory.tiers.some((t) => t.name === 'ram-file');
+    if (!options.session.rsp) throw new Error('live refresh needs the gdbstub to read the control registers; attach with --gdb');
+    this.mode = ram
+      ? { kind: 'ram-file', ratePerSecond: options.ratePerSecond ?? 2 }
+      : { kind: 'stop-and-go', ratePerSecond: options.ratePerSecond ?? 0.5 };
+    options.feed.setRefresh(this.mode);
+  }
+
+  /** Starts refreshing; also publishes run-state changes made by others. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    const qmp = this.options.session.qmp;
+    if (qmp) {
+      this.unsubscribe.push(
+        qmp.onEvent((e) => {
+          if (e.event === 'STOP') {
+            if (this.ownStops > 0) this.ownStops--;
+            else this.externalStop();
+          } else if (e.event === 'RESUME') {
+            if (this.ownResumes > 0) this.ownResumes--;
+            else this.options.feed.continued();
+          } else if (e.event === 'SHUTDOWN') {
+            this.options.feed.status('warning', 'The guest shut down.', 'exited');
+          }
+        }),
+      );
+    }
+    this.schedule(0);
+  }
+
+  /** Stops refreshing and waits for a snapshot in progress. */
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    for (const u of this.unsubscribe) u();
+    this.unsubscribe = [];
+    await this.inFlight?.catch(() => undefined);
+  }
+
+  private schedule(delayMs: number): void {
+    if (!this.running) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.refreshNow().finally(() => this.schedule(Math.max(50, 1000 / Math.max(0.01, this.mode.ratePerSecond))));
+    }, delayMs);
+  }
+
+  private externalStop(): void {
+    this.options.feed.stopped('pause');
+    void this.refreshNow();
+  }
+
+  /**
+   * Takes one snapshot now and publishes it. Resolves with it, or undefined when it failed. With
+   * `consistent`, a running guest is stopped for the snapshot and resumed (never a torn snapshot).
+   */
+  async refreshNow(options: { consistent?: boolean } = {}): Promise<MmSnapshot | undefined> {
+    if (this.inFlight && !options.consistent) return this.inFlight;
+    while (this.inFlight) await this.inFlight;
+    const p = this.takeAndPublish(options.consistent ?? false).finally(() => {
+      if (this.inFlight === p) this.inFlight = undefined;
+    });
+    this.inFlight = p;
+    return p;
+  }
+
+  private async takeAndPublish(consistent: boolean): Promise<MmSnapshot | undefined> {
+    const { session, feed } = this.options;
+    const rsp = session.rsp;
+    if (!rsp || rsp.connection.closed) return undefined;
+    const started = Date.now();
+    let stoppedHere = false;
+    try {
+      const guestRunning = rsp.running;
+      if (consistent || this.mode.kind === 'stop-and-go' || !this.registers || !(this.registers.cr0 & CR0_PG)) {
+        if (guestRunning) {
+          if (session.qmp) {
+            this.ownStops++;
+            this.ownResumes++;
+          }
+          await rsp.interrupt(5000);
+          stoppedHere = true;
+        }
+        const regs = await rsp.readRegisters();
+        this.registers = { cr0: regs.value('cr0'), cr3: regs.value('cr3'), cr4: regs.value('cr4') };
+      }
+      const registers = this.registers as ControlRegisters;
+      let snapshot: MmSnapshot | undefined;
+      if (registers.cr0 & CR0_PG) {
+        snapshot = await buildSnapshot({
+          read: (a, n) => session.memory.readPhys(a, n),
+          descriptorPhys: this.options.descriptorPhys,
+          registers,
+          resolveSite: this.options.resolveSite,
+          stop: this.stats.snapshots + 1,
+        });
+      }
+      const live = guestRunning && !stoppedHere;
+      if (stoppedHere) {
+        await rsp.continue();
+        stoppedHere = false;
+      }
+      if (!snapshot) {
+        feed.status('info', 'Waiting for the guest to enable paging.', guestRunning ? 'running' : 'stopped');
+        return undefined;
+      }
+      const ms = Date.now() - started;
+      this.stats.snapshots++;
+      this.stats.lastBuildMs = ms;
+      this.stats.totalBuildMs += ms;
+      if (this.failingReported) {
+        this.failingReported = false;
+        feed.status('info', 'Snapshots are being taken again.');
+      }
+      if (feed.state === 'unknown') feed.setState(guestRunning ? 'running' : 'stopped');
+      feed.publish(snapshot, { live, takenAt: started });
+      return snapshot;
+    } catch (e) {
+      this.stats.failures++;
+      this.stats.lastError = (e as Error).message;
+      if (stoppedHere && !rsp.connection.closed) await rsp.continue().catch(() => undefined);
+      if (rsp.connection.closed) {
+        feed.status('error', 'The connection to QEMU closed: the guest is gone.', 'exited');
+        this.running = false;
+      } else if (!this.failingReported) {
+        // A snapshot read while the guest runs can catch a half-made structure: try again next time.
+        this.failingReported = true;
+        feed.status('warning', `A snapshot failed (${(e as Error).message}); retrying.`);
+      }
+      return undefined;
+    }
+  }
+}
