@@ -7,13 +7,14 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # Debian package -> a command it provides, so a tool installed some other way counts too.
-packages=(qemu-system-x86 gcc binutils make gdb)
+packages=(qemu-system-x86 gcc binutils make gdb chromium)
 declare -A provides=(
   [qemu-system-x86]=qemu-system-i386
   [gcc]=gcc
   [binutils]=ld
   [make]=make
   [gdb]=gdb
+  [chromium]=chromium
 )
 
 package_present() {
