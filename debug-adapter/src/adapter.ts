@@ -1,0 +1,27 @@
+// The debug adapter's entry point: `node out/debug-adapter/src/adapter.js` speaks the Debug
+// Adapter Protocol on stdin/stdout for debug type `mmscope`. With `--server=PORT` it serves DAP on
+// 127.0.0.1:PORT instead (for debugging the adapter itself).
+
+import * as net from 'net';
+import { MmscopeSession } from './session/session';
+
+function serverPort(argv: readonly string[]): number | undefined {
+  const arg = argv.find((a) => a.startsWith('--server='));
+  if (!arg) return undefined;
+  const port = Number(arg.slice('--server='.length));
+  return Number.isInteger(port) && port > 0 && port < 65536 ? port : undefined;
+}
+
+const port = serverPort(process.argv.slice(2));
+if (port === undefined) {
+  const session = new MmscopeSession();
+  process.on('SIGTERM', () => session.shutdown());
+  session.start(process.stdin, process.stdout);
+} else {
+  const server = net.createServer((socket) => {
+    const session = new MmscopeSession();
+    session.setRunAsServer(true);
+    session.start(socket, socket);
+  });
+  server.listen(port, '127.0.0.1');
+}

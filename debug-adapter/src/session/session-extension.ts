@@ -1,0 +1,30 @@
+// The place where later features plug into the debug session without touching it: custom DAP
+// requests (`mmscope/snapshot`, ...), extra scopes (a "Memory manager" scope), debug-console
+// commands, and stop/resume notifications. An extension sees the stopped target through the
+// same plain shapes as the inspector; it never sees DAP objects.
+
+import type { FrameContext, InspectScope, InspectVariable } from '../inspect/target-access';
+import type { Target, TargetStop } from './target';
+
+/** Variables references at or above this value belong to extensions (the Inspector's are below). */
+export const EXTENSION_REFERENCE_BASE = 1 << 24;
+
+export interface SessionExtension {
+  /** Custom request commands this extension answers, e.g. `mmscope/snapshot`. */
+  readonly commands: readonly string[];
+  /** Answers one of `commands`; the result becomes the response body. Throw an Error for a failure. */
+  customRequest?(command: string, args: unknown): Promise<unknown>;
+  /** Scopes added after the inspector's (Locals, Registers, Globals) for a frame. */
+  scopes?(frame: FrameContext): Promise<InspectScope[]>;
+  /** Children of a reference this extension handed out (>= EXTENSION_REFERENCE_BASE); undefined if not its own. */
+  variables?(reference: number, start?: number, count?: number): Promise<InspectVariable[] | undefined>;
+  /** Answers a debug-console line if it is one of its commands; undefined otherwise. */
+  console?(line: string): Promise<string | undefined>;
+  /** Called on every reported stop (e.g. to build a per-stop snapshot lazily). */
+  onStop?(stop: TargetStop): void;
+  /** Called before the guest resumes: drop per-stop state and references. */
+  onResume?(): void;
+}
+
+/** Builds the extensions for a session once its target exists. */
+export type SessionExtensionFactory = (target: Target) => SessionExtension | undefined;

@@ -1,0 +1,598 @@
+// The DAP session: translates Debug Adapter Protocol requests into calls on the run-control
+// Target and the Inspector, and Target events into DAP events. It holds no debugger logic of its
+// own beyond bookkeeping (frame ids, configuration order) and breakpoint conditions/logpoints.
+
+import * as fs from 'fs';
+import * as path from 'path';
+import {
+  Breakpoint, DebugSession, ExitedEvent, InitializedEvent, OutputEvent, Scope, Source, StackFrame, StoppedEvent,
+  TerminatedEvent, Thread,
+} from '@vscode/debugadapter';
+import { DebugProtocol } from '@vscode/debugprotocol';
+import { KernelNotFoundError } from '../../../qemu-bridge/src';
+import { DebugSymbols } from '../symbols';
+import { Inspector } from '../inspect';
+import type { FrameContext, InspectScope, InspectVariable } from '../inspect/target-access';
+import { dataId, parseAddress, parseHitCondition, ResolvedBreakpoint, UserBreakpoint } from './breakpoint-table';
+import { KernelFormatError, messageOf, noDebugInfoWarning } from './errors';
+import { validateAttach, validateLaunch } from './launch-arguments';
+import { EXTENSION_REFERENCE_BASE, SessionExtension, SessionExtensionFactory } from './session-extension';
+import { Target, TargetExit, TargetStop } from './target';
+import { UnwoundStackFrame } from './stack-unwinder';
+
+/** Error ids in DAP error responses. */
+const ERROR_ID = 4000;
+
+interface FrameHandle {
+  frame: UnwoundStackFrame;
+  /** Index among the source frames of this machine frame (inlined calls first). */
+  inlineIndex: number;
+}
+
+export class MmscopeSession extends DebugSession {
+  private target: Target | undefined;
+  private inspector: Inspector | undefined;
+  private symbols: DebugSymbols | undefined;
+  private stopOnEntry = false;
+  private configurationDone!: Promise<void>;
+  private markConfigurationDone!: () => void;
+  private frames = new Map<number, FrameHandle>();
+  private nextFrameId = 1;
+  private evaluateNames = new Map<string, string>();
+  private extensions: SessionExtension[] = [];
+  private ended = false;
+
+  constructor(private readonly extensionFactories: readonly SessionExtensionFactory[] = []) {
+    super();
+    this.setDebuggerLinesStartAt1(true);
+    this.setDebuggerColumnsStartAt1(true);
+    this.resetConfiguration();
+  }
+
+  private resetConfiguration(): void {
+    this.configurationDone = new Promise((resolve) => (this.markConfigurationDone = resolve));
+  }
+
+  // ---- lifecycle ----
+
+  protected override initializeRequest(response: DebugProtocol.InitializeResponse): void {
+    response.body = {
+      supportsConfigurationDoneRequest: true,
+      supportsFunctionBreakpoints: true,
+      supportsConditionalBreakpoints: true,
+      supportsHitConditionalBreakpoints: true,
+      supportsLogPoints: true,
+      supportsDataBreakpoints: true,
+      supportsInstructionBreakpoints: true,
+      supportsSteppingGranularity: true,
+      supportsEvaluateForHovers: true,
+      supportsSetVariable: true,
+      supportsReadMemoryRequest: true,
+      supportsWriteMemoryRequest: true,
+      supportsDisassembleRequest: true,
+      supportsRestartRequest: true,
+      supportsTerminateRequest: true,
+      supportTerminateDebuggee: true,
+      supportsValueFormattingOptions: false,
+      supportsExceptionInfoRequest: false,
+      exceptionBreakpointFilters: [],
+    };
+    this.sendResponse(response);
+  }
+
+  protected override configurationDoneRequest(response: DebugProtocol.ConfigurationDoneResponse): void {
+    this.markConfigurationDone();
+    this.sendResponse(response);
+  }
+
+  protected override async launchRequest(response: DebugProtocol.LaunchResponse, args: DebugProtocol.LaunchRequestArguments): Promise<void> {
+    try {
+      const config = validateLaunch(args);
+      this.stopOnEntry = config.stopOnEntry;
+      const symbols = this.loadSymbols(config.kernel);
+      const launching = Target.launch(config, symbols);
+      // Read the DWARF while QEMU starts (it waits, paused, for us).
+      if (symbols.hasDebugInfo) symbols.compileUnits.length;
+      this.attachTarget(await launching);
+      this.sendEvent(new InitializedEvent());
+      await this.configurationDone;
+      this.sendResponse(response);
+      this.target?.start(this.stopOnEntry);
+    } catch (e) {
+      this.failStart(response, e);
+    }
+  }
+
+  protected override async attachRequest(response: DebugProtocol.AttachResponse, args: DebugProtocol.AttachRequestArguments): Promise<void> {
+    try {
+      const config = validateAttach(args);
+      const symbols = this.loadSymbols(config.kernel);
+      if (symbols.hasDebugInfo) symbols.compileUnits.length;
+      const target = await Target.attach(config, symbols);
+      this.attachTarget(target);
+      this.sendEvent(new InitializedEvent());
+      await this.configurationDone;
+      this.sendResponse(response);
+      // Connecting stopped the guest: show where.
+      this.onStopped({ reason: 'pause', threadId: 1, pc: 0, breakpoints: [], description: 'attached' });
+    } catch (e) {
+      this.failStart(response, e);
+    }
+  }
+
+  private loadSymbols(kernel: string): DebugSymbols {
+    if (!fs.existsSync(kernel) || !fs.statSync(kernel).isFile()) throw new KernelNotFoundError(kernel);
+    let symbols: DebugSymbols;
+    try {
+      symbols = new DebugSymbols(fs.readFileSync(kernel));
+    } catch (e) {
+      throw new KernelFormatError(kernel, messageOf(e).replace(/\.$/, ''));
+    }
+    if (!symbols.hasDebugInfo) this.sendEvent(new OutputEvent(noDebugInfoWarning(kernel) + '\n', 'important'));
+    this.symbols = symbols;
+    return symbols;
+  }
+
+  private attachTarget(target: Target): void {
+    this.target = target;
+    this.inspector = new Inspector(target.symbols, target);
+    target.breakpointFilter = (hit) => this.breakpointDecision(hit.breakpoints);
+    target.on('stopped', (stop) => this.onStopped(stop));
+    target.on('output', (text) => this.sendEvent(new OutputEvent(text, 'stdout')));
+    target.on('exited', (exit) => this.onExited(exit));
+    this.extensions = this.extensionFactories.map((f) => f(target)).filter((x): x is SessionExtension => x !== undefined);
+  }
+
+  private failStart(response: DebugProtocol.Response, error: unknown): void {
+    const message = messageOf(error);
+    this.sendErrorResponse(response, { id: ERROR_ID, format: message.replace(/\{/g, '(').replace(/\}/g, ')'), showUser: true });
+    void this.target?.end({ terminateDebuggee: true });
+    this.finish();
+  }
+
+  protected override async restartRequest(response: DebugProtocol.RestartResponse): Promise<void> {
+    await this.respond(response, async () => {
+      const target = this.requireTarget();
+      this.beforeResume();
+      await target.restart(this.stopOnEntry);
+    });
+  }
+
+  protected override async terminateRequest(response: DebugProtocol.TerminateResponse): Promise<void> {
+    await this.endTarget();
+    this.sendResponse(response);
+    this.finish();
+  }
+
+  protected override async disconnectRequest(response: DebugProtocol.DisconnectResponse): Promise<void> {
+    await this.endTarget();
+    this.sendResponse(response);
+    this.finish();
+    this.shutdown();
+  }
+
+  /** A QEMU we launched is shut down; an attached one is detached and keeps running. */
+  private async endTarget(): Promise<void> {
+    const target = this.target;
+    if (!target) return;
+    await target.end({ terminateDebuggee: target.launched }).catch(() => undefined);
+  }
+
+  private finish(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.sendEvent(new TerminatedEvent());
+  }
+
+  private onExited(exit: TargetExit): void {
+    this.sendEvent(new OutputEvent(exit.message + '\n', exit.unexpected ? 'stderr' : 'console'));
+    if (exit.exitCode !== undefined) this.sendEvent(new ExitedEvent(exit.exitCode));
+    this.finish();
+  }
+
+  // ---- stops and breakpoint decisions ----
+
+  private onStopped(stop: TargetStop): void {
+    const event = new StoppedEvent(stop.reason, stop.threadId) as DebugProtocol.StoppedEvent;
+    event.body.allThreadsStopped = true;
+    if (stop.description) event.body.description = stop.description;
+    if (stop.breakpoints.length) event.body.hitBreakpointIds = stop.breakpoints.map((b) => b.id);
+    for (const x of this.extensions) x.onStop?.(stop);
+    this.sendEvent(event);
+  }
+
+  /** Conditions, hit conditions and logpoints: true when the hit becomes a stop. */
+  private async breakpointDecision(breakpoints: UserBreakpoint[]): Promise<boolean> {
+    const inspector = this.inspector;
+    if (!inspector) return true;
+    inspector.invalidate();
+    const frame = await this.topFrameContext();
+    let stop = false;
+    for (const bp of breakpoints) {
+      if (bp.condition) {
+        try {
+          if (!(await inspector.evaluateCondition(bp.condition, frame))) continue;
+        } catch (e) {
+          this.sendEvent(new OutputEvent(`The condition "${bp.condition}" of breakpoint ${bp.id} could not be evaluated (${messageOf(e).replace(/\.$/, '')}); stopping.\n`, 'console'));
+          stop = true;
+          continue;
+        }
+      }
+      bp.hits++;
+      if (bp.hitCondition) {
+        const holds = parseHitCondition(bp.hitCondition);
+        if (typeof holds === 'string') {
+          this.sendEvent(new OutputEvent(`Breakpoint ${bp.id}: ${holds}; stopping.\n`, 'console'));
+        } else if (!holds(bp.hits)) {
+          continue;
+        }
+      }
+      if (bp.logMessage !== undefined) {
+        const text = await inspector.interpolateLogMessage(bp.logMessage, frame);
+        this.sendEvent(new OutputEvent(text + '\n', 'console'));
+        continue;
+      }
+      stop = true;
+    }
+    return stop;
+  }
+
+  private async topFrameContext(): Promise<FrameContext> {
+    const [top] = await this.requireTarget().stackTrace(1);
+    return toFrameContext(top);
+  }
+
+  /** Drops everything valid for one stop only. */
+  private beforeResume(): void {
+    this.frames.clear();
+    this.evaluateNames.clear();
+    this.inspector?.invalidate();
+    for (const x of this.extensions) x.onResume?.();
+  }
+
+  // ---- breakpoints ----
+
+  protected override async setBreakPointsRequest(response: DebugProtocol.SetBreakpointsResponse, args: DebugProtocol.SetBreakpointsArguments): Promise<void> {
+    await this.respond(response, async () => {
+      const target = this.requireTarget();
+      const file = args.source.path ?? args.source.name ?? '';
+      const resolved = target.table.setSourceBreakpoints(file, (args.breakpoints ?? []).map((b) => ({
+        line: b.line, condition: b.condition, hitCondition: b.hitCondition, logMessage: b.logMessage,
+      })));
+      await target.syncBreakpoints();
+      response.body = { breakpoints: resolved.map((r) => this.toBreakpoint(r)) };
+    });
+  }
+
+  protected override async setFunctionBreakPointsRequest(response: DebugProtocol.SetFunctionBreakpointsResponse, args: DebugProtocol.SetFunctionBreakpointsArguments): Promise<void> {
+    await this.respond(response, async () => {
+      const target = this.requireTarget();
+      const resolved = target.table.setFunctionBreakpoints(args.breakpoints.map((b) => ({ name: b.name, condition: b.condition, hitCondition: b.hitCondition })));
+      await target.syncBreakpoints();
+      response.body = { breakpoints: resolved.map((r) => this.toBreakpoint(r)) };
+    });
+  }
+
+  protected override async setInstructionBreakpointsRequest(response: DebugProtocol.SetInstructionBreakpointsResponse, args: DebugProtocol.SetInstructionBreakpointsArguments): Promise<void> {
+    await this.respond(response, async () => {
+      const target = this.requireTarget();
+      const resolved = target.table.setInstructionBreakpoints(args.breakpoints.map((b) => ({
+        instructionReference: b.instructionReference, offset: b.offset, condition: b.condition, hitCondition: b.hitCondition,
+      })));
+      await target.syncBreakpoints();
+      response.body = { breakpoints: resolved.map((r) => this.toBreakpoint(r)) };
+    });
+  }
+
+  protected override setExceptionBreakPointsRequest(response: DebugProtocol.SetExceptionBreakpointsResponse): void {
+    response.body = { breakpoints: [] };
+    this.sendResponse(response);
+  }
+
+  protected override async dataBreakpointInfoRequest(response: DebugProtocol.DataBreakpointInfoResponse, args: DebugProtocol.DataBreakpointInfoArguments): Promise<void> {
+    await this.respond(response, async () => {
+      const inspector = this.requireInspector();
+      const expression = args.variablesReference !== undefined
+        ? this.evaluateNames.get(`${args.variablesReference}:${args.name}`) ?? args.name
+        : args.name;
+      const frame = args.frameId !== undefined ? this.frameContext(args.frameId) : await this.topFrameContext().catch(() => undefined);
+      const address = await inspector.evaluate(`&(${expression})`, frame, 'watch');
+      const size = await inspector.evaluate(`sizeof(${expression})`, frame, 'watch');
+      const at = address.memoryReference ? parseAddress(address.memoryReference) : undefined;
+      const bytes = Number(size.result);
+      if (at === undefined || !Number.isInteger(bytes)) {
+        response.body = { dataId: null, description: `"${expression}" has no address to watch.` };
+      } else if (![1, 2, 4, 8].includes(bytes)) {
+        response.body = { dataId: null, description: `"${expression}" is ${bytes} bytes; watch a member or element of 1, 2, 4 or 8 bytes.` };
+      } else {
+        response.body = {
+          dataId: dataId(at, bytes),
+          description: `${expression} (${bytes} bytes at 0x${at.toString(16)})`,
+          accessTypes: ['write', 'read', 'readWrite'],
+          canPersist: false,
+        };
+      }
+    });
+  }
+
+  protected override async setDataBreakpointsRequest(response: DebugProtocol.SetDataBreakpointsResponse, args: DebugProtocol.SetDataBreakpointsArguments): Promise<void> {
+    await this.respond(response, async () => {
+      const target = this.requireTarget();
+      const resolved = target.table.setDataBreakpoints(args.breakpoints.map((b) => ({
+        dataId: b.dataId, accessType: b.accessType, condition: b.condition, hitCondition: b.hitCondition,
+      })));
+      await target.syncBreakpoints();
+      response.body = { breakpoints: resolved.map((r) => this.toBreakpoint(r)) };
+    });
+  }
+
+  private toBreakpoint(r: ResolvedBreakpoint): DebugProtocol.Breakpoint {
+    const bp = new Breakpoint(r.verified) as DebugProtocol.Breakpoint;
+    bp.id = r.id;
+    if (r.line !== undefined) bp.line = r.line;
+    if (r.file) bp.source = new Source(path.basename(r.file), r.file);
+    if (r.message) bp.message = r.message;
+    if (r.address !== undefined) bp.instructionReference = hex(r.address);
+    return bp;
+  }
+
+  // ---- run control ----
+
+  protected override threadsRequest(response: DebugProtocol.ThreadsResponse): void {
+    void this.respond(response, async () => {
+      const threads = this.target && !this.target.isGone ? await this.target.threads() : [];
+      response.body = { threads: threads.map((t) => new Thread(t.id, t.name)) };
+    });
+  }
+
+  protected override continueRequest(response: DebugProtocol.ContinueResponse): void {
+    void this.respond(response, async () => {
+      const target = this.requireTarget();
+      this.beforeResume();
+      target.continue();
+      response.body = { allThreadsContinued: true };
+    });
+  }
+
+  protected override nextRequest(response: DebugProtocol.NextResponse, args: DebugProtocol.NextArguments): void {
+    void this.respond(response, async () => {
+      const target = this.requireTarget();
+      this.beforeResume();
+      if (args.granularity === 'instruction') target.stepInstruction();
+      else target.stepLine('over');
+    });
+  }
+
+  protected override stepInRequest(response: DebugProtocol.StepInResponse, args: DebugProtocol.StepInArguments): void {
+    void this.respond(response, async () => {
+      const target = this.requireTarget();
+      this.beforeResume();
+      if (args.granularity === 'instruction') target.stepInstruction();
+      else target.stepLine('into');
+    });
+  }
+
+  protected override stepOutRequest(response: DebugProtocol.StepOutResponse): void {
+    void this.respond(response, async () => {
+      const target = this.requireTarget();
+      this.beforeResume();
+      target.stepOut();
+    });
+  }
+
+  protected override pauseRequest(response: DebugProtocol.PauseResponse): void {
+    void this.respond(response, async () => {
+      this.requireTarget().pause();
+    });
+  }
+
+  // ---- stack, scopes, variables ----
+
+  protected override async stackTraceRequest(response: DebugProtocol.StackTraceResponse, args: DebugProtocol.StackTraceArguments): Promise<void> {
+    await this.respond(response, async () => {
+      const target = this.requireTarget();
+      const machineFrames = await target.stackTrace();
+      const frames: DebugProtocol.StackFrame[] = [];
+      for (const frame of machineFrames) {
+        const top = frame.index === 0;
+        const lookup = top ? frame.symbolPc : (frame.symbolPc - 1) >>> 0;
+        const sources = target.symbols.hasDebugInfo ? target.codeMap.sourceFrames(lookup, top) : [];
+        const suffix = frame.interrupt ? ` [interrupt ${frame.interrupt.vector}]` : '';
+        if (sources.length === 0) {
+          const name = target.codeMap.functionName(lookup) ?? hex(frame.pc);
+          const sf = new StackFrame(this.frameId(frame, 0), name + suffix) as DebugProtocol.StackFrame;
+          sf.instructionPointerReference = hex(frame.pc);
+          sf.presentationHint = 'subtle';
+          frames.push(sf);
+          continue;
+        }
+        sources.forEach((s, i) => {
+          const source = s.file ? new Source(path.basename(s.file), s.file) : undefined;
+          const sf = new StackFrame(this.frameId(frame, i), s.name + (i === sources.length - 1 ? suffix : ''), source, s.line ?? 0, 1) as DebugProtocol.StackFrame;
+          sf.instructionPointerReference = hex(frame.pc);
+          if (!source) sf.presentationHint = 'subtle';
+          frames.push(sf);
+        });
+      }
+      const start = args.startFrame ?? 0;
+      const levels = args.levels && args.levels > 0 ? args.levels : frames.length;
+      response.body = { stackFrames: frames.slice(start, start + levels), totalFrames: frames.length };
+    });
+  }
+
+  private frameId(frame: UnwoundStackFrame, inlineIndex: number): number {
+    for (const [id, h] of this.frames) if (h.frame === frame && h.inlineIndex === inlineIndex) return id;
+    const id = this.nextFrameId++;
+    this.frames.set(id, { frame, inlineIndex });
+    return id;
+  }
+
+  private frameContext(frameId: number): FrameContext {
+    const handle = this.frames.get(frameId);
+    if (!handle) throw new Error(`Frame ${frameId} belongs to an earlier stop; refresh the call stack.`);
+    return toFrameContext(handle.frame);
+  }
+
+  protected override async scopesRequest(response: DebugProtocol.ScopesResponse, args: DebugProtocol.ScopesArguments): Promise<void> {
+    await this.respond(response, async () => {
+      const frame = this.frameContext(args.frameId);
+      const scopes: InspectScope[] = await this.requireInspector().scopes(frame);
+      for (const x of this.extensions) if (x.scopes) scopes.push(...(await x.scopes(frame)));
+      response.body = { scopes: scopes.map((s) => toScope(s)) };
+    });
+  }
+
+  protected override async variablesRequest(response: DebugProtocol.VariablesResponse, args: DebugProtocol.VariablesArguments): Promise<void> {
+    await this.respond(response, async () => {
+      let variables: InspectVariable[] | undefined;
+      if (args.variablesReference >= EXTENSION_REFERENCE_BASE) {
+        for (const x of this.extensions) {
+          variables = await x.variables?.(args.variablesReference, args.start, args.count);
+          if (variables) break;
+        }
+      }
+      variables ??= await this.requireInspector().variables(args.variablesReference, args.start, args.count);
+      for (const v of variables) if (v.evaluateName) this.evaluateNames.set(`${args.variablesReference}:${v.name}`, v.evaluateName);
+      response.body = { variables: variables.map((v) => ({ ...v })) };
+    });
+  }
+
+  protected override async setVariableRequest(response: DebugProtocol.SetVariableResponse, args: DebugProtocol.SetVariableArguments): Promise<void> {
+    await this.respond(response, async () => {
+      const result = await this.requireInspector().setVariable(args.variablesReference, args.name, args.value);
+      response.body = { ...result };
+    });
+  }
+
+  protected override async evaluateRequest(response: DebugProtocol.EvaluateResponse, args: DebugProtocol.EvaluateArguments): Promise<void> {
+    await this.respond(response, async () => {
+      if (args.context === 'repl') {
+        for (const x of this.extensions) {
+          const answer = await x.console?.(args.expression);
+          if (answer !== undefined) {
+            response.body = { result: answer, variablesReference: 0 };
+            return;
+          }
+        }
+      }
+      const frame = args.frameId !== undefined ? this.frameContext(args.frameId) : undefined;
+      const result = await this.requireInspector().evaluate(args.expression, frame, args.context);
+      response.body = { ...result };
+    });
+  }
+
+  // ---- memory and disassembly ----
+
+  protected override async readMemoryRequest(response: DebugProtocol.ReadMemoryResponse, args: DebugProtocol.ReadMemoryArguments): Promise<void> {
+    await this.respond(response, async () => {
+      const target = this.requireTarget();
+      const base = parseAddress(args.memoryReference);
+      if (base === undefined) throw new Error(`"${args.memoryReference}" is not a memory address.`);
+      const address = (base + (args.offset ?? 0)) >>> 0;
+      const count = Math.max(0, Math.min(args.count, 1 << 20));
+      let data: Buffer;
+      try {
+        data = await target.readMemory(address, count);
+      } catch {
+        // Return the readable prefix, page by page.
+        const parts: Buffer[] = [];
+        let at = address;
+        while (at < address + count) {
+          const n = Math.min(0x1000 - (at % 0x1000), address + count - at);
+          try {
+            parts.push(await target.readMemory(at, n));
+          } catch {
+            break;
+          }
+          at += n;
+        }
+        data = Buffer.concat(parts);
+      }
+      response.body = { address: hex(address), data: data.toString('base64'), ...(data.length < count ? { unreadableBytes: count - data.length } : {}) };
+    });
+  }
+
+  protected override async writeMemoryRequest(response: DebugProtocol.WriteMemoryResponse, args: DebugProtocol.WriteMemoryArguments): Promise<void> {
+    await this.respond(response, async () => {
+      const target = this.requireTarget();
+      const base = parseAddress(args.memoryReference);
+      if (base === undefined) throw new Error(`"${args.memoryReference}" is not a memory address.`);
+      const data = Buffer.from(args.data, 'base64');
+      await target.writeMemory((base + (args.offset ?? 0)) >>> 0, data);
+      this.inspector?.invalidate();
+      response.body = { bytesWritten: data.length };
+    });
+  }
+
+  protected override async disassembleRequest(response: DebugProtocol.DisassembleResponse, args: DebugProtocol.DisassembleArguments): Promise<void> {
+    await this.respond(response, async () => {
+      const base = parseAddress(args.memoryReference);
+      if (base === undefined) throw new Error(`"${args.memoryReference}" is not a memory address.`);
+      const address = (base + (args.offset ?? 0)) >>> 0;
+      const instructions = await this.requireInspector().disassemble(address, args.instructionCount, args.resolveSymbols ?? true, args.instructionOffset ?? 0);
+      response.body = {
+        instructions: instructions.map((i) => ({
+          ...i,
+          ...(i.location ? { location: new Source(i.location.name ?? path.basename(i.location.path), i.location.path) } : {}),
+        })),
+      };
+    });
+  }
+
+  // ---- custom requests (extensions) ----
+
+  protected override customRequest(command: string, response: DebugProtocol.Response, args: unknown): void {
+    const owner = this.extensions.find((x) => x.commands.includes(command));
+    if (!owner?.customRequest) {
+      super.customRequest(command, response, args);
+      return;
+    }
+    void this.respond(response, async () => {
+      response.body = await owner.customRequest?.(command, args);
+    });
+  }
+
+  // ---- helpers ----
+
+  private requireTarget(): Target {
+    if (!this.target) throw new Error('No guest is being debugged; start the session with launch or attach.');
+    return this.target;
+  }
+
+  private requireInspector(): Inspector {
+    this.requireTarget();
+    return this.inspector as Inspector;
+  }
+
+  /** Runs `body` and sends the response, or an error response with the error's sentence. */
+  private async respond(response: DebugProtocol.Response, body: () => Promise<void>): Promise<void> {
+    try {
+      await body();
+      this.sendResponse(response);
+    } catch (e) {
+      const message = messageOf(e).replace(/\{/g, '(').replace(/\}/g, ')');
+      this.sendErrorResponse(response, { id: ERROR_ID, format: message, showUser: false });
+    }
+  }
+}
+
+function toFrameContext(frame: UnwoundStackFrame): FrameContext {
+  return {
+    pc: frame.symbolPc,
+    ...(frame.cfa !== undefined ? { cfa: frame.cfa } : {}),
+    registers: frame.registers,
+    frameIndex: frame.index,
+  };
+}
+
+function toScope(s: InspectScope): DebugProtocol.Scope {
+  const scope = new Scope(s.name, s.variablesReference, s.expensive) as DebugProtocol.Scope;
+  if (s.presentationHint) scope.presentationHint = s.presentationHint;
+  if (s.namedVariables !== undefined) scope.namedVariables = s.namedVariables;
+  if (s.indexedVariables !== undefined) scope.indexedVariables = s.indexedVariables;
+  return scope;
+}
+
+function hex(n: number): string {
+  return `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
+}
