@@ -10,7 +10,7 @@ export const BLOCK_STATE_NAMES: { readonly [char: string]: string } = {
 };
 
 const STATE_COLOURS: { readonly [char: string]: string } = {
-  '.': '#262a31', K: '#7a5a2e', F: '#55575c', D: '#3f6146', _: '#111214', X: '#ff2bd6',
+  '.': '#343b45', K: '#7a5a2e', F: '#55575c', D: '#3f6146', _: '#111214', X: '#ff2bd6',
 };
 
 /** Which chain each block belongs to (-1: none), and the chains by id. */

@@ -101,6 +101,9 @@ export class PhysicalMemoryMap {
     const ratio = window.devicePixelRatio || 1;
     const w = this.columns * this.cell;
     const h = rows * this.cell;
+    // Geometry for tests and tools that point at a block: block i is at column i % columns.
+    this.canvas.dataset.cell = String(this.cell);
+    this.canvas.dataset.columns = String(this.columns);
     this.canvas.style.width = `${w}px`;
     this.canvas.style.height = `${h}px`;
     this.canvas.width = Math.ceil(w * ratio);
@@ -108,7 +111,7 @@ export class PhysicalMemoryMap {
     const g = this.canvas.getContext('2d');
     if (!g) return;
     g.setTransform(ratio, 0, 0, ratio, 0, 0);
-    g.fillStyle = '#0d0f12';
+    g.fillStyle = '#08090b';
     g.fillRect(0, 0, w, h);
     const gap = this.cell >= 5 ? 1 : 0;
     const inner = this.cell - gap;
