@@ -11,6 +11,7 @@ import { SnapshotDiff, diffSnapshots } from '../mm/diff';
 import { snapshotToJson } from '../mm/snapshot-json';
 import { formatSnapshot } from '../mm/snapshot-text';
 import { startLiveGuest } from '../live/live-guest';
+import { DashboardBuildMissingError } from '../live/dashboard-server';
 import { defaultKernelPath } from './boot-command';
 import { Command, CommandIo, parseNumberOption, UsageError } from './command-line';
 import { loadKernel } from './snapshot-command';
@@ -31,7 +32,7 @@ const aptInstall = (pkgs: string): string => `${asRoot() ? '' : 'sudo '}apt-get 
 
 /** Checks for QEMU; throws DemoSetupError naming the command that installs it. */
 export function requireQemu(): string {
-  const name = process.env.MMSCOPE_QEMU ?? 'qemu-system-i386';
+  const name = process.env.MMSCOPE_QEMU || 'qemu-system-i386';
   const found = resolveExecutable(name);
   if (found) return found;
   if (process.env.MMSCOPE_QEMU) throw new DemoSetupError(`MMSCOPE_QEMU names ${name}, which is not an executable file; fix the path or unset MMSCOPE_QEMU.`);
@@ -156,7 +157,7 @@ export const demoCommand: Command = {
         await guest.close();
       }
     } catch (e) {
-      if (e instanceof DemoSetupError) {
+      if (e instanceof DemoSetupError || e instanceof DashboardBuildMissingError) {
         io.stderr.write(`mmscope: ${e.message}\n`);
         return 1;
       }

@@ -5,6 +5,7 @@
 
 import { parseHostPort } from '../../../qemu-bridge/src';
 import { startLiveGuest } from '../live/live-guest';
+import { DashboardBuildMissingError } from '../live/dashboard-server';
 import { defaultKernelPath } from './boot-command';
 import { Command, ParsedOptions, parseNumberOption, UsageError } from './command-line';
 import { loadKernel } from './snapshot-command';
@@ -83,6 +84,10 @@ export const serveCommand: Command = {
         return 1;
       }
       return 0;
+    } catch (e) {
+      if (!(e instanceof DashboardBuildMissingError)) throw e;
+      io.stderr.write(`mmscope: ${e.message}\n`);
+      return 1;
     } finally {
       signal.cancel();
     }
