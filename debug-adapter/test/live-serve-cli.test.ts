@@ -7,6 +7,7 @@ import * as assert from 'assert';
 import { ChildProcess, execFile, spawn } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { QemuInstance, QmpClient, launchQemu } from '../../qemu-bridge/src';
 import { KERNEL, TestFeedClient } from './live-helpers';
@@ -182,8 +183,10 @@ describe('mmscope serve and demo (CLI)', function () {
   });
 
   it('demo says exactly what to install when QEMU is missing', async () => {
-    // A PATH holding only node: no qemu-system-i386 (the kernel is given, so nothing is built).
-    const env = { ...process.env, PATH: path.dirname(process.execPath) };
+    // An empty PATH: no qemu-system-i386 (node is started by its full path; the kernel is given, so nothing is built).
+    const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'mmscope-empty-path-'));
+    cleanup.push(() => fs.rmSync(empty, { recursive: true, force: true }));
+    const env: NodeJS.ProcessEnv = { ...process.env, PATH: empty };
     delete env.MMSCOPE_QEMU;
     const r = await mmscope(['demo', '--once', '--kernel', KERNEL], env);
     assert.strictEqual(r.code, 1);
