@@ -156,9 +156,14 @@ describe('live feed', function () {
     const firstSeq = server.feed.latestSeq;
     // Each snapshot is published once the fast client has the previous one: were the server held
     // up by the slow client, this would time out.
-    for (let i = 0; i < 300; i++) {
+    // Publish until the slow client's socket buffers are full and its queue overflowed (a few
+    // hundred deltas on Linux loopback), and some more after.
+    const slowResynced = (): boolean => server.feed.stats().perClient.some((s) => s.resyncs > 0);
+    let extra = 20;
+    for (let i = 0; i < 5000 && extra > 0; i++) {
       const seq = publishNext();
       await fast.waitFor(() => fast.state.seq === seq, `the fast client got snapshot ${seq}`, 10_000);
+      if (slowResynced()) extra--;
     }
     const last = server.feed.latestSeq;
     const deltas = fast.messages.filter((m) => m.type === 'delta').map((m) => (m.type === 'delta' ? m.seq : 0));
