@@ -134,13 +134,15 @@ export class CodeMap {
     const entry = fn.entryPc ?? fn.lowPc;
     const hit = this.rowAt(entry);
     if (!hit) return entry;
-    const { rows, index } = hit;
+    const { rows } = hit;
+    let index = hit.index;
+    while (index > 0 && rows[index - 1].address === rows[index].address && !rows[index - 1].endSequence) index--;
     const firstLine = rows[index].line;
     for (let i = index + 1; i < rows.length && !rows[i].endSequence; i++) {
       const r = rows[i];
       if (r.address >= fn.highPc) break;
       if (r.prologueEnd) return r.address;
-      if (r.isStmt && r.line !== firstLine && r.line !== 0 && r.address > entry) return r.address;
+      if (r.isStmt && r.line !== firstLine && r.line !== 0) return r.address;
     }
     return entry;
   }

@@ -399,10 +399,13 @@ export class MmscopeSession extends DebugSession {
         const sources = target.symbols.hasDebugInfo ? target.codeMap.sourceFrames(lookup, top) : [];
         const suffix = frame.interrupt ? ` [interrupt ${frame.interrupt.vector}]` : '';
         if (sources.length === 0) {
+          // Assembly code (no DWARF function) may still have a line table.
           const name = target.codeMap.functionName(lookup) ?? hex(frame.pc);
-          const sf = new StackFrame(this.frameId(frame, 0), name + suffix) as DebugProtocol.StackFrame;
+          const line = target.symbols.hasDebugInfo ? target.symbols.addressToLine(lookup) : undefined;
+          const source = line ? new Source(path.basename(line.file), line.file) : undefined;
+          const sf = new StackFrame(this.frameId(frame, 0), name + suffix, source, line?.line ?? 0, 1) as DebugProtocol.StackFrame;
           sf.instructionPointerReference = hex(frame.pc);
-          sf.presentationHint = 'subtle';
+          if (!source) sf.presentationHint = 'subtle';
           frames.push(sf);
           continue;
         }

@@ -302,7 +302,12 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
             if (callee && this.codeMap.hasLineInfo(calleeSym)) {
               const body = this.codeMap.afterPrologue(callee);
               const target = (calleePc + (body - calleeSym)) >>> 0;
-              if (target !== calleePc) {
+              // Single steps through the prologue (interrupts stay masked, so no other task runs).
+              for (let i = 0; i < 64 && (await this.pc()) !== target; i++) {
+                const r = await this.resumeAndWait('s');
+                if (!isPlainStep(r)) return this.settle(r);
+              }
+              if ((await this.pc()) !== target) {
                 const arrival = await this.runUntil([target], (p) => p === target);
                 if (arrival.kind === 'stop') return arrival.stop;
               }

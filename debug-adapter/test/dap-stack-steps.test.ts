@@ -1,0 +1,114 @@
+// DAP tests against a real QEMU running the guest's demo: a line breakpoint in the memory
+// manager is hit, the call stack and the results of next/stepIn/stepOut agree with gdb's bt,
+// next, step and finish at the same breakpoint address, the stack unwinds through an
+// interrupt frame, and locals are readable at the stop.
+
+import * as assert from 'assert';
+import { DebugClient } from '@vscode/debugadapter-testsupport';
+import { launchQemu, QemuInstance } from '../../qemu-bridge/src';
+import {
+  assertSameFrames, CHAIN_C, haveGuest, KERNEL, killQemu, launchAndStop, parseBacktrace, qemuMarker, resumeAndStop,
+  runGdb, ShownFrame, shownStack, waitNoQemu,
+} from './dap-fixture';
+
+/** Runs gdb on a fresh QEMU (demo) stopped at `*address`, then `commands`; returns the #0/#N lines of each section. */
+async function gdbAt(address: string, commands: string[]): Promise<ShownFrame[][]> {
+  let qemu: QemuInstance | undefined;
+  try {
+    qemu = await launchQemu({ kernel: KERNEL, cmdline: 'demo' });
+    const args = ['-batch', '-nx', '-ex', 'set pagination off', '-ex', 'set confirm off', '-ex', `file ${KERNEL}`,
+      '-ex', `target remote 127.0.0.1:${qemu.gdb.port}`, '-ex', `break *${address}`, '-ex', 'continue', '-ex', 'echo @@\\n', '-ex', 'bt'];
+    for (const c of commands) args.push('-ex', 'echo @@\\n', '-ex', c, '-ex', 'frame');
+    args.push('-ex', 'kill');
+    const out = await runGdb(args);
+    return out.split('@@\n').slice(1).map((section) => parseBacktrace(section));
+  } finally {
+    await qemu?.shutdown(1000);
+  }
+}
+
+const top = async (dc: DebugClient): Promise<ShownFrame> => (await shownStack(dc)).frames[0];
+
+describe('DAP: breakpoints, stack and stepping (real QEMU, gdb as oracle)', function () {
+  this.timeout(180000);
+  let dc: DebugClient;
+  const marker = qemuMarker();
+  let breakpointAddress = '';
+  let firstStop: { reason: string; hit?: number[] };
+  let verified: { verified: boolean; line?: number; id?: number };
+
+  before(async function () {
+    if (!haveGuest()) this.skip();
+    dc = await (await import('./dap-fixture')).startClient();
+    const stop = await launchAndStop(dc, { marker }, async () => {
+      const r = await dc.setBreakpointsRequest({ source: { path: CHAIN_C }, breakpoints: [{ line: 216 }] });
+      const bp = r.body.breakpoints[0];
+      verified = { verified: bp.verified, line: bp.line, id: bp.id };
+      breakpointAddress = bp.instructionReference ?? '';
+    });
+    firstStop = { reason: stop.body.reason, hit: stop.body.hitBreakpointIds };
+  });
+
+  after(async () => {
+    await dc?.stop().catch(() => undefined);
+    killQemu(marker);
+  });
+
+  it('verifies a line breakpoint in mm/chain.c and stops there with reason breakpoint', async () => {
+    assert.strictEqual(verified.verified, true);
+    assert.strictEqual(verified.line, 216);
+    assert.match(breakpointAddress, /^0x[0-9a-f]{8}$/);
+    assert.strictEqual(firstStop.reason, 'breakpoint');
+    assert.deepStrictEqual(firstStop.hit, [verified.id]);
+    const t = await top(dc);
+    assert.deepStrictEqual(t, { name: 'MmFreeChain', file: 'chain.c', line: 216 });
+  });
+
+  it('lists one thread per virtual CPU', async () => {
+    const threads = await dc.threadsRequest();
+    assert.deepStrictEqual(threads.body.threads.map((t) => t.name), ['CPU 0']);
+  });
+
+  it('agrees with gdb on the backtrace and on next, next, step, finish, next', async () => {
+    const steps: ShownFrame[] = [];
+    const shown = (await shownStack(dc)).frames;
+    await resumeAndStop(dc, dc.nextRequest({ threadId: 1 }));
+    steps.push(await top(dc));
+    await resumeAndStop(dc, dc.nextRequest({ threadId: 1 }));
+    steps.push(await top(dc));
+    const into = await resumeAndStop(dc, dc.stepInRequest({ threadId: 1 }));
+    assert.strictEqual(into.body.reason, 'step');
+    steps.push(await top(dc));
+    await resumeAndStop(dc, dc.stepOutRequest({ threadId: 1 }));
+    steps.push(await top(dc));
+    await resumeAndStop(dc, dc.nextRequest({ threadId: 1 }));
+    steps.push(await top(dc));
+
+    const gdb = await gdbAt(breakpointAddress, ['next', 'next', 'step', 'finish', 'next']);
+    assertSameFrames(shown, gdb[0], 'backtrace at the breakpoint');
+    const gdbSteps = gdb.slice(1).map((frames) => frames[0]);
+    assert.deepStrictEqual(steps.map((f) => `${f.name} ${f.file}:${f.line}`), gdbSteps.map((f) => `${f.name} ${f.file}:${f.line}`));
+  });
+
+  it('unwinds through the timer interrupt frame into the interrupted code', async () => {
+    const fb = await dc.setFunctionBreakpointsRequest({ breakpoints: [{ name: 'timer_irq' }] });
+    assert.strictEqual(fb.body.breakpoints[0].verified, true);
+    await dc.setBreakpointsRequest({ source: { path: CHAIN_C }, breakpoints: [] });
+    const stop = await resumeAndStop(dc, dc.continueRequest({ threadId: 1 }));
+    assert.strictEqual(stop.body.reason, 'breakpoint');
+    const { frames } = await shownStack(dc);
+    assert.strictEqual(frames[0].name, 'timer_irq');
+    const i = frames.findIndex((f) => / \[interrupt 32\]$/.test(f.name));
+    assert.ok(i > 0, `no interrupt frame in ${JSON.stringify(frames)}`);
+    const below = frames.slice(i + 1).filter((f) => f.file);
+    assert.ok(below.length > 0, `nothing with source below the interrupt frame: ${JSON.stringify(frames)}`);
+    await dc.setFunctionBreakpointsRequest({ breakpoints: [] });
+  });
+
+  it('ends the session with terminate and leaves no QEMU behind', async () => {
+    const terminated = dc.waitForEvent('terminated');
+    await dc.terminateRequest();
+    await terminated;
+    assert.deepStrictEqual(await waitNoQemu(marker), []);
+  });
+});
