@@ -1,0 +1,43 @@
+// The data source over a running mmscope debug session: the adapter's custom requests
+// (mmscope/snapshot, mmscope/translate) and the DAP evaluate request in the selected frame.
+
+import * as vscode from 'vscode';
+import { SnapshotJson } from '../../debug-adapter/src/mm/snapshot-json';
+import { Translation } from '../../debug-adapter/src/mm/translate';
+import { EvaluatedValue, MmDataSource, SnapshotPair, pointerOf } from './mm-data-source';
+
+interface SnapshotResponse {
+  snapshot: SnapshotJson;
+  previous?: SnapshotJson;
+}
+
+interface EvaluateResponse {
+  result: string;
+  type?: string;
+  memoryReference?: string;
+}
+
+export class DebugSessionSource implements MmDataSource {
+  constructor(readonly session: vscode.DebugSession) {}
+
+  async snapshot(): Promise<SnapshotPair> {
+    const body = (await this.session.customRequest('mmscope/snapshot', { withPrevious: true })) as SnapshotResponse;
+    if (!body || typeof body !== 'object' || !body.snapshot) throw new Error('the debug adapter answered mmscope/snapshot without a snapshot; is the guest stopped?');
+    return { snapshot: body.snapshot, previous: body.previous };
+  }
+
+  async translate(address: number, pid?: number): Promise<Translation> {
+    return (await this.session.customRequest('mmscope/translate', pid === undefined ? { address } : { address, pid })) as Translation;
+  }
+
+  async evaluate(expression: string): Promise<EvaluatedValue | undefined> {
+    const item = vscode.debug.activeStackItem;
+    const frameId = item instanceof vscode.DebugStackFrame && item.session.id === this.session.id ? item.frameId : undefined;
+    try {
+      const r = (await this.session.customRequest('evaluate', { expression, context: 'hover', ...(frameId !== undefined ? { frameId } : {}) })) as EvaluateResponse;
+      return { expression, value: r.result, type: r.type, pointer: pointerOf(r.result, r.type, r.memoryReference) };
+    } catch {
+      return undefined;
+    }
+  }
+}

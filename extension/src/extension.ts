@@ -1,0 +1,278 @@
+// mmscope's VS Code side: the mmscope view container (Address space, Processes, Chains, Findings,
+// Physical memory), commands, the status bar item, the debug configuration provider and the
+// language client. It speaks only DAP (custom requests and events) and LSP; never to QEMU.
+
+import * as fs from 'fs';
+import * as vscode from 'vscode';
+import { DebugSessionSource } from './debug-session-source';
+import { DEBUG_TYPE, MmscopeAdapterFactory, MmscopeConfigurationProvider } from './debug-configuration';
+import { MmLanguageClient } from './language-client';
+import { StopSummary } from './mm-data-source';
+import { revealSource } from './reveal';
+import { SnapshotStore } from './snapshot-store';
+import { translationLines } from '../server/translation-text';
+import { addressSpaceModel } from './views/address-space-model';
+import { chainsModel } from './views/chains-model';
+import { findingsModel, statusText } from './views/findings-model';
+import { MemoryMapView } from './views/memory-map-view';
+import { processesModel } from './views/processes-model';
+import { findChainNode } from './views/tree-item-data';
+import { MmTreeProvider } from './views/tree-provider';
+import { RevealTarget, ViewNode } from './views/view-node';
+
+const SNAPSHOT_EVENT = 'mmscope/snapshotReady';
+
+/** Parses "0xc0100000", "3221225472" or "2:0x400000" (pid:address). */
+export function parseAddressInput(text: string): { address: number; pid?: number } | undefined {
+  const m = /^\s*(?:(\d+)\s*:\s*)?(0[xX][0-9a-fA-F]{1,8}|\d{1,10})\s*$/.exec(text);
+  if (!m) return undefined;
+  const address = Number(m[2]);
+  if (address > 0xffffffff) return undefined;
+  return { address, ...(m[1] !== undefined ? { pid: Number(m[1]) } : {}) };
+}
+
+export function activate(context: vscode.ExtensionContext): void {
+  const views: MmTreeProvider[] = [];
+  let memoryMap: MemoryMapView | undefined;
+  const anyVisible = (): boolean => views.some((v) => v.visible) || (memoryMap?.visible ?? false) || vscode.window.visibleTextEditors.some((e) => e.document.languageId === 'c');
+  const store = new SnapshotStore(anyVisible);
+  const output = vscode.window.createOutputChannel('mmscope');
+  let addressSpacePid: number | undefined;
+  let liveRefresh = false;
+  let lastRefreshMs: number | undefined;
+
+  const addressSpace = new MmTreeProvider('mmscope.addressSpace', store, (s, p) =>
+    addressSpaceModel(s, addressSpacePid !== undefined && s.processes.some((x) => x.pid === addressSpacePid) ? addressSpacePid : undefined, p));
+  const processes = new MmTreeProvider('mmscope.processes', store, processesModel);
+  const chains = new MmTreeProvider('mmscope.chains', store, chainsModel);
+  const findings = new MmTreeProvider('mmscope.findings', store, findingsModel);
+  views.push(addressSpace, processes, chains, findings);
+  for (const v of views) {
+    const view = vscode.window.createTreeView(v.viewId, { treeDataProvider: v, showCollapseAll: true });
+    v.view = view;
+    view.onDidChangeVisibility((e) => {
+      if (e.visible) void store.visible();
+    });
+    context.subscriptions.push(view, v);
+  }
+
+  const revealChain = async (id: number): Promise<void> => {
+    const node = findChainNode(chains.topLevel(), id);
+    memoryMap?.select(id);
+    if (!node) {
+      void vscode.window.showWarningMessage(`mmscope: there is no chain ${id} at this stop.`);
+      return;
+    }
+    await vscode.commands.executeCommand('mmscope.chains.focus');
+    await chains.view?.reveal(node, { select: true, focus: true, expand: true });
+  };
+
+  memoryMap = new MemoryMapView(context.extensionUri, store, (id) => void revealChain(id), () => writeState());
+  context.subscriptions.push(vscode.window.registerWebviewViewProvider(MemoryMapView.viewId, memoryMap, { webviewOptions: { retainContextWhenHidden: false } }));
+
+  const status = vscode.window.createStatusBarItem('mmscope.status', vscode.StatusBarAlignment.Left, 50);
+  status.name = 'mmscope memory';
+  status.command = 'mmscope.physicalMemory.focus';
+  context.subscriptions.push(status, output);
+
+  const client = new MmLanguageClient(context.extensionUri, store);
+  context.subscriptions.push(client);
+
+  /** For the end-to-end test: what each view shows, written when MMSCOPE_E2E_STATE names a file. */
+  const stateFile = process.env.MMSCOPE_E2E_STATE;
+  const describe = (nodes: readonly ViewNode[]): { label: string; description?: string; changed?: boolean }[] =>
+    nodes.map((n) => ({ label: n.label, description: n.description, changed: n.changed }));
+  type Described = { label: string; description?: string; changed?: boolean; children?: Described[] };
+  const tree = (nodes: readonly ViewNode[], depth: number): Described[] =>
+    nodes.map((n) => ({ label: n.label, description: n.description, changed: n.changed, ...(depth > 1 && n.children ? { children: tree(n.children(), depth - 1) } : {}) }));
+  function writeState(): void {
+    if (!stateFile) return;
+    const snap = store.snapshot;
+    const state = {
+      activated: true,
+      state: store.state,
+      stop: store.stop,
+      lastRefreshMs,
+      error: store.lastError,
+      views: snap
+        ? {
+            chains: describe(chains.topLevel()),
+            processes: describe(processes.topLevel()),
+            findings: describe(findings.topLevel()),
+            addressSpace: tree(addressSpace.topLevel(), 3),
+          }
+        : undefined,
+      memoryMap: memoryMap?.rendered,
+      status: status.text,
+    };
+    try {
+      fs.writeFileSync(stateFile, JSON.stringify(state, null, 1));
+    } catch {
+      // the test reads what it can
+    }
+  }
+
+  context.subscriptions.push(
+    store.onDidChange((c) => {
+      const t0 = Date.now();
+      for (const v of views) v.refresh();
+      memoryMap?.update();
+      client.push();
+      if (c.snapshot && c.state !== 'none') {
+        status.text = statusText(c.snapshot);
+        status.tooltip = `mmscope: stop ${c.stop ?? c.snapshot.stop}${c.fetchMs !== undefined ? `, snapshot fetched in ${c.fetchMs} ms` : ''}. Click for the physical memory map.`;
+        status.show();
+      } else if (c.state === 'running') {
+        status.text = '$(database) mmscope: running';
+        status.show();
+      } else {
+        status.hide();
+      }
+      if (c.error) output.appendLine(`snapshot: ${c.error}`);
+      if (c.fetchMs !== undefined) lastRefreshMs = c.fetchMs + (Date.now() - t0);
+      void vscode.commands.executeCommand('setContext', 'mmscope.stopped', c.state === 'stopped');
+      writeState();
+    }),
+  );
+
+  // Debug sessions of type mmscope feed the store.
+  const isOurs = (s: vscode.DebugSession | undefined): s is vscode.DebugSession => s?.type === DEBUG_TYPE;
+  context.subscriptions.push(
+    vscode.debug.registerDebugConfigurationProvider(DEBUG_TYPE, new MmscopeConfigurationProvider()),
+    vscode.debug.registerDebugConfigurationProvider(DEBUG_TYPE, { provideDebugConfigurations: () => new MmscopeConfigurationProvider().provideDebugConfigurations() }, vscode.DebugConfigurationProviderTriggerKind.Dynamic),
+    vscode.debug.registerDebugAdapterDescriptorFactory(DEBUG_TYPE, new MmscopeAdapterFactory(context.extensionUri)),
+    vscode.debug.registerDebugAdapterTrackerFactory(DEBUG_TYPE, {
+      createDebugAdapterTracker: () => ({
+        onDidSendMessage: (m: { type?: string; event?: string }) => {
+          if (m.type === 'event' && m.event === 'continued') store.running();
+        },
+        onWillReceiveMessage: (m: { type?: string; command?: string }) => {
+          if (m.type === 'request' && (m.command === 'continue' || m.command === 'next' || m.command === 'stepIn' || m.command === 'stepOut')) store.running();
+        },
+      }),
+    }),
+    vscode.debug.onDidStartDebugSession((s) => {
+      if (!isOurs(s)) return;
+      store.attach(new DebugSessionSource(s));
+      void vscode.commands.executeCommand('setContext', 'mmscope.sessionActive', true);
+      void client.start();
+    }),
+    vscode.debug.onDidTerminateDebugSession((s) => {
+      const src = store.dataSource;
+      if (!isOurs(s) || !(src instanceof DebugSessionSource) || src.session.id !== s.id) return;
+      store.detach();
+      void vscode.commands.executeCommand('setContext', 'mmscope.sessionActive', false);
+    }),
+    vscode.debug.onDidReceiveDebugSessionCustomEvent((e) => {
+      if (!isOurs(e.session) || e.event !== SNAPSHOT_EVENT) return;
+      const src = store.dataSource;
+      if (!(src instanceof DebugSessionSource) || src.session.id !== e.session.id) return;
+      void store.stopped((e.body ?? {}) as StopSummary);
+    }),
+    vscode.window.onDidChangeVisibleTextEditors(() => void store.visible()),
+  );
+
+  const requireStopped = (): boolean => {
+    if (store.state === 'none') void vscode.window.showWarningMessage('mmscope: start a debug session ("Boot guest kernel") first.');
+    else if (!store.snapshot) void vscode.window.showWarningMessage('mmscope: the guest is running; pause it or wait for a breakpoint.');
+    return store.snapshot !== undefined && store.state !== 'none';
+  };
+
+  const showTranslation = async (address: number, pid?: number): Promise<void> => {
+    const src = store.dataSource;
+    if (!src) {
+      requireStopped();
+      return;
+    }
+    try {
+      const t = await src.translate(address, pid);
+      const lines = translationLines(t).map((l) => l.replace(/`/g, ''));
+      output.appendLine(lines.join(' '));
+      output.show(true);
+      void vscode.window.showInformationMessage(lines.join(' '));
+      if (t.chain !== undefined) memoryMap?.select(t.chain);
+    } catch (e) {
+      void vscode.window.showErrorMessage(`mmscope: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  };
+
+  context.subscriptions.push(
+    vscode.commands.registerCommand('mmscope.translateAddress', async (arg?: string | number) => {
+      if (!requireStopped()) return;
+      const text = typeof arg === 'number' ? String(arg) : arg ?? (await vscode.window.showInputBox({ prompt: 'Virtual address to translate (0x… or pid:0x…)', placeHolder: '0xc0100000' }));
+      if (text === undefined) return;
+      const parsed = parseAddressInput(text);
+      if (!parsed) {
+        void vscode.window.showErrorMessage(`mmscope: "${text}" is not an address; write it as 0xc0100000 or pid:0x400000.`);
+        return;
+      }
+      await showTranslation(parsed.address, parsed.pid);
+    }),
+    vscode.commands.registerCommand('mmscope.revealChain', async (arg?: number | ViewNode) => {
+      if (!requireStopped() || !store.snapshot) return;
+      let id = typeof arg === 'number' ? arg : arg && typeof arg === 'object' ? Number(/^chain:(\d+):/.exec(arg.id)?.[1]) : undefined;
+      if (id === undefined || Number.isNaN(id)) {
+        const pick = await vscode.window.showQuickPick(
+          store.snapshot.chains.map((c) => ({ label: `chain ${c.id}`, description: `${c.blocks.length} blocks · ${c.flagNames.join(',')}`, id: c.id })),
+          { placeHolder: 'Chain to reveal' },
+        );
+        id = pick?.id;
+      }
+      if (id !== undefined) await revealChain(id);
+    }),
+    vscode.commands.registerCommand('mmscope.reveal', async (target: RevealTarget) => {
+      if (!target) return;
+      if (target.kind === 'source') await revealSource(target.file, target.line);
+      else if (target.kind === 'chain') await revealChain(target.id);
+      else await showTranslation(target.virtual, target.pid);
+    }),
+    vscode.commands.registerCommand('mmscope.revealSite', async (node: ViewNode) => {
+      if (node?.reveal) await vscode.commands.executeCommand('mmscope.reveal', node.reveal);
+    }),
+    vscode.commands.registerCommand('mmscope.copySnapshot', async () => {
+      if (!requireStopped() || !store.snapshot) return;
+      await vscode.env.clipboard.writeText(JSON.stringify(store.snapshot, null, 2));
+      void vscode.window.showInformationMessage(`mmscope: copied the snapshot of stop ${store.snapshot.stop} as JSON.`);
+    }),
+    vscode.commands.registerCommand('mmscope.refresh', async () => {
+      if (store.state === 'none') return;
+      await store.refresh();
+    }),
+    vscode.commands.registerCommand('mmscope.toggleLiveRefresh', async () => {
+      liveRefresh = !liveRefresh;
+      void vscode.commands.executeCommand('setContext', 'mmscope.liveRefresh', liveRefresh);
+      const src = store.dataSource;
+      const rate = vscode.workspace.getConfiguration('mmscope').get<number>('liveRefreshRate', 2);
+      if (src instanceof DebugSessionSource) {
+        try {
+          await src.session.customRequest('mmscope/liveRefresh', { enabled: liveRefresh, ratePerSecond: rate });
+        } catch (e) {
+          void vscode.window.showWarningMessage(`mmscope: the debug adapter did not turn live refresh ${liveRefresh ? 'on' : 'off'} (${e instanceof Error ? e.message : String(e)}).`);
+        }
+      }
+      void vscode.window.showInformationMessage(`mmscope: live refresh ${liveRefresh ? `on (${rate} per second while running)` : 'off'}.`);
+    }),
+    vscode.commands.registerCommand('mmscope.chooseProcess', async () => {
+      if (!requireStopped() || !store.snapshot) return;
+      const pick = await vscode.window.showQuickPick(
+        store.snapshot.processes.map((p) => ({ label: `pid ${p.pid} ${p.name}`, description: `${p.state}${p.current ? ', current' : ''}`, pid: p.pid })),
+        { placeHolder: 'Process whose address space to show' },
+      );
+      if (!pick) return;
+      addressSpacePid = pick.pid;
+      addressSpace.setModel((s, p) => addressSpaceModel(s, s.processes.some((x) => x.pid === addressSpacePid) ? addressSpacePid : undefined, p));
+      writeState();
+    }),
+  );
+
+  void vscode.commands.executeCommand('setContext', 'mmscope.sessionActive', isOurs(vscode.debug.activeDebugSession));
+  if (isOurs(vscode.debug.activeDebugSession)) {
+    store.attach(new DebugSessionSource(vscode.debug.activeDebugSession));
+  }
+  void client.start().catch((e: unknown) => output.appendLine(`language server: ${e instanceof Error ? e.message : String(e)}`));
+  writeState();
+}
+
+export function deactivate(): void {
+  // Disposables are released through the context.
+}

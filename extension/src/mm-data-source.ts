@@ -1,0 +1,57 @@
+// The seam between the views and where memory-manager data comes from. Today the source is the
+// debug session's custom requests (debug-session-source.ts); the live feed of the adapter can
+// implement the same interface later without the views or the language server changing.
+
+import { SnapshotJson } from '../../debug-adapter/src/mm/snapshot-json';
+import { Translation } from '../../debug-adapter/src/mm/translate';
+
+export interface SnapshotPair {
+  readonly snapshot: SnapshotJson;
+  /** The snapshot of the stop before, when the source kept it. */
+  readonly previous?: SnapshotJson;
+}
+
+/** What a debugger evaluation of an expression gave, for the hover. */
+export interface EvaluatedValue {
+  readonly expression: string;
+  readonly value: string;
+  readonly type?: string;
+  /** The address the value denotes, when it is a pointer or an address. */
+  readonly pointer?: number;
+}
+
+export interface MmDataSource {
+  /** The snapshot at the current stop. */
+  snapshot(): Promise<SnapshotPair>;
+  /** Walks `address` in `pid`'s address space (default: the current process). */
+  translate(address: number, pid?: number): Promise<Translation>;
+  /** Evaluates a C expression in the selected stack frame; undefined when it cannot. */
+  evaluate(expression: string): Promise<EvaluatedValue | undefined>;
+}
+
+/** A summary sent at each stop (the body of the adapter's mmscope/snapshotReady event). */
+export interface StopSummary {
+  readonly stop: number;
+  readonly chains?: number;
+  readonly freeBlocks?: number;
+  readonly usedBlocks?: number;
+  readonly fragmentationPercent?: number;
+  readonly findings?: number;
+  readonly live?: boolean;
+}
+
+/** Reads the first address out of a debugger's value text: "0xc0123456", "(char *) 0x1000 <buf>", "4096". */
+export function pointerOf(value: string, type: string | undefined, memoryReference?: string): number | undefined {
+  const parse = (t: string): number | undefined => {
+    const m = /^\s*(?:\([^)]*\)\s*)?(0x[0-9a-fA-F]+|\d+)\b/.exec(t);
+    if (!m) return undefined;
+    const n = Number(m[1]);
+    return Number.isSafeInteger(n) && n >= 0 && n <= 0xffffffff ? n : undefined;
+  };
+  if (memoryReference) {
+    const n = parse(memoryReference);
+    if (n !== undefined) return n;
+  }
+  const isPointer = (type !== undefined && /\*\s*$|\[\d*\]\s*$/.test(type)) || /^\s*(\([^)]*\*\)\s*)?0x[0-9a-fA-F]+/.test(value);
+  return isPointer ? parse(value) : undefined;
+}

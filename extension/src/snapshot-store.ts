@@ -1,0 +1,126 @@
+// The snapshot every view shows: fetched from the data source once per stop, and only when some
+// view that needs it is visible (a hidden view fetches nothing). Knows nothing of VS Code.
+
+import { SnapshotJson } from '../../debug-adapter/src/mm/snapshot-json';
+import { MmDataSource, StopSummary } from './mm-data-source';
+
+export type SessionState = 'none' | 'running' | 'stopped';
+
+export interface StoreChange {
+  readonly state: SessionState;
+  readonly snapshot?: SnapshotJson;
+  readonly previous?: SnapshotJson;
+  /** The stop the snapshot belongs to. */
+  readonly stop?: number;
+  /** Milliseconds the fetch took. */
+  readonly fetchMs?: number;
+  readonly error?: string;
+}
+
+type Listener = (change: StoreChange) => void;
+
+export class SnapshotStore {
+  private source: MmDataSource | undefined;
+  private listeners: Listener[] = [];
+  private pendingStop: number | undefined;
+  private fetching: Promise<void> | undefined;
+  state: SessionState = 'none';
+  snapshot: SnapshotJson | undefined;
+  previous: SnapshotJson | undefined;
+  stop: number | undefined;
+  lastError: string | undefined;
+  lastSummary: StopSummary | undefined;
+
+  /** `wanted()` says whether anything that shows the snapshot is visible now. */
+  constructor(private readonly wanted: () => boolean) {}
+
+  onDidChange(listener: Listener): { dispose(): void } {
+    this.listeners.push(listener);
+    return { dispose: () => (this.listeners = this.listeners.filter((l) => l !== listener)) };
+  }
+
+  private emit(extra: Partial<StoreChange> = {}): void {
+    const change: StoreChange = { state: this.state, snapshot: this.snapshot, previous: this.previous, stop: this.stop, ...extra };
+    for (const l of [...this.listeners]) l(change);
+  }
+
+  /** A debug session of type mmscope started (or a live feed connected). */
+  attach(source: MmDataSource): void {
+    this.source = source;
+    this.state = 'running';
+    this.emit();
+  }
+
+  /** The session ended: the views go back to their welcome content. */
+  detach(): void {
+    this.source = undefined;
+    this.state = 'none';
+    this.snapshot = undefined;
+    this.previous = undefined;
+    this.stop = undefined;
+    this.pendingStop = undefined;
+    this.lastSummary = undefined;
+    this.emit();
+  }
+
+  running(): void {
+    if (!this.source || this.state === 'running') return;
+    this.lastSummary = undefined;
+    this.state = 'running';
+    this.emit();
+  }
+
+  /** The guest stopped and a snapshot is ready: fetch it now if a view wants it, else later. */
+  stopped(summary: StopSummary): Promise<void> {
+    if (!this.source) return Promise.resolve();
+    this.state = summary.live ? 'running' : 'stopped';
+    this.lastSummary = summary;
+    this.pendingStop = summary.stop;
+    if (this.wanted()) return this.refresh();
+    this.emit();
+    return Promise.resolve();
+  }
+
+  /** Whether the snapshot held is older than the last stop. */
+  get stale(): boolean {
+    return this.pendingStop !== undefined && this.pendingStop !== this.stop;
+  }
+
+  /** A view became visible: fetch if what it would show is stale. */
+  visible(): Promise<void> {
+    return this.stale ? this.refresh() : Promise.resolve();
+  }
+
+  /** Fetches the snapshot of the current stop (one fetch at a time; a second call waits for it). */
+  refresh(): Promise<void> {
+    if (!this.source || (this.state !== 'stopped' && !this.lastSummary?.live)) return Promise.resolve();
+    if (this.fetching) return this.fetching.then(() => (this.stale ? this.refresh() : undefined));
+    const source = this.source;
+    const started = Date.now();
+    const wantedStop = this.pendingStop;
+    this.fetching = source
+      .snapshot()
+      .then(
+        (pair) => {
+          if (source !== this.source) return;
+          this.previous = pair.previous ?? (this.snapshot && this.snapshot.stop !== pair.snapshot.stop ? this.snapshot : this.previous);
+          this.snapshot = pair.snapshot;
+          this.stop = wantedStop ?? pair.snapshot.stop;
+          this.lastError = undefined;
+          this.emit({ fetchMs: Date.now() - started });
+        },
+        (e: unknown) => {
+          if (source !== this.source) return;
+          this.lastError = e instanceof Error ? e.message : String(e);
+          this.stop = wantedStop;
+          this.emit({ error: this.lastError });
+        },
+      )
+      .finally(() => (this.fetching = undefined));
+    return this.fetching;
+  }
+
+  get dataSource(): MmDataSource | undefined {
+    return this.source;
+  }
+}
