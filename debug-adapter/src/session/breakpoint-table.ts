@@ -7,7 +7,8 @@ import { BreakpointKind } from '../../../qemu-bridge/src';
 import { DebugSymbols } from '../symbols';
 import { CodeMap } from './code-map';
 
-export type UserBreakpointKind = 'source' | 'function' | 'instruction' | 'data';
+/** 'internal': placed by a session extension (e.g. allocation breakpoints), never shown to the user. */
+export type UserBreakpointKind = 'source' | 'function' | 'instruction' | 'data' | 'internal';
 export type DataAccess = 'write' | 'read' | 'readWrite';
 
 /** What a user asked for, common to every kind. */
@@ -108,6 +109,7 @@ export class BreakpointTable {
   private functions: UserBreakpoint[] = [];
   private instructions: UserBreakpoint[] = [];
   private data: UserBreakpoint[] = [];
+  private internal: UserBreakpoint[] = [];
 
   constructor(private readonly symbols: DebugSymbols, private readonly codeMap: CodeMap) {}
 
@@ -186,7 +188,15 @@ export class BreakpointTable {
 
   /** Every breakpoint, of every kind. */
   all(): UserBreakpoint[] {
-    return [...[...this.bySource.values()].flat(), ...this.functions, ...this.instructions, ...this.data];
+    return [...[...this.bySource.values()].flat(), ...this.functions, ...this.instructions, ...this.data, ...this.internal];
+  }
+
+  /** Replaces the internal code breakpoints owned by `owner` (a session extension). */
+  setInternalBreakpoints(owner: string, addresses: readonly number[]): void {
+    this.internal = [
+      ...this.internal.filter((b) => !b.key.startsWith(`internal:${owner}:`)),
+      ...addresses.map((a) => this.make('internal', `internal:${owner}:${a}`, this.internal, {}, [a])),
+    ];
   }
 
   /** The gdbstub breakpoints and watchpoints the table needs, without duplicates. */

@@ -2,8 +2,11 @@
 // prologue, and the ELF's virtual/load mapping for code that runs before paging is on (a
 // higher-half kernel's boot code runs at its load address). Pure lookups over DebugSymbols.
 
-import { DebugSymbols, FunctionInfo, InlinedCallInfo, SourceFrame } from '../symbols';
+import { CompileUnitInfo, DebugSymbols, FunctionInfo, InlinedCallInfo, ScopeInfo, SourceFrame, VariableInfo } from '../symbols';
 import type { LineRow } from '../symbols';
+
+const SHT_PROGBITS = 1;
+const SHF_EXECINSTR = 4;
 
 /** The contiguous addresses of one source line around a pc. */
 export interface LineRange {
@@ -127,23 +130,58 @@ export class CodeMap {
   }
 
   /**
-   * Where a debugger stops for "break FUNCTION": the first address of the function's second
-   * line (after the prologue), or its entry when it has a single line.
+   * Where a debugger stops for "break FUNCTION" and after stepping into a function, as gdb does
+   * for gcc's i386 code: past `push %ebp; mov %esp,%ebp` (and an immediate `sub $N,%esp`) and the
+   * register pushes that follow; if that lands inside a line-table row, on to the next row.
+   * A function that does not start with `push %ebp` is entered at its first instruction.
    */
   afterPrologue(fn: FunctionInfo): number {
     const entry = fn.entryPc ?? fn.lowPc;
-    const hit = this.rowAt(entry);
-    if (!hit) return entry;
-    const { rows } = hit;
-    let index = hit.index;
-    while (index > 0 && rows[index - 1].address === rows[index].address && !rows[index - 1].endSequence) index--;
-    const firstLine = rows[index].line;
-    for (let i = index + 1; i < rows.length && !rows[i].endSequence; i++) {
-      const r = rows[i];
-      if (r.address >= fn.highPc) break;
-      if (r.prologueEnd) return r.address;
-      if (r.isStmt && r.line !== firstLine && r.line !== 0) return r.address;
+    // gcc's location lists stay valid through the prologue, so gdb stops at the entry itself.
+    if (this.locationsValid(fn.unit)) return entry;
+    const code = this.codeBytes(entry, 64);
+    if (!code || code[0] !== 0x55) return entry;
+    let i = 1;
+    if ((code[i] === 0x89 && code[i + 1] === 0xe5) || (code[i] === 0x8b && code[i + 1] === 0xec)) {
+      i += 2;
+      if (code[i] === 0x83 && code[i + 1] === 0xec) i += 3;
+      else if (code[i] === 0x81 && code[i + 1] === 0xec) i += 6;
+    } else {
+      return entry;
     }
-    return entry;
+    for (let n = 0; n < 8 && code[i] >= 0x50 && code[i] <= 0x57; n++) i++;
+    const pc = entry + i;
+    const hit = this.rowAt(pc);
+    if (!hit || hit.rows[hit.index].address === pc) return pc;
+    for (let k = hit.index + 1; k < hit.rows.length; k++) {
+      const r = hit.rows[k];
+      if (r.address > pc) return r.address < fn.highPc ? r.address : pc;
+    }
+    return pc;
+  }
+
+  private readonly validLocations = new Map<CompileUnitInfo, boolean>();
+
+  /** True for a unit from gcc 4.5 or later that uses location lists (optimised code), as gdb decides. */
+  private locationsValid(unit: CompileUnitInfo): boolean {
+    let valid = this.validLocations.get(unit);
+    if (valid === undefined) {
+      const m = /^GNU [A-Za-z0-9+ ]*?(\d+)\.(\d+)/.exec(unit.producer ?? '');
+      const recentGcc = m !== null && (Number(m[1]) > 4 || (Number(m[1]) === 4 && Number(m[2]) >= 5));
+      const hasList = (vars: readonly VariableInfo[]): boolean => vars.some((v) => v.location.kind === 'list');
+      const scopeHasList = (scope: ScopeInfo): boolean => hasList(scope.variables) || scope.blocks.some(scopeHasList) || scope.inlined.some((i) => hasList(i.parameters) || scopeHasList(i));
+      valid = recentGcc && (hasList(unit.globals) || unit.functions.some((f) => hasList(f.parameters) || scopeHasList(f)));
+      this.validLocations.set(unit, valid);
+    }
+    return valid;
+  }
+
+  /** Up to `length` bytes of the ELF image's code at virtual `address`, or undefined outside it. */
+  codeBytes(address: number, length: number): Uint8Array | undefined {
+    const section = this.symbols.elf.sections.find((s) => s.type === SHT_PROGBITS && (s.flags & SHF_EXECINSTR) !== 0 && address >= s.addr && address < s.addr + s.size);
+    if (!section) return undefined;
+    const data = this.symbols.elf.sectionData(section);
+    const offset = address - section.addr;
+    return data.subarray(offset, Math.min(data.length, offset + length));
   }
 }

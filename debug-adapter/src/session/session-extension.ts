@@ -20,10 +20,30 @@ export interface SessionExtension {
   variables?(reference: number, start?: number, count?: number): Promise<InspectVariable[] | undefined>;
   /** Answers a debug-console line if it is one of its commands; undefined otherwise. */
   console?(line: string): Promise<string | undefined>;
+  /** Exception-breakpoint filters this extension offers (shown in the Breakpoints view). */
+  readonly exceptionFilters?: readonly ExceptionFilter[];
+  /**
+   * The user's choice of filters (with conditions). Returns one verdict per option, in order.
+   * The extension places its code breakpoints through `table.setInternalBreakpoints`.
+   */
+  setExceptionFilters?(options: readonly { filterId: string; condition?: string }[]): Promise<{ verified: boolean; message?: string }[]>;
+  /**
+   * Decides a hit of one of its internal breakpoints: undefined to resume silently, or the stop
+   * to report (reason "exception" with a one-sentence description).
+   */
+  decideInternalHit?(pc: number): Promise<{ description: string; text?: string } | undefined>;
   /** Called on every reported stop (e.g. to build a per-stop snapshot lazily). */
   onStop?(stop: TargetStop): void;
   /** Called before the guest resumes: drop per-stop state and references. */
   onResume?(): void;
+}
+
+export interface ExceptionFilter {
+  readonly filter: string;
+  readonly label: string;
+  readonly description?: string;
+  readonly supportsCondition?: boolean;
+  readonly conditionDescription?: string;
 }
 
 /** Builds the extensions for a session once its target exists. */

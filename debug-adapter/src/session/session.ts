@@ -16,7 +16,7 @@ import type { FrameContext, InspectScope, InspectVariable } from '../inspect/tar
 import { dataId, parseAddress, parseHitCondition, ResolvedBreakpoint, UserBreakpoint } from './breakpoint-table';
 import { KernelFormatError, messageOf, noDebugInfoWarning } from './errors';
 import { validateAttach, validateLaunch } from './launch-arguments';
-import { EXTENSION_REFERENCE_BASE, SessionExtension, SessionExtensionFactory } from './session-extension';
+import { EXTENSION_REFERENCE_BASE, ExceptionFilter, SessionExtension, SessionExtensionFactory } from './session-extension';
 import { Target, TargetExit, TargetStop } from './target';
 import { UnwoundStackFrame } from './stack-unwinder';
 
@@ -42,7 +42,13 @@ export class MmscopeSession extends DebugSession {
   private extensions: SessionExtension[] = [];
   private ended = false;
 
-  constructor(private readonly extensionFactories: readonly SessionExtensionFactory[] = []) {
+  /** The description of an internal-breakpoint stop an extension asked for, until it is reported. */
+  private pendingException: { description: string; text?: string } | undefined;
+
+  constructor(
+    private readonly extensionFactories: readonly SessionExtensionFactory[] = [],
+    private readonly exceptionFilters: readonly ExceptionFilter[] = [],
+  ) {
     super();
     this.setDebuggerLinesStartAt1(true);
     this.setDebuggerColumnsStartAt1(true);
@@ -75,7 +81,7 @@ export class MmscopeSession extends DebugSession {
       supportTerminateDebuggee: true,
       supportsValueFormattingOptions: false,
       supportsExceptionInfoRequest: false,
-      exceptionBreakpointFilters: [],
+      exceptionBreakpointFilters: this.exceptionFilters.map((f) => ({ ...f })),
     };
     this.sendResponse(response);
   }
@@ -193,10 +199,15 @@ export class MmscopeSession extends DebugSession {
   // ---- stops and breakpoint decisions ----
 
   private onStopped(stop: TargetStop): void {
-    const event = new StoppedEvent(stop.reason, stop.threadId) as DebugProtocol.StoppedEvent;
+    const internalOnly = stop.breakpoints.length > 0 && stop.breakpoints.every((b) => b.kind === 'internal');
+    const exception = internalOnly ? this.pendingException : undefined;
+    this.pendingException = undefined;
+    const event = new StoppedEvent(exception ? 'exception' : stop.reason, stop.threadId, exception?.text) as DebugProtocol.StoppedEvent;
     event.body.allThreadsStopped = true;
-    if (stop.description) event.body.description = stop.description;
-    if (stop.breakpoints.length) event.body.hitBreakpointIds = stop.breakpoints.map((b) => b.id);
+    if (exception) event.body.description = exception.description;
+    else if (stop.description) event.body.description = stop.description;
+    const visible = stop.breakpoints.filter((b) => b.kind !== 'internal');
+    if (visible.length) event.body.hitBreakpointIds = visible.map((b) => b.id);
     for (const x of this.extensions) x.onStop?.(stop);
     this.sendEvent(event);
   }
@@ -209,6 +220,16 @@ export class MmscopeSession extends DebugSession {
     const frame = await this.topFrameContext();
     let stop = false;
     for (const bp of breakpoints) {
+      if (bp.kind === 'internal') {
+        for (const x of this.extensions) {
+          const hit = await x.decideInternalHit?.(bp.addresses[0]);
+          if (hit) {
+            this.pendingException = hit;
+            stop = true;
+          }
+        }
+        continue;
+      }
       if (bp.condition) {
         try {
           if (!(await inspector.evaluateCondition(bp.condition, frame))) continue;
@@ -284,9 +305,19 @@ export class MmscopeSession extends DebugSession {
     });
   }
 
-  protected override setExceptionBreakPointsRequest(response: DebugProtocol.SetExceptionBreakpointsResponse): void {
-    response.body = { breakpoints: [] };
-    this.sendResponse(response);
+  protected override async setExceptionBreakPointsRequest(response: DebugProtocol.SetExceptionBreakpointsResponse, args: DebugProtocol.SetExceptionBreakpointsArguments): Promise<void> {
+    await this.respond(response, async () => {
+      const options = args.filterOptions ?? args.filters.map((filterId) => ({ filterId }));
+      const verdicts: { verified: boolean; message?: string }[] = options.map(() => ({ verified: false, message: 'no extension offers this filter' }));
+      for (const x of this.extensions) {
+        if (!x.setExceptionFilters || !x.exceptionFilters) continue;
+        const mine = options.map((o, i) => ({ o, i })).filter(({ o }) => x.exceptionFilters?.some((f) => f.filter === o.filterId));
+        const answers = await x.setExceptionFilters(mine.map(({ o }) => o));
+        mine.forEach(({ i }, k) => (verdicts[i] = answers[k] ?? { verified: true }));
+      }
+      if (this.target) await this.target.syncBreakpoints();
+      response.body = { breakpoints: verdicts };
+    });
   }
 
   protected override async dataBreakpointInfoRequest(response: DebugProtocol.DataBreakpointInfoResponse, args: DebugProtocol.DataBreakpointInfoArguments): Promise<void> {

@@ -672,14 +672,8 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
   /** The instruction at `pc`, decoded from the ELF image when it holds that code, else from memory. */
   private async instructionAt(pc: number): Promise<ClassifiedInstruction> {
     const sym = this.codeMap.symbolAddress(pc, this.pagingOn());
-    const section = this.symbols.elf.sections.find((s) => s.type === 1 && (s.flags & 4) !== 0 && sym >= s.addr && sym < s.addr + s.size);
-    let bytes: Uint8Array;
-    if (section) {
-      const data = this.symbols.elf.sectionData(section);
-      bytes = data.subarray(sym - section.addr, Math.min(data.length, sym - section.addr + 16));
-    } else {
-      bytes = await this.readMemory(pc, 16).catch(() => Buffer.alloc(0));
-    }
+    let bytes: Uint8Array = this.codeMap.codeBytes(sym, 16) ?? Buffer.alloc(0);
+    if (bytes.length === 0) bytes = await this.readMemory(pc, 16).catch(() => Buffer.alloc(0));
     if (bytes.length === 0) return { address: pc, length: 1, kind: 'invalid' };
     const insn = classifyInstruction(bytes, pc);
     return insn;
