@@ -3,7 +3,19 @@
 // 127.0.0.1:PORT instead (for debugging the adapter itself).
 
 import * as net from 'net';
+import { Event } from '@vscode/debugadapter';
 import { MmscopeSession } from './session/session';
+import { EXTENSION_REFERENCE_BASE } from './session/session-extension';
+import { MM_EXCEPTION_FILTERS, mmExtensionFactory } from './mm/mm-extension';
+
+/** A session with the memory-manager extension (custom requests, scope, allocation breakpoints). */
+function newSession(): MmscopeSession {
+  const session: MmscopeSession = new MmscopeSession(
+    [mmExtensionFactory(EXTENSION_REFERENCE_BASE, (event, body) => session.sendEvent(new Event(event, body)))],
+    MM_EXCEPTION_FILTERS,
+  );
+  return session;
+}
 
 function serverPort(argv: readonly string[]): number | undefined {
   const arg = argv.find((a) => a.startsWith('--server='));
@@ -14,12 +26,12 @@ function serverPort(argv: readonly string[]): number | undefined {
 
 const port = serverPort(process.argv.slice(2));
 if (port === undefined) {
-  const session = new MmscopeSession();
+  const session = newSession();
   process.on('SIGTERM', () => session.shutdown());
   session.start(process.stdin, process.stdout);
 } else {
   const server = net.createServer((socket) => {
-    const session = new MmscopeSession();
+    const session = newSession();
     session.setRunAsServer(true);
     session.start(socket, socket);
   });

@@ -4,7 +4,11 @@
 // lazily, once per stop; while the guest runs they come from the shared RAM file when the
 // session has one (marked live: they may catch the guest mid-update).
 
-import type { SessionExtension } from '../session/session-extension';
+import type { ExceptionFilter, SessionExtension } from '../session/session-extension';
+import type { LiveFeed } from '../live/live-feed';
+import { startDashboardServer } from '../live/dashboard-server';
+import { ALLOCATION_FILTERS, ArmedFilter, armFilters, describeEvent, matchEvent } from './allocation-breakpoints';
+import { ConditionError } from './event-condition';
 import type { Target, TargetStop } from '../session/target';
 import type { FrameContext, InspectScope, InspectVariable } from '../inspect/target-access';
 import { MmService } from './mm-service';
@@ -16,9 +20,22 @@ export type EventSink = (event: string, body: unknown) => void;
 
 export const MM_SCOPE_REFERENCE_OFFSET = 1;
 
+/** The allocation-breakpoint filters as the Breakpoints view shows them. */
+export const MM_EXCEPTION_FILTERS: readonly ExceptionFilter[] = ALLOCATION_FILTERS.map((f) => ({
+  filter: f.id,
+  label: f.label,
+  description: f.description,
+  supportsCondition: true,
+  conditionDescription: 'e.g. blocks >= 64, flags & CONTIGUOUS, pid == 2 (fields: chain blocks flags arg status caller pid seq)',
+}));
+
 export class MmSessionExtension implements SessionExtension {
   readonly commands: readonly string[] = MM_REQUESTS;
+  readonly exceptionFilters = MM_EXCEPTION_FILTERS;
   readonly service: MmService;
+  /** A live feed to publish every stop's snapshot to (the dashboard, the language server). */
+  feed: LiveFeed | undefined;
+  private armed: ArmedFilter[] = [];
   private stopIndex = 0;
   private liveIndex = 0;
   private stopped = false;
@@ -65,14 +82,41 @@ export class MmSessionExtension implements SessionExtension {
     return this.service.console(this.stopIndex, line);
   }
 
-  onStop(_stop: TargetStop): void {
+  async setExceptionFilters(options: readonly { filterId: string; condition?: string }[]): Promise<{ verified: boolean; message?: string }[]> {
+    const verdicts = options.map((o) => {
+      try {
+        armFilters([o]);
+        return { verified: true };
+      } catch (e) {
+        return { verified: false, message: e instanceof ConditionError ? `Condition not understood: ${e.message}` : String(e) };
+      }
+    });
+    this.armed = armFilters(options.filter((_, i) => verdicts[i].verified));
+    const hook = this.service.eventHookAddress;
+    this.target.table.setInternalBreakpoints('mm', this.armed.length && hook !== undefined ? [hook] : []);
+    return verdicts;
+  }
+
+  /** At mm_event_hook: stop when an armed filter (and its condition) matches the event. */
+  async decideInternalHit(pc: number): Promise<{ description: string; text?: string } | undefined> {
+    if (pc !== this.service.eventHookAddress || !this.armed.length) return undefined;
+    const event = await this.service.readEvent();
+    const match = matchEvent(this.armed, event);
+    if (!match) return undefined;
+    return { description: describeEvent(event, this.service.resolveSite(event.caller)), text: match.filter.label };
+  }
+
+  onStop(stop: TargetStop): void {
     this.stopped = true;
     this.stopIndex++;
-    if (!this.emit) return;
-    const stop = this.stopIndex;
-    this.service.snapshot(stop).then(
+    if (!this.emit && !this.feed) return;
+    const index = this.stopIndex;
+    this.feed?.stopped(stop.reason);
+    this.service.snapshot(index).then(
       (snap) => {
-        if (stop === this.stopIndex) this.emit?.(SNAPSHOT_EVENT, snapshotEventBody(snap));
+        if (index !== this.stopIndex) return;
+        this.emit?.(SNAPSHOT_EVENT, snapshotEventBody(snap));
+        this.feed?.publish(snap, { live: false });
       },
       () => undefined,
     );
@@ -80,13 +124,31 @@ export class MmSessionExtension implements SessionExtension {
 
   onResume(): void {
     this.stopped = false;
+    this.feed?.continued();
   }
 }
 
-/** Builds the extension when the kernel is an mmscope guest (it exports mm_debug_info). */
-export function mmExtensionFactory(referenceBase: number, emit?: EventSink): (target: Target) => SessionExtension | undefined {
+export const LIVE_FEED_EVENT = 'mmscope/liveFeed';
+
+/**
+ * Builds the extension when the kernel is an mmscope guest (it exports mm_debug_info). With
+ * `liveFeed`, it also serves the dashboard and the WebSocket feed on loopback and announces
+ * their URLs (with the token) in an `mmscope/liveFeed` event.
+ */
+export function mmExtensionFactory(referenceBase: number, emit?: EventSink, liveFeed = true): (target: Target) => SessionExtension | undefined {
   return (target) => {
     const ext = new MmSessionExtension(target, referenceBase, emit);
-    return ext.service.available ? ext : undefined;
+    if (!ext.service.available) return undefined;
+    if (liveFeed) {
+      startDashboardServer().then(
+        (server) => {
+          ext.feed = server.feed;
+          target.once('exited', () => void server.close());
+          emit?.(LIVE_FEED_EVENT, { url: server.url, ws: server.wsUrl });
+        },
+        () => undefined, // no browser build: the session works without the dashboard
+      );
+    }
+    return ext;
   };
 }
