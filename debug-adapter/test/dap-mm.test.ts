@@ -6,6 +6,7 @@ import * as assert from 'assert';
 import { DebugClient } from '@vscode/debugadapter-testsupport';
 import { DebugProtocol } from '@vscode/debugprotocol';
 import { SnapshotJson } from '../src/mm/snapshot-json';
+import WebSocket from 'ws';
 import { haveGuest, killQemu, launchAndStop, qemuMarker, resumeAndStop, startClient, waitNoQemu } from './dap-fixture';
 
 describe('DAP: the memory manager', function () {
@@ -13,11 +14,13 @@ describe('DAP: the memory manager', function () {
   let dc: DebugClient;
   let marker: string;
   let first: DebugProtocol.StoppedEvent;
+  let feedEvent: Promise<DebugProtocol.Event>;
 
   before(async function () {
     if (!haveGuest()) throw new Error('build the guest first (make -C guest)');
     marker = qemuMarker();
     dc = await startClient();
+    feedEvent = dc.waitForEvent('mmscope/liveFeed', 60_000);
     const init = dc.initializeRequest();
     const caps = (await init).body;
     assert.ok(caps?.exceptionBreakpointFilters?.some((f) => f.filter === 'mm-allocated' && f.supportsCondition), 'the allocation filters are offered');
@@ -82,11 +85,12 @@ describe('DAP: the memory manager', function () {
 
   it('answers vtop and chains in the debug console', async () => {
     const snap = (await dc.customRequest('mmscope/snapshot')).body.snapshot as SnapshotJson;
-    const user = snap.chains.find((c) => c.mappedAt.some((m) => typeof m.space === 'number'));
+    // A chain mapped in a process if there is one yet, else the kernel heap's.
+    const user = snap.chains.find((c) => c.mappedAt.some((m) => typeof m.space === 'number')) ?? snap.chains.find((c) => c.mappedAt.length);
     assert.ok(user);
     const m = user.mappedAt[0];
-    const r = await dc.evaluateRequest({ expression: `vtop 0x${m.virtual.toString(16)} ${m.space}`, context: 'repl' });
-    assert.match(r.body.result, new RegExp(`chain ${user.id}, page 0`));
+    const r = await dc.evaluateRequest({ expression: `vtop 0x${m.virtual.toString(16)}${typeof m.space === 'number' ? ` ${m.space}` : ''}`, context: 'repl' });
+    assert.match(r.body.result, new RegExp(`chain ${user.id}, page ${m.firstPage}`));
     const chains = await dc.evaluateRequest({ expression: 'chains', context: 'repl' });
     assert.match(chains.body.result, /^processes:$/m);
   });
@@ -99,6 +103,34 @@ describe('DAP: the memory manager', function () {
     assert.ok(blocks >= 3);
     const ev = await ready;
     assert.ok((ev.body as { chains: number }).chains > 0);
+  });
+
+  it('publishes each stop on the live feed (loopback, token) for the dashboard and the language server', async () => {
+    const { ws: url } = (await feedEvent).body as { url: string; ws: string };
+    assert.match(url, /^ws:\/\/127\.0\.0\.1:\d+\/feed\?token=[0-9a-f]{32,}$/);
+    const refused = await new Promise<number>((resolve) => {
+      const bad = new WebSocket(url.replace(/token=[0-9a-f]+/, 'token=0000'), 'mmscope-live.v1');
+      bad.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      bad.on('error', () => resolve(-1));
+    });
+    assert.strictEqual(refused, 401);
+    const client = new WebSocket(url, 'mmscope-live.v1');
+    const types: string[] = [];
+    const snapshotSeen = new Promise<Record<string, unknown>>((resolve, reject) => {
+      client.on('message', (data) => {
+        const msg = JSON.parse(String(data)) as { type: string; snapshot?: Record<string, unknown> };
+        types.push(msg.type);
+        if (msg.type === 'snapshot' && msg.snapshot) resolve(msg.snapshot);
+      });
+      client.on('error', reject);
+    });
+    try {
+      const snap = (await snapshotSeen) as unknown as SnapshotJson;
+      assert.strictEqual(types[0], 'hello');
+      assert.ok(snap.chains.length > 0);
+    } finally {
+      client.close();
+    }
   });
 
   it('refuses a condition it cannot read, in one sentence', async () => {
