@@ -123,16 +123,25 @@ class KernelMemory {
     this.kpd = toWords(await this.read(this.d.kpdPhys, PAGE_SIZE));
   }
 
-  /** The page table at `phys`, or undefined when it lies outside RAM or cannot be read. */
+  /**
+   * The page table at `phys`, or undefined when it lies outside RAM or cannot be read. Page
+   * tables come four to a block, so the whole 16 KiB block is read at once and its four pages
+   * cached: a quarter of the reads.
+   */
   async table(phys: number): Promise<Uint32Array | undefined> {
     if (!this.tables.has(phys)) {
-      let t: Uint32Array | undefined;
+      const block = phys - (phys % this.d.blockSize);
+      const ram = this.d.blockCount * this.d.blockSize;
       try {
-        t = phys + PAGE_SIZE <= this.d.blockCount * this.d.blockSize ? toWords(await this.read(phys, PAGE_SIZE)) : undefined;
+        if (block + this.d.blockSize > ram) throw new Error('outside RAM');
+        const words = toWords(await this.read(block, this.d.blockSize));
+        for (let p = 0; p < this.d.blockSize / PAGE_SIZE; p++) {
+          const at = block + p * PAGE_SIZE;
+          if (!this.tables.has(at)) this.tables.set(at, words.subarray(p * 1024, (p + 1) * 1024));
+        }
       } catch {
-        t = undefined;
+        this.tables.set(phys, undefined);
       }
-      this.tables.set(phys, t);
     }
     return this.tables.get(phys);
   }
