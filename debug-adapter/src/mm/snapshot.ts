@@ -8,8 +8,8 @@ import { DirectoryWalk, MappingRun, walkDirectory } from './address-space';
 import { BLOCK_SIZE, BLOCK_STATES, BlockCounts, BlockRun, BlockState, ChainFlags, PAGES_PER_BLOCK, S_FREE, decodeChainTable } from './chain-table';
 import { Finding, SourceSite } from './findings';
 import {
-  DpmiBlockRecord, OwnerRecord, PcbRecord, ProcessState, RegistryMapping, XmsHandleRecord,
-  decodeDpmiBlocks, decodeOwner, decodePcb, decodeRegistry, decodeVector, decodeXmsHandles,
+  DpmiBlockRecord, OwnerRecord, PcbRecord, ProcessState, XmsHandleRecord,
+  decodeDpmiBlocks, decodeOwner, decodePcb, decodeVector, decodeXmsHandles,
 } from './guest-structures';
 import { ENTRIES_PER_TABLE, PAGE_SIZE, entryFrame } from './paging-entry';
 
@@ -92,14 +92,12 @@ export interface MmSnapshot {
   readonly blocks: BlockCounts & { readonly largestFreeRun: number; readonly fragmentationPercent: number; readonly map: string };
   readonly xms: readonly XmsHandleRecord[];
   readonly dpmi: readonly DpmiBlockRecord[];
-  readonly registry: readonly RegistryMapping[];
   readonly counters: { readonly allocations: number; readonly defragRuns: number; readonly defragMoved: number; readonly contextSwitches: number; readonly ticks: number; readonly faultInjected: number };
   readonly findings: readonly Finding[];
 }
 
 const MAX_PROCESSES = 1024;
 const MAX_VECTOR = 65536;
-const MAX_REGISTRY = 65536;
 const KPD_USER_ENTRIES_LIMIT = 768; // entries below the kernel half
 
 /** One character per block for the physical map (docs/snapshot-schema.md), by state code. */
@@ -369,8 +367,6 @@ export async function buildSnapshot(src: SnapshotSource): Promise<MmSnapshot> {
   });
   attachSites(findings, chains);
 
-  const registryCount = Math.min(await mem.u32(d.mappingsCountAddr).catch(() => 0), MAX_REGISTRY);
-  const registry = registryCount ? decodeRegistry(await mem.readVirt(d.mappingsAddr, registryCount * d.mappingSize).catch(() => Buffer.alloc(0)), registryCount, d) : [];
   const counter = (addr: number): Promise<number> => mem.u32(addr).catch(() => 0);
 
   return {
@@ -384,7 +380,6 @@ export async function buildSnapshot(src: SnapshotSource): Promise<MmSnapshot> {
     blocks: { ...table.counts, largestFreeRun: table.largestFreeRun, fragmentationPercent: table.fragmentationPercent, map: blockMap(table.states) },
     xms,
     dpmi,
-    registry,
     counters: {
       allocations: await counter(d.allocSeqAddr),
       defragRuns: await counter(d.defragRunsAddr),
