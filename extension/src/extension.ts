@@ -9,6 +9,7 @@ import { DEBUG_TYPE, MmscopeAdapterFactory, MmscopeConfigurationProvider } from 
 import { MmLanguageClient } from './language-client';
 import { StopSummary } from './mm-data-source';
 import { revealSource } from './reveal';
+import { parseAddressInput } from './address-input';
 import { SnapshotStore } from './snapshot-store';
 import { translationLines } from '../server/translation-text';
 import { addressSpaceModel } from './views/address-space-model';
@@ -21,15 +22,6 @@ import { MmTreeProvider } from './views/tree-provider';
 import { RevealTarget, ViewNode } from './views/view-node';
 
 const SNAPSHOT_EVENT = 'mmscope/snapshotReady';
-
-/** Parses "0xc0100000", "3221225472" or "2:0x400000" (pid:address). */
-export function parseAddressInput(text: string): { address: number; pid?: number } | undefined {
-  const m = /^\s*(?:(\d+)\s*:\s*)?(0[xX][0-9a-fA-F]{1,8}|\d{1,10})\s*$/.exec(text);
-  if (!m) return undefined;
-  const address = Number(m[2]);
-  if (address > 0xffffffff) return undefined;
-  return { address, ...(m[1] !== undefined ? { pid: Number(m[1]) } : {}) };
-}
 
 export function activate(context: vscode.ExtensionContext): void {
   const views: MmTreeProvider[] = [];

@@ -103,7 +103,7 @@ export class SnapshotStore {
       .then(
         (pair) => {
           if (source !== this.source) return;
-          this.previous = pair.previous ?? (this.snapshot && this.snapshot.stop !== pair.snapshot.stop ? this.snapshot : this.previous);
+          this.previous = pair.previous ?? (this.snapshot && this.stop !== wantedStop ? this.snapshot : this.previous);
           this.snapshot = pair.snapshot;
           this.stop = wantedStop ?? pair.snapshot.stop;
           this.lastError = undefined;

@@ -1,0 +1,159 @@
+// The tree providers' items (label, changed mark, collapsible state, click target) and the
+// snapshot store's fetch-when-visible rule, on snapshots recorded from the demo guest.
+
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as path from 'path';
+import { SnapshotJson } from '../../debug-adapter/src/mm/snapshot-json';
+import { Translation } from '../../debug-adapter/src/mm/translate';
+import { MmDataSource, SnapshotPair, pointerOf } from '../src/mm-data-source';
+import { SnapshotStore, StoreChange } from '../src/snapshot-store';
+import { changedBlocks } from '../src/views/changed-blocks';
+import { chainsModel } from '../src/views/chains-model';
+import { findingsModel } from '../src/views/findings-model';
+import { CHANGED_MARK, findChainNode, treeItemData } from '../src/views/tree-item-data';
+import { parseAddressInput } from '../src/address-input';
+
+const FIXTURES = path.resolve(__dirname, '../../../extension/test/fixtures');
+const load = (name: string): SnapshotJson => JSON.parse(fs.readFileSync(path.join(FIXTURES, name), 'utf8')) as SnapshotJson;
+
+/** A data source that serves recorded snapshots in order and counts the fetches. */
+class RecordedSource implements MmDataSource {
+  fetches = 0;
+  constructor(private readonly snaps: SnapshotJson[]) {}
+  async snapshot(): Promise<SnapshotPair> {
+    const s = this.snaps[Math.min(this.fetches, this.snaps.length - 1)];
+    this.fetches++;
+    return { snapshot: s };
+  }
+  async translate(): Promise<Translation> {
+    throw new Error('not recorded');
+  }
+  async evaluate(): Promise<undefined> {
+    return undefined;
+  }
+}
+
+describe('tree items of the mmscope views', function () {
+  const snap = load('demo-snapshot.json');
+  const later = load('demo-snapshot-later.json');
+
+  it('marks changed chains with the mark and a highlighted label, and clicks reveal the allocation site', () => {
+    const nodes = chainsModel(later, snap);
+    const changed = nodes.filter((n) => n.changed);
+    assert.ok(changed.length > 0);
+    for (const n of nodes) {
+      const item = treeItemData(n);
+      assert.strictEqual(item.description?.startsWith(CHANGED_MARK), n.changed === true, n.label);
+      assert.deepStrictEqual(item.highlights, n.changed ? [[0, n.label.length]] : []);
+      assert.strictEqual(item.collapsible, 'collapsed');
+    }
+    const user = later.chains.find((c) => c.site?.function === 'worker_main');
+    assert.ok(user);
+    const item = treeItemData(nodes.find((n) => n.label.startsWith(`chain ${user.id} `))!);
+    assert.deepStrictEqual(item.reveal, { kind: 'source', file: user.site?.file, line: user.site?.line });
+    assert.match(item.contextValue ?? '', /\bchain\b.*\brevealable\b/);
+  });
+
+  it('finds a chain node to reveal by id, and nothing for a chain that does not exist', () => {
+    const nodes = chainsModel(snap);
+    const c = snap.chains[snap.chains.length - 1];
+    assert.strictEqual(findChainNode(nodes, c.id)?.label.startsWith(`chain ${c.id} `), true);
+    const missing = Math.max(...snap.chains.map((x) => x.id)) + 1;
+    assert.strictEqual(findChainNode(nodes, missing), undefined);
+  });
+
+  it('shows a finding as a warning item that reveals its allocation site', () => {
+    const leaked = load('leaked-snapshot.json');
+    const [node] = findingsModel(leaked);
+    const item = treeItemData(node);
+    assert.strictEqual(item.iconColour, 'list.warningForeground');
+    assert.strictEqual(item.collapsible, 'none');
+    const f = leaked.findings[0];
+    assert.deepStrictEqual(item.reveal, { kind: 'source', file: f.site?.file, line: f.site?.line });
+  });
+
+  it('outlines exactly the blocks whose state or owner changed', () => {
+    assert.deepStrictEqual(changedBlocks(snap, undefined), []);
+    assert.deepStrictEqual(changedBlocks(snap, snap), []);
+    const changed = changedBlocks(later, snap);
+    assert.ok(changed.length > 0);
+    const owner = (s: SnapshotJson, b: number): number | undefined => s.chains.find((c) => c.blocks.includes(b))?.owner.seq;
+    for (let b = 0; b < later.blocks.map.length; b++) {
+      const differs = later.blocks.map[b] !== snap.blocks.map[b] || owner(later, b) !== owner(snap, b);
+      assert.strictEqual(changed.includes(b), differs, `block ${b}`);
+    }
+  });
+});
+
+describe('snapshot store', function () {
+  const snap = load('demo-snapshot.json');
+  const later = load('demo-snapshot-later.json');
+
+  it('fetches nothing while no view is visible, and fetches once when one becomes visible', async () => {
+    let visible = false;
+    const store = new SnapshotStore(() => visible);
+    const source = new RecordedSource([snap, later]);
+    const changes: StoreChange[] = [];
+    store.onDidChange((c) => changes.push(c));
+    store.attach(source);
+    await store.stopped({ stop: 1 });
+    await store.stopped({ stop: 2 });
+    assert.strictEqual(source.fetches, 0);
+    assert.strictEqual(store.snapshot, undefined);
+    assert.strictEqual(store.stale, true);
+    visible = true;
+    await store.visible();
+    await store.visible();
+    assert.strictEqual(source.fetches, 1);
+    assert.strictEqual(store.snapshot, snap);
+    assert.strictEqual(store.stop, 2);
+    assert.ok(changes.some((c) => c.fetchMs !== undefined));
+  });
+
+  it('keeps the previous stop\'s snapshot for the changed marks, and forgets everything when the session ends', async () => {
+    const store = new SnapshotStore(() => true);
+    const source = new RecordedSource([snap, later]);
+    store.attach(source);
+    await store.stopped({ stop: 1 });
+    store.running();
+    assert.strictEqual(store.state, 'running');
+    await store.stopped({ stop: 2 });
+    assert.strictEqual(store.snapshot, later);
+    assert.strictEqual(store.previous, snap);
+    store.detach();
+    assert.strictEqual(store.state, 'none');
+    assert.strictEqual(store.snapshot, undefined);
+    await store.refresh();
+    assert.strictEqual(source.fetches, 2);
+  });
+
+  it('reports a failed fetch as an error and keeps going', async () => {
+    const store = new SnapshotStore(() => true);
+    const failing: MmDataSource = { ...new RecordedSource([]), snapshot: () => Promise.reject(new Error('the guest is running')), translate: () => Promise.reject(new Error('x')), evaluate: async () => undefined };
+    const errors: string[] = [];
+    store.onDidChange((c) => c.error && errors.push(c.error));
+    store.attach(failing);
+    await store.stopped({ stop: 3 });
+    assert.deepStrictEqual(errors, ['the guest is running']);
+    assert.strictEqual(store.stale, false);
+  });
+});
+
+describe('address input and pointer values', function () {
+  it('parses hex, decimal and pid:address, and refuses the rest', () => {
+    assert.deepStrictEqual(parseAddressInput('0xc0100000'), { address: 0xc0100000 });
+    assert.deepStrictEqual(parseAddressInput(' 4096 '), { address: 4096 });
+    assert.deepStrictEqual(parseAddressInput('2:0x400000'), { address: 0x400000, pid: 2 });
+    assert.strictEqual(parseAddressInput('0x1ffffffff'), undefined);
+    assert.strictEqual(parseAddressInput('main'), undefined);
+  });
+
+  it('reads the address out of debugger values of pointers and leaves plain numbers alone', () => {
+    assert.strictEqual(pointerOf('(struct slot *) 0xd0001234', 'struct slot *'), 0xd0001234);
+    assert.strictEqual(pointerOf('0x400000 <buf>', 'char [16]'), 0x400000);
+    assert.strictEqual(pointerOf('0xc0100000', undefined), 0xc0100000);
+    assert.strictEqual(pointerOf('42', 'int'), undefined);
+    assert.strictEqual(pointerOf('{a = 1}', 'struct x', '0xc0200000'), 0xc0200000);
+  });
+});
