@@ -5,8 +5,8 @@ import * as assert from 'assert';
 import { runGuest, QemuRunResult } from './qemu-run';
 import { parseHeartbeat } from './selftest-output';
 
-/** How long the demo runs; MMSCOPE_DEMO_SECONDS overrides the 60 s default. */
-const DEMO_SECONDS = Number(process.env.MMSCOPE_DEMO_SECONDS ?? 60);
+/** How long the demo runs; MMSCOPE_DEMO_SECONDS overrides the 150 s default (the issue asks for minutes). */
+const DEMO_SECONDS = Number(process.env.MMSCOPE_DEMO_SECONDS ?? 150);
 /** At least this many heartbeats must appear in that time. */
 const MIN_HEARTBEATS = 3;
 
