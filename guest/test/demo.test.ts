@@ -7,8 +7,8 @@ import { parseHeartbeat } from './selftest-output';
 
 /** How long the demo runs; MMSCOPE_DEMO_SECONDS overrides the 150 s default (the issue asks for minutes). */
 const DEMO_SECONDS = Number(process.env.MMSCOPE_DEMO_SECONDS ?? 150);
-/** At least this many heartbeats must appear in that time. */
-const MIN_HEARTBEATS = 3;
+/** At least this many heartbeats (one per guest second) must appear: the guest ran the whole time. */
+const MIN_HEARTBEATS = Math.max(3, Math.floor(DEMO_SECONDS / 5));
 
 describe(`guest demo (${DEMO_SECONDS} s at -m 128)`, function () {
   this.timeout(DEMO_SECONDS * 1000 + 60_000);
