@@ -9,6 +9,7 @@ import { DebugClient } from '@vscode/debugadapter-testsupport';
 import { DebugProtocol } from '@vscode/debugprotocol';
 import {
   MAP_C, evaluateTop, haveGuest, killQemu, launchAndStop, qemuMarker, resumeAndStop, ROOT, shownStack, startClient, waitNoQemu,
+  stopClient,
 } from './dap-fixture';
 
 const BOOT_S = path.join(ROOT, 'guest', 'boot', 'boot.S');
@@ -33,7 +34,7 @@ describe('DAP: run control (real QEMU)', function () {
   });
 
   after(async () => {
-    await dc?.stop().catch(() => undefined);
+    await stopClient(dc);
     killQemu(marker);
   });
 

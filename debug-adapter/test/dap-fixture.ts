@@ -70,6 +70,15 @@ export async function startClient(): Promise<DebugClient> {
   return dc;
 }
 
+/** Stops a client, bounded: an adapter that already exited cannot answer the disconnect. */
+export async function stopClient(dc: DebugClient | undefined): Promise<void> {
+  if (!dc) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([dc.stop().catch(() => undefined), new Promise((r) => (timer = setTimeout(r, 3000)))]);
+  clearTimeout(timer);
+  (dc as unknown as { stopAdapter(): void }).stopAdapter();
+}
+
 export interface LaunchOptions {
   cmdline?: string;
   stopOnEntry?: boolean;

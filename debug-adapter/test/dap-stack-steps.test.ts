@@ -9,6 +9,7 @@ import { launchQemu, QemuInstance } from '../../qemu-bridge/src';
 import {
   assertSameFrames, CHAIN_C, haveGuest, KERNEL, killQemu, launchAndStop, parseBacktrace, qemuMarker, resumeAndStop,
   runGdb, ShownFrame, shownStack, waitNoQemu,
+  stopClient,
 } from './dap-fixture';
 
 /** Runs gdb on a fresh QEMU (demo) stopped at `*address`, then `commands`; returns the #0/#N lines of each section. */
@@ -50,7 +51,7 @@ describe('DAP: breakpoints, stack and stepping (real QEMU, gdb as oracle)', func
   });
 
   after(async () => {
-    await dc?.stop().catch(() => undefined);
+    await stopClient(dc);
     killQemu(marker);
   });
 

@@ -3,7 +3,7 @@
 // higher-half kernel's boot code runs at its load address). Pure lookups over DebugSymbols.
 
 import { CompileUnitInfo, DebugSymbols, FunctionInfo, InlinedCallInfo, ScopeInfo, SourceFrame, VariableInfo } from '../symbols';
-import type { LineRow } from '../symbols';
+import type { ElfSymbol, LineRow } from '../symbols';
 
 const SHT_PROGBITS = 1;
 const SHF_EXECINSTR = 4;
@@ -45,16 +45,36 @@ export class CodeMap {
     return virtual ?? pc;
   }
 
-  /** A name for the code at `address`: the DWARF function, else the ELF symbol (+offset), else undefined. */
+  /** A name for the code at `address`: the DWARF function, else the nearest code symbol below it, as gdb names frames. */
   functionName(address: number): string | undefined {
     const fn = this.symbols.functionAt(address);
     if (fn) return fn.name;
-    const sym = this.symbols.elf.nearestSymbolBelow(address);
-    if (!sym) return undefined;
-    const offset = address - sym.value;
-    if (sym.size > 0 && offset >= sym.size) return undefined;
-    if (offset > 0x10000) return undefined;
-    return offset ? `${sym.name}+${offset}` : sym.name;
+    const sym = this.codeSymbolBelow(address);
+    return sym?.name;
+  }
+
+  private codeSymbols: ElfSymbol[] | undefined;
+
+  /** The closest function or untyped symbol at or below `address` in an executable section. */
+  codeSymbolBelow(address: number): ElfSymbol | undefined {
+    if (!this.codeSymbols) {
+      const elf = this.symbols.elf;
+      const exec = new Set(elf.sections.filter((s) => (s.flags & SHF_EXECINSTR) !== 0).map((s) => s.index));
+      this.codeSymbols = elf.symbols
+        .filter((s) => (s.type === 'func' || s.type === 'notype') && exec.has(s.sectionIndex) && s.name !== '' && !s.name.startsWith('.L'))
+        .sort((a, b) => a.value - b.value);
+    }
+    const list = this.codeSymbols;
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (list[mid].value <= address) lo = mid + 1;
+      else hi = mid;
+    }
+    const sym = list[lo - 1];
+    if (!sym || (sym.size > 0 && address >= sym.value + sym.size && lo < list.length && address - sym.value > 0x10000)) return undefined;
+    return sym;
   }
 
   private rowAt(address: number): RowHit | undefined {

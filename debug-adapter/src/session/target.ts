@@ -108,6 +108,7 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
       if (!this.ending) void this.reportGone(error);
     });
     instance?.serial.on('data', (chunk: Buffer) => this.emit('output', chunk.toString('latin1')));
+    if (process.env.MMSCOPE_TRACE) traceConnection(rsp, process.env.MMSCOPE_TRACE);
   }
 
   /**
@@ -523,23 +524,39 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
 
   // ---- lifecycle ----
 
-  /** Resets the guest through QMP (`system_reset`), re-arms breakpoints and starts it again. */
+  /**
+   * Resets the guest through QMP (`system_reset`), re-arms breakpoints and starts it again. With
+   * -no-reboot a reset would end QEMU, and the firmware resets the machine once more on a warm
+   * boot, so resets stay resets until the kernel's first instruction.
+   */
   async restart(stopOnEntry: boolean): Promise<void> {
     const qmp = this.bridge.qmp;
     if (!qmp) throw new SessionError('NO_QMP', 'Restart needs QMP; add "qmp": "host:port" to the attach configuration (QEMU -qmp tcp:127.0.0.1:PORT,server=on,wait=off).');
     await this.haltQuietly();
-    // With -no-reboot a reset would end QEMU: make this one a real reset.
+    const restoreAction = async (): Promise<void> => {
+      if (this.noReboot) await qmp.execute('set-action', { reboot: 'shutdown' }).catch(() => undefined);
+    };
     if (this.noReboot) await qmp.execute('set-action', { reboot: 'reset' });
     try {
       await qmp.systemReset();
-    } finally {
-      if (this.noReboot) await qmp.execute('set-action', { reboot: 'shutdown' }).catch(() => undefined);
+    } catch (e) {
+      await restoreAction();
+      throw e;
     }
     this.pagingSeen = false;
     this.dropStopCaches();
     this.syncPending = true;
     await this.applyPendingSync();
-    this.start(stopOnEntry);
+    const entry = this.symbols.elf.header.entry >>> 0;
+    this.runOperation(async () => {
+      const arrival = await this.runUntil([entry], (pc) => pc === entry);
+      await restoreAction();
+      if (arrival.kind === 'stop') return arrival.stop;
+      if (stopOnEntry) return this.makeStop('entry', await this.pc());
+      const next = await this.runUntil([], () => false);
+      if (next.kind === 'stop') return next.stop;
+      throw new SessionError('INTERNAL', 'the guest stopped for no reason');
+    });
   }
 
   /**
@@ -691,11 +708,7 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
     const physical = this.pagingOn() ? address : this.symbols.virtualToLoad(address) ?? address;
     const first = Math.floor(physical / 256);
     const last = Math.floor((physical + length - 1) / 256);
-    if (last - first > 64) {
-      await this.rsp.setPhysicalMemoryMode(false);
-      return this.rsp.readMemory(physical, length, true);
-    }
-    await this.rsp.setPhysicalMemoryMode(false);
+    if (last - first > 64) return this.rsp.withAddressMode(false, () => this.rsp.readMemory(physical, length, true));
     let block = first;
     while (block <= last) {
       if (this.memoryCache.has(block)) {
@@ -705,12 +718,12 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
       let end = block;
       while (end + 1 <= last && !this.memoryCache.has(end + 1) && end - block < 7) end++;
       try {
-        const data = await this.rsp.readMemory(block * 256, (end - block + 1) * 256);
+        const data = await this.rsp.withAddressMode(false, () => this.rsp.readMemory(block * 256, (end - block + 1) * 256));
         for (let b = block; b <= end; b++) this.memoryCache.set(b, data.subarray((b - block) * 256, (b - block + 1) * 256));
       } catch (e) {
         if (e instanceof BridgeError && e.code === 'RSP_COMMAND_FAILED') {
           // Part of the range may be mapped: read exactly what was asked instead.
-          return this.rsp.readMemory(physical, length).catch(() => {
+          return this.rsp.withAddressMode(false, () => this.rsp.readMemory(physical, length)).catch(() => {
             throw new SessionError('MEMORY_UNREADABLE', `Guest memory at 0x${(address >>> 0).toString(16)} (${length} bytes) cannot be read; it is not mapped in the current address space.`);
           });
         }
@@ -733,8 +746,7 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
   async writeMemory(address: number, data: Uint8Array): Promise<void> {
     this.requireStopped('write memory');
     const physical = this.pagingOn() ? address : this.symbols.virtualToLoad(address) ?? address;
-    await this.rsp.setPhysicalMemoryMode(false);
-    await this.rsp.writeMemory(physical, data);
+    await this.rsp.withAddressMode(false, () => this.rsp.writeMemory(physical, data));
     this.memoryCache.clear();
     this.stackCache = undefined;
     this.bridge.memory.invalidate();
@@ -757,6 +769,25 @@ class GuestExited extends Error {
   constructor(readonly code: number) {
     super(`the guest exited with status ${code}`);
   }
+}
+
+/** Appends every gdbstub packet and stop to `file` (MMSCOPE_TRACE=file, for debugging the adapter). */
+function traceConnection(rsp: RspClient, file: string): void {
+  const fs = require('fs') as typeof import('fs');
+  const t0 = Date.now();
+  const log = (text: string): void => fs.appendFileSync(file, `${Date.now() - t0} ${text}\n`);
+  const conn = rsp.connection;
+  const request = conn.request.bind(conn);
+  conn.request = (payload: string, expectStop?: boolean) => {
+    log(`-> ${payload.slice(0, 60)}`);
+    return request(payload, expectStop).then((r) => (log(`<- ${r.slice(0, 60)}`), r));
+  };
+  const resume = conn.resume.bind(conn);
+  conn.resume = (payload: string) => (log(`-> resume ${payload}`), resume(payload));
+  const interrupt = conn.interrupt.bind(conn);
+  conn.interrupt = () => (log('-> 0x03'), interrupt());
+  conn.onStop((s) => log(`<- stop ${JSON.stringify(s).slice(0, 80)}`));
+  conn.onClose((e) => log(`closed ${e.message}`));
 }
 
 function isPlainStep(reply: StopReply): boolean {
