@@ -22,6 +22,19 @@ export interface StoppedGuest {
   close(): Promise<void>;
 }
 
+/** A reader of guest-physical memory straight from QEMU's RAM file, and its closer. */
+export function ramFileReader(file: string): { read: PhysicalReader; close: () => void } {
+  const fd = fs.openSync(file, 'r');
+  return {
+    read: async (address, length) => {
+      const b = Buffer.alloc(length);
+      fs.readSync(fd, b, 0, length, address);
+      return b;
+    },
+    close: () => fs.closeSync(fd),
+  };
+}
+
 /** Physical address of mm_debug_info in the built kernel. */
 export function descriptorPhysOf(kernel = KERNEL): number {
   if (!fs.existsSync(kernel)) throw new Error(`build the guest first: ${kernel} is missing (make -C guest)`);
@@ -45,19 +58,15 @@ export async function bootAndStop(cmdline: string, until: RegExp, memoryMiB = 64
     await qmp.stop();
     const regs = parseInfoRegisters(await qmp.humanMonitorCommand('info registers'));
     const registers = { cr0: regs.get('cr0') ?? 0, cr3: regs.get('cr3') ?? 0, cr4: regs.get('cr4') ?? 0 };
-    const fd = fs.openSync(qemu.ramPath as string, 'r');
-    const read: PhysicalReader = async (address, length) => {
-      const b = Buffer.alloc(length);
-      fs.readSync(fd, b, 0, length, address);
-      return b;
-    };
+    const ram = ramFileReader(qemu.ramPath as string);
+    const read = ram.read;
     const descriptor = await readDescriptor(read, descriptorPhys);
     const q = qmp;
     return {
       qemu, qmp: q, read, descriptorPhys, descriptor, registers,
       snapshot: () => buildSnapshot({ read, descriptorPhys, registers }),
       close: async () => {
-        fs.closeSync(fd);
+        ram.close();
         q.close();
         if (qemu.alive) qemu.kill('SIGKILL');
         await qemu.exited;

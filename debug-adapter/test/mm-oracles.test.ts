@@ -7,21 +7,9 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import { QmpClient, RspClient, launchQemu, parseInfoRegisters, parseInfoTlb } from '../../qemu-bridge/src';
 import { ElfFile } from '../src/symbols';
-import { MmSnapshot, PhysicalReader, buildSnapshot } from '../src/mm/snapshot';
+import { MmSnapshot, buildSnapshot } from '../src/mm/snapshot';
 import { tlbLetters } from '../src/mm/paging-entry';
-import { KERNEL, descriptorPhysOf } from './guest-snapshot';
-
-function ramReader(file: string): { read: PhysicalReader; close: () => void } {
-  const fd = fs.openSync(file, 'r');
-  return {
-    read: async (address, length) => {
-      const b = Buffer.alloc(length);
-      fs.readSync(fd, b, 0, length, address);
-      return b;
-    },
-    close: () => fs.closeSync(fd),
-  };
-}
+import { KERNEL, descriptorPhysOf, ramFileReader } from './guest-snapshot';
 
 /** Every mapped 4 KiB page of the current address space: virtual → "physical letters". */
 function pagesOf(snap: MmSnapshot): Map<number, string> {
@@ -42,7 +30,7 @@ describe('mm model oracles on the demo guest', function () {
     const descriptorPhys = descriptorPhysOf();
     const qemu = await launchQemu({ kernel: KERNEL, cmdline: 'demo', memoryMiB: 64 });
     const qmp = await QmpClient.connect(qemu.qmp);
-    const ram = ramReader(qemu.ramPath as string);
+    const ram = ramFileReader(qemu.ramPath as string);
     try {
       for (const beat of [2, 4, 6, 8, 10]) {
         await qmp.cont();
@@ -74,7 +62,7 @@ describe('mm model oracles on the demo guest', function () {
     assert.ok(checkpoint, 'the kernel has mm_checkpoint');
     const qemu = await launchQemu({ kernel: KERNEL, cmdline: 'demo chaindump', memoryMiB: 64 });
     const rsp = await RspClient.connect(qemu.gdb);
-    const ram = ramReader(qemu.ramPath as string);
+    const ram = ramFileReader(qemu.ramPath as string);
     try {
       await rsp.insertBreakpoint('software', checkpoint.value);
       for (let i = 0; i < 3; i++) {

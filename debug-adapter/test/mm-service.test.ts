@@ -10,7 +10,7 @@ import { DebugSymbols } from '../src/symbols';
 import { MmService } from '../src/mm/mm-service';
 import { ConditionError, EventCondition } from '../src/mm/event-condition';
 import { armFilters, describeEvent, matchEvent, CONDITION_FIELDS } from '../src/mm/allocation-breakpoints';
-import { KERNEL } from './guest-snapshot';
+import { KERNEL, ramFileReader } from './guest-snapshot';
 
 describe('allocation-breakpoint conditions', function () {
   const fields = { chain: 0x1c0, blocks: 64, flags: 0x30000000, arg: 0, status: 0, caller: 0, pid: 2, seq: 9, kind: 1 };
@@ -39,20 +39,16 @@ describe('MmService on the demo guest', function () {
   let qemu: QemuInstance;
   let rsp: RspClient;
   let service: MmService;
-  let ramFd: number;
+  let ram: { read: (a: number, n: number) => Promise<Buffer>; close: () => void } | undefined;
   let stop = 0;
 
   before(async () => {
     qemu = await launchQemu({ kernel: KERNEL, cmdline: 'demo', memoryMiB: 64 });
     rsp = await RspClient.connect(qemu.gdb);
-    ramFd = fs.openSync(qemu.ramPath as string, 'r');
+    ram = ramFileReader(qemu.ramPath as string);
     const symbols = new DebugSymbols(fs.readFileSync(KERNEL));
     service = new MmService(symbols, {
-      readPhys: async (a, n) => {
-        const b = Buffer.alloc(n);
-        fs.readSync(ramFd, b, 0, n, a);
-        return b;
-      },
+      readPhys: ram.read,
       readControlRegisters: async () => {
         const r = await rsp.readRegisters();
         return { cr0: r.value('cr0'), cr3: r.value('cr3'), cr4: r.value('cr4') };
@@ -65,7 +61,7 @@ describe('MmService on the demo guest', function () {
   });
   after(async () => {
     rsp?.close();
-    if (ramFd) fs.closeSync(ramFd);
+    ram?.close();
     if (qemu?.alive) qemu.kill('SIGKILL');
     await qemu?.exited;
   });
