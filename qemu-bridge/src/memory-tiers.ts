@@ -115,14 +115,12 @@ export class GdbstubTier implements PhysicalMemoryTier {
 
   async read(address: number, length: number): Promise<Buffer> {
     if (this.rsp.running) throw new GuestRunningError('a gdbstub memory read');
-    await this.rsp.setPhysicalMemoryMode(true);
-    return this.rsp.readMemory(address, length, this.pipelined);
+    return this.rsp.withAddressMode(true, () => this.rsp.readMemory(address, length, this.pipelined));
   }
 
   async write(address: number, data: Uint8Array): Promise<void> {
     if (this.rsp.running) throw new GuestRunningError('a gdbstub memory write');
-    await this.rsp.setPhysicalMemoryMode(true);
-    await this.rsp.writeMemory(address, data);
+    await this.rsp.withAddressMode(true, () => this.rsp.writeMemory(address, data));
   }
 }
 

@@ -204,6 +204,22 @@ export class RspClient {
     this.physicalMode = physical;
   }
 
+  private addressModeQueue: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Runs `fn` with `m`/`M` in physical (true) or virtual (false) addressing, with no other
+   * caller of withAddressMode switching the mode in between (two users of one connection, such
+   * as a debugger's virtual reads and a memory tier's physical reads, cannot mix their modes).
+   */
+  withAddressMode<T>(physical: boolean, fn: () => Promise<T>): Promise<T> {
+    const run = this.addressModeQueue.then(async () => {
+      await this.setPhysicalMemoryMode(physical);
+      return fn();
+    });
+    this.addressModeQueue = run.catch(() => undefined);
+    return run;
+  }
+
   /** Asks the stub whether physical mode is on. */
   async queryPhysicalMemoryMode(): Promise<boolean> {
     const reply = await this.connection.request('qqemu.PhyMemMode');

@@ -133,6 +133,7 @@ export class RspConnection {
    */
   requestPipelined(payloads: readonly string[], window: number): Promise<string[]> {
     return this.exclusive(async () => {
+      if (payloads.length) this.checkUsable(payloads[0]);
       const replies: string[] = new Array(payloads.length);
       let next = 0;
       let done = 0;
