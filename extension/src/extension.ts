@@ -32,6 +32,7 @@ export function activate(context: vscode.ExtensionContext): void {
   let addressSpacePid: number | undefined;
   let liveRefresh = false;
   let lastRefreshMs: number | undefined;
+  let lastStop: { reason?: string; description?: string; text?: string } | undefined;
 
   const addressSpace = new MmTreeProvider('mmscope.addressSpace', store, (s, p) =>
     addressSpaceModel(s, addressSpacePid !== undefined && s.processes.some((x) => x.pid === addressSpacePid) ? addressSpacePid : undefined, p));
@@ -85,6 +86,7 @@ export function activate(context: vscode.ExtensionContext): void {
       state: store.state,
       stop: store.stop,
       lastRefreshMs,
+      lastStop,
       error: store.lastError,
       views: snap
         ? {
@@ -135,8 +137,12 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.debug.registerDebugAdapterDescriptorFactory(DEBUG_TYPE, new MmscopeAdapterFactory(context.extensionUri)),
     vscode.debug.registerDebugAdapterTrackerFactory(DEBUG_TYPE, {
       createDebugAdapterTracker: () => ({
-        onDidSendMessage: (m: { type?: string; event?: string }) => {
+        onDidSendMessage: (m: { type?: string; event?: string; body?: { reason?: string; description?: string; text?: string } }) => {
           if (m.type === 'event' && m.event === 'continued') store.running();
+          if (m.type === 'event' && m.event === 'stopped') {
+            lastStop = { reason: m.body?.reason, description: m.body?.description, text: m.body?.text };
+            writeState();
+          }
         },
         onWillReceiveMessage: (m: { type?: string; command?: string }) => {
           if (m.type === 'request' && (m.command === 'continue' || m.command === 'next' || m.command === 'stepIn' || m.command === 'stepOut')) store.running();
