@@ -4,6 +4,7 @@
 
 import { CompileUnitInfo, DebugSymbols, FunctionInfo, InlinedCallInfo, ScopeInfo, SourceFrame, VariableInfo } from '../symbols';
 import type { ElfSymbol, LineRow } from '../symbols';
+import type { UnitLineTable } from '../symbols/lineTable';
 
 const SHT_PROGBITS = 1;
 const SHF_EXECINSTR = 4;
@@ -79,24 +80,34 @@ export class CodeMap {
 
   private rowAt(address: number): RowHit | undefined {
     const cu = this.symbols.unitAt(address);
-    const tables = cu?.lineTable ? [cu.lineTable] : [];
-    for (const other of this.symbols.compileUnits) if (other !== cu && other.lineTable) tables.push(other.lineTable);
-    for (const table of tables) {
-      for (const seq of table.sequences) {
-        if (address < seq.start || address >= seq.end) continue;
-        const rows = seq.rows;
-        let lo = 0;
-        let hi = rows.length - 1;
-        while (lo < hi) {
-          const mid = (lo + hi) >>> 1;
-          if (rows[mid].address <= address) lo = mid + 1;
-          else hi = mid;
-        }
-        if (lo === 0) continue;
-        return { rows, index: lo - 1, paths: table.filePaths };
-      }
+    const own = cu?.lineTable ? findRow(cu.lineTable, address) : undefined;
+    if (own) return own;
+    for (const other of this.symbols.compileUnits) {
+      if (other === cu || !other.lineTable) continue;
+      const hit = findRow(other.lineTable, address);
+      if (hit) return hit;
     }
     return undefined;
+  }
+
+  /**
+   * Parses what the first stop would otherwise parse (line tables, call frame information), one
+   * unit per turn of the event loop so that a stop arriving meanwhile is not held up.
+   */
+  warmUp(): void {
+    const pending: (() => void)[] = this.symbols.compileUnits.map((cu) => () => void cu.lineTable);
+    pending.push(() => void this.symbols.callFrameInfo, () => void this.codeSymbolBelow(0));
+    const next = (): void => {
+      const job = pending.shift();
+      if (!job) return;
+      try {
+        job();
+      } catch {
+        /* a malformed table shows up again where it is used */
+      }
+      setImmediate(next);
+    };
+    setImmediate(next);
   }
 
   /** The range of contiguous addresses belonging to the same line as `pc`, or undefined without line info. */
@@ -204,4 +215,21 @@ export class CodeMap {
     const offset = address - section.addr;
     return data.subarray(offset, Math.min(data.length, offset + length));
   }
+}
+
+function findRow(table: UnitLineTable, address: number): RowHit | undefined {
+  for (const seq of table.sequences) {
+    if (address < seq.start || address >= seq.end) continue;
+    const rows = seq.rows;
+    let lo = 0;
+    let hi = rows.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (rows[mid].address <= address) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo === 0) continue;
+    return { rows, index: lo - 1, paths: table.filePaths };
+  }
+  return undefined;
 }

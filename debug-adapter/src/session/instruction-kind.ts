@@ -4,12 +4,14 @@
 
 import { Code, Decoder, DecoderOptions, FlowControl } from 'iced-x86';
 
-export type InstructionKind = 'call' | 'return' | 'interrupt' | 'halt' | 'branch' | 'other' | 'invalid';
+export type InstructionKind = 'call' | 'return' | 'interrupt' | 'halt' | 'jump' | 'conditional' | 'indirect' | 'other' | 'invalid';
 
 export interface ClassifiedInstruction {
   address: number;
   length: number;
   kind: InstructionKind;
+  /** Target of a direct jump, conditional branch or call. */
+  target?: number;
 }
 
 /** Classifies the instruction at the start of `bytes` (code at `address`, 32-bit mode). */
@@ -35,15 +37,20 @@ export function classifyInstruction(bytes: Uint8Array, address: number): Classif
           kind = 'interrupt';
           break;
         case FlowControl.UnconditionalBranch:
-        case FlowControl.IndirectBranch:
+          kind = 'jump';
+          break;
         case FlowControl.ConditionalBranch:
-          kind = 'branch';
+          kind = 'conditional';
+          break;
+        case FlowControl.IndirectBranch:
+          kind = 'indirect';
           break;
         default:
           kind = 'other';
       }
     }
-    return { address, length, kind };
+    const direct = kind === 'jump' || kind === 'conditional' || (kind === 'call' && instr.flowControl === FlowControl.Call);
+    return { address, length, kind, ...(direct ? { target: Number(instr.nearBranchTarget) >>> 0 } : {}) };
   } finally {
     instr.free();
     decoder.free();

@@ -9,7 +9,7 @@ import {
   BreakpointKind, BridgeError, launchQemu, QemuExit, QemuInstance, QemuSession, RspClient,
   StopReply,
 } from '../../../qemu-bridge/src';
-import { DebugSymbols } from '../symbols';
+import { DebugSymbols, FunctionInfo } from '../symbols';
 import { TargetAccess } from '../inspect/target-access';
 import { ArmSpec, BreakpointTable, UserBreakpoint } from './breakpoint-table';
 import { CodeMap } from './code-map';
@@ -62,6 +62,8 @@ export interface TargetEvents {
 const FOREVER = 0x7fffffff;
 /** Upper bound on single steps in one source-line step. */
 const MAX_LINE_STEPS = 20000;
+/** Single steps in one line before switching to running to the line's exits. */
+const RANGE_STEP_AFTER = 12;
 const CR0_PG = 0x80000000;
 
 type Arrival = { kind: 'arrived' } | { kind: 'stop'; stop: TargetStop };
@@ -225,6 +227,8 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
 
   /** After configuration: runs the guest, or runs it to the kernel's first instruction and stops there. */
   start(stopOnEntry: boolean): void {
+    // While the guest boots, parse what the first stop needs.
+    this.codeMap.warmUp();
     if (!stopOnEntry) {
       this.continue();
       return;
@@ -286,36 +290,53 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
       const startDepth = startFrames.length;
       const startLine = startFrames[0];
       const startCfa = await this.frameCfa();
+      /** True while `address` still belongs to the line being stepped (with its inlined code when stepping over). */
+      const inLine = (address: number): boolean => {
+        if (this.symbols.functionAt(address) !== startFunction) return false;
+        const frames = this.codeMap.sourceFrames(address, true);
+        if (frames.length < startDepth || (mode === 'into' && frames.length !== startDepth)) return false;
+        const here = frames[frames.length - startDepth];
+        return here !== undefined && startLine !== undefined && here.line === startLine.line && here.file === startLine.file;
+      };
+      let singleSteps = 0;
       for (let n = 0; n < MAX_LINE_STEPS; n++) {
-        const insn = await this.instructionAt(pc);
-        const sp = await this.register('esp');
-        if ((insn.kind === 'call' && mode === 'over') || insn.kind === 'interrupt' || insn.kind === 'halt') {
-          const arrival = await this.runToReturn(pc + insn.length, sp);
-          if (arrival.kind === 'stop') return arrival.stop;
+        if (singleSteps >= RANGE_STEP_AFTER && startCfa !== undefined && this.pagingOn()) {
+          // A long line or a loop on one line: run to the line's exits instead of stepping each instruction.
+          singleSteps = 0;
+          const arrival = await this.runToLineExit(inLine, startFunction, startCfa);
+          if (arrival?.kind === 'stop') return arrival.stop;
         } else {
-          const reply = await this.resumeAndWait('s');
-          if (!isPlainStep(reply)) return this.settle(reply);
-          if (insn.kind === 'call') {
-            // Stepped into a call: stop after the callee's prologue if it has lines, else run back out.
-            const calleePc = await this.pc();
-            const calleeSym = this.codeMap.symbolAddress(calleePc, this.pagingOn());
-            const callee = this.symbols.functionAt(calleeSym);
-            if (callee && this.codeMap.hasLineInfo(calleeSym)) {
-              const body = this.codeMap.afterPrologue(callee);
-              const target = (calleePc + (body - calleeSym)) >>> 0;
-              // Single steps through the prologue (interrupts stay masked, so no other task runs).
-              for (let i = 0; i < 64 && (await this.pc()) !== target; i++) {
-                const r = await this.resumeAndWait('s');
-                if (!isPlainStep(r)) return this.settle(r);
-              }
-              if ((await this.pc()) !== target) {
-                const arrival = await this.runUntil([target], (p) => p === target);
-                if (arrival.kind === 'stop') return arrival.stop;
-              }
-              return this.makeStop('step', await this.pc());
-            }
+          const insn = await this.instructionAt(pc);
+          const sp = await this.register('esp');
+          if ((insn.kind === 'call' && mode === 'over') || insn.kind === 'interrupt' || insn.kind === 'halt') {
             const arrival = await this.runToReturn(pc + insn.length, sp);
             if (arrival.kind === 'stop') return arrival.stop;
+          } else {
+            singleSteps++;
+            const reply = await this.resumeAndWait('s');
+            if (!isPlainStep(reply)) return this.settle(reply);
+            if (insn.kind === 'call') {
+              // Stepped into a call: stop after the callee's prologue if it has lines, else run back out.
+              const calleePc = await this.pc();
+              const calleeSym = this.codeMap.symbolAddress(calleePc, this.pagingOn());
+              const callee = this.symbols.functionAt(calleeSym);
+              if (callee && this.codeMap.hasLineInfo(calleeSym)) {
+                const body = this.codeMap.afterPrologue(callee);
+                const target = (calleePc + (body - calleeSym)) >>> 0;
+                // Single steps through the prologue (interrupts stay masked, so no other task runs).
+                for (let i = 0; i < 64 && (await this.pc()) !== target; i++) {
+                  const r = await this.resumeAndWait('s');
+                  if (!isPlainStep(r)) return this.settle(r);
+                }
+                if ((await this.pc()) !== target) {
+                  const arrival = await this.runUntil([target], (p) => p === target);
+                  if (arrival.kind === 'stop') return arrival.stop;
+                }
+                return this.makeStop('step', await this.pc());
+              }
+              const arrival = await this.runToReturn(pc + insn.length, sp);
+              if (arrival.kind === 'stop') return arrival.stop;
+            }
           }
         }
         pc = await this.pc();
@@ -323,15 +344,64 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
         // Returned to the caller: stop there, in the middle of its line, as gdb does.
         if (startCfa !== undefined && (await this.register('esp')) >= startCfa) return this.makeStop('step', pc);
         if (this.symbols.functionAt(sym) !== startFunction || !this.codeMap.hasLineInfo(sym)) return this.makeStop('step', pc);
-        const frames = this.codeMap.sourceFrames(sym, true);
-        // Stepping over: code inlined into this line is part of the line.
-        if (mode === 'over' && frames.length > startDepth) continue;
-        const here = frames[0];
-        if (here && startLine && here.line === startLine.line && here.file === startLine.file && frames.length === startDepth) continue;
+        if (inLine(sym)) continue;
         if (this.codeMap.isStatementStart(sym)) return this.makeStop('step', pc);
         // In the middle of another line (a jump back into a loop): go on to the start of a line.
       }
       return this.makeStop('step', pc);
+    });
+  }
+
+  /**
+   * Runs to the first address outside the current line (as `inLine` says), with temporary
+   * breakpoints on every exit of the line's code in `fn`: branch targets and fall-throughs that
+   * leave it, and the return address when the line returns. An exit counts only in this frame
+   * (same CFA), so another task running the same code does not end the step. Returns undefined
+   * when the line's code has an indirect jump (then single steps go on).
+   */
+  private async runToLineExit(inLine: (address: number) => boolean, fn: FunctionInfo | undefined, cfa: number): Promise<Arrival | undefined> {
+    if (!fn) return undefined;
+    const exits = new Set<number>();
+    let returns = false;
+    for (const range of fn.ranges) {
+      const code = this.codeMap.codeBytes(range.start, range.end - range.start);
+      if (!code) return undefined;
+      for (let offset = 0; offset < code.length;) {
+        const address = range.start + offset;
+        const insn = classifyInstruction(code.subarray(offset, offset + 16), address);
+        offset += insn.length;
+        if (!inLine(address)) continue;
+        const next = address + insn.length;
+        switch (insn.kind) {
+          case 'indirect':
+          case 'invalid':
+            return undefined;
+          case 'return':
+            returns = true;
+            break;
+          case 'jump':
+            if (insn.target !== undefined && !inLine(insn.target)) exits.add(insn.target);
+            break;
+          case 'conditional':
+            if (insn.target !== undefined && !inLine(insn.target)) exits.add(insn.target);
+            if (!inLine(next)) exits.add(next);
+            break;
+          default:
+            if (!inLine(next)) exits.add(next);
+        }
+      }
+    }
+    let returnAddress: number | undefined;
+    if (returns) {
+      const frames = await this.stackTrace(2);
+      returnAddress = frames[1]?.pc;
+      if (returnAddress === undefined) return undefined;
+      exits.add(returnAddress);
+    }
+    if (exits.size === 0) return undefined;
+    return this.runUntil([...exits], async (pc) => {
+      if (pc === returnAddress && (await this.register('esp')) >= cfa) return true;
+      return (await this.frameCfa()) === cfa;
     });
   }
 
