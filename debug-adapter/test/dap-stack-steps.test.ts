@@ -5,6 +5,7 @@
 
 import * as assert from 'assert';
 import { DebugClient } from '@vscode/debugadapter-testsupport';
+import { DebugProtocol } from '@vscode/debugprotocol';
 import { launchQemu, QemuInstance } from '../../qemu-bridge/src';
 import {
   assertSameFrames, CHAIN_C, haveGuest, KERNEL, killQemu, launchAndStop, parseBacktrace, qemuMarker, resumeAndStop,
@@ -63,6 +64,23 @@ describe('DAP: breakpoints, stack and stepping (real QEMU, gdb as oracle)', func
     assert.deepStrictEqual(firstStop.hit, [verified.id]);
     const t = await top(dc);
     assert.deepStrictEqual(t, { name: 'MmFreeChain', file: 'chain.c', line: 216 });
+  });
+
+  it('moves a breakpoint on a comment to the next line with code, refuses one past the code, and places instruction breakpoints', async () => {
+    // chain.c: the comment above find_free_run, and a line far past the end of the file.
+    const r = await dc.setBreakpointsRequest({ source: { path: CHAIN_C }, breakpoints: [{ line: 216 }, { line: 152 }, { line: 100000 }] });
+    const [kept, moved, refused] = r.body.breakpoints;
+    assert.strictEqual(kept.line, 216);
+    assert.strictEqual(moved.verified, true);
+    assert.ok((moved.line ?? 0) > 152 && (moved.line ?? 0) <= 160, `moved to ${moved.line}`);
+    assert.strictEqual(refused.verified, false);
+    assert.match(refused.message ?? '', /No code at or after line 100000/);
+    const ib = await dc.customRequest('setInstructionBreakpoints', { breakpoints: [{ instructionReference: breakpointAddress, offset: 0 }, { instructionReference: 'nowhere' }] }) as DebugProtocol.SetInstructionBreakpointsResponse;
+    assert.strictEqual(ib.body.breakpoints[0].verified, true);
+    assert.strictEqual(ib.body.breakpoints[0].line, 216);
+    assert.strictEqual(ib.body.breakpoints[1].verified, false);
+    await dc.customRequest('setInstructionBreakpoints', { breakpoints: [] });
+    await dc.setBreakpointsRequest({ source: { path: CHAIN_C }, breakpoints: [{ line: 216 }] });
   });
 
   it('lists one thread per virtual CPU', async () => {
