@@ -77,6 +77,14 @@ if [[ ! -d node_modules || ! -f $stamp || package-lock.json -nt $stamp ]]; then
   did+=("ran npm ci")
 fi
 
+# The extension's end-to-end test (extension/test/e2e.test.ts) needs code-server, chromium and
+# ripgrep: scripts/e2e-setup.sh installs them when they are missing (MMSCOPE_SKIP_E2E=1: not).
+code_server=${MMSCOPE_E2E_CACHE:-$HOME/.cache/mmscope-e2e}/code-server-4.100.3/node_modules/.bin/code-server
+if [[ ${MMSCOPE_SKIP_E2E:-} != 1 ]] && { [[ ! -x $code_server ]] || [[ ! -x /usr/bin/chromium ]] || ! command -v rg >/dev/null 2>&1; }; then
+  bash scripts/e2e-setup.sh
+  did+=("installed code-server and chromium for the e2e test")
+fi
+
 if ((${#did[@]} == 0)); then
   echo "setup: system packages (${packages[*]}) and node_modules are present"
 else
