@@ -37,3 +37,6 @@ window.addEventListener('message', (e: MessageEvent<HostMessage>) => {
   }
 });
 vscode.postMessage({ type: 'ready' });
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'visible') vscode.postMessage({ type: 'ready' });
+});

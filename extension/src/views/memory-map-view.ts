@@ -37,8 +37,10 @@ export class MemoryMapView implements vscode.WebviewViewProvider {
 <script nonce="${nonce}" src="${script}"></script></body></html>`;
     view.webview.onDidReceiveMessage((m: { type: string; chain?: number; cells?: number; changed?: number; stop?: number }) => {
       if (m.type === 'ready') {
+        // Sent when the script starts and whenever the webview is shown again: send it all.
         this.ready = true;
-        this.update();
+        this.sentFor = undefined;
+        this.update(true);
       } else if (m.type === 'select' && typeof m.chain === 'number') {
         this.onSelectChain(m.chain);
       } else if (m.type === 'rendered') {
@@ -47,15 +49,15 @@ export class MemoryMapView implements vscode.WebviewViewProvider {
       }
     });
     view.onDidChangeVisibility(() => {
-      if (view.visible) void this.store.visible().then(() => this.update());
+      if (view.visible) void this.store.visible().then(() => this.update(true));
     });
     view.onDidDispose(() => (this.view = undefined));
   }
 
   /** Sends the store's snapshot to the webview when it is visible and has not seen it. */
-  update(): void {
+  update(force = false): void {
     const view = this.view;
-    if (!view || !this.ready || !view.visible) return;
+    if (!view || !this.ready || (!view.visible && !force)) return;
     const snap = this.store.snapshot;
     if (!snap || this.store.state === 'none') {
       this.sentFor = undefined;
