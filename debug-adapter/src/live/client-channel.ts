@@ -67,7 +67,16 @@ export class ClientChannel {
 
   private push(kind: 'delta' | 'other', message: QueuedMessage): void {
     if (this.closed) return;
-    if (this.queue.length >= this.limits.maxQueued) this.overflow();
+    if (this.queue.length >= this.limits.maxQueued) {
+      this.overflow();
+      if (kind === 'delta') {
+        // The resync snapshot, built when sent, already holds this delta's change: sending the
+        // delta after it would apply it twice (its base is older than the snapshot).
+        this.stats.dropped++;
+        this.pump();
+        return;
+      }
+    }
     this.queue.push({ kind, message });
     this.note();
     this.pump();

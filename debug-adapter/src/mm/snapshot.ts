@@ -360,7 +360,7 @@ export async function buildSnapshot(src: SnapshotSource): Promise<MmSnapshot> {
       owner, site, mappedAt: mappedAt.get(c.id) ?? [], handles: handlesOf.get(c.id) ?? [],
     };
     if (!info.mappedAt.length && !info.handles.length && owner.kind !== 'page-table' && owner.kind !== 'dma') {
-      findings.push({ kind: 'leaked-chain', severity: 'warning', chain: c.id, site,
+      findings.push({ kind: 'leaked-chain', severity: 'warning', chain: c.id, ...(site ? { site } : {}),
         message: `chain ${c.id} (${info.blockCount} blocks, ${owner.kind}) is neither mapped nor held by a handle: a leak?` });
     }
     return info;
