@@ -14,6 +14,15 @@ export interface ServerSnapshotParams {
   readonly snapshot?: SnapshotJson;
 }
 
+/**
+ * Client → server: the adapter's live feed (`mmscope/liveFeed` event: a ws:// URL with its token),
+ * or null when the session ended. The server subscribes and takes every snapshot from the feed.
+ */
+export const LIVE_FEED_NOTIFICATION = 'mmscope/liveFeed';
+export interface LiveFeedParams {
+  readonly ws: string | null;
+}
+
 /** Server → client: evaluate a C expression in the selected frame. Answers null when it cannot. */
 export const EVALUATE_REQUEST = 'mmscope/evaluate';
 export interface EvaluateParams {

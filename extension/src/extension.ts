@@ -22,6 +22,7 @@ import { MmTreeProvider } from './views/tree-provider';
 import { RevealTarget, ViewNode } from './views/view-node';
 
 const SNAPSHOT_EVENT = 'mmscope/snapshotReady';
+const LIVE_FEED_EVENT = 'mmscope/liveFeed';
 
 export function activate(context: vscode.ExtensionContext): void {
   const views: MmTreeProvider[] = [];
@@ -159,9 +160,11 @@ export function activate(context: vscode.ExtensionContext): void {
       const src = store.dataSource;
       if (!isOurs(s) || !(src instanceof DebugSessionSource) || src.session.id !== s.id) return;
       store.detach();
+      client.liveFeed(null);
       void vscode.commands.executeCommand('setContext', 'mmscope.sessionActive', false);
     }),
     vscode.debug.onDidReceiveDebugSessionCustomEvent((e) => {
+      if (isOurs(e.session) && e.event === LIVE_FEED_EVENT) client.liveFeed((e.body as { ws?: string } | undefined)?.ws ?? null);
       if (!isOurs(e.session) || e.event !== SNAPSHOT_EVENT) return;
       const src = store.dataSource;
       if (!(src instanceof DebugSessionSource) || src.session.id !== e.session.id) return;

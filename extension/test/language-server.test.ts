@@ -25,9 +25,12 @@ import {
   createProtocolConnection,
 } from 'vscode-languageserver-protocol/node';
 import { SnapshotJson } from '../../debug-adapter/src/mm/snapshot-json';
-import { EVALUATE_REQUEST, EvaluateParams, EvaluateResult, SNAPSHOT_NOTIFICATION, ServerSnapshotParams, TRANSLATE_REQUEST } from '../server/protocol';
+import { EVALUATE_REQUEST, EvaluateParams, EvaluateResult, LIVE_FEED_NOTIFICATION, LiveFeedParams, SNAPSHOT_NOTIFICATION, ServerSnapshotParams, TRANSLATE_REQUEST } from '../server/protocol';
 import { expressionAt } from '../server/c-expression';
 import { pathUri } from '../server/site-files';
+import { startDashboardServer } from '../../debug-adapter/src/live/dashboard-server';
+import { buildSnapshot } from '../../debug-adapter/src/mm/snapshot';
+import { LAYOUT, MmImage, REGISTERS } from '../../debug-adapter/test/fixtures/mm-image';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const FIXTURES = path.join(ROOT, 'extension/test/fixtures');
@@ -147,6 +150,32 @@ describe('language server on recorded snapshots', function () {
     await h.connection.sendNotification(SNAPSHOT_NOTIFICATION, { state: 'none' } satisfies ServerSnapshotParams);
     const cleared = await until('cleared diagnostics', () => h.diagnostics.find((x) => x.uri === published.uri));
     assert.deepStrictEqual(cleared.diagnostics, []);
+  });
+
+  it('subscribes to the adapter\'s live feed and publishes the findings of its snapshots', async () => {
+    const demo = path.join(ROOT, 'guest/demo/demo.c');
+    const line = fs.readFileSync(demo, 'utf8').split('\n').findIndex((l) => /MmAllocateChain\(/.test(l)) + 1;
+    assert.ok(line > 0);
+    // A hand-built guest image with one chain nobody maps or holds, allocated at that line.
+    const img = new MmImage();
+    const id = img.addChain([450, 451]);
+    const snap = await buildSnapshot({
+      read: img.read, descriptorPhys: LAYOUT.descriptor, registers: REGISTERS,
+      resolveSite: (address) => ({ address, function: 'step', file: demo, line }),
+    });
+    assert.ok(snap.findings.some((f) => f.kind === 'leaked-chain' && f.chain === id));
+    const feed = await startDashboardServer();
+    try {
+      feed.feed.publish(snap, { live: true });
+      await h.connection.sendNotification(LIVE_FEED_NOTIFICATION, { ws: feed.wsUrl } satisfies LiveFeedParams);
+      const published = await until('diagnostics from the feed', () => h.diagnostics.find((d) => d.uri === pathUri(demo) && d.diagnostics.length > 0));
+      assert.strictEqual(published.diagnostics[0].code, 'leaked-chain');
+      assert.strictEqual(published.diagnostics[0].range.start.line, line - 1);
+      assert.match(published.diagnostics[0].message, new RegExp(`chain ${id} `));
+    } finally {
+      await h.connection.sendNotification(LIVE_FEED_NOTIFICATION, { ws: null } satisfies LiveFeedParams);
+      await feed.close();
+    }
   });
 
   it('hovers a pointer with its translation down to the chain and the allocation site, only while stopped', async () => {
