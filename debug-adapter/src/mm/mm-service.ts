@@ -55,13 +55,26 @@ export class MmService {
     const snapshot = (async () => {
       const prev = await done;
       const registers = await this.access.readControlRegisters();
-      const snap = await buildSnapshot({ read: this.access.readPhys, descriptorPhys, registers, resolveSite: this.resolveSite, stop });
+      const built = await buildSnapshot({ read: this.access.readPhys, descriptorPhys, registers, resolveSite: this.resolveSite, stop });
+      const snap = await this.withoutChainInFlight(built);
       this.previous = prev;
       this.lastDiff = prev ? diffSnapshots(prev, snap) : undefined;
       return snap;
     })();
     this.current = { stop, snapshot };
     return snapshot;
+  }
+
+  /**
+   * The chain of the last allocation event has been handed to its caller but not mapped yet (an
+   * allocation breakpoint stops exactly there): it is not reported as a leak.
+   */
+  private async withoutChainInFlight(snap: MmSnapshot): Promise<MmSnapshot> {
+    if (this.eventPhys === undefined || !snap.findings.some((f) => f.kind === 'leaked-chain')) return snap;
+    const event = await this.readEvent().catch(() => undefined);
+    if (!event || event.kind !== 'allocated') return snap;
+    const findings = snap.findings.filter((f) => !(f.kind === 'leaked-chain' && f.chain === event.chain));
+    return findings.length === snap.findings.length ? snap : { ...snap, findings };
   }
 
   /** What changed since the snapshot of the previous stop (undefined at the first). */
