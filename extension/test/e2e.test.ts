@@ -52,7 +52,7 @@ describe('end to end in VS Code (code-server + chromium)', function () {
 
   const command = async (title: string, pick = title): Promise<void> => {
     await page.keyboard.press('F1');
-    const input = page.locator('.quick-input-widget input');
+    const input = page.locator('.quick-input-widget input:visible');
     await input.waitFor({ state: 'visible', timeout: 10000 });
     await input.fill(`>${title}`);
     const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: pick }).first();
@@ -157,7 +157,9 @@ describe('end to end in VS Code (code-server + chromium)', function () {
   it('lists the new chain with its size in the Chains view (revealed with "mmscope: Reveal a Chain")', async () => {
     await showMmscope();
     await command('mmscope: Reveal a Chain');
-    const input = page.locator('.quick-input-widget input');
+    // The command palette's own input stays in the DOM, hidden: take the visible one.
+    const input = page.locator('.quick-input-widget input:visible');
+    await input.waitFor({ state: 'visible', timeout: 10000 });
     await input.fill(`chain ${allocated.chain}`);
     await page.locator('.quick-input-widget .monaco-list-row', { hasText: `chain ${allocated.chain}` }).first().click();
     const row = rows('Chains').filter({ hasText: new RegExp(`chain ${allocated.chain} \\(0x${allocated.chain.toString(16)}\\)`) });
