@@ -3,6 +3,7 @@
 // symbols must contain it; zero-sized labels count only in code sections).
 
 import { ElfFile, ElfSection, ElfSymbol } from '../symbols';
+import { countAtOrBelow } from '../symbols/sorted-search';
 
 const SHF_ALLOC = 0x2;
 const SHF_EXECINSTR = 0x4;
@@ -42,13 +43,7 @@ export class AddressSymbolizer {
     if (!section) return undefined;
     const list = this.bySection.get(section.index);
     if (!list) return undefined;
-    let lo = 0;
-    let hi = list.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (list[mid].value <= address) lo = mid + 1;
-      else hi = mid;
-    }
+    const lo = countAtOrBelow(list, address);
     let i = lo - 1;
     let zeroSized: ElfSymbol | undefined;
     while (i >= 0 && list[i].size === 0 && zeroSized === undefined) {

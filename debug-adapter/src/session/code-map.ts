@@ -5,6 +5,7 @@
 import { CompileUnitInfo, DebugSymbols, FunctionInfo, InlinedCallInfo, ScopeInfo, SourceFrame, VariableInfo } from '../symbols';
 import type { ElfSymbol, LineRow } from '../symbols';
 import type { UnitLineTable } from '../symbols/lineTable';
+import { countAtOrBelow } from '../symbols/sorted-search';
 
 const SHT_PROGBITS = 1;
 const SHF_EXECINSTR = 4;
@@ -66,13 +67,7 @@ export class CodeMap {
         .sort((a, b) => a.value - b.value);
     }
     const list = this.codeSymbols;
-    let lo = 0;
-    let hi = list.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (list[mid].value <= address) lo = mid + 1;
-      else hi = mid;
-    }
+    const lo = countAtOrBelow(list, address);
     const sym = list[lo - 1];
     if (!sym || (sym.size > 0 && address >= sym.value + sym.size && lo < list.length && address - sym.value > 0x10000)) return undefined;
     return sym;

@@ -4,6 +4,7 @@
 
 import { ByteReader, readCString } from './byteReader';
 import { ElfFormatError } from './errors';
+import { countAtOrBelow } from './sorted-search';
 
 export const SHT_NULL = 0;
 export const SHT_PROGBITS = 1;
@@ -274,13 +275,7 @@ export class ElfFile {
    */
   symbolAt(address: number): ElfSymbol | undefined {
     const list = this.sortedSymbols;
-    let lo = 0;
-    let hi = list.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (list[mid].value <= address) lo = mid + 1;
-      else hi = mid;
-    }
+    const lo = countAtOrBelow(list, address);
     let best: ElfSymbol | undefined;
     // Walk back over symbols that start at or before the address; sizes are small, so the
     // first few candidates decide. Stop once we are far below any plausible symbol.
@@ -298,13 +293,7 @@ export class ElfFile {
     const exact = this.symbolAt(address);
     if (exact) return exact;
     const list = this.sortedSymbols;
-    let lo = 0;
-    let hi = list.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (list[mid].value <= address) lo = mid + 1;
-      else hi = mid;
-    }
+    const lo = countAtOrBelow(list, address);
     for (let i = lo - 1; i >= 0; i--) if (list[i].type === 'func' || list[i].type === 'object') return list[i];
     return lo > 0 ? list[lo - 1] : undefined;
   }
