@@ -151,7 +151,7 @@ chain_id_t MmAllocateChain(uint32_t flags, uint32_t blocks)
 
 /* Finds `blocks` free blocks in a row below `ceiling` whose first address is a multiple of
  * `align`. Returns the first block index, or 0 if there is no such run. */
-static uint32_t find_free_run(uint32_t blocks, uint32_t ceiling, uint32_t align)
+uint32_t mm_find_free_run(uint32_t blocks, uint32_t ceiling, uint32_t align)
 {
     uint32_t limit = mm_block_count;
     if (ceiling && (ceiling >> MM_BLOCK_SHIFT) < limit)
@@ -169,20 +169,15 @@ static uint32_t find_free_run(uint32_t blocks, uint32_t ceiling, uint32_t align)
     return 0;
 }
 
-uint32_t mm_find_free_run(uint32_t blocks, uint32_t ceiling, uint32_t align)
-{
-    return find_free_run(blocks, ceiling, align);
-}
-
 int MmAllocateContiguous(uint32_t blocks, uint32_t ceiling, uint32_t align, uint32_t extra_flags, chain_id_t *out)
 {
     if (blocks == 0 || !out || (extra_flags & ~CT_CHAIN_FLAGS) || (align & (align - 1)))
         return MM_ERR_INVALID;
     uint32_t caller = (uint32_t)__builtin_return_address(0);
     uint32_t f = irq_save();
-    uint32_t start = find_free_run(blocks, ceiling, align);
+    uint32_t start = mm_find_free_run(blocks, ceiling, align);
     if (!start && blocks <= mm_free_blocks && mm_defrag_make_run(blocks, ceiling, align) == MM_OK)
-        start = find_free_run(blocks, ceiling, align);
+        start = mm_find_free_run(blocks, ceiling, align);
     if (!start) {
         irq_restore(f);
         return MM_ERR_NOMEM;

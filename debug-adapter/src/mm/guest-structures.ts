@@ -1,5 +1,5 @@
 // Decoders for the guest's own records that the descriptor locates: owner records, PCBs, the
-// mapping registry, and the XMS/DPMI handle tables (struct vector). Pure: bytes in, records out.
+// XMS/DPMI handle tables (struct vector) and the last memory-manager event. Pure: bytes in, records out.
 
 import { MmDebugInfo } from './descriptor';
 
@@ -47,36 +47,6 @@ export function decodePcb(buf: Buffer, address: number, d: MmDebugInfo): PcbReco
   return { address, pid: buf.readUInt32LE(d.pcbOffPid), name, state: PROCESS_STATES[state] ?? 'unknown', upd, next: buf.readUInt32LE(d.pcbOffNext) };
 }
 
-export const MAP_KPD = 1;
-export const MAP_UPD = 2;
-export const MAP_READONLY = 4;
-
-export interface RegistryMapping {
-  readonly chain: number;
-  readonly virtual: number;
-  readonly pageOffset: number;
-  readonly pages: number;
-  readonly flags: number;
-  /** Kernel-virtual address of the UPD (inside a PCB), or 0 for the KPD. */
-  readonly upd: number;
-}
-
-export function decodeRegistry(buf: Buffer, count: number, d: MmDebugInfo): RegistryMapping[] {
-  const out: RegistryMapping[] = [];
-  for (let i = 0; i < count && (i + 1) * d.mappingSize <= buf.length; i++) {
-    const o = i * d.mappingSize;
-    out.push({
-      chain: buf.readUInt32LE(o + d.mapOffChain),
-      virtual: buf.readUInt32LE(o + d.mapOffVa),
-      pageOffset: buf.readUInt32LE(o + d.mapOffPageOffset),
-      pages: buf.readUInt32LE(o + d.mapOffPages),
-      flags: buf.readUInt32LE(o + d.mapOffFlags),
-      upd: buf.readUInt32LE(o + d.mapOffUpd),
-    });
-  }
-  return out;
-}
-
 /** struct vector { void *data; uint32_t length, capacity, elem_size; } */
 export interface VectorHeader {
   readonly data: number;
@@ -97,19 +67,21 @@ export interface XmsHandleRecord {
   readonly ownerPid: number;
 }
 
-export function decodeXmsHandles(buf: Buffer, v: VectorHeader, d: MmDebugInfo): XmsHandleRecord[] {
-  const out: XmsHandleRecord[] = [];
-  for (let i = 0; i < v.length && (i + 1) * v.elemSize <= buf.length; i++) {
-    const o = i * v.elemSize;
-    out.push({
-      handle: buf.readUInt16LE(o + d.xmsOffHandle),
-      lockCount: buf.readUInt16LE(o + d.xmsOffLockCount),
-      chain: buf.readUInt32LE(o + d.xmsOffChain),
-      sizeKb: buf.readUInt32LE(o + d.xmsOffSizeKb),
-      ownerPid: buf.readUInt32LE(o + d.xmsOffOwnerPid),
-    });
-  }
+/** Decodes the elements a vector's data holds (those that are in `buf` whole). */
+function decodeElements<T>(buf: Buffer, v: VectorHeader, decode: (offset: number) => T): T[] {
+  const out: T[] = [];
+  for (let i = 0; i < v.length && (i + 1) * v.elemSize <= buf.length; i++) out.push(decode(i * v.elemSize));
   return out;
+}
+
+export function decodeXmsHandles(buf: Buffer, v: VectorHeader, d: MmDebugInfo): XmsHandleRecord[] {
+  return decodeElements(buf, v, (o) => ({
+    handle: buf.readUInt16LE(o + d.xmsOffHandle),
+    lockCount: buf.readUInt16LE(o + d.xmsOffLockCount),
+    chain: buf.readUInt32LE(o + d.xmsOffChain),
+    sizeKb: buf.readUInt32LE(o + d.xmsOffSizeKb),
+    ownerPid: buf.readUInt32LE(o + d.xmsOffOwnerPid),
+  }));
 }
 
 export interface DpmiBlockRecord {
@@ -122,19 +94,14 @@ export interface DpmiBlockRecord {
 }
 
 export function decodeDpmiBlocks(buf: Buffer, v: VectorHeader, d: MmDebugInfo): DpmiBlockRecord[] {
-  const out: DpmiBlockRecord[] = [];
-  for (let i = 0; i < v.length && (i + 1) * v.elemSize <= buf.length; i++) {
-    const o = i * v.elemSize;
-    out.push({
-      handle: buf.readUInt32LE(o + d.dpmiOffHandle),
-      chain: buf.readUInt32LE(o + d.dpmiOffChain),
-      linear: buf.readUInt32LE(o + d.dpmiOffLinear),
-      size: buf.readUInt32LE(o + d.dpmiOffSize),
-      ownerPid: buf.readUInt32LE(o + d.dpmiOffOwnerPid),
-      lockCount: buf.readUInt32LE(o + d.dpmiOffLockCount),
-    });
-  }
-  return out;
+  return decodeElements(buf, v, (o) => ({
+    handle: buf.readUInt32LE(o + d.dpmiOffHandle),
+    chain: buf.readUInt32LE(o + d.dpmiOffChain),
+    linear: buf.readUInt32LE(o + d.dpmiOffLinear),
+    size: buf.readUInt32LE(o + d.dpmiOffSize),
+    ownerPid: buf.readUInt32LE(o + d.dpmiOffOwnerPid),
+    lockCount: buf.readUInt32LE(o + d.dpmiOffLockCount),
+  }));
 }
 
 export const EVENT_KINDS = ['none', 'allocated', 'freed', 'resized', 'mapped', 'unmapped', 'defrag', 'xms', 'dpmi', 'dos'] as const;
