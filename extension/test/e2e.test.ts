@@ -55,9 +55,11 @@ describe('end to end in VS Code (code-server + chromium)', function () {
     const input = page.locator('.quick-input-widget input:visible');
     await input.waitFor({ state: 'visible', timeout: 10000 });
     await input.fill(`>${title}`);
-    const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: pick }).first();
-    await row.waitFor({ timeout: 10000 });
-    await row.click();
+    // Hidden quick-input lists stay in the DOM: wait for the visible row, then take it with Enter.
+    const row = page.locator('.quick-input-widget .monaco-list-row:visible', { hasText: pick }).first();
+    await row.waitFor({ state: 'visible', timeout: 10000 });
+    if (pick === title) await page.keyboard.press('Enter'); // the palette's top match is the command typed
+    else await row.click();
   };
   const pane = (title: string): Locator => page.locator('.pane', { has: page.locator('.pane-header', { hasText: new RegExp(`^\\s*${title}`, 'i') }) });
   const rows = (title: string): Locator => pane(title).locator('.monaco-list-row');
@@ -161,7 +163,8 @@ describe('end to end in VS Code (code-server + chromium)', function () {
     const input = page.locator('.quick-input-widget input:visible');
     await input.waitFor({ state: 'visible', timeout: 10000 });
     await input.fill(`chain ${allocated.chain}`);
-    await page.locator('.quick-input-widget .monaco-list-row', { hasText: `chain ${allocated.chain}` }).first().click();
+    await page.locator('.quick-input-widget .monaco-list-row:visible', { hasText: `chain ${allocated.chain}` }).first().waitFor({ state: 'visible', timeout: 10000 });
+    await page.keyboard.press('Enter');
     const row = rows('Chains').filter({ hasText: new RegExp(`chain ${allocated.chain} \\(0x${allocated.chain.toString(16)}\\)`) });
     await row.first().waitFor({ timeout: 20000 });
     const text = (await row.first().textContent()) ?? '';
