@@ -138,4 +138,32 @@ describe('DAP: the memory manager', function () {
     assert.strictEqual(r.body?.breakpoints?.[0].verified, false);
     assert.match(r.body?.breakpoints?.[0].message ?? '', /^Condition not understood: /);
   });
+
+  it('sends live snapshots while the guest runs when live refresh is on, and none once it is off', async () => {
+    await dc.setExceptionBreakpointsRequest({ filters: [] });
+    await assert.rejects(dc.customRequest('mmscope/liveRefresh', { enabled: true, ratePerSecond: 'fast' }), /ratePerSecond must be a positive number/);
+    const on = await dc.customRequest('mmscope/liveRefresh', { enabled: true, ratePerSecond: 8 });
+    assert.deepStrictEqual(on.body, { enabled: true, ratePerSecond: 8 });
+    const live: { stop: number; usedBlocks: number; live: boolean }[] = [];
+    const seen = new Promise<void>((resolve) => {
+      dc.on('mmscope/snapshotReady', (e: DebugProtocol.Event) => {
+        const body = e.body as { stop: number; usedBlocks: number; live: boolean };
+        if (body.live) live.push(body);
+        if (live.length >= 4) resolve();
+      });
+    });
+    await dc.continueRequest({ threadId: 1 });
+    await seen;
+    // Each live snapshot is a new one (its own key), not the last stop's again.
+    assert.strictEqual(new Set(live.map((l) => l.stop)).size, live.length, JSON.stringify(live));
+    const running = await dc.customRequest('mmscope/snapshot');
+    assert.strictEqual(running.body.live, true);
+    assert.ok((running.body.snapshot as SnapshotJson).chains.length > 0);
+    await dc.customRequest('mmscope/liveRefresh', { enabled: false });
+    const count = live.length;
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.ok(live.length <= count + 1, `no live snapshots after turning it off (${live.length - count} more)`);
+    const paused = await resumeAndStop(dc, dc.pauseRequest({ threadId: 1 }));
+    assert.strictEqual(paused.body.reason, 'pause');
+  });
 });

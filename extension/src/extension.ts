@@ -115,7 +115,7 @@ export function activate(context: vscode.ExtensionContext): void {
       client.push();
       if (c.snapshot && c.state !== 'none') {
         status.text = statusText(c.snapshot);
-        status.tooltip = `mmscope: stop ${c.stop ?? c.snapshot.stop}${c.fetchMs !== undefined ? `, snapshot fetched in ${c.fetchMs} ms` : ''}. Click for the physical memory map.`;
+        status.tooltip = `mmscope: ${c.state === 'running' ? 'live snapshot while running' : `stop ${c.stop ?? c.snapshot.stop}`}${c.fetchMs !== undefined ? `, snapshot fetched in ${c.fetchMs} ms` : ''}. Click for the physical memory map.`;
         status.show();
       } else if (c.state === 'running') {
         status.text = '$(database) mmscope: running';
@@ -168,10 +168,26 @@ export function activate(context: vscode.ExtensionContext): void {
       if (!isOurs(e.session) || e.event !== SNAPSHOT_EVENT) return;
       const src = store.dataSource;
       if (!(src instanceof DebugSessionSource) || src.session.id !== e.session.id) return;
+      // A session started while live refresh was on learns it at its first stop.
+      if (liveRefresh && !liveRefreshSent.has(e.session.id)) void sendLiveRefresh(e.session);
       void store.stopped((e.body ?? {}) as StopSummary);
     }),
     vscode.window.onDidChangeVisibleTextEditors(() => void store.visible()),
   );
+
+  /** Tells a session's adapter the live-refresh choice; false (and a warning) when it refused. */
+  const liveRefreshSent = new Set<string>();
+  const sendLiveRefresh = async (session: vscode.DebugSession): Promise<boolean> => {
+    const rate = vscode.workspace.getConfiguration('mmscope').get<number>('liveRefreshRate', 2);
+    liveRefreshSent.add(session.id);
+    try {
+      await session.customRequest('mmscope/liveRefresh', { enabled: liveRefresh, ratePerSecond: rate });
+      return true;
+    } catch (e) {
+      void vscode.window.showWarningMessage(`mmscope: the debug adapter did not turn live refresh ${liveRefresh ? 'on' : 'off'} (${e instanceof Error ? e.message : String(e)}).`);
+      return false;
+    }
+  };
 
   const requireStopped = (): boolean => {
     if (store.state === 'none') void vscode.window.showWarningMessage('mmscope: start a debug session ("Boot guest kernel") first.');
@@ -242,15 +258,9 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand('mmscope.toggleLiveRefresh', async () => {
       liveRefresh = !liveRefresh;
       void vscode.commands.executeCommand('setContext', 'mmscope.liveRefresh', liveRefresh);
-      const src = store.dataSource;
       const rate = vscode.workspace.getConfiguration('mmscope').get<number>('liveRefreshRate', 2);
-      if (src instanceof DebugSessionSource) {
-        try {
-          await src.session.customRequest('mmscope/liveRefresh', { enabled: liveRefresh, ratePerSecond: rate });
-        } catch (e) {
-          void vscode.window.showWarningMessage(`mmscope: the debug adapter did not turn live refresh ${liveRefresh ? 'on' : 'off'} (${e instanceof Error ? e.message : String(e)}).`);
-        }
-      }
+      const src = store.dataSource;
+      if (src instanceof DebugSessionSource && !(await sendLiveRefresh(src.session))) return;
       void vscode.window.showInformationMessage(`mmscope: live refresh ${liveRefresh ? `on (${rate} per second while running)` : 'off'}.`);
     }),
     vscode.commands.registerCommand('mmscope.chooseProcess', async () => {

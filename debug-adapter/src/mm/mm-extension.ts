@@ -29,8 +29,13 @@ export const MM_EXCEPTION_FILTERS: readonly ExceptionFilter[] = ALLOCATION_FILTE
   conditionDescription: 'e.g. blocks >= 64, flags & CONTIGUOUS, pid == 2 (fields: chain blocks flags arg status caller pid seq)',
 }));
 
+/** Turns snapshots while the guest runs on or off: `{ enabled, ratePerSecond }`. */
+export const LIVE_REFRESH_REQUEST = 'mmscope/liveRefresh';
+const MIN_RATE = 0.1;
+const MAX_RATE = 20;
+
 export class MmSessionExtension implements SessionExtension {
-  readonly commands: readonly string[] = MM_REQUESTS;
+  readonly commands: readonly string[] = [...MM_REQUESTS, LIVE_REFRESH_REQUEST];
   readonly exceptionFilters = MM_EXCEPTION_FILTERS;
   readonly service: MmService;
   /** A live feed to publish every stop's snapshot to (the dashboard, the language server). */
@@ -40,6 +45,11 @@ export class MmSessionExtension implements SessionExtension {
   private liveIndex = 0;
   private stopped = false;
   private lastRegisters: ControlRegisters = { cr0: 0x80010011, cr3: 0, cr4: 0x10 };
+  /** Live refresh while running: its rate (snapshots per second), or undefined when off. */
+  private liveRate: number | undefined;
+  private liveTimer: NodeJS.Timeout | undefined;
+  /** The last live snapshot's key and when it was taken: requests right after its event reuse it. */
+  private lastLive: { key: number; at: number } | undefined;
 
   constructor(private readonly target: Target, private readonly referenceBase: number, private readonly emit?: EventSink) {
     this.service = new MmService(target.symbols, {
@@ -56,13 +66,66 @@ export class MmSessionExtension implements SessionExtension {
   /** The key of the snapshot to serve now: the stop, or a fresh live one while running. */
   private key(): number {
     if (this.stopped) return this.stopIndex;
-    if (!this.target.bridge.memory.tiers.some((t) => t.name === 'ram-file')) {
-      throw new Error('the guest is running and this session has no shared RAM file; pause it to see its memory manager');
-    }
+    this.requireRamFile();
+    const live = this.lastLive;
+    if (live && this.liveRate !== undefined && Date.now() - live.at < 1000 / this.liveRate) return live.key;
     return -++this.liveIndex;
   }
 
+  private requireRamFile(): void {
+    if (!this.target.bridge.memory.tiers.some((t) => t.name === 'ram-file')) {
+      throw new Error('the guest is running and this session has no shared RAM file; pause it to see its memory manager');
+    }
+  }
+
+  /** `mmscope/liveRefresh`: while the guest runs, a snapshot (and a snapshotReady event marked live) `ratePerSecond` times a second. */
+  private setLiveRefresh(args: Record<string, unknown>): { enabled: boolean; ratePerSecond?: number } {
+    if (args.enabled === false) {
+      this.liveRate = undefined;
+      this.stopLiveTimer();
+      return { enabled: false };
+    }
+    this.requireRamFile();
+    const asked = args.ratePerSecond === undefined ? 2 : Number(args.ratePerSecond);
+    if (!Number.isFinite(asked) || asked <= 0) throw new Error(`ratePerSecond must be a positive number, not ${String(args.ratePerSecond)}`);
+    this.liveRate = Math.min(MAX_RATE, Math.max(MIN_RATE, asked));
+    if (!this.stopped) this.scheduleLive(0);
+    return { enabled: true, ratePerSecond: this.liveRate };
+  }
+
+  private stopLiveTimer(): void {
+    if (this.liveTimer) clearTimeout(this.liveTimer);
+    this.liveTimer = undefined;
+  }
+
+  private scheduleLive(delayMs: number): void {
+    this.stopLiveTimer();
+    if (this.liveRate === undefined || this.stopped) return;
+    this.liveTimer = setTimeout(() => void this.liveTick(), delayMs);
+    this.liveTimer.unref?.();
+  }
+
+  private async liveTick(): Promise<void> {
+    this.liveTimer = undefined;
+    if (this.liveRate === undefined || this.stopped) return;
+    const started = Date.now();
+    const key = -++this.liveIndex;
+    try {
+      const snap = await this.service.snapshot(key);
+      if (!this.stopped && this.liveRate !== undefined) {
+        this.lastLive = { key, at: Date.now() };
+        this.emit?.(SNAPSHOT_EVENT, { ...snapshotEventBody(snap), live: true });
+        this.feed?.publish(snap, { live: true });
+      }
+    } catch {
+      // a snapshot caught mid-update may not decode: the next tick tries again
+    }
+    const period = 1000 / (this.liveRate ?? 1);
+    this.scheduleLive(Math.max(0, period - (Date.now() - started)));
+  }
+
   async customRequest(command: string, args: unknown): Promise<unknown> {
+    if (command === LIVE_REFRESH_REQUEST) return this.setLiveRefresh((args ?? {}) as Record<string, unknown>);
     const body = await handleMmRequest(this.service, this.key(), command as MmRequest, (args ?? {}) as Record<string, unknown>);
     if (command === 'mmscope/snapshot' && !this.stopped) return { ...(body as object), live: true };
     return body;
@@ -108,6 +171,8 @@ export class MmSessionExtension implements SessionExtension {
 
   onStop(stop: TargetStop): void {
     this.stopped = true;
+    this.stopLiveTimer();
+    this.lastLive = undefined;
     this.stopIndex++;
     if (!this.emit && !this.feed) return;
     const index = this.stopIndex;
@@ -125,6 +190,13 @@ export class MmSessionExtension implements SessionExtension {
   onResume(): void {
     this.stopped = false;
     this.feed?.continued();
+    if (this.liveRate !== undefined) this.scheduleLive(1000 / this.liveRate);
+  }
+
+  /** The session ended: no timer survives it. */
+  dispose(): void {
+    this.liveRate = undefined;
+    this.stopLiveTimer();
   }
 }
 
@@ -139,6 +211,7 @@ export function mmExtensionFactory(referenceBase: number, emit?: EventSink, live
   return (target) => {
     const ext = new MmSessionExtension(target, referenceBase, emit);
     if (!ext.service.available) return undefined;
+    target.once('exited', () => ext.dispose());
     if (liveFeed) {
       startDashboardServer().then(
         (server) => {
