@@ -69,6 +69,22 @@ describe('DAP: the memory manager', function () {
     assert.strictEqual(t.body.directorySource, 'kpd');
   });
 
+  it('adds where a pointer lands to the debug hover, and only there', async () => {
+    const st = await dc.stackTraceRequest({ threadId: 1 });
+    const frameId = st.body.stackFrames[0].id;
+    const hover = await dc.evaluateRequest({ expression: 'current', context: 'hover', frameId });
+    const watch = await dc.evaluateRequest({ expression: 'current', context: 'watch', frameId });
+    const address = Number(watch.body.memoryReference);
+    assert.ok(address > 0, JSON.stringify(watch.body));
+    assert.doesNotMatch(watch.body.result, /⇒/);
+    const t = (await dc.customRequest('mmscope/translate', { address })).body as { physical: number; block: number; chain: number; site: { function: string; file: string; line: number } };
+    const hex = (n: number): string => `0x${n.toString(16).padStart(8, '0')}`;
+    const site = `${t.site.function} at ${t.site.file.split('/').pop()}:${t.site.line}`;
+    assert.strictEqual(hover.body.result, `${watch.body.result}  ⇒ phys ${hex(t.physical)} · block ${t.block} · chain ${t.chain}, ${site}`);
+    const pid = await dc.evaluateRequest({ expression: 'current->pid', context: 'hover', frameId });
+    assert.doesNotMatch(pid.body.result, /⇒/, 'a non-pointer gets no note');
+  });
+
   it('adds a Memory manager scope with the summary', async () => {
     const st = await dc.stackTraceRequest({ threadId: 1 });
     const scopes = await dc.scopesRequest({ frameId: st.body.stackFrames[0].id });

@@ -1,5 +1,6 @@
 // The data source over a running mmscope debug session: the adapter's custom requests
-// (mmscope/snapshot, mmscope/translate) and the DAP evaluate request in the selected frame.
+// (mmscope/snapshot, mmscope/translate) and the DAP evaluate request in the selected frame (as a
+// watch: the adapter's hover context adds a translation note the language hover shows in full).
 
 import * as vscode from 'vscode';
 import { SnapshotJson } from '../../debug-adapter/src/mm/snapshot-json';
@@ -34,7 +35,7 @@ export class DebugSessionSource implements MmDataSource {
     const item = vscode.debug.activeStackItem;
     const frameId = item instanceof vscode.DebugStackFrame && item.session.id === this.session.id ? item.frameId : undefined;
     try {
-      const r = (await this.session.customRequest('evaluate', { expression, context: 'hover', ...(frameId !== undefined ? { frameId } : {}) })) as EvaluateResponse;
+      const r = (await this.session.customRequest('evaluate', { expression, context: 'watch', ...(frameId !== undefined ? { frameId } : {}) })) as EvaluateResponse;
       return { expression, value: r.result, type: r.type, pointer: pointerOf(r.result, r.type, r.memoryReference) };
     } catch {
       return undefined;

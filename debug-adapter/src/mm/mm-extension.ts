@@ -12,6 +12,7 @@ import { ConditionError } from './event-condition';
 import type { Target, TargetStop } from '../session/target';
 import type { FrameContext, InspectScope, InspectVariable } from '../inspect/target-access';
 import { MmService } from './mm-service';
+import { formatTranslationNote } from './snapshot-text';
 import { ControlRegisters } from './snapshot';
 import { MM_REQUESTS, MmRequest, SNAPSHOT_EVENT, handleMmRequest, mmScopeVariables, snapshotEventBody } from './mm-requests';
 
@@ -139,6 +140,16 @@ export class MmSessionExtension implements SessionExtension {
     if (reference !== this.referenceBase + MM_SCOPE_REFERENCE_OFFSET) return undefined;
     const snap = await this.service.snapshot(this.stopIndex);
     return mmScopeVariables(snap).map((v) => ({ name: v.name, value: v.value, variablesReference: 0 }));
+  }
+
+  /** Debug hovers over a pointer: where it lands, from this stop's snapshot and a page walk. */
+  async hoverNote(value: { readonly result: string; readonly type?: string; readonly memoryReference?: string }): Promise<string | undefined> {
+    if (!this.stopped || !value.type || !value.memoryReference) return undefined;
+    // Pointers to data only: not function pointers, and not the address of a non-pointer variable.
+    if (!/\*\s*$/.test(value.type) || /\(\s*\*\s*\)/.test(value.type)) return undefined;
+    const address = Number(value.memoryReference);
+    if (!Number.isInteger(address) || address === 0) return undefined;
+    return formatTranslationNote(await this.service.translate(this.stopIndex, address));
   }
 
   console(line: string): Promise<string | undefined> {

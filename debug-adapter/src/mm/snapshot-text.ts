@@ -47,3 +47,13 @@ export function formatTranslation(t: Translation): string {
   }
   return lines.join('\n') + '\n';
 }
+
+/** One line for a debug hover: where a pointer lands (physical address, block, chain, allocation site). */
+export function formatTranslationNote(t: Translation): string {
+  if (t.notMapped) return `not mapped (${t.notMapped})`;
+  const parts = [`phys ${hex(t.physical ?? 0)}`];
+  if (t.block !== undefined) parts.push(`block ${t.block}`);
+  if (t.chain !== undefined) parts.push(`chain ${t.chain}, ${formatSite(t.site)}`);
+  else parts.push('no chain');
+  return parts.join(' · ');
+}

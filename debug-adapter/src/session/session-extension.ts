@@ -32,6 +32,11 @@ export interface SessionExtension {
    * to report (reason "exception" with a one-sentence description).
    */
   decideInternalHit?(pc: number): Promise<{ description: string; text?: string } | undefined>;
+  /**
+   * A short note appended to a hover's value (the editor's debug hover), e.g. where a pointer
+   * lands in physical memory; undefined to add nothing. Called only while stopped.
+   */
+  hoverNote?(value: { readonly result: string; readonly type?: string; readonly memoryReference?: string }): Promise<string | undefined>;
   /** Called on every reported stop (e.g. to build a per-stop snapshot lazily). */
   onStop?(stop: TargetStop): void;
   /** Called before the guest resumes: drop per-stop state and references. */

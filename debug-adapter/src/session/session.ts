@@ -511,6 +511,12 @@ export class MmscopeSession extends DebugSession {
       }
       const frame = args.frameId !== undefined ? this.frameContext(args.frameId) : undefined;
       const result = await this.requireInspector().evaluate(args.expression, frame, args.context);
+      if (args.context === 'hover') {
+        for (const x of this.extensions) {
+          const note = await x.hoverNote?.(result).catch(() => undefined);
+          if (note) result.result = `${result.result}  ⇒ ${note}`;
+        }
+      }
       response.body = { ...result };
     });
   }
