@@ -183,3 +183,30 @@ describe('DAP: the memory manager', function () {
     assert.strictEqual(paused.body.reason, 'pause');
   });
 });
+
+describe('DAP: a stop before the memory manager is initialised', function () {
+  this.timeout(120_000);
+  let dc: DebugClient;
+  let marker: string;
+
+  after(async () => {
+    await dc?.stop().catch(() => undefined);
+    if (marker) {
+      const left = await waitNoQemu(marker);
+      killQemu(marker);
+      assert.deepStrictEqual(left, [], 'no QEMU is left behind');
+    }
+  });
+
+  it('still sends snapshotReady, with the reason there is no snapshot, and the snapshot request says the same', async () => {
+    marker = qemuMarker();
+    dc = await startClient();
+    const ready = dc.waitForEvent('mmscope/snapshotReady', 60_000);
+    // The kernel heap maps its first chain while mm is being set up, before mm_debug_info is filled in.
+    const stop = await launchAndStop(dc, { marker }, () => dc.setExceptionBreakpointsRequest({ filters: ['mm-mapped'] }));
+    assert.match(stop.body.description ?? '', /^chain 0x[0-9a-f]+ mapped at 0x[0-9a-f]+, \d+ pages, by kmalloc at heap\.c:\d+$/);
+    const body = (await ready).body as { stop: number; error?: string };
+    assert.match(body.error ?? '', /has not initialised it yet/);
+    await assert.rejects(dc.customRequest('mmscope/snapshot'), /has not initialised it yet/);
+  });
+});

@@ -79,6 +79,15 @@ export function activate(context: vscode.ExtensionContext): void {
   type Described = { label: string; description?: string; changed?: boolean; children?: Described[] };
   const tree = (nodes: readonly ViewNode[], depth: number): Described[] =>
     nodes.map((n) => ({ label: n.label, description: n.description, changed: n.changed, ...(depth > 1 && n.children ? { children: tree(n.children(), depth - 1) } : {}) }));
+  /** For the end-to-end test: the DAP traffic, one JSON line per message, beside the state file. */
+  const traceDap = (direction: string, m: unknown): void => {
+    if (!stateFile) return;
+    try {
+      fs.appendFileSync(`${stateFile}.dap.jsonl`, `${direction} ${JSON.stringify(m).slice(0, 2000)}\n`);
+    } catch {
+      // the trace is best effort
+    }
+  };
   function writeState(): void {
     if (!stateFile) return;
     const snap = store.snapshot;
@@ -124,6 +133,11 @@ export function activate(context: vscode.ExtensionContext): void {
         status.hide();
       }
       if (c.error) output.appendLine(`snapshot: ${c.error}`);
+      // A stop without a snapshot (the memory manager not initialised yet, a corrupt structure):
+      // every view says why instead of showing the last stop's data or "no findings".
+      const unavailable = c.state === 'stopped' && !c.snapshot && store.lastError ? `Nothing to show at this stop: ${store.lastError}` : undefined;
+      for (const v of views) if (v.view) v.view.message = unavailable;
+      void vscode.commands.executeCommand('setContext', 'mmscope.snapshotError', unavailable !== undefined);
       if (c.fetchMs !== undefined) lastRefreshMs = c.fetchMs + (Date.now() - t0);
       void vscode.commands.executeCommand('setContext', 'mmscope.stopped', c.state === 'stopped');
       writeState();
@@ -139,6 +153,7 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.debug.registerDebugAdapterTrackerFactory(DEBUG_TYPE, {
       createDebugAdapterTracker: () => ({
         onDidSendMessage: (m: { type?: string; event?: string; body?: { reason?: string; description?: string; text?: string } }) => {
+          traceDap('<', m);
           if (m.type === 'event' && m.event === 'continued') store.running();
           if (m.type === 'event' && m.event === 'stopped') {
             lastStop = { reason: m.body?.reason, description: m.body?.description, text: m.body?.text };
@@ -146,6 +161,7 @@ export function activate(context: vscode.ExtensionContext): void {
           }
         },
         onWillReceiveMessage: (m: { type?: string; command?: string }) => {
+          traceDap('>', m);
           if (m.type === 'request' && (m.command === 'continue' || m.command === 'next' || m.command === 'stepIn' || m.command === 'stepOut')) store.running();
         },
       }),

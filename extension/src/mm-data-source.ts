@@ -38,6 +38,8 @@ export interface StopSummary {
   readonly fragmentationPercent?: number;
   readonly findings?: number;
   readonly live?: boolean;
+  /** Why the adapter could not build this stop's snapshot (e.g. the memory manager is not initialised yet). */
+  readonly error?: string;
 }
 
 /** Reads the first address out of a debugger's value text: "0xc0123456", "(char *) 0x1000 <buf>", "4096". */

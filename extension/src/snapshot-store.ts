@@ -112,6 +112,9 @@ export class SnapshotStore {
         (e: unknown) => {
           if (source !== this.source) return;
           this.lastError = e instanceof Error ? e.message : String(e);
+          // The old snapshot is not this stop's: keep it only as the "previous" for the next diff.
+          if (this.snapshot) this.previous = this.snapshot;
+          this.snapshot = undefined;
           this.stop = wantedStop;
           this.emit({ error: this.lastError });
         },

@@ -50,16 +50,25 @@ describe('end to end in VS Code (code-server + chromium)', function () {
   };
   const state = (): ExtensionState | undefined => wb.state<ExtensionState>();
 
-  const command = async (title: string, pick = title): Promise<void> => {
+  /** Takes the visible quick-input row whose label is exactly `label`. */
+  const pickItem = async (label: string): Promise<void> => {
+    // Hidden quick-input lists stay in the DOM: take the visible row whose label is exactly the
+    // one wanted (fuzzy matching and recently used commands can put another row first).
+    const exact = new RegExp(`^\\s*${label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*$`);
+    const row = page.locator('.quick-input-widget .monaco-list-row:visible').filter({ has: page.locator('.label-name', { hasText: exact }) }).first();
+    await row.waitFor({ state: 'visible', timeout: 10000 });
+    await page.waitForTimeout(200); // the list settles after filtering
+    const focused = page.locator('.quick-input-widget .monaco-list-row.focused:visible .label-name').first();
+    if (exact.test((await focused.textContent().catch(() => '')) ?? '')) await page.keyboard.press('Enter');
+    else await row.click();
+  };
+  /** Runs a command from the palette by its exact title. */
+  const command = async (title: string): Promise<void> => {
     await page.keyboard.press('F1');
     const input = page.locator('.quick-input-widget input:visible');
     await input.waitFor({ state: 'visible', timeout: 10000 });
     await input.fill(`>${title}`);
-    // Hidden quick-input lists stay in the DOM: wait for the visible row, then take it with Enter.
-    const row = page.locator('.quick-input-widget .monaco-list-row:visible', { hasText: pick }).first();
-    await row.waitFor({ state: 'visible', timeout: 10000 });
-    if (pick === title) await page.keyboard.press('Enter'); // the palette's top match is the command typed
-    else await row.click();
+    await pickItem(title);
   };
   const pane = (title: string): Locator => page.locator('.pane', { has: page.locator('.pane-header', { hasText: new RegExp(`^\\s*${title}`, 'i') }) });
   const rows = (title: string): Locator => pane(title).locator('.monaco-list-row');
@@ -79,6 +88,7 @@ describe('end to end in VS Code (code-server + chromium)', function () {
 
   before(async function () {
     if (process.env.MMSCOPE_SKIP_E2E === '1') this.skip();
+    fs.rmSync(ARTIFACTS, { recursive: true, force: true });
     const missing = missingPrerequisite();
     if (missing) throw new Error(`The end-to-end test cannot run: ${missing}.`);
     if (!fs.existsSync(path.join(ROOT, 'guest/build/kernel.elf'))) execFileSync('make', ['-C', path.join(ROOT, 'guest')], { stdio: 'inherit' });
@@ -99,19 +109,10 @@ describe('end to end in VS Code (code-server + chromium)', function () {
 
   after(async function () {
     if (page && this.currentTest?.state === 'failed') await screenshot('failure').catch(() => undefined);
+    // The DAP traffic the extension saw, for reading a failure afterwards.
+    if (wb && fs.existsSync(`${wb.stateFile}.dap.jsonl`)) fs.copyFileSync(`${wb.stateFile}.dap.jsonl`, path.join(ARTIFACTS, 'dap-trace.jsonl'));
     await wb?.stop();
   });
-
-  // The steps below that are not yet passing here run only with MMSCOPE_E2E_FULL=1 (see the
-  // closing note of issue 6): the hover through VS Code's debug hover, the mapping and step, the
-  // injected run.
-  const full = process.env.MMSCOPE_E2E_FULL === '1';
-  const itFull = (title: string, fn: () => Promise<void>): void => {
-    it(title, async function () {
-      if (!full) this.skip();
-      await fn();
-    });
-  };
 
   // Each step builds on the one before: after a failure the rest are skipped, not failed again.
   let broken = false;
@@ -163,8 +164,7 @@ describe('end to end in VS Code (code-server + chromium)', function () {
     const input = page.locator('.quick-input-widget input:visible');
     await input.waitFor({ state: 'visible', timeout: 10000 });
     await input.fill(`chain ${allocated.chain}`);
-    await page.locator('.quick-input-widget .monaco-list-row:visible', { hasText: `chain ${allocated.chain}` }).first().waitFor({ state: 'visible', timeout: 10000 });
-    await page.keyboard.press('Enter');
+    await pickItem(`chain ${allocated.chain}`);
     const row = rows('Chains').filter({ hasText: new RegExp(`chain ${allocated.chain} \\(0x${allocated.chain.toString(16)}\\)`) });
     await row.first().waitFor({ timeout: 20000 });
     const text = (await row.first().textContent()) ?? '';
@@ -188,34 +188,57 @@ describe('end to end in VS Code (code-server + chromium)', function () {
     await screenshot('physical-memory');
   });
 
-  itFull('hovers a pointer variable with its translation', async () => {
+  it('hovers a pointer variable: the debug hover says where it lands, Alt shows the full translation', async () => {
     await showDebug();
     const frameRow = page.locator('.debug-call-stack .monaco-list-row', { hasText: /^\s*step\s*demo\.c/ }).first();
     await frameRow.waitFor({ timeout: 20000 });
     await frameRow.click();
-    // `current` (the global struct proc *) in step()'s call that maps the new chain; the locals
+    // `current` (the global struct pcb *) in step()'s call that maps the new chain; the locals
     // of step() may be optimized out, the global never is.
     const line = page.locator('.part.editor .view-line', { hasText: 'MmMapChainToVirtualAddress(MAP_UPD, id' }).first();
     await line.waitFor({ timeout: 20000 });
     const token = line.locator('span span', { hasText: /^current$/ }).first();
-    // While debugging, VS Code shows its own debug hover (the value); with Alt held it shows the
-    // language hovers, where mmscope's translation is.
-    await page.waitForTimeout(1500);
-    await page.keyboard.down('Alt');
+    // The language server's code lens over the allocation call (line 76) moves the lines below
+    // it when it arrives: wait for it before aiming at the token.
+    const lens = page.locator('.part.editor .codelens-decoration', { hasText: /\d+ live chains?, \d+ blocks? allocated here/ }).first();
+    await lens.waitFor({ timeout: 30000 });
+    // The editor takes the keyboard (Alt goes to it), then the mouse comes to rest on the token
+    // in one jump, so that no other token is hovered on the way (a hover stays up while the
+    // mouse moves towards it).
+    await token.click();
+    await page.mouse.move(5, 5);
+    await page.keyboard.press('Escape');
+    await page.waitForTimeout(500);
     await token.hover();
-    await page.waitForTimeout(300);
-    await token.hover({ position: { x: 3, y: 3 } });
-    const hover = page.locator('.monaco-hover', { hasText: 'points to' }).first();
-    await hover.waitFor({ timeout: 20000 });
-    const text = (await hover.textContent()) ?? '';
-    assert.match(text, /virtual .*0x[0-9a-f]{8}/);
-    assert.match(text, /PDE KPD\[\d+\]/);
-    assert.match(text, /→ physical/);
-    await screenshot('hover-translation');
-    await page.keyboard.up('Alt');
+    await page.waitForTimeout(100);
+    const box = await token.boundingBox();
+    assert.ok(box, 'the token `current` is on screen');
+    await page.mouse.move(box.x + box.width / 2 + 2, box.y + box.height / 2);
+    // VS Code's debug hover: the adapter's value with mmscope's note.
+    const debugHover = page.locator('.debug-hover-widget', { hasText: '⇒ phys' });
+    await debugHover.waitFor({ state: 'visible', timeout: 20000 });
+    const note = (await debugHover.textContent()) ?? '';
+    assert.match(note, /\(struct pcb \*\) 0x[0-9a-f]{8}\s+⇒ phys 0x[0-9a-f]{8} · block \d+ · chain \d+, \w+ at \w+\.c:\d+/);
+    await screenshot('debug-hover');
+    // Alt switches to the editor's language hovers, where mmscope's server shows every step.
+    await page.keyboard.down('Alt');
+    try {
+      const hover = page.locator('.monaco-hover:not(.hidden)', { hasText: 'points to' }).first();
+      await hover.waitFor({ state: 'visible', timeout: 20000 });
+      const text = (await hover.textContent()) ?? '';
+      assert.match(text, /current points tovirtual 0x[0-9a-f]{8}/);
+      assert.match(text, /PDE KPD\[\d+\]/);
+      assert.match(text, /→ physical 0x[0-9a-f]{8}/);
+      assert.match(text, /→ chain \d+/);
+      const physical = /→ physical 0x([0-9a-f]{8})/.exec(text)?.[1];
+      assert.ok(physical && note.includes(`phys 0x${physical}`), `both hovers name the same physical address: "${note}" / "${text}"`);
+      await screenshot('hover-translation');
+    } finally {
+      await page.keyboard.up('Alt');
+    }
   });
 
-  itFull('shows the mapping of the chain in the Address space view and no findings, and a step updates the views', async () => {
+  it('shows the mapping of the chain in the Address space view and no findings, and a step updates the views', async () => {
     await page.mouse.move(5, 5);
     await showDebug();
     const filters = page.locator('.debug-breakpoints .monaco-list-row');
@@ -262,22 +285,37 @@ describe('end to end in VS Code (code-server + chromium)', function () {
     await screenshot('after-step');
   });
 
-  itFull('shows a finding on a fault-injection run (demo inject=leaked-chain)', async () => {
+  it('shows a finding on a fault-injection run (demo inject=leaked-chain)', async () => {
     await command('Debug: Stop');
     await until('the session to end', () => (state()?.state === 'none' ? true : undefined), 60000);
+    // The injection happens two seconds into the demo: no allocation breakpoints this time; the
+    // user waits for the console's "inject: leaked-chain done" and pauses.
     await showDebug();
     const filters = page.locator('.debug-breakpoints .monaco-list-row');
-    await command('Debug: Select and Start Debugging', INJECT_CONFIG);
+    for (const label of ['Chain allocated', 'Chain mapped']) {
+      const box = filters.filter({ hasText: label }).locator('input[type=checkbox]');
+      if (await box.isChecked()) await box.click();
+    }
+    await command('Debug: Select and Start Debugging');
+    await pickItem(INJECT_CONFIG);
     await until('the second session to start', () => (state()?.state !== 'none' ? true : undefined), 120000);
-    const alloc = filters.filter({ hasText: 'Chain allocated' }).locator('input[type=checkbox]');
-    await alloc.waitFor({ timeout: 60000 });
-    if (!(await alloc.isChecked())) await alloc.click();
+    await page.locator('.repl .monaco-list-row', { hasText: 'inject: leaked-chain done' }).first().waitFor({ timeout: 240000 });
+    await command('Debug: Pause');
     const s = await stoppedAfter(undefined);
     assert.ok(s.views && s.views.findings.length > 0, `findings: ${JSON.stringify(s.views?.findings)}`);
     await showMmscope();
     const row = rows('Findings').filter({ hasText: 'neither mapped nor held' }).first();
     await row.waitFor({ timeout: 20000 });
     await screenshot('findings-leaked-chain');
+    // The language server puts the finding in the Problems panel, at the line that allocated the chain.
+    await command('View: Focus Problems (Errors, Warnings, Infos)');
+    const problem = page.locator('.markers-panel .monaco-list-row', { hasText: 'neither mapped nor held' }).first();
+    await problem.waitFor({ timeout: 20000 });
+    const inject = fs.readFileSync(path.join(ROOT, 'guest/kernel/inject.c'), 'utf8').split('\n');
+    const line = inject.findIndex((l) => l.includes('MmAllocateChain(0, 3)')) + 1;
+    assert.ok(line > 0, 'inject.c allocates the leaked chain');
+    assert.match((await problem.textContent()) ?? '', new RegExp(`\\[Ln ${line}, Col \\d+\\]`));
+    await screenshot('problems-leaked-chain');
     await command('Debug: Stop');
   });
 });

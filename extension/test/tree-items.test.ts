@@ -138,6 +138,30 @@ describe('snapshot store', function () {
     assert.deepStrictEqual(errors, ['the guest is running']);
     assert.strictEqual(store.stale, false);
   });
+
+  it('shows no stale snapshot at a stop whose snapshot failed, and diffs the next one against the last good one', async () => {
+    const store = new SnapshotStore(() => true);
+    let fail = false;
+    const recorded = new RecordedSource([snap, later]);
+    const source: MmDataSource = {
+      snapshot: () => (fail ? Promise.reject(new Error('mm_debug_info has magic 0x0')) : recorded.snapshot()),
+      translate: () => recorded.translate(),
+      evaluate: () => recorded.evaluate(),
+    };
+    store.attach(source);
+    await store.stopped({ stop: 1 });
+    assert.strictEqual(store.snapshot, snap);
+    fail = true;
+    await store.stopped({ stop: 2, error: 'mm_debug_info has magic 0x0' });
+    assert.strictEqual(store.state, 'stopped');
+    assert.strictEqual(store.snapshot, undefined, 'the first stop\'s snapshot is not shown as the second\'s');
+    assert.match(store.lastError ?? '', /magic 0x0/);
+    fail = false;
+    await store.stopped({ stop: 3 });
+    assert.strictEqual(store.snapshot, later);
+    assert.strictEqual(store.previous, snap);
+    assert.strictEqual(store.lastError, undefined);
+  });
 });
 
 describe('address input and pointer values', function () {

@@ -194,7 +194,12 @@ export class MmSessionExtension implements SessionExtension {
         this.emit?.(SNAPSHOT_EVENT, snapshotEventBody(snap));
         this.feed?.publish(snap, { live: false });
       },
-      () => undefined,
+      (e: unknown) => {
+        // Early in boot (before mm_debug_info is filled in) or on a corrupt structure: the
+        // extension still learns of the stop, and says why there is nothing to show.
+        if (index !== this.stopIndex) return;
+        this.emit?.(SNAPSHOT_EVENT, { stop: index, live: false, error: e instanceof Error ? e.message : String(e) });
+      },
     );
   }
 

@@ -61,7 +61,12 @@ export class MemoryMapView implements vscode.WebviewViewProvider {
     const snap = this.store.snapshot;
     if (!snap || this.store.state === 'none') {
       this.sentFor = undefined;
-      void view.webview.postMessage({ type: 'clear', text: this.store.state === 'running' ? 'The guest is running; the map shows the next stop.' : 'No mmscope session is stopped.' });
+      const text = this.store.state === 'running'
+        ? 'The guest is running; the map shows the next stop.'
+        : this.store.state === 'stopped' && this.store.lastError
+          ? `Nothing to show at this stop: ${this.store.lastError}`
+          : 'No mmscope session is stopped.';
+      void view.webview.postMessage({ type: 'clear', text });
       return;
     }
     if (this.sentFor === snap) return;
