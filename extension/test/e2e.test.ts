@@ -27,6 +27,7 @@ interface ExtensionState {
   views?: { chains: ViewRow[]; processes: ViewRow[]; findings: ViewRow[]; addressSpace: ViewRow[] };
   memoryMap?: { cells: number; changed: number; stop: number };
   status?: string;
+  lastRefreshMs?: number;
 }
 
 async function until<T>(what: string, f: () => T | undefined | Promise<T | undefined>, ms: number): Promise<T> {
@@ -80,11 +81,16 @@ describe('end to end in VS Code (code-server + chromium)', function () {
     await command('View: Show Run and Debug');
     await page.locator('.debug-breakpoints, .pane-header:has-text("Breakpoints")').first().waitFor({ timeout: 10000 });
   };
+  /** What each stop's refresh took inside VS Code (fetch + views), written to refresh-ms.json. */
+  const refreshMs: number[] = [];
   const stoppedAfter = (stop: number | undefined): Promise<ExtensionState> =>
     until(`a stop after ${stop ?? 'the start'} with its snapshot in the views (extension state: ${JSON.stringify(state())?.slice(0, 300)})`, () => {
       const s = state();
       return s?.state === 'stopped' && s.views && (stop === undefined || (s.stop ?? -1) > stop) ? s : undefined;
-    }, 240000);
+    }, 240000).then((s) => {
+      if (s.lastRefreshMs !== undefined) refreshMs.push(s.lastRefreshMs);
+      return s;
+    });
 
   before(async function () {
     if (process.env.MMSCOPE_SKIP_E2E === '1') this.skip();
@@ -109,6 +115,8 @@ describe('end to end in VS Code (code-server + chromium)', function () {
 
   after(async function () {
     if (page && this.currentTest?.state === 'failed') await screenshot('failure').catch(() => undefined);
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    if (refreshMs.length) fs.writeFileSync(path.join(ARTIFACTS, 'refresh-ms.json'), JSON.stringify(refreshMs));
     // The DAP traffic the extension saw, for reading a failure afterwards.
     if (wb && fs.existsSync(`${wb.stateFile}.dap.jsonl`)) fs.copyFileSync(`${wb.stateFile}.dap.jsonl`, path.join(ARTIFACTS, 'dap-trace.jsonl'));
     await wb?.stop();
