@@ -1,10 +1,12 @@
 // Benchmark of the mmscope views at a stop: the time from the adapter's stopped
 // event to every view's content being ready, measured on the extension's side of the protocol
 // against the real adapter (node adapter.js over stdio) debugging the demo guest in QEMU, at
-// stops on the "Chain allocated" filter. One stop's refresh is: the mmscope/snapshot custom
-// request, the top level of the Address space (expanded to its runs), Processes, Chains and
-// Findings views as tree items, the Physical memory webview's message (changed blocks included,
-// serialized), and the language server's notification (serialized). Medians of 11 stops.
+// stops on the "Chain allocated" filter, alternating the two ways a snapshot reaches the views:
+// fetched with mmscope/snapshot after the summary event, or pushed with the event (mmscope/views).
+// One stop's refresh is: getting the snapshot, the top level of the Address space (expanded to
+// its runs), Processes, Chains and Findings views as tree items, the Physical memory webview's
+// message (changed blocks included, serialized), and the language server's notification
+// (serialized). Medians of 11 stops per way.
 //   npm run bench:views   (= tsc -p . && node out/bench/views.js --write docs/benchmarks.md)
 
 import * as fs from 'fs';
@@ -49,74 +51,96 @@ function renderViews(snap: SnapshotJson, previous: SnapshotJson | undefined): nu
   return rows;
 }
 
+interface Mode {
+  readonly name: 'fetch' | 'push';
+  /** mmscope/snapshot request after the event: its round trip. */
+  readonly fetchMs: number[];
+  /** View models, tree items and payloads. */
+  readonly viewMs: number[];
+  /** From the adapter's stop (stoppedAt in the event) to every view's content ready. */
+  readonly stopToViewsMs: number[];
+}
+
 async function main(): Promise<void> {
   if (!fs.existsSync(KERNEL) || !fs.existsSync(ADAPTER)) throw new Error('build first: npm run build');
   const dc = new DebugClient('node', ADAPTER, 'mmscope', { stdio: ['pipe', 'pipe', 'pipe'] });
   await dc.start();
-  const fetchMs: number[] = [];
-  const viewMs: number[] = [];
-  const totalMs: number[] = [];
+  const modes: Mode[] = [
+    { name: 'fetch', fetchMs: [], viewMs: [], stopToViewsMs: [] },
+    { name: 'push', fetchMs: [], viewMs: [], stopToViewsMs: [] },
+  ];
   let chains = 0;
   let rows = 0;
   let blocks = 0;
   try {
-    const stopped = dc.waitForEvent('initialized', 60000).then(async () => {
+    const configured = dc.waitForEvent('initialized', 60000).then(async () => {
       await dc.configurationDoneRequest();
     });
-    let ready = dc.waitForEvent('stopped', 120000);
     await dc.launch({ kernel: KERNEL, cmdline: 'demo', memory: 128 } as never);
-    await stopped;
+    await configured;
     // Arm the filter once the kernel has set up its memory manager (as a person does in the UI).
     await new Promise((r) => setTimeout(r, 5000));
     await dc.setExceptionBreakpointsRequest({ filters: ['mm-allocated'] });
     let previous: SnapshotJson | undefined;
-    let first = true;
-    for (let i = 0, tries = 0; i < STOPS + WARMUP && tries < 60; i++, tries++) {
-      if (!first) {
-        ready = dc.waitForEvent('stopped', 120000);
-        await dc.continueRequest({ threadId: 1 });
-      }
-      const ev = (await ready) as { body?: { reason?: string } };
-      first = false;
-      if (ev.body?.reason !== 'exception') {
-        i--; // a stop before the memory manager is up (entry): not one of ours
-        continue;
-      }
+    let ready = dc.waitForEvent('mmscope/snapshotReady', 120000);
+    await dc.pauseRequest({ threadId: 1 }).catch(() => undefined);
+    await ready;
+    // Stops alternate between the two ways the extension gets a snapshot: fetched after the
+    // event (no view visible when the stop happened) and pushed with it (mmscope/views visible).
+    for (let i = 0; i < 2 * (STOPS + WARMUP); i++) {
+      const mode = modes[i % 2];
+      await dc.customRequest('mmscope/views', { visible: mode.name === 'push' });
+      ready = dc.waitForEvent('mmscope/snapshotReady', 120000);
+      await dc.continueRequest({ threadId: 1 });
+      const ev = (await ready) as { body: { stoppedAt: number; snapshot?: SnapshotJson; error?: string } };
+      if (ev.body.error) throw new Error(ev.body.error);
       const t0 = process.hrtime.bigint();
-      const r = await dc.customRequest('mmscope/snapshot', { withPrevious: true });
-      const body = r.body as { snapshot: SnapshotJson; previous?: SnapshotJson };
+      let snap = ev.body.snapshot;
+      let prev = previous;
+      if (!snap) {
+        const r = await dc.customRequest('mmscope/snapshot', { withPrevious: true });
+        const body = r.body as { snapshot: SnapshotJson; previous?: SnapshotJson };
+        snap = body.snapshot;
+        prev = body.previous ?? previous;
+      }
       const fetched = ms(t0);
       const t1 = process.hrtime.bigint();
-      rows = renderViews(body.snapshot, body.previous ?? previous);
+      rows = renderViews(snap, prev);
       const built = ms(t1);
-      if (i >= WARMUP) {
-        fetchMs.push(fetched);
-        viewMs.push(built);
-        totalMs.push(ms(t0));
+      if (i >= 2 * WARMUP) {
+        mode.fetchMs.push(fetched);
+        mode.viewMs.push(built);
+        mode.stopToViewsMs.push(Date.now() - ev.body.stoppedAt);
       }
-      previous = body.snapshot;
-      chains = body.snapshot.chains.length;
-      blocks = body.snapshot.blocks.total;
+      previous = snap;
+      chains = snap.chains.length;
+      blocks = snap.blocks.total;
     }
   } finally {
     await dc.disconnectRequest({ terminateDebuggee: true }).catch(() => undefined);
     await dc.stop();
   }
   const f = (n: number): string => n.toFixed(1);
+  const [fetch, push] = modes;
+  const row = (m: Mode): string =>
+    `| ${m.name === 'fetch' ? 'summary event, then mmscope/snapshot request' : 'snapshot pushed with the event (a view visible)'} | ${f(median(m.fetchMs))} | ${f(median(m.viewMs))} | **${f(median(m.stopToViewsMs))}** | ${f(max(m.stopToViewsMs))} |`;
   const table = [
     `Measured ${new Date().toISOString().slice(0, 10)} on this machine (2 cores, QEMU TCG): the demo guest (128 MiB, ${blocks} blocks, ${chains} chains),`,
-    `${STOPS} stops on the "Chain allocated" filter after ${WARMUP} warm-up stops, through the real adapter over stdio. "Refresh" is the time from`,
-    `the stopped event to all views' content ready: the mmscope/snapshot request, ${rows} tree rows (Address space expanded to its runs,`,
-    'Processes, Chains, Findings), the Physical memory webview message and the language server notification, both serialized.',
-    'VS Code\'s own drawing of the rows is not included (the e2e test records the extension-side time in its state file).',
+    `${STOPS} stops per way on the "Chain allocated" filter after ${WARMUP} warm-up stops each, alternating, through the real adapter over stdio.`,
+    '"Stop to views" runs from the moment the adapter reports the stop (`stoppedAt` in snapshotReady) to the content of every view ready:',
+    `${rows} tree rows (Address space expanded to its runs, Processes, Chains, Findings), the Physical memory webview message and the`,
+    'language server notification, both serialized. VS Code\'s own drawing of the rows is not included.',
     '',
-    '| step | median ms | max ms |',
-    '| --- | ---: | ---: |',
-    `| mmscope/snapshot request (adapter builds the snapshot, DAP round trip) | ${f(median(fetchMs))} | ${f(max(fetchMs))} |`,
-    `| view models, tree items, webview and LSP payloads | ${f(median(viewMs))} | ${f(max(viewMs))} |`,
-    `| **refresh of all views after a stop** | **${f(median(totalMs))}** | ${f(max(totalMs))} |`,
+    '| how the snapshot reaches the views | request median ms | views median ms | stop to views median ms | stop to views max ms |',
+    '| --- | ---: | ---: | ---: | ---: |',
+    row(fetch),
+    row(push),
     '',
-    `Target: all views within 100 ms of a stop — ${median(totalMs) <= 100 ? 'met' : 'NOT met'} (median ${f(median(totalMs))} ms).`,
+    `Pushing the snapshot with the event takes ${f(median(push.stopToViewsMs) / Math.max(0.1, median(fetch.stopToViewsMs)))}× the time of fetching it (same run).`,
+    `Target: all views within 100 ms of a stop — ${Math.max(median(fetch.stopToViewsMs), median(push.stopToViewsMs)) <= 100 ? 'met' : 'NOT met'} both ways.`,
+    'Inside a real VS Code (code-server in chromium, the e2e test, which writes `.artifacts/e2e/refresh-ms.json`), each hop through the',
+    'workbench adds tens of ms on this 2-core machine: that is why the extension takes the event where the adapter\'s messages arrive',
+    '(its debug adapter tracker) and has the snapshot pushed while a view is visible.',
   ].join('\n');
   console.log(table);
   const w = process.argv.indexOf('--write');

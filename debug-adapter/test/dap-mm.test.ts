@@ -121,6 +121,22 @@ describe('DAP: the memory manager', function () {
     assert.ok((ev.body as { chains: number }).chains > 0);
   });
 
+  it('pushes the whole snapshot with snapshotReady while the client shows it, and stamps when the stop happened', async () => {
+    assert.deepStrictEqual((await dc.customRequest('mmscope/views', { visible: true })).body, { pushSnapshots: true });
+    const ready = dc.waitForEvent('mmscope/snapshotReady');
+    const before = Date.now();
+    await resumeAndStop(dc, dc.continueRequest({ threadId: 1 }));
+    const body = (await ready).body as { stop: number; stoppedAt: number; snapshot?: SnapshotJson };
+    assert.ok(body.stoppedAt >= before && body.stoppedAt <= Date.now(), JSON.stringify({ before, at: body.stoppedAt }));
+    assert.ok(body.snapshot, 'the snapshot came with the event');
+    const fetched = (await dc.customRequest('mmscope/snapshot')).body.snapshot as SnapshotJson;
+    assert.deepStrictEqual(body.snapshot, fetched);
+    await dc.customRequest('mmscope/views', { visible: false });
+    const next = dc.waitForEvent('mmscope/snapshotReady');
+    await resumeAndStop(dc, dc.continueRequest({ threadId: 1 }));
+    assert.strictEqual(((await next).body as { snapshot?: unknown }).snapshot, undefined, 'no view shows it: only the summary');
+  });
+
   it('publishes each stop on the live feed (loopback, token) for the dashboard and the language server', async () => {
     const { ws: url } = (await feedEvent).body as { url: string; ws: string };
     assert.match(url, /^ws:\/\/127\.0\.0\.1:\d+\/feed\?token=[0-9a-f]{32,}$/);

@@ -33,6 +33,8 @@ export function activate(context: vscode.ExtensionContext): void {
   let addressSpacePid: number | undefined;
   let liveRefresh = false;
   let lastRefreshMs: number | undefined;
+  /** From the adapter's stop to every view's content being ready, across all processes (ms). */
+  let stopToViewsMs: number | undefined;
   let lastStop: { reason?: string; description?: string; text?: string } | undefined;
 
   const addressSpace = new MmTreeProvider('mmscope.addressSpace', store, (s, p) =>
@@ -46,6 +48,7 @@ export function activate(context: vscode.ExtensionContext): void {
     v.view = view;
     view.onDidChangeVisibility((e) => {
       if (e.visible) void store.visible();
+      syncViews();
     });
     context.subscriptions.push(view, v);
   }
@@ -62,6 +65,7 @@ export function activate(context: vscode.ExtensionContext): void {
   };
 
   memoryMap = new MemoryMapView(context.extensionUri, store, (id) => void revealChain(id), () => writeState());
+  memoryMap.visibilityChanged = () => syncViews();
   context.subscriptions.push(vscode.window.registerWebviewViewProvider(MemoryMapView.viewId, memoryMap, { webviewOptions: { retainContextWhenHidden: false } }));
 
   const status = vscode.window.createStatusBarItem('mmscope.status', vscode.StatusBarAlignment.Left, 50);
@@ -83,7 +87,7 @@ export function activate(context: vscode.ExtensionContext): void {
   const traceDap = (direction: string, m: unknown): void => {
     if (!stateFile) return;
     try {
-      fs.appendFileSync(`${stateFile}.dap.jsonl`, `${direction} ${JSON.stringify(m).slice(0, 2000)}\n`);
+      fs.appendFileSync(`${stateFile}.dap.jsonl`, `${Date.now()} ${direction} ${JSON.stringify(m).slice(0, 2000)}\n`);
     } catch {
       // the trace is best effort
     }
@@ -96,6 +100,7 @@ export function activate(context: vscode.ExtensionContext): void {
       state: store.state,
       stop: store.stop,
       lastRefreshMs,
+      stopToViewsMs,
       lastStop,
       error: store.lastError,
       views: snap
@@ -139,6 +144,8 @@ export function activate(context: vscode.ExtensionContext): void {
       for (const v of views) if (v.view) v.view.message = unavailable;
       void vscode.commands.executeCommand('setContext', 'mmscope.snapshotError', unavailable !== undefined);
       if (c.fetchMs !== undefined) lastRefreshMs = c.fetchMs + (Date.now() - t0);
+      const stoppedAt = store.lastSummary?.stoppedAt;
+      if (c.fetchMs !== undefined && c.snapshot && stoppedAt !== undefined) stopToViewsMs = Date.now() - stoppedAt;
       void vscode.commands.executeCommand('setContext', 'mmscope.stopped', c.state === 'stopped');
       writeState();
     }),
@@ -151,9 +158,14 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.debug.registerDebugConfigurationProvider(DEBUG_TYPE, { provideDebugConfigurations: () => new MmscopeConfigurationProvider().provideDebugConfigurations() }, vscode.DebugConfigurationProviderTriggerKind.Dynamic),
     vscode.debug.registerDebugAdapterDescriptorFactory(DEBUG_TYPE, new MmscopeAdapterFactory(context.extensionUri)),
     vscode.debug.registerDebugAdapterTrackerFactory(DEBUG_TYPE, {
-      createDebugAdapterTracker: () => ({
+      createDebugAdapterTracker: (session) => ({
         onDidSendMessage: (m: { type?: string; event?: string; body?: { reason?: string; description?: string; text?: string } }) => {
           traceDap('<', m);
+          // Taken here, where the adapter's messages arrive, rather than as a custom event after
+          // a round trip through the workbench: the views are ready sooner after a stop.
+          if (m.type === 'event' && m.event === SNAPSHOT_EVENT) snapshotReady(session, m.body);
+          // The adapter's memory manager exists from 'initialized' on: tell it what is visible before the first stop.
+          if (m.type === 'event' && m.event === 'initialized') setTimeout(syncViews, 0);
           if (m.type === 'event' && m.event === 'continued') store.running();
           if (m.type === 'event' && m.event === 'stopped') {
             lastStop = { reason: m.body?.reason, description: m.body?.description, text: m.body?.text };
@@ -181,15 +193,38 @@ export function activate(context: vscode.ExtensionContext): void {
     }),
     vscode.debug.onDidReceiveDebugSessionCustomEvent((e) => {
       if (isOurs(e.session) && e.event === LIVE_FEED_EVENT) client.liveFeed((e.body as { ws?: string } | undefined)?.ws ?? null);
-      if (!isOurs(e.session) || e.event !== SNAPSHOT_EVENT) return;
-      const src = store.dataSource;
-      if (!(src instanceof DebugSessionSource) || src.session.id !== e.session.id) return;
-      // A session started while live refresh was on learns it at its first stop.
-      if (liveRefresh && !liveRefreshSent.has(e.session.id)) void sendLiveRefresh(e.session);
-      void store.stopped((e.body ?? {}) as StopSummary);
+      if (isOurs(e.session) && e.event === LIVE_FEED_EVENT) syncViews(); // the adapter's memory manager is up
     }),
-    vscode.window.onDidChangeVisibleTextEditors(() => void store.visible()),
+    vscode.window.onDidChangeVisibleTextEditors(() => {
+      void store.visible();
+      syncViews();
+    }),
   );
+
+  /**
+   * Tells the adapter whether a view shows the snapshot: while one does, snapshots come with the
+   * snapshotReady event (one message through VS Code instead of three); while none does, nothing
+   * is sent until a view opens.
+   */
+  let viewsSentFor: { session: string; visible: boolean } | undefined;
+  const syncViews = (): void => {
+    const src = store.dataSource;
+    if (!(src instanceof DebugSessionSource)) return;
+    const visible = anyVisible();
+    if (viewsSentFor?.session === src.session.id && viewsSentFor.visible === visible) return;
+    viewsSentFor = { session: src.session.id, visible };
+    src.session.customRequest('mmscope/views', { visible }).then(undefined, () => (viewsSentFor = undefined));
+  };
+
+  /** The adapter's mmscope/snapshotReady: a stop (or a live snapshot) of the session the store follows. */
+  const snapshotReady = (session: vscode.DebugSession, body: unknown): void => {
+    const src = store.dataSource;
+    if (!(src instanceof DebugSessionSource) || src.session.id !== session.id) return;
+    // A session started while live refresh was on learns it at its first stop.
+    if (liveRefresh && !liveRefreshSent.has(session.id)) void sendLiveRefresh(session);
+    syncViews();
+    void store.stopped((body ?? {}) as StopSummary);
+  };
 
   /** Tells a session's adapter the live-refresh choice; false (and a warning) when it refused. */
   const liveRefreshSent = new Set<string>();

@@ -40,6 +40,10 @@ export interface StopSummary {
   readonly live?: boolean;
   /** Why the adapter could not build this stop's snapshot (e.g. the memory manager is not initialised yet). */
   readonly error?: string;
+  /** When the adapter reported the stop (epoch ms): the start of the stop-to-views time. */
+  readonly stoppedAt?: number;
+  /** The snapshot itself, when the adapter pushes it (mmscope/views while a view is visible). */
+  readonly snapshot?: SnapshotJson;
 }
 
 /** Reads the first address out of a debugger's value text: "0xc0123456", "(char *) 0x1000 <buf>", "4096". */

@@ -76,6 +76,15 @@ export class SnapshotStore {
     this.state = summary.live ? 'running' : 'stopped';
     this.lastSummary = summary;
     this.pendingStop = summary.stop;
+    if (summary.snapshot && !this.fetching) {
+      // Pushed with the event: nothing to fetch.
+      if (this.snapshot && this.stop !== summary.stop) this.previous = this.snapshot;
+      this.snapshot = summary.snapshot;
+      this.stop = summary.stop;
+      this.lastError = undefined;
+      this.emit({ fetchMs: 0 });
+      return Promise.resolve();
+    }
     if (this.wanted()) return this.refresh();
     this.emit();
     return Promise.resolve();

@@ -28,6 +28,7 @@ interface ExtensionState {
   memoryMap?: { cells: number; changed: number; stop: number };
   status?: string;
   lastRefreshMs?: number;
+  stopToViewsMs?: number;
 }
 
 async function until<T>(what: string, f: () => T | undefined | Promise<T | undefined>, ms: number): Promise<T> {
@@ -82,13 +83,13 @@ describe('end to end in VS Code (code-server + chromium)', function () {
     await page.locator('.debug-breakpoints, .pane-header:has-text("Breakpoints")').first().waitFor({ timeout: 10000 });
   };
   /** What each stop's refresh took inside VS Code (fetch + views), written to refresh-ms.json. */
-  const refreshMs: number[] = [];
+  const refreshMs: { fetchAndViews?: number; stopToViews?: number }[] = [];
   const stoppedAfter = (stop: number | undefined): Promise<ExtensionState> =>
     until(`a stop after ${stop ?? 'the start'} with its snapshot in the views (extension state: ${JSON.stringify(state())?.slice(0, 300)})`, () => {
       const s = state();
       return s?.state === 'stopped' && s.views && (stop === undefined || (s.stop ?? -1) > stop) ? s : undefined;
     }, 240000).then((s) => {
-      if (s.lastRefreshMs !== undefined) refreshMs.push(s.lastRefreshMs);
+      refreshMs.push({ fetchAndViews: s.lastRefreshMs, stopToViews: s.stopToViewsMs });
       return s;
     });
 

@@ -139,6 +139,20 @@ describe('snapshot store', function () {
     assert.strictEqual(store.stale, false);
   });
 
+  it('takes a snapshot pushed with the stop event without fetching, and keeps the one before for the diff', async () => {
+    const store = new SnapshotStore(() => true);
+    const source = new RecordedSource([snap]);
+    store.attach(source);
+    await store.stopped({ stop: 1 });
+    assert.strictEqual(source.fetches, 1);
+    await store.stopped({ stop: 2, snapshot: later, stoppedAt: Date.now() });
+    assert.strictEqual(source.fetches, 1, 'nothing fetched');
+    assert.strictEqual(store.snapshot, later);
+    assert.strictEqual(store.previous, snap);
+    assert.strictEqual(store.stop, 2);
+    assert.strictEqual(store.stale, false);
+  });
+
   it('shows no stale snapshot at a stop whose snapshot failed, and diffs the next one against the last good one', async () => {
     const store = new SnapshotStore(() => true);
     let fail = false;

@@ -13,7 +13,8 @@ import type { Target, TargetStop } from '../session/target';
 import type { FrameContext, InspectScope, InspectVariable } from '../inspect/target-access';
 import { MmService } from './mm-service';
 import { formatTranslationNote } from './snapshot-text';
-import { ControlRegisters } from './snapshot';
+import { ControlRegisters, MmSnapshot } from './snapshot';
+import { snapshotToJson } from './snapshot-json';
 import { MM_REQUESTS, MmRequest, SNAPSHOT_EVENT, handleMmRequest, mmScopeVariables, snapshotEventBody } from './mm-requests';
 
 /** Sends a custom DAP event (the session supplies it). */
@@ -32,11 +33,17 @@ export const MM_EXCEPTION_FILTERS: readonly ExceptionFilter[] = ALLOCATION_FILTE
 
 /** Turns snapshots while the guest runs on or off: `{ enabled, ratePerSecond }`. */
 export const LIVE_REFRESH_REQUEST = 'mmscope/liveRefresh';
+/**
+ * `{ visible }`: whether the client shows the snapshot now. While it does, each snapshotReady
+ * event carries the whole snapshot (one message instead of an event, a request and a response);
+ * while it does not, only the summary, and the client fetches when a view opens.
+ */
+export const VIEWS_REQUEST = 'mmscope/views';
 const MIN_RATE = 0.1;
 const MAX_RATE = 20;
 
 export class MmSessionExtension implements SessionExtension {
-  readonly commands: readonly string[] = [...MM_REQUESTS, LIVE_REFRESH_REQUEST];
+  readonly commands: readonly string[] = [...MM_REQUESTS, LIVE_REFRESH_REQUEST, VIEWS_REQUEST];
   readonly exceptionFilters = MM_EXCEPTION_FILTERS;
   readonly service: MmService;
   /** A live feed to publish every stop's snapshot to (the dashboard, the language server). */
@@ -49,6 +56,10 @@ export class MmSessionExtension implements SessionExtension {
   /** Live refresh while running: its rate (snapshots per second), or undefined when off. */
   private liveRate: number | undefined;
   private liveTimer: NodeJS.Timeout | undefined;
+  /** Whether snapshotReady events carry the snapshot (mmscope/views). */
+  private pushSnapshots = false;
+  /** When the current stop was reported (epoch ms), sent in snapshotReady for stop-to-views timing. */
+  private stoppedAt = 0;
   /** The last live snapshot's key and when it was taken: requests right after its event reuse it. */
   private lastLive: { key: number; at: number } | undefined;
 
@@ -115,7 +126,7 @@ export class MmSessionExtension implements SessionExtension {
       const snap = await this.service.snapshot(key);
       if (!this.stopped && this.liveRate !== undefined) {
         this.lastLive = { key, at: Date.now() };
-        this.emit?.(SNAPSHOT_EVENT, { ...snapshotEventBody(snap), live: true });
+        this.emit?.(SNAPSHOT_EVENT, this.eventBody(snap, true, this.lastLive.at));
         this.feed?.publish(snap, { live: true });
       }
     } catch {
@@ -127,6 +138,10 @@ export class MmSessionExtension implements SessionExtension {
 
   async customRequest(command: string, args: unknown): Promise<unknown> {
     if (command === LIVE_REFRESH_REQUEST) return this.setLiveRefresh((args ?? {}) as Record<string, unknown>);
+    if (command === VIEWS_REQUEST) {
+      this.pushSnapshots = (args as { visible?: unknown } | undefined)?.visible === true;
+      return { pushSnapshots: this.pushSnapshots };
+    }
     const body = await handleMmRequest(this.service, this.key(), command as MmRequest, (args ?? {}) as Record<string, unknown>);
     if (command === 'mmscope/snapshot' && !this.stopped) return { ...(body as object), live: true };
     return body;
@@ -180,7 +195,13 @@ export class MmSessionExtension implements SessionExtension {
     return { description: describeEvent(event, this.service.resolveSite(event.caller)), text: match.filter.label };
   }
 
+  /** The snapshotReady body: the summary, when the stop happened, and the snapshot itself when pushed. */
+  private eventBody(snap: MmSnapshot, live: boolean, at: number): Record<string, unknown> {
+    return { ...snapshotEventBody(snap), live, stoppedAt: at, ...(this.pushSnapshots ? { snapshot: snapshotToJson(snap) } : {}) };
+  }
+
   onStop(stop: TargetStop): void {
+    this.stoppedAt = Date.now();
     this.stopped = true;
     this.stopLiveTimer();
     this.lastLive = undefined;
@@ -191,14 +212,14 @@ export class MmSessionExtension implements SessionExtension {
     this.service.snapshot(index).then(
       (snap) => {
         if (index !== this.stopIndex) return;
-        this.emit?.(SNAPSHOT_EVENT, snapshotEventBody(snap));
+        this.emit?.(SNAPSHOT_EVENT, this.eventBody(snap, false, this.stoppedAt));
         this.feed?.publish(snap, { live: false });
       },
       (e: unknown) => {
         // Early in boot (before mm_debug_info is filled in) or on a corrupt structure: the
         // extension still learns of the stop, and says why there is nothing to show.
         if (index !== this.stopIndex) return;
-        this.emit?.(SNAPSHOT_EVENT, { stop: index, live: false, error: e instanceof Error ? e.message : String(e) });
+        this.emit?.(SNAPSHOT_EVENT, { stop: index, live: false, stoppedAt: this.stoppedAt, error: e instanceof Error ? e.message : String(e) });
       },
     );
   }

@@ -11,6 +11,8 @@ export class MemoryMapView implements vscode.WebviewViewProvider {
   private view: vscode.WebviewView | undefined;
   private ready = false;
   private sentFor: unknown;
+  /** Called when the view is shown or hidden. */
+  visibilityChanged: (() => void) | undefined;
   /** What the webview last reported drawing (for the e2e state file). */
   rendered: { cells: number; changed: number; stop: number } | undefined;
 
@@ -50,6 +52,7 @@ export class MemoryMapView implements vscode.WebviewViewProvider {
     });
     view.onDidChangeVisibility(() => {
       if (view.visible) void this.store.visible().then(() => this.update(true));
+      this.visibilityChanged?.();
     });
     view.onDidDispose(() => (this.view = undefined));
   }
