@@ -274,6 +274,12 @@ describe('end to end in VS Code (code-server + chromium)', function () {
     const run = space.filter({ hasText: `chain ${chain}` }).first();
     await run.waitFor({ timeout: 20000 });
     assert.match((await run.textContent()) ?? '', /→ 0x[0-9a-f]{8} /);
+    // The map's webview reloads when the container is shown again: let it draw this stop first.
+    const map = page.frameLocator('iframe.webview').frameLocator('#active-frame');
+    await until('the map to draw this stop after the container is shown again', async () => {
+      const drawn = await map.locator('body').getAttribute('data-stop').catch(() => null);
+      return drawn !== null && Number(drawn) === state()?.stop ? true : undefined;
+    }, 30000);
     await screenshot('address-space-mapping');
     // A clean run has no findings once the new chain is mapped (at the allocation stop itself the
     // model reports the not-yet-mapped chain as a possible leak).
@@ -291,6 +297,7 @@ describe('end to end in VS Code (code-server + chromium)', function () {
     await until('the status bar to show the new stop', async () => ((await page.locator('.part.statusbar').textContent()) ?? '').includes('free /') || undefined, 20000);
     await until('the map to draw the new stop', async () => ((await frame.locator('body').getAttribute('data-stop')) !== mapStopBefore ? true : undefined), 30000);
     assert.ok(after.views?.chains.length, 'the Chains view shows the chains of the new stop');
+    await page.waitForTimeout(1000); // the trees redraw their rows
     await screenshot('after-step');
   });
 
