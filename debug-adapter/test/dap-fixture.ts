@@ -63,6 +63,15 @@ export function killQemu(marker: string): void {
   }
 }
 
+/** Ends a session's client and checks that its QEMU (named by `marker`) went with it. */
+export async function endSessionLeavingNoQemu(dc: DebugClient | undefined, marker: string | undefined): Promise<void> {
+  await dc?.stop().catch(() => undefined);
+  if (!marker) return;
+  const left = await waitNoQemu(marker);
+  killQemu(marker);
+  if (left.length) throw new Error(`QEMU ${left.join(', ')} was left behind`);
+}
+
 export async function startClient(): Promise<DebugClient> {
   const dc = new DebugClient('node', ADAPTER, 'mmscope', { stdio: ['pipe', 'pipe', 'pipe'] });
   dc.defaultTimeout = 30000;

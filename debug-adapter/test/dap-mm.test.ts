@@ -7,7 +7,7 @@ import { DebugClient } from '@vscode/debugadapter-testsupport';
 import { DebugProtocol } from '@vscode/debugprotocol';
 import { SnapshotJson } from '../src/mm/snapshot-json';
 import WebSocket from 'ws';
-import { haveGuest, killQemu, launchAndStop, qemuMarker, resumeAndStop, startClient, waitNoQemu } from './dap-fixture';
+import { endSessionLeavingNoQemu, haveGuest, launchAndStop, qemuMarker, resumeAndStop, startClient } from './dap-fixture';
 
 describe('DAP: the memory manager', function () {
   this.timeout(120_000);
@@ -30,14 +30,7 @@ describe('DAP: the memory manager', function () {
     });
   });
 
-  after(async () => {
-    await dc?.stop().catch(() => undefined);
-    if (marker) {
-      const left = await waitNoQemu(marker);
-      killQemu(marker);
-      assert.deepStrictEqual(left, [], 'no QEMU is left behind');
-    }
-  });
+  after(() => endSessionLeavingNoQemu(dc, marker));
 
   it('stops after a chain allocation that meets the condition, saying what happened', async () => {
     assert.strictEqual(first.body.reason, 'exception');
@@ -205,14 +198,7 @@ describe('DAP: a stop before the memory manager is initialised', function () {
   let dc: DebugClient;
   let marker: string;
 
-  after(async () => {
-    await dc?.stop().catch(() => undefined);
-    if (marker) {
-      const left = await waitNoQemu(marker);
-      killQemu(marker);
-      assert.deepStrictEqual(left, [], 'no QEMU is left behind');
-    }
-  });
+  after(() => endSessionLeavingNoQemu(dc, marker));
 
   it('still sends snapshotReady, with the reason there is no snapshot, and the snapshot request says the same', async () => {
     marker = qemuMarker();
