@@ -153,6 +153,21 @@ describe('snapshot store', function () {
     assert.strictEqual(store.stale, false);
   });
 
+  it('shows live snapshots while the guest runs (live refresh) and stays in the running state', async () => {
+    const store = new SnapshotStore(() => true);
+    const source = new RecordedSource([later]);
+    store.attach(source);
+    store.running();
+    await store.stopped({ stop: -1, live: true, snapshot: snap });
+    assert.strictEqual(store.state, 'running');
+    assert.strictEqual(store.snapshot, snap);
+    await store.stopped({ stop: -2, live: true });
+    assert.strictEqual(source.fetches, 1, 'a live summary without the snapshot is fetched while running');
+    assert.strictEqual(store.state, 'running');
+    assert.strictEqual(store.snapshot, later);
+    assert.strictEqual(store.previous, snap);
+  });
+
   it('shows no stale snapshot at a stop whose snapshot failed, and diffs the next one against the last good one', async () => {
     const store = new SnapshotStore(() => true);
     let fail = false;
