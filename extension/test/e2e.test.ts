@@ -332,6 +332,24 @@ describe('end to end in VS Code (code-server + chromium)', function () {
     assert.ok(line > 0, 'inject.c allocates the leaked chain');
     assert.match((await problem.textContent()) ?? '', new RegExp(`\\[Ln ${line}, Col \\d+\\]`));
     await screenshot('problems-leaked-chain');
+  });
+
+  it('keeps the views moving while the guest runs with live refresh on', async () => {
+    const paused = state()?.stop ?? 0;
+    await command('mmscope: Toggle Live Refresh While Running');
+    await command('Debug: Continue');
+    // Live snapshots (negative stop keys, state still "running") arrive without a stop.
+    const live = await until('a live snapshot while the guest runs', () => {
+      const s = state();
+      return s?.state === 'running' && s.views && (s.stop ?? 0) < 0 ? s : undefined;
+    }, 60000);
+    assert.ok(live.views?.findings.length, 'the leak is still reported while running');
+    const first = live.stop ?? 0;
+    await until('a second live snapshot', () => ((state()?.stop ?? 0) < first ? true : undefined), 30000);
+    await until('the status bar to show the live numbers', async () => ((await page.locator('.part.statusbar').textContent()) ?? '').includes('free /') || undefined, 20000);
+    await screenshot('live-refresh');
+    await command('mmscope: Toggle Live Refresh While Running');
+    assert.ok(paused > 0);
     await command('Debug: Stop');
   });
 });

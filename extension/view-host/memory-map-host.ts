@@ -25,7 +25,7 @@ window.addEventListener('message', (e: MessageEvent<HostMessage>) => {
   if (m.type === 'snapshot') {
     map.update(m.snapshot, new Set(m.changedBlocks));
     const b = m.snapshot.blocks;
-    status.textContent = `stop ${m.snapshot.stop} · ${b.total} blocks: ${b.used} used, ${b.free} free · ${m.changedBlocks.length} changed`;
+    status.textContent = `${m.snapshot.stop < 0 ? 'live, while running' : `stop ${m.snapshot.stop}`} · ${b.total} blocks: ${b.used} used, ${b.free} free · ${m.changedBlocks.length} changed`;
     document.body.dataset.cells = String(b.map.length);
     document.body.dataset.stop = String(m.snapshot.stop);
     vscode.postMessage({ type: 'rendered', cells: b.map.length, changed: m.changedBlocks.length, stop: m.snapshot.stop });
