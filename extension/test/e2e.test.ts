@@ -3,8 +3,10 @@
 // "Chain allocated" exception filter in the Breakpoints view), then check what a person sees:
 // the Chains view lists the new chain with its size, the Address space view shows its mapping,
 // hovering a pointer shows its translation, the Physical memory webview draws cells, the Findings
-// view is empty, and a step updates the views. A second session boots `demo inject=leaked-chain`
-// and the Findings view shows the leak. Screenshots of each step go to .artifacts/e2e/.
+// view is empty, and a step updates the views. A second session boots `demo inject=leaked-chain`:
+// the Findings view and the Problems panel show the leak, and with live refresh on the views keep
+// moving while the guest runs. Screenshots of each step, the DAP trace and each stop's refresh time
+// go to .artifacts/e2e/.
 
 import * as assert from 'assert';
 import { execFileSync } from 'child_process';
@@ -335,7 +337,6 @@ describe('end to end in VS Code (code-server + chromium)', function () {
   });
 
   it('keeps the views moving while the guest runs with live refresh on', async () => {
-    const paused = state()?.stop ?? 0;
     await command('mmscope: Toggle Live Refresh While Running');
     await command('Debug: Continue');
     // Live snapshots (negative stop keys, state still "running") arrive without a stop.
@@ -349,7 +350,6 @@ describe('end to end in VS Code (code-server + chromium)', function () {
     await until('the status bar to show the live numbers', async () => ((await page.locator('.part.statusbar').textContent()) ?? '').includes('free /') || undefined, 20000);
     await screenshot('live-refresh');
     await command('mmscope: Toggle Live Refresh While Running');
-    assert.ok(paused > 0);
     await command('Debug: Stop');
   });
 });
