@@ -68,10 +68,21 @@ describe('end to end in VS Code (code-server + chromium)', function () {
   };
   /** Runs a command from the palette by its exact title. */
   const command = async (title: string): Promise<void> => {
-    await page.keyboard.press('F1');
-    const input = page.locator('.quick-input-widget input:visible');
-    await input.waitFor({ state: 'visible', timeout: 10000 });
-    await input.fill(`>${title}`);
+    // The workbench can take focus back right after a stop (it opens the stopped source), which
+    // closes a palette that has just opened: open it again then.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await page.keyboard.press('F1');
+        const input = page.locator('.quick-input-widget input:visible');
+        await input.waitFor({ state: 'visible', timeout: 5000 });
+        await input.fill(`>${title}`, { timeout: 5000 });
+        break;
+      } catch (e) {
+        if (attempt >= 4) throw e;
+        await page.keyboard.press('Escape');
+        await page.waitForTimeout(1000);
+      }
+    }
     await pickItem(title);
   };
   const pane = (title: string): Locator => page.locator('.pane', { has: page.locator('.pane-header', { hasText: new RegExp(`^\\s*${title}`, 'i') }) });
