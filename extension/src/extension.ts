@@ -140,7 +140,7 @@ export function activate(context: vscode.ExtensionContext): void {
       if (c.error) output.appendLine(`snapshot: ${c.error}`);
       // A stop without a snapshot (the memory manager not initialised yet, a corrupt structure):
       // every view says why instead of showing the last stop's data or "no findings".
-      const unavailable = c.state === 'stopped' && !c.snapshot && store.lastError ? `Nothing to show at this stop: ${store.lastError}` : undefined;
+      const unavailable = store.unavailable;
       for (const v of views) if (v.view) v.view.message = unavailable;
       void vscode.commands.executeCommand('setContext', 'mmscope.snapshotError', unavailable !== undefined);
       if (c.fetchMs !== undefined) lastRefreshMs = c.fetchMs + (Date.now() - t0);
@@ -193,7 +193,6 @@ export function activate(context: vscode.ExtensionContext): void {
     }),
     vscode.debug.onDidReceiveDebugSessionCustomEvent((e) => {
       if (isOurs(e.session) && e.event === LIVE_FEED_EVENT) client.liveFeed((e.body as { ws?: string } | undefined)?.ws ?? null);
-      if (isOurs(e.session) && e.event === LIVE_FEED_EVENT) syncViews(); // the adapter's memory manager is up
     }),
     vscode.window.onDidChangeVisibleTextEditors(() => {
       void store.visible();

@@ -77,12 +77,7 @@ export class SnapshotStore {
     this.lastSummary = summary;
     this.pendingStop = summary.stop;
     if (summary.snapshot && !this.fetching) {
-      // Pushed with the event: nothing to fetch.
-      if (this.snapshot && this.stop !== summary.stop) this.previous = this.snapshot;
-      this.snapshot = summary.snapshot;
-      this.stop = summary.stop;
-      this.lastError = undefined;
-      this.emit({ fetchMs: 0 });
+      this.adopt(summary.snapshot, undefined, summary.stop, 0); // pushed with the event: nothing to fetch
       return Promise.resolve();
     }
     if (this.wanted()) return this.refresh();
@@ -111,12 +106,7 @@ export class SnapshotStore {
       .snapshot()
       .then(
         (pair) => {
-          if (source !== this.source) return;
-          this.previous = pair.previous ?? (this.snapshot && this.stop !== wantedStop ? this.snapshot : this.previous);
-          this.snapshot = pair.snapshot;
-          this.stop = wantedStop ?? pair.snapshot.stop;
-          this.lastError = undefined;
-          this.emit({ fetchMs: Date.now() - started });
+          if (source === this.source) this.adopt(pair.snapshot, pair.previous, wantedStop ?? pair.snapshot.stop, Date.now() - started);
         },
         (e: unknown) => {
           if (source !== this.source) return;
@@ -130,6 +120,20 @@ export class SnapshotStore {
       )
       .finally(() => (this.fetching = undefined));
     return this.fetching;
+  }
+
+  /** Takes `snapshot` as the one of `stop`; the one held before becomes the previous unless the source gave one. */
+  private adopt(snapshot: SnapshotJson, previous: SnapshotJson | undefined, stop: number, fetchMs: number): void {
+    this.previous = previous ?? (this.snapshot && this.stop !== stop ? this.snapshot : this.previous);
+    this.snapshot = snapshot;
+    this.stop = stop;
+    this.lastError = undefined;
+    this.emit({ fetchMs });
+  }
+
+  /** Why a stop has nothing to show (its snapshot failed), as the views say it; undefined otherwise. */
+  get unavailable(): string | undefined {
+    return this.state === 'stopped' && !this.snapshot && this.lastError ? `Nothing to show at this stop: ${this.lastError}` : undefined;
   }
 
   get dataSource(): MmDataSource | undefined {

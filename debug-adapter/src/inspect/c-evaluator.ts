@@ -14,9 +14,10 @@ import {
   pointerTo, promote, resolveTypeName, targetOf, arrayOf,
 } from './c-types';
 import {
-  CValue, MemoryCache, floatValue, integerBytes, integerValue, scalarOf,
+  CValue, MemoryCache, floatValue, integerValue, scalarOf,
   storageSize, valueBytes, bytesToUnsigned,
 } from './c-value';
+import { integerBytes } from '../symbols/byteReader';
 import { EvaluationError } from './errors';
 import { FrameContext, TargetAccess } from './target-access';
 

@@ -3,6 +3,7 @@
 // conversions between bytes and numbers (integers, bit fields, floats).
 
 import { byteSizeOf, DwarfType, stripTypedefs } from '../symbols';
+import { integerBytes } from '../symbols/byteReader';
 import { EvaluationError } from './errors';
 import { isFloat, isSigned } from './c-types';
 import { TargetAccess } from './target-access';
@@ -131,15 +132,6 @@ export function storageSize(value: CValue): number {
   return byteSizeOf(value.type);
 }
 
-export function integerBytes(v: bigint, size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let x = BigInt.asUintN(size * 8, v);
-  for (let i = 0; i < size; i++) {
-    out[i] = Number(x & 0xffn);
-    x >>= 8n;
-  }
-  return out;
-}
 
 export function bytesToUnsigned(bytes: Uint8Array): bigint {
   let v = 0n;

@@ -38,38 +38,32 @@ export interface InspectPresentationHint {
   attributes?: string[];
 }
 
-/** Like DAP's Variable. `variablesReference` is 0 for values that do not expand. */
-export interface InspectVariable {
-  name: string;
-  value: string;
+/** What DAP's variables, evaluate and setVariable answers share about a value. `variablesReference` is 0 for values that do not expand. */
+export interface InspectValueShape {
   type?: string;
   variablesReference: number;
   namedVariables?: number;
   indexedVariables?: number;
   /** `0x...` address of the value's storage (or of the pointee, for pointers). */
   memoryReference?: string;
+}
+
+/** Like DAP's Variable. */
+export interface InspectVariable extends InspectValueShape {
+  name: string;
+  value: string;
   evaluateName?: string;
   presentationHint?: InspectPresentationHint;
 }
 
 /** Like the body of DAP's EvaluateResponse. */
-export interface InspectEvaluateResult {
+export interface InspectEvaluateResult extends InspectValueShape {
   result: string;
-  type?: string;
-  variablesReference: number;
-  namedVariables?: number;
-  indexedVariables?: number;
-  memoryReference?: string;
 }
 
 /** Like the body of DAP's SetVariableResponse. */
-export interface InspectSetVariableResult {
+export interface InspectSetVariableResult extends InspectValueShape {
   value: string;
-  type?: string;
-  variablesReference: number;
-  namedVariables?: number;
-  indexedVariables?: number;
-  memoryReference?: string;
 }
 
 /** Like DAP's Source, reduced to what the inspector knows. */

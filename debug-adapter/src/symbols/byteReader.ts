@@ -4,6 +4,17 @@
 
 const textDecoder = new TextDecoder('utf-8', { fatal: false });
 
+/** `v` as `size` little-endian bytes (two's complement for negative values). */
+export function integerBytes(v: bigint, size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let x = BigInt.asUintN(size * 8, v);
+  for (let i = 0; i < size; i++) {
+    out[i] = Number(x & 0xffn);
+    x >>= 8n;
+  }
+  return out;
+}
+
 /** Builds the error thrown when a read runs out of bounds or meets a bad encoding. */
 export type FailFactory = (detail: string) => Error;
 

@@ -3,6 +3,7 @@
 // variable's type and location are, how to unwind a frame) with lazy parsing and sorted
 // indexes for fast lookups.
 
+import { integerBytes } from './byteReader';
 import { ElfFile, ElfSymbol } from './elf';
 import { DwarfSections, readDwarfSections } from './dwarfSections';
 import { DebugInfo, Die } from './debugInfo';
@@ -281,7 +282,7 @@ export class DebugSymbols {
    */
   async locateVariable(variable: VariableInfo, pc: number, ctx: ExpressionContext): Promise<EvaluatedLocation> {
     if (variable.constValue !== undefined) {
-      const bytes = variable.constValue instanceof Uint8Array ? variable.constValue : bigintBytes(variable.constValue, 8);
+      const bytes = variable.constValue instanceof Uint8Array ? variable.constValue : integerBytes(variable.constValue, 8);
       return { kind: 'implicit', bytes };
     }
     const expression = expressionAt(variable.location, pc);
@@ -317,12 +318,3 @@ export class DebugSymbols {
   }
 }
 
-function bigintBytes(v: bigint, size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let x = BigInt.asUintN(size * 8, v);
-  for (let i = 0; i < size; i++) {
-    out[i] = Number(x & 0xffn);
-    x >>= 8n;
-  }
-  return out;
-}

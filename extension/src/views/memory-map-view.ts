@@ -66,9 +66,7 @@ export class MemoryMapView implements vscode.WebviewViewProvider {
       this.sentFor = undefined;
       const text = this.store.state === 'running'
         ? 'The guest is running; the map shows the next stop.'
-        : this.store.state === 'stopped' && this.store.lastError
-          ? `Nothing to show at this stop: ${this.store.lastError}`
-          : 'No mmscope session is stopped.';
+        : this.store.unavailable ?? 'No mmscope session is stopped.';
       void view.webview.postMessage({ type: 'clear', text });
       return;
     }
