@@ -5,7 +5,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import { DebugSymbols } from '../src/symbols';
 import { CodeMap } from '../src/session/code-map';
-import { haveGuest, KERNEL, runGdb } from './dap-fixture';
+import { requireGuest, KERNEL, runGdb } from './dap-fixture';
 
 describe('session code map (guest kernel, gdb as oracle)', function () {
   this.timeout(60000);
@@ -13,7 +13,7 @@ describe('session code map (guest kernel, gdb as oracle)', function () {
   let map: CodeMap;
 
   before(function () {
-    if (!haveGuest()) this.skip();
+    requireGuest();
     symbols = new DebugSymbols(fs.readFileSync(KERNEL));
     map = new CodeMap(symbols);
   });

@@ -12,7 +12,7 @@ import { DebugClient } from '@vscode/debugadapter-testsupport';
 import { DebugProtocol } from '@vscode/debugprotocol';
 import { launchQemu, QemuInstance, QmpClient } from '../../qemu-bridge/src';
 import {
-  assertSameFrames, CHAIN_C, haveGuest, KERNEL, killQemu, launchAndStop, launchArgs, parseBacktrace, processesWith,
+  assertSameFrames, CHAIN_C, requireGuest, KERNEL, killQemu, launchAndStop, launchArgs, parseBacktrace, processesWith,
   qemuMarker, resumeAndStop, runGdb, shownStack, startClient, waitNoQemu,
   stopClient,
 } from './dap-fixture';
@@ -50,7 +50,7 @@ describe('DAP: lifecycle and bad input (real QEMU)', function () {
   };
 
   before(function () {
-    if (!haveGuest()) this.skip();
+    requireGuest();
   });
 
   afterEach(async () => {

@@ -7,7 +7,7 @@ import { DebugClient } from '@vscode/debugadapter-testsupport';
 import { DebugProtocol } from '@vscode/debugprotocol';
 import { SnapshotJson } from '../src/mm/snapshot-json';
 import WebSocket from 'ws';
-import { endSessionLeavingNoQemu, haveGuest, launchAndStop, qemuMarker, resumeAndStop, startClient } from './dap-fixture';
+import { endSessionLeavingNoQemu, requireGuest, launchAndStop, qemuMarker, resumeAndStop, startClient } from './dap-fixture';
 
 describe('DAP: the memory manager', function () {
   this.timeout(120_000);
@@ -17,7 +17,7 @@ describe('DAP: the memory manager', function () {
   let feedEvent: Promise<DebugProtocol.Event>;
 
   before(async function () {
-    if (!haveGuest()) throw new Error('build the guest first (make -C guest)');
+    requireGuest();
     marker = qemuMarker();
     dc = await startClient();
     feedEvent = dc.waitForEvent('mmscope/liveFeed', 60_000);
