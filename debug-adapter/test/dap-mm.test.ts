@@ -242,6 +242,10 @@ describe('DAP: a stop before the memory manager is initialised', function () {
   let dc: DebugClient;
   let marker: string;
 
+  before(() => {
+    requireGuest();
+  });
+
   after(() => endSessionLeavingNoQemu(dc, marker));
 
   it('still sends snapshotReady, with the reason there is no snapshot, and the snapshot request says the same', async () => {
