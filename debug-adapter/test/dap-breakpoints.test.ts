@@ -28,6 +28,18 @@ describe('DAP: run control (real QEMU)', function () {
   /** timer_ticks as QEMU reads it at the address nm gives (not through the adapter). */
   const ticksInQemu = async (): Promise<number> => (await qemu.readVirtual(nmAddress('timer_ticks'), 4)).readUInt32LE(0);
 
+  /**
+   * mm_map_pages's arguments at its first instruction, by the i386 cdecl ABI ([esp+4], [esp+8], ...)
+   * read through QEMU: no DWARF, no adapter. Asserts the guest is stopped at that instruction.
+   */
+  const mapPagesArguments = async (): Promise<Record<string, number>> => {
+    const registers = await qemu.registers();
+    assert.strictEqual(registers.get('eip'), nmAddress('mm_map_pages'), 'stopped at the first instruction of mm_map_pages');
+    const words = await qemu.readVirtual((registers.get('esp') as number) + 4, 24);
+    const names = ['flags', 'id', 'va', 'page_offset', 'pages', 'upd']; // int mm_map_pages(flags, id, va, page_offset, pages, upd)
+    return Object.fromEntries(names.map((n, i) => [n, words.readUInt32LE(4 * i)]));
+  };
+
   before(async function () {
     requireGuest();
     dc = await startClient();
@@ -93,25 +105,27 @@ describe('DAP: run control (real QEMU)', function () {
     assert.strictEqual((await qemu.registers()).get('eip'), after);
   });
 
-  it('stops at a conditional function breakpoint only when the condition holds', async () => {
+  it('stops at a conditional function breakpoint only when the condition holds (on the arguments QEMU holds)', async () => {
     const r = await dc.setFunctionBreakpointsRequest({ breakpoints: [{ name: 'mm_map_pages', condition: 'flags != 1 && id != 0' }] });
     assert.strictEqual(r.body.breakpoints[0].verified, true);
+    const [gdb] = await gdbBreakpoints(['mm_map_pages']);
+    assert.ok(gdb);
+    assert.strictEqual(Number(r.body.breakpoints[0].instructionReference), gdb.address, 'the function breakpoint is where gdb puts it');
     const stop = await resumeAndStop(dc, dc.continueRequest({ threadId: 1 }));
     assert.strictEqual(stop.body.reason, 'breakpoint');
     const { frames } = await shownStack(dc);
     assert.strictEqual(frames[0].name, 'mm_map_pages');
-    // Boot maps the kernel heap with flags 1 first: those hits must not stop.
-    const flags = Number(await evaluateTop(dc, 'flags'));
-    assert.ok(flags !== 1, `stopped with flags = ${flags}`);
-    // The Locals scope shows the parameters with the same values.
+    // Boot maps the kernel heap with flags 1 first: those hits must not stop. The condition holds
+    // on the arguments as QEMU holds them, and the Locals scope shows exactly those.
+    const args = await mapPagesArguments();
+    assert.ok(args.flags !== 1 && args.id !== 0, `stopped with ${JSON.stringify(args)}`);
     const st = await dc.stackTraceRequest({ threadId: 1 });
     const scopes = await dc.scopesRequest({ frameId: st.body.stackFrames[0].id });
     const locals = scopes.body.scopes.find((s) => s.name === 'Locals');
     assert.ok(locals);
     const vars = await dc.variablesRequest({ variablesReference: locals.variablesReference });
-    const shown = vars.body.variables.find((v) => v.name === 'flags');
-    assert.ok(shown, `no "flags" in ${vars.body.variables.map((v) => v.name).join(', ')}`);
-    assert.strictEqual(Number(shown.value), flags);
+    const shown = Object.fromEntries(vars.body.variables.filter((v) => v.name in args).map((v) => [v.name, Number(/(?:0x[0-9a-f]+|\d+)$/.exec(v.value)?.[0])]));
+    assert.deepStrictEqual(shown, args, `Locals: ${vars.body.variables.map((v) => `${v.name} = ${v.value}`).join(', ')}`);
     await dc.setFunctionBreakpointsRequest({ breakpoints: [] });
   });
 
@@ -136,8 +150,9 @@ describe('DAP: run control (real QEMU)', function () {
     assert.deepStrictEqual(stop.body.hitBreakpointIds?.includes(fb.body.breakpoints[0].id as number), true);
     assert.strictEqual(logged.length, 3, `logged: ${JSON.stringify(logged)}`);
     for (const l of logged) assert.match(l, /^map \d+ pages of chain \d+$/);
-    // The last message was for this very stop.
-    assert.strictEqual(logged[2], `map ${Number(await evaluateTop(dc, 'pages'))} pages of chain ${Number(await evaluateTop(dc, 'id'))}`);
+    // The last message was for this very stop: the arguments QEMU holds.
+    const args = await mapPagesArguments();
+    assert.strictEqual(logged[2], `map ${args.pages} pages of chain ${args.id}`);
     await dc.setFunctionBreakpointsRequest({ breakpoints: [] });
   });
 
