@@ -9,7 +9,7 @@ import { DebugClient } from '@vscode/debugadapter-testsupport';
 import { DebugProtocol } from '@vscode/debugprotocol';
 import { launchQemu, QemuInstance } from '../../qemu-bridge/src';
 import {
-  assertSameFrames, CHAIN_C, gdbBreakpoints, requireGuest, KERNEL, killQemu, launchAndStop, parseBacktrace, qemuMarker, resumeAndStop,
+  assertSameFrames, CHAIN_C, gdbBreakpoints, QemuMonitor, requireGuest, KERNEL, killQemu, launchAndStop, parseBacktrace, qemuMarker, resumeAndStop,
   runGdb, ShownFrame, shownStack, waitNoQemu,
   stopClient,
 } from './dap-fixture';
@@ -42,21 +42,24 @@ describe('DAP: breakpoints, stack and stepping (real QEMU, gdb as oracle)', func
   let verified: { verified: boolean; line?: number; id?: number };
   /** MmFreeChain's call of mm_unmap_all (marker @dap:free-chain-unmap in mm/chain.c). */
   let line = 0;
+  let qemu: QemuMonitor | undefined;
 
   before(async function () {
     requireGuest();
     line = markerLine(CHAIN_C, 'free-chain-unmap');
     dc = await (await import('./dap-fixture')).startClient();
-    const stop = await launchAndStop(dc, { marker }, async () => {
+    const stop = await launchAndStop(dc, { marker, monitor: true }, async () => {
       const r = await dc.setBreakpointsRequest({ source: { path: CHAIN_C }, breakpoints: [{ line }] });
       const bp = r.body.breakpoints[0];
       verified = { verified: bp.verified, line: bp.line, id: bp.id };
       breakpointAddress = bp.instructionReference ?? '';
     });
     firstStop = { reason: stop.body.reason, hit: stop.body.hitBreakpointIds };
+    qemu = await QemuMonitor.connect(marker);
   });
 
   after(async () => {
+    qemu?.close();
     await stopClient(dc);
     killQemu(marker);
   });
@@ -70,6 +73,7 @@ describe('DAP: breakpoints, stack and stepping (real QEMU, gdb as oracle)', func
     assert.strictEqual(gdb.line, line);
     assert.strictEqual(firstStop.reason, 'breakpoint');
     assert.deepStrictEqual(firstStop.hit, [verified.id]);
+    assert.strictEqual((await (qemu as QemuMonitor).registers()).get('eip'), gdb.address, 'QEMU stopped at that address');
     const t = await top(dc);
     assert.deepStrictEqual(t, { name: 'MmFreeChain', file: 'chain.c', line });
   });
@@ -98,9 +102,11 @@ describe('DAP: breakpoints, stack and stepping (real QEMU, gdb as oracle)', func
     await dc.setBreakpointsRequest({ source: { path: CHAIN_C }, breakpoints: [{ line }] });
   });
 
-  it('lists one thread per virtual CPU', async () => {
+  it('lists one thread per virtual CPU that QEMU has', async () => {
     const threads = await dc.threadsRequest();
-    assert.deepStrictEqual(threads.body.threads.map((t) => t.name), ['CPU 0']);
+    const cpus = [...(await (qemu as QemuMonitor).hmp('info cpus')).matchAll(/CPU #(\d+)/g)].map((m) => `CPU ${m[1]}`);
+    assert.ok(cpus.length > 0, 'QEMU lists its CPUs');
+    assert.deepStrictEqual(threads.body.threads.map((t) => t.name), cpus);
   });
 
   it('agrees with gdb on the backtrace and on next, next, step, finish, next', async () => {
