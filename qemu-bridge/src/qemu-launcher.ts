@@ -3,6 +3,8 @@
 // both endpoints answer. No QEMU outlives its owner: QEMU runs under `setpriv --pdeathsig KILL`
 // (the kernel kills it when the owner dies) and a detached reaper process watches a pipe from the
 // owner and kills QEMU and deletes the RAM file when that pipe closes (see qemu-reaper.ts).
+// The machine itself (boot medium, drives, CPUs, display, the PC devices) is machine-args.ts;
+// QEMU's own complaints about it become the one-sentence errors of launch-errors.ts.
 
 import { spawn, ChildProcess } from 'child_process';
 import * as fs from 'fs';
@@ -13,12 +15,26 @@ import { findFreePort, isPortFree } from './free-port';
 import { connectTcp, HostPort } from './host-port';
 import { QmpLineDecoder } from './qmp-framing';
 import { BridgeError, KernelNotFoundError, PortInUseError, QemuNotFoundError, QemuStartupError, RequestTimeoutError } from './errors';
+import { BootFileNotFoundError, diagnoseStartup } from './launch-errors';
+import { BootMedium, DisplayMode, DriveSpec, machineArgs } from './machine-args';
 
 export interface LaunchOptions {
-  /** Multiboot kernel to boot (`-kernel`). */
-  kernel: string;
-  /** Kernel command line (`-append`). */
+  /** Multiboot kernel to boot (`-kernel`); shorthand for `boot: { kind: 'kernel', file }`. */
+  kernel?: string;
+  /** Kernel command line (`-append`), with `kernel`. */
   cmdline?: string;
+  /** What QEMU starts: a multiboot kernel, an ISO or a disk image (instead of `kernel`). */
+  boot?: BootMedium;
+  /** Extra drives (`-drive`). */
+  drives?: readonly DriveSpec[];
+  /** vCPUs (`-smp`). */
+  smp?: number;
+  /** CPU model (`-cpu`). */
+  cpu?: string;
+  /** `none` (default) or QEMU's own window. */
+  display?: DisplayMode;
+  /** Add the PC devices -nodefaults removes: a standard VGA adapter and a parallel port. Default true. */
+  pcDevices?: boolean;
   /** Guest RAM in MiB. Default 128. */
   memoryMiB?: number;
   /** QEMU binary: a path or a name looked up on PATH. Default $MMSCOPE_QEMU or qemu-system-i386. */
@@ -182,8 +198,10 @@ export async function launchQemu(options: LaunchOptions): Promise<QemuInstance> 
   const binaryName = options.qemuBinary ?? process.env.MMSCOPE_QEMU ?? 'qemu-system-i386';
   const binary = resolveExecutable(binaryName);
   if (!binary) throw new QemuNotFoundError(binaryName);
-  const kernel = path.resolve(options.kernel);
-  if (!fs.existsSync(kernel) || !fs.statSync(kernel).isFile()) throw new KernelNotFoundError(kernel);
+  const boot = resolveBoot(options);
+  for (const d of options.drives ?? []) {
+    if (!isFile(d.file)) throw new BootFileNotFoundError('drive image', path.resolve(d.file));
+  }
   for (const p of [options.gdbPort, options.qmpPort]) {
     if (p !== undefined && !(await isPortFree(p))) throw new PortInUseError(p);
   }
@@ -194,7 +212,7 @@ export async function launchQemu(options: LaunchOptions): Promise<QemuInstance> 
     let qmpPort = options.qmpPort ?? (await findFreePort());
     while (qmpPort === gdbPort) qmpPort = await findFreePort();
     try {
-      return await startOnce(binary, kernel, options, gdbPort, qmpPort);
+      return await startOnce(binary, boot, options, gdbPort, qmpPort);
     } catch (e) {
       if (e instanceof PortInUseError && (e.port !== options.gdbPort || options.gdbPort === undefined) && (e.port !== options.qmpPort || options.qmpPort === undefined)) {
         lastError = e;
@@ -206,9 +224,29 @@ export async function launchQemu(options: LaunchOptions): Promise<QemuInstance> 
   throw lastError ?? new QemuStartupError('no free ports could be bound', '');
 }
 
+function isFile(file: string): boolean {
+  return fs.existsSync(file) && fs.statSync(file).isFile();
+}
+
+/** The boot medium with an absolute path, checked to exist. */
+function resolveBoot(options: LaunchOptions): BootMedium {
+  if (options.boot) {
+    const file = path.resolve(options.boot.file);
+    if (!isFile(file)) {
+      if (options.boot.kind === 'kernel') throw new KernelNotFoundError(file);
+      throw new BootFileNotFoundError(options.boot.kind === 'iso' ? 'ISO image' : 'disk image', file);
+    }
+    return { ...options.boot, file };
+  }
+  if (options.kernel === undefined) throw new KernelNotFoundError('(none given)');
+  const kernel = path.resolve(options.kernel);
+  if (!isFile(kernel)) throw new KernelNotFoundError(kernel);
+  return { kind: 'kernel', file: kernel, cmdline: options.cmdline ?? '' };
+}
+
 let launchCounter = 0;
 
-async function startOnce(binary: string, kernel: string, options: LaunchOptions, gdbPort: number, qmpPort: number): Promise<QemuInstance> {
+async function startOnce(binary: string, boot: BootMedium, options: LaunchOptions, gdbPort: number, qmpPort: number): Promise<QemuInstance> {
   const memoryMiB = options.memoryMiB ?? 128;
   const shared = options.sharedRam ?? true;
   const ramDir = options.ramDirectory ?? '/dev/shm';
@@ -216,11 +254,17 @@ async function startOnce(binary: string, kernel: string, options: LaunchOptions,
   const args = [
     '-S',
     '-nodefaults',
-    '-display', 'none',
+    ...machineArgs({
+      boot,
+      drives: (options.drives ?? []).map((d) => ({ ...d, file: path.resolve(d.file) })),
+      ...(options.smp !== undefined ? { smp: options.smp } : {}),
+      ...(options.cpu !== undefined ? { cpu: options.cpu } : {}),
+      display: options.display ?? 'none',
+      pcDevices: options.pcDevices ?? true,
+      userArgs: options.extraArgs ?? [],
+    }),
     ...(options.noReboot === false ? [] : ['-no-reboot']),
     '-m', `${memoryMiB}M`,
-    '-kernel', kernel,
-    '-append', options.cmdline ?? '',
     '-gdb', `tcp:127.0.0.1:${gdbPort}`,
     '-qmp', `tcp:127.0.0.1:${qmpPort},server=on,wait=off,nodelay=on`,
     '-serial', 'stdio',
@@ -243,6 +287,8 @@ async function startOnce(binary: string, kernel: string, options: LaunchOptions,
     return instance;
   } catch (e) {
     await instance.shutdown(500);
+    const known = diagnoseStartup(instance.stderrText, { binary, ...(options.display ? { display: options.display } : {}), ...(options.cpu ? { cpu: options.cpu } : {}) });
+    if (known) throw known;
     if (e instanceof BridgeError) throw e;
     throw new QemuStartupError(String(e), instance.stderrText);
   }
