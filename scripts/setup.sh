@@ -7,9 +7,16 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # Debian package -> a command it provides, so a tool installed some other way counts too.
-packages=(qemu-system-x86 gcc binutils make gdb chromium)
+# grub-pc-bin, grub-common, xorriso and mtools: grub-mkrescue builds the GRUB ISOs (and hybrid
+# disk images) the boot tests start; qemu-system-gui: QEMU's own window ("display": "window").
+packages=(qemu-system-x86 gcc binutils make gdb chromium grub-pc-bin grub-common xorriso mtools qemu-system-gui)
 declare -A provides=(
   [qemu-system-x86]=qemu-system-i386
+  [grub-pc-bin]=grub-pc-bin-has-no-command
+  [grub-common]=grub-mkrescue
+  [xorriso]=xorriso
+  [mtools]=mformat
+  [qemu-system-gui]=qemu-system-gui-has-no-command
   [gcc]=gcc
   [binutils]=ld
   [make]=make
