@@ -76,8 +76,15 @@ if ((node_major < 20)); then
 fi
 
 # npm writes node_modules/.package-lock.json on every install; compare with the lock file.
+# A node_modules that is a symlink is an install shared with another checkout (a git worktree):
+# npm ci would empty the shared directory under everyone using it, so leave it alone.
 stamp=node_modules/.package-lock.json
-if [[ ! -d node_modules || ! -f $stamp || package-lock.json -nt $stamp ]]; then
+if [[ -L node_modules ]]; then
+  if [[ ! -f $stamp ]]; then
+    echo "setup: node_modules is a symlink to $(readlink node_modules) without an npm install; run npm ci where it points." >&2
+    exit 1
+  fi
+elif [[ ! -d node_modules || ! -f $stamp || package-lock.json -nt $stamp ]]; then
   echo "setup: installing npm dependencies (npm ci)"
   npm ci --no-audit --no-fund
   touch "$stamp"
