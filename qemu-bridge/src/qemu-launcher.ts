@@ -15,7 +15,7 @@ import { findFreePort, isPortFree } from './free-port';
 import { connectTcp, HostPort } from './host-port';
 import { QmpLineDecoder } from './qmp-framing';
 import { BridgeError, KernelNotFoundError, PortInUseError, QemuNotFoundError, QemuStartupError, RequestTimeoutError } from './errors';
-import { BootFileNotFoundError, diagnoseStartup } from './launch-errors';
+import { BootFileNotFoundError, diagnoseStartup, StartupContext } from './launch-errors';
 import { BootMedium, DisplayMode, DriveSpec, machineArgs } from './machine-args';
 
 export interface LaunchOptions {
@@ -90,6 +90,8 @@ export class QemuInstance {
   private stderrTail = '';
   private readonly serialListeners = new Set<() => void>();
   private exitInfo: QemuExit | undefined;
+  /** What the launch asked for, to name QEMU's startup complaints (set by the launcher). */
+  startupContext: StartupContext | undefined;
 
   constructor(
     private readonly child: ChildProcess,
@@ -166,6 +168,16 @@ export class QemuInstance {
       };
       this.serialListeners.add(check);
     });
+  }
+
+  /**
+   * Once QEMU has exited: the one-sentence error for what it complained about on stderr (no
+   * window, an unknown CPU model...), if it is one the launcher knows. QEMU can fail that way
+   * just after its endpoints answered, so whoever attaches next asks this when attaching fails.
+   */
+  startupFailure(): BridgeError | undefined {
+    if (this.alive || !this.startupContext) return undefined;
+    return diagnoseStartup(this.stderrTail, this.startupContext);
   }
 
   /** Sends a signal to QEMU (tests use SIGKILL to simulate a crash). */
@@ -282,12 +294,13 @@ async function startOnce(binary: string, boot: BootMedium, options: LaunchOption
   if (reaper?.stdin && child.pid !== undefined) reaper.stdin.write(`qemu ${child.pid}\n`);
   const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
   const instance = new QemuInstance(child, { host: '127.0.0.1', port: gdbPort }, { host: '127.0.0.1', port: qmpPort }, ramPath, memoryMiB << 20, reaper);
+  instance.startupContext = { binary, ...(options.display ? { display: options.display } : {}), ...(options.cpu ? { cpu: options.cpu } : {}) };
   try {
     await waitUntilReady(instance, spawnError, options.startupTimeoutMs ?? 15000);
     return instance;
   } catch (e) {
     await instance.shutdown(500);
-    const known = diagnoseStartup(instance.stderrText, { binary, ...(options.display ? { display: options.display } : {}), ...(options.cpu ? { cpu: options.cpu } : {}) });
+    const known = instance.startupFailure();
     if (known) throw known;
     if (e instanceof BridgeError) throw e;
     throw new QemuStartupError(String(e), instance.stderrText);
@@ -327,7 +340,7 @@ async function waitUntilReady(instance: QemuInstance, spawnError: Promise<Error>
       throw new QemuStartupError('QEMU exited during startup', instance.stderrText);
     }
   };
-  // QMP: the greeting line proves QEMU's main loop runs; the gdbstub port is bound before that.
+  // QMP: an answered command proves QEMU's main loop runs; the gdbstub port is bound before that.
   for (;;) {
     await new Promise((r) => setTimeout(r, 15));
     checkExit();
@@ -361,8 +374,19 @@ async function probeQmpGreeting(address: HostPort, deadline: number): Promise<bo
       socket.destroy();
       resolve(ok);
     };
+    // The greeting comes from QMP's own I/O thread, before QEMU's main loop runs (and before a
+    // failing display init ends QEMU): only an answered command proves the main loop runs.
+    let greeted = false;
     socket.on('data', (chunk) => {
-      if (decoder.push(chunk).some((f) => f.kind === 'json' && typeof f.value === 'object' && f.value !== null && 'QMP' in f.value)) finish(true);
+      for (const f of decoder.push(chunk)) {
+        if (f.kind !== 'json' || typeof f.value !== 'object' || f.value === null) continue;
+        if (!greeted && 'QMP' in f.value) {
+          greeted = true;
+          socket.write('{"execute":"qmp_capabilities"}\r\n');
+        } else if (greeted && 'return' in f.value) {
+          finish(true);
+        }
+      }
     });
     socket.on('error', () => finish(false));
     socket.on('close', () => finish(false));

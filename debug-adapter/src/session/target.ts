@@ -135,7 +135,7 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
       return new Target(symbols, bridge, bridge.rsp, instance, true);
     } catch (e) {
       await instance.shutdown(500);
-      throw e;
+      throw instance.startupFailure() ?? e;
     }
   }
 
