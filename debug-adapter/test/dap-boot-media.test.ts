@@ -224,7 +224,7 @@ describe('DAP: booting from an ISO or a disk (real QEMU, GRUB)', function () {
       {
         name: 'an unknown drive interface',
         args: () => ({ kernel: vgak, drives: [{ file: vgakIso, interface: 'sata' }] }),
-        message: 'The debug configuration is not valid: "drives[0].interface" is "sata", not one of "ide", "floppy", "scsi", "virtio", "none"; fix it in launch.json.',
+        message: 'The debug configuration is not valid: "drives[0].interface" is "sata", not one of "ide", "floppy", "virtio", "none"; fix it in launch.json.',
       },
       {
         name: 'a CPU model QEMU does not know (as QEMU reports it)',

@@ -17,8 +17,8 @@ export type BootMedium =
 /** Image formats QEMU's block layer reads (the common ones). */
 export const DRIVE_FORMATS = ['raw', 'qcow2', 'qcow', 'vmdk', 'vdi', 'vpc', 'vhdx', 'qed', 'dmg', 'parallels', 'bochs', 'cloop'] as const;
 export type DriveFormat = (typeof DRIVE_FORMATS)[number];
-/** `-drive if=`: where the drive is attached. */
-export const DRIVE_INTERFACES = ['ide', 'floppy', 'scsi', 'virtio', 'none'] as const;
+/** `-drive if=`: where the drive is attached (not `scsi`: QEMU 7.2's pc machine has no SCSI controller for it). */
+export const DRIVE_INTERFACES = ['ide', 'floppy', 'virtio', 'none'] as const;
 export type DriveInterface = (typeof DRIVE_INTERFACES)[number];
 export const DRIVE_MEDIA = ['disk', 'cdrom'] as const;
 export type DriveMedia = (typeof DRIVE_MEDIA)[number];

@@ -168,12 +168,15 @@ describe('booting like a PC (real QEMU)', function () {
       }
     });
 
-    it('boots the same hybrid ISO as a raw hard disk, with an extra drive attached', async () => {
+    it('boots the same hybrid ISO as a raw hard disk, with IDE, CD-ROM, floppy and virtio drives attached', async () => {
       const disk = buildGrubIso(buildVgaKernel());
       const cdrom = buildGrubIso(buildVgaKernel(), 'from-cdrom');
       const extra = blankImage('extra.img', 1024);
+      const floppy = blankImage('floppy.img', 1440);
+      const virtio = blankImage('virtio.img', 256);
       const t0 = Date.now();
-      const { qemu, qmp } = await boot({ boot: { kind: 'disk', file: disk }, drives: [{ file: extra }, { file: cdrom, media: 'cdrom' }] });
+      const drives = [{ file: extra }, { file: cdrom, media: 'cdrom' as const }, { file: floppy, interface: 'floppy' as const }, { file: virtio, interface: 'virtio' as const, readOnly: true }];
+      const { qemu, qmp } = await boot({ boot: { kind: 'disk', file: disk }, drives });
       try {
         await qemu.waitForSerial(DONE, 60000);
         console.log(`      (disk boot to the kernel's last line: ${Date.now() - t0} ms)`);
@@ -182,6 +185,8 @@ describe('booting like a PC (real QEMU)', function () {
         assert.deepStrictEqual(byFile(disk).map((d) => [d.device, d.removable, d.inserted?.ro]), [['ide0-hd0', false, false]]);
         assert.deepStrictEqual(byFile(extra).map((d) => [d.device, d.removable, d.inserted?.ro]), [['ide0-hd1', false, false]]);
         assert.deepStrictEqual(byFile(cdrom).map((d) => [d.device, d.removable, d.inserted?.ro]), [['ide1-cd0', true, true]]);
+        assert.deepStrictEqual(byFile(floppy).map((d) => [d.device, d.removable, d.inserted?.ro]), [['floppy0', true, false]]);
+        assert.deepStrictEqual(byFile(virtio).map((d) => [d.device, d.removable, d.inserted?.ro]), [['virtio0', false, true]]);
       } finally {
         await end(qemu, qmp);
       }
