@@ -11,7 +11,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { DebugClient } from '@vscode/debugadapter-testsupport';
 import { DebugProtocol } from '@vscode/debugprotocol';
-import { findFreePort, QmpClient } from '../../qemu-bridge/src';
+import { findFreePort, launchQemu, QmpClient } from '../../qemu-bridge/src';
 import { buildGrubIso, buildVgaKernel, markerLine, VGA_KERNEL_SOURCE } from '../../qemu-bridge/test/fixtures/boot-media';
 import { ADAPTER, endSessionLeavingNoQemu, haveGuest, KERNEL, killQemu, processesWith, qemuMarker, runGdb, waitNoQemu } from './dap-fixture';
 
@@ -199,6 +199,29 @@ describe('DAP: booting from an ISO or a disk (real QEMU, GRUB)', function () {
     }
   });
 
+  it('reports progress while attaching too: symbols, then connecting to the QEMU', async () => {
+    const qemu = await launchQemu({ kernel: vgak, memoryMiB: 64 });
+    try {
+      const dc = await open();
+      const progress = recordProgress(dc);
+      await dc.initializeRequest({ adapterID: 'mmscope', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path', supportsProgressReporting: true });
+      const stopped = dc.waitForEvent('stopped', 60000);
+      await Promise.all([
+        dc.waitForEvent('initialized', 60000).then(() => dc.configurationDoneRequest()),
+        dc.attachRequest({ gdb: `127.0.0.1:${qemu.gdb.port}`, qmp: `127.0.0.1:${qemu.qmp.port}`, kernel: vgak } as DebugProtocol.AttachRequestArguments),
+      ]);
+      await stopped;
+      assert.deepStrictEqual(progress.starts.map((s) => [s.body.title, s.body.message]), [
+        ['Reading kernel symbols', 'vgak.elf'],
+        ['Connecting to QEMU', `gdbstub 127.0.0.1:${qemu.gdb.port}`],
+      ]);
+      assert.deepStrictEqual(progress.ends.map((e) => e.body.progressId), progress.starts.map((s) => s.body.progressId));
+      await dc.disconnectRequest({});
+    } finally {
+      await qemu.shutdown(1000);
+    }
+  });
+
   describe('bad boot settings: one sentence, the session ends, no QEMU', () => {
     const cases: { name: string; args: () => Args; message: string | RegExp }[] = [
       {
@@ -243,6 +266,19 @@ describe('DAP: booting from an ISO or a disk (real QEMU, GRUB)', function () {
         assert.deepStrictEqual(processesWith(m), []);
       });
     }
+
+    it('a QEMU that fails to start ends its progress, as "failed"', async () => {
+      const dc = await open();
+      const progress = recordProgress(dc);
+      const m = marker();
+      await dc.initializeRequest({ adapterID: 'mmscope', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path', supportsProgressReporting: true });
+      const message = await dc.launchRequest({ kernel: vgak, cpu: 'pentium9', qemuArgs: ['-name', m] } as DebugProtocol.LaunchRequestArguments).then(() => 'launch succeeded', (e: Error) => e.message);
+      assert.match(message, /does not know the CPU model "pentium9"/);
+      const qemuStart = progress.starts.find((s) => s.body.title === 'Starting QEMU');
+      assert.ok(qemuStart);
+      assert.deepStrictEqual(progress.ends.filter((e) => e.body.progressId === qemuStart.body.progressId).map((e) => e.body.message), ['failed']);
+      assert.strictEqual(progress.ends.length, progress.starts.length);
+    });
 
     it('display "window" without a desktop (DISPLAY unset)', async () => {
       const env = { ...process.env };
