@@ -7,9 +7,16 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # Debian package -> a command it provides, so a tool installed some other way counts too.
-packages=(qemu-system-x86 gcc binutils make gdb chromium)
+# grub-pc-bin, grub-common, xorriso and mtools: grub-mkrescue builds the GRUB ISOs (and hybrid
+# disk images) the boot tests start; qemu-system-gui: QEMU's own window ("display": "window").
+packages=(qemu-system-x86 gcc binutils make gdb chromium grub-pc-bin grub-common xorriso mtools qemu-system-gui)
 declare -A provides=(
   [qemu-system-x86]=qemu-system-i386
+  [grub-pc-bin]=grub-pc-bin-has-no-command
+  [grub-common]=grub-mkrescue
+  [xorriso]=xorriso
+  [mtools]=mformat
+  [qemu-system-gui]=qemu-system-gui-has-no-command
   [gcc]=gcc
   [binutils]=ld
   [make]=make
@@ -69,8 +76,15 @@ if ((node_major < 20)); then
 fi
 
 # npm writes node_modules/.package-lock.json on every install; compare with the lock file.
+# A node_modules that is a symlink is an install shared with another checkout (a git worktree):
+# npm ci would empty the shared directory under everyone using it, so leave it alone.
 stamp=node_modules/.package-lock.json
-if [[ ! -d node_modules || ! -f $stamp || package-lock.json -nt $stamp ]]; then
+if [[ -L node_modules ]]; then
+  if [[ ! -f $stamp ]]; then
+    echo "setup: node_modules is a symlink to $(readlink node_modules) without an npm install; run npm ci where it points." >&2
+    exit 1
+  fi
+elif [[ ! -d node_modules || ! -f $stamp || package-lock.json -nt $stamp ]]; then
   echo "setup: installing npm dependencies (npm ci)"
   npm ci --no-audit --no-fund
   touch "$stamp"

@@ -17,3 +17,5 @@ export * from './guest-memory';
 export * from './free-port';
 export * from './qemu-launcher';
 export * from './attach';
+export * from './machine-args';
+export * from './launch-errors';

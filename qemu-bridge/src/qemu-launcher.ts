@@ -3,6 +3,8 @@
 // both endpoints answer. No QEMU outlives its owner: QEMU runs under `setpriv --pdeathsig KILL`
 // (the kernel kills it when the owner dies) and a detached reaper process watches a pipe from the
 // owner and kills QEMU and deletes the RAM file when that pipe closes (see qemu-reaper.ts).
+// The machine itself (boot medium, drives, CPUs, display, the PC devices) is machine-args.ts;
+// QEMU's own complaints about it become the one-sentence errors of launch-errors.ts.
 
 import { spawn, ChildProcess } from 'child_process';
 import * as fs from 'fs';
@@ -13,12 +15,26 @@ import { findFreePort, isPortFree } from './free-port';
 import { connectTcp, HostPort } from './host-port';
 import { QmpLineDecoder } from './qmp-framing';
 import { BridgeError, KernelNotFoundError, PortInUseError, QemuNotFoundError, QemuStartupError, RequestTimeoutError } from './errors';
+import { BootFileNotFoundError, diagnoseStartup, StartupContext } from './launch-errors';
+import { BootMedium, DisplayMode, DriveSpec, machineArgs } from './machine-args';
 
 export interface LaunchOptions {
-  /** Multiboot kernel to boot (`-kernel`). */
-  kernel: string;
-  /** Kernel command line (`-append`). */
+  /** Multiboot kernel to boot (`-kernel`); shorthand for `boot: { kind: 'kernel', file }`. */
+  kernel?: string;
+  /** Kernel command line (`-append`), with `kernel`. */
   cmdline?: string;
+  /** What QEMU starts: a multiboot kernel, an ISO or a disk image (instead of `kernel`). */
+  boot?: BootMedium;
+  /** Extra drives (`-drive`). */
+  drives?: readonly DriveSpec[];
+  /** vCPUs (`-smp`). */
+  smp?: number;
+  /** CPU model (`-cpu`). */
+  cpu?: string;
+  /** `none` (default) or QEMU's own window. */
+  display?: DisplayMode;
+  /** Add the PC devices -nodefaults removes: a standard VGA adapter and a parallel port. Default true. */
+  pcDevices?: boolean;
   /** Guest RAM in MiB. Default 128. */
   memoryMiB?: number;
   /** QEMU binary: a path or a name looked up on PATH. Default $MMSCOPE_QEMU or qemu-system-i386. */
@@ -74,6 +90,8 @@ export class QemuInstance {
   private stderrTail = '';
   private readonly serialListeners = new Set<() => void>();
   private exitInfo: QemuExit | undefined;
+  /** What the launch asked for, to name QEMU's startup complaints (set by the launcher). */
+  startupContext: StartupContext | undefined;
 
   constructor(
     private readonly child: ChildProcess,
@@ -152,6 +170,16 @@ export class QemuInstance {
     });
   }
 
+  /**
+   * Once QEMU has exited: the one-sentence error for what it complained about on stderr (no
+   * window, an unknown CPU model...), if it is one the launcher knows. QEMU can fail that way
+   * just after its endpoints answered, so whoever attaches next asks this when attaching fails.
+   */
+  startupFailure(): BridgeError | undefined {
+    if (this.alive || !this.startupContext) return undefined;
+    return diagnoseStartup(this.stderrTail, this.startupContext);
+  }
+
   /** Sends a signal to QEMU (tests use SIGKILL to simulate a crash). */
   kill(signal: NodeJS.Signals = 'SIGTERM'): void {
     if (this.alive) this.child.kill(signal);
@@ -182,8 +210,10 @@ export async function launchQemu(options: LaunchOptions): Promise<QemuInstance> 
   const binaryName = options.qemuBinary ?? process.env.MMSCOPE_QEMU ?? 'qemu-system-i386';
   const binary = resolveExecutable(binaryName);
   if (!binary) throw new QemuNotFoundError(binaryName);
-  const kernel = path.resolve(options.kernel);
-  if (!fs.existsSync(kernel) || !fs.statSync(kernel).isFile()) throw new KernelNotFoundError(kernel);
+  const boot = resolveBoot(options);
+  for (const d of options.drives ?? []) {
+    if (!isFile(d.file)) throw new BootFileNotFoundError('drive image', path.resolve(d.file));
+  }
   for (const p of [options.gdbPort, options.qmpPort]) {
     if (p !== undefined && !(await isPortFree(p))) throw new PortInUseError(p);
   }
@@ -194,7 +224,7 @@ export async function launchQemu(options: LaunchOptions): Promise<QemuInstance> 
     let qmpPort = options.qmpPort ?? (await findFreePort());
     while (qmpPort === gdbPort) qmpPort = await findFreePort();
     try {
-      return await startOnce(binary, kernel, options, gdbPort, qmpPort);
+      return await startOnce(binary, boot, options, gdbPort, qmpPort);
     } catch (e) {
       if (e instanceof PortInUseError && (e.port !== options.gdbPort || options.gdbPort === undefined) && (e.port !== options.qmpPort || options.qmpPort === undefined)) {
         lastError = e;
@@ -206,9 +236,29 @@ export async function launchQemu(options: LaunchOptions): Promise<QemuInstance> 
   throw lastError ?? new QemuStartupError('no free ports could be bound', '');
 }
 
+function isFile(file: string): boolean {
+  return fs.existsSync(file) && fs.statSync(file).isFile();
+}
+
+/** The boot medium with an absolute path, checked to exist. */
+function resolveBoot(options: LaunchOptions): BootMedium {
+  if (options.boot) {
+    const file = path.resolve(options.boot.file);
+    if (!isFile(file)) {
+      if (options.boot.kind === 'kernel') throw new KernelNotFoundError(file);
+      throw new BootFileNotFoundError(options.boot.kind === 'iso' ? 'ISO image' : 'disk image', file);
+    }
+    return { ...options.boot, file };
+  }
+  if (options.kernel === undefined) throw new KernelNotFoundError('(none given)');
+  const kernel = path.resolve(options.kernel);
+  if (!isFile(kernel)) throw new KernelNotFoundError(kernel);
+  return { kind: 'kernel', file: kernel, cmdline: options.cmdline ?? '' };
+}
+
 let launchCounter = 0;
 
-async function startOnce(binary: string, kernel: string, options: LaunchOptions, gdbPort: number, qmpPort: number): Promise<QemuInstance> {
+async function startOnce(binary: string, boot: BootMedium, options: LaunchOptions, gdbPort: number, qmpPort: number): Promise<QemuInstance> {
   const memoryMiB = options.memoryMiB ?? 128;
   const shared = options.sharedRam ?? true;
   const ramDir = options.ramDirectory ?? '/dev/shm';
@@ -216,11 +266,17 @@ async function startOnce(binary: string, kernel: string, options: LaunchOptions,
   const args = [
     '-S',
     '-nodefaults',
-    '-display', 'none',
+    ...machineArgs({
+      boot,
+      drives: (options.drives ?? []).map((d) => ({ ...d, file: path.resolve(d.file) })),
+      ...(options.smp !== undefined ? { smp: options.smp } : {}),
+      ...(options.cpu !== undefined ? { cpu: options.cpu } : {}),
+      display: options.display ?? 'none',
+      pcDevices: options.pcDevices ?? true,
+      userArgs: options.extraArgs ?? [],
+    }),
     ...(options.noReboot === false ? [] : ['-no-reboot']),
     '-m', `${memoryMiB}M`,
-    '-kernel', kernel,
-    '-append', options.cmdline ?? '',
     '-gdb', `tcp:127.0.0.1:${gdbPort}`,
     '-qmp', `tcp:127.0.0.1:${qmpPort},server=on,wait=off,nodelay=on`,
     '-serial', 'stdio',
@@ -238,11 +294,14 @@ async function startOnce(binary: string, kernel: string, options: LaunchOptions,
   if (reaper?.stdin && child.pid !== undefined) reaper.stdin.write(`qemu ${child.pid}\n`);
   const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
   const instance = new QemuInstance(child, { host: '127.0.0.1', port: gdbPort }, { host: '127.0.0.1', port: qmpPort }, ramPath, memoryMiB << 20, reaper);
+  instance.startupContext = { binary, ...(options.display ? { display: options.display } : {}), ...(options.cpu ? { cpu: options.cpu } : {}) };
   try {
     await waitUntilReady(instance, spawnError, options.startupTimeoutMs ?? 15000);
     return instance;
   } catch (e) {
     await instance.shutdown(500);
+    const known = instance.startupFailure();
+    if (known) throw known;
     if (e instanceof BridgeError) throw e;
     throw new QemuStartupError(String(e), instance.stderrText);
   }
@@ -281,7 +340,7 @@ async function waitUntilReady(instance: QemuInstance, spawnError: Promise<Error>
       throw new QemuStartupError('QEMU exited during startup', instance.stderrText);
     }
   };
-  // QMP: the greeting line proves QEMU's main loop runs; the gdbstub port is bound before that.
+  // QMP: an answered command proves QEMU's main loop runs; the gdbstub port is bound before that.
   for (;;) {
     await new Promise((r) => setTimeout(r, 15));
     checkExit();
@@ -315,8 +374,19 @@ async function probeQmpGreeting(address: HostPort, deadline: number): Promise<bo
       socket.destroy();
       resolve(ok);
     };
+    // The greeting comes from QMP's own I/O thread, before QEMU's main loop runs (and before a
+    // failing display init ends QEMU): only an answered command proves the main loop runs.
+    let greeted = false;
     socket.on('data', (chunk) => {
-      if (decoder.push(chunk).some((f) => f.kind === 'json' && typeof f.value === 'object' && f.value !== null && 'QMP' in f.value)) finish(true);
+      for (const f of decoder.push(chunk)) {
+        if (f.kind !== 'json' || typeof f.value !== 'object' || f.value === null) continue;
+        if (!greeted && 'QMP' in f.value) {
+          greeted = true;
+          socket.write('{"execute":"qmp_capabilities"}\r\n');
+        } else if (greeted && 'return' in f.value) {
+          finish(true);
+        }
+      }
     });
     socket.on('error', () => finish(false));
     socket.on('close', () => finish(false));

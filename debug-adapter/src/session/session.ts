@@ -15,7 +15,8 @@ import { Inspector } from '../inspect';
 import type { FrameContext, InspectScope, InspectVariable } from '../inspect/target-access';
 import { dataId, parseAddress, parseHitCondition, ResolvedBreakpoint, UserBreakpoint } from './breakpoint-table';
 import { KernelFormatError, messageOf, noDebugInfoWarning } from './errors';
-import { validateAttach, validateLaunch } from './launch-arguments';
+import { describeBoot, validateAttach, validateLaunch } from './launch-arguments';
+import { ProgressReporter } from './progress';
 import { EXTENSION_REFERENCE_BASE, ExceptionFilter, SessionExtension, SessionExtensionFactory } from './session-extension';
 import { Target, TargetExit, TargetStop } from './target';
 import { UnwoundStackFrame } from './stack-unwinder';
@@ -41,6 +42,7 @@ export class MmscopeSession extends DebugSession {
   private evaluateNames = new Map<string, string>();
   private extensions: SessionExtension[] = [];
   private ended = false;
+  private readonly progress = new ProgressReporter((e) => this.sendEvent(e));
 
   /** The description of an internal-breakpoint stop an extension asked for, until it is reported. */
   private pendingException: { description: string; text?: string } | undefined;
@@ -61,7 +63,8 @@ export class MmscopeSession extends DebugSession {
 
   // ---- lifecycle ----
 
-  protected override initializeRequest(response: DebugProtocol.InitializeResponse): void {
+  protected override initializeRequest(response: DebugProtocol.InitializeResponse, args: DebugProtocol.InitializeRequestArguments): void {
+    this.progress.enabled = args.supportsProgressReporting === true;
     response.body = {
       supportsConfigurationDoneRequest: true,
       supportsFunctionBreakpoints: true,
@@ -95,10 +98,18 @@ export class MmscopeSession extends DebugSession {
     try {
       const config = validateLaunch(args);
       this.stopOnEntry = config.stopOnEntry;
-      const symbols = this.loadSymbols(config.kernel);
-      const launching = Target.launch(config, symbols);
+      const endSymbols = this.progress.begin('Reading kernel symbols', path.basename(config.kernel));
+      let symbols: DebugSymbols;
+      try {
+        symbols = this.loadSymbols(config.kernel);
+      } catch (e) {
+        endSymbols('failed');
+        throw e;
+      }
+      const launching = this.progress.around('Starting QEMU', describeBoot(config.boot), () => Target.launch(config, symbols));
       // Read the DWARF while QEMU starts (it waits, paused, for us).
       if (symbols.hasDebugInfo) symbols.compileUnits.length;
+      endSymbols();
       this.attachTarget(await launching);
       this.sendEvent(new InitializedEvent());
       await this.configurationDone;
@@ -112,9 +123,12 @@ export class MmscopeSession extends DebugSession {
   protected override async attachRequest(response: DebugProtocol.AttachResponse, args: DebugProtocol.AttachRequestArguments): Promise<void> {
     try {
       const config = validateAttach(args);
-      const symbols = this.loadSymbols(config.kernel);
-      if (symbols.hasDebugInfo) symbols.compileUnits.length;
-      const target = await Target.attach(config, symbols);
+      const symbols = await this.progress.around('Reading kernel symbols', path.basename(config.kernel), () => {
+        const loaded = this.loadSymbols(config.kernel);
+        if (loaded.hasDebugInfo) loaded.compileUnits.length;
+        return loaded;
+      });
+      const target = await this.progress.around('Connecting to QEMU', `gdbstub ${config.gdb.host}:${config.gdb.port}`, () => Target.attach(config, symbols));
       this.attachTarget(target);
       this.sendEvent(new InitializedEvent());
       await this.configurationDone;

@@ -14,6 +14,7 @@ import { TargetAccess } from '../inspect/target-access';
 import { ArmSpec, BreakpointTable, UserBreakpoint } from './breakpoint-table';
 import { CodeMap } from './code-map';
 import { SessionError, TargetGoneError, TargetRunningError } from './errors';
+import { physicalEntry } from './boot-entry';
 import { classifyInstruction, ClassifiedInstruction } from './instruction-kind';
 import { ValidatedAttach, ValidatedLaunch } from './launch-arguments';
 import { unwindStack, UnwoundStackFrame } from './stack-unwinder';
@@ -119,8 +120,11 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
    */
   static async launch(config: ValidatedLaunch, symbols: DebugSymbols): Promise<Target> {
     const instance = await launchQemu({
-      kernel: config.kernel,
-      cmdline: config.cmdline,
+      boot: config.boot,
+      drives: config.drives,
+      ...(config.smp !== undefined ? { smp: config.smp } : {}),
+      ...(config.cpu !== undefined ? { cpu: config.cpu } : {}),
+      display: config.display,
       memoryMiB: config.memoryMiB,
       ...(config.qemuBinary ? { qemuBinary: config.qemuBinary } : {}),
       extraArgs: config.qemuArgs,
@@ -131,7 +135,7 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
       return new Target(symbols, bridge, bridge.rsp, instance, true);
     } catch (e) {
       await instance.shutdown(500);
-      throw e;
+      throw instance.startupFailure() ?? e;
     }
   }
 
@@ -233,7 +237,7 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
       this.continue();
       return;
     }
-    const entry = this.symbols.elf.header.entry >>> 0;
+    const entry = physicalEntry(this.symbols.elf);
     this.runOperation(async () => {
       const arrival = await this.runUntil([entry], (pc) => pc === entry);
       if (arrival.kind === 'stop') return arrival.stop;
@@ -617,7 +621,7 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
     this.dropStopCaches();
     this.syncPending = true;
     await this.applyPendingSync();
-    const entry = this.symbols.elf.header.entry >>> 0;
+    const entry = physicalEntry(this.symbols.elf);
     this.runOperation(async () => {
       const arrival = await this.runUntil([entry], (pc) => pc === entry);
       await restoreAction();
