@@ -52,7 +52,10 @@ describe('exceptions: QEMU interrupt log parser (real log text)', () => {
     const calls = delivered.filter((e) => e.vector === 0x81);
     assert.ok(timer.length >= 5 && calls.length >= 5 && timer.length + calls.length === delivered.length);
     assert.ok(timer.every((e) => !e.software) && calls.every((e) => e.software));
-    assert.ok(delivered.every((e) => e.registers.get('eip') === e.eip));
+    // Every dump agrees with its delivery line; only the last may be cut off by the excerpt's end.
+    assert.ok(delivered.slice(0, -1).every((e) => e.registers.get('eip') === e.eip && e.registers.has('cr3')));
+    const last = delivered[delivered.length - 1];
+    assert.ok(!last.registers.has('eip') || last.registers.get('eip') === last.eip);
     assert.strictEqual(events.filter((e) => e.kind === 'raised').length, 0);
     assert.strictEqual(tripleFaultChain(events), undefined);
   });
