@@ -20,7 +20,7 @@ interface Session {
 }
 
 /** Launches the test kernel with `test=<scenario>` and the given exception filters. */
-async function launch(scenario: string, filters: string[], opt = '-O0'): Promise<Session> {
+async function launch(scenario: string, filters: string[], opt = '-O0', configure?: (dc: DebugClient) => Promise<unknown>): Promise<Session> {
   const kernel = buildExceptionKernel(opt);
   const marker = qemuMarker();
   const qmpPort = await findFreePort();
@@ -40,6 +40,7 @@ async function launch(scenario: string, filters: string[], opt = '-O0'): Promise
     dc.waitForEvent('initialized').then(async () => {
       const r = await dc.setExceptionBreakpointsRequest({ filters });
       assert.deepStrictEqual(r.body?.breakpoints?.map((b) => b.verified), filters.map(() => true));
+      await configure?.(dc);
       await dc.configurationDoneRequest();
     }),
     dc.launch({ kernel, cmdline: `test=${scenario}`, memory: 32, stopOnEntry: false, qemuArgs: ['-name', marker, '-qmp', `tcp:127.0.0.1:${qmpPort},server=on,wait=off`] }),
@@ -119,6 +120,35 @@ describe('CPU exceptions stop the debugger (DAP, real QEMU, test kernels)', func
     // Continuing cannot work: one sentence, and the session stays usable.
     await assert.rejects(s.dc.continueRequest({ threadId: 1 }), /triple-faulted and QEMU cannot run it on from there; restart the session/);
     assert.strictEqual((await topFrame(s, elf)).name, 'poke');
+    // A restart resets the machine: the kernel boots again and triple-faults again, stopped again.
+    await s.dc.restartRequest({});
+    const cur = s;
+    const again = await waitFor('the stop after the restart', () => cur.stops[1]);
+    assert.strictEqual(again.body.description, stop.body.description);
+    assert.strictEqual(cur.serial().split('scenario noidt-pf').length - 1, 2);
+  });
+
+  it('an IDT loaded over the first one: the stop is at the new table\'s handler (re-armed after lidt)', async () => {
+    s = await launch('reload-pf', ['cpu-page-fault']);
+    const stop = await firstStop(s);
+    assert.match(stop.body.description ?? '', new RegExp(`^page fault: write to 0xdead0000, not present, in kernel mode, at kmain\\.c:${markerLine('FAULT-PF')} \\(poke\\); .*; stopped at the entry of its handler \\(isr14_alt at 0x[0-9a-f]+, boot\\.S:\\d+\\)$`));
+  });
+
+  it('stepping over the faulting statement stops as the exception, with the faulting frame on top', async () => {
+    const elf = buildExceptionKernel('-O0');
+    s = await launch('pf', ['cpu-page-fault'], '-O0', (dc) => dc.setFunctionBreakpointsRequest({ breakpoints: [{ name: 'poke' }] }));
+    const first = await firstStop(s);
+    assert.strictEqual(first.body.reason, 'breakpoint');
+    const line = markerLine('FAULT-PF');
+    assert.strictEqual((await topFrame(s, elf)).line, line);
+    await s.dc.nextRequest({ threadId: 1 });
+    const cur = s;
+    const stop = await waitFor('the stop after next', () => cur.stops[1]);
+    assert.strictEqual(stop.body.reason, 'exception');
+    assert.strictEqual(stop.body.text, 'CPU: page fault (#PF)');
+    assert.match(stop.body.description ?? '', /^page fault: write to 0xdead0000, not present, in kernel mode, at kmain\.c:\d+ \(poke\);/);
+    const top = await topFrame(s, elf);
+    assert.deepStrictEqual([top.name, top.line, top.oracle.line], ['poke', line, line]);
   });
 
   for (const opt of ['-O0', '-O2']) {

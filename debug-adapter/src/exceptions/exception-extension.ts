@@ -158,6 +158,11 @@ export class CpuExceptionExtension implements SessionExtension {
       await this.rearm();
       if (!this.entries.has(pc)) return undefined;
     }
+    return this.describeHandlerEntry(pc);
+  }
+
+  /** The exception stop at the entry of an enabled vector's handler, or undefined when `pc` is none. */
+  private async describeHandlerEntry(pc: number): Promise<{ description: string; text?: string } | undefined> {
     const vectors = this.entries.get(pc);
     if (!vectors?.length) return undefined;
     const events = this.log?.active ? parseInterruptLog(this.log.tail()) : undefined;
@@ -237,6 +242,11 @@ export class CpuExceptionExtension implements SessionExtension {
 
   /** A stop with signal 3 in QEMU's `shutdown` state is a triple fault (or the guest powering off). */
   private async describeStop(stop: TargetStop): Promise<TargetStop> {
+    if (stop.reason === 'step' && this.entries.has(stop.pc)) {
+      // A step of the faulting instruction ends at the handler's entry: that is the exception stop.
+      const hit = await this.describeHandlerEntry(stop.pc);
+      return hit ? { ...stop, reason: 'exception', description: hit.description, ...(hit.text ? { text: hit.text } : {}) } : stop;
+    }
     if (stop.reason !== 'exception' || stop.description !== 'signal 3') return stop;
     const qmp = this.target.bridge.qmp;
     if (!qmp || (await qmp.queryStatus()).status !== 'shutdown') return stop;

@@ -68,6 +68,12 @@ isr\vector:
     STUB_ERR 13
     STUB_ERR 14
 
+/* A second #PF entry, for the IDT that test=reload-pf loads over the first one. */
+    .globl isr14_alt
+isr14_alt:
+    push $14
+    jmp isr_common
+
 isr_common:
     pusha
     push %esp                   /* struct trap_frame * */

@@ -26,13 +26,14 @@ struct idt_pointer {
     u32 base;
 } __attribute__((packed));
 
-extern void isr0(void), isr6(void), isr8(void), isr13(void), isr14(void);
+extern void isr0(void), isr6(void), isr8(void), isr13(void), isr14(void), isr14_alt(void);
 
 static u32 page_directory[1024] __attribute__((aligned(4096)));
 static u32 low_table[1024] __attribute__((aligned(4096)));
 static u32 fix_table[1024] __attribute__((aligned(4096)));
 static u32 fix_page[1024] __attribute__((aligned(4096)));
 static struct gate idt[256] __attribute__((aligned(8)));
+static struct gate idt2[32] __attribute__((aligned(8)));
 static char scenario[32];
 volatile u32 divisor;
 volatile u32 fixes;
@@ -86,6 +87,15 @@ static void load_idt(void) {
     set_gate(13, isr13);
     set_gate(14, isr14);
     struct idt_pointer p = { sizeof idt - 1, (u32)idt };
+    __asm__ volatile("lidt %0" : : "m"(p));
+}
+
+/* test=reload-pf: a second, smaller IDT whose #PF gate leads to isr14_alt. */
+static void reload_idt(void) {
+    for (int v = 0; v < 32; v++) idt2[v] = idt[v];
+    u32 a = (u32)isr14_alt;
+    idt2[14] = (struct gate){ (u16)a, 0x08, 0, 0x8e, (u16)(a >> 16) };
+    struct idt_pointer p = { sizeof idt2 - 1, (u32)idt2 };
     __asm__ volatile("lidt %0" : : "m"(p));
 }
 
@@ -145,7 +155,8 @@ void kmain(u32 magic, const u32 *info) {
     puts("\n");
     enable_paging();
     if (!equals(scenario, "noidt-pf")) load_idt();
-    if (equals(scenario, "pf") || equals(scenario, "noidt-pf") || equals(scenario, "fixpf")) {
+    if (equals(scenario, "reload-pf")) reload_idt();
+    if (equals(scenario, "pf") || equals(scenario, "reload-pf") || equals(scenario, "noidt-pf") || equals(scenario, "fixpf")) {
         poke((volatile u32 *)UNMAPPED, 0x1234);
         puts("after poke: ");
         puthex(*(volatile u32 *)UNMAPPED);
