@@ -40,7 +40,7 @@ const CR0_PG = 0x80000000;
 const CR4_PSE = 0x10;
 const CR4_PAE = 0x20;
 /** How often the interrupt log's size is checked while the guest runs. */
-const ROTATE_EVERY_MS = 1000;
+const ROTATE_EVERY_MS = 250;
 
 /** The exception the current stop is about. */
 interface CaughtException {
@@ -85,6 +85,8 @@ export class CpuExceptionExtension implements SessionExtension {
       this.caught = undefined;
     });
     target.once('exited', () => this.dispose());
+    // The session may end without an 'exited' event (terminate, disconnect): QEMU's exit ends the log files.
+    void target.instance?.exited.then(() => this.dispose());
     // The triple-fault filter is on until the client says otherwise.
     this.ready = this.setTriple(true).catch(() => undefined);
   }
