@@ -181,6 +181,19 @@ describe('CPU exceptions stop the debugger (DAP, real QEMU, test kernels)', func
     });
   }
 
+  it('#PF on a present read-only page (CR0.WP): a protection violation, with CR2 mapped as QEMU\'s info tlb says', async () => {
+    s = await launch('wp', ['cpu-page-fault']);
+    const stop = await firstStop(s);
+    const qemu = parseInfoRegisters(await s.qmp.humanMonitorCommand('info registers'));
+    const page = parseInfoTlb(await s.qmp.humanMonitorCommand('info tlb')).find((e) => e.virtual === 0x300000);
+    assert.ok(page, 'info tlb lists the page');
+    assert.strictEqual(page.flags[8], '-', 'read-only for QEMU');
+    assert.strictEqual(page.flags[7], '-', 'kernel-only for QEMU');
+    assert.strictEqual(qemu.get('cr2'), 0x300000);
+    assert.match(stop.body.description ?? '', new RegExp(`^page fault: write to 0x300000, protection violation, in kernel mode, at kmain\\.c:${markerLine('FAULT-PF')} \\(poke\\); ` +
+      `CR3 ${hex(qemu.get('cr3') as number)} maps 0x300000 to physical ${hex(page.physical)} \\(4 KiB page, read-only, kernel-only\\); stopped at the entry of its handler \\(isr14 at `));
+  });
+
   const cases: { scenario: string; filter: string; marker: string; text: string; sentence: (line: number, isr: string) => RegExp }[] = [
     { scenario: 'gp', filter: 'cpu-general-protection', marker: 'FAULT-GP', text: 'CPU: general protection (#GP)',
       sentence: (l, isr) => new RegExp(`^general protection fault: segment selector 0x1234 \\(LDT entry 582\\), at kmain\\.c:${l} \\(bad_selector\\); stopped at the entry of its handler \\(${isr} at 0x[0-9a-f]+, boot\\.S:\\d+\\)$`) },

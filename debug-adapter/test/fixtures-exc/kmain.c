@@ -8,6 +8,7 @@ typedef unsigned short u16;
 typedef unsigned char u8;
 
 #define UNMAPPED 0xdead0000u
+#define READ_ONLY 0x00300000u
 
 struct trap_frame {
     u32 edi, esi, ebp, esp_dummy, ebx, edx, ecx, eax;
@@ -163,6 +164,13 @@ void kmain(u32 magic, const u32 *info) {
         puts(" fixes ");
         puthex(fixes);
         puts("\n");
+    } else if (equals(scenario, "wp")) {
+        /* A present, read-only page, and CR0.WP so that ring 0 writes to it fault too. */
+        low_table[READ_ONLY >> 12] &= ~2u;
+        u32 cr0;
+        __asm__ volatile("mov %%cr0, %0" : "=r"(cr0));
+        __asm__ volatile("mov %0, %%cr0" : : "r"(cr0 | 0x10000u));
+        poke((volatile u32 *)READ_ONLY, 0x5678);
     } else if (equals(scenario, "de")) {
         puthex(divide(7));
     } else if (equals(scenario, "df")) {
