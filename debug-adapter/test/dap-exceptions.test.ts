@@ -194,6 +194,32 @@ describe('CPU exceptions stop the debugger (DAP, real QEMU, test kernels)', func
       `CR3 ${hex(qemu.get('cr3') as number)} maps 0x300000 to physical ${hex(page.physical)} \\(4 KiB page, read-only, kernel-only\\); stopped at the entry of its handler \\(isr14 at `));
   });
 
+  it('#PF from ring 3: the frame the CPU pushed with the user esp and ss, and the user code on top', async () => {
+    const elf = buildExceptionKernel('-O0');
+    s = await launch('user-pf', ['cpu-page-fault']);
+    const stop = await firstStop(s);
+    const line = markerLine('FAULT-PF');
+    assert.match(stop.body.description ?? '', new RegExp(`^page fault: write to 0xdead0000, not present, in user mode, at kmain\\.c:${line} \\(poke\\); `));
+    const top = await topFrame(s, elf);
+    assert.deepStrictEqual([top.name, top.line, top.oracle.line, top.frames[1]], ['poke', line, line, 'user_main']);
+    // QEMU's view at the handler entry: ring 0 on the TSS stack; the pushed frame holds ring 3's ss:esp.
+    const qemu = parseInfoRegisters(await s.qmp.humanMonitorCommand('info registers'));
+    assert.strictEqual((qemu.get('cs') as number) & 3, 0);
+    const pushed = Buffer.from((await s.qmp.humanMonitorCommand(`xp /6wx ${qemu.get('esp')}`)).split('\n').flatMap((l) => l.split(':')[1]?.trim().split(/\s+/) ?? []).filter(Boolean).flatMap((w) => {
+      const b = Buffer.alloc(4);
+      b.writeUInt32LE(Number(w));
+      return [...b];
+    }));
+    const [error, eip, cs, , esp, ss] = [0, 1, 2, 3, 4, 5].map((i) => pushed.readUInt32LE(i * 4));
+    assert.deepStrictEqual([error, cs, ss], [6, 0x1b, 0x23]);
+    const frameId = (await s.dc.stackTraceRequest({ threadId: 1 })).body.stackFrames[0].id;
+    const scopes = await s.dc.scopesRequest({ frameId });
+    const regScope = scopes.body.scopes.find((x) => /register/i.test(x.name));
+    assert.ok(regScope);
+    const regs = new Map((await s.dc.variablesRequest({ variablesReference: regScope.variablesReference })).body.variables.map((v) => [v.name.toLowerCase(), Number(v.value.split(' ')[0])]));
+    assert.deepStrictEqual([regs.get('eip'), regs.get('esp'), regs.get('cs'), regs.get('ss')], [eip, esp, 0x1b, 0x23]);
+  });
+
   const cases: { scenario: string; filter: string; marker: string; text: string; sentence: (line: number, isr: string) => RegExp }[] = [
     { scenario: 'gp', filter: 'cpu-general-protection', marker: 'FAULT-GP', text: 'CPU: general protection (#GP)',
       sentence: (l, isr) => new RegExp(`^general protection fault: segment selector 0x1234 \\(LDT entry 582\\), at kmain\\.c:${l} \\(bad_selector\\); stopped at the entry of its handler \\(${isr} at 0x[0-9a-f]+, boot\\.S:\\d+\\)$`) },

@@ -18,10 +18,14 @@ stack_top:
 
     .section .data
     .align 8
+    .globl gdt
 gdt:
     .quad 0
     .quad 0x00cf9a000000ffff    /* 0x08: code, flat */
     .quad 0x00cf92000000ffff    /* 0x10: data, flat */
+    .quad 0x00cffa000000ffff    /* 0x18: user code, flat */
+    .quad 0x00cff2000000ffff    /* 0x20: user data, flat */
+    .quad 0                     /* 0x28: the TSS, filled in by kmain.c */
 gdt_end:
 gdt_pointer:
     .word gdt_end - gdt - 1
@@ -46,6 +50,23 @@ _start:
 2:  cli
     hlt
     jmp 2b
+
+/* enter_user(entry, stack): iret to ring 3 at entry with esp = stack (test=user-pf). */
+    .globl enter_user
+enter_user:
+    mov 4(%esp), %ecx
+    mov 8(%esp), %edx
+    mov $0x23, %ax
+    mov %ax, %ds
+    mov %ax, %es
+    mov %ax, %fs
+    mov %ax, %gs
+    push $0x23
+    push %edx
+    push $0x202 & ~0x200
+    push $0x1b
+    push %ecx
+    iret
 
 /* Vectors without an error code push a zero so every frame has the same layout. */
 .macro STUB_NOERR vector

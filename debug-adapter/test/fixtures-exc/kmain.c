@@ -36,6 +36,10 @@ static u32 fix_page[1024] __attribute__((aligned(4096)));
 static struct gate idt[256] __attribute__((aligned(8)));
 static struct gate idt2[32] __attribute__((aligned(8)));
 static char scenario[32];
+extern u32 gdt[];
+extern void enter_user(void (*entry)(void), u32 *stack);
+static u32 tss[26];
+static u32 user_stack[1024] __attribute__((aligned(16)));
 volatile u32 divisor;
 volatile u32 fixes;
 
@@ -137,6 +141,27 @@ __attribute__((noinline)) void poke(volatile u32 *where, u32 value) {
     *where = value; /* FAULT-PF */
 }
 
+/* test=user-pf: ring 3 code that writes to the unmapped page. */
+__attribute__((noinline)) void user_main(void) {
+    poke((volatile u32 *)UNMAPPED, 0x9abc);
+    for (;;) {
+    }
+}
+
+/* A TSS for the ring 0 stack, and every page (and the directory entry) user-accessible. */
+static void prepare_user(void) {
+    extern char stack_top[];
+    tss[1] = (u32)stack_top; /* esp0 */
+    tss[2] = 0x10;           /* ss0 */
+    u32 base = (u32)tss, limit = sizeof tss - 1;
+    gdt[10] = (base << 16) | (limit & 0xffff);
+    gdt[11] = (base & 0xff000000) | ((base >> 16) & 0xff) | 0x8900 | (limit & 0xf0000);
+    __asm__ volatile("ltr %0" : : "r"((u16)0x28));
+    for (u32 i = 0; i < 1024; i++) low_table[i] |= 4;
+    page_directory[0] |= 4;
+    __asm__ volatile("mov %%cr3, %%eax; mov %%eax, %%cr3" : : : "eax", "memory");
+}
+
 __attribute__((noinline)) u32 divide(u32 a) {
     return a / divisor; /* FAULT-DE */
 }
@@ -164,6 +189,9 @@ void kmain(u32 magic, const u32 *info) {
         puts(" fixes ");
         puthex(fixes);
         puts("\n");
+    } else if (equals(scenario, "user-pf")) {
+        prepare_user();
+        enter_user(user_main, user_stack + 1024);
     } else if (equals(scenario, "wp")) {
         /* A present, read-only page, and CR0.WP so that ring 0 writes to it fault too. */
         low_table[READ_ONLY >> 12] &= ~2u;
