@@ -17,6 +17,7 @@ interface Session {
   qmp: QmpClient;
   serial: () => string;
   stops: DebugProtocol.StoppedEvent[];
+  terminated: () => boolean;
 }
 
 /** Launches the test kernel with `test=<scenario>` and the given exception filters. */
@@ -31,6 +32,8 @@ async function launch(scenario: string, filters: string[], opt = '-O0', configur
     if (e.body.category === 'stdout') serial += e.body.output;
   });
   dc.on('stopped', (e: DebugProtocol.StoppedEvent) => stops.push(e));
+  let terminated = false;
+  dc.on('terminated', () => (terminated = true));
   await Promise.all([
     dc.initializeRequest().then((r) => {
       assert.strictEqual(r.body?.supportsExceptionInfoRequest, true);
@@ -45,13 +48,14 @@ async function launch(scenario: string, filters: string[], opt = '-O0', configur
     }),
     dc.launch({ kernel, cmdline: `test=${scenario}`, memory: 32, stopOnEntry: false, qemuArgs: ['-name', marker, '-qmp', `tcp:127.0.0.1:${qmpPort},server=on,wait=off`] }),
   ]);
-  const qmp = await QmpClient.connect({ host: '127.0.0.1', port: qmpPort });
-  return { dc, marker, qmp, serial: () => serial, stops };
+  // QEMU may already be gone (test=reset): then there is no QEMU to ask.
+  const qmp = await QmpClient.connect({ host: '127.0.0.1', port: qmpPort }).catch(() => undefined) as QmpClient;
+  return { dc, marker, qmp, serial: () => serial, stops, terminated: () => terminated };
 }
 
 async function end(s: Session | undefined): Promise<void> {
   if (!s) return;
-  s.qmp.close();
+  s.qmp?.close();
   await endSessionLeavingNoQemu(s.dc, s.marker);
 }
 
@@ -126,6 +130,14 @@ describe('CPU exceptions stop the debugger (DAP, real QEMU, test kernels)', func
     const again = await waitFor('the stop after the restart', () => cur.stops[1]);
     assert.strictEqual(again.body.description, stop.body.description);
     assert.strictEqual(cur.serial().split('scenario noidt-pf').length - 1, 2);
+  });
+
+  it('a guest that resets the machine itself (no fault) still ends the session, as -no-reboot does without the filter', async () => {
+    s = await launch('reset', ['cpu-triple-fault']);
+    const cur = s;
+    await waitFor('the session to end', () => (cur.terminated() ? true : undefined));
+    assert.strictEqual(cur.stops.length, 0);
+    assert.deepStrictEqual(await waitFor('QEMU to end', () => (processesWith(cur.marker).length === 0 ? [] : undefined), 10_000), []);
   });
 
   it('an IDT loaded over the first one: the stop is at the new table\'s handler (re-armed after lidt)', async () => {

@@ -189,6 +189,8 @@ void kmain(u32 magic, const u32 *info) {
         puts(" fixes ");
         puthex(fixes);
         puts("\n");
+    } else if (equals(scenario, "reset")) {
+        outb(0x64, 0xfe); /* the keyboard controller's reset line: a reboot, not a fault */
     } else if (equals(scenario, "user-pf")) {
         prepare_user();
         enter_user(user_main, user_stack + 1024);
