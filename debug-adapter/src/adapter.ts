@@ -13,7 +13,7 @@ import { CPU_EXCEPTION_FILTERS, cpuExceptionExtensionFactory } from './exception
 function newSession(): MmscopeSession {
   const session: MmscopeSession = new MmscopeSession(
     [mmExtensionFactory(EXTENSION_REFERENCE_BASE, (event, body) => session.sendEvent(new Event(event, body))), cpuExceptionExtensionFactory()],
-    [...CPU_EXCEPTION_FILTERS, ...MM_EXCEPTION_FILTERS],
+    [...MM_EXCEPTION_FILTERS, ...CPU_EXCEPTION_FILTERS],
   );
   return session;
 }
