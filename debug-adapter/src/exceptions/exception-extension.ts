@@ -130,7 +130,8 @@ export class CpuExceptionExtension implements SessionExtension {
   }
 
   private arm(entries: Map<number, number[]>): void {
-    this.entries = entries;
+    // Only vectors still enabled (filters may change while the guest runs, before the IDT is read again).
+    this.entries = new Map([...entries].map(([a, vs]): [number, number[]] => [a, vs.filter((v) => this.vectors.has(v))]).filter(([, vs]) => vs.length > 0));
     const sites = this.vectors.size ? (this.lidt ??= lidtSites(this.target.symbols.elf)) : [];
     this.target.table.setInternalBreakpoints(OWNER, [...new Set([...entries.keys(), ...sites])]);
   }
