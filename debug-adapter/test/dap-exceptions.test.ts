@@ -163,7 +163,7 @@ describe('CPU exceptions stop the debugger (DAP, real QEMU, test kernels)', func
     assert.deepStrictEqual([top.name, top.line, top.oracle.line], ['poke', line, line]);
   });
 
-  for (const opt of ['-O0', '-O2']) {
+  for (const opt of ['-O0', '-O2', '-Os']) {
     it(`IDT with handlers (${opt}): #PF on a write to 0xdead0000 stops at the handler entry with the sentence, CR2 translated, and the faulting frame on top`, async () => {
       const elf = buildExceptionKernel(opt);
       s = await launch('pf', ['cpu-page-fault', 'cpu-triple-fault'], opt);
@@ -243,10 +243,10 @@ describe('CPU exceptions stop the debugger (DAP, real QEMU, test kernels)', func
       sentence: (l, isr) => new RegExp(`^double fault at kmain\\.c:${l} \\(divide\\); the exceptions before it: #DE → #NP \\(delivered as #DF\\); stopped at the entry of its handler \\(${isr} at 0x[0-9a-f]+, boot\\.S:\\d+\\)$`) },
   ];
   const isrOf: Record<string, string> = { gp: 'isr13', ud: 'isr6', de: 'isr0', df: 'isr8' };
-  for (const c of cases) {
-    it(`IDT with handlers: ${c.text} stops at the handler entry with the faulting statement on top`, async () => {
-      const elf = buildExceptionKernel('-O0');
-      s = await launch(c.scenario, [c.filter, 'cpu-triple-fault']);
+  for (const [c, opt] of cases.flatMap((c) => ['-O0', '-O2'].map((o) => [c, o] as const))) {
+    it(`IDT with handlers (${opt}): ${c.text} stops at the handler entry with the faulting statement on top`, async () => {
+      const elf = buildExceptionKernel(opt);
+      s = await launch(c.scenario, [c.filter, 'cpu-triple-fault'], opt);
       const stop = await firstStop(s);
       const line = markerLine(c.marker);
       assert.strictEqual(stop.body.reason, 'exception');
