@@ -254,9 +254,10 @@ export class CpuExceptionExtension implements SessionExtension {
     const qmp = this.target.bridge.qmp;
     if (!qmp || (await qmp.queryStatus()).status !== 'shutdown') return stop;
     const reason = this.lastShutdownReason;
-    const events = this.log ? parseInterruptLog(this.log.tail()) : [];
+    const events = this.log?.active ? parseInterruptLog(this.log.tail()) : [];
     const chain = tripleFaultChain(events);
-    const triple = chain !== undefined || (!this.log && reason === 'guest-reset');
+    // Without the log (attached, or QEMU refused it) a guest reset is taken for a triple fault.
+    const triple = chain !== undefined || (!this.log?.active && reason === 'guest-reset');
     if (!triple || !this.triple) {
       // Not a triple fault: the guest powered off or asked for a reset, which ends QEMU under -no-reboot.
       if (this.target.launched) await qmp.quit().catch(() => undefined);
