@@ -7,12 +7,13 @@ import { Event } from '@vscode/debugadapter';
 import { MmscopeSession } from './session/session';
 import { EXTENSION_REFERENCE_BASE } from './session/session-extension';
 import { MM_EXCEPTION_FILTERS, mmExtensionFactory } from './mm/mm-extension';
+import { CPU_EXCEPTION_FILTERS, cpuExceptionExtensionFactory } from './exceptions/exception-extension';
 
 /** A session with the memory-manager extension (custom requests, scope, allocation breakpoints). */
 function newSession(): MmscopeSession {
   const session: MmscopeSession = new MmscopeSession(
-    [mmExtensionFactory(EXTENSION_REFERENCE_BASE, (event, body) => session.sendEvent(new Event(event, body)))],
-    MM_EXCEPTION_FILTERS,
+    [mmExtensionFactory(EXTENSION_REFERENCE_BASE, (event, body) => session.sendEvent(new Event(event, body))), cpuExceptionExtensionFactory()],
+    [...MM_EXCEPTION_FILTERS, ...CPU_EXCEPTION_FILTERS],
   );
   return session;
 }

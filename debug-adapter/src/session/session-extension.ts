@@ -4,6 +4,7 @@
 // same plain shapes as the inspector; it never sees DAP objects.
 
 import type { FrameContext, InspectScope, InspectVariable } from '../inspect/target-access';
+import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { Target, TargetStop } from './target';
 
 /** Variables references at or above this value belong to extensions (the Inspector's are below). */
@@ -37,6 +38,8 @@ export interface SessionExtension {
    * lands in physical memory; undefined to add nothing. Called only while stopped.
    */
   hoverNote?(value: { readonly result: string; readonly type?: string; readonly memoryReference?: string }): Promise<string | undefined>;
+  /** The body of the DAP exceptionInfo request when the current stop is this extension's exception. */
+  exceptionInfo?(): Promise<DebugProtocol.ExceptionInfoResponse['body'] | undefined>;
   /** Called on every reported stop (e.g. to build a per-stop snapshot lazily). */
   onStop?(stop: TargetStop): void;
   /** Called before the guest resumes: drop per-stop state and references. */
@@ -48,6 +51,8 @@ export interface ExceptionFilter {
   readonly label: string;
   readonly description?: string;
   readonly supportsCondition?: boolean;
+  /** Whether the filter is on until the client says otherwise. */
+  readonly default?: boolean;
   readonly conditionDescription?: string;
 }
 

@@ -46,6 +46,8 @@ export class MmscopeSession extends DebugSession {
 
   /** The description of an internal-breakpoint stop an extension asked for, until it is reported. */
   private pendingException: { description: string; text?: string } | undefined;
+  /** The exception of the current stop, for the exceptionInfo request. */
+  private lastException: { description: string; text?: string } | undefined;
 
   constructor(
     private readonly extensionFactories: readonly SessionExtensionFactory[] = [],
@@ -83,7 +85,7 @@ export class MmscopeSession extends DebugSession {
       supportsTerminateRequest: true,
       supportTerminateDebuggee: true,
       supportsValueFormattingOptions: false,
-      supportsExceptionInfoRequest: false,
+      supportsExceptionInfoRequest: true,
       exceptionBreakpointFilters: this.exceptionFilters.map((f) => ({ ...f })),
     };
     this.sendResponse(response);
@@ -216,7 +218,8 @@ export class MmscopeSession extends DebugSession {
     const internalOnly = stop.breakpoints.length > 0 && stop.breakpoints.every((b) => b.kind === 'internal');
     const exception = internalOnly ? this.pendingException : undefined;
     this.pendingException = undefined;
-    const event = new StoppedEvent(exception ? 'exception' : stop.reason, stop.threadId, exception?.text) as DebugProtocol.StoppedEvent;
+    const event = new StoppedEvent(exception ? 'exception' : stop.reason, stop.threadId, exception?.text ?? stop.text) as DebugProtocol.StoppedEvent;
+    this.lastException = exception ?? (stop.reason === 'exception' && stop.description ? { description: stop.description, text: stop.text } : undefined);
     event.body.allThreadsStopped = true;
     if (exception) event.body.description = exception.description;
     else if (stop.description) event.body.description = stop.description;
@@ -279,6 +282,7 @@ export class MmscopeSession extends DebugSession {
 
   /** Drops everything valid for one stop only. */
   private beforeResume(): void {
+    this.lastException = undefined;
     this.frames.clear();
     this.evaluateNames.clear();
     this.inspector?.invalidate();
@@ -428,6 +432,21 @@ export class MmscopeSession extends DebugSession {
   protected override pauseRequest(response: DebugProtocol.PauseResponse): void {
     void this.respond(response, async () => {
       this.requireTarget().pause();
+    });
+  }
+
+  protected override async exceptionInfoRequest(response: DebugProtocol.ExceptionInfoResponse): Promise<void> {
+    await this.respond(response, async () => {
+      for (const x of this.extensions) {
+        const info = await x.exceptionInfo?.();
+        if (info) {
+          response.body = info;
+          return;
+        }
+      }
+      const last = this.lastException;
+      if (!last) throw new Error('The guest did not stop on an exception.');
+      response.body = { exceptionId: last.text ?? 'exception', description: last.description, breakMode: 'always' };
     });
   }
 

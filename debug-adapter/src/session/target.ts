@@ -30,6 +30,8 @@ export interface TargetStop {
   breakpoints: UserBreakpoint[];
   /** A short text for the UI (the watched address, the signal). */
   description?: string;
+  /** For exception stops: the short label of what was caught (the StoppedEvent's text). */
+  text?: string;
 }
 
 /** How the session with QEMU ended. */
@@ -55,6 +57,8 @@ export type BreakpointFilter = (hit: { pc: number; breakpoints: UserBreakpoint[]
 
 export interface TargetEvents {
   stopped: [TargetStop];
+  /** restart() reset the guest (hooks: per-run state of extensions). */
+  reset: [];
   output: [string];
   exited: [TargetExit];
 }
@@ -77,6 +81,13 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
   readonly table: BreakpointTable;
   /** Set by the session: conditions, hit counts and logpoints. */
   breakpointFilter: BreakpointFilter | undefined;
+  /** Hook (exceptions/): may re-describe a stop before it is reported (e.g. a triple fault). */
+  stopDescriber: ((stop: TargetStop) => Promise<TargetStop>) | undefined;
+  /** Hook (exceptions/): registers the call stack starts from instead of the live ones (the faulting frame). */
+  stackStart: (() => ReadonlyMap<string, number> | undefined) | undefined;
+  /** Hook (exceptions/): a sentence when the guest cannot be resumed (after a triple fault). */
+  resumeRefusal: (() => string | undefined) | undefined;
+  private stackCacheStart: ReadonlyMap<string, number> | undefined;
   private state: 'stopped' | 'running' | 'gone' = 'stopped';
   private op: Promise<void> | undefined;
   private pauseRequested = false;
@@ -562,6 +573,8 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
   private runOperation(body: () => Promise<TargetStop>): void {
     if (this.state === 'gone') throw new TargetGoneError('has already exited');
     if (this.state === 'running' || this.op) throw new TargetRunningError('resume');
+    const refusal = this.resumeRefusal?.();
+    if (refusal) throw new SessionError('CANNOT_RESUME', refusal);
     this.state = 'running';
     this.pauseRequested = false;
     this.dropStopCaches();
@@ -571,6 +584,7 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
       let stop: TargetStop;
       try {
         stop = await body();
+        if (this.stopDescriber) stop = await this.stopDescriber(stop);
       } catch (e) {
         if (this.op === op) this.op = undefined;
         if (!this.ending) await this.reportGone(e);
@@ -619,6 +633,7 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
     }
     this.pagingSeen = false;
     this.dropStopCaches();
+    this.emit('reset');
     this.syncPending = true;
     await this.applyPendingSync();
     const entry = physicalEntry(this.symbols.elf);
@@ -717,8 +732,10 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
   /** Frames of the stopped guest, innermost first (cached until the guest runs). */
   stackTrace(maxFrames = 64): Promise<UnwoundStackFrame[]> {
     this.requireStopped('read the stack');
-    if (!this.stackCache || maxFrames > 64) {
-      const frames = (async () => unwindStack(this.symbols, this.codeMap, await this.registers(), this, { pagingOn: this.pagingOn(), maxFrames: Math.max(maxFrames, 64) }))();
+    const start = this.stackStart?.();
+    if (!this.stackCache || maxFrames > 64 || start !== this.stackCacheStart) {
+      this.stackCacheStart = start;
+      const frames = (async () => unwindStack(this.symbols, this.codeMap, start ?? (await this.registers()), this, { pagingOn: this.pagingOn(), maxFrames: Math.max(maxFrames, 64) }))();
       this.stackCache = frames;
       frames.catch(() => {
         if (this.stackCache === frames) this.stackCache = undefined;

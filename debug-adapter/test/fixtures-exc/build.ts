@@ -1,0 +1,54 @@
+// Test helper: builds the exception test kernel (boot.S + kmain.c in this folder) with the
+// system gcc and ld as a multiboot v1 ELF32 at a given optimisation level, and finds the lines
+// marked FAULT-* in its source.
+
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+export const EXC_DIR = path.resolve(__dirname, '..', '..', '..', '..', 'debug-adapter', 'test', 'fixtures-exc');
+export const KMAIN_C = path.join(EXC_DIR, 'kmain.c');
+
+const built = new Map<string, string>();
+let dir: string | undefined;
+
+function run(program: string, args: string[]): string {
+  return execFileSync(program, args, { encoding: 'utf8', timeout: 60_000 });
+}
+
+/** Builds the kernel at `opt` ("-O0", "-O2", ...) once per run; returns the ELF's path. */
+export function buildExceptionKernel(opt = '-O0'): string {
+  const hit = built.get(opt);
+  if (hit) return hit;
+  if (!dir) {
+    const d = fs.mkdtempSync(path.join(os.tmpdir(), 'mmscope-exc-'));
+    dir = d;
+    process.on('exit', () => fs.rmSync(d, { recursive: true, force: true }));
+  }
+  const tag = opt.replace(/\W/g, '');
+  const cflags = ['-m32', '-g', '-std=c11', '-ffreestanding', '-nostdlib', '-fno-pie', '-fno-stack-protector', '-fno-omit-frame-pointer', '-Wall', '-Wextra', '-Werror', opt];
+  const kmain = path.join(dir, `kmain-${tag}.o`);
+  const boot = path.join(dir, `boot-${tag}.o`);
+  const elf = path.join(dir, `exc-kernel${tag}.elf`);
+  run('gcc', [...cflags, '-c', KMAIN_C, '-o', kmain]);
+  run('gcc', ['-m32', '-g', '-c', path.join(EXC_DIR, 'boot.S'), '-o', boot]);
+  run('ld', ['-m', 'elf_i386', '--no-warn-rwx-segments', '-T', path.join(EXC_DIR, 'kernel.ld'), '-o', elf, boot, kmain]);
+  built.set(opt, elf);
+  return elf;
+}
+
+/** The 1-based line of kmain.c that carries `/* MARKER *\/`. */
+export function markerLine(marker: string): number {
+  const lines = fs.readFileSync(KMAIN_C, 'utf8').split('\n');
+  const i = lines.findIndex((l) => l.includes(`/* ${marker} */`));
+  if (i < 0) throw new Error(`no line marked ${marker} in ${KMAIN_C}`);
+  return i + 1;
+}
+
+/** addr2line's file basename and line for `address` in `elf`. */
+export function lineOf(elf: string, address: number): { file: string; line: number } {
+  const out = run('addr2line', ['-e', elf, address.toString(16)]).trim();
+  const m = /^(.*):(\d+)/.exec(out);
+  return m ? { file: path.basename(m[1]), line: Number(m[2]) } : { file: '??', line: 0 };
+}
