@@ -7,11 +7,12 @@ import { Event } from '@vscode/debugadapter';
 import { MmscopeSession } from './session/session';
 import { EXTENSION_REFERENCE_BASE } from './session/session-extension';
 import { MM_EXCEPTION_FILTERS, mmExtensionFactory } from './mm/mm-extension';
+import { screenExtensionFactory } from './screen/screen-extension';
 
-/** A session with the memory-manager extension (custom requests, scope, allocation breakpoints). */
+/** A session with the memory-manager extension (custom requests, scope, allocation breakpoints) and the Screen. */
 function newSession(): MmscopeSession {
   const session: MmscopeSession = new MmscopeSession(
-    [mmExtensionFactory(EXTENSION_REFERENCE_BASE, (event, body) => session.sendEvent(new Event(event, body)))],
+    [mmExtensionFactory(EXTENSION_REFERENCE_BASE, (event, body) => session.sendEvent(new Event(event, body))), screenExtensionFactory()],
     MM_EXCEPTION_FILTERS,
   );
   return session;
