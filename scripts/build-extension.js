@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // Bundles the extension for VS Code with esbuild into dist/: the extension host entry
 // (dist/extension.js), the language server (dist/server.js), the debug adapter (dist/adapter.js,
-// when debug-adapter/src/adapter.ts exists) the Physical memory webview's script and style
-// and the Screen webview's script (dist/webview/). `npm run package` runs it before vsce; the e2e test runs it before it starts
-// code-server. Usage: node scripts/build-extension.js [--production]
+// when debug-adapter/src/adapter.ts exists), the Physical memory webview's script and style and
+// the Screen webview's script (dist/webview/). `npm run package` runs it before vsce; the e2e
+// tests run it before they start code-server. Usage: node scripts/build-extension.js [--production]
 'use strict';
 const fs = require('fs');
 const path = require('path');
