@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // Bundles the extension for VS Code with esbuild into dist/: the extension host entry
 // (dist/extension.js), the language server (dist/server.js), the debug adapter (dist/adapter.js,
-// when debug-adapter/src/adapter.ts exists) and the Physical memory webview's script and style
-// (dist/webview/). `npm run package` runs it before vsce; the e2e test runs it before it starts
-// code-server. Usage: node scripts/build-extension.js [--production]
+// when debug-adapter/src/adapter.ts exists), the Physical memory webview's script and style and
+// the Screen webview's script (dist/webview/). `npm run package` runs it before vsce; the e2e
+// tests run it before they start code-server. Usage: node scripts/build-extension.js [--production]
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -21,6 +21,7 @@ async function main() {
     esbuild.build({ ...node, entryPoints: ['extension/src/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] }),
     esbuild.build({ ...node, entryPoints: ['extension/server/server.ts'], outfile: 'dist/server.js' }),
     esbuild.build({ bundle: true, platform: 'browser', format: 'iife', target: 'es2020', sourcemap: !production, minify: production, logLevel: 'warning', absWorkingDir: root, entryPoints: ['extension/view-host/memory-map-host.ts'], outfile: 'dist/webview/memory-map-host.js' }),
+    esbuild.build({ bundle: true, platform: 'browser', format: 'iife', target: 'es2020', sourcemap: !production, minify: production, logLevel: 'warning', absWorkingDir: root, entryPoints: ['extension/view-host/screen-host.ts'], outfile: 'dist/webview/screen-host.js' }),
   ];
   const adapter = path.join(root, 'debug-adapter/src/adapter.ts');
   if (fs.existsSync(adapter)) {

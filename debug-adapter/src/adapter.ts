@@ -8,11 +8,16 @@ import { MmscopeSession } from './session/session';
 import { EXTENSION_REFERENCE_BASE } from './session/session-extension';
 import { MM_EXCEPTION_FILTERS, mmExtensionFactory } from './mm/mm-extension';
 import { CPU_EXCEPTION_FILTERS, cpuExceptionExtensionFactory } from './exceptions/exception-extension';
+import { screenExtensionFactory } from './screen/screen-extension';
 
-/** A session with the memory-manager extension (custom requests, scope, allocation breakpoints). */
+/** A session with the memory-manager extension (custom requests, scope, allocation breakpoints), the CPU exception filters and the Screen. */
 function newSession(): MmscopeSession {
   const session: MmscopeSession = new MmscopeSession(
-    [mmExtensionFactory(EXTENSION_REFERENCE_BASE, (event, body) => session.sendEvent(new Event(event, body))), cpuExceptionExtensionFactory()],
+    [
+      mmExtensionFactory(EXTENSION_REFERENCE_BASE, (event, body) => session.sendEvent(new Event(event, body))),
+      cpuExceptionExtensionFactory(),
+      screenExtensionFactory(),
+    ],
     [...MM_EXCEPTION_FILTERS, ...CPU_EXCEPTION_FILTERS],
   );
   return session;

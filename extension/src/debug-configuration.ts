@@ -1,31 +1,40 @@
-// The debug configuration provider for type `mmscope`: the initial launch.json entries, a
-// default "Boot guest kernel" when F5 is pressed without a launch.json, and the QEMU path and
-// memory size filled in from the settings when a configuration leaves them out.
+// The debug configuration provider for type `mmscope`: launch.json creation and F5's dynamic list
+// offer the kernel ELFs found in the workspace (kernels/), F5 without a launch.json boots the one
+// found (or asks which), and the QEMU path and memory size come from the settings when a
+// configuration leaves them out. In this repository "Boot guest kernel" stays the configuration.
 
 import * as vscode from 'vscode';
+import { DEBUG_TYPE, guestEntry, NO_KERNEL_MESSAGE } from './kernels/launch-entry';
+import { definedTaskLabels, isGuestRepository, offeredConfigurations, pickCandidate, searchKernels } from './kernels/pick-kernel';
+import { launchEntryFor } from './kernels/launch-entry';
 
-export const DEBUG_TYPE = 'mmscope';
-
-export function bootGuestConfiguration(): vscode.DebugConfiguration {
-  return {
-    type: DEBUG_TYPE,
-    request: 'launch',
-    name: 'Boot guest kernel',
-    kernel: '${workspaceFolder}/guest/build/kernel.elf',
-    cmdline: 'demo',
-  };
-}
+export { DEBUG_TYPE };
 
 export class MmscopeConfigurationProvider implements vscode.DebugConfigurationProvider {
-  provideDebugConfigurations(): vscode.DebugConfiguration[] {
-    return [
-      bootGuestConfiguration(),
-      { type: DEBUG_TYPE, request: 'attach', name: 'Attach to QEMU', gdb: '127.0.0.1:1234', kernel: '${workspaceFolder}/guest/build/kernel.elf' },
-    ];
+  /** Creating launch.json, and the dynamic list: one entry per bootable kernel found. */
+  async provideDebugConfigurations(folder: vscode.WorkspaceFolder | undefined): Promise<vscode.DebugConfiguration[]> {
+    const folderOrFirst = folder ?? vscode.workspace.workspaceFolders?.[0];
+    const entries = await offeredConfigurations(folderOrFirst);
+    if (!entries.length) void vscode.window.showWarningMessage(NO_KERNEL_MESSAGE);
+    return entries;
   }
 
-  resolveDebugConfiguration(folder: vscode.WorkspaceFolder | undefined, config: vscode.DebugConfiguration): vscode.DebugConfiguration {
-    if (!config.type && !config.request && !config.name) config = bootGuestConfiguration();
+  async resolveDebugConfiguration(folder: vscode.WorkspaceFolder | undefined, config: vscode.DebugConfiguration): Promise<vscode.DebugConfiguration | undefined> {
+    if (!config.type && !config.request && !config.name) {
+      // F5 without a launch.json.
+      const f = folder ?? vscode.workspace.workspaceFolders?.[0];
+      if (!f) {
+        void vscode.window.showWarningMessage('mmscope: open the folder of your kernel first (File > Open Folder), then press F5.');
+        return undefined;
+      }
+      if (isGuestRepository(f)) config = guestEntry(definedTaskLabels(f));
+      else {
+        const bootable = (await searchKernels(f)).filter((c) => c.bootableWithKernelOption);
+        const chosen = bootable.length === 1 ? bootable[0] : await pickCandidate(bootable);
+        if (!chosen) return undefined;
+        config = launchEntryFor(chosen);
+      }
+    }
     if (config.request === 'launch') {
       const settings = vscode.workspace.getConfiguration('mmscope', folder);
       if (config.qemuPath === undefined) {

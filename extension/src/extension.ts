@@ -1,5 +1,5 @@
 // mmscope's VS Code side: the mmscope view container (Address space, Processes, Chains, Findings,
-// Physical memory), commands, the status bar item, the debug configuration provider and the
+// Physical memory, Screen), commands, the pick-a-kernel command, the status bar item, the debug configuration provider and the
 // language client. It speaks only DAP (custom requests and events) and LSP; never to QEMU.
 
 import * as fs from 'fs';
@@ -16,6 +16,8 @@ import { addressSpaceModel } from './views/address-space-model';
 import { chainsModel } from './views/chains-model';
 import { findingsModel, statusText } from './views/findings-model';
 import { MemoryMapView } from './views/memory-map-view';
+import { ScreenView } from './views/screen-view';
+import { offeredConfigurations, pickKernelCommand } from './kernels/pick-kernel';
 import { processesModel } from './views/processes-model';
 import { findChainNode } from './views/tree-item-data';
 import { MmTreeProvider } from './views/tree-provider';
@@ -67,6 +69,8 @@ export function activate(context: vscode.ExtensionContext): void {
   memoryMap = new MemoryMapView(context.extensionUri, store, (id) => void revealChain(id), () => writeState());
   memoryMap.visibilityChanged = () => syncViews();
   context.subscriptions.push(vscode.window.registerWebviewViewProvider(MemoryMapView.viewId, memoryMap, { webviewOptions: { retainContextWhenHidden: false } }));
+  const screen = new ScreenView(context.extensionUri, () => writeState());
+  context.subscriptions.push(vscode.window.registerWebviewViewProvider(ScreenView.viewId, screen, { webviewOptions: { retainContextWhenHidden: false } }));
 
   const status = vscode.window.createStatusBarItem('mmscope.status', vscode.StatusBarAlignment.Left, 50);
   status.name = 'mmscope memory';
@@ -112,6 +116,7 @@ export function activate(context: vscode.ExtensionContext): void {
           }
         : undefined,
       memoryMap: memoryMap?.rendered,
+      screen: screen.rendered,
       status: status.text,
     };
     try {
@@ -153,9 +158,11 @@ export function activate(context: vscode.ExtensionContext): void {
 
   // Debug sessions of type mmscope feed the store.
   const isOurs = (s: vscode.DebugSession | undefined): s is vscode.DebugSession => s?.type === DEBUG_TYPE;
+  /** The session the Screen view shows (the newest mmscope session). */
+  let screenSession: vscode.DebugSession | undefined;
   context.subscriptions.push(
     vscode.debug.registerDebugConfigurationProvider(DEBUG_TYPE, new MmscopeConfigurationProvider()),
-    vscode.debug.registerDebugConfigurationProvider(DEBUG_TYPE, { provideDebugConfigurations: () => new MmscopeConfigurationProvider().provideDebugConfigurations() }, vscode.DebugConfigurationProviderTriggerKind.Dynamic),
+    vscode.debug.registerDebugConfigurationProvider(DEBUG_TYPE, { provideDebugConfigurations: (folder) => offeredConfigurations(folder ?? vscode.workspace.workspaceFolders?.[0]) }, vscode.DebugConfigurationProviderTriggerKind.Dynamic),
     vscode.debug.registerDebugAdapterDescriptorFactory(DEBUG_TYPE, new MmscopeAdapterFactory(context.extensionUri)),
     vscode.debug.registerDebugAdapterTrackerFactory(DEBUG_TYPE, {
       createDebugAdapterTracker: (session) => ({
@@ -166,25 +173,38 @@ export function activate(context: vscode.ExtensionContext): void {
           if (m.type === 'event' && m.event === SNAPSHOT_EVENT) snapshotReady(session, m.body);
           // The adapter's memory manager exists from 'initialized' on: tell it what is visible before the first stop.
           if (m.type === 'event' && m.event === 'initialized') setTimeout(syncViews, 0);
-          if (m.type === 'event' && m.event === 'continued') store.running();
+          if (m.type === 'event' && m.event === 'continued') {
+            store.running();
+            if (session.id === screenSession?.id) screen.continued();
+          }
           if (m.type === 'event' && m.event === 'stopped') {
+            if (session.id === screenSession?.id) screen.stopped();
             lastStop = { reason: m.body?.reason, description: m.body?.description, text: m.body?.text };
             writeState();
           }
         },
         onWillReceiveMessage: (m: { type?: string; command?: string }) => {
           traceDap('>', m);
-          if (m.type === 'request' && (m.command === 'continue' || m.command === 'next' || m.command === 'stepIn' || m.command === 'stepOut')) store.running();
+          if (m.type === 'request' && (m.command === 'continue' || m.command === 'next' || m.command === 'stepIn' || m.command === 'stepOut')) {
+            store.running();
+            if (session.id === screenSession?.id) screen.continued();
+          }
         },
       }),
     }),
     vscode.debug.onDidStartDebugSession((s) => {
       if (!isOurs(s)) return;
       store.attach(new DebugSessionSource(s));
+      screenSession = s;
+      screen.setSession(s);
       void vscode.commands.executeCommand('setContext', 'mmscope.sessionActive', true);
       void client.start();
     }),
     vscode.debug.onDidTerminateDebugSession((s) => {
+      if (s.id === screenSession?.id) {
+        screenSession = undefined;
+        screen.setSession(undefined);
+      }
       const src = store.dataSource;
       if (!isOurs(s) || !(src instanceof DebugSessionSource) || src.session.id !== s.id) return;
       store.detach();
@@ -313,6 +333,16 @@ export function activate(context: vscode.ExtensionContext): void {
       if (src instanceof DebugSessionSource && !(await sendLiveRefresh(src.session))) return;
       void vscode.window.showInformationMessage(`mmscope: live refresh ${liveRefresh ? `on (${rate} per second while running)` : 'off'}.`);
     }),
+    vscode.commands.registerCommand('mmscope.pickKernel', () => pickKernelCommand()),
+    vscode.commands.registerCommand('mmscope.copyScreenText', async () => {
+      const text = screen.text;
+      if (text === undefined) {
+        void vscode.window.showWarningMessage('mmscope: the guest\'s screen is not in a text mode (or no session is running), so there is no text to copy.');
+        return;
+      }
+      await vscode.env.clipboard.writeText(text);
+      void vscode.window.showInformationMessage('mmscope: copied the guest\'s text console.');
+    }),
     vscode.commands.registerCommand('mmscope.chooseProcess', async () => {
       if (!requireStopped() || !store.snapshot) return;
       const pick = await vscode.window.showQuickPick(
@@ -329,6 +359,8 @@ export function activate(context: vscode.ExtensionContext): void {
   void vscode.commands.executeCommand('setContext', 'mmscope.sessionActive', isOurs(vscode.debug.activeDebugSession));
   if (isOurs(vscode.debug.activeDebugSession)) {
     store.attach(new DebugSessionSource(vscode.debug.activeDebugSession));
+    screenSession = vscode.debug.activeDebugSession;
+    screen.setSession(screenSession);
   }
   void client.start().catch((e: unknown) => output.appendLine(`language server: ${e instanceof Error ? e.message : String(e)}`));
   writeState();
