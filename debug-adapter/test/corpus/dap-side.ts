@@ -35,7 +35,7 @@ export interface DapRun {
 
 const STOP_TIMEOUT_MS = 20_000;
 const REQUEST_TIMEOUT_MS = 30_000;
-const MAX_SESSIONS = 15;
+const MAX_SESSIONS = 80;
 const GUARD_FUNCTION = 'yield';
 const GUARD_ROUNDS = 2;
 const MAX_FRAMES = 24;
@@ -260,6 +260,10 @@ export async function runDapSide(kernel: string, plan: Plan, gdbViews: readonly 
       const { view, hit } = await s.resume(() => s.dc.continueRequest({ threadId: s.threadId }), i, 'break');
       if (!view.exited && hit && guardId !== undefined && hit.includes(guardId) && !(mainBp?.id !== undefined && hit.includes(mainBp.id))) view.guard = true;
       view.breakRound = round;
+      if (view.frames.length) {
+        const at = await s.round();
+        if (at !== undefined) view.round = at;
+      }
       if (!s.terminated) {
         await s.dc.setFunctionBreakpointsRequest({ breakpoints: [] }).catch(() => undefined);
         if (source) await s.dc.setBreakpointsRequest({ source, breakpoints: [] }).catch(() => undefined);
@@ -271,6 +275,10 @@ export async function runDapSide(kernel: string, plan: Plan, gdbViews: readonly 
         await s.dc.customRequest('setInstructionBreakpoints', { breakpoints: [{ instructionReference: '0x' + gBreak.pc.toString(16) }] }).catch(() => undefined);
         const again = await s.resume(() => s.dc.continueRequest({ threadId: s.threadId }), i, 'resync');
         await s.dc.customRequest('setInstructionBreakpoints', { breakpoints: [] }).catch(() => undefined);
+        if (again.view.frames.length) {
+          const at = await s.round();
+          if (at !== undefined) again.view.round = at;
+        }
         same = compareStop(gBreak, again.view, -1).sameLocation;
         if (!same) result.compared.push({ gdb: { ...gBreak, op: 'resync' }, ours: again.view, index: -1, differences: compareStop(gBreak, again.view, -1).differences });
       }

@@ -136,7 +136,7 @@ for index, stop in enumerate(plan["stops"]):
     try:
         bp = gdb.Breakpoint(spec, internal=False)
     except gdb.error as e:
-        emit({"stop": index, "op": "break", "round": first_round, "error": "cannot set %s: %s" % (spec, e)})
+        emit({"stop": index, "op": "break", "breakRound": first_round, "error": "cannot set %s: %s" % (spec, e)})
         continue
     bp.condition = "corpus_round >= %d" % first_round
     # The guard ends the wait if the breakpoint is not hit within two rounds.
@@ -144,10 +144,10 @@ for index, stop in enumerate(plan["stops"]):
     guard.condition = "corpus_round >= %d" % (first_round + GUARD_ROUNDS)
     _, error = run_text("continue")
     if state["exited"] is not None:
-        emit({"stop": index, "op": "break", "round": first_round, "exited": state["exited"], "error": error})
+        emit({"stop": index, "op": "break", "breakRound": first_round, "exited": state["exited"], "error": error})
         break
     record = capture()
-    record.update({"stop": index, "op": "break", "round": first_round, "locations": len(bp.locations)})
+    record.update({"stop": index, "op": "break", "breakRound": first_round, "locations": len(bp.locations)})
     if guard.hit_count > 0 and bp.hit_count == 0:
         record["guard"] = True
     emit(record)

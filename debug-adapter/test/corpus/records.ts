@@ -39,6 +39,7 @@ export interface GdbRecord {
   args?: [string, string][];
   locals?: [string, string][];
   round?: number;
+  breakRound?: number;
   guard?: boolean;
   error?: string;
   exited?: number;
@@ -52,7 +53,7 @@ export function fromGdb(r: GdbRecord): StopView {
     frames: (r.frames ?? []).map((f) => ({ function: f.function, file: f.file, line: f.line })),
     values: [...(r.args ?? []), ...(r.locals ?? [])],
     ...(r.round !== undefined ? { round: r.round } : {}),
-    ...(r.op === 'break' && r.round !== undefined ? { breakRound: r.round } : {}),
+    ...(r.breakRound !== undefined ? { breakRound: r.breakRound } : {}),
     ...(r.guard ? { guard: true } : {}),
     ...(r.error ? { error: r.error } : {}),
     ...(r.exited !== undefined ? { exited: true } : {}),
@@ -94,7 +95,7 @@ export interface Difference {
   op: StopOp;
   /** Index of the operation inside its sequence (-1 for the breakpoint stop). */
   index: number;
-  field: 'state' | 'function' | 'file' | 'line' | 'pc' | 'backtrace' | 'values' | 'guard';
+  field: 'state' | 'function' | 'file' | 'line' | 'pc' | 'round' | 'backtrace' | 'values' | 'guard';
   gdb: string;
   mmscope: string;
 }
@@ -110,8 +111,9 @@ function stateText(v: StopView): string {
 }
 
 /**
- * Compares one stop. `location` is true when both sides stopped at the same place (same state,
- * pc, function, file and line): only then can the sequence go on.
+ * Compares one stop. `sameLocation` is true when both sides stopped at the same execution point
+ * (same state and pc; at a breakpoint stop, also the same corpus_round): only then can the
+ * sequence go on.
  */
 export function compareStop(gdb: StopView, ours: StopView, index: number): { differences: Difference[]; sameLocation: boolean } {
   const diffs: Difference[] = [];
@@ -126,7 +128,7 @@ export function compareStop(gdb: StopView, ours: StopView, index: number): { dif
   if (gState.split(':')[0] !== mState.split(':')[0] || gErr !== mErr) add('state', gState, mState);
   if (!!gdb.guard !== !!ours.guard) add('guard', gdb.guard ? 'guard hit (line not reached)' : 'breakpoint hit', ours.guard ? 'guard hit (line not reached)' : 'breakpoint hit');
   if (gdb.frames.length === 0 || ours.frames.length === 0) {
-    return { differences: diffs, sameLocation: diffs.length === 0 && gdb.frames.length === ours.frames.length };
+    return { differences: diffs, sameLocation: diffs.length === 0 && (gdb.exited ?? false) === (ours.exited ?? false) };
   }
   const g0 = gdb.frames[0];
   const m0 = ours.frames[0];
@@ -135,7 +137,10 @@ export function compareStop(gdb: StopView, ours: StopView, index: number): { dif
   if (g0.file !== m0.file) add('file', g0.file ?? '-', m0.file ?? '-');
   if (g0.line !== m0.line) add('line', String(g0.line), String(m0.line));
   if (gdb.pc !== ours.pc) add('pc', hex(gdb.pc), hex(ours.pc));
-  const sameLocation = diffs.length === 0;
+  // The same execution point: the same state and pc (a line shown differently for the same pc
+  // is a disagreement, but the steps from there still compare the same execution).
+  if (gdb.op === 'break' && gdb.round !== undefined && ours.round !== gdb.round) add('round', String(gdb.round), ours.round === undefined ? '(unknown)' : String(ours.round));
+  const sameLocation = !diffs.some((d) => d.field === 'state' || d.field === 'guard' || d.field === 'pc' || d.field === 'round');
 
   const gFrames = gdb.frames.map(frameText);
   const mFrames = ours.frames.map((f) => frameText({ ...f, function: normaliseFunctionName(f.function) }));

@@ -9,6 +9,7 @@
 
 static volatile uint16_t *const vga = (volatile uint16_t *)PHYS_TO_VIRT(0xB8000);
 static uint16_t cursor;
+int vga_missing;
 
 static uint16_t crtc_cursor(void)
 {
@@ -36,6 +37,11 @@ void console_init(void)
     outb(COM1 + 3, 0x03); /* 8N1 */
     outb(COM1 + 2, 0xC7); /* FIFO */
     cursor = crtc_cursor();
+    if (cursor == 0xFFFF) {
+        /* No VGA adapter answers on the CRTC ports (QEMU -nodefaults without -vga). */
+        vga_missing = 1;
+        cursor = 0;
+    }
     if (cursor >= VGA_COLS * VGA_ROWS) cursor = 0;
 }
 

@@ -31,6 +31,7 @@ static inline void outl(uint16_t port, uint32_t value) { __asm__ volatile("outl 
 
 /* console.c: VGA text console (cursor through the CRTC) and COM1. */
 void console_init(void);
+extern int vga_missing;
 void kputc(char c);
 void kputs(const char *s);
 void kput_dec(uint32_t v);

@@ -17,6 +17,10 @@ void kmain(uint32_t magic)
 {
     console_init();
     kputs("corpus kernel " STYLE_NAME " up\n");
+    if (vga_missing) {
+        kputs("corpus: no VGA text console (the CRTC cursor reads 0xffff)\n");
+        corpus_exit(2);
+    }
     if (magic != 0x2BADB002) {
         kputs("corpus: not booted by a multiboot loader\n");
         corpus_exit(1);
