@@ -269,7 +269,9 @@ export async function runDapSide(kernel: string, plan: Plan, gdbViews: readonly 
         if (source) await s.dc.setBreakpointsRequest({ source, breakpoints: [] }).catch(() => undefined);
       }
       let same = record(gBreak, view, -1);
-      if (!same && !s.terminated && gBreak.pc !== undefined && view.frames.length > 0 && !gBreak.guard) {
+      // Only worth it when the adapter stopped early in the same round (not after a guard hit).
+      const early = !view.guard && view.round !== undefined && gBreak.round !== undefined && view.round <= gBreak.round;
+      if (!same && early && !s.terminated && gBreak.pc !== undefined && view.frames.length > 0 && !gBreak.guard) {
         // The breakpoint stop differs (e.g. placed before the prologue's end): go on to gdb's pc
         // with an instruction breakpoint so that the steps from there are still compared.
         await s.dc.customRequest('setInstructionBreakpoints', { breakpoints: [{ instructionReference: '0x' + gBreak.pc.toString(16) }] }).catch(() => undefined);
