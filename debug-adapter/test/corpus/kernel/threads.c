@@ -1,0 +1,77 @@
+/* threads.c: two kernel threads with their own stacks and their own page directories. The
+ * second directory is a copy of the boot directory, so both map the kernel; each switch loads
+ * the other thread's CR3 (switch.S). Switches happen only in yield(): the path through the
+ * corpus does not depend on timing. */
+#include "corpus.h"
+
+extern uint32_t boot_pd[1024]; /* boot.S */
+void switch_to(uint32_t *save_esp, uint32_t new_esp, uint32_t new_cr3);
+void thread_start(void);
+
+#define STACK_WORDS 2048
+
+static uint32_t stack_a[STACK_WORDS] __attribute__((aligned(16)));
+static uint32_t stack_b[STACK_WORDS] __attribute__((aligned(16)));
+static uint32_t pd_b[1024] __attribute__((aligned(4096)));
+
+static struct thread threads[2];
+static uint32_t boot_esp;
+struct thread *current_thread;
+
+__attribute__((noreturn)) static void worker_main(int id);
+
+static uint32_t read_cr3(void)
+{
+    uint32_t v;
+    __asm__ volatile("mov %%cr3, %0" : "=r"(v));
+    return v;
+}
+
+static void prepare(struct thread *t, uint32_t *stack, int id, const char *name, uint32_t cr3)
+{
+    uint32_t *sp = stack + STACK_WORDS;
+    *--sp = (uint32_t)id;                          /* argument of worker_main */
+    *--sp = (uint32_t)(uintptr_t)worker_main;      /* popped by thread_start */
+    *--sp = (uint32_t)(uintptr_t)thread_start;     /* switch_to returns here */
+    for (int i = 0; i < 4; i++) *--sp = 0;         /* ebp, ebx, esi, edi */
+    t->esp = (uint32_t)(uintptr_t)sp;
+    t->cr3 = cr3;
+    t->id = id;
+    t->name = name;
+}
+
+void threads_init(void)
+{
+    for (int i = 0; i < 1024; i++) pd_b[i] = boot_pd[i];
+    prepare(&threads[0], stack_a, 0, "worker-a", read_cr3());
+    prepare(&threads[1], stack_b, 1, "worker-b", (uint32_t)VIRT_TO_PHYS(pd_b));
+}
+
+/* thread_start pops worker_main and calls it: the id above is then its argument. */
+__attribute__((noreturn)) static void worker_main(int id)
+{
+    struct rng r = { 0x9E3779B9u ^ (uint32_t)(id * 7919 + 1) };
+    for (;;) {
+        if (id == 0) {
+            corpus_round++;
+            if (corpus_round > CORPUS_ROUNDS) corpus_exit(0);
+        }
+        do_round(id, &r);
+        yield();
+    }
+}
+
+void yield(void)
+{
+    struct thread *from = current_thread;
+    struct thread *to = &threads[from->id ^ 1];
+    current_thread = to;
+    switch_to(&from->esp, to->esp, to->cr3);
+}
+
+void threads_run(void)
+{
+    current_thread = &threads[0];
+    switch_to(&boot_esp, threads[0].esp, threads[0].cr3);
+    for (;;) __asm__ volatile("cli; hlt");
+}
