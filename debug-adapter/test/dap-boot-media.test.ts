@@ -13,7 +13,7 @@ import { DebugClient } from '@vscode/debugadapter-testsupport';
 import { DebugProtocol } from '@vscode/debugprotocol';
 import { findFreePort, launchQemu, QmpClient } from '../../qemu-bridge/src';
 import { buildGrubIso, buildVgaKernel, markerLine, VGA_KERNEL_SOURCE } from '../../qemu-bridge/test/fixtures/boot-media';
-import { ADAPTER, endSessionLeavingNoQemu, haveGuest, KERNEL, killQemu, processesWith, qemuMarker, runGdb, waitNoQemu } from './dap-fixture';
+import { ADAPTER, endSessionLeavingNoQemu, KERNEL, killQemu, processesWith, qemuMarker, requireGuest, runGdb, waitNoQemu } from './dap-fixture';
 
 type Args = Record<string, unknown>;
 
@@ -104,7 +104,7 @@ describe('DAP: booting from an ISO or a disk (real QEMU, GRUB)', function () {
   let vgak: string;
 
   before(function () {
-    assert.ok(haveGuest(), `the guest kernel ${KERNEL} is not built; run "make -C guest" first`);
+    requireGuest();
     guestIso = buildGrubIso(KERNEL, 'demo');
     vgak = buildVgaKernel();
     vgakIso = buildGrubIso(vgak);

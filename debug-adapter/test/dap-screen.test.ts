@@ -10,7 +10,7 @@ import * as path from 'path';
 import { DebugClient } from '@vscode/debugadapter-testsupport';
 import { DebugProtocol } from '@vscode/debugprotocol';
 import { QmpClient, findFreePort } from '../../qemu-bridge/src';
-import { endSessionLeavingNoQemu, haveGuest, KERNEL, qemuMarker, startClient } from './dap-fixture';
+import { endSessionLeavingNoQemu, KERNEL, qemuMarker, requireGuest, startClient } from './dap-fixture';
 import { buildScreenKernel } from './fixtures-screen/build';
 import { pngInfo } from '../src/screen/png-info';
 import { decodeVgaText } from '../src/screen/vga-text';
@@ -151,7 +151,7 @@ describe('DAP: the Screen (mmscope/screen, mmscope/sendKey) on a real QEMU', fun
   });
 
   it('shows our guest\'s text console, equal to QEMU\'s', async () => {
-    assert.ok(haveGuest(), `the guest kernel ${KERNEL} is built (make -C guest)`);
+    requireGuest();
     marker = qemuMarker();
     const port = await findFreePort();
     dc = await startClient();
