@@ -9,7 +9,7 @@ import { DebugClient } from '@vscode/debugadapter-testsupport';
 import { DebugProtocol } from '@vscode/debugprotocol';
 import { findFreePort, parseInfoRegisters, parseInfoTlb, QmpClient } from '../../qemu-bridge/src';
 import { endSessionLeavingNoQemu, processesWith, qemuMarker, shownStack, startClient } from './dap-fixture';
-import { buildExceptionKernel, lineOf, markerLine } from './fixtures-exc/build';
+import { buildExceptionKernel, KernelLayout, lineOf, markerLine } from './fixtures-exc/build';
 
 interface Session {
   dc: DebugClient;
@@ -21,8 +21,8 @@ interface Session {
 }
 
 /** Launches the test kernel with `test=<scenario>` and the given exception filters. */
-async function launch(scenario: string, filters: string[], opt = '-O0', configure?: (dc: DebugClient) => Promise<unknown>): Promise<Session> {
-  const kernel = buildExceptionKernel(opt);
+async function launch(scenario: string, filters: string[], opt = '-O0', configure?: (dc: DebugClient) => Promise<unknown>, layout: KernelLayout = 'identity'): Promise<Session> {
+  const kernel = buildExceptionKernel(opt, layout);
   const marker = qemuMarker();
   const qmpPort = await findFreePort();
   const dc = await startClient();
@@ -86,6 +86,19 @@ describe('CPU exceptions stop the debugger (DAP, real QEMU, test kernels)', func
   afterEach(async () => {
     await end(s);
     s = undefined;
+  });
+
+  it('no IDT, higher half at 0xC0000000 (-O2): the triple fault with its chain and the faulting frame on top', async () => {
+    const elf = buildExceptionKernel('-O2', 'higher-half');
+    s = await launch('noidt-pf', ['cpu-triple-fault'], '-O2', undefined, 'higher-half');
+    const stop = await firstStop(s);
+    const line = markerLine('FAULT-PF');
+    assert.strictEqual(stop.body.description,
+      `triple fault: #PF → #GP (delivered as #DF) → #GP → triple fault; the first fault: page fault: write to 0xdead0000, not present, in kernel mode, at kmain.c:${line} (poke); ` +
+      'QEMU stopped instead of resetting the machine; the registers are those of the first fault');
+    const top = await topFrame(s, elf);
+    assert.ok(top.pc >= 0xc0000000, `the pc ${hex(top.pc)} is in the higher half`);
+    assert.deepStrictEqual([top.name, top.line, top.oracle.line, top.frames[1]], ['poke', line, line, 'kmain']);
   });
 
   it('no IDT: a write to an unmapped page stops as a triple fault before QEMU resets, with the chain and the first fault\'s registers', async () => {
@@ -163,10 +176,11 @@ describe('CPU exceptions stop the debugger (DAP, real QEMU, test kernels)', func
     assert.deepStrictEqual([top.name, top.line, top.oracle.line], ['poke', line, line]);
   });
 
-  for (const opt of ['-O0', '-O2', '-Os']) {
-    it(`IDT with handlers (${opt}): #PF on a write to 0xdead0000 stops at the handler entry with the sentence, CR2 translated, and the faulting frame on top`, async () => {
-      const elf = buildExceptionKernel(opt);
-      s = await launch('pf', ['cpu-page-fault', 'cpu-triple-fault'], opt);
+  const pfRuns: [string, KernelLayout][] = [['-O0', 'identity'], ['-O2', 'identity'], ['-Os', 'identity'], ['-O2', 'higher-half']];
+  for (const [opt, layout] of pfRuns) {
+    it(`IDT with handlers (${opt}, ${layout}): #PF on a write to 0xdead0000 stops at the handler entry with the sentence, CR2 translated, and the faulting frame on top`, async () => {
+      const elf = buildExceptionKernel(opt, layout);
+      s = await launch('pf', ['cpu-page-fault', 'cpu-triple-fault'], opt, undefined, layout);
       const stop = await firstStop(s);
       const line = markerLine('FAULT-PF');
       const qemu = parseInfoRegisters(await s.qmp.humanMonitorCommand('info registers'));

@@ -31,10 +31,37 @@ gdt_pointer:
     .word gdt_end - gdt - 1
     .long gdt
 
+#ifdef HIGHER_HALF
+/* Linked at 0xC0100000, loaded at 0x100000: a boot directory maps both with 4 MiB pages. */
+    .set BASE, 0xC0000000
+    .section .data
+    .align 4096
+boot_directory:
+    .long 0x83
+    .fill 767, 4, 0
+    .long 0x83
+    .fill 255, 4, 0
+#else
+    .set BASE, 0
+#endif
+
     .section .text
     .globl _start
 _start:
     cli
+#ifdef HIGHER_HALF
+    mov $(boot_directory - BASE), %ecx
+    mov %ecx, %cr3
+    mov %cr4, %ecx
+    or $0x10, %ecx              /* PSE */
+    mov %ecx, %cr4
+    mov %cr0, %ecx
+    or $0x80000000, %ecx
+    mov %ecx, %cr0
+    lea 3f, %ecx
+    jmp *%ecx
+3:
+#endif
     mov $stack_top, %esp
     push %ebx                   /* multiboot information */
     push %eax                   /* multiboot magic */

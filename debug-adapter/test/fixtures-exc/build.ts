@@ -17,24 +17,29 @@ function run(program: string, args: string[]): string {
   return execFileSync(program, args, { encoding: 'utf8', timeout: 60_000 });
 }
 
-/** Builds the kernel at `opt` ("-O0", "-O2", ...) once per run; returns the ELF's path. */
-export function buildExceptionKernel(opt = '-O0'): string {
-  const hit = built.get(opt);
+/** Where the kernel runs: identity-mapped at 1 MiB, or linked at 0xC0100000 (loaded at 1 MiB). */
+export type KernelLayout = 'identity' | 'higher-half';
+
+/** Builds the kernel at `opt` ("-O0", "-O2", ...) and `layout` once per run; returns the ELF's path. */
+export function buildExceptionKernel(opt = '-O0', layout: KernelLayout = 'identity'): string {
+  const key = `${opt}:${layout}`;
+  const hit = built.get(key);
   if (hit) return hit;
   if (!dir) {
     const d = fs.mkdtempSync(path.join(os.tmpdir(), 'mmscope-exc-'));
     dir = d;
     process.on('exit', () => fs.rmSync(d, { recursive: true, force: true }));
   }
-  const tag = opt.replace(/\W/g, '');
-  const cflags = ['-m32', '-g', '-std=c11', '-ffreestanding', '-nostdlib', '-fno-pie', '-fno-stack-protector', '-fno-omit-frame-pointer', '-Wall', '-Wextra', '-Werror', opt];
+  const high = layout === 'higher-half';
+  const tag = opt.replace(/\W/g, '') + (high ? '-hh' : '');
+  const cflags = ['-m32', '-g', '-std=c11', '-ffreestanding', '-nostdlib', '-fno-pie', '-fno-stack-protector', '-fno-omit-frame-pointer', '-Wall', '-Wextra', '-Werror', opt, ...(high ? ['-DKERNEL_BASE=0xC0000000u'] : [])];
   const kmain = path.join(dir, `kmain-${tag}.o`);
   const boot = path.join(dir, `boot-${tag}.o`);
   const elf = path.join(dir, `exc-kernel${tag}.elf`);
   run('gcc', [...cflags, '-c', KMAIN_C, '-o', kmain]);
-  run('gcc', ['-m32', '-g', '-c', path.join(EXC_DIR, 'boot.S'), '-o', boot]);
-  run('ld', ['-m', 'elf_i386', '--no-warn-rwx-segments', '-T', path.join(EXC_DIR, 'kernel.ld'), '-o', elf, boot, kmain]);
-  built.set(opt, elf);
+  run('gcc', ['-m32', '-g', ...(high ? ['-DHIGHER_HALF'] : []), '-c', path.join(EXC_DIR, 'boot.S'), '-o', boot]);
+  run('ld', ['-m', 'elf_i386', '--no-warn-rwx-segments', '-T', path.join(EXC_DIR, high ? 'kernel-higher-half.ld' : 'kernel.ld'), '-o', elf, boot, kmain]);
+  built.set(key, elf);
   return elf;
 }
 

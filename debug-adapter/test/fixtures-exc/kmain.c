@@ -7,6 +7,10 @@ typedef unsigned int u32;
 typedef unsigned short u16;
 typedef unsigned char u8;
 
+#ifndef KERNEL_BASE
+#define KERNEL_BASE 0u /* 0xC0000000 for the higher-half build */
+#endif
+#define V2P(x) ((u32)(x) - KERNEL_BASE)
 #define UNMAPPED 0xdead0000u
 #define READ_ONLY 0x00300000u
 
@@ -106,8 +110,9 @@ static void reload_idt(void) {
 
 static void enable_paging(void) {
     for (u32 i = 0; i < 1024; i++) low_table[i] = (i << 12) | 3;
-    page_directory[0] = (u32)low_table | 3;
-    __asm__ volatile("mov %0, %%cr3" : : "r"(page_directory));
+    page_directory[0] = V2P(low_table) | 3;
+    page_directory[KERNEL_BASE >> 22] = V2P(low_table) | 3;
+    __asm__ volatile("mov %0, %%cr3" : : "r"(V2P(page_directory)));
     u32 cr0;
     __asm__ volatile("mov %%cr0, %0" : "=r"(cr0));
     __asm__ volatile("mov %0, %%cr0" : : "r"(cr0 | 0x80000000u));
@@ -118,8 +123,8 @@ static int fix_page_fault(void) {
     u32 cr2;
     __asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
     if (cr2 >> 12 != UNMAPPED >> 12) return 0;
-    fix_table[(cr2 >> 12) & 0x3ff] = (u32)fix_page | 3;
-    page_directory[cr2 >> 22] = (u32)fix_table | 3;
+    fix_table[(cr2 >> 12) & 0x3ff] = V2P(fix_page) | 3;
+    page_directory[cr2 >> 22] = V2P(fix_table) | 3;
     __asm__ volatile("invlpg (%0)" : : "r"(cr2) : "memory");
     fixes++;
     return 1;
@@ -159,6 +164,7 @@ static void prepare_user(void) {
     __asm__ volatile("ltr %0" : : "r"((u16)0x28));
     for (u32 i = 0; i < 1024; i++) low_table[i] |= 4;
     page_directory[0] |= 4;
+    page_directory[KERNEL_BASE >> 22] |= 4;
     __asm__ volatile("mov %%cr3, %%eax; mov %%eax, %%cr3" : : : "eax", "memory");
 }
 
