@@ -47,7 +47,7 @@ export class SourceStack {
       const top = frame.index === 0;
       // A caller's pc is a return address: look up the call instruction's line.
       const lookup = top ? frame.symbolPc : (frame.symbolPc - 1) >>> 0;
-      const sources = debug ? this.codeMap.sourceFrames(lookup, top) : [];
+      const sources = debug ? this.codeMap.shownFrames(lookup, top) : [];
       const suffix = frame.interrupt ? ` [interrupt ${frame.interrupt.vector}]` : '';
       if (sources.length === 0) {
         // Assembly code (no DWARF function) may still have a line table.

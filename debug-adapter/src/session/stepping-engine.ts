@@ -31,6 +31,22 @@ const RANGE_STEP_AFTER = 12;
 
 type Arrival = { kind: 'arrived' } | { kind: 'stop'; stop: TargetStop };
 
+/**
+ * gdb's frame id of a frame: its canonical frame address and the start of its function, plus CR3
+ * (two address spaces may use the same stack addresses). `sp` is the stack pointer seen with it,
+ * the fallback where no CFA is known.
+ */
+interface FrameKey {
+  cfa: number | undefined;
+  fn: number;
+  cr3: number;
+  sp: number;
+}
+
+function sameFrame(a: FrameKey, b: FrameKey): boolean {
+  return a.cfa === b.cfa && a.fn === b.fn && a.cr3 === b.cr3 && (a.cfa !== undefined || a.sp === b.sp);
+}
+
 /** A synthetic reply for a pause noticed between two resumes. */
 const PAUSED: StopReply = { kind: 'signal', signal: 2, registers: new Map(), extra: new Map() };
 
@@ -116,7 +132,7 @@ export class SteppingEngine {
     const pc = await this.access.pc();
     const insn = await this.access.instructionAt(pc);
     if (insn.kind === 'halt') {
-      const arrival = await this.runToReturn(pc + insn.length, await this.access.register('esp'));
+      const arrival = await this.runToReturn(pc + insn.length, await this.frameKey());
       return arrival.kind === 'stop' ? arrival.stop : this.makeStop('step', await this.access.pc());
     }
     const reply = await this.resumeAndWait('s');
@@ -125,108 +141,163 @@ export class SteppingEngine {
   }
 
   /**
-   * Steps to the next source line. `over` runs called functions at full speed (a breakpoint at the
-   * return address); `into` enters called functions that have line information and stops after
-   * their prologue. Without line information at the pc this is one instruction step.
+   * Steps to the next source line the way gdb 13 does. The step range is the line-table entry at
+   * the pc (CodeMap.gdbLineAt) in the frame we step from (its frame id: CFA, function, CR3). The
+   * step goes on while the pc stays in that range and frame; it ends at the start of a statement
+   * of another line. `over` runs called functions at full speed to their return in this frame
+   * (another thread of execution reaching the same return address on another stack does not end
+   * it); `into` enters called functions that have line information and stops after their
+   * prologue. Returning into the middle of the caller's line goes on to the caller's next line.
+   * Without line information at the pc this is one instruction step.
    */
   async stepLine(mode: 'over' | 'into'): Promise<TargetStop> {
     const access = this.access;
     let pc = await access.pc();
     let sym = this.codeMap.symbolAddress(pc, access.pagingOn());
-    if (!this.codeMap.hasLineInfo(sym)) {
+    let line = this.codeMap.gdbLineAt(sym);
+    if (!line) {
       const reply = await this.resumeAndWait('s');
       return isPlainStep(reply) ? this.makeStop('step', await access.pc()) : this.settle(reply);
     }
-    const startFunction = this.symbols.functionAt(sym);
-    const startFrames = this.codeMap.sourceFrames(sym, true);
-    const startDepth = startFrames.length;
-    const startLine = startFrames[0];
-    const startCfa = (await access.topFrame())?.cfa;
-    /** True while `address` still belongs to the line being stepped (with its inlined code when stepping over). */
-    const inLine = (address: number): boolean => {
-      if (this.symbols.functionAt(address) !== startFunction) return false;
-      const frames = this.codeMap.sourceFrames(address, true);
-      if (frames.length < startDepth || (mode === 'into' && frames.length !== startDepth)) return false;
-      const here = frames[frames.length - startDepth];
-      return here !== undefined && startLine !== undefined && here.line === startLine.line && here.file === startLine.file;
-    };
+    let range = { start: line.start, end: line.end };
+    /** The line being stepped (gdb's current_line); line 0 after entering a frame on a non-statement entry. */
+    let current = { line: line.line, file: line.file };
+    let frame = await this.frameKey();
+    let depth = this.codeMap.sourceFrames(sym, true).length;
     let singleSteps = 0;
     for (let n = 0; n < MAX_LINE_STEPS; n++) {
-      if (singleSteps >= RANGE_STEP_AFTER && startCfa !== undefined && access.pagingOn()) {
+      const insn = await access.instructionAt(pc);
+      if (singleSteps >= RANGE_STEP_AFTER && frame.cfa !== undefined && access.pagingOn() && insn.kind !== 'call') {
         // A long line or a loop on one line: run to the line's exits instead of stepping each instruction.
         singleSteps = 0;
-        const arrival = await this.runToLineExit(inLine, startFunction, startCfa);
+        const arrival = await this.runToLineExit(current, frame, mode);
         if (arrival?.kind === 'stop') return arrival.stop;
+      } else if ((insn.kind === 'call' && mode === 'over') || insn.kind === 'interrupt' || insn.kind === 'halt') {
+        const arrival = await this.runToReturn(pc + insn.length, frame);
+        if (arrival.kind === 'stop') return arrival.stop;
       } else {
-        const insn = await access.instructionAt(pc);
-        const sp = await access.register('esp');
-        if ((insn.kind === 'call' && mode === 'over') || insn.kind === 'interrupt' || insn.kind === 'halt') {
-          const arrival = await this.runToReturn(pc + insn.length, sp);
-          if (arrival.kind === 'stop') return arrival.stop;
-        } else {
-          singleSteps++;
-          const reply = await this.resumeAndWait('s');
-          if (!isPlainStep(reply)) return this.settle(reply);
-          if (insn.kind === 'call') {
-            // Stepped into a call: stop after the callee's prologue if it has lines, else run back out.
-            const calleePc = await access.pc();
-            const calleeSym = this.codeMap.symbolAddress(calleePc, access.pagingOn());
-            const callee = this.symbols.functionAt(calleeSym);
-            if (callee && this.codeMap.hasLineInfo(calleeSym)) {
-              const body = this.codeMap.afterPrologue(callee);
-              const target = (calleePc + (body - calleeSym)) >>> 0;
-              // Single steps through the prologue (interrupts stay masked, so no other task runs).
-              for (let i = 0; i < 64 && (await access.pc()) !== target; i++) {
-                const r = await this.resumeAndWait('s');
-                if (!isPlainStep(r)) return this.settle(r);
-              }
-              if ((await access.pc()) !== target) {
-                const arrival = await this.runUntil([target], (p) => p === target);
-                if (arrival.kind === 'stop') return arrival.stop;
-              }
-              return this.makeStop('step', await access.pc());
-            }
-            const arrival = await this.runToReturn(pc + insn.length, sp);
-            if (arrival.kind === 'stop') return arrival.stop;
-          }
-        }
+        singleSteps++;
+        const reply = await this.resumeAndWait('s');
+        if (!isPlainStep(reply)) return this.settle(reply);
       }
       pc = await access.pc();
       sym = this.codeMap.symbolAddress(pc, access.pagingOn());
-      // Returned to the caller: stop there, in the middle of its line, as gdb does.
-      if (startCfa !== undefined && (await access.register('esp')) >= startCfa) return this.makeStop('step', pc);
-      if (this.symbols.functionAt(sym) !== startFunction || !this.codeMap.hasLineInfo(sym)) return this.makeStop('step', pc);
-      if (inLine(sym)) continue;
-      if (this.codeMap.isStatementStart(sym)) return this.makeStop('step', pc);
-      // In the middle of another line (a jump back into a loop): go on to the start of a line.
+      const here = await this.frameKey();
+      const same = sameFrame(here, frame);
+      if (same && sym >= range.start && sym < range.end) continue;
+      if (!same) {
+        const caller = await this.callerKey();
+        if (caller && sameFrame(caller.key, frame)) {
+          // Stepped into a subroutine.
+          const callee = this.symbols.functionAt(sym);
+          if (mode === 'into' && callee && this.codeMap.hasLineInfo(sym)) return this.stopAfterPrologue(pc, sym, callee);
+          const arrival = await this.runToReturn(caller.pc, frame);
+          if (arrival.kind === 'stop') return arrival.stop;
+          pc = await access.pc();
+          sym = this.codeMap.symbolAddress(pc, access.pagingOn());
+          if (sym >= range.start && sym < range.end) continue;
+        }
+      }
+      const shown = this.codeMap.sourceFrames(sym, true).length;
+      if (same && shown > depth && mode === 'over') continue; // through an inlined call of this line
+      const next = this.codeMap.gdbLineAt(sym);
+      if (!next) return this.makeStop('step', pc);
+      let notStatement = false;
+      if (sym === next.start && (next.line !== current.line || next.file !== current.file)) {
+        if (next.isStmt) return this.makeStop('step', pc);
+        if (same) continue; // not a statement start: look for a better place in the same frame
+        // Another frame, not a statement: step on without this line, so that a later entry of the same line stops.
+        notStatement = true;
+      }
+      // In the middle of a line (a jump back into a loop, a return into the caller): step that line.
+      line = next;
+      current = notStatement ? { line: 0, file: '' } : { line: next.line, file: next.file };
+      range = { start: next.start, end: next.end };
+      frame = await this.frameKey();
+      depth = shown;
+      singleSteps = 0;
     }
     return this.makeStop('step', pc);
   }
 
-  /** Runs until the current function returns to its caller (same or outer stack frame). */
+  /** After stepping into `callee` at `pc`: runs to the end of its prologue (as gdb's step does) and stops. */
+  private async stopAfterPrologue(pc: number, sym: number, callee: FunctionInfo): Promise<TargetStop> {
+    const body = this.codeMap.afterPrologue(callee, { forStepInto: true });
+    const target = (pc + (body - sym)) >>> 0;
+    // Single steps through the prologue (interrupts stay masked, so no other task runs).
+    for (let i = 0; i < 64 && (await this.access.pc()) !== target; i++) {
+      const r = await this.resumeAndWait('s');
+      if (!isPlainStep(r)) return this.settle(r);
+    }
+    if ((await this.access.pc()) !== target) {
+      const arrival = await this.runUntil([target], (p) => p === target);
+      if (arrival.kind === 'stop') return arrival.stop;
+    }
+    return this.makeStop('step', await this.access.pc());
+  }
+
+  /** Runs until the current function returns to its caller's frame (gdb's finish). */
   async stepOut(): Promise<TargetStop> {
-    const frames = await this.access.stackTrace(2);
-    if (frames.length < 2) {
+    const caller = await this.callerKey();
+    if (!caller) {
       const reply = await this.resumeAndWait('s');
       return isPlainStep(reply) ? this.makeStop('step', await this.access.pc()) : this.settle(reply);
     }
-    const caller = frames[1];
-    const callerSp = caller.registers.get('esp') ?? 0;
-    const arrival = await this.runUntil([caller.pc], async (pc) => pc === caller.pc && (await this.access.register('esp')) >= callerSp);
+    const arrival = await this.runUntil([caller.pc], async (pc) => pc === caller.pc && this.isFrame(caller.key, caller.sp));
     return arrival.kind === 'stop' ? arrival.stop : this.makeStop('step', await this.access.pc());
+  }
+
+  /** The frame id of frame 0: its CFA, the start of its function, and CR3 when paging is on. */
+  private async frameKey(): Promise<FrameKey> {
+    const top = await this.access.topFrame();
+    const regs = await this.access.registers();
+    const sym = this.codeMap.symbolAddress(regs.get('eip') ?? 0, this.access.pagingOn());
+    return { cfa: top?.cfa, fn: this.functionStart(sym), cr3: this.access.pagingOn() ? regs.get('cr3') ?? 0 : 0, sp: regs.get('esp') ?? 0 };
+  }
+
+  /** The frame id of frame 1 with its pc (the return address) and stack pointer, or undefined. */
+  private async callerKey(): Promise<{ key: FrameKey; pc: number; sp: number } | undefined> {
+    const frames = await this.access.stackTrace(3);
+    const caller = frames[1];
+    if (!caller) return undefined;
+    const regs = await this.access.registers();
+    const sp = caller.registers.get('esp') ?? 0;
+    return {
+      key: { cfa: caller.cfa, fn: this.functionStart((caller.symbolPc - 1) >>> 0), cr3: this.access.pagingOn() ? regs.get('cr3') ?? 0 : 0, sp },
+      pc: caller.pc,
+      sp,
+    };
+  }
+
+  /** True when frame 0 is the frame `key` (by CFA where known, else by the stack pointer `sp`). */
+  private async isFrame(key: FrameKey, sp: number): Promise<boolean> {
+    const here = await this.frameKey();
+    if (key.cfa === undefined || here.cfa === undefined) return here.cr3 === key.cr3 && here.sp >= sp;
+    return sameFrame(here, key);
+  }
+
+  private functionStart(sym: number): number {
+    return this.symbols.functionAt(sym)?.lowPc ?? this.codeMap.codeSymbolBelow(sym)?.value ?? sym;
   }
 
   // ---- building blocks ----
 
   /**
-   * Runs to the first address outside the current line (as `inLine` says), with temporary
-   * breakpoints on every exit of the line's code in `fn`: branch targets and fall-throughs that
-   * leave it, and the return address when the line returns. An exit counts only in this frame
-   * (same CFA), so another task running the same code does not end the step. Returns undefined
-   * when the line's code has an indirect jump (then single steps go on).
+   * Runs to the first address outside the current line with temporary breakpoints on every exit
+   * of the line's code in its function: branch targets and fall-throughs that leave it, the
+   * return address when the line returns, and (stepping into) the targets of its calls. An exit
+   * counts only in the frame being stepped or, for the return, in its caller, so another thread
+   * of execution running the same code does not end the step. Returns undefined when the line's
+   * code has an indirect jump (or an indirect call when stepping into); then single steps go on.
    */
-  private async runToLineExit(inLine: (address: number) => boolean, fn: FunctionInfo | undefined, cfa: number): Promise<Arrival | undefined> {
+  private async runToLineExit(line: { line: number; file: string }, frame: FrameKey, mode: 'over' | 'into'): Promise<Arrival | undefined> {
+    const fn = this.symbols.functions.find((f) => f.lowPc === frame.fn);
     if (!fn) return undefined;
+    const inLine = (address: number): boolean => {
+      if (this.symbols.functionAt(address) !== fn) return false;
+      const here = this.codeMap.gdbLineAt(address);
+      return here !== undefined && here.line === line.line && here.file === line.file;
+    };
     const exits = new Set<number>();
     let returns = false;
     for (const range of fn.ranges) {
@@ -252,28 +323,39 @@ export class SteppingEngine {
             if (insn.target !== undefined && !inLine(insn.target)) exits.add(insn.target);
             if (!inLine(next)) exits.add(next);
             break;
+          case 'call':
+            if (mode === 'into') {
+              if (insn.target === undefined) return undefined;
+              exits.add(insn.target);
+            }
+            if (!inLine(next)) exits.add(next);
+            break;
           default:
             if (!inLine(next)) exits.add(next);
         }
       }
     }
-    let returnAddress: number | undefined;
+    let caller: { key: FrameKey; pc: number; sp: number } | undefined;
     if (returns) {
-      const frames = await this.access.stackTrace(2);
-      returnAddress = frames[1]?.pc;
-      if (returnAddress === undefined) return undefined;
-      exits.add(returnAddress);
+      caller = await this.callerKey();
+      if (!caller) return undefined;
+      exits.add(caller.pc);
     }
     if (exits.size === 0) return undefined;
     return this.runUntil([...exits], async (pc) => {
-      if (pc === returnAddress && (await this.access.register('esp')) >= cfa) return true;
-      return (await this.access.topFrame())?.cfa === cfa;
+      const here = await this.frameKey();
+      if (caller && pc === caller.pc && (await this.isFrame(caller.key, caller.sp))) return true;
+      if (here.cfa === frame.cfa && here.cr3 === frame.cr3) return true;
+      // A call target (stepping into): the callee's caller is the frame being stepped.
+      const up = await this.callerKey();
+      return up !== undefined && sameFrame(up.key, frame);
     });
   }
 
-  /** Runs to `returnAddress` with the stack back at `sp` or above (so recursion does not stop early). */
-  private async runToReturn(returnAddress: number, sp: number): Promise<Arrival> {
-    return this.runUntil([returnAddress >>> 0], async (pc) => pc === returnAddress >>> 0 && (await this.access.register('esp')) >= sp);
+  /** Runs to `returnAddress` reached in `frame` (gdb's step-resume breakpoint with its frame id). */
+  private async runToReturn(returnAddress: number, frame: FrameKey): Promise<Arrival> {
+    const address = returnAddress >>> 0;
+    return this.runUntil([address], async (pc) => pc === address && this.isFrame(frame, frame.sp));
   }
 
   /**
