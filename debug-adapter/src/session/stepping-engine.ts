@@ -32,9 +32,8 @@ const RANGE_STEP_AFTER = 12;
 type Arrival = { kind: 'arrived' } | { kind: 'stop'; stop: TargetStop };
 
 /**
- * gdb's frame id of a frame: its canonical frame address and the start of its function, plus CR3
- * (two address spaces may use the same stack addresses). `sp` is the stack pointer seen with it,
- * the fallback where no CFA is known.
+ * gdb's frame id of a frame: its canonical frame address and the start of its function. `cr3` is
+ * the address space it was seen in; `sp` the stack pointer, the fallback where no CFA is known.
  */
 interface FrameKey {
   cfa: number | undefined;
@@ -43,8 +42,13 @@ interface FrameKey {
   sp: number;
 }
 
+/**
+ * gdb's frame-id equality: same CFA and same function. CR3 is not part of it: a function may load
+ * another page directory before it returns (a kernel switching to its own tables), and kernel
+ * threads differ by their stacks.
+ */
 function sameFrame(a: FrameKey, b: FrameKey): boolean {
-  return a.cfa === b.cfa && a.fn === b.fn && a.cr3 === b.cr3 && (a.cfa !== undefined || a.sp === b.sp);
+  return a.cfa === b.cfa && a.fn === b.fn && (a.cfa !== undefined || a.sp === b.sp);
 }
 
 /** A synthetic reply for a pause noticed between two resumes. */
@@ -272,7 +276,7 @@ export class SteppingEngine {
   /** True when frame 0 is the frame `key` (by CFA where known, else by the stack pointer `sp`). */
   private async isFrame(key: FrameKey, sp: number): Promise<boolean> {
     const here = await this.frameKey();
-    if (key.cfa === undefined || here.cfa === undefined) return here.cr3 === key.cr3 && here.sp >= sp;
+    if (key.cfa === undefined || here.cfa === undefined) return here.sp >= sp;
     return sameFrame(here, key);
   }
 
@@ -345,7 +349,7 @@ export class SteppingEngine {
     return this.runUntil([...exits], async (pc) => {
       const here = await this.frameKey();
       if (caller && pc === caller.pc && (await this.isFrame(caller.key, caller.sp))) return true;
-      if (here.cfa === frame.cfa && here.cr3 === frame.cr3) return true;
+      if (here.cfa === frame.cfa) return true;
       // A call target (stepping into): the callee's caller is the frame being stepped.
       const up = await this.callerKey();
       return up !== undefined && sameFrame(up.key, frame);
@@ -461,6 +465,8 @@ export class SteppingEngine {
       if (reply.kind === 'signal' && reply.signal === 2 && this.interruptedForSync && !this.pauseRequested) {
         this.interruptedForSync = false;
         await this.arming.sync();
+        // A pause asked for while re-arming (the guest was stopped, so no interrupt was sent) ends here.
+        if (this.pauseRequested) return reply;
         continue;
       }
       this.interruptedForSync = false;
