@@ -306,6 +306,49 @@ export class RspClient {
     await this.connection.resume('c');
   }
 
+  /**
+   * Resumes without waiting: `continue` (`c`) or one instruction (`s`), for every vCPU or, with
+   * `thread`, only that one (`vCont;c:T` / `vCont;s:T`; the other vCPUs stay stopped). Resolves
+   * once sent; the stop reply comes through waitForStop() or onStop().
+   */
+  async resume(action: 'continue' | 'step', thread?: number): Promise<void> {
+    const letter = action === 'continue' ? 'c' : 's';
+    if (thread === undefined) await this.connection.resume(letter);
+    else await this.connection.resume(`vCont;${letter}:${this.threadIdText(thread)}`);
+  }
+
+  /** Sends the interrupt byte without waiting for the stop reply (a stop listener or waiter gets it). */
+  sendInterrupt(): void {
+    this.connection.interrupt();
+  }
+
+  /** The thread ids (one per vCPU under QEMU) from `qfThreadInfo`/`qsThreadInfo`, in the stub's order. */
+  async threadIds(): Promise<number[]> {
+    const ids: number[] = [];
+    let reply = await this.connection.request('qfThreadInfo');
+    for (let i = 0; i < 1024 && reply.startsWith('m'); i++) {
+      for (const item of reply.slice(1).split(',')) {
+        const m = /^(?:p[0-9a-fA-F]+\.)?([0-9a-fA-F]+)$/.exec(item);
+        if (m) ids.push(parseInt(m[1], 16));
+      }
+      reply = await this.connection.request('qsThreadInfo');
+    }
+    if (reply !== 'l' && !reply.startsWith('m')) throw new RspCommandError('qfThreadInfo', reply);
+    return ids;
+  }
+
+  /** Selects the thread that `g`, `G`, `p`, `P`, `m` and `M` act on (`Hg`). */
+  async selectThread(thread: number): Promise<void> {
+    const request = `Hg${this.threadIdText(thread)}`;
+    expectOk(request, await this.connection.request(request));
+  }
+
+  /** A thread id as the stub expects it: `p1.T` once multiprocess is negotiated, else `T`. */
+  private threadIdText(thread: number): string {
+    const tid = thread.toString(16);
+    return this.features.get('multiprocess') === true ? `p1.${tid}` : tid;
+  }
+
   /** Waits for the guest to stop (breakpoint, watchpoint, interrupt, exit). */
   waitForStop(timeoutMs?: number): Promise<StopReply> {
     return this.connection.waitForStop(timeoutMs);
@@ -357,14 +400,17 @@ export class RspClient {
     }
   }
 
-  /** Detaches with `D` (QEMU then resumes the guest) and closes. */
+  /**
+   * Detaches (QEMU then resumes the guest) and closes: our breakpoints removed, physical mode
+   * off, then `D;1` once multiprocess is negotiated (QEMU refuses a plain `D` then), else `D`.
+   */
   async detach(): Promise<void> {
     try {
-      if (!this.connection.running) {
+      if (!this.connection.closed && !this.connection.running) {
         await this.removeAllBreakpoints();
         if (this.physicalMode) await this.setPhysicalMemoryMode(false);
-        const reply = await this.connection.request('D');
-        expectOk('D', reply);
+        const request = this.features.get('multiprocess') === true ? 'D;1' : 'D';
+        expectOk(request, await this.connection.request(request));
       }
     } finally {
       this.connection.close();

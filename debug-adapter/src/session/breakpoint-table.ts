@@ -140,8 +140,7 @@ export class BreakpointTable {
     this.functions = [];
     return requests.map((r) => {
       const name = r.name.trim();
-      const fns = this.symbols.hasDebugInfo ? this.symbols.functionsNamed(name) : [];
-      let addresses = fns.map((f) => this.codeMap.afterPrologue(f));
+      let addresses = this.symbols.hasDebugInfo ? this.codeMap.functionBreakpointAddresses(name) : [];
       if (addresses.length === 0) {
         const sym = this.symbols.elf.symbolsNamed(name).find((s) => s.type === 'func' || s.type === 'notype');
         if (sym) addresses = [sym.value];
@@ -149,7 +148,7 @@ export class BreakpointTable {
       const bp = this.make('function', `fn:${name}`, old, r, [...new Set(addresses)]);
       this.functions.push(bp);
       if (addresses.length === 0) return { id: bp.id, verified: false, message: `No function named "${name}" in the kernel.` };
-      const loc = this.symbols.addressToLine(addresses[0]);
+      const loc = this.codeMap.gdbLineAt(addresses[0]) ?? this.symbols.addressToLine(addresses[0]);
       return { id: bp.id, verified: true, address: addresses[0], ...(loc ? { line: loc.line, file: loc.file } : {}) };
     });
   }

@@ -6,6 +6,7 @@ import { CompileUnitInfo, DebugSymbols, FunctionInfo, InlinedCallInfo, ScopeInfo
 import type { ElfSymbol, LineRow } from '../symbols';
 import type { UnitLineTable } from '../symbols/lineTable';
 import { countAtOrBelow } from '../symbols/sorted-search';
+import { i386PrologueEnd } from './i386-prologue';
 
 const SHT_PROGBITS = 1;
 const SHF_EXECINSTR = 4;
@@ -16,6 +17,11 @@ export interface LineRange {
   end: number;
   file: string;
   line: number;
+}
+
+/** A line as gdb sees it at a pc (see CodeMap.gdbLineAt). */
+export interface GdbLine extends LineRange {
+  isStmt: boolean;
 }
 
 interface RowHit {
@@ -119,6 +125,30 @@ export class CodeMap {
     return { start: rows[first].address, end: rows[last].address, file: hit.paths[row.file] ?? `<file ${row.file}>`, line: row.line };
   }
 
+  /**
+   * The line gdb shows for `pc` and the address range it steps through as that line (gdb's
+   * find_pc_line): the last line-table row at the greatest address <= pc; when that row is not a
+   * statement, an is_stmt row at the same address before it wins; the range runs from that row's
+   * address to the next row at a greater address. Undefined without line information (or line 0).
+   */
+  gdbLineAt(pc: number): GdbLine | undefined {
+    const hit = this.rowAt(pc);
+    if (!hit) return undefined;
+    const { rows } = hit;
+    let best = hit.index;
+    if (!rows[best].isStmt) {
+      let k = best;
+      while (k > 0 && rows[k - 1].address === rows[k].address && rows[k - 1].line !== 0 && !rows[k].isStmt && !rows[k - 1].endSequence) k--;
+      if (rows[k].isStmt) best = k;
+    }
+    const row = rows[best];
+    if (row.line === 0) return undefined;
+    let next = hit.index + 1;
+    while (next < rows.length && rows[next].address <= row.address) next++;
+    const end = next < rows.length ? rows[next].address : row.address + 1;
+    return { start: row.address, end, line: row.line, file: hit.paths[row.file] ?? `<file ${row.file}>`, isStmt: row.isStmt };
+  }
+
   /** True when `pc` starts a statement of a line (a line-table row marked is_stmt at exactly that address). */
   isStatementStart(pc: number): boolean {
     const hit = this.rowAt(pc);
@@ -150,6 +180,53 @@ export class CodeMap {
     return frames.slice(hidden);
   }
 
+  /**
+   * sourceFrames() with the innermost frame's line as gdb shows it (gdbLineAt: of several rows
+   * at one address the last statement row, not the first).
+   */
+  shownFrames(pc: number, top: boolean): SourceFrame[] {
+    const frames = this.sourceFrames(pc, top);
+    const inner = frames[0];
+    if (!inner) return frames;
+    const all = top ? this.symbols.framesAt(pc) : frames;
+    // Only when the innermost frame is shown at `pc` itself (not at the call site of a hidden inline).
+    if (all.length !== frames.length) return frames;
+    const line = this.gdbLineAt(pc);
+    if (!line) return frames;
+    return [{ ...inner, line: line.line, file: line.file }, ...frames.slice(1)];
+  }
+
+  /**
+   * Every address `break NAME` stops at, as gdb 13 places them: after the prologue of each
+   * out-of-line function of that name, and at the first address of each inlined copy.
+   */
+  functionBreakpointAddresses(name: string): number[] {
+    const addresses = this.symbols.functionsNamed(name).map((f) => this.afterPrologue(f));
+    for (const copy of this.inlinedCopies().get(name) ?? []) {
+      if (copy.ranges.length) addresses.push(Math.min(...copy.ranges.map((r) => r.start)));
+    }
+    return [...new Set(addresses)].sort((a, b) => a - b);
+  }
+
+  private inlinedIndex: Map<string, InlinedCallInfo[]> | undefined;
+
+  private inlinedCopies(): Map<string, InlinedCallInfo[]> {
+    if (this.inlinedIndex) return this.inlinedIndex;
+    const index = new Map<string, InlinedCallInfo[]>();
+    const walk = (scope: ScopeInfo): void => {
+      for (const copy of scope.inlined) {
+        const list = index.get(copy.name) ?? [];
+        list.push(copy);
+        index.set(copy.name, list);
+        walk(copy);
+      }
+      for (const block of scope.blocks) walk(block);
+    };
+    for (const fn of this.symbols.functions) walk(fn);
+    this.inlinedIndex = index;
+    return index;
+  }
+
   /** True when any line table covers `pc`. */
   hasLineInfo(pc: number): boolean {
     return this.rowAt(pc) !== undefined;
@@ -157,26 +234,18 @@ export class CodeMap {
 
   /**
    * Where a debugger stops for "break FUNCTION" and after stepping into a function, as gdb does
-   * for gcc's i386 code: past `push %ebp; mov %esp,%ebp` (and an immediate `sub $N,%esp`) and the
-   * register pushes that follow; if that lands inside a line-table row, on to the next row.
-   * A function that does not start with `push %ebp` is entered at its first instruction.
+   * for gcc's i386 code: past the frame setup (i386PrologueEnd); if that lands inside a line-table
+   * row, on to the next row. A function that sets up no frame is entered at its first instruction.
    */
-  afterPrologue(fn: FunctionInfo): number {
+  afterPrologue(fn: FunctionInfo, options: { forStepInto?: boolean } = {}): number {
     const entry = fn.entryPc ?? fn.lowPc;
-    // gcc's location lists stay valid through the prologue, so gdb stops at the entry itself.
-    if (this.locationsValid(fn.unit)) return entry;
+    // gcc's location lists stay valid through the prologue, so gdb's `break` stops at the entry
+    // itself; stepping into a function skips the prologue regardless (gdbarch_skip_prologue).
+    if (!options.forStepInto && this.locationsValid(fn.unit)) return entry;
     const code = this.codeBytes(entry, 64);
-    if (!code || code[0] !== 0x55) return entry;
-    let i = 1;
-    if ((code[i] === 0x89 && code[i + 1] === 0xe5) || (code[i] === 0x8b && code[i + 1] === 0xec)) {
-      i += 2;
-      if (code[i] === 0x83 && code[i + 1] === 0xec) i += 3;
-      else if (code[i] === 0x81 && code[i + 1] === 0xec) i += 6;
-    } else {
-      return entry;
-    }
-    for (let n = 0; n < 8 && code[i] >= 0x50 && code[i] <= 0x57; n++) i++;
-    const pc = entry + i;
+    const end = code ? i386PrologueEnd(code) : undefined;
+    if (end === undefined) return entry;
+    const pc = entry + end;
     const hit = this.rowAt(pc);
     if (!hit || hit.rows[hit.index].address === pc) return pc;
     for (let k = hit.index + 1; k < hit.rows.length; k++) {

@@ -1,6 +1,7 @@
 // The DAP session: translates Debug Adapter Protocol requests into calls on the run-control
 // Target and the Inspector, and Target events into DAP events. It holds no debugger logic of its
-// own beyond bookkeeping (frame ids, configuration order) and breakpoint conditions/logpoints.
+// own beyond configuration order; breakpoint decisions and the source-level stack (inlined
+// frames, frame ids) belong to the runtime.
 
 import * as fs from 'fs';
 import * as path from 'path';
@@ -13,22 +14,15 @@ import { KernelNotFoundError } from '../../../qemu-bridge/src';
 import { DebugSymbols } from '../symbols';
 import { Inspector } from '../inspect';
 import type { FrameContext, InspectScope, InspectVariable } from '../inspect/target-access';
-import { dataId, parseAddress, parseHitCondition, ResolvedBreakpoint, UserBreakpoint } from './breakpoint-table';
+import { dataId, parseAddress, ResolvedBreakpoint } from './breakpoint-table';
 import { KernelFormatError, messageOf, noDebugInfoWarning } from './errors';
 import { describeBoot, validateAttach, validateLaunch } from './launch-arguments';
 import { ProgressReporter } from './progress';
 import { EXTENSION_REFERENCE_BASE, ExceptionFilter, SessionExtension, SessionExtensionFactory } from './session-extension';
 import { Target, TargetExit, TargetStop } from './target';
-import { UnwoundStackFrame } from './stack-unwinder';
 
 /** Error ids in DAP error responses. */
 const ERROR_ID = 4000;
-
-interface FrameHandle {
-  frame: UnwoundStackFrame;
-  /** Index among the source frames of this machine frame (inlined calls first). */
-  inlineIndex: number;
-}
 
 export class MmscopeSession extends DebugSession {
   private target: Target | undefined;
@@ -37,15 +31,11 @@ export class MmscopeSession extends DebugSession {
   private stopOnEntry = false;
   private configurationDone!: Promise<void>;
   private markConfigurationDone!: () => void;
-  private frames = new Map<number, FrameHandle>();
-  private nextFrameId = 1;
   private evaluateNames = new Map<string, string>();
   private extensions: SessionExtension[] = [];
   private ended = false;
   private readonly progress = new ProgressReporter((e) => this.sendEvent(e));
 
-  /** The description of an internal-breakpoint stop an extension asked for, until it is reported. */
-  private pendingException: { description: string; text?: string } | undefined;
   /** The exception of the current stop, for the exceptionInfo request. */
   private lastException: { description: string; text?: string } | undefined;
 
@@ -158,11 +148,15 @@ export class MmscopeSession extends DebugSession {
   private attachTarget(target: Target): void {
     this.target = target;
     this.inspector = new Inspector(target.symbols, target);
-    target.breakpointFilter = (hit) => this.breakpointDecision(hit.breakpoints);
     target.on('stopped', (stop) => this.onStopped(stop));
     target.on('output', (text) => this.sendEvent(new OutputEvent(text, 'stdout')));
+    target.on('console', (line) => this.sendEvent(new OutputEvent(line + '\n', 'console')));
     target.on('exited', (exit) => this.onExited(exit));
     this.extensions = this.extensionFactories.map((f) => f(target)).filter((x): x is SessionExtension => x !== undefined);
+    for (const x of this.extensions) {
+      const decide = x.decideInternalHit?.bind(x);
+      if (decide) target.addInternalHitDecider(decide);
+    }
   }
 
   private failStart(response: DebugProtocol.Response, error: unknown): void {
@@ -212,12 +206,11 @@ export class MmscopeSession extends DebugSession {
     this.finish();
   }
 
-  // ---- stops and breakpoint decisions ----
+  // ---- stops ----
 
   private onStopped(stop: TargetStop): void {
     const internalOnly = stop.breakpoints.length > 0 && stop.breakpoints.every((b) => b.kind === 'internal');
-    const exception = internalOnly ? this.pendingException : undefined;
-    this.pendingException = undefined;
+    const exception = internalOnly ? stop.exception : undefined;
     const event = new StoppedEvent(exception ? 'exception' : stop.reason, stop.threadId, exception?.text ?? stop.text) as DebugProtocol.StoppedEvent;
     this.lastException = exception ?? (stop.reason === 'exception' && stop.description ? { description: stop.description, text: stop.text } : undefined);
     event.body.allThreadsStopped = true;
@@ -229,61 +222,13 @@ export class MmscopeSession extends DebugSession {
     this.sendEvent(event);
   }
 
-  /** Conditions, hit conditions and logpoints: true when the hit becomes a stop. */
-  private async breakpointDecision(breakpoints: UserBreakpoint[]): Promise<boolean> {
-    const inspector = this.inspector;
-    if (!inspector) return true;
-    inspector.invalidate();
-    const frame = await this.topFrameContext();
-    let stop = false;
-    for (const bp of breakpoints) {
-      if (bp.kind === 'internal') {
-        for (const x of this.extensions) {
-          const hit = await x.decideInternalHit?.(bp.addresses[0]);
-          if (hit) {
-            this.pendingException = hit;
-            stop = true;
-          }
-        }
-        continue;
-      }
-      if (bp.condition) {
-        try {
-          if (!(await inspector.evaluateCondition(bp.condition, frame))) continue;
-        } catch (e) {
-          this.sendEvent(new OutputEvent(`The condition "${bp.condition}" of breakpoint ${bp.id} could not be evaluated (${messageOf(e).replace(/\.$/, '')}); stopping.\n`, 'console'));
-          stop = true;
-          continue;
-        }
-      }
-      bp.hits++;
-      if (bp.hitCondition) {
-        const holds = parseHitCondition(bp.hitCondition);
-        if (typeof holds === 'string') {
-          this.sendEvent(new OutputEvent(`Breakpoint ${bp.id}: ${holds}; stopping.\n`, 'console'));
-        } else if (!holds(bp.hits)) {
-          continue;
-        }
-      }
-      if (bp.logMessage !== undefined) {
-        const text = await inspector.interpolateLogMessage(bp.logMessage, frame);
-        this.sendEvent(new OutputEvent(text + '\n', 'console'));
-        continue;
-      }
-      stop = true;
-    }
-    return stop;
-  }
-
   private async topFrameContext(): Promise<FrameContext> {
-    const [top] = await this.requireTarget().stackTrace(1);
-    return toFrameContext(top);
+    return this.requireTarget().topFrameContext();
   }
 
   /** Drops everything valid for one stop only. */
   private beforeResume(): void {
     this.lastException = undefined;
-    this.frames.clear();
     this.evaluateNames.clear();
     this.inspector?.invalidate();
     for (const x of this.extensions) x.onResume?.();
@@ -454,50 +399,21 @@ export class MmscopeSession extends DebugSession {
 
   protected override async stackTraceRequest(response: DebugProtocol.StackTraceResponse, args: DebugProtocol.StackTraceArguments): Promise<void> {
     await this.respond(response, async () => {
-      const target = this.requireTarget();
-      const machineFrames = await target.stackTrace();
-      const frames: DebugProtocol.StackFrame[] = [];
-      for (const frame of machineFrames) {
-        const top = frame.index === 0;
-        const lookup = top ? frame.symbolPc : (frame.symbolPc - 1) >>> 0;
-        const sources = target.symbols.hasDebugInfo ? target.codeMap.sourceFrames(lookup, top) : [];
-        const suffix = frame.interrupt ? ` [interrupt ${frame.interrupt.vector}]` : '';
-        if (sources.length === 0) {
-          // Assembly code (no DWARF function) may still have a line table.
-          const name = target.codeMap.functionName(lookup) ?? hex(frame.pc);
-          const line = target.symbols.hasDebugInfo ? target.symbols.addressToLine(lookup) : undefined;
-          const source = line ? new Source(path.basename(line.file), line.file) : undefined;
-          const sf = new StackFrame(this.frameId(frame, 0), name + suffix, source, line?.line ?? 0, 1) as DebugProtocol.StackFrame;
-          sf.instructionPointerReference = hex(frame.pc);
-          if (!source) sf.presentationHint = 'subtle';
-          frames.push(sf);
-          continue;
-        }
-        sources.forEach((s, i) => {
-          const source = s.file ? new Source(path.basename(s.file), s.file) : undefined;
-          const sf = new StackFrame(this.frameId(frame, i), s.name + (i === sources.length - 1 ? suffix : ''), source, s.line ?? 0, 1) as DebugProtocol.StackFrame;
-          sf.instructionPointerReference = hex(frame.pc);
-          if (!source) sf.presentationHint = 'subtle';
-          frames.push(sf);
-        });
-      }
+      const frames = (await this.requireTarget().sourceFrames()).map((f) => {
+        const source = f.file ? new Source(path.basename(f.file), f.file) : undefined;
+        const sf = new StackFrame(f.id, f.name, source, f.line, 1) as DebugProtocol.StackFrame;
+        sf.instructionPointerReference = hex(f.pc);
+        if (f.subtle) sf.presentationHint = 'subtle';
+        return sf;
+      });
       const start = args.startFrame ?? 0;
       const levels = args.levels && args.levels > 0 ? args.levels : frames.length;
       response.body = { stackFrames: frames.slice(start, start + levels), totalFrames: frames.length };
     });
   }
 
-  private frameId(frame: UnwoundStackFrame, inlineIndex: number): number {
-    for (const [id, h] of this.frames) if (h.frame === frame && h.inlineIndex === inlineIndex) return id;
-    const id = this.nextFrameId++;
-    this.frames.set(id, { frame, inlineIndex });
-    return id;
-  }
-
   private frameContext(frameId: number): FrameContext {
-    const handle = this.frames.get(frameId);
-    if (!handle) throw new Error(`Frame ${frameId} belongs to an earlier stop; refresh the call stack.`);
-    return toFrameContext(handle.frame);
+    return this.requireTarget().frameContext(frameId);
   }
 
   protected override async scopesRequest(response: DebugProtocol.ScopesResponse, args: DebugProtocol.ScopesArguments): Promise<void> {
@@ -647,15 +563,6 @@ export class MmscopeSession extends DebugSession {
       this.sendErrorResponse(response, { id: ERROR_ID, format: message, showUser: false });
     }
   }
-}
-
-function toFrameContext(frame: UnwoundStackFrame): FrameContext {
-  return {
-    pc: frame.symbolPc,
-    ...(frame.cfa !== undefined ? { cfa: frame.cfa } : {}),
-    registers: frame.registers,
-    frameIndex: frame.index,
-  };
 }
 
 function toScope(s: InspectScope): DebugProtocol.Scope {

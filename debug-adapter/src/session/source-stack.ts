@@ -1,0 +1,90 @@
+// The call stack as the user sees it: each machine frame of the unwinder expanded into its source
+// frames (inlined calls first, then the function that holds them), named and placed by file and
+// line, with per-stop ids that later requests (scopes, evaluate) use to name a frame.
+
+import type { FrameContext } from '../inspect/target-access';
+import { DebugSymbols } from '../symbols';
+import { toFrameContext } from './breakpoint-decision';
+import { CodeMap } from './code-map';
+import { UnwoundStackFrame } from './stack-unwinder';
+
+/** One frame of the source-level stack. */
+export interface SourceStackFrame {
+  /** Valid until the guest resumes. */
+  id: number;
+  name: string;
+  file?: string;
+  /** 0 when no line is known. */
+  line: number;
+  /** The machine frame's pc. */
+  pc: number;
+  /** True for a frame without source (assembly, unknown code). */
+  subtle: boolean;
+}
+
+interface FrameHandle {
+  frame: UnwoundStackFrame;
+  /** Index among the source frames of this machine frame (inlined calls first). */
+  inlineIndex: number;
+}
+
+export class SourceStack {
+  private readonly handles = new Map<number, FrameHandle>();
+  private nextId = 1;
+
+  constructor(private readonly symbols: DebugSymbols, private readonly codeMap: CodeMap) {}
+
+  /** Forgets the ids of the last stop (before the guest resumes). */
+  clear(): void {
+    this.handles.clear();
+  }
+
+  /** The source frames of `machineFrames`, innermost first; ids are stable within one stop. */
+  expand(machineFrames: readonly UnwoundStackFrame[]): SourceStackFrame[] {
+    const frames: SourceStackFrame[] = [];
+    const debug = this.symbols.hasDebugInfo;
+    for (const frame of machineFrames) {
+      const top = frame.index === 0;
+      // A caller's pc is a return address: look up the call instruction's line.
+      const lookup = top ? frame.symbolPc : (frame.symbolPc - 1) >>> 0;
+      const sources = debug ? this.codeMap.shownFrames(lookup, top) : [];
+      const suffix = frame.interrupt ? ` [interrupt ${frame.interrupt.vector}]` : '';
+      if (sources.length === 0) {
+        // Assembly code (no DWARF function) may still have a line table.
+        const name = this.codeMap.functionName(lookup) ?? hex(frame.pc);
+        const line = debug ? this.symbols.addressToLine(lookup) : undefined;
+        frames.push({ id: this.idOf(frame, 0), name: name + suffix, ...(line ? { file: line.file } : {}), line: line?.line ?? 0, pc: frame.pc, subtle: !line });
+        continue;
+      }
+      sources.forEach((s, i) => {
+        frames.push({
+          id: this.idOf(frame, i),
+          name: s.name + (i === sources.length - 1 ? suffix : ''),
+          ...(s.file ? { file: s.file } : {}),
+          line: s.line ?? 0,
+          pc: frame.pc,
+          subtle: !s.file,
+        });
+      });
+    }
+    return frames;
+  }
+
+  /** The inspector's view of frame `id`; throws when the id belongs to an earlier stop. */
+  context(id: number): FrameContext {
+    const handle = this.handles.get(id);
+    if (!handle) throw new Error(`Frame ${id} belongs to an earlier stop; refresh the call stack.`);
+    return toFrameContext(handle.frame);
+  }
+
+  private idOf(frame: UnwoundStackFrame, inlineIndex: number): number {
+    for (const [id, h] of this.handles) if (h.frame === frame && h.inlineIndex === inlineIndex) return id;
+    const id = this.nextId++;
+    this.handles.set(id, { frame, inlineIndex });
+    return id;
+  }
+}
+
+function hex(n: number): string {
+  return `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
+}

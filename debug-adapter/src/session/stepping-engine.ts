@@ -1,0 +1,481 @@
+// The stepping engine: continue, instruction steps, source-line steps (over and into calls) and
+// step out, built from the gdbstub's `s` and `c` with temporary breakpoints. Each operation
+// resolves with the stop to report. A user breakpoint, watchpoint, pause or exception met on the
+// way ends the operation with that stop; breakpoints whose decision says "go on" are resumed
+// silently. It knows nothing of DAP and does not keep the run state: the Target runs one operation
+// at a time and reports its stop.
+
+import { RspClient, StopReply } from '../../../qemu-bridge/src';
+import { DebugSymbols, FunctionInfo } from '../symbols';
+import { BreakpointArming } from './breakpoint-arming';
+import { BreakpointTable, UserBreakpoint } from './breakpoint-table';
+import { CodeMap } from './code-map';
+import { SessionError } from './errors';
+import { GuestAccess } from './guest-access';
+import { classifyInstruction } from './instruction-kind';
+import { StopReason, TargetStop } from './run-events';
+
+/**
+ * Decides whether a breakpoint hit becomes a stop (conditions, hit counts, logpoints). Called with
+ * the guest stopped at the hit; undefined resumes it, else the stop's extra details.
+ */
+export type BreakpointDecision = (hit: { pc: number; breakpoints: UserBreakpoint[] }) => Promise<BreakpointVerdict>;
+export type BreakpointVerdict = { stop: false } | { stop: true; exception?: { description: string; text?: string } };
+
+/** Waiting for the guest forever: setTimeout's largest delay. */
+const FOREVER = 0x7fffffff;
+/** Upper bound on single steps in one source-line step. */
+const MAX_LINE_STEPS = 20000;
+/** Single steps in one line before switching to running to the line's exits. */
+const RANGE_STEP_AFTER = 12;
+
+type Arrival = { kind: 'arrived' } | { kind: 'stop'; stop: TargetStop };
+
+/**
+ * gdb's frame id of a frame: its canonical frame address and the start of its function. `cr3` is
+ * the address space it was seen in; `sp` the stack pointer, the fallback where no CFA is known.
+ */
+interface FrameKey {
+  cfa: number | undefined;
+  fn: number;
+  cr3: number;
+  sp: number;
+}
+
+/**
+ * gdb's frame-id equality: same CFA and same function. CR3 is not part of it: a function may load
+ * another page directory before it returns (a kernel switching to its own tables), and kernel
+ * threads differ by their stacks.
+ */
+function sameFrame(a: FrameKey, b: FrameKey): boolean {
+  return a.cfa === b.cfa && a.fn === b.fn && (a.cfa !== undefined || a.sp === b.sp);
+}
+
+/** A synthetic reply for a pause noticed between two resumes. */
+const PAUSED: StopReply = { kind: 'signal', signal: 2, registers: new Map(), extra: new Map() };
+
+/** The guest exited (a `W`/`X` stop reply) during an operation. */
+export class GuestExited extends Error {
+  constructor(readonly code: number) {
+    super(`the guest exited with status ${code}`);
+  }
+}
+
+export class SteppingEngine {
+  /** The thread (vCPU) of the last stop reply. */
+  currentThread = 1;
+  /** Set by the runtime: conditions, hit counts and logpoints. Without it every hit stops. */
+  decide: BreakpointDecision | undefined;
+  private pauseRequested = false;
+  private interruptedForSync = false;
+  private waitingLong = false;
+
+  constructor(
+    private readonly symbols: DebugSymbols,
+    private readonly codeMap: CodeMap,
+    private readonly table: BreakpointTable,
+    private readonly rsp: RspClient,
+    private readonly access: GuestAccess,
+    private readonly arming: BreakpointArming,
+  ) {}
+
+  /** Forgets a pause asked for before the operation that starts now. */
+  beginOperation(): void {
+    this.pauseRequested = false;
+    this.access.dropStopCaches();
+  }
+
+  /** Asks the running operation to stop with a `pause` stop. */
+  requestPause(): void {
+    this.pauseRequested = true;
+    if (this.rsp.running && !this.rsp.connection.closed) this.rsp.sendInterrupt();
+  }
+
+  /**
+   * The breakpoint table changed while an operation runs: when the guest runs at full speed, stop
+   * it briefly to re-arm (the stop is resumed silently); between steps the next resume re-arms.
+   */
+  requestSync(): void {
+    this.arming.pending = true;
+    if (this.waitingLong && this.rsp.running && !this.interruptedForSync) {
+      this.interruptedForSync = true;
+      this.rsp.sendInterrupt();
+    }
+  }
+
+  // ---- operations ----
+
+  /** Runs to `entry` (the kernel's first instruction) and stops there with reason `entry`. */
+  async runToEntry(entry: number): Promise<TargetStop> {
+    const arrival = await this.runUntil([entry], (pc) => pc === entry);
+    if (arrival.kind === 'stop') return arrival.stop;
+    return this.makeStop('entry', await this.access.pc());
+  }
+
+  /**
+   * After a reset: runs to `entry`, calls `atEntry` there, then stops (`stopOnEntry`) or goes on
+   * as `continue` does. A stop on the way (a breakpoint in the firmware's path) is reported as is.
+   */
+  async runFromReset(entry: number, stopOnEntry: boolean, atEntry: () => Promise<void>): Promise<TargetStop> {
+    const arrival = await this.runUntil([entry], (pc) => pc === entry);
+    await atEntry();
+    if (arrival.kind === 'stop') return arrival.stop;
+    if (stopOnEntry) return this.makeStop('entry', await this.access.pc());
+    return this.continue();
+  }
+
+  /** Resumes the guest until a breakpoint, a watchpoint, a pause or its exit. */
+  async continue(): Promise<TargetStop> {
+    const arrival = await this.runUntil([], () => false);
+    if (arrival.kind === 'stop') return arrival.stop;
+    throw new SessionError('INTERNAL', 'the guest stopped for no reason');
+  }
+
+  /** Executes one instruction (a `hlt` completes when the next interrupt has been handled). */
+  async stepInstruction(): Promise<TargetStop> {
+    const pc = await this.access.pc();
+    const insn = await this.access.instructionAt(pc);
+    if (insn.kind === 'halt') {
+      const arrival = await this.runToReturn(pc + insn.length, await this.frameKey());
+      return arrival.kind === 'stop' ? arrival.stop : this.makeStop('step', await this.access.pc());
+    }
+    const reply = await this.resumeAndWait('s');
+    if (isPlainStep(reply)) return this.makeStop('step', await this.access.pc());
+    return this.settle(reply);
+  }
+
+  /**
+   * Steps to the next source line the way gdb 13 does. The step range is the line-table entry at
+   * the pc (CodeMap.gdbLineAt) in the frame we step from (its frame id: CFA, function, CR3). The
+   * step goes on while the pc stays in that range and frame; it ends at the start of a statement
+   * of another line. `over` runs called functions at full speed to their return in this frame
+   * (another thread of execution reaching the same return address on another stack does not end
+   * it); `into` enters called functions that have line information and stops after their
+   * prologue. Returning into the middle of the caller's line goes on to the caller's next line.
+   * Without line information at the pc this is one instruction step.
+   */
+  async stepLine(mode: 'over' | 'into'): Promise<TargetStop> {
+    const access = this.access;
+    let pc = await access.pc();
+    let sym = this.codeMap.symbolAddress(pc, access.pagingOn());
+    let line = this.codeMap.gdbLineAt(sym);
+    if (!line) {
+      const reply = await this.resumeAndWait('s');
+      return isPlainStep(reply) ? this.makeStop('step', await access.pc()) : this.settle(reply);
+    }
+    let range = { start: line.start, end: line.end };
+    /** The line being stepped (gdb's current_line); line 0 after entering a frame on a non-statement entry. */
+    let current = { line: line.line, file: line.file };
+    let frame = await this.frameKey();
+    let depth = this.codeMap.sourceFrames(sym, true).length;
+    let singleSteps = 0;
+    for (let n = 0; n < MAX_LINE_STEPS; n++) {
+      const insn = await access.instructionAt(pc);
+      if (singleSteps >= RANGE_STEP_AFTER && frame.cfa !== undefined && access.pagingOn() && insn.kind !== 'call') {
+        // A long line or a loop on one line: run to the line's exits instead of stepping each instruction.
+        singleSteps = 0;
+        const arrival = await this.runToLineExit(current, frame, mode);
+        if (arrival?.kind === 'stop') return arrival.stop;
+      } else if ((insn.kind === 'call' && mode === 'over') || insn.kind === 'interrupt' || insn.kind === 'halt') {
+        const arrival = await this.runToReturn(pc + insn.length, frame);
+        if (arrival.kind === 'stop') return arrival.stop;
+      } else {
+        singleSteps++;
+        const reply = await this.resumeAndWait('s');
+        if (!isPlainStep(reply)) return this.settle(reply);
+      }
+      pc = await access.pc();
+      sym = this.codeMap.symbolAddress(pc, access.pagingOn());
+      const here = await this.frameKey();
+      const same = sameFrame(here, frame);
+      if (same && sym >= range.start && sym < range.end) continue;
+      if (!same) {
+        const caller = await this.callerKey();
+        if (caller && sameFrame(caller.key, frame)) {
+          // Stepped into a subroutine.
+          const callee = this.symbols.functionAt(sym);
+          if (mode === 'into' && callee && this.codeMap.hasLineInfo(sym)) return this.stopAfterPrologue(pc, sym, callee);
+          const arrival = await this.runToReturn(caller.pc, frame);
+          if (arrival.kind === 'stop') return arrival.stop;
+          pc = await access.pc();
+          sym = this.codeMap.symbolAddress(pc, access.pagingOn());
+          if (sym >= range.start && sym < range.end) continue;
+        }
+      }
+      const shown = this.codeMap.sourceFrames(sym, true).length;
+      if (same && shown > depth && mode === 'over') continue; // through an inlined call of this line
+      const next = this.codeMap.gdbLineAt(sym);
+      if (!next) return this.makeStop('step', pc);
+      let notStatement = false;
+      if (sym === next.start && (next.line !== current.line || next.file !== current.file)) {
+        if (next.isStmt) return this.makeStop('step', pc);
+        if (same) continue; // not a statement start: look for a better place in the same frame
+        // Another frame, not a statement: step on without this line, so that a later entry of the same line stops.
+        notStatement = true;
+      }
+      // In the middle of a line (a jump back into a loop, a return into the caller): step that line.
+      line = next;
+      current = notStatement ? { line: 0, file: '' } : { line: next.line, file: next.file };
+      range = { start: next.start, end: next.end };
+      frame = await this.frameKey();
+      depth = shown;
+      singleSteps = 0;
+    }
+    return this.makeStop('step', pc);
+  }
+
+  /** After stepping into `callee` at `pc`: runs to the end of its prologue (as gdb's step does) and stops. */
+  private async stopAfterPrologue(pc: number, sym: number, callee: FunctionInfo): Promise<TargetStop> {
+    const body = this.codeMap.afterPrologue(callee, { forStepInto: true });
+    const target = (pc + (body - sym)) >>> 0;
+    // Single steps through the prologue (interrupts stay masked, so no other task runs).
+    for (let i = 0; i < 64 && (await this.access.pc()) !== target; i++) {
+      const r = await this.resumeAndWait('s');
+      if (!isPlainStep(r)) return this.settle(r);
+    }
+    if ((await this.access.pc()) !== target) {
+      const arrival = await this.runUntil([target], (p) => p === target);
+      if (arrival.kind === 'stop') return arrival.stop;
+    }
+    return this.makeStop('step', await this.access.pc());
+  }
+
+  /** Runs until the current function returns to its caller's frame (gdb's finish). */
+  async stepOut(): Promise<TargetStop> {
+    const caller = await this.callerKey();
+    if (!caller) {
+      const reply = await this.resumeAndWait('s');
+      return isPlainStep(reply) ? this.makeStop('step', await this.access.pc()) : this.settle(reply);
+    }
+    const arrival = await this.runUntil([caller.pc], async (pc) => pc === caller.pc && this.isFrame(caller.key, caller.sp));
+    return arrival.kind === 'stop' ? arrival.stop : this.makeStop('step', await this.access.pc());
+  }
+
+  /** The frame id of frame 0: its CFA, the start of its function, and CR3 when paging is on. */
+  private async frameKey(): Promise<FrameKey> {
+    const top = await this.access.topFrame();
+    const regs = await this.access.registers();
+    const sym = this.codeMap.symbolAddress(regs.get('eip') ?? 0, this.access.pagingOn());
+    return { cfa: top?.cfa, fn: this.functionStart(sym), cr3: this.access.pagingOn() ? regs.get('cr3') ?? 0 : 0, sp: regs.get('esp') ?? 0 };
+  }
+
+  /** The frame id of frame 1 with its pc (the return address) and stack pointer, or undefined. */
+  private async callerKey(): Promise<{ key: FrameKey; pc: number; sp: number } | undefined> {
+    const frames = await this.access.stackTrace(3);
+    const caller = frames[1];
+    if (!caller) return undefined;
+    const regs = await this.access.registers();
+    const sp = caller.registers.get('esp') ?? 0;
+    return {
+      key: { cfa: caller.cfa, fn: this.functionStart((caller.symbolPc - 1) >>> 0), cr3: this.access.pagingOn() ? regs.get('cr3') ?? 0 : 0, sp },
+      pc: caller.pc,
+      sp,
+    };
+  }
+
+  /** True when frame 0 is the frame `key` (by CFA where known, else by the stack pointer `sp`). */
+  private async isFrame(key: FrameKey, sp: number): Promise<boolean> {
+    const here = await this.frameKey();
+    if (key.cfa === undefined || here.cfa === undefined) return here.sp >= sp;
+    return sameFrame(here, key);
+  }
+
+  private functionStart(sym: number): number {
+    return this.symbols.functionAt(sym)?.lowPc ?? this.codeMap.codeSymbolBelow(sym)?.value ?? sym;
+  }
+
+  // ---- building blocks ----
+
+  /**
+   * Runs to the first address outside the current line with temporary breakpoints on every exit
+   * of the line's code in its function: branch targets and fall-throughs that leave it, the
+   * return address when the line returns, and (stepping into) the targets of its calls. An exit
+   * counts only in the frame being stepped or, for the return, in its caller, so another thread
+   * of execution running the same code does not end the step. Returns undefined when the line's
+   * code has an indirect jump (or an indirect call when stepping into); then single steps go on.
+   */
+  private async runToLineExit(line: { line: number; file: string }, frame: FrameKey, mode: 'over' | 'into'): Promise<Arrival | undefined> {
+    const fn = this.symbols.functions.find((f) => f.lowPc === frame.fn);
+    if (!fn) return undefined;
+    const inLine = (address: number): boolean => {
+      if (this.symbols.functionAt(address) !== fn) return false;
+      const here = this.codeMap.gdbLineAt(address);
+      return here !== undefined && here.line === line.line && here.file === line.file;
+    };
+    const exits = new Set<number>();
+    let returns = false;
+    for (const range of fn.ranges) {
+      const code = this.codeMap.codeBytes(range.start, range.end - range.start);
+      if (!code) return undefined;
+      for (let offset = 0; offset < code.length;) {
+        const address = range.start + offset;
+        const insn = classifyInstruction(code.subarray(offset, offset + 16), address);
+        offset += insn.length;
+        if (!inLine(address)) continue;
+        const next = address + insn.length;
+        switch (insn.kind) {
+          case 'indirect':
+          case 'invalid':
+            return undefined;
+          case 'return':
+            returns = true;
+            break;
+          case 'jump':
+            if (insn.target !== undefined && !inLine(insn.target)) exits.add(insn.target);
+            break;
+          case 'conditional':
+            if (insn.target !== undefined && !inLine(insn.target)) exits.add(insn.target);
+            if (!inLine(next)) exits.add(next);
+            break;
+          case 'call':
+            if (mode === 'into') {
+              if (insn.target === undefined) return undefined;
+              exits.add(insn.target);
+            }
+            if (!inLine(next)) exits.add(next);
+            break;
+          default:
+            if (!inLine(next)) exits.add(next);
+        }
+      }
+    }
+    let caller: { key: FrameKey; pc: number; sp: number } | undefined;
+    if (returns) {
+      caller = await this.callerKey();
+      if (!caller) return undefined;
+      exits.add(caller.pc);
+    }
+    if (exits.size === 0) return undefined;
+    return this.runUntil([...exits], async (pc) => {
+      const here = await this.frameKey();
+      if (caller && pc === caller.pc && (await this.isFrame(caller.key, caller.sp))) return true;
+      if (here.cfa === frame.cfa) return true;
+      // A call target (stepping into): the callee's caller is the frame being stepped.
+      const up = await this.callerKey();
+      return up !== undefined && sameFrame(up.key, frame);
+    });
+  }
+
+  /** Runs to `returnAddress` reached in `frame` (gdb's step-resume breakpoint with its frame id). */
+  private async runToReturn(returnAddress: number, frame: FrameKey): Promise<Arrival> {
+    const address = returnAddress >>> 0;
+    return this.runUntil([address], async (pc) => pc === address && this.isFrame(frame, frame.sp));
+  }
+
+  /**
+   * Continues with temporary breakpoints at `addresses` until `arrived(pc)` holds at a stop, or a
+   * user breakpoint, watchpoint, pause or exit becomes a stop to report. Breakpoints whose
+   * decision says "go on" are resumed silently.
+   */
+  private async runUntil(addresses: readonly number[], arrived: (pc: number) => boolean | Promise<boolean>): Promise<Arrival> {
+    for (const a of addresses) await this.arming.addTemporary(a);
+    try {
+      for (;;) {
+        const reply = await this.resumeAndWait('c');
+        if (reply.kind === 'signal' && reply.signal === 5 && !reply.watch) {
+          const pc = await this.access.pc();
+          const user = this.userBreakpointsAt(pc);
+          if (user.length) {
+            const verdict = await this.verdict(pc, user);
+            if (verdict.stop) return { kind: 'stop', stop: this.makeStop('breakpoint', pc, user, undefined, verdict.exception) };
+          }
+          if (addresses.includes(pc) && (await arrived(pc))) return { kind: 'arrived' };
+          continue;
+        }
+        if (reply.kind === 'signal' && reply.watch) {
+          const pc = await this.access.pc();
+          const user = this.table.dataBreakpointsAt(reply.watch.address);
+          if (user.length && !(await this.verdict(pc, user)).stop) continue;
+          return { kind: 'stop', stop: this.makeStop('data breakpoint', pc, user, `${reply.watch.kind} of 0x${reply.watch.address.toString(16)}`) };
+        }
+        return { kind: 'stop', stop: await this.settle(reply) };
+      }
+    } finally {
+      for (const a of addresses) await this.arming.removeTemporary(a).catch(() => undefined);
+    }
+  }
+
+  private userBreakpointsAt(pc: number): UserBreakpoint[] {
+    return this.table.codeBreakpointsAt(pc, this.access.pagingOn());
+  }
+
+  private async verdict(pc: number, breakpoints: UserBreakpoint[]): Promise<BreakpointVerdict> {
+    if (!this.decide) return { stop: true };
+    return this.decide({ pc, breakpoints });
+  }
+
+  /** Turns a reply that is not a plain step or an expected arrival into the stop to report. */
+  private async settle(reply: StopReply): Promise<TargetStop> {
+    if (reply.kind !== 'signal') throw new GuestExited(reply.code);
+    const pc = await this.access.pc();
+    if (reply.watch) return this.makeStop('data breakpoint', pc, this.table.dataBreakpointsAt(reply.watch.address));
+    if (reply.signal === 2) return this.makeStop('pause', pc);
+    const user = this.userBreakpointsAt(pc);
+    if (user.length) return this.makeStop('breakpoint', pc, user);
+    return this.makeStop(reply.signal === 5 ? 'pause' : 'exception', pc, [], reply.signal === 5 ? undefined : `signal ${reply.signal}`);
+  }
+
+  private makeStop(reason: StopReason, pc: number, breakpoints: UserBreakpoint[] = [], description?: string, exception?: TargetStop['exception']): TargetStop {
+    return { reason, pc, threadId: this.currentThread, breakpoints, ...(description ? { description } : {}), ...(exception ? { exception } : {}) };
+  }
+
+  /**
+   * Resumes with `c` or `s` and waits for the stop. A breakpoint at the current pc is lifted for
+   * one step first (QEMU would report it again without executing the instruction). Stops we
+   * caused to re-arm breakpoints are resumed silently; a pause asked for meanwhile is returned.
+   */
+  private async resumeAndWait(command: 'c' | 's'): Promise<StopReply> {
+    if (this.pauseRequested) return PAUSED;
+    await this.arming.sync();
+    const pc = await this.access.pc();
+    const lifted = this.arming.codeAt(pc);
+    if (lifted.length) {
+      for (const s of lifted) await this.rsp.removeBreakpoint(s.kind, s.address, s.length);
+      let reply: StopReply;
+      try {
+        reply = await this.rawResume('s');
+      } finally {
+        if (!this.rsp.connection.closed) for (const s of lifted) await this.rsp.insertBreakpoint(s.kind, s.address, s.length);
+      }
+      if (command === 's' || !isPlainStep(reply)) return reply;
+      if (this.pauseRequested) return PAUSED;
+    }
+    return this.rawResume(command);
+  }
+
+  private async rawResume(command: 'c' | 's'): Promise<StopReply> {
+    for (;;) {
+      this.access.dropStopCaches();
+      const stopped = this.rsp.waitForStop(FOREVER);
+      this.waitingLong = command === 'c';
+      try {
+        await this.rsp.resume(command === 'c' ? 'continue' : 'step');
+      } catch (e) {
+        stopped.catch(() => undefined);
+        this.waitingLong = false;
+        throw e;
+      }
+      let reply: StopReply;
+      try {
+        reply = await stopped;
+      } finally {
+        this.waitingLong = false;
+      }
+      if (reply.kind === 'signal' && reply.thread && reply.thread.tid > 0) this.currentThread = reply.thread.tid;
+      if (reply.kind === 'signal' && reply.signal === 2 && this.interruptedForSync && !this.pauseRequested) {
+        this.interruptedForSync = false;
+        await this.arming.sync();
+        // A pause asked for while re-arming (the guest was stopped, so no interrupt was sent) ends here.
+        if (this.pauseRequested) return reply;
+        continue;
+      }
+      this.interruptedForSync = false;
+      if (reply.kind === 'signal' && (await this.access.notePaging())) this.arming.pending = true;
+      return reply;
+    }
+  }
+}
+
+function isPlainStep(reply: StopReply): boolean {
+  return reply.kind === 'signal' && reply.signal === 5 && !reply.watch;
+}
