@@ -39,7 +39,9 @@ export interface SessionExtension {
   hoverNote?(value: { readonly result: string; readonly type?: string; readonly memoryReference?: string }): Promise<string | undefined>;
   /** Called on every reported stop (e.g. to build a per-stop snapshot lazily). */
   onStop?(stop: TargetStop): void;
-  /** Called before the guest resumes: drop per-stop state and references. */
+  /** Called when the user looks at another vCPU while stopped (its registers and CR3 now answer reads). */
+  onThreadSelected?(thread: number): void;
+    /** Called before the guest resumes: drop per-stop state and references. */
   onResume?(): void;
 }
 

@@ -11,6 +11,8 @@
 #define LAPIC_ICR_LO 0x300
 #define LAPIC_ICR_HI 0x310
 #define MAX_CPUS 4
+/* Virtual address of a 4 MiB window that every CPU maps to other physical memory. */
+#define CPU_WINDOW 0x40000000u
 
 static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }
 static inline uint8_t inb(uint16_t port) { uint8_t v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
@@ -76,6 +78,8 @@ __attribute__((noinline)) void ap_round(uint32_t slot) {
 }
 
 static void cpu_loop(uint32_t cpu) {
+  /* The same virtual address holds each CPU's own id: reads there show whose CR3 they used. */
+  *(volatile uint32_t *)CPU_WINDOW = 0xc0de0000u | cpu;
   for (;;) {
     counters[cpu] = cpu_work(cpu, counters[cpu]);
     if (cpu != 0) ap_round(cpu - 1);
@@ -91,9 +95,11 @@ void ap_main(uint32_t slot) {
   cpu_loop(cpu_id());
 }
 
-static void build_page_dir(uint32_t *pd) {
+/* Builds CPU `slot`'s page directory: 0-16 MiB identity, the local APIC, and a window of its own. */
+static void build_page_dir(uint32_t *pd, uint32_t slot) {
   for (uint32_t i = 0; i < 4; i++) pd[i] = (i << 22) | 0x83;     /* 0-16 MiB, 4 MiB pages */
   pd[LAPIC >> 22] = (LAPIC & 0xffc00000u) | 0x9b;                 /* local APIC, uncached */
+  pd[CPU_WINDOW >> 22] = ((16 + 4 * slot) << 20) | 0x83;          /* this CPU's 4 MiB at 16 + 4n MiB */
 }
 
 static void delay(uint32_t n) {
@@ -108,7 +114,7 @@ void kmain(void) {
   outb(COM1 + 1, 0);
   outb(COM1 + 3, 0x03);
   say("smp: bsp up\n");
-  for (int c = 0; c < MAX_CPUS; c++) build_page_dir(page_dirs[c]);
+  for (uint32_t c = 0; c < MAX_CPUS; c++) build_page_dir(page_dirs[c], c);
   __asm__ volatile("mov %%cr4, %%eax; or $0x10, %%eax; mov %%eax, %%cr4" : : : "eax");
   __asm__ volatile("mov %0, %%cr3" : : "r"((uint32_t)page_dirs[0]));
   __asm__ volatile("mov %%cr0, %%eax; or $0x80000000, %%eax; mov %%eax, %%cr0" : : : "eax");
