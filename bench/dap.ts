@@ -9,6 +9,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { DebugClient } from '@vscode/debugadapter-testsupport';
 import { DebugProtocol } from '@vscode/debugprotocol';
+import { markerLine } from '../debug-adapter/test/source-markers';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const KERNEL = process.env.MMSCOPE_KERNEL ?? path.join(ROOT, 'guest', 'build', 'kernel.elf');
@@ -82,7 +83,7 @@ async function main(): Promise<void> {
     process.stderr.write(`launch ${i + 1}/${LAUNCHES}: entry ${entry[i].toFixed(0)} ms, kmain ${kmain[i].toFixed(0)} ms\n`);
   }
 
-  const { dc } = await launchToStop((c) => c.setBreakpointsRequest({ source: { path: CHAIN_C }, breakpoints: [{ line: 216 }] }), false);
+  const { dc } = await launchToStop((c) => c.setBreakpointsRequest({ source: { path: CHAIN_C }, breakpoints: [{ line: markerLine(CHAIN_C, 'free-chain-unmap') }] }), false);
   const stackReady: number[] = [];
   const localsReady: number[] = [];
   try {

@@ -5,7 +5,7 @@
 import * as assert from 'assert';
 import { execFile } from 'child_process';
 import * as path from 'path';
-import { QemuInstance, QmpClient, launchQemu } from '../../qemu-bridge/src';
+import { QemuInstance, QmpClient, launchQemu, parseInfoTlb } from '../../qemu-bridge/src';
 import { KERNEL } from './guest-snapshot';
 
 const BIN = path.resolve(__dirname, '..', '..', '..', 'bin', 'mmscope.js');
@@ -23,7 +23,7 @@ interface SnapshotJson {
   cr3: number;
   processes: { pid: number; name: string; current: boolean; upd: number[] }[];
   mappings: { va: number; pa: number; size: number; flags: number }[];
-  chains: { id: number; flags: number; blocks: number[]; mappedAt: { space: string | number; virtual: number }[]; site: { function?: string } | null }[];
+  chains: { id: number; flags: number; blocks: number[]; mappedAt: { space: string | number; virtual: number; length: number }[]; site: { function?: string } | null }[];
   blocks: { total: number; free: number; reserved: number };
   findings: { kind: string; severity: string; message: string }[];
 }
@@ -78,6 +78,37 @@ describe('mmscope snapshot and translate (CLI)', function () {
     assert.match(r.stdout, /^processes:$/m);
     assert.match(r.stdout, /compiler/);
     assert.match(r.stdout, /^findings: 0$/m);
+  });
+
+  it("translates the chain pages of the current address space where QEMU's info tlb maps them", async () => {
+    // Stop the guest (QMP) so that QEMU's page tables and the CLI's snapshot are of the same moment.
+    const q = await QmpClient.connect(qemu.qmp);
+    try {
+      await q.stop();
+      const tlb = parseInfoTlb(await q.humanMonitorCommand('info tlb'));
+      const r = await mmscope(['snapshot', ...attach, '--json']);
+      assert.strictEqual(r.code, 0, r.stderr);
+      const j = JSON.parse(r.stdout) as SnapshotJson;
+      const current = j.processes.find((p) => p.current);
+      const visible = j.chains.flatMap((c) => c.mappedAt.filter((m) => m.length > 0x1010 && (m.space === 'kernel' || m.space === current?.pid)).map((m) => ({ chain: c.id, ...m })));
+      // One address from a kernel mapping and one from the current process's when it has one.
+      const picks = [visible.find((v) => v.space === 'kernel'), visible.find((v) => v.space !== 'kernel')].filter((v) => v !== undefined);
+      assert.ok(picks.length > 0, 'a chain is mapped in the current address space');
+      for (const pick of picks) {
+        const address = pick.virtual + 0x1010;
+        const page = tlb.find((e) => address >= e.virtual && address < e.virtual + (e.large ? 4 << 20 : 4096));
+        assert.ok(page, `QEMU maps 0x${address.toString(16)}`);
+        const t = await mmscope(['translate', ...attach, '--json', `0x${address.toString(16)}`]);
+        assert.strictEqual(t.code, 0, t.stderr);
+        const ours = JSON.parse(t.stdout) as { physical: number; chain: number };
+        assert.strictEqual(ours.physical, page.physical + (address - page.virtual), `0x${address.toString(16)}: QEMU maps it at 0x${(page.physical + address - page.virtual).toString(16)}`);
+        assert.strictEqual(ours.chain, pick.chain);
+      }
+      assert.strictEqual((await q.queryStatus()).running, false, 'the CLI left the stopped guest stopped');
+    } finally {
+      await q.cont();
+      q.close();
+    }
   });
 
   it('translates a user address of another process to its chain', async () => {

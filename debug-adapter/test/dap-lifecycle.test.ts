@@ -12,10 +12,14 @@ import { DebugClient } from '@vscode/debugadapter-testsupport';
 import { DebugProtocol } from '@vscode/debugprotocol';
 import { launchQemu, QemuInstance, QmpClient } from '../../qemu-bridge/src';
 import {
-  assertSameFrames, CHAIN_C, haveGuest, KERNEL, killQemu, launchAndStop, launchArgs, parseBacktrace, processesWith,
+  assertSameFrames, CHAIN_C, requireGuest, KERNEL, killQemu, launchAndStop, launchArgs, parseBacktrace, processesWith,
   qemuMarker, resumeAndStop, runGdb, shownStack, startClient, waitNoQemu,
   stopClient,
 } from './dap-fixture';
+import { markerLine } from './source-markers';
+
+/** MmFreeChain's call of mm_unmap_all: the line with the marker @dap:free-chain-unmap. */
+const freeLine = (): number => markerLine(CHAIN_C, 'free-chain-unmap');
 
 /** Collects output events of a category. */
 function collectOutput(dc: DebugClient): string[] {
@@ -50,7 +54,7 @@ describe('DAP: lifecycle and bad input (real QEMU)', function () {
   };
 
   before(function () {
-    if (!haveGuest()) this.skip();
+    requireGuest();
   });
 
   afterEach(async () => {
@@ -104,7 +108,7 @@ describe('DAP: lifecycle and bad input (real QEMU)', function () {
       await Promise.all([
         dc.initializeRequest(),
         dc.waitForEvent('initialized').then(async () => {
-          await dc.setBreakpointsRequest({ source: { path: CHAIN_C }, breakpoints: [{ line: 216 }] });
+          await dc.setBreakpointsRequest({ source: { path: CHAIN_C }, breakpoints: [{ line: freeLine() }] });
           await dc.configurationDoneRequest();
         }),
         dc.attachRequest({ gdb: `127.0.0.1:${qemu.gdb.port}`, qmp: `127.0.0.1:${qemu.qmp.port}`, kernel: KERNEL } as DebugProtocol.AttachRequestArguments),
@@ -112,7 +116,7 @@ describe('DAP: lifecycle and bad input (real QEMU)', function () {
       assert.strictEqual((await stopped.catch((e: Error) => assert.fail(`${e.message}; adapter said: ${output.join('')}`))).body.reason, 'pause');
       const hit = await resumeAndStop(dc, dc.continueRequest({ threadId: 1 }));
       assert.strictEqual(hit.body.reason, 'breakpoint');
-      assert.strictEqual((await shownStack(dc)).frames[0].name, 'MmFreeChain');
+      assert.deepStrictEqual((await shownStack(dc)).frames[0], { name: 'MmFreeChain', file: 'chain.c', line: freeLine() });
       await dc.disconnectRequest({});
       assert.ok(qemu.alive, 'disconnect killed an attached QEMU');
       qmp = await QmpClient.connect(qemu.qmp);
@@ -165,7 +169,7 @@ describe('DAP: lifecycle and bad input (real QEMU)', function () {
       const m = marker();
       let verified = false;
       const stop = await launchAndStop(dc, { marker: m, kernel: stripped }, async () => {
-        const src = await dc.setBreakpointsRequest({ source: { path: CHAIN_C }, breakpoints: [{ line: 216 }] });
+        const src = await dc.setBreakpointsRequest({ source: { path: CHAIN_C }, breakpoints: [{ line: freeLine() }] });
         assert.strictEqual(src.body.breakpoints[0].verified, false);
         const r = await dc.setFunctionBreakpointsRequest({ breakpoints: [{ name: 'MmFreeChain' }] });
         verified = r.body.breakpoints[0].verified;
@@ -189,7 +193,7 @@ describe('DAP: lifecycle and bad input (real QEMU)', function () {
     const dc = await client();
     const output = collectOutput(dc);
     const m = marker();
-    await launchAndStop(dc, { marker: m }, () => dc.setBreakpointsRequest({ source: { path: CHAIN_C }, breakpoints: [{ line: 216 }] }));
+    await launchAndStop(dc, { marker: m }, () => dc.setBreakpointsRequest({ source: { path: CHAIN_C }, breakpoints: [{ line: freeLine() }] }));
     const terminated = dc.waitForEvent('terminated');
     const pids = processesWith(m);
     assert.strictEqual(pids.length, 1);

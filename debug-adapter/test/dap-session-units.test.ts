@@ -11,7 +11,7 @@ import { classifyInstruction } from '../src/session/instruction-kind';
 import { validateAttach, validateLaunch } from '../src/session/launch-arguments';
 import { GUEST_INTERRUPT_STUB, unwindStack } from '../src/session/stack-unwinder';
 import { DebugSymbols } from '../src/symbols';
-import { haveGuest, KERNEL } from './dap-fixture';
+import { requireGuest, KERNEL } from './dap-fixture';
 
 describe('session units', () => {
   it('validates launch attributes and says what is wrong', () => {
@@ -70,7 +70,7 @@ describe('session units', () => {
   describe('stack unwinder on the guest kernel (hand-built stack)', function () {
     let symbols: DebugSymbols;
     before(function () {
-      if (!haveGuest()) this.skip();
+      requireGuest();
       symbols = new DebugSymbols(fs.readFileSync(KERNEL));
     });
 

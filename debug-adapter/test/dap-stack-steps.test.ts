@@ -4,14 +4,16 @@
 // interrupt frame, and locals are readable at the stop.
 
 import * as assert from 'assert';
+import * as fs from 'fs';
 import { DebugClient } from '@vscode/debugadapter-testsupport';
 import { DebugProtocol } from '@vscode/debugprotocol';
 import { launchQemu, QemuInstance } from '../../qemu-bridge/src';
 import {
-  assertSameFrames, CHAIN_C, haveGuest, KERNEL, killQemu, launchAndStop, parseBacktrace, qemuMarker, resumeAndStop,
+  assertSameFrames, CHAIN_C, gdbBreakpoints, QemuMonitor, requireGuest, KERNEL, killQemu, launchAndStop, parseBacktrace, qemuMarker, resumeAndStop,
   runGdb, ShownFrame, shownStack, waitNoQemu,
   stopClient,
 } from './dap-fixture';
+import { commentAbove, markerLine } from './source-markers';
 
 /** Runs gdb on a fresh QEMU (demo) stopped at `*address`, then `commands`; returns the #0/#N lines of each section. */
 async function gdbAt(address: string, commands: string[]): Promise<ShownFrame[][]> {
@@ -38,54 +40,73 @@ describe('DAP: breakpoints, stack and stepping (real QEMU, gdb as oracle)', func
   let breakpointAddress = '';
   let firstStop: { reason: string; hit?: number[] };
   let verified: { verified: boolean; line?: number; id?: number };
+  /** MmFreeChain's call of mm_unmap_all (marker @dap:free-chain-unmap in mm/chain.c). */
+  let line = 0;
+  let qemu: QemuMonitor | undefined;
 
   before(async function () {
-    if (!haveGuest()) this.skip();
+    requireGuest();
+    line = markerLine(CHAIN_C, 'free-chain-unmap');
     dc = await (await import('./dap-fixture')).startClient();
-    const stop = await launchAndStop(dc, { marker }, async () => {
-      const r = await dc.setBreakpointsRequest({ source: { path: CHAIN_C }, breakpoints: [{ line: 216 }] });
+    const stop = await launchAndStop(dc, { marker, monitor: true }, async () => {
+      const r = await dc.setBreakpointsRequest({ source: { path: CHAIN_C }, breakpoints: [{ line }] });
       const bp = r.body.breakpoints[0];
       verified = { verified: bp.verified, line: bp.line, id: bp.id };
       breakpointAddress = bp.instructionReference ?? '';
     });
     firstStop = { reason: stop.body.reason, hit: stop.body.hitBreakpointIds };
+    qemu = await QemuMonitor.connect(marker);
   });
 
   after(async () => {
+    qemu?.close();
     await stopClient(dc);
     killQemu(marker);
   });
 
-  it('verifies a line breakpoint in mm/chain.c and stops there with reason breakpoint', async () => {
+  it('verifies a line breakpoint in mm/chain.c where gdb puts it and stops there with reason breakpoint', async () => {
     assert.strictEqual(verified.verified, true);
-    assert.strictEqual(verified.line, 216);
-    assert.match(breakpointAddress, /^0x[0-9a-f]{8}$/);
+    assert.strictEqual(verified.line, line);
+    const [gdb] = await gdbBreakpoints([`mm/chain.c:${line}`]);
+    assert.ok(gdb, `gdb places a breakpoint on chain.c:${line}`);
+    assert.strictEqual(breakpointAddress, `0x${gdb.address.toString(16).padStart(8, '0')}`, `gdb: ${JSON.stringify(gdb)}`);
+    assert.strictEqual(gdb.line, line);
     assert.strictEqual(firstStop.reason, 'breakpoint');
     assert.deepStrictEqual(firstStop.hit, [verified.id]);
+    assert.strictEqual((await (qemu as QemuMonitor).registers()).get('eip'), gdb.address, 'QEMU stopped at that address');
     const t = await top(dc);
-    assert.deepStrictEqual(t, { name: 'MmFreeChain', file: 'chain.c', line: 216 });
+    assert.deepStrictEqual(t, { name: 'MmFreeChain', file: 'chain.c', line });
   });
 
-  it('moves a breakpoint on a comment to the next line with code, refuses one past the code, and places instruction breakpoints', async () => {
-    // chain.c: the comment above find_free_run, and a line far past the end of the file.
-    const r = await dc.setBreakpointsRequest({ source: { path: CHAIN_C }, breakpoints: [{ line: 216 }, { line: 152 }, { line: 100000 }] });
+  it('moves a breakpoint on a comment to the line gdb moves it to, refuses one past the code like gdb, and places instruction breakpoints', async () => {
+    // chain.c: the first line of the comment above mm_find_free_run, and a line far past the end of the file.
+    const comment = commentAbove(CHAIN_C, /^uint32_t mm_find_free_run\(/);
+    const past = fs.readFileSync(CHAIN_C, 'utf8').split('\n').length + 1000;
+    const r = await dc.setBreakpointsRequest({ source: { path: CHAIN_C }, breakpoints: [{ line }, { line: comment }, { line: past }] });
     const [kept, moved, refused] = r.body.breakpoints;
-    assert.strictEqual(kept.line, 216);
+    const [gdbMoved, gdbRefused] = await gdbBreakpoints([`mm/chain.c:${comment}`, `mm/chain.c:${past}`]);
+    assert.ok(gdbMoved, `gdb places a breakpoint for chain.c:${comment}`);
+    assert.strictEqual(gdbRefused, undefined, `gdb refuses chain.c:${past}`);
+    assert.ok(gdbMoved.line > comment, `gdb moves chain.c:${comment} to a later line (${gdbMoved.line})`);
+    assert.strictEqual(kept.line, line);
     assert.strictEqual(moved.verified, true);
-    assert.ok((moved.line ?? 0) > 152 && (moved.line ?? 0) <= 160, `moved to ${moved.line}`);
+    assert.deepStrictEqual({ line: moved.line, address: Number(moved.instructionReference) }, { line: gdbMoved.line, address: gdbMoved.address },
+      `chain.c:${comment} (a comment) moved like gdb moves it`);
     assert.strictEqual(refused.verified, false);
-    assert.match(refused.message ?? '', /No code at or after line 100000/);
+    assert.match(refused.message ?? '', new RegExp(`^No code at or after line ${past} `));
     const ib = await dc.customRequest('setInstructionBreakpoints', { breakpoints: [{ instructionReference: breakpointAddress, offset: 0 }, { instructionReference: 'nowhere' }] }) as DebugProtocol.SetInstructionBreakpointsResponse;
     assert.strictEqual(ib.body.breakpoints[0].verified, true);
-    assert.strictEqual(ib.body.breakpoints[0].line, 216);
+    assert.strictEqual(ib.body.breakpoints[0].line, line);
     assert.strictEqual(ib.body.breakpoints[1].verified, false);
     await dc.customRequest('setInstructionBreakpoints', { breakpoints: [] });
-    await dc.setBreakpointsRequest({ source: { path: CHAIN_C }, breakpoints: [{ line: 216 }] });
+    await dc.setBreakpointsRequest({ source: { path: CHAIN_C }, breakpoints: [{ line }] });
   });
 
-  it('lists one thread per virtual CPU', async () => {
+  it('lists one thread per virtual CPU that QEMU has', async () => {
     const threads = await dc.threadsRequest();
-    assert.deepStrictEqual(threads.body.threads.map((t) => t.name), ['CPU 0']);
+    const cpus = [...(await (qemu as QemuMonitor).hmp('info cpus')).matchAll(/CPU #(\d+)/g)].map((m) => `CPU ${m[1]}`);
+    assert.ok(cpus.length > 0, 'QEMU lists its CPUs');
+    assert.deepStrictEqual(threads.body.threads.map((t) => t.name), cpus);
   });
 
   it('agrees with gdb on the backtrace and on next, next, step, finish, next', async () => {

@@ -3,13 +3,13 @@
 
 import * as assert from 'assert';
 import * as fs from 'fs';
-import * as path from 'path';
 import { QemuInstance, QmpClient, launchQemu, parseInfoRegisters } from '../../qemu-bridge/src';
 import { ElfFile } from '../src/symbols';
 import { MmSnapshot, PhysicalReader, buildSnapshot, readDescriptor } from '../src/mm/snapshot';
 import { MmDebugInfo } from '../src/mm/descriptor';
+import { GUEST_KERNEL, requireGuestKernel } from '../../qemu-bridge/test/fixtures/guest-kernel';
 
-export const KERNEL = path.resolve(__dirname, '../../../guest/build/kernel.elf');
+export const KERNEL = GUEST_KERNEL;
 
 export interface StoppedGuest {
   readonly qemu: QemuInstance;
@@ -37,7 +37,7 @@ export function ramFileReader(file: string): { read: PhysicalReader; close: () =
 
 /** Physical address of mm_debug_info in the built kernel. */
 export function descriptorPhysOf(kernel = KERNEL): number {
-  if (!fs.existsSync(kernel)) throw new Error(`build the guest first: ${kernel} is missing (make -C guest)`);
+  requireGuestKernel(kernel);
   const elf = new ElfFile(fs.readFileSync(kernel));
   const sym = elf.symbolByName('mm_debug_info');
   assert.ok(sym, 'the kernel exports mm_debug_info');

@@ -8,13 +8,10 @@
 import * as assert from 'assert';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
-import * as path from 'path';
 import { launchQemu, QemuInstance, RspClient } from '../../qemu-bridge/src';
 import { DebugSymbols, I386_DWARF_REGISTERS, unwindFrame } from '../src/symbols';
 import { FrameContext, Inspector, TargetAccess } from '../src/inspect';
-import { repoRoot } from './fixtures-c/compile';
-
-const KERNEL = process.env.MMSCOPE_KERNEL ?? path.join(repoRoot, 'guest', 'build', 'kernel.elf');
+import { GUEST_KERNEL as KERNEL, requireGuestKernel } from '../../qemu-bridge/test/fixtures/guest-kernel';
 
 /** Registers read for a frame: the general, segment and control registers the Inspector shows. */
 const REGISTER_NAMES = ['eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi', 'eip', 'eflags', 'cs', 'ss', 'ds', 'es', 'fs', 'gs', 'cr0', 'cr2', 'cr3', 'cr4'];
@@ -113,7 +110,7 @@ describe('inspect: gdb oracle on the guest kernel', function () {
   let rsp: RspClient | undefined;
 
   before(function () {
-    if (!fs.existsSync(KERNEL)) this.skip();
+    requireGuestKernel(KERNEL);
     symbols = new DebugSymbols(new Uint8Array(fs.readFileSync(KERNEL)));
   });
 

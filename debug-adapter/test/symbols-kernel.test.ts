@@ -1,21 +1,21 @@
 // The real guest kernel (guest/build/kernel.elf, built by `make -C guest`): functions, line
 // lookups against addr2line and readelf, the higher-half load mapping against the kernel's
-// own physical entry symbol, and CFI. Skips when the kernel has not been built.
+// own physical entry symbol, and CFI. Fails, saying how to build it, when the kernel is missing.
 
 import * as assert from 'assert';
-import * as fs from 'fs';
 import * as path from 'path';
 import { DebugSymbols } from '../src/symbols';
-import { addr2line, readBytes, repoRoot } from './fixtures-c/compile';
+import { addr2line, readBytes } from './fixtures-c/compile';
 import { readelfRows, rowOracle } from './fixtures-c/oracles';
+import { GUEST_KERNEL, requireGuestKernel } from '../../qemu-bridge/test/fixtures/guest-kernel';
 
-const kernelPath = path.join(repoRoot, 'guest', 'build', 'kernel.elf');
+const kernelPath = GUEST_KERNEL;
 
 describe('symbols: the guest kernel', function () {
   this.timeout(120_000);
   let symbols: DebugSymbols;
   before(function () {
-    if (!fs.existsSync(kernelPath)) this.skip();
+    requireGuestKernel(kernelPath);
     symbols = new DebugSymbols(readBytes(kernelPath));
   });
 

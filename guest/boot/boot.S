@@ -38,7 +38,7 @@ _start:
     movl %cr4, %eax
     orl $0x10, %eax                     /* CR4.PSE */
     movl %eax, %cr4
-    movl %edx, %cr3
+    movl %edx, %cr3                     /* @dap:load-cr3 (paging is still off here) */
     movl %cr0, %eax
     orl $0x80010000, %eax               /* CR0.PG | CR0.WP */
     movl %eax, %cr0

@@ -213,7 +213,7 @@ int MmFreeChain(chain_id_t id)
         return MM_ERR_BAD_ID;
     }
     uint32_t blocks = MmChainBlocks(id);
-    mm_unmap_all(id, 0);
+    mm_unmap_all(id, 0);   /* @dap:free-chain-unmap */
     mm_owners[id] = (struct mm_owner){0, 0, 0, OWNER_NONE, 0};
     free_from(id);
     mm_event(MM_EV_FREED, id, blocks, 0, 0, MM_OK, (uint32_t)__builtin_return_address(0));

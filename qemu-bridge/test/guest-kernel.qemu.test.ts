@@ -1,22 +1,22 @@
 // The bridge against our real guest (guest/build/kernel.elf, cmdline `demo`): boot it, let it
 // print heartbeats, attach, and read its higher-half kernel (mm_debug_info) through our page
-// walker, checked against QEMU's info tlb and pmemsave. Skipped until the guest is built.
+// walker, checked against QEMU's info tlb and pmemsave. Fails, saying how to build it, when the guest is missing.
 
 import * as assert from 'assert';
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
-import * as path from 'path';
 import { launchQemu, parseInfoTlb, QemuInstance, QemuSession, QmpClient } from '../src';
+import { GUEST_KERNEL, requireGuestKernel } from './fixtures/guest-kernel';
 
-const KERNEL = process.env.MMSCOPE_KERNEL ?? path.resolve(__dirname, '..', '..', '..', 'guest', 'build', 'kernel.elf');
+const KERNEL = GUEST_KERNEL;
 
 describe('bridge against the guest kernel (demo)', function () {
   this.timeout(90000);
   let qemu: QemuInstance | undefined;
   let session: QemuSession | undefined;
 
-  before(function () {
-    if (!fs.existsSync(KERNEL)) this.skip();
+  before(() => {
+    requireGuestKernel(KERNEL);
   });
   after(async () => {
     await session?.detach();

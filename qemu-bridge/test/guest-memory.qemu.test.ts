@@ -167,12 +167,14 @@ describe('GuestMemory against QEMU (test image)', function () {
     ram.close();
   });
 
-  it('writes only on request, through the gdbstub, and reads see them', async () => {
+  it('writes only on request, through the gdbstub, and QEMU sees them', async () => {
     const address = 0x00710000;
     await session.memory.writePhys(address, Buffer.from('hello'));
     assert.strictEqual((await pmemsave(oracle, qemu, address, 5)).toString(), 'hello');
+    // 0xC0310000 lies in the 4 MiB page at 0xC0000000 -> 0x00400000 (directory A).
     await session.memory.writeVirt(0xc0000000 + 0x310000, Buffer.from('virt!'), IMAGE.directoryA);
-    assert.strictEqual((await session.memory.readPhys(address, 5)).toString(), 'virt!');
+    assert.strictEqual((await pmemsave(oracle, qemu, address, 5)).toString(), 'virt!');
+    assert.strictEqual((await session.memory.readPhys(address, 5)).toString(), 'virt!', 'our reads see our write');
     await session.memory.writePhys(address, expectedFill(address, 8));
   });
 
