@@ -55,6 +55,14 @@ volatile uint32_t cpus_up = 1;
 volatile uint32_t counters[MAX_CPUS];
 volatile uint32_t rounds[MAX_CPUS];
 extern char trampoline_start[], trampoline_end[];
+static uint32_t wanted_cpus = MAX_CPUS;
+
+/* The part of the multiboot information this kernel reads. */
+struct multiboot_info {
+  uint32_t flags;
+  uint32_t mem_lower, mem_upper, boot_device;
+  uint32_t cmdline;
+};
 
 static inline uint32_t lapic_read(uint32_t reg) { return *(volatile uint32_t *)(LAPIC + reg); }
 static inline void lapic_write(uint32_t reg, uint32_t v) { *(volatile uint32_t *)(LAPIC + reg) = v; }
@@ -77,9 +85,12 @@ __attribute__((noinline)) void ap_round(uint32_t slot) {
   rounds[slot + 1]++;
 }
 
+/* The same virtual address holds each CPU's own id: reads there show whose CR3 they used. */
+static void mark_window(void) {
+  *(volatile uint32_t *)CPU_WINDOW = 0xc0de0000u | cpu_id();
+}
+
 static void cpu_loop(uint32_t cpu) {
-  /* The same virtual address holds each CPU's own id: reads there show whose CR3 they used. */
-  *(volatile uint32_t *)CPU_WINDOW = 0xc0de0000u | cpu;
   for (;;) {
     counters[cpu] = cpu_work(cpu, counters[cpu]);
     if (cpu != 0) ap_round(cpu - 1);
@@ -90,6 +101,7 @@ static void cpu_loop(uint32_t cpu) {
 /* An application processor's C entry, on its own stack, paging on (trampoline in boot.S). */
 void ap_main(uint32_t slot) {
   (void)slot;
+  mark_window();
   __atomic_fetch_add(&cpus_up, 1, __ATOMIC_SEQ_CST);
   say_number("smp: ap ", cpu_id(), " up\n");
   cpu_loop(cpu_id());
@@ -107,7 +119,22 @@ static void delay(uint32_t n) {
   }
 }
 
-void kmain(void) {
+/* The number of CPUs to wait for: the kernel command line's "cpus=N" (1 to MAX_CPUS), else MAX_CPUS. */
+static uint32_t expected_cpus(void) {
+  return wanted_cpus;
+}
+
+/* Called once on the bootstrap CPU when every expected AP runs its loop (a place to stop at). */
+__attribute__((noinline)) void smp_ready(uint32_t cpus) {
+  say_number("smp: ", cpus, " cpus\n");
+}
+
+void kmain(const struct multiboot_info *mb) {
+  if ((mb->flags & 4) && mb->cmdline) {
+    for (const char *p = (const char *)mb->cmdline; *p; p++) {
+      if (p[0] == 'c' && p[1] == 'p' && p[2] == 'u' && p[3] == 's' && p[4] == '=' && p[5] >= '1' && p[5] <= '0' + MAX_CPUS) wanted_cpus = (uint32_t)(p[5] - '0');
+    }
+  }
   outb(COM1 + 1, 0);
   outb(COM1 + 3, 0x80);
   outb(COM1, 1);
@@ -118,6 +145,7 @@ void kmain(void) {
   __asm__ volatile("mov %%cr4, %%eax; or $0x10, %%eax; mov %%eax, %%cr4" : : : "eax");
   __asm__ volatile("mov %0, %%cr3" : : "r"((uint32_t)page_dirs[0]));
   __asm__ volatile("mov %%cr0, %%eax; or $0x80000000, %%eax; mov %%eax, %%cr0" : : : "eax");
+  mark_window();
   uint8_t *dst = (uint8_t *)0x8000;
   for (char *p = trampoline_start; p < trampoline_end; p++) *dst++ = (uint8_t)*p;
   lapic_write(0xf0, lapic_read(0xf0) | 0x100);                    /* enable the local APIC */
@@ -129,7 +157,8 @@ void kmain(void) {
     delay(10000);
   }
   /* Every AP takes its stack and page directory by its slot (boot.S); wait until they have all come up. */
-  delay(2000000);
-  say_number("smp: ", cpus_up, " cpus\n");
+  for (uint32_t wait = 0; wait < 50000000 && cpus_up < expected_cpus(); wait++) {
+  }
+  smp_ready(cpus_up);
   cpu_loop(0);
 }
