@@ -101,6 +101,8 @@ export interface LaunchOptions {
   qemuPath?: string;
   /** Give the QEMU the adapter starts a second QMP monitor for the test (QemuMonitor.connect(marker)). */
   monitor?: boolean;
+  /** More QEMU arguments (e.g. -smp 4). */
+  qemuArgs?: string[];
 }
 
 export function launchArgs(o: LaunchOptions): DebugProtocol.LaunchRequestArguments & Record<string, unknown> {
@@ -109,7 +111,7 @@ export function launchArgs(o: LaunchOptions): DebugProtocol.LaunchRequestArgumen
     cmdline: o.cmdline ?? 'demo',
     memory: 128,
     stopOnEntry: o.stopOnEntry ?? false,
-    qemuArgs: ['-name', o.marker, ...(o.monitor ? ['-qmp', `unix:${QemuMonitor.socketPath(o.marker)},server=on,wait=off`] : [])],
+    qemuArgs: ['-name', o.marker, ...(o.monitor ? ['-qmp', `unix:${QemuMonitor.socketPath(o.marker)},server=on,wait=off`] : []), ...(o.qemuArgs ?? [])],
     ...(o.qemuPath ? { qemuPath: o.qemuPath } : {}),
   };
 }
@@ -162,6 +164,18 @@ export class QemuMonitor {
   /** The registers of the current CPU as QEMU's `info registers` prints them (lower-case names). */
   async registers(): Promise<Map<string, number>> {
     return parseInfoRegisters(await this.hmp('info registers'));
+  }
+
+  /** An HMP command run on vCPU `cpuIndex` (0-based): `x`, `info registers`, `info tlb` then use that CPU. */
+  async hmpOn(cpuIndex: number, command: string): Promise<string> {
+    const text = await this.qmp.execute('human-monitor-command', { 'command-line': command, 'cpu-index': cpuIndex });
+    if (typeof text !== 'string') throw new Error(`QEMU's ${command} for CPU ${cpuIndex} returned no text`);
+    return text;
+  }
+
+  /** The registers of vCPU `cpuIndex` (0-based), as QEMU's `info registers` prints them for it. */
+  async registersOf(cpuIndex: number): Promise<Map<string, number>> {
+    return parseInfoRegisters(await this.hmpOn(cpuIndex, 'info registers'));
   }
 
   /** Whether QEMU runs the guest (`query-status`). */

@@ -303,6 +303,7 @@ export class RspClient {
 
   /** Resumes the guest (`c`). Resolves once sent; the stop comes through waitForStop(). */
   async continue(): Promise<void> {
+    this.registerThread = undefined;
     await this.connection.resume('c');
   }
 
@@ -313,6 +314,7 @@ export class RspClient {
    */
   async resume(action: 'continue' | 'step', thread?: number): Promise<void> {
     const letter = action === 'continue' ? 'c' : 's';
+    this.registerThread = undefined;
     if (thread === undefined) await this.connection.resume(letter);
     else await this.connection.resume(`vCont;${letter}:${this.threadIdText(thread)}`);
   }
@@ -341,6 +343,24 @@ export class RspClient {
   async selectThread(thread: number): Promise<void> {
     const request = `Hg${this.threadIdText(thread)}`;
     expectOk(request, await this.connection.request(request));
+    this.registerThread = thread;
+  }
+
+  /** The thread `Hg` last selected; undefined once the guest ran (the stub picks the stopping vCPU). */
+  private registerThread: number | undefined;
+  private threadQueue: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Runs `fn` with `g`/`m`/`M`/`P` acting on vCPU `thread` (`Hg` when it is not selected yet), with
+   * no other caller of onThread selecting another thread in between. `fn` must not call onThread.
+   */
+  onThread<T>(thread: number, fn: () => Promise<T>): Promise<T> {
+    const run = this.threadQueue.then(async () => {
+      if (this.registerThread !== thread) await this.selectThread(thread);
+      return fn();
+    });
+    this.threadQueue = run.catch(() => undefined);
+    return run;
   }
 
   /** A thread id as the stub expects it: `p1.T` once multiprocess is negotiated, else `T`. */
@@ -358,6 +378,7 @@ export class RspClient {
   async step(timeoutMs?: number): Promise<StopReply> {
     const stopped = this.connection.waitForStop(timeoutMs);
     try {
+      this.registerThread = undefined;
       await this.connection.resume('s');
     } catch (e) {
       stopped.catch(() => undefined);

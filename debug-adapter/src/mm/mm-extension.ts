@@ -205,10 +205,23 @@ export class MmSessionExtension implements SessionExtension {
     this.stopped = true;
     this.stopLiveTimer();
     this.lastLive = undefined;
+    this.feed?.stopped(stop.reason);
+    this.publishStop();
+  }
+
+  /**
+   * Another vCPU is shown: its CR3 names the current address space, so the stop gets a new
+   * snapshot (a new stop number) built from that vCPU's registers.
+   */
+  onThreadSelected(): void {
+    if (this.stopped) this.publishStop();
+  }
+
+  /** Builds the snapshot of the current stop under a new stop number and sends it to the views and the feed. */
+  private publishStop(): void {
     this.stopIndex++;
     if (!this.emit && !this.feed) return;
     const index = this.stopIndex;
-    this.feed?.stopped(stop.reason);
     this.service.snapshot(index).then(
       (snap) => {
         if (index !== this.stopIndex) return;

@@ -44,4 +44,6 @@ export interface TargetEvents {
   /** A line for the debug console (logpoints, conditions that could not be evaluated). */
   console: [string];
   exited: [TargetExit];
+  /** The user now looks at another vCPU (its registers and address space): views follow it. */
+  threadSelected: [number];
 }

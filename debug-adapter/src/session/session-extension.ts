@@ -42,7 +42,9 @@ export interface SessionExtension {
   exceptionInfo?(): Promise<DebugProtocol.ExceptionInfoResponse['body'] | undefined>;
   /** Called on every reported stop (e.g. to build a per-stop snapshot lazily). */
   onStop?(stop: TargetStop): void;
-  /** Called before the guest resumes: drop per-stop state and references. */
+  /** Called when the user looks at another vCPU while stopped (its registers and CR3 now answer reads). */
+  onThreadSelected?(thread: number): void;
+    /** Called before the guest resumes: drop per-stop state and references. */
   onResume?(): void;
 }
 

@@ -21,6 +21,9 @@ import { ProgressReporter } from './progress';
 import { EXTENSION_REFERENCE_BASE, ExceptionFilter, SessionExtension, SessionExtensionFactory } from './session-extension';
 import { Target, TargetExit, TargetStop } from './target';
 
+/** `{ threadId }`: the user looks at another vCPU now (VS Code's focused thread); the memory views follow it. */
+export const SELECT_THREAD_REQUEST = 'mmscope/selectThread';
+
 /** Error ids in DAP error responses. */
 const ERROR_ID = 4000;
 
@@ -126,7 +129,7 @@ export class MmscopeSession extends DebugSession {
       await this.configurationDone;
       this.sendResponse(response);
       // Connecting stopped the guest: show where.
-      this.onStopped({ reason: 'pause', threadId: 1, pc: 0, breakpoints: [], description: 'attached' });
+      this.onStopped({ reason: 'pause', threadId: target.selectedThread, pc: 0, breakpoints: [], description: 'attached' });
     } catch (e) {
       this.failStart(response, e);
     }
@@ -152,6 +155,11 @@ export class MmscopeSession extends DebugSession {
     target.on('output', (text) => this.sendEvent(new OutputEvent(text, 'stdout')));
     target.on('console', (line) => this.sendEvent(new OutputEvent(line + '\n', 'console')));
     target.on('exited', (exit) => this.onExited(exit));
+    target.on('threadSelected', (thread) => {
+      // Another vCPU's registers and address space: what was read for the last one may differ.
+      this.inspector?.invalidate();
+      for (const x of this.extensions) x.onThreadSelected?.(thread);
+    });
     this.extensions = this.extensionFactories.map((f) => f(target)).filter((x): x is SessionExtension => x !== undefined);
     for (const x of this.extensions) {
       const decide = x.decideInternalHit?.bind(x);
@@ -352,8 +360,8 @@ export class MmscopeSession extends DebugSession {
     void this.respond(response, async () => {
       const target = this.requireTarget();
       this.beforeResume();
-      if (args.granularity === 'instruction') target.stepInstruction();
-      else target.stepLine('over');
+      if (args.granularity === 'instruction') target.stepInstruction(args.threadId);
+      else target.stepLine('over', args.threadId);
     });
   }
 
@@ -361,16 +369,16 @@ export class MmscopeSession extends DebugSession {
     void this.respond(response, async () => {
       const target = this.requireTarget();
       this.beforeResume();
-      if (args.granularity === 'instruction') target.stepInstruction();
-      else target.stepLine('into');
+      if (args.granularity === 'instruction') target.stepInstruction(args.threadId);
+      else target.stepLine('into', args.threadId);
     });
   }
 
-  protected override stepOutRequest(response: DebugProtocol.StepOutResponse): void {
+  protected override stepOutRequest(response: DebugProtocol.StepOutResponse, args: DebugProtocol.StepOutArguments): void {
     void this.respond(response, async () => {
       const target = this.requireTarget();
       this.beforeResume();
-      target.stepOut();
+      target.stepOut(args.threadId);
     });
   }
 
@@ -399,7 +407,7 @@ export class MmscopeSession extends DebugSession {
 
   protected override async stackTraceRequest(response: DebugProtocol.StackTraceResponse, args: DebugProtocol.StackTraceArguments): Promise<void> {
     await this.respond(response, async () => {
-      const frames = (await this.requireTarget().sourceFrames()).map((f) => {
+      const frames = (await this.requireTarget().sourceFrames(64, args.threadId)).map((f) => {
         const source = f.file ? new Source(path.basename(f.file), f.file) : undefined;
         const sf = new StackFrame(f.id, f.name, source, f.line, 1) as DebugProtocol.StackFrame;
         sf.instructionPointerReference = hex(f.pc);
@@ -531,6 +539,14 @@ export class MmscopeSession extends DebugSession {
   // ---- custom requests (extensions) ----
 
   protected override customRequest(command: string, response: DebugProtocol.Response, args: unknown): void {
+    if (command === SELECT_THREAD_REQUEST) {
+      void this.respond(response, async () => {
+        const threadId = (args as { threadId?: unknown } | undefined)?.threadId;
+        if (typeof threadId !== 'number') throw new Error(`${SELECT_THREAD_REQUEST} needs a numeric "threadId".`);
+        this.requireTarget().selectThread(threadId);
+      });
+      return;
+    }
     const owner = this.extensions.find((x) => x.commands.includes(command));
     if (!owner?.customRequest) {
       super.customRequest(command, response, args);

@@ -24,6 +24,8 @@ export interface SourceStackFrame {
 
 interface FrameHandle {
   frame: UnwoundStackFrame;
+  /** The vCPU whose stack holds the frame. */
+  thread: number;
   /** Index among the source frames of this machine frame (inlined calls first). */
   inlineIndex: number;
 }
@@ -40,7 +42,7 @@ export class SourceStack {
   }
 
   /** The source frames of `machineFrames`, innermost first; ids are stable within one stop. */
-  expand(machineFrames: readonly UnwoundStackFrame[]): SourceStackFrame[] {
+  expand(machineFrames: readonly UnwoundStackFrame[], thread = 1): SourceStackFrame[] {
     const frames: SourceStackFrame[] = [];
     const debug = this.symbols.hasDebugInfo;
     for (const frame of machineFrames) {
@@ -53,12 +55,12 @@ export class SourceStack {
         // Assembly code (no DWARF function) may still have a line table.
         const name = this.codeMap.functionName(lookup) ?? hex(frame.pc);
         const line = debug ? this.symbols.addressToLine(lookup) : undefined;
-        frames.push({ id: this.idOf(frame, 0), name: name + suffix, ...(line ? { file: line.file } : {}), line: line?.line ?? 0, pc: frame.pc, subtle: !line });
+        frames.push({ id: this.idOf(frame, 0, thread), name: name + suffix, ...(line ? { file: line.file } : {}), line: line?.line ?? 0, pc: frame.pc, subtle: !line });
         continue;
       }
       sources.forEach((s, i) => {
         frames.push({
-          id: this.idOf(frame, i),
+          id: this.idOf(frame, i, thread),
           name: s.name + (i === sources.length - 1 ? suffix : ''),
           ...(s.file ? { file: s.file } : {}),
           line: s.line ?? 0,
@@ -70,17 +72,17 @@ export class SourceStack {
     return frames;
   }
 
-  /** The inspector's view of frame `id`; throws when the id belongs to an earlier stop. */
-  context(id: number): FrameContext {
+  /** The inspector's view of frame `id` and its vCPU; throws when the id belongs to an earlier stop. */
+  context(id: number): { context: FrameContext; thread: number } {
     const handle = this.handles.get(id);
     if (!handle) throw new Error(`Frame ${id} belongs to an earlier stop; refresh the call stack.`);
-    return toFrameContext(handle.frame);
+    return { context: toFrameContext(handle.frame), thread: handle.thread };
   }
 
-  private idOf(frame: UnwoundStackFrame, inlineIndex: number): number {
-    for (const [id, h] of this.handles) if (h.frame === frame && h.inlineIndex === inlineIndex) return id;
+  private idOf(frame: UnwoundStackFrame, inlineIndex: number, thread: number): number {
+    for (const [id, h] of this.handles) if (h.frame === frame && h.inlineIndex === inlineIndex && h.thread === thread) return id;
     const id = this.nextId++;
-    this.handles.set(id, { frame, inlineIndex });
+    this.handles.set(id, { frame, inlineIndex, thread });
     return id;
   }
 }

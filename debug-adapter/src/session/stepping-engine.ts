@@ -64,6 +64,8 @@ export class GuestExited extends Error {
 export class SteppingEngine {
   /** The thread (vCPU) of the last stop reply. */
   currentThread = 1;
+  /** The one vCPU that runs during a step operation on a multi-vCPU guest (gdb's all-stop stepping); undefined: all run. */
+  private lockedThread: number | undefined;
   /** Set by the runtime: conditions, hit counts and logpoints. Without it every hit stops. */
   decide: BreakpointDecision | undefined;
   private pauseRequested = false;
@@ -79,10 +81,28 @@ export class SteppingEngine {
     private readonly arming: BreakpointArming,
   ) {}
 
-  /** Forgets a pause asked for before the operation that starts now. */
-  beginOperation(): void {
+  /**
+   * Forgets a pause asked for before the operation that starts now. A step operation passes the
+   * thread it steps: on a guest with several vCPUs only that one runs until the step ends, and the
+   * others stay stopped; a continue passes none and every vCPU runs.
+   */
+  beginOperation(stepThread?: number): void {
     this.pauseRequested = false;
     this.access.dropStopCaches();
+    this.lockedThread = stepThread !== undefined && this.access.multipleThreads ? stepThread : undefined;
+    if (stepThread !== undefined) this.currentThread = stepThread;
+    this.access.selectThread(this.currentThread);
+  }
+
+  /**
+   * The vCPU a resume names: the stepped thread during a step operation; for a single
+   * instruction otherwise, the thread of the last stop (the one sitting on a lifted breakpoint);
+   * none (every vCPU) for a continue or on a single-vCPU guest.
+   */
+  private resumeThread(command: 'c' | 's'): number | undefined {
+    if (!this.access.multipleThreads) return undefined;
+    if (this.lockedThread !== undefined) return this.lockedThread;
+    return command === 's' ? this.currentThread : undefined;
   }
 
   /** Asks the running operation to stop with a `pause` stop. */
@@ -449,7 +469,7 @@ export class SteppingEngine {
       const stopped = this.rsp.waitForStop(FOREVER);
       this.waitingLong = command === 'c';
       try {
-        await this.rsp.resume(command === 'c' ? 'continue' : 'step');
+        await this.rsp.resume(command === 'c' ? 'continue' : 'step', this.resumeThread(command));
       } catch (e) {
         stopped.catch(() => undefined);
         this.waitingLong = false;
@@ -461,7 +481,12 @@ export class SteppingEngine {
       } finally {
         this.waitingLong = false;
       }
-      if (reply.kind === 'signal' && reply.thread && reply.thread.tid > 0) this.currentThread = reply.thread.tid;
+      if (reply.kind === 'signal') {
+        // During a locked step only that vCPU ran (an interrupt's reply may name another one).
+        if (this.lockedThread !== undefined) this.currentThread = this.lockedThread;
+        else if (reply.thread && reply.thread.tid > 0) this.currentThread = reply.thread.tid;
+        this.access.selectThread(this.currentThread);
+      }
       if (reply.kind === 'signal' && reply.signal === 2 && this.interruptedForSync && !this.pauseRequested) {
         this.interruptedForSync = false;
         await this.arming.sync();

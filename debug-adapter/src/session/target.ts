@@ -93,7 +93,9 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
     try {
       const bridge = await QemuSession.attachTo(instance);
       if (!bridge.rsp) throw new TargetGoneError('offered no gdbstub');
-      return new Target(symbols, bridge, bridge.rsp, instance, true);
+      const target = new Target(symbols, bridge, bridge.rsp, instance, true);
+      await target.learnThreads();
+      return target;
     } catch (e) {
       await instance.shutdown(500);
       throw instance.startupFailure() ?? e;
@@ -112,7 +114,21 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
       // Make sure the guest is stopped before we talk to it.
       await rsp.interrupt(5000).catch(() => undefined);
     }
-    return new Target(symbols, bridge, rsp, undefined, false);
+    const target = new Target(symbols, bridge, rsp, undefined, false);
+    await target.learnThreads();
+    return target;
+  }
+
+  /** Reads the vCPU list once (QEMU's vCPUs do not come and go); with several, reads name their thread. */
+  private async learnThreads(): Promise<void> {
+    const ids = await this.rsp.threadIds().catch(() => [] as number[]);
+    if (ids.length === 0) ids.push(1);
+    this.threadList = ids.map((id) => ({ id, name: `CPU ${id - 1}` }));
+    this.access.multipleThreads = ids.length > 1;
+    const stopped = this.rsp.connection.lastStop;
+    const first = stopped && stopped.kind === 'signal' && stopped.thread && ids.includes(stopped.thread.tid) ? stopped.thread.tid : ids[0];
+    this.engine.currentThread = first;
+    this.access.selectThread(first);
   }
 
   get launched(): boolean {
@@ -175,33 +191,49 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
     this.engine.requestPause();
   }
 
-  /** Executes one instruction (a `hlt` completes when the next interrupt has been handled). */
-  stepInstruction(): void {
-    this.runOperation(() => this.engine.stepInstruction());
+  /**
+   * Executes one instruction of vCPU `thread` (default: the one that stopped last; the other vCPUs
+   * stay stopped). A `hlt` completes when the next interrupt has been handled.
+   */
+  stepInstruction(thread?: number): void {
+    this.runOperation(() => this.engine.stepInstruction(), this.stepThread(thread));
   }
 
   /**
    * Steps to the next source line. `over` runs called functions at full speed; `into` enters
    * called functions that have line information and stops after their prologue.
    */
-  stepLine(mode: 'over' | 'into'): void {
-    this.runOperation(() => this.engine.stepLine(mode));
+  stepLine(mode: 'over' | 'into', thread?: number): void {
+    this.runOperation(() => this.engine.stepLine(mode), this.stepThread(thread));
   }
 
-  /** Runs until the current function returns to its caller frame. */
-  stepOut(): void {
-    this.runOperation(() => this.engine.stepOut());
+  /** Runs until the current function of vCPU `thread` returns to its caller frame. */
+  stepOut(thread?: number): void {
+    this.runOperation(() => this.engine.stepOut(), this.stepThread(thread));
   }
 
-  /** Runs `body` as the one run operation; reports its stop, or the guest's exit. */
-  private runOperation(body: () => Promise<TargetStop>): void {
+  /** The vCPU a step operation steps: the one asked for, else the one that stopped last. */
+  private stepThread(thread: number | undefined): number {
+    if (thread === undefined) return this.engine.currentThread;
+    this.requireThread(thread);
+    return thread;
+  }
+
+  private requireThread(thread: number): void {
+    if (!this.threadList?.some((t) => t.id === thread)) {
+      throw new SessionError('NO_THREAD', `The guest has no thread ${thread}; its threads are its vCPUs ${this.threadList?.map((t) => t.id).join(', ') ?? '1'}.`);
+    }
+  }
+
+  /** Runs `body` as the one run operation (a step operation names the vCPU it steps); reports its stop, or the guest's exit. */
+  private runOperation(body: () => Promise<TargetStop>, stepThread?: number): void {
     if (this.state === 'gone') throw new TargetGoneError('has already exited');
     if (this.state === 'running' || this.op) throw new TargetRunningError('resume');
     const refusal = this.resumeRefusal?.();
     if (refusal) throw new SessionError('CANNOT_RESUME', refusal);
     this.state = 'running';
     this.startStack = undefined;
-    this.engine.beginOperation();
+    this.engine.beginOperation(stepThread);
     this.sourceStack.clear();
     // eslint-disable-next-line prefer-const
     let op: Promise<void> | undefined = undefined;
@@ -321,36 +353,55 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
 
   // ---- threads, stack ----
 
-  /** One thread per virtual CPU (from the gdbstub's thread list). */
+  /** One thread per virtual CPU (from the gdbstub's thread list, read when the session began). */
   async threads(): Promise<GuestThread[]> {
-    if (this.threadList) return this.threadList;
-    const current = this.engine.currentThread;
-    if (this.state !== 'stopped' || this.op) return [{ id: current, name: `CPU ${current - 1}` }];
-    const ids = await this.rsp.threadIds();
-    if (ids.length === 0) ids.push(1);
-    this.threadList = ids.map((id) => ({ id, name: `CPU ${id - 1}` }));
-    return this.threadList;
+    return this.threadList ?? [{ id: 1, name: 'CPU 0' }];
   }
 
-  /** Machine frames of the stopped guest, innermost first (cached until the guest runs). */
-  stackTrace(maxFrames = 64): Promise<UnwoundStackFrame[]> {
+  /** The vCPU whose registers and address space the views and the inspector show (the last stop's, until selected otherwise). */
+  get selectedThread(): number {
+    return this.access.selectedThread;
+  }
+
+  /**
+   * Shows vCPU `thread`: later register and memory reads (the inspector, the memory views) use its
+   * registers and its CR3. Emits `threadSelected` when the selection changes.
+   */
+  selectThread(thread: number): void {
+    this.requireStopped('select a thread');
+    this.requireThread(thread);
+    if (this.access.selectedThread === thread) return;
+    this.access.selectThread(thread);
+    this.emit('threadSelected', thread);
+  }
+
+  /** Machine frames of vCPU `thread` (default: the selected one), innermost first (cached until the guest runs). */
+  stackTrace(maxFrames = 64, thread?: number): Promise<UnwoundStackFrame[]> {
     this.requireStopped('read the stack');
-    const start = this.stackStart?.();
+    if (thread !== undefined) this.requireThread(thread);
+    // An exception stop shows the faulting frame on top of the stack of the vCPU that faulted.
+    const shown = thread ?? this.access.selectedThread;
+    const start = shown === this.lastStop?.threadId ? this.stackStart?.() : undefined;
     if (start) {
-      if (this.startStack?.start !== start) this.startStack = { start, frames: this.access.unwindFrom(start, Math.max(maxFrames, 64)) };
+      if (this.startStack?.start !== start) this.startStack = { start, frames: this.access.unwindFrom(start, Math.max(maxFrames, 64), shown) };
       return this.startStack.frames.then((f) => f.slice(0, maxFrames));
     }
-    return this.access.stackTrace(maxFrames);
+    return this.access.stackTrace(maxFrames, thread);
   }
 
-  /** The source-level stack (inlined calls expanded), with ids valid until the guest resumes. */
-  async sourceFrames(maxFrames = 64): Promise<SourceStackFrame[]> {
-    return this.sourceStack.expand(await this.stackTrace(maxFrames));
+  /** The source-level stack of vCPU `thread` (inlined calls expanded), with ids valid until the guest resumes. */
+  async sourceFrames(maxFrames = 64, thread = this.access.selectedThread): Promise<SourceStackFrame[]> {
+    return this.sourceStack.expand(await this.stackTrace(maxFrames, thread), thread);
   }
 
-  /** The frame named by an id from sourceFrames(); throws for an id of an earlier stop. */
+  /**
+   * The frame named by an id from sourceFrames(); throws for an id of an earlier stop. Asking for
+   * a frame of another vCPU selects that vCPU (the user looks at it now).
+   */
   frameContext(frameId: number): FrameContext {
-    return this.sourceStack.context(frameId);
+    const { context, thread } = this.sourceStack.context(frameId);
+    this.selectThread(thread);
+    return context;
   }
 
   /** The innermost frame of the stopped guest as the inspector sees it. */
