@@ -211,6 +211,11 @@ export function activate(context: vscode.ExtensionContext): void {
       client.liveFeed(null);
       void vscode.commands.executeCommand('setContext', 'mmscope.sessionActive', false);
     }),
+    // The memory views follow the vCPU (thread) focused in the Call Stack view.
+    vscode.debug.onDidChangeActiveStackItem((item) => {
+      if (!item || !isOurs(item.session)) return;
+      item.session.customRequest('mmscope/selectThread', { threadId: item.threadId }).then(undefined, () => undefined);
+    }),
     vscode.debug.onDidReceiveDebugSessionCustomEvent((e) => {
       if (isOurs(e.session) && e.event === LIVE_FEED_EVENT) client.liveFeed((e.body as { ws?: string } | undefined)?.ws ?? null);
     }),
