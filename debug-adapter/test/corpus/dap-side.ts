@@ -264,10 +264,18 @@ export async function runDapSide(kernel: string, plan: Plan, gdbViews: readonly 
         const at = await s.round();
         if (at !== undefined) view.round = at;
       }
-      if (!s.terminated) {
+      const clearAll = async (): Promise<void> => {
+        if (s.terminated) return;
         await s.dc.setFunctionBreakpointsRequest({ breakpoints: [] }).catch(() => undefined);
         if (source) await s.dc.setBreakpointsRequest({ source, breakpoints: [] }).catch(() => undefined);
-      }
+      };
+      // The breakpoint stays during the sequence (as gdb's does): a step may end at it.
+      const armMain = async (): Promise<void> => {
+        if (s.terminated) return;
+        await s.dc.setFunctionBreakpointsRequest({ breakpoints: planned.function ? [{ name: planned.function, condition }] : [] }).catch(() => undefined);
+        if (source) await s.dc.setBreakpointsRequest({ source, breakpoints: [{ line: planned.line ?? 0, condition }] }).catch(() => undefined);
+      };
+      await clearAll();
       let same = record(gBreak, view, -1);
       // Only worth it when the adapter stopped early in the same round (not after a guard hit).
       const early = !view.guard && view.round !== undefined && gBreak.round !== undefined && view.round <= gBreak.round;
@@ -290,6 +298,7 @@ export async function runDapSide(kernel: string, plan: Plan, gdbViews: readonly 
         for (const o of ops) result.notReplayed[o.op as StepKind]++;
         continue;
       }
+      await armMain();
       for (let k = 0; k < ops.length; k++) {
         const g = ops[k];
         const op = g.op as StepKind;
@@ -301,6 +310,7 @@ export async function runDapSide(kernel: string, plan: Plan, gdbViews: readonly 
         }
         if (g.exited) break;
       }
+      await clearAll();
     }
   } catch (e) {
     result.aborted = message(e);

@@ -151,7 +151,7 @@ for index, stop in enumerate(plan["stops"]):
     if guard.hit_count > 0 and bp.hit_count == 0:
         record["guard"] = True
     emit(record)
-    bp.delete()
+    # The breakpoint stays during the sequence: a step may end at it (deleted before the next stop).
     guard.delete()
     for op in stop["ops"]:
         if op == "finish" and current_function() in NO_FINISH:
