@@ -1,7 +1,7 @@
 // End-to-end in a real VS Code (code-server + chromium, see e2e/code-server.ts) on a "foreign"
 // workspace: a temporary folder holding only a kernel ELF of ours at build/myos.bin (not named
-// kernel.elf, not under guest/, no tasks.json, no Makefile). "mmscope: Pick a Kernel to Debug"
-// offers it, writes a launch.json entry without a preLaunchTask, F5 boots it, and the Screen
+// kernel.elf, not under guest/, no tasks.json, no Makefile). F5 with no launch.json boots it;
+// "mmscope: Pick a Kernel to Debug" offers it, writes a launch.json entry without a preLaunchTask, F5 boots it, and the Screen
 // view shows the guest's text console; a key typed into the view reaches the guest (it echoes
 // the scancode on its screen). Screenshots and the DAP trace go to .artifacts/e2e-foreign/.
 
@@ -110,8 +110,27 @@ describe('end to end in VS Code: your own kernel (pick a kernel, F5, the Screen 
     }
   });
 
-  it('picks the kernel and writes a launch.json entry with no task that does not exist', async () => {
+  it('boots the kernel found with F5 when there is no launch.json at all', async () => {
     await page.locator('.activitybar .action-item a[aria-label^="mmscope"]').waitFor({ timeout: 60000 });
+    await page.locator('.part.editor').click({ position: { x: 300, y: 200 } }).catch(() => undefined);
+    await page.keyboard.press('F5');
+    // With no file open VS Code shows Run and Debug; its button asks which debugger, and mmscope
+    // then finds the one kernel itself.
+    await page.locator('.debug-view-content .monaco-button', { hasText: 'Run and Debug' }).or(page.locator('.monaco-button', { hasText: /^Run and Debug$/ })).first().click({ timeout: 20000 });
+    await pickItem('mmscope: i386 kernel under QEMU');
+    await until('the debug session to start', () => (state()?.state === 'running' || state()?.state === 'stopped' ? true : undefined), 120000);
+    const trace = fs.readFileSync(`${wb.stateFile}.dap.jsonl`, 'utf8');
+    assert.match(trace, /"command":"launch".*"kernel":"[^"]*\/build\/myos\.bin"/, 'the launch request names the kernel found');
+    assert.ok(!/"preLaunchTask"/.test(trace), 'no task was asked for');
+    await page.locator('.debug-toolbar').waitFor({ timeout: 20000 });
+    await screenshot('f5-without-launch-json');
+    await page.locator('.part.editor').click({ position: { x: 300, y: 200 } });
+    await command('Debug: Stop');
+    await until('the session to end', () => (state()?.state === 'none' ? true : undefined), 30000);
+    assert.ok(!fs.existsSync(path.join(workspace, '.vscode', 'launch.json')), 'F5 alone writes no launch.json');
+  });
+
+  it('picks the kernel and writes a launch.json entry with no task that does not exist', async () => {
     await command('mmscope: Pick a Kernel to Debug');
     await pickItem('build/myos.bin');
     const launchFile = path.join(workspace, '.vscode', 'launch.json');
