@@ -1,7 +1,8 @@
 // End-to-end in a real VS Code (code-server + chromium, see e2e/code-server.ts) on a "foreign"
 // workspace: a temporary folder holding only a kernel ELF of ours at build/myos.bin (not named
-// kernel.elf, not under guest/, no tasks.json, no Makefile). "mmscope: Pick a Kernel to Debug"
-// offers it, writes a launch.json entry without a preLaunchTask, F5 boots it, and the Screen
+// kernel.elf, not under guest/, no tasks.json, and a Makefile). F5 with no launch.json boots it;
+// "mmscope: Pick a Kernel to Debug" offers it and the Makefile as a build step, writes a launch.json
+// entry whose preLaunchTask is the `make` task it adds to tasks.json, F5 runs make and boots it, and the Screen
 // view shows the guest's text console; a key typed into the view reaches the guest (it echoes
 // the scancode on its screen). Screenshots and the DAP trace go to .artifacts/e2e-foreign/.
 
@@ -84,6 +85,8 @@ describe('end to end in VS Code: your own kernel (pick a kernel, F5, the Screen 
     workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'mmscope-foreign-'));
     buildScreenKernel('multiboot1', 'myos.bin', path.join(workspace, 'build'));
     fs.writeFileSync(path.join(workspace, 'README.md'), '# myos\n\nA kernel nobody at mmscope wrote.\n');
+    // The Makefile leaves a mark, so the test sees the pre-launch task run.
+    fs.writeFileSync(path.join(workspace, 'Makefile'), 'all:\n\ttouch build/made-by-make\n');
     wb = new Workbench({ folder: workspace, extension: ROOT });
     await wb.start();
     page = wb.page;
@@ -110,10 +113,30 @@ describe('end to end in VS Code: your own kernel (pick a kernel, F5, the Screen 
     }
   });
 
-  it('picks the kernel and writes a launch.json entry with no task that does not exist', async () => {
+  it('boots the kernel found with F5 when there is no launch.json at all', async () => {
     await page.locator('.activitybar .action-item a[aria-label^="mmscope"]').waitFor({ timeout: 60000 });
+    await page.locator('.part.editor').click({ position: { x: 300, y: 200 } }).catch(() => undefined);
+    await page.keyboard.press('F5');
+    // With no file open VS Code shows Run and Debug; its button asks which debugger, and mmscope
+    // then finds the one kernel itself.
+    await page.locator('.debug-view-content .monaco-button', { hasText: 'Run and Debug' }).or(page.locator('.monaco-button', { hasText: /^Run and Debug$/ })).first().click({ timeout: 20000 });
+    await pickItem('mmscope: i386 kernel under QEMU');
+    await until('the debug session to start', () => (state()?.state === 'running' || state()?.state === 'stopped' ? true : undefined), 120000);
+    const trace = fs.readFileSync(`${wb.stateFile}.dap.jsonl`, 'utf8');
+    assert.match(trace, /"command":"launch".*"kernel":"[^"]*\/build\/myos\.bin"/, 'the launch request names the kernel found');
+    assert.ok(!/"preLaunchTask"/.test(trace), 'no task was asked for');
+    await page.locator('.debug-toolbar').waitFor({ timeout: 20000 });
+    await screenshot('f5-without-launch-json');
+    await page.locator('.part.editor').click({ position: { x: 300, y: 200 } });
+    await command('Debug: Stop');
+    await until('the session to end', () => (state()?.state === 'none' ? true : undefined), 30000);
+    assert.ok(!fs.existsSync(path.join(workspace, '.vscode', 'launch.json')), 'F5 alone writes no launch.json');
+  });
+
+  it('picks the kernel and make, and writes a launch.json entry whose task exists', async () => {
     await command('mmscope: Pick a Kernel to Debug');
     await pickItem('build/myos.bin');
+    await pickItem('Run make first');
     const launchFile = path.join(workspace, '.vscode', 'launch.json');
     const launch = await until('the launch.json entry', () => {
       try {
@@ -126,8 +149,16 @@ describe('end to end in VS Code: your own kernel (pick a kernel, F5, the Screen 
     assert.strictEqual(launch.configurations.length, 1);
     const entry = launch.configurations[0];
     assert.deepStrictEqual([entry.type, entry.request, entry.name, entry.kernel], ['mmscope', 'launch', 'Boot myos.bin', '${workspaceFolder}/build/myos.bin']);
-    assert.ok(!('preLaunchTask' in entry), `no preLaunchTask without tasks.json: ${JSON.stringify(entry)}`);
-    assert.ok(!fs.existsSync(path.join(workspace, '.vscode', 'tasks.json')), 'no tasks.json was made up');
+    assert.strictEqual(entry.preLaunchTask, 'make', JSON.stringify(entry));
+    const tasks = await until('the make task in tasks.json', () => {
+      try {
+        const t = JSON.parse(fs.readFileSync(path.join(workspace, '.vscode', 'tasks.json'), 'utf8').replace(/^\s*\/\/.*$/gm, '')) as { tasks?: { label: string; type: string; command: string }[] };
+        return t.tasks;
+      } catch {
+        return undefined;
+      }
+    }, 15000);
+    assert.deepStrictEqual(tasks.map((t) => [t.label, t.type, t.command]), [['make', 'process', 'make']], 'the preLaunchTask names the one task tasks.json defines');
     await page.locator('.notifications-toasts', { hasText: 'added "Boot myos.bin"' }).waitFor({ timeout: 15000 });
     await screenshot('launch-entry-written');
     // Until the launcher's defaults include a display adapter (issue 11, boot part), the user adds one.
@@ -141,6 +172,7 @@ describe('end to end in VS Code: your own kernel (pick a kernel, F5, the Screen 
     await page.locator('.part.editor').click({ position: { x: 300, y: 200 } }).catch(() => undefined);
     await page.keyboard.press('F5');
     await until('the debug session to start', () => (state()?.state === 'running' || state()?.state === 'stopped' ? true : undefined), 120000);
+    assert.ok(fs.existsSync(path.join(workspace, 'build', 'made-by-make')), 'the make task ran before the launch');
     const trace = fs.readFileSync(`${wb.stateFile}.dap.jsonl`, 'utf8');
     assert.match(trace, /"command":"launch".*"kernel":"[^"]*\/build\/myos\.bin"/, 'the launch request names the picked kernel');
     await page.locator('.activitybar .action-item a[aria-label^="mmscope"]').click();
@@ -159,8 +191,13 @@ describe('end to end in VS Code: your own kernel (pick a kernel, F5, the Screen 
       return t.includes('MMSCOPE SCREEN TEST') ? t : undefined;
     }, 30000);
     assert.match(text, /line two: 0123456789 <>&/);
-    const s = state()?.screen;
-    assert.ok(s && s.mode === 'text' && s.width === 720 && s.height === 400, JSON.stringify(s));
+    // What the extension reports the webview drew (written when the webview says it has).
+    const s = await until(`the extension's record of the screen (${JSON.stringify(state()?.screen)})`, () => {
+      const r = state()?.screen;
+      return r && r.mode === 'text' ? r : undefined;
+    }, 15000);
+    assert.deepStrictEqual([s.width, s.height], [720, 400]);
+    assert.ok(s.text?.includes('MMSCOPE SCREEN TEST'));
     await screenshot('screen-view');
   });
 

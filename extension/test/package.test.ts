@@ -1,7 +1,7 @@
 // `npm run package` builds mmscope.vsix, and that .vsix installs into a real VS Code (code-server's
 // --install-extension) carrying everything it needs: the extension, the language server, the debug
-// adapter (which then answers DAP from the installed folder, with no node_modules beside it) and
-// the Physical memory webview.
+// adapter (which then answers DAP from the installed folder, with no node_modules beside it), the
+// Physical memory and Screen webviews and the walkthrough's pages.
 
 import * as assert from 'assert';
 import { execFileSync } from 'child_process';
@@ -33,7 +33,7 @@ describe('the .vsix (npm run package)', function () {
     assert.match(out, /mmscope.*successfully installed/i, out);
     const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { publisher: string; name: string; version: string };
     installed = path.join(extensions, `${pkg.publisher}.${pkg.name}-${pkg.version}`);
-    for (const f of ['package.json', 'dist/extension.js', 'dist/server.js', 'dist/adapter.js', 'dist/iced_x86_bg.wasm', 'dist/webview/memory-map-host.js', 'dist/webview/memory-map-host.css']) {
+    for (const f of ['package.json', 'dist/extension.js', 'dist/server.js', 'dist/adapter.js', 'dist/iced_x86_bg.wasm', 'dist/webview/memory-map-host.js', 'dist/webview/memory-map-host.css', 'dist/webview/screen-host.js', 'extension/media/walkthrough/kernel.md']) {
       assert.ok(fs.existsSync(path.join(installed, f)), `${f} is installed`);
     }
     assert.ok(!fs.existsSync(path.join(installed, 'node_modules')), 'the bundles stand alone');

@@ -126,6 +126,7 @@ body{padding:4px 6px;color:var(--vscode-foreground);font:12px var(--vscode-font-
 
   private async fetch(session: vscode.DebugSession): Promise<void> {
     this.inFlight = true;
+    let failed = false;
     try {
       const body = (await session.customRequest('mmscope/screen')) as ScreenBody;
       if (session !== this.session) return;
@@ -133,6 +134,7 @@ body{padding:4px 6px;color:var(--vscode-foreground);font:12px var(--vscode-font-
       this.rendered = { width: body.width, height: body.height, mode: body.mode, text: body.text, count: this.fetched, keys: this.keys };
       void this.view?.webview.postMessage({ type: 'screen', ...body, running: this.running, count: this.fetched });
     } catch (e) {
+      failed = true;
       const text = e instanceof Error ? e.message : String(e);
       this.rendered = { width: 0, height: 0, mode: 'none', count: this.fetched, keys: this.keys, error: text };
       void this.view?.webview.postMessage({ type: 'message', text });
@@ -144,7 +146,8 @@ body{padding:4px 6px;color:var(--vscode-foreground);font:12px var(--vscode-font-
       this.again = false;
       this.refresh();
     } else if (this.running && this.session === session && this.view?.visible) {
-      this.timer = setTimeout(() => this.refresh(), 1000 / RUNNING_REFRESH_PER_SECOND);
+      // After a failure (no display adapter, the session still starting) ask once a second only.
+      this.timer = setTimeout(() => this.refresh(), failed ? 1000 : 1000 / RUNNING_REFRESH_PER_SECOND);
     }
   }
 
