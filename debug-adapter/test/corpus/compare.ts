@@ -14,7 +14,7 @@ export interface CompareOptions {
   sequenceLength: number;
 }
 
-export const DEFAULT_OPTIONS: CompareOptions = { seed: 11, opsPerKind: 230, sequenceLength: 16 };
+export const DEFAULT_OPTIONS: CompareOptions = { seed: 11, opsPerKind: 230, sequenceLength: 10 };
 
 export interface KindCount {
   /** Operations gdb ran. */

@@ -34,8 +34,8 @@ export const STOP_FUNCTIONS: readonly string[] = [
 /** Files whose lines are candidates for line breakpoints. */
 export const LINE_FILES: readonly string[] = ['work.c', 'round.c'];
 
-/** Highest round a stop may name (the kernels run CORPUS_ROUNDS = 200 rounds). */
-const LAST_PLANNED_ROUND = 150;
+/** Highest round a stop may name (the kernels run CORPUS_ROUNDS = 400 rounds). */
+const LAST_PLANNED_ROUND = 300;
 
 /** mulberry32: a small seeded generator. */
 export function seededRandom(seed: number): () => number {

@@ -18,7 +18,7 @@
 #define VIRT_TO_PHYS(v) ((uintptr_t)(v) - (uintptr_t)KERNEL_VBASE)
 
 /* Rounds the two worker threads run before the kernel exits through isa-debug-exit. */
-#define CORPUS_ROUNDS 200
+#define CORPUS_ROUNDS 400
 
 static inline void outb(uint16_t port, uint8_t value) { __asm__ volatile("outb %0, %1" : : "a"(value), "Nd"(port)); }
 static inline uint8_t inb(uint16_t port)
