@@ -126,8 +126,8 @@ export class SteppingEngine {
   // ---- operations ----
 
   /** Runs to `entry` (the kernel's first instruction) and stops there with reason `entry`. */
-  async runToEntry(entry: number): Promise<TargetStop> {
-    const arrival = await this.runUntil([entry], (pc) => pc === entry);
+  async runToEntry(entry: number, atEntry: (pc: number) => Promise<boolean> = async (pc) => pc === entry): Promise<TargetStop> {
+    const arrival = await this.runUntil([entry], atEntry);
     if (arrival.kind === 'stop') return arrival.stop;
     return this.makeStop('entry', await this.access.pc());
   }
@@ -136,8 +136,8 @@ export class SteppingEngine {
    * After a reset: runs to `entry`, calls `atEntry` there, then stops (`stopOnEntry`) or goes on
    * as `continue` does. A stop on the way (a breakpoint in the firmware's path) is reported as is.
    */
-  async runFromReset(entry: number, stopOnEntry: boolean, atEntry: () => Promise<void>): Promise<TargetStop> {
-    const arrival = await this.runUntil([entry], (pc) => pc === entry);
+  async runFromReset(entry: number, stopOnEntry: boolean, atEntry: () => Promise<void>, isEntry: (pc: number) => Promise<boolean> = async (pc) => pc === entry): Promise<TargetStop> {
+    const arrival = await this.runUntil([entry], isEntry);
     await atEntry();
     if (arrival.kind === 'stop') return arrival.stop;
     if (stopOnEntry) return this.makeStop('entry', await this.access.pc());

@@ -25,6 +25,10 @@ import { SourceStack, SourceStackFrame } from './source-stack';
 import { UnwoundStackFrame } from './stack-unwinder';
 import { GuestExited, SteppingEngine } from './stepping-engine';
 
+/** EAX at a multiboot (v1, v2) kernel's entry, set by the loader. */
+const MULTIBOOT1_MAGIC = 0x2badb002;
+const MULTIBOOT2_MAGIC = 0x36d76289;
+
 export type { GuestThread, StopReason, TargetEvents, TargetExit, TargetStop } from './run-events';
 
 export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
@@ -49,6 +53,8 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
   private lastStop: TargetStop | undefined;
   private threadList: GuestThread[] | undefined;
   private ending = false;
+  /** Booted through a bootloader (ISO, disk): its own code may run at the kernel's entry address first. */
+  private bootloaderFirst = false;
   private exitReported = false;
 
   private constructor(
@@ -94,6 +100,7 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
       const bridge = await QemuSession.attachTo(instance);
       if (!bridge.rsp) throw new TargetGoneError('offered no gdbstub');
       const target = new Target(symbols, bridge, bridge.rsp, instance, true);
+      target.bootloaderFirst = config.boot.kind !== 'kernel';
       await target.learnThreads();
       return target;
     } catch (e) {
@@ -177,7 +184,19 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
       return;
     }
     const entry = physicalEntry(this.symbols.elf);
-    this.runOperation(() => this.engine.runToEntry(entry));
+    this.runOperation(() => this.engine.runToEntry(entry, (pc) => this.atKernelEntry(pc, entry)));
+  }
+
+  /**
+   * Whether a stop at `entry` is the kernel's start. After a bootloader, only with the multiboot
+   * hand-over magic in EAX: GRUB runs its own loaded modules in memory at 1 MiB before it loads
+   * the kernel there, so the address alone is reached earlier (measured with our guest's 0x10000c).
+   */
+  private async atKernelEntry(pc: number, entry: number): Promise<boolean> {
+    if (pc !== entry) return false;
+    if (!this.bootloaderFirst) return true;
+    const eax = (await this.access.register('eax')) >>> 0;
+    return eax === MULTIBOOT1_MAGIC || eax === MULTIBOOT2_MAGIC;
   }
 
   /** Resumes the guest until a breakpoint, a watchpoint, a pause or its exit. */
@@ -293,7 +312,7 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
     this.arming.pending = true;
     await this.arming.sync();
     const entry = physicalEntry(this.symbols.elf);
-    this.runOperation(() => this.engine.runFromReset(entry, stopOnEntry, restoreAction));
+    this.runOperation(() => this.engine.runFromReset(entry, stopOnEntry, restoreAction, (pc) => this.atKernelEntry(pc, entry)));
   }
 
   /**
