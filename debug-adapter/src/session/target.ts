@@ -66,6 +66,9 @@ const MAX_LINE_STEPS = 20000;
 /** Single steps in one line before switching to running to the line's exits. */
 const RANGE_STEP_AFTER = 12;
 const CR0_PG = 0x80000000;
+/** EAX at a multiboot (v1, v2) kernel's entry, set by the loader. */
+const MULTIBOOT1_MAGIC = 0x2badb002;
+const MULTIBOOT2_MAGIC = 0x36d76289;
 
 type Arrival = { kind: 'arrived' } | { kind: 'stop'; stop: TargetStop };
 
@@ -95,6 +98,8 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
   private currentThread = 1;
   private ending = false;
   private exitReported = false;
+  /** Booted through a bootloader (ISO, disk): its own code may run at the kernel's entry address first. */
+  private bootloaderFirst = false;
 
   private constructor(
     readonly symbols: DebugSymbols,
@@ -132,7 +137,9 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
     try {
       const bridge = await QemuSession.attachTo(instance);
       if (!bridge.rsp) throw new TargetGoneError('offered no gdbstub');
-      return new Target(symbols, bridge, bridge.rsp, instance, true);
+      const target = new Target(symbols, bridge, bridge.rsp, instance, true);
+      target.bootloaderFirst = config.boot.kind !== 'kernel';
+      return target;
     } catch (e) {
       await instance.shutdown(500);
       throw instance.startupFailure() ?? e;
@@ -239,10 +246,22 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
     }
     const entry = physicalEntry(this.symbols.elf);
     this.runOperation(async () => {
-      const arrival = await this.runUntil([entry], (pc) => pc === entry);
+      const arrival = await this.runUntil([entry], (pc) => this.atKernelEntry(pc, entry));
       if (arrival.kind === 'stop') return arrival.stop;
       return this.makeStop('entry', await this.pc());
     });
+  }
+
+  /**
+   * Whether a stop at `entry` is the kernel's start. After a bootloader, only with the multiboot
+   * hand-over magic in EAX: GRUB runs its own loaded modules in memory at 1 MiB before it loads
+   * the kernel there, so the address alone is reached earlier (measured with our guest's 0x10000c).
+   */
+  private async atKernelEntry(pc: number, entry: number): Promise<boolean> {
+    if (pc !== entry) return false;
+    if (!this.bootloaderFirst) return true;
+    const eax = Number(await this.rsp.readRegister('eax')) >>> 0;
+    return eax === MULTIBOOT1_MAGIC || eax === MULTIBOOT2_MAGIC;
   }
 
   /** Resumes the guest until a breakpoint, a watchpoint, a pause or its exit. */
@@ -623,7 +642,7 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
     await this.applyPendingSync();
     const entry = physicalEntry(this.symbols.elf);
     this.runOperation(async () => {
-      const arrival = await this.runUntil([entry], (pc) => pc === entry);
+      const arrival = await this.runUntil([entry], (pc) => this.atKernelEntry(pc, entry));
       await restoreAction();
       if (arrival.kind === 'stop') return arrival.stop;
       if (stopOnEntry) return this.makeStop('entry', await this.pc());
