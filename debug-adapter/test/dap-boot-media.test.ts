@@ -60,6 +60,13 @@ async function failingLaunch(dc: DebugClient, args: Args): Promise<{ message: st
   return { message, terminated };
 }
 
+/** EAX at the top frame: a multiboot loader hands over 0x2BADB002 there, so this proves the bootloader jumped. */
+async function eaxAtTop(dc: DebugClient): Promise<number> {
+  const frame = await topFrame(dc);
+  const r = await dc.evaluateRequest({ expression: '(unsigned int)$eax', frameId: frame.id, context: 'watch' });
+  return Number(r.body.result.split(' ')[0]);
+}
+
 async function topFrame(dc: DebugClient): Promise<DebugProtocol.StackFrame> {
   const st = await dc.stackTraceRequest({ threadId: 1 });
   return st.body.stackFrames[0];
@@ -145,6 +152,7 @@ describe('DAP: booting from an ISO or a disk (real QEMU, GRUB)', function () {
     assert.strictEqual(stop.body.reason, 'entry');
     const top = await topFrame(dc);
     assert.strictEqual(top.instructionPointerReference, entryOf(KERNEL));
+    assert.strictEqual(await eaxAtTop(dc), 0x2badb002, 'EAX is not the multiboot magic: this is not the hand-over from GRUB');
     assert.ok(!output.join('').includes('mmscope guest kernel'), 'the kernel printed before its entry');
     const bp = await dc.setFunctionBreakpointsRequest({ breakpoints: [{ name: 'MmFreeChain' }] });
     assert.strictEqual(bp.body.breakpoints[0].verified, true);
@@ -162,6 +170,7 @@ describe('DAP: booting from an ISO or a disk (real QEMU, GRUB)', function () {
     const stop = await launchAndStop(dc, args, async () => undefined, true);
     assert.strictEqual(stop.body.reason, 'entry');
     assert.strictEqual((await topFrame(dc)).instructionPointerReference, entryOf(vgak));
+    assert.strictEqual(await eaxAtTop(dc), 0x2badb002, 'EAX is not the multiboot magic: this is not the hand-over from GRUB');
     const line = markerLine(VGA_KERNEL_SOURCE, 'cursor-read');
     const bp = await dc.setBreakpointsRequest({ source: { path: VGA_KERNEL_SOURCE }, breakpoints: [{ line }] });
     assert.strictEqual(bp.body.breakpoints[0].line, line);
