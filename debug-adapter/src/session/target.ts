@@ -400,7 +400,7 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
     if (thread !== undefined) this.requireThread(thread);
     // An exception stop shows the faulting frame on top of the stack of the vCPU that faulted.
     const shown = thread ?? this.access.selectedThread;
-    const start = shown === this.lastStop?.threadId ? this.stackStart?.() : undefined;
+    const start = shown === this.engine.currentThread ? this.stackStart?.() : undefined;
     if (start) {
       if (this.startStack?.start !== start) this.startStack = { start, frames: this.access.unwindFrom(start, Math.max(maxFrames, 64), shown) };
       return this.startStack.frames.then((f) => f.slice(0, maxFrames));
