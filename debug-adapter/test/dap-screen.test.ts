@@ -173,7 +173,8 @@ describe('DAP: the Screen (mmscope/screen, mmscope/sendKey) on a real QEMU', fun
     marker = qemuMarker();
     dc = await startClient();
     const serial = collectOutput(dc);
-    await launch(dc, buildScreenKernel('multiboot1'), ['-name', marker]);
+    // The launcher gives QEMU a standard VGA unless the user removes it, as here.
+    await launch(dc, buildScreenKernel('multiboot1'), ['-name', marker, '-vga', 'none']);
     await serial.wait(/screen kernel ready/, 60000);
     await assert.rejects(dc.customRequest('mmscope/screen'), /QEMU has no display to capture .*"qemuArgs": \["-vga", "std"\]/);
     // The session stays usable.

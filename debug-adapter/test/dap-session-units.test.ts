@@ -16,7 +16,15 @@ import { requireGuest, KERNEL } from './dap-fixture';
 describe('session units', () => {
   it('validates launch attributes and says what is wrong', () => {
     const ok = validateLaunch({ kernel: 'guest/build/kernel.elf', cwd: '/repo', memory: 64, qemuArgs: ['-smp', '1'], stopOnEntry: true });
-    assert.deepStrictEqual(ok, { kernel: '/repo/guest/build/kernel.elf', memoryMiB: 64, cmdline: '', qemuArgs: ['-smp', '1'], stopOnEntry: true });
+    assert.deepStrictEqual(ok, {
+      kernel: '/repo/guest/build/kernel.elf',
+      boot: { kind: 'kernel', file: '/repo/guest/build/kernel.elf', cmdline: '' },
+      drives: [],
+      display: 'none',
+      memoryMiB: 64,
+      qemuArgs: ['-smp', '1'],
+      stopOnEntry: true,
+    });
     assert.throws(() => validateLaunch({}), (e: unknown) => e instanceof ConfigurationError && /"kernel" must name the kernel ELF file/.test(e.message));
     assert.throws(() => validateLaunch({ kernel: 'k', memory: 1.5 }), /"memory" must be a whole number/);
     assert.throws(() => validateLaunch({ kernel: 'k', qemuArgs: [1] }), /"qemuArgs" must be an array of strings/);
