@@ -140,7 +140,7 @@ export class CpuExceptionExtension implements SessionExtension {
   private async readHandlers(): Promise<Map<number, number[]>> {
     const out = new Map<number, number[]>();
     const qmp = this.target.bridge.qmp as QmpClient;
-    const registers = await this.target.readRegisters();
+    const registers = await this.target.guest.registers();
     if (((registers.get('cr0') ?? 0) & CR0_PE) === 0) return out;
     const idtr: Idtr | undefined = parseIdtr(await qmp.humanMonitorCommand('info registers'));
     if (!idtr) return out;
@@ -148,7 +148,7 @@ export class CpuExceptionExtension implements SessionExtension {
     const length = Math.min(idtr.limit + 1, (top + 1) * 8);
     let table: Buffer;
     try {
-      table = await this.target.readMemory(idtr.base, length);
+      table = await this.target.guest.readMemory(idtr.base, length);
     } catch {
       return out; // the IDT's address is not mapped: the CPU would triple-fault
     }
@@ -177,9 +177,9 @@ export class CpuExceptionExtension implements SessionExtension {
     }
     const kind = kindOfVector(vector);
     if (!kind) return undefined;
-    const live = await this.target.readRegisters();
+    const live = await this.target.guest.registers();
     const esp = live.get('esp') ?? 0;
-    const words = await this.target.readMemory(esp, FRAME_WORDS * 4).catch(() => this.target.readMemory(esp, 16).catch(() => Buffer.alloc(0)));
+    const words = await this.target.guest.readMemory(esp, FRAME_WORDS * 4).catch(() => this.target.guest.readMemory(esp, 16).catch(() => Buffer.alloc(0)));
     const frame = faultingFrame(live, words, pushesErrorCode(vector));
     const registers = frame?.registers ?? new Map(live);
     const notes: string[] = [];
@@ -190,7 +190,7 @@ export class CpuExceptionExtension implements SessionExtension {
       if (chain) notes.push(`the exceptions before it: ${formatChain(chain)}`);
     }
     if (vector === 6) {
-      const bytes = await this.target.readMemory(registers.get('eip') ?? 0, 4).catch(() => undefined);
+      const bytes = await this.target.guest.readMemory(registers.get('eip') ?? 0, 4).catch(() => undefined);
       if (bytes) notes.push(`the bytes there: ${[...bytes].map((b) => b.toString(16).padStart(2, '0')).join(' ')}`);
     }
     notes.push(`stopped at the entry of its handler (${this.handlerName(pc, live)})`);
@@ -263,7 +263,7 @@ export class CpuExceptionExtension implements SessionExtension {
       if (this.target.launched) await qmp.quit().catch(() => undefined);
       throw new Error(reason === 'guest-reset' ? 'the guest reset the machine' : 'the guest powered off');
     }
-    const live = await this.target.readRegisters();
+    const live = await this.target.guest.registers();
     const registers = new Map(live);
     const first = chain?.first;
     for (const [name, value] of first?.registers ?? []) if (live.has(name)) registers.set(name, value);

@@ -57,6 +57,15 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
   private bootloaderFirst = false;
   private exitReported = false;
 
+  /**
+   * The guest's registers and memory for the runtime's own parts while a run operation holds the
+   * guest stopped at a hit (internal-hit deciders, stop describers), when the state is still
+   * "running". User requests go through readMemory/readRegisters, which check the state.
+   */
+  get guest(): Pick<GuestAccess, 'registers' | 'readMemory'> {
+    return this.access;
+  }
+
   private constructor(
     readonly symbols: DebugSymbols,
     readonly bridge: QemuSession,
