@@ -2,7 +2,8 @@
 // stops (records.ts), what counts as the same execution point, and the seeded plan.
 
 import * as assert from 'assert';
-import { makePlan, seededRandom, STEP_KINDS } from './corpus/plan';
+import { seededRandom } from '../../qemu-bridge/test/seeded-random';
+import { makePlan, STEP_KINDS } from './corpus/plan';
 import { compareStop, fromGdb, StopView, valueMap } from './corpus/records';
 import { buildKernel, MATRIX } from './corpus/build';
 

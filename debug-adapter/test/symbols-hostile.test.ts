@@ -5,19 +5,9 @@
 import * as assert from 'assert';
 import { DebugSymbols, DwarfFormatError, SymbolsError, typeName } from '../src/symbols';
 import { DW_AT, DW_FORM } from '../src/symbols/dwarfConstants';
+import { seededRandom } from '../../qemu-bridge/test/seeded-random';
 import { build, readBytes } from './fixtures-c/compile';
 
-/** Deterministic PRNG (mulberry32) so a failing case can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const noMemory = { readRegister: (): number => 0x1000, readMemory: (_a: number, n: number): Uint8Array => new Uint8Array(n), callFrameCfa: (): number => 0x2000 };
 
@@ -84,7 +74,7 @@ describe('symbols: hostile input', function () {
   });
 
   it('survives garbage in every debug section', async () => {
-    const random = prng(1);
+    const random = seededRandom(1);
     for (const img of images) {
       const elf = new DebugSymbols(img.bytes).elf;
       for (const section of elf.sections.filter((s) => s.name.startsWith('.debug_') || s.name === '.eh_frame')) {
@@ -119,7 +109,7 @@ describe('symbols: hostile input', function () {
   });
 
   it('never hangs or crashes on 3000 seeded mutations', async () => {
-    const random = prng(20240601);
+    const random = seededRandom(20240601);
     const outcomes = { ok: 0, error: 0 };
     for (let i = 0; i < 3000; i++) {
       const img = images[i % images.length];

@@ -15,6 +15,10 @@ export class SeededRandom {
     this.state = x >>> 0;
     return this.state;
   }
+  /** A fraction in [0, 1), like Math.random(). */
+  fraction(): number {
+    return this.next() / 4294967296;
+  }
   /** Integer in [0, n). */
   below(n: number): number {
     return this.next() % n;
@@ -24,4 +28,10 @@ export class SeededRandom {
     for (let i = 0; i < n; i++) b[i] = this.next() & 0xff;
     return b;
   }
+}
+
+/** A seeded stand-in for Math.random: fractions in [0, 1). */
+export function seededRandom(seed: number): () => number {
+  const random = new SeededRandom(seed);
+  return () => random.fraction();
 }

@@ -3,6 +3,7 @@
 // a round of the workers (corpus_round), and from each stop a short sequence of step operations.
 // The same seed and kernel give the same plan.
 
+import { seededRandom } from '../../../qemu-bridge/test/seeded-random';
 import * as path from 'path';
 import { run } from '../fixtures-c/compile';
 
@@ -36,18 +37,6 @@ export const LINE_FILES: readonly string[] = ['work.c', 'round.c'];
 
 /** Highest round a stop may name (the kernels run CORPUS_ROUNDS = 400 rounds). */
 const LAST_PLANNED_ROUND = 300;
-
-/** mulberry32: a small seeded generator. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Source lines with code in `files` (basename → sorted lines), from objdump's decoded line table. */
 export function linesWithCode(elf: string, files: readonly string[]): Map<string, number[]> {
