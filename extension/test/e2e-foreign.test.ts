@@ -11,7 +11,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import type { Frame, Page } from 'playwright-core';
-import { Workbench, missingPrerequisite } from './e2e/code-server';
+import { Workbench, missingPrerequisite, screenshotter, until } from './e2e/code-server';
 import { buildScreenKernel } from '../../debug-adapter/test/fixtures-screen/build';
 import { execFileSync } from 'child_process';
 
@@ -24,15 +24,6 @@ interface ExtensionState {
   screen?: { width: number; height: number; mode: string; text?: string; count: number; keys: number; error?: string };
 }
 
-async function until<T>(what: string, f: () => T | undefined | false | Promise<T | undefined | false>, ms: number): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms / 1000} s waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 describe('end to end in VS Code: your own kernel (pick a kernel, F5, the Screen view)', function () {
   this.timeout(5 * 60 * 1000);

@@ -13,7 +13,7 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Locator, Page } from 'playwright-core';
-import { Workbench, missingPrerequisite } from './e2e/code-server';
+import { Workbench, missingPrerequisite, screenshotter, until } from './e2e/code-server';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const ARTIFACTS = path.join(ROOT, '.artifacts', 'e2e');
@@ -33,25 +33,12 @@ interface ExtensionState {
   stopToViewsMs?: number;
 }
 
-async function until<T>(what: string, f: () => T | undefined | Promise<T | undefined>, ms: number): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms / 1000} s waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 describe('end to end in VS Code (code-server + chromium)', function () {
   this.timeout(15 * 60 * 1000);
   let wb: Workbench;
   let page: Page;
-  let shot = 0;
-  const screenshot = async (name: string): Promise<void> => {
-    fs.mkdirSync(ARTIFACTS, { recursive: true });
-    await page.screenshot({ path: path.join(ARTIFACTS, `${String(++shot).padStart(2, '0')}-${name}.png`) });
-  };
+  const screenshot = screenshotter(() => page, ARTIFACTS);
   const state = (): ExtensionState | undefined => wb.state<ExtensionState>();
 
   /** Takes the visible quick-input row whose label is exactly `label`. */

@@ -181,3 +181,23 @@ export class Workbench {
     if (!process.env.MMSCOPE_E2E_KEEP) fs.rmSync(this.scratch, { recursive: true, force: true });
   }
 }
+
+/** Polls `f` every 250 ms until it gives a value (not undefined or false); throws after `ms` naming `what`. */
+export async function until<T>(what: string, f: () => T | undefined | false | Promise<T | undefined | false>, ms: number): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${ms / 1000} s waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Numbered screenshots (01-name.png, 02-...) of the page `page()` gives, into `dir`. */
+export function screenshotter(page: () => Page, dir: string): (name: string) => Promise<void> {
+  let shot = 0;
+  return async (name) => {
+    fs.mkdirSync(dir, { recursive: true });
+    await page().screenshot({ path: path.join(dir, `${String(++shot).padStart(2, '0')}-${name}.png`) });
+  };
+}
