@@ -203,6 +203,28 @@ describe('booting like a PC (real QEMU)', function () {
         await end(qemu, qmp);
       }
     });
+
+    // QEMU names its vCPU threads with debug-threads=on: one "CPU n/TCG" per vCPU with
+    // multi-threaded TCG, a single "ALL CPUs/TCG" with thread=single.
+    const vcpuThreads = (qemu: QemuInstance): string[] => fs.readdirSync(`/proc/${qemu.pid}/task`)
+      .map((t) => fs.readFileSync(`/proc/${qemu.pid}/task/${t}/comm`, 'utf8').trim())
+      .filter((name) => name.endsWith('/TCG'))
+      .sort();
+
+    it('runs every vCPU on one TCG thread unless the user names an accelerator', async () => {
+      const single = await boot({ kernel: buildVgaKernel(), smp: 2, extraArgs: ['-name', 'accel-default,debug-threads=on'] });
+      try {
+        assert.deepStrictEqual(vcpuThreads(single.qemu), ['ALL CPUs/TCG']);
+      } finally {
+        await end(single.qemu, single.qmp);
+      }
+      const multi = await boot({ kernel: buildVgaKernel(), smp: 2, extraArgs: ['-name', 'accel-user,debug-threads=on', '-accel', 'tcg,thread=multi'] });
+      try {
+        assert.deepStrictEqual(vcpuThreads(multi.qemu), ['CPU 0/TCG', 'CPU 1/TCG']);
+      } finally {
+        await end(multi.qemu, multi.qmp);
+      }
+    });
   });
 
   describe('startup failures in one sentence', () => {

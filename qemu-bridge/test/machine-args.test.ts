@@ -13,9 +13,18 @@ function valuesOf(args: string[], option: string): string[] {
 }
 
 describe('machine-args', () => {
-  it('gives a PC its VGA adapter, a parallel port and no window by default', () => {
+  it('gives a PC its VGA adapter, a parallel port, single-threaded TCG and no window by default', () => {
     const args = machineArgs({ boot: kernel });
-    assert.deepStrictEqual(args, ['-display', 'none', '-vga', 'std', '-parallel', 'null', '-kernel', '/k/kernel.elf', '-append', 'demo']);
+    assert.deepStrictEqual(args, ['-display', 'none', '-accel', 'tcg,thread=single', '-vga', 'std', '-parallel', 'null', '-kernel', '/k/kernel.elf', '-append', 'demo']);
+  });
+
+  it('leaves the accelerator to the user\'s -accel, -enable-kvm or -machine accel=', () => {
+    for (const user of [['-accel', 'kvm'], ['--accel', 'tcg'], ['-accel=tcg,thread=multi'], ['-enable-kvm'], ['-machine', 'pc,accel=kvm'], ['-M', 'q35,accel=tcg'], ['-machine', 'accel=kvm:tcg']]) {
+      const args = machineArgs({ boot: kernel, userArgs: user });
+      assert.deepStrictEqual(valuesOf(args, '-accel'), [], `with ${user.join(' ')}: ${args.join(' ')}`);
+    }
+    // A machine option without accel= keeps the default.
+    assert.deepStrictEqual(valuesOf(machineArgs({ boot: kernel, userArgs: ['-machine', 'pc,usb=off'] }), '-accel'), ['tcg,thread=single']);
   });
 
   it('opens QEMU\'s GTK window for display "window"', () => {
@@ -36,7 +45,7 @@ describe('machine-args', () => {
     assert.deepStrictEqual(valuesOf(machineArgs({ boot: kernel, userArgs: ['-nodefaults'] }), '-parallel'), []);
     assert.deepStrictEqual(valuesOf(machineArgs({ boot: kernel, userArgs: ['-display', 'curses'] }), '-display'), []);
     assert.deepStrictEqual(valuesOf(machineArgs({ boot: kernel, userArgs: ['-nographic'] }), '-display'), []);
-    assert.deepStrictEqual(userChoices(['-smp', '2']), { noDefaults: false, displayAdapter: false, parallel: false, display: false });
+    assert.deepStrictEqual(userChoices(['-smp', '2']), { noDefaults: false, displayAdapter: false, parallel: false, display: false, accelerator: false });
   });
 
   it('adds no PC devices when told not to', () => {
