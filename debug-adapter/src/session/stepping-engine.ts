@@ -69,6 +69,8 @@ export class SteppingEngine {
   /** Set by the runtime: conditions, hit counts and logpoints. Without it every hit stops. */
   decide: BreakpointDecision | undefined;
   private pauseRequested = false;
+  /** The interrupt for the requested pause has been sent (it is sent once, when the guest runs). */
+  private pauseInterrupted = false;
   private interruptedForSync = false;
   private waitingLong = false;
 
@@ -88,6 +90,7 @@ export class SteppingEngine {
    */
   beginOperation(stepThread?: number): void {
     this.pauseRequested = false;
+    this.pauseInterrupted = false;
     this.access.dropStopCaches();
     this.lockedThread = stepThread !== undefined && this.access.multipleThreads ? stepThread : undefined;
     if (stepThread !== undefined) this.currentThread = stepThread;
@@ -108,7 +111,11 @@ export class SteppingEngine {
   /** Asks the running operation to stop with a `pause` stop. */
   requestPause(): void {
     this.pauseRequested = true;
-    if (this.rsp.running && !this.rsp.connection.closed) this.rsp.sendInterrupt();
+    // Between two resumes (re-arming, reading the pc) the guest is stopped: the next resume sees the flag.
+    if (this.rsp.running && !this.rsp.connection.closed && !this.pauseInterrupted) {
+      this.pauseInterrupted = true;
+      this.rsp.sendInterrupt();
+    }
   }
 
   /**
@@ -465,6 +472,8 @@ export class SteppingEngine {
 
   private async rawResume(command: 'c' | 's'): Promise<StopReply> {
     for (;;) {
+      // A pause asked for while the guest was stopped between resumes (no interrupt could be sent).
+      if (this.pauseRequested) return PAUSED;
       this.access.dropStopCaches();
       const stopped = this.rsp.waitForStop(FOREVER);
       this.waitingLong = command === 'c';
@@ -474,6 +483,11 @@ export class SteppingEngine {
         stopped.catch(() => undefined);
         this.waitingLong = false;
         throw e;
+      }
+      // A pause asked for while the resume was being sent: interrupt now that the guest runs.
+      if (this.pauseRequested && !this.pauseInterrupted && this.rsp.running && !this.rsp.connection.closed) {
+        this.pauseInterrupted = true;
+        this.rsp.sendInterrupt();
       }
       let reply: StopReply;
       try {
