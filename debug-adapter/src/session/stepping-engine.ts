@@ -395,8 +395,13 @@ export class SteppingEngine {
    * decision says "go on" are resumed silently.
    */
   private async runUntil(addresses: readonly number[], arrived: (pc: number) => boolean | Promise<boolean>): Promise<Arrival> {
-    for (const a of addresses) await this.arming.addTemporary(a);
+    const added: number[] = [];
     try {
+      // Counted before arming: one the stub refuses is still taken back in `finally`.
+      for (const a of addresses) {
+        added.push(a);
+        await this.arming.addTemporary(a);
+      }
       for (;;) {
         const reply = await this.resumeAndWait('c');
         if (reply.kind === 'signal' && reply.signal === 5 && !reply.watch) {
@@ -418,7 +423,7 @@ export class SteppingEngine {
         return { kind: 'stop', stop: await this.settle(reply) };
       }
     } finally {
-      for (const a of addresses) await this.arming.removeTemporary(a).catch(() => undefined);
+      for (const a of added) await this.arming.removeTemporary(a).catch(() => undefined);
     }
   }
 
