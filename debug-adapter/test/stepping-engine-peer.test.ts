@@ -128,7 +128,8 @@ describe('stepping engine against a fake scripted gdbstub (no QEMU)', function (
   };
 
   before(function () {
-    if (!haveTool('gcc') || !haveTool('ld')) this.skip();
+    // gcc and ld are prerequisites (scripts/setup.sh installs them): without them this fails, it does not skip.
+    for (const tool of ['gcc', 'ld']) assert.ok(haveTool(tool), `${tool} is missing; run scripts/setup.sh`);
     const elf = build('stepper.c', { flags: ['-O0', '-fcf-protection=none'], script: 'runctl_kernel.ld' });
     symbols = new DebugSymbols(fs.readFileSync(elf));
     segments = symbols.elf.programHeaders
@@ -286,6 +287,30 @@ describe('stepping engine against a fake scripted gdbstub (no QEMU)', function (
     const returnAddress = (line('call-spin') + 5).toString(16);
     assert.ok(precedes(r, INTERRUPT, `z0,${returnAddress},1`), r.packets().join(' '));
     assert.strictEqual(r.machine.breakpoints.size, 0);
+  });
+
+  // Guards: a pause asked for while the engine re-arms breakpoints before a resume (the guest is
+  // stopped then, so no interrupt can be sent) is not lost: the operation ends as a pause without
+  // resuming. Before the fix the continue ran on in spin() and never stopped.
+  it('a pause asked for while breakpoints are re-armed before a resume is not lost', async () => {
+    const r = await rig((m) => {
+      m.write32(symbol('mode'), 1);
+      m.runTo(line('call-spin'));
+    });
+    r.table.setSourceBreakpoints(SOURCE, [{ line: markerLine(SOURCE, 'leaf-body') }]);
+    r.arming.pending = true; // armed by the next resume, as after a setBreakpoints while stopped
+    r.machine.onPacket = (p) => {
+      if (p.startsWith('Z0')) r.engine.requestPause();
+    };
+    r.engine.beginOperation();
+    let timer: NodeJS.Timeout | undefined;
+    const stop = await Promise.race([
+      r.engine.continue(),
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('the pause was lost: the guest runs on')), 3000))),
+    ]).finally(() => clearTimeout(timer));
+    assert.deepStrictEqual([stop.reason, stop.pc], ['pause', line('call-spin')]);
+    assert.deepStrictEqual(resumes(r), [], 'nothing was resumed');
+    assert.ok(r.machine.breakpoints.has(`0:${line('leaf-body')}`), 'the new breakpoint is armed');
   });
 
   // Guards: the guest exiting (a `W` stop reply) while a step runs rejects the operation with

@@ -97,6 +97,9 @@ export class FakeI386Gdbstub {
     return this.peer?.received ?? [];
   }
 
+  /** Called with every packet the client sends, before it is answered (a test acts at a chosen moment). */
+  onPacket: ((payload: string) => void) | undefined;
+
   /** Answers the next packet matching `match` with `reply` (an error code) instead of doing it. */
   failOnce(match: string | RegExp | ((payload: string) => boolean), reply = 'E14'): void {
     this.failures.push({ match: (p) => (typeof match === 'string' ? p === match : typeof match === 'function' ? match(p) : match.test(p)), reply });
@@ -130,6 +133,7 @@ export class FakeI386Gdbstub {
   // ---- the gdbstub ----
 
   private answer(payload: string): { send: Buffer } | 'silence' {
+    this.onPacket?.(payload);
     if (payload === INTERRUPT) {
       // QEMU stops a running guest and reports SIGINT; a stopped one ignores the byte.
       if (this.run) this.report('T02', this.run.threads[0]);
