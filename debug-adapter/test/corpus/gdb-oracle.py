@@ -117,6 +117,11 @@ gdb.execute("set pagination off")
 gdb.execute("set confirm off")
 gdb.execute("set width 0")
 gdb.execute("set height 0")
+# kmain's breakpoint is set before the kernel turns paging on, when its virtual addresses
+# cannot be read through the target: without this gdb's prologue analysis fails and it stops at
+# the function's opening line (where it would not stop once paging is on, nor with the ELF alone).
+# The kernel's code is read-only and never modified, so gdb may read it from the ELF.
+gdb.execute("set trust-readonly-sections on")
 gdb.execute("target remote 127.0.0.1:%d" % int(os.environ["CORPUS_PORT"]))
 gdb.execute("tbreak kmain", to_string=True)
 gdb.execute("continue", to_string=True)
