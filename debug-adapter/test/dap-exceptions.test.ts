@@ -279,6 +279,37 @@ describe('CPU exceptions stop the debugger (DAP, real QEMU, test kernels)', func
     assert.strictEqual(cur.stops.length, 0);
   });
 
+  it('filters changed while the kernel runs take effect at once: on, the fault stops; off, it does not', async () => {
+    // QEMU drops input while the VM is stopped (the adapter stops it briefly to re-arm): send
+    // keys until the kernel has gone on past its wait.
+    const key = async (cur: Session, past: () => boolean): Promise<void> => {
+      for (let i = 0; i < 100 && !past(); i++) {
+        await cur.qmp.execute('send-key', { keys: [{ type: 'qcode', data: 'a' }] });
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    };
+    // Started without filters; the page-fault filter is set while the kernel waits (running).
+    s = await launch('key-pf', []);
+    let cur = s;
+    await waitFor('the kernel waiting for a key', () => (/waiting for a key/.test(cur.serial()) ? true : undefined));
+    const on = await cur.dc.setExceptionBreakpointsRequest({ filters: ['cpu-page-fault'] });
+    assert.deepStrictEqual(on.body?.breakpoints?.map((b) => b.verified), [true]);
+    await key(cur, () => cur.stops.length > 0 || /unhandled exception/.test(cur.serial()));
+    const stop = await firstStop(cur);
+    assert.strictEqual(stop.body.text, 'CPU: page fault (#PF)');
+    assert.ok(!/unhandled exception/.test(cur.serial()), 'the stop came before the kernel\'s handler ran');
+    await end(s);
+    s = undefined;
+    // Started with the filter; turned off while the kernel waits: the kernel's own handler runs.
+    s = await launch('key-pf', ['cpu-page-fault']);
+    cur = s;
+    await waitFor('the kernel waiting for a key', () => (/waiting for a key/.test(cur.serial()) ? true : undefined));
+    await cur.dc.setExceptionBreakpointsRequest({ filters: [] });
+    await key(cur, () => cur.stops.length > 0 || /unhandled exception/.test(cur.serial()));
+    await waitFor('the kernel\'s handler output', () => (/unhandled exception 0x0000000e/.test(cur.serial()) ? true : undefined));
+    assert.strictEqual(cur.stops.length, 0);
+  });
+
   it('a #PF handler that maps the page and returns: the stop happens, continue resumes and the kernel goes on', async () => {
     s = await launch('fixpf', ['cpu-page-fault']);
     const stop = await firstStop(s);

@@ -104,8 +104,10 @@ export class CpuExceptionExtension implements SessionExtension {
     for (const k of CPU_EXCEPTIONS) if (k.vector !== undefined && on.has(k.filter)) this.vectors.add(k.vector);
     await this.setTriple(on.has(TRIPLE_FAULT_FILTER));
     this.idtKey = '';
-    if (!this.target.isRunning) await this.rearm().catch(() => undefined);
-    else this.arm(this.entries);
+    // Only vectors still enabled stay armed at once; the IDT is read (for vectors newly enabled)
+    // with the guest stopped: now, or in a short interruption while it runs.
+    this.arm(this.entries);
+    await this.target.whenStopped(() => this.rearm());
     return verdicts;
   }
 

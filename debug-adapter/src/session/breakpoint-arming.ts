@@ -11,6 +11,8 @@ export class BreakpointArming {
   pending = false;
   private readonly armed = new Map<string, ArmSpec>();
   private readonly temporary = new Map<number, number>();
+  /** Work that needs the guest stopped, run at the start of the next sync (see `whenStopped`). */
+  private readonly stoppedTasks: (() => Promise<void>)[] = [];
 
   constructor(
     private readonly rsp: RspClient,
@@ -19,8 +21,19 @@ export class BreakpointArming {
     private readonly pagingSeen: () => boolean,
   ) {}
 
+  /**
+   * Queues `task` (it reads the stopped guest and may change the table) for the start of the next
+   * sync, which happens while the guest is stopped; marks the set as changed.
+   */
+  whenStopped(task: () => Promise<void>): void {
+    this.stoppedTasks.push(task);
+    this.pending = true;
+  }
+
   /** Arms and disarms until the stub holds exactly the desired set (no-op without changes). */
   async sync(): Promise<void> {
+    // A task's failure is its own (it reports or ignores it); the arming goes on.
+    for (let task = this.stoppedTasks.shift(); task; task = this.stoppedTasks.shift()) await task().catch(() => undefined);
     if (!this.pending) return;
     this.pending = false;
     const desired = new Map<string, ArmSpec>();

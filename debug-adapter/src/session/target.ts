@@ -182,6 +182,17 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
     }
   }
 
+  /**
+   * Runs `task` with the guest stopped, then arms what the table lists: now when stopped; while
+   * the guest runs, in the short interruption that re-arms breakpoints (during a step, before the
+   * next resume). For work that must read the guest to decide its breakpoints.
+   */
+  async whenStopped(task: () => Promise<void>): Promise<void> {
+    if (this.state === 'gone') return;
+    this.arming.whenStopped(task);
+    await this.syncBreakpoints();
+  }
+
   // ---- run control ----
 
   /** After configuration: runs the guest, or runs it to the kernel's first instruction and stops there. */

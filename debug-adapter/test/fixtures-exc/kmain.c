@@ -51,6 +51,20 @@ static inline void outb(u16 port, u8 value) {
     __asm__ volatile("outb %0, %1" : : "a"(value), "Nd"(port));
 }
 
+static inline u8 inb(u16 port) {
+    u8 value;
+    __asm__ volatile("inb %1, %0" : "=a"(value) : "Nd"(port));
+    return value;
+}
+
+/* Waits for a byte from the keyboard controller (a key sent through QMP), so that a test can
+ * change the debugger's settings while the kernel runs, before the fault. */
+static void wait_for_key(void) {
+    while ((inb(0x64) & 1u) == 0) {
+    }
+    (void)inb(0x60);
+}
+
 static void puts(const char *s) {
     for (; *s; s++) outb(0x3f8, (u8)*s);
 }
@@ -188,7 +202,11 @@ void kmain(u32 magic, const u32 *info) {
     enable_paging();
     if (!equals(scenario, "noidt-pf")) load_idt();
     if (equals(scenario, "reload-pf")) reload_idt();
-    if (equals(scenario, "pf") || equals(scenario, "reload-pf") || equals(scenario, "noidt-pf") || equals(scenario, "fixpf")) {
+    if (equals(scenario, "key-pf")) {
+        puts("waiting for a key\n");
+        wait_for_key();
+        poke((volatile u32 *)UNMAPPED, 0x1234);
+    } else if (equals(scenario, "pf") || equals(scenario, "reload-pf") || equals(scenario, "noidt-pf") || equals(scenario, "fixpf")) {
         poke((volatile u32 *)UNMAPPED, 0x1234);
         puts("after poke: ");
         puthex(*(volatile u32 *)UNMAPPED);
