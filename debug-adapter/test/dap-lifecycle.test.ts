@@ -134,7 +134,7 @@ describe('DAP: lifecycle and bad input (real QEMU)', function () {
   it('says the kernel does not exist and ends', async () => {
     const dc = await client();
     const r = await failingLaunch(dc, launchArgs({ marker: marker(), kernel: '/nonexistent/kernel.elf' }));
-    assert.match(r.message, /The kernel file \/nonexistent\/kernel\.elf does not exist; build it/);
+    assert.strictEqual(r.message, 'The kernel file /nonexistent/kernel.elf does not exist; build it first, or set "kernel" in launch.json to your kernel\'s ELF file.');
     assert.strictEqual(r.terminated, true);
   });
 

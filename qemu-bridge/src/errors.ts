@@ -18,8 +18,9 @@ export class QemuNotFoundError extends BridgeError {
 
 /** The kernel image given to the launcher does not exist. */
 export class KernelNotFoundError extends BridgeError {
-  constructor(readonly kernelPath: string) {
-    super('KERNEL_NOT_FOUND', `The kernel file ${kernelPath} does not exist; build it with "make -C guest" or pass another path with --kernel.`);
+  /** `remedy`: what the caller's user changes (a launch attribute, a command-line option). */
+  constructor(readonly kernelPath: string, remedy = 'build it first or pass another path with --kernel') {
+    super('KERNEL_NOT_FOUND', `The kernel file ${kernelPath} does not exist; ${remedy}.`);
   }
 }
 

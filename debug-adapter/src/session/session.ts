@@ -136,7 +136,7 @@ export class MmscopeSession extends DebugSession {
   }
 
   private loadSymbols(kernel: string): DebugSymbols {
-    if (!fs.existsSync(kernel) || !fs.statSync(kernel).isFile()) throw new KernelNotFoundError(kernel);
+    if (!fs.existsSync(kernel) || !fs.statSync(kernel).isFile()) throw new KernelNotFoundError(kernel, 'build it first, or set "kernel" in launch.json to your kernel\'s ELF file');
     let symbols: DebugSymbols;
     try {
       symbols = new DebugSymbols(fs.readFileSync(kernel));
