@@ -19,3 +19,6 @@ export * from './qemu-launcher';
 export * from './attach';
 export * from './machine-args';
 export * from './launch-errors';
+export * from './paging/paging-modes';
+export * from './paging/page-entry';
+export * from './paging/page-table-walk';

@@ -15,7 +15,7 @@
 // interrupt log, switched on through HMP only while this filter is on (interrupt-log-files.ts).
 
 import type { DebugProtocol } from '@vscode/debugprotocol';
-import { PageNotPresentError, QmpClient, translate } from '../../../qemu-bridge/src';
+import { pagingModel, QmpClient, TableLevel, walkAddress } from '../../../qemu-bridge/src';
 import type { ExceptionFilter, SessionExtension } from '../session/session-extension';
 import type { Target, TargetStop } from '../session/target';
 import { CPU_EXCEPTIONS, CpuExceptionKind, describeException, describePageFaultAccess, hex, kindOfVector, mnemonicOf, nameOf, pushesErrorCode, TRIPLE_FAULT_FILTER } from './cpu-exceptions';
@@ -24,6 +24,11 @@ import { FRAME_WORDS, faultingFrame } from './interrupt-frame';
 import { chainToDelivery, DeliveredEvent, ExceptionChain, formatChain, parseInterruptLog, tripleFaultChain } from './interrupt-log';
 import { InterruptLogFiles } from './interrupt-log-files';
 import { lidtSites } from './lidt-sites';
+
+const LEVEL_NAMES: Record<TableLevel, string> = { PML5: 'PML5', PML4: 'PML4', PDPT: 'page-directory-pointer', PD: 'page-directory', PT: 'page-table' };
+const PAGE_SIZE_NAMES = new Map<bigint, string>([[0x1000n, '4 KiB'], [0x200000n, '2 MiB'], [0x400000n, '4 MiB'], [0x40000000n, '1 GiB']]);
+const EFER_NXE = 0x800;
+const hexBig = (n: bigint): string => `0x${n.toString(16)}`;
 
 export const CPU_EXCEPTION_FILTERS: readonly ExceptionFilter[] = CPU_EXCEPTIONS.map((k) => ({
   filter: k.filter,
@@ -37,8 +42,6 @@ export const CPU_EXCEPTION_FILTERS: readonly ExceptionFilter[] = CPU_EXCEPTIONS.
 const OWNER = 'cpu-exceptions';
 const CR0_PE = 1;
 const CR0_PG = 0x80000000;
-const CR4_PSE = 0x10;
-const CR4_PAE = 0x20;
 /** How often the interrupt log's size is checked while the guest runs. */
 const ROTATE_EVERY_MS = 250;
 
@@ -227,21 +230,28 @@ export class CpuExceptionExtension implements SessionExtension {
     return [`${name ? `${name} at ` : ''}${hex(address)}`, ...(line ? [`${basename(line.file)}:${line.line}`] : [])].join(', ');
   }
 
-  /** Where CR2 lands in the current page tables, through the one page walker (non-PAE paging). */
+  /** Where CR2 lands in the current page tables, through the one page walker (any paging mode). */
   private async translateCr2(live: ReadonlyMap<string, number>): Promise<string> {
     const cr2 = live.get('cr2') ?? 0;
     const cr3 = live.get('cr3') ?? 0;
-    const cr4 = live.get('cr4') ?? 0;
-    if (cr4 & CR4_PAE) return `CR2 ${hex(cr2)} is not translated: PAE paging is not supported yet`;
-    try {
-      const t = await translate(cr2, cr3, { pse: (cr4 & CR4_PSE) !== 0 }, (a, n) => this.target.bridge.memory.readPhys(a, n));
-      return `CR3 ${hex(cr3)} maps ${hex(cr2)} to physical ${hex(t.physical)} (${t.pageSize === 4096 ? '4 KiB' : '4 MiB'} page, ${t.writable ? 'writable' : 'read-only'}, ${t.user ? 'user' : 'kernel-only'})`;
-    } catch (e) {
-      if (e instanceof PageNotPresentError) {
-        const index = e.level === 'directory' ? cr2 >>> 22 : (cr2 >>> 12) & 0x3ff;
-        return `CR3 ${hex(cr3)} maps nothing at ${hex(cr2)}: page-${e.level} entry ${index} (at physical ${hex(e.entryAddress)}) is ${hex(e.entry)}, not present`;
-      }
-      return `CR2 ${hex(cr2)} could not be translated (${e instanceof Error ? e.message.replace(/\.$/, '') : String(e)})`;
+    // Without EFER in the register set, take NX as enabled: bit 63 is then never called reserved.
+    const model = pagingModel({ cr0: live.get('cr0') ?? 0, cr4: live.get('cr4') ?? 0, efer: live.get('efer') ?? EFER_NXE });
+    const w = await walkAddress(model, cr3, cr2, (a, n) => this.target.bridge.memory.readPhys(Number(a), n));
+    const last = w.steps[w.steps.length - 1];
+    const where = last ? `${LEVEL_NAMES[last.level]} entry ${last.index} (at physical ${hexBig(last.entryAddress)}) is ${hexBig(last.entry.raw)}` : '';
+    switch (w.kind) {
+      case 'mapped':
+        return `CR3 ${hex(cr3)} maps ${hex(cr2)} to physical ${hexBig(w.physical)} (${PAGE_SIZE_NAMES.get(w.pageSize) ?? `${w.pageSize} byte`} page, ${w.writable ? 'writable' : 'read-only'}, ${w.user ? 'user' : 'kernel-only'}${w.noExecute ? ', no-execute' : ''})`;
+      case 'not-present':
+        return `CR3 ${hex(cr3)} maps nothing at ${hex(cr2)}: ${where}, not present`;
+      case 'reserved-bits':
+        return `CR3 ${hex(cr3)} cannot map ${hex(cr2)}: ${where}, with reserved bits ${hexBig(last.entry.reserved)} set`;
+      case 'unreadable':
+        return `CR2 ${hex(cr2)} could not be translated (the table at physical ${hexBig(w.tableAddress)} cannot be read)`;
+      case 'paging-off':
+        return `paging is off: ${hex(cr2)} is a physical address`;
+      default:
+        return `CR2 ${hex(cr2)} is not a canonical address`;
     }
   }
 

@@ -1,0 +1,234 @@
+// The one page walker (paging/) on page tables built by hand in a buffer, for every x86 paging
+// mode: mode detection from CR0/CR4/EFER, every page size, permissions combined over the levels,
+// NX, global pages, protection keys, PSE-36, reserved bits as findings, non-present entries with
+// content, shared tables read once, a recursive entry, tables past the end of RAM, and seeded
+// random (fuzzed) images on which the walk must end, bounded, without throwing.
+
+import * as assert from 'assert';
+import { decodeEntry, describeEntryFlags } from '../src/paging/page-entry';
+import { mergeLeaves, TableCache, walkAddress, walkAddressSpace } from '../src/paging/page-table-walk';
+import { canonical, pagingModel, PagingModel } from '../src/paging/paging-modes';
+import { seededRandom } from './seeded-random';
+
+const CR0_PG = 0x80000000;
+const CR4_PSE = 0x10;
+const CR4_PAE = 0x20;
+const CR4_PGE = 0x80;
+const CR4_LA57 = 0x1000;
+const CR4_PKE = 1 << 22;
+const EFER_LMA = 0x400;
+const EFER_NXE = 0x800;
+
+/** A guest-physical memory of `size` bytes with 32- and 64-bit entry writers and a read counter. */
+function ram(size = 0x40000): { mem: Buffer; reads: bigint[]; read: (a: bigint, n: number) => Promise<Buffer>; put32: (a: number, v: number) => void; put64: (a: number, v: bigint) => void } {
+  const mem = Buffer.alloc(size);
+  const reads: bigint[] = [];
+  return {
+    mem,
+    reads,
+    read: async (a, n) => {
+      reads.push(a);
+      if (a + BigInt(n) > BigInt(mem.length)) throw new Error(`physical ${a.toString(16)} is past the end of RAM`);
+      return mem.subarray(Number(a), Number(a) + n);
+    },
+    put32: (a, v) => mem.writeUInt32LE(v >>> 0, a),
+    put64: (a, v) => mem.writeBigUInt64LE(v, a),
+  };
+}
+
+const X64 = (cr4 = CR4_PAE, efer = EFER_LMA | EFER_NXE): PagingModel => pagingModel({ cr0: CR0_PG | 1, cr4, efer });
+
+describe('paging: mode detection', () => {
+  it('detects the four modes and paging off from CR0/CR4/EFER', () => {
+    assert.strictEqual(pagingModel({ cr0: 1, cr4: 0 }).kind, 'none');
+    const m32 = pagingModel({ cr0: CR0_PG, cr4: CR4_PSE });
+    assert.deepStrictEqual([m32.kind, m32.levels.map((l) => l.level), m32.levels[0].largePage], ['x86-32', ['PD', 'PT'], 0x400000n]);
+    assert.strictEqual(pagingModel({ cr0: CR0_PG, cr4: 0 }).levels[0].largePage, undefined, 'without CR4.PSE, PS is ignored');
+    const pae = pagingModel({ cr0: CR0_PG, cr4: CR4_PAE, efer: EFER_NXE });
+    assert.deepStrictEqual([pae.kind, pae.levels.map((l) => `${l.level}/${l.entries}`), pae.nx], ['pae', ['PDPT/4', 'PD/512', 'PT/512'], true]);
+    const l4 = X64(CR4_PAE | CR4_PKE | CR4_PGE);
+    assert.deepStrictEqual([l4.kind, l4.virtualBits, l4.levels.map((l) => l.level), l4.protectionKeys, l4.globalPages], ['x86-64', 48, ['PML4', 'PDPT', 'PD', 'PT'], true, true]);
+    const l5 = X64(CR4_PAE | CR4_LA57);
+    assert.deepStrictEqual([l5.kind, l5.virtualBits, l5.levels.length], ['x86-64-la57', 57, 5]);
+    // EFER.LME alone (not yet active) is still PAE paging.
+    assert.strictEqual(pagingModel({ cr0: CR0_PG, cr4: CR4_PAE, efer: 0x100 }).kind, 'pae');
+  });
+  it('sign-extends 48- and 57-bit addresses', () => {
+    assert.strictEqual(canonical(X64(), 0x800000000000n), 0xffff800000000000n);
+    assert.strictEqual(canonical(X64(), 0x7fffffffffffn), 0x7fffffffffffn);
+    assert.strictEqual(canonical(X64(CR4_PAE | CR4_LA57), 0x100000000000000n), 0xff00000000000000n);
+  });
+});
+
+describe('paging: 32-bit paging', () => {
+  it('4 KiB and 4 MiB pages, PSE-36, permissions of both levels, reserved bit 21', async () => {
+    const { read, put32 } = ram();
+    const model = pagingModel({ cr0: CR0_PG, cr4: CR4_PSE | CR4_PGE });
+    put32(0x1000 + 0 * 4, 0x2000 | 0x7); // PD[0] -> PT, user, writable
+    put32(0x2000 + 5 * 4, 0x9000 | 0x105); // PT[5]: user, read-only, global
+    put32(0x1000 + 0x300 * 4, 0x00400000 | 0x83 | (0x5 << 13)); // 4 MiB page at 0x5_0040_0000
+    put32(0x1000 + 0x301 * 4, 0x00800000 | 0x83 | (1 << 21)); // reserved bit 21
+    put32(0x1000 + 0x302 * 4, 0xabcd0000); // not present, with content
+    const w = await walkAddress(model, 0x1000, 0x5123, read);
+    assert.ok(w.kind === 'mapped');
+    assert.deepStrictEqual([w.physical, w.pageSize, w.writable, w.user, w.global, w.steps.map((s) => s.level)], [0x9123n, 0x1000n, false, true, true, ['PD', 'PT']]);
+    const big = await walkAddress(model, 0x1000, 0xc0012345, read);
+    assert.ok(big.kind === 'mapped');
+    assert.deepStrictEqual([big.physical, big.pageSize], [0x500412345n, 0x400000n]);
+    assert.strictEqual((await walkAddress(model, 0x1000, 0xc0400000, read)).kind, 'reserved-bits');
+    const space = await walkAddressSpace(model, 0x1000, read);
+    assert.deepStrictEqual(space.leaves.map((l) => [l.virtual, l.physical, l.pageSize]), [[0x5000n, 0x9000n, 0x1000n], [0xc0000000n, 0x500400000n, 0x400000n]]);
+    assert.deepStrictEqual(space.findings.map((f) => [f.kind, f.virtual]), [['reserved-bits', 0xc0400000n]]);
+    assert.match(space.findings[0].text, /PD entry for 0xc0400000 .* has reserved bits 0x200000 set/);
+    assert.deepStrictEqual(space.nonPresent.map((n) => [n.virtual, n.raw]), [[0xc0800000n, 0xabcd0000n]]);
+  });
+});
+
+describe('paging: PAE', () => {
+  it('PDPT, 2 MiB and 4 KiB pages, NX from any level, PDPTE reserved bits, NX reserved without EFER.NXE', async () => {
+    const { read, put64 } = ram();
+    const nxe = pagingModel({ cr0: CR0_PG, cr4: CR4_PAE, efer: EFER_NXE });
+    const NX = 1n << 63n;
+    put64(0x1000 + 0 * 8, 0x2000n | 1n); // PDPT[0] -> PD (0-1 GiB)
+    put64(0x1000 + 3 * 8, 0x3000n | 1n); // PDPT[3] -> PD (3-4 GiB)
+    put64(0x2000 + 1 * 8, 0x4000n | 0x7n | NX); // PD[1] -> PT, NX at the directory
+    put64(0x4000 + 2 * 8, 0x123456000n | 0x7n); // 4 KiB page above 4 GiB
+    put64(0x3000 + 0 * 8, 0x40000000n | 0x83n); // 2 MiB page at 1 GiB for 0xc0000000
+    put64(0x3000 + 1 * 8, 0x40200000n | 0x83n | (1n << 13n)); // reserved bit 13 in a 2 MiB entry
+    const w = await walkAddress(nxe, 0x1000 | 0x18, 0x00202abc, read); // CR3 keeps bits 31:5
+    assert.ok(w.kind === 'mapped');
+    assert.deepStrictEqual([w.physical, w.noExecute, w.writable, w.user, w.steps.map((s) => s.level)], [0x123456abcn, true, true, true, ['PDPT', 'PD', 'PT']]);
+    const big = await walkAddress(nxe, 0x1000, 0xc0100000, read);
+    assert.ok(big.kind === 'mapped');
+    assert.deepStrictEqual([big.physical, big.pageSize, big.noExecute], [0x40100000n, 0x200000n, false]);
+    assert.strictEqual((await walkAddress(nxe, 0x1000, 0xc0200000, read)).kind, 'reserved-bits');
+    // Without EFER.NXE bit 63 is reserved.
+    const noNx = pagingModel({ cr0: CR0_PG, cr4: CR4_PAE });
+    assert.strictEqual((await walkAddress(noNx, 0x1000, 0x00202abc, read)).kind, 'reserved-bits');
+    // A PDPTE with RW set (bit 1 is reserved there).
+    assert.notStrictEqual(decodeEntry(nxe, nxe.levels[0], 0x2000n | 3n).reserved, 0n);
+    const space = await walkAddressSpace(nxe, 0x1000, read);
+    assert.deepStrictEqual(space.leaves.map((l) => l.virtual), [0x202000n, 0xc0000000n]);
+    assert.deepStrictEqual(space.findings.map((f) => f.virtual), [0xc0200000n]);
+  });
+});
+
+describe('paging: 4-level and 5-level', () => {
+  it('1 GiB, 2 MiB and 4 KiB pages in the higher half, protection keys, PS reserved in a PML4E, the shared table read once', async () => {
+    const { read, put64, reads } = ram();
+    const model = X64(CR4_PAE | CR4_PKE | CR4_PGE);
+    // PML4 at 0x1000: [511] -> PDPT 0x2000 (kernel at 0xffffffff80000000), [256] -> PDPT 0x3000 (direct map)
+    put64(0x1000 + 511 * 8, 0x2000n | 3n);
+    put64(0x1000 + 256 * 8, 0x3000n | 3n);
+    put64(0x1000 + 255 * 8, 0x5000n | 3n | 0x80n); // PS in a PML4E: reserved
+    put64(0x2000 + 510 * 8, 0x4000n | 3n); // -> PD for 0xffffffff80000000
+    put64(0x4000 + 0 * 8, 0x00000000n | 0x83n | (1n << 8n)); // 2 MiB global
+    put64(0x4000 + 1 * 8, 0x6000n | 3n); // -> PT
+    put64(0x6000 + 0 * 8, 0x7000n | 3n | (0x5n << 59n)); // 4 KiB with key 5
+    put64(0x3000 + 0 * 8, 0x00000000n | 0x83n); // 1 GiB at the start of the direct map
+    put64(0x3000 + 1 * 8, 0x40000000n | 0x83n); // the next GiB
+    put64(0x3000 + 2 * 8, 0x4000n | 3n); // a second reference to the PD at 0x4000 (shared)
+    const k = await walkAddress(model, 0x1000, 0xffffffff80200234n, read);
+    assert.ok(k.kind === 'mapped');
+    assert.deepStrictEqual([k.physical, k.pageSize, k.steps.map((s) => s.level), k.steps[3].entry.protectionKey], [0x7234n, 0x1000n, ['PML4', 'PDPT', 'PD', 'PT'], 5]);
+    const g = await walkAddress(model, 0x1000, 0xffffffff80000010n, read);
+    assert.ok(g.kind === 'mapped' && g.global && g.pageSize === 0x200000n);
+    const d = await walkAddress(model, 0x1000, 0xffff800040000123n, read);
+    assert.ok(d.kind === 'mapped' && d.pageSize === 0x40000000n && d.physical === 0x40000123n);
+    assert.strictEqual((await walkAddress(model, 0x1000, 0x0000800000000000n, read)).kind, 'non-canonical');
+    reads.length = 0;
+    const space = await walkAddressSpace(model, 0x1000, read);
+    assert.deepStrictEqual(space.leaves.map((l) => [l.virtual.toString(16), l.pageSize.toString(16)]), [
+      ['ffff800000000000', '40000000'], ['ffff800040000000', '40000000'],
+      ['ffff800080000000', '200000'], ['ffff800080200000', '1000'],
+      ['ffffffff80000000', '200000'], ['ffffffff80200000', '1000'],
+    ]);
+    assert.deepStrictEqual(space.findings.map((f) => [f.kind, f.level, f.virtual.toString(16)]), [['reserved-bits', 'PML4', '7f8000000000']]);
+    // Tables: PML4, two PDPTs, the shared PD and its PT, each read once.
+    assert.strictEqual(space.tablesRead, 5);
+    assert.deepStrictEqual([...new Set(reads)].length, reads.length);
+    // The direct map's two GiB pages merge into one run.
+    assert.deepStrictEqual(mergeLeaves(space.leaves).slice(0, 1).map((r) => [r.virtual.toString(16), r.length.toString(16)]), [['ffff800000000000', '80000000']]);
+    assert.strictEqual(describeEntryFlags(space.leaves[4].entry), 'P RW PS G');
+  });
+  it('5-level: a PML5 above, 57-bit sign extension', async () => {
+    const { read, put64 } = ram();
+    const model = X64(CR4_PAE | CR4_LA57);
+    put64(0x1000 + 511 * 8, 0x2000n | 3n); // PML5[511]
+    put64(0x2000 + 511 * 8, 0x3000n | 3n); // PML4[511]
+    put64(0x3000 + 510 * 8, 0x4000n | 3n); // PDPT[510]
+    put64(0x4000 + 0 * 8, 0x200000n | 0x83n); // 2 MiB
+    const w = await walkAddress(model, 0x1000, 0xffffffff80001000n, read);
+    assert.ok(w.kind === 'mapped');
+    assert.deepStrictEqual([w.physical, w.steps.map((s) => s.level)], [0x201000n, ['PML5', 'PML4', 'PDPT', 'PD']]);
+    const space = await walkAddressSpace(model, 0x1000, read);
+    assert.deepStrictEqual(space.leaves.map((l) => l.virtual), [0xffffffff80000000n]);
+  });
+  it('a recursive PML4 entry maps the tables themselves and the walk stays finite', async () => {
+    const { read, put64 } = ram();
+    const model = X64();
+    put64(0x1000 + 510 * 8, 0x1000n | 3n); // recursive slot
+    put64(0x1000 + 0 * 8, 0x2000n | 3n);
+    put64(0x2000 + 0 * 8, 0x3000n | 3n);
+    put64(0x3000 + 0 * 8, 0x4000n | 3n);
+    put64(0x4000 + 7 * 8, 0x9000n | 3n); // 0x7000 -> 0x9000
+    const space = await walkAddressSpace(model, 0x1000, read);
+    assert.ok(space.leaves.some((l) => l.virtual === 0x7000n && l.physical === 0x9000n));
+    // Through the recursive slot the PT at 0x4000 appears as a page (PML4[510] PDPT[0] PD[0] PT[0]).
+    assert.ok(space.leaves.some((l) => l.virtual === 0xffffff0000000000n && l.physical === 0x4000n), 'the recursive mapping shows the tables as pages');
+    assert.strictEqual(space.tablesRead, 4);
+  });
+  it('a table past the end of RAM is a finding, and the walk goes on', async () => {
+    const { read, put64 } = ram(0x8000);
+    const model = X64();
+    put64(0x1000 + 0 * 8, 0x7fff000n | 3n); // past RAM
+    put64(0x1000 + 1 * 8, 0x2000n | 3n);
+    put64(0x2000 + 0 * 8, 0x0n | 0x83n);
+    const space = await walkAddressSpace(model, 0x1000, read);
+    assert.deepStrictEqual(space.findings.map((f) => f.kind), ['unreadable-table']);
+    assert.match(space.findings[0].text, /PDPT table at physical 0x7fff000 \(for virtual 0x0\) cannot be read .*past the end of RAM/);
+    assert.deepStrictEqual(space.leaves.map((l) => l.virtual), [0x8000000000n]);
+    assert.strictEqual((await walkAddress(model, 0x1000, 0x1000n, read)).kind, 'unreadable');
+  });
+});
+
+describe('paging: fuzzed images', () => {
+  it('random tables in every mode: every walk ends within its limits, never throws, and agrees with single-address walks', async function () {
+    this.timeout(60_000);
+    const random = seededRandom(20261203);
+    const models = [
+      pagingModel({ cr0: CR0_PG, cr4: CR4_PSE }), pagingModel({ cr0: CR0_PG, cr4: CR4_PAE, efer: EFER_NXE }),
+      X64(CR4_PAE | CR4_PKE), X64(CR4_PAE | CR4_LA57),
+    ];
+    let leaves = 0;
+    let findings = 0;
+    for (let round = 0; round < 40; round++) {
+      const model = models[round % models.length];
+      const { mem, read } = ram(0x20000);
+      // Entries that mostly point back into this small RAM (cycles, self-references, sharing), some past it, some garbage.
+      for (let off = 0; off < mem.length; off += 8) {
+        const r = random();
+        if (r < 0.6) continue;
+        const target = BigInt(Math.floor(random() * (r < 0.95 ? 0x20 : 0x100000))) << 12n;
+        const flags = BigInt(Math.floor(random() * 0x1000));
+        const high = random() < 0.1 ? BigInt(Math.floor(random() * 0x10000)) << 48n : 0n;
+        mem.writeBigUInt64LE((high | target | flags) & ((1n << 64n) - 1n), off);
+      }
+      const cache = new TableCache(read);
+      const space = await walkAddressSpace(model, 0x1000, cache, { maxLeaves: 20000, maxTables: 2000 });
+      assert.ok(space.leaves.length <= 20000 && space.tablesRead <= 2001);
+      leaves += space.leaves.length;
+      findings += space.findings.length;
+      // Ten leaves per image, walked alone, land where the whole walk says.
+      for (let i = 0; i < Math.min(10, space.leaves.length); i++) {
+        const leaf = space.leaves[Math.floor(random() * space.leaves.length)];
+        const w = await walkAddress(model, 0x1000, leaf.virtual + 5n, read);
+        assert.ok(w.kind === 'mapped', `${model.kind} ${leaf.virtual.toString(16)}: ${w.kind}`);
+        assert.strictEqual(w.physical, leaf.physical + 5n);
+        assert.strictEqual(w.pageSize, leaf.pageSize);
+        assert.deepStrictEqual([w.writable, w.user, w.noExecute], [leaf.writable, leaf.user, leaf.noExecute]);
+      }
+    }
+    assert.ok(leaves > 1000 && findings > 40, `the images exercised the walker (${leaves} leaves, ${findings} findings)`);
+  });
+});
