@@ -105,8 +105,9 @@ describe('paging: PAE', () => {
     // Without EFER.NXE bit 63 is reserved.
     const noNx = pagingModel({ cr0: CR0_PG, cr4: CR4_PAE });
     assert.strictEqual((await walkAddress(noNx, 0x1000, 0x00202abc, read)).kind, 'reserved-bits');
-    // A PDPTE with RW set (bit 1 is reserved there).
-    assert.notStrictEqual(decodeEntry(nxe, nxe.levels[0], 0x2000n | 3n).reserved, 0n);
+    // A PDPTE with NX set (reserved there); RW and A (which QEMU sets itself) are not called reserved.
+    assert.strictEqual(decodeEntry(nxe, nxe.levels[0], 0x2000n | 1n | (1n << 63n)).reserved, 1n << 63n);
+    assert.strictEqual(decodeEntry(nxe, nxe.levels[0], 0x2000n | 0x23n).reserved, 0n);
     const space = await walkAddressSpace(nxe, 0x1000, read);
     assert.deepStrictEqual(space.leaves.map((l) => l.virtual), [0x202000n, 0xc0000000n]);
     assert.deepStrictEqual(space.findings.map((f) => f.virtual), [0xc0200000n]);

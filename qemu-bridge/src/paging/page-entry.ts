@@ -63,8 +63,10 @@ export function decodeEntry(model: PagingModel, geometry: LevelGeometry, raw: bi
     const maxPhys = model.physicalBits;
     address = raw & range(maxPhys - 1, frameLow);
     if (pdpteOfPae) {
-      // A PAE PDPTE has no RW/US/A/PS/NX: bits 2:1 and 8:5 and 63:MAXPHYADDR are reserved.
-      reserved = raw & (range(2, 1) | range(8, 5) | range(63, maxPhys));
+      // A PAE PDPTE has no RW/US/A/PS/NX. Real CPUs refuse bits 2:1 and 8:5 when CR3 is loaded;
+      // QEMU ignores them (and sets bit 5 itself), so only what both refuse is called reserved:
+      // bits 63:MAXPHYADDR, NX included.
+      reserved = raw & range(63, maxPhys);
     } else {
       // PAE entries reserve 62:MAXPHYADDR; 4- and 5-level entries only 51:MAXPHYADDR (62:52 are ignored or a key).
       reserved = raw & (model.kind === 'pae' ? range(62, maxPhys) : maxPhys <= 51 ? range(51, maxPhys) : 0n);
