@@ -7,8 +7,11 @@ export interface TlbEntry {
   readonly physical: number;
   /** Nine letters X G P D A C T U W (or `-`): NX, global, PSE (4 MiB page), dirty, accessed, PCD, PWT, user, writable. */
   readonly flags: string;
-  /** True for a 4 MiB page (flag P). */
+  /** True for a large page (flag P: 4 MiB, 2 MiB or 1 GiB). */
   readonly large: boolean;
+  /** The addresses exactly (x86-64 addresses do not fit a number). */
+  readonly virtualExact: bigint;
+  readonly physicalExact: bigint;
 }
 
 /** Parses `info tlb` output; lines that do not match are skipped. */
@@ -17,7 +20,7 @@ export function parseInfoTlb(text: string): TlbEntry[] {
   for (const line of text.split(/\r?\n/)) {
     const m = /^\s*([0-9a-fA-F]+):\s+([0-9a-fA-F]+)\s+([-XGPDACTUW]{9})\s*$/.exec(line);
     if (!m) continue;
-    out.push({ virtual: parseInt(m[1], 16), physical: parseInt(m[2], 16), flags: m[3], large: m[3][2] === 'P' });
+    out.push({ virtual: parseInt(m[1], 16), physical: parseInt(m[2], 16), flags: m[3], large: m[3][2] === 'P', virtualExact: BigInt(`0x${m[1]}`), physicalExact: BigInt(`0x${m[2]}`) });
   }
   return out;
 }

@@ -9,7 +9,7 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { launchQemu, parseInfoRegisters, QemuInstance, QmpClient } from '../src';
+import { launchQemu, parseInfoRegisters, parseInfoTlb, QemuInstance, QmpClient } from '../src';
 import { PageLeaf, walkAddressSpace } from '../src/paging/page-table-walk';
 import { pagingModel } from '../src/paging/paging-modes';
 
@@ -24,22 +24,6 @@ function buildPagingKernel(mode: Mode, dir: string): string {
   execFileSync('gcc', ['-m32', '-c', `-DMODE_${mode}`, '-o', obj, src]);
   execFileSync('ld', ['-m', 'elf_i386', '-N', '-Ttext=0x100000', '-e', '_start', '--no-warn-rwx-segments', '-o', elf, obj]);
   return elf;
-}
-
-/** One `info tlb` line with exact (bigint) addresses. */
-interface TlbLine {
-  virtual: bigint;
-  physical: bigint;
-  flags: string;
-}
-
-function parseTlbExact(text: string): TlbLine[] {
-  const out: TlbLine[] = [];
-  for (const line of text.split(/\r?\n/)) {
-    const m = /^\s*([0-9a-fA-F]+):\s+([0-9a-fA-F]+)\s+([-XGPDACTUW]{9})\s*$/.exec(line);
-    if (m) out.push({ virtual: BigInt(`0x${m[1]}`), physical: BigInt(`0x${m[2]}`), flags: m[3] });
-  }
-  return out;
 }
 
 /** The nine letters `info tlb` prints for a leaf: X G P D A C T U W of the leaf entry. */
@@ -80,7 +64,7 @@ describe('paging: the walker equals QEMU\'s info tlb in every mode (qemu-system-
           return ram.subarray(Number(a), Number(a) + n);
         };
         const space = await walkAddressSpace(model, regs.get('cr3') ?? 0, read);
-        const tlb = parseTlbExact(await qmp.humanMonitorCommand('info tlb'));
+        const tlb = parseInfoTlb(await qmp.humanMonitorCommand('info tlb'));
         assert.ok(tlb.length > 500, `info tlb listed ${tlb.length} pages`);
         // QEMU 7.2 leaves NX in the physical column in PAE mode (../shared/facts/foreign-kernels.md).
         const physMask = (1n << 52n) - 1n;
@@ -88,7 +72,7 @@ describe('paging: the walker equals QEMU\'s info tlb in every mode (qemu-system-
         // uses them: checked below with `x`), so those are compared on the low 32 bits.
         const shown = (l: PageLeaf): bigint => (model.kind === 'x86-32' && l.entry.largePage ? l.physical & 0xffffffffn : l.physical);
         const ours = new Map(space.leaves.map((l) => [l.virtual, { physical: shown(l), flags: tlbFlags(l) }]));
-        const theirs = new Map(tlb.map((t) => [t.virtual, { physical: t.physical & physMask, flags: t.flags }]));
+        const theirs = new Map(tlb.map((t) => [t.virtualExact, { physical: t.physicalExact & physMask, flags: t.flags }]));
         const wrong: string[] = [];
         for (const [v, t] of theirs) {
           const o = ours.get(v);
