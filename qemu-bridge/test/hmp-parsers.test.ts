@@ -12,8 +12,7 @@ describe('hmp-parsers', () => {
     ]);
   });
   it('keeps x86-64 addresses exact', () => {
-    const [t] = parseInfoTlb('ffffffff80201000: 0000000000007000 X-------W
-');
+    const [t] = parseInfoTlb('ffffffff80201000: 0000000000007000 X-------W\n');
     assert.deepStrictEqual([t.virtualExact, t.physicalExact, t.flags], [0xffffffff80201000n, 0x7000n, 'X-------W']);
   });
   it('parses xp byte dumps', () => {
