@@ -20,6 +20,12 @@ export interface FrameContext {
   cfa?: number;
   registers: ReadonlyMap<string, number>;
   frameIndex: number;
+  /**
+   * Which source frame of the machine frame: 0 the outermost (non-inlined) function, N the Nth
+   * nested inlined call around the pc. Its variables are the ones listed and looked up. Undefined:
+   * the innermost source frame at the pc.
+   */
+  inlineDepth?: number;
 }
 
 /** Like DAP's Scope. */

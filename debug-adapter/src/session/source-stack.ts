@@ -28,6 +28,8 @@ interface FrameHandle {
   thread: number;
   /** Index among the source frames of this machine frame (inlined calls first). */
   inlineIndex: number;
+  /** The source frame's inline depth (0 = the function; see FrameContext.inlineDepth). */
+  inlineDepth: number;
 }
 
 export class SourceStack {
@@ -55,12 +57,12 @@ export class SourceStack {
         // Assembly code (no DWARF function) may still have a line table.
         const name = this.codeMap.functionName(lookup) ?? hex(frame.pc);
         const line = debug ? this.symbols.addressToLine(lookup) : undefined;
-        frames.push({ id: this.idOf(frame, 0, thread), name: name + suffix, ...(line ? { file: line.file } : {}), line: line?.line ?? 0, pc: frame.pc, subtle: !line });
+        frames.push({ id: this.idOf(frame, 0, 0, thread), name: name + suffix, ...(line ? { file: line.file } : {}), line: line?.line ?? 0, pc: frame.pc, subtle: !line });
         continue;
       }
       sources.forEach((s, i) => {
         frames.push({
-          id: this.idOf(frame, i, thread),
+          id: this.idOf(frame, i, sources.length - 1 - i, thread),
           name: s.name + (i === sources.length - 1 ? suffix : ''),
           ...(s.file ? { file: s.file } : {}),
           line: s.line ?? 0,
@@ -76,13 +78,22 @@ export class SourceStack {
   context(id: number): { context: FrameContext; thread: number } {
     const handle = this.handles.get(id);
     if (!handle) throw new Error(`Frame ${id} belongs to an earlier stop; refresh the call stack.`);
-    return { context: toFrameContext(handle.frame), thread: handle.thread };
+    return { context: { ...toFrameContext(handle.frame), inlineDepth: handle.inlineDepth }, thread: handle.thread };
   }
 
-  private idOf(frame: UnwoundStackFrame, inlineIndex: number, thread: number): number {
+  /**
+   * The inline depth of the innermost source frame shown for machine frame 0 (inlined calls
+   * that start at its pc are not entered yet, so they are not counted).
+   */
+  innermostInlineDepth(top: UnwoundStackFrame): number {
+    if (!this.symbols.hasDebugInfo) return 0;
+    return Math.max(0, this.codeMap.shownFrames(top.symbolPc, true).length - 1);
+  }
+
+  private idOf(frame: UnwoundStackFrame, inlineIndex: number, inlineDepth: number, thread: number): number {
     for (const [id, h] of this.handles) if (h.frame === frame && h.inlineIndex === inlineIndex && h.thread === thread) return id;
     const id = this.nextId++;
-    this.handles.set(id, { frame, inlineIndex, thread });
+    this.handles.set(id, { frame, inlineIndex, inlineDepth, thread });
     return id;
   }
 }

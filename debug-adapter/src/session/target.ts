@@ -435,7 +435,7 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
   /** The innermost frame of the stopped guest as the inspector sees it. */
   async topFrameContext(): Promise<FrameContext> {
     const [top] = await this.stackTrace(1);
-    return toFrameContext(top);
+    return { ...toFrameContext(top), inlineDepth: this.sourceStack.innermostInlineDepth(top) };
   }
 
   /**

@@ -14,6 +14,7 @@ import { AddressRange, rangesContain } from './rangeLists';
 import { CallFrameInfo, UnwindRow } from './callFrameInfo';
 import { EvaluatedLocation, evaluateLocation, evaluateValue, ExpressionContext } from './expression';
 import { expressionAt } from './locationLists';
+import { FrameVariables, frameVariables, lookupOrder } from './frameVariables';
 import { DW_AT, DW_TAG } from './dwarfConstants';
 import { DwarfExpressionError } from './errors';
 
@@ -138,9 +139,7 @@ export class DebugSymbols {
     const scopes: (ScopeInfo | InlinedCallInfo)[] = [];
     let current: ScopeInfo = fn;
     for (let depth = 0; depth < 256; depth++) {
-      const next: ScopeInfo | undefined = [...current.inlined, ...current.blocks].find((s) => rangesContain(s.ranges, pc))
-        // gcc may emit blocks without ranges whose variables belong to the enclosing range.
-        ?? undefined;
+      const next: ScopeInfo | undefined = [...current.inlined, ...current.blocks].find((s) => rangesContain(s.ranges, pc));
       if (!next) break;
       scopes.push(next);
       current = next;
@@ -148,24 +147,19 @@ export class DebugSymbols {
     return { function: fn, scopes };
   }
 
-  /** Variables visible at `pc`: parameters and locals of every enclosing scope, innermost last. */
-  variablesAt(pc: number): VariableInfo[] {
+  /**
+   * The parameters and locals of one source frame at `pc`, as gdb lists them: `inlineDepth` 0 is
+   * the function, N the Nth nested inlined call around `pc`; undefined is the innermost.
+   */
+  frameVariablesAt(pc: number, inlineDepth?: number): FrameVariables | undefined {
     const chain = this.scopeChainAt(pc);
-    if (!chain) return [];
-    const innermostInline = [...chain.scopes].reverse().find((s): s is InlinedCallInfo => 'kind' in s && s.kind === 'inlined');
-    // Inside an inlined call only that call's own scopes are visible.
-    const start = innermostInline ? chain.scopes.indexOf(innermostInline) : -1;
-    const visible: VariableInfo[] = [];
-    if (!innermostInline) visible.push(...chain.function.parameters, ...chain.function.variables);
-    for (let i = start < 0 ? 0 : start; i < chain.scopes.length; i++) {
-      const s = chain.scopes[i];
-      if ('kind' in s && s.kind === 'inlined') visible.push(...s.parameters);
-      visible.push(...s.variables);
-      // Blocks without code ranges belong to their parent scope.
-      for (const b of s.blocks) if (b.ranges.length === 0) visible.push(...b.variables);
-    }
-    if (!innermostInline) for (const b of chain.function.blocks) if (b.ranges.length === 0) visible.push(...b.variables);
-    return visible;
+    return chain ? frameVariables(chain, inlineDepth) : undefined;
+  }
+
+  /** The variables of the innermost source frame at `pc`, in lookup order (innermost block first, parameters last). */
+  variablesAt(pc: number): VariableInfo[] {
+    const frame = this.frameVariablesAt(pc);
+    return frame ? lookupOrder(frame) : [];
   }
 
   /**
