@@ -3,14 +3,18 @@
 // frames (the innermost inlined call first) and, per frame, the names `info args` and
 // `info locals` list, in order, must be gdb's own answer. gdb answers through its Python API on
 // the ELF alone (corpus/gdb-scopes.py: gdb.block_for_pc, the superblocks out to the function, one
-// frame per function or inlined-call block), so no QEMU is needed.
+// frame per function or inlined-call block), so no QEMU is needed. The C evaluator (evaluate,
+// hover, watch) must look a name up in that same frame.
 
 import * as assert from 'assert';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { DebugSymbols, ScopeInfo, sourceFrameCount } from '../src/symbols';
+import { CEvaluator } from '../src/inspect/c-evaluator';
+import { MemoryCache } from '../src/inspect/c-value';
+import type { TargetAccess } from '../src/inspect/target-access';
+import { DebugSymbols, lookupOrder, ScopeInfo, sourceFrameCount } from '../src/symbols';
 import { buildKernel, CORPUS_DIR, CorpusVariant, variantId } from './corpus/build';
 
 interface FrameNames {
@@ -101,4 +105,39 @@ describe('symbols: frame arguments and locals as gdb lists them', function () {
       assert.strictEqual(wrong.length, 0, `${wrong.length} of ${pcs.length} pcs differ:\n    ${wrong.slice(0, 12).join('\n    ')}`);
     });
   }
+
+  it('the evaluator finds a name in the selected source frame only (evaluate and hover use the Locals scope)', () => {
+    const kernel = buildKernel({ style: 'higher-half-c0', opt: 'O2', framePointer: true });
+    const symbols = new DebugSymbols(fs.readFileSync(kernel));
+    const noTarget: TargetAccess = {
+      readMemory: () => Promise.reject(new Error('no target')),
+      writeMemory: () => Promise.reject(new Error('no target')),
+      readRegisters: () => Promise.resolve(new Map()),
+      writeRegister: () => Promise.reject(new Error('no target')),
+    };
+    let inlinedFrames = 0;
+    let hiddenElsewhere = 0;
+    for (const pc of probePcs(symbols)) {
+      const chain = symbols.scopeChainAt(pc);
+      if (!chain || sourceFrameCount(chain) < 2) continue;
+      const all = new Set<string>();
+      for (let depth = 0; depth < sourceFrameCount(chain); depth++) for (const v of lookupOrder(symbols.frameVariablesAt(pc, depth)!)) all.add(v.name);
+      for (let depth = 0; depth < sourceFrameCount(chain); depth++) {
+        inlinedFrames++;
+        const own = lookupOrder(symbols.frameVariablesAt(pc, depth)!);
+        const ev = new CEvaluator({ symbols, memory: new MemoryCache(noTarget), access: noTarget, frame: { pc, registers: new Map(), frameIndex: 0, inlineDepth: depth } });
+        for (const name of all) {
+          const found = ev.findVariable(name);
+          const expected = own.find((v) => v.name === name);
+          if (expected) assert.strictEqual(found, expected, `${name} at 0x${pc.toString(16)} depth ${depth}`);
+          else {
+            // A name of another source frame is not visible here (at most a global of that name).
+            assert.ok(found === undefined || found.owner === undefined, `${name} at 0x${pc.toString(16)} depth ${depth} found in another frame`);
+            hiddenElsewhere++;
+          }
+        }
+      }
+    }
+    assert.ok(inlinedFrames > 50 && hiddenElsewhere > 20, `${inlinedFrames} inlined source frames, ${hiddenElsewhere} names of other frames`);
+  });
 });
