@@ -82,12 +82,13 @@ export class SourceStack {
   }
 
   /**
-   * The inline depth of the innermost source frame shown for machine frame 0 (inlined calls
-   * that start at its pc are not entered yet, so they are not counted).
+   * The inspector's view of machine frame 0 as its innermost shown source frame: inlined calls
+   * that start at its pc are not entered yet (see CodeMap.sourceFrames), so their variables are
+   * not the frame's. Breakpoint conditions, and evaluation without a frame id, use it.
    */
-  innermostInlineDepth(top: UnwoundStackFrame): number {
-    if (!this.symbols.hasDebugInfo) return 0;
-    return Math.max(0, this.codeMap.shownFrames(top.symbolPc, true).length - 1);
+  topContext(top: UnwoundStackFrame): FrameContext {
+    const shown = this.symbols.hasDebugInfo ? this.codeMap.shownFrames(top.symbolPc, true).length : 0;
+    return { ...toFrameContext(top), inlineDepth: Math.max(0, shown - 1) };
   }
 
   private idOf(frame: UnwoundStackFrame, inlineIndex: number, inlineDepth: number, thread: number): number {
