@@ -183,6 +183,10 @@ export class CEvaluator {
       if (row.cfa.kind === 'registerOffset') return (readRegister(row.cfa.register) + row.cfa.offset) >>> 0;
       return Number(await evaluateValue(row.cfa.expression, { ...ctx, callFrameCfa: undefined }));
     };
+    const caller = frame?.caller;
+    if (frame && caller) {
+      ctx.entryValue = (operand) => symbols.entryValue(operand, lookupPc(frame), caller.pc, new CEvaluator({ ...this.scope, frame: caller }).expressionContext());
+    }
     return ctx;
   }
 

@@ -26,6 +26,8 @@ export interface FrameContext {
    * the innermost source frame at the pc.
    */
   inlineDepth?: number;
+  /** The machine frame that called this one (its pc a return address): DW_OP_entry_value reads the caller's call site in it. */
+  caller?: FrameContext;
 }
 
 /** Like DAP's Scope. */

@@ -434,8 +434,8 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
 
   /** The innermost frame of the stopped guest as the inspector sees it. */
   async topFrameContext(): Promise<FrameContext> {
-    const [top] = await this.stackTrace(1);
-    return this.sourceStack.topContext(top);
+    const [top, ...callers] = await this.stackTrace(4);
+    return this.sourceStack.topContext(top, callers);
   }
 
   /**

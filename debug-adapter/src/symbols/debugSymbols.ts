@@ -7,7 +7,7 @@ import { integerBytes } from './byteReader';
 import { ElfFile, ElfSymbol } from './elf';
 import { DwarfSections, readDwarfSections } from './dwarfSections';
 import { DebugInfo, Die } from './debugInfo';
-import { buildCompileUnits, CompileUnitInfo, FunctionInfo, InlinedCallInfo, ScopeInfo, VariableInfo } from './model';
+import { buildCompileUnits, CompileUnitInfo, FunctionInfo, InlinedCallInfo, originOf, ScopeInfo, VariableInfo } from './model';
 import { DwarfType, TypeResolver, typeName } from './types';
 import { LineBreakpointAddresses, normalizePath, pickNearestLine, sameNormalizedFile, sameSourceFile, SourceLocation } from './lineTable';
 import { AddressRange, rangesContain } from './rangeLists';
@@ -15,6 +15,7 @@ import { CallFrameInfo, UnwindRow } from './callFrameInfo';
 import { EvaluatedLocation, evaluateLocation, evaluateValue, ExpressionContext } from './expression';
 import { expressionAt } from './locationLists';
 import { FrameVariables, frameVariables, lookupOrder } from './frameVariables';
+import { CallSite, CallSiteIndex } from './callSites';
 import { DW_AT, DW_TAG } from './dwarfConstants';
 import { DwarfExpressionError } from './errors';
 
@@ -74,6 +75,7 @@ export class DebugSymbols {
   private unitIndex: RangeEntry<CompileUnitInfo>[] | undefined;
   private cfiCache: CallFrameInfo | null | undefined;
   private typeIndex: Map<string, Die> | undefined;
+  private callSiteIndex: CallSiteIndex | undefined;
 
   /** Parses the ELF headers and locates the DWARF units. Throws ElfFormatError / DwarfFormatError. */
   constructor(bytes: Uint8Array) {
@@ -296,6 +298,45 @@ export class DebugSymbols {
       };
     }
     return evaluateLocation(expression, full);
+  }
+
+  /** The call site whose call returns to `returnPc`, from the caller's DWARF. */
+  callSiteAt(returnPc: number): CallSite | undefined {
+    if (!this.callSiteIndex) this.callSiteIndex = new CallSiteIndex(this.debugInfo.units);
+    return this.callSiteIndex.at(returnPc);
+  }
+
+  /**
+   * DW_OP_entry_value, as gdb resolves it: the value register expression `operand` had on entry
+   * to the function at `calleePc`, from the call site in its caller (which returns to
+   * `returnPc`), computed with `caller` (the caller frame's expression context). The call site
+   * must call that function (DW_AT_call_origin, or DW_AT_call_target computed in the caller) and
+   * name the register. Throws DwarfExpressionError otherwise.
+   */
+  async entryValue(operand: Uint8Array, calleePc: number, returnPc: number, caller: ExpressionContext): Promise<bigint> {
+    const callee = this.functionAt(calleePc);
+    const site = this.callSiteAt(returnPc);
+    if (!callee || !site) throw new DwarfExpressionError(`no call site returns to 0x${returnPc.toString(16)}`);
+    const callerFn = this.functionAt((returnPc - 1) >>> 0);
+    const ctx: ExpressionContext = { addressSize: callee.die.unit.addressSize, ...caller };
+    if (callerFn && !caller.frameBase) {
+      ctx.frameBase = async () => {
+        const fb = expressionAt(callerFn.frameBase, (returnPc - 1) >>> 0);
+        if (!fb) throw new DwarfExpressionError(`${callerFn.name} has no frame base at the call`);
+        return Number(await evaluateValue(fb, { ...ctx, frameBase: undefined }));
+      };
+    }
+    if (site.origin) {
+      if (originOf(site.origin, DW_AT.name)?.name !== callee.name) throw new DwarfExpressionError(`the call site calls another function than ${callee.name}`);
+    } else if (site.target) {
+      const target = Number(await evaluateValue(site.target, ctx));
+      if (target !== callee.entryPc && target !== callee.lowPc) throw new DwarfExpressionError(`the call site calls 0x${target.toString(16)}, not ${callee.name}`);
+    } else {
+      throw new DwarfExpressionError('the call site does not say what it calls');
+    }
+    const parameter = site.parameters.find((p) => p.location.length === operand.length && p.location.every((b, i) => b === operand[i]));
+    if (!parameter) throw new DwarfExpressionError('the call site does not pass that argument');
+    return evaluateValue(parameter.value, ctx);
   }
 
   /** The ELF symbol containing `address` (fallback when there is no debug info). */
