@@ -95,7 +95,12 @@ export class SourceStack {
   }
 
   private idOf(frame: UnwoundStackFrame, callers: readonly UnwoundStackFrame[], inlineIndex: number, inlineDepth: number, thread: number): number {
-    for (const [id, h] of this.handles) if (h.frame === frame && h.inlineIndex === inlineIndex && h.thread === thread) return id;
+    for (const [id, h] of this.handles) {
+      if (h.frame !== frame || h.inlineIndex !== inlineIndex || h.thread !== thread) continue;
+      // A later, deeper stack trace knows more of the frame's callers.
+      if (callers.length > h.callers.length) h.callers = callers;
+      return id;
+    }
     const id = this.nextId++;
     this.handles.set(id, { frame, callers, inlineIndex, inlineDepth, thread });
     return id;
