@@ -54,6 +54,10 @@ describe('symbols: DWARF expressions', () => {
     });
     assert.deepStrictEqual(await evaluateLocation(expr(), ctx), { kind: 'unavailable', reason: 'optimized out' });
     assert.strictEqual((await evaluateLocation(expr(0xa3, 1, 0x50, 0x9f), ctx)).kind, 'unavailable'); // entry_value(reg0)
+    // With the caller's call site the entry value is known, and the expression goes on with it.
+    const withEntry: ExpressionContext = { ...ctx, entryValue: (operand) => (operand.length === 1 && operand[0] === 0x50 ? 40 : Promise.reject(new Error('no call site'))) };
+    assert.deepStrictEqual(await evaluateLocation(expr(0xa3, 1, 0x50, 0x32, 0x22, 0x9f), withEntry), { kind: 'value', value: 42n }); // entry_value(reg0) lit2 plus
+    assert.strictEqual((await evaluateLocation(expr(0xa3, 1, 0x51, 0x9f), withEntry)).kind, 'unavailable'); // entry_value(reg1): not passed
   });
 
   it('does signed arithmetic, comparisons, stack operations and branches at 32 bits', async () => {

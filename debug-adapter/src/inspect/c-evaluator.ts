@@ -5,7 +5,7 @@
 
 import {
   byteSizeOf, DebugSymbols, DwarfType, EvaluatedLocation, EnumType, ExpressionContext, FunctionInfo, FunctionType,
-  I386_DWARF_REGISTERS, SimpleLocation, StructType, stripTypedefs, VariableInfo, evaluateValue,
+  I386_DWARF_REGISTERS, lookupOrder, SimpleLocation, StructType, stripTypedefs, VariableInfo, evaluateValue,
 } from '../symbols';
 import { DW_TAG } from '../symbols/dwarfConstants';
 import { CExpression, parseExpression } from './c-syntax';
@@ -105,8 +105,9 @@ export class CEvaluator {
   findVariable(name: string): VariableInfo | undefined {
     const { symbols, frame } = this.scope;
     if (frame) {
-      const visible = symbols.variablesAt(lookupPc(frame));
-      for (let i = visible.length - 1; i >= 0; i--) if (visible[i].name === name) return visible[i];
+      const own = symbols.frameVariablesAt(lookupPc(frame), frame.inlineDepth);
+      const found = own ? lookupOrder(own).find((v) => v.name === name) : undefined;
+      if (found) return found;
     }
     const file = frame ? symbols.unitAt(lookupPc(frame)) : undefined;
     const fileName = file ? (file.name.startsWith('/') ? file.name : `${file.compDir}/${file.name}`) : undefined;
@@ -182,6 +183,10 @@ export class CEvaluator {
       if (row.cfa.kind === 'registerOffset') return (readRegister(row.cfa.register) + row.cfa.offset) >>> 0;
       return Number(await evaluateValue(row.cfa.expression, { ...ctx, callFrameCfa: undefined }));
     };
+    const caller = frame?.caller;
+    if (frame && caller) {
+      ctx.entryValue = (operand) => symbols.entryValue(operand, lookupPc(frame), caller.pc, new CEvaluator({ ...this.scope, frame: caller }).expressionContext());
+    }
     return ctx;
   }
 

@@ -2,7 +2,7 @@
 // stopped target, over DebugSymbols and a TargetAccess. It knows nothing of DAP beyond the plain
 // shapes in target-access.ts; the session maps them one to one onto DAP responses.
 
-import { byteSizeOf, DebugSymbols, DwarfType, stripTypedefs, typeName, VariableInfo } from '../symbols';
+import { byteSizeOf, DebugSymbols, DwarfType, lookupOrder, stripTypedefs, typeName, VariableInfo } from '../symbols';
 import { AddressSymbolizer } from './address-symbols';
 import { CEvaluator, EvaluationScope, findMember, lookupPc, memberValue } from './c-evaluator';
 import { ValueFormatter } from './c-format';
@@ -51,7 +51,7 @@ export class Inspector {
   async scopes(frame: FrameContext): Promise<InspectScope[]> {
     frame = this.effectiveFrame(frame);
     const pc = lookupPc(frame);
-    const locals = this.symbols.variablesAt(pc);
+    const locals = this.localsWithNames(frame);
     const scopes: InspectScope[] = [
       { name: 'Locals', presentationHint: 'locals', variablesReference: this.allocate({ kind: 'locals', frame }), namedVariables: locals.length, expensive: false },
       { name: 'Registers', presentationHint: 'registers', variablesReference: this.allocate({ kind: 'registers', frame }), expensive: false },
@@ -259,16 +259,17 @@ export class Inspector {
 
   // ---- variables ----
 
-  /** Locals in display order (parameters first, then outer to inner blocks); a shadowed name gets its declaration line. */
+  /**
+   * The frame's variables as gdb lists them: `info args`, then `info locals` (innermost block
+   * first). A variable hidden by another of the same name that is looked up first (an inner
+   * block's, or a local hiding a parameter) is shown as `name (line N)`.
+   */
   private localsWithNames(frame: FrameContext): { name: string; variable: VariableInfo }[] {
-    const visible = this.symbols.variablesAt(lookupPc(frame));
-    const out: { name: string; variable: VariableInfo }[] = [];
-    for (let i = 0; i < visible.length; i++) {
-      const v = visible[i];
-      const shadowed = visible.slice(i + 1).some((w) => w.name === v.name);
-      out.push({ name: shadowed ? `${v.name} (line ${v.declLine ?? '?'})` : v.name, variable: v });
-    }
-    return out;
+    const own = this.symbols.frameVariablesAt(lookupPc(frame), frame.inlineDepth);
+    if (!own) return [];
+    const visible = new Map<string, VariableInfo>();
+    for (const v of lookupOrder(own)) if (!visible.has(v.name)) visible.set(v.name, v);
+    return [...own.parameters, ...own.locals].map((v) => ({ name: visible.get(v.name) === v ? v.name : `${v.name} (line ${v.declLine ?? '?'})`, variable: v }));
   }
 
   private async variableList(frame: FrameContext, list: { name: string; variable: VariableInfo }[]): Promise<InspectVariable[]> {

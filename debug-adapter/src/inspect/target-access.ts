@@ -20,6 +20,14 @@ export interface FrameContext {
   cfa?: number;
   registers: ReadonlyMap<string, number>;
   frameIndex: number;
+  /**
+   * Which source frame of the machine frame: 0 the outermost (non-inlined) function, N the Nth
+   * nested inlined call around the pc. Its variables are the ones listed and looked up. Undefined:
+   * the innermost source frame at the pc.
+   */
+  inlineDepth?: number;
+  /** The machine frame that called this one (its pc a return address): DW_OP_entry_value reads the caller's call site in it. */
+  caller?: FrameContext;
 }
 
 /** Like DAP's Scope. */

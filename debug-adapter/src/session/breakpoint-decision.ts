@@ -19,8 +19,17 @@ export class BreakpointDecider {
   private readonly inspector: Inspector;
   private readonly internalDeciders: InternalHitDecider[] = [];
 
-  /** `output` receives console lines (logpoint messages, conditions that failed to evaluate). */
-  constructor(symbols: DebugSymbols, private readonly access: GuestAccess, private readonly output: (line: string) => void) {
+  /**
+   * `output` receives console lines (logpoint messages, conditions that failed to evaluate);
+   * `frameOf` gives the frame conditions and log messages are evaluated in (the session's shown
+   * frame 0, whose inline depth skips inlined calls not entered yet).
+   */
+  constructor(
+    symbols: DebugSymbols,
+    private readonly access: GuestAccess,
+    private readonly output: (line: string) => void,
+    private readonly frameOf: (top: UnwoundStackFrame) => FrameContext = toFrameContext,
+  ) {
     this.inspector = new Inspector(symbols, access);
   }
 
@@ -33,7 +42,7 @@ export class BreakpointDecider {
     const inspector = this.inspector;
     inspector.invalidate();
     const [top] = await this.access.stackTrace(1);
-    const frame = toFrameContext(top);
+    const frame = this.frameOf(top);
     let stop = false;
     let exception: { description: string; text?: string } | undefined;
     for (const bp of breakpoints) {

@@ -24,10 +24,14 @@ export interface SourceStackFrame {
 
 interface FrameHandle {
   frame: UnwoundStackFrame;
+  /** The machine frames that called `frame`, nearest first. */
+  callers: readonly UnwoundStackFrame[];
   /** The vCPU whose stack holds the frame. */
   thread: number;
   /** Index among the source frames of this machine frame (inlined calls first). */
   inlineIndex: number;
+  /** The source frame's inline depth (0 = the function; see FrameContext.inlineDepth). */
+  inlineDepth: number;
 }
 
 export class SourceStack {
@@ -45,7 +49,8 @@ export class SourceStack {
   expand(machineFrames: readonly UnwoundStackFrame[], thread = 1): SourceStackFrame[] {
     const frames: SourceStackFrame[] = [];
     const debug = this.symbols.hasDebugInfo;
-    for (const frame of machineFrames) {
+    machineFrames.forEach((frame, k) => {
+      const callers = machineFrames.slice(k + 1);
       const top = frame.index === 0;
       // A caller's pc is a return address: look up the call instruction's line.
       const lookup = top ? frame.symbolPc : (frame.symbolPc - 1) >>> 0;
@@ -55,12 +60,12 @@ export class SourceStack {
         // Assembly code (no DWARF function) may still have a line table.
         const name = this.codeMap.functionName(lookup) ?? hex(frame.pc);
         const line = debug ? this.symbols.addressToLine(lookup) : undefined;
-        frames.push({ id: this.idOf(frame, 0, thread), name: name + suffix, ...(line ? { file: line.file } : {}), line: line?.line ?? 0, pc: frame.pc, subtle: !line });
-        continue;
+        frames.push({ id: this.idOf(frame, callers, 0, 0, thread), name: name + suffix, ...(line ? { file: line.file } : {}), line: line?.line ?? 0, pc: frame.pc, subtle: !line });
+        return;
       }
       sources.forEach((s, i) => {
         frames.push({
-          id: this.idOf(frame, i, thread),
+          id: this.idOf(frame, callers, i, sources.length - 1 - i, thread),
           name: s.name + (i === sources.length - 1 ? suffix : ''),
           ...(s.file ? { file: s.file } : {}),
           line: s.line ?? 0,
@@ -68,7 +73,7 @@ export class SourceStack {
           subtle: !s.file,
         });
       });
-    }
+    });
     return frames;
   }
 
@@ -76,15 +81,37 @@ export class SourceStack {
   context(id: number): { context: FrameContext; thread: number } {
     const handle = this.handles.get(id);
     if (!handle) throw new Error(`Frame ${id} belongs to an earlier stop; refresh the call stack.`);
-    return { context: toFrameContext(handle.frame), thread: handle.thread };
+    return { context: withCallers(handle.frame, handle.callers, handle.inlineDepth), thread: handle.thread };
   }
 
-  private idOf(frame: UnwoundStackFrame, inlineIndex: number, thread: number): number {
-    for (const [id, h] of this.handles) if (h.frame === frame && h.inlineIndex === inlineIndex && h.thread === thread) return id;
+  /**
+   * The inspector's view of machine frame 0 as its innermost shown source frame: inlined calls
+   * that start at its pc are not entered yet (see CodeMap.sourceFrames), so their variables are
+   * not the frame's. Breakpoint conditions, and evaluation without a frame id, use it.
+   */
+  topContext(top: UnwoundStackFrame, callers: readonly UnwoundStackFrame[] = []): FrameContext {
+    const shown = this.symbols.hasDebugInfo ? this.codeMap.shownFrames(top.symbolPc, true).length : 0;
+    return withCallers(top, callers, Math.max(0, shown - 1));
+  }
+
+  private idOf(frame: UnwoundStackFrame, callers: readonly UnwoundStackFrame[], inlineIndex: number, inlineDepth: number, thread: number): number {
+    for (const [id, h] of this.handles) {
+      if (h.frame !== frame || h.inlineIndex !== inlineIndex || h.thread !== thread) continue;
+      // A later, deeper stack trace knows more of the frame's callers.
+      if (callers.length > h.callers.length) h.callers = callers;
+      return id;
+    }
     const id = this.nextId++;
-    this.handles.set(id, { frame, inlineIndex, thread });
+    this.handles.set(id, { frame, callers, inlineIndex, inlineDepth, thread });
     return id;
   }
+}
+
+/** The inspector's view of `frame`, with the chain of its callers (for DW_OP_entry_value). */
+function withCallers(frame: UnwoundStackFrame, callers: readonly UnwoundStackFrame[], inlineDepth?: number): FrameContext {
+  const context: FrameContext = { ...toFrameContext(frame), ...(inlineDepth !== undefined ? { inlineDepth } : {}) };
+  if (callers.length) context.caller = withCallers(callers[0], callers.slice(1));
+  return context;
 }
 
 function hex(n: number): string {

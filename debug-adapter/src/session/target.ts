@@ -13,7 +13,7 @@ import {
 import { DebugSymbols } from '../symbols';
 import type { FrameContext, TargetAccess } from '../inspect/target-access';
 import { BreakpointArming } from './breakpoint-arming';
-import { BreakpointDecider, InternalHitDecider, toFrameContext } from './breakpoint-decision';
+import { BreakpointDecider, InternalHitDecider } from './breakpoint-decision';
 import { BreakpointTable } from './breakpoint-table';
 import { CodeMap } from './code-map';
 import { SessionError, TargetGoneError, TargetRunningError } from './errors';
@@ -80,7 +80,7 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
     this.access = new GuestAccess(symbols, this.codeMap, rsp, bridge);
     this.arming = new BreakpointArming(rsp, this.table, () => this.access.pagingSeen);
     this.engine = new SteppingEngine(symbols, this.codeMap, this.table, rsp, this.access, this.arming);
-    this.decider = new BreakpointDecider(symbols, this.access, (line) => this.emit('console', line));
+    this.decider = new BreakpointDecider(symbols, this.access, (line) => this.emit('console', line), (top) => this.sourceStack.topContext(top));
     this.engine.decide = (hit) => this.decider.decide(hit.breakpoints);
     this.sourceStack = new SourceStack(symbols, this.codeMap);
     rsp.connection.onClose((error) => {
@@ -445,8 +445,8 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
 
   /** The innermost frame of the stopped guest as the inspector sees it. */
   async topFrameContext(): Promise<FrameContext> {
-    const [top] = await this.stackTrace(1);
-    return toFrameContext(top);
+    const [top, ...callers] = await this.stackTrace(4);
+    return this.sourceStack.topContext(top, callers);
   }
 
   /**

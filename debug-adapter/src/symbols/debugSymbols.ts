@@ -7,13 +7,15 @@ import { integerBytes } from './byteReader';
 import { ElfFile, ElfSymbol } from './elf';
 import { DwarfSections, readDwarfSections } from './dwarfSections';
 import { DebugInfo, Die } from './debugInfo';
-import { buildCompileUnits, CompileUnitInfo, FunctionInfo, InlinedCallInfo, ScopeInfo, VariableInfo } from './model';
+import { buildCompileUnits, CompileUnitInfo, FunctionInfo, InlinedCallInfo, originOf, ScopeInfo, VariableInfo } from './model';
 import { DwarfType, TypeResolver, typeName } from './types';
 import { LineBreakpointAddresses, normalizePath, pickNearestLine, sameNormalizedFile, sameSourceFile, SourceLocation } from './lineTable';
 import { AddressRange, rangesContain } from './rangeLists';
 import { CallFrameInfo, UnwindRow } from './callFrameInfo';
 import { EvaluatedLocation, evaluateLocation, evaluateValue, ExpressionContext } from './expression';
 import { expressionAt } from './locationLists';
+import { FrameVariables, frameVariables, lookupOrder } from './frameVariables';
+import { CallSite, CallSiteIndex } from './callSites';
 import { DW_AT, DW_TAG } from './dwarfConstants';
 import { DwarfExpressionError } from './errors';
 
@@ -73,6 +75,7 @@ export class DebugSymbols {
   private unitIndex: RangeEntry<CompileUnitInfo>[] | undefined;
   private cfiCache: CallFrameInfo | null | undefined;
   private typeIndex: Map<string, Die> | undefined;
+  private callSiteIndex: CallSiteIndex | undefined;
 
   /** Parses the ELF headers and locates the DWARF units. Throws ElfFormatError / DwarfFormatError. */
   constructor(bytes: Uint8Array) {
@@ -138,9 +141,7 @@ export class DebugSymbols {
     const scopes: (ScopeInfo | InlinedCallInfo)[] = [];
     let current: ScopeInfo = fn;
     for (let depth = 0; depth < 256; depth++) {
-      const next: ScopeInfo | undefined = [...current.inlined, ...current.blocks].find((s) => rangesContain(s.ranges, pc))
-        // gcc may emit blocks without ranges whose variables belong to the enclosing range.
-        ?? undefined;
+      const next: ScopeInfo | undefined = [...current.inlined, ...current.blocks].find((s) => rangesContain(s.ranges, pc));
       if (!next) break;
       scopes.push(next);
       current = next;
@@ -148,24 +149,19 @@ export class DebugSymbols {
     return { function: fn, scopes };
   }
 
-  /** Variables visible at `pc`: parameters and locals of every enclosing scope, innermost last. */
-  variablesAt(pc: number): VariableInfo[] {
+  /**
+   * The parameters and locals of one source frame at `pc`, as gdb lists them: `inlineDepth` 0 is
+   * the function, N the Nth nested inlined call around `pc`; undefined is the innermost.
+   */
+  frameVariablesAt(pc: number, inlineDepth?: number): FrameVariables | undefined {
     const chain = this.scopeChainAt(pc);
-    if (!chain) return [];
-    const innermostInline = [...chain.scopes].reverse().find((s): s is InlinedCallInfo => 'kind' in s && s.kind === 'inlined');
-    // Inside an inlined call only that call's own scopes are visible.
-    const start = innermostInline ? chain.scopes.indexOf(innermostInline) : -1;
-    const visible: VariableInfo[] = [];
-    if (!innermostInline) visible.push(...chain.function.parameters, ...chain.function.variables);
-    for (let i = start < 0 ? 0 : start; i < chain.scopes.length; i++) {
-      const s = chain.scopes[i];
-      if ('kind' in s && s.kind === 'inlined') visible.push(...s.parameters);
-      visible.push(...s.variables);
-      // Blocks without code ranges belong to their parent scope.
-      for (const b of s.blocks) if (b.ranges.length === 0) visible.push(...b.variables);
-    }
-    if (!innermostInline) for (const b of chain.function.blocks) if (b.ranges.length === 0) visible.push(...b.variables);
-    return visible;
+    return chain ? frameVariables(chain, inlineDepth) : undefined;
+  }
+
+  /** The variables of the innermost source frame at `pc`, in lookup order (innermost block first, parameters last). */
+  variablesAt(pc: number): VariableInfo[] {
+    const frame = this.frameVariablesAt(pc);
+    return frame ? lookupOrder(frame) : [];
   }
 
   /**
@@ -302,6 +298,45 @@ export class DebugSymbols {
       };
     }
     return evaluateLocation(expression, full);
+  }
+
+  /** The call site whose call returns to `returnPc`, from the caller's DWARF. */
+  callSiteAt(returnPc: number): CallSite | undefined {
+    if (!this.callSiteIndex) this.callSiteIndex = new CallSiteIndex(this.debugInfo.units);
+    return this.callSiteIndex.at(returnPc);
+  }
+
+  /**
+   * DW_OP_entry_value, as gdb resolves it: the value register expression `operand` had on entry
+   * to the function at `calleePc`, from the call site in its caller (which returns to
+   * `returnPc`), computed with `caller` (the caller frame's expression context). The call site
+   * must call that function (DW_AT_call_origin, or DW_AT_call_target computed in the caller) and
+   * name the register. Throws DwarfExpressionError otherwise.
+   */
+  async entryValue(operand: Uint8Array, calleePc: number, returnPc: number, caller: ExpressionContext): Promise<bigint> {
+    const callee = this.functionAt(calleePc);
+    const site = this.callSiteAt(returnPc);
+    if (!callee || !site) throw new DwarfExpressionError(`no call site returns to 0x${returnPc.toString(16)}`);
+    const callerFn = this.functionAt((returnPc - 1) >>> 0);
+    const ctx: ExpressionContext = { addressSize: callee.die.unit.addressSize, ...caller };
+    if (callerFn && !caller.frameBase) {
+      ctx.frameBase = async () => {
+        const fb = expressionAt(callerFn.frameBase, (returnPc - 1) >>> 0);
+        if (!fb) throw new DwarfExpressionError(`${callerFn.name} has no frame base at the call`);
+        return Number(await evaluateValue(fb, { ...ctx, frameBase: undefined }));
+      };
+    }
+    if (site.origin) {
+      if (originOf(site.origin, DW_AT.name)?.name !== callee.name) throw new DwarfExpressionError(`the call site calls another function than ${callee.name}`);
+    } else if (site.target) {
+      const target = Number(await evaluateValue(site.target, ctx));
+      if (target !== callee.entryPc && target !== callee.lowPc) throw new DwarfExpressionError(`the call site calls 0x${target.toString(16)}, not ${callee.name}`);
+    } else {
+      throw new DwarfExpressionError('the call site does not say what it calls');
+    }
+    const parameter = site.parameters.find((p) => p.location.length === operand.length && p.location.every((b, i) => b === operand[i]));
+    if (!parameter) throw new DwarfExpressionError('the call site does not pass that argument');
+    return evaluateValue(parameter.value, ctx);
   }
 
   /** The ELF symbol containing `address` (fallback when there is no debug info). */

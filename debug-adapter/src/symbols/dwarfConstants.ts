@@ -34,6 +34,7 @@ export const DW_TAG = {
   partial_unit: 0x3c,
   unspecified_type: 0x3b,
   GNU_call_site: 0x4109,
+  GNU_call_site_parameter: 0x410a,
 } as const;
 
 export const DW_AT = {
@@ -73,6 +74,11 @@ export const DW_AT = {
   call_column: 0x57,
   call_file: 0x58,
   call_line: 0x59,
+  call_return_pc: 0x7d,
+  call_value: 0x7e,
+  call_origin: 0x7f,
+  call_tail_call: 0x82,
+  call_target: 0x83,
   linkage_name: 0x6e,
   str_offsets_base: 0x72,
   addr_base: 0x73,
@@ -80,6 +86,9 @@ export const DW_AT = {
   loclists_base: 0x8c,
   MIPS_linkage_name: 0x2007,
   GNU_locviews: 0x2137,
+  GNU_call_site_value: 0x2111,
+  GNU_call_site_target: 0x2113,
+  GNU_tail_call: 0x2115,
 } as const;
 
 export const DW_FORM = {

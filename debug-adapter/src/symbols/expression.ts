@@ -24,6 +24,11 @@ export interface ExpressionContext {
   indexedAddress?(index: number): number;
   /** The object address for DW_OP_push_object_address. */
   objectAddress?(): MaybePromise<number>;
+  /**
+   * DW_OP_entry_value: the value `expression` (a register, DW_OP_regN) had on entry to the
+   * current function, recovered from the caller's call site. Throws when it cannot be known.
+   */
+  entryValue?(expression: Uint8Array): MaybePromise<number | bigint>;
 }
 
 /** A location that is not split into pieces. */
@@ -252,8 +257,13 @@ class Evaluator {
         }
         case DW_OP.entry_value:
         case DW_OP.GNU_entry_value: {
-          r.skip(r.uleb());
-          // The value a register had on entry is not recoverable without call-site data.
+          const operand = r.bytesOf(r.uleb());
+          const known = await this.entryValue(operand);
+          if (known !== undefined) {
+            this.push(known);
+            break;
+          }
+          // Without the caller's call-site data the value a register had on entry is unknown.
           this.state = { kind: 'unavailable', reason: 'entry value' };
           this.skipToPieceOrEnd();
           break;
@@ -271,6 +281,16 @@ class Evaluator {
     if (this.state) return this.state;
     if (this.stack.length === 0) throw new DwarfExpressionError('the expression leaves nothing on the stack');
     return { kind: 'memory', address: Number(this.pop()) };
+  }
+
+  /** The entry value of `operand` from the context, or undefined when it cannot be known. */
+  private async entryValue(operand: Uint8Array): Promise<bigint | undefined> {
+    if (!this.ctx.entryValue) return undefined;
+    try {
+      return BigInt.asUintN(this.bits, BigInt(await this.ctx.entryValue(operand)));
+    } catch {
+      return undefined;
+    }
   }
 
   /** After an unavailable part, skip the rest of that part's operations (we cannot compute them). */

@@ -4,6 +4,8 @@
 export * from './errors';
 export { ElfFile, ElfHeader, ElfSection, ElfSymbol, ProgramHeader, SymbolType, SymbolBinding, PT_LOAD, ET_EXEC, ET_REL } from './elf';
 export { DebugSymbols, ScopeChain, SourceFrame } from './debugSymbols';
+export { CallSite, CallSiteParameter } from './callSites';
+export { FrameVariables, lookupOrder, sourceFrameCount } from './frameVariables';
 export { CompileUnitInfo, FunctionInfo, InlinedCallInfo, ScopeInfo, VariableInfo } from './model';
 export * from './types';
 export { SourceLocation, LineBreakpointAddresses, sameSourceFile, normalizePath } from './lineTable';

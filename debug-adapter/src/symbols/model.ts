@@ -95,6 +95,11 @@ export function originOf(die: Die, name: number): Die | undefined {
   return undefined;
 }
 
+/** True when a DIE says where its code is (low/high pc or ranges), even if it names no bytes. */
+function hasCodeAttributes(die: Die): boolean {
+  return (die.has(DW_AT.low_pc) && die.has(DW_AT.high_pc)) || die.has(DW_AT.ranges);
+}
+
 function inheritedName(die: Die): string | undefined {
   return originOf(die, DW_AT.name)?.name;
 }
@@ -215,54 +220,96 @@ class UnitBuilder {
     this.scopeChildren(die, fn, fn, fn.parameters);
   }
 
-  /** Fills `scope` from the children of `die`; parameters go to `parameters` when given. */
+  /**
+   * Fills `scope` from the children of `die` in DWARF order, as gdb builds its blocks; parameters
+   * go to `parameters` when given. A lexical block without code attributes is no block of its own:
+   * its children belong to `scope`. A block whose ranges are empty is dropped with its variables.
+   * A concrete DIE (inlined call, out-of-line instance, block) then gets the children of its
+   * DW_AT_abstract_origin that no concrete child stands for (see inheritAbstractChildren).
+   */
   private scopeChildren(die: Die, scope: ScopeInfo, owner: FunctionInfo, parameters: VariableInfo[] | undefined): void {
-    for (const child of die.children) {
-      switch (child.tag) {
-        case DW_TAG.formal_parameter: {
-          const v = this.variable(child, true, owner);
-          if (v && parameters) parameters.push(v);
-          break;
-        }
-        case DW_TAG.variable: {
-          const v = this.variable(child, false, owner);
-          if (v) scope.variables.push(v);
-          break;
-        }
-        case DW_TAG.lexical_block: {
-          const block: ScopeInfo = { ranges: dieRanges(child), variables: [], blocks: [], inlined: [] };
-          this.scopeChildren(child, block, owner, undefined);
-          // A block without code of its own (gcc emits those at -O2) still holds variables.
-          scope.blocks.push(block);
-          break;
-        }
-        case DW_TAG.inlined_subroutine: {
-          const callFileIndex = child.unsigned(DW_AT.call_file);
-          const call: InlinedCallInfo = {
-            kind: 'inlined',
-            name: inheritedName(child) ?? '<inlined>',
-            ranges: dieRanges(child),
-            parameters: [],
-            variables: [],
-            blocks: [],
-            inlined: [],
-            callFile: callFileIndex === undefined ? undefined : this.cu.fileName(callFileIndex),
-            callLine: child.unsigned(DW_AT.call_line),
-            callColumn: child.unsigned(DW_AT.call_column),
-            declFile: this.declFile(child),
-            declLine: this.declLine(child),
-          };
-          this.scopeChildren(child, call, owner, call.parameters);
-          scope.inlined.push(call);
-          break;
-        }
-        case DW_TAG.subprogram:
-          this.subprogram(child);
-          break;
-        default:
-          break;
+    for (const child of die.children) this.scopeChild(child, scope, owner, parameters, false);
+    this.inheritAbstractChildren(die, scope, owner, parameters);
+  }
+
+  private scopeChild(child: Die, scope: ScopeInfo, owner: FunctionInfo, parameters: VariableInfo[] | undefined, abstract: boolean): void {
+    switch (child.tag) {
+      case DW_TAG.formal_parameter: {
+        const v = this.variable(child, true, owner);
+        if (v && parameters) parameters.push(v);
+        break;
       }
+      case DW_TAG.variable: {
+        // A local `extern` declaration is no variable of the frame (gdb leaves it unresolved).
+        if (child.flag(DW_AT.declaration)) break;
+        const v = this.variable(child, false, owner);
+        if (v) scope.variables.push(v);
+        break;
+      }
+      case DW_TAG.lexical_block: {
+        if (!hasCodeAttributes(child)) {
+          for (const grandchild of child.children) this.scopeChild(grandchild, scope, owner, parameters, abstract);
+          break;
+        }
+        const ranges = dieRanges(child);
+        if (ranges.length === 0) break;
+        const block: ScopeInfo = { ranges, variables: [], blocks: [], inlined: [] };
+        this.scopeChildren(child, block, owner, undefined);
+        scope.blocks.push(block);
+        break;
+      }
+      case DW_TAG.inlined_subroutine: {
+        if (abstract) break;
+        const callFileIndex = child.unsigned(DW_AT.call_file);
+        const call: InlinedCallInfo = {
+          kind: 'inlined',
+          name: inheritedName(child) ?? '<inlined>',
+          ranges: dieRanges(child),
+          parameters: [],
+          variables: [],
+          blocks: [],
+          inlined: [],
+          callFile: callFileIndex === undefined ? undefined : this.cu.fileName(callFileIndex),
+          callLine: child.unsigned(DW_AT.call_line),
+          callColumn: child.unsigned(DW_AT.call_column),
+          declFile: this.declFile(child),
+          declLine: this.declLine(child),
+        };
+        this.scopeChildren(child, call, owner, call.parameters);
+        scope.inlined.push(call);
+        break;
+      }
+      case DW_TAG.subprogram:
+        if (!abstract) this.subprogram(child);
+        break;
+      default:
+        break;
     }
+  }
+
+  /**
+   * The children of `die`'s abstract origin that no direct child of `die` refers to (through
+   * DW_AT_abstract_origin) join `scope` after the concrete ones: a parameter or variable the
+   * compiler dropped from this instance is still listed (optimized out), and an abstract block's
+   * variables join `scope` itself (the abstract block has no code of its own). A concrete child
+   * whose origin is not a direct child of the origin (a variable moved into a block) does not
+   * stand for it, so such a variable is listed twice, as gdb does.
+   */
+  private inheritAbstractChildren(die: Die, scope: ScopeInfo, owner: FunctionInfo, parameters: VariableInfo[] | undefined): void {
+    const origin = die.ref(DW_AT.abstract_origin);
+    if (!origin || origin === die) return;
+    const covered = new Set<number>();
+    for (const child of die.children) {
+      if (child.tag === DW_TAG.call_site || child.tag === DW_TAG.GNU_call_site) continue;
+      let target: Die = child;
+      for (let i = 0; i < 8; i++) {
+        const next = target.ref(DW_AT.abstract_origin);
+        if (!next) break;
+        target = next;
+      }
+      if (target !== child && target.parent === origin) covered.add(target.offset);
+    }
+    for (const child of origin.children) if (!covered.has(child.offset)) this.scopeChild(child, scope, owner, parameters, true);
   }
 
   private variable(die: Die, isParameter: boolean, owner: FunctionInfo | undefined): VariableInfo | undefined {
