@@ -8,6 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { launchQemu, QemuSession } from '../qemu-bridge/src';
 import { InterruptLogFiles } from '../debug-adapter/src/exceptions/interrupt-log-files';
+import { writeBenchmarkSection } from './benchmarks-file';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const KERNEL = process.env.MMSCOPE_KERNEL ?? path.join(ROOT, 'guest', 'build', 'kernel.elf');
@@ -105,14 +106,7 @@ async function main(): Promise<void> {
     END,
   ].join('\n');
   process.stdout.write(section + '\n');
-  const writeIndex = process.argv.indexOf('--write');
-  const target = writeIndex > 0 ? process.argv[writeIndex + 1] : undefined;
-  if (target) {
-    const text = fs.existsSync(target) ? fs.readFileSync(target, 'utf8') : '# Benchmarks\n';
-    const re = new RegExp(`${START}[\\s\\S]*?${END}`);
-    fs.writeFileSync(target, re.test(text) ? text.replace(re, section) : `${text.trimEnd()}\n\n${section}\n`);
-    process.stdout.write(`wrote ${target}\n`);
-  }
+  writeBenchmarkSection(process.argv, START, END, section);
 }
 
 main().catch((e) => {

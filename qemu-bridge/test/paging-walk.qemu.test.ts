@@ -5,26 +5,13 @@
 // with the same physical address and flags, and no leaf of ours may be missing from QEMU's list.
 
 import * as assert from 'assert';
-import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { launchQemu, parseInfoRegisters, parseInfoTlb, QemuInstance, QmpClient } from '../src';
 import { PageLeaf, walkAddressSpace } from '../src/paging/page-table-walk';
 import { pagingModel } from '../src/paging/paging-modes';
-
-const MODES = ['X32', 'PAE', 'L4', 'L5'] as const;
-type Mode = (typeof MODES)[number];
-const EXPECTED_KIND: Record<Mode, string> = { X32: 'x86-32', PAE: 'pae', L4: 'x86-64', L5: 'x86-64-la57' };
-
-function buildPagingKernel(mode: Mode, dir: string): string {
-  const src = path.join(__dirname, '..', '..', '..', 'qemu-bridge', 'test', 'fixtures', 'paging-kernel.S');
-  const obj = path.join(dir, `paging-${mode}.o`);
-  const elf = path.join(dir, `paging-${mode}.elf`);
-  execFileSync('gcc', ['-m32', '-c', `-DMODE_${mode}`, '-o', obj, src]);
-  execFileSync('ld', ['-m', 'elf_i386', '-N', '-Ttext=0x100000', '-e', '_start', '--no-warn-rwx-segments', '-o', elf, obj]);
-  return elf;
-}
+import { buildPagingKernel, PAGING_KIND, PAGING_MODES, PAGING_READY } from './fixtures/paging-kernel';
 
 /** The nine letters `info tlb` prints for a leaf: X G P D A C T U W of the leaf entry. */
 function tlbFlags(leaf: PageLeaf): string {
@@ -42,7 +29,7 @@ describe('paging: the walker equals QEMU\'s info tlb in every mode (qemu-system-
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  for (const mode of MODES) {
+  for (const mode of PAGING_MODES) {
     it(`${mode}: every page, physical address and flag`, async () => {
       const kernel = buildPagingKernel(mode, dir);
       let qemu: QemuInstance | undefined;
@@ -51,13 +38,13 @@ describe('paging: the walker equals QEMU\'s info tlb in every mode (qemu-system-
         qemu = await launchQemu({ kernel, memoryMiB: 32, qemuBinary: 'qemu-system-x86_64', extraArgs: ['-cpu', 'max'] });
         qmp = await QmpClient.connect(qemu.qmp);
         await qmp.cont();
-        await qemu.waitForSerial('paging-kernel ready', 30_000);
+        await qemu.waitForSerial(PAGING_READY, 30_000);
         await qmp.execute('stop');
         const regs = parseInfoRegisters(await qmp.humanMonitorCommand('info registers'));
         const text = await qmp.humanMonitorCommand('info registers');
         const efer = /EFER=([0-9a-fA-F]+)/.exec(text);
         const model = pagingModel({ cr0: regs.get('cr0') ?? 0, cr4: regs.get('cr4') ?? 0, efer: efer ? BigInt(`0x${efer[1]}`) : 0n });
-        assert.strictEqual(model.kind, EXPECTED_KIND[mode], `the mode from CR0=${regs.get('cr0')?.toString(16)} CR4=${regs.get('cr4')?.toString(16)} EFER=${efer?.[1]}`);
+        assert.strictEqual(model.kind, PAGING_KIND[mode], `the mode from CR0=${regs.get('cr0')?.toString(16)} CR4=${regs.get('cr4')?.toString(16)} EFER=${efer?.[1]}`);
         const ram = fs.readFileSync(qemu.ramPath as string);
         const read = async (a: bigint, n: number): Promise<Buffer> => {
           if (a + BigInt(n) > BigInt(ram.length)) throw new Error('outside RAM');

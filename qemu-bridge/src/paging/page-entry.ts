@@ -39,45 +39,73 @@ export interface PageEntry {
 const bit = (n: number): bigint => 1n << BigInt(n);
 const range = (high: number, low: number): bigint => (bit(high + 1) - 1n) ^ (bit(low) - 1n);
 
+/** The masks of one level in one model, for a table pointer and for a leaf. */
+interface LevelMasks {
+  readonly table: { address: bigint; reserved: bigint };
+  readonly leaf: { address: bigint; reserved: bigint };
+  /** 32-bit paging, 4 MiB pages: how many PSE-36 bits (20:13) are physical bits 39:32. */
+  readonly pse36Bits: number;
+}
+
+const maskCache = new WeakMap<PagingModel, Map<LevelGeometry, LevelMasks>>();
+
+function masksOf(model: PagingModel, geometry: LevelGeometry): LevelMasks {
+  let perModel = maskCache.get(model);
+  if (!perModel) maskCache.set(model, (perModel = new Map()));
+  let m = perModel.get(geometry);
+  if (m) return m;
+  const maxPhys = model.physicalBits;
+  const largeLow = geometry.largePage !== undefined ? Number(log2(geometry.largePage)) : 12;
+  if (geometry.entryBytes === 4) {
+    const pse36Bits = Math.max(0, Math.min(8, maxPhys - 32));
+    m = {
+      table: { address: range(31, 12), reserved: 0n },
+      // A 4 MiB PDE: bit 21 and the PSE-36 bits above MAXPHYADDR are reserved.
+      leaf: geometry.level === 'PT' ? { address: range(31, 12), reserved: 0n } : { address: range(31, 22), reserved: bit(21) | (range(20, 13) & ~((bit(pse36Bits) - 1n) << 13n)) },
+      pse36Bits,
+    };
+  } else if (model.kind === 'pae' && geometry.level === 'PDPT') {
+    // A PAE PDPTE has no RW/US/A/PS/NX. Real CPUs refuse bits 2:1 and 8:5 when CR3 is loaded;
+    // QEMU ignores them (and sets bit 5 itself), so only what both refuse is called reserved:
+    // bits 63:MAXPHYADDR, NX included.
+    const entry = { address: range(maxPhys - 1, 12), reserved: range(63, maxPhys) };
+    m = { table: entry, leaf: entry, pse36Bits: 0 };
+  } else {
+    // PAE entries reserve 62:MAXPHYADDR; 4- and 5-level entries only 51:MAXPHYADDR (62:52 are ignored or a key).
+    let reserved = model.kind === 'pae' ? range(62, maxPhys) : maxPhys <= 51 ? range(51, maxPhys) : 0n;
+    if (!model.nx) reserved |= bit(63);
+    // PS is reserved in PML4/PML5 entries.
+    const table = reserved | (geometry.level === 'PML4' || geometry.level === 'PML5' ? bit(7) : 0n);
+    const isLarge = geometry.level !== 'PT';
+    m = {
+      table: { address: range(maxPhys - 1, 12), reserved: table },
+      // Between PAT (bit 12) and the frame of a large page.
+      leaf: { address: range(maxPhys - 1, largeLow), reserved: reserved | (isLarge ? range(largeLow - 1, 13) : 0n) },
+      pse36Bits: 0,
+    };
+  }
+  perModel.set(geometry, m);
+  return m;
+}
+
 /** Decodes `raw`, an entry of a table at `geometry` in `model`. */
 export function decodeEntry(model: PagingModel, geometry: LevelGeometry, raw: bigint): PageEntry {
-  const has = (n: number): boolean => (raw & bit(n)) !== 0n;
+  const low = Number(raw & 0xffffffffn);
+  const high = geometry.entryBytes === 8 ? Number(raw >> 32n) : 0;
+  const has = (n: number): boolean => ((low >>> n) & 1) === 1;
   const present = has(0);
   const pdpteOfPae = model.kind === 'pae' && geometry.level === 'PDPT';
   const leaf = geometry.level === 'PT' || (geometry.largePage !== undefined && has(7));
   const largeLeaf = leaf && geometry.level !== 'PT';
   const wide = geometry.entryBytes === 8;
-  const frameLow = largeLeaf ? Number(log2(geometry.largePage as bigint)) : 12;
-  let address: bigint;
-  let reserved = 0n;
-  if (!wide) {
-    if (largeLeaf) {
-      // PSE-36: bits 20:13 are physical bits 39:32; bit 21 is reserved.
-      const highBits = Math.max(0, Math.min(8, model.physicalBits - 32));
-      address = (raw & range(31, 22)) | (((raw >> 13n) & (bit(highBits) - 1n)) << 32n);
-      reserved = raw & (bit(21) | (range(20, 13) & ~((bit(highBits) - 1n) << 13n)));
-    } else {
-      address = raw & range(31, 12);
-    }
-  } else {
-    const maxPhys = model.physicalBits;
-    address = raw & range(maxPhys - 1, frameLow);
-    if (pdpteOfPae) {
-      // A PAE PDPTE has no RW/US/A/PS/NX. Real CPUs refuse bits 2:1 and 8:5 when CR3 is loaded;
-      // QEMU ignores them (and sets bit 5 itself), so only what both refuse is called reserved:
-      // bits 63:MAXPHYADDR, NX included.
-      reserved = raw & range(63, maxPhys);
-    } else {
-      // PAE entries reserve 62:MAXPHYADDR; 4- and 5-level entries only 51:MAXPHYADDR (62:52 are ignored or a key).
-      reserved = raw & (model.kind === 'pae' ? range(62, maxPhys) : maxPhys <= 51 ? range(51, maxPhys) : 0n);
-      if (!model.nx) reserved |= raw & bit(63);
-      if (largeLeaf) reserved |= raw & range(frameLow - 1, 13); // between PAT (bit 12) and the frame
-      // PS is reserved in PML4/PML5 entries.
-      if ((geometry.level === 'PML4' || geometry.level === 'PML5') && has(7)) reserved |= bit(7);
-    }
-  }
-  const protectionKey = wide && leaf && model.protectionKeys && model.kind !== 'pae' ? Number((raw >> 59n) & 0xfn) : undefined;
-  const availableHigh = wide && model.kind !== 'pae' ? Number((raw >> 52n) & 0x7fn) : 0;
+  const masks = masksOf(model, geometry);
+  const kind = leaf ? masks.leaf : masks.table;
+  let address = raw & kind.address;
+  // PSE-36: bits 20:13 of a 4 MiB PDE are physical bits 39:32.
+  if (!wide && largeLeaf && masks.pse36Bits) address |= BigInt((low >>> 13) & ((1 << masks.pse36Bits) - 1)) << 32n;
+  const reserved = present && kind.reserved !== 0n ? raw & kind.reserved : 0n;
+  const protectionKey = wide && leaf && model.protectionKeys && model.kind !== 'pae' ? (high >>> 27) & 0xf : undefined;
+  const availableHigh = wide && model.kind !== 'pae' ? (high >>> 20) & 0x7f : 0;
   return {
     raw,
     present,
@@ -91,12 +119,12 @@ export function decodeEntry(model: PagingModel, geometry: LevelGeometry, raw: bi
     dirty: leaf && has(6),
     global: leaf && model.globalPages && has(8),
     pat: leaf && (largeLeaf ? has(12) : has(7)),
-    noExecute: wide && model.nx && has(63),
+    noExecute: wide && model.nx && (high >>> 31) === 1,
     ...(protectionKey !== undefined ? { protectionKey } : {}),
-    available: Number((raw >> 9n) & 7n) | (availableHigh << 3),
+    available: ((low >>> 9) & 7) | (availableHigh << 3),
     address,
-    reserved: present ? reserved : 0n,
-    flags: Number(raw & 0xfffn),
+    reserved,
+    flags: low & 0xfff,
   };
 }
 
