@@ -126,27 +126,13 @@ export class CodeMap {
   }
 
   /**
-   * The line gdb shows for `pc` and the address range it steps through as that line (gdb's
-   * find_pc_line): the last line-table row at the greatest address <= pc; when that row is not a
-   * statement, an is_stmt row at the same address before it wins; the range runs from that row's
-   * address to the next row at a greater address. Undefined without line information (or line 0).
+   * The line gdb shows for `pc` and the address range it steps through as that line: gdb 13's
+   * find_pc_line over the per-file tables it builds from the unit's line program (GdbLineTable).
+   * Undefined without line information at `pc` (or where gdb finds line 0).
    */
   gdbLineAt(pc: number): GdbLine | undefined {
-    const hit = this.rowAt(pc);
-    if (!hit) return undefined;
-    const { rows } = hit;
-    let best = hit.index;
-    if (!rows[best].isStmt) {
-      let k = best;
-      while (k > 0 && rows[k - 1].address === rows[k].address && rows[k - 1].line !== 0 && !rows[k].isStmt && !rows[k - 1].endSequence) k--;
-      if (rows[k].isStmt) best = k;
-    }
-    const row = rows[best];
-    if (row.line === 0) return undefined;
-    let next = hit.index + 1;
-    while (next < rows.length && rows[next].address <= row.address) next++;
-    const end = next < rows.length ? rows[next].address : row.address + 1;
-    return { start: row.address, end, line: row.line, file: hit.paths[row.file] ?? `<file ${row.file}>`, isStmt: row.isStmt };
+    const found = this.symbols.unitAt(pc)?.gdbLineTable?.findPcLine(pc);
+    return found ? { start: found.start, end: found.end, file: found.file, line: found.line, isStmt: found.isStmt } : undefined;
   }
 
   /** True when `pc` starts a statement of a line (a line-table row marked is_stmt at exactly that address). */
