@@ -236,7 +236,12 @@ export class SteppingEngine {
       let notStatement = false;
       if (sym === next.start && (next.line !== current.line || next.file !== current.file)) {
         if (next.isStmt) return this.makeStop('step', pc);
-        if (same) continue; // not a statement start: look for a better place in the same frame
+        if (same) {
+          // Not a statement start: step through this entry's range, still stepping from the same line (gdb keeps its step info).
+          range = { start: next.start, end: next.end };
+          singleSteps = 0;
+          continue;
+        }
         // Another frame, not a statement: step on without this line, so that a later entry of the same line stops.
         notStatement = true;
       }
