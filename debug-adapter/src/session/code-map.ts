@@ -147,31 +147,61 @@ export class CodeMap {
 
   /**
    * The source frames at `pc`, innermost first, including inlined calls. At the stop pc (`top`),
-   * inlined calls that start exactly at `pc` are not entered yet, so they are left out and the
-   * caller's line is shown (what gdb shows at a breakpoint on the calling line). For a caller
-   * frame pass the return address minus one and `top` false.
+   * the inlined calls gdb hides there are left out (`hidden` of them, by default
+   * hiddenInlineCount(pc)) and the caller's line is shown. For a caller frame pass the return
+   * address minus one and `top` false.
    */
-  sourceFrames(pc: number, top: boolean): SourceFrame[] {
+  sourceFrames(pc: number, top: boolean, hidden?: number): SourceFrame[] {
     const frames = this.symbols.framesAt(pc);
     if (!top || frames.length < 2) return frames;
+    const count = Math.min(hidden ?? this.hiddenInlineCount(pc), frames.length - 1);
+    return frames.slice(count);
+  }
+
+  /**
+   * gdb's skip_inline_frames: how many inlined calls a stop at `pc` hides. From the innermost,
+   * each inlined call whose block starts at `pc` is hidden (its entry pc is `pc`, or, in a unit
+   * with non-contiguous blocks, `pc - 1` lies outside it), up to the first that does not start
+   * there or that `keep` names (the inlined call a user breakpoint at `pc` belongs to, gdb's
+   * stopped_by_user_bp_inline_frame). Lexical blocks are passed through.
+   */
+  hiddenInlineCount(pc: number, keep?: (call: InlinedCallInfo) => boolean): number {
     const chain = this.symbols.scopeChainAt(pc);
-    if (!chain) return frames;
-    const inlined = chain.scopes.filter((s): s is InlinedCallInfo => 'kind' in s && s.kind === 'inlined');
-    let hidden = 0;
-    for (let i = inlined.length - 1; i >= 0; i--) {
-      const entry = Math.min(...inlined[i].ranges.map((r) => r.start));
-      if (entry !== pc) break;
-      hidden++;
+    if (!chain) return 0;
+    const mapped = this.hasBlockMap(chain.function.unit);
+    let count = 0;
+    for (let i = chain.scopes.length - 1; i >= 0; i--) {
+      const scope = chain.scopes[i];
+      if (!('kind' in scope && scope.kind === 'inlined')) continue;
+      const ranges = scope.ranges;
+      if (ranges.length === 0) break;
+      // gdb's entry pc of a block: its first range as listed (DW_AT_entry_pc is not read).
+      const starts = ranges[0].start === pc || (mapped && !ranges.some((r) => pc - 1 >= r.start && pc - 1 < r.end));
+      if (!starts || keep?.(scope)) break;
+      count++;
     }
-    return frames.slice(hidden);
+    return count;
+  }
+
+  private readonly blockMaps = new Map<CompileUnitInfo, boolean>();
+
+  /** True when some block of `unit` has non-contiguous ranges (gdb then keeps an address map of its blocks). */
+  private hasBlockMap(unit: CompileUnitInfo): boolean {
+    let mapped = this.blockMaps.get(unit);
+    if (mapped === undefined) {
+      const split = (scope: ScopeInfo): boolean => scope.ranges.length > 1 || scope.blocks.some(split) || scope.inlined.some(split);
+      mapped = unit.functions.some(split);
+      this.blockMaps.set(unit, mapped);
+    }
+    return mapped;
   }
 
   /**
    * sourceFrames() with the innermost frame's line as gdb shows it (gdbLineAt: of several rows
    * at one address the last statement row, not the first).
    */
-  shownFrames(pc: number, top: boolean): SourceFrame[] {
-    const frames = this.sourceFrames(pc, top);
+  shownFrames(pc: number, top: boolean, hidden?: number): SourceFrame[] {
+    const frames = this.sourceFrames(pc, top, hidden);
     const inner = frames[0];
     if (!inner) return frames;
     const all = top ? this.symbols.framesAt(pc) : frames;

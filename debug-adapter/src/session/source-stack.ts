@@ -26,8 +26,13 @@ interface FrameHandle {
   frame: UnwoundStackFrame;
   /** The vCPU whose stack holds the frame. */
   thread: number;
-  /** Index among the source frames of this machine frame (inlined calls first). */
+  /** Index among the source frames of this machine frame that are shown (inlined calls first). */
   inlineIndex: number;
+  /**
+   * Inlined calls at the top of this machine frame that gdb hides at the stop pc (0 for callers):
+   * the frame's true inline depth from the innermost is inlineIndex + hiddenInline.
+   */
+  hiddenInline: number;
 }
 
 export class SourceStack {
@@ -41,26 +46,31 @@ export class SourceStack {
     this.handles.clear();
   }
 
-  /** The source frames of `machineFrames`, innermost first; ids are stable within one stop. */
-  expand(machineFrames: readonly UnwoundStackFrame[], thread = 1): SourceStackFrame[] {
+  /**
+   * The source frames of `machineFrames`, innermost first; ids are stable within one stop.
+   * `hiddenAtTop`: the inlined calls at the stop pc that are not shown (by default those gdb
+   * hides at a stop there, CodeMap.hiddenInlineCount).
+   */
+  expand(machineFrames: readonly UnwoundStackFrame[], thread = 1, hiddenAtTop?: number): SourceStackFrame[] {
     const frames: SourceStackFrame[] = [];
     const debug = this.symbols.hasDebugInfo;
     for (const frame of machineFrames) {
       const top = frame.index === 0;
       // A caller's pc is a return address: look up the call instruction's line.
       const lookup = top ? frame.symbolPc : (frame.symbolPc - 1) >>> 0;
-      const sources = debug ? this.codeMap.shownFrames(lookup, top) : [];
+      const hidden = top && debug ? (hiddenAtTop ?? this.codeMap.hiddenInlineCount(lookup)) : 0;
+      const sources = debug ? this.codeMap.shownFrames(lookup, top, hidden) : [];
       const suffix = frame.interrupt ? ` [interrupt ${frame.interrupt.vector}]` : '';
       if (sources.length === 0) {
         // Assembly code (no DWARF function) may still have a line table.
         const name = this.codeMap.functionName(lookup) ?? hex(frame.pc);
         const line = debug ? this.symbols.addressToLine(lookup) : undefined;
-        frames.push({ id: this.idOf(frame, 0, thread), name: name + suffix, ...(line ? { file: line.file } : {}), line: line?.line ?? 0, pc: frame.pc, subtle: !line });
+        frames.push({ id: this.idOf(frame, 0, thread, 0), name: name + suffix, ...(line ? { file: line.file } : {}), line: line?.line ?? 0, pc: frame.pc, subtle: !line });
         continue;
       }
       sources.forEach((s, i) => {
         frames.push({
-          id: this.idOf(frame, i, thread),
+          id: this.idOf(frame, i, thread, hidden),
           name: s.name + (i === sources.length - 1 ? suffix : ''),
           ...(s.file ? { file: s.file } : {}),
           line: s.line ?? 0,
@@ -79,10 +89,10 @@ export class SourceStack {
     return { context: toFrameContext(handle.frame), thread: handle.thread };
   }
 
-  private idOf(frame: UnwoundStackFrame, inlineIndex: number, thread: number): number {
-    for (const [id, h] of this.handles) if (h.frame === frame && h.inlineIndex === inlineIndex && h.thread === thread) return id;
+  private idOf(frame: UnwoundStackFrame, inlineIndex: number, thread: number, hiddenInline: number): number {
+    for (const [id, h] of this.handles) if (h.frame === frame && h.inlineIndex === inlineIndex && h.thread === thread && h.hiddenInline === hiddenInline) return id;
     const id = this.nextId++;
-    this.handles.set(id, { frame, inlineIndex, thread });
+    this.handles.set(id, { frame, inlineIndex, thread, hiddenInline });
     return id;
   }
 }

@@ -6,7 +6,7 @@
 // at a time and reports its stop.
 
 import { RspClient, StopReply } from '../../../qemu-bridge/src';
-import { DebugSymbols, FunctionInfo } from '../symbols';
+import { DebugSymbols, FunctionInfo, InlinedCallInfo, sameSourceFile } from '../symbols';
 import { BreakpointArming } from './breakpoint-arming';
 import { BreakpointTable, UserBreakpoint } from './breakpoint-table';
 import { CodeMap } from './code-map';
@@ -49,6 +49,17 @@ interface FrameKey {
  */
 function sameFrame(a: FrameKey, b: FrameKey): boolean {
   return a.cfa === b.cfa && a.fn === b.fn && (a.cfa !== undefined || a.sp === b.sp);
+}
+
+/**
+ * Which inlined call a stop at user breakpoints keeps shown (gdb's stopped_by_user_bp_inline_frame):
+ * a source or instruction breakpoint belongs to the innermost function or inlined call at its
+ * address, so nothing is hidden; a function breakpoint to the inlined copies of its function.
+ */
+function keptByBreakpoints(breakpoints: readonly UserBreakpoint[]): ((call: InlinedCallInfo) => boolean) | undefined {
+  if (breakpoints.some((b) => b.kind === 'source' || b.kind === 'instruction')) return () => true;
+  const names = new Set(breakpoints.filter((b) => b.kind === 'function' && b.key.startsWith('fn:')).map((b) => b.key.slice(3)));
+  return names.size ? (call) => names.has(call.name) : undefined;
 }
 
 /** A synthetic reply for a pause noticed between two resumes. */
@@ -151,6 +162,18 @@ export class SteppingEngine {
     return this.continue();
   }
 
+  /** The inlined calls hidden at the last stop (gdb's skip_inline_frames), while its thread is still at its pc. */
+  private hidden: { thread: number; pc: number; count: number } | undefined;
+
+  /**
+   * How many inlined calls that begin at `pc` the stack leaves out on `thread` (gdb hides them at
+   * a stop there; `step` enters one without moving), or undefined when the last stop was not there.
+   */
+  hiddenInlineFrames(thread: number, pc: number): number | undefined {
+    const h = this.hidden;
+    return h && h.thread === thread && h.pc === pc ? h.count : undefined;
+  }
+
   /** Resumes the guest until a breakpoint, a watchpoint, a pause or its exit. */
   async continue(): Promise<TargetStop> {
     const arrival = await this.runUntil([], () => false);
@@ -183,18 +206,36 @@ export class SteppingEngine {
    */
   async stepLine(mode: 'over' | 'into'): Promise<TargetStop> {
     const access = this.access;
-    let pc = await access.pc();
-    let sym = this.codeMap.symbolAddress(pc, access.pagingOn());
-    let line = this.codeMap.gdbLineAt(sym);
+    const pc = await access.pc();
+    const sym = this.codeMap.symbolAddress(pc, access.pagingOn());
+    const line = this.codeMap.gdbLineAt(sym);
     if (!line) {
       const reply = await this.resumeAndWait('s');
       return isPlainStep(reply) ? this.makeStop('step', await access.pc()) : this.settle(reply);
     }
-    let range = { start: line.start, end: line.end };
-    /** The line being stepped (gdb's current_line); line 0 after entering a frame on a non-statement entry. */
-    let current = { line: line.line, file: line.file };
+    const hidden = this.hiddenInlineFrames(this.currentThread, pc) ?? this.codeMap.hiddenInlineCount(sym);
+    if (mode === 'into' && hidden > 0) {
+      // gdb's step_into_inline_frame: `step` at the start of hidden inlined calls enters one without moving.
+      const stop = this.makeStop('step', pc);
+      this.hidden = { thread: this.currentThread, pc, count: hidden - 1 };
+      return stop;
+    }
+    // The line stepped from is the one frame 0 shows: a hidden inlined call's call site.
+    const shown = this.codeMap.sourceFrames(sym, true, hidden);
+    const top = hidden > 0 ? shown[0] : undefined;
+    const current = top?.line !== undefined && top.file !== undefined ? { line: top.line, file: top.file } : { line: line.line, file: line.file };
+    return this.stepLineFrom(mode, { start: line.start, end: line.end }, current, shown.length);
+  }
+
+  /**
+   * The loop of stepLine from `pc`: steps while in `range`, `current` is the line stepped from
+   * (line 0: none) and `depth` the number of source frames shown in the machine frame stepped.
+   */
+  private async stepLineFrom(mode: 'over' | 'into', range: { start: number; end: number }, current: { line: number; file: string }, depth: number): Promise<TargetStop> {
+    const access = this.access;
+    let pc = await access.pc();
+    let sym = this.codeMap.symbolAddress(pc, access.pagingOn());
     let frame = await this.frameKey();
-    let depth = this.codeMap.sourceFrames(sym, true).length;
     let singleSteps = 0;
     for (let n = 0; n < MAX_LINE_STEPS; n++) {
       const insn = await access.instructionAt(pc);
@@ -229,14 +270,29 @@ export class SteppingEngine {
           if (sym >= range.start && sym < range.end) continue;
         }
       }
-      const shown = this.codeMap.sourceFrames(sym, true).length;
-      if (same && shown > depth && mode === 'over') continue; // through an inlined call of this line
+      const hiddenHere = this.codeMap.hiddenInlineCount(sym);
+      const frames = this.codeMap.sourceFrames(sym, true, hiddenHere);
+      const shown = frames.length;
+      if (same && hiddenHere > 0) {
+        // At the start of inlined calls (gdb: "stepped into inlined function"): on the line stepped
+        // from, `next` goes on through them and `step` enters them; else both stop at the call site.
+        const onLine = frames[0].line === current.line && frames[0].file !== undefined && sameSourceFile(frames[0].file, current.file);
+        if (mode === 'over' && onLine) continue;
+        const stop = this.makeStop('step', pc);
+        if (mode === 'into' && onLine) this.hidden = { thread: this.currentThread, pc, count: hiddenHere - 1 };
+        return stop;
+      }
+      if (same && shown > depth) {
+        // Inside an inlined call deeper than the frame stepped (gdb: "stepping through inlined function").
+        if (mode === 'over') continue;
+        return this.makeStop('step', pc);
+      }
       const next = this.codeMap.gdbLineAt(sym);
       if (!next) return this.makeStop('step', pc);
       let notStatement = false;
       if (sym === next.start && (next.line !== current.line || next.file !== current.file)) {
         if (next.isStmt) return this.makeStop('step', pc);
-        if (same) {
+        if (same && shown === depth) {
           // Not a statement start: step through this entry's range, still stepping from the same line (gdb keeps its step info).
           range = { start: next.start, end: next.end };
           singleSteps = 0;
@@ -246,7 +302,6 @@ export class SteppingEngine {
         notStatement = true;
       }
       // In the middle of a line (a jump back into a loop, a return into the caller): step that line.
-      line = next;
       current = notStatement ? { line: 0, file: '' } : { line: next.line, file: next.file };
       range = { start: next.start, end: next.end };
       frame = await this.frameKey();
@@ -274,6 +329,14 @@ export class SteppingEngine {
 
   /** Runs until the current function returns to its caller's frame (gdb's finish). */
   async stepOut(): Promise<TargetStop> {
+    const pc = await this.access.pc();
+    const sym = this.codeMap.symbolAddress(pc, this.access.pagingOn());
+    const shown = this.codeMap.sourceFrames(sym, true, this.hiddenInlineFrames(this.currentThread, pc));
+    if (shown.length > 1 && shown[0].inlined) {
+      // Out of an inlined call (gdb's finish from an inline frame): `next` in the calling frame with
+      // an empty range and no line, so it runs until the pc leaves the inlined call's code.
+      return this.stepLineFrom('over', { start: sym, end: sym }, { line: 0, file: '' }, shown.length - 1);
+    }
     const caller = await this.callerKey();
     if (!caller) {
       const reply = await this.resumeAndWait('s');
@@ -453,6 +516,8 @@ export class SteppingEngine {
   }
 
   private makeStop(reason: StopReason, pc: number, breakpoints: UserBreakpoint[] = [], description?: string, exception?: TargetStop['exception']): TargetStop {
+    const sym = this.codeMap.symbolAddress(pc, this.access.pagingOn());
+    this.hidden = { thread: this.currentThread, pc, count: this.codeMap.hiddenInlineCount(sym, reason === 'breakpoint' ? keptByBreakpoints(breakpoints) : undefined) };
     return { reason, pc, threadId: this.currentThread, breakpoints, ...(description ? { description } : {}), ...(exception ? { exception } : {}) };
   }
 
