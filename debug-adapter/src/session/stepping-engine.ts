@@ -183,6 +183,13 @@ export class SteppingEngine {
 
   /** Executes one instruction (a `hlt` completes when the next interrupt has been handled). */
   async stepInstruction(): Promise<TargetStop> {
+    const stop = await this.stepOneInstruction();
+    // gdb hides no inlined calls after stepi: the stack shows every frame at the new pc.
+    this.hidden = { thread: stop.threadId, pc: stop.pc, count: 0 };
+    return stop;
+  }
+
+  private async stepOneInstruction(): Promise<TargetStop> {
     const pc = await this.access.pc();
     const insn = await this.access.instructionAt(pc);
     if (insn.kind === 'halt') {
@@ -251,6 +258,8 @@ export class SteppingEngine {
         singleSteps++;
         const reply = await this.resumeAndWait('s');
         if (!isPlainStep(reply)) return this.settle(reply);
+        const hit = await this.breakpointReached();
+        if (hit) return hit;
       }
       pc = await access.pc();
       sym = this.codeMap.symbolAddress(pc, access.pagingOn());
@@ -319,6 +328,8 @@ export class SteppingEngine {
     for (let i = 0; i < 64 && (await this.access.pc()) !== target; i++) {
       const r = await this.resumeAndWait('s');
       if (!isPlainStep(r)) return this.settle(r);
+      const hit = await this.breakpointReached();
+      if (hit) return hit;
     }
     if ((await this.access.pc()) !== target) {
       const arrival = await this.runUntil([target], (p) => p === target);
@@ -493,6 +504,18 @@ export class SteppingEngine {
     } finally {
       for (const a of added) await this.arming.removeTemporary(a).catch(() => undefined);
     }
+  }
+
+  /**
+   * After a single step of a line step: a user breakpoint at the new pc counts as hit, as in gdb
+   * (its condition decides). The stop to report, or undefined to step on.
+   */
+  private async breakpointReached(): Promise<TargetStop | undefined> {
+    const pc = await this.access.pc();
+    const user = this.userBreakpointsAt(pc);
+    if (!user.length) return undefined;
+    const verdict = await this.verdict(pc, user);
+    return verdict.stop ? this.makeStop('breakpoint', pc, user, undefined, verdict.exception) : undefined;
   }
 
   private userBreakpointsAt(pc: number): UserBreakpoint[] {
