@@ -1,4 +1,4 @@
-// Inlined frames as gdb 13 shows them, on one -O2 corpus kernel (fib inlined into itself, the
+// Inlined and tail-call frames as gdb 13 shows them, on one -O2 corpus kernel (fib inlined into itself, the
 // rotate/always_inline helpers, tail_a/tail_b): the seeded plan runs in gdb and in the adapter,
 // and every breakpoint stop (function breakpoints on inlined copies, line breakpoints inside
 // inlined code) and every stepi must show gdb's frames: the inlined calls gdb hides at the stop
@@ -17,5 +17,16 @@ describe('corpus: inlined frames at breakpoint stops and after stepi agree with 
     assert.strictEqual(report.stops.disagreed, 0, text);
     assert.ok(report.steps.stepi.compared >= 200, text);
     assert.strictEqual(report.steps.stepi.disagreed, 0, text);
+  });
+});
+
+describe('corpus: tail-call frames agree with gdb (higher-half-80 -Os)', function () {
+  this.timeout(240_000);
+  it('every backtrace shows the frames gdb adds for tail calls (pick_op jumping to apply)', async () => {
+    const report = await compareVariant({ style: 'higher-half-80', opt: 'Os', framePointer: true }, DEFAULT_OPTIONS, 6);
+    const text = formatReport(report);
+    assert.strictEqual(report.aborted, undefined, text);
+    assert.ok(report.stops.compared >= 100, text);
+    assert.strictEqual(report.byField.backtrace ?? 0, 0, text);
   });
 });

@@ -7,6 +7,7 @@ import type { ElfSymbol, LineRow } from '../symbols';
 import type { UnitLineTable } from '../symbols/lineTable';
 import { countAtOrBelow } from '../symbols/sorted-search';
 import { i386PrologueEnd } from './i386-prologue';
+import { CallSiteIndex, tailCallFrames } from '../symbols/callSites';
 
 const SHT_PROGBITS = 1;
 const SHF_EXECINSTR = 4;
@@ -241,6 +242,23 @@ export class CodeMap {
     for (const fn of this.symbols.functions) walk(fn);
     this.inlinedIndex = index;
     return index;
+  }
+
+  private callSites: CallSiteIndex | undefined;
+
+  /**
+   * The frames gdb shows between a frame running the function at `calleePc` and its caller at
+   * return address `callerPc` for the tail calls in between (gdb's tailcall frames): the return
+   * addresses of those tail calls, innermost first; empty when there are none or they are ambiguous.
+   */
+  tailCallsBetween(callerPc: number, calleePc: number): number[] {
+    const callee = this.symbols.functionAt(calleePc);
+    if (!callee) return [];
+    this.callSites ??= new CallSiteIndex(this.symbols.functions);
+    return tailCallFrames(this.callSites, callerPc, callee.lowPc, (name) => {
+      const found = this.symbols.functionsNamed(name);
+      return found.length === 1 ? found[0] : undefined;
+    });
   }
 
   /** True when any line table covers `pc`. */

@@ -54,8 +54,10 @@ export class SourceStack {
   expand(machineFrames: readonly UnwoundStackFrame[], thread = 1, hiddenAtTop?: number): SourceStackFrame[] {
     const frames: SourceStackFrame[] = [];
     const debug = this.symbols.hasDebugInfo;
-    for (const frame of machineFrames) {
+    for (let m = 0; m < machineFrames.length; m++) {
+      const frame = machineFrames[m];
       const top = frame.index === 0;
+      if (m > 0) this.tailCallFrames(machineFrames[m - 1], frame, thread, frames);
       // A caller's pc is a return address: look up the call instruction's line.
       const lookup = top ? frame.symbolPc : (frame.symbolPc - 1) >>> 0;
       const hidden = top && debug ? (hiddenAtTop ?? this.codeMap.hiddenInlineCount(lookup)) : 0;
@@ -80,6 +82,29 @@ export class SourceStack {
       });
     }
     return frames;
+  }
+
+  /**
+   * Pushes the frames gdb shows for tail calls between machine frame `callee` and its caller
+   * (gdb's tailcall frames, CodeMap.tailCallsBetween), each at the line of its jump. They have
+   * no registers of their own: their ids name the caller's machine frame.
+   */
+  private tailCallFrames(callee: UnwoundStackFrame, caller: UnwoundStackFrame, thread: number, frames: SourceStackFrame[]): void {
+    if (!this.symbols.hasDebugInfo || callee.interrupt || caller.interrupt) return;
+    const calleePc = callee.index === 0 ? callee.symbolPc : (callee.symbolPc - 1) >>> 0;
+    const tails = this.codeMap.tailCallsBetween(caller.symbolPc, calleePc);
+    tails.forEach((returnPc, k) => {
+      this.codeMap.shownFrames((returnPc - 1) >>> 0, false).forEach((s, i) => {
+        frames.push({
+          id: this.idOf(caller, -1 - k * 64 - i, thread, 0),
+          name: s.name,
+          ...(s.file ? { file: s.file } : {}),
+          line: s.line ?? 0,
+          pc: returnPc,
+          subtle: !s.file,
+        });
+      });
+    });
   }
 
   /** The inspector's view of frame `id` and its vCPU; throws when the id belongs to an earlier stop. */

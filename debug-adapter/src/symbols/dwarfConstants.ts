@@ -78,6 +78,10 @@ export const DW_AT = {
   addr_base: 0x73,
   rnglists_base: 0x74,
   loclists_base: 0x8c,
+  call_return_pc: 0x7d,
+  call_origin: 0x7f,
+  call_tail_call: 0x82,
+  GNU_tail_call: 0x2115,
   MIPS_linkage_name: 0x2007,
   GNU_locviews: 0x2137,
 } as const;
