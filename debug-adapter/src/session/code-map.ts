@@ -4,7 +4,8 @@
 
 import { CompileUnitInfo, DebugSymbols, FunctionInfo, InlinedCallInfo, ScopeInfo, SourceFrame, VariableInfo } from '../symbols';
 import type { ElfSymbol, LineRow } from '../symbols';
-import type { UnitLineTable } from '../symbols/lineTable';
+import type { LineBreakpointAddresses, UnitLineTable } from '../symbols/lineTable';
+import { normalizePath, sameNormalizedFile } from '../symbols/lineTable';
 import { countAtOrBelow } from '../symbols/sorted-search';
 import { i386PrologueEnd } from './i386-prologue';
 import { CallSiteIndex, tailCallFrames } from '../symbols/callSites';
@@ -223,6 +224,63 @@ export class CodeMap {
       if (copy.ranges.length) addresses.push(Math.min(...copy.ranges.map((r) => r.start)));
     }
     return [...new Set(addresses)].sort((a, b) => a - b);
+  }
+
+  /**
+   * Where `break FILE:LINE` stops, as gdb 13 places it (create_sals_line_offset): the statement
+   * entries of that line in gdb's line tables of the file (GdbLineTable), or, when it has none,
+   * of the smallest following line that has; of several in one block (function, inlined call, or
+   * lexical block with variables) only the first; each one at or before the end of its function's
+   * prologue moved to that end (skip_prologue_sal: a function's opening line stops where `break
+   * FUNCTION` does). `line` is the line gdb shows at the first address.
+   */
+  lineBreakpointAddresses(file: string, line: number): LineBreakpointAddresses | undefined {
+    const wanted = normalizePath(file);
+    const tables = this.symbols.compileUnits.flatMap((cu) => cu.gdbLineTable?.subfiles.filter((s) => sameNormalizedFile(normalizePath(s.path), wanted)) ?? []);
+    const find = (target: number): { pcs: number[]; best?: number } => {
+      const pcs: number[] = [];
+      let best: number | undefined;
+      for (const sub of tables) {
+        for (const e of sub.entries) {
+          if (!e.isStmt) continue;
+          if (e.line === target) pcs.push(e.address);
+          else if (e.line > target && (best === undefined || e.line < best)) best = e.line;
+        }
+      }
+      return { pcs, best };
+    };
+    let found = find(line);
+    if (found.pcs.length === 0 && found.best !== undefined) found = find(found.best);
+    if (found.pcs.length === 0) return undefined;
+    const blocks = new Set<ScopeInfo>();
+    const kept: number[] = [];
+    for (const pc of found.pcs) {
+      const block = this.gdbBlockAt(pc);
+      if (block) {
+        if (blocks.has(block)) continue;
+        blocks.add(block);
+      }
+      kept.push(pc);
+    }
+    const addresses = [...new Set(kept.map((a) => {
+      const fn = this.symbols.functionAt(a);
+      if (!fn) return a;
+      const body = this.afterPrologue(fn);
+      return a >= (fn.entryPc ?? fn.lowPc) && a < body ? body : a;
+    }))].sort((x, y) => x - y);
+    const shown = this.gdbLineAt(addresses[0]);
+    return { line: shown?.line ?? line, file: shown?.file ?? tables[0].path, addresses };
+  }
+
+  /** The innermost block gdb has at `pc`: an inlined call, a lexical block that declares variables, or the function. */
+  private gdbBlockAt(pc: number): ScopeInfo | undefined {
+    const chain = this.symbols.scopeChainAt(pc);
+    if (!chain) return undefined;
+    for (let i = chain.scopes.length - 1; i >= 0; i--) {
+      const scope = chain.scopes[i];
+      if (('kind' in scope && scope.kind === 'inlined') || scope.variables.length > 0) return scope;
+    }
+    return chain.function;
   }
 
   private inlinedIndex: Map<string, InlinedCallInfo[]> | undefined;
