@@ -249,7 +249,7 @@ export class SteppingEngine {
       if (singleSteps >= RANGE_STEP_AFTER && frame.cfa !== undefined && access.pagingOn() && insn.kind !== 'call') {
         // A long line or a loop on one line: run to the line's exits instead of stepping each instruction.
         singleSteps = 0;
-        const arrival = await this.runToLineExit(current, frame, mode);
+        const arrival = await this.runToLineExit(current, range, frame, mode);
         if (arrival?.kind === 'stop') return arrival.stop;
       } else if ((insn.kind === 'call' && mode === 'over') || insn.kind === 'interrupt' || insn.kind === 'halt') {
         const arrival = await this.runToReturn(pc + insn.length, frame);
@@ -400,10 +400,12 @@ export class SteppingEngine {
    * of execution running the same code does not end the step. Returns undefined when the line's
    * code has an indirect jump (or an indirect call when stepping into); then single steps go on.
    */
-  private async runToLineExit(line: { line: number; file: string }, frame: FrameKey, mode: 'over' | 'into'): Promise<Arrival | undefined> {
+  private async runToLineExit(line: { line: number; file: string }, range: { start: number; end: number }, frame: FrameKey, mode: 'over' | 'into'): Promise<Arrival | undefined> {
     const fn = this.symbols.functions.find((f) => f.lowPc === frame.fn);
     if (!fn) return undefined;
+    // The code stepped through: the step range (a non-statement entry may make it another line's) and the line's own code.
     const inLine = (address: number): boolean => {
+      if (address >= range.start && address < range.end) return true;
       if (this.symbols.functionAt(address) !== fn) return false;
       const here = this.codeMap.gdbLineAt(address);
       return here !== undefined && here.line === line.line && here.file === line.file;
