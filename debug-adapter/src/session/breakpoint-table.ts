@@ -119,7 +119,7 @@ export class BreakpointTable {
     const list: UserBreakpoint[] = [];
     const results = requests.map((r) => {
       const key = `${file}:${r.line}`;
-      const where = this.symbols.hasDebugInfo ? this.symbols.lineToAddresses(file, r.line) : undefined;
+      const where = this.symbols.hasDebugInfo ? this.codeMap.lineBreakpointAddresses(file, r.line) : undefined;
       const bp = this.make('source', key, old, r, where?.addresses ?? []);
       list.push(bp);
       if (!where) {

@@ -4,9 +4,11 @@
 
 import { CompileUnitInfo, DebugSymbols, FunctionInfo, InlinedCallInfo, ScopeInfo, SourceFrame, VariableInfo } from '../symbols';
 import type { ElfSymbol, LineRow } from '../symbols';
-import type { UnitLineTable } from '../symbols/lineTable';
+import type { LineBreakpointAddresses, UnitLineTable } from '../symbols/lineTable';
+import { normalizePath, sameNormalizedFile } from '../symbols/lineTable';
 import { countAtOrBelow } from '../symbols/sorted-search';
 import { i386PrologueEnd } from './i386-prologue';
+import { tailCallFrames } from '../symbols/callSites';
 
 const SHT_PROGBITS = 1;
 const SHF_EXECINSTR = 4;
@@ -126,27 +128,13 @@ export class CodeMap {
   }
 
   /**
-   * The line gdb shows for `pc` and the address range it steps through as that line (gdb's
-   * find_pc_line): the last line-table row at the greatest address <= pc; when that row is not a
-   * statement, an is_stmt row at the same address before it wins; the range runs from that row's
-   * address to the next row at a greater address. Undefined without line information (or line 0).
+   * The line gdb shows for `pc` and the address range it steps through as that line: gdb 13's
+   * find_pc_line over the per-file tables it builds from the unit's line program (GdbLineTable).
+   * Undefined without line information at `pc` (or where gdb finds line 0).
    */
   gdbLineAt(pc: number): GdbLine | undefined {
-    const hit = this.rowAt(pc);
-    if (!hit) return undefined;
-    const { rows } = hit;
-    let best = hit.index;
-    if (!rows[best].isStmt) {
-      let k = best;
-      while (k > 0 && rows[k - 1].address === rows[k].address && rows[k - 1].line !== 0 && !rows[k].isStmt && !rows[k - 1].endSequence) k--;
-      if (rows[k].isStmt) best = k;
-    }
-    const row = rows[best];
-    if (row.line === 0) return undefined;
-    let next = hit.index + 1;
-    while (next < rows.length && rows[next].address <= row.address) next++;
-    const end = next < rows.length ? rows[next].address : row.address + 1;
-    return { start: row.address, end, line: row.line, file: hit.paths[row.file] ?? `<file ${row.file}>`, isStmt: row.isStmt };
+    const found = this.symbols.unitAt(pc)?.gdbLineTable?.findPcLine(pc);
+    return found ? { start: found.start, end: found.end, file: found.file, line: found.line, isStmt: found.isStmt } : undefined;
   }
 
   /** True when `pc` starts a statement of a line (a line-table row marked is_stmt at exactly that address). */
@@ -161,31 +149,61 @@ export class CodeMap {
 
   /**
    * The source frames at `pc`, innermost first, including inlined calls. At the stop pc (`top`),
-   * inlined calls that start exactly at `pc` are not entered yet, so they are left out and the
-   * caller's line is shown (what gdb shows at a breakpoint on the calling line). For a caller
-   * frame pass the return address minus one and `top` false.
+   * the inlined calls gdb hides there are left out (`hidden` of them, by default
+   * hiddenInlineCount(pc)) and the caller's line is shown. For a caller frame pass the return
+   * address minus one and `top` false.
    */
-  sourceFrames(pc: number, top: boolean): SourceFrame[] {
+  sourceFrames(pc: number, top: boolean, hidden?: number): SourceFrame[] {
     const frames = this.symbols.framesAt(pc);
     if (!top || frames.length < 2) return frames;
+    const count = Math.min(hidden ?? this.hiddenInlineCount(pc), frames.length - 1);
+    return frames.slice(count);
+  }
+
+  /**
+   * gdb's skip_inline_frames: how many inlined calls a stop at `pc` hides. From the innermost,
+   * each inlined call whose block starts at `pc` is hidden (its entry pc is `pc`, or, in a unit
+   * with non-contiguous blocks, `pc - 1` lies outside it), up to the first that does not start
+   * there or that `keep` names (the inlined call a user breakpoint at `pc` belongs to, gdb's
+   * stopped_by_user_bp_inline_frame). Lexical blocks are passed through.
+   */
+  hiddenInlineCount(pc: number, keep?: (call: InlinedCallInfo) => boolean): number {
     const chain = this.symbols.scopeChainAt(pc);
-    if (!chain) return frames;
-    const inlined = chain.scopes.filter((s): s is InlinedCallInfo => 'kind' in s && s.kind === 'inlined');
-    let hidden = 0;
-    for (let i = inlined.length - 1; i >= 0; i--) {
-      const entry = Math.min(...inlined[i].ranges.map((r) => r.start));
-      if (entry !== pc) break;
-      hidden++;
+    if (!chain) return 0;
+    const mapped = this.hasBlockMap(chain.function.unit);
+    let count = 0;
+    for (let i = chain.scopes.length - 1; i >= 0; i--) {
+      const scope = chain.scopes[i];
+      if (!('kind' in scope && scope.kind === 'inlined')) continue;
+      const ranges = scope.ranges;
+      if (ranges.length === 0) break;
+      // gdb's entry pc of a block: its first range as listed (DW_AT_entry_pc is not read).
+      const starts = ranges[0].start === pc || (mapped && !ranges.some((r) => pc - 1 >= r.start && pc - 1 < r.end));
+      if (!starts || keep?.(scope)) break;
+      count++;
     }
-    return frames.slice(hidden);
+    return count;
+  }
+
+  private readonly blockMaps = new Map<CompileUnitInfo, boolean>();
+
+  /** True when some block of `unit` has non-contiguous ranges (gdb then keeps an address map of its blocks). */
+  private hasBlockMap(unit: CompileUnitInfo): boolean {
+    let mapped = this.blockMaps.get(unit);
+    if (mapped === undefined) {
+      const split = (scope: ScopeInfo): boolean => scope.ranges.length > 1 || scope.blocks.some(split) || scope.inlined.some(split);
+      mapped = unit.functions.some(split);
+      this.blockMaps.set(unit, mapped);
+    }
+    return mapped;
   }
 
   /**
    * sourceFrames() with the innermost frame's line as gdb shows it (gdbLineAt: of several rows
    * at one address the last statement row, not the first).
    */
-  shownFrames(pc: number, top: boolean): SourceFrame[] {
-    const frames = this.sourceFrames(pc, top);
+  shownFrames(pc: number, top: boolean, hidden?: number): SourceFrame[] {
+    const frames = this.sourceFrames(pc, top, hidden);
     const inner = frames[0];
     if (!inner) return frames;
     const all = top ? this.symbols.framesAt(pc) : frames;
@@ -208,6 +226,63 @@ export class CodeMap {
     return [...new Set(addresses)].sort((a, b) => a - b);
   }
 
+  /**
+   * Where `break FILE:LINE` stops, as gdb 13 places it (create_sals_line_offset): the statement
+   * entries of that line in gdb's line tables of the file (GdbLineTable), or, when it has none,
+   * of the smallest following line that has; of several in one block (function, inlined call, or
+   * lexical block with variables) only the first; each one at or before the end of its function's
+   * prologue moved to that end (skip_prologue_sal: a function's opening line stops where `break
+   * FUNCTION` does). `line` is the line gdb shows at the first address.
+   */
+  lineBreakpointAddresses(file: string, line: number): LineBreakpointAddresses | undefined {
+    const wanted = normalizePath(file);
+    const tables = this.symbols.compileUnits.flatMap((cu) => cu.gdbLineTable?.subfiles.filter((s) => sameNormalizedFile(normalizePath(s.path), wanted)) ?? []);
+    const find = (target: number): { pcs: number[]; best?: number } => {
+      const pcs: number[] = [];
+      let best: number | undefined;
+      for (const sub of tables) {
+        for (const e of sub.entries) {
+          if (!e.isStmt) continue;
+          if (e.line === target) pcs.push(e.address);
+          else if (e.line > target && (best === undefined || e.line < best)) best = e.line;
+        }
+      }
+      return { pcs, best };
+    };
+    let found = find(line);
+    if (found.pcs.length === 0 && found.best !== undefined) found = find(found.best);
+    if (found.pcs.length === 0) return undefined;
+    const blocks = new Set<ScopeInfo>();
+    const kept: number[] = [];
+    for (const pc of found.pcs) {
+      const block = this.gdbBlockAt(pc);
+      if (block) {
+        if (blocks.has(block)) continue;
+        blocks.add(block);
+      }
+      kept.push(pc);
+    }
+    const addresses = [...new Set(kept.map((a) => {
+      const fn = this.symbols.functionAt(a);
+      if (!fn) return a;
+      const body = this.afterPrologue(fn);
+      return a >= (fn.entryPc ?? fn.lowPc) && a < body ? body : a;
+    }))].sort((x, y) => x - y);
+    const shown = this.gdbLineAt(addresses[0]);
+    return { line: shown?.line ?? line, file: shown?.file ?? tables[0].path, addresses };
+  }
+
+  /** The innermost block gdb has at `pc`: an inlined call, a lexical block that declares variables, or the function. */
+  private gdbBlockAt(pc: number): ScopeInfo | undefined {
+    const chain = this.symbols.scopeChainAt(pc);
+    if (!chain) return undefined;
+    for (let i = chain.scopes.length - 1; i >= 0; i--) {
+      const scope = chain.scopes[i];
+      if (('kind' in scope && scope.kind === 'inlined') || scope.variables.length > 0) return scope;
+    }
+    return chain.function;
+  }
+
   private inlinedIndex: Map<string, InlinedCallInfo[]> | undefined;
 
   private inlinedCopies(): Map<string, InlinedCallInfo[]> {
@@ -225,6 +300,20 @@ export class CodeMap {
     for (const fn of this.symbols.functions) walk(fn);
     this.inlinedIndex = index;
     return index;
+  }
+
+  /**
+   * The frames gdb shows between a frame running the function at `calleePc` and its caller at
+   * return address `callerPc` for the tail calls in between (gdb's tailcall frames): the return
+   * addresses of those tail calls, innermost first; empty when there are none or they are ambiguous.
+   */
+  tailCallsBetween(callerPc: number, calleePc: number): number[] {
+    const callee = this.symbols.functionAt(calleePc);
+    if (!callee) return [];
+    return tailCallFrames(this.symbols.callSites, callerPc, callee.lowPc, (name) => {
+      const found = this.symbols.functionsNamed(name);
+      return found.length === 1 ? found[0] : undefined;
+    });
   }
 
   /** True when any line table covers `pc`. */

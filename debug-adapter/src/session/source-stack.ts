@@ -28,8 +28,13 @@ interface FrameHandle {
   callers: readonly UnwoundStackFrame[];
   /** The vCPU whose stack holds the frame. */
   thread: number;
-  /** Index among the source frames of this machine frame (inlined calls first). */
+  /** Index among the source frames of this machine frame that are shown (inlined calls first). */
   inlineIndex: number;
+  /**
+   * Inlined calls at the top of this machine frame that gdb hides at the stop pc (0 for callers):
+   * the frame's true inline depth from the innermost is inlineIndex + hiddenInline.
+   */
+  hiddenInline: number;
   /** The source frame's inline depth (0 = the function; see FrameContext.inlineDepth). */
   inlineDepth: number;
 }
@@ -45,27 +50,34 @@ export class SourceStack {
     this.handles.clear();
   }
 
-  /** The source frames of `machineFrames`, innermost first; ids are stable within one stop. */
-  expand(machineFrames: readonly UnwoundStackFrame[], thread = 1): SourceStackFrame[] {
+  /**
+   * The source frames of `machineFrames`, innermost first; ids are stable within one stop.
+   * `hiddenAtTop`: the inlined calls at the stop pc that are not shown (by default those gdb
+   * hides at a stop there, CodeMap.hiddenInlineCount).
+   */
+  expand(machineFrames: readonly UnwoundStackFrame[], thread = 1, hiddenAtTop?: number): SourceStackFrame[] {
     const frames: SourceStackFrame[] = [];
     const debug = this.symbols.hasDebugInfo;
-    machineFrames.forEach((frame, k) => {
-      const callers = machineFrames.slice(k + 1);
+    for (let m = 0; m < machineFrames.length; m++) {
+      const frame = machineFrames[m];
+      const callers = machineFrames.slice(m + 1);
       const top = frame.index === 0;
+      if (m > 0) this.tailCallFrames(machineFrames[m - 1], frame, callers, thread, frames);
       // A caller's pc is a return address: look up the call instruction's line.
       const lookup = top ? frame.symbolPc : (frame.symbolPc - 1) >>> 0;
-      const sources = debug ? this.codeMap.shownFrames(lookup, top) : [];
+      const hidden = top && debug ? (hiddenAtTop ?? this.codeMap.hiddenInlineCount(lookup)) : 0;
+      const sources = debug ? this.codeMap.shownFrames(lookup, top, hidden) : [];
       const suffix = frame.interrupt ? ` [interrupt ${frame.interrupt.vector}]` : '';
       if (sources.length === 0) {
         // Assembly code (no DWARF function) may still have a line table.
         const name = this.codeMap.functionName(lookup) ?? hex(frame.pc);
         const line = debug ? this.symbols.addressToLine(lookup) : undefined;
-        frames.push({ id: this.idOf(frame, callers, 0, 0, thread), name: name + suffix, ...(line ? { file: line.file } : {}), line: line?.line ?? 0, pc: frame.pc, subtle: !line });
-        return;
+        frames.push({ id: this.idOf(frame, callers, 0, 0, 0, thread), name: name + suffix, ...(line ? { file: line.file } : {}), line: line?.line ?? 0, pc: frame.pc, subtle: !line });
+        continue;
       }
       sources.forEach((s, i) => {
         frames.push({
-          id: this.idOf(frame, callers, i, sources.length - 1 - i, thread),
+          id: this.idOf(frame, callers, i, sources.length - 1 - i, hidden, thread),
           name: s.name + (i === sources.length - 1 ? suffix : ''),
           ...(s.file ? { file: s.file } : {}),
           line: s.line ?? 0,
@@ -73,8 +85,32 @@ export class SourceStack {
           subtle: !s.file,
         });
       });
-    });
+    }
     return frames;
+  }
+
+  /**
+   * Pushes the frames gdb shows for tail calls between machine frame `callee` and its caller
+   * (gdb's tailcall frames, CodeMap.tailCallsBetween), each at the line of its jump. They have
+   * no registers of their own: their ids name the caller's machine frame.
+   */
+  private tailCallFrames(callee: UnwoundStackFrame, caller: UnwoundStackFrame, callers: readonly UnwoundStackFrame[], thread: number, frames: SourceStackFrame[]): void {
+    if (!this.symbols.hasDebugInfo || callee.interrupt || caller.interrupt) return;
+    const calleePc = callee.index === 0 ? callee.symbolPc : (callee.symbolPc - 1) >>> 0;
+    const tails = this.codeMap.tailCallsBetween(caller.symbolPc, calleePc);
+    tails.forEach((returnPc, k) => {
+      const shown = this.codeMap.shownFrames((returnPc - 1) >>> 0, false);
+      shown.forEach((s, i) => {
+        frames.push({
+          id: this.idOf(caller, callers, -1 - k * 64 - i, shown.length - 1 - i, 0, thread),
+          name: s.name,
+          ...(s.file ? { file: s.file } : {}),
+          line: s.line ?? 0,
+          pc: returnPc,
+          subtle: !s.file,
+        });
+      });
+    });
   }
 
   /** The inspector's view of frame `id` and its vCPU; throws when the id belongs to an earlier stop. */
@@ -94,15 +130,15 @@ export class SourceStack {
     return withCallers(top, callers, Math.max(0, shown - 1));
   }
 
-  private idOf(frame: UnwoundStackFrame, callers: readonly UnwoundStackFrame[], inlineIndex: number, inlineDepth: number, thread: number): number {
+  private idOf(frame: UnwoundStackFrame, callers: readonly UnwoundStackFrame[], inlineIndex: number, inlineDepth: number, hiddenInline: number, thread: number): number {
     for (const [id, h] of this.handles) {
-      if (h.frame !== frame || h.inlineIndex !== inlineIndex || h.thread !== thread) continue;
+      if (h.frame !== frame || h.inlineIndex !== inlineIndex || h.thread !== thread || h.hiddenInline !== hiddenInline) continue;
       // A later, deeper stack trace knows more of the frame's callers.
       if (callers.length > h.callers.length) h.callers = callers;
       return id;
     }
     const id = this.nextId++;
-    this.handles.set(id, { frame, callers, inlineIndex, inlineDepth, thread });
+    this.handles.set(id, { frame, callers, inlineIndex, inlineDepth, hiddenInline, thread });
     return id;
   }
 }

@@ -6,7 +6,7 @@
 // at a time and reports its stop.
 
 import { RspClient, StopReply } from '../../../qemu-bridge/src';
-import { DebugSymbols, FunctionInfo } from '../symbols';
+import { DebugSymbols, FunctionInfo, InlinedCallInfo, sameSourceFile } from '../symbols';
 import { BreakpointArming } from './breakpoint-arming';
 import { BreakpointTable, UserBreakpoint } from './breakpoint-table';
 import { CodeMap } from './code-map';
@@ -49,6 +49,17 @@ interface FrameKey {
  */
 function sameFrame(a: FrameKey, b: FrameKey): boolean {
   return a.cfa === b.cfa && a.fn === b.fn && (a.cfa !== undefined || a.sp === b.sp);
+}
+
+/**
+ * Which inlined call a stop at user breakpoints keeps shown (gdb's stopped_by_user_bp_inline_frame):
+ * a source or instruction breakpoint belongs to the innermost function or inlined call at its
+ * address, so nothing is hidden; a function breakpoint to the inlined copies of its function.
+ */
+function keptByBreakpoints(breakpoints: readonly UserBreakpoint[]): ((call: InlinedCallInfo) => boolean) | undefined {
+  if (breakpoints.some((b) => b.kind === 'source' || b.kind === 'instruction')) return () => true;
+  const names = new Set(breakpoints.filter((b) => b.kind === 'function' && b.key.startsWith('fn:')).map((b) => b.key.slice(3)));
+  return names.size ? (call) => names.has(call.name) : undefined;
 }
 
 /** A synthetic reply for a pause noticed between two resumes. */
@@ -151,6 +162,18 @@ export class SteppingEngine {
     return this.continue();
   }
 
+  /** The inlined calls hidden at the last stop (gdb's skip_inline_frames), while its thread is still at its pc. */
+  private hidden: { thread: number; pc: number; count: number } | undefined;
+
+  /**
+   * How many inlined calls that begin at `pc` the stack leaves out on `thread` (gdb hides them at
+   * a stop there; `step` enters one without moving), or undefined when the last stop was not there.
+   */
+  hiddenInlineFrames(thread: number, pc: number): number | undefined {
+    const h = this.hidden;
+    return h && h.thread === thread && h.pc === pc ? h.count : undefined;
+  }
+
   /** Resumes the guest until a breakpoint, a watchpoint, a pause or its exit. */
   async continue(): Promise<TargetStop> {
     const arrival = await this.runUntil([], () => false);
@@ -160,6 +183,13 @@ export class SteppingEngine {
 
   /** Executes one instruction (a `hlt` completes when the next interrupt has been handled). */
   async stepInstruction(): Promise<TargetStop> {
+    const stop = await this.stepOneInstruction();
+    // gdb hides no inlined calls after stepi: the stack shows every frame at the new pc.
+    this.hidden = { thread: stop.threadId, pc: stop.pc, count: 0 };
+    return stop;
+  }
+
+  private async stepOneInstruction(): Promise<TargetStop> {
     const pc = await this.access.pc();
     const insn = await this.access.instructionAt(pc);
     if (insn.kind === 'halt') {
@@ -183,25 +213,43 @@ export class SteppingEngine {
    */
   async stepLine(mode: 'over' | 'into'): Promise<TargetStop> {
     const access = this.access;
-    let pc = await access.pc();
-    let sym = this.codeMap.symbolAddress(pc, access.pagingOn());
-    let line = this.codeMap.gdbLineAt(sym);
+    const pc = await access.pc();
+    const sym = this.codeMap.symbolAddress(pc, access.pagingOn());
+    const line = this.codeMap.gdbLineAt(sym);
     if (!line) {
       const reply = await this.resumeAndWait('s');
       return isPlainStep(reply) ? this.makeStop('step', await access.pc()) : this.settle(reply);
     }
-    let range = { start: line.start, end: line.end };
-    /** The line being stepped (gdb's current_line); line 0 after entering a frame on a non-statement entry. */
-    let current = { line: line.line, file: line.file };
+    const hidden = this.hiddenInlineFrames(this.currentThread, pc) ?? this.codeMap.hiddenInlineCount(sym);
+    if (mode === 'into' && hidden > 0) {
+      // gdb's step_into_inline_frame: `step` at the start of hidden inlined calls enters one without moving.
+      const stop = this.makeStop('step', pc);
+      this.hidden = { thread: this.currentThread, pc, count: hidden - 1 };
+      return stop;
+    }
+    // The line stepped from is the one frame 0 shows: a hidden inlined call's call site.
+    const shown = this.codeMap.sourceFrames(sym, true, hidden);
+    const top = hidden > 0 ? shown[0] : undefined;
+    const current = top?.line !== undefined && top.file !== undefined ? { line: top.line, file: top.file } : { line: line.line, file: line.file };
+    return this.stepLineFrom(mode, { start: line.start, end: line.end }, current, shown.length);
+  }
+
+  /**
+   * The loop of stepLine from `pc`: steps while in `range`, `current` is the line stepped from
+   * (line 0: none) and `depth` the number of source frames shown in the machine frame stepped.
+   */
+  private async stepLineFrom(mode: 'over' | 'into', range: { start: number; end: number }, current: { line: number; file: string }, depth: number): Promise<TargetStop> {
+    const access = this.access;
+    let pc = await access.pc();
+    let sym = this.codeMap.symbolAddress(pc, access.pagingOn());
     let frame = await this.frameKey();
-    let depth = this.codeMap.sourceFrames(sym, true).length;
     let singleSteps = 0;
     for (let n = 0; n < MAX_LINE_STEPS; n++) {
       const insn = await access.instructionAt(pc);
       if (singleSteps >= RANGE_STEP_AFTER && frame.cfa !== undefined && access.pagingOn() && insn.kind !== 'call') {
         // A long line or a loop on one line: run to the line's exits instead of stepping each instruction.
         singleSteps = 0;
-        const arrival = await this.runToLineExit(current, frame, mode);
+        const arrival = await this.runToLineExit(current, range, frame, mode);
         if (arrival?.kind === 'stop') return arrival.stop;
       } else if ((insn.kind === 'call' && mode === 'over') || insn.kind === 'interrupt' || insn.kind === 'halt') {
         const arrival = await this.runToReturn(pc + insn.length, frame);
@@ -210,6 +258,8 @@ export class SteppingEngine {
         singleSteps++;
         const reply = await this.resumeAndWait('s');
         if (!isPlainStep(reply)) return this.settle(reply);
+        const hit = await this.breakpointReached();
+        if (hit) return hit;
       }
       pc = await access.pc();
       sym = this.codeMap.symbolAddress(pc, access.pagingOn());
@@ -229,19 +279,38 @@ export class SteppingEngine {
           if (sym >= range.start && sym < range.end) continue;
         }
       }
-      const shown = this.codeMap.sourceFrames(sym, true).length;
-      if (same && shown > depth && mode === 'over') continue; // through an inlined call of this line
+      const hiddenHere = this.codeMap.hiddenInlineCount(sym);
+      const frames = this.codeMap.sourceFrames(sym, true, hiddenHere);
+      const shown = frames.length;
+      if (same && hiddenHere > 0) {
+        // At the start of inlined calls (gdb: "stepped into inlined function"): on the line stepped
+        // from, `next` goes on through them and `step` enters them; else both stop at the call site.
+        const onLine = frames[0].line === current.line && frames[0].file !== undefined && sameSourceFile(frames[0].file, current.file);
+        if (mode === 'over' && onLine) continue;
+        const stop = this.makeStop('step', pc);
+        if (mode === 'into' && onLine) this.hidden = { thread: this.currentThread, pc, count: hiddenHere - 1 };
+        return stop;
+      }
+      if (same && shown > depth) {
+        // Inside an inlined call deeper than the frame stepped (gdb: "stepping through inlined function").
+        if (mode === 'over') continue;
+        return this.makeStop('step', pc);
+      }
       const next = this.codeMap.gdbLineAt(sym);
       if (!next) return this.makeStop('step', pc);
       let notStatement = false;
       if (sym === next.start && (next.line !== current.line || next.file !== current.file)) {
         if (next.isStmt) return this.makeStop('step', pc);
-        if (same) continue; // not a statement start: look for a better place in the same frame
+        if (same && shown === depth) {
+          // Not a statement start: step through this entry's range, still stepping from the same line (gdb keeps its step info).
+          range = { start: next.start, end: next.end };
+          singleSteps = 0;
+          continue;
+        }
         // Another frame, not a statement: step on without this line, so that a later entry of the same line stops.
         notStatement = true;
       }
       // In the middle of a line (a jump back into a loop, a return into the caller): step that line.
-      line = next;
       current = notStatement ? { line: 0, file: '' } : { line: next.line, file: next.file };
       range = { start: next.start, end: next.end };
       frame = await this.frameKey();
@@ -259,6 +328,8 @@ export class SteppingEngine {
     for (let i = 0; i < 64 && (await this.access.pc()) !== target; i++) {
       const r = await this.resumeAndWait('s');
       if (!isPlainStep(r)) return this.settle(r);
+      const hit = await this.breakpointReached();
+      if (hit) return hit;
     }
     if ((await this.access.pc()) !== target) {
       const arrival = await this.runUntil([target], (p) => p === target);
@@ -269,6 +340,14 @@ export class SteppingEngine {
 
   /** Runs until the current function returns to its caller's frame (gdb's finish). */
   async stepOut(): Promise<TargetStop> {
+    const pc = await this.access.pc();
+    const sym = this.codeMap.symbolAddress(pc, this.access.pagingOn());
+    const shown = this.codeMap.sourceFrames(sym, true, this.hiddenInlineFrames(this.currentThread, pc));
+    if (shown.length > 1 && shown[0].inlined) {
+      // Out of an inlined call (gdb's finish from an inline frame): `next` in the calling frame with
+      // an empty range and no line, so it runs until the pc leaves the inlined call's code.
+      return this.stepLineFrom('over', { start: sym, end: sym }, { line: 0, file: '' }, shown.length - 1);
+    }
     const caller = await this.callerKey();
     if (!caller) {
       const reply = await this.resumeAndWait('s');
@@ -321,10 +400,12 @@ export class SteppingEngine {
    * of execution running the same code does not end the step. Returns undefined when the line's
    * code has an indirect jump (or an indirect call when stepping into); then single steps go on.
    */
-  private async runToLineExit(line: { line: number; file: string }, frame: FrameKey, mode: 'over' | 'into'): Promise<Arrival | undefined> {
+  private async runToLineExit(line: { line: number; file: string }, range: { start: number; end: number }, frame: FrameKey, mode: 'over' | 'into'): Promise<Arrival | undefined> {
     const fn = this.symbols.functions.find((f) => f.lowPc === frame.fn);
     if (!fn) return undefined;
+    // The code stepped through: the step range (a non-statement entry may make it another line's) and the line's own code.
     const inLine = (address: number): boolean => {
+      if (address >= range.start && address < range.end) return true;
       if (this.symbols.functionAt(address) !== fn) return false;
       const here = this.codeMap.gdbLineAt(address);
       return here !== undefined && here.line === line.line && here.file === line.file;
@@ -427,6 +508,18 @@ export class SteppingEngine {
     }
   }
 
+  /**
+   * After a single step of a line step: a user breakpoint at the new pc counts as hit, as in gdb
+   * (its condition decides). The stop to report, or undefined to step on.
+   */
+  private async breakpointReached(): Promise<TargetStop | undefined> {
+    const pc = await this.access.pc();
+    const user = this.userBreakpointsAt(pc);
+    if (!user.length) return undefined;
+    const verdict = await this.verdict(pc, user);
+    return verdict.stop ? this.makeStop('breakpoint', pc, user, undefined, verdict.exception) : undefined;
+  }
+
   private userBreakpointsAt(pc: number): UserBreakpoint[] {
     return this.table.codeBreakpointsAt(pc, this.access.pagingOn());
   }
@@ -448,6 +541,8 @@ export class SteppingEngine {
   }
 
   private makeStop(reason: StopReason, pc: number, breakpoints: UserBreakpoint[] = [], description?: string, exception?: TargetStop['exception']): TargetStop {
+    const sym = this.codeMap.symbolAddress(pc, this.access.pagingOn());
+    this.hidden = { thread: this.currentThread, pc, count: this.codeMap.hiddenInlineCount(sym, reason === 'breakpoint' ? keptByBreakpoints(breakpoints) : undefined) };
     return { reason, pc, threadId: this.currentThread, breakpoints, ...(description ? { description } : {}), ...(exception ? { exception } : {}) };
   }
 

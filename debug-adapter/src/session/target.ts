@@ -430,7 +430,8 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
 
   /** The source-level stack of vCPU `thread` (inlined calls expanded), with ids valid until the guest resumes. */
   async sourceFrames(maxFrames = 64, thread = this.access.selectedThread): Promise<SourceStackFrame[]> {
-    return this.sourceStack.expand(await this.stackTrace(maxFrames, thread), thread);
+    const machine = await this.stackTrace(maxFrames, thread);
+    return this.sourceStack.expand(machine, thread, machine[0] ? this.engine.hiddenInlineFrames(thread, machine[0].pc) : undefined);
   }
 
   /**

@@ -300,10 +300,14 @@ export class DebugSymbols {
     return evaluateLocation(expression, full);
   }
 
+  /** Every call site of the program (built once, on first use). */
+  get callSites(): CallSiteIndex {
+    return (this.callSiteIndex ??= new CallSiteIndex(this.functions));
+  }
+
   /** The call site whose call returns to `returnPc`, from the caller's DWARF. */
   callSiteAt(returnPc: number): CallSite | undefined {
-    if (!this.callSiteIndex) this.callSiteIndex = new CallSiteIndex(this.debugInfo.units);
-    return this.callSiteIndex.at(returnPc);
+    return this.callSites.at(returnPc);
   }
 
   /**
@@ -328,8 +332,8 @@ export class DebugSymbols {
     }
     if (site.origin) {
       if (originOf(site.origin, DW_AT.name)?.name !== callee.name) throw new DwarfExpressionError(`the call site calls another function than ${callee.name}`);
-    } else if (site.target) {
-      const target = Number(await evaluateValue(site.target, ctx));
+    } else if (site.targetExpression) {
+      const target = Number(await evaluateValue(site.targetExpression, ctx));
       if (target !== callee.entryPc && target !== callee.lowPc) throw new DwarfExpressionError(`the call site calls 0x${target.toString(16)}, not ${callee.name}`);
     } else {
       throw new DwarfExpressionError('the call site does not say what it calls');

@@ -6,8 +6,9 @@ import { Die, DwarfUnit } from './debugInfo';
 import { AddressRange, dieRanges } from './rangeLists';
 import { dieLocation, LocationDescription } from './locationLists';
 import { DwarfType, TypeResolver } from './types';
-import { LineProgramHeader, parseLineProgramHeader, runLineProgram } from './lineProgram';
+import { joinPath, LineProgramHeader, LineRow, parseLineProgramHeader, runLineProgram } from './lineProgram';
 import { UnitLineTable } from './lineTable';
+import { GdbLineTable } from './gdbLineTable';
 import { DwarfSections } from './dwarfSections';
 
 export interface VariableInfo {
@@ -81,6 +82,8 @@ export interface CompileUnitInfo {
   readonly lineHeader: LineProgramHeader | undefined;
   /** The unit's decoded line table, built on first use. */
   readonly lineTable: UnitLineTable | undefined;
+  /** The unit's line tables as gdb 13 builds them (per file, for gdb's pc -> line rules), built on first use. */
+  readonly gdbLineTable: GdbLineTable | undefined;
   /** Full path of file `index` of the unit's file table. */
   fileName(index: number): string | undefined;
 }
@@ -115,6 +118,8 @@ class CompileUnitModel implements CompileUnitInfo {
   globals: VariableInfo[] = [];
   private header: LineProgramHeader | undefined | null = null;
   private table: UnitLineTable | undefined | null = null;
+  private gdbTable: GdbLineTable | undefined | null = null;
+  private rows: LineRow[] | undefined;
 
   constructor(readonly die: Die, private readonly sections: DwarfSections) {
     this.name = die.name ?? '<unknown>';
@@ -136,9 +141,28 @@ class CompileUnitModel implements CompileUnitInfo {
   get lineTable(): UnitLineTable | undefined {
     if (this.table === null) {
       const header = this.lineHeader;
-      this.table = header ? new UnitLineTable({ header, rows: runLineProgram(this.sections.line, header) }) : undefined;
+      this.table = header ? new UnitLineTable({ header, rows: this.lineRows(header) }) : undefined;
     }
     return this.table;
+  }
+
+  get gdbLineTable(): GdbLineTable | undefined {
+    if (this.gdbTable === null) {
+      const header = this.lineHeader;
+      if (!header) this.gdbTable = undefined;
+      else {
+        const low = this.ranges.length ? Math.min(...this.ranges.map((r) => r.start)) : 0;
+        const end = this.ranges.length ? Math.max(...this.ranges.map((r) => r.end)) : 0;
+        const paths = header.files.map((f) => f?.path);
+        this.gdbTable = new GdbLineTable(this.lineRows(header), paths, joinPath(this.compDir, this.name), low, end);
+      }
+    }
+    return this.gdbTable;
+  }
+
+  private lineRows(header: LineProgramHeader): LineRow[] {
+    this.rows ??= runLineProgram(this.sections.line, header);
+    return this.rows;
   }
 
   fileName(index: number): string | undefined {
