@@ -282,9 +282,11 @@ export class SteppingEngine {
       const hiddenHere = this.codeMap.hiddenInlineCount(sym);
       const frames = this.codeMap.sourceFrames(sym, true, hiddenHere);
       const shown = frames.length;
-      if (same && hiddenHere > 0) {
-        // At the start of inlined calls (gdb: "stepped into inlined function"): on the line stepped
+      if (same && hiddenHere > 0 && shown === depth) {
+        // At the start of inlined calls made by the frame stepped itself (gdb: "stepped into inlined
+        // function", which compares the frame id, inline depth included): on the line stepped
         // from, `next` goes on through them and `step` enters them; else both stop at the call site.
+        // Hidden calls deeper than that frame are part of the calls being stepped through (below).
         const onLine = frames[0].line === current.line && frames[0].file !== undefined && sameSourceFile(frames[0].file, current.file);
         if (mode === 'over' && onLine) continue;
         const stop = this.makeStop('step', pc);
