@@ -285,9 +285,11 @@ export class SteppingEngine {
       const hiddenHere = this.codeMap.hiddenInlineCount(sym);
       const frames = this.codeMap.sourceFrames(sym, true, hiddenHere);
       const shown = frames.length;
-      if (same && hiddenHere > 0) {
+      if (same && hiddenHere > 0 && shown === depth) {
         // At the start of inlined calls (gdb: "stepped into inlined function"): on the line stepped
         // from, `next` goes on through them and `step` enters them; else both stop at the call site.
+        // Only when the frame left shown is the one stepped: inlined calls that begin inside a
+        // deeper inlined call are stepped through as the rest of that call is.
         const onLine = frames[0].line === current.line && frames[0].file !== undefined && sameSourceFile(frames[0].file, current.file);
         if (mode === 'over' && onLine) continue;
         const stop = this.makeStop('step', pc);
