@@ -246,7 +246,10 @@ export class SteppingEngine {
     let singleSteps = 0;
     for (let n = 0; n < MAX_LINE_STEPS; n++) {
       const insn = await access.instructionAt(pc);
-      if (singleSteps >= RANGE_STEP_AFTER && frame.cfa !== undefined && access.pagingOn() && insn.kind !== 'call') {
+      // Only from inside the step range: the exits are those of the line's code, so from elsewhere
+      // (the body of an inlined call stepped through) they would let the step run past its end.
+      const inRange = sym >= range.start && sym < range.end;
+      if (singleSteps >= RANGE_STEP_AFTER && inRange && frame.cfa !== undefined && access.pagingOn() && insn.kind !== 'call') {
         // A long line or a loop on one line: run to the line's exits instead of stepping each instruction.
         singleSteps = 0;
         const arrival = await this.runToLineExit(current, range, frame, mode);
