@@ -20,7 +20,7 @@ const KERNELS: CorpusVariant[] = [
 ];
 const FILES = ['work.c', 'round.c'];
 
-function gdbBreakpoints(kernel: string, files: string[]): [string, number, number[]][] {
+function gdbBreakpoints(kernel: string, files: string[]): [string, number, number[], number][] {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mmscope-line-bps-'));
   const out = path.join(dir, 'bps.json');
   const spec = files.map((f) => `${f}:${fs.readFileSync(path.join(KERNEL_SOURCE_DIR, f), 'utf8').split('\n').length}`).join(',');
@@ -28,7 +28,7 @@ function gdbBreakpoints(kernel: string, files: string[]): [string, number, numbe
     encoding: 'utf8', timeout: 60_000, env: { ...process.env, LC_ALL: 'C', MMSCOPE_OUT: out, MMSCOPE_FILES: spec },
   });
   assert.strictEqual(run.status, 0, `gdb failed: ${run.stderr}`);
-  const result = JSON.parse(fs.readFileSync(out, 'utf8')) as [string, number, number[]][];
+  const result = JSON.parse(fs.readFileSync(out, 'utf8')) as [string, number, number[], number][];
   fs.rmSync(dir, { recursive: true, force: true });
   return result;
 }
@@ -42,9 +42,12 @@ describe('line breakpoints where gdb 13 puts them', function () {
       const expected = gdbBreakpoints(kernel, FILES);
       assert.ok(expected.filter((e) => e[2].length > 0).length > 50, 'gdb placed breakpoints');
       const wrong: string[] = [];
-      for (const [file, line, addresses] of expected) {
-        const ours = map.lineBreakpointAddresses(path.join(KERNEL_SOURCE_DIR, file), line)?.addresses ?? [];
+      for (const [file, line, addresses, shown] of expected) {
+        const where = map.lineBreakpointAddresses(path.join(KERNEL_SOURCE_DIR, file), line);
+        const ours = where?.addresses ?? [];
         if (JSON.stringify(ours) !== JSON.stringify(addresses)) wrong.push(`${file}:${line}: gdb ${addresses.map((a) => a.toString(16))}, ours ${ours.map((a) => a.toString(16))}`);
+        // The line the breakpoint is reported at (the DAP breakpoint's line).
+        else if (addresses.length && where?.line !== shown) wrong.push(`${file}:${line}: gdb reports line ${shown}, ours ${where?.line}`);
       }
       assert.deepStrictEqual(wrong.slice(0, 12), [], `${wrong.length} of ${expected.length} lines differ`);
     });

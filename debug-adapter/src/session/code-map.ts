@@ -250,7 +250,11 @@ export class CodeMap {
       return { pcs, best };
     };
     let found = find(line);
-    if (found.pcs.length === 0 && found.best !== undefined) found = find(found.best);
+    let foundLine = line;
+    if (found.pcs.length === 0 && found.best !== undefined) {
+      foundLine = found.best;
+      found = find(found.best);
+    }
     if (found.pcs.length === 0) return undefined;
     const blocks = new Set<ScopeInfo>();
     const kept: number[] = [];
@@ -262,14 +266,22 @@ export class CodeMap {
       }
       kept.push(pc);
     }
+    const moved = new Set<number>();
     const addresses = [...new Set(kept.map((a) => {
       const fn = this.symbols.functionAt(a);
       if (!fn) return a;
       const body = this.afterPrologue(fn);
-      return a >= (fn.entryPc ?? fn.lowPc) && a < body ? body : a;
+      if (a >= (fn.entryPc ?? fn.lowPc) && a < body) {
+        moved.add(body);
+        return body;
+      }
+      return a;
     }))].sort((x, y) => x - y);
-    const shown = this.gdbLineAt(addresses[0]);
-    return { line: shown?.line ?? line, file: shown?.file ?? tables[0].path, addresses };
+    // gdb reports the line the locations were found for; a location moved past a prologue shows
+    // the line of its new address. (At the stop, an address inside an inlined call shows that
+    // call's line: see hiddenInlineCount.)
+    const shown = moved.has(addresses[0]) ? this.gdbLineAt(addresses[0]) : undefined;
+    return { line: shown?.line ?? foundLine, file: shown?.file ?? tables[0].path, addresses };
   }
 
   /** The innermost block gdb has at `pc`: an inlined call, a lexical block that declares variables, or the function. */
