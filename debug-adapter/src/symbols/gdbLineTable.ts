@@ -3,6 +3,7 @@
 // its pc -> line lookup over them (find_pc_sect_line). The debugger shows and steps lines as gdb
 // does, so both follow gdb's rules rather than the raw rows.
 
+import { countAtOrBelowBy } from './sorted-search';
 import type { LineRow } from './lineProgram';
 import { normalizePath } from './lineTable';
 
@@ -125,7 +126,7 @@ export class GdbLineTable {
     for (const sub of this.subfiles) {
       const items = sub.entries;
       if (items[0].address > pc && (!alt || items[0].address < alt.address)) alt = items[0];
-      const upper = upperBound(items, pc);
+      const upper = countAtOrBelowBy(items, (e) => e.address, pc);
       const prev = upper > 0 ? upper - 1 : undefined;
       if (prev !== undefined && (!best || items[prev].address > best.address || (items[prev].address === best.address && best.line === 0 && items[prev].line !== 0))) {
         let chosen = prev;
@@ -178,14 +179,3 @@ function sortEntries(entries: GdbLineEntry[]): GdbLineEntry[] {
     .map((x) => x.e);
 }
 
-/** Index of the first entry with an address greater than `pc`. */
-function upperBound(items: readonly GdbLineEntry[], pc: number): number {
-  let lo = 0;
-  let hi = items.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (items[mid].address <= pc) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
