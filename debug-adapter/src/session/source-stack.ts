@@ -123,10 +123,11 @@ export class SourceStack {
   /**
    * The inspector's view of machine frame 0 as its innermost shown source frame: inlined calls
    * that start at its pc are not entered yet (see CodeMap.sourceFrames), so their variables are
-   * not the frame's. Breakpoint conditions, and evaluation without a frame id, use it.
+   * not the frame's. Breakpoint conditions, and evaluation without a frame id, use it. `hidden`:
+   * the inlined calls the stack leaves out at the stop (as for expand; by default gdb's count).
    */
-  topContext(top: UnwoundStackFrame, callers: readonly UnwoundStackFrame[] = []): FrameContext {
-    const shown = this.symbols.hasDebugInfo ? this.codeMap.shownFrames(top.symbolPc, true).length : 0;
+  topContext(top: UnwoundStackFrame, callers: readonly UnwoundStackFrame[] = [], hidden?: number): FrameContext {
+    const shown = this.symbols.hasDebugInfo ? this.codeMap.shownFrames(top.symbolPc, true, hidden).length : 0;
     return withCallers(top, callers, Math.max(0, shown - 1));
   }
 

@@ -446,8 +446,10 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
 
   /** The innermost frame of the stopped guest as the inspector sees it. */
   async topFrameContext(): Promise<FrameContext> {
-    const [top, ...callers] = await this.stackTrace(4);
-    return this.sourceStack.topContext(top, callers);
+    const thread = this.access.selectedThread;
+    const [top, ...callers] = await this.stackTrace(4, thread);
+    // The same frame 0 as the call stack shows (after a `step` into a hidden inlined call, that call).
+    return this.sourceStack.topContext(top, callers, top ? this.engine.hiddenInlineFrames(thread, top.pc) : undefined);
   }
 
   /**
