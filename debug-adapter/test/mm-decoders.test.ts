@@ -90,8 +90,10 @@ describe('mm decoders on hand-built images', function () {
     const s = await snap(img);
     const t = await translateAddress(s, img.read, 0x00404123, 1);
     assert.strictEqual(t.directorySource, 'upd');
-    assert.strictEqual(t.pde.index, 1);
-    assert.strictEqual(t.pte?.index, 4);
+    assert.deepStrictEqual(t.steps.map((x) => [x.level, x.index]), [['PD', 1], ['PT', 4]]);
+    assert.strictEqual(t.steps[0].entryAddress, undefined, 'a UPD entry lives in the PCB, not in the KPD');
+    assert.strictEqual(t.steps[0].raw, `0x${(s.processes.find((p) => p.pid === 1)?.upd[1] ?? 0).toString(16).padStart(8, "0")}`);
+    assert.strictEqual(t.pageSize, 4096);
     assert.strictEqual(t.physical, 201 * 16384 + 0x123);
     assert.strictEqual(t.block, 201);
     assert.strictEqual(t.chain, user);
@@ -99,6 +101,7 @@ describe('mm decoders on hand-built images', function () {
     const k = await translateAddress(s, img.read, 0xc0001004);
     assert.strictEqual(k.directorySource, 'kpd');
     assert.strictEqual(k.physical, 0x1004);
+    assert.strictEqual(k.steps[0].entryAddress, s.geometry.kpdPhys + (0xc0001004 >>> 22) * 4);
     assert.strictEqual(k.chain, undefined);
     const missing = await translateAddress(s, img.read, 0x00400000, 0);
     assert.match(missing.notMapped ?? '', /not present/);

@@ -8,6 +8,7 @@ import * as assert from 'assert';
 import { decodeEntry, describeEntryFlags } from '../src/paging/page-entry';
 import { mergeLeaves, TableCache, walkAddress, walkAddressSpace } from '../src/paging/page-table-walk';
 import { canonical, pagingModel, PagingModel } from '../src/paging/paging-modes';
+import { jsonAddress, parseJsonAddress, translateVirtual, translationStepLines } from '../src/paging/translation-steps';
 import { seededRandom } from './seeded-random';
 
 const CR0_PG = 0x80000000;
@@ -151,6 +152,34 @@ describe('paging: 4-level and 5-level', () => {
     // The direct map's two GiB pages merge into one run.
     assert.deepStrictEqual(mergeLeaves(space.leaves).slice(0, 1).map((r) => [r.virtual.toString(16), r.length.toString(16)]), [['ffff800000000000', '80000000']]);
     assert.strictEqual(describeEntryFlags(space.leaves[4].entry), 'P RW PS G');
+  });
+  it('the plain translation every view shows: exact raw entries (NX in bit 63), exact addresses, one sentence when not mapped', async () => {
+    const { read, put64 } = ram();
+    const model = X64();
+    put64(0x1000 + 511 * 8, 0x2000n | 3n);
+    put64(0x2000 + 510 * 8, 0x4000n | 3n);
+    put64(0x4000 + 1 * 8, 0x6000n | 3n);
+    put64(0x6000 + 3 * 8, 0x7000n | 0x63n | (1n << 63n)); // 4 KiB, accessed, dirty, NX
+    const t = await translateVirtual(model, 0x1000, 0xffffffff80203456n, read);
+    assert.strictEqual(t.virtual, '0xffffffff80203456', 'above 2^53: a hex string');
+    assert.deepStrictEqual([t.physical, t.pageSize, t.nx, t.writable, t.user], [0x7456, 4096, true, true, false]);
+    assert.deepStrictEqual(t.steps.map((s) => [s.level, s.index, s.entryAddress, s.raw]), [
+      ['PML4', 511, 0x1000 + 511 * 8, '0x0000000000002003'], ['PDPT', 510, 0x2000 + 510 * 8, '0x0000000000004003'],
+      ['PD', 1, 0x4000 + 8, '0x0000000000006003'], ['PT', 3, 0x6000 + 24, '0x8000000000007063'],
+    ]);
+    assert.strictEqual(t.steps[3].describe, 'P RW A D NX');
+    assert.match(translationStepLines(t)[3], /^PT\[3\] = 0x8000000000007063 at 0x6018  P RW A D NX$/);
+    const missing = await translateVirtual(model, 0x1000, 0xffffffff80204000n, read);
+    assert.deepStrictEqual([missing.physical, missing.notMapped], [undefined, 'the PT entry 4 is not present']);
+    assert.strictEqual((await translateVirtual(model, 0x1000, 0x0000800000000000n, read)).notMapped, '0x800000000000 is not a canonical address in this paging mode');
+    // A 32-bit walk: 8-digit raw entries, numbers for every address.
+    const small = ram();
+    small.put32(0x1000 + 0x300 * 4, 0x00400083);
+    const k = await translateVirtual(pagingModel({ cr0: CR0_PG, cr4: CR4_PSE }), 0x1000, 0xc0012345, small.read);
+    assert.deepStrictEqual([k.virtual, k.physical, k.pageSize, k.steps.map((s) => s.raw)], [0xc0012345, 0x412345, 0x400000, ['0x00400083']]);
+    // The JSON rule, both ways.
+    assert.deepStrictEqual([jsonAddress(2n ** 53n - 1n), jsonAddress(2n ** 53n)], [Number.MAX_SAFE_INTEGER, '0x20000000000000']);
+    assert.strictEqual(parseJsonAddress('0xffffffff80203456'), 0xffffffff80203456n);
   });
   it('5-level: a PML5 above, 57-bit sign extension', async () => {
     const { read, put64 } = ram();

@@ -12,6 +12,8 @@ import {
   decodeDpmiBlocks, decodeOwner, decodePcb, decodeVector, decodeXmsHandles,
 } from './guest-structures';
 import { ENTRIES_PER_TABLE, PAGE_SIZE, entryFrame } from './paging-entry';
+import { TableCache, walkAddress } from '../../../qemu-bridge/src/paging/page-table-walk';
+import { PagingModel, pagingModel } from '../../../qemu-bridge/src/paging/paging-modes';
 
 /** Reads guest-physical memory (any tier). */
 export type PhysicalReader = (address: number, length: number) => Promise<Buffer>;
@@ -75,7 +77,7 @@ export interface ProcessInfo {
 }
 
 export interface MmSnapshot {
-  readonly schema: 1;
+  readonly schema: typeof SNAPSHOT_SCHEMA;
   readonly stop: number;
   readonly registers: ControlRegisters & { readonly paging: boolean; readonly pse: boolean; readonly writeProtect: boolean };
   readonly geometry: {
@@ -95,6 +97,9 @@ export interface MmSnapshot {
   readonly counters: { readonly allocations: number; readonly defragRuns: number; readonly defragMoved: number; readonly contextSwitches: number; readonly ticks: number; readonly faultInjected: number };
   readonly findings: readonly Finding[];
 }
+
+/** The version of docs/snapshot-schema.md this snapshot's JSON follows. */
+export const SNAPSHOT_SCHEMA = 2;
 
 const MAX_PROCESSES = 1024;
 const MAX_VECTOR = 65536;
@@ -156,16 +161,25 @@ class KernelMemory {
 
   lookup = (phys: number): Uint32Array | undefined => this.tables.get(phys);
 
+  /** The one page walker's tables: through this object's cache of 16 KiB blocks of tables. */
+  private readonly walkerTables = new TableCache(async (address, length) => {
+    const phys = Number(address);
+    if (phys === this.d.kpdPhys && length === PAGE_SIZE) return Buffer.from(this.kpd.buffer, this.kpd.byteOffset, PAGE_SIZE);
+    const t = length === PAGE_SIZE ? await this.table(phys) : undefined;
+    if (t) return Buffer.from(t.buffer, t.byteOffset, PAGE_SIZE);
+    return this.read(phys, length);
+  });
+
+  /** 32-bit paging over the KPD, with PSE as the kernel set it. */
+  model: PagingModel = pagingModel({ cr0: 0x80000000, cr4: 0 });
+
   /** Physical address of a kernel-virtual address, or undefined if unmapped. */
   async toPhys(va: number): Promise<number | undefined> {
     const d = this.d;
+    // The guest's direct map of low memory (from its descriptor): no walk needed.
     if (va >= d.kernelVbase && va - d.kernelVbase < d.lowmapEnd) return va - d.kernelVbase;
-    const pde = this.kpd[va >>> 22] >>> 0;
-    if (!(pde & 1)) return undefined;
-    if (pde & 0x80) return ((pde & 0xffc00000) >>> 0) + (va & 0x3fffff);
-    const t = await this.table(entryFrame(pde));
-    const pte = t ? t[(va >>> 12) & 0x3ff] >>> 0 : 0;
-    return pte & 1 ? entryFrame(pte) + (va & 0xfff) : undefined;
+    const walk = await walkAddress(this.model, d.kpdPhys, va, this.walkerTables);
+    return walk.kind === 'mapped' ? Number(walk.physical) : undefined;
   }
 
   /** Reads `len` bytes at a kernel-virtual address, page by page; throws if a page is unmapped. */
@@ -208,6 +222,7 @@ export async function buildSnapshot(src: SnapshotSource): Promise<MmSnapshot> {
   const { cr0, cr3, cr4 } = src.registers;
   const pse = (cr4 & 0x10) !== 0;
   const mem = new KernelMemory(src.read, d);
+  mem.model = pagingModel({ cr0: 0x80000000, cr4 });
   await mem.loadKpd();
 
   // Block table and owner records.
@@ -370,7 +385,7 @@ export async function buildSnapshot(src: SnapshotSource): Promise<MmSnapshot> {
   const counter = (addr: number): Promise<number> => mem.u32(addr).catch(() => 0);
 
   return {
-    schema: 1,
+    schema: SNAPSHOT_SCHEMA,
     stop: src.stop ?? 0,
     registers: { cr0, cr3, cr4, paging: (cr0 & 0x80000000) !== 0, pse, writeProtect: (cr0 & 0x10000) !== 0 },
     geometry: { blockSize: d.blockSize, pageSize: d.pageSize, blockCount: d.blockCount, kernelBase: d.kernelVbase, userSpaceEnd: d.userSpaceEnd, kpdPhys: d.kpdPhys },

@@ -16,6 +16,8 @@ export interface WalkStep {
   readonly tableAddress: bigint;
   readonly index: number;
   readonly entryAddress: bigint;
+  /** 4 (32-bit paging) or 8. */
+  readonly entryBytes: 4 | 8;
   readonly entry: PageEntry;
 }
 
@@ -150,7 +152,7 @@ export async function walkAddress(model: PagingModel, cr3: number | bigint, virt
     const raw = read instanceof TableCache ? await read.table(tableAddress, geometry).then((t) => (t instanceof Error ? t : entryOf(t, geometry, index))) : await readEntry(read, entryAddress, geometry);
     if (raw instanceof Error) return { kind: 'unreadable', virtual, steps, tableAddress };
     const entry = decodeEntry(model, geometry, raw);
-    steps.push({ level: geometry.level, tableAddress, index, entryAddress, entry });
+    steps.push({ level: geometry.level, tableAddress, index, entryAddress, entryBytes: geometry.entryBytes, entry });
     if (!entry.present) return { kind: 'not-present', virtual, steps };
     if (entry.reserved !== 0n) return { kind: 'reserved-bits', virtual, steps };
     access = combine(access, entry, geometry, model);
