@@ -237,3 +237,38 @@ export function mergeLeaves(leaves: readonly PageLeaf[]): MappedRange[] {
   }
   return runs;
 }
+
+/**
+ * Pages contiguous in virtual and physical memory whose leaf entries have the same low 12 bits,
+ * NX and page size, and the same effective access (the snapshot's mapping runs: expanded page by
+ * page they are exactly what the hardware sees).
+ */
+export interface MappingRange extends MappedRange {
+  readonly pageSize: bigint;
+  /** Low 12 bits of every leaf entry of the run. */
+  readonly flags: number;
+  readonly global: boolean;
+  readonly pages: number;
+  readonly dirtyPages: number;
+  readonly accessedPages: number;
+}
+
+/** Merges leaves (in virtual order) into mapping runs (see MappingRange). */
+export function mappingRanges(leaves: readonly PageLeaf[]): MappingRange[] {
+  const runs: { -readonly [K in keyof MappingRange]: MappingRange[K] }[] = [];
+  let cur: (typeof runs)[number] | undefined;
+  for (const leaf of leaves) {
+    const flags = leaf.entry.flags;
+    if (!(cur && cur.virtual + cur.length === leaf.virtual && cur.physical + cur.length === leaf.physical && cur.pageSize === leaf.pageSize &&
+      cur.flags === flags && cur.noExecute === leaf.noExecute && cur.writable === leaf.writable && cur.user === leaf.user)) {
+      cur = { virtual: leaf.virtual, physical: leaf.physical, length: 0n, pageSize: leaf.pageSize, flags, global: leaf.entry.global,
+        writable: leaf.writable, user: leaf.user, noExecute: leaf.noExecute, pages: 0, dirtyPages: 0, accessedPages: 0 };
+      runs.push(cur);
+    }
+    cur.length += leaf.pageSize;
+    cur.pages++;
+    if (leaf.entry.dirty) cur.dirtyPages++;
+    if (leaf.entry.accessed) cur.accessedPages++;
+  }
+  return runs;
+}
