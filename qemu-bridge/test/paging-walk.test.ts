@@ -194,6 +194,29 @@ describe('paging: 4-level and 5-level', () => {
     const space = await walkAddressSpace(model, 0x1000, read);
     assert.deepStrictEqual(space.leaves.map((l) => l.virtual), [0xffffffff80000000n]);
   });
+  it('a table shared terabytes over (a KASAN-style zero shadow) is decoded once and the walk stays bounded, every page counted', async () => {
+    const { read, put64, reads } = ram();
+    const model = X64();
+    for (let i = 0; i < 512; i++) put64(0x4000 + i * 8, 0x9000n | 0x1n | (1n << 63n)); // PT: 512 read-only NX pages of one zero page
+    for (let i = 0; i < 512; i++) put64(0x3000 + i * 8, 0x4000n | 3n); // PD: every entry the same PT
+    for (let i = 0; i < 512; i++) put64(0x2000 + i * 8, 0x3000n | 3n); // PDPT: every entry the same PD
+    for (let i = 0; i < 16; i++) put64(0x1000 + (256 + i) * 8, 0x2000n | 3n); // 16 PML4 entries: 8 TiB of shadow
+    put64(0x1000 + 511 * 8, 0x5000n | 3n); // and a normal kernel mapping after it
+    put64(0x5000 + 510 * 8, 0x6000n | 3n);
+    put64(0x6000, 0x200000n | 0x83n);
+    const space = await walkAddressSpace(model, 0x1000, read, { maxRepeatedLeaves: 4096 });
+    const listed = space.leaves.length;
+    const counted = listed + space.shared.reduce((n, s) => n + s.pages, 0);
+    assert.strictEqual(counted, 16 * 512 * 512 * 512 + 1, 'every page of the shadow is counted, listed or as a shared subtree');
+    assert.ok(listed <= 512 + 4096 + 1, `listed ${listed} leaves`);
+    assert.strictEqual(space.tablesRead, 6);
+    assert.strictEqual(new Set(reads).size, reads.length, 'each table read once');
+    // The shared subtrees say which table and where it was walked first; they cover the rest of the shadow.
+    assert.ok(space.shared.every((s) => s.sameAs < s.virtual && (s.tableAddress === 0x4000n || s.tableAddress === 0x3000n || s.tableAddress === 0x2000n)));
+    const bytes = space.leaves.filter((l) => l.virtual < 0xffff880000000000n).reduce((n, l) => n + l.pageSize, 0n) + space.shared.reduce((n, s) => n + s.bytes, 0n);
+    assert.strictEqual(bytes, 16n << 39n);
+    assert.deepStrictEqual(space.leaves[space.leaves.length - 1].virtual, 0xffffffff80000000n, 'the walk goes on after the shadow');
+  });
   it('a recursive PML4 entry maps the tables themselves and the walk stays finite', async () => {
     const { read, put64 } = ram();
     const model = X64();

@@ -64,8 +64,27 @@ export interface WalkFinding {
   readonly text: string;
 }
 
+/**
+ * A table reached again from another entry (the same table, level and inherited access), whose
+ * pages were not listed again because the walk's budget for repeated pages was spent: its pages
+ * are those of the first occurrence at `sameAs`, shifted to `virtual`.
+ */
+export interface SharedSubtree {
+  readonly virtual: bigint;
+  /** The level of the shared table. */
+  readonly level: TableLevel;
+  readonly tableAddress: bigint;
+  /** Where the same table was walked first (its leaves are listed there). */
+  readonly sameAs: bigint;
+  /** Mapped pages (of any size) and bytes under it. */
+  readonly pages: number;
+  readonly bytes: bigint;
+}
+
 export interface AddressSpaceWalk {
   readonly leaves: PageLeaf[];
+  /** Repeats of a shared table past the budget (WalkLimits.maxRepeatedLeaves), counted once each. */
+  readonly shared: SharedSubtree[];
   readonly nonPresent: NonPresentEntry[];
   /** Non-present entries with content beyond `maxNonPresent` (counted, not kept). */
   readonly nonPresentDropped: number;
@@ -80,6 +99,12 @@ export interface WalkLimits {
   readonly maxTables?: number;
   /** Non-present entries with content kept (default 64 Ki); the rest are counted. */
   readonly maxNonPresent?: number;
+  /**
+   * Leaves listed again for tables reached a second time (default 64 Ki): beyond, a repeat is a
+   * SharedSubtree (a KASAN zero shadow maps terabytes through one table; listing it page by page
+   * would never end).
+   */
+  readonly maxRepeatedLeaves?: number;
 }
 
 const hex = (n: bigint): string => `0x${n.toString(16)}`;
@@ -171,48 +196,84 @@ export async function walkAddressSpace(model: PagingModel, cr3: number | bigint,
   const maxLeaves = limits.maxLeaves ?? 4 << 20;
   const maxTables = limits.maxTables ?? 256 << 10;
   const maxNonPresent = limits.maxNonPresent ?? 64 << 10;
+  let repeatBudget = limits.maxRepeatedLeaves ?? 64 << 10;
   const cache = read instanceof TableCache ? read : new TableCache(read);
-  const out: { leaves: PageLeaf[]; nonPresent: NonPresentEntry[]; nonPresentDropped: number; findings: WalkFinding[] } = { leaves: [], nonPresent: [], nonPresentDropped: 0, findings: [] };
+  const out: { leaves: PageLeaf[]; shared: SharedSubtree[]; nonPresent: NonPresentEntry[]; nonPresentDropped: number; findings: WalkFinding[] } = { leaves: [], shared: [], nonPresent: [], nonPresentDropped: 0, findings: [] };
   if (model.kind === 'none') return { ...out, tablesRead: 0 };
   let stopped = false;
   const stop = (virtual: bigint, text: string): void => {
     stopped = true;
     out.findings.push({ kind: 'limit', virtual, text });
   };
-  const visit = async (depth: number, tableAddress: bigint, base: bigint, access: PageAccess): Promise<void> => {
+  // Each table's entries are decoded once per walk, however many entries refer to it.
+  const decoded = new Map<string, (PageEntry | undefined)[]>();
+  // Tables walked already (with the access inherited from above): where, and what lay under them.
+  const walked = new Map<string, { virtual: bigint; pages: number; bytes: bigint }>();
+  const visit = async (depth: number, tableAddress: bigint, base: bigint, access: PageAccess, repeating: boolean): Promise<{ pages: number; bytes: bigint }> => {
     const geometry = model.levels[depth];
-    if (cache.count >= maxTables) return stop(base, `The walk stopped after ${maxTables} page tables; the rest of the address space from ${hex(base)} is not shown.`);
+    const none = { pages: 0, bytes: 0n };
+    const key = `${tableAddress}:${depth}`;
+    const subtree = `${key}:${access.writable ? 1 : 0}${access.user ? 1 : 0}${access.noExecute ? 1 : 0}`;
+    const before = walked.get(subtree);
+    // A repeat is paid for once, at its top (the tables under it repeat with it).
+    if (before && !repeating) {
+      if (before.pages > repeatBudget) {
+        out.shared.push({ virtual: base, level: geometry.level, tableAddress, sameAs: before.virtual, pages: before.pages, bytes: before.bytes });
+        return before;
+      }
+      repeatBudget -= before.pages;
+    }
+    if (!before && cache.count >= maxTables) {
+      stop(base, `The walk stopped after ${maxTables} page tables; the rest of the address space from ${hex(base)} is not shown.`);
+      return none;
+    }
     const table = await cache.table(tableAddress, geometry);
     if (table instanceof Error) {
       out.findings.push({ kind: 'unreadable-table', virtual: base, level: geometry.level, text: `The ${geometry.level} table at physical ${hex(tableAddress)} (for virtual ${hex(base)}) cannot be read (${table.message}); it lies outside RAM or the entry that points to it is corrupt.` });
-      return;
+      return none;
     }
+    let entries = decoded.get(key);
+    if (!entries) decoded.set(key, (entries = new Array<PageEntry | undefined>(geometry.entries)));
+    let pages = 0;
+    let bytes = 0n;
     for (let index = 0; index < geometry.entries && !stopped; index++) {
-      const raw = entryOf(table, geometry, index);
-      if (raw === 0n) continue;
+      let entry = entries[index];
+      if (!entry) {
+        const raw = entryOf(table, geometry, index);
+        if (raw === 0n) continue;
+        entries[index] = entry = decodeEntry(model, geometry, raw);
+      }
       const virtual = canonical(model, base + (BigInt(index) << BigInt(geometry.shift)));
       const entryAddress = tableAddress + BigInt(index * geometry.entryBytes);
-      const entry = decodeEntry(model, geometry, raw);
       if (!entry.present) {
-        if (out.nonPresent.length < maxNonPresent) out.nonPresent.push({ virtual, level: geometry.level, entryAddress, raw });
+        if (out.nonPresent.length < maxNonPresent) out.nonPresent.push({ virtual, level: geometry.level, entryAddress, raw: entry.raw });
         else out.nonPresentDropped++;
         continue;
       }
       if (entry.reserved !== 0n) {
-        out.findings.push({ kind: 'reserved-bits', virtual, level: geometry.level, entryAddress, raw, text: `The ${geometry.level} entry for ${hex(virtual)} at physical ${hex(entryAddress)} (${hex(raw)}) has reserved bits ${hex(entry.reserved)} set; the CPU faults on any access through it.` });
+        out.findings.push({ kind: 'reserved-bits', virtual, level: geometry.level, entryAddress, raw: entry.raw, text: `The ${geometry.level} entry for ${hex(virtual)} at physical ${hex(entryAddress)} (${hex(entry.raw)}) has reserved bits ${hex(entry.reserved)} set; the CPU faults on any access through it.` });
         continue;
       }
       const next = combine(access, entry, geometry, model);
       if (entry.leaf) {
-        if (out.leaves.length >= maxLeaves) return stop(virtual, `The walk stopped after ${maxLeaves} mapped pages; the rest of the address space from ${hex(virtual)} is not shown.`);
+        if (out.leaves.length >= maxLeaves) {
+          stop(virtual, `The walk stopped after ${maxLeaves} mapped pages; the rest of the address space from ${hex(virtual)} is not shown.`);
+          break;
+        }
         const pageSize = entry.largePage && geometry.largePage ? geometry.largePage : 0x1000n;
         out.leaves.push({ virtual, physical: entry.address, pageSize, level: geometry.level, entryAddress, entry, ...next });
+        pages++;
+        bytes += pageSize;
       } else {
-        await visit(depth + 1, entry.address, virtual, next);
+        const under = await visit(depth + 1, entry.address, virtual, next, repeating || before !== undefined);
+        pages += under.pages;
+        bytes += under.bytes;
       }
     }
+    if (!before) walked.set(subtree, { virtual: base, pages, bytes });
+    return { pages, bytes };
   };
-  await visit(0, topTableAddress(model, cr3), 0n, OPEN);
+  await visit(0, topTableAddress(model, cr3), 0n, OPEN, false);
   return { ...out, tablesRead: cache.count };
 }
 
