@@ -6,7 +6,7 @@
 
 import * as assert from 'assert';
 import { decodeEntry, describeEntryFlags } from '../src/paging/page-entry';
-import { mergeLeaves, TableCache, walkAddress, walkAddressSpace } from '../src/paging/page-table-walk';
+import { mappingRanges, mergeLeaves, TableCache, walkAddress, walkAddressSpace, walkMappings } from '../src/paging/page-table-walk';
 import { canonical, pagingModel, PagingModel } from '../src/paging/paging-modes';
 import { jsonAddress, parseJsonAddress, translateVirtual, translationStepLines } from '../src/paging/translation-steps';
 import { seededRandom } from './seeded-random';
@@ -82,6 +82,16 @@ describe('paging: 32-bit paging', () => {
     assert.deepStrictEqual(space.findings.map((f) => [f.kind, f.virtual]), [['reserved-bits', 0xc0400000n]]);
     assert.match(space.findings[0].text, /PD entry for 0xc0400000 .* has reserved bits 0x200000 set/);
     assert.deepStrictEqual(space.nonPresent.map((n) => [n.virtual, n.raw]), [[0xc0800000n, 0xabcd0000n]]);
+    // Runs straight from the walk, over a slice of the directory, or with another copy of its entries (a process's UPD).
+    const all = await walkMappings(model, 0x1000, read);
+    assert.deepStrictEqual(all.runs, mappingRanges(space.leaves));
+    assert.deepStrictEqual(all.runs.map((r) => [r.virtual, r.pages, r.flags, r.global]), [[0x5000n, 1, 0x105, true], [0xc0000000n, 1, 0x83, false]]);
+    const kernelHalf = await walkMappings(model, 0x1000, read, {}, { first: 0x300, count: 0x100 });
+    assert.deepStrictEqual(kernelHalf.runs.map((r) => r.virtual), [0xc0000000n]);
+    const upd = Buffer.alloc(4096);
+    upd.writeUInt32LE(0x2000 | 0x7, 4); // the process maps the same PT at 4 MiB
+    const proc = await walkMappings(model, 0x1000, read, {}, { first: 0, count: 64, table: upd });
+    assert.deepStrictEqual(proc.runs.map((r) => [r.virtual, r.physical]), [[0x405000n, 0x9000n]]);
   });
 });
 
@@ -216,6 +226,9 @@ describe('paging: 4-level and 5-level', () => {
     const bytes = space.leaves.filter((l) => l.virtual < 0xffff880000000000n).reduce((n, l) => n + l.pageSize, 0n) + space.shared.reduce((n, s) => n + s.bytes, 0n);
     assert.strictEqual(bytes, 16n << 39n);
     assert.deepStrictEqual(space.leaves[space.leaves.length - 1].virtual, 0xffffffff80000000n, 'the walk goes on after the shadow');
+    const runs = await walkMappings(model, 0x1000, read, { maxRepeatedLeaves: 4096 });
+    assert.deepStrictEqual(runs.runs, mappingRanges(space.leaves));
+    assert.strictEqual(runs.shared.length, space.shared.length);
   });
   it('a recursive PML4 entry maps the tables themselves and the walk stays finite', async () => {
     const { read, put64 } = ram();
@@ -272,6 +285,10 @@ describe('paging: fuzzed images', () => {
       assert.ok(space.leaves.length <= 20000 && space.tablesRead <= 2001);
       leaves += space.leaves.length;
       findings += space.findings.length;
+      // The run walk (no object per page) gives exactly the runs of the leaf walk, and the same findings.
+      const runs = await walkMappings(model, 0x1000, cache, { maxLeaves: 20000, maxTables: 2000 });
+      assert.deepStrictEqual(runs.runs, mappingRanges(space.leaves), `${model.kind} round ${round}`);
+      assert.deepStrictEqual([runs.pages, runs.findings, runs.nonPresent, runs.shared], [space.leaves.length, space.findings, space.nonPresent, space.shared]);
       // Ten leaves per image, walked alone, land where the whole walk says.
       for (let i = 0; i < Math.min(10, space.leaves.length); i++) {
         const leaf = space.leaves[Math.floor(random() * space.leaves.length)];
