@@ -75,6 +75,8 @@ describe('mm decoders on hand-built images', function () {
     ['leaked-chain', ({ img }) => img.addChain([450, 451])],
     ['process-list-broken', ({ img }) => img.u32(img.pcbPhys(1) + 24 + 256, img.pcbPhys(0) + VBASE)],
     ['unreadable-page-table', ({ img }) => img.u32(LAYOUT.kpd + 900 * 4, 0xfff00003)],
+    // A 4 MiB page with bit 21 set: reserved, the CPU faults on any access through it.
+    ['reserved-bits', ({ img }) => img.u32(LAYOUT.kpd + 901 * 4, 0x00a00083)],
   ];
   for (const [kind, corrupt] of corruptions) {
     it(`reports ${kind} for a deliberate corruption`, async function () {

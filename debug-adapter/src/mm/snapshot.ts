@@ -4,7 +4,7 @@
 // findings collect every inconsistency. Every walk is bounded; garbage becomes findings.
 
 import { MmDebugInfo, DESCRIPTOR_SIZE, decodeDescriptor } from './descriptor';
-import { DirectoryWalk, MappingRun, walkDirectory } from './address-space';
+import { MappingRun } from './address-space';
 import { BLOCK_SIZE, BLOCK_STATES, BlockCounts, BlockRun, BlockState, ChainFlags, PAGES_PER_BLOCK, S_FREE, decodeChainTable } from './chain-table';
 import { Finding, SourceSite } from './findings';
 import {
@@ -12,7 +12,7 @@ import {
   decodeDpmiBlocks, decodeOwner, decodePcb, decodeVector, decodeXmsHandles,
 } from './guest-structures';
 import { ENTRIES_PER_TABLE, PAGE_SIZE, entryFrame } from './paging-entry';
-import { TableCache, walkAddress } from '../../../qemu-bridge/src/paging/page-table-walk';
+import { MappingRange, TableCache, WalkFinding, walkAddress, walkMappings } from '../../../qemu-bridge/src/paging/page-table-walk';
 import { PagingModel, pagingModel } from '../../../qemu-bridge/src/paging/paging-modes';
 
 /** Reads guest-physical memory (any tier). */
@@ -165,13 +165,28 @@ class KernelMemory {
   private readonly walkerTables = new TableCache(async (address, length) => {
     const phys = Number(address);
     if (phys === this.d.kpdPhys && length === PAGE_SIZE) return Buffer.from(this.kpd.buffer, this.kpd.byteOffset, PAGE_SIZE);
-    const t = length === PAGE_SIZE ? await this.table(phys) : undefined;
-    if (t) return Buffer.from(t.buffer, t.byteOffset, PAGE_SIZE);
-    return this.read(phys, length);
+    if (length !== PAGE_SIZE) return this.read(phys, length);
+    const t = await this.table(phys);
+    if (!t) throw new Error('it lies outside RAM or cannot be read');
+    return Buffer.from(t.buffer, t.byteOffset, PAGE_SIZE);
   });
 
   /** 32-bit paging over the KPD, with PSE as the kernel set it. */
   model: PagingModel = pagingModel({ cr0: 0x80000000, cr4: 0 });
+
+  /**
+   * Walks directory entries first..first+count-1 of the KPD (or of a process's UPD laid over the
+   * KPD's first entries) with the one walker, into mapping runs.
+   */
+  async walk(slice: { first: number; count: number; upd?: readonly number[] }): Promise<SliceWalk> {
+    let table: Buffer | undefined;
+    if (slice.upd) {
+      table = Buffer.alloc(PAGE_SIZE);
+      slice.upd.forEach((e, i) => table?.writeUInt32LE(e >>> 0, i * 4));
+    }
+    const w = await walkMappings(this.model, this.d.kpdPhys, this.walkerTables, {}, { first: slice.first, count: slice.count, ...(table ? { table } : {}) });
+    return { runs: w.runs.map(toMappingRun), findings: w.findings };
+  }
 
   /** Physical address of a kernel-virtual address, or undefined if unmapped. */
   async toPhys(va: number): Promise<number | undefined> {
@@ -200,6 +215,20 @@ class KernelMemory {
   async u32(va: number): Promise<number> {
     return (await this.readVirt(va, 4)).readUInt32LE(0);
   }
+}
+
+/** A walk of part of a 32-bit directory: its runs (numbers: our guest is a 32-bit kernel) and the walker's findings. */
+interface SliceWalk {
+  readonly runs: MappingRun[];
+  readonly findings: readonly WalkFinding[];
+}
+
+/** A walker run in the snapshot's number form (every address of a 32-bit guest fits). */
+function toMappingRun(r: MappingRange): MappingRun {
+  return {
+    flags: r.flags, virtual: Number(r.virtual), physical: Number(r.physical), length: Number(r.length), pageSize: Number(r.pageSize),
+    writable: r.writable, user: r.user, global: r.global, pages: r.pages, dirtyPages: r.dirtyPages, accessedPages: r.accessedPages,
+  };
 }
 
 /** The buffer as little-endian 32-bit words (one copy; the host is little-endian like the guest). */
@@ -253,15 +282,15 @@ export async function buildSnapshot(src: SnapshotSource): Promise<MmSnapshot> {
     p = pcb.next;
   }
 
-  // Address spaces: the kernel half of the KPD, then each process's UPD.
+  // Address spaces, through the one walker: the kernel half of the KPD, then each process's UPD.
   await mem.prefetch(mem.kpd.subarray(0), pse);
   const kernelFirst = d.kernelVbase >>> 22;
   const windowFirst = d.windowBase >>> 22;
-  const kernelWalk = walkDirectory(mem.kpd.subarray(kernelFirst), kernelFirst, ENTRIES_PER_TABLE - kernelFirst, pse, mem.lookup);
+  const kernelWalk = await mem.walk({ first: kernelFirst, count: ENTRIES_PER_TABLE - kernelFirst });
   // The mapping windows point at whatever page the kernel last edited: shown, never checked.
   const kernelChecked = kernelWalk.runs.filter((r) => r.virtual >>> 22 !== windowFirst);
   noteProblems(kernelWalk, findings, undefined);
-  const middle = walkDirectory(mem.kpd.subarray(d.updEntries, KPD_USER_ENTRIES_LIMIT), d.updEntries, KPD_USER_ENTRIES_LIMIT - d.updEntries, pse, mem.lookup);
+  const middle = await mem.walk({ first: d.updEntries, count: KPD_USER_ENTRIES_LIMIT - d.updEntries });
   for (const run of middle.runs) {
     findings.push({ kind: 'user-mapping-above-limit', severity: 'error', virtual: run.virtual,
       message: `0x${run.virtual.toString(16)}..0x${(run.virtual + run.length).toString(16)} is mapped in the KPD between 256 MiB and the kernel half, outside every process's user space` });
@@ -277,7 +306,7 @@ export async function buildSnapshot(src: SnapshotSource): Promise<MmSnapshot> {
   const spaceRuns = new Map<AddressSpaceId, readonly MappingRun[]>([['kernel', kernelChecked]]);
   for (const pcb of pcbs) {
     await mem.prefetch(pcb.upd, pse);
-    const walk = walkDirectory(pcb.upd, 0, d.updEntries, pse, mem.lookup);
+    const walk = await mem.walk({ first: 0, count: d.updEntries, upd: pcb.upd });
     noteProblems(walk, findings, pcb.pid);
     spaceRuns.set(pcb.pid, walk.runs);
     const current = pcb.address === currentPcb;
@@ -411,10 +440,15 @@ function spaceName(space: AddressSpaceId): string {
   return space === 'kernel' ? 'the KPD' : `process ${space}`;
 }
 
-function noteProblems(walk: DirectoryWalk, findings: Finding[], pid: number | undefined): void {
-  for (const p of walk.problems) {
-    findings.push({ kind: 'unreadable-page-table', severity: 'error', pid, virtual: p.pdeIndex * 0x400000,
-      message: `directory entry ${p.pdeIndex}${pid === undefined ? '' : ` of process ${pid}`}: ${p.reason}` });
+function noteProblems(walk: SliceWalk, findings: Finding[], pid: number | undefined): void {
+  const whose = pid === undefined ? '' : ` of process ${pid}`;
+  for (const f of walk.findings) {
+    const virtual = Number(f.virtual);
+    if (f.kind === 'unreadable-table') {
+      findings.push({ kind: 'unreadable-page-table', severity: 'error', pid, virtual, message: `directory entry ${virtual >>> 22}${whose}: ${f.text}` });
+    } else if (f.kind === 'reserved-bits') {
+      findings.push({ kind: 'reserved-bits', severity: 'error', pid, virtual, message: `${f.text.replace(/\.$/, '')}${whose ? ` (in the address space${whose})` : ''}.` });
+    }
   }
 }
 
