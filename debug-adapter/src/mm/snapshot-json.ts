@@ -27,8 +27,8 @@ export function chainFlagNames(f: ChainFlags): string[] {
   return (['frozen', 'contiguous', 'swappable', 'user'] as const).filter((k) => f[k]);
 }
 
-const toJsonRuns = (runs: readonly { virtual: number; physical: number; length: number; flags: number; pageSize: number }[]): MappingJson[] =>
-  runs.map((r) => ({ va: r.virtual, pa: r.physical, size: r.length, flags: r.flags, nx: false, pageSize: r.pageSize }));
+const toJsonRuns = (runs: readonly { virtual: number; physical: number; length: number; flags: number; pageSize: number; noExecute: boolean }[]): MappingJson[] =>
+  runs.map((r) => ({ va: r.virtual, pa: r.physical, size: r.length, flags: r.flags, nx: r.noExecute, pageSize: r.pageSize }));
 
 export interface ProcessJson {
   readonly pid: number;

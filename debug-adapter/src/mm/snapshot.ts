@@ -12,7 +12,7 @@ import {
   decodeDpmiBlocks, decodeOwner, decodePcb, decodeVector, decodeXmsHandles,
 } from './guest-structures';
 import { ENTRIES_PER_TABLE, PAGE_SIZE, entryFrame } from './paging-entry';
-import { MappingRange, TableCache, WalkFinding, walkAddress, walkMappings } from '../../../qemu-bridge/src/paging/page-table-walk';
+import { TableCache, WalkFinding, walkAddress, walkMappings32 } from '../../../qemu-bridge/src/paging/page-table-walk';
 import { PagingModel, pagingModel } from '../../../qemu-bridge/src/paging/paging-modes';
 
 /** Reads guest-physical memory (any tier). */
@@ -184,8 +184,8 @@ class KernelMemory {
       table = Buffer.alloc(PAGE_SIZE);
       slice.upd.forEach((e, i) => table?.writeUInt32LE(e >>> 0, i * 4));
     }
-    const w = await walkMappings(this.model, this.d.kpdPhys, this.walkerTables, {}, { first: slice.first, count: slice.count, ...(table ? { table } : {}) });
-    return { runs: w.runs.map(toMappingRun), findings: w.findings };
+    const w = await walkMappings32(this.model, this.d.kpdPhys, this.walkerTables, {}, { first: slice.first, count: slice.count, ...(table ? { table } : {}) });
+    return w;
   }
 
   /** Physical address of a kernel-virtual address, or undefined if unmapped. */
@@ -221,14 +221,6 @@ class KernelMemory {
 interface SliceWalk {
   readonly runs: MappingRun[];
   readonly findings: readonly WalkFinding[];
-}
-
-/** A walker run in the snapshot's number form (every address of a 32-bit guest fits). */
-function toMappingRun(r: MappingRange): MappingRun {
-  return {
-    flags: r.flags, virtual: Number(r.virtual), physical: Number(r.physical), length: Number(r.length), pageSize: Number(r.pageSize),
-    writable: r.writable, user: r.user, global: r.global, pages: r.pages, dirtyPages: r.dirtyPages, accessedPages: r.accessedPages,
-  };
 }
 
 /** The buffer as little-endian 32-bit words (one copy; the host is little-endian like the guest). */

@@ -435,9 +435,9 @@ export async function walkAddressSpace(model: PagingModel, cr3: number | bigint,
   return { leaves, ...r };
 }
 
-/** An address space as mapping runs (MappingRange), built without an object per page. */
-export interface MappingsWalk {
-  readonly runs: MappingRange[];
+/** An address space as mapping runs, built without an object per page. */
+export interface MappingsWalk<R = MappingRange> {
+  readonly runs: R[];
   /** Mapped pages (of any size) listed in `runs`. */
   readonly pages: number;
   readonly shared: SharedSubtree[];
@@ -447,75 +447,139 @@ export interface MappingsWalk {
   readonly tablesRead: number;
 }
 
-/**
- * Walks a whole address space (or the top-level entries `top` names) straight into mapping runs:
- * the same traversal as walkAddressSpace, so the same pages, findings and limits, but 4 KiB pages
- * are merged as numbers, so a million of them cost tens of milliseconds and no memory per page.
- */
-export async function walkMappings(model: PagingModel, cr3: number | bigint, read: PhysicalBytesReader | TableCache, limits: WalkLimits = {}, top: TopEntries = {}): Promise<MappingsWalk> {
-  type Run = { -readonly [K in keyof MappingRange]: MappingRange[K] } & { tableSeq: number; tableBase: bigint; lastIndex: number; physicalEnd: number };
-  const runs: Run[] = [];
-  let cur: Run | undefined;
+/** A mapping run with number addresses, for address spaces whose addresses all fit (32-bit and PAE paging). */
+export interface MappingRun32 {
+  /** Low 12 bits of every leaf entry of the run. */
+  readonly flags: number;
+  readonly virtual: number;
+  readonly physical: number;
+  readonly length: number;
+  readonly pageSize: number;
+  /** Effective permissions over every level. */
+  readonly writable: boolean;
+  readonly user: boolean;
+  readonly noExecute: boolean;
+  readonly global: boolean;
+  readonly pages: number;
+  readonly dirtyPages: number;
+  readonly accessedPages: number;
+}
+
+/** A run being built: numbers apart from the (shared, not allocated) base of its first table. */
+interface OpenRun {
+  base: bigint;
+  /** `base` as a number when it is exact (below 2^53), else NaN. */
+  baseNumber: number;
+  offset: number;
+  physical: number;
+  bytes: number;
+  pageSize: number;
+  flags: number;
+  global: boolean;
+  writable: boolean;
+  user: boolean;
+  noExecute: boolean;
+  pages: number;
+  dirtyPages: number;
+  accessedPages: number;
+  /** Small pages: the last-level table and index the run ends at. */
+  tableSeq: number;
+  tableBase: bigint;
+  lastIndex: number;
+}
+
+/** The one run merger over the traversal. */
+async function walkOpenRuns(model: PagingModel, cr3: number | bigint, read: PhysicalBytesReader | TableCache, limits: WalkLimits, top: TopEntries): Promise<MappingsWalk<OpenRun>> {
+  const runs: OpenRun[] = [];
+  let cur: OpenRun | undefined;
   let pages = 0;
   const leafEntries = model.levels.length ? model.levels[model.levels.length - 1].entries : 0;
   const leafSpan = BigInt(leafEntries) * KIB4;
+  // The last table's base as a number, converted once per table.
+  let seqOfBase = -1;
+  let baseNumber = NaN;
+  const numberOf = (b: bigint): number => (b >= 0n && b <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(b) : NaN);
   const sink: PageSink = {
-    span(words, step, tableSeq, tableBase, _tableAddress, first, count, flags, physical, writable, user, noExecute) {
+    span(_words, _step, tableSeq, tableBase, _tableAddress, first, count, flags, physical, writable, user, noExecute) {
       pages += count;
-      let dirty = 0;
-      let accessed = 0;
-      if (flags & 0x60) {
-        // The span's entries share their low 12 bits, so all or none are dirty or accessed.
-        if (flags & 0x40) dirty = count;
-        if (flags & 0x20) accessed = count;
-      }
-      void words;
-      void step;
-      if (cur && cur.physicalEnd === physical && cur.flags === flags && cur.writable === writable && cur.user === user && cur.noExecute === noExecute &&
-        ((cur.tableSeq === tableSeq && cur.lastIndex === first - 1) || (first === 0 && cur.tableSeq !== tableSeq && cur.lastIndex === leafEntries - 1 && cur.tableBase + leafSpan === tableBase))) {
-        if (cur.tableSeq !== tableSeq) {
-          cur.tableSeq = tableSeq;
-          cur.tableBase = tableBase;
-        }
-        cur.lastIndex = first + count - 1;
-        cur.physicalEnd += count * 4096;
-        cur.pages += count;
-        cur.dirtyPages += dirty;
-        cur.accessedPages += accessed;
+      // The span's entries share their low 12 bits, so all or none are dirty or accessed.
+      const dirty = flags & 0x40 ? count : 0;
+      const accessed = flags & 0x20 ? count : 0;
+      const c = cur;
+      if (c && c.pageSize === 4096 && c.physical + c.bytes === physical && c.flags === flags && c.writable === writable && c.user === user && c.noExecute === noExecute &&
+        ((c.tableSeq === tableSeq && c.lastIndex === first - 1) || (first === 0 && c.tableSeq !== tableSeq && c.lastIndex === leafEntries - 1 && c.tableBase + leafSpan === tableBase))) {
+        c.tableSeq = tableSeq;
+        c.tableBase = tableBase;
+        c.lastIndex = first + count - 1;
+        c.bytes += count * 4096;
+        c.pages += count;
+        c.dirtyPages += dirty;
+        c.accessedPages += accessed;
         return;
       }
+      if (seqOfBase !== tableSeq) {
+        seqOfBase = tableSeq;
+        baseNumber = numberOf(tableBase);
+      }
       cur = {
-        virtual: tableBase + BigInt(first) * KIB4, physical: BigInt(physical), length: 0n, pageSize: KIB4, flags, global: model.globalPages && (flags & 0x100) !== 0,
-        writable, user, noExecute, pages: count, dirtyPages: dirty, accessedPages: accessed, tableSeq, tableBase, lastIndex: first + count - 1, physicalEnd: physical + count * 4096,
+        base: tableBase, baseNumber, offset: first * 4096, physical, bytes: count * 4096, pageSize: 4096, flags, global: model.globalPages && (flags & 0x100) !== 0,
+        writable, user, noExecute, pages: count, dirtyPages: dirty, accessedPages: accessed, tableSeq, tableBase, lastIndex: first + count - 1,
       };
       runs.push(cur);
     },
     large(leaf) {
       pages++;
       const e = leaf.entry;
-      const last = cur;
-      if (last && last.pageSize === leaf.pageSize && last.virtual + last.length === leaf.virtual && last.physical + last.length === leaf.physical &&
-        last.flags === e.flags && last.writable === leaf.writable && last.user === leaf.user && last.noExecute === leaf.noExecute) {
-        last.length += leaf.pageSize;
-        last.pages++;
-        if (e.dirty) last.dirtyPages++;
-        if (e.accessed) last.accessedPages++;
+      const size = Number(leaf.pageSize);
+      const physical = Number(leaf.physical);
+      const c = cur;
+      if (c && c.pageSize === size && c.base + BigInt(c.offset + c.bytes) === leaf.virtual && c.physical + c.bytes === physical &&
+        c.flags === e.flags && c.writable === leaf.writable && c.user === leaf.user && c.noExecute === leaf.noExecute) {
+        c.bytes += size;
+        c.pages++;
+        if (e.dirty) c.dirtyPages++;
+        if (e.accessed) c.accessedPages++;
         return;
       }
       cur = {
-        virtual: leaf.virtual, physical: leaf.physical, length: leaf.pageSize, pageSize: leaf.pageSize, flags: e.flags, global: e.global,
+        base: leaf.virtual, baseNumber: numberOf(leaf.virtual), offset: 0, physical, bytes: size, pageSize: size, flags: e.flags, global: e.global,
         writable: leaf.writable, user: leaf.user, noExecute: leaf.noExecute, pages: 1, dirtyPages: e.dirty ? 1 : 0, accessedPages: e.accessed ? 1 : 0,
-        tableSeq: -1, tableBase: -1n, lastIndex: -2, physicalEnd: -1,
+        tableSeq: -1, tableBase: -1n, lastIndex: -2,
       };
       runs.push(cur);
     },
   };
   const r = await traverse(model, cr3, read, limits, sink, top);
-  const plain: MappingRange[] = runs.map((x) => ({
-    virtual: x.virtual, physical: x.physical, length: x.pageSize === KIB4 ? BigInt(x.pages) * KIB4 : x.length, pageSize: x.pageSize, flags: x.flags, global: x.global,
-    writable: x.writable, user: x.user, noExecute: x.noExecute, pages: x.pages, dirtyPages: x.dirtyPages, accessedPages: x.accessedPages,
-  }));
-  return { runs: plain, pages, ...r };
+  return { runs, pages, ...r };
+}
+
+/**
+ * Walks a whole address space (or the top-level entries `top` names) straight into mapping runs:
+ * the same traversal as walkAddressSpace, so the same pages, findings and limits, but 4 KiB pages
+ * are merged as numbers, so a million of them cost tens of milliseconds and no memory per page.
+ */
+export async function walkMappings(model: PagingModel, cr3: number | bigint, read: PhysicalBytesReader | TableCache, limits: WalkLimits = {}, top: TopEntries = {}): Promise<MappingsWalk> {
+  const w = await walkOpenRuns(model, cr3, read, limits, top);
+  return {
+    ...w,
+    runs: w.runs.map((x) => ({
+      virtual: x.base + BigInt(x.offset), physical: BigInt(x.physical), length: BigInt(x.bytes), pageSize: BigInt(x.pageSize), flags: x.flags, global: x.global,
+      writable: x.writable, user: x.user, noExecute: x.noExecute, pages: x.pages, dirtyPages: x.dirtyPages, accessedPages: x.accessedPages,
+    })),
+  };
+}
+
+/** walkMappings with number addresses, for 32-bit and PAE paging (every virtual address below 4 GiB). */
+export async function walkMappings32(model: PagingModel, cr3: number | bigint, read: PhysicalBytesReader | TableCache, limits: WalkLimits = {}, top: TopEntries = {}): Promise<MappingsWalk<MappingRun32>> {
+  if (model.virtualBits !== 32) throw new RangeError(`walkMappings32 needs 32-bit addresses; ${model.kind} has ${model.virtualBits}-bit ones (use walkMappings)`);
+  const w = await walkOpenRuns(model, cr3, read, limits, top);
+  return {
+    ...w,
+    runs: w.runs.map((x) => ({
+      flags: x.flags, virtual: x.baseNumber + x.offset, physical: x.physical, length: x.bytes, pageSize: x.pageSize,
+      writable: x.writable, user: x.user, noExecute: x.noExecute, global: x.global, pages: x.pages, dirtyPages: x.dirtyPages, accessedPages: x.accessedPages,
+    })),
+  };
 }
 
 /** A run of pages contiguous in virtual and physical memory with the same access (as `info mem` merges). */
