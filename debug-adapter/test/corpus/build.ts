@@ -12,19 +12,33 @@ export const CORPUS_DIR = path.join(repoRoot, 'debug-adapter', 'test', 'corpus')
 export const KERNEL_SOURCE_DIR = path.join(CORPUS_DIR, 'kernel');
 const STYLE_DIR = path.join(CORPUS_DIR, 'styles');
 
-export type StyleName = 'higher-half-c0' | 'higher-half-80' | 'identity';
+export type StyleName = 'higher-half-c0' | 'higher-half-80' | 'identity' | 'higher-half-c0-pae' | 'identity-pae';
 export type OptLevel = 'O0' | 'O1' | 'O2' | 'Os';
 
 export interface StyleInfo {
   /** Virtual address of physical 0 once the kernel runs (KERNEL_VBASE). */
   vbase: number;
   description: string;
+  /** What the kernel's boot line "corpus: paging ..." must say (kernel/paging.c, from CR0/CR4/EFER). */
+  paging: string;
+  /** Extra compiler definitions of the style (e.g. -DCORPUS_PAE). */
+  defines: readonly string[];
+  /** QEMU CPU model the style needs (`-cpu`; absent: QEMU's default). */
+  cpu?: string;
 }
 
 export const STYLES: Readonly<Record<StyleName, StyleInfo>> = {
-  'higher-half-c0': { vbase: 0xc0000000, description: 'higher half at 0xC0000000, 4 MiB PSE boot pages, identity entry dropped after the jump' },
-  'higher-half-80': { vbase: 0x80000000, description: 'higher half at 0x80000000, a low .boot section, 4 KiB boot page table' },
-  identity: { vbase: 0, description: 'identity-mapped 0-8 MiB with 4 KiB pages, linked at 1 MiB' },
+  'higher-half-c0': { vbase: 0xc0000000, paging: '32-bit, PSE', defines: [], description: 'higher half at 0xC0000000, 4 MiB PSE boot pages, identity entry dropped after the jump' },
+  'higher-half-80': { vbase: 0x80000000, paging: '32-bit', defines: [], description: 'higher half at 0x80000000, a low .boot section, 4 KiB boot page table' },
+  identity: { vbase: 0, paging: '32-bit', defines: [], description: 'identity-mapped 0-8 MiB with 4 KiB pages, linked at 1 MiB' },
+  'higher-half-c0-pae': {
+    vbase: 0xc0000000, paging: 'PAE, NX', defines: ['-DCORPUS_PAE'], cpu: 'max',
+    description: 'higher half at 0xC0000000 with PAE: a PDPT, 4 KiB pages with NX on data for 0-2 MiB, 2 MiB NX pages (the worker stacks) for 2-8 MiB, a 2 MiB identity page for the jump',
+  },
+  'identity-pae': {
+    vbase: 0, paging: 'PAE, NX', defines: ['-DCORPUS_PAE'], cpu: 'max',
+    description: 'identity-mapped 0-8 MiB with PAE: 4 KiB pages with NX on data for 0-2 MiB, 2 MiB NX pages (the worker stacks) for 2-8 MiB',
+  },
 };
 
 export interface CorpusVariant {
@@ -35,8 +49,9 @@ export interface CorpusVariant {
 }
 
 /**
- * The matrix the gdb comparison runs: every style at -O0, -O2 and -Os, plus -O1, and both frame
- * pointer settings spread over the styles (docs/testing-corpus.md).
+ * The matrix the gdb comparison runs: every 32-bit style at -O0, -O2 and -Os, plus -O1, and both
+ * frame pointer settings spread over the styles; the PAE styles at one level each
+ * (docs/testing-corpus.md).
  */
 export const MATRIX: readonly CorpusVariant[] = [
   { style: 'higher-half-c0', opt: 'O0', framePointer: true },
@@ -51,6 +66,8 @@ export const MATRIX: readonly CorpusVariant[] = [
   { style: 'identity', opt: 'O0', framePointer: true },
   { style: 'identity', opt: 'O2', framePointer: false },
   { style: 'identity', opt: 'Os', framePointer: false },
+  { style: 'higher-half-c0-pae', opt: 'O2', framePointer: false },
+  { style: 'identity-pae', opt: 'O0', framePointer: true },
 ];
 
 export function variantId(v: CorpusVariant): string {
@@ -79,7 +96,7 @@ export function cflags(v: CorpusVariant): string[] {
     '-m32', '-std=c11', '-ffreestanding', '-nostdlib', '-fno-pie', '-fno-pic', '-fno-stack-protector', '-fno-builtin',
     '-mno-sse', '-mno-mmx', '-mno-80387', '-g', '-Wall', '-Wextra', '-Werror', `-${v.opt}`,
     ...(v.framePointer ? ['-fno-omit-frame-pointer'] : ['-fomit-frame-pointer', '-fasynchronous-unwind-tables']),
-    `-DKERNEL_VBASE=0x${STYLES[v.style].vbase.toString(16)}`, `-DSTYLE_NAME="${v.style}"`,
+    `-DKERNEL_VBASE=0x${STYLES[v.style].vbase.toString(16)}`, `-DSTYLE_NAME="${v.style}"`, ...STYLES[v.style].defines,
   ];
 }
 
@@ -129,3 +146,14 @@ export function buildKernel(v: CorpusVariant): string {
  */
 export const CORPUS_QEMU_ARGS: readonly string[] = ['-vga', 'std', '-accel', 'tcg,thread=single'];
 export const CORPUS_MEMORY_MIB = 64;
+
+/** What a variant needs of QEMU beyond CORPUS_QEMU_ARGS, on both sides of a comparison. */
+export interface CorpusMachine {
+  /** CPU model (`cpu` of the launcher and of the adapter's launch); absent: QEMU's default. */
+  cpu?: string;
+}
+
+export function corpusMachine(v: CorpusVariant): CorpusMachine {
+  const cpu = STYLES[v.style].cpu;
+  return cpu ? { cpu } : {};
+}

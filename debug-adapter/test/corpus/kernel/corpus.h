@@ -85,6 +85,9 @@ int compute_with_yield(int n);
 extern volatile uint32_t corpus_round;
 int do_round(int id, struct rng *r);
 
+/* paging.c: "32-bit", "32-bit, PSE", "PAE, NX", "4-level, NX", ... from CR0/CR4/EFER. */
+const char *paging_mode(void);
+
 /* main.c */
 __attribute__((noreturn)) void corpus_exit(uint32_t code);
 

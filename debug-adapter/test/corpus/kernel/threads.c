@@ -1,18 +1,27 @@
-/* threads.c: two kernel threads with their own stacks and their own page directories. The
- * second directory is a copy of the boot directory, so both map the kernel; each switch loads
- * the other thread's CR3 (switch.S). Switches happen only in yield(): the path through the
- * corpus does not depend on timing. */
+/* threads.c: two kernel threads with their own stacks and their own address spaces. The
+ * second thread's root table (a page directory, or with PAE a PDPT) is a copy of the boot one,
+ * so both map the kernel; each switch loads the other thread's CR3 (switch.S). Switches happen
+ * only in yield(): the path through the corpus does not depend on timing. The stacks are in
+ * .bss.stacks (the PAE styles put them in a 2 MiB page; the others in .bss). */
 #include "corpus.h"
 
-extern uint32_t boot_pd[1024]; /* boot.S */
+#ifdef CORPUS_PAE
+#define ROOT_WORDS 8 /* a PDPT: 4 entries of 8 bytes */
+#define ROOT_ALIGN 32
+#else
+#define ROOT_WORDS 1024 /* a page directory */
+#define ROOT_ALIGN 4096
+#endif
+
+extern uint32_t boot_root[ROOT_WORDS]; /* the style's boot code */
 void switch_to(uint32_t *save_esp, uint32_t new_esp, uint32_t new_cr3);
 void thread_start(void);
 
 #define STACK_WORDS 2048
 
-static uint32_t stack_a[STACK_WORDS] __attribute__((aligned(16)));
-static uint32_t stack_b[STACK_WORDS] __attribute__((aligned(16)));
-static uint32_t pd_b[1024] __attribute__((aligned(4096)));
+static uint32_t stack_a[STACK_WORDS] __attribute__((aligned(16), section(".bss.stacks")));
+static uint32_t stack_b[STACK_WORDS] __attribute__((aligned(16), section(".bss.stacks")));
+static uint32_t root_b[ROOT_WORDS] __attribute__((aligned(ROOT_ALIGN)));
 
 static struct thread threads[2];
 static uint32_t boot_esp;
@@ -42,9 +51,9 @@ static void prepare(struct thread *t, uint32_t *stack, int id, const char *name,
 
 void threads_init(void)
 {
-    for (int i = 0; i < 1024; i++) pd_b[i] = boot_pd[i];
+    for (int i = 0; i < ROOT_WORDS; i++) root_b[i] = boot_root[i];
     prepare(&threads[0], stack_a, 0, "worker-a", read_cr3());
-    prepare(&threads[1], stack_b, 1, "worker-b", (uint32_t)VIRT_TO_PHYS(pd_b));
+    prepare(&threads[1], stack_b, 1, "worker-b", (uint32_t)VIRT_TO_PHYS(root_b));
 }
 
 /* thread_start pops worker_main and calls it: the id above is then its argument. */
