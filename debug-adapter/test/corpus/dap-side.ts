@@ -112,7 +112,8 @@ class Session {
           await dc.configurationDoneRequest();
         }),
         dc.launch({
-          kernel, cmdline: '', memory: CORPUS_MEMORY_MIB, stopOnEntry: false, qemuArgs: [...CORPUS_QEMU_ARGS, '-name', s.marker], ...machine,
+          kernel, cmdline: '', memory: CORPUS_MEMORY_MIB, stopOnEntry: false, qemuArgs: [...CORPUS_QEMU_ARGS, '-name', s.marker],
+          ...(machine.cpu ? { cpu: machine.cpu } : {}), ...(machine.qemuBinary ? { qemuPath: machine.qemuBinary } : {}),
         } as DebugProtocol.LaunchRequestArguments),
       ]), 60_000, 'launch');
     } catch (e) {
