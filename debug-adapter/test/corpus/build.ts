@@ -185,9 +185,11 @@ export interface CorpusMachine {
   cpu?: string;
   /** QEMU binary (the launcher's `qemuBinary`, the adapter's `qemuPath`); absent: qemu-system-i386. */
   qemuBinary?: string;
+  /** What gdb-oracle.py sets with `set architecture` before connecting (absent: gdb's choice from the ELF). */
+  gdbArchitecture?: string;
 }
 
 export function corpusMachine(v: CorpusVariant): CorpusMachine {
   const style = STYLES[v.style];
-  return { ...(style.cpu ? { cpu: style.cpu } : {}), ...(style.arch === 'x86-64' ? { qemuBinary: 'qemu-system-x86_64' } : {}) };
+  return { ...(style.cpu ? { cpu: style.cpu } : {}), ...(style.arch === 'x86-64' ? { qemuBinary: 'qemu-system-x86_64', gdbArchitecture: 'i386:x86-64' } : {}) };
 }

@@ -43,7 +43,7 @@ async function main(): Promise<void> {
   const inMatrix = MATRIX.find((v) => v.style === style && v.opt === opt && (fp === undefined || v.framePointer === fp));
   const variant: CorpusVariant = inMatrix ?? { style, opt, framePointer: fp ?? true };
   const report = await compareVariant(variant, options, show);
-  if (json) process.stdout.write(JSON.stringify(report, null, 1) + '\n');
+  if (json) process.stdout.write(JSON.stringify(report, (_k, v: unknown) => (typeof v === 'bigint' ? '0x' + v.toString(16) : v), 1) + '\n');
   else process.stdout.write(formatReport(report) + '\n');
 }
 

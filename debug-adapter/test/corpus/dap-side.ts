@@ -135,7 +135,7 @@ class Session {
       const st = await withTimeout(this.dc.stackTraceRequest({ threadId: this.threadId, startFrame: 0, levels: MAX_FRAMES }), REQUEST_TIMEOUT_MS, 'stackTrace');
       const frames = st.body.stackFrames.slice(0, MAX_FRAMES);
       view.frames = frames.map((f) => ({ function: f.name, file: f.source?.path ? path.basename(f.source.path) : null, line: f.source ? f.line : 0 }));
-      if (frames[0]?.instructionPointerReference) view.pc = Number.parseInt(frames[0].instructionPointerReference, 16);
+      if (frames[0]?.instructionPointerReference) view.pc = BigInt(frames[0].instructionPointerReference);
       if (frames[0]) {
         const scopes = await withTimeout(this.dc.scopesRequest({ frameId: frames[0].id }), REQUEST_TIMEOUT_MS, 'scopes');
         const locals = scopes.body.scopes.find((s) => s.presentationHint === 'locals') ?? scopes.body.scopes.find((s) => s.name === 'Locals');
