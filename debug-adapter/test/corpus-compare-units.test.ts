@@ -5,10 +5,10 @@ import * as assert from 'assert';
 import { seededRandom } from '../../qemu-bridge/test/seeded-random';
 import { makePlan, STEP_KINDS } from './corpus/plan';
 import { compareStop, fromGdb, StopView, valueMap } from './corpus/records';
-import { buildKernel, MATRIX } from './corpus/build';
+import { BOOT_MATRIX, buildKernel, corpusGdbMatrix, MATRIX, STYLES, X64_MATRIX } from './corpus/build';
 
 const frames = [{ function: 'fib', file: 'work.c', line: 44 }, { function: 'do_round', file: 'round.c', line: 17 }];
-const gdbStop = (over: Partial<StopView> = {}): StopView => ({ stop: 3, op: 'next', pc: 0x1000, frames, values: [['n', '5'], ['a', '<optimized out>']], ...over });
+const gdbStop = (over: Partial<StopView> = {}): StopView => ({ stop: 3, op: 'next', pc: 0x1000n, frames, values: [['n', '5'], ['a', '<optimized out>']], ...over });
 
 describe('corpus: comparison units', () => {
   it('equal stops have no differences and are the same execution point', () => {
@@ -25,7 +25,7 @@ describe('corpus: comparison units', () => {
   });
 
   it('a different pc or state is a divergence', () => {
-    assert.strictEqual(compareStop(gdbStop(), gdbStop({ pc: 0x1004 }), 0).sameLocation, false);
+    assert.strictEqual(compareStop(gdbStop(), gdbStop({ pc: 0x1004n }), 0).sameLocation, false);
     const exited = compareStop(gdbStop(), { stop: 3, op: 'next', frames: [], values: [], exited: true }, 0);
     assert.strictEqual(exited.sameLocation, false);
     assert.deepStrictEqual(exited.differences.map((d) => d.field), ['state']);
@@ -64,9 +64,9 @@ describe('corpus: comparison units', () => {
     assert.deepStrictEqual(compareStop(gdbStop(), ours, 0).differences, []);
   });
 
-  it("reads gdb-oracle.py's records (args then locals; the break round)", () => {
-    const v = fromGdb({ stop: 1, op: 'break', pc: 16, frames: [{ function: 'f', file: 'a.c', line: 2, pc: 16 }], args: [['x', '1']], locals: [['y', '2']], round: 4, breakRound: 3 });
-    assert.deepStrictEqual(v, { stop: 1, op: 'break', pc: 16, frames: [{ function: 'f', file: 'a.c', line: 2 }], values: [['x', '1'], ['y', '2']], round: 4, breakRound: 3 });
+  it("reads gdb-oracle.py's records (args then locals; the break round; a 64-bit pc exactly)", () => {
+    const v = fromGdb({ stop: 1, op: 'break', pc: '0xffffffff80100010', frames: [{ function: 'f', file: 'a.c', line: 2, pc: '0xffffffff80100010' }], args: [['x', '1']], locals: [['y', '2']], round: 4, breakRound: 3 });
+    assert.deepStrictEqual(v, { stop: 1, op: 'break', pc: 0xffffffff80100010n, frames: [{ function: 'f', file: 'a.c', line: 2 }], values: [['x', '1'], ['y', '2']], round: 4, breakRound: 3 });
   });
 
   it('the plan is seeded: same seed same plan, other seed other plan, every kind as often as asked', () => {
@@ -81,5 +81,14 @@ describe('corpus: comparison units', () => {
     assert.deepStrictEqual([...rounds].sort((x, y) => x - y), rounds, 'rounds increase');
     const r = seededRandom(1);
     assert.notStrictEqual(r(), r());
+  });
+
+  it('the gdb matrix takes the x86-64 kernels only with MMSCOPE_CORPUS_X64=1; every kernel boots', () => {
+    assert.ok(X64_MATRIX.length > 0 && X64_MATRIX.every((v) => STYLES[v.style].arch === 'x86-64'));
+    assert.ok(MATRIX.every((v) => STYLES[v.style].arch === 'i386'));
+    assert.deepStrictEqual(corpusGdbMatrix({}), MATRIX);
+    assert.deepStrictEqual(corpusGdbMatrix({ MMSCOPE_CORPUS_X64: '0' }), MATRIX);
+    assert.deepStrictEqual(corpusGdbMatrix({ MMSCOPE_CORPUS_X64: '1' }), [...MATRIX, ...X64_MATRIX]);
+    assert.deepStrictEqual(BOOT_MATRIX, [...MATRIX, ...X64_MATRIX]);
   });
 });
