@@ -4,7 +4,7 @@
 // and the walker's findings. Exact: addresses are bigints here and follow the JSON address rule
 // of docs/snapshot-schema.md when serialised. Pure apart from the physical reader.
 
-import { MappingRange, NonPresentEntry, PhysicalBytesReader, SharedSubtree, TableCache, WalkFinding, WalkLimits, mappingRanges, walkAddressSpace } from '../../../qemu-bridge/src/paging/page-table-walk';
+import { MappingRange, NonPresentEntry, PhysicalBytesReader, SharedSubtree, TableCache, WalkFinding, WalkLimits, walkMappings } from '../../../qemu-bridge/src/paging/page-table-walk';
 import { PagingKind, pagingModel, topTableAddress } from '../../../qemu-bridge/src/paging/paging-modes';
 import { jsonAddress, pageSizeName } from '../../../qemu-bridge/src/paging/translation-steps';
 import { SNAPSHOT_SCHEMA } from './snapshot';
@@ -48,16 +48,16 @@ export interface SpaceSnapshot {
 export async function buildSpaceSnapshot(src: SpaceSnapshotSource): Promise<SpaceSnapshot> {
   const r = src.registers;
   const model = pagingModel({ cr0: r.cr0, cr4: r.cr4, efer: r.efer }, src.physicalBits);
-  const walk = await walkAddressSpace(model, r.cr3, new TableCache(src.read), src.limits);
+  const walk = await walkMappings(model, r.cr3, new TableCache(src.read), src.limits);
   return {
     level: 0,
     stop: src.stop ?? 0,
     paging: model.kind,
     registers: r,
     topTable: model.kind === 'none' ? 0n : topTableAddress(model, r.cr3),
-    mappings: mappingRanges(walk.leaves),
+    mappings: walk.runs,
     shared: walk.shared,
-    pages: walk.leaves.length + walk.shared.reduce((n, x) => n + x.pages, 0),
+    pages: walk.pages + walk.shared.reduce((n, x) => n + x.pages, 0),
     nonPresent: walk.nonPresent,
     nonPresentDropped: walk.nonPresentDropped,
     findings: walk.findings,
