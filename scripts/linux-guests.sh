@@ -178,6 +178,15 @@ done
 
 printf '%s\n' "# fingerprint $fingerprint" "# name	arch	package	version	kernel	initrd	busybox" "${lines[@]}" >"$manifest.tmp"
 mv "$manifest.tmp" "$manifest"
+
+# Versions the archive no longer offers as newest are removed, so the cache stays ~25 MB.
+for old in "$cache"/*/*/; do
+  old=${old%/}
+  grep -qF "$old/" "$manifest" || { rm -rf "$old"; rmdir "$(dirname "$old")" 2>/dev/null || true; }
+done
+for old in "$cache"/*/*/initramfs-*.cpio.gz; do
+  [[ -f $old ]] && ! grep -qF "$old" "$manifest" && rm -f "$old"
+done
 if ((${#did[@]} == 0)); then
   echo "linux-guests: the Linux guests are in $cache"
 else

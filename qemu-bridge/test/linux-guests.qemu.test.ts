@@ -33,6 +33,7 @@ describe('paging: the walker equals QEMU\'s info tlb and info mem on Debian\'s L
         let pages = 0;
         let ranges = 0;
         const lines: string[] = [];
+        let controls = '';
         for (let stop = 0; stop < RUN_BEFORE_STOP.length; stop++) {
           if (stop >= MIN_STOPS && spaces.size >= 2 && userStops >= 1) break;
           await new Promise((r) => setTimeout(r, RUN_BEFORE_STOP[stop]));
@@ -49,6 +50,7 @@ describe('paging: the walker equals QEMU\'s info tlb and info mem on Debian\'s L
           const mem = model.kind === 'x86-64-la57' ? undefined : compareWithInfoMem(space, await qmp.humanMonitorCommand('info mem', 30_000));
           if (mem) assert.deepStrictEqual(mem.mismatches.slice(0, 20), [], `stop ${stop + 1} (CR3=${cr3.toString(16)}): info mem`);
           const user = space.leaves.filter((l) => l.user).length;
+          controls ||= `CR0=${cr0.toString(16)} CR4=${cr4.toString(16)} EFER=${efer.toString(16)}`;
           spaces.add(cr3);
           if (user > 0) userStops++;
           pages += tlb.compared;
@@ -58,7 +60,7 @@ describe('paging: the walker equals QEMU\'s info tlb and info mem on Debian\'s L
         }
         assert.ok(spaces.size >= 2, `the stops saw ${spaces.size} address space (CR3 ${[...spaces].map((c) => c.toString(16)).join(', ')})`);
         assert.ok(userStops >= 1, 'a stop saw a process\'s user pages');
-        console.log(`      ${guest.package} ${guest.version}, -cpu ${mode.cpu}: booted to /init in ${(bootMs / 1000).toFixed(1)} s; ${lines.length} stops, ${spaces.size} address spaces, ${pages} pages and ${ranges} info mem ranges compared, 0 mismatches`);
+        console.log(`      ${guest.package} ${guest.version}, -cpu ${mode.cpu}: booted to /init in ${(bootMs / 1000).toFixed(1)} s; ${controls}; ${lines.length} stops, ${spaces.size} address spaces, ${pages} pages and ${ranges} info mem ranges compared, 0 mismatches`);
         for (const l of lines) console.log(`        ${l}`);
       } finally {
         ram.close();
