@@ -13,9 +13,14 @@ import { bootLinuxGuest, LINUX_MODES } from './fixtures/linux-guests';
 import { compareWithInfoMem, compareWithInfoTlb, pagingRegisters } from './fixtures/paging-oracle';
 
 /** How long the guest runs before each stop (ms): right after /init is ready, then while its workload runs. */
-const RUN_BEFORE_STOP = [0, 300, 700, 1100, 1500, 1900, 2300, 2700];
-/** Stops at least this many times, and on until the stops saw two address spaces and one with user pages. */
+const RUN_BEFORE_STOP = [0, 300, 700, 1100, 1500, 1900, 2300, 2700, 200, 500, 800, 1300, 100, 400, 600, 900];
+/**
+ * Stops at least this many times, and on until the stops saw two address spaces and one with
+ * user pages (with PTI: also a stop in a process's user tables and one in its kernel tables).
+ */
 const MIN_STOPS = 4;
+/** CR3 bit 12: Linux's PTI user tables lie 4 KiB above the kernel's. */
+const PTI_USER = 0x1000;
 
 describe('paging: the walker equals QEMU\'s info tlb and info mem on Debian\'s Linux kernels', function () {
   this.timeout(300_000);
@@ -30,12 +35,13 @@ describe('paging: the walker equals QEMU\'s info tlb and info mem on Debian\'s L
         };
         const spaces = new Set<number>();
         let userStops = 0;
+        const ptiTables = new Set<'user' | 'kernel'>();
         let pages = 0;
         let ranges = 0;
         const lines: string[] = [];
         let controls = '';
         for (let stop = 0; stop < RUN_BEFORE_STOP.length; stop++) {
-          if (stop >= MIN_STOPS && spaces.size >= 2 && userStops >= 1) break;
+          if (stop >= MIN_STOPS && spaces.size >= 2 && userStops >= 1 && (!mode.pti || ptiTables.size === 2)) break;
           await new Promise((r) => setTimeout(r, RUN_BEFORE_STOP[stop]));
           await qmp.execute('stop');
           const { model, cr0, cr3, cr4, efer } = await pagingRegisters(qmp);
@@ -52,14 +58,17 @@ describe('paging: the walker equals QEMU\'s info tlb and info mem on Debian\'s L
           const user = space.leaves.filter((l) => l.user).length;
           controls ||= `CR0=${cr0.toString(16)} CR4=${cr4.toString(16)} EFER=${efer.toString(16)}`;
           spaces.add(cr3);
+          const tables = cr3 & PTI_USER ? 'user' : 'kernel';
+          ptiTables.add(tables);
           if (user > 0) userStops++;
           pages += tlb.compared;
           ranges += mem?.compared ?? 0;
-          lines.push(`stop ${stop + 1}: CR3=${cr3.toString(16)} ${tlb.compared} pages (${user} user, ${space.leaves.filter((l) => l.pageSize > 0x1000n).length} large), ${mem ? `${mem.compared} info mem ranges` : 'no info mem'}, ${space.tablesRead} tables, 0 mismatches`);
+          lines.push(`stop ${stop + 1}: CR3=${cr3.toString(16)}${mode.pti ? ` (${tables} tables)` : ''} ${tlb.compared} pages (${user} user, ${space.leaves.filter((l) => l.pageSize > 0x1000n).length} large), ${mem ? `${mem.compared} info mem ranges` : 'no info mem'}, ${space.tablesRead} tables, 0 mismatches`);
           await qmp.cont();
         }
         assert.ok(spaces.size >= 2, `the stops saw ${spaces.size} address space (CR3 ${[...spaces].map((c) => c.toString(16)).join(', ')})`);
         assert.ok(userStops >= 1, 'a stop saw a process\'s user pages');
+        if (mode.pti) assert.deepStrictEqual([...ptiTables].sort(), ['kernel', 'user'], `the stops saw both the user and the kernel tables of PTI (CR3 ${[...spaces].map((c) => c.toString(16)).join(', ')})`);
         console.log(`      ${guest.package} ${guest.version}, -cpu ${mode.cpu}: booted to /init in ${(bootMs / 1000).toFixed(1)} s; ${controls}; ${lines.length} stops, ${spaces.size} address spaces, ${pages} pages and ${ranges} info mem ranges compared, 0 mismatches`);
         for (const l of lines) console.log(`        ${l}`);
       } finally {
