@@ -95,7 +95,9 @@ async function measureLinux(mode: LinuxMode): Promise<Row & { kernel: string }> 
     await new Promise((r) => setTimeout(r, 1000));
     rsp = await RspClient.connect(qemu.gdb, { timeoutMs: 10_000 });
     const { model, cr3 } = await pagingRegisters(qmp);
-    return { ...(await measureStopped(mode.mode, model, cr3, qemu.ramPath as string, rsp, qmp)), kernel: `${guest.package} ${guest.version}` };
+    // With PTI, the stop is in a process's user tables (CR3 bit 12) or its kernel tables.
+    const label = mode.pti ? `${mode.mode}, stopped in ${cr3 & 0x1000 ? 'user' : 'kernel'} tables` : mode.mode;
+    return { ...(await measureStopped(label, model, cr3, qemu.ramPath as string, rsp, qmp)), kernel: `${guest.package} ${guest.version}` };
   } finally {
     rsp?.close();
     qmp.close();

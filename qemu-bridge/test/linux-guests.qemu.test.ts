@@ -26,7 +26,8 @@ describe('paging: the walker equals QEMU\'s info tlb and info mem on Debian\'s L
   this.timeout(300_000);
   for (const mode of LINUX_MODES) {
     it(`${mode.mode}: every page of the current address space at several stops`, async () => {
-      const { qemu, qmp, guest, bootMs } = await bootLinuxGuest(mode);
+      const { qemu, qmp, guest, bootMs, panics } = await bootLinuxGuest(mode);
+      for (const p of panics) console.log(`      (a first boot ended in "${p}" before /init and was started again)`);
       const ram = new RamFileTier(qemu.ramPath as string);
       try {
         const read = (a: bigint, n: number): Promise<Buffer> => {
