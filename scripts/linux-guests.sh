@@ -11,7 +11,8 @@
 #   MMSCOPE_LINUX_GUESTS_CACHE   the cache folder (default ~/.cache/mmscope/linux-guests)
 set -euo pipefail
 
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+self=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")
+cd "$(dirname "$self")/.."
 init_script=$PWD/qemu-bridge/test/fixtures/linux-guest-init.sh
 cache=${MMSCOPE_LINUX_GUESTS_CACHE:-$HOME/.cache/mmscope/linux-guests}
 
@@ -53,7 +54,7 @@ manifest=$cache/guests.tsv
 fingerprint=$({
   dpkg --print-foreign-architectures
   stat -c '%n %Y %s' /var/lib/apt/lists/*Packages* 2>/dev/null || true
-  sha256sum "$init_script" "${BASH_SOURCE[0]}"
+  sha256sum "$init_script" "$self"
 } | sha256sum | cut -c1-16)
 if [[ -f $manifest ]] && [[ $(head -n1 "$manifest") == "# fingerprint $fingerprint" ]]; then
   complete=1
