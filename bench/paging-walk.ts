@@ -1,16 +1,21 @@
 // Full walk of the current address space per paging mode with the one page walker, side by side
 // in one run with QEMU's own `info tlb` and `info mem` over QMP on the same stopped state, and by
 // memory tier (RAM file, gdbstub only). Kernels: the paging test kernels (qemu-bridge/test/
-// fixtures/paging-kernel.S, one per mode, ~1000-2000 pages each) in qemu-system-x86_64 -cpu max.
+// fixtures/paging-kernel.S, one per mode, ~1000-2000 pages each) in qemu-system-x86_64 -cpu max,
+// and Debian's Linux kernels (scripts/linux-guests.sh: 686, 686-pae, amd64 in 4- and 5-level
+// paging, ~3,500-75,000 pages) stopped while their busybox workload runs.
 //   npm run bench:paging  (= tsc -p . && node out/bench/paging-walk.js --write docs/benchmarks.md)
+//   BENCH_RUNS=N (default 15)
 
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { GdbstubTier, GuestMemory, launchQemu, parseInfoRegisters, QemuSession, RamFileTier } from '../qemu-bridge/src';
+import { GdbstubTier, GuestMemory, launchQemu, parseInfoRegisters, QemuSession, QmpClient, RamFileTier, RspClient } from '../qemu-bridge/src';
 import { TableCache, walkAddressSpace } from '../qemu-bridge/src/paging/page-table-walk';
-import { pagingModel } from '../qemu-bridge/src/paging/paging-modes';
-import { buildPagingKernel, PAGING_MODES, PAGING_READY, PagingTestMode } from '../qemu-bridge/test/fixtures/paging-kernel';
+import { PagingModel, pagingModel } from '../qemu-bridge/src/paging/paging-modes';
+import { bootLinuxGuest, LINUX_MODES, LinuxMode } from '../qemu-bridge/test/fixtures/linux-guests';
+import { buildPagingKernel, PAGING_MODES, PAGING_READY } from '../qemu-bridge/test/fixtures/paging-kernel';
+import { pagingRegisters } from '../qemu-bridge/test/fixtures/paging-oracle';
 import { writeBenchmarkSection } from './benchmarks-file';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
@@ -18,7 +23,7 @@ const START = '<!-- paging-walk:start -->';
 const END = '<!-- paging-walk:end -->';
 
 interface Row {
-  mode: PagingTestMode;
+  mode: string;
   pages: number;
   tables: number;
   ramMs: number;
@@ -42,7 +47,28 @@ async function timed(runs: number, f: () => Promise<unknown>): Promise<number> {
   return median(ms);
 }
 
-async function measure(mode: PagingTestMode, dir: string): Promise<Row> {
+/** The walk (cold, from each tier), `info tlb` and `info mem` on one stopped guest. */
+async function measureStopped(mode: string, model: PagingModel, cr3: number, ramPath: string, rsp: RspClient, qmp: QmpClient): Promise<Row> {
+  const ram = new GuestMemory([new RamFileTier(ramPath)]);
+  const gdbstub = new GuestMemory([new GdbstubTier(rsp)]);
+  // Each walk starts cold: the memory's per-stop page cache is dropped first.
+  const walk = (m: GuestMemory) => () => {
+    m.invalidate();
+    return walkAddressSpace(model, cr3, new TableCache((a, n) => m.readPhys(Number(a), n)));
+  };
+  const space = await walk(ram)();
+  const row: Row = {
+    mode, pages: space.leaves.length, tables: space.tablesRead,
+    ramMs: await timed(RUNS, walk(ram)),
+    gdbstubMs: await timed(RUNS, walk(gdbstub)),
+    tlbMs: await timed(RUNS, () => qmp.humanMonitorCommand('info tlb', 30_000)),
+  };
+  // QEMU 7.2 prints nothing for `info mem` in 5-level mode, after ~30 s (docs/page-walker.md).
+  if (model.kind !== 'x86-64-la57') row.memMs = await timed(RUNS, () => qmp.humanMonitorCommand('info mem', 30_000));
+  return row;
+}
+
+async function measure(mode: (typeof PAGING_MODES)[number], dir: string): Promise<Row> {
   const qemu = await launchQemu({ kernel: buildPagingKernel(mode, dir), memoryMiB: 32, qemuBinary: 'qemu-system-x86_64', extraArgs: ['-cpu', 'max'] });
   const session = await QemuSession.attachTo(qemu);
   try {
@@ -54,26 +80,27 @@ async function measure(mode: PagingTestMode, dir: string): Promise<Row> {
     await rsp.interrupt();
     const regs = parseInfoRegisters(await qmp.humanMonitorCommand('info registers'));
     const model = pagingModel({ cr0: regs.get('cr0') ?? 0, cr4: regs.get('cr4') ?? 0, efer: regs.get('efer') ?? 0 });
-    const cr3 = regs.get('cr3') ?? 0;
-    const ram = new GuestMemory([new RamFileTier(qemu.ramPath as string)]);
-    const gdbstub = new GuestMemory([new GdbstubTier(rsp)]);
-    // Each walk starts cold: the memory's per-stop page cache is dropped first.
-    const walk = (m: GuestMemory) => () => {
-      m.invalidate();
-      return walkAddressSpace(model, cr3, new TableCache((a, n) => m.readPhys(Number(a), n)));
-    };
-    const space = await walk(ram)();
-    const row: Row = {
-      mode, pages: space.leaves.length, tables: space.tablesRead,
-      ramMs: await timed(RUNS, walk(ram)),
-      gdbstubMs: await timed(RUNS, walk(gdbstub)),
-      tlbMs: await timed(RUNS, () => qmp.humanMonitorCommand('info tlb')),
-    };
-    // QEMU 7.2 prints nothing for `info mem` in 5-level mode, after ~30 s (docs/page-walker.md).
-    if (mode !== 'L5') row.memMs = await timed(RUNS, () => qmp.humanMonitorCommand('info mem', 20_000));
-    return row;
+    return await measureStopped(mode, model, regs.get('cr3') ?? 0, qemu.ramPath as string, rsp, qmp);
   } finally {
     await session.detach().catch(() => undefined);
+    await qemu.shutdown(500);
+  }
+}
+
+/** A Linux guest: booted, its workload run for a second, then stopped by the gdbstub connecting. */
+async function measureLinux(mode: LinuxMode): Promise<Row & { kernel: string }> {
+  const { qemu, qmp, guest } = await bootLinuxGuest(mode);
+  let rsp: RspClient | undefined;
+  try {
+    await new Promise((r) => setTimeout(r, 1000));
+    rsp = await RspClient.connect(qemu.gdb, { timeoutMs: 10_000 });
+    const { model, cr3 } = await pagingRegisters(qmp);
+    // With PTI, the stop is in a process's user tables (CR3 bit 12) or its kernel tables.
+    const label = mode.pti ? `${mode.mode}, stopped in ${cr3 & 0x1000 ? 'user' : 'kernel'} tables` : mode.mode;
+    return { ...(await measureStopped(label, model, cr3, qemu.ramPath as string, rsp, qmp)), kernel: `${guest.package} ${guest.version}` };
+  } finally {
+    rsp?.close();
+    qmp.close();
     await qemu.shutdown(500);
   }
 }
@@ -81,12 +108,15 @@ async function measure(mode: PagingTestMode, dir: string): Promise<Row> {
 async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mmscope-bench-paging-'));
   const rows: Row[] = [];
+  const linux: (Row & { kernel: string })[] = [];
   try {
     for (const mode of PAGING_MODES) rows.push(await measure(mode, dir));
+    for (const mode of LINUX_MODES) linux.push(await measureLinux(mode));
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
   const f = (n: number): string => n.toFixed(2);
+  const line = (r: Row): string => `| ${r.mode} | ${r.pages} | ${r.tables} | ${f(r.ramMs)} ms | ${f(r.gdbstubMs)} ms | ${f(r.tlbMs)} ms | ${r.memMs === undefined ? 'none (QEMU prints nothing)' : `${f(r.memMs)} ms`} | ${(r.tlbMs / r.ramMs).toFixed(1)}x |`;
   const section = [
     START,
     `## Page walks per paging mode, ${new Date().toISOString().slice(0, 10)}, median of ${RUNS} runs`,
@@ -97,9 +127,19 @@ async function main(): Promise<void> {
     '',
     '| mode | pages | tables | walk, RAM file | walk, gdbstub only | `info tlb` | `info mem` | ratio |',
     '|---|---|---|---|---|---|---|---|',
-    ...rows.map((r) => `| ${r.mode} | ${r.pages} | ${r.tables} | ${f(r.ramMs)} ms | ${f(r.gdbstubMs)} ms | ${f(r.tlbMs)} ms | ${r.memMs === undefined ? 'none (QEMU prints nothing)' : `${f(r.memMs)} ms`} | ${(r.tlbMs / r.ramMs).toFixed(1)}x |`),
+    ...rows.map(line),
     '',
-    'Command: `npm run bench:paging`. The Linux guests of issue 12 (thousands of tables) are not measured yet.',
+    `Debian's Linux kernels (\`scripts/linux-guests.sh\`: ${[...new Set(linux.map((r) => r.kernel))].join(', ')}), \`-m 256\`,`,
+    `${LINUX_MODES.map((m) => `${m.mode}: ${m.qemuBinary} \`-cpu ${m.cpu}\``).join('; ')}; stopped (by the gdbstub connecting)`,
+    '1 s after the busybox /init said it was ready, in whatever process ran then. In amd64, 65,536 of the pages are espfix64\'s one',
+    'read-only stack page mapped every 64 KiB through shared page tables (hence few tables): the walk\'s time there is decoding',
+    'leaves, not reading tables (RAM file and gdbstub alike).',
+    '',
+    '| mode | pages | tables | walk, RAM file | walk, gdbstub only | `info tlb` | `info mem` | ratio |',
+    '|---|---|---|---|---|---|---|---|',
+    ...linux.map(line),
+    '',
+    'Command: `npm run bench:paging`.',
     END,
   ].join('\n');
   process.stdout.write(section + '\n');
