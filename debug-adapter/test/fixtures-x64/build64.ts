@@ -17,9 +17,11 @@ export interface X64Variant {
   dwarf: 4 | 5;
   /** '.eh_frame' (gcc's default on x86-64) or '.debug_frame' (-fno-asynchronous-unwind-tables). */
   cfi: '.eh_frame' | '.debug_frame';
+  /** -gdwarf64: the 64-bit DWARF format (unit lengths 0xffffffff + 8 bytes, 8-byte offsets). */
+  dwarf64?: boolean;
 }
 
-/** Every optimisation level with both DWARF versions, the CFI section alternating. */
+/** Every optimisation level with both DWARF versions, the CFI section alternating, and the 64-bit DWARF format twice. */
 export const X64_MATRIX: readonly X64Variant[] = [
   { opt: 'O0', dwarf: 4, cfi: '.debug_frame' },
   { opt: 'O0', dwarf: 5, cfi: '.eh_frame' },
@@ -27,16 +29,18 @@ export const X64_MATRIX: readonly X64Variant[] = [
   { opt: 'O2', dwarf: 5, cfi: '.debug_frame' },
   { opt: 'Os', dwarf: 4, cfi: '.debug_frame' },
   { opt: 'Os', dwarf: 5, cfi: '.eh_frame' },
+  { opt: 'O0', dwarf: 4, cfi: '.eh_frame', dwarf64: true },
+  { opt: 'O2', dwarf: 5, cfi: '.debug_frame', dwarf64: true },
 ];
 
 export function x64VariantId(v: X64Variant): string {
-  return `x86-64-${v.opt}-dwarf${v.dwarf}-${v.cfi.slice(1)}`;
+  return `x86-64-${v.opt}-dwarf${v.dwarf}${v.dwarf64 ? '-dwarf64' : ''}-${v.cfi.slice(1)}`;
 }
 
 export function x64Cflags(v: X64Variant): string[] {
   return [
     '-m64', '-std=c11', '-ffreestanding', '-nostdlib', '-fno-pie', '-fno-pic', '-fno-stack-protector', '-fno-builtin',
-    '-mno-sse', '-mno-mmx', '-mno-80387', '-mcmodel=kernel', '-mno-red-zone', '-g', `-gdwarf-${v.dwarf}`,
+    '-mno-sse', '-mno-mmx', '-mno-80387', '-mcmodel=kernel', '-mno-red-zone', '-g', `-gdwarf-${v.dwarf}`, ...(v.dwarf64 ? ['-gdwarf64'] : []),
     '-Wall', '-Wextra', '-Werror', `-${v.opt}`,
     ...(v.cfi === '.debug_frame' ? ['-fno-asynchronous-unwind-tables', '-fno-unwind-tables'] : ['-fasynchronous-unwind-tables']),
   ];
