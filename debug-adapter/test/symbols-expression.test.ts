@@ -2,8 +2,9 @@
 // (the evaluator's own interface, not a stand-in for a peer), plus locating real -O0 locals.
 
 import * as assert from 'assert';
-import { DebugSymbols, DwarfExpressionError, evaluateLocation, ExpressionContext, formatExpression } from '../src/symbols';
-import { build, readBytes } from './fixtures-c/compile';
+import { formatAddress } from '../../qemu-bridge/src/address';
+import { byteSizeOf, DebugSymbols, DwarfExpressionError, evaluateLocation, ExpressionContext, formatExpression } from '../src/symbols';
+import { build, gdbBatch, readBytes } from './fixtures-c/compile';
 
 function sleb(v: number): number[] {
   const out: number[] = [];
@@ -108,6 +109,54 @@ describe('symbols: DWARF expressions', () => {
     assert.strictEqual(where.get('t'), cfa);
     assert.strictEqual(where.get('n'), cfa + 4);
     assert.ok((where.get('total') ?? cfa) < cfa - 8 && (where.get('i') ?? cfa) < cfa - 8);
+  });
+});
+
+describe('symbols: DWARF expressions on x86-64', () => {
+  it('computes 64-bit kernel-half addresses exactly (DW_OP_addr, breg, wrap-around at 2^64)', async () => {
+    const ctx64: ExpressionContext = {
+      addressSize: 8,
+      readRegister: (n) => (n === 7 ? 0xffffffff80201000n : n === 6 ? -0x7fdff000 : 0),
+      readMemory: (address, size) => {
+        const out = Buffer.alloc(size);
+        if (address === -0x7fdfeff8) out.writeBigUInt64LE(0xffffffff80100abcn);
+        return out;
+      },
+    };
+    // DW_OP_addr 0xffffffff80100040
+    const addr = expr(0x03, 0x40, 0x00, 0x10, 0x80, 0xff, 0xff, 0xff, 0xff);
+    assert.deepStrictEqual(await evaluateLocation(addr, ctx64), { kind: 'memory', address: -0x7fefffc0 });
+    assert.strictEqual(formatExpression(addr, 8), 'DW_OP_addr: ffffffff80100040');
+    // DW_OP_breg7 (rsp) -16, DW_OP_breg6 (rbp) +8; deref reads 8 bytes
+    assert.deepStrictEqual(await evaluateLocation(expr(0x77, ...sleb(-16)), ctx64), { kind: 'memory', address: -0x7fdff010 });
+    assert.deepStrictEqual(await evaluateLocation(expr(0x76, 8, 0x06), ctx64), { kind: 'memory', address: -0x7feff544 }); // 0xffffffff80100abc
+    // lit0 lit1 minus: -1 as an address is 0xffffffffffffffff, held as -1
+    assert.deepStrictEqual(await evaluateLocation(expr(0x30, 0x31, 0x1c), ctx64), { kind: 'memory', address: -1 });
+    // 0x8000000000000000 is no canonical address: a typed error, not a rounded number
+    await assert.rejects(evaluateLocation(expr(0x31, 0x08, 63, 0x24), ctx64), DwarfExpressionError);
+  });
+
+  it('locates -O0 locals of an x86-64 kernel as gdb\'s info scope says (frame base = CFA in the kernel half)', async () => {
+    const file = build('lines.c', { flags: ['-O0'], arch: 'x86-64' });
+    const symbols = new DebugSymbols(readBytes(file));
+    assert.strictEqual(symbols.addressSize, 8);
+    const pc = symbols.lineToAddresses('lines.c', 21)?.addresses[0];
+    assert.ok(pc !== undefined && pc < 0);
+    const scope = gdbBatch(file, [`info scope *${formatAddress(pc, 64)}`]);
+    const expected = new Map<string, { offset: number; length: number }>();
+    for (const m of scope.matchAll(/Symbol (\w+) is a (?:variable|complex DWARF expression:)\s+0: DW_OP_fbreg (-?\d+)\s*, length (\d+)/g)) {
+      expected.set(m[1], { offset: Number(m[2]), length: Number(m[3]) });
+    }
+    assert.deepStrictEqual([...expected.keys()].sort(), ['i', 'n', 't', 'total'], scope);
+    const cfa = -0x7fdff000; // 0xffffffff80201000
+    const visible = symbols.variablesAt(pc);
+    assert.deepStrictEqual(visible.map((v) => v.name).sort(), [...expected.keys()].sort());
+    for (const v of visible) {
+      const loc = await symbols.locateVariable(v, pc, { readRegister: () => 0, readMemory: () => new Uint8Array(8), callFrameCfa: () => cfa });
+      const want = expected.get(v.name)!;
+      assert.deepStrictEqual(loc, { kind: 'memory', address: cfa + want.offset }, v.name);
+      assert.strictEqual(byteSizeOf(v.type), want.length, `sizeof ${v.name}`);
+    }
   });
 });
 
