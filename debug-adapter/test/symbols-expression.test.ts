@@ -4,7 +4,8 @@
 import * as assert from 'assert';
 import { formatAddress } from '../../qemu-bridge/src/address';
 import { byteSizeOf, DebugSymbols, DwarfExpressionError, evaluateLocation, ExpressionContext, formatExpression } from '../src/symbols';
-import { build, gdbBatch, readBytes } from './fixtures-c/compile';
+import { build, gdbBatch, readBytes, run } from './fixtures-c/compile';
+import { buildX64Kernel } from './fixtures-x64/build64';
 
 function sleb(v: number): number[] {
   const out: number[] = [];
@@ -159,6 +160,55 @@ describe('symbols: DWARF expressions on x86-64', () => {
     }
   });
 });
+
+describe('symbols: x86-64 call sites and entry values', function () {
+  this.timeout(60_000);
+  for (const dwarf of [4, 5] as const) {
+    it(`DWARF ${dwarf}: every call site readelf lists, and reduce()'s arguments recovered through kmain's call sites`, async () => {
+      const file = buildX64Kernel({ opt: 'O2', dwarf, cfi: '.eh_frame' });
+      const symbols = new DebugSymbols(readBytes(file));
+      // readelf: the return pc of every call site DIE (DWARF 5 DW_AT_call_return_pc, GNU DW_AT_low_pc).
+      const expected: number[] = [];
+      let inSite = false;
+      for (const line of run('readelf', ['--debug-dump=info', '-W', file]).split('\n')) {
+        if (/Abbrev Number: \d+ \(DW_TAG_(?:GNU_)?call_site\)/.test(line)) { inSite = true; continue; }
+        if (/Abbrev Number/.test(line)) inSite = false;
+        const m = /DW_AT_(?:call_return_pc|low_pc)\s*:\s*(?:\(addr\)\s*)?0x([0-9a-f]+)/.exec(line);
+        if (inSite && m) { expected.push(addressFrom(m[1])); inSite = false; }
+      }
+      assert.ok(expected.length > 15, `${expected.length} call sites`);
+      for (const returnPc of expected) assert.ok(symbols.callSiteAt(returnPc), `no call site returns to ${formatAddress(returnPc, 64)}`);
+
+      const reduce = symbols.functionsNamed('reduce')[0];
+      const kmain = symbols.functionsNamed('kmain')[0];
+      const sites = expected.filter((pc) => symbols.functionAt(pc) === kmain && symbols.callSiteAt(pc)?.calleeName === 'reduce');
+      assert.strictEqual(sites.length, 2, 'kmain calls reduce twice');
+      const samples = symbols.elf.symbolByName('samples');
+      assert.ok(samples && samples.value < 0);
+      const caller: ExpressionContext = { readRegister: () => 0, readMemory: (_a, n) => new Uint8Array(n) };
+      for (const returnPc of sites) {
+        // rdi (DWARF 5) = &samples, rsi (4) = 12 elements: main64.c passes them as constants.
+        assert.strictEqual(await symbols.entryValue(expr(0x55), reduce.lowPc, returnPc, caller), BigInt.asUintN(64, BigInt(samples.value)));
+        assert.strictEqual(await symbols.entryValue(expr(0x54), reduce.lowPc, returnPc, caller), 12n);
+      }
+      // n where reduce's own code has moved it away: DW_OP_entry_value(DW_OP_reg4) through the call site.
+      const n = reduce.parameters.find((p) => p.name === 'n')!;
+      assert.strictEqual(n.location.kind, 'list');
+      const entry = n.location.kind === 'list' ? n.location.entries.find((e) => e.expression[0] === 0xa3 || e.expression[0] === 0xf3) : undefined;
+      assert.ok(entry, 'n has an entry-value location');
+      const loc = await symbols.locateVariable(n, entry.start, {
+        readRegister: () => 0,
+        readMemory: (_a, size) => new Uint8Array(size),
+        entryValue: (operand) => symbols.entryValue(operand, entry.start, sites[0], caller),
+      });
+      assert.deepStrictEqual(loc, { kind: 'value', value: 12n });
+    });
+  }
+});
+
+function addressFrom(hex: string): number {
+  return Number(BigInt.asIntN(64, BigInt(`0x${hex}`)));
+}
 
 function formatExpressionSafe(e: Uint8Array): string {
   try {
