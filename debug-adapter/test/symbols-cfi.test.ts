@@ -154,6 +154,7 @@ describe('symbols: call frame information', function () {
       const [compared, wrong] = compareEveryAddress(symbols, expected);
       assert.ok(compared > 1000, `${compared} addresses`);
       assert.deepStrictEqual(wrong.slice(0, 12), [], `${wrong.length} mismatches in ${compared} addresses`);
+      console.log(`      ${expected.length} FDEs, ${compared} addresses compared, ${wrong.length} differ`);
     });
   }
 

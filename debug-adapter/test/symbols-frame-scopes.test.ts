@@ -118,6 +118,7 @@ describe('symbols: frame arguments and locals as gdb lists them', function () {
         if (theirs !== ours) wrong.push(`${hex(pc)}\n      gdb:     ${theirs}\n      mmscope: ${ours}`);
       }
       assert.strictEqual(wrong.length, 0, `${wrong.length} of ${pcs.length} pcs differ:\n    ${wrong.slice(0, 12).join('\n    ')}`);
+      console.log(`      ${pcs.length} addresses compared, ${wrong.length} differ`);
     });
   }
 

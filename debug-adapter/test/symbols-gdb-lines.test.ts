@@ -55,6 +55,7 @@ describe('symbols: pc -> line as gdb 13 finds it', function () {
         if (JSON.stringify(mine) !== JSON.stringify(entry)) wrong.push(`${hex(pc)}: gdb ${JSON.stringify(entry.slice(1))}, ours ${JSON.stringify(mine.slice(1))}`);
       }
       assert.deepStrictEqual(wrong.slice(0, 10), [], `${wrong.length} of ${expected.length} addresses differ`);
+      console.log(`      ${expected.length} addresses compared, ${wrong.length} differ`);
     });
   }
 });

@@ -1,7 +1,7 @@
 // `break FILE:LINE` as gdb 13 places it (the next line with code, every copy of the line, a
 // function's opening line moved past its prologue) against CodeMap.lineBreakpointAddresses, for
 // every line of work.c and round.c on several corpus kernels (i386), and of work64.c and main64.c
-// on the x86-64 fixture kernel at -O0/-O2/-Os with DWARF 4 and 5.
+// and mm64.c on the x86-64 fixture kernel at -O0/-O2/-Os with DWARF 4 and 5.
 
 import * as assert from 'assert';
 import { spawnSync } from 'child_process';
@@ -22,7 +22,7 @@ const KERNELS: CorpusVariant[] = [
   { style: 'identity', opt: 'Os', framePointer: false },
 ];
 const FILES = ['work.c', 'round.c'];
-const X64_FILES = ['work64.c', 'main64.c'];
+const X64_FILES = ['work64.c', 'main64.c', 'mm64.c'];
 
 function gdbBreakpoints(kernel: string, sourceDir: string, files: string[]): [string, number, number[], number][] {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mmscope-line-bps-'));
@@ -60,6 +60,8 @@ describe('line breakpoints where gdb 13 puts them', function () {
         else if (addresses.length && where?.line !== shown) wrong.push(`${file}:${line}: gdb reports line ${shown}, ours ${where?.line}`);
       }
       assert.deepStrictEqual(wrong.slice(0, 12), [], `${wrong.length} of ${expected.length} lines differ`);
+      const placed = expected.filter((e) => e[2].length > 0);
+      console.log(`      ${expected.length} lines compared (${placed.length} with code, ${placed.reduce((n, e) => n + e[2].length, 0)} addresses), ${wrong.length} differ`);
     });
   }
 });

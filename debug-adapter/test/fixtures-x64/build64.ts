@@ -1,4 +1,4 @@
-// The x86-64 symbol fixtures: a small freestanding kernel (main64.c, work64.c) built with the
+// The x86-64 symbol fixtures: a small freestanding kernel (main64.c, work64.c, mm64.c) built with the
 // system gcc/ld for x86-64 (-mcmodel=kernel, -mno-red-zone, linked at 0xffffffff80100000 and
 // loaded at 1 MiB by kernel64.ld), at -O0/-O2/-Os, DWARF 4 or 5, with its CFI in .eh_frame or
 // .debug_frame. Builds go to a temporary directory of this process, once per variant.
@@ -10,7 +10,7 @@ import { repoRoot, run } from '../fixtures-c/compile';
 
 export const X64_FIXTURE_DIR = path.join(repoRoot, 'debug-adapter', 'test', 'fixtures-x64');
 /** The C sources of the fixture kernel (basenames, in X64_FIXTURE_DIR). */
-export const X64_SOURCES = ['main64.c', 'work64.c'];
+export const X64_SOURCES = ['main64.c', 'work64.c', 'mm64.c'];
 
 export interface X64Variant {
   opt: 'O0' | 'O1' | 'O2' | 'Os';
@@ -70,7 +70,7 @@ export function buildX64Kernel(v: X64Variant, object = false): string {
     run('gcc', [...x64Cflags(v), '-c', path.join(X64_FIXTURE_DIR, source), '-o', obj]);
     return obj;
   });
-  let out = objects[1];
+  let out = objects[1]; // work64.o
   if (!object) {
     out = path.join(dir, 'kernel64.elf');
     run('ld', ['-m', 'elf_x86_64', '-nostdlib', '--build-id=none', '--no-warn-rwx-segments', '-T', path.join(X64_FIXTURE_DIR, 'kernel64.ld'), '-o', out, ...objects]);

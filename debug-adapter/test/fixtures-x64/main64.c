@@ -83,7 +83,7 @@ void kmain(void)
     uint64_t sum = checksum64(scratch, sizeof scratch);
     long deep = walk_tree(5, (long)sum);
     long spread = many_args(1, -2, 3, -4, 5, -6, 7, deep);
-    tick_count += (uint64_t)spread;
+    tick_count += (uint64_t)spread + mm_selftest();
     serial_hex(list_length(free_list));
     serial_putc(classify(spread) > 0 ? '+' : '-');
     halt_forever();

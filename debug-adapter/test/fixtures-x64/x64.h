@@ -58,4 +58,11 @@ int classify(long v);
 uint64_t checksum64(const void *buf, size_t len);
 __attribute__((noreturn)) void halt_forever(void);
 
+/* mm64.c */
+uint64_t mm_selftest(void);
+long frame_alloc(void);
+void frame_free(long frame);
+void *slab_alloc(uint32_t size);
+void slab_setup(void);
+
 #endif
