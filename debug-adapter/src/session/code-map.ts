@@ -8,6 +8,7 @@ import type { LineBreakpointAddresses, UnitLineTable } from '../symbols/lineTabl
 import { normalizePath, sameNormalizedFile } from '../symbols/lineTable';
 import { countAtOrBelow } from '../symbols/sorted-search';
 import { i386PrologueEnd } from './i386-prologue';
+import { amd64PrologueEnd } from './amd64-prologue';
 import { tailCallFrames } from '../symbols/callSites';
 
 const SHT_PROGBITS = 1;
@@ -344,7 +345,7 @@ export class CodeMap {
     // itself; stepping into a function skips the prologue regardless (gdbarch_skip_prologue).
     if (!options.forStepInto && this.locationsValid(fn.unit)) return entry;
     const code = this.codeBytes(entry, 64);
-    const end = code ? i386PrologueEnd(code) : undefined;
+    const end = code ? (this.symbols.arch === 'x86-64' ? amd64PrologueEnd(code) : i386PrologueEnd(code)) : undefined;
     if (end === undefined) return entry;
     const pc = entry + end;
     const hit = this.rowAt(pc);

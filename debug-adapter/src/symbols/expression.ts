@@ -5,13 +5,16 @@
 import { ByteReader } from './byteReader';
 import { DwarfExpressionError } from './errors';
 import { DW_OP } from './dwarfConstants';
+import { addressFromBigInt } from '../../../qemu-bridge/src/address';
 
 type MaybePromise<T> = T | Promise<T>;
 
 /** What the evaluator needs from the program being debugged. */
 export interface ExpressionContext {
-  /** Address size in bytes (4 for i386); stack arithmetic wraps at this width. Default 4. */
+  /** Address size in bytes (4 for i386, 8 for x86-64); stack arithmetic wraps at this width. Default 4. */
   addressSize?: number;
+  /** Offset size of the unit's DWARF format (8 in 64-bit DWARF): DIE offsets in DW_OP_implicit_pointer and DW_OP_call_ref. Default 4. */
+  offsetSize?: number;
   /** The value of DWARF register `register` in the frame being evaluated. */
   readRegister(register: number): MaybePromise<number | bigint>;
   /** `size` bytes of memory at virtual address `address`. */
@@ -57,6 +60,20 @@ export type EvaluatedLocation = SimpleLocation | { kind: 'pieces'; pieces: Locat
 const MAX_STEPS = 10000;
 
 /**
+ * The address number (docs/addresses.md) of the unsigned `addressSize`-byte value `v` an
+ * expression computed: 8-byte values become the signed 64-bit value. Throws DwarfExpressionError
+ * when it lies outside ±2^53.
+ */
+export function addressOfValue(v: bigint, addressSize = 4): number {
+  if (addressSize !== 8) return Number(BigInt.asUintN(addressSize * 8, v));
+  try {
+    return addressFromBigInt(BigInt.asUintN(64, v), 64);
+  } catch {
+    throw new DwarfExpressionError(`the address 0x${BigInt.asUintN(64, v).toString(16)} is not canonical`);
+  }
+}
+
+/**
  * Evaluates a location expression. Returns where the object is; throws DwarfExpressionError
  * for malformed expressions or when the context cannot supply what the expression needs.
  */
@@ -69,7 +86,7 @@ export async function evaluateLocation(expression: Uint8Array, ctx: ExpressionCo
 export async function evaluateValue(expression: Uint8Array, ctx: ExpressionContext, initialStack: bigint[] = []): Promise<bigint> {
   const ev = new Evaluator(expression, ctx, initialStack);
   const loc = await ev.run();
-  if (loc.kind === 'memory') return BigInt(loc.address);
+  if (loc.kind === 'memory') return BigInt.asUintN(ev.bits, BigInt(loc.address));
   if (loc.kind === 'value') return loc.value;
   if (loc.kind === 'register') return BigInt.asUintN(ev.bits, BigInt(await ctx.readRegister(loc.register)));
   throw new DwarfExpressionError(`expected a value but the expression gives a ${loc.kind} location`);
@@ -113,16 +130,21 @@ class Evaluator {
 
   private async memory(address: bigint, size: number): Promise<bigint> {
     if (size < 1 || size > 8) throw new DwarfExpressionError(`cannot dereference ${size} bytes`);
-    const bytes = await this.ctx.readMemory(Number(address), size);
+    const bytes = await this.ctx.readMemory(this.address(address), size);
     if (bytes.length < size) throw new DwarfExpressionError(`memory at 0x${address.toString(16)} cannot be read`);
     let v = 0n;
     for (let i = size - 1; i >= 0; i--) v = (v << 8n) | BigInt(bytes[i]);
     return v;
   }
 
+  /** A stack value as an address number. */
+  private address(v: bigint): number {
+    return addressOfValue(v, this.bits / 8);
+  }
+
   private pieceLocation(): SimpleLocation {
     if (this.state) return this.state;
-    if (this.stack.length > 0) return { kind: 'memory', address: Number(this.pop()) };
+    if (this.stack.length > 0) return { kind: 'memory', address: this.address(this.pop()) };
     return { kind: 'unavailable', reason: 'optimized out' };
   }
 
@@ -142,7 +164,7 @@ class Evaluator {
         continue;
       }
       switch (op) {
-        case DW_OP.addr: this.push(BigInt(r.unsigned(this.bits / 8))); break;
+        case DW_OP.addr: this.push(this.bits === 64 ? r.u64() : BigInt(r.unsigned(this.bits / 8))); break;
         case DW_OP.deref: this.push(await this.memory(this.pop(), this.bits / 8)); break;
         case DW_OP.deref_size: { const n = r.u8(); this.push(await this.memory(this.pop(), n)); break; }
         case DW_OP.const1u: this.push(BigInt(r.u8())); break;
@@ -250,7 +272,7 @@ class Evaluator {
         case DW_OP.stack_value: this.state = { kind: 'value', value: this.pop() }; break;
         case DW_OP.implicit_pointer:
         case DW_OP.GNU_implicit_pointer: {
-          const die = r.unsigned(4);
+          const die = r.unsigned(this.ctx.offsetSize ?? 4);
           const offset = r.sleb();
           this.state = { kind: 'implicitPointer', die, offset };
           break;
@@ -280,7 +302,7 @@ class Evaluator {
     }
     if (this.state) return this.state;
     if (this.stack.length === 0) throw new DwarfExpressionError('the expression leaves nothing on the stack');
-    return { kind: 'memory', address: Number(this.pop()) };
+    return { kind: 'memory', address: this.address(this.pop()) };
   }
 
   /** The entry value of `operand` from the context, or undefined when it cannot be known. */
@@ -301,7 +323,7 @@ class Evaluator {
     while (!r.atEnd) {
       const op = r.bytes[r.offset];
       if (op === DW_OP.piece || op === DW_OP.bit_piece) return;
-      r.skip(operationLength(this.code, r.offset, this.bits / 8));
+      r.skip(operationLength(this.code, r.offset, this.bits / 8, this.ctx.offsetSize));
     }
   }
 
@@ -325,9 +347,9 @@ class Evaluator {
 }
 
 /** Length in bytes of the operation at `at` (opcode plus operands). Throws on bad bytes. */
-export function operationLength(code: Uint8Array, at: number, addressSize = 4): number {
+export function operationLength(code: Uint8Array, at: number, addressSize = 4, offsetSize = 4): number {
   const r = new ByteReader(code, (d) => new DwarfExpressionError(d), 'DWARF expression', at);
-  decodeOperation(r, addressSize);
+  decodeOperation(r, addressSize, offsetSize);
   return r.offset - at;
 }
 
@@ -346,13 +368,13 @@ function opName(op: number): string {
   return OP_NAMES.get(op) ?? `DW_OP_0x${op.toString(16)}`;
 }
 
-function decodeOperation(r: ByteReader, addressSize: number): DecodedOperation {
+function decodeOperation(r: ByteReader, addressSize: number, offsetSize: number): DecodedOperation {
   const op = r.u8();
   const operands: (number | bigint)[] = [];
   if (op >= DW_OP.breg0 && op <= DW_OP.breg31) operands.push(r.slebBig());
   else if (!(op >= DW_OP.lit0 && op <= DW_OP.reg31)) {
     switch (op) {
-      case DW_OP.addr: operands.push(r.unsigned(addressSize)); break;
+      case DW_OP.addr: operands.push(addressSize === 8 ? r.u64() : r.unsigned(addressSize)); break;
       case DW_OP.const1u: case DW_OP.pick: case DW_OP.deref_size: case DW_OP.xderef_size: operands.push(r.u8()); break;
       case DW_OP.const1s: operands.push(r.s8()); break;
       case DW_OP.const2u: case DW_OP.call2: operands.push(r.u16()); break;
@@ -367,10 +389,10 @@ function decodeOperation(r: ByteReader, addressSize: number): DecodedOperation {
       case DW_OP.consts: case DW_OP.fbreg: operands.push(r.slebBig()); break;
       case DW_OP.bregx: operands.push(r.ulebBig(), r.slebBig()); break;
       case DW_OP.bit_piece: operands.push(r.ulebBig(), r.ulebBig()); break;
-      case DW_OP.call_ref: operands.push(r.u32()); break;
+      case DW_OP.call_ref: operands.push(r.unsigned(offsetSize)); break;
       case DW_OP.implicit_value: { const n = r.uleb(); r.skip(n); operands.push(n); break; }
       case DW_OP.entry_value: case DW_OP.GNU_entry_value: { const n = r.uleb(); r.skip(n); operands.push(n); break; }
-      case DW_OP.implicit_pointer: case DW_OP.GNU_implicit_pointer: operands.push(r.u32(), r.slebBig()); break;
+      case DW_OP.implicit_pointer: case DW_OP.GNU_implicit_pointer: operands.push(r.unsigned(offsetSize), r.slebBig()); break;
       case DW_OP.regval_type: operands.push(r.ulebBig(), r.ulebBig()); break;
       case DW_OP.deref_type: operands.push(r.u8(), r.ulebBig()); break;
       case DW_OP.const_type: { operands.push(r.ulebBig()); r.skip(r.u8()); break; }
@@ -382,16 +404,16 @@ function decodeOperation(r: ByteReader, addressSize: number): DecodedOperation {
 }
 
 /** Decodes an expression into operations (for display and tests). Throws DwarfExpressionError. */
-export function decodeExpression(code: Uint8Array, addressSize = 4): DecodedOperation[] {
+export function decodeExpression(code: Uint8Array, addressSize = 4, offsetSize = 4): DecodedOperation[] {
   const r = new ByteReader(code, (d) => new DwarfExpressionError(d), 'DWARF expression');
   const ops: DecodedOperation[] = [];
-  while (!r.atEnd) ops.push(decodeOperation(r, addressSize));
+  while (!r.atEnd) ops.push(decodeOperation(r, addressSize, offsetSize));
   return ops;
 }
 
 /** A readable form such as "DW_OP_fbreg: -12; DW_OP_deref". */
-export function formatExpression(code: Uint8Array, addressSize = 4): string {
-  return decodeExpression(code, addressSize)
+export function formatExpression(code: Uint8Array, addressSize = 4, offsetSize = 4): string {
+  return decodeExpression(code, addressSize, offsetSize)
     .map((op) => {
       if (op.operands.length === 0) return op.name;
       // Addresses in hex (as readelf prints them), everything else in decimal.
