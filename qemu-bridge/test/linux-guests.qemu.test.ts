@@ -8,7 +8,7 @@
 
 import * as assert from 'assert';
 import { RamFileTier } from '../src';
-import { walkAddressSpace } from '../src/paging/page-table-walk';
+import { mappingRanges, MappingRange, PageLeaf, SharedSubtree, walkAddressSpace, walkMappings } from '../src/paging/page-table-walk';
 import { bootLinuxGuest, LINUX_MODES } from './fixtures/linux-guests';
 import { compareWithInfoMem, compareWithInfoTlb, pagingRegisters } from './fixtures/paging-oracle';
 
@@ -41,6 +41,8 @@ describe('paging: the walker equals QEMU\'s info tlb and info mem on Debian\'s L
         let ranges = 0;
         const lines: string[] = [];
         let controls = '';
+        let foldedRepeats = 0;
+        let throughFolds = 0;
         for (let stop = 0; stop < RUN_BEFORE_STOP.length; stop++) {
           if (stop >= MIN_STOPS && spaces.size >= 2 && userStops >= 1 && (!mode.pti || ptiTables.size === 2)) break;
           await new Promise((r) => setTimeout(r, RUN_BEFORE_STOP[stop]));
@@ -48,8 +50,17 @@ describe('paging: the walker equals QEMU\'s info tlb and info mem on Debian\'s L
           const { model, cr0, cr3, cr4, efer } = await pagingRegisters(qmp);
           assert.strictEqual(model.kind, mode.kind, `the mode from CR0=${cr0.toString(16)} CR4=${cr4.toString(16)} EFER=${efer.toString(16)}`);
           assert.strictEqual(model.nx, mode.nx, `EFER.NXE (EFER=${efer.toString(16)})`);
-          const space = await walkAddressSpace(model, cr3, read);
+          // Every page, repeats of shared tables included (espfix64 maps one page 65,536 times), for the page-by-page oracle.
+          const space = await walkAddressSpace(model, cr3, read, { maxRepeatedLeaves: Number.MAX_SAFE_INTEGER });
           assert.deepStrictEqual(space.findings, [], 'the walk of a running Linux has no findings');
+          // The walk the views use (runs, repeats of shared tables folded past the budget) loses nothing: expanded, the same runs.
+          const folded = await walkMappings(model, cr3, read);
+          const check = checkFolded(folded.runs, folded.shared, space.leaves);
+          assert.deepStrictEqual(check.problems, [], 'every page of the page-by-page walk is in the folded run walk');
+          assert.strictEqual(folded.pages + folded.shared.reduce((n, x) => n + x.pages, 0), space.leaves.length, 'the folded walk counts every page');
+          if (!folded.shared.length) assert.deepStrictEqual(folded.runs, mappingRanges(space.leaves));
+          foldedRepeats += folded.shared.length;
+          throughFolds += check.throughFolds;
           const tlb = compareWithInfoTlb(model, space, await qmp.humanMonitorCommand('info tlb', 30_000));
           assert.ok(tlb.compared > 100, `info tlb listed ${tlb.compared} pages`);
           assert.deepStrictEqual(tlb.mismatches.slice(0, 20), [], `stop ${stop + 1} (CR3=${cr3.toString(16)}): ${tlb.mismatches.length} of ${tlb.compared} pages differ`);
@@ -70,7 +81,7 @@ describe('paging: the walker equals QEMU\'s info tlb and info mem on Debian\'s L
         assert.ok(spaces.size >= 2, `the stops saw ${spaces.size} address space (CR3 ${[...spaces].map((c) => c.toString(16)).join(', ')})`);
         assert.ok(userStops >= 1, 'a stop saw a process\'s user pages');
         if (mode.pti) assert.deepStrictEqual([...ptiTables].sort(), ['kernel', 'user'], `the stops saw both the user and the kernel tables of PTI (CR3 ${[...spaces].map((c) => c.toString(16)).join(', ')})`);
-        console.log(`      ${guest.package} ${guest.version}, -cpu ${mode.cpu}: booted to /init in ${(bootMs / 1000).toFixed(1)} s; ${controls}; ${lines.length} stops, ${spaces.size} address spaces, ${pages} pages and ${ranges} info mem ranges compared, 0 mismatches`);
+        console.log(`      ${guest.package} ${guest.version}, -cpu ${mode.cpu}: booted to /init in ${(bootMs / 1000).toFixed(1)} s; ${controls}; ${lines.length} stops, ${spaces.size} address spaces, ${pages} pages and ${ranges} info mem ranges compared, 0 mismatches; the run walk folded ${foldedRepeats} repeats of shared tables (${throughFolds} pages found through them)`);
         for (const l of lines) console.log(`        ${l}`);
       } finally {
         ram.close();
@@ -80,3 +91,45 @@ describe('paging: the walker equals QEMU\'s info tlb and info mem on Debian\'s L
     });
   }
 });
+
+/**
+ * Checks that a run walk with repeats of shared tables folded (SharedSubtree: "the pages of
+ * `sameAs`, again at `virtual`") shows every page of the page-by-page walk: each leaf is found in
+ * a run, or in a fold that leads (through other folds) to a run, with the same physical address,
+ * page size, low 12 bits, NX and access. Returns the pages found through folds.
+ */
+function checkFolded(runs: readonly MappingRange[], shared: readonly SharedSubtree[], leaves: readonly PageLeaf[]): { throughFolds: number; problems: string[] } {
+  const byStart = <T extends { virtual: bigint }>(xs: readonly T[]): T[] => [...xs].sort((a, b) => (a.virtual < b.virtual ? -1 : a.virtual > b.virtual ? 1 : 0));
+  const sortedRuns = byStart(runs);
+  const sortedShared = byStart(shared);
+  const find = <T extends { virtual: bigint }>(xs: readonly T[], v: bigint, size: (x: T) => bigint): T | undefined => {
+    let lo = 0;
+    let hi = xs.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (xs[mid].virtual <= v) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    const x = xs[hi];
+    return x && v < x.virtual + size(x) ? x : undefined;
+  };
+  const problems: string[] = [];
+  let throughFolds = 0;
+  for (const leaf of leaves) {
+    let v = leaf.virtual;
+    let folds = 0;
+    let run = find(sortedRuns, v, (r) => r.length);
+    while (!run && folds < 16) {
+      const fold = find(sortedShared, v, (x) => x.span);
+      if (!fold) break;
+      v = v - fold.virtual + fold.sameAs;
+      folds++;
+      run = find(sortedRuns, v, (r) => r.length);
+    }
+    if (folds) throughFolds++;
+    const ok = run && run.physical + (v - run.virtual) === leaf.physical && run.pageSize === leaf.pageSize && run.flags === leaf.entry.flags &&
+      run.noExecute === leaf.noExecute && run.writable === leaf.writable && run.user === leaf.user;
+    if (!ok && problems.length < 10) problems.push(`0x${leaf.virtual.toString(16)}: ${run ? 'differs' : 'missing'} (through ${folds} folds)`);
+  }
+  return { throughFolds, problems };
+}

@@ -92,7 +92,7 @@ export interface SpaceSnapshotJson {
   readonly pages: number;
   readonly tablesRead: number;
   readonly mappings: readonly SpaceMappingJson[];
-  readonly shared: readonly { readonly va: JsonAddress; readonly level: string; readonly table: number; readonly sameAs: JsonAddress; readonly pages: number; readonly size: JsonAddress }[];
+  readonly shared: readonly { readonly va: JsonAddress; readonly level: string; readonly table: number; readonly sameAs: JsonAddress; readonly span: JsonAddress; readonly pages: number; readonly size: JsonAddress }[];
   readonly nonPresent: readonly { readonly va: JsonAddress; readonly level: string; readonly entryAddress: number; readonly raw: string }[];
   readonly nonPresentDropped: number;
   readonly findings: readonly { readonly kind: string; readonly va: JsonAddress; readonly level?: string; readonly raw?: string; readonly message: string }[];
@@ -117,7 +117,7 @@ export function spaceSnapshotToJson(s: SpaceSnapshot): SpaceSnapshotJson {
       va: jsonAddress(m.virtual), pa: Number(m.physical), size: jsonAddress(m.length), flags: m.flags, nx: m.noExecute,
       pageSize: Number(m.pageSize), writable: m.writable, user: m.user,
     })),
-    shared: s.shared.map((x) => ({ va: jsonAddress(x.virtual), level: x.level, table: Number(x.tableAddress), sameAs: jsonAddress(x.sameAs), pages: x.pages, size: jsonAddress(x.bytes) })),
+    shared: s.shared.map((x) => ({ va: jsonAddress(x.virtual), level: x.level, table: Number(x.tableAddress), sameAs: jsonAddress(x.sameAs), span: jsonAddress(x.span), pages: x.pages, size: jsonAddress(x.bytes) })),
     nonPresent: s.nonPresent.map((n) => ({ va: jsonAddress(n.virtual), level: n.level, entryAddress: Number(n.entryAddress), raw: rawHex(n.raw) })),
     nonPresentDropped: s.nonPresentDropped,
     findings: s.findings.map((f) => ({ kind: f.kind, va: jsonAddress(f.virtual), ...(f.level ? { level: f.level } : {}), ...(f.raw !== undefined ? { raw: rawHex(f.raw) } : {}), message: f.text })),
@@ -144,7 +144,7 @@ export function formatSpaceSnapshot(s: SpaceSnapshot, options: { maxRuns?: numbe
     out.push(`  ${va(m.virtual)}-${va(m.virtual + m.length - 1n)} -> 0x${m.physical.toString(16).padStart(8, '0')}  ${String(m.pages).padStart(6)} x ${pageSizeName(Number(m.pageSize)).padEnd(6)} ${access}`);
   }
   if (s.mappings.length > max) out.push(`  ... ${s.mappings.length - max} more`);
-  for (const x of s.shared.slice(0, 20)) out.push(`  ${va(x.virtual)}-${va(x.virtual + x.bytes - 1n)}: the ${x.level} table at 0x${x.tableAddress.toString(16)} again (${x.pages} pages, as at ${va(x.sameAs)})`);
+  for (const x of s.shared.slice(0, 20)) out.push(`  ${va(x.virtual)}-${va(x.virtual + x.span - 1n)}: the ${x.level} table at 0x${x.tableAddress.toString(16)} again (${x.pages} pages, as at ${va(x.sameAs)})`);
   if (s.shared.length > 20) out.push(`  ... ${s.shared.length - 20} more repeats of shared tables`);
   out.push('', `findings: ${s.findings.length}`);
   for (const f of s.findings) out.push(`  ${f.kind}: ${f.text}`);
