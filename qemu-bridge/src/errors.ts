@@ -96,13 +96,19 @@ export class QmpCommandError extends BridgeError {
 
 /** A virtual address has no present mapping in the page tables walked. */
 export class PageNotPresentError extends BridgeError {
+  readonly virtualAddress: number;
+  readonly entry: number;
   constructor(
-    readonly virtualAddress: number,
-    readonly level: 'directory' | 'table',
+    virtual: number | bigint,
+    /** 'directory' or 'table' in 32-bit paging; the level (PML5, PML4, PDPT, PD, PT) in the other modes. */
+    readonly level: string,
     readonly entryAddress: number,
-    readonly entry: number,
+    entry: number | bigint,
   ) {
-    super('PAGE_NOT_PRESENT', `Virtual address ${hex(virtualAddress)} is not mapped: the page-${level} entry at physical ${hex(entryAddress)} (${hex(entry)}) is not present; check the address and the page directory (cr3).`);
+    const what = level === 'directory' || level === 'table' ? `page-${level}` : level;
+    super('PAGE_NOT_PRESENT', `Virtual address 0x${BigInt(virtual).toString(16).padStart(8, '0')} is not mapped: the ${what} entry at physical ${hex(entryAddress)} (0x${BigInt(entry).toString(16).padStart(8, '0')}) is not present; check the address and the page directory (cr3).`);
+    this.virtualAddress = Number(virtual);
+    this.entry = Number(entry);
   }
 }
 

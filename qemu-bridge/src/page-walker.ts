@@ -1,10 +1,10 @@
-// Virtual-to-physical translation for 32-bit paging (non-PAE) with number addresses, through any
-// page directory (not only the current cr3): 4 KiB pages and, when CR4.PSE is set, 4 MiB pages.
-// A thin caller of the one walker (paging/page-table-walk.ts); not-present entries become
-// PageNotPresentError.
+// Virtual ranges to physical pieces through the one walker (paging/page-table-walk.ts), in any
+// paging mode and through any top-level table (not only the current cr3), for reads and writes of
+// guest-virtual memory; plus the older 32-bit number API (translate, translateRange). A page that
+// is not mapped becomes PageNotPresentError.
 
 import { InvalidRangeError, PageNotPresentError } from './errors';
-import { PhysicalBytesReader, TableCache, walkAddress } from './paging/page-table-walk';
+import { AddressWalk, TableCache, walkAddress } from './paging/page-table-walk';
 import { PagingModel, pagingModel } from './paging/paging-modes';
 
 const CR0_PG = 0x80000000;
@@ -47,7 +47,55 @@ function model32(mode: PagingMode): PagingModel {
   return pagingModel({ cr0: CR0_PG, cr4: mode.pse ? CR4_PSE : 0 });
 }
 
-const hex8 = (n: number): string => n.toString(16);
+const hex = (n: number): string => n.toString(16);
+
+/** A physically contiguous piece of a virtual range: `length` bytes at `offset` into the range. */
+export interface PhysicalPiece {
+  readonly offset: number;
+  readonly physical: number;
+  readonly length: number;
+}
+
+/**
+ * The physically contiguous pieces behind `length` bytes at `virtual`, in any paging mode, through
+ * the one walker (whole tables from `tables`, so a range costs each table one read). Throws
+ * PageNotPresentError for the first page that is not mapped, InvalidRangeError for a table that
+ * cannot be read, reserved bits or a non-canonical address.
+ */
+export async function physicalPieces(model: PagingModel, cr3: number | bigint, virtual: bigint, length: number, tables: TableCache): Promise<PhysicalPiece[]> {
+  const pieces: PhysicalPiece[] = [];
+  let offset = 0;
+  while (offset < length) {
+    const v = virtual + BigInt(offset);
+    const walk = await walkAddress(model, cr3, v, tables);
+    if (walk.kind !== 'mapped' && walk.kind !== 'paging-off') throw walkError(walk, model);
+    const pageSize = walk.kind === 'mapped' ? walk.pageSize : 0x1000n;
+    const inPage = Number(pageSize - (v & (pageSize - 1n)));
+    const n = Math.min(inPage, length - offset);
+    const physical = Number(walk.physical);
+    const last = pieces[pieces.length - 1];
+    if (last && last.physical + last.length === physical) pieces[pieces.length - 1] = { ...last, length: last.length + n };
+    else pieces.push({ offset, physical, length: n });
+    offset += n;
+  }
+  return pieces;
+}
+
+/** The error for a walk that did not reach a page. */
+function walkError(walk: AddressWalk, model: PagingModel): Error {
+  const last = walk.steps[walk.steps.length - 1];
+  const v = walk.virtual;
+  switch (walk.kind) {
+    case 'not-present':
+      return new PageNotPresentError(v, model.kind === 'x86-32' ? (last.level === 'PD' ? 'directory' : 'table') : last.level, Number(last.entryAddress), last.entry.raw);
+    case 'reserved-bits':
+      return new InvalidRangeError(`the ${last.level} entry at ${hex(Number(last.entryAddress))} (${last.entry.raw.toString(16)}) for ${v.toString(16)} has reserved bits set`);
+    case 'unreadable':
+      return new InvalidRangeError(`the page table at ${hex(Number(walk.tableAddress))} could not be read whole`);
+    default:
+      return new InvalidRangeError(`${v.toString(16)} cannot be translated (${walk.kind})`);
+  }
+}
 
 /**
  * Walks the page tables for a range, reading each page directory and page table at most once
@@ -57,50 +105,24 @@ const hex8 = (n: number): string => n.toString(16);
 export async function translateRange(virtual: number, length: number, cr3: number, mode: PagingMode, read: PhysicalReader): Promise<PhysicalRun[]> {
   if (!Number.isInteger(virtual) || virtual < 0 || virtual > 0xffffffff) throw new InvalidRangeError(`virtual address ${virtual} is outside 32 bits`);
   if (!Number.isInteger(length) || length < 0 || virtual + length > 0x100000000) throw new InvalidRangeError(`the range ${virtual.toString(16)}+${length} leaves the 4 GiB address space`);
-  const tables = new TableCache((a, n) => read(Number(a), n));
-  const runs: PhysicalRun[] = [];
-  let v = virtual;
-  const end = virtual + length;
-  while (v < end) {
-    const tr = await translateWith(v, cr3, mode, tables);
-    const pageEnd = Math.floor(v / tr.pageSize) * tr.pageSize + tr.pageSize;
-    const n = Math.min(end, pageEnd) - v;
-    const last = runs[runs.length - 1];
-    if (last && last.physical + last.length === tr.physical) runs[runs.length - 1] = { ...last, length: last.length + n };
-    else runs.push({ virtual: v, physical: tr.physical, length: n });
-    v += n;
-  }
-  return runs;
+  const pieces = await physicalPieces(model32(mode), cr3 >>> 0, BigInt(virtual), length, new TableCache((a, n) => read(Number(a), n)));
+  return pieces.map((p) => ({ virtual: virtual + p.offset, physical: p.physical, length: p.length }));
 }
 
 /** Translates one virtual address, reading only the two entries it needs. */
 export async function translate(virtual: number, cr3: number, mode: PagingMode, read: PhysicalReader): Promise<Translation> {
-  return translateWith(virtual, cr3, mode, (a, n) => read(Number(a), n));
-}
-
-async function translateWith(virtual: number, cr3: number, mode: PagingMode, source: PhysicalBytesReader | TableCache): Promise<Translation> {
-  const walk = await walkAddress(model32(mode), cr3 >>> 0, virtual >>> 0, source);
+  const model = model32(mode);
+  const walk = await walkAddress(model, cr3 >>> 0, virtual >>> 0, (a, n) => read(Number(a), n));
+  if (walk.kind !== 'mapped') throw walkError(walk, model);
   const [pd, pt] = walk.steps;
-  const last = walk.steps[walk.steps.length - 1];
-  switch (walk.kind) {
-    case 'mapped':
-      return {
-        virtual,
-        physical: Number(walk.physical),
-        pageSize: walk.pageSize === 0x1000n ? PAGE_SIZE : LARGE_PAGE_SIZE,
-        directoryEntryAddress: Number(pd.entryAddress),
-        directoryEntry: Number(pd.entry.raw),
-        ...(pt ? { tableEntryAddress: Number(pt.entryAddress), tableEntry: Number(pt.entry.raw) } : {}),
-        writable: walk.writable,
-        user: walk.user,
-      };
-    case 'not-present':
-      throw new PageNotPresentError(virtual, last.level === 'PD' ? 'directory' : 'table', Number(last.entryAddress), Number(last.entry.raw));
-    case 'reserved-bits':
-      throw new InvalidRangeError(`the page-directory entry at ${hex8(Number(last.entryAddress))} (${hex8(Number(last.entry.raw))}) for ${hex8(virtual)} has reserved bits set`);
-    case 'unreadable':
-      throw new InvalidRangeError(`the page table at ${hex8(Number(walk.tableAddress))} could not be read whole`);
-    default:
-      throw new InvalidRangeError(`${hex8(virtual)} cannot be translated (${walk.kind})`);
-  }
+  return {
+    virtual,
+    physical: Number(walk.physical),
+    pageSize: walk.pageSize === 0x1000n ? PAGE_SIZE : LARGE_PAGE_SIZE,
+    directoryEntryAddress: Number(pd.entryAddress),
+    directoryEntry: Number(pd.entry.raw),
+    ...(pt ? { tableEntryAddress: Number(pt.entryAddress), tableEntry: Number(pt.entry.raw) } : {}),
+    writable: walk.writable,
+    user: walk.user,
+  };
 }

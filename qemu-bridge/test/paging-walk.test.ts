@@ -9,6 +9,8 @@ import { decodeEntry, describeEntryFlags } from '../src/paging/page-entry';
 import { mappingRanges, mergeLeaves, TableCache, walkAddress, walkAddressSpace, walkMappings } from '../src/paging/page-table-walk';
 import { canonical, pagingModel, PagingModel } from '../src/paging/paging-modes';
 import { jsonAddress, parseJsonAddress, translateVirtual, translationStepLines } from '../src/paging/translation-steps';
+import { physicalPieces } from '../src/page-walker';
+import { PageNotPresentError } from '../src/errors';
 import { seededRandom } from './seeded-random';
 
 const CR0_PG = 0x80000000;
@@ -190,6 +192,25 @@ describe('paging: 4-level and 5-level', () => {
     // The JSON rule, both ways.
     assert.deepStrictEqual([jsonAddress(2n ** 53n - 1n), jsonAddress(2n ** 53n)], [Number.MAX_SAFE_INTEGER, '0x20000000000000']);
     assert.strictEqual(parseJsonAddress('0xffffffff80203456'), 0xffffffff80203456n);
+  });
+  it('virtual ranges to physical pieces in long mode (reads and writes of guest-virtual memory): across pages, merged when contiguous, the first hole named', async () => {
+    const { read, put64 } = ram();
+    const model = X64();
+    put64(0x1000 + 511 * 8, 0x2000n | 3n);
+    put64(0x2000 + 510 * 8, 0x4000n | 3n);
+    put64(0x4000 + 0 * 8, 0x200000n | 0x83n); // 2 MiB at 0xffffffff80000000 -> 0x200000
+    put64(0x4000 + 1 * 8, 0x6000n | 3n); // then 4 KiB pages
+    put64(0x6000 + 0 * 8, 0x400000n | 3n); // 0xffffffff80200000 -> 0x400000: contiguous with the 2 MiB page's end
+    put64(0x6000 + 1 * 8, 0x9000n | 3n);
+    const tables = new TableCache(read);
+    const pieces = await physicalPieces(model, 0x1000, 0xffffffff801fff00n, 0x1200, tables);
+    assert.deepStrictEqual(pieces, [{ offset: 0, physical: 0x3fff00, length: 0x1100 }, { offset: 0x1100, physical: 0x9000, length: 0x100 }]);
+    await assert.rejects(physicalPieces(model, 0x1000, 0xffffffff80201ff0n, 0x20, tables), (e: unknown) => {
+      assert.ok(e instanceof PageNotPresentError);
+      assert.strictEqual(e.level, 'PT');
+      assert.match(e.message, /^Virtual address 0xffffffff80202000 is not mapped: the PT entry at physical 0x00006010 \(0x00000000\) is not present/);
+      return true;
+    });
   });
   it('5-level: a PML5 above, 57-bit sign extension', async () => {
     const { read, put64 } = ram();
