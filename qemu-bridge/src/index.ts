@@ -1,6 +1,7 @@
 // qemu-bridge's public API: launch QEMU, talk to its gdbstub and QMP, read guest memory.
 
 export * from './errors';
+export * from './address';
 export * from './host-port';
 export * from './rsp-framing';
 export * from './rsp-stop-reply';
