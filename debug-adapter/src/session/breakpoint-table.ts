@@ -3,6 +3,7 @@
 // gdbstub breakpoints/watchpoints they need. No DAP and no I/O: the session fills it from DAP
 // requests and the Target arms what armSpecs() lists.
 
+import { AddressWidth, formatAddress, parseAddress as parseAddressText, wrapAddress } from '../../../qemu-bridge/src/address';
 import { BreakpointKind } from '../../../qemu-bridge/src';
 import { DebugSymbols } from '../symbols';
 import { CodeMap } from './code-map';
@@ -69,7 +70,7 @@ export interface DataBreakpointRequest extends BreakpointOptions {
 
 const WATCH_KIND: Record<DataAccess, BreakpointKind> = { write: 'write-watch', read: 'read-watch', readWrite: 'access-watch' };
 
-const hex = (n: number): string => `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
+const hex = (n: number): string => (n < 0 || n > 0xffffffff ? formatAddress(n, 64) : `0x${(n >>> 0).toString(16).padStart(8, '0')}`);
 
 /** Encodes a watchable range as a data breakpoint id: `0xADDRESS/LENGTH`. */
 export function dataId(address: number, length: number): string {
@@ -158,8 +159,9 @@ export class BreakpointTable {
     const old = this.instructions;
     this.instructions = [];
     return requests.map((r) => {
-      const base = parseAddress(r.instructionReference);
-      const address = base === undefined ? undefined : (base + (r.offset ?? 0)) >>> 0;
+      const width = this.codeMap.addressWidth;
+      const base = parseAddress(r.instructionReference, width);
+      const address = base === undefined ? undefined : wrapAddress(base + (r.offset ?? 0), width);
       const bp = this.make('instruction', `insn:${address}`, old, r, address === undefined ? [] : [address]);
       this.instructions.push(bp);
       if (address === undefined) return { id: bp.id, verified: false, message: `"${r.instructionReference}" is not an address.` };
@@ -244,8 +246,18 @@ export class BreakpointTable {
 }
 
 /** Parses `0x...`, decimal, or a plain hex string with a-f digits as an address. */
-export function parseAddress(text: string): number | undefined {
+export function parseAddress(text: string, width: AddressWidth = 32): number | undefined {
   const t = text.trim();
+  if (width === 64) {
+    // 16 hex digits (the kernel half as DAP references show it), bare hex or decimal.
+    const hexText = /^0x[0-9a-fA-F]{1,16}$/.test(t) ? t : /^[0-9a-fA-F]{1,16}$/.test(t) && !/^\d+$/.test(t) ? `0x${t}` : /^\d{1,20}$/.test(t) ? t : undefined;
+    if (hexText === undefined) return undefined;
+    try {
+      return parseAddressText(hexText, 64);
+    } catch {
+      return undefined;
+    }
+  }
   if (/^0x[0-9a-fA-F]{1,8}$/.test(t)) return parseInt(t.slice(2), 16);
   if (/^\d{1,10}$/.test(t) && Number(t) <= 0xffffffff) return Number(t);
   if (/^[0-9a-fA-F]{1,8}$/.test(t)) return parseInt(t, 16);

@@ -12,6 +12,8 @@ import {
 } from '../../../qemu-bridge/src';
 import { DebugSymbols } from '../symbols';
 import type { FrameContext, TargetAccess } from '../inspect/target-access';
+import type { AddressWidth } from '../../../qemu-bridge/src/address';
+import { symbolsAddressWidth } from './cpu-mode';
 import { BreakpointArming } from './breakpoint-arming';
 import { BreakpointDecider, InternalHitDecider } from './breakpoint-decision';
 import { BreakpointTable } from './breakpoint-table';
@@ -102,7 +104,8 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
       ...(config.cpu !== undefined ? { cpu: config.cpu } : {}),
       display: config.display,
       memoryMiB: config.memoryMiB,
-      ...(config.qemuBinary ? { qemuBinary: config.qemuBinary } : {}),
+      // An x86-64 kernel runs on qemu-system-x86_64 unless the user names a QEMU.
+      ...(config.qemuBinary ? { qemuBinary: config.qemuBinary } : symbolsAddressWidth(symbols) === 64 ? { qemuBinary: process.env.MMSCOPE_QEMU_X86_64 ?? 'qemu-system-x86_64' } : {}),
       extraArgs: config.qemuArgs,
     });
     try {
@@ -478,9 +481,22 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
     return this.access.registers();
   }
 
-  async writeRegister(name: string, value: number): Promise<void> {
+  async writeRegister(name: string, value: number | bigint): Promise<void> {
     this.requireStopped('write registers');
     await this.access.writeRegister(name, value);
+  }
+
+  async readExactRegisters(): Promise<ReadonlyMap<string, bigint>> {
+    this.requireStopped('read registers');
+    return this.access.exactRegisters();
+  }
+
+  get addressWidth(): AddressWidth {
+    return this.access.addressWidth;
+  }
+
+  async codeBitness(): Promise<16 | 32 | 64> {
+    return (await this.access.registerSet()).bitness;
   }
 }
 
