@@ -121,10 +121,17 @@ describe('symbols: ELF32 reader', function () {
     assert.strictEqual(elf.header.entry, start.value);
   });
 
-  it('rejects files that are not ELF32 little-endian with a typed error', () => {
+  it('rejects files that are not ELF32 or ELF64 x86-64 little-endian with a typed error', () => {
     assert.throws(() => new ElfFile(new TextEncoder().encode('#!/bin/sh\necho hi\n')), (e: unknown) => e instanceof ElfFormatError && e.code === 'not-elf');
-    const host = fs.readFileSync(process.execPath);
-    assert.throws(() => new ElfFile(new Uint8Array(host.subarray(0, 4096))), (e: unknown) => e instanceof SymbolsError && e.code === 'unsupported-elf');
+    // The host's own executable (an ELF64 x86-64 image) with its machine changed to AArch64 (183).
+    const host = new Uint8Array(fs.readFileSync(process.execPath).subarray(0, 4096));
+    assert.strictEqual(host[4], 2, 'the host runs a 64-bit ELF');
+    host[18] = 183;
+    host[19] = 0;
+    assert.throws(() => new ElfFile(host), (e: unknown) => e instanceof SymbolsError && e.code === 'unsupported-elf' && /machine 183, not x86-64/.test(e.message));
+    const badClass = new Uint8Array(host);
+    badClass[4] = 3;
+    assert.throws(() => new ElfFile(badClass), (e: unknown) => e instanceof SymbolsError && e.code === 'unsupported-elf');
     assert.throws(() => new ElfFile(new Uint8Array(0)), ElfFormatError);
   });
 });

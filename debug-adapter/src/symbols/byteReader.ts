@@ -2,6 +2,8 @@
 // typed error (chosen by the caller through `fail`), so hostile input never turns into a
 // RangeError or a silent wrong value.
 
+import { addressFromBigInt } from '../../../qemu-bridge/src/address';
+
 const textDecoder = new TextDecoder('utf-8', { fatal: false });
 
 /** `v` as `size` little-endian bytes (two's complement for negative values). */
@@ -117,6 +119,22 @@ export class ByteReader {
       case 4: return this.u32();
       case 8: return this.safe(this.u64());
       default: throw this.fail(`${this.what}: unsupported integer size ${size}`);
+    }
+  }
+
+  /**
+   * A target address of `size` bytes as the address rule holds it (docs/addresses.md): 4 bytes
+   * unsigned, 8 bytes the signed 64-bit value (the x86-64 kernel half is negative); fails when an
+   * 8-byte address lies outside ±2^53.
+   */
+  address(size: number): number {
+    if (size !== 8) return this.unsigned(size);
+    const at = this.offset;
+    const v = this.u64();
+    try {
+      return addressFromBigInt(v, 64);
+    } catch {
+      throw this.fail(`${this.what}: address 0x${v.toString(16)} at offset ${at} is not a canonical address`);
     }
   }
 

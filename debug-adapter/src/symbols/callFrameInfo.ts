@@ -4,7 +4,8 @@
 
 import { ByteReader } from './byteReader';
 import { CfiFormatError } from './errors';
-import { evaluateValue, ExpressionContext } from './expression';
+import { addressOfValue, evaluateValue, ExpressionContext } from './expression';
+import { addressFromBigInt, wrapAddress } from '../../../qemu-bridge/src/address';
 
 export type CfaRule =
   | { kind: 'registerOffset'; register: number; offset: number }
@@ -104,17 +105,27 @@ function parseFrameSection(bytes: Uint8Array, isEh: boolean, sectionAddress: num
   const r = new ByteReader(bytes, fail, what);
   while (r.remaining >= 4) {
     const entryOffset = r.offset;
-    const length = r.u32();
+    let length = r.u32();
     if (length === 0) {
       if (isEh) break; // the .eh_frame terminator
       continue;
     }
-    if (length === 0xffffffff) throw new CfiFormatError(`${what} uses 64-bit DWARF, which this reader does not support`);
+    // 64-bit DWARF: an 8-byte length follows; in .debug_frame the CIE id/pointer is 8 bytes too,
+    // in .eh_frame it stays 4 (the LSB's .eh_frame format).
+    let wide = false;
+    if (length === 0xffffffff) {
+      length = r.safe(r.u64());
+      wide = true;
+    } else if (length >= 0xfffffff0) {
+      throw fail(`${what} entry at ${entryOffset} has reserved length 0x${length.toString(16)}`);
+    }
     const body = r.sub(r.offset, length, `${what} entry at ${entryOffset}`);
     r.skip(length);
     const idOffset = body.offset;
-    const id = body.u32();
-    const isCie = isEh ? id === 0 : id === 0xffffffff;
+    const wideId = wide && !isEh;
+    const rawId = wideId ? body.u64() : BigInt(body.u32());
+    const isCie = isEh ? rawId === 0n : rawId === (wideId ? 0xffffffffffffffffn : 0xffffffffn);
+    const id = isCie ? 0 : body.safe(rawId);
     if (isCie) {
       cies.set(entryOffset, parseCie(body, entryOffset, isEh, addressSize));
       continue;
@@ -125,10 +136,12 @@ function parseFrameSection(bytes: Uint8Array, isEh: boolean, sectionAddress: num
       // A CIE that follows its FDE (allowed in .debug_frame): parse it in place.
       const c = new ByteReader(bytes, fail, what);
       c.seek(Math.min(Math.max(cieOffset, 0), bytes.length));
-      const cieLength = c.u32();
+      let cieLength = c.u32();
+      const cieWide = cieLength === 0xffffffff;
+      if (cieWide) cieLength = c.safe(c.u64());
       const cieBody = c.sub(c.offset, cieLength, `${what} CIE at ${cieOffset}`);
-      const cieId = cieBody.u32();
-      if (cieId !== (isEh ? 0 : 0xffffffff)) throw fail(`FDE at ${entryOffset} points to ${cieOffset}, which is not a CIE`);
+      const cieId = cieWide && !isEh ? cieBody.u64() : BigInt(cieBody.u32());
+      if (cieId !== (isEh ? 0n : cieWide ? 0xffffffffffffffffn : 0xffffffffn)) throw fail(`FDE at ${entryOffset} points to ${cieOffset}, which is not a CIE`);
       cie = parseCie(cieBody, cieOffset, isEh, addressSize);
       cies.set(cieOffset, cie);
     }
@@ -139,12 +152,19 @@ function parseFrameSection(bytes: Uint8Array, isEh: boolean, sectionAddress: num
       range = readEncoded(body, cie.pointerEncoding & 0x0f, sectionAddress, addressSize);
       if (cie.augmentation.startsWith('z')) body.skip(body.uleb());
     } else {
-      start = body.unsigned(addressSize);
+      start = body.address(addressSize);
       range = body.unsigned(addressSize);
     }
-    result.push({ offset: entryOffset, cie, start, end: start + range, instructions: body.bytesOf(body.remaining), source: isEh ? '.eh_frame' : '.debug_frame' });
+    result.push({ offset: entryOffset, cie, start, end: wrapEnd(start + range, addressSize), instructions: body.bytesOf(body.remaining), source: isEh ? '.eh_frame' : '.debug_frame' });
   }
   return result;
+}
+
+/** The end of an FDE's range; a 32-bit range may end exactly at 2^32. */
+function wrapEnd(end: number, addressSize: number): number {
+  if (addressSize !== 8) return end;
+  if (!Number.isSafeInteger(end)) throw fail(`an FDE ends at ${end}, beyond 2^53`);
+  return end;
 }
 
 function parseCie(body: ByteReader, offset: number, isEh: boolean, addressSize: number): CommonInformationEntry {
@@ -185,21 +205,27 @@ function readEncoded(r: ByteReader, encoding: number, sectionAddress: number, ad
   const fieldOffset = r.offset;
   let value: number;
   switch (encoding & 0x0f) {
-    case 0x00: value = r.unsigned(addressSize); break;
+    case 0x00: value = r.address(addressSize); break;
     case 0x01: value = r.uleb(); break;
     case 0x02: value = r.u16(); break;
     case 0x03: value = r.u32(); break;
-    case 0x04: value = r.unsigned(8); break;
+    // udata8/sdata8 hold an address as the address rule does: the signed 64-bit value.
+    case 0x04: value = r.address(8); break;
     case 0x09: value = r.sleb(); break;
     case 0x0a: value = r.s16(); break;
     case 0x0b: value = r.s32(); break;
-    case 0x0c: value = r.safe(BigInt.asIntN(64, r.u64())); break;
+    case 0x0c: value = r.address(8); break;
     default: throw fail(`unknown pointer encoding 0x${encoding.toString(16)}`);
   }
   const application = encoding & 0x70;
   if (application === DW_EH_PE_pcrel) value += sectionAddress + fieldOffset;
   else if (application !== 0 && application !== DW_EH_PE_datarel) throw fail(`unsupported pointer encoding 0x${encoding.toString(16)}`);
-  return addressSize === 4 ? value >>> 0 : value;
+  if (addressSize === 4) return value >>> 0;
+  try {
+    return wrapAddress(value, 64);
+  } catch {
+    throw fail(`a pointer (encoding 0x${encoding.toString(16)}) lies beyond 2^53`);
+  }
 }
 
 interface RuleState {
@@ -253,7 +279,7 @@ export function fdeRows(fde: FrameDescriptionEntry, addressSize = 4): UnwindRow[
       if (high === 0xc0) { restore(low); continue; }
       switch (byte) {
         case 0x00: break; // nop
-        case 0x01: emitRow(r.unsigned(addressSize)); break; // set_loc
+        case 0x01: emitRow(r.address(addressSize)); break; // set_loc
         case 0x02: emitRow(loc + r.u8() * ca); break;
         case 0x03: emitRow(loc + r.u16() * ca); break;
         case 0x04: emitRow(loc + r.u32() * ca); break;
@@ -295,39 +321,56 @@ export function fdeRows(fde: FrameDescriptionEntry, addressSize = 4): UnwindRow[
 /** Registers of the caller's frame recovered by one unwinding step. */
 export interface UnwoundFrame {
   cfa: number;
-  /** Recovered register values by DWARF number; the return address is under `returnAddressRegister`. */
+  /**
+   * Recovered register values by DWARF number; the return address is under `returnAddressRegister`.
+   * With 8-byte addresses each value is held as the address rule says (the signed 64-bit value,
+   * docs/addresses.md); a value outside ±2^53 (not an address) is only in `values`.
+   */
   registers: Map<number, number>;
+  /** The same registers as unsigned values of the address size, exact. */
+  values: Map<number, bigint>;
   returnAddress: number | undefined;
 }
 
 /**
  * Applies `row` to the current frame's registers (via `ctx`) and returns the caller's
- * registers. The caller's stack pointer (register 4 on i386) is the CFA. Throws
+ * registers. The caller's stack pointer (register 4 on i386, 7 on x86-64) is the CFA. Throws
  * DwarfExpressionError when a register or memory the rules need cannot be read.
  */
 export async function unwindFrame(row: UnwindRow, ctx: ExpressionContext, stackPointerRegister = 4): Promise<UnwoundFrame> {
   const size = ctx.addressSize ?? 4;
+  const bits = BigInt(size * 8);
+  const unsigned = (v: number | bigint): bigint => BigInt.asUintN(Number(bits), BigInt(v));
   let cfa: number;
-  if (row.cfa.kind === 'registerOffset') cfa = Number(BigInt.asUintN(size * 8, BigInt(await ctx.readRegister(row.cfa.register)) + BigInt(row.cfa.offset)));
-  else cfa = Number(await evaluateValue(row.cfa.expression, ctx));
-  const readWord = async (address: number): Promise<number> => {
+  if (row.cfa.kind === 'registerOffset') cfa = addressOfValue(BigInt(await ctx.readRegister(row.cfa.register)) + BigInt(row.cfa.offset), size);
+  else cfa = addressOfValue(await evaluateValue(row.cfa.expression, ctx), size);
+  const at = (address: number): number => (size === 8 ? addressOfValue(BigInt(address), 8) : address >>> 0);
+  const readWord = async (address: number): Promise<bigint> => {
     const bytes = await ctx.readMemory(address, size);
-    let v = 0;
-    for (let i = size - 1; i >= 0; i--) v = v * 256 + (bytes[i] ?? 0);
+    let v = 0n;
+    for (let i = size - 1; i >= 0; i--) v = (v << 8n) | BigInt(bytes[i] ?? 0);
     return v;
   };
-  const registers = new Map<number, number>();
+  const values = new Map<number, bigint>();
   for (const [reg, rule] of row.registers) {
     switch (rule.kind) {
-      case 'offset': registers.set(reg, await readWord((cfa + rule.offset) >>> 0)); break;
-      case 'valOffset': registers.set(reg, (cfa + rule.offset) >>> 0); break;
-      case 'register': registers.set(reg, Number(await ctx.readRegister(rule.register))); break;
-      case 'sameValue': registers.set(reg, Number(await ctx.readRegister(reg))); break;
-      case 'expression': registers.set(reg, await readWord(Number(await evaluateValue(rule.expression, ctx, [BigInt(cfa)])))); break;
-      case 'valExpression': registers.set(reg, Number(await evaluateValue(rule.expression, ctx, [BigInt(cfa)]))); break;
+      case 'offset': values.set(reg, await readWord(at(cfa + rule.offset))); break;
+      case 'valOffset': values.set(reg, unsigned(cfa + rule.offset)); break;
+      case 'register': values.set(reg, unsigned(await ctx.readRegister(rule.register))); break;
+      case 'sameValue': values.set(reg, unsigned(await ctx.readRegister(reg))); break;
+      case 'expression': values.set(reg, await readWord(addressOfValue(await evaluateValue(rule.expression, ctx, [unsigned(cfa)]), size))); break;
+      case 'valExpression': values.set(reg, unsigned(await evaluateValue(rule.expression, ctx, [unsigned(cfa)]))); break;
       case 'undefined': break;
     }
   }
-  registers.set(stackPointerRegister, cfa);
-  return { cfa, registers, returnAddress: registers.get(row.returnAddressRegister) };
+  values.set(stackPointerRegister, unsigned(cfa));
+  const registers = new Map<number, number>();
+  for (const [reg, v] of values) {
+    if (size !== 8) registers.set(reg, Number(v));
+    else if (v <= MAX_SAFE || v >= TWO_64 - MAX_SAFE) registers.set(reg, addressFromBigInt(v, 64));
+  }
+  return { cfa, registers, values, returnAddress: registers.get(row.returnAddressRegister) };
 }
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const TWO_64 = 1n << 64n;

@@ -229,7 +229,7 @@ export class DwarfUnit {
 
   private readValue(r: ByteReader, form: number, spec: AttributeSpec, depth = 0): AttributeValue {
     switch (form) {
-      case DW_FORM.addr: return r.unsigned(this.addressSize);
+      case DW_FORM.addr: return r.address(this.addressSize);
       case DW_FORM.block2: return r.bytesOf(r.u16());
       case DW_FORM.block4: return r.bytesOf(r.u32());
       case DW_FORM.data1: return r.u8();
@@ -346,7 +346,7 @@ export class DwarfUnit {
     const s = this.debugInfo.sections;
     const r = new ByteReader(s.addr, fail, '.debug_addr');
     r.seek(Math.min(this.unitBases.addr + index * this.addressSize, s.addr.length));
-    return r.unsigned(this.addressSize);
+    return r.address(this.addressSize);
   }
 }
 

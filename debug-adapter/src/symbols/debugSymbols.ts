@@ -4,7 +4,8 @@
 // indexes for fast lookups.
 
 import { integerBytes } from './byteReader';
-import { ElfFile, ElfSymbol } from './elf';
+import { ElfArch, ElfFile, ElfSymbol } from './elf';
+import { AddressWidth, formatAddress, wrapAddress } from '../../../qemu-bridge/src/address';
 import { DwarfSections, readDwarfSections } from './dwarfSections';
 import { DebugInfo, Die } from './debugInfo';
 import { buildCompileUnits, CompileUnitInfo, FunctionInfo, InlinedCallInfo, originOf, ScopeInfo, VariableInfo } from './model';
@@ -12,11 +13,11 @@ import { DwarfType, TypeResolver, typeName } from './types';
 import { LineBreakpointAddresses, normalizePath, pickNearestLine, sameNormalizedFile, sameSourceFile, SourceLocation } from './lineTable';
 import { AddressRange, rangesContain } from './rangeLists';
 import { CallFrameInfo, UnwindRow } from './callFrameInfo';
-import { EvaluatedLocation, evaluateLocation, evaluateValue, ExpressionContext } from './expression';
+import { addressOfValue, EvaluatedLocation, evaluateLocation, evaluateValue, ExpressionContext } from './expression';
 import { expressionAt } from './locationLists';
 import { FrameVariables, frameVariables, lookupOrder } from './frameVariables';
 import { CallSite, CallSiteIndex } from './callSites';
-import { DW_AT, DW_TAG } from './dwarfConstants';
+import { DW_AT, DW_TAG, DWARF_SPECIAL_REGISTERS, dwarfRegisterNames } from './dwarfConstants';
 import { DwarfExpressionError } from './errors';
 
 interface RangeEntry<T> {
@@ -82,6 +83,36 @@ export class DebugSymbols {
     this.elf = new ElfFile(bytes);
     this.sections = readDwarfSections(this.elf);
     this.debugInfo = new DebugInfo(this.sections);
+  }
+
+  /** The instruction set of the image: 'i386' (ELF32) or 'x86-64' (ELF64). */
+  get arch(): ElfArch {
+    return this.elf.arch;
+  }
+
+  /** Bytes of an address and of a pointer: 4 on i386, 8 on x86-64. */
+  get addressSize(): 4 | 8 {
+    return this.elf.addressSize;
+  }
+
+  /** Bits of an address, for qemu-bridge's address conversions (docs/addresses.md). */
+  get addressWidth(): AddressWidth {
+    return this.elf.addressWidth;
+  }
+
+  /** Register names by DWARF register number for this image's architecture. */
+  get dwarfRegisterNames(): readonly string[] {
+    return dwarfRegisterNames(this.elf.arch);
+  }
+
+  /** DWARF numbers of the stack pointer, frame pointer and return address column. */
+  get specialRegisters(): { stackPointer: number; framePointer: number; returnAddress: number } {
+    return DWARF_SPECIAL_REGISTERS[this.elf.arch];
+  }
+
+  /** `address` as "0x" and 8 or 16 hex digits (unsigned). */
+  formatAddress(address: number): string {
+    return formatAddress(address, this.elf.addressWidth);
   }
 
   /** True when the image has DWARF compilation units (a kernel without -g has none). */
@@ -262,7 +293,7 @@ export class DebugSymbols {
   get callFrameInfo(): CallFrameInfo | undefined {
     if (this.cfiCache === undefined) {
       const s = this.sections;
-      this.cfiCache = s.frame.length || s.ehFrame.length ? new CallFrameInfo(s.frame, s.ehFrame, s.ehFrameAddress) : null;
+      this.cfiCache = s.frame.length || s.ehFrame.length ? new CallFrameInfo(s.frame, s.ehFrame, s.ehFrameAddress, this.elf.addressSize) : null;
     }
     return this.cfiCache ?? undefined;
   }
@@ -293,8 +324,8 @@ export class DebugSymbols {
     if (!ctx.frameBase && owner) {
       full.frameBase = async () => {
         const fb = expressionAt(owner.frameBase, pc);
-        if (!fb) throw new DwarfExpressionError(`${owner.name} has no frame base at 0x${pc.toString(16)}`);
-        return Number(await evaluateValue(fb, { ...full, frameBase: undefined }));
+        if (!fb) throw new DwarfExpressionError(`${owner.name} has no frame base at ${this.formatAddress(pc)}`);
+        return addressOfValue(await evaluateValue(fb, { ...full, frameBase: undefined }), unit.addressSize);
       };
     }
     return evaluateLocation(expression, full);
@@ -320,21 +351,22 @@ export class DebugSymbols {
   async entryValue(operand: Uint8Array, calleePc: number, returnPc: number, caller: ExpressionContext): Promise<bigint> {
     const callee = this.functionAt(calleePc);
     const site = this.callSiteAt(returnPc);
-    if (!callee || !site) throw new DwarfExpressionError(`no call site returns to 0x${returnPc.toString(16)}`);
-    const callerFn = this.functionAt((returnPc - 1) >>> 0);
+    if (!callee || !site) throw new DwarfExpressionError(`no call site returns to ${this.formatAddress(returnPc)}`);
+    const callPc = wrapAddress(returnPc - 1, this.elf.addressWidth);
+    const callerFn = this.functionAt(callPc);
     const ctx: ExpressionContext = { addressSize: callee.die.unit.addressSize, ...caller };
     if (callerFn && !caller.frameBase) {
       ctx.frameBase = async () => {
-        const fb = expressionAt(callerFn.frameBase, (returnPc - 1) >>> 0);
+        const fb = expressionAt(callerFn.frameBase, callPc);
         if (!fb) throw new DwarfExpressionError(`${callerFn.name} has no frame base at the call`);
-        return Number(await evaluateValue(fb, { ...ctx, frameBase: undefined }));
+        return addressOfValue(await evaluateValue(fb, { ...ctx, frameBase: undefined }), ctx.addressSize);
       };
     }
     if (site.origin) {
       if (originOf(site.origin, DW_AT.name)?.name !== callee.name) throw new DwarfExpressionError(`the call site calls another function than ${callee.name}`);
     } else if (site.targetExpression) {
-      const target = Number(await evaluateValue(site.targetExpression, ctx));
-      if (target !== callee.entryPc && target !== callee.lowPc) throw new DwarfExpressionError(`the call site calls 0x${target.toString(16)}, not ${callee.name}`);
+      const target = addressOfValue(await evaluateValue(site.targetExpression, ctx), ctx.addressSize);
+      if (target !== callee.entryPc && target !== callee.lowPc) throw new DwarfExpressionError(`the call site calls ${this.formatAddress(target)}, not ${callee.name}`);
     } else {
       throw new DwarfExpressionError('the call site does not say what it calls');
     }

@@ -307,3 +307,35 @@ export const I386_DWARF_REGISTERS: readonly string[] = [
   'xmm0', 'xmm1', 'xmm2', 'xmm3', 'xmm4', 'xmm5', 'xmm6', 'xmm7',
   'mm0', 'mm1', 'mm2', 'mm3', 'mm4', 'mm5', 'mm6', 'mm7',
 ];
+
+/**
+ * DWARF register numbers of x86-64 (System V AMD64 psABI, figure "DWARF Register Number
+ * Mapping"), index = number, named as QEMU's gdbstub and gdb name them: 16 is the return
+ * address column (rip), 49 the flags register (gdb calls rflags "eflags"), 58/59 fs_base and
+ * gs_base. Unassigned numbers are ''.
+ */
+export const X86_64_DWARF_REGISTERS: readonly string[] = [
+  'rax', 'rdx', 'rcx', 'rbx', 'rsi', 'rdi', 'rbp', 'rsp',
+  'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15',
+  'rip',
+  'xmm0', 'xmm1', 'xmm2', 'xmm3', 'xmm4', 'xmm5', 'xmm6', 'xmm7',
+  'xmm8', 'xmm9', 'xmm10', 'xmm11', 'xmm12', 'xmm13', 'xmm14', 'xmm15',
+  'st0', 'st1', 'st2', 'st3', 'st4', 'st5', 'st6', 'st7',
+  'mm0', 'mm1', 'mm2', 'mm3', 'mm4', 'mm5', 'mm6', 'mm7',
+  'eflags', 'es', 'cs', 'ss', 'ds', 'fs', 'gs', '', '',
+  'fs_base', 'gs_base', '', '', 'tr', 'ldtr', 'mxcsr', 'fctrl', 'fstat',
+];
+
+/** The architectures whose DWARF register numbering the symbols library knows. */
+export type DwarfArch = 'i386' | 'x86-64';
+
+/** Register names by DWARF number for `arch`. */
+export function dwarfRegisterNames(arch: DwarfArch): readonly string[] {
+  return arch === 'x86-64' ? X86_64_DWARF_REGISTERS : I386_DWARF_REGISTERS;
+}
+
+/** DWARF numbers of the stack pointer, frame pointer and return address column per architecture. */
+export const DWARF_SPECIAL_REGISTERS: Readonly<Record<DwarfArch, { stackPointer: number; framePointer: number; returnAddress: number }>> = {
+  i386: { stackPointer: 4, framePointer: 5, returnAddress: 8 },
+  'x86-64': { stackPointer: 7, framePointer: 6, returnAddress: 16 },
+};

@@ -1,8 +1,9 @@
 // Collects the DWARF sections of an ELF image. For relocatable objects (gcc -c output) the
-// R_386_32 relocations of each debug section are applied to a private copy, so addresses
-// and cross-section offsets read the same way as in a linked image (section-relative).
+// R_386_32 relocations (i386, SHT_REL) or R_X86_64_64/32/32S relocations (x86-64, SHT_RELA) of
+// each debug section are applied to a private copy, so addresses and cross-section offsets read
+// the same way as in a linked image (section-relative).
 
-import { ElfFile, ElfSection, ET_REL, SHT_REL } from './elf';
+import { ElfFile, ElfSection, ET_REL, SHT_REL, SHT_RELA } from './elf';
 import { ByteReader } from './byteReader';
 import { ElfFormatError } from './errors';
 
@@ -25,6 +26,9 @@ export interface DwarfSections {
 }
 
 const R_386_32 = 1;
+const R_X86_64_64 = 1;
+const R_X86_64_32 = 10;
+const R_X86_64_32S = 11;
 
 /** Reads the debug sections of `elf` (missing ones are empty). Throws ElfFormatError on bad relocations. */
 export function readDwarfSections(elf: ElfFile): DwarfSections {
@@ -54,6 +58,7 @@ export function readDwarfSections(elf: ElfFile): DwarfSections {
 }
 
 function applyRelocations(elf: ElfFile, target: ElfSection, data: Uint8Array): Uint8Array {
+  if (elf.elfClass === 64) return applyRela64(elf, target, data);
   const relSections = elf.sections.filter((s) => s.type === SHT_REL && s.info === target.index);
   if (relSections.length === 0) return data;
   const copy = new Uint8Array(data);
@@ -76,6 +81,37 @@ function applyRelocations(elf: ElfFile, target: ElfSection, data: Uint8Array): U
       const symbolValue = sr.u32();
       const addend = view.getUint32(offset, true);
       view.setUint32(offset, (symbolValue + addend) >>> 0, true);
+    }
+  }
+  return copy;
+}
+
+/** x86-64 objects: S + A from SHT_RELA entries (24 bytes: offset, info, addend). */
+function applyRela64(elf: ElfFile, target: ElfSection, data: Uint8Array): Uint8Array {
+  const relSections = elf.sections.filter((s) => s.type === SHT_RELA && s.info === target.index);
+  if (relSections.length === 0) return data;
+  const copy = new Uint8Array(data);
+  const view = new DataView(copy.buffer, copy.byteOffset, copy.byteLength);
+  const fail = (detail: string): Error => new ElfFormatError('elf-malformed', detail);
+  for (const rel of relSections) {
+    const symtab = elf.sections[rel.link];
+    if (!symtab) throw fail(`relocation section ${rel.name} links to a missing symbol table`);
+    const symbols = elf.sectionData(symtab);
+    const r = new ByteReader(elf.sectionData(rel), fail, rel.name);
+    while (r.remaining >= 24) {
+      const offset = r.safe(r.u64());
+      const info = r.u64();
+      const addend = BigInt.asIntN(64, r.u64());
+      const type = Number(info & 0xffffffffn);
+      const symIndex = Number(info >> 32n);
+      const size = type === R_X86_64_64 ? 8 : type === R_X86_64_32 || type === R_X86_64_32S ? 4 : 0;
+      if (size === 0) continue;
+      if (offset + size > copy.length) throw fail(`relocation in ${rel.name} points outside ${target.name}`);
+      const sr = new ByteReader(symbols, fail, symtab.name, 0);
+      sr.seek(Math.min(symIndex * 24 + 8, symbols.length));
+      const value = sr.u64() + addend;
+      if (size === 8) view.setBigUint64(offset, BigInt.asUintN(64, value), true);
+      else view.setUint32(offset, Number(BigInt.asUintN(32, value)), true);
     }
   }
   return copy;

@@ -1,10 +1,13 @@
-// ELF32 little-endian reader: file header, section headers and names, symbol tables and
-// program headers, plus the virtual <-> load address mapping of PT_LOAD segments (a
-// higher-half kernel is linked at 0xC01xxxxx but loaded at 0x001xxxxx).
+// ELF little-endian reader, ELF32 (i386) and ELF64 (x86-64): file header, section headers and
+// names, symbol tables and program headers, plus the virtual <-> load address mapping of PT_LOAD
+// segments (a higher-half kernel is linked at 0xC01xxxxx or 0xffffffff801xxxxx but loaded at
+// 0x001xxxxx). Addresses follow the address rule (docs/addresses.md): ELF32 unsigned 32-bit,
+// ELF64 the signed 64-bit value.
 
 import { ByteReader, readCString } from './byteReader';
 import { ElfFormatError } from './errors';
 import { countAtOrBelow } from './sorted-search';
+import { AddressWidth, wrapAddress } from '../../../qemu-bridge/src/address';
 
 export const SHT_NULL = 0;
 export const SHT_PROGBITS = 1;
@@ -22,6 +25,10 @@ export const ET_EXEC = 2;
 export const ET_DYN = 3;
 
 export const EM_386 = 3;
+export const EM_X86_64 = 62;
+
+/** The instruction set an image is built for. */
+export type ElfArch = 'i386' | 'x86-64';
 
 export const SHN_UNDEF = 0;
 export const SHN_ABS = 0xfff1;
@@ -89,9 +96,17 @@ const SYMBOL_BINDINGS: SymbolBinding[] = ['local', 'global', 'weak'];
 const elfFail = (detail: string): Error => new ElfFormatError('elf-malformed', detail);
 const truncatedFail = (detail: string): Error => new ElfFormatError('elf-truncated', detail);
 
-/** A parsed ELF32 little-endian image. Construction validates headers; throws ElfFormatError. */
+/** A parsed ELF32 or ELF64 (x86-64) little-endian image. Construction validates headers; throws ElfFormatError. */
 export class ElfFile {
   readonly header: ElfHeader;
+  /** 32 for ELF32, 64 for ELF64. */
+  readonly elfClass: 32 | 64;
+  /** 'x86-64' for ELF64 EM_X86_64; every ELF32 image is read as 'i386'. */
+  readonly arch: ElfArch;
+  /** Bytes of an address (and of a pointer): 4 or 8. */
+  readonly addressSize: 4 | 8;
+  /** Bits of an address, for the qemu-bridge/address conversions. */
+  readonly addressWidth: AddressWidth;
   readonly sections: readonly ElfSection[];
   readonly programHeaders: readonly ProgramHeader[];
   readonly symbols: readonly ElfSymbol[];
@@ -110,16 +125,25 @@ export class ElfFile {
     if (bytes.length < 16 || bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46) {
       throw new ElfFormatError('not-elf', 'no ELF magic number');
     }
-    if (bytes[4] !== 1) throw new ElfFormatError('unsupported-elf', 'it is not a 32-bit ELF');
+    if (bytes[4] !== 1 && bytes[4] !== 2) throw new ElfFormatError('unsupported-elf', `its class byte is ${bytes[4]}, neither 32-bit nor 64-bit`);
     if (bytes[5] !== 1) throw new ElfFormatError('unsupported-elf', 'it is not little-endian');
+    const is64 = bytes[4] === 2;
+    this.elfClass = is64 ? 64 : 32;
+    this.addressSize = is64 ? 8 : 4;
+    this.addressWidth = is64 ? 64 : 32;
     const r = new ByteReader(bytes, truncatedFail, 'ELF header');
     r.seek(16);
+    const type = r.u16();
+    const machine = r.u16();
+    r.u32(); // e_version
+    if (is64 && machine !== EM_X86_64) throw new ElfFormatError('unsupported-elf', `it is a 64-bit ELF for machine ${machine}, not x86-64`);
+    this.arch = is64 ? 'x86-64' : 'i386';
     const header: ElfHeader = {
-      type: r.u16(),
-      machine: r.u16(),
-      entry: (r.u32(), r.u32()),
-      phoff: r.u32(),
-      shoff: r.u32(),
+      type,
+      machine,
+      entry: this.address(r),
+      phoff: this.offset(r),
+      shoff: this.offset(r),
       flags: r.u32(),
       phentsize: (r.u16(), r.u16()),
       phnum: r.u16(),
@@ -144,10 +168,20 @@ export class ElfFile {
       .sort((a, b) => a.value - b.value || b.size - a.size);
   }
 
+  /** An address field of the file's class (ELF64: the signed value, docs/addresses.md). */
+  private address(r: ByteReader): number {
+    return r.address(this.addressSize);
+  }
+
+  /** An offset, size or other unsigned word of the file's class. */
+  private offset(r: ByteReader): number {
+    return r.unsigned(this.addressSize);
+  }
+
   private readSections(): ElfSection[] {
     const h = this.header;
     if (h.shoff === 0 || h.shnum === 0) return [];
-    if (h.shentsize < 40) throw new ElfFormatError('elf-malformed', `section header size ${h.shentsize} is too small`);
+    if (h.shentsize < (this.elfClass === 64 ? 64 : 40)) throw new ElfFormatError('elf-malformed', `section header size ${h.shentsize} is too small`);
     if (h.shoff + h.shnum * h.shentsize > this.bytes.length) {
       throw new ElfFormatError('elf-truncated', 'the section header table runs past the end of the file');
     }
@@ -159,14 +193,14 @@ export class ElfFile {
         index: i,
         name: String(nameOffset),
         type: r.u32(),
-        flags: r.u32(),
-        addr: r.u32(),
-        offset: r.u32(),
-        size: r.u32(),
+        flags: this.offset(r),
+        addr: this.address(r),
+        offset: this.offset(r),
+        size: this.offset(r),
         link: r.u32(),
         info: r.u32(),
-        addralign: r.u32(),
-        entsize: r.u32(),
+        addralign: this.offset(r),
+        entsize: this.offset(r),
       };
       if (section.type !== SHT_NOBITS && section.type !== SHT_NULL && section.offset + section.size > this.bytes.length) {
         throw new ElfFormatError('elf-truncated', `section ${i} runs past the end of the file`);
@@ -190,10 +224,19 @@ export class ElfFile {
   private readProgramHeaders(): ProgramHeader[] {
     const h = this.header;
     if (h.phoff === 0 || h.phnum === 0) return [];
-    if (h.phentsize < 32) throw new ElfFormatError('elf-malformed', `program header size ${h.phentsize} is too small`);
+    if (h.phentsize < (this.elfClass === 64 ? 56 : 32)) throw new ElfFormatError('elf-malformed', `program header size ${h.phentsize} is too small`);
     const result: ProgramHeader[] = [];
     for (let i = 0; i < h.phnum; i++) {
       const r = new ByteReader(this.bytes, truncatedFail, 'program header', h.phoff + i * h.phentsize);
+      if (this.elfClass === 64) {
+        const type = r.u32();
+        const flags = r.u32();
+        const offset = this.offset(r);
+        const vaddr = this.address(r);
+        const paddr = this.address(r);
+        result.push({ type, offset, vaddr, paddr, filesz: this.offset(r), memsz: this.offset(r), flags, align: this.offset(r) });
+        continue;
+      }
       result.push({
         type: r.u32(),
         offset: r.u32(),
@@ -214,19 +257,36 @@ export class ElfFile {
     const strtab = this.sections[table.link];
     if (!strtab) throw new ElfFormatError('elf-malformed', `${name} links to a missing string table`);
     const names = this.sectionData(strtab);
-    const entsize = table.entsize || 16;
-    if (entsize < 16) throw new ElfFormatError('elf-malformed', `${name} entry size ${entsize} is too small`);
+    const minimum = this.elfClass === 64 ? 24 : 16;
+    const entsize = table.entsize || minimum;
+    if (entsize < minimum) throw new ElfFormatError('elf-malformed', `${name} entry size ${entsize} is too small`);
     const result: ElfSymbol[] = [];
     const count = Math.floor(table.size / entsize);
     for (let i = 0; i < count; i++) {
       const r = new ByteReader(this.bytes, truncatedFail, name, table.offset + i * entsize, table.offset + (i + 1) * entsize);
       const nameOffset = r.u32();
-      const value = r.u32();
-      const size = r.u32();
-      const info = r.u8();
-      r.u8(); // st_other
-      const sectionIndex = r.u16();
+      let value: number | undefined;
+      let size: number;
+      let info: number;
+      let sectionIndex: number;
+      if (this.elfClass === 64) {
+        info = r.u8();
+        r.u8(); // st_other
+        sectionIndex = r.u16();
+        const raw = r.u64();
+        value = addressOrUndefined(raw);
+        size = r.safe(r.u64());
+      } else {
+        value = r.u32();
+        size = r.u32();
+        info = r.u8();
+        r.u8(); // st_other
+        sectionIndex = r.u16();
+      }
       if (i === 0) continue; // the null symbol
+      // An absolute ELF64 symbol whose value is no address we can hold (a constant above
+      // 2^53 used as a mask, say) is left out rather than failing the whole image.
+      if (value === undefined) continue;
       const symbol: ElfSymbol = {
         name: nameOffset === 0 ? '' : readCString(names, nameOffset, elfFail, `${name} names`),
         value,
@@ -311,13 +371,13 @@ export class ElfFile {
   /** Maps a link-time virtual address to where it is loaded; undefined if no segment holds it. */
   virtualToLoad(address: number): number | undefined {
     const seg = this.segmentForVirtual(address);
-    return seg ? (address - seg.vaddr + seg.paddr) >>> 0 : undefined;
+    return seg ? wrapAddress(address - seg.vaddr + seg.paddr, this.addressWidth) : undefined;
   }
 
   /** Maps a load (physical) address back to its link-time virtual address; undefined if none. */
   loadToVirtual(address: number): number | undefined {
     const seg = this.segmentForLoad(address);
-    return seg ? (address - seg.paddr + seg.vaddr) >>> 0 : undefined;
+    return seg ? wrapAddress(address - seg.paddr + seg.vaddr, this.addressWidth) : undefined;
   }
 
   /** True when some PT_LOAD segment is loaded somewhere other than its virtual address. */
@@ -328,4 +388,13 @@ export class ElfFile {
 
 function rank(s: ElfSymbol): number {
   return (s.type === 'func' || s.type === 'object' ? 4 : 0) + (s.binding === 'global' ? 2 : s.binding === 'weak' ? 1 : 0) + (s.size > 0 ? 1 : 0);
+}
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const TWO_64 = 1n << 64n;
+
+/** An ELF64 symbol value under the address rule, or undefined outside ±2^53. */
+function addressOrUndefined(raw: bigint): number | undefined {
+  const signed = raw >= 1n << 63n ? raw - TWO_64 : raw;
+  return signed > MAX_SAFE || signed < -MAX_SAFE ? undefined : Number(signed);
 }

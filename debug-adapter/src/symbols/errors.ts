@@ -20,10 +20,10 @@ export class SymbolsError extends Error {
   }
 }
 
-/** The bytes are not an ELF32 little-endian image we can read. */
+/** The bytes are not an ELF32 (i386) or ELF64 (x86-64) little-endian image we can read. */
 export class ElfFormatError extends SymbolsError {
   constructor(code: 'not-elf' | 'unsupported-elf' | 'elf-truncated' | 'elf-malformed', detail: string) {
-    super(code, `The kernel file is not a readable ELF32 image (${detail}); rebuild it for i386 or point "kernel" at the right file.`);
+    super(code, `The kernel file is not a readable ELF32 i386 or ELF64 x86-64 image (${detail}); rebuild it for i386 or x86-64 or point "kernel" at the right file.`);
     this.name = 'ElfFormatError';
   }
 }

@@ -5,6 +5,7 @@
 import { ByteReader } from './byteReader';
 import { DwarfExpressionError } from './errors';
 import { DW_OP } from './dwarfConstants';
+import { addressFromBigInt } from '../../../qemu-bridge/src/address';
 
 type MaybePromise<T> = T | Promise<T>;
 
@@ -57,6 +58,20 @@ export type EvaluatedLocation = SimpleLocation | { kind: 'pieces'; pieces: Locat
 const MAX_STEPS = 10000;
 
 /**
+ * The address number (docs/addresses.md) of the unsigned `addressSize`-byte value `v` an
+ * expression computed: 8-byte values become the signed 64-bit value. Throws DwarfExpressionError
+ * when it lies outside ±2^53.
+ */
+export function addressOfValue(v: bigint, addressSize = 4): number {
+  if (addressSize !== 8) return Number(BigInt.asUintN(addressSize * 8, v));
+  try {
+    return addressFromBigInt(BigInt.asUintN(64, v), 64);
+  } catch {
+    throw new DwarfExpressionError(`the address 0x${BigInt.asUintN(64, v).toString(16)} is not canonical`);
+  }
+}
+
+/**
  * Evaluates a location expression. Returns where the object is; throws DwarfExpressionError
  * for malformed expressions or when the context cannot supply what the expression needs.
  */
@@ -69,7 +84,7 @@ export async function evaluateLocation(expression: Uint8Array, ctx: ExpressionCo
 export async function evaluateValue(expression: Uint8Array, ctx: ExpressionContext, initialStack: bigint[] = []): Promise<bigint> {
   const ev = new Evaluator(expression, ctx, initialStack);
   const loc = await ev.run();
-  if (loc.kind === 'memory') return BigInt(loc.address);
+  if (loc.kind === 'memory') return BigInt.asUintN(ev.bits, BigInt(loc.address));
   if (loc.kind === 'value') return loc.value;
   if (loc.kind === 'register') return BigInt.asUintN(ev.bits, BigInt(await ctx.readRegister(loc.register)));
   throw new DwarfExpressionError(`expected a value but the expression gives a ${loc.kind} location`);
@@ -113,16 +128,21 @@ class Evaluator {
 
   private async memory(address: bigint, size: number): Promise<bigint> {
     if (size < 1 || size > 8) throw new DwarfExpressionError(`cannot dereference ${size} bytes`);
-    const bytes = await this.ctx.readMemory(Number(address), size);
+    const bytes = await this.ctx.readMemory(this.address(address), size);
     if (bytes.length < size) throw new DwarfExpressionError(`memory at 0x${address.toString(16)} cannot be read`);
     let v = 0n;
     for (let i = size - 1; i >= 0; i--) v = (v << 8n) | BigInt(bytes[i]);
     return v;
   }
 
+  /** A stack value as an address number. */
+  private address(v: bigint): number {
+    return addressOfValue(v, this.bits / 8);
+  }
+
   private pieceLocation(): SimpleLocation {
     if (this.state) return this.state;
-    if (this.stack.length > 0) return { kind: 'memory', address: Number(this.pop()) };
+    if (this.stack.length > 0) return { kind: 'memory', address: this.address(this.pop()) };
     return { kind: 'unavailable', reason: 'optimized out' };
   }
 
@@ -142,7 +162,7 @@ class Evaluator {
         continue;
       }
       switch (op) {
-        case DW_OP.addr: this.push(BigInt(r.unsigned(this.bits / 8))); break;
+        case DW_OP.addr: this.push(this.bits === 64 ? r.u64() : BigInt(r.unsigned(this.bits / 8))); break;
         case DW_OP.deref: this.push(await this.memory(this.pop(), this.bits / 8)); break;
         case DW_OP.deref_size: { const n = r.u8(); this.push(await this.memory(this.pop(), n)); break; }
         case DW_OP.const1u: this.push(BigInt(r.u8())); break;
@@ -280,7 +300,7 @@ class Evaluator {
     }
     if (this.state) return this.state;
     if (this.stack.length === 0) throw new DwarfExpressionError('the expression leaves nothing on the stack');
-    return { kind: 'memory', address: Number(this.pop()) };
+    return { kind: 'memory', address: this.address(this.pop()) };
   }
 
   /** The entry value of `operand` from the context, or undefined when it cannot be known. */
@@ -352,7 +372,7 @@ function decodeOperation(r: ByteReader, addressSize: number): DecodedOperation {
   if (op >= DW_OP.breg0 && op <= DW_OP.breg31) operands.push(r.slebBig());
   else if (!(op >= DW_OP.lit0 && op <= DW_OP.reg31)) {
     switch (op) {
-      case DW_OP.addr: operands.push(r.unsigned(addressSize)); break;
+      case DW_OP.addr: operands.push(addressSize === 8 ? r.u64() : r.unsigned(addressSize)); break;
       case DW_OP.const1u: case DW_OP.pick: case DW_OP.deref_size: case DW_OP.xderef_size: operands.push(r.u8()); break;
       case DW_OP.const1s: operands.push(r.s8()); break;
       case DW_OP.const2u: case DW_OP.call2: operands.push(r.u16()); break;

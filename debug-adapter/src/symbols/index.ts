@@ -2,7 +2,7 @@
 // tables, types, the DWARF expression evaluator and call frame information.
 
 export * from './errors';
-export { ElfFile, ElfHeader, ElfSection, ElfSymbol, ProgramHeader, SymbolType, SymbolBinding, PT_LOAD, ET_EXEC, ET_REL } from './elf';
+export { ElfFile, ElfHeader, ElfSection, ElfSymbol, ElfArch, ProgramHeader, SymbolType, SymbolBinding, PT_LOAD, ET_EXEC, ET_REL, EM_386, EM_X86_64 } from './elf';
 export { DebugSymbols, ScopeChain, SourceFrame } from './debugSymbols';
 export { CallSite, CallSiteParameter } from './callSites';
 export { FrameVariables, lookupOrder, sourceFrameCount } from './frameVariables';
@@ -14,7 +14,7 @@ export { AddressRange } from './rangeLists';
 export { LocationDescription, LocationListEntry, expressionAt } from './locationLists';
 export {
   EvaluatedLocation, SimpleLocation, LocationPiece, ExpressionContext,
-  evaluateLocation, evaluateValue, decodeExpression, formatExpression,
+  evaluateLocation, evaluateValue, decodeExpression, formatExpression, addressOfValue,
 } from './expression';
 export { CallFrameInfo, CfaRule, RegisterRule, UnwindRow, UnwoundFrame, unwindFrame, fdeRows } from './callFrameInfo';
-export { I386_DWARF_REGISTERS } from './dwarfConstants';
+export { I386_DWARF_REGISTERS, X86_64_DWARF_REGISTERS, DwarfArch, dwarfRegisterNames, DWARF_SPECIAL_REGISTERS } from './dwarfConstants';

@@ -179,11 +179,19 @@ function readEntryValue(h: ByteReader, form: number, sections: DwarfSections, of
   }
 }
 
+function checked(address: number): number {
+  if (!Number.isSafeInteger(address)) throw fail(`a line program advances to address ${address}, beyond 2^53`);
+  return address;
+}
+
 /** Runs the line program described by `header` and returns its rows in program order. */
 export function runLineProgram(section: Uint8Array, header: LineProgramHeader): LineRow[] {
   const r = new ByteReader(section, fail, '.debug_line program', header.programStart, header.programEnd);
   const rows: LineRow[] = [];
   const minLen = header.minimumInstructionLength;
+  // 32-bit addresses wrap at 2^32; 64-bit ones are signed numbers (docs/addresses.md) and a
+  // program that advances past 2^53 fails below rather than going inexact.
+  const wide = header.addressSize === 8;
   const firstFile = 1;
   let address = 0;
   let file = firstFile;
@@ -203,7 +211,7 @@ export function runLineProgram(section: Uint8Array, header: LineProgramHeader): 
     basicBlock = false; prologueEnd = false; epilogueBegin = false; discriminator = 0;
   };
   const advance = (operationAdvance: number): void => {
-    address = (address + operationAdvance * minLen) >>> 0;
+    address = wide ? checked(address + operationAdvance * minLen) : (address + operationAdvance * minLen) >>> 0;
   };
   while (!r.atEnd) {
     const opcode = r.u8();
@@ -225,7 +233,7 @@ export function runLineProgram(section: Uint8Array, header: LineProgramHeader): 
           emit(true);
           reset();
         } else if (sub === DW_LNE.set_address) {
-          address = ext.unsigned(Math.min(ext.remaining, 8));
+          address = ext.address(Math.min(ext.remaining, 8));
         } else if (sub === DW_LNE.set_discriminator) {
           discriminator = ext.uleb();
         }
@@ -240,7 +248,7 @@ export function runLineProgram(section: Uint8Array, header: LineProgramHeader): 
       case DW_LNS.negate_stmt: isStmt = !isStmt; break;
       case DW_LNS.set_basic_block: basicBlock = true; break;
       case DW_LNS.const_add_pc: advance(Math.floor((255 - header.opcodeBase) / header.lineRange)); break;
-      case DW_LNS.fixed_advance_pc: address = (address + r.u16()) >>> 0; break;
+      case DW_LNS.fixed_advance_pc: address = wide ? checked(address + r.u16()) : (address + r.u16()) >>> 0; break;
       case DW_LNS.set_prologue_end: prologueEnd = true; break;
       case DW_LNS.set_epilogue_begin: epilogueBegin = true; break;
       case DW_LNS.set_isa: r.uleb(); break;

@@ -5,7 +5,7 @@ import { ByteReader } from './byteReader';
 import { DwarfFormatError } from './errors';
 import { DW_FORM, DW_LLE } from './dwarfConstants';
 import { Die, DwarfUnit } from './debugInfo';
-import { listOffsetFromIndex } from './rangeLists';
+import { baseSelection, listOffsetFromIndex } from './rangeLists';
 
 export interface LocationListEntry {
   /** [start, end) of pcs where `expression` holds; a default entry covers everything. */
@@ -56,7 +56,7 @@ function readLoclist(unit: DwarfUnit, offset: number): LocationListEntry[] {
   r.seek(Math.min(offset, r.end));
   const entries: LocationListEntry[] = [];
   let base = unit.baseAddress;
-  const addr = (): number => r.unsigned(unit.addressSize);
+  const addr = (): number => r.address(unit.addressSize);
   const expr = (): Uint8Array => r.bytesOf(r.uleb());
   const add = (start: number, end: number): void => {
     const expression = expr();
@@ -85,11 +85,11 @@ function readLoc(unit: DwarfUnit, offset: number): LocationListEntry[] {
   const r = new ByteReader(unit.debugInfo.sections.loc, fail, '.debug_loc');
   r.seek(Math.min(offset, r.end));
   const entries: LocationListEntry[] = [];
-  const max = unit.addressSize === 4 ? 0xffffffff : Number.MAX_SAFE_INTEGER;
+  const max = baseSelection(unit.addressSize);
   let base = unit.baseAddress;
   for (let n = 0; n < MAX_LIST_ENTRIES; n++) {
-    const start = r.unsigned(unit.addressSize);
-    const end = r.unsigned(unit.addressSize);
+    const start = r.address(unit.addressSize);
+    const end = r.address(unit.addressSize);
     if (start === 0 && end === 0) return entries;
     if (start === max) { base = end; continue; }
     const expression = r.bytesOf(r.u16());

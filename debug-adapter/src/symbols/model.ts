@@ -1,6 +1,7 @@
 // The program model built from the DIE tree: compilation units, functions (with parameters,
 // locals, lexical blocks and inlined calls), global variables, and where each was declared.
 
+import { addressToBigInt } from '../../../qemu-bridge/src/address';
 import { DW_AT, DW_TAG } from './dwarfConstants';
 import { Die, DwarfUnit } from './debugInfo';
 import { AddressRange, dieRanges } from './rangeLists';
@@ -222,7 +223,7 @@ class UnitBuilder {
     const lowPc = Math.min(...ranges.map((r) => r.start));
     const fn: FunctionInfo = {
       kind: 'function',
-      name: inheritedName(die) ?? `<function at 0x${lowPc.toString(16)}>`,
+      name: inheritedName(die) ?? `<function at 0x${addressToBigInt(lowPc, die.unit.addressSize === 8 ? 64 : 32).toString(16)}>`,
       linkageName: originOf(die, DW_AT.linkage_name)?.string(DW_AT.linkage_name),
       lowPc,
       highPc: Math.max(...ranges.map((r) => r.end)),

@@ -44,7 +44,7 @@ function readRnglist(unit: DwarfUnit, offset: number): AddressRange[] {
   r.seek(Math.min(offset, r.end));
   const ranges: AddressRange[] = [];
   let base = unit.baseAddress;
-  const addr = (): number => r.unsigned(unit.addressSize);
+  const addr = (): number => r.address(unit.addressSize);
   for (let n = 0; n < MAX_LIST_ENTRIES; n++) {
     const kind = r.u8();
     switch (kind) {
@@ -66,16 +66,23 @@ function readRanges(unit: DwarfUnit, offset: number): AddressRange[] {
   const r = new ByteReader(unit.debugInfo.sections.ranges, fail, '.debug_ranges');
   r.seek(Math.min(offset, r.end));
   const ranges: AddressRange[] = [];
-  const max = unit.addressSize === 4 ? 0xffffffff : Number.MAX_SAFE_INTEGER;
+  // The base address selection entry starts with the largest address: all ones, which the
+  // address rule holds as -1 for 8-byte addresses (docs/addresses.md).
+  const max = baseSelection(unit.addressSize);
   let base = unit.baseAddress;
   for (let n = 0; n < MAX_LIST_ENTRIES; n++) {
-    const start = r.unsigned(unit.addressSize);
-    const end = r.unsigned(unit.addressSize);
+    const start = r.address(unit.addressSize);
+    const end = r.address(unit.addressSize);
     if (start === 0 && end === 0) return ranges;
     if (start === max) base = end;
     else push(ranges, base + start, base + end);
   }
   throw fail('a range list does not end');
+}
+
+/** The first word of a DWARF 2-4 base address selection entry, as ByteReader.address reads it. */
+export function baseSelection(addressSize: number): number {
+  return addressSize === 8 ? -1 : addressSize === 2 ? 0xffff : 0xffffffff;
 }
 
 function push(ranges: AddressRange[], start: number, end: number): void {
