@@ -517,7 +517,7 @@ export class Inspector {
       let at = address;
       const end = address + length;
       while (at < end) {
-        const step = Math.min(end - at, 256 - (at % 256));
+        const step = Math.min(end - at, 256 - (at - Math.floor(at / 256) * 256));
         try {
           parts.push(await this.memory.read(at, step));
         } catch {

@@ -84,6 +84,6 @@ export const LOW_HALVES: readonly (readonly [string, string])[] = [
 ];
 
 /** The address width of a kernel's symbols: 64 for an ELF64, else 32. */
-export function symbolsAddressWidth(symbols: { readonly elf: object }): AddressWidth {
-  return (symbols.elf as { readonly addressWidth?: AddressWidth }).addressWidth ?? 32;
+export function symbolsAddressWidth(symbols: { readonly elf: { readonly addressWidth: AddressWidth } }): AddressWidth {
+  return symbols.elf.addressWidth;
 }

@@ -256,7 +256,7 @@ export class GuestAccess implements TargetAccess {
     for (let off = 0; off < length;) {
       const a = physical + off;
       const b = memoryCache.get(Math.floor(a / BLOCK)) as Buffer;
-      const inBlock = a % BLOCK;
+      const inBlock = a - Math.floor(a / BLOCK) * BLOCK;
       const n = Math.min(BLOCK - inBlock, length - off);
       b.copy(out, off, inBlock, inBlock + n);
       off += n;

@@ -502,7 +502,7 @@ export class MmscopeSession extends DebugSession {
         const parts: Buffer[] = [];
         let at = address;
         while (at < address + count) {
-          const n = Math.min(0x1000 - (at % 0x1000), address + count - at);
+          const n = Math.min(0x1000 - (at - Math.floor(at / 0x1000) * 0x1000), address + count - at);
           try {
             parts.push(await target.readMemory(at, n));
           } catch {

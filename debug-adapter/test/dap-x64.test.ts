@@ -1,0 +1,164 @@
+// An x86-64 kernel end to end through the real adapter (DAP) on a real qemu-system-x86_64, with
+// gdb, QEMU's monitor and binutils as oracles: the test kernel of fixtures-x64 (32-bit multiboot
+// entry, long mode, C in the higher half at 0xffffffff80100000) stops at a function breakpoint
+// where gdb places it; the call stack, the 64-bit registers (exact, decoded by bit), the
+// disassembly (64-bit code), locals, LP64 expressions and seeded step sequences agree with them.
+
+import * as assert from 'assert';
+import { execFileSync } from 'child_process';
+import { DebugClient } from '@vscode/debugadapter-testsupport';
+import { DebugProtocol } from '@vscode/debugprotocol';
+import { launchQemu, QemuInstance } from '../../qemu-bridge/src';
+import { buildX64Kernel } from './fixtures-x64/build';
+import {
+  assertSameFrames, endSessionLeavingNoQemu, launchAndStop, parseBacktrace, QemuMonitor, qemuMarker, runGdb, shownStack, startClient,
+} from './dap-fixture';
+import { differences, runInAdapter, runInGdb } from './step-compare';
+
+/** Runs gdb on a fresh qemu-system-x86_64 with the kernel stopped at `break fn` (set once paging is on), then `commands`. */
+async function gdbAtFunction(kernel: string, fn: string, commands: string[]): Promise<string[]> {
+  let qemu: QemuInstance | undefined;
+  try {
+    qemu = await launchQemu({ kernel, cmdline: '', memoryMiB: 32, qemuBinary: 'qemu-system-x86_64' });
+    const args = ['-batch', '-nx', '-ex', 'set pagination off', '-ex', 'set confirm off', '-ex', `file ${kernel}`, '-ex', 'set architecture i386:x86-64',
+      '-ex', `target remote 127.0.0.1:${qemu.gdb.port}`, '-ex', 'tbreak *kmain', '-ex', 'continue', '-ex', `tbreak ${fn}`, '-ex', 'continue'];
+    for (const c of commands) args.push('-ex', 'echo @@\\n', '-ex', c);
+    args.push('-ex', 'kill');
+    return (await runGdb(args)).split('@@\n').slice(1);
+  } finally {
+    await qemu?.shutdown(1000);
+  }
+}
+
+/** The registers QEMU's `info registers` shows, exactly (RAX=… as bigints, lower-case names). */
+function monitorRegisters(text: string): Map<string, bigint> {
+  const out = new Map<string, bigint>();
+  for (const m of text.matchAll(/\b([A-Z][A-Z0-9]*)\s?=([0-9a-f]{8,16})\b/g)) if (!out.has(m[1].toLowerCase())) out.set(m[1].toLowerCase(), BigInt(`0x${m[2]}`));
+  return out;
+}
+
+const hex16 = (v: bigint): string => `0x${v.toString(16).padStart(16, '0')}`;
+
+describe('DAP: an x86-64 kernel (real qemu-system-x86_64, gdb as oracle)', function () {
+  this.timeout(300000);
+  let kernel = '';
+  let dc: DebugClient | undefined;
+  const marker = qemuMarker();
+  let monitor: QemuMonitor | undefined;
+  let stop: DebugProtocol.StoppedEvent;
+  let breakpoint: DebugProtocol.Breakpoint;
+  let gdb: string[] = [];
+
+  before(async () => {
+    kernel = buildX64Kernel();
+    gdb = await gdbAtFunction(kernel, 'page_alloc', ['p/x $pc', 'bt', 'p *r', 'p r->free->next->pfn', 'p sizeof(long)', 'p sizeof(r)', 'p/x (unsigned long)r + 8', 'p $rsp', 'info registers efer']);
+    dc = await startClient();
+    const client = dc;
+    stop = await launchAndStop(client, { kernel, marker, monitor: true, cmdline: '' }, async () => {
+      breakpoint = (await client.setFunctionBreakpointsRequest({ breakpoints: [{ name: 'page_alloc' }] })).body.breakpoints[0];
+    });
+    monitor = await QemuMonitor.connect(marker);
+  });
+
+  after(async () => {
+    monitor?.close();
+    await endSessionLeavingNoQemu(dc, marker);
+  });
+
+  const session = (): DebugClient => dc as DebugClient;
+  const topId = async (): Promise<number> => (await session().stackTraceRequest({ threadId: 1 })).body.stackFrames[0].id;
+  const evaluate = async (expression: string): Promise<string> => (await session().evaluateRequest({ expression, frameId: await topId(), context: 'watch' })).body.result;
+
+  it('stops at break page_alloc at the higher-half address gdb stops at (16 hex digits)', async () => {
+    const gdbPc = /\$\d+ = (0x[0-9a-f]+)/.exec(gdb[0])?.[1];
+    assert.ok(gdbPc, gdb[0]);
+    assert.strictEqual(breakpoint.verified, true);
+    assert.strictEqual(breakpoint.instructionReference, `0x${gdbPc.slice(2).padStart(16, '0')}`);
+    assert.strictEqual(stop.body.reason, 'breakpoint');
+    const regs = monitorRegisters(await (monitor as QemuMonitor).hmp('info registers'));
+    assert.strictEqual(hex16(regs.get('rip') ?? 0n), breakpoint.instructionReference, 'QEMU stopped there');
+    const { raw } = await shownStack(session());
+    assert.strictEqual(raw[0].instructionPointerReference, breakpoint.instructionReference);
+  });
+
+  it('shows the call stack gdb shows, unwound by CFI through the higher half into the boot code', async () => {
+    const { frames, raw } = await shownStack(session());
+    assertSameFrames(frames, parseBacktrace(gdb[1]), 'at page_alloc');
+    assert.deepStrictEqual(frames.slice(0, 3).map((f) => f.name), ['page_alloc', 'workload', 'kmain']);
+    for (const f of raw) assert.match(f.instructionPointerReference ?? '', /^0x[0-9a-f]{16}$/);
+  });
+
+  it('shows the 64-bit registers exactly as QEMU holds them, EFER and CR4 decoded by bit', async () => {
+    const scopes = (await session().scopesRequest({ frameId: await topId() })).body.scopes;
+    const registers = scopes.find((s) => s.name === 'Registers');
+    assert.ok(registers);
+    const rows = (await session().variablesRequest({ variablesReference: registers.variablesReference })).body.variables;
+    const shown = new Map(rows.map((r) => [r.name, r.value]));
+    const qemu = monitorRegisters(await (monitor as QemuMonitor).hmp('info registers'));
+    for (const name of ['rax', 'rbx', 'rcx', 'rdx', 'rsi', 'rdi', 'rbp', 'rsp', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15', 'rip', 'cr0', 'cr2', 'cr3', 'cr4', 'efer']) {
+      const q = qemu.get(name);
+      assert.ok(q !== undefined, `QEMU shows ${name}`);
+      assert.strictEqual((shown.get(name) ?? '').split(' ')[0], hex16(q), `${name}: ${shown.get(name)}`);
+    }
+    // r8 holds 0xffff800000400000, a value with more than 53 significant bits.
+    assert.strictEqual(shown.get('r8')?.split(' ')[0], hex16(qemu.get('r8') ?? 0n));
+    assert.match(shown.get('efer') ?? '', /\[ SCE LME LMA NXE \]$/);
+    assert.match(gdb[8], /\[ NXE LMA LME SCE \]/, 'gdb decodes the same EFER bits');
+    assert.match(shown.get('cr4') ?? '', /\[ PAE \]$/);
+    assert.match(shown.get('rip') ?? '', /<page_alloc\+\d+>$/);
+    const efer = rows.find((r) => r.name === 'efer') as DebugProtocol.Variable;
+    const bits = (await session().variablesRequest({ variablesReference: efer.variablesReference })).body.variables;
+    assert.deepStrictEqual(bits.filter((b) => ['SCE', 'LME', 'LMA', 'NXE'].includes(b.name)).map((b) => `${b.name}=${b.value}`), ['SCE=1', 'LME=1', 'LMA=1', 'NXE=1']);
+  });
+
+  it('disassembles 64-bit code at rip as objdump decodes the kernel file', async () => {
+    const pc = breakpoint.instructionReference as string;
+    const ours = (await session().disassembleRequest({ memoryReference: pc, instructionCount: 8 })).body?.instructions ?? [];
+    const text = execFileSync('objdump', ['-d', '--insn-width=16', `--start-address=${pc}`, `--stop-address=0x${(BigInt(pc) + 128n).toString(16)}`, kernel], { encoding: 'latin1' });
+    const theirs = [...text.matchAll(/^\s*([0-9a-f]+):\t((?:[0-9a-f]{2} )+)\s*\t/gm)].slice(0, 8).map((m) => ({ address: `0x${(m[1] ?? '').padStart(16, '0')}`, bytes: (m[2] ?? '').trim() }));
+    assert.deepStrictEqual(ours.map((i) => ({ address: i.address, bytes: i.instructionBytes })), theirs);
+    assert.ok(ours.some((i) => /%r[a-z0-9]+/.test(i.instruction)), `64-bit registers in: ${ours.map((i) => i.instruction).join('; ')}`);
+    const back = (await session().disassembleRequest({ memoryReference: pc, instructionOffset: -3, instructionCount: 4 })).body?.instructions ?? [];
+    assert.strictEqual(back[3]?.address, pc);
+  });
+
+  it('evaluates locals, pointers and LP64 expressions as gdb prints them', async () => {
+    const value = (section: string): string => (/^\$\d+ = (.*)$/m.exec(section)?.[1] ?? section).trim();
+    assert.strictEqual(await evaluate('*r'), value(gdb[2]));
+    assert.strictEqual(await evaluate('r->free->next->pfn'), value(gdb[3]));
+    assert.strictEqual(await evaluate('sizeof(long)'), value(gdb[4]));
+    assert.strictEqual(await evaluate('sizeof(r)'), value(gdb[5]));
+    assert.strictEqual(await evaluate('(unsigned long)r + 8'), String(BigInt(value(gdb[6]))));
+    assert.strictEqual(await evaluate('$rsp'), value(gdb[7]));
+  });
+});
+
+/** Functions that never return: no `finish` from them or from what they call directly. */
+const NO_FINISH = ['kmain', 'long_entry', '_start'];
+const STEPS = 120;
+
+describe('DAP: stepping an x86-64 kernel agrees with gdb (real qemu-system-x86_64, gdb as oracle)', function () {
+  this.timeout(600000);
+  for (const [fn, seed] of [['page_alloc', 5], ['hash_region', 17], ['workload', 29]] as const) {
+    it(`${STEPS} seeded steps from break ${fn} stop where gdb stops`, async () => {
+      const kernel = buildX64Kernel();
+      const marker = qemuMarker();
+      let dc: DebugClient | undefined;
+      let ours;
+      try {
+        dc = await startClient();
+        ours = await runInAdapter(dc, { kernel, fn, marker, seed, count: STEPS, noFinish: NO_FINISH });
+      } finally {
+        await endSessionLeavingNoQemu(dc, marker);
+      }
+      assert.deepStrictEqual(ours.errors, []);
+      const gdb = await runInGdb(kernel, fn, ours.commands, { pagingAt: 'kmain' });
+      const diff = differences(ours.commands, ours.places, gdb);
+      const mismatches = diff.filter((d) => !d.includes('(same in both)'));
+      assert.ok(mismatches.length === 0, `${mismatches.length} of ${ours.places.length} stops differ from gdb:\n${diff.join('\n')}`);
+      assert.strictEqual(gdb.length, STEPS + 1, 'gdb answered every command');
+      assert.ok(ours.places.every((p) => p.pc < 0), 'every stop is in the higher half (a negative address number)');
+      assert.ok(new Set(ours.places.map((p) => p.fn)).size > 2, `the sequence leaves ${fn}: ${[...new Set(ours.places.map((p) => p.fn))].join(', ')}`);
+    });
+  }
+});
