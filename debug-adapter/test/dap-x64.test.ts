@@ -6,12 +6,15 @@
 
 import * as assert from 'assert';
 import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { DebugClient } from '@vscode/debugadapter-testsupport';
 import { DebugProtocol } from '@vscode/debugprotocol';
 import { launchQemu, QemuInstance } from '../../qemu-bridge/src';
 import { buildX64Kernel } from './fixtures-x64/build';
 import {
-  assertSameFrames, endSessionLeavingNoQemu, launchAndStop, parseBacktrace, QemuMonitor, qemuMarker, runGdb, shownStack, startClient,
+  assertSameFrames, endSessionLeavingNoQemu, launchAndStop, parseBacktrace, QemuMonitor, qemuMarker, runGdb, shownStack, startClient, stopClient,
 } from './dap-fixture';
 import { differences, runInAdapter, runInGdb } from './step-compare';
 
@@ -161,4 +164,150 @@ describe('DAP: stepping an x86-64 kernel agrees with gdb (real qemu-system-x86_6
       assert.ok(new Set(ours.places.map((p) => p.fn)).size > 2, `the sequence leaves ${fn}: ${[...new Set(ours.places.map((p) => p.fn))].join(', ')}`);
     });
   }
+});
+
+/** objdump's decoding of the kernel file from `start`: addresses (16 digits) and bytes; `mode32` decodes as 32-bit code. */
+function objdumpFrom(kernel: string, start: bigint, count: number, mode32: boolean): { address: string; bytes: string }[] {
+  const args = ['-d', '--insn-width=16', ...(mode32 ? ['-M', 'i386'] : []), `--start-address=0x${start.toString(16)}`, `--stop-address=0x${(start + BigInt(count * 16)).toString(16)}`, kernel];
+  const text = execFileSync('objdump', args, { encoding: 'latin1' });
+  return [...text.matchAll(/^\s*([0-9a-f]+):\t((?:[0-9a-f]{2} )+)\s*\t/gm)].slice(0, count).map((m) => ({ address: `0x${(m[1] ?? '').padStart(16, '0')}`, bytes: (m[2] ?? '').trim() }));
+}
+
+function nmSymbol(kernel: string, name: string): bigint {
+  const m = new RegExp(`^([0-9a-f]+) \\w ${name}$`, 'm').exec(execFileSync('nm', [kernel], { encoding: 'latin1' }));
+  if (!m) throw new Error(`nm finds no ${name} in ${kernel}`);
+  return BigInt(`0x${m[1]}`);
+}
+
+/** gdb's pc after each of `steps` stepi from `start` (the gdbstub at reset when start is undefined), on a fresh qemu-system-x86_64. */
+async function gdbStepiPcs(kernel: string, start: bigint | undefined, steps: number): Promise<string[]> {
+  let qemu: QemuInstance | undefined;
+  try {
+    qemu = await launchQemu({ kernel, cmdline: '', memoryMiB: 32, qemuBinary: 'qemu-system-x86_64' });
+    const args = ['-batch', '-nx', '-ex', 'set pagination off', '-ex', `file ${kernel}`, '-ex', 'set architecture i386:x86-64', '-ex', `target remote 127.0.0.1:${qemu.gdb.port}`];
+    if (start !== undefined) args.push('-ex', `tbreak *0x${start.toString(16)}`, '-ex', 'continue');
+    args.push('-ex', 'echo @@\\n', '-ex', 'p/x $pc');
+    for (let i = 0; i < steps; i++) args.push('-ex', 'stepi', '-ex', 'echo @@\\n', '-ex', 'p/x $pc');
+    args.push('-ex', 'kill');
+    return (await runGdb(args)).split('@@\n').slice(1).map((s) => `0x${(/\$\d+ = 0x([0-9a-f]+)/.exec(s)?.[1] ?? '?').padStart(16, '0')}`);
+  } finally {
+    await qemu?.shutdown(1000);
+  }
+}
+
+describe('DAP: an x86-64 kernel in its 32-bit and 16-bit code (real qemu-system-x86_64, gdb and objdump as oracles)', function () {
+  this.timeout(300000);
+
+  const topFrame = async (dc: DebugClient): Promise<DebugProtocol.StackFrame> => {
+    const f = (await dc.stackTraceRequest({ threadId: 1 })).body.stackFrames[0];
+    assert.ok(f, 'a top frame');
+    return f;
+  };
+  const stepi = async (dc: DebugClient): Promise<void> => {
+    const stopped = dc.waitForEvent('stopped');
+    await dc.stepInRequest({ threadId: 1, granularity: 'instruction' });
+    await stopped;
+  };
+  const registerRows = async (dc: DebugClient): Promise<Map<string, string>> => {
+    const scopes = (await dc.scopesRequest({ frameId: (await topFrame(dc)).id })).body.scopes;
+    const registers = scopes.find((s) => s.name === 'Registers');
+    assert.ok(registers);
+    return new Map((await dc.variablesRequest({ variablesReference: registers.variablesReference })).body.variables.map((v) => [v.name, v.value]));
+  };
+
+  it('stops on entry in 32-bit protected mode, disassembles 32-bit code, and steps through the switch to long mode as gdb does', async () => {
+    const kernel = buildX64Kernel();
+    const entry = nmSymbol(kernel, '_start');
+    const longEntry = nmSymbol(kernel, 'long_entry');
+    const marker = qemuMarker();
+    let dc: DebugClient | undefined;
+    const ours: string[] = [];
+    try {
+      dc = await startClient();
+      const stop = await launchAndStop(dc, { kernel, marker, stopOnEntry: true, cmdline: '' }, async () => undefined);
+      assert.strictEqual(stop.body.reason, 'entry');
+      const top = await topFrame(dc);
+      assert.strictEqual(top.instructionPointerReference, `0x${entry.toString(16).padStart(16, '0')}`);
+      assert.strictEqual(top.name, '_start');
+      const regs = await registerRows(dc);
+      assert.match(regs.get('cr0') ?? '', /\[ PE ET \]$/, 'protected mode, no paging');
+      assert.match(regs.get('efer') ?? '', /^0x0{16} \[ \]$/, 'long mode not enabled yet');
+      // 32-bit code: objdump -M i386 decodes the same instruction boundaries; `(,%ecx,8)` is 32-bit addressing.
+      const code = (await dc.disassembleRequest({ memoryReference: top.instructionPointerReference ?? '', instructionCount: 16 })).body?.instructions ?? [];
+      assert.deepStrictEqual(code.map((i) => ({ address: i.address, bytes: i.instructionBytes })), objdumpFrom(kernel, entry, 16, true));
+      assert.ok(code.some((i) => i.instruction.includes('(,%ecx,8)')), code.map((i) => i.instruction).join('; '));
+      // Run to the first 64-bit instruction (an instruction breakpoint at long_entry).
+      const ref = `0x${longEntry.toString(16).padStart(16, '0')}`;
+      const set = await dc.customRequest('setInstructionBreakpoints', { breakpoints: [{ instructionReference: ref }] }) as DebugProtocol.SetInstructionBreakpointsResponse;
+      const bp = set.body.breakpoints[0];
+      assert.strictEqual(bp?.verified, true);
+      const stopped = dc.waitForEvent('stopped');
+      await dc.continueRequest({ threadId: 1 });
+      await stopped;
+      await dc.customRequest('setInstructionBreakpoints', { breakpoints: [] });
+      assert.strictEqual((await topFrame(dc)).instructionPointerReference, ref);
+      assert.match((await registerRows(dc)).get('efer') ?? '', /LMA/);
+      const code64 = (await dc.disassembleRequest({ memoryReference: ref, instructionCount: 10 })).body?.instructions ?? [];
+      assert.deepStrictEqual(code64.map((i) => ({ address: i.address, bytes: i.instructionBytes })), objdumpFrom(kernel, longEntry, 10, false));
+      assert.ok(code64.some((i) => /movabs \$0x[0-9a-f]+,%rsp/.test(i.instruction)), code64.map((i) => i.instruction).join('; '));
+      ours.push(ref);
+      for (let i = 0; i < 12; i++) {
+        await stepi(dc);
+        ours.push((await topFrame(dc)).instructionPointerReference ?? '');
+      }
+      assert.strictEqual((await topFrame(dc)).name, 'kmain', 'the steps end in kmain, in the higher half');
+    } finally {
+      await endSessionLeavingNoQemu(dc, marker);
+    }
+    assert.deepStrictEqual(ours, await gdbStepiPcs(kernel, longEntry, 12));
+  });
+
+  it('attached at reset, shows the real-mode pc, decodes 16-bit code and steps as gdb does', async () => {
+    const kernel = buildX64Kernel();
+    let qemu: QemuInstance | undefined;
+    let dc: DebugClient | undefined;
+    const ours: string[] = [];
+    try {
+      qemu = await launchQemu({ kernel, cmdline: '', memoryMiB: 32, qemuBinary: 'qemu-system-x86_64' });
+      dc = await startClient();
+      const client = dc;
+      const stopped = client.waitForEvent('stopped');
+      await Promise.all([
+        client.initializeRequest(),
+        client.waitForEvent('initialized').then(() => client.configurationDoneRequest()),
+        client.attachRequest({ gdb: `127.0.0.1:${qemu.gdb.port}`, qmp: `127.0.0.1:${qemu.qmp.port}`, kernel } as DebugProtocol.AttachRequestArguments),
+      ]);
+      await stopped;
+      const regs = await registerRows(client);
+      assert.strictEqual(regs.get('cs'), '0xf000');
+      assert.match(regs.get('cr0') ?? '', /^0x0000000060000010 /, 'real mode (CR0.PE clear)');
+      let top = await topFrame(client);
+      ours.push(top.instructionPointerReference ?? '');
+      for (let i = 0; i < 3; i++) {
+        await stepi(client);
+        top = await topFrame(client);
+        ours.push(top.instructionPointerReference ?? '');
+      }
+      // The BIOS code at cs:ip (linear cs * 16 + ip; the gdbstub's pc is ip, as gdb shows it) decoded
+      // as 16-bit code, as objdump -m i8086 decodes the same bytes.
+      const linear = 0xf0000 + Number(BigInt(top.instructionPointerReference ?? '0'));
+      const code = (await client.disassembleRequest({ memoryReference: `0x${linear.toString(16)}`, instructionCount: 8 })).body?.instructions ?? [];
+      assert.strictEqual(code.length, 8);
+      const bytes = Buffer.from(code.map((i) => i.instructionBytes ?? '').join(' ').replace(/ /g, ''), 'hex');
+      const file = path.join(os.tmpdir(), `mmscope-x64-real-${process.pid}.bin`);
+      fs.writeFileSync(file, bytes);
+      try {
+        const dump = execFileSync('objdump', ['-D', '-z', '-b', 'binary', '-m', 'i8086', `--adjust-vma=0x${linear.toString(16)}`, file], { encoding: 'latin1' });
+        const theirs = [...dump.matchAll(/^\s*([0-9a-f]+):\t((?:[0-9a-f]{2} )+)\s*\t/gm)].map((m) => ({ address: `0x${(m[1] ?? '').padStart(16, '0')}`, bytes: (m[2] ?? '').trim() }));
+        assert.deepStrictEqual(code.map((i) => ({ address: i.address, bytes: i.instructionBytes })), theirs, `objdump -m i8086 decodes the same instructions:\n${dump}`);
+        assert.ok(code.some((i) => /^[0-9a-f]{2}( [0-9a-f]{2})*$/.test(i.instructionBytes ?? '') && i.instruction !== '(bad)'));
+      } finally {
+        fs.rmSync(file, { force: true });
+      }
+    } finally {
+      await stopClient(dc);
+      await qemu?.shutdown(1000);
+    }
+    assert.deepStrictEqual(ours, await gdbStepiPcs(kernel, undefined, 3));
+  });
 });
