@@ -8,7 +8,7 @@ import { compareStop, fromGdb, StopView, valueMap } from './corpus/records';
 import { buildKernel, MATRIX } from './corpus/build';
 
 const frames = [{ function: 'fib', file: 'work.c', line: 44 }, { function: 'do_round', file: 'round.c', line: 17 }];
-const gdbStop = (over: Partial<StopView> = {}): StopView => ({ stop: 3, op: 'next', pc: 0x1000, frames, values: [['n', '5'], ['a', '<optimized out>']], ...over });
+const gdbStop = (over: Partial<StopView> = {}): StopView => ({ stop: 3, op: 'next', pc: 0x1000n, frames, values: [['n', '5'], ['a', '<optimized out>']], ...over });
 
 describe('corpus: comparison units', () => {
   it('equal stops have no differences and are the same execution point', () => {
@@ -25,7 +25,7 @@ describe('corpus: comparison units', () => {
   });
 
   it('a different pc or state is a divergence', () => {
-    assert.strictEqual(compareStop(gdbStop(), gdbStop({ pc: 0x1004 }), 0).sameLocation, false);
+    assert.strictEqual(compareStop(gdbStop(), gdbStop({ pc: 0x1004n }), 0).sameLocation, false);
     const exited = compareStop(gdbStop(), { stop: 3, op: 'next', frames: [], values: [], exited: true }, 0);
     assert.strictEqual(exited.sameLocation, false);
     assert.deepStrictEqual(exited.differences.map((d) => d.field), ['state']);
@@ -64,9 +64,9 @@ describe('corpus: comparison units', () => {
     assert.deepStrictEqual(compareStop(gdbStop(), ours, 0).differences, []);
   });
 
-  it("reads gdb-oracle.py's records (args then locals; the break round)", () => {
-    const v = fromGdb({ stop: 1, op: 'break', pc: 16, frames: [{ function: 'f', file: 'a.c', line: 2, pc: 16 }], args: [['x', '1']], locals: [['y', '2']], round: 4, breakRound: 3 });
-    assert.deepStrictEqual(v, { stop: 1, op: 'break', pc: 16, frames: [{ function: 'f', file: 'a.c', line: 2 }], values: [['x', '1'], ['y', '2']], round: 4, breakRound: 3 });
+  it("reads gdb-oracle.py's records (args then locals; the break round; a 64-bit pc exactly)", () => {
+    const v = fromGdb({ stop: 1, op: 'break', pc: '0xffffffff80100010', frames: [{ function: 'f', file: 'a.c', line: 2, pc: '0xffffffff80100010' }], args: [['x', '1']], locals: [['y', '2']], round: 4, breakRound: 3 });
+    assert.deepStrictEqual(v, { stop: 1, op: 'break', pc: 0xffffffff80100010n, frames: [{ function: 'f', file: 'a.c', line: 2 }], values: [['x', '1'], ['y', '2']], round: 4, breakRound: 3 });
   });
 
   it('the plan is seeded: same seed same plan, other seed other plan, every kind as often as asked', () => {

@@ -1,5 +1,6 @@
-// gdb is the oracle for run control: for every kernel of the corpus matrix (three boot styles,
-// -O0/-O1/-O2/-Os, with and without frame pointers), a seeded plan of stops (function and line
+// gdb is the oracle for run control: for every kernel of the corpus matrix (five i386 boot styles,
+// 32-bit and PAE paging, -O0/-O1/-O2/-Os, with and without frame pointers; with
+// MMSCOPE_CORPUS_X64=1 also the x86-64 kernels), a seeded plan of stops (function and line
 // breakpoints, each from a given round of the workers) and at least 200 step operations of each
 // kind (next, step, finish, stepi) runs in `gdb -batch` and then, replaying gdb's rounds and
 // operations, in the real adapter over DAP; every stop's state, pc, function, file, line,
@@ -7,13 +8,15 @@
 // (MMSCOPE_CORPUS_JOBS); the full matrix is bounded to about 15 minutes on a 2-core machine.
 
 import * as assert from 'assert';
-import { MATRIX, variantId } from './corpus/build';
+import { corpusGdbMatrix, variantId } from './corpus/build';
 import { compareVariant, DEFAULT_OPTIONS, disagreements, formatReport, uncompared, VariantReport } from './corpus/compare';
 import { STEP_KINDS } from './corpus/plan';
 
 /** Each kind must be exercised at least this often per kernel (issue 11). */
 const MIN_PER_KIND = 200;
 const JOBS = Math.max(1, Number(process.env.MMSCOPE_CORPUS_JOBS ?? 2) || 2);
+/** The i386 kernels; with MMSCOPE_CORPUS_X64=1 the x86-64 kernels too (X64_MATRIX). */
+const KERNELS = corpusGdbMatrix();
 
 describe('corpus: run control agrees with gdb on every corpus kernel', function () {
   this.timeout(30 * 60_000);
@@ -21,7 +24,7 @@ describe('corpus: run control agrees with gdb on every corpus kernel', function 
 
   before(() => {
     // Start the comparisons in a pool of JOBS; each test awaits its own.
-    const queue = [...MATRIX];
+    const queue = [...KERNELS];
     const gates: (() => void)[] = [];
     let running = 0;
     const next = (): void => {
@@ -42,7 +45,7 @@ describe('corpus: run control agrees with gdb on every corpus kernel', function 
     next();
   });
 
-  for (const variant of MATRIX) {
+  for (const variant of KERNELS) {
     const id = variantId(variant);
     it(`${id}: every stop and step agrees with gdb`, async () => {
       const report = await (results.get(id) as Promise<VariantReport>);

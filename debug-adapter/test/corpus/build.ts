@@ -12,19 +12,45 @@ export const CORPUS_DIR = path.join(repoRoot, 'debug-adapter', 'test', 'corpus')
 export const KERNEL_SOURCE_DIR = path.join(CORPUS_DIR, 'kernel');
 const STYLE_DIR = path.join(CORPUS_DIR, 'styles');
 
-export type StyleName = 'higher-half-c0' | 'higher-half-80' | 'identity';
+export type StyleName = 'higher-half-c0' | 'higher-half-80' | 'identity' | 'higher-half-c0-pae' | 'identity-pae' | 'x86-64-higher-half' | 'x86-64-direct-map';
+export type Arch = 'i386' | 'x86-64';
 export type OptLevel = 'O0' | 'O1' | 'O2' | 'Os';
 
 export interface StyleInfo {
+  arch: Arch;
   /** Virtual address of physical 0 once the kernel runs (KERNEL_VBASE). */
-  vbase: number;
+  vbase: bigint;
+  /** The linker script in styles/ (default: `<style>.ld`). */
+  linkerScript?: string;
   description: string;
+  /** What the kernel's boot line "corpus: paging ..." must say (kernel/paging.c, from CR0/CR4/EFER). */
+  paging: string;
+  /** Extra compiler definitions of the style (e.g. -DCORPUS_PAE). */
+  defines: readonly string[];
+  /** QEMU CPU model the style needs (`-cpu`; absent: QEMU's default). */
+  cpu?: string;
 }
 
 export const STYLES: Readonly<Record<StyleName, StyleInfo>> = {
-  'higher-half-c0': { vbase: 0xc0000000, description: 'higher half at 0xC0000000, 4 MiB PSE boot pages, identity entry dropped after the jump' },
-  'higher-half-80': { vbase: 0x80000000, description: 'higher half at 0x80000000, a low .boot section, 4 KiB boot page table' },
-  identity: { vbase: 0, description: 'identity-mapped 0-8 MiB with 4 KiB pages, linked at 1 MiB' },
+  'higher-half-c0': { arch: 'i386', vbase: 0xc0000000n, paging: '32-bit, PSE', defines: [], description: 'higher half at 0xC0000000, 4 MiB PSE boot pages, identity entry dropped after the jump' },
+  'higher-half-80': { arch: 'i386', vbase: 0x80000000n, paging: '32-bit', defines: [], description: 'higher half at 0x80000000, a low .boot section, 4 KiB boot page table' },
+  identity: { arch: 'i386', vbase: 0n, paging: '32-bit', defines: [], description: 'identity-mapped 0-8 MiB with 4 KiB pages, linked at 1 MiB' },
+  'higher-half-c0-pae': {
+    arch: 'i386', vbase: 0xc0000000n, paging: 'PAE, NX', defines: ['-DCORPUS_PAE'], cpu: 'max',
+    description: 'higher half at 0xC0000000 with PAE: a PDPT, 4 KiB pages with NX on data for 0-2 MiB, 2 MiB NX pages (the worker stacks) for 2-8 MiB, a 2 MiB identity page for the jump',
+  },
+  'identity-pae': {
+    arch: 'i386', vbase: 0n, paging: 'PAE, NX', defines: ['-DCORPUS_PAE'], cpu: 'max',
+    description: 'identity-mapped 0-8 MiB with PAE: 4 KiB pages with NX on data for 0-2 MiB, 2 MiB NX pages (the worker stacks) for 2-8 MiB',
+  },
+  'x86-64-higher-half': {
+    arch: 'x86-64', vbase: 0xffffffff80000000n, linkerScript: 'x86-64.ld', paging: '4-level', defines: [],
+    description: 'x86-64 at 0xFFFFFFFF80100000 (-mcmodel=kernel), multiboot a.out kludge, 4-level paging with 2 MiB pages for 0-8 MiB, identity PML4 entry dropped after the jump',
+  },
+  'x86-64-direct-map': {
+    arch: 'x86-64', vbase: 0xffffffff80000000n, linkerScript: 'x86-64.ld', paging: '4-level, NX', defines: ['-DPHYS_MAP_BASE=0xffff800000000000'], cpu: 'max',
+    description: 'x86-64 at 0xFFFFFFFF80100000, 4-level paging with 1 GiB pages only: a direct map of 0-4 GiB at 0xFFFF800000000000 (NX; the console uses it), the kernel page, an identity page for the jump',
+  },
 };
 
 export interface CorpusVariant {
@@ -35,8 +61,9 @@ export interface CorpusVariant {
 }
 
 /**
- * The matrix the gdb comparison runs: every style at -O0, -O2 and -Os, plus -O1, and both frame
- * pointer settings spread over the styles (docs/testing-corpus.md).
+ * The matrix the gdb comparison runs: every 32-bit style at -O0, -O2 and -Os, plus -O1, and both
+ * frame pointer settings spread over the styles; the PAE styles at one level each
+ * (docs/testing-corpus.md).
  */
 export const MATRIX: readonly CorpusVariant[] = [
   { style: 'higher-half-c0', opt: 'O0', framePointer: true },
@@ -51,7 +78,27 @@ export const MATRIX: readonly CorpusVariant[] = [
   { style: 'identity', opt: 'O0', framePointer: true },
   { style: 'identity', opt: 'O2', framePointer: false },
   { style: 'identity', opt: 'Os', framePointer: false },
+  { style: 'higher-half-c0-pae', opt: 'O2', framePointer: false },
+  { style: 'identity-pae', opt: 'O0', framePointer: true },
 ];
+
+/**
+ * The x86-64 kernels. They boot in corpus-boot.test.ts; the gdb comparison runs them only with
+ * MMSCOPE_CORPUS_X64=1 (the adapter's x86-64 support is being written), see corpusGdbMatrix().
+ */
+export const X64_MATRIX: readonly CorpusVariant[] = [
+  { style: 'x86-64-higher-half', opt: 'O0', framePointer: true },
+  { style: 'x86-64-higher-half', opt: 'O2', framePointer: false },
+  { style: 'x86-64-direct-map', opt: 'O2', framePointer: true },
+];
+
+/** Every kernel that must boot: the gdb matrix and the x86-64 kernels. */
+export const BOOT_MATRIX: readonly CorpusVariant[] = [...MATRIX, ...X64_MATRIX];
+
+/** The kernels corpus-gdb.test.ts compares: MATRIX, plus X64_MATRIX when `env.MMSCOPE_CORPUS_X64` is 1. */
+export function corpusGdbMatrix(env: NodeJS.ProcessEnv = process.env): readonly CorpusVariant[] {
+  return env.MMSCOPE_CORPUS_X64 === '1' ? BOOT_MATRIX : MATRIX;
+}
 
 export function variantId(v: CorpusVariant): string {
   return `${v.style}-${v.opt}-${v.framePointer ? 'fp' : 'nofp'}`;
@@ -65,21 +112,19 @@ export function isOptLevel(s: string): s is OptLevel {
   return s === 'O0' || s === 'O1' || s === 'O2' || s === 'Os';
 }
 
-/** The C and assembly sources of the corpus kernels (absolute paths). */
-export function kernelSources(): { c: string[]; asm: string[] } {
-  const names = fs.readdirSync(KERNEL_SOURCE_DIR).sort();
-  return {
-    c: names.filter((n) => n.endsWith('.c')).map((n) => path.join(KERNEL_SOURCE_DIR, n)),
-    asm: names.filter((n) => n.endsWith('.S')).map((n) => path.join(KERNEL_SOURCE_DIR, n)),
-  };
+/** The C and assembly sources of the corpus kernels (absolute paths): the assembly of kernel/ for i386, of kernel/x86-64/ for x86-64. */
+export function kernelSources(arch: Arch = 'i386'): { c: string[]; asm: string[] } {
+  const list = (dir: string, ext: string): string[] => fs.readdirSync(dir).filter((n) => n.endsWith(ext)).sort().map((n) => path.join(dir, n));
+  return { c: list(KERNEL_SOURCE_DIR, '.c'), asm: list(arch === 'x86-64' ? path.join(KERNEL_SOURCE_DIR, 'x86-64') : KERNEL_SOURCE_DIR, '.S') };
 }
 
 export function cflags(v: CorpusVariant): string[] {
+  const style = STYLES[v.style];
   return [
-    '-m32', '-std=c11', '-ffreestanding', '-nostdlib', '-fno-pie', '-fno-pic', '-fno-stack-protector', '-fno-builtin',
+    ...(style.arch === 'x86-64' ? ['-m64', '-mcmodel=kernel', '-mno-red-zone'] : ['-m32']), '-std=c11', '-ffreestanding', '-nostdlib', '-fno-pie', '-fno-pic', '-fno-stack-protector', '-fno-builtin',
     '-mno-sse', '-mno-mmx', '-mno-80387', '-g', '-Wall', '-Wextra', '-Werror', `-${v.opt}`,
     ...(v.framePointer ? ['-fno-omit-frame-pointer'] : ['-fomit-frame-pointer', '-fasynchronous-unwind-tables']),
-    `-DKERNEL_VBASE=0x${STYLES[v.style].vbase.toString(16)}`, `-DSTYLE_NAME="${v.style}"`,
+    `-DKERNEL_VBASE=0x${style.vbase.toString(16)}`, `-DSTYLE_NAME="${v.style}"`, ...style.defines,
   ];
 }
 
@@ -102,7 +147,9 @@ export function buildKernel(v: CorpusVariant): string {
   if (hit) return hit;
   const dir = path.join(tmp(), id);
   fs.mkdirSync(dir, { recursive: true });
-  const { c, asm } = kernelSources();
+  const style = STYLES[v.style];
+  const { c, asm } = kernelSources(style.arch);
+  const m = style.arch === 'x86-64' ? '-m64' : '-m32';
   const objects: string[] = [];
   for (const source of c) {
     const obj = path.join(dir, path.basename(source, '.c') + '.o');
@@ -111,11 +158,13 @@ export function buildKernel(v: CorpusVariant): string {
   }
   for (const source of [...asm, path.join(STYLE_DIR, `${v.style}.S`)]) {
     const obj = path.join(dir, path.basename(source, '.S') + '.S.o');
-    run('gcc', ['-m32', '-g', '-c', source, '-o', obj]);
+    run('gcc', [m, '-g', '-c', source, '-o', obj]);
     objects.push(obj);
   }
   const elf = path.join(dir, 'kernel.elf');
-  run('ld', ['-m', 'elf_i386', '-nostdlib', '--build-id=none', '-T', path.join(STYLE_DIR, `${v.style}.ld`), '-o', elf, ...objects]);
+  const script = path.join(STYLE_DIR, style.linkerScript ?? `${v.style}.ld`);
+  const emulation = style.arch === 'x86-64' ? ['-m', 'elf_x86_64', '-z', 'max-page-size=0x1000', '--no-warn-rwx-segments'] : ['-m', 'elf_i386'];
+  run('ld', [...emulation, '-nostdlib', '--build-id=none', '-T', script, '-o', elf, ...objects]);
   built.set(id, elf);
   return elf;
 }
@@ -129,3 +178,18 @@ export function buildKernel(v: CorpusVariant): string {
  */
 export const CORPUS_QEMU_ARGS: readonly string[] = ['-vga', 'std', '-accel', 'tcg,thread=single'];
 export const CORPUS_MEMORY_MIB = 64;
+
+/** What a variant needs of QEMU beyond CORPUS_QEMU_ARGS, on both sides of a comparison. */
+export interface CorpusMachine {
+  /** CPU model (`cpu` of the launcher and of the adapter's launch); absent: QEMU's default. */
+  cpu?: string;
+  /** QEMU binary (the launcher's `qemuBinary`, the adapter's `qemuPath`); absent: qemu-system-i386. */
+  qemuBinary?: string;
+  /** What gdb-oracle.py sets with `set architecture` before connecting (absent: gdb's choice from the ELF). */
+  gdbArchitecture?: string;
+}
+
+export function corpusMachine(v: CorpusVariant): CorpusMachine {
+  const style = STYLES[v.style];
+  return { ...(style.cpu ? { cpu: style.cpu } : {}), ...(style.arch === 'x86-64' ? { qemuBinary: 'qemu-system-x86_64', gdbArchitecture: 'i386:x86-64' } : {}) };
+}

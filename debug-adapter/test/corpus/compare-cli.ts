@@ -2,9 +2,9 @@
 // Runs one corpus comparison and prints its report:
 //   node out/debug-adapter/test/corpus/compare-cli.js --style higher-half-c0 --opt O2 [--fp|--no-fp]
 //        [--seed N] [--steps N (per kind)] [--sequence N] [--show N (differences)] [--json]
-// Without --fp/--no-fp the matrix's variant for that style and level is used (docs/testing-corpus.md).
+// Without --fp/--no-fp the matrix's (or X64_MATRIX's) variant for that style and level is used (docs/testing-corpus.md).
 
-import { CorpusVariant, isOptLevel, isStyle, MATRIX, STYLES } from './build';
+import { BOOT_MATRIX, CorpusVariant, isOptLevel, isStyle, STYLES } from './build';
 import { compareVariant, DEFAULT_OPTIONS, formatReport } from './compare';
 
 function usage(text: string): never {
@@ -40,10 +40,10 @@ async function main(): Promise<void> {
   }
   if (!style || !isStyle(style)) usage(`--style must be one of ${Object.keys(STYLES).join(', ')}`);
   if (!opt || !isOptLevel(opt)) usage('--opt must be O0, O1, O2 or Os');
-  const inMatrix = MATRIX.find((v) => v.style === style && v.opt === opt && (fp === undefined || v.framePointer === fp));
+  const inMatrix = BOOT_MATRIX.find((v) => v.style === style && v.opt === opt && (fp === undefined || v.framePointer === fp));
   const variant: CorpusVariant = inMatrix ?? { style, opt, framePointer: fp ?? true };
   const report = await compareVariant(variant, options, show);
-  if (json) process.stdout.write(JSON.stringify(report, null, 1) + '\n');
+  if (json) process.stdout.write(JSON.stringify(report, (_k, v: unknown) => (typeof v === 'bigint' ? '0x' + v.toString(16) : v), 1) + '\n');
   else process.stdout.write(formatReport(report) + '\n');
 }
 

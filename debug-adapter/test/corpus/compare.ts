@@ -1,7 +1,7 @@
 // One corpus comparison: build the kernel, plan from the seed, run the plan in gdb, replay it in
 // the adapter, and summarise (stops and steps compared, disagreements, the first differences).
 
-import { buildKernel, CorpusVariant, variantId } from './build';
+import { buildKernel, corpusMachine, CorpusVariant, variantId } from './build';
 import { runDapSide, ComparedStop, DapRun } from './dap-side';
 import { runGdbSide } from './gdb-side';
 import { makePlan, Plan, STEP_KINDS, StepKind } from './plan';
@@ -127,8 +127,9 @@ export function variantSeed(base: number, variant: CorpusVariant): number {
 export async function compareVariant(variant: CorpusVariant, options: CompareOptions = DEFAULT_OPTIONS, keep = 8): Promise<VariantReport> {
   const kernel = buildKernel(variant);
   const plan = makePlan(kernel, { ...options, seed: variantSeed(options.seed, variant) });
-  const gdb = await runGdbSide(kernel, plan);
-  const dap = await runDapSide(kernel, plan, gdb.views);
+  const machine = corpusMachine(variant);
+  const gdb = await runGdbSide(kernel, plan, machine);
+  const dap = await runDapSide(kernel, plan, gdb.views, machine);
   return summarise(variant, kernel, plan, gdb.views, dap, gdb.ms, keep);
 }
 

@@ -9,7 +9,7 @@ import * as path from 'path';
 import { DebugClient } from '@vscode/debugadapter-testsupport';
 import { DebugProtocol } from '@vscode/debugprotocol';
 import { ADAPTER, killQemu, qemuMarker, stopClient } from '../dap-fixture';
-import { CORPUS_MEMORY_MIB, CORPUS_QEMU_ARGS, KERNEL_SOURCE_DIR } from './build';
+import { CORPUS_MEMORY_MIB, CORPUS_QEMU_ARGS, CorpusMachine, KERNEL_SOURCE_DIR } from './build';
 import { Plan, StepKind } from './plan';
 import { compareStop, Difference, StopView } from './records';
 
@@ -99,7 +99,7 @@ class Session {
   }
 
   /** Starts the adapter, launches the kernel and stops at kmain (function breakpoint). */
-  static async launch(kernel: string): Promise<Session> {
+  static async launch(kernel: string, machine: CorpusMachine): Promise<Session> {
     const dc = new DebugClient('node', ADAPTER, 'mmscope', { stdio: ['pipe', 'pipe', 'pipe'] });
     dc.defaultTimeout = REQUEST_TIMEOUT_MS;
     await dc.start();
@@ -113,6 +113,7 @@ class Session {
         }),
         dc.launch({
           kernel, cmdline: '', memory: CORPUS_MEMORY_MIB, stopOnEntry: false, qemuArgs: [...CORPUS_QEMU_ARGS, '-name', s.marker],
+          ...(machine.cpu ? { cpu: machine.cpu } : {}), ...(machine.qemuBinary ? { qemuPath: machine.qemuBinary } : {}),
         } as DebugProtocol.LaunchRequestArguments),
       ]), 60_000, 'launch');
     } catch (e) {
@@ -134,7 +135,7 @@ class Session {
       const st = await withTimeout(this.dc.stackTraceRequest({ threadId: this.threadId, startFrame: 0, levels: MAX_FRAMES }), REQUEST_TIMEOUT_MS, 'stackTrace');
       const frames = st.body.stackFrames.slice(0, MAX_FRAMES);
       view.frames = frames.map((f) => ({ function: f.name, file: f.source?.path ? path.basename(f.source.path) : null, line: f.source ? f.line : 0 }));
-      if (frames[0]?.instructionPointerReference) view.pc = Number.parseInt(frames[0].instructionPointerReference, 16);
+      if (frames[0]?.instructionPointerReference) view.pc = BigInt(frames[0].instructionPointerReference);
       if (frames[0]) {
         const scopes = await withTimeout(this.dc.scopesRequest({ frameId: frames[0].id }), REQUEST_TIMEOUT_MS, 'scopes');
         const locals = scopes.body.scopes.find((s) => s.presentationHint === 'locals') ?? scopes.body.scopes.find((s) => s.name === 'Locals');
@@ -199,7 +200,7 @@ function requestFor(s: Session, op: StepKind): () => Promise<unknown> {
 }
 
 /** Replays gdb's run of `plan` (its views) in the adapter and compares stop by stop. */
-export async function runDapSide(kernel: string, plan: Plan, gdbViews: readonly StopView[]): Promise<DapRun> {
+export async function runDapSide(kernel: string, plan: Plan, gdbViews: readonly StopView[], machine: CorpusMachine = {}): Promise<DapRun> {
   const started = Date.now();
   const result: DapRun = { compared: [], notReplayed: { next: 0, step: 0, finish: 0, stepi: 0 }, divergences: 0, sessions: 0, ms: 0 };
   const record = (gdb: StopView, ours: StopView, index: number): boolean => {
@@ -213,7 +214,7 @@ export async function runDapSide(kernel: string, plan: Plan, gdbViews: readonly 
     session = undefined;
     if (result.sessions >= MAX_SESSIONS) throw new Error(`gave up after ${MAX_SESSIONS} sessions`);
     result.sessions++;
-    const s = await Session.launch(kernel);
+    const s = await Session.launch(kernel, machine);
     const e = await s.waitStop(60_000);
     if (e.kind !== 'stopped') {
       await s.close();

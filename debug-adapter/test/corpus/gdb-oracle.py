@@ -79,7 +79,7 @@ def capture():
             "function": frame.name(),
             "file": basename(sal.symtab.filename) if sal.symtab else None,
             "line": sal.line or 0,
-            "pc": frame.pc(),
+            "pc": "0x%x" % frame.pc(),
         })
         n += 1
         try:
@@ -90,7 +90,7 @@ def capture():
     args_text, args_error = run_text("info args")
     locals_text, locals_error = run_text("info locals")
     record = {
-        "pc": pc,
+        "pc": "0x%x" % pc,
         "frames": frames,
         "args": parse_values(args_text),
         "locals": parse_values(locals_text),
@@ -122,6 +122,12 @@ gdb.execute("set height 0")
 # the function's opening line (where it would not stop once paging is on, nor with the ELF alone).
 # The kernel's code is read-only and never modified, so gdb may read it from the ELF.
 gdb.execute("set trust-readonly-sections on")
+# The x86-64 kernels (CORPUS_ARCH=i386:x86-64): QEMU's x86-64 gdbstub reports the 64-bit register
+# set from reset on, also while the kernel's entry runs in 32-bit mode; gdb debugs them as 64-bit
+# code. The plan's breakpoints are set after the kmain stop, when the kernel runs in long mode
+# (kmain's own is matched by QEMU on the virtual pc, so it may be set at reset).
+if os.environ.get("CORPUS_ARCH"):
+    gdb.execute("set architecture %s" % os.environ["CORPUS_ARCH"])
 gdb.execute("target remote 127.0.0.1:%d" % int(os.environ["CORPUS_PORT"]))
 gdb.execute("tbreak kmain", to_string=True)
 gdb.execute("continue", to_string=True)

@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { launchQemu, QemuInstance } from '../../../qemu-bridge/src';
-import { CORPUS_DIR, CORPUS_MEMORY_MIB, CORPUS_QEMU_ARGS } from './build';
+import { CORPUS_DIR, CORPUS_MEMORY_MIB, CORPUS_QEMU_ARGS, CorpusMachine } from './build';
 import { Plan } from './plan';
 import { fromGdb, GdbRecord, StopView } from './records';
 
@@ -20,7 +20,7 @@ export interface GdbRun {
 }
 
 /** Runs `plan` in gdb against a fresh QEMU on `kernel`; bounded by `timeoutMs`. */
-export async function runGdbSide(kernel: string, plan: Plan, timeoutMs = 300_000): Promise<GdbRun> {
+export async function runGdbSide(kernel: string, plan: Plan, machine: CorpusMachine = {}, timeoutMs = 300_000): Promise<GdbRun> {
   const started = Date.now();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mmscope-corpus-gdb-'));
   const planFile = path.join(dir, 'plan.json');
@@ -28,14 +28,20 @@ export async function runGdbSide(kernel: string, plan: Plan, timeoutMs = 300_000
   fs.writeFileSync(planFile, JSON.stringify(plan));
   let qemu: QemuInstance | undefined;
   try {
-    qemu = await launchQemu({ kernel, cmdline: '', memoryMiB: CORPUS_MEMORY_MIB, extraArgs: CORPUS_QEMU_ARGS });
+    qemu = await launchQemu({
+      kernel, cmdline: '', memoryMiB: CORPUS_MEMORY_MIB, extraArgs: CORPUS_QEMU_ARGS,
+      ...(machine.cpu ? { cpu: machine.cpu } : {}), ...(machine.qemuBinary ? { qemuBinary: machine.qemuBinary } : {}),
+    });
     const port = qemu.gdb.port;
     const log = await new Promise<string>((resolve) => {
       execFile('gdb', ['-batch', '-nx', '-x', GDB_SCRIPT, kernel], {
         encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 << 20,
         // LC_ALL=C: gdb prints bytes >= 0x80 of char arrays as octal escapes (as the adapter
         // does), not decoded in the host's UTF-8 locale.
-        env: { ...process.env, LC_ALL: 'C', LANG: 'C', CORPUS_PLAN: planFile, CORPUS_OUT: outFile, CORPUS_PORT: String(port) },
+        env: {
+          ...process.env, LC_ALL: 'C', LANG: 'C', CORPUS_PLAN: planFile, CORPUS_OUT: outFile, CORPUS_PORT: String(port),
+          ...(machine.gdbArchitecture ? { CORPUS_ARCH: machine.gdbArchitecture } : {}),
+        },
       }, (error, stdout, stderr) => resolve(`${stdout}${stderr}${error ? `\n[gdb: ${error.message}]` : ''}`));
     });
     const text = fs.existsSync(outFile) ? fs.readFileSync(outFile, 'utf8') : '';

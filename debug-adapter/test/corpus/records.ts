@@ -15,7 +15,8 @@ export interface FrameView {
 export interface StopView {
   stop: number;
   op: StopOp;
-  pc?: number;
+  /** Frame 0's pc (a bigint: the x86-64 kernels' addresses need all 64 bits). */
+  pc?: bigint;
   frames: FrameView[];
   /** Arguments then locals of frame 0: [name, value text]. */
   values: [string, string][];
@@ -30,12 +31,12 @@ export interface StopView {
   exited?: boolean;
 }
 
-/** gdb-oracle.py's JSON line. */
+/** gdb-oracle.py's JSON line (pcs as hex strings: JSON numbers lose 64-bit addresses). */
 export interface GdbRecord {
   stop: number;
   op: StopOp;
-  pc?: number;
-  frames?: { function: string | null; file: string | null; line: number; pc: number }[];
+  pc?: string;
+  frames?: { function: string | null; file: string | null; line: number; pc: string }[];
   args?: [string, string][];
   locals?: [string, string][];
   round?: number;
@@ -49,7 +50,7 @@ export function fromGdb(r: GdbRecord): StopView {
   return {
     stop: r.stop,
     op: r.op,
-    ...(r.pc !== undefined ? { pc: r.pc } : {}),
+    ...(r.pc !== undefined ? { pc: BigInt(r.pc) } : {}),
     frames: (r.frames ?? []).map((f) => ({ function: f.function, file: f.file, line: f.line })),
     values: [...(r.args ?? []), ...(r.locals ?? [])],
     ...(r.round !== undefined ? { round: r.round } : {}),
@@ -101,7 +102,7 @@ export interface Difference {
 }
 
 const frameText = (f: FrameView | undefined): string => (f ? `${f.function ?? '??'} ${f.file ?? '-'}:${f.line}` : '(none)');
-const hex = (n: number | undefined): string => (n === undefined ? '(none)' : '0x' + n.toString(16));
+const hex = (n: bigint | undefined): string => (n === undefined ? '(none)' : '0x' + n.toString(16));
 
 /** Ended state of a stop: 'exited', 'error: …' or 'stopped'. */
 function stateText(v: StopView): string {

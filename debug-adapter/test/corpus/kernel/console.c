@@ -1,4 +1,4 @@
-/* console.c: the VGA text console at physical 0xB8000 (seen at KERNEL_VBASE + 0xB8000) with the
+/* console.c: the VGA text console at physical 0xB8000 (seen at PHYS_MAP_BASE + 0xB8000) with the
  * hardware cursor read from and written to the CRTC (ports 0x3D4/0x3D5), as tutorial kernels do,
  * and the serial port COM1 (0x3F8). */
 #include "corpus.h"
@@ -7,7 +7,7 @@
 #define VGA_ROWS 25
 #define COM1 0x3F8
 
-static volatile uint16_t *const vga = (volatile uint16_t *)PHYS_TO_VIRT(0xB8000);
+static volatile uint16_t *const vga = (volatile uint16_t *)PHYS_MAP(0xB8000);
 static uint16_t cursor;
 int vga_missing;
 
@@ -89,8 +89,8 @@ void kput_dec(uint32_t v)
     while (n) kputc(buf[--n]);
 }
 
-void kput_hex(uint32_t v)
+void kput_hex(uintptr_t v)
 {
     kputs("0x");
-    for (int shift = 28; shift >= 0; shift -= 4) kputc("0123456789abcdef"[(v >> shift) & 0xF]);
+    for (int shift = (int)sizeof v * 8 - 4; shift >= 0; shift -= 4) kputc("0123456789abcdef"[(v >> shift) & 0xF]);
 }

@@ -16,6 +16,12 @@
 
 #define PHYS_TO_VIRT(p) ((uintptr_t)(p) + (uintptr_t)KERNEL_VBASE)
 #define VIRT_TO_PHYS(v) ((uintptr_t)(v) - (uintptr_t)KERNEL_VBASE)
+/* Where the kernel sees physical memory outside its image (the VGA buffer): a style with a direct
+ * map (x86-64-direct-map) defines PHYS_MAP_BASE; otherwise the kernel's own mapping. */
+#ifndef PHYS_MAP_BASE
+#define PHYS_MAP_BASE KERNEL_VBASE
+#endif
+#define PHYS_MAP(p) ((uintptr_t)(p) + (uintptr_t)PHYS_MAP_BASE)
 
 /* Rounds the two worker threads run before the kernel exits through isa-debug-exit. */
 #define CORPUS_ROUNDS 400
@@ -35,7 +41,7 @@ extern int vga_missing;
 void kputc(char c);
 void kputs(const char *s);
 void kput_dec(uint32_t v);
-void kput_hex(uint32_t v);
+void kput_hex(uintptr_t v);
 
 /* interrupts.c */
 void interrupts_init(void);
@@ -45,8 +51,8 @@ extern volatile uint32_t timer_ticks;
 
 /* threads.c */
 struct thread {
-    uint32_t esp;
-    uint32_t cr3;
+    uintptr_t sp;
+    uintptr_t cr3;
     int id;
     const char *name;
 };
@@ -84,6 +90,9 @@ int compute_with_yield(int n);
 /* round.c: one round of work of a worker thread. */
 extern volatile uint32_t corpus_round;
 int do_round(int id, struct rng *r);
+
+/* paging.c: "32-bit", "32-bit, PSE", "PAE, NX", "4-level, NX", ... from CR0/CR4/EFER. */
+const char *paging_mode(void);
 
 /* main.c */
 __attribute__((noreturn)) void corpus_exit(uint32_t code);

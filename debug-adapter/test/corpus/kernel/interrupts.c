@@ -1,19 +1,24 @@
 /* interrupts.c: our own GDT (the loader's lies in low memory that the higher-half styles
  * unmap), the IDT (CPU exceptions end the run with a message, IRQ0 counts timer ticks),
- * the 8259 PICs remapped to vectors 0x20-0x2F, and the PIT on channel 0. */
+ * the 8259 PICs remapped to vectors 0x20-0x2F, and the PIT on channel 0. The x86-64 kernels
+ * have 16-byte gates, a 64-bit code segment and their stubs in x86-64/isr.S. */
 #include "corpus.h"
 
 struct idt_entry {
     uint16_t offset_low;
     uint16_t selector;
-    uint8_t zero;
+    uint8_t zero; /* x86-64: the IST index (0) */
     uint8_t type_attr;
     uint16_t offset_high;
+#if defined(__x86_64__)
+    uint32_t offset_upper;
+    uint32_t reserved;
+#endif
 } __attribute__((packed));
 
 struct idt_pointer {
     uint16_t limit;
-    uint32_t base;
+    uintptr_t base;
 } __attribute__((packed));
 
 /* isr.S */
@@ -22,17 +27,28 @@ extern void irq0_stub(void);
 extern void irq_spurious_stub(void);
 
 static struct idt_entry idt[256];
+#if defined(__x86_64__)
+static uint64_t gdt[3] = {
+    0,
+    0x00AF9A000000FFFFull, /* 0x08: 64-bit code */
+    0x00CF92000000FFFFull, /* 0x10: flat data */
+};
+/* Far return to 0x08:1f (there is no far jump with an immediate in 64-bit mode). */
+#define RELOAD_CS "pushq $0x08\n\tleaq 1f(%%rip), %%rax\n\tpushq %%rax\n\tlretq\n"
+#else
 static uint64_t gdt[3] = {
     0,
     0x00CF9A000000FFFFull, /* 0x08: flat 32-bit code */
     0x00CF92000000FFFFull, /* 0x10: flat 32-bit data */
 };
+#define RELOAD_CS "ljmp $0x08, $1f\n"
+#endif
 
 static void gdt_load(void)
 {
-    struct idt_pointer p = { sizeof gdt - 1, (uint32_t)(uintptr_t)gdt };
+    struct idt_pointer p = { sizeof gdt - 1, (uintptr_t)gdt };
     __asm__ volatile("lgdt %0\n\t"
-                     "ljmp $0x08, $1f\n"
+                     RELOAD_CS
                      "1:\n\t"
                      "mov $0x10, %%ax\n\t"
                      "mov %%ax, %%ds\n\t"
@@ -48,13 +64,17 @@ volatile uint32_t timer_ticks;
 
 static void set_gate(int vector, void (*handler)(void))
 {
-    uint32_t address = (uint32_t)(uintptr_t)handler;
+    uintptr_t address = (uintptr_t)handler;
     uint16_t cs = 0x08;
     idt[vector].offset_low = (uint16_t)address;
     idt[vector].selector = cs;
     idt[vector].zero = 0;
-    idt[vector].type_attr = 0x8E; /* present, ring 0, 32-bit interrupt gate */
+    idt[vector].type_attr = 0x8E; /* present, ring 0, interrupt gate (32- or 64-bit) */
     idt[vector].offset_high = (uint16_t)(address >> 16);
+#if defined(__x86_64__)
+    idt[vector].offset_upper = (uint32_t)(address >> 32);
+    idt[vector].reserved = 0;
+#endif
 }
 
 static void pic_remap(void)
@@ -79,7 +99,7 @@ void interrupts_init(void)
     for (int v = 32; v < 256; v++) set_gate(v, irq_spurious_stub);
     set_gate(0x20, irq0_stub);
     pic_remap();
-    struct idt_pointer p = { sizeof idt - 1, (uint32_t)(uintptr_t)idt };
+    struct idt_pointer p = { sizeof idt - 1, (uintptr_t)idt };
     __asm__ volatile("lidt %0" : : "m"(p));
 }
 
@@ -106,14 +126,14 @@ void timer_irq(void)
 }
 
 /* Called by the exception stubs: a CPU exception is a bug in the corpus; end the run. */
-void exception_handler(uint32_t vector, uint32_t error, uint32_t eip)
+void exception_handler(uintptr_t vector, uintptr_t error, uintptr_t ip)
 {
     kputs("\ncorpus: CPU exception ");
-    kput_dec(vector);
+    kput_dec((uint32_t)vector);
     kputs(" error ");
     kput_hex(error);
     kputs(" at ");
-    kput_hex(eip);
+    kput_hex(ip);
     kputc('\n');
     corpus_exit(3);
 }

@@ -25,6 +25,9 @@ void kmain(uint32_t magic)
         kputs("corpus: not booted by a multiboot loader\n");
         corpus_exit(1);
     }
+    kputs("corpus: paging ");
+    kputs(paging_mode());
+    kputc('\n');
     interrupts_init();
     timer_start(1000);
     while (timer_ticks < 3) __asm__ volatile("hlt");

@@ -27,7 +27,7 @@ _start:
     incl %ecx
     cmpl $1024, %ecx
     jne 1b
-    movl $(boot_pd - KERNEL_VBASE), %edx
+    movl $(boot_root - KERNEL_VBASE), %edx
     leal 0x003(%edi), %eax
     movl %eax, (%edx)                   /* PD[0] */
     movl %eax, 2048(%edx)               /* PD[512]: 0x80000000 */
@@ -41,7 +41,7 @@ _start:
 
     .text
 higher_half:
-    movl $0, boot_pd
+    movl $0, boot_root
     movl %cr3, %eax
     movl %eax, %cr3
     movl $boot_stack_top, %esp
@@ -54,8 +54,8 @@ higher_half:
 
     .bss
     .align 4096
-    .global boot_pd
-boot_pd:
+    .global boot_root
+boot_root:
     .skip 4096
 boot_pt0:
     .skip 4096

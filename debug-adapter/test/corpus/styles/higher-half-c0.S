@@ -19,7 +19,7 @@ _start:
     cli
     movl $(boot_stack_top - KERNEL_VBASE), %esp
     movl %eax, %esi
-    movl $(boot_pd - KERNEL_VBASE), %edx
+    movl $(boot_root - KERNEL_VBASE), %edx
     movl $0x00000083, (%edx)            /* PD[0]: 0-4 MiB, PS | W | P */
     movl $0x00000083, 3072(%edx)        /* PD[768]: 0xC0000000 */
     movl %cr4, %eax
@@ -31,7 +31,7 @@ _start:
     movl %eax, %cr0
     lea 1f, %eax
     jmp *%eax
-1:  movl $0, boot_pd                    /* drop the identity entry */
+1:  movl $0, boot_root                    /* drop the identity entry */
     movl %cr3, %eax
     movl %eax, %cr3
     movl $boot_stack_top, %esp
@@ -45,8 +45,8 @@ _start:
 
     .bss
     .align 4096
-    .global boot_pd
-boot_pd:
+    .global boot_root
+boot_root:
     .skip 4096
     .align 16
 boot_stack:

@@ -26,10 +26,10 @@ _start:
     cmpl $2048, %ecx
     jne 1b
     leal 0x003(%edi), %eax
-    movl %eax, boot_pd
+    movl %eax, boot_root
     addl $4096, %eax
-    movl %eax, boot_pd + 4
-    movl $boot_pd, %eax
+    movl %eax, boot_root + 4
+    movl $boot_root, %eax
     movl %eax, %cr3
     movl %cr0, %eax
     orl $0x80010000, %eax
@@ -44,8 +44,8 @@ _start:
 
     .bss
     .align 4096
-    .global boot_pd
-boot_pd:
+    .global boot_root
+boot_root:
     .skip 4096
 boot_pts:
     .skip 8192
