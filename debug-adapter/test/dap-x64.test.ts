@@ -54,7 +54,7 @@ describe('DAP: an x86-64 kernel (real qemu-system-x86_64, gdb as oracle)', funct
 
   before(async () => {
     kernel = buildX64Kernel();
-    gdb = await gdbAtFunction(kernel, 'page_alloc', ['p/x $pc', 'bt', 'p *r', 'p r->free->next->pfn', 'p sizeof(long)', 'p sizeof(r)', 'p/x (unsigned long)r + 8', 'p $rsp', 'info registers efer']);
+    gdb = await gdbAtFunction(kernel, 'page_alloc', ['p/x $pc', 'bt', 'p *r', 'p r->free->next->pfn', 'p sizeof(long)', 'p sizeof(r)', 'p/x (unsigned long)r + 8', 'p $rsp', 'info registers efer', 'watch -l r->count', 'continue', 'frame']);
     dc = await startClient();
     const client = dc;
     stop = await launchAndStop(client, { kernel, marker, monitor: true, cmdline: '' }, async () => {
@@ -133,6 +133,22 @@ describe('DAP: an x86-64 kernel (real qemu-system-x86_64, gdb as oracle)', funct
     assert.strictEqual(await evaluate('sizeof(r)'), value(gdb[5]));
     assert.strictEqual(await evaluate('(unsigned long)r + 8'), String(BigInt(value(gdb[6]))));
     assert.strictEqual(await evaluate('$rsp'), value(gdb[7]));
+  });
+
+  it('watches r->count at its 64-bit address (a write watchpoint) and stops where gdb stops', async () => {
+    const frameId = await topId();
+    const info = await session().dataBreakpointInfoRequest({ name: 'r->count', frameId });
+    assert.match(info.body.dataId ?? '', /^0x[0-9a-f]{16}\/8$/, JSON.stringify(info.body));
+    const set = await session().setDataBreakpointsRequest({ breakpoints: [{ dataId: info.body.dataId as string, accessType: 'write' }] });
+    assert.strictEqual(set.body.breakpoints[0]?.verified, true);
+    const stopped = session().waitForEvent('stopped') as Promise<DebugProtocol.StoppedEvent>;
+    await session().continueRequest({ threadId: 1 });
+    const stop = await stopped;
+    assert.strictEqual(stop.body.reason, 'data breakpoint');
+    const gdbFrame = parseBacktrace(gdb[11]);
+    const { frames } = await shownStack(session());
+    assert.deepStrictEqual(frames[0], gdbFrame[0], `gdb: ${gdb[10]}${gdb[11]}`);
+    await session().setDataBreakpointsRequest({ breakpoints: [] });
   });
 });
 

@@ -79,9 +79,15 @@ export function dataId(address: number, length: number): string {
 
 /** Decodes a data breakpoint id; undefined when malformed. */
 export function parseDataId(id: string): { address: number; length: number } | undefined {
-  const m = /^0x([0-9a-fA-F]{1,8})\/(\d+)$/.exec(id);
+  const m = /^0x([0-9a-fA-F]{1,16})\/(\d+)$/.exec(id);
   if (!m) return undefined;
-  return { address: parseInt(m[1], 16), length: Number(m[2]) };
+  if (m[1].length <= 8) return { address: parseInt(m[1], 16), length: Number(m[2]) };
+  // 16 digits: a 64-bit address (address.ts: the kernel half is a negative number).
+  try {
+    return { address: parseAddressText(`0x${m[1]}`, 64), length: Number(m[2]) };
+  } catch {
+    return undefined;
+  }
 }
 
 /**
