@@ -150,6 +150,24 @@ describe('DAP: an x86-64 kernel (real qemu-system-x86_64, gdb as oracle)', funct
     assert.deepStrictEqual(frames[0], gdbFrame[0], `gdb: ${gdb[10]}${gdb[11]}`);
     await session().setDataBreakpointsRequest({ breakpoints: [] });
   });
+
+  it('reads memory at a 16-digit reference and writes a 64-bit register exactly, as QEMU then holds them', async () => {
+    const frame = (await session().stackTraceRequest({ threadId: 1 })).body.stackFrames[0];
+    assert.ok(frame?.instructionPointerReference);
+    const read = await session().customRequest('readMemory', { memoryReference: frame.instructionPointerReference, count: 16 }) as DebugProtocol.ReadMemoryResponse;
+    assert.strictEqual(read.body?.address, frame.instructionPointerReference);
+    const qemuBytes = await (monitor as QemuMonitor).hmp(`x /16xb ${frame.instructionPointerReference}`);
+    const expected = [...qemuBytes.matchAll(/0x([0-9a-f]{2})\b/g)].map((m) => m[1]).join('');
+    assert.strictEqual(Buffer.from(read.body?.data ?? '', 'base64').toString('hex'), expected);
+    const scopes = (await session().scopesRequest({ frameId: frame.id })).body.scopes;
+    const registers = scopes.find((s) => s.name === 'Registers');
+    assert.ok(registers);
+    // More than 53 significant bits: a JavaScript number would round it.
+    const set = await session().setVariableRequest({ variablesReference: registers.variablesReference, name: 'r9', value: '0x123456789abcdef1' });
+    assert.strictEqual(set.body.value, '0x123456789abcdef1');
+    assert.strictEqual(monitorRegisters(await (monitor as QemuMonitor).hmp('info registers')).get('r9'), 0x123456789abcdef1n);
+    assert.strictEqual(await evaluate('$r9'), String(0x123456789abcdef1n));
+  });
 });
 
 /** Functions that never return: no `finish` from them or from what they call directly. */
