@@ -46,22 +46,26 @@ function collectInlined(scope: ScopeInfo, out: InlinedCallInfo[]): void {
   for (const b of scope.blocks) collectInlined(b, out);
 }
 
-const variants: [string, string, string[]][] = [
+const variants: [string, string, string[], ('i386' | 'x86-64')?][] = [
   ['lines.c DWARF 5 -O0', 'lines.c', ['-O0']],
   ['lines.c DWARF 4 -O0', 'lines.c', ['-O0', '-gdwarf-4']],
   ['types.c DWARF 5 -O0', 'types.c', ['-O0']],
   ['optimized.c DWARF 5 -O2', 'optimized.c', ['-O2']],
   ['optimized.c DWARF 4 -O2', 'optimized.c', ['-O2', '-gdwarf-4']],
+  ['lines.c x86-64 DWARF 5 -O0', 'lines.c', ['-O0'], 'x86-64'],
+  ['types.c x86-64 DWARF 4 -O0', 'types.c', ['-O0', '-gdwarf-4'], 'x86-64'],
+  ['optimized.c x86-64 DWARF 5 -O2', 'optimized.c', ['-O2'], 'x86-64'],
+  ['optimized.c x86-64 DWARF 4 -O2 -gdwarf64', 'optimized.c', ['-O2', '-gdwarf-4', '-gdwarf64'], 'x86-64'],
 ];
 
 describe('symbols: DIE tree and program model', function () {
   this.timeout(60_000);
-  for (const [label, source, flags] of variants) {
+  for (const [label, source, flags, arch] of variants) {
     describe(label, () => {
       let symbols: DebugSymbols;
       let expected: ReadelfDie[];
       before(() => {
-        const file = build(source, { flags });
+        const file = build(source, { flags, arch });
         symbols = new DebugSymbols(readBytes(file));
         expected = readelfDies(file);
       });
@@ -100,7 +104,7 @@ describe('symbols: DIE tree and program model', function () {
           assert.strictEqual(loc.kind, 'expression', `<${e.offset.toString(16)}>`);
           const m = /\((DW_OP[^()]*)\)\s*$/.exec(text);
           if (m && loc.kind === 'expression') {
-            assert.strictEqual(formatExpression(loc.expression), m[1].trim(), `<${e.offset.toString(16)}>`);
+            assert.strictEqual(formatExpression(loc.expression, die.unit.addressSize), m[1].trim(), `<${e.offset.toString(16)}>`);
             expressions++;
           }
         }

@@ -1,52 +1,59 @@
-// ELF32 reader against readelf and nm: sections, program headers, symbols, the
-// virtual <-> load address mapping of a higher-half link, and typed errors on non-i386 files.
+// ELF32 (i386) and ELF64 (x86-64) reader against readelf and nm: sections, program headers,
+// symbols, the virtual <-> load address mapping of a higher-half link (0xC0100000 and
+// 0xffffffff80100000), and typed errors on other files.
 
 import * as assert from 'assert';
 import * as fs from 'fs';
+import { AddressWidth, formatAddress, parseAddress } from '../../qemu-bridge/src/address';
 import { ElfFile, ElfFormatError, SymbolsError } from '../src/symbols';
 import { build, readBytes, run } from './fixtures-c/compile';
+import { buildX64Kernel } from './fixtures-x64/build64';
 
 interface ReadelfSection { name: string; addr: number; offset: number; size: number }
 
-function readelfSections(file: string): ReadelfSection[] {
+const HEX = '([0-9a-f]{16}|[0-9a-f]{8})';
+
+function readelfSections(file: string, width: AddressWidth): ReadelfSection[] {
   const out = run('readelf', ['-S', '-W', file]);
   const result: ReadelfSection[] = [];
   for (const line of out.split('\n')) {
-    const m = /^\s*\[\s*(\d+)\]\s+(\S*)\s+(\S+)\s+([0-9a-f]{8})\s+([0-9a-f]{6,})\s+([0-9a-f]{6,})/.exec(line);
-    if (m && m[1] !== '0') result.push({ name: m[2], addr: parseInt(m[4], 16), offset: parseInt(m[5], 16), size: parseInt(m[6], 16) });
+    const m = new RegExp(`^\\s*\\[\\s*(\\d+)\\]\\s+(\\S*)\\s+(\\S+)\\s+${HEX}\\s+([0-9a-f]{6,})\\s+([0-9a-f]{6,})`).exec(line);
+    if (m && m[1] !== '0') result.push({ name: m[2], addr: parseAddress(`0x${m[4]}`, width), offset: parseInt(m[5], 16), size: parseInt(m[6], 16) });
   }
   return result;
 }
 
-function readelfLoads(file: string): { offset: number; vaddr: number; paddr: number; filesz: number; memsz: number }[] {
+function readelfLoads(file: string, width: AddressWidth = 32): { offset: number; vaddr: number; paddr: number; filesz: number; memsz: number }[] {
   const out = run('readelf', ['-l', '-W', file]);
   const result = [];
   for (const line of out.split('\n')) {
     const m = /^\s*LOAD\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)/.exec(line);
-    if (m) result.push({ offset: parseInt(m[1], 16), vaddr: parseInt(m[2], 16), paddr: parseInt(m[3], 16), filesz: parseInt(m[4], 16), memsz: parseInt(m[5], 16) });
+    if (m) result.push({ offset: parseInt(m[1], 16), vaddr: parseAddress(`0x${m[2]}`, width), paddr: parseAddress(`0x${m[3]}`, width), filesz: parseInt(m[4], 16), memsz: parseInt(m[5], 16) });
   }
   return result;
 }
 
-function nmSymbols(file: string): { value: number; size: number | undefined; letter: string; name: string }[] {
+function nmSymbols(file: string, width: AddressWidth): { value: number; size: number | undefined; letter: string; name: string }[] {
   const out = run('nm', ['-S', file]);
   const result = [];
   for (const line of out.split('\n')) {
-    const m = /^([0-9a-f]{8})(?: ([0-9a-f]{8}))? (\w) (\S+)$/.exec(line.trim());
-    if (m) result.push({ value: parseInt(m[1], 16), size: m[2] ? parseInt(m[2], 16) : undefined, letter: m[3], name: m[4] });
+    const m = new RegExp(`^${HEX}(?: ${HEX})? (\\w) (\\S+)$`).exec(line.trim());
+    if (m) result.push({ value: parseAddress(`0x${m[1]}`, width), size: m[2] ? parseInt(m[2], 16) : undefined, letter: m[3], name: m[4] });
   }
   return result;
 }
 
-describe('symbols: ELF32 reader', function () {
+describe('symbols: ELF32 and ELF64 reader', function () {
   this.timeout(60_000);
-  const variants: [string, () => string][] = [
-    ['linked executable', () => build('lines.c')],
-    ['higher-half link', () => build('lines.c', { script: 'higher_half.ld' })],
-    ['relocatable object', () => build('types.c', { link: false })],
+  const variants: [string, () => string, AddressWidth][] = [
+    ['linked executable', () => build('lines.c'), 32],
+    ['higher-half link', () => build('lines.c', { script: 'higher_half.ld' }), 32],
+    ['relocatable object', () => build('types.c', { link: false }), 32],
+    ['x86-64 kernel at 0xffffffff80100000', () => buildX64Kernel({ opt: 'O2', dwarf: 5, cfi: '.eh_frame' }), 64],
+    ['x86-64 relocatable object (RELA)', () => buildX64Kernel({ opt: 'O0', dwarf: 4, cfi: '.debug_frame' }, true), 64],
   ];
 
-  for (const [label, make] of variants) {
+  for (const [label, make, width] of variants) {
     describe(label, () => {
       let file: string;
       let elf: ElfFile;
@@ -55,8 +62,15 @@ describe('symbols: ELF32 reader', function () {
         elf = new ElfFile(readBytes(file));
       });
 
+      it('has the class, architecture and address size of the file', () => {
+        assert.strictEqual(elf.elfClass, width);
+        assert.strictEqual(elf.addressWidth, width);
+        assert.strictEqual(elf.addressSize, width / 8);
+        assert.strictEqual(elf.arch, width === 64 ? 'x86-64' : 'i386');
+      });
+
       it('reads the same sections as readelf -S', () => {
-        const expected = readelfSections(file);
+        const expected = readelfSections(file, width);
         assert.ok(expected.length > 5);
         for (const s of expected) {
           const mine = elf.sections.find((x) => x.name === s.name && x.offset === s.offset);
@@ -68,7 +82,7 @@ describe('symbols: ELF32 reader', function () {
       });
 
       it('reads the same symbols as nm', () => {
-        const expected = nmSymbols(file).filter((s) => s.letter !== 'U');
+        const expected = nmSymbols(file, width).filter((s) => s.letter !== 'U');
         assert.ok(expected.length > 3);
         for (const s of expected) {
           const all = elf.symbolsNamed(s.name);
@@ -83,7 +97,7 @@ describe('symbols: ELF32 reader', function () {
       });
 
       it('finds the symbol containing an address', () => {
-        const sized = nmSymbols(file).filter((s) => s.size && /[TtDdBb]/.test(s.letter));
+        const sized = nmSymbols(file, width).filter((s) => s.size && /[TtDdBb]/.test(s.letter));
         assert.ok(sized.length > 0);
         for (const s of sized) {
           for (const a of [s.value, s.value + (s.size ?? 1) - 1]) {
@@ -119,6 +133,31 @@ describe('symbols: ELF32 reader', function () {
     assert.ok(load !== undefined && load < 0x40000000);
     assert.strictEqual(elf.virtualToLoad(0x12345), undefined);
     assert.strictEqual(elf.header.entry, start.value);
+  });
+
+  it('maps an x86-64 kernel\'s virtual addresses (the top 2 GiB, negative numbers) to its load addresses', () => {
+    const file = buildX64Kernel({ opt: 'O2', dwarf: 5, cfi: '.eh_frame' });
+    const elf = new ElfFile(readBytes(file));
+    const loads = readelfLoads(file, 64);
+    assert.ok(loads.length > 0);
+    assert.deepStrictEqual(
+      elf.programHeaders.filter((p) => p.type === 1).map((p) => ({ offset: p.offset, vaddr: p.vaddr, paddr: p.paddr, filesz: p.filesz, memsz: p.memsz })),
+      loads,
+    );
+    for (const l of loads) {
+      assert.ok(l.vaddr < 0 && l.paddr >= 0x100000, `${formatAddress(l.vaddr, 64)} loads at ${formatAddress(l.paddr, 64)}`);
+      for (const delta of [0, 1, l.memsz - 1]) {
+        assert.strictEqual(elf.virtualToLoad(l.vaddr + delta), l.paddr + delta);
+        assert.strictEqual(elf.loadToVirtual(l.paddr + delta), l.vaddr + delta);
+      }
+      assert.strictEqual(elf.virtualToLoad(l.vaddr + l.memsz + 0x100000), undefined);
+    }
+    const kmain = elf.symbolByName('kmain');
+    assert.ok(kmain);
+    assert.strictEqual(formatAddress(kmain.value, 64).slice(0, 12), '0xffffffff80');
+    assert.strictEqual(elf.header.entry, kmain.value);
+    assert.strictEqual(elf.virtualToLoad(kmain.value), kmain.value + 0x80000000);
+    assert.strictEqual(elf.symbolAt(kmain.value + 1), kmain);
   });
 
   it('rejects files that are not ELF32 or ELF64 x86-64 little-endian with a typed error', () => {

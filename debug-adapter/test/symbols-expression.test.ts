@@ -2,8 +2,10 @@
 // (the evaluator's own interface, not a stand-in for a peer), plus locating real -O0 locals.
 
 import * as assert from 'assert';
-import { DebugSymbols, DwarfExpressionError, evaluateLocation, ExpressionContext, formatExpression } from '../src/symbols';
-import { build, readBytes } from './fixtures-c/compile';
+import { formatAddress } from '../../qemu-bridge/src/address';
+import { byteSizeOf, DebugSymbols, DwarfExpressionError, evaluateLocation, ExpressionContext, formatExpression } from '../src/symbols';
+import { build, gdbBatch, readBytes, run } from './fixtures-c/compile';
+import { buildX64Kernel } from './fixtures-x64/build64';
 
 function sleb(v: number): number[] {
   const out: number[] = [];
@@ -110,6 +112,103 @@ describe('symbols: DWARF expressions', () => {
     assert.ok((where.get('total') ?? cfa) < cfa - 8 && (where.get('i') ?? cfa) < cfa - 8);
   });
 });
+
+describe('symbols: DWARF expressions on x86-64', () => {
+  it('computes 64-bit kernel-half addresses exactly (DW_OP_addr, breg, wrap-around at 2^64)', async () => {
+    const ctx64: ExpressionContext = {
+      addressSize: 8,
+      readRegister: (n) => (n === 7 ? 0xffffffff80201000n : n === 6 ? -0x7fdff000 : 0),
+      readMemory: (address, size) => {
+        const out = Buffer.alloc(size);
+        if (address === -0x7fdfeff8) out.writeBigUInt64LE(0xffffffff80100abcn);
+        return out;
+      },
+    };
+    // DW_OP_addr 0xffffffff80100040
+    const addr = expr(0x03, 0x40, 0x00, 0x10, 0x80, 0xff, 0xff, 0xff, 0xff);
+    assert.deepStrictEqual(await evaluateLocation(addr, ctx64), { kind: 'memory', address: -0x7fefffc0 });
+    assert.strictEqual(formatExpression(addr, 8), 'DW_OP_addr: ffffffff80100040');
+    // DW_OP_breg7 (rsp) -16, DW_OP_breg6 (rbp) +8; deref reads 8 bytes
+    assert.deepStrictEqual(await evaluateLocation(expr(0x77, ...sleb(-16)), ctx64), { kind: 'memory', address: -0x7fdff010 });
+    assert.deepStrictEqual(await evaluateLocation(expr(0x76, 8, 0x06), ctx64), { kind: 'memory', address: -0x7feff544 }); // 0xffffffff80100abc
+    // lit0 lit1 minus: -1 as an address is 0xffffffffffffffff, held as -1
+    assert.deepStrictEqual(await evaluateLocation(expr(0x30, 0x31, 0x1c), ctx64), { kind: 'memory', address: -1 });
+    // 0x8000000000000000 is no canonical address: a typed error, not a rounded number
+    await assert.rejects(evaluateLocation(expr(0x31, 0x08, 63, 0x24), ctx64), DwarfExpressionError);
+  });
+
+  it('locates -O0 locals of an x86-64 kernel as gdb\'s info scope says (frame base = CFA in the kernel half)', async () => {
+    const file = build('lines.c', { flags: ['-O0'], arch: 'x86-64' });
+    const symbols = new DebugSymbols(readBytes(file));
+    assert.strictEqual(symbols.addressSize, 8);
+    const pc = symbols.lineToAddresses('lines.c', 21)?.addresses[0];
+    assert.ok(pc !== undefined && pc < 0);
+    const scope = gdbBatch(file, [`info scope *${formatAddress(pc, 64)}`]);
+    const expected = new Map<string, { offset: number; length: number }>();
+    for (const m of scope.matchAll(/Symbol (\w+) is a (?:variable|complex DWARF expression:)\s+0: DW_OP_fbreg (-?\d+)\s*, length (\d+)/g)) {
+      expected.set(m[1], { offset: Number(m[2]), length: Number(m[3]) });
+    }
+    assert.deepStrictEqual([...expected.keys()].sort(), ['i', 'n', 't', 'total'], scope);
+    const cfa = -0x7fdff000; // 0xffffffff80201000
+    const visible = symbols.variablesAt(pc);
+    assert.deepStrictEqual(visible.map((v) => v.name).sort(), [...expected.keys()].sort());
+    for (const v of visible) {
+      const loc = await symbols.locateVariable(v, pc, { readRegister: () => 0, readMemory: () => new Uint8Array(8), callFrameCfa: () => cfa });
+      const want = expected.get(v.name)!;
+      assert.deepStrictEqual(loc, { kind: 'memory', address: cfa + want.offset }, v.name);
+      assert.strictEqual(byteSizeOf(v.type), want.length, `sizeof ${v.name}`);
+    }
+  });
+});
+
+describe('symbols: x86-64 call sites and entry values', function () {
+  this.timeout(60_000);
+  for (const dwarf of [4, 5] as const) {
+    it(`DWARF ${dwarf}: every call site readelf lists, and reduce()'s arguments recovered through kmain's call sites`, async () => {
+      const file = buildX64Kernel({ opt: 'O2', dwarf, cfi: '.eh_frame' });
+      const symbols = new DebugSymbols(readBytes(file));
+      // readelf: the return pc of every call site DIE (DWARF 5 DW_AT_call_return_pc, GNU DW_AT_low_pc).
+      const expected: number[] = [];
+      let inSite = false;
+      for (const line of run('readelf', ['--debug-dump=info', '-W', file]).split('\n')) {
+        if (/Abbrev Number: \d+ \(DW_TAG_(?:GNU_)?call_site\)/.test(line)) { inSite = true; continue; }
+        if (/Abbrev Number/.test(line)) inSite = false;
+        const m = /DW_AT_(?:call_return_pc|low_pc)\s*:\s*(?:\(addr\)\s*)?0x([0-9a-f]+)/.exec(line);
+        if (inSite && m) { expected.push(addressFrom(m[1])); inSite = false; }
+      }
+      assert.ok(expected.length > 15, `${expected.length} call sites`);
+      for (const returnPc of expected) assert.ok(symbols.callSiteAt(returnPc), `no call site returns to ${formatAddress(returnPc, 64)}`);
+
+      const reduce = symbols.functionsNamed('reduce')[0];
+      const kmain = symbols.functionsNamed('kmain')[0];
+      const sites = expected.filter((pc) => symbols.functionAt(pc) === kmain && symbols.callSiteAt(pc)?.calleeName === 'reduce');
+      assert.strictEqual(sites.length, 2, 'kmain calls reduce twice');
+      const samples = symbols.elf.symbolByName('samples');
+      assert.ok(samples && samples.value < 0);
+      const caller: ExpressionContext = { readRegister: () => 0, readMemory: (_a, n) => new Uint8Array(n) };
+      for (const returnPc of sites) {
+        // rdi (DWARF 5) = &samples, rsi (4) = 12 elements: main64.c passes them as constants.
+        assert.strictEqual(await symbols.entryValue(expr(0x55), reduce.lowPc, returnPc, caller), BigInt.asUintN(64, BigInt(samples.value)));
+        assert.strictEqual(await symbols.entryValue(expr(0x54), reduce.lowPc, returnPc, caller), 12n);
+      }
+      // n where reduce's own code has moved it away: DW_OP_entry_value(DW_OP_reg4) through the call site.
+      const n = reduce.parameters.find((p) => p.name === 'n')!;
+      assert.strictEqual(n.location.kind, 'list');
+      const entry = n.location.kind === 'list' ? n.location.entries.find((e) => e.expression[0] === 0xa3 || e.expression[0] === 0xf3) : undefined;
+      assert.ok(entry, 'n has an entry-value location');
+      const loc = await symbols.locateVariable(n, entry.start, {
+        readRegister: () => 0,
+        readMemory: (_a, size) => new Uint8Array(size),
+        entryValue: (operand) => symbols.entryValue(operand, entry.start, sites[0], caller),
+      });
+      assert.deepStrictEqual(loc, { kind: 'value', value: 12n });
+    });
+  }
+});
+
+function addressFrom(hex: string): number {
+  return Number(BigInt.asIntN(64, BigInt(`0x${hex}`)));
+}
 
 function formatExpressionSafe(e: Uint8Array): string {
   try {

@@ -1,4 +1,5 @@
-// Frame scopes against gdb, offline: for corpus kernels at several optimisation levels, at every
+// Frame scopes against gdb, offline: for corpus kernels at several optimisation levels (i386) and
+// the x86-64 fixture kernel at -O0/-O2/-Os with DWARF 4 and 5, at every
 // line-table address and at the first and last byte of every block and inlined call, the source
 // frames (the innermost inlined call first) and, per frame, the names `info args` and
 // `info locals` list, in order, must be gdb's own answer. gdb answers through its Python API on
@@ -15,7 +16,9 @@ import { CEvaluator } from '../src/inspect/c-evaluator';
 import { MemoryCache } from '../src/inspect/c-value';
 import type { TargetAccess } from '../src/inspect/target-access';
 import { DebugSymbols, lookupOrder, ScopeInfo, sourceFrameCount } from '../src/symbols';
+import { formatAddress } from '../../qemu-bridge/src/address';
 import { buildKernel, CORPUS_DIR, CorpusVariant, variantId } from './corpus/build';
+import { buildX64Kernel, X64_MATRIX, x64VariantId } from './fixtures-x64/build64';
 
 interface FrameNames {
   function: string;
@@ -49,11 +52,18 @@ function probePcs(symbols: DebugSymbols): number[] {
   return [...pcs].sort((a, b) => a - b);
 }
 
-function gdbFrames(kernel: string, pcs: number[]): Map<number, FrameNames[]> {
+/** Every address of .text (the x86-64 fixture is small enough to ask gdb about each byte). */
+function textPcs(symbols: DebugSymbols): number[] {
+  const text = symbols.elf.section('.text');
+  if (!text) throw new Error('no .text');
+  return Array.from({ length: text.size }, (_, i) => text.addr + i);
+}
+
+function gdbFrames(kernel: string, pcs: number[], hex: (a: number) => string): Map<number, FrameNames[]> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mmscope-scopes-'));
   try {
     const file = path.join(dir, 'pcs.txt');
-    fs.writeFileSync(file, pcs.map((pc) => pc.toString(16)).join('\n') + '\n');
+    fs.writeFileSync(file, pcs.map(hex).join('\n') + '\n');
     const run = spawnSync('gdb', ['-batch', '-nx', '-x', path.join(CORPUS_DIR, 'gdb-scopes.py'), kernel], {
       encoding: 'utf8', timeout: 60_000, env: { ...process.env, LC_ALL: 'C', MMSCOPE_SCOPE_PCS: file }, maxBuffer: 64 << 20,
     });
@@ -89,20 +99,26 @@ function show(frames: FrameNames[]): string {
 
 describe('symbols: frame arguments and locals as gdb lists them', function () {
   this.timeout(120_000);
-  for (const variant of KERNELS) {
-    it(`${variantId(variant)}: every source frame at every probed pc`, () => {
-      const kernel = buildKernel(variant);
+  const kernels = [
+    ...KERNELS.map((v) => ({ id: variantId(v), build: () => buildKernel(v), minimum: 300, probe: probePcs })),
+    ...X64_MATRIX.map((v) => ({ id: x64VariantId(v), build: () => buildX64Kernel(v), minimum: 1000, probe: textPcs })),
+  ];
+  for (const { id, build, minimum, probe } of kernels) {
+    it(`${id}: every source frame at every ${probe === textPcs ? '.text address' : 'probed pc'}`, () => {
+      const kernel = build();
       const symbols = new DebugSymbols(fs.readFileSync(kernel));
-      const pcs = probePcs(symbols);
-      assert.ok(pcs.length > 300, `only ${pcs.length} pcs`);
-      const gdb = gdbFrames(kernel, pcs);
+      const pcs = probe(symbols);
+      assert.ok(pcs.length > minimum, `only ${pcs.length} pcs`);
+      const hex = (a: number): string => formatAddress(a, symbols.addressWidth);
+      const gdb = gdbFrames(kernel, pcs, hex);
       const wrong: string[] = [];
       for (const pc of pcs) {
         const theirs = show(gdb.get(pc) ?? []);
         const ours = show(ourFrames(symbols, pc));
-        if (theirs !== ours) wrong.push(`0x${pc.toString(16)}\n      gdb:     ${theirs}\n      mmscope: ${ours}`);
+        if (theirs !== ours) wrong.push(`${hex(pc)}\n      gdb:     ${theirs}\n      mmscope: ${ours}`);
       }
       assert.strictEqual(wrong.length, 0, `${wrong.length} of ${pcs.length} pcs differ:\n    ${wrong.slice(0, 12).join('\n    ')}`);
+      console.log(`      ${pcs.length} addresses compared, ${wrong.length} differ`);
     });
   }
 

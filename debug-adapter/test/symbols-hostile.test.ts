@@ -7,6 +7,7 @@ import { DebugSymbols, DwarfFormatError, SymbolsError, typeName } from '../src/s
 import { DW_AT, DW_FORM } from '../src/symbols/dwarfConstants';
 import { seededRandom } from '../../qemu-bridge/test/seeded-random';
 import { build, readBytes } from './fixtures-c/compile';
+import { buildX64Kernel } from './fixtures-x64/build64';
 
 
 const noMemory = { readRegister: (): number => 0x1000, readMemory: (_a: number, n: number): Uint8Array => new Uint8Array(n), callFrameCfa: (): number => 0x2000 };
@@ -32,6 +33,11 @@ async function exercise(bytes: Uint8Array): Promise<void> {
   }
   s.lineToAddresses('lines.c', 20);
   s.findType('struct pcb');
+  s.findType('struct region');
+  for (let pc = s.elf.header.entry, n = 0; n < 64; n++, pc++) {
+    s.framesAt(pc);
+    s.unwindRowAt(pc);
+  }
 }
 
 async function expectTypedOrSuccess(bytes: Uint8Array, label: string): Promise<'ok' | 'error'> {
@@ -55,6 +61,11 @@ describe('symbols: hostile input', function () {
       { label: 'types.c -O0', bytes: readBytes(build('types.c')) },
       { label: 'optimized.c -O2', bytes: readBytes(build('optimized.c', { flags: ['-O2'] })) },
       { label: 'lines.c DWARF 4 object', bytes: readBytes(build('lines.c', { flags: ['-O0', '-gdwarf-4'], link: false })) },
+      // ELF64 x86-64: kernel-half addresses, .eh_frame and .debug_frame, the 64-bit DWARF format, RELA objects.
+      { label: 'x86-64 -O2 DWARF 5', bytes: readBytes(buildX64Kernel({ opt: 'O2', dwarf: 5, cfi: '.eh_frame' })) },
+      { label: 'x86-64 -O0 DWARF 4 .debug_frame', bytes: readBytes(buildX64Kernel({ opt: 'O0', dwarf: 4, cfi: '.debug_frame' })) },
+      { label: 'x86-64 -Os DWARF 5 -gdwarf64', bytes: readBytes(buildX64Kernel({ opt: 'Os', dwarf: 5, cfi: '.debug_frame', dwarf64: true })) },
+      { label: 'x86-64 -O2 DWARF 4 object', bytes: readBytes(buildX64Kernel({ opt: 'O2', dwarf: 4, cfi: '.eh_frame' }, true)) },
     ];
   });
 

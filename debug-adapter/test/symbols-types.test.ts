@@ -48,20 +48,24 @@ function normalizeTypeText(s: string): string {
   return s.replace(/\blong long int\b/g, 'long long').replace(/\s+/g, ' ').replace(/ ?\* ?/g, '*').replace(/ \[/g, '[').replace(/ \(/g, '(').trim();
 }
 
-const variants: [string, string[], boolean][] = [
+const variants: [string, string[], boolean, ('i386' | 'x86-64')?][] = [
   ['DWARF 5', ['-O0'], true],
   ['DWARF 4', ['-O0', '-gdwarf-4'], true],
   ['DWARF 5 relocatable object', ['-O0'], false],
+  // LP64: long and pointers are 8 bytes; the kernel is linked at 0xffffffff80100000.
+  ['x86-64 DWARF 5', ['-O0'], true, 'x86-64'],
+  ['x86-64 DWARF 4 -O2', ['-O2', '-gdwarf-4'], true, 'x86-64'],
+  ['x86-64 DWARF 5 relocatable object', ['-O0'], false, 'x86-64'],
 ];
 
 describe('symbols: types', function () {
   this.timeout(60_000);
-  for (const [label, flags, link] of variants) {
+  for (const [label, flags, link, arch] of variants) {
     describe(label, () => {
       let file: string;
       let symbols: DebugSymbols;
       before(() => {
-        file = build('types.c', { flags, link });
+        file = build('types.c', { flags, link, arch });
         symbols = new DebugSymbols(readBytes(file));
       });
 

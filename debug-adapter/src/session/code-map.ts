@@ -7,7 +7,8 @@ import type { ElfSymbol, LineRow } from '../symbols';
 import type { LineBreakpointAddresses, UnitLineTable } from '../symbols/lineTable';
 import { normalizePath, sameNormalizedFile } from '../symbols/lineTable';
 import { countAtOrBelow } from '../symbols/sorted-search';
-import { amd64PrologueEnd, i386PrologueEnd } from './i386-prologue';
+import { i386PrologueEnd } from './i386-prologue';
+import { amd64PrologueEnd } from './amd64-prologue';
 import { AddressWidth } from '../../../qemu-bridge/src/address';
 import { symbolsAddressWidth } from './cpu-mode';
 import { tailCallFrames } from '../symbols/callSites';
@@ -351,7 +352,7 @@ export class CodeMap {
     // itself; stepping into a function skips the prologue regardless (gdbarch_skip_prologue).
     if (!options.forStepInto && this.locationsValid(fn.unit)) return entry;
     const code = this.codeBytes(entry, 64);
-    const end = code ? (this.addressWidth === 64 ? amd64PrologueEnd(code) : i386PrologueEnd(code)) : undefined;
+    const end = code ? (this.symbols.arch === 'x86-64' ? amd64PrologueEnd(code) : i386PrologueEnd(code)) : undefined;
     if (end === undefined) return entry;
     const pc = entry + end;
     const hit = this.rowAt(pc);

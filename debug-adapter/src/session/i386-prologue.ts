@@ -1,5 +1,4 @@
-// The end of an i386 (and, at the end, an x86-64) function's prologue as gdb 13 finds it for gcc
-// code (i386_analyze_prologue, amd64_analyze_prologue):
+// The end of an i386 function's prologue as gdb 13 finds it for gcc code (i386_analyze_prologue):
 // optional endbr32 and no-op padding, `push %ebp`, a few scratch-register instructions gcc may
 // schedule before the frame is set up, `mov %esp,%ebp` (or `lea (%esp),%ebp`), an optional
 // `sub $N,%esp` (or `lea -N(%esp),%esp`), then the register pushes; or `enter`. Pure: bytes in,
@@ -71,25 +70,4 @@ export function i386PrologueEnd(code: Uint8Array): number | undefined {
   // Callee-saved register pushes.
   while (pc < code.length && code[pc] >= 0x50 && code[pc] <= 0x57) pc++;
   return pc;
-}
-
-/**
- * The offset in `code` (an x86-64 function's first bytes) where gdb 13 considers the prologue
- * done for gcc code (amd64_analyze_prologue): after an optional endbr64, `push %rbp` then
- * `mov %rsp,%rbp` (or `movl %esp,%ebp`); undefined when the function sets up no frame (gdb then
- * stops at the entry itself). Unlike i386, the stack adjustment and register pushes after the
- * frame setup are not part of it.
- */
-export function amd64PrologueEnd(code: Uint8Array): number | undefined {
-  let pc = 0;
-  if (code[0] === 0xf3 && code[1] === 0x0f && code[2] === 0x1e && code[3] === 0xfa) pc = 4;
-  if (code[pc] !== 0x55) return undefined;
-  const a = code[pc + 1];
-  const b = code[pc + 2];
-  const c = code[pc + 3];
-  // movq %rsp,%rbp: 48 89 e5 or 48 8b ec
-  if ((a === 0x48 && b === 0x89 && c === 0xe5) || (a === 0x48 && b === 0x8b && c === 0xec)) return pc + 4;
-  // movl %esp,%ebp: 89 e5 or 8b ec
-  if ((a === 0x89 && b === 0xe5) || (a === 0x8b && b === 0xec)) return pc + 3;
-  return undefined;
 }

@@ -62,6 +62,8 @@ const DW_EH_PE_datarel = 0x30;
 /** Parsed .debug_frame/.eh_frame with lookup of the unwind row for a pc. */
 export class CallFrameInfo {
   readonly fdes: FrameDescriptionEntry[];
+  /** The rows of each FDE asked about so far (an FDE's program runs once). */
+  private readonly rowCache = new Map<FrameDescriptionEntry, UnwindRow[]>();
 
   /** Throws CfiFormatError when a section is malformed. */
   constructor(debugFrame: Uint8Array, ehFrame: Uint8Array, ehFrameAddress: number, readonly addressSize = 4) {
@@ -92,7 +94,11 @@ export class CallFrameInfo {
   rowAt(pc: number): UnwindRow | undefined {
     const fde = this.fdeFor(pc);
     if (!fde) return undefined;
-    const rows = fdeRows(fde, this.addressSize);
+    let rows = this.rowCache.get(fde);
+    if (!rows) {
+      rows = fdeRows(fde, this.addressSize);
+      this.rowCache.set(fde, rows);
+    }
     for (let i = rows.length - 1; i >= 0; i--) if (rows[i].address <= pc) return rows[i];
     return rows[0];
   }

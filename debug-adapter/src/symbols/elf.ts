@@ -371,13 +371,22 @@ export class ElfFile {
   /** Maps a link-time virtual address to where it is loaded; undefined if no segment holds it. */
   virtualToLoad(address: number): number | undefined {
     const seg = this.segmentForVirtual(address);
-    return seg ? wrapAddress(address - seg.vaddr + seg.paddr, this.addressWidth) : undefined;
+    return seg ? this.wrapped(address - seg.vaddr + seg.paddr) : undefined;
   }
 
   /** Maps a load (physical) address back to its link-time virtual address; undefined if none. */
   loadToVirtual(address: number): number | undefined {
     const seg = this.segmentForLoad(address);
-    return seg ? wrapAddress(address - seg.paddr + seg.vaddr, this.addressWidth) : undefined;
+    return seg ? this.wrapped(address - seg.paddr + seg.vaddr) : undefined;
+  }
+
+  /** Address arithmetic wrapped to the image's width; undefined when (hostile segments) it leaves ±2^53. */
+  private wrapped(n: number): number | undefined {
+    try {
+      return wrapAddress(n, this.addressWidth);
+    } catch {
+      return undefined;
+    }
   }
 
   /** True when some PT_LOAD segment is loaded somewhere other than its virtual address. */

@@ -4,7 +4,8 @@
 # `info args` and `info locals` would list: the frame function's arguments, and the locals of
 # each block from the frame's innermost block out to the frame's function block, in gdb's block
 # iteration order. Prints one JSON line per pc: {"pc": N, "frames": [{"function", "args",
-# "locals"}, ...]}; a pc without a block gives "frames": [].
+# "locals"}, ...]} (a 64-bit pc as its signed value, js_address); a pc without a block gives
+# "frames": [].
 #
 # Run as: MMSCOPE_SCOPE_PCS=FILE gdb -batch -nx -x gdb-scopes.py KERNEL.elf
 
@@ -12,6 +13,12 @@ import json
 import os
 
 import gdb
+
+
+def js_address(a):
+    """An address as the adapter holds it (docs/addresses.md): a 64-bit kernel-half address as its
+    signed value, which JSON carries exactly; 32-bit addresses are unchanged."""
+    return a - (1 << 64) if a >= (1 << 63) else a
 
 PRINTED = (gdb.SYMBOL_LOC_CONST, gdb.SYMBOL_LOC_LOCAL, gdb.SYMBOL_LOC_REGISTER, gdb.SYMBOL_LOC_STATIC,
            gdb.SYMBOL_LOC_COMPUTED, gdb.SYMBOL_LOC_OPTIMIZED_OUT)
@@ -50,5 +57,5 @@ with open(os.environ['MMSCOPE_SCOPE_PCS']) as f:
     pcs = [int(line, 16) for line in f if line.strip()]
 out = []
 for pc in pcs:
-    out.append(json.dumps({'pc': pc, 'frames': frames_at(pc)}))
+    out.append(json.dumps({'pc': js_address(pc), 'frames': frames_at(pc)}))
 print('\n'.join(out))

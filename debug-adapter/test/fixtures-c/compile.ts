@@ -40,25 +40,34 @@ export interface BuildOptions {
   flags?: string[];
   /** Link into an executable (default) or stop at the .o. */
   link?: boolean;
-  /** Linker script in the fixtures folder (e.g. 'higher_half.ld'). */
+  /** Linker script in the fixtures folder (e.g. 'higher_half.ld'), or an absolute path. */
   script?: string;
+  /**
+   * 'x86-64': gcc -m64 -mcmodel=kernel -mno-red-zone, linked by default like an x86-64 kernel at
+   * 0xffffffff80100000 (fixtures-x64/kernel64.ld). Default 'i386' (-m32).
+   */
+  arch?: 'i386' | 'x86-64';
 }
 
-/** Compiles fixtures-c/<source> with gcc -m32 -g -fno-pie -ffreestanding and returns the output path. */
+/** Compiles fixtures-c/<source> with gcc -m32 (or -m64) -g -fno-pie -ffreestanding and returns the output path. */
 export function build(source: string, options: BuildOptions = {}): string {
   const flags = options.flags ?? ['-O0'];
   const link = options.link ?? true;
-  const key = JSON.stringify([source, flags, link, options.script]);
+  const x64 = options.arch === 'x86-64';
+  const key = JSON.stringify([source, flags, link, options.script, options.arch ?? 'i386']);
   const hit = cache.get(key);
   if (hit) return hit;
   const base = `${path.basename(source, '.c')}-${cache.size}`;
   const obj = path.join(tmp(), `${base}.o`);
-  run('gcc', ['-m32', '-g', '-fno-pie', '-ffreestanding', '-fno-stack-protector', ...flags, '-c', path.join(fixtureDir, source), '-o', obj]);
+  const machine = x64 ? ['-m64', '-mcmodel=kernel', '-mno-red-zone'] : ['-m32'];
+  run('gcc', [...machine, '-g', '-fno-pie', '-ffreestanding', '-fno-stack-protector', ...flags, '-c', path.join(fixtureDir, source), '-o', obj]);
   let out = obj;
   if (link) {
     out = path.join(tmp(), `${base}.elf`);
-    const script = options.script ? ['-Wl,-T,' + path.join(fixtureDir, options.script)] : [];
-    run('gcc', ['-m32', '-nostdlib', '-static', '-no-pie', '-Wl,-e,_start', '-Wl,--build-id=none', ...script, obj, '-o', out]);
+    const scriptFile = options.script ?? (x64 ? path.join(fixtureDir, '..', 'fixtures-x64', 'kernel64.ld') : undefined);
+    const script = scriptFile ? ['-Wl,-T,' + path.resolve(fixtureDir, scriptFile)] : [];
+    const extra = x64 ? ['-Wl,--no-warn-rwx-segments'] : [];
+    run('gcc', [x64 ? '-m64' : '-m32', '-nostdlib', '-static', '-no-pie', '-Wl,-e,_start', '-Wl,--build-id=none', ...extra, ...script, obj, '-o', out]);
   }
   cache.set(key, out);
   return out;
