@@ -14,7 +14,7 @@ import { DebugProtocol } from '@vscode/debugprotocol';
 import { launchQemu, QemuInstance } from '../../qemu-bridge/src';
 import { buildX64Kernel } from './fixtures-x64/build';
 import {
-  assertSameFrames, endSessionLeavingNoQemu, launchAndStop, parseBacktrace, QemuMonitor, qemuMarker, runGdb, shownStack, startClient, stopClient,
+  assertSameFrames, endSessionLeavingNoQemu, launchAndStop, parseBacktrace, processesWith, QemuMonitor, qemuMarker, runGdb, shownStack, startClient, stopClient,
 } from './dap-fixture';
 import { differences, runInAdapter, runInGdb } from './step-compare';
 
@@ -167,6 +167,29 @@ describe('DAP: an x86-64 kernel (real qemu-system-x86_64, gdb as oracle)', funct
     assert.strictEqual(set.body.value, '0x123456789abcdef1');
     assert.strictEqual(monitorRegisters(await (monitor as QemuMonitor).hmp('info registers')).get('r9'), 0x123456789abcdef1n);
     assert.strictEqual(await evaluate('$r9'), String(0x123456789abcdef1n));
+  });
+});
+
+describe('DAP: the QEMU an x86-64 kernel runs on', function () {
+  this.timeout(120000);
+
+  it('is qemu-system-x86_64 also when the configuration names qemu-system-i386 (the extension\'s default setting)', async () => {
+    const kernel = buildX64Kernel();
+    const marker = qemuMarker();
+    let dc: DebugClient | undefined;
+    try {
+      dc = await startClient();
+      const client = dc;
+      const stop = await launchAndStop(client, { kernel, marker, cmdline: '', qemuPath: 'qemu-system-i386' }, () => client.setFunctionBreakpointsRequest({ breakpoints: [{ name: 'region_init' }] }));
+      assert.strictEqual(stop.body.reason, 'breakpoint');
+      const [pid] = processesWith(marker);
+      assert.ok(pid, 'the adapter started a QEMU');
+      const argv0 = fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0')[0] ?? '';
+      assert.match(argv0, /qemu-system-x86_64$/);
+      assert.strictEqual((await shownStack(client)).frames[0]?.name, 'region_init');
+    } finally {
+      await endSessionLeavingNoQemu(dc, marker);
+    }
   });
 });
 
