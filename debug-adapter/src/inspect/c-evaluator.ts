@@ -292,9 +292,11 @@ export class CEvaluator {
       return { type, location: { kind: 'register', name }, bytes: integerBytes(BigInt(v), 4) };
     }
     // Frame 0's 64-bit registers exactly (a number holds 64-bit data only within ±2^53).
-    const exact = this.scope.frame?.frameIndex === 0 ? (await this.scope.access.readExactRegisters?.().catch(() => undefined))?.get(name) : undefined;
+    const live = this.scope.frame?.frameIndex === 0 ? (await this.scope.access.readExactRegisters?.().catch(() => undefined))?.get(name) : undefined;
+    // The live value only where it is this frame's (an exception stop's frame 0 is the faulting frame).
+    const exact = live !== undefined && Number(BigInt.asIntN(64, live)) === v ? live : BigInt(v);
     const type = name === 'rip' ? CODE_POINTER_64 : name === 'rsp' || name === 'rbp' ? DATA_POINTER_64 : builtinLong(false, 8);
-    return { type, location: { kind: 'register', name }, bytes: integerBytes(exact ?? BigInt(v), 8) };
+    return { type, location: { kind: 'register', name }, bytes: integerBytes(exact, 8) };
   }
 
   // ---- operators ----

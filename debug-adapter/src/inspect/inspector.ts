@@ -416,11 +416,15 @@ export class Inspector {
 
   // ---- registers ----
 
-  /** The registers of `frame` with exact unsigned values: frame 0's as the target read them, an unwound frame's from its numbers. */
+  /**
+   * The registers of `frame` with exact unsigned values: from its numbers, each replaced by the
+   * target's exact live value where that is the same register value (frame 0 of a plain stop;
+   * not the faulting frame an exception stop shows as frame 0).
+   */
   private async exactRegisters(frame: FrameContext): Promise<Map<string, bigint>> {
     const live = frame.frameIndex === 0 ? await this.access.readExactRegisters?.().catch(() => undefined) : undefined;
     const out = new Map<string, bigint>();
-    for (const [k, v] of frame.registers) out.set(k, live?.get(k) ?? BigInt.asUintN(64, BigInt(v)));
+    for (const [k, v] of frame.registers) out.set(k, exactIfSame(live?.get(k), v));
     if (frame.frameIndex === 0) for (const [k, v] of this.registerOverrides) out.set(k, v);
     return out;
   }
@@ -536,3 +540,8 @@ function wrapOperand(expression: string): string {
   return /^[A-Za-z_$][\w$]*(\s*(\.|->)\s*[A-Za-z_]\w*|\[\d+\])*$/.test(expression) ? expression : `(${expression})`;
 }
 
+/** `exact` when it is the register value the number `n` stands for (its signed 64-bit or unsigned form), else `n`'s unsigned bits. */
+export function exactIfSame(exact: bigint | undefined, n: number): bigint {
+  if (exact !== undefined && (Number(exact) === n || Number(BigInt.asIntN(64, exact)) === n)) return exact;
+  return BigInt.asUintN(64, BigInt(n));
+}
