@@ -70,11 +70,9 @@ export interface DataBreakpointRequest extends BreakpointOptions {
 
 const WATCH_KIND: Record<DataAccess, BreakpointKind> = { write: 'write-watch', read: 'read-watch', readWrite: 'access-watch' };
 
-const hex = (n: number): string => (n < 0 || n > 0xffffffff ? formatAddress(n, 64) : `0x${(n >>> 0).toString(16).padStart(8, '0')}`);
-
-/** Encodes a watchable range as a data breakpoint id: `0xADDRESS/LENGTH`. */
-export function dataId(address: number, length: number): string {
-  return `${hex(address)}/${length}`;
+/** Encodes a watchable range as a data breakpoint id: `0xADDRESS/LENGTH`, the address in 8 (i386) or 16 (x86-64) hex digits. */
+export function dataId(address: number, length: number, width: AddressWidth = 32): string {
+  return `${formatAddress(address, width)}/${length}`;
 }
 
 /** Decodes a data breakpoint id; undefined when malformed. */

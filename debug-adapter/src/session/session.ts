@@ -314,7 +314,7 @@ export class MmscopeSession extends DebugSession {
         response.body = { dataId: null, description: `"${expression}" is ${bytes} bytes; watch a member or element of 1, 2, 4 or 8 bytes.` };
       } else {
         response.body = {
-          dataId: dataId(at, bytes),
+          dataId: dataId(at, bytes, this.requireTarget().addressWidth),
           description: `${expression} (${bytes} bytes at 0x${at.toString(16)})`,
           accessTypes: ['write', 'read', 'readWrite'],
           canPersist: false,
