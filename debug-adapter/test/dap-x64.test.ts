@@ -170,6 +170,34 @@ describe('DAP: an x86-64 kernel (real qemu-system-x86_64, gdb as oracle)', funct
   });
 });
 
+describe('DAP: an x86-64 kernel without call frame information (real qemu-system-x86_64, gdb as oracle)', function () {
+  this.timeout(120000);
+
+  it('unwinds by the rbp chain as gdb does, in a recursion', async () => {
+    const kernel = buildX64Kernel(['-O0'], { withoutCfi: true });
+    assert.ok(!execFileSync('readelf', ['-SW', kernel], { encoding: 'latin1' }).includes('_frame'), 'no .eh_frame or .debug_frame left');
+    // depth(n) stopped at its 3rd call (round 0: depth(3) -> depth(2) -> depth(1)).
+    const bt = (await gdbAtFunction(kernel, 'depth', ['break depth', 'continue', 'continue', 'bt']))[3] ?? '';
+    const marker = qemuMarker();
+    let dc: DebugClient | undefined;
+    try {
+      dc = await startClient();
+      const client = dc;
+      await launchAndStop(client, { kernel, marker, cmdline: '' }, () => client.setFunctionBreakpointsRequest({ breakpoints: [{ name: 'depth' }] }));
+      for (let i = 0; i < 2; i++) {
+        const stopped = client.waitForEvent('stopped');
+        await client.continueRequest({ threadId: 1 });
+        await stopped;
+      }
+      const { frames } = await shownStack(client);
+      assert.deepStrictEqual(frames.slice(0, 5).map((f) => f.name), ['depth', 'depth', 'depth', 'workload', 'kmain']);
+      assertSameFrames(frames, parseBacktrace(bt), 'depth(1) without CFI');
+    } finally {
+      await endSessionLeavingNoQemu(dc, marker);
+    }
+  });
+});
+
 describe('DAP: the QEMU an x86-64 kernel runs on', function () {
   this.timeout(120000);
 

@@ -17,9 +17,13 @@ function run(program: string, args: string[]): string {
   return execFileSync(program, args, { encoding: 'utf8', timeout: 60_000 });
 }
 
-/** Builds the x86-64 test kernel with extra C flags (default -O0) and returns the ELF64 path. */
-export function buildX64Kernel(flags: string[] = ['-O0']): string {
-  const key = flags.join(' ');
+/**
+ * Builds the x86-64 test kernel with extra C flags (default -O0) and returns the ELF64 path.
+ * `withoutCfi`: no call frame information at all (C code built without .eh_frame, then
+ * .debug_frame removed), so that unwinders must follow the rbp chain.
+ */
+export function buildX64Kernel(flags: string[] = ['-O0'], options: { withoutCfi?: boolean } = {}): string {
+  const key = `${flags.join(' ')}${options.withoutCfi ? ' (no CFI)' : ''}`;
   const hit = built.get(key);
   if (hit) return hit;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mmscope-x64-'));
@@ -28,8 +32,9 @@ export function buildX64Kernel(flags: string[] = ['-O0']): string {
   const kernelObj = path.join(dir, 'kernel.o');
   const out = path.join(dir, 'kernel-x64.elf');
   run('gcc', ['-m64', '-g', '-c', path.join(fixtureDirX64, 'boot.S'), '-o', bootObj]);
-  run('gcc', [...C_FLAGS, ...flags, '-c', path.join(fixtureDirX64, 'kernel.c'), '-o', kernelObj]);
+  run('gcc', [...C_FLAGS, ...flags, ...(options.withoutCfi ? ['-fno-asynchronous-unwind-tables', '-fno-unwind-tables'] : []), '-c', path.join(fixtureDirX64, 'kernel.c'), '-o', kernelObj]);
   run('ld', ['-m', 'elf_x86_64', '-nostdlib', '-z', 'max-page-size=0x1000', '--build-id=none', '--no-warn-rwx-segments', '-T', path.join(fixtureDirX64, 'kernel.ld'), bootObj, kernelObj, '-o', out]);
+  if (options.withoutCfi) run('objcopy', ['--remove-section=.debug_frame', '--remove-section=.eh_frame', out]);
   checkRawLoadable(out);
   built.set(key, out);
   return out;
