@@ -225,18 +225,19 @@ describe('DAP: the QEMU an x86-64 kernel runs on', function () {
 const NO_FINISH = ['kmain', 'long_entry', '_start'];
 const STEPS = 120;
 
-const KERNEL_FLAGS: Record<string, string[]> = {
-  O0: ['-O0'],
-  O2: ['-O2', '-fno-omit-frame-pointer'],
-  Os: ['-Os', '-fomit-frame-pointer'],
+const KERNEL_FLAGS: Record<string, { flags: string[]; withoutCfi?: boolean }> = {
+  O0: { flags: ['-O0'] },
+  O2: { flags: ['-O2', '-fno-omit-frame-pointer'] },
+  Os: { flags: ['-Os', '-fomit-frame-pointer'] },
+  'O0 without CFI': { flags: ['-O0'], withoutCfi: true },
 };
 
 describe('DAP: stepping an x86-64 kernel agrees with gdb (real qemu-system-x86_64, gdb as oracle)', function () {
   this.timeout(600000);
-  for (const [level, flags] of Object.entries(KERNEL_FLAGS)) {
+  for (const [level, { flags, withoutCfi }] of Object.entries(KERNEL_FLAGS)) {
     for (const [fn, seed] of [['page_alloc', 5], ['hash_region', 17], ['workload', 29]] as const) {
       it(`${level}: ${STEPS} seeded steps from break ${fn} stop where gdb stops`, async () => {
-        const kernel = buildX64Kernel(flags);
+        const kernel = buildX64Kernel(flags, { withoutCfi: withoutCfi === true });
         const marker = qemuMarker();
         let dc: DebugClient | undefined;
         let ours;
