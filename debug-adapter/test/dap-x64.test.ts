@@ -356,6 +356,43 @@ describe('DAP: an x86-64 kernel in its 32-bit and 16-bit code (real qemu-system-
     assert.deepStrictEqual(ours, await gdbStepiPcs(kernel, longEntry, 12));
   });
 
+  it('stops in compatibility mode (long mode active, 32-bit CS) before the far jump, decodes it as 32-bit code and steps into 64-bit code as gdb does', async () => {
+    const kernel = buildX64Kernel();
+    // The instruction after `mov %eax,%cr0` (paging on with EFER.LME: long mode active, CS still the 32-bit loader's).
+    const boot = execFileSync('objdump', ['-d', '--insn-width=16', '-M', 'i386', '-j', '.boot', kernel], { encoding: 'latin1' });
+    const lines = [...boot.matchAll(/^\s*([0-9a-f]+):\t((?:[0-9a-f]{2} )+)\s*\t(.*)$/gm)];
+    const at = lines.findIndex((m) => /mov\s+%eax,%cr0/.test(m[3] ?? ''));
+    assert.ok(at >= 0 && lines[at + 2], 'objdump shows the write of cr0 and two instructions after it');
+    const compat = BigInt(`0x${lines[at + 1]?.[1]}`);
+    assert.match(lines[at + 2]?.[3] ?? '', /ljmp/, 'the far jump into long mode follows');
+    const marker = qemuMarker();
+    let dc: DebugClient | undefined;
+    const ours: string[] = [];
+    try {
+      dc = await startClient();
+      const client = dc;
+      const ref = `0x${compat.toString(16).padStart(16, '0')}`;
+      await launchAndStop(client, { kernel, marker, cmdline: '' }, () => client.customRequest('setInstructionBreakpoints', { breakpoints: [{ instructionReference: ref }] }));
+      await client.customRequest('setInstructionBreakpoints', { breakpoints: [] });
+      const top = await topFrame(client);
+      assert.strictEqual(top.instructionPointerReference, ref);
+      const regs = await registerRows(client);
+      assert.match(regs.get('efer') ?? '', /LMA/, 'long mode is active');
+      assert.strictEqual(regs.get('cs'), '0x0008', "the multiboot loader's 32-bit code segment (the kernel's 64-bit one has the same selector)");
+      const code = (await client.disassembleRequest({ memoryReference: ref, instructionCount: 2 })).body?.instructions ?? [];
+      assert.deepStrictEqual(code.map((i) => ({ address: i.address, bytes: i.instructionBytes })), objdumpFrom(kernel, compat, 2, true));
+      assert.match(code[1]?.instruction ?? '', /^ljmp/, `32-bit code: ${code.map((i) => i.instruction).join('; ')}`);
+      ours.push(ref);
+      for (let i = 0; i < 3; i++) {
+        await stepi(client);
+        ours.push((await topFrame(client)).instructionPointerReference ?? '');
+      }
+    } finally {
+      await endSessionLeavingNoQemu(dc, marker);
+    }
+    assert.deepStrictEqual(ours, await gdbStepiPcs(kernel, compat, 3));
+  });
+
   it('attached at reset, shows the real-mode pc, decodes 16-bit code and steps as gdb does', async () => {
     const kernel = buildX64Kernel();
     let qemu: QemuInstance | undefined;

@@ -3,14 +3,15 @@
 // the callee-saved registers an unwound frame keeps, and the instruction bitness (16, 32, 64).
 // Pure: register values in, a mode out.
 //
-// The mode comes from CR0.PE and EFER.LMA: real mode (16-bit) while PE is clear, long mode
-// (64-bit) while LMA is set, 32-bit protected mode otherwise. QEMU's gdbstub reports no segment
-// descriptors, so a 16-bit protected-mode segment or a compatibility-mode (32-bit) code segment
-// under long mode is not told apart: kernels run neither outside their first instructions.
+// The mode comes from CR0.PE, EFER.LMA and the CS descriptor's L and D bits: real mode (16-bit)
+// while PE is clear; under LMA, 64-bit long mode with CS.L set, else compatibility mode (32-bit,
+// or 16-bit with CS.D clear); without LMA, 32-bit protected mode, or 16-bit with CS.D clear.
+// QEMU's gdbstub reports no segment descriptors: they come from QMP's `info registers` (its CS
+// line), and without them (no QMP) the mode is decided from CR0.PE and EFER.LMA alone.
 
 import { AddressWidth } from '../../../qemu-bridge/src/address';
 
-export type CpuMode = 'real16' | 'protected32' | 'long64';
+export type CpuMode = 'real16' | 'protected16' | 'protected32' | 'compat16' | 'compat32' | 'long64';
 
 /** The registers that play each role in one mode. */
 export interface RegisterSet {
@@ -66,16 +67,46 @@ export const X86_64_REGISTERS: RegisterSet = {
 const CR0_PE = 1n;
 const EFER_LMA = 1n << 10n;
 
-/** The mode the CPU runs in, from its registers (exact values, by lower-case name). */
-export function cpuModeOf(registers: ReadonlyMap<string, bigint>): CpuMode {
+/** The L (64-bit code) and D (32-bit default) bits of a code segment descriptor. */
+export interface CodeSegmentBits {
+  readonly long: boolean;
+  readonly big: boolean;
+}
+
+/**
+ * The mode the CPU runs in, from its registers (exact values, by lower-case name) and, when
+ * known, the CS descriptor's L and D bits.
+ */
+export function cpuModeOf(registers: ReadonlyMap<string, bigint>, cs?: CodeSegmentBits): CpuMode {
   const cr0 = registers.get('cr0') ?? CR0_PE;
   if ((cr0 & CR0_PE) === 0n) return 'real16';
   const efer = registers.get('efer') ?? 0n;
-  return (efer & EFER_LMA) !== 0n && registers.has('rip') ? 'long64' : 'protected32';
+  if ((efer & EFER_LMA) !== 0n && registers.has('rip')) return !cs || cs.long ? 'long64' : cs.big ? 'compat32' : 'compat16';
+  return !cs || cs.big ? 'protected32' : 'protected16';
+}
+
+/** True when the mode's CS descriptor bits could change it (protected or long mode). */
+export function modeNeedsDescriptor(registers: ReadonlyMap<string, bigint>): boolean {
+  return ((registers.get('cr0') ?? CR0_PE) & CR0_PE) !== 0n;
+}
+
+/** CS's L and D bits from QEMU's `info registers` (`CS =0008 <base> <limit> <flags> ...`), or undefined. */
+export function parseCodeSegmentBits(infoRegisters: string): CodeSegmentBits | undefined {
+  const m = /^CS =[0-9a-f]{4} [0-9a-f]+ [0-9a-f]{8} ([0-9a-f]{8})/m.exec(infoRegisters);
+  if (!m || m[1] === undefined) return undefined;
+  const flags = parseInt(m[1], 16);
+  return { long: (flags & (1 << 21)) !== 0, big: (flags & (1 << 22)) !== 0 };
 }
 
 export function registerSetOf(mode: CpuMode): RegisterSet {
-  return mode === 'long64' ? X86_64_REGISTERS : mode === 'real16' ? REAL_MODE_REGISTERS : I386_REGISTERS;
+  switch (mode) {
+    case 'long64': return X86_64_REGISTERS;
+    case 'real16': return REAL_MODE_REGISTERS;
+    case 'protected16':
+    case 'compat16': return { ...I386_REGISTERS, mode, bitness: 16 };
+    case 'compat32': return { ...I386_REGISTERS, mode };
+    case 'protected32': return I386_REGISTERS;
+  }
 }
 
 /** The 32-bit names gdb shows on x86-64 as the low halves of the 64-bit registers. */

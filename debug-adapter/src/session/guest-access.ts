@@ -10,7 +10,7 @@ import { TargetAccess } from '../inspect/target-access';
 import { CodeMap } from './code-map';
 import { SessionError } from './errors';
 import { classifyInstruction, ClassifiedInstruction } from './instruction-kind';
-import { CpuMode, cpuModeOf, LOW_HALVES, RegisterSet, registerSetOf, symbolsAddressWidth } from './cpu-mode';
+import { CodeSegmentBits, CpuMode, cpuModeOf, LOW_HALVES, modeNeedsDescriptor, parseCodeSegmentBits, RegisterSet, registerSetOf, symbolsAddressWidth } from './cpu-mode';
 import { AddressWidth, formatAddress } from '../../../qemu-bridge/src/address';
 import { unwindStack, UnwoundStackFrame } from './stack-unwinder';
 
@@ -28,6 +28,7 @@ export class GuestAccess implements TargetAccess {
   private thread = 1;
   /** Per-stop caches, one set per vCPU (each has its own registers and address space). */
   private readonly caches = new Map<number, ThreadCaches>();
+
 
   constructor(
     private readonly symbols: DebugSymbols,
@@ -80,6 +81,7 @@ export class GuestAccess implements TargetAccess {
   /** Forgets that paging was seen (after a reset). */
   resetPaging(): void {
     this.pagingSeen = false;
+
   }
 
   /** At every stop: returns true when this stop is the first with paging on. */
@@ -170,9 +172,26 @@ export class GuestAccess implements TargetAccess {
         numbers.set(low, Number(v & LOW_32));
       }
     }
-    const read: RegisterRead = { numbers, exact, mode: cpuModeOf(exact) };
+    const read: RegisterRead = { numbers, exact, mode: cpuModeOf(exact, await this.codeSegmentOf(thread, exact)) };
     cache.read = read;
     return read;
+  }
+
+  /**
+   * The CS descriptor's L and D bits of vCPU `thread` at this stop (QMP `info registers`), on an
+   * x86-64 target in protected or long mode; undefined on i386 targets (their kernels run 32-bit
+   * code segments) and without QMP. Read at every such stop: the same selector means another
+   * descriptor after an lgdt (QEMU's multiboot loader and many kernels both use 0x08).
+   */
+  private async codeSegmentOf(thread: number, exact: ReadonlyMap<string, bigint>): Promise<CodeSegmentBits | undefined> {
+    const qmp = this.bridge.qmp;
+    if (!qmp || !exact.has('rip') || !modeNeedsDescriptor(exact)) return undefined;
+    try {
+      const text = await qmp.execute('human-monitor-command', { 'command-line': 'info registers', 'cpu-index': thread - 1 });
+      return typeof text === 'string' ? parseCodeSegmentBits(text) : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Frames of the stopped guest, innermost first (cached until the guest runs). */
