@@ -14,7 +14,7 @@ import { buildSnapshot, MmSnapshot, PhysicalReader } from '../debug-adapter/src/
 import { ElfFile } from '../debug-adapter/src/symbols';
 
 const KERNEL = path.resolve(__dirname, '..', '..', 'guest', 'build', 'kernel.elf');
-const SIZES_MIB = [64, 256, 1024, 3072];
+const SIZES_MIB = process.env.BENCH_SIZES ? process.env.BENCH_SIZES.split(",").map(Number) : [64, 256, 1024, 3072];
 const RUNS = 7;
 
 function median(v: number[]): number {

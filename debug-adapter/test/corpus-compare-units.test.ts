@@ -5,7 +5,7 @@ import * as assert from 'assert';
 import { seededRandom } from '../../qemu-bridge/test/seeded-random';
 import { makePlan, STEP_KINDS } from './corpus/plan';
 import { compareStop, fromGdb, StopView, valueMap } from './corpus/records';
-import { buildKernel, MATRIX } from './corpus/build';
+import { BOOT_MATRIX, buildKernel, corpusGdbMatrix, MATRIX, STYLES, X64_MATRIX } from './corpus/build';
 
 const frames = [{ function: 'fib', file: 'work.c', line: 44 }, { function: 'do_round', file: 'round.c', line: 17 }];
 const gdbStop = (over: Partial<StopView> = {}): StopView => ({ stop: 3, op: 'next', pc: 0x1000n, frames, values: [['n', '5'], ['a', '<optimized out>']], ...over });
@@ -81,5 +81,14 @@ describe('corpus: comparison units', () => {
     assert.deepStrictEqual([...rounds].sort((x, y) => x - y), rounds, 'rounds increase');
     const r = seededRandom(1);
     assert.notStrictEqual(r(), r());
+  });
+
+  it('the gdb matrix takes the x86-64 kernels only with MMSCOPE_CORPUS_X64=1; every kernel boots', () => {
+    assert.ok(X64_MATRIX.length > 0 && X64_MATRIX.every((v) => STYLES[v.style].arch === 'x86-64'));
+    assert.ok(MATRIX.every((v) => STYLES[v.style].arch === 'i386'));
+    assert.deepStrictEqual(corpusGdbMatrix({}), MATRIX);
+    assert.deepStrictEqual(corpusGdbMatrix({ MMSCOPE_CORPUS_X64: '0' }), MATRIX);
+    assert.deepStrictEqual(corpusGdbMatrix({ MMSCOPE_CORPUS_X64: '1' }), [...MATRIX, ...X64_MATRIX]);
+    assert.deepStrictEqual(BOOT_MATRIX, [...MATRIX, ...X64_MATRIX]);
   });
 });

@@ -75,6 +75,8 @@ describe('mm decoders on hand-built images', function () {
     ['leaked-chain', ({ img }) => img.addChain([450, 451])],
     ['process-list-broken', ({ img }) => img.u32(img.pcbPhys(1) + 24 + 256, img.pcbPhys(0) + VBASE)],
     ['unreadable-page-table', ({ img }) => img.u32(LAYOUT.kpd + 900 * 4, 0xfff00003)],
+    // A 4 MiB page with bit 21 set: reserved, the CPU faults on any access through it.
+    ['reserved-bits', ({ img }) => img.u32(LAYOUT.kpd + 901 * 4, 0x00a00083)],
   ];
   for (const [kind, corrupt] of corruptions) {
     it(`reports ${kind} for a deliberate corruption`, async function () {
@@ -90,8 +92,10 @@ describe('mm decoders on hand-built images', function () {
     const s = await snap(img);
     const t = await translateAddress(s, img.read, 0x00404123, 1);
     assert.strictEqual(t.directorySource, 'upd');
-    assert.strictEqual(t.pde.index, 1);
-    assert.strictEqual(t.pte?.index, 4);
+    assert.deepStrictEqual(t.steps.map((x) => [x.level, x.index]), [['PD', 1], ['PT', 4]]);
+    assert.strictEqual(t.steps[0].entryAddress, undefined, 'a UPD entry lives in the PCB, not in the KPD');
+    assert.strictEqual(t.steps[0].raw, `0x${(s.processes.find((p) => p.pid === 1)?.upd[1] ?? 0).toString(16).padStart(8, "0")}`);
+    assert.strictEqual(t.pageSize, 4096);
     assert.strictEqual(t.physical, 201 * 16384 + 0x123);
     assert.strictEqual(t.block, 201);
     assert.strictEqual(t.chain, user);
@@ -99,6 +103,7 @@ describe('mm decoders on hand-built images', function () {
     const k = await translateAddress(s, img.read, 0xc0001004);
     assert.strictEqual(k.directorySource, 'kpd');
     assert.strictEqual(k.physical, 0x1004);
+    assert.strictEqual(k.steps[0].entryAddress, s.geometry.kpdPhys + (0xc0001004 >>> 22) * 4);
     assert.strictEqual(k.chain, undefined);
     const missing = await translateAddress(s, img.read, 0x00400000, 0);
     assert.match(missing.notMapped ?? '', /not present/);

@@ -23,3 +23,4 @@ export * from './launch-errors';
 export * from './paging/paging-modes';
 export * from './paging/page-entry';
 export * from './paging/page-table-walk';
+export * from './paging/translation-steps';

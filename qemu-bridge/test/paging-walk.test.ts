@@ -6,8 +6,9 @@
 
 import * as assert from 'assert';
 import { decodeEntry, describeEntryFlags } from '../src/paging/page-entry';
-import { mergeLeaves, TableCache, walkAddress, walkAddressSpace } from '../src/paging/page-table-walk';
+import { mappingRanges, mergeLeaves, TableCache, walkAddress, walkAddressSpace, walkMappings } from '../src/paging/page-table-walk';
 import { canonical, pagingModel, PagingModel } from '../src/paging/paging-modes';
+import { jsonAddress, parseJsonAddress, translateVirtual, translationStepLines } from '../src/paging/translation-steps';
 import { seededRandom } from './seeded-random';
 
 const CR0_PG = 0x80000000;
@@ -81,6 +82,16 @@ describe('paging: 32-bit paging', () => {
     assert.deepStrictEqual(space.findings.map((f) => [f.kind, f.virtual]), [['reserved-bits', 0xc0400000n]]);
     assert.match(space.findings[0].text, /PD entry for 0xc0400000 .* has reserved bits 0x200000 set/);
     assert.deepStrictEqual(space.nonPresent.map((n) => [n.virtual, n.raw]), [[0xc0800000n, 0xabcd0000n]]);
+    // Runs straight from the walk, over a slice of the directory, or with another copy of its entries (a process's UPD).
+    const all = await walkMappings(model, 0x1000, read);
+    assert.deepStrictEqual(all.runs, mappingRanges(space.leaves));
+    assert.deepStrictEqual(all.runs.map((r) => [r.virtual, r.pages, r.flags, r.global]), [[0x5000n, 1, 0x105, true], [0xc0000000n, 1, 0x83, false]]);
+    const kernelHalf = await walkMappings(model, 0x1000, read, {}, { first: 0x300, count: 0x100 });
+    assert.deepStrictEqual(kernelHalf.runs.map((r) => r.virtual), [0xc0000000n]);
+    const upd = Buffer.alloc(4096);
+    upd.writeUInt32LE(0x2000 | 0x7, 4); // the process maps the same PT at 4 MiB
+    const proc = await walkMappings(model, 0x1000, read, {}, { first: 0, count: 64, table: upd });
+    assert.deepStrictEqual(proc.runs.map((r) => [r.virtual, r.physical]), [[0x405000n, 0x9000n]]);
   });
 });
 
@@ -152,6 +163,34 @@ describe('paging: 4-level and 5-level', () => {
     assert.deepStrictEqual(mergeLeaves(space.leaves).slice(0, 1).map((r) => [r.virtual.toString(16), r.length.toString(16)]), [['ffff800000000000', '80000000']]);
     assert.strictEqual(describeEntryFlags(space.leaves[4].entry), 'P RW PS G');
   });
+  it('the plain translation every view shows: exact raw entries (NX in bit 63), exact addresses, one sentence when not mapped', async () => {
+    const { read, put64 } = ram();
+    const model = X64();
+    put64(0x1000 + 511 * 8, 0x2000n | 3n);
+    put64(0x2000 + 510 * 8, 0x4000n | 3n);
+    put64(0x4000 + 1 * 8, 0x6000n | 3n);
+    put64(0x6000 + 3 * 8, 0x7000n | 0x63n | (1n << 63n)); // 4 KiB, accessed, dirty, NX
+    const t = await translateVirtual(model, 0x1000, 0xffffffff80203456n, read);
+    assert.strictEqual(t.virtual, '0xffffffff80203456', 'above 2^53: a hex string');
+    assert.deepStrictEqual([t.physical, t.pageSize, t.nx, t.writable, t.user], [0x7456, 4096, true, true, false]);
+    assert.deepStrictEqual(t.steps.map((s) => [s.level, s.index, s.entryAddress, s.raw]), [
+      ['PML4', 511, 0x1000 + 511 * 8, '0x0000000000002003'], ['PDPT', 510, 0x2000 + 510 * 8, '0x0000000000004003'],
+      ['PD', 1, 0x4000 + 8, '0x0000000000006003'], ['PT', 3, 0x6000 + 24, '0x8000000000007063'],
+    ]);
+    assert.strictEqual(t.steps[3].describe, 'P RW A D NX');
+    assert.match(translationStepLines(t)[3], /^PT\[3\] = 0x8000000000007063 at 0x6018  P RW A D NX$/);
+    const missing = await translateVirtual(model, 0x1000, 0xffffffff80204000n, read);
+    assert.deepStrictEqual([missing.physical, missing.notMapped], [undefined, 'the PT entry 4 is not present']);
+    assert.strictEqual((await translateVirtual(model, 0x1000, 0x0000800000000000n, read)).notMapped, '0x800000000000 is not a canonical address in this paging mode');
+    // A 32-bit walk: 8-digit raw entries, numbers for every address.
+    const small = ram();
+    small.put32(0x1000 + 0x300 * 4, 0x00400083);
+    const k = await translateVirtual(pagingModel({ cr0: CR0_PG, cr4: CR4_PSE }), 0x1000, 0xc0012345, small.read);
+    assert.deepStrictEqual([k.virtual, k.physical, k.pageSize, k.steps.map((s) => s.raw)], [0xc0012345, 0x412345, 0x400000, ['0x00400083']]);
+    // The JSON rule, both ways.
+    assert.deepStrictEqual([jsonAddress(2n ** 53n - 1n), jsonAddress(2n ** 53n)], [Number.MAX_SAFE_INTEGER, '0x20000000000000']);
+    assert.strictEqual(parseJsonAddress('0xffffffff80203456'), 0xffffffff80203456n);
+  });
   it('5-level: a PML5 above, 57-bit sign extension', async () => {
     const { read, put64 } = ram();
     const model = X64(CR4_PAE | CR4_LA57);
@@ -164,6 +203,32 @@ describe('paging: 4-level and 5-level', () => {
     assert.deepStrictEqual([w.physical, w.steps.map((s) => s.level)], [0x201000n, ['PML5', 'PML4', 'PDPT', 'PD']]);
     const space = await walkAddressSpace(model, 0x1000, read);
     assert.deepStrictEqual(space.leaves.map((l) => l.virtual), [0xffffffff80000000n]);
+  });
+  it('a table shared terabytes over (a KASAN-style zero shadow) is decoded once and the walk stays bounded, every page counted', async () => {
+    const { read, put64, reads } = ram();
+    const model = X64();
+    for (let i = 0; i < 512; i++) put64(0x4000 + i * 8, 0x9000n | 0x1n | (1n << 63n)); // PT: 512 read-only NX pages of one zero page
+    for (let i = 0; i < 512; i++) put64(0x3000 + i * 8, 0x4000n | 3n); // PD: every entry the same PT
+    for (let i = 0; i < 512; i++) put64(0x2000 + i * 8, 0x3000n | 3n); // PDPT: every entry the same PD
+    for (let i = 0; i < 16; i++) put64(0x1000 + (256 + i) * 8, 0x2000n | 3n); // 16 PML4 entries: 8 TiB of shadow
+    put64(0x1000 + 511 * 8, 0x5000n | 3n); // and a normal kernel mapping after it
+    put64(0x5000 + 510 * 8, 0x6000n | 3n);
+    put64(0x6000, 0x200000n | 0x83n);
+    const space = await walkAddressSpace(model, 0x1000, read, { maxRepeatedLeaves: 4096 });
+    const listed = space.leaves.length;
+    const counted = listed + space.shared.reduce((n, s) => n + s.pages, 0);
+    assert.strictEqual(counted, 16 * 512 * 512 * 512 + 1, 'every page of the shadow is counted, listed or as a shared subtree');
+    assert.ok(listed <= 512 + 4096 + 1, `listed ${listed} leaves`);
+    assert.strictEqual(space.tablesRead, 6);
+    assert.strictEqual(new Set(reads).size, reads.length, 'each table read once');
+    // The shared subtrees say which table and where it was walked first; they cover the rest of the shadow.
+    assert.ok(space.shared.every((s) => s.sameAs < s.virtual && (s.tableAddress === 0x4000n || s.tableAddress === 0x3000n || s.tableAddress === 0x2000n)));
+    const bytes = space.leaves.filter((l) => l.virtual < 0xffff880000000000n).reduce((n, l) => n + l.pageSize, 0n) + space.shared.reduce((n, s) => n + s.bytes, 0n);
+    assert.strictEqual(bytes, 16n << 39n);
+    assert.deepStrictEqual(space.leaves[space.leaves.length - 1].virtual, 0xffffffff80000000n, 'the walk goes on after the shadow');
+    const runs = await walkMappings(model, 0x1000, read, { maxRepeatedLeaves: 4096 });
+    assert.deepStrictEqual(runs.runs, mappingRanges(space.leaves));
+    assert.strictEqual(runs.shared.length, space.shared.length);
   });
   it('a recursive PML4 entry maps the tables themselves and the walk stays finite', async () => {
     const { read, put64 } = ram();
@@ -220,6 +285,10 @@ describe('paging: fuzzed images', () => {
       assert.ok(space.leaves.length <= 20000 && space.tablesRead <= 2001);
       leaves += space.leaves.length;
       findings += space.findings.length;
+      // The run walk (no object per page) gives exactly the runs of the leaf walk, and the same findings.
+      const runs = await walkMappings(model, 0x1000, cache, { maxLeaves: 20000, maxTables: 2000 });
+      assert.deepStrictEqual(runs.runs, mappingRanges(space.leaves), `${model.kind} round ${round}`);
+      assert.deepStrictEqual([runs.pages, runs.findings, runs.nonPresent, runs.shared], [space.leaves.length, space.findings, space.nonPresent, space.shared]);
       // Ten leaves per image, walked alone, land where the whole walk says.
       for (let i = 0; i < Math.min(10, space.leaves.length); i++) {
         const leaf = space.leaves[Math.floor(random() * space.leaves.length)];

@@ -1,22 +1,24 @@
-// `mmscope snapshot` and `mmscope translate`: attach to a QEMU running an mmscope guest, stop it
-// if it runs, decode its memory manager (or one address), print it as text or JSON, and leave
-// the guest as it was found.
+// `mmscope snapshot` and `mmscope translate`: attach to a QEMU, stop the guest if it runs, decode
+// its memory manager (our guest, through its descriptor) or, for any other kernel, its current
+// address space (level 0), or one address; print it as text or JSON, and leave the guest as it
+// was found.
 
 import * as fs from 'fs';
-import { parseHostPort, QemuSession } from '../../../qemu-bridge/src';
+import { AddressTranslation, pageSizeName, pagingModel, parseHostPort, QemuSession, RegisterValues, translateVirtual, translationStepLines } from '../../../qemu-bridge/src';
 import { DebugSymbols } from '../symbols';
 import { buildSnapshot, MmSnapshot } from '../mm/snapshot';
 import { makeSiteResolver } from '../mm/site-resolver';
 import { snapshotToJson } from '../mm/snapshot-json';
 import { formatSnapshot, formatTranslation } from '../mm/snapshot-text';
 import { translateAddress, Translation } from '../mm/translate';
+import { buildSpaceSnapshot, formatSpaceSnapshot, PagingRegisters, SpaceSnapshot, spaceSnapshotToJson } from '../mm/space-snapshot';
 import { Command, OptionSpec, ParsedOptions, parseNumberOption, UsageError } from './command-line';
 
 const ATTACH_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   gdb: { type: 'string', placeholder: 'HOST:PORT', description: "QEMU's gdbstub (required)" },
   qmp: { type: 'string', placeholder: 'HOST:PORT', description: "QEMU's QMP socket (optional)" },
   ram: { type: 'string', placeholder: 'FILE', description: 'guest RAM file (memory-backend-file; fastest)' },
-  kernel: { type: 'string', placeholder: 'ELF', description: 'the kernel ELF QEMU runs (required: it locates mm_debug_info)' },
+  kernel: { type: 'string', placeholder: 'ELF', description: 'the kernel ELF QEMU runs (with mm_debug_info: the memory manager; without --kernel: the address space only)' },
   json: { type: 'boolean', description: 'print JSON (docs/snapshot-schema.md)' },
 };
 
@@ -30,7 +32,7 @@ export function loadKernel(file: string): { symbols: DebugSymbols; descriptorPhy
   try {
     symbols = new DebugSymbols(fs.readFileSync(file));
   } catch (e) {
-    throw new KernelFileError(`${file} is not a readable 32-bit ELF kernel (${(e as Error).message})`);
+    throw new KernelFileError(`${file} is not a readable ELF kernel (${(e as Error).message})`);
   }
   const sym = symbols.elf.symbolByName('mm_debug_info');
   if (!sym) throw new KernelFileError(`${file} has no mm_debug_info symbol, so it is not an mmscope guest (or it was stripped)`);
@@ -39,11 +41,32 @@ export function loadKernel(file: string): { symbols: DebugSymbols; descriptorPhy
   return { symbols, descriptorPhys };
 }
 
-/** Attaches, builds a snapshot (and runs `then` while stopped), detaches restoring the run state. */
-async function withSnapshot<T>(options: ParsedOptions, then: (snap: MmSnapshot, session: QemuSession) => Promise<T>): Promise<T> {
+/** What the command decodes with: our guest's descriptor (with its symbols), or nothing (level 0). */
+type KernelKnowledge = { level: 'descriptor'; symbols: DebugSymbols; descriptorPhys: number } | { level: 0; note?: string };
+
+/** The kernel's level: --kernel with mm_debug_info gives the descriptor; no --kernel, or an ELF without it, level 0. */
+function kernelKnowledge(options: ParsedOptions): KernelKnowledge {
+  if (typeof options.kernel !== 'string') return { level: 0 };
+  try {
+    return { level: 'descriptor', ...loadKernel(options.kernel) };
+  } catch (e) {
+    if (e instanceof KernelFileError && /no mm_debug_info symbol/.test(e.message)) return { level: 0, note: `${options.kernel} has no mm_debug_info descriptor` };
+    throw e;
+  }
+}
+
+/** The paging registers, exact (EFER is 0 when the gdbstub has none: a CPU without long mode). */
+function pagingRegisters(regs: RegisterValues): PagingRegisters {
+  const has = (name: string): boolean => regs.bytes(name) !== undefined;
+  return { cr0: regs.big('cr0'), cr3: regs.big('cr3'), cr4: regs.big('cr4'), efer: has('efer') ? regs.big('efer') : 0n };
+}
+
+type Decoded = { level: 'descriptor'; snap: MmSnapshot } | { level: 0; space: SpaceSnapshot; registers: PagingRegisters; note?: string };
+
+/** Attaches, decodes (and runs `then` while stopped), detaches restoring the run state. */
+async function withSnapshot<T>(options: ParsedOptions, then: (decoded: Decoded, session: QemuSession) => Promise<T>): Promise<T> {
   if (typeof options.gdb !== 'string') throw new UsageError('this command needs --gdb HOST:PORT.');
-  if (typeof options.kernel !== 'string') throw new UsageError('this command needs --kernel ELF (the kernel QEMU runs).');
-  const { symbols, descriptorPhys } = loadKernel(options.kernel);
+  const knowledge = kernelKnowledge(options);
   const session = await QemuSession.attach({
     gdb: parseHostPort(options.gdb),
     qmp: typeof options.qmp === 'string' ? parseHostPort(options.qmp) : undefined,
@@ -54,13 +77,19 @@ async function withSnapshot<T>(options: ParsedOptions, then: (snap: MmSnapshot, 
     if (!rsp) throw new UsageError('this command needs the gdbstub (--gdb) to read the control registers.');
     if (rsp.running) await rsp.interrupt();
     const regs = await rsp.readRegisters();
+    const read = (a: number, n: number): Promise<Buffer> => session.memory.readPhys(a, n);
+    if (knowledge.level === 0) {
+      const registers = pagingRegisters(regs);
+      const space = await buildSpaceSnapshot({ read: (a, n) => read(Number(a), n), registers });
+      return await then({ level: 0, space, registers, note: knowledge.note }, session);
+    }
     const snap = await buildSnapshot({
-      read: (a, n) => session.memory.readPhys(a, n),
-      descriptorPhys,
+      read,
+      descriptorPhys: knowledge.descriptorPhys,
       registers: { cr0: regs.value('cr0'), cr3: regs.value('cr3'), cr4: regs.value('cr4') },
-      resolveSite: makeSiteResolver(symbols),
+      resolveSite: makeSiteResolver(knowledge.symbols),
     });
-    return await then(snap, session);
+    return await then({ level: 'descriptor', snap }, session);
   } finally {
     await session.detach({ restore: true });
   }
@@ -68,25 +97,55 @@ async function withSnapshot<T>(options: ParsedOptions, then: (snap: MmSnapshot, 
 
 export const snapshotCommand: Command = {
   name: 'snapshot',
-  summary: "Attach to a QEMU and print the guest's memory manager: processes, chains, blocks, findings.",
+  summary: "Attach to a QEMU and print the guest's memory: with our descriptor the memory manager (processes, chains, blocks, findings), else the current address space.",
   options: ATTACH_OPTIONS,
   async run(options, io) {
-    const snap = await withSnapshot(options, async (s) => s);
-    io.stdout.write(options.json ? JSON.stringify(snapshotToJson(snap)) + '\n' : formatSnapshot(snap));
+    const d = await withSnapshot(options, async (x) => x);
+    if (d.level === 0) {
+      if (d.note) io.stderr.write(`mmscope: ${d.note}; showing the address space only (level 0).\n`);
+      io.stdout.write(options.json ? JSON.stringify(spaceSnapshotToJson(d.space)) + '\n' : formatSpaceSnapshot(d.space));
+    } else {
+      io.stdout.write(options.json ? JSON.stringify(snapshotToJson(d.snap)) + '\n' : formatSnapshot(d.snap));
+    }
     return 0;
   },
 };
 
 export const translateCommand: Command = {
   name: 'translate',
-  summary: 'Attach to a QEMU and explain where a virtual address lands: PDE, PTE, physical, block, chain, allocation site.',
-  options: { ...ATTACH_OPTIONS, pid: { type: 'string', placeholder: 'N', description: 'address space of this process (default: the current one)' } },
+  summary: 'Attach to a QEMU and explain where a virtual address lands: every paging-structure entry, physical, and with our descriptor the block, chain and allocation site.',
+  options: { ...ATTACH_OPTIONS, pid: { type: 'string', placeholder: 'N', description: 'address space of this process (default: the current one; needs the descriptor)' } },
   positional: { name: 'address', placeholder: 'ADDR' },
   async run(options, io) {
-    const address = parseNumberOption('address', options.address);
+    const address = parseAddressOption('address', options.address);
     const pid = options.pid === undefined ? undefined : parseNumberOption('pid', options.pid);
-    const t: Translation = await withSnapshot(options, (snap, session) => translateAddress(snap, (a, n) => session.memory.readPhys(a, n), address, pid));
-    io.stdout.write(options.json ? JSON.stringify(t) + '\n' : formatTranslation(t));
+    const t = await withSnapshot(options, async (d, session): Promise<Translation | AddressTranslation> => {
+      if (d.level === 0) {
+        if (pid !== undefined) throw new UsageError('--pid needs a kernel with our mm_debug_info descriptor (--kernel ELF); without one only the current address space is known.');
+        const model = pagingModel({ cr0: d.registers.cr0, cr4: d.registers.cr4, efer: d.registers.efer });
+        return translateVirtual(model, d.registers.cr3, address, (a, n) => session.memory.readPhys(Number(a), n));
+      }
+      if (address > 0xffffffffn) throw new UsageError(`${options.address} is not a 32-bit address, and this guest is a 32-bit kernel.`);
+      return translateAddress(d.snap, (a, n) => session.memory.readPhys(a, n), Number(address), pid);
+    });
+    io.stdout.write(options.json ? JSON.stringify(t) + '\n' : 'directorySource' in t ? formatTranslation(t) : formatAddressTranslation(t));
     return t.notMapped ? 3 : 0;
   },
 };
+
+/** An address option: decimal or 0x-hex, up to 64 bits, exact. */
+function parseAddressOption(option: string, text: string | boolean | undefined): bigint {
+  if (typeof text !== 'string' || !/^(0[xX][0-9a-fA-F]+|\d+)$/.test(text.trim())) throw new UsageError(`--${option} needs a number (decimal or 0x-hex), got "${String(text)}".`);
+  const value = BigInt(text.trim());
+  if (value >= 1n << 64n) throw new UsageError(`${text} does not fit 64 bits.`);
+  return value;
+}
+
+/** A level-0 translation as text. */
+function formatAddressTranslation(t: AddressTranslation): string {
+  const v = typeof t.virtual === 'number' ? `0x${t.virtual.toString(16)}` : t.virtual;
+  const lines = [`${v} in the current address space`, ...translationStepLines(t).map((l) => `  ${l}`)];
+  if (t.notMapped) lines.push(`  not mapped: ${t.notMapped}`);
+  else lines.push(`  physical 0x${(t.physical ?? 0).toString(16)} (${pageSizeName(t.pageSize ?? 4096)} page, ${t.writable ? 'writable' : 'read-only'}, ${t.user ? 'user' : 'kernel'}${t.nx ? ', no execute' : ''})`);
+  return lines.join('\n') + '\n';
+}

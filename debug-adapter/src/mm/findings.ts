@@ -17,6 +17,7 @@ export type FindingKind =
   | 'handle-to-freed-chain'
   | 'leaked-chain'
   | 'unreadable-page-table'
+  | 'reserved-bits'
   | 'process-list-broken';
 
 export type Severity = 'error' | 'warning' | 'info';

@@ -7,11 +7,16 @@ import { Finding, SourceSite } from './findings';
 import { DpmiBlockRecord, OwnerRecord, ProcessState, XmsHandleRecord } from './guest-structures';
 
 export interface MappingJson {
+  /** Exact: a number below 2^53, else a `0x` hex string (docs/snapshot-schema.md). Our guest's are always numbers. */
   readonly va: number;
   readonly pa: number;
   readonly size: number;
   /** Low 12 bits of the entry that maps it: the PTE, or the PDE of a 4 MiB page. */
   readonly flags: number;
+  /** Execute-disable (NX in PAE and 4/5-level paging; always false in 32-bit paging). */
+  readonly nx: boolean;
+  /** Bytes per page of the run: 4096, 2 MiB, 4 MiB or 1 GiB. */
+  readonly pageSize: number;
 }
 
 export function chainFlagBits(f: ChainFlags): number {
@@ -22,8 +27,8 @@ export function chainFlagNames(f: ChainFlags): string[] {
   return (['frozen', 'contiguous', 'swappable', 'user'] as const).filter((k) => f[k]);
 }
 
-const toJsonRuns = (runs: readonly { virtual: number; physical: number; length: number; flags: number }[]): MappingJson[] =>
-  runs.map((r) => ({ va: r.virtual, pa: r.physical, size: r.length, flags: r.flags }));
+const toJsonRuns = (runs: readonly { virtual: number; physical: number; length: number; flags: number; pageSize: number; noExecute: boolean }[]): MappingJson[] =>
+  runs.map((r) => ({ va: r.virtual, pa: r.physical, size: r.length, flags: r.flags, nx: r.noExecute, pageSize: r.pageSize }));
 
 export interface ProcessJson {
   readonly pid: number;

@@ -3,6 +3,7 @@
 import { MmSnapshot } from './snapshot';
 import { chainFlagNames } from './snapshot-json';
 import { formatSite } from './site-resolver';
+import { pageSizeName, TranslationStep } from '../../../qemu-bridge/src/paging/translation-steps';
 import { Translation } from './translate';
 
 const hex = (n: number, w = 8): string => `0x${(n >>> 0).toString(16).padStart(w, '0')}`;
@@ -35,14 +36,22 @@ export function formatSnapshot(s: MmSnapshot, options: { maxChains?: number } = 
   return out.join('\n') + '\n';
 }
 
+/** The name of a step's table: the KPD or the process's UPD for the directory entry, PT for a page table. */
+export function translationTableName(t: Translation, step: TranslationStep): string {
+  if (step.level === 'PD') return t.directorySource.toUpperCase();
+  return step.level;
+}
+
 export function formatTranslation(t: Translation): string {
   const lines = [`${hex(t.virtual)} in ${t.space === 'kernel' ? 'the kernel' : `process ${t.space}`} (directory: ${t.directorySource.toUpperCase()})`];
-  lines.push(`  PDE[${t.pde.index}] = ${hex(t.pde.value)}${t.pde.address !== undefined ? ` at ${hex(t.pde.address)}` : ' (in the PCB)'}`);
-  if (t.pte) lines.push(`  PTE[${t.pte.index}] = ${hex(t.pte.value)} at ${hex(t.pte.address ?? 0)}`);
+  for (const step of t.steps) {
+    const where = step.entryAddress !== undefined ? ` at ${hex(step.entryAddress)}` : ' (in the PCB)';
+    lines.push(`  ${translationTableName(t, step)}[${step.index}] = ${step.raw}${where}  ${step.describe || 'not present'}`);
+  }
   if (t.notMapped) {
     lines.push(`  not mapped: ${t.notMapped}`);
   } else {
-    lines.push(`  physical ${hex(t.physical ?? 0)} (${t.pageSize === 4096 ? '4 KiB' : '4 MiB'} page), block ${t.block ?? '-'}`);
+    lines.push(`  physical ${hex(t.physical ?? 0)} (${pageSizeName(t.pageSize ?? 4096)} page), block ${t.block ?? '-'}`);
     lines.push(t.chain !== undefined ? `  chain ${t.chain}, page ${t.chainPage}, allocated by ${formatSite(t.site)}` : '  no chain (reserved or free memory)');
   }
   return lines.join('\n') + '\n';

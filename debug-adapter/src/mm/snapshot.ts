@@ -4,7 +4,7 @@
 // findings collect every inconsistency. Every walk is bounded; garbage becomes findings.
 
 import { MmDebugInfo, DESCRIPTOR_SIZE, decodeDescriptor } from './descriptor';
-import { DirectoryWalk, MappingRun, walkDirectory } from './address-space';
+import { MappingRun } from './address-space';
 import { BLOCK_SIZE, BLOCK_STATES, BlockCounts, BlockRun, BlockState, ChainFlags, PAGES_PER_BLOCK, S_FREE, decodeChainTable } from './chain-table';
 import { Finding, SourceSite } from './findings';
 import {
@@ -12,6 +12,8 @@ import {
   decodeDpmiBlocks, decodeOwner, decodePcb, decodeVector, decodeXmsHandles,
 } from './guest-structures';
 import { ENTRIES_PER_TABLE, PAGE_SIZE, entryFrame } from './paging-entry';
+import { TableCache, WalkFinding, walkAddress, walkMappings32 } from '../../../qemu-bridge/src/paging/page-table-walk';
+import { PagingModel, pagingModel } from '../../../qemu-bridge/src/paging/paging-modes';
 
 /** Reads guest-physical memory (any tier). */
 export type PhysicalReader = (address: number, length: number) => Promise<Buffer>;
@@ -75,7 +77,7 @@ export interface ProcessInfo {
 }
 
 export interface MmSnapshot {
-  readonly schema: 1;
+  readonly schema: typeof SNAPSHOT_SCHEMA;
   readonly stop: number;
   readonly registers: ControlRegisters & { readonly paging: boolean; readonly pse: boolean; readonly writeProtect: boolean };
   readonly geometry: {
@@ -95,6 +97,9 @@ export interface MmSnapshot {
   readonly counters: { readonly allocations: number; readonly defragRuns: number; readonly defragMoved: number; readonly contextSwitches: number; readonly ticks: number; readonly faultInjected: number };
   readonly findings: readonly Finding[];
 }
+
+/** The version of docs/snapshot-schema.md this snapshot's JSON follows. */
+export const SNAPSHOT_SCHEMA = 2;
 
 const MAX_PROCESSES = 1024;
 const MAX_VECTOR = 65536;
@@ -156,16 +161,40 @@ class KernelMemory {
 
   lookup = (phys: number): Uint32Array | undefined => this.tables.get(phys);
 
+  /** The one page walker's tables: through this object's cache of 16 KiB blocks of tables. */
+  private readonly walkerTables = new TableCache(async (address, length) => {
+    const phys = Number(address);
+    if (phys === this.d.kpdPhys && length === PAGE_SIZE) return Buffer.from(this.kpd.buffer, this.kpd.byteOffset, PAGE_SIZE);
+    if (length !== PAGE_SIZE) return this.read(phys, length);
+    const t = await this.table(phys);
+    if (!t) throw new Error('it lies outside RAM or cannot be read');
+    return Buffer.from(t.buffer, t.byteOffset, PAGE_SIZE);
+  });
+
+  /** 32-bit paging over the KPD, with PSE as the kernel set it. */
+  model: PagingModel = pagingModel({ cr0: 0x80000000, cr4: 0 });
+
+  /**
+   * Walks directory entries first..first+count-1 of the KPD (or of a process's UPD laid over the
+   * KPD's first entries) with the one walker, into mapping runs.
+   */
+  async walk(slice: { first: number; count: number; upd?: readonly number[] }): Promise<SliceWalk> {
+    let table: Buffer | undefined;
+    if (slice.upd) {
+      table = Buffer.alloc(PAGE_SIZE);
+      slice.upd.forEach((e, i) => table?.writeUInt32LE(e >>> 0, i * 4));
+    }
+    const w = await walkMappings32(this.model, this.d.kpdPhys, this.walkerTables, {}, { first: slice.first, count: slice.count, ...(table ? { table } : {}) });
+    return w;
+  }
+
   /** Physical address of a kernel-virtual address, or undefined if unmapped. */
   async toPhys(va: number): Promise<number | undefined> {
     const d = this.d;
+    // The guest's direct map of low memory (from its descriptor): no walk needed.
     if (va >= d.kernelVbase && va - d.kernelVbase < d.lowmapEnd) return va - d.kernelVbase;
-    const pde = this.kpd[va >>> 22] >>> 0;
-    if (!(pde & 1)) return undefined;
-    if (pde & 0x80) return ((pde & 0xffc00000) >>> 0) + (va & 0x3fffff);
-    const t = await this.table(entryFrame(pde));
-    const pte = t ? t[(va >>> 12) & 0x3ff] >>> 0 : 0;
-    return pte & 1 ? entryFrame(pte) + (va & 0xfff) : undefined;
+    const walk = await walkAddress(this.model, d.kpdPhys, va, this.walkerTables);
+    return walk.kind === 'mapped' ? Number(walk.physical) : undefined;
   }
 
   /** Reads `len` bytes at a kernel-virtual address, page by page; throws if a page is unmapped. */
@@ -188,6 +217,12 @@ class KernelMemory {
   }
 }
 
+/** A walk of part of a 32-bit directory: its runs (numbers: our guest is a 32-bit kernel) and the walker's findings. */
+interface SliceWalk {
+  readonly runs: MappingRun[];
+  readonly findings: readonly WalkFinding[];
+}
+
 /** The buffer as little-endian 32-bit words (one copy; the host is little-endian like the guest). */
 function toWords(buf: Buffer): Uint32Array {
   const n = buf.length >>> 2;
@@ -208,6 +243,7 @@ export async function buildSnapshot(src: SnapshotSource): Promise<MmSnapshot> {
   const { cr0, cr3, cr4 } = src.registers;
   const pse = (cr4 & 0x10) !== 0;
   const mem = new KernelMemory(src.read, d);
+  mem.model = pagingModel({ cr0: 0x80000000, cr4 });
   await mem.loadKpd();
 
   // Block table and owner records.
@@ -238,15 +274,15 @@ export async function buildSnapshot(src: SnapshotSource): Promise<MmSnapshot> {
     p = pcb.next;
   }
 
-  // Address spaces: the kernel half of the KPD, then each process's UPD.
+  // Address spaces, through the one walker: the kernel half of the KPD, then each process's UPD.
   await mem.prefetch(mem.kpd.subarray(0), pse);
   const kernelFirst = d.kernelVbase >>> 22;
   const windowFirst = d.windowBase >>> 22;
-  const kernelWalk = walkDirectory(mem.kpd.subarray(kernelFirst), kernelFirst, ENTRIES_PER_TABLE - kernelFirst, pse, mem.lookup);
+  const kernelWalk = await mem.walk({ first: kernelFirst, count: ENTRIES_PER_TABLE - kernelFirst });
   // The mapping windows point at whatever page the kernel last edited: shown, never checked.
   const kernelChecked = kernelWalk.runs.filter((r) => r.virtual >>> 22 !== windowFirst);
   noteProblems(kernelWalk, findings, undefined);
-  const middle = walkDirectory(mem.kpd.subarray(d.updEntries, KPD_USER_ENTRIES_LIMIT), d.updEntries, KPD_USER_ENTRIES_LIMIT - d.updEntries, pse, mem.lookup);
+  const middle = await mem.walk({ first: d.updEntries, count: KPD_USER_ENTRIES_LIMIT - d.updEntries });
   for (const run of middle.runs) {
     findings.push({ kind: 'user-mapping-above-limit', severity: 'error', virtual: run.virtual,
       message: `0x${run.virtual.toString(16)}..0x${(run.virtual + run.length).toString(16)} is mapped in the KPD between 256 MiB and the kernel half, outside every process's user space` });
@@ -262,7 +298,7 @@ export async function buildSnapshot(src: SnapshotSource): Promise<MmSnapshot> {
   const spaceRuns = new Map<AddressSpaceId, readonly MappingRun[]>([['kernel', kernelChecked]]);
   for (const pcb of pcbs) {
     await mem.prefetch(pcb.upd, pse);
-    const walk = walkDirectory(pcb.upd, 0, d.updEntries, pse, mem.lookup);
+    const walk = await mem.walk({ first: 0, count: d.updEntries, upd: pcb.upd });
     noteProblems(walk, findings, pcb.pid);
     spaceRuns.set(pcb.pid, walk.runs);
     const current = pcb.address === currentPcb;
@@ -370,7 +406,7 @@ export async function buildSnapshot(src: SnapshotSource): Promise<MmSnapshot> {
   const counter = (addr: number): Promise<number> => mem.u32(addr).catch(() => 0);
 
   return {
-    schema: 1,
+    schema: SNAPSHOT_SCHEMA,
     stop: src.stop ?? 0,
     registers: { cr0, cr3, cr4, paging: (cr0 & 0x80000000) !== 0, pse, writeProtect: (cr0 & 0x10000) !== 0 },
     geometry: { blockSize: d.blockSize, pageSize: d.pageSize, blockCount: d.blockCount, kernelBase: d.kernelVbase, userSpaceEnd: d.userSpaceEnd, kpdPhys: d.kpdPhys },
@@ -396,10 +432,15 @@ function spaceName(space: AddressSpaceId): string {
   return space === 'kernel' ? 'the KPD' : `process ${space}`;
 }
 
-function noteProblems(walk: DirectoryWalk, findings: Finding[], pid: number | undefined): void {
-  for (const p of walk.problems) {
-    findings.push({ kind: 'unreadable-page-table', severity: 'error', pid, virtual: p.pdeIndex * 0x400000,
-      message: `directory entry ${p.pdeIndex}${pid === undefined ? '' : ` of process ${pid}`}: ${p.reason}` });
+function noteProblems(walk: SliceWalk, findings: Finding[], pid: number | undefined): void {
+  const whose = pid === undefined ? '' : ` of process ${pid}`;
+  for (const f of walk.findings) {
+    const virtual = Number(f.virtual);
+    if (f.kind === 'unreadable-table') {
+      findings.push({ kind: 'unreadable-page-table', severity: 'error', pid, virtual, message: `directory entry ${virtual >>> 22}${whose}: ${f.text}` });
+    } else if (f.kind === 'reserved-bits') {
+      findings.push({ kind: 'reserved-bits', severity: 'error', pid, virtual, message: `${f.text.replace(/\.$/, '')}${whose ? ` (in the address space${whose})` : ''}.` });
+    }
   }
 }
 

@@ -1,34 +1,25 @@
-// Translates one virtual address in any process's address space and explains every step:
-// the page-directory entry (from the process's UPD for user addresses, else the KPD), the
-// page-table entry, the physical address, the block, the chain and its allocation site.
+// Translates one virtual address in any process's address space of our guest and explains every
+// step: a thin caller of the one page walker (qemu-bridge/src/paging) that adds what only the
+// guest's memory manager knows: whose directory entry it is (the process's UPD for user
+// addresses, else the KPD), the block, the chain and its allocation site.
 
+import { PhysicalBytesReader, TableCache, walkAddress } from '../../../qemu-bridge/src/paging/page-table-walk';
+import { pagingModel } from '../../../qemu-bridge/src/paging/paging-modes';
+import { AddressTranslation, plainTranslation } from '../../../qemu-bridge/src/paging/translation-steps';
 import { BLOCK_SIZE, PAGES_PER_BLOCK } from './chain-table';
 import { MmSnapshot, PhysicalReader } from './snapshot';
-import { decodeEntryFlags, EntryFlags, entryFrame, largePageFrame, PAGE_SIZE } from './paging-entry';
+import { PAGE_SIZE } from './paging-entry';
 import { SourceSite } from './findings';
 
-export interface EntryStep {
-  readonly index: number;
-  /** Physical address of the entry, when it lives in memory (a UPD entry lives in a PCB). */
-  readonly address?: number;
-  readonly value: number;
-  readonly flags: EntryFlags;
-}
-
-export interface Translation {
+export interface Translation extends AddressTranslation {
   readonly virtual: number;
   readonly space: 'kernel' | number;
+  /** Where the directory entry came from: the KPD, or the process's UPD (its copy in the PCB). */
   readonly directorySource: 'kpd' | 'upd';
-  readonly pde: EntryStep;
-  readonly pte?: EntryStep;
-  readonly physical?: number;
-  readonly pageSize?: number;
   readonly block?: number;
   readonly chain?: number;
   readonly chainPage?: number;
   readonly site?: SourceSite;
-  /** Why the walk stopped, when the address is not mapped. */
-  readonly notMapped?: string;
 }
 
 export class TranslateError extends Error {
@@ -36,6 +27,25 @@ export class TranslateError extends Error {
     super(message);
     this.name = 'TranslateError';
   }
+}
+
+const CR0_PG = 0x80000000;
+
+/**
+ * Reads physical memory with the page directory at `directory` seen through `upd`: the first
+ * entries replaced by a process's UPD, as the CPU sees them while that process runs.
+ */
+function withUpd(read: PhysicalReader, directory: number, upd: readonly number[]): PhysicalBytesReader {
+  const end = directory + upd.length * 4;
+  return async (address, length) => {
+    const at = Number(address);
+    const bytes = Buffer.from(await read(at, length));
+    for (let a = Math.max(at, directory); a < Math.min(at + length, end); a++) {
+      const k = a - directory;
+      bytes[a - at] = (upd[k >> 2] >>> ((k & 3) * 8)) & 0xff;
+    }
+    return bytes;
+  };
 }
 
 /**
@@ -46,33 +56,19 @@ export async function translateAddress(snap: MmSnapshot, read: PhysicalReader, v
   if (!Number.isInteger(virtual) || virtual < 0 || virtual > 0xffffffff) throw new TranslateError(`${virtual} is not a 32-bit address`);
   const proc = pid === undefined ? snap.processes.find((p) => p.current) : snap.processes.find((p) => p.pid === pid);
   if (pid !== undefined && !proc) throw new TranslateError(`there is no process ${pid}; the processes are ${snap.processes.map((p) => p.pid).join(', ')}`);
-  const index = virtual >>> 22;
   const user = virtual < snap.geometry.userSpaceEnd && proc !== undefined;
-  const space: 'kernel' | number = user && proc ? proc.pid : 'kernel';
-  const pdeValue = (user && proc ? proc.upd[index] : snap.kernel.pde[index]) >>> 0;
-  const pde: EntryStep = {
-    index, value: pdeValue, flags: decodeEntryFlags(pdeValue),
-    address: user ? undefined : snap.geometry.kpdPhys + index * 4,
-  };
-  const base = { virtual, space, directorySource: user ? 'upd' as const : 'kpd' as const, pde };
-  if (!pde.flags.present) return { ...base, notMapped: `directory entry ${index} is not present` };
-  let physical: number;
-  let pageSize: number;
-  let pte: EntryStep | undefined;
-  if (pde.flags.pageSize && snap.registers.pse) {
-    physical = largePageFrame(pdeValue) + (virtual & 0x3fffff);
-    pageSize = 4 << 20;
-  } else {
-    const ptIndex = (virtual >>> 12) & 0x3ff;
-    const address = entryFrame(pdeValue) + ptIndex * 4;
-    const value = (await read(address, 4)).readUInt32LE(0);
-    pte = { index: ptIndex, address, value, flags: decodeEntryFlags(value) };
-    if (!pte.flags.present) return { ...base, pte, notMapped: `page-table entry ${ptIndex} is not present` };
-    physical = entryFrame(value) + (virtual & 0xfff);
-    pageSize = PAGE_SIZE;
-  }
+  const directory = snap.geometry.kpdPhys;
+  // The kernel's own view: 32-bit paging over the KPD (with PSE as the kernel set it).
+  const model = pagingModel({ cr0: CR0_PG, cr4: snap.registers.cr4 });
+  const source = new TableCache(user && proc ? withUpd(read, directory, proc.upd) : (a, n) => read(Number(a), n));
+  const walked = plainTranslation(await walkAddress(model, directory, virtual, source));
+  // A UPD entry is the PCB's copy: it does not live at the KPD's address.
+  const steps = user ? walked.steps.map((s, i) => (i === 0 ? { ...s, entryAddress: undefined } : s)) : walked.steps;
+  const base = { ...walked, virtual, steps, space: user && proc ? proc.pid : 'kernel' as const, directorySource: user ? 'upd' as const : 'kpd' as const };
+  if (walked.physical === undefined) return base;
+  const physical = walked.physical;
   const block = Math.floor(physical / BLOCK_SIZE);
   const chain = snap.chains.find((c) => c.blocks.includes(block));
   const chainPage = chain ? chain.blocks.indexOf(block) * PAGES_PER_BLOCK + Math.floor((physical % BLOCK_SIZE) / PAGE_SIZE) : undefined;
-  return { ...base, pte, physical, pageSize, block: block < snap.geometry.blockCount ? block : undefined, chain: chain?.id, chainPage, site: chain?.site };
+  return { ...base, block: block < snap.geometry.blockCount ? block : undefined, chain: chain?.id, chainPage, site: chain?.site };
 }

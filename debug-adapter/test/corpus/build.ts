@@ -12,7 +12,7 @@ export const CORPUS_DIR = path.join(repoRoot, 'debug-adapter', 'test', 'corpus')
 export const KERNEL_SOURCE_DIR = path.join(CORPUS_DIR, 'kernel');
 const STYLE_DIR = path.join(CORPUS_DIR, 'styles');
 
-export type StyleName = 'higher-half-c0' | 'higher-half-80' | 'identity' | 'higher-half-c0-pae' | 'identity-pae' | 'x86-64-higher-half' | 'x86-64-direct-map';
+export type StyleName = 'higher-half-c0' | 'higher-half-80' | 'identity' | 'higher-half-c0-pae' | 'higher-half-80-pae' | 'identity-pae' | 'x86-64-higher-half' | 'x86-64-direct-map';
 export type Arch = 'i386' | 'x86-64';
 export type OptLevel = 'O0' | 'O1' | 'O2' | 'Os';
 
@@ -38,6 +38,10 @@ export const STYLES: Readonly<Record<StyleName, StyleInfo>> = {
   'higher-half-c0-pae': {
     arch: 'i386', vbase: 0xc0000000n, paging: 'PAE, NX', defines: ['-DCORPUS_PAE'], cpu: 'max',
     description: 'higher half at 0xC0000000 with PAE: a PDPT, 4 KiB pages with NX on data for 0-2 MiB, 2 MiB NX pages (the worker stacks) for 2-8 MiB, a 2 MiB identity page for the jump',
+  },
+  'higher-half-80-pae': {
+    arch: 'i386', vbase: 0x80000000n, paging: 'PAE, NX', defines: ['-DCORPUS_PAE'], cpu: 'max',
+    description: 'higher half at 0x80000000 with PAE: a low .boot section, the PDPT and tables of higher-half-c0-pae at PDPT[2]',
   },
   'identity-pae': {
     arch: 'i386', vbase: 0n, paging: 'PAE, NX', defines: ['-DCORPUS_PAE'], cpu: 'max',
@@ -79,6 +83,7 @@ export const MATRIX: readonly CorpusVariant[] = [
   { style: 'identity', opt: 'O2', framePointer: false },
   { style: 'identity', opt: 'Os', framePointer: false },
   { style: 'higher-half-c0-pae', opt: 'O2', framePointer: false },
+  { style: 'higher-half-80-pae', opt: 'Os', framePointer: true },
   { style: 'identity-pae', opt: 'O0', framePointer: true },
 ];
 

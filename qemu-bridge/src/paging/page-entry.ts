@@ -154,3 +154,22 @@ export function describeEntryFlags(e: PageEntry): string {
   if (e.protectionKey) parts.push(`PKEY=${e.protectionKey}`);
   return parts.join(' ');
 }
+
+/** The masks of a 4 KiB leaf entry (the last level) split into 32-bit halves, for loops that decode millions of entries without bigints. */
+export interface LeafMasks32 {
+  readonly addressLow: number;
+  readonly addressHigh: number;
+  readonly reservedLow: number;
+  readonly reservedHigh: number;
+}
+
+/** The leaf masks of `geometry` in `model` as 32-bit halves (the same masks decodeEntry uses). */
+export function leafMasks32(model: PagingModel, geometry: LevelGeometry): LeafMasks32 {
+  const m = masksOf(model, geometry).leaf;
+  return {
+    addressLow: Number(m.address & 0xffffffffn),
+    addressHigh: Number(m.address >> 32n),
+    reservedLow: Number(m.reserved & 0xffffffffn),
+    reservedHigh: Number(m.reserved >> 32n),
+  };
+}

@@ -1,8 +1,8 @@
 /* threads.c: two kernel threads with their own stacks and their own address spaces. The
- * second thread's root table (a page directory, or with PAE a PDPT) is a copy of the boot one,
- * so both map the kernel; each switch loads the other thread's CR3 (switch.S). Switches happen
- * only in yield(): the path through the corpus does not depend on timing. The stacks are in
- * .bss.stacks (the PAE styles put them in a 2 MiB page; the others in .bss). */
+ * second thread's root table (a page directory; with PAE a PDPT; in long mode a PML4) is a copy
+ * of the boot one, so both map the kernel; each switch loads the other thread's CR3 (switch.S).
+ * Switches happen only in yield(): the path through the corpus does not depend on timing. The
+ * stacks are in .bss.stacks (the PAE styles put them in a 2 MiB page; the others in .bss). */
 #include "corpus.h"
 
 #if defined(__x86_64__)
