@@ -11,7 +11,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { DebugClient } from '@vscode/debugadapter-testsupport';
 import { DebugProtocol } from '@vscode/debugprotocol';
-import { launchQemu, QemuInstance } from '../../qemu-bridge/src';
+import { launchQemu, QemuInstance, QmpClient } from '../../qemu-bridge/src';
 import { buildX64Kernel } from './fixtures-x64/build';
 import {
   assertSameFrames, endSessionLeavingNoQemu, launchAndStop, parseBacktrace, processesWith, QemuMonitor, qemuMarker, runGdb, shownStack, startClient, stopClient,
@@ -391,6 +391,55 @@ describe('DAP: an x86-64 kernel in its 32-bit and 16-bit code (real qemu-system-
       await endSessionLeavingNoQemu(dc, marker);
     }
     assert.deepStrictEqual(ours, await gdbStepiPcs(kernel, compat, 3));
+  });
+
+  it('attached to a kernel that ran (paused where it was), shows the 64-bit pc QEMU holds, its code and the stack gdb shows there', async () => {
+    const kernel = buildX64Kernel();
+    let qemu: QemuInstance | undefined;
+    let dc: DebugClient | undefined;
+    let qmp: QmpClient | undefined;
+    try {
+      qemu = await launchQemu({ kernel, cmdline: '', memoryMiB: 32, qemuBinary: 'qemu-system-x86_64' });
+      const started = qemu;
+      qmp = await QmpClient.connect(started.qmp, { timeoutMs: 10000 });
+      await qmp.cont();
+      // Running (its first lines are out).
+      await new Promise<void>((resolve, reject) => {
+        let text = '';
+        const timer = setTimeout(() => reject(new Error(`the kernel printed only: ${text}`)), 30000);
+        started.serial.on('data', (d: Buffer) => {
+          text += d.toString('latin1');
+          if (text.split('\n').length > 4) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+      });
+      // Paused where it is; gdb looks first and disconnects (QEMU stays paused), then the adapter attaches.
+      await qmp.execute('stop');
+      const out = await runGdb(['-batch', '-nx', '-ex', `file ${kernel}`, '-ex', 'set architecture i386:x86-64', '-ex', `target remote 127.0.0.1:${started.gdb.port}`, '-ex', 'bt', '-ex', 'disconnect']);
+      dc = await startClient();
+      const client = dc;
+      const stopped = client.waitForEvent('stopped');
+      await Promise.all([
+        client.initializeRequest(),
+        client.waitForEvent('initialized').then(() => client.configurationDoneRequest()),
+        client.attachRequest({ gdb: `127.0.0.1:${started.gdb.port}`, kernel } as DebugProtocol.AttachRequestArguments),
+      ]);
+      await stopped;
+      const rip = monitorRegisters(await qmp.humanMonitorCommand('info registers')).get('rip') ?? 0n;
+      const { frames, raw } = await shownStack(client);
+      assert.strictEqual(raw[0]?.instructionPointerReference, hex16(rip), 'the pc QEMU stopped at');
+      assert.ok(rip >= 0xffffffff80100000n, `in the higher half: ${hex16(rip)}`);
+      assert.ok(frames.some((f) => f.name === 'kmain'), `kmain is on the stack: ${JSON.stringify(frames)}`);
+      const code = (await client.disassembleRequest({ memoryReference: hex16(rip), instructionCount: 6 })).body?.instructions ?? [];
+      assert.deepStrictEqual(code.map((i) => ({ address: i.address, bytes: i.instructionBytes })), objdumpFrom(kernel, rip, 6, false));
+      assertSameFrames(frames, parseBacktrace(out), 'attached');
+    } finally {
+      qmp?.close();
+      await stopClient(dc);
+      await qemu?.shutdown(1000);
+    }
   });
 
   it('attached at reset, shows the real-mode pc, decodes 16-bit code and steps as gdb does', async () => {

@@ -130,8 +130,8 @@ static u64 workload(int round) {
     if (held[i])
       page_free(r, held[i]);
   }
-  h = mix(h, (u64)depth(round + 3));
-  spin(round + 2);
+  h = mix(h, (u64)depth((round & 7) + 3));
+  spin((round & 7) + 2);
   return h;
 }
 
