@@ -12,7 +12,7 @@ import * as path from 'path';
 import { DebugClient } from '@vscode/debugadapter-testsupport';
 import { DebugProtocol } from '@vscode/debugprotocol';
 import { launchQemu, QemuInstance, QmpClient } from '../../qemu-bridge/src';
-import { buildX64Kernel } from './fixtures-x64/build';
+import { buildX64Kernel, fixtureDirX64 } from './fixtures-x64/build';
 import {
   assertSameFrames, endSessionLeavingNoQemu, launchAndStop, parseBacktrace, processesWith, QemuMonitor, qemuMarker, runGdb, shownStack, startClient, stopClient,
 } from './dap-fixture';
@@ -167,6 +167,36 @@ describe('DAP: an x86-64 kernel (real qemu-system-x86_64, gdb as oracle)', funct
     assert.strictEqual(set.body.value, '0x123456789abcdef1');
     assert.strictEqual(monitorRegisters(await (monitor as QemuMonitor).hmp('info registers')).get('r9'), 0x123456789abcdef1n);
     assert.strictEqual(await evaluate('$r9'), String(0x123456789abcdef1n));
+  });
+});
+
+describe('DAP: line breakpoints in an x86-64 kernel (real qemu-system-x86_64, gdb as oracle)', function () {
+  this.timeout(120000);
+
+  it('places them where gdb\'s break FILE:LINE does (16 hex digits) and stops there', async () => {
+    const kernel = buildX64Kernel(['-O2', '-fno-omit-frame-pointer']);
+    const file = path.join(fixtureDirX64, 'kernel.c');
+    const lines = [82, 88, 105, 130];
+    const args = ['-batch', '-nx', kernel];
+    for (const l of lines) args.push('-ex', `break kernel.c:${l}`);
+    const placed = [...(await runGdb(args)).matchAll(/^Breakpoint \d+ at 0x([0-9a-f]+): file \S+, line (\d+)\.$/gm)].map((m) => ({ address: `0x${(m[1] ?? '').padStart(16, '0')}`, line: Number(m[2]) }));
+    assert.strictEqual(placed.length, lines.length, 'gdb places every breakpoint');
+    const marker = qemuMarker();
+    let dc: DebugClient | undefined;
+    try {
+      dc = await startClient();
+      const client = dc;
+      let ours: DebugProtocol.Breakpoint[] = [];
+      const stop = await launchAndStop(client, { kernel, marker, cmdline: '' }, async () => {
+        ours = (await client.setBreakpointsRequest({ source: { path: file }, breakpoints: lines.map((line) => ({ line })) })).body.breakpoints;
+      });
+      assert.deepStrictEqual(ours.map((b) => ({ address: b.instructionReference, line: b.line })), placed);
+      assert.strictEqual(stop.body.reason, 'breakpoint');
+      const top = (await shownStack(client)).raw[0];
+      assert.ok(placed.some((p) => p.address === top?.instructionPointerReference), `stopped at one of them: ${top?.instructionPointerReference}`);
+    } finally {
+      await endSessionLeavingNoQemu(dc, marker);
+    }
   });
 });
 
