@@ -104,7 +104,7 @@ describe('symbols: DIE tree and program model', function () {
           assert.strictEqual(loc.kind, 'expression', `<${e.offset.toString(16)}>`);
           const m = /\((DW_OP[^()]*)\)\s*$/.exec(text);
           if (m && loc.kind === 'expression') {
-            assert.strictEqual(formatExpression(loc.expression, die.unit.addressSize), m[1].trim(), `<${e.offset.toString(16)}>`);
+            assert.strictEqual(formatExpression(loc.expression, die.unit.addressSize, die.unit.offsetSize), m[1].trim(), `<${e.offset.toString(16)}>`);
             expressions++;
           }
         }

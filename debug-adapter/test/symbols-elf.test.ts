@@ -5,7 +5,10 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import { AddressWidth, formatAddress, parseAddress } from '../../qemu-bridge/src/address';
+import * as os from 'os';
+import * as path from 'path';
 import { ElfFile, ElfFormatError, SymbolsError } from '../src/symbols';
+import { readDwarfSections } from '../src/symbols/dwarfSections';
 import { build, readBytes, run } from './fixtures-c/compile';
 import { buildX64Kernel } from './fixtures-x64/build64';
 
@@ -158,6 +161,32 @@ describe('symbols: ELF32 and ELF64 reader', function () {
     assert.strictEqual(elf.header.entry, kmain.value);
     assert.strictEqual(elf.virtualToLoad(kmain.value), kmain.value + 0x80000000);
     assert.strictEqual(elf.symbolAt(kmain.value + 1), kmain);
+  });
+
+  it('inflates compressed debug sections (SHF_COMPRESSED and .zdebug_*) to what objcopy --decompress-debug-sections writes', () => {
+    const images: [string, string][] = [
+      ['x86-64 kernel, ld --compress-debug-sections=zlib', buildX64Kernel({ opt: 'Os', dwarf: 4, cfi: '.debug_frame', compressed: true })],
+      ['x86-64 object, gcc -gz=zlib', build('lines.c', { flags: ['-O2', '-gz=zlib'], link: false, arch: 'x86-64' })],
+      ['x86-64 object, gcc -gz=zlib-gnu (.zdebug_*)', build('optimized.c', { flags: ['-O2', '-gz=zlib-gnu'], link: false, arch: 'x86-64' })],
+      ['i386 object, gcc -gz=zlib', build('types.c', { flags: ['-O0', '-gz=zlib'], link: false })],
+    ];
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mmscope-zdebug-'));
+    try {
+      for (const [label, file] of images) {
+        const plain = path.join(dir, `${path.basename(file)}.plain`);
+        run('objcopy', ['--decompress-debug-sections', file, plain]);
+        const compressed = new ElfFile(readBytes(file));
+        assert.ok(compressed.sections.some((s) => (s.flags & 0x800) !== 0 || s.name.startsWith('.zdebug_')), `${label} has compressed sections`);
+        const ours = readDwarfSections(compressed);
+        const theirs = readDwarfSections(new ElfFile(readBytes(plain)));
+        for (const key of ['info', 'abbrev', 'str', 'line', 'lineStr', 'loc', 'loclists', 'ranges', 'rnglists', 'frame'] as const) {
+          assert.ok(Buffer.from(ours[key]).equals(Buffer.from(theirs[key])), `${label}: ${key} differs (${ours[key].length} vs ${theirs[key].length} bytes)`);
+        }
+        assert.ok(ours.info.length > 100 && ours.line.length > 50, label);
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('rejects files that are not ELF32 or ELF64 x86-64 little-endian with a typed error', () => {

@@ -137,6 +137,17 @@ describe('symbols: DWARF expressions on x86-64', () => {
     await assert.rejects(evaluateLocation(expr(0x31, 0x08, 63, 0x24), ctx64), DwarfExpressionError);
   });
 
+  it('reads DIE offsets of the 64-bit DWARF format as 8 bytes (DW_OP_implicit_pointer, DW_OP_call_ref)', async () => {
+    // DW_OP_implicit_pointer <die 0x1_0000_0123 (8 bytes)> +4
+    const pointer = expr(0xa0, 0x23, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x04);
+    const ctx64: ExpressionContext = { addressSize: 8, offsetSize: 8, readRegister: () => 0, readMemory: (_a, n) => new Uint8Array(n) };
+    assert.deepStrictEqual(await evaluateLocation(pointer, ctx64), { kind: 'implicitPointer', die: 0x100000123, offset: 4 });
+    assert.strictEqual(formatExpression(pointer, 8, 8), 'DW_OP_implicit_pointer: 4294967587 4');
+    assert.strictEqual(formatExpression(expr(0x9a, 0x10, 0, 0, 0, 0, 0, 0, 0), 8, 8), 'DW_OP_call_ref: 16');
+    // In the 32-bit format the same bytes are a 4-byte offset and trailing garbage.
+    await assert.rejects(evaluateLocation(pointer, { ...ctx64, offsetSize: 4 }), DwarfExpressionError);
+  });
+
   it('locates -O0 locals of an x86-64 kernel as gdb\'s info scope says (frame base = CFA in the kernel half)', async () => {
     const file = build('lines.c', { flags: ['-O0'], arch: 'x86-64' });
     const symbols = new DebugSymbols(readBytes(file));

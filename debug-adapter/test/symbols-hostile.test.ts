@@ -66,6 +66,7 @@ describe('symbols: hostile input', function () {
       { label: 'x86-64 -O0 DWARF 4 .debug_frame', bytes: readBytes(buildX64Kernel({ opt: 'O0', dwarf: 4, cfi: '.debug_frame' })) },
       { label: 'x86-64 -Os DWARF 5 -gdwarf64', bytes: readBytes(buildX64Kernel({ opt: 'Os', dwarf: 5, cfi: '.debug_frame', dwarf64: true })) },
       { label: 'x86-64 -O2 DWARF 4 object', bytes: readBytes(buildX64Kernel({ opt: 'O2', dwarf: 4, cfi: '.eh_frame' }, true)) },
+      { label: 'x86-64 -Os zlib-compressed debug sections', bytes: readBytes(buildX64Kernel({ opt: 'Os', dwarf: 4, cfi: '.debug_frame', compressed: true })) },
     ];
   });
 

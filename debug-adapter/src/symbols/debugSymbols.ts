@@ -318,6 +318,7 @@ export class DebugSymbols {
     const owner = variable.owner;
     const full: ExpressionContext = {
       addressSize: unit.addressSize,
+      offsetSize: unit.offsetSize,
       indexedAddress: (i) => unit.indexedAddress(i),
       ...ctx,
     };
@@ -354,7 +355,7 @@ export class DebugSymbols {
     if (!callee || !site) throw new DwarfExpressionError(`no call site returns to ${this.formatAddress(returnPc)}`);
     const callPc = wrapAddress(returnPc - 1, this.elf.addressWidth);
     const callerFn = this.functionAt(callPc);
-    const ctx: ExpressionContext = { addressSize: callee.die.unit.addressSize, ...caller };
+    const ctx: ExpressionContext = { addressSize: callee.die.unit.addressSize, offsetSize: callee.die.unit.offsetSize, ...caller };
     if (callerFn && !caller.frameBase) {
       ctx.frameBase = async () => {
         const fb = expressionAt(callerFn.frameBase, callPc);

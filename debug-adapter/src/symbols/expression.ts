@@ -11,8 +11,10 @@ type MaybePromise<T> = T | Promise<T>;
 
 /** What the evaluator needs from the program being debugged. */
 export interface ExpressionContext {
-  /** Address size in bytes (4 for i386); stack arithmetic wraps at this width. Default 4. */
+  /** Address size in bytes (4 for i386, 8 for x86-64); stack arithmetic wraps at this width. Default 4. */
   addressSize?: number;
+  /** Offset size of the unit's DWARF format (8 in 64-bit DWARF): DIE offsets in DW_OP_implicit_pointer and DW_OP_call_ref. Default 4. */
+  offsetSize?: number;
   /** The value of DWARF register `register` in the frame being evaluated. */
   readRegister(register: number): MaybePromise<number | bigint>;
   /** `size` bytes of memory at virtual address `address`. */
@@ -270,7 +272,7 @@ class Evaluator {
         case DW_OP.stack_value: this.state = { kind: 'value', value: this.pop() }; break;
         case DW_OP.implicit_pointer:
         case DW_OP.GNU_implicit_pointer: {
-          const die = r.unsigned(4);
+          const die = r.unsigned(this.ctx.offsetSize ?? 4);
           const offset = r.sleb();
           this.state = { kind: 'implicitPointer', die, offset };
           break;
@@ -321,7 +323,7 @@ class Evaluator {
     while (!r.atEnd) {
       const op = r.bytes[r.offset];
       if (op === DW_OP.piece || op === DW_OP.bit_piece) return;
-      r.skip(operationLength(this.code, r.offset, this.bits / 8));
+      r.skip(operationLength(this.code, r.offset, this.bits / 8, this.ctx.offsetSize));
     }
   }
 
@@ -345,9 +347,9 @@ class Evaluator {
 }
 
 /** Length in bytes of the operation at `at` (opcode plus operands). Throws on bad bytes. */
-export function operationLength(code: Uint8Array, at: number, addressSize = 4): number {
+export function operationLength(code: Uint8Array, at: number, addressSize = 4, offsetSize = 4): number {
   const r = new ByteReader(code, (d) => new DwarfExpressionError(d), 'DWARF expression', at);
-  decodeOperation(r, addressSize);
+  decodeOperation(r, addressSize, offsetSize);
   return r.offset - at;
 }
 
@@ -366,7 +368,7 @@ function opName(op: number): string {
   return OP_NAMES.get(op) ?? `DW_OP_0x${op.toString(16)}`;
 }
 
-function decodeOperation(r: ByteReader, addressSize: number): DecodedOperation {
+function decodeOperation(r: ByteReader, addressSize: number, offsetSize: number): DecodedOperation {
   const op = r.u8();
   const operands: (number | bigint)[] = [];
   if (op >= DW_OP.breg0 && op <= DW_OP.breg31) operands.push(r.slebBig());
@@ -387,10 +389,10 @@ function decodeOperation(r: ByteReader, addressSize: number): DecodedOperation {
       case DW_OP.consts: case DW_OP.fbreg: operands.push(r.slebBig()); break;
       case DW_OP.bregx: operands.push(r.ulebBig(), r.slebBig()); break;
       case DW_OP.bit_piece: operands.push(r.ulebBig(), r.ulebBig()); break;
-      case DW_OP.call_ref: operands.push(r.u32()); break;
+      case DW_OP.call_ref: operands.push(r.unsigned(offsetSize)); break;
       case DW_OP.implicit_value: { const n = r.uleb(); r.skip(n); operands.push(n); break; }
       case DW_OP.entry_value: case DW_OP.GNU_entry_value: { const n = r.uleb(); r.skip(n); operands.push(n); break; }
-      case DW_OP.implicit_pointer: case DW_OP.GNU_implicit_pointer: operands.push(r.u32(), r.slebBig()); break;
+      case DW_OP.implicit_pointer: case DW_OP.GNU_implicit_pointer: operands.push(r.unsigned(offsetSize), r.slebBig()); break;
       case DW_OP.regval_type: operands.push(r.ulebBig(), r.ulebBig()); break;
       case DW_OP.deref_type: operands.push(r.u8(), r.ulebBig()); break;
       case DW_OP.const_type: { operands.push(r.ulebBig()); r.skip(r.u8()); break; }
@@ -402,16 +404,16 @@ function decodeOperation(r: ByteReader, addressSize: number): DecodedOperation {
 }
 
 /** Decodes an expression into operations (for display and tests). Throws DwarfExpressionError. */
-export function decodeExpression(code: Uint8Array, addressSize = 4): DecodedOperation[] {
+export function decodeExpression(code: Uint8Array, addressSize = 4, offsetSize = 4): DecodedOperation[] {
   const r = new ByteReader(code, (d) => new DwarfExpressionError(d), 'DWARF expression');
   const ops: DecodedOperation[] = [];
-  while (!r.atEnd) ops.push(decodeOperation(r, addressSize));
+  while (!r.atEnd) ops.push(decodeOperation(r, addressSize, offsetSize));
   return ops;
 }
 
 /** A readable form such as "DW_OP_fbreg: -12; DW_OP_deref". */
-export function formatExpression(code: Uint8Array, addressSize = 4): string {
-  return decodeExpression(code, addressSize)
+export function formatExpression(code: Uint8Array, addressSize = 4, offsetSize = 4): string {
+  return decodeExpression(code, addressSize, offsetSize)
     .map((op) => {
       if (op.operands.length === 0) return op.name;
       // Addresses in hex (as readelf prints them), everything else in decimal.

@@ -86,11 +86,18 @@ export class GdbLineTable {
     let stmtAtAddress = false;
     let nonZeroDiscriminator = false;
     let prevLine = 1;
+    let prevFile: number | undefined;
     for (const row of rows) {
       const current = start(pathOf(row.file));
-      if (row.line !== prevLine) nonZeroDiscriminator = row.discriminator !== 0;
+      // DW_LNS_set_file between two rows: gdb's handle_set_file makes the file that was current
+      // (the previous row's, even when that row was not recorded) the last subfile, and restarts
+      // the discriminator flag.
+      const switched = prevFile !== undefined && row.file !== prevFile;
+      if (switched) lastSubfile = start(pathOf(prevFile as number));
+      if (row.line !== prevLine || switched) nonZeroDiscriminator = row.discriminator !== 0;
       else if (row.discriminator !== 0) nonZeroDiscriminator = true;
       prevLine = row.line;
+      prevFile = row.file;
       const end = row.endSequence;
       const fileChanged = lastSubfile !== current;
       const ignore = (fileChanged && !end && lastAddress === row.address && !row.isStmt && stmtAtAddress) || (!end && row.line === 0);

@@ -44,10 +44,13 @@ export type DwarfType =
 
 export const VOID: VoidType = { kind: 'void' };
 
-/** Builds and caches DwarfType objects from type DIEs; cycles (struct pcb { struct pcb *next; }) are fine. */
+/**
+ * Builds and caches DwarfType objects from type DIEs; cycles (struct pcb { struct pcb *next; },
+ * typedef void (*work_fn)(struct work *) with struct work { work_fn fn; }) are fine: every type
+ * object is cached before its parts are resolved.
+ */
 export class TypeResolver {
   private readonly cache = new Map<number, DwarfType>();
-  private readonly inProgress = new Set<number>();
 
   /** The type of a DIE's DW_AT_type (void when absent). Throws DwarfFormatError on broken references. */
   typeOf(die: Die): DwarfType {
@@ -58,10 +61,6 @@ export class TypeResolver {
   resolve(die: Die): DwarfType {
     const cached = this.cache.get(die.offset);
     if (cached) return cached;
-    if (this.inProgress.has(die.offset)) {
-      // Only qualifiers/typedefs can loop without a struct in between; that is malformed.
-      throw new DwarfFormatError(`type at ${die.offset} refers to itself`);
-    }
     const name = die.name;
     const byteSize = die.unsigned(DW_AT.byte_size) ?? 0;
     switch (die.tag) {
@@ -81,12 +80,12 @@ export class TypeResolver {
       case DW_TAG.restrict_type:
       case DW_TAG.atomic_type: {
         const kind = die.tag === DW_TAG.const_type ? 'const' : die.tag === DW_TAG.volatile_type ? 'volatile' : die.tag === DW_TAG.restrict_type ? 'restrict' : 'atomic';
-        return this.withGuard(die, () => ({ kind, target: this.typeOf(die) }));
+        return this.building(die, { kind, target: VOID } as QualifiedType, (t) => { t.target = this.typeOf(die); });
       }
       case DW_TAG.typedef:
-        return this.withGuard(die, () => ({ kind: 'typedef', name: name ?? '?', target: this.typeOf(die) }));
+        return this.building(die, { kind: 'typedef', name: name ?? '?', target: VOID } as TypedefType, (t) => { t.target = this.typeOf(die); });
       case DW_TAG.array_type: {
-        return this.withGuard(die, () => {
+        return this.building(die, { kind: 'array', element: VOID, dimensions: [] } as ArrayType, (t) => {
           const dimensions: ArrayDimension[] = [];
           for (const child of die.children) {
             if (child.tag !== DW_TAG.subrange_type) continue;
@@ -101,7 +100,8 @@ export class TypeResolver {
             dimensions.push({ lowerBound, count });
           }
           if (dimensions.length === 0) dimensions.push({ lowerBound: 0, count: undefined });
-          return { kind: 'array', element: this.typeOf(die), dimensions };
+          t.dimensions = dimensions;
+          t.element = this.typeOf(die);
         });
       }
       case DW_TAG.structure_type:
@@ -142,12 +142,26 @@ export class TypeResolver {
     return t;
   }
 
-  private withGuard<T extends DwarfType>(die: Die, build: () => T): T {
-    this.inProgress.add(die.offset);
+  /**
+   * Caches `t` for `die`, then lets `fill` resolve its parts (which may refer back to it through a
+   * struct, pointer or function type). A chain of typedefs, qualifiers and arrays that comes back
+   * to `t` with nothing in between is malformed: DwarfFormatError. On any error nothing is cached.
+   */
+  private building<T extends QualifiedType | TypedefType | ArrayType>(die: Die, t: T, fill: (t: T) => void): T {
+    this.store(die, t);
     try {
-      return this.store(die, build());
-    } finally {
-      this.inProgress.delete(die.offset);
+      fill(t);
+      let next: DwarfType = t.kind === 'array' ? t.element : t.target;
+      for (let i = 0; i < 256; i++) {
+        if (next === t) throw new DwarfFormatError(`type at ${die.offset} refers to itself`);
+        if (next.kind === 'typedef' || next.kind === 'const' || next.kind === 'volatile' || next.kind === 'restrict' || next.kind === 'atomic') next = next.target;
+        else if (next.kind === 'array') next = next.element;
+        else break;
+      }
+      return t;
+    } catch (e) {
+      this.cache.delete(die.offset);
+      throw e;
     }
   }
 

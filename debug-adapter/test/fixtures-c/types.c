@@ -73,6 +73,14 @@ u32 matrix_offsets[] = {
 u32 bits_e_offset = __builtin_offsetof(struct bits, e);
 u32 type_sizes[] = { sizeof(struct pcb), sizeof(union word), sizeof(struct bits), sizeof(struct matrix), sizeof(enum proc_state) };
 
+/* A typedef that refers back to itself through a struct (Linux's work_func_t / work_struct):
+ * resolving the typedef first must not look like a loop. */
+struct work;
+typedef void (*work_fn)(struct work *w);
+work_fn work_handler;
+struct work { work_fn fn; struct work *next; int id; };
+struct work work_item;
+
 int use_types(struct pcb *p, union word w) {
   return p->pid + w.b[1] + bits_sample.d;
 }

@@ -19,9 +19,14 @@ export interface X64Variant {
   cfi: '.eh_frame' | '.debug_frame';
   /** -gdwarf64: the 64-bit DWARF format (unit lengths 0xffffffff + 8 bytes, 8-byte offsets). */
   dwarf64?: boolean;
+  /** -gz=zlib and ld --compress-debug-sections=zlib: SHF_COMPRESSED debug sections. */
+  compressed?: boolean;
 }
 
-/** Every optimisation level with both DWARF versions, the CFI section alternating, and the 64-bit DWARF format twice. */
+/**
+ * Every optimisation level with both DWARF versions, the CFI section alternating, the 64-bit
+ * DWARF format twice and zlib-compressed debug sections once.
+ */
 export const X64_MATRIX: readonly X64Variant[] = [
   { opt: 'O0', dwarf: 4, cfi: '.debug_frame' },
   { opt: 'O0', dwarf: 5, cfi: '.eh_frame' },
@@ -31,16 +36,17 @@ export const X64_MATRIX: readonly X64Variant[] = [
   { opt: 'Os', dwarf: 5, cfi: '.eh_frame' },
   { opt: 'O0', dwarf: 4, cfi: '.eh_frame', dwarf64: true },
   { opt: 'O2', dwarf: 5, cfi: '.debug_frame', dwarf64: true },
+  { opt: 'Os', dwarf: 4, cfi: '.debug_frame', compressed: true },
 ];
 
 export function x64VariantId(v: X64Variant): string {
-  return `x86-64-${v.opt}-dwarf${v.dwarf}${v.dwarf64 ? '-dwarf64' : ''}-${v.cfi.slice(1)}`;
+  return `x86-64-${v.opt}-dwarf${v.dwarf}${v.dwarf64 ? '-dwarf64' : ''}-${v.cfi.slice(1)}${v.compressed ? '-zlib' : ''}`;
 }
 
 export function x64Cflags(v: X64Variant): string[] {
   return [
     '-m64', '-std=c11', '-ffreestanding', '-nostdlib', '-fno-pie', '-fno-pic', '-fno-stack-protector', '-fno-builtin',
-    '-mno-sse', '-mno-mmx', '-mno-80387', '-mcmodel=kernel', '-mno-red-zone', '-g', `-gdwarf-${v.dwarf}`, ...(v.dwarf64 ? ['-gdwarf64'] : []),
+    '-mno-sse', '-mno-mmx', '-mno-80387', '-mcmodel=kernel', '-mno-red-zone', '-g', `-gdwarf-${v.dwarf}`, ...(v.dwarf64 ? ['-gdwarf64'] : []), ...(v.compressed ? ['-gz=zlib'] : []),
     '-Wall', '-Wextra', '-Werror', `-${v.opt}`,
     ...(v.cfi === '.debug_frame' ? ['-fno-asynchronous-unwind-tables', '-fno-unwind-tables'] : ['-fasynchronous-unwind-tables']),
   ];
@@ -73,7 +79,8 @@ export function buildX64Kernel(v: X64Variant, object = false): string {
   let out = objects[1]; // work64.o
   if (!object) {
     out = path.join(dir, 'kernel64.elf');
-    run('ld', ['-m', 'elf_x86_64', '-nostdlib', '--build-id=none', '--no-warn-rwx-segments', '-T', path.join(X64_FIXTURE_DIR, 'kernel64.ld'), '-o', out, ...objects]);
+    const compress = v.compressed ? ['--compress-debug-sections=zlib'] : [];
+    run('ld', ['-m', 'elf_x86_64', '-nostdlib', '--build-id=none', '--no-warn-rwx-segments', ...compress, '-T', path.join(X64_FIXTURE_DIR, 'kernel64.ld'), '-o', out, ...objects]);
   }
   built.set(id, out);
   return out;
