@@ -8,8 +8,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # Debian package -> a command it provides, so a tool installed some other way counts too.
 # grub-pc-bin, grub-common, xorriso and mtools: grub-mkrescue builds the GRUB ISOs (and hybrid
-# disk images) the boot tests start; qemu-system-gui: QEMU's own window ("display": "window").
-packages=(qemu-system-x86 gcc binutils make gdb chromium grub-pc-bin grub-common xorriso mtools qemu-system-gui)
+# disk images) the boot tests start; qemu-system-gui: QEMU's own window ("display": "window");
+# cpio: the initramfs of the Linux guests (scripts/linux-guests.sh).
+packages=(qemu-system-x86 gcc binutils make gdb chromium grub-pc-bin grub-common xorriso mtools qemu-system-gui cpio)
 declare -A provides=(
   [qemu-system-x86]=qemu-system-i386
   [grub-pc-bin]=grub-pc-bin-has-no-command
@@ -22,6 +23,7 @@ declare -A provides=(
   [make]=make
   [gdb]=gdb
   [chromium]=chromium
+  [cpio]=cpio
 )
 
 package_present() {
@@ -98,6 +100,18 @@ if [[ ${MMSCOPE_SKIP_E2E:-} != 1 ]] && { [[ ! -x $code_server ]] || [[ ! -x /usr
   bash scripts/e2e-setup.sh
   did+=("installed code-server and chromium for the e2e test")
 fi
+
+# The page-walker tests boot Debian's Linux kernels (qemu-bridge/test/linux-guests.qemu.test.ts):
+# scripts/linux-guests.sh downloads them once into ~/.cache/mmscope/linux-guests.
+# Its progress shows as it comes; only its "nothing to do" line is left out.
+downloaded=$(mktemp)
+bash scripts/linux-guests.sh | while IFS= read -r line; do
+  [[ $line == 'linux-guests: the Linux guests are in '* ]] && continue
+  echo "$line"
+  echo "$line" >>"$downloaded"
+done
+[[ -s $downloaded ]] && did+=("downloaded the Linux guests")
+rm -f "$downloaded"
 
 if ((${#did[@]} == 0)); then
   echo "setup: system packages (${packages[*]}) and node_modules are present"

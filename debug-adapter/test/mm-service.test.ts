@@ -53,6 +53,10 @@ describe('MmService on the demo guest', function () {
         const r = await rsp.readRegisters();
         return { cr0: r.value('cr0'), cr3: r.value('cr3'), cr4: r.value('cr4') };
       },
+      readPagingRegisters: async () => {
+        const r = await rsp.readRegisters();
+        return { cr0: r.big('cr0'), cr3: r.big('cr3'), cr4: r.big('cr4'), efer: r.bytes('efer') ? r.big('efer') : 0n };
+      },
     });
     await rsp.continue();
     await qemu.waitForSerial(/heartbeat 2 /, 90_000);

@@ -13,8 +13,8 @@ export const hex = (n: number): string => `0x${(n >>> 0).toString(16).padStart(8
 
 /** One line per step, markdown. */
 export function translationLines(t: Translation): string[] {
-  const space = t.space === 'kernel' ? 'kernel space' : `pid ${t.space}`;
-  const lines = [`virtual \`${hex(t.virtual)}\` (${space})`];
+  const space = t.space === 'kernel' ? 'kernel space' : t.space === 'current' ? 'current address space' : `pid ${t.space}`;
+  const lines = [`virtual \`${typeof t.virtual === 'number' ? hex(t.virtual) : t.virtual}\` (${space})`];
   for (const step of t.steps ?? []) {
     const where = step.entryAddress !== undefined ? ` at ${hex(step.entryAddress)}` : '';
     const name = step.level === 'PD' ? `PDE ${t.directorySource === 'upd' ? 'UPD' : 'KPD'}` : step.level === 'PT' ? 'PTE' : step.level;
@@ -25,6 +25,7 @@ export function translationLines(t: Translation): string[] {
     return lines;
   }
   if (t.pageSize !== undefined && t.pageSize !== 4096) lines.push(`→ ${pageSizeName(t.pageSize)} page`);
+  if (t.space === 'current' && t.physical !== undefined) lines.push(`→ ${t.writable ? 'writable' : 'read-only'}, ${t.user ? 'user' : 'kernel'}${t.nx ? ', no execute' : ''}`);
   if (t.physical !== undefined) lines.push(`→ physical \`${hex(t.physical)}\``);
   if (t.block !== undefined) lines.push(`→ block ${t.block}`);
   if (t.chain !== undefined) lines.push(`→ chain ${t.chain}${t.chainPage !== undefined ? ` (page ${t.chainPage})` : ''}`);

@@ -4,13 +4,13 @@
 // was found.
 
 import * as fs from 'fs';
-import { AddressTranslation, pageSizeName, pagingModel, parseHostPort, QemuSession, RegisterValues, translateVirtual, translationStepLines } from '../../../qemu-bridge/src';
+import { parseHostPort, QemuSession, RegisterValues } from '../../../qemu-bridge/src';
 import { DebugSymbols } from '../symbols';
 import { buildSnapshot, MmSnapshot } from '../mm/snapshot';
 import { makeSiteResolver } from '../mm/site-resolver';
 import { snapshotToJson } from '../mm/snapshot-json';
 import { formatSnapshot, formatTranslation } from '../mm/snapshot-text';
-import { translateAddress, Translation } from '../mm/translate';
+import { translateAddress, translateCurrent, Translation } from '../mm/translate';
 import { buildSpaceSnapshot, formatSpaceSnapshot, PagingRegisters, SpaceSnapshot, spaceSnapshotToJson } from '../mm/space-snapshot';
 import { Command, OptionSpec, ParsedOptions, parseNumberOption, UsageError } from './command-line';
 
@@ -119,16 +119,15 @@ export const translateCommand: Command = {
   async run(options, io) {
     const address = parseAddressOption('address', options.address);
     const pid = options.pid === undefined ? undefined : parseNumberOption('pid', options.pid);
-    const t = await withSnapshot(options, async (d, session): Promise<Translation | AddressTranslation> => {
+    const t = await withSnapshot(options, async (d, session): Promise<Translation> => {
       if (d.level === 0) {
         if (pid !== undefined) throw new UsageError('--pid needs a kernel with our mm_debug_info descriptor (--kernel ELF); without one only the current address space is known.');
-        const model = pagingModel({ cr0: d.registers.cr0, cr4: d.registers.cr4, efer: d.registers.efer });
-        return translateVirtual(model, d.registers.cr3, address, (a, n) => session.memory.readPhys(Number(a), n));
+        return translateCurrent(d.registers, (a, n) => session.memory.readPhys(a, n), address);
       }
       if (address > 0xffffffffn) throw new UsageError(`${options.address} is not a 32-bit address, and this guest is a 32-bit kernel.`);
       return translateAddress(d.snap, (a, n) => session.memory.readPhys(a, n), Number(address), pid);
     });
-    io.stdout.write(options.json ? JSON.stringify(t) + '\n' : 'directorySource' in t ? formatTranslation(t) : formatAddressTranslation(t));
+    io.stdout.write(options.json ? JSON.stringify(t) + '\n' : formatTranslation(t));
     return t.notMapped ? 3 : 0;
   },
 };
@@ -139,13 +138,4 @@ function parseAddressOption(option: string, text: string | boolean | undefined):
   const value = BigInt(text.trim());
   if (value >= 1n << 64n) throw new UsageError(`${text} does not fit 64 bits.`);
   return value;
-}
-
-/** A level-0 translation as text. */
-function formatAddressTranslation(t: AddressTranslation): string {
-  const v = typeof t.virtual === 'number' ? `0x${t.virtual.toString(16)}` : t.virtual;
-  const lines = [`${v} in the current address space`, ...translationStepLines(t).map((l) => `  ${l}`)];
-  if (t.notMapped) lines.push(`  not mapped: ${t.notMapped}`);
-  else lines.push(`  physical 0x${(t.physical ?? 0).toString(16)} (${pageSizeName(t.pageSize ?? 4096)} page, ${t.writable ? 'writable' : 'read-only'}, ${t.user ? 'user' : 'kernel'}${t.nx ? ', no execute' : ''})`);
-  return lines.join('\n') + '\n';
 }

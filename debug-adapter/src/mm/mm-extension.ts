@@ -12,6 +12,7 @@ import { ConditionError } from './event-condition';
 import type { Target, TargetStop } from '../session/target';
 import type { FrameContext, InspectScope, InspectVariable } from '../inspect/target-access';
 import { MmService } from './mm-service';
+import { hoveredPointer, LevelZeroSessionExtension } from './level-zero-extension';
 import { formatTranslationNote } from './snapshot-text';
 import { ControlRegisters, MmSnapshot } from './snapshot';
 import { snapshotToJson } from './snapshot-json';
@@ -71,6 +72,11 @@ export class MmSessionExtension implements SessionExtension {
         const r = await target.readRegisters();
         this.lastRegisters = { cr0: r.get('cr0') ?? 0, cr3: r.get('cr3') ?? 0, cr4: r.get('cr4') ?? 0 };
         return this.lastRegisters;
+      },
+      readPagingRegisters: async () => {
+        const r = await target.readRegisters();
+        const big = (name: string): bigint => BigInt(r.get(name) ?? 0);
+        return { cr0: big('cr0'), cr3: big('cr3'), cr4: big('cr4'), efer: big('efer') };
       },
     });
   }
@@ -159,11 +165,8 @@ export class MmSessionExtension implements SessionExtension {
 
   /** Debug hovers over a pointer: where it lands, from this stop's snapshot and a page walk. */
   async hoverNote(value: { readonly result: string; readonly type?: string; readonly memoryReference?: string }): Promise<string | undefined> {
-    if (!this.stopped || !value.type || !value.memoryReference) return undefined;
-    // Pointers to data only: not function pointers, and not the address of a non-pointer variable.
-    if (!/\*\s*$/.test(value.type) || /\(\s*\*\s*\)/.test(value.type)) return undefined;
-    const address = Number(value.memoryReference);
-    if (!Number.isInteger(address) || address === 0) return undefined;
+    const address = hoveredPointer(value);
+    if (!this.stopped || address === undefined) return undefined;
     return formatTranslationNote(await this.service.translate(this.stopIndex, address));
   }
 
@@ -260,7 +263,8 @@ export const LIVE_FEED_EVENT = 'mmscope/liveFeed';
 export function mmExtensionFactory(referenceBase: number, emit?: EventSink, liveFeed = true): (target: Target) => SessionExtension | undefined {
   return (target) => {
     const ext = new MmSessionExtension(target, referenceBase, emit);
-    if (!ext.service.available) return undefined;
+    // No descriptor: level 0 (translations in the current address space, hover notes).
+    if (!ext.service.available) return new LevelZeroSessionExtension(ext.service);
     target.once('exited', () => ext.dispose());
     if (liveFeed) {
       startDashboardServer().then(

@@ -24,6 +24,16 @@ const num = (v: unknown, what: string): number => {
   return n;
 };
 
+/** The address argument of mmscope/translate and vtop: a number, or a decimal or 0x-hex string (64-bit addresses). */
+export function addressArgument(v: unknown, what = 'address'): bigint {
+  if (typeof v === 'string' && /^(0[xX][0-9a-fA-F]+|\d+)$/.test(v.trim())) {
+    const b = BigInt(v.trim());
+    if (b < 1n << 64n) return b;
+  }
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return BigInt(v);
+  throw new MmRequestError(`${what} must be a non-negative integer below 2^64 (a number, or a decimal or 0x-hex string)`);
+}
+
 export function isMmRequest(command: string): command is MmRequest {
   return (MM_REQUESTS as readonly string[]).includes(command);
 }
@@ -39,7 +49,7 @@ export async function handleMmRequest(service: MmService, stop: number, command:
       return body;
     }
     case 'mmscope/translate': {
-      const address = num(args?.address, 'address');
+      const address = addressArgument(args?.address);
       const pid = args?.pid === undefined ? undefined : num(args.pid, 'pid');
       const t: Translation = await service.translate(stop, address, pid);
       return t;

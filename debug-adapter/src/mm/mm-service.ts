@@ -7,7 +7,7 @@ import { DebugSymbols } from '../symbols';
 import { ControlRegisters, MmSnapshot, PhysicalReader, buildSnapshot } from './snapshot';
 import { SnapshotDiff, diffSnapshots } from './diff';
 import { makeSiteResolver, formatSite } from './site-resolver';
-import { Translation, translateAddress } from './translate';
+import { CurrentPaging, Translation, TranslateError, translateAddress, translateCurrent } from './translate';
 import { formatSnapshot, formatTranslation } from './snapshot-text';
 import { chainFlagNames } from './snapshot-json';
 import { MmEvent, MM_EVENT_SIZE, decodeEvent } from './guest-structures';
@@ -17,6 +17,8 @@ import { decodeEntryFlags } from './paging-entry';
 export interface MmTargetAccess {
   readPhys: PhysicalReader;
   readControlRegisters(): Promise<ControlRegisters>;
+  /** The paging registers exactly (any kernel, any mode), for level-0 translations. */
+  readPagingRegisters(): Promise<CurrentPaging>;
 }
 
 const hex = (n: number, w = 8): string => `0x${(n >>> 0).toString(16).padStart(w, '0')}`;
@@ -86,8 +88,17 @@ export class MmService {
     return this.previous;
   }
 
-  async translate(stop: number, address: number, pid?: number): Promise<Translation> {
-    return translateAddress(await this.snapshot(stop), this.access.readPhys, address, pid);
+  /**
+   * Where `address` lands. With our descriptor: in process `pid`'s space (default: the current
+   * one), with block, chain and site. Without (level 0, any kernel): in the current address space.
+   */
+  async translate(stop: number, address: number | bigint, pid?: number): Promise<Translation> {
+    if (this.descriptorPhys === undefined) {
+      if (pid !== undefined) throw new TranslateError('this kernel has no mm_debug_info, so only the current address space is known; translate without a pid');
+      return translateCurrent(await this.access.readPagingRegisters(), this.access.readPhys, BigInt(address));
+    }
+    if (BigInt(address) > 0xffffffffn) throw new TranslateError(`0x${BigInt(address).toString(16)} is not a 32-bit address`);
+    return translateAddress(await this.snapshot(stop), this.access.readPhys, Number(address), pid);
   }
 
   /** The guest's last memory-manager event (read at the mm_event_hook breakpoint). */

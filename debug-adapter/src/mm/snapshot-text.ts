@@ -36,20 +36,28 @@ export function formatSnapshot(s: MmSnapshot, options: { maxChains?: number } = 
   return out.join('\n') + '\n';
 }
 
-/** The name of a step's table: the KPD or the process's UPD for the directory entry, PT for a page table. */
+/** The name of a step's table: our guest's KPD or the process's UPD for the directory entry, else the level (PML4, PDPT, PD, PT). */
 export function translationTableName(t: Translation, step: TranslationStep): string {
-  if (step.level === 'PD') return t.directorySource.toUpperCase();
+  if (step.level === 'PD' && t.directorySource) return t.directorySource.toUpperCase();
   return step.level;
 }
 
+/** A translation's virtual address as text: 8 hex digits, or the exact hex of a 64-bit one. */
+export function virtualText(v: number | string): string {
+  return typeof v === 'number' ? hex(v) : v;
+}
+
 export function formatTranslation(t: Translation): string {
-  const lines = [`${hex(t.virtual)} in ${t.space === 'kernel' ? 'the kernel' : `process ${t.space}`} (directory: ${t.directorySource.toUpperCase()})`];
+  const where = t.space === 'current' ? 'the current address space' : t.space === 'kernel' ? 'the kernel' : `process ${t.space}`;
+  const lines = [`${virtualText(t.virtual)} in ${where}${t.directorySource ? ` (directory: ${t.directorySource.toUpperCase()})` : ''}`];
   for (const step of t.steps) {
-    const where = step.entryAddress !== undefined ? ` at ${hex(step.entryAddress)}` : ' (in the PCB)';
-    lines.push(`  ${translationTableName(t, step)}[${step.index}] = ${step.raw}${where}  ${step.describe || 'not present'}`);
+    const at = step.entryAddress !== undefined ? ` at ${hex(step.entryAddress)}` : ' (in the PCB)';
+    lines.push(`  ${translationTableName(t, step)}[${step.index}] = ${step.raw}${at}  ${step.describe || 'not present'}`);
   }
   if (t.notMapped) {
     lines.push(`  not mapped: ${t.notMapped}`);
+  } else if (t.space === 'current') {
+    lines.push(`  physical ${hex(t.physical ?? 0)} (${pageSizeName(t.pageSize ?? 4096)} page, ${t.writable ? 'writable' : 'read-only'}, ${t.user ? 'user' : 'kernel'}${t.nx ? ', no execute' : ''})`);
   } else {
     lines.push(`  physical ${hex(t.physical ?? 0)} (${pageSizeName(t.pageSize ?? 4096)} page), block ${t.block ?? '-'}`);
     lines.push(t.chain !== undefined ? `  chain ${t.chain}, page ${t.chainPage}, allocated by ${formatSite(t.site)}` : '  no chain (reserved or free memory)');
@@ -61,6 +69,10 @@ export function formatTranslation(t: Translation): string {
 export function formatTranslationNote(t: Translation): string {
   if (t.notMapped) return `not mapped (${t.notMapped})`;
   const parts = [`phys ${hex(t.physical ?? 0)}`];
+  if (t.space === 'current') {
+    parts.push(`${pageSizeName(t.pageSize ?? 4096)} page`, `${t.writable ? 'rw' : 'ro'}${t.nx ? ' nx' : ''} ${t.user ? 'user' : 'kernel'}`);
+    return parts.join(' · ');
+  }
   if (t.block !== undefined) parts.push(`block ${t.block}`);
   if (t.chain !== undefined) parts.push(`chain ${t.chain}, ${formatSite(t.site)}`);
   else parts.push('no chain');

@@ -4,7 +4,7 @@
 // and the walker's findings. Exact: addresses are bigints here and follow the JSON address rule
 // of docs/snapshot-schema.md when serialised. Pure apart from the physical reader.
 
-import { MappingRange, NonPresentEntry, PhysicalBytesReader, SharedSubtree, TableCache, WalkFinding, WalkLimits, mappingRanges, walkAddressSpace } from '../../../qemu-bridge/src/paging/page-table-walk';
+import { MappingRange, NonPresentEntry, PhysicalBytesReader, SharedSubtree, TableCache, WalkFinding, WalkLimits, walkMappings } from '../../../qemu-bridge/src/paging/page-table-walk';
 import { PagingKind, pagingModel, topTableAddress } from '../../../qemu-bridge/src/paging/paging-modes';
 import { jsonAddress, pageSizeName } from '../../../qemu-bridge/src/paging/translation-steps';
 import { SNAPSHOT_SCHEMA } from './snapshot';
@@ -48,16 +48,16 @@ export interface SpaceSnapshot {
 export async function buildSpaceSnapshot(src: SpaceSnapshotSource): Promise<SpaceSnapshot> {
   const r = src.registers;
   const model = pagingModel({ cr0: r.cr0, cr4: r.cr4, efer: r.efer }, src.physicalBits);
-  const walk = await walkAddressSpace(model, r.cr3, new TableCache(src.read), src.limits);
+  const walk = await walkMappings(model, r.cr3, new TableCache(src.read), src.limits);
   return {
     level: 0,
     stop: src.stop ?? 0,
     paging: model.kind,
     registers: r,
     topTable: model.kind === 'none' ? 0n : topTableAddress(model, r.cr3),
-    mappings: mappingRanges(walk.leaves),
+    mappings: walk.runs,
     shared: walk.shared,
-    pages: walk.leaves.length + walk.shared.reduce((n, x) => n + x.pages, 0),
+    pages: walk.pages + walk.shared.reduce((n, x) => n + x.pages, 0),
     nonPresent: walk.nonPresent,
     nonPresentDropped: walk.nonPresentDropped,
     findings: walk.findings,
@@ -92,7 +92,7 @@ export interface SpaceSnapshotJson {
   readonly pages: number;
   readonly tablesRead: number;
   readonly mappings: readonly SpaceMappingJson[];
-  readonly shared: readonly { readonly va: JsonAddress; readonly level: string; readonly table: number; readonly sameAs: JsonAddress; readonly pages: number; readonly size: JsonAddress }[];
+  readonly shared: readonly { readonly va: JsonAddress; readonly level: string; readonly table: number; readonly sameAs: JsonAddress; readonly span: JsonAddress; readonly pages: number; readonly size: JsonAddress }[];
   readonly nonPresent: readonly { readonly va: JsonAddress; readonly level: string; readonly entryAddress: number; readonly raw: string }[];
   readonly nonPresentDropped: number;
   readonly findings: readonly { readonly kind: string; readonly va: JsonAddress; readonly level?: string; readonly raw?: string; readonly message: string }[];
@@ -117,7 +117,7 @@ export function spaceSnapshotToJson(s: SpaceSnapshot): SpaceSnapshotJson {
       va: jsonAddress(m.virtual), pa: Number(m.physical), size: jsonAddress(m.length), flags: m.flags, nx: m.noExecute,
       pageSize: Number(m.pageSize), writable: m.writable, user: m.user,
     })),
-    shared: s.shared.map((x) => ({ va: jsonAddress(x.virtual), level: x.level, table: Number(x.tableAddress), sameAs: jsonAddress(x.sameAs), pages: x.pages, size: jsonAddress(x.bytes) })),
+    shared: s.shared.map((x) => ({ va: jsonAddress(x.virtual), level: x.level, table: Number(x.tableAddress), sameAs: jsonAddress(x.sameAs), span: jsonAddress(x.span), pages: x.pages, size: jsonAddress(x.bytes) })),
     nonPresent: s.nonPresent.map((n) => ({ va: jsonAddress(n.virtual), level: n.level, entryAddress: Number(n.entryAddress), raw: rawHex(n.raw) })),
     nonPresentDropped: s.nonPresentDropped,
     findings: s.findings.map((f) => ({ kind: f.kind, va: jsonAddress(f.virtual), ...(f.level ? { level: f.level } : {}), ...(f.raw !== undefined ? { raw: rawHex(f.raw) } : {}), message: f.text })),
@@ -144,7 +144,7 @@ export function formatSpaceSnapshot(s: SpaceSnapshot, options: { maxRuns?: numbe
     out.push(`  ${va(m.virtual)}-${va(m.virtual + m.length - 1n)} -> 0x${m.physical.toString(16).padStart(8, '0')}  ${String(m.pages).padStart(6)} x ${pageSizeName(Number(m.pageSize)).padEnd(6)} ${access}`);
   }
   if (s.mappings.length > max) out.push(`  ... ${s.mappings.length - max} more`);
-  for (const x of s.shared.slice(0, 20)) out.push(`  ${va(x.virtual)}-${va(x.virtual + x.bytes - 1n)}: the ${x.level} table at 0x${x.tableAddress.toString(16)} again (${x.pages} pages, as at ${va(x.sameAs)})`);
+  for (const x of s.shared.slice(0, 20)) out.push(`  ${va(x.virtual)}-${va(x.virtual + x.span - 1n)}: the ${x.level} table at 0x${x.tableAddress.toString(16)} again (${x.pages} pages, as at ${va(x.sameAs)})`);
   if (s.shared.length > 20) out.push(`  ... ${s.shared.length - 20} more repeats of shared tables`);
   out.push('', `findings: ${s.findings.length}`);
   for (const f of s.findings) out.push(`  ${f.kind}: ${f.text}`);

@@ -11,11 +11,15 @@ import { MmSnapshot, PhysicalReader } from './snapshot';
 import { PAGE_SIZE } from './paging-entry';
 import { SourceSite } from './findings';
 
+/**
+ * One address's translation as every view shows it. With our descriptor: in a process's or the
+ * kernel's space, with the block, chain and site. Without (level 0, any kernel, any paging mode):
+ * in the current address space (`space: 'current'`), the walker's steps alone.
+ */
 export interface Translation extends AddressTranslation {
-  readonly virtual: number;
-  readonly space: 'kernel' | number;
-  /** Where the directory entry came from: the KPD, or the process's UPD (its copy in the PCB). */
-  readonly directorySource: 'kpd' | 'upd';
+  readonly space: 'kernel' | 'current' | number;
+  /** Our guest: where the directory entry came from, the KPD or the process's UPD (its copy in the PCB). */
+  readonly directorySource?: 'kpd' | 'upd';
   readonly block?: number;
   readonly chain?: number;
   readonly chainPage?: number;
@@ -30,6 +34,21 @@ export class TranslateError extends Error {
 }
 
 const CR0_PG = 0x80000000;
+
+/** The paging registers a level-0 translation walks from (exact; EFER 0 on a CPU without it). */
+export interface CurrentPaging {
+  readonly cr0: bigint;
+  readonly cr3: bigint;
+  readonly cr4: bigint;
+  readonly efer: bigint;
+}
+
+/** Level 0: `virtual` in the current address space (the one CR3 names), in whatever mode the CPU is in. */
+export async function translateCurrent(paging: CurrentPaging, read: PhysicalReader, virtual: bigint): Promise<Translation> {
+  const model = pagingModel({ cr0: paging.cr0, cr4: paging.cr4, efer: paging.efer });
+  const walked = plainTranslation(await walkAddress(model, paging.cr3, virtual, new TableCache((a, n) => read(Number(a), n))));
+  return { ...walked, space: 'current' };
+}
 
 /**
  * Reads physical memory with the page directory at `directory` seen through `upd`: the first

@@ -76,6 +76,8 @@ export interface SharedSubtree {
   readonly tableAddress: bigint;
   /** Where the same table was walked first (its leaves are listed there). */
   readonly sameAs: bigint;
+  /** The virtual range the table covers (from `virtual`, and from `sameAs`). */
+  readonly span: bigint;
   /** Mapped pages (of any size) and bytes under it. */
   readonly pages: number;
   readonly bytes: bigint;
@@ -100,7 +102,7 @@ export interface WalkLimits {
   /** Non-present entries with content kept (default 64 Ki); the rest are counted. */
   readonly maxNonPresent?: number;
   /**
-   * Leaves listed again for tables reached a second time (default 64 Ki): beyond, a repeat is a
+   * Leaves listed again for tables reached a second time (default 4 Ki): beyond, a repeat is a
    * SharedSubtree (a KASAN zero shadow maps terabytes through one table; listing it page by page
    * would never end).
    */
@@ -230,7 +232,7 @@ async function traverse(model: PagingModel, cr3: number | bigint, read: Physical
   const maxLeaves = limits.maxLeaves ?? 4 << 20;
   const maxTables = limits.maxTables ?? 256 << 10;
   const maxNonPresent = limits.maxNonPresent ?? 64 << 10;
-  let repeatBudget = limits.maxRepeatedLeaves ?? 64 << 10;
+  let repeatBudget = limits.maxRepeatedLeaves ?? 4 << 10;
   const cache = read instanceof TableCache ? read : new TableCache(read);
   const out: TraversalResult = { shared: [], nonPresent: [], nonPresentDropped: 0, findings: [], tablesRead: 0 };
   if (model.kind === 'none') return out;
@@ -333,7 +335,7 @@ async function traverse(model: PagingModel, cr3: number | bigint, read: Physical
     // A repeat is paid for once, at its top (the tables under it repeat with it).
     if (before && !repeating) {
       if (before.pages > repeatBudget) {
-        out.shared.push({ virtual: base, level: geometry.level, tableAddress, sameAs: before.virtual, pages: before.pages, bytes: before.bytes });
+        out.shared.push({ virtual: base, level: geometry.level, tableAddress, sameAs: before.virtual, span: BigInt(geometry.entries) << BigInt(geometry.shift), pages: before.pages, bytes: before.bytes });
         return before;
       }
       repeatBudget -= before.pages;
