@@ -2,10 +2,14 @@
 // function breakpoint in our adapter (DAP, real QEMU) and then the same sequence in gdb on a
 // fresh QEMU with the same kernel, and lists where each stop is (function, line, pc). The kernels
 // used here do not take interrupts, so both runs are deterministic and comparable stop by stop.
+// An ELF64 kernel runs on qemu-system-x86_64 and gdb with `set architecture i386:x86-64`; pcs are
+// address numbers (address.ts: the kernel half of x86-64 negative), parsed from hex exactly.
 
 import { DebugClient } from '@vscode/debugadapter-testsupport';
 import { DebugProtocol } from '@vscode/debugprotocol';
+import * as fs from 'fs';
 import { launchQemu, QemuInstance } from '../../qemu-bridge/src';
+import { formatAddress, parseAddress } from '../../qemu-bridge/src/address';
 import { launchAndStop, runGdb } from './dap-fixture';
 import { SeededRandom } from '../../qemu-bridge/test/seeded-random';
 
@@ -19,14 +23,32 @@ export interface StopPlace {
 }
 
 export function formatPlace(p: StopPlace): string {
-  return `${p.fn}:${p.line}@0x${p.pc.toString(16)}`;
+  return `${p.fn}:${p.line}@${p.pc < 0 || p.pc > 0xffffffff ? formatAddress(p.pc, 64) : `0x${p.pc.toString(16)}`}`;
+}
+
+/** A pc printed in hex (up to 16 digits) as an address number, exactly. */
+export function parsePc(hex: string): number {
+  const digits = hex.replace(/^0x/, '');
+  return parseAddress(`0x${digits}`, digits.length > 8 ? 64 : 32);
+}
+
+/** True for an ELF64 file (an x86-64 kernel). */
+export function isElf64(kernel: string): boolean {
+  const fd = fs.openSync(kernel, 'r');
+  try {
+    const head = Buffer.alloc(5);
+    fs.readSync(fd, head, 0, 5, 0);
+    return head[4] === 2;
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** The top frame of the adapter's stack as a place. */
 async function adapterPlace(dc: DebugClient): Promise<StopPlace> {
   const st = await dc.stackTraceRequest({ threadId: 1 });
   const top = st.body.stackFrames[0];
-  return { fn: top.name.replace(/ \[interrupt \d+\]$/, ''), line: top.line, pc: parseInt(top.instructionPointerReference ?? '0', 16) };
+  return { fn: top.name.replace(/ \[interrupt \d+\]$/, ''), line: top.line, pc: parsePc(top.instructionPointerReference ?? '0') };
 }
 
 async function adapterDepth(dc: DebugClient): Promise<string[]> {
@@ -83,13 +105,22 @@ export async function runInAdapter(
   return { commands, places, errors };
 }
 
-/** Runs `break fn`, `continue`, then `commands` in gdb on a fresh QEMU; returns the place after each. */
-export async function runInGdb(kernel: string, fn: string, commands: readonly StepCommand[]): Promise<StopPlace[]> {
+/**
+ * Runs `break fn`, `continue`, then `commands` in gdb on a fresh QEMU; returns the place after each.
+ * `pagingAt` names a function gdb first runs to by its address (no prologue analysis) so that
+ * `break fn` is placed once the kernel's higher half is mapped (gdb reads the code through the
+ * target to skip the prologue; an x86-64 kernel maps it only in its entry code).
+ */
+export async function runInGdb(kernel: string, fn: string, commands: readonly StepCommand[], options: { pagingAt?: string } = {}): Promise<StopPlace[]> {
   let qemu: QemuInstance | undefined;
   try {
-    qemu = await launchQemu({ kernel, cmdline: '', memoryMiB: 32 });
+    const x64 = isElf64(kernel);
+    qemu = await launchQemu({ kernel, cmdline: '', memoryMiB: 32, ...(x64 ? { qemuBinary: 'qemu-system-x86_64' } : {}) });
     const args = ['-batch', '-nx', '-ex', 'set pagination off', '-ex', 'set confirm off', '-ex', `file ${kernel}`,
-      '-ex', `target remote 127.0.0.1:${qemu.gdb.port}`, '-ex', `tbreak ${fn}`, '-ex', 'continue',
+      ...(x64 ? ['-ex', 'set architecture i386:x86-64'] : []),
+      '-ex', `target remote 127.0.0.1:${qemu.gdb.port}`,
+      ...(options.pagingAt ? ['-ex', `tbreak *${options.pagingAt}`, '-ex', 'continue'] : []),
+      '-ex', `tbreak ${fn}`, '-ex', 'continue',
       '-ex', 'echo @@\\n', '-ex', 'frame', '-ex', 'p/x $pc'];
     for (const c of commands) args.push('-ex', c, '-ex', 'echo @@\\n', '-ex', 'frame', '-ex', 'p/x $pc');
     args.push('-ex', 'kill');
@@ -103,7 +134,7 @@ export async function runInGdb(kernel: string, fn: string, commands: readonly St
 function parseGdbPlace(section: string): StopPlace {
   const frame = /^#0\s+(?:0x[0-9a-f]+ in )?(\S+) \(.*?\)(?: at \S+:(\d+))?/m.exec(section);
   const pc = /^\$\d+ = 0x([0-9a-f]+)/m.exec(section);
-  return { fn: frame ? frame[1] : '??', line: frame && frame[2] ? Number(frame[2]) : 0, pc: pc ? parseInt(pc[1], 16) : 0 };
+  return { fn: frame ? frame[1] : '??', line: frame && frame[2] ? Number(frame[2]) : 0, pc: pc ? parsePc(pc[1]) : 0 };
 }
 
 /** The indexes where the two lists differ, with a text for each (both lists compared in full). */

@@ -11,6 +11,8 @@ import { findMultiboot1, isKernel, KERNEL_HEAD_BYTES, recogniseKernel } from '..
 import { findKernels } from '../src/kernels/kernel-search';
 import { buildChoices, candidateRow, guestEntry, launchEntryFor, MAKE_TASK, offeredEntries } from '../src/kernels/launch-entry';
 import { buildScreenKernel } from '../../debug-adapter/test/fixtures-screen/build';
+import { buildX64Kernel } from '../../debug-adapter/test/fixtures-x64/build';
+import { spawn } from 'child_process';
 
 const head = (file: string): Uint8Array => new Uint8Array(fs.readFileSync(file)).subarray(0, KERNEL_HEAD_BYTES);
 
@@ -43,7 +45,37 @@ describe('kernel recognition (ELF + multiboot headers)', function () {
     assert.strictEqual(x64.arch, 'x86-64');
     assert.strictEqual(x64.bits, 64);
     assert.strictEqual(x64.bootableWithKernelOption, false);
-    assert.match(x64.summary, /ELF64 x86-64.*not supported yet/);
+    assert.strictEqual(x64.qemu, 'qemu-system-x86_64');
+    assert.match(x64.summary, /ELF64 x86-64.*only through the multiboot a\.out kludge/);
+  });
+
+  it('takes an ELF64 x86-64 kernel whose multiboot header uses the a.out kludge as bootable on qemu-system-x86_64', async () => {
+    const file = buildX64Kernel();
+    const r = recogniseKernel(head(file));
+    assert.ok(isKernel(r), JSON.stringify(r));
+    assert.strictEqual(r.arch, 'x86-64');
+    assert.strictEqual(r.bits, 64);
+    assert.strictEqual(r.bootableWithKernelOption, true);
+    assert.strictEqual(r.qemu, 'qemu-system-x86_64');
+    assert.match(r.summary, /a\.out kludge.*qemu-system-x86_64 boots it/);
+    // The oracle: qemu-system-x86_64 -kernel really boots it (its serial line says so).
+    const out = await new Promise<string>((resolve) => {
+      const child = spawn('qemu-system-x86_64', ['-kernel', file, '-display', 'none', '-nodefaults', '-serial', 'stdio', '-m', '32', '-no-reboot'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let text = '';
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20000);
+      child.stdout.on('data', (d: Buffer) => {
+        text += d.toString('latin1');
+        if (text.includes('x64 kernel up')) child.kill('SIGKILL');
+      });
+      child.on('exit', () => {
+        clearTimeout(timer);
+        resolve(text);
+      });
+    });
+    assert.match(out, /x64 kernel up/);
+    const i386 = recogniseKernel(head(buildScreenKernel('multiboot1')));
+    assert.ok(isKernel(i386));
+    assert.strictEqual(i386.qemu, 'qemu-system-i386');
   });
 
   it('rejects an ELF without a multiboot header, one with a bad checksum, an object file, truncated and non-ELF files', () => {

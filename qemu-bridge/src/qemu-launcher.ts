@@ -37,7 +37,7 @@ export interface LaunchOptions {
   pcDevices?: boolean;
   /** Guest RAM in MiB. Default 128. */
   memoryMiB?: number;
-  /** QEMU binary: a path or a name looked up on PATH. Default $MMSCOPE_QEMU or qemu-system-i386. */
+  /** QEMU binary: a path or a name looked up on PATH. Default $MMSCOPE_QEMU or qemu-system-i386 (for an x86-64 kernel the adapter passes qemu-system-x86_64). */
   qemuBinary?: string;
   /** Fixed ports; when absent, free ports are chosen (and re-chosen if taken meanwhile). */
   gdbPort?: number;

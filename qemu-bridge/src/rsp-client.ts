@@ -239,7 +239,7 @@ export class RspClient {
     const sizes: number[] = [];
     for (let off = 0; off < length; off += this.maxReadChunk) {
       const size = Math.min(this.maxReadChunk, length - off);
-      requests.push(`m${(address + off).toString(16)},${size.toString(16)}`);
+      requests.push(`m${packetAddress(address + off)},${size.toString(16)}`);
       sizes.push(size);
     }
     const replies: string[] = [];
@@ -265,21 +265,21 @@ export class RspClient {
     const chunk = Math.max(16, Math.min(this.maxReadChunk, Math.floor((this.packetSize - 32) / 2)));
     for (let off = 0; off < data.length; off += chunk) {
       const part = Buffer.from(data.subarray(off, off + chunk));
-      const request = `M${(address + off).toString(16)},${part.length.toString(16)}:${part.toString('hex')}`;
+      const request = `M${packetAddress(address + off)},${part.length.toString(16)}:${part.toString('hex')}`;
       expectOk(request.slice(0, 24), await this.connection.request(request));
     }
   }
 
   /** Inserts a breakpoint or watchpoint (`Z0`-`Z4`). `length` is the kind (1 for x86 breakpoints, data size for watchpoints). */
   async insertBreakpoint(kind: BreakpointKind, address: number, length = 1): Promise<void> {
-    const request = `Z${Z_TYPE[kind]},${address.toString(16)},${length.toString(16)}`;
+    const request = `Z${Z_TYPE[kind]},${packetAddress(address)},${length.toString(16)}`;
     expectOk(request, await this.connection.request(request));
     this.breakpoints.add(request.slice(1));
   }
 
   /** Removes a breakpoint or watchpoint (`z0`-`z4`). */
   async removeBreakpoint(kind: BreakpointKind, address: number, length = 1): Promise<void> {
-    const request = `z${Z_TYPE[kind]},${address.toString(16)},${length.toString(16)}`;
+    const request = `z${Z_TYPE[kind]},${packetAddress(address)},${length.toString(16)}`;
     expectOk(request, await this.connection.request(request));
     this.breakpoints.delete(request.slice(1));
   }
@@ -455,8 +455,17 @@ export function decodeHex(reply: string, request: string): Buffer {
   return Buffer.from(reply.replace(/x/g, '0'), 'hex');
 }
 
+/**
+ * The hex an address takes in `m`/`M`/`Z`/`z` packets: the unsigned value. A negative address
+ * number is a 64-bit address under the rule of address.ts (its signed value), sent as the
+ * unsigned 64-bit value exactly.
+ */
+export function packetAddress(address: number): string {
+  return address < 0 ? BigInt.asUintN(64, BigInt(address)).toString(16) : address.toString(16);
+}
+
 function checkRange(address: number, length: number): void {
-  if (!Number.isSafeInteger(address) || address < 0) throw new InvalidRangeError(`address ${address} is not a non-negative integer`);
+  if (!Number.isSafeInteger(address)) throw new InvalidRangeError(`address ${address} is not an exact integer`);
   if (!Number.isSafeInteger(length) || length < 0) throw new InvalidRangeError(`length ${length} is not a non-negative integer`);
   if (length > 1 << 30) throw new InvalidRangeError(`length ${length} is larger than 1 GiB`);
 }

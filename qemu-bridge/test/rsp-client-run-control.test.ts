@@ -84,4 +84,16 @@ describe('RSP client run control against a fake scripted gdbstub', function () {
     await client.detach();
     assert.deepStrictEqual(peer.received.slice(1), ['D']);
   });
+
+  it('sends 64-bit addresses (negative address numbers, the x86-64 kernel half) as their unsigned hex in m, M, Z and z', async () => {
+    const { peer, client } = await clientFor(QEMU_QSUPPORTED, (p) => ({ send: packet(p.startsWith('m') ? '9090' : 'OK') }));
+    peers.push(peer);
+    const kernelHalf = -2146435072; // 0xffffffff80100000 under the address rule of address.ts
+    assert.deepStrictEqual([...(await client.readMemory(kernelHalf, 2))], [0x90, 0x90]);
+    await client.writeMemory(kernelHalf + 0x10, Uint8Array.from([0xcc]));
+    await client.insertBreakpoint('software', kernelHalf + 0x21a);
+    await client.removeBreakpoint('software', kernelHalf + 0x21a);
+    await client.insertBreakpoint('hardware', 0x100020);
+    assert.deepStrictEqual(peer.received.slice(1), ['mffffffff80100000,2', 'Mffffffff80100010,1:cc', 'Z0,ffffffff8010021a,1', 'z0,ffffffff8010021a,1', 'Z1,100020,1']);
+  });
 });

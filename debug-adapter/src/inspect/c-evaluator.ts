@@ -5,13 +5,13 @@
 
 import {
   byteSizeOf, DebugSymbols, DwarfType, EvaluatedLocation, EnumType, ExpressionContext, FunctionInfo, FunctionType,
-  I386_DWARF_REGISTERS, lookupOrder, SimpleLocation, StructType, stripTypedefs, VariableInfo, evaluateValue,
+  lookupOrder, SimpleLocation, StructType, stripTypedefs, VariableInfo, evaluateValue,
 } from '../symbols';
 import { DW_TAG } from '../symbols/dwarfConstants';
 import { CExpression, parseExpression } from './c-syntax';
 import {
   BUILTIN, commonArithmeticType, elementOf, isArithmetic, isFloat, isInteger, isPointer, isScalar, isSigned,
-  pointerTo, promote, resolveTypeName, targetOf, arrayOf,
+  pointerTo, builtinLong, promote, resolveTypeName, targetOf, arrayOf,
 } from './c-types';
 import {
   CValue, MemoryCache, floatValue, integerValue, scalarOf,
@@ -20,9 +20,17 @@ import {
 import { integerBytes } from '../symbols/byteReader';
 import { EvaluationError } from './errors';
 import { FrameContext, TargetAccess } from './target-access';
+import { addressFromBigInt, AddressWidth, wrapAddress } from '../../../qemu-bridge/src/address';
 
 /** Register names the expression language knows, with gdb's aliases. */
 const REGISTER_ALIASES: Record<string, string> = { pc: 'eip', sp: 'esp', fp: 'ebp', ps: 'eflags' };
+/** On x86-64 (the target reports rip). */
+const REGISTER_ALIASES_64: Record<string, string> = { pc: 'rip', sp: 'rsp', fp: 'rbp', ps: 'eflags' };
+/** The x86-64 registers of 64 bits (the others, eflags and the segment selectors, have 32). */
+const WIDE_REGISTERS = new Set(['rax', 'rbx', 'rcx', 'rdx', 'rsi', 'rdi', 'rbp', 'rsp', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15', 'rip',
+  'fs_base', 'gs_base', 'k_gs_base', 'cr0', 'cr2', 'cr3', 'cr4', 'cr8', 'efer']);
+const CODE_POINTER_64: DwarfType = pointerTo({ kind: 'function', returnType: { kind: 'void' }, parameters: [], variadic: false, prototyped: false }, 8);
+const DATA_POINTER_64: DwarfType = pointerTo({ kind: 'void' }, 8);
 
 const CODE_POINTER: DwarfType = pointerTo({ kind: 'function', returnType: { kind: 'void' }, parameters: [], variadic: false, prototyped: false });
 const DATA_POINTER: DwarfType = pointerTo({ kind: 'void' });
@@ -39,13 +47,39 @@ export interface EvaluationScope {
 
 /** The pc used for symbol lookups: caller frames stand at a return address, just past their call. */
 export function lookupPc(frame: FrameContext): number {
-  return frame.frameIndex > 0 ? (frame.pc - 1) >>> 0 : frame.pc;
+  return frame.frameIndex > 0 ? wrapAddress(frame.pc - 1, widthOfAddress(frame.pc)) : frame.pc;
+}
+
+/**
+ * The width an address number belongs to when no target is at hand: a negative number or one
+ * past 32 bits is a 64-bit address (address.ts), anything else wraps as i386 does.
+ */
+function widthOfAddress(a: number): AddressWidth {
+  return a < 0 || a > 0xffffffff ? 64 : 32;
 }
 
 export class CEvaluator {
   private enumeratorIndex: Map<string, { type: EnumType; value: bigint }> | undefined;
 
   constructor(private readonly scope: EvaluationScope) {}
+
+  /** Bytes of a pointer on the target (4 on i386, 8 on x86-64). */
+  private get pointerSize(): 4 | 8 {
+    return this.scope.symbols.addressSize;
+  }
+
+  private get width(): AddressWidth {
+    return this.scope.symbols.addressWidth;
+  }
+
+  /** The address a pointer's value (its unsigned bits) stands for. Throws EvaluationError when the target cannot hold it. */
+  private addressOf(value: bigint | number): number {
+    try {
+      return addressFromBigInt(BigInt.asUintN(this.pointerSize * 8, BigInt(value)), this.width);
+    } catch {
+      throw new EvaluationError(`Cannot access memory at address 0x${BigInt.asUintN(this.pointerSize * 8, BigInt(value)).toString(16)}.`);
+    }
+  }
 
   /** Parses and evaluates `text`. Throws ExpressionSyntaxError or EvaluationError. */
   async evaluateText(text: string): Promise<CValue> {
@@ -70,7 +104,7 @@ export class CEvaluator {
         return { type: arrayOf(this.namedBase('char', BUILTIN.char), bytes.length), location: { kind: 'none' }, bytes };
       }
       case 'identifier': return this.identifier(e.name);
-      case 'register': return this.register(e.name);
+      case 'register': return await this.register(e.name);
       case 'member': return this.member(await this.evaluate(e.object), e.member, e.arrow);
       case 'index': return this.index(await this.evaluate(e.array), await this.evaluate(e.index));
       case 'unary': return this.unary(e.op, await this.evaluate(e.operand));
@@ -166,13 +200,13 @@ export class CEvaluator {
   expressionContext(): ExpressionContext {
     const { frame, memory, symbols } = this.scope;
     const readRegister = (n: number): number => {
-      const name = I386_DWARF_REGISTERS[n];
+      const name = symbols.dwarfRegisterNames[n];
       const v = name ? frame?.registers.get(name) : undefined;
       if (v === undefined) throw new EvaluationError(`register ${name || n} is not known in this frame`);
       return v;
     };
     const ctx: ExpressionContext = {
-      addressSize: 4,
+      addressSize: symbols.addressSize,
       readRegister,
       readMemory: (address, size) => memory.read(address, size),
     };
@@ -180,7 +214,7 @@ export class CEvaluator {
       if (frame?.cfa !== undefined) return frame.cfa;
       const row = frame ? symbols.unwindRowAt(lookupPc(frame)) : undefined;
       if (!row) throw new EvaluationError('no call frame information for this pc');
-      if (row.cfa.kind === 'registerOffset') return (readRegister(row.cfa.register) + row.cfa.offset) >>> 0;
+      if (row.cfa.kind === 'registerOffset') return wrapAddress(readRegister(row.cfa.register) + row.cfa.offset, symbols.addressWidth);
       return Number(await evaluateValue(row.cfa.expression, { ...ctx, callFrameCfa: undefined }));
     };
     const caller = frame?.caller;
@@ -206,9 +240,9 @@ export class CEvaluator {
       return { type, location: { kind: 'none' }, bytes };
     }
     switch (location.kind) {
-      case 'memory': return { type, location: { kind: 'memory', address: location.address >>> 0 } };
+      case 'memory': return { type, location: { kind: 'memory', address: wrapAddress(location.address, this.scope.symbols.addressWidth) } };
       case 'register': {
-        const name = I386_DWARF_REGISTERS[location.register];
+        const name = this.scope.symbols.dwarfRegisterNames[location.register];
         const v = name ? this.scope.frame?.registers.get(name) : undefined;
         if (!name || v === undefined) return { type, location: { kind: 'none' }, unavailable: 'optimized out' };
         return { type, location: { kind: 'register', name }, bytes: integerBytes(BigInt(v), Math.max(size, 4)).subarray(0, size) };
@@ -228,7 +262,7 @@ export class CEvaluator {
     switch (location.kind) {
       case 'memory': return this.scope.memory.read(location.address, size);
       case 'register': {
-        const name = I386_DWARF_REGISTERS[location.register];
+        const name = this.scope.symbols.dwarfRegisterNames[location.register];
         const v = name ? this.scope.frame?.registers.get(name) : undefined;
         return v === undefined ? undefined : integerBytes(BigInt(v), Math.max(size, 4));
       }
@@ -242,14 +276,27 @@ export class CEvaluator {
     }
   }
 
-  private register(rawName: string): CValue {
-    const name = REGISTER_ALIASES[rawName.toLowerCase()] ?? rawName.toLowerCase();
+  private async register(rawName: string): Promise<CValue> {
     const registers = this.scope.frame?.registers;
     if (!registers) throw new EvaluationError(`$${rawName} needs a stopped frame; pause the target first.`);
+    const x64 = registers.has('rip');
+    const name = (x64 ? REGISTER_ALIASES_64 : REGISTER_ALIASES)[rawName.toLowerCase()] ?? rawName.toLowerCase();
     const v = registers.get(name);
-    if (v === undefined) throw new EvaluationError(`There is no register $${rawName} in this frame; try $eax..$edi, $esp, $ebp, $eip, $eflags, $cs..$gs, $cr0, $cr2, $cr3 or $cr4.`);
-    const type = name === 'eip' ? CODE_POINTER : name === 'esp' || name === 'ebp' ? DATA_POINTER : BUILTIN.int;
-    return { type, location: { kind: 'register', name }, bytes: integerBytes(BigInt(v), 4) };
+    if (v === undefined) {
+      throw new EvaluationError(x64
+        ? `There is no register $${rawName} in this frame; try $rax..$r15, $rip, $rsp, $rbp, $eflags, $cs..$gs, $fs_base, $gs_base, $cr0..$cr8 or $efer.`
+        : `There is no register $${rawName} in this frame; try $eax..$edi, $esp, $ebp, $eip, $eflags, $cs..$gs, $cr0, $cr2, $cr3 or $cr4.`);
+    }
+    if (!(x64 && WIDE_REGISTERS.has(name))) {
+      const type = name === 'eip' ? CODE_POINTER : name === 'esp' || name === 'ebp' ? DATA_POINTER : BUILTIN.int;
+      return { type, location: { kind: 'register', name }, bytes: integerBytes(BigInt(v), 4) };
+    }
+    // Frame 0's 64-bit registers exactly (a number holds 64-bit data only within ±2^53).
+    const live = this.scope.frame?.frameIndex === 0 ? (await this.scope.access.readExactRegisters?.().catch(() => undefined))?.get(name) : undefined;
+    // The live value only where it is this frame's (an exception stop's frame 0 is the faulting frame).
+    const exact = live !== undefined && Number(BigInt.asIntN(64, live)) === v ? live : BigInt(v);
+    const type = name === 'rip' ? CODE_POINTER_64 : name === 'rsp' || name === 'rbp' ? DATA_POINTER_64 : builtinLong(false, 8);
+    return { type, location: { kind: 'register', name }, bytes: integerBytes(exact, 8) };
   }
 
   // ---- operators ----
@@ -285,16 +332,16 @@ export class CEvaluator {
       const element = elementOf(s);
       const size = byteSizeOf(element);
       if (base.unavailable) return { type: element, location: { kind: 'none' }, unavailable: base.unavailable };
-      if (base.location.kind === 'memory') return { type: element, location: { kind: 'memory', address: (base.location.address + i * size) >>> 0 } };
+      if (base.location.kind === 'memory') return { type: element, location: { kind: 'memory', address: wrapAddress(base.location.address + i * size, this.width) } };
       const bytes = await valueBytes(base, this.scope.memory, this.scope.frame?.registers);
       if (i < 0 || (i + 1) * size > bytes.length) throw new EvaluationError(`Index ${i} is outside the array, which is not in memory.`);
       return { type: element, location: { kind: 'none' }, bytes: bytes.slice(i * size, (i + 1) * size) };
     }
     if (s.kind === 'pointer') {
-      const address = Number(await this.scalar(base));
+      const address = this.addressOf(await this.scalar(base));
       const size = byteSizeOf(s.target);
       if (size === 0 && stripTypedefs(s.target).kind !== 'void') throw new EvaluationError(`Cannot index a pointer to ${this.scope.symbols.typeName(s.target)}, whose size is unknown.`);
-      return { type: s.target, location: { kind: 'memory', address: (address + i * (size || 1)) >>> 0 } };
+      return { type: s.target, location: { kind: 'memory', address: wrapAddress(address + i * (size || 1), this.width) } };
     }
     throw new EvaluationError(`Cannot index a ${this.scope.symbols.typeName(base.type)}; only arrays and pointers can be indexed.`);
   }
@@ -302,8 +349,8 @@ export class CEvaluator {
   /** Arrays decay to a pointer to their first element, functions to a function pointer. */
   async decay(v: CValue): Promise<CValue> {
     const s = stripTypedefs(v.type);
-    if (s.kind === 'array' && v.location.kind === 'memory') return integerValue(pointerTo(elementOf(s)), BigInt(v.location.address));
-    if (s.kind === 'function' && v.location.kind === 'memory') return integerValue(pointerTo(v.type), BigInt(v.location.address));
+    if (s.kind === 'array' && v.location.kind === 'memory') return integerValue(pointerTo(elementOf(s), this.pointerSize), BigInt(v.location.address));
+    if (s.kind === 'function' && v.location.kind === 'memory') return integerValue(pointerTo(v.type, this.pointerSize), BigInt(v.location.address));
     return v;
   }
 
@@ -315,7 +362,7 @@ export class CEvaluator {
     const target = s.target;
     const ts = stripTypedefs(target);
     if (ts.kind === 'void') throw new EvaluationError('Cannot dereference a void pointer; cast it to a pointer to the right type first.');
-    const address = Number(await this.scalar(p));
+    const address = this.addressOf(await this.scalar(p));
     return { type: target, location: { kind: 'memory', address } };
   }
 
@@ -325,7 +372,7 @@ export class CEvaluator {
       case '&': {
         if (operand.bitField) throw new EvaluationError('Cannot take the address of a bit field.');
         if (operand.location.kind !== 'memory') throw new EvaluationError(operand.location.kind === 'register' ? 'Cannot take the address of a value held in a register.' : 'Cannot take the address of a value that is not in memory.');
-        return integerValue(pointerTo(operand.type), BigInt(operand.location.address));
+        return integerValue(pointerTo(operand.type, this.pointerSize), BigInt(operand.location.address));
       }
       case '!': return integerValue(BUILTIN.int, (await this.truth(operand)) ? 0n : 1n);
       default: {
@@ -418,22 +465,23 @@ export class CEvaluator {
     const a = BigInt(await this.scalar(left));
     const b = BigInt(await this.scalar(right));
     if (['<', '>', '<=', '>=', '==', '!='].includes(op)) {
-      return integerValue(BUILTIN.int, compare(op, BigInt.asUintN(32, a), BigInt.asUintN(32, b)) ? 1n : 0n);
+      const bits = this.pointerSize * 8;
+      return integerValue(BUILTIN.int, compare(op, BigInt.asUintN(bits, a), BigInt.asUintN(bits, b)) ? 1n : 0n);
     }
     const elementSize = (t: DwarfType): bigint => BigInt(byteSizeOf(targetOf(t) ?? { kind: 'void' }) || 1);
     if (op === '+' && lp !== rp) {
       const [p, n, pt] = lp ? [a, b, left.type] : [b, a, right.type];
       if (!isInteger(lp ? right.type : left.type)) throw new EvaluationError('Only an integer can be added to a pointer.');
-      return integerValue(pt, BigInt.asUintN(32, p + n * elementSize(pt)));
+      return integerValue(pt, BigInt.asUintN(this.pointerSize * 8, p + n * elementSize(pt)));
     }
     if (op === '-' && lp && !rp) {
       if (!isInteger(right.type)) throw new EvaluationError('Only an integer can be subtracted from a pointer.');
-      return integerValue(left.type, BigInt.asUintN(32, a - b * elementSize(left.type)));
+      return integerValue(left.type, BigInt.asUintN(this.pointerSize * 8, a - b * elementSize(left.type)));
     }
     if (op === '-' && lp && rp) {
       const size = elementSize(left.type);
       if (size !== elementSize(right.type)) throw new EvaluationError('Both pointers of a subtraction must point to objects of the same size.');
-      return integerValue(BUILTIN.long, BigInt.asIntN(32, a - b) / size);
+      return integerValue(builtinLong(false, this.pointerSize), BigInt.asIntN(this.pointerSize * 8, a - b) / size);
     }
     throw new EvaluationError(`Operator "${op}" cannot be applied to a pointer.`);
   }
@@ -465,7 +513,7 @@ export class CEvaluator {
       const size = bytes.length;
       const mask = (1n << BigInt(size * 8)) - 1n;
       const value = (old & ~mask) | bytesToUnsigned(bytes);
-      await access.writeRegister(target.location.name, Number(BigInt.asUintN(32, value)));
+      await access.writeRegister(target.location.name, size > 4 ? BigInt.asUintN(64, value) : Number(BigInt.asUintN(32, value)));
       this.scope.onWrite?.();
       return;
     }
@@ -509,7 +557,7 @@ export function memberValue(object: CValue, member: StructType['members'][number
     : undefined;
   const base = { type: member.type, ...(bitField ? { bitField } : {}) };
   if (object.unavailable) return { ...base, location: { kind: 'none' }, unavailable: object.unavailable };
-  if (object.location.kind === 'memory') return { ...base, location: { kind: 'memory', address: (object.location.address + byteOffset) >>> 0 } };
+  if (object.location.kind === 'memory') return { ...base, location: { kind: 'memory', address: wrapAddress(object.location.address + byteOffset, widthOfAddress(object.location.address)) } };
   const size = bitField ? Math.ceil((bitField.bitOffset + bitField.bitSize) / 8) : byteSizeOf(member.type);
   if (object.bytes) return { ...base, location: { kind: 'none' }, bytes: object.bytes.slice(byteOffset, byteOffset + size) };
   return { ...base, location: { kind: 'none' }, unavailable: 'not in memory' };

@@ -5,6 +5,7 @@
 
 import { ArrayType, byteSizeOf, DebugSymbols, DwarfType, EnumType, FunctionType, stripTypedefs, StructType, typeName } from '../symbols';
 import { AddressSymbolizer } from './address-symbols';
+import { addressFromBigInt, addressToBigInt, AddressWidth } from '../../../qemu-bridge/src/address';
 import { arrayLength, elementOf, isBool, isCharLike, isFloat } from './c-types';
 import { CValue, MemoryCache, decodeFloat, decodeInteger, valueBytes, bytesToUnsigned } from './c-value';
 import { EvaluationError } from './errors';
@@ -15,6 +16,7 @@ export const REPEAT_THRESHOLD = 10;
 
 export class ValueFormatter {
   readonly symbolizer: AddressSymbolizer;
+  private readonly width: AddressWidth;
 
   constructor(
     symbols: DebugSymbols,
@@ -23,6 +25,7 @@ export class ValueFormatter {
     symbolizer?: AddressSymbolizer,
   ) {
     this.symbolizer = symbolizer ?? new AddressSymbolizer(symbols.elf);
+    this.width = symbols.addressWidth;
   }
 
   /**
@@ -55,14 +58,23 @@ export class ValueFormatter {
     switch (t.kind) {
       case 'struct': case 'union': case 'class': return this.formatStruct(t, bytes);
       case 'array': return this.formatArray(t, bytes);
-      case 'pointer': return this.formatPointer(t.target, Number(bytesToUnsigned(bytes.subarray(0, t.byteSize || 4))));
+      case 'pointer': {
+        const raw = bytesToUnsigned(bytes.subarray(0, t.byteSize || 4));
+        let address: number;
+        try {
+          address = addressFromBigInt(raw, this.width);
+        } catch {
+          return `0x${raw.toString(16)}`; // not an address the target can hold: its bits as they are
+        }
+        return this.formatPointer(t.target, address);
+      }
       default: return this.formatScalar(type, bytes);
     }
   }
 
   formatScalar(type: DwarfType, bytes: Uint8Array, bitField?: { bitOffset: number; bitSize: number }): string {
     const t = stripTypedefs(type);
-    if (t.kind === 'pointer') return `0x${bytesToUnsigned(bytes.subarray(0, 4)).toString(16)}`;
+    if (t.kind === 'pointer') return `0x${bytesToUnsigned(bytes.subarray(0, t.byteSize || 4)).toString(16)}`;
     if (isFloat(t)) return formatFloat(decodeFloat(bytes.subarray(0, byteSizeOf(t))), byteSizeOf(t));
     const v = decodeInteger(bytes, type, bitField);
     if (t.kind === 'enum') return formatEnum(t, v);
@@ -122,7 +134,7 @@ export class ValueFormatter {
 
   addressText(address: number): string {
     const label = this.symbolizer.label(address);
-    return `0x${(address >>> 0).toString(16)}${label ? ' ' + label : ''}`;
+    return `0x${addressToBigInt(address, this.width).toString(16)}${label ? ' ' + label : ''}`;
   }
 
   /** The NUL-terminated string at `address`, at most 200 characters, quoted as gdb quotes it. */

@@ -41,8 +41,14 @@ const BUILTIN_BY_NAME = new Map<string, BaseType>([
   ['float', BUILTIN.float], ['double', BUILTIN.double], ['long double', BUILTIN.longDouble],
 ]);
 
-export function pointerTo(target: DwarfType): PointerType {
-  return { kind: 'pointer', target, byteSize: 4 };
+/** A pointer to `target` of `size` bytes (4 on i386, 8 on x86-64). */
+export function pointerTo(target: DwarfType, size: 4 | 8 = 4): PointerType {
+  return { kind: 'pointer', target, byteSize: size };
+}
+
+/** The builtin `long`/`unsigned long` of the target's data model (ILP32 or LP64). */
+export function builtinLong(unsigned: boolean, size: 4 | 8): BaseType {
+  return size === 8 ? (unsigned ? { ...BUILTIN.unsignedLong, byteSize: 8 } : { ...BUILTIN.long, byteSize: 8 }) : unsigned ? BUILTIN.unsignedLong : BUILTIN.long;
 }
 
 export function arrayOf(element: DwarfType, count: number): ArrayType {
@@ -144,12 +150,13 @@ export function resolveTypeName(name: CTypeName, symbols: DebugSymbols): DwarfTy
     t = symbols.findType(name.base);
     // gcc calls `short` "short int"; try the other spellings of the builtins too.
     if (!t) {
-      const builtin = BUILTIN_BY_NAME.get(name.base);
+      let builtin = BUILTIN_BY_NAME.get(name.base);
+      if (builtin && (builtin === BUILTIN.long || builtin === BUILTIN.unsignedLong)) builtin = builtinLong(builtin === BUILTIN.unsignedLong, symbols.addressSize);
       if (builtin) t = symbols.findType(builtin.name) ?? builtin;
     }
   }
   if (!t) throw new EvaluationError(`No type named "${name.base}" in the program's debug information; check the spelling (struct/union/enum need their keyword).`);
-  for (let i = 0; i < name.pointers; i++) t = pointerTo(t);
+  for (let i = 0; i < name.pointers; i++) t = pointerTo(t, symbols.addressSize);
   for (let i = name.arrays.length - 1; i >= 0; i--) t = arrayOf(t, name.arrays[i]);
   return t;
 }

@@ -2,6 +2,7 @@
 // and its bytes once known; the per-stop memory cache they are read through; and the
 // conversions between bytes and numbers (integers, bit fields, floats).
 
+import { addressToBigInt, AddressWidth, wrapAddress } from '../../../qemu-bridge/src/address';
 import { byteSizeOf, DwarfType, stripTypedefs } from '../symbols';
 import { integerBytes } from '../symbols/byteReader';
 import { EvaluationError } from './errors';
@@ -37,13 +38,18 @@ export class MemoryCache {
 
   constructor(private readonly access: TargetAccess) {}
 
+  /** Width of the target's addresses (the address rule of address.ts). */
+  private get width(): AddressWidth {
+    return this.access.addressWidth ?? 32;
+  }
+
   clear(): void {
     this.chunks.clear();
   }
 
   /** `length` bytes at `address`. Throws EvaluationError naming the first unreadable address. */
   async read(address: number, length: number): Promise<Uint8Array> {
-    address >>>= 0;
+    address = wrapAddress(address, this.width);
     if (length === 0) return new Uint8Array(0);
     if (length > 16 * 1024 * 1024) throw new EvaluationError(`Refusing to read ${length} bytes at once; look at a smaller part of the object.`);
     const first = Math.floor(address / CHUNK);
@@ -80,13 +86,13 @@ export class MemoryCache {
     } catch {
       // reported below
     }
-    throw new EvaluationError(`Cannot access memory at address 0x${firstBad.toString(16)}.`);
+    throw new EvaluationError(`Cannot access memory at address 0x${addressToBigInt(wrapAddress(firstBad, this.width), this.width).toString(16)}.`);
   }
 
   private async fetch(firstChunk: number, endChunk: number): Promise<void> {
     const start = firstChunk * CHUNK;
     const length = (endChunk - firstChunk) * CHUNK;
-    if (start + length > 0x100000000) {
+    if (this.width === 32 && start + length > 0x100000000) {
       for (let c = firstChunk; c < endChunk; c++) this.chunks.set(c, new Error('beyond 4 GiB'));
       return;
     }

@@ -8,9 +8,10 @@ import { CEvaluator, EvaluationScope, findMember, lookupPc, memberValue } from '
 import { ValueFormatter } from './c-format';
 import { arrayLength, elementOf, isCharLike, isScalar } from './c-types';
 import { CValue, MemoryCache, bytesToUnsigned, valueBytes } from './c-value';
-import { DecodedInstruction, decodeInstructions, instructionsBefore } from './disassembler';
+import { CodeMode, DecodedInstruction, decodeInstructions, instructionsBefore } from './disassembler';
 import { EvaluationError, StaleReferenceError } from './errors';
-import { decodeFlags, fieldValue, hex32, REGISTER_DEFINITIONS, RegisterField, withField } from './registers';
+import { bitsOf, decodeFlags, fieldValue, hexBits, registerDefinitionsFor, RegisterField, withField } from './registers';
+import { addressFromBigInt, AddressWidth, formatAddress, wrapAddress } from '../../../qemu-bridge/src/address';
 import {
   EvaluateContext, FrameContext, InspectDisassembledInstruction, InspectEvaluateResult, InspectScope,
   InspectSetVariableResult, InspectVariable, TargetAccess,
@@ -32,8 +33,17 @@ export class Inspector {
   private readonly symbolizer: AddressSymbolizer;
   private containers = new Map<number, Container>();
   private nextReference = 1;
-  /** Registers written by setVariable since the last resume, applied over frame 0's. */
-  private registerOverrides = new Map<string, number>();
+  /** Registers written by setVariable since the last resume (exact unsigned values), applied over frame 0's. */
+  private registerOverrides = new Map<string, bigint>();
+
+  /** Width of the target's addresses. */
+  private get width(): AddressWidth {
+    return this.access.addressWidth ?? 32;
+  }
+
+  private hexAddress(address: number): string {
+    return formatAddress(address, this.width);
+  }
 
   constructor(readonly symbols: DebugSymbols, readonly access: TargetAccess) {
     this.memory = new MemoryCache(access);
@@ -149,16 +159,17 @@ export class Inspector {
    * gives instructions with presentationHint 'invalid'.
    */
   async disassemble(address: number, count: number, resolveLine = true, instructionOffset = 0): Promise<InspectDisassembledInstruction[]> {
-    address >>>= 0;
+    address = wrapAddress(address, this.width);
+    const mode: CodeMode = { bitness: (await this.access.codeBitness?.()) ?? 32, width: this.width };
     const decoded: (DecodedInstruction | { address: number; invalid: true; unreadable: true })[] = [];
     if (instructionOffset < 0) {
       const back = -instructionOffset;
-      const windowStart = Math.max(0, address - back * 15 - 32);
+      const windowStart = this.width === 32 ? Math.max(0, address - back * 15 - 32) : address - back * 15 - 32;
       const bytes = await this.readAvailable(windowStart, address - windowStart);
-      const before = bytes ? instructionsBefore(bytes, windowStart, address) : [];
+      const before = bytes ? instructionsBefore(bytes, windowStart, address, mode) : [];
       const usable = before.slice(Math.max(0, before.length - back));
       // Pad with placeholders when the code before `address` cannot be read or decoded.
-      for (let i = usable.length; i < back; i++) decoded.push({ address: (address - (back - i)) >>> 0, invalid: true, unreadable: true });
+      for (let i = usable.length; i < back; i++) decoded.push({ address: wrapAddress(address - (back - i), this.width), invalid: true, unreadable: true });
       decoded.push(...usable);
     }
     const forwardSkip = Math.max(0, instructionOffset);
@@ -169,13 +180,13 @@ export class Inspector {
       const chunk = Math.max(64, (wanted - forward.length) * 15);
       const bytes = await this.readAvailable(at, chunk);
       if (!bytes || bytes.length === 0) {
-        forward.push({ address: at >>> 0, invalid: true, unreadable: true });
+        forward.push({ address: wrapAddress(at, this.width), invalid: true, unreadable: true });
         at += 1;
         continue;
       }
-      const list = decodeInstructions(bytes, at, wanted - forward.length);
+      const list = decodeInstructions(bytes, at, wanted - forward.length, mode);
       if (list.length === 0) {
-        forward.push({ address: at >>> 0, invalid: true, unreadable: true });
+        forward.push({ address: wrapAddress(at, this.width), invalid: true, unreadable: true });
         at += 1;
         continue;
       }
@@ -188,7 +199,7 @@ export class Inspector {
     let lastFile: string | undefined;
     for (const d of decoded.slice(0, count)) {
       if ('unreadable' in d) {
-        out.push({ address: hex32(d.address), instruction: '<unreadable memory>', presentationHint: 'invalid' });
+        out.push({ address: this.hexAddress(d.address), instruction: '<unreadable memory>', presentationHint: 'invalid' });
         continue;
       }
       const sym = this.codeSymbol(d.address);
@@ -198,7 +209,7 @@ export class Inspector {
         if (label) text += ` <${label}>`;
       }
       const instruction: InspectDisassembledInstruction = {
-        address: hex32(d.address),
+        address: this.hexAddress(d.address),
         instructionBytes: Array.from(d.bytes, (b) => b.toString(16).padStart(2, '0')).join(' '),
         instruction: text,
         ...(sym ? { symbol: sym } : {}),
@@ -235,7 +246,11 @@ export class Inspector {
   private effectiveFrame(frame: FrameContext): FrameContext {
     if (frame.frameIndex !== 0 || this.registerOverrides.size === 0) return frame;
     const registers = new Map(frame.registers);
-    for (const [k, v] of this.registerOverrides) registers.set(k, v);
+    const defs = registerDefinitionsFor(frame.registers);
+    for (const [k, v] of this.registerOverrides) {
+      const def = defs.find((d) => d.name === k);
+      registers.set(k, def && bitsOf(def) === 64 ? Number(BigInt.asIntN(64, v)) : Number(v));
+    }
     return { ...frame, registers };
   }
 
@@ -293,7 +308,7 @@ export class Inspector {
     const v: InspectVariable = { name, value: text, type: typeName(value.type), variablesReference: 0, evaluateName };
     if (value.unavailable) return v;
     const t = stripTypedefs(value.type);
-    if (value.location.kind === 'memory') v.memoryReference = hex32(value.location.address);
+    if (value.location.kind === 'memory') v.memoryReference = this.hexAddress(value.location.address);
     if (t.kind === 'struct' || t.kind === 'union' || t.kind === 'class') {
       if (!t.incomplete && t.members.length) {
         v.variablesReference = this.allocate({ kind: 'value', frame, value, evaluateName });
@@ -308,12 +323,13 @@ export class Inspector {
     } else if (t.kind === 'pointer') {
       let address: number | undefined;
       try {
-        address = Number(bytesToUnsigned((await valueBytes(value, this.memory, frame?.registers)).subarray(0, 4)));
+        const size = byteSizeOf(t) || 4;
+        address = addressFromBigInt(bytesToUnsigned((await valueBytes(value, this.memory, frame?.registers)).subarray(0, size)), size === 8 ? 64 : 32);
       } catch {
         address = undefined;
       }
       if (address !== undefined) {
-        v.memoryReference = hex32(address);
+        v.memoryReference = this.hexAddress(address);
         const target = stripTypedefs(t.target);
         const expandable = address !== 0 && target.kind !== 'void' && target.kind !== 'function' && !isCharLike(target) && byteSizeOf(target) > 0;
         if (expandable) {
@@ -362,7 +378,7 @@ export class Inspector {
   }
 
   private arrayElement(array: CValue, element: DwarfType, size: number, i: number): CValue {
-    if (array.location.kind === 'memory') return { type: element, location: { kind: 'memory', address: (array.location.address + i * size) >>> 0 } };
+    if (array.location.kind === 'memory') return { type: element, location: { kind: 'memory', address: wrapAddress(array.location.address + i * size, this.width) } };
     if (array.bytes) return { type: element, location: { kind: 'none' }, bytes: array.bytes.slice(i * size, (i + 1) * size) };
     return { type: element, location: { kind: 'none' }, unavailable: array.unavailable ?? 'optimized out' };
   }
@@ -400,26 +416,40 @@ export class Inspector {
 
   // ---- registers ----
 
-  private registerVariables(frame: FrameContext): InspectVariable[] {
+  /**
+   * The registers of `frame` with exact unsigned values: from its numbers, each replaced by the
+   * target's exact live value where that is the same register value (frame 0 of a plain stop;
+   * not the faulting frame an exception stop shows as frame 0).
+   */
+  private async exactRegisters(frame: FrameContext): Promise<Map<string, bigint>> {
+    const live = frame.frameIndex === 0 ? await this.access.readExactRegisters?.().catch(() => undefined) : undefined;
+    const out = new Map<string, bigint>();
+    for (const [k, v] of frame.registers) out.set(k, exactIfSame(live?.get(k), v));
+    if (frame.frameIndex === 0) for (const [k, v] of this.registerOverrides) out.set(k, v);
+    return out;
+  }
+
+  private async registerVariables(frame: FrameContext): Promise<InspectVariable[]> {
     const out: InspectVariable[] = [];
-    for (const def of REGISTER_DEFINITIONS) {
-      const value = frame.registers.get(def.name);
+    const values = await this.exactRegisters(frame);
+    for (const def of registerDefinitionsFor(frame.registers)) {
+      const value = values.get(def.name);
       if (value === undefined) continue;
-      let text = hex32(value);
-      if (def.name === 'eip') {
-        const sym = this.codeSymbol(value);
+      const bits = bitsOf(def);
+      const isPc = def.name === 'eip' || def.name === 'rip';
+      let text = def.group === 'segment' ? hexBits(value, 16) : hexBits(value, bits);
+      if (isPc) {
+        const sym = this.codeSymbol(frame.registers.get(def.name) ?? 0);
         if (sym) text += ` <${sym}>`;
-      } else if (def.group === 'segment') {
-        text = '0x' + (value >>> 0).toString(16).padStart(4, '0');
       }
       if (def.fields) text += ` ${decodeFlags(value, def.fields)}`;
       const v: InspectVariable = {
         name: def.name,
         value: text,
-        type: def.group === 'pointer' ? (def.name === 'eip' ? 'code pointer' : 'data pointer') : def.group === 'flags' ? 'flags' : 'uint32_t',
+        type: def.group === 'pointer' ? (isPc ? 'code pointer' : 'data pointer') : def.group === 'flags' ? 'flags' : bits === 64 ? 'uint64_t' : 'uint32_t',
         variablesReference: def.fields ? this.allocate({ kind: 'registerFields', frame, register: def.name, fields: def.fields }) : 0,
         evaluateName: `$${def.name}`,
-        memoryReference: def.group === 'pointer' ? hex32(value) : undefined,
+        memoryReference: def.group === 'pointer' ? hexBits(value, this.width === 64 ? 64 : 32) : undefined,
       };
       if (v.memoryReference === undefined) delete v.memoryReference;
       if (def.fields) v.namedVariables = def.fields.length;
@@ -428,8 +458,8 @@ export class Inspector {
     return out;
   }
 
-  private registerFieldVariables(frame: FrameContext, register: string, fields: readonly RegisterField[]): InspectVariable[] {
-    const value = frame.registers.get(register) ?? 0;
+  private async registerFieldVariables(frame: FrameContext, register: string, fields: readonly RegisterField[]): Promise<InspectVariable[]> {
+    const value = (await this.exactRegisters(frame)).get(register) ?? 0n;
     return fields.map((f) => {
       const v = fieldValue(value, f);
       const text = f.name === 'PDBR' ? `0x${(v * 4096).toString(16).padStart(8, '0')}` : String(v);
@@ -441,20 +471,22 @@ export class Inspector {
     if (c.frame.frameIndex !== 0) throw new EvaluationError('Registers can only be changed in the innermost frame; select frame 0.');
     const frame = this.effectiveFrame(c.frame);
     const ev = this.evaluator(frame);
-    const n = Number(BigInt.asUintN(32, BigInt(await ev.scalarOfText(valueText))));
-    let register = name;
+    const defs = registerDefinitionsFor(frame.registers);
+    const register = c.kind === 'registerFields' ? c.register : name;
+    const def = defs.find((d) => d.name === register);
+    const bits = def ? bitsOf(def) : 32;
+    const n = BigInt.asUintN(bits, BigInt(await ev.scalarOfText(valueText)));
     let newValue = n;
     if (c.kind === 'registerFields') {
       const field = c.fields.find((f) => f.name === name);
       if (!field) throw new EvaluationError(`There is no field "${name}" in ${c.register}.`);
-      register = c.register;
-      const old = frame.registers.get(register) ?? 0;
-      newValue = withField(old, field, field.name === 'PDBR' && n >= 4096 ? Math.floor(n / 4096) : n);
-    } else if (!REGISTER_DEFINITIONS.some((d) => d.name === name)) {
+      const old = (await this.exactRegisters(frame)).get(register) ?? 0n;
+      newValue = withField(old, field, field.name === 'PDBR' && n >= 4096n ? n >> 12n : n);
+    } else if (!def) {
       throw new EvaluationError(`There is no register "${name}".`);
     }
-    await this.access.writeRegister(register, newValue);
-    this.registerOverrides.set(register, newValue >>> 0);
+    await this.access.writeRegister(register, bits === 64 ? newValue : Number(newValue));
+    this.registerOverrides.set(register, newValue);
     this.memory.clear();
     const updated = this.effectiveFrame(c.frame);
     if (c.kind === 'registerFields') {
@@ -462,8 +494,8 @@ export class Inspector {
       const v = field ? fieldValue(newValue, field) : 0;
       return { value: field?.name === 'PDBR' ? `0x${(v * 4096).toString(16).padStart(8, '0')}` : String(v), variablesReference: 0 };
     }
-    const row = this.registerVariables(updated).find((r) => r.name === name);
-    return { value: row?.value ?? hex32(newValue), variablesReference: row?.variablesReference ?? 0 };
+    const row = (await this.registerVariables(updated)).find((r) => r.name === name);
+    return { value: row?.value ?? hexBits(newValue, bits), variablesReference: row?.variablesReference ?? 0 };
   }
 
   // ---- helpers ----
@@ -489,7 +521,7 @@ export class Inspector {
       let at = address;
       const end = address + length;
       while (at < end) {
-        const step = Math.min(end - at, 256 - (at % 256));
+        const step = Math.min(end - at, 256 - (at - Math.floor(at / 256) * 256));
         try {
           parts.push(await this.memory.read(at, step));
         } catch {
@@ -508,3 +540,8 @@ function wrapOperand(expression: string): string {
   return /^[A-Za-z_$][\w$]*(\s*(\.|->)\s*[A-Za-z_]\w*|\[\d+\])*$/.test(expression) ? expression : `(${expression})`;
 }
 
+/** `exact` when it is the register value the number `n` stands for (its signed 64-bit or unsigned form), else `n`'s unsigned bits. */
+export function exactIfSame(exact: bigint | undefined, n: number): bigint {
+  if (exact !== undefined && (Number(exact) === n || Number(BigInt.asIntN(64, exact)) === n)) return exact;
+  return BigInt.asUintN(64, BigInt(n));
+}

@@ -1,5 +1,7 @@
-// The i386 register model shown in the Registers scope: general registers, eip, eflags and
-// cr0/cr3/cr4 decoded bit by bit, segment registers, and cr2. Pure: values in, rows out.
+// The register models shown in the Registers scope: i386 (general registers, eip, eflags and
+// cr0/cr3/cr4 decoded bit by bit, segment registers, cr2) and x86-64 (rax..r15, rip, eflags, the
+// segment registers and their bases, cr0/cr2/cr3/cr4/cr8 and EFER decoded by bit). Values are
+// exact (bigint: a 64-bit register holds arbitrary data). Pure: values in, rows out.
 
 /** One named bit or field of a register. */
 export interface RegisterField {
@@ -14,6 +16,8 @@ export interface RegisterDefinition {
   name: string;
   group: 'general' | 'pointer' | 'flags' | 'segment' | 'control';
   fields?: readonly RegisterField[];
+  /** Bits shown (default 32). */
+  bits?: 16 | 32 | 64;
 }
 
 const flag = (name: string, bit: number, description: string): RegisterField => ({ name, bit, width: 1, description });
@@ -47,6 +51,22 @@ export const CR4_FIELDS: readonly RegisterField[] = [
   flag('PKE', 22, 'protection keys'),
 ];
 
+/** CR4 on x86-64: also LA57 (5-level paging). */
+export const CR4_FIELDS_64: readonly RegisterField[] = [...CR4_FIELDS, flag('LA57', 12, '57-bit linear addresses (5-level paging)')].sort((a, b) => a.bit - b.bit);
+
+export const CR3_FIELDS_64: readonly RegisterField[] = [
+  flag('PWT', 3, 'page-level write-through'), flag('PCD', 4, 'page-level cache disable'),
+  { name: 'PDBR', bit: 12, width: 40, description: 'top-level page table base (physical address >> 12)' },
+];
+
+export const CR8_FIELDS: readonly RegisterField[] = [{ name: 'TPR', bit: 0, width: 4, description: 'task priority' }];
+
+export const EFER_FIELDS: readonly RegisterField[] = [
+  flag('SCE', 0, 'SYSCALL/SYSRET enabled'), flag('LME', 8, 'long mode enabled'), flag('LMA', 10, 'long mode active'),
+  flag('NXE', 11, 'no-execute pages enabled'), flag('SVME', 12, 'SVM enabled'), flag('LMSLE', 13, 'long mode segment limit'),
+  flag('FFXSR', 14, 'fast FXSAVE/FXRSTOR'), flag('TCE', 15, 'translation cache extension'),
+];
+
 export const REGISTER_DEFINITIONS: readonly RegisterDefinition[] = [
   { name: 'eax', group: 'general' }, { name: 'ecx', group: 'general' }, { name: 'edx', group: 'general' }, { name: 'ebx', group: 'general' },
   { name: 'esp', group: 'pointer' }, { name: 'ebp', group: 'pointer' }, { name: 'esi', group: 'general' }, { name: 'edi', group: 'general' },
@@ -58,17 +78,43 @@ export const REGISTER_DEFINITIONS: readonly RegisterDefinition[] = [
   { name: 'cr3', group: 'control', fields: CR3_FIELDS }, { name: 'cr4', group: 'control', fields: CR4_FIELDS },
 ];
 
-export function fieldValue(value: number, field: RegisterField): number {
-  return Math.floor((value >>> 0) / 2 ** field.bit) % 2 ** field.width;
+const reg = (name: string, group: RegisterDefinition['group'], bits: 16 | 32 | 64, fields?: readonly RegisterField[]): RegisterDefinition => ({ name, group, bits, ...(fields ? { fields } : {}) });
+
+/** The x86-64 registers in gdb's `info registers` order (QEMU 7.2's qemu-system-x86_64 reports all of them). */
+export const X86_64_REGISTER_DEFINITIONS: readonly RegisterDefinition[] = [
+  ...['rax', 'rbx', 'rcx', 'rdx', 'rsi', 'rdi'].map((n) => reg(n, 'general', 64)),
+  reg('rbp', 'pointer', 64), reg('rsp', 'pointer', 64),
+  ...['r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15'].map((n) => reg(n, 'general', 64)),
+  reg('rip', 'pointer', 64),
+  reg('eflags', 'flags', 32, EFLAGS_FIELDS),
+  ...['cs', 'ss', 'ds', 'es', 'fs', 'gs'].map((n) => reg(n, 'segment', 16)),
+  reg('fs_base', 'general', 64), reg('gs_base', 'general', 64), reg('k_gs_base', 'general', 64),
+  reg('cr0', 'control', 64, CR0_FIELDS), reg('cr2', 'control', 64), reg('cr3', 'control', 64, CR3_FIELDS_64),
+  reg('cr4', 'control', 64, CR4_FIELDS_64), reg('cr8', 'control', 64, CR8_FIELDS), reg('efer', 'control', 64, EFER_FIELDS),
+];
+
+/** The register model for a register set: x86-64 when the target reports rip. */
+export function registerDefinitionsFor(names: { has(name: string): boolean }): readonly RegisterDefinition[] {
+  return names.has('rip') ? X86_64_REGISTER_DEFINITIONS : REGISTER_DEFINITIONS;
+}
+
+/** Bits of a register as its definition shows it. */
+export function bitsOf(def: RegisterDefinition): number {
+  return def.bits ?? 32;
+}
+
+export function fieldValue(value: number | bigint, field: RegisterField): number {
+  const v = typeof value === 'bigint' ? BigInt.asUintN(64, value) : BigInt(value >>> 0);
+  return Number((v >> BigInt(field.bit)) & ((1n << BigInt(field.width)) - 1n));
 }
 
 /** The set flags in bit order, like gdb's `[ PF ZF IF ]`; multi-bit fields as NAME=value when non-zero. */
-export function decodeFlags(value: number, fields: readonly RegisterField[]): string {
+export function decodeFlags(value: number | bigint, fields: readonly RegisterField[]): string {
   const parts: string[] = [];
   for (const f of fields) {
     const v = fieldValue(value, f);
     if (!v) continue;
-    parts.push(f.width === 1 ? f.name : f.name === 'PDBR' ? `${f.name}=0x${(v * 4096).toString(16)}` : `${f.name}=${v}`);
+    parts.push(f.width === 1 ? f.name : f.name === 'PDBR' ? `${f.name}=0x${(BigInt(v) << 12n).toString(16)}` : `${f.name}=${v}`);
   }
   return `[ ${parts.join(' ')}${parts.length ? ' ' : ''}]`;
 }
@@ -77,8 +123,17 @@ export function hex32(value: number): string {
   return '0x' + (value >>> 0).toString(16).padStart(8, '0');
 }
 
+/** `0x` and `bits / 4` hex digits of the unsigned value. */
+export function hexBits(value: bigint, bits: number): string {
+  return '0x' + BigInt.asUintN(bits, value).toString(16).padStart(bits / 4, '0');
+}
+
 /** `value` with bits of `field` replaced by `fieldValue`. */
-export function withField(value: number, field: RegisterField, newValue: number): number {
-  const cleared = (value >>> 0) - (Math.floor((value >>> 0) / 2 ** field.bit) % 2 ** field.width) * 2 ** field.bit;
-  return (cleared + (newValue % 2 ** field.width) * 2 ** field.bit) >>> 0;
+export function withField(value: number, field: RegisterField, newValue: number): number;
+export function withField(value: bigint, field: RegisterField, newValue: number | bigint): bigint;
+export function withField(value: number | bigint, field: RegisterField, newValue: number | bigint): number | bigint {
+  const mask = ((1n << BigInt(field.width)) - 1n) << BigInt(field.bit);
+  const old = typeof value === 'bigint' ? BigInt.asUintN(64, value) : BigInt(value >>> 0);
+  const v = (old & ~mask) | ((BigInt(newValue) << BigInt(field.bit)) & mask);
+  return typeof value === 'bigint' ? v : Number(BigInt.asUintN(32, v));
 }

@@ -2,13 +2,29 @@
 // target (memory, registers) and the plain data shapes it hands back, shaped like DAP's
 // Scope, Variable, EvaluateResponse and DisassembledInstruction without depending on DAP.
 
-/** Implemented by the session's Target; all addresses are virtual. */
+import type { AddressWidth } from '../../../qemu-bridge/src/address';
+
+/**
+ * Implemented by the session's Target; all addresses are virtual, address numbers under the rule
+ * of qemu-bridge/src/address.ts (unsigned on i386, the signed 64-bit value on x86-64).
+ */
 export interface TargetAccess {
   readMemory(address: number, length: number): Promise<Buffer>;
   writeMemory(address: number, data: Uint8Array): Promise<void>;
-  /** Names lower-case: eax..edi, eip, eflags, cs..gs, cr0, cr2, cr3, cr4 (others may be present). */
+  /**
+   * Names lower-case: eax..edi, eip, eflags, cs..gs, cr0, cr2, cr3, cr4 (others may be present);
+   * on x86-64 also rax..r15, rip, fs_base, gs_base, k_gs_base, cr8, efer, 64-bit ones as signed
+   * numbers (exact for addresses; readExactRegisters for arbitrary data).
+   */
   readRegisters(): Promise<ReadonlyMap<string, number>>;
-  writeRegister(name: string, value: number): Promise<void>;
+  /** A register of up to 32 bits takes a number; a 64-bit one a bigint (or a number within ±2^53). */
+  writeRegister(name: string, value: number | bigint): Promise<void>;
+  /** The live registers with exact unsigned values (absent: the numbers are exact, as on i386). */
+  readExactRegisters?(): Promise<ReadonlyMap<string, bigint>>;
+  /** Width of the target's virtual addresses (absent: 32). */
+  readonly addressWidth?: AddressWidth;
+  /** Instruction bitness of the code the CPU runs now: 16, 32 or 64 (absent: 32). */
+  codeBitness?(): Promise<16 | 32 | 64>;
 }
 
 /**

@@ -5,9 +5,11 @@
 // segment's virtual range. One rule covers both.
 
 import type { ElfFile } from '../symbols';
+import { wrapAddress } from '../../../qemu-bridge/src/address';
+import { symbolsAddressWidth } from './cpu-mode';
 
 /** The physical address of the kernel's entry point. */
 export function physicalEntry(elf: ElfFile): number {
-  const entry = elf.header.entry >>> 0;
+  const entry = wrapAddress(elf.header.entry, symbolsAddressWidth({ elf }));
   return elf.virtualToLoad(entry) ?? entry;
 }

@@ -3,6 +3,7 @@
 // gdbstub breakpoints/watchpoints they need. No DAP and no I/O: the session fills it from DAP
 // requests and the Target arms what armSpecs() lists.
 
+import { AddressWidth, formatAddress, parseAddress as parseAddressText, wrapAddress } from '../../../qemu-bridge/src/address';
 import { BreakpointKind } from '../../../qemu-bridge/src';
 import { DebugSymbols } from '../symbols';
 import { CodeMap } from './code-map';
@@ -69,18 +70,22 @@ export interface DataBreakpointRequest extends BreakpointOptions {
 
 const WATCH_KIND: Record<DataAccess, BreakpointKind> = { write: 'write-watch', read: 'read-watch', readWrite: 'access-watch' };
 
-const hex = (n: number): string => `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
-
-/** Encodes a watchable range as a data breakpoint id: `0xADDRESS/LENGTH`. */
-export function dataId(address: number, length: number): string {
-  return `${hex(address)}/${length}`;
+/** Encodes a watchable range as a data breakpoint id: `0xADDRESS/LENGTH`, the address in 8 (i386) or 16 (x86-64) hex digits. */
+export function dataId(address: number, length: number, width: AddressWidth = 32): string {
+  return `${formatAddress(address, width)}/${length}`;
 }
 
 /** Decodes a data breakpoint id; undefined when malformed. */
 export function parseDataId(id: string): { address: number; length: number } | undefined {
-  const m = /^0x([0-9a-fA-F]{1,8})\/(\d+)$/.exec(id);
+  const m = /^0x([0-9a-fA-F]{1,16})\/(\d+)$/.exec(id);
   if (!m) return undefined;
-  return { address: parseInt(m[1], 16), length: Number(m[2]) };
+  if (m[1].length <= 8) return { address: parseInt(m[1], 16), length: Number(m[2]) };
+  // 16 digits: a 64-bit address (address.ts: the kernel half is a negative number).
+  try {
+    return { address: parseAddressText(`0x${m[1]}`, 64), length: Number(m[2]) };
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -158,8 +163,9 @@ export class BreakpointTable {
     const old = this.instructions;
     this.instructions = [];
     return requests.map((r) => {
-      const base = parseAddress(r.instructionReference);
-      const address = base === undefined ? undefined : (base + (r.offset ?? 0)) >>> 0;
+      const width = this.codeMap.addressWidth;
+      const base = parseAddress(r.instructionReference, width);
+      const address = base === undefined ? undefined : wrapAddress(base + (r.offset ?? 0), width);
       const bp = this.make('instruction', `insn:${address}`, old, r, address === undefined ? [] : [address]);
       this.instructions.push(bp);
       if (address === undefined) return { id: bp.id, verified: false, message: `"${r.instructionReference}" is not an address.` };
@@ -244,8 +250,18 @@ export class BreakpointTable {
 }
 
 /** Parses `0x...`, decimal, or a plain hex string with a-f digits as an address. */
-export function parseAddress(text: string): number | undefined {
+export function parseAddress(text: string, width: AddressWidth = 32): number | undefined {
   const t = text.trim();
+  if (width === 64) {
+    // 16 hex digits (the kernel half as DAP references show it), bare hex or decimal.
+    const hexText = /^0x[0-9a-fA-F]{1,16}$/.test(t) ? t : /^[0-9a-fA-F]{1,16}$/.test(t) && !/^\d+$/.test(t) ? `0x${t}` : /^\d{1,20}$/.test(t) ? t : undefined;
+    if (hexText === undefined) return undefined;
+    try {
+      return parseAddressText(hexText, 64);
+    } catch {
+      return undefined;
+    }
+  }
   if (/^0x[0-9a-fA-F]{1,8}$/.test(t)) return parseInt(t.slice(2), 16);
   if (/^\d{1,10}$/.test(t) && Number(t) <= 0xffffffff) return Number(t);
   if (/^[0-9a-fA-F]{1,8}$/.test(t)) return parseInt(t, 16);

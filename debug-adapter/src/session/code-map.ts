@@ -9,6 +9,8 @@ import { normalizePath, sameNormalizedFile } from '../symbols/lineTable';
 import { countAtOrBelow } from '../symbols/sorted-search';
 import { i386PrologueEnd } from './i386-prologue';
 import { amd64PrologueEnd } from './amd64-prologue';
+import { AddressWidth } from '../../../qemu-bridge/src/address';
+import { symbolsAddressWidth } from './cpu-mode';
 import { tailCallFrames } from '../symbols/callSites';
 
 const SHT_PROGBITS = 1;
@@ -34,7 +36,12 @@ interface RowHit {
 }
 
 export class CodeMap {
-  constructor(readonly symbols: DebugSymbols) {}
+  /** Width of the kernel's addresses (its ELF class). */
+  readonly addressWidth: AddressWidth;
+
+  constructor(readonly symbols: DebugSymbols) {
+    this.addressWidth = symbolsAddressWidth(symbols);
+  }
 
   /**
    * The load address of a virtual code address when the ELF loads that segment somewhere else
@@ -336,7 +343,7 @@ export class CodeMap {
 
   /**
    * Where a debugger stops for "break FUNCTION" and after stepping into a function, as gdb does
-   * for gcc's i386 code: past the frame setup (i386PrologueEnd); if that lands inside a line-table
+   * for gcc's i386 and x86-64 code: past the frame setup (i386PrologueEnd, amd64PrologueEnd); if that lands inside a line-table
    * row, on to the next row. A function that sets up no frame is entered at its first instruction.
    */
   afterPrologue(fn: FunctionInfo, options: { forStepInto?: boolean } = {}): number {

@@ -10,9 +10,12 @@ import { TargetAccess } from '../inspect/target-access';
 import { CodeMap } from './code-map';
 import { SessionError } from './errors';
 import { classifyInstruction, ClassifiedInstruction } from './instruction-kind';
+import { CodeSegmentBits, CpuMode, cpuModeOf, LOW_HALVES, modeNeedsDescriptor, parseCodeSegmentBits, RegisterSet, registerSetOf, symbolsAddressWidth } from './cpu-mode';
+import { AddressWidth, formatAddress } from '../../../qemu-bridge/src/address';
 import { unwindStack, UnwoundStackFrame } from './stack-unwinder';
 
 const CR0_PG = 0x80000000;
+const LOW_32 = 0xffffffffn;
 /** Memory blocks cached per stop. */
 const BLOCK = 256;
 
@@ -26,12 +29,18 @@ export class GuestAccess implements TargetAccess {
   /** Per-stop caches, one set per vCPU (each has its own registers and address space). */
   private readonly caches = new Map<number, ThreadCaches>();
 
+
   constructor(
     private readonly symbols: DebugSymbols,
     private readonly codeMap: CodeMap,
     private readonly rsp: RspClient,
     private readonly bridge: QemuSession,
-  ) {}
+  ) {
+    this.addressWidth = symbolsAddressWidth(symbols);
+  }
+
+  /** Width of the kernel's virtual addresses (its ELF class). */
+  readonly addressWidth: AddressWidth;
 
   /** Drops everything valid for one stop only (before any resume). */
   dropStopCaches(): void {
@@ -72,6 +81,7 @@ export class GuestAccess implements TargetAccess {
   /** Forgets that paging was seen (after a reset). */
   resetPaging(): void {
     this.pagingSeen = false;
+
   }
 
   /** At every stop: returns true when this stop is the first with paging on. */
@@ -85,37 +95,103 @@ export class GuestAccess implements TargetAccess {
 
   /** True when the current stop (else the last one seen) has CR0.PG set. */
   pagingOn(thread = this.thread): boolean {
-    const cr0 = this.caches.get(thread)?.registers?.get('cr0');
+    const cr0 = this.caches.get(thread)?.read?.numbers.get('cr0');
     return cr0 === undefined ? this.pagingSeen : (cr0 & CR0_PG) !== 0;
   }
 
   async pc(): Promise<number> {
-    return this.register('eip');
+    return this.register((await this.registerSet()).pc);
   }
 
   async register(name: string): Promise<number> {
     const v = (await this.registers()).get(name);
-    if (v === undefined) throw new SessionError('NO_REGISTER', `The gdbstub reports no register ${name}; attach to qemu-system-i386, not qemu-system-x86_64.`);
+    if (v === undefined) throw new SessionError('NO_REGISTER', `The gdbstub reports no register ${name}; attach to qemu-system-i386 or qemu-system-x86_64.`);
     return v;
   }
 
-  /** All registers of at most 32 bits, by lower-case name, read once per stop. */
+  /**
+   * All registers of at most 64 bits, by lower-case name, read once per stop, as numbers: a
+   * 64-bit register holds its signed 64-bit value (the address rule: exact for addresses, rounded
+   * beyond ±2^53, so arbitrary data must be read with exactRegisters); registers of 32 bits or
+   * fewer their unsigned value. On x86-64 the 32-bit names (eax..edi, esp, ebp, eip) are the low
+   * halves, as gdb shows them.
+   */
   registers(): Promise<Map<string, number>> {
     return this.registersOf(this.thread);
   }
 
   /** The registers of vCPU `thread`, read once per stop. */
   async registersOf(thread: number): Promise<Map<string, number>> {
+    return (await this.readAll(thread)).numbers;
+  }
+
+  /** The registers of the current stop with their exact unsigned values (64-bit data does not fit a number). */
+  async exactRegisters(thread = this.thread): Promise<ReadonlyMap<string, bigint>> {
+    return (await this.readAll(thread)).exact;
+  }
+
+  /** The CPU mode at the current stop (real, 32-bit protected, 64-bit long mode). */
+  async cpuMode(thread = this.thread): Promise<CpuMode> {
+    return (await this.readAll(thread)).mode;
+  }
+
+  /** The register roles (pc, sp, fp, DWARF numbering) of the CPU mode at the current stop. */
+  async registerSet(thread = this.thread): Promise<RegisterSet> {
+    return registerSetOf(await this.cpuMode(thread));
+  }
+
+  /** The register set of the last stop read, without reading (32-bit protected mode before any read). */
+  registerSetNow(thread = this.thread): RegisterSet {
+    return registerSetOf(this.caches.get(thread)?.read?.mode ?? 'protected32');
+  }
+
+  /** `0x` and 8 or 16 hex digits: an address as the kernel's address width prints it. */
+  formatAddress(address: number): string {
+    return formatAddress(address, this.addressWidth);
+  }
+
+  private async readAll(thread: number): Promise<RegisterRead> {
     const cache = this.cacheOf(thread);
-    if (cache.registers) return cache.registers;
+    if (cache.read) return cache.read;
     const values = await this.on(thread, () => this.rsp.readRegisters());
-    const map = new Map<string, number>();
+    const numbers = new Map<string, number>();
+    const exact = new Map<string, bigint>();
     for (const name of values.names) {
       const bytes = values.bytes(name);
-      if (bytes && bytes.length <= 4) map.set(name.toLowerCase(), values.value(name));
+      if (!bytes || bytes.length > 8) continue;
+      const v = values.big(name);
+      const lower = name.toLowerCase();
+      exact.set(lower, v);
+      numbers.set(lower, bytes.length === 8 ? Number(BigInt.asIntN(64, v)) : Number(v));
     }
-    cache.registers = map;
-    return map;
+    if (exact.has('rip')) {
+      for (const [low, full] of LOW_HALVES) {
+        const v = exact.get(full);
+        if (v === undefined || exact.has(low)) continue;
+        exact.set(low, v & LOW_32);
+        numbers.set(low, Number(v & LOW_32));
+      }
+    }
+    const read: RegisterRead = { numbers, exact, mode: cpuModeOf(exact, await this.codeSegmentOf(thread, exact)) };
+    cache.read = read;
+    return read;
+  }
+
+  /**
+   * The CS descriptor's L and D bits of vCPU `thread` at this stop (QMP `info registers`), on an
+   * x86-64 target in protected or long mode; undefined on i386 targets (their kernels run 32-bit
+   * code segments) and without QMP. Read at every such stop: the same selector means another
+   * descriptor after an lgdt (QEMU's multiboot loader and many kernels both use 0x08).
+   */
+  private async codeSegmentOf(thread: number, exact: ReadonlyMap<string, bigint>): Promise<CodeSegmentBits | undefined> {
+    const qmp = this.bridge.qmp;
+    if (!qmp || !exact.has('rip') || !modeNeedsDescriptor(exact)) return undefined;
+    try {
+      const text = await qmp.execute('human-monitor-command', { 'command-line': 'info registers', 'cpu-index': thread - 1 });
+      return typeof text === 'string' ? parseCodeSegmentBits(text) : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Frames of the stopped guest, innermost first (cached until the guest runs). */
@@ -124,7 +200,8 @@ export class GuestAccess implements TargetAccess {
     if (!cache.stack || maxFrames > 64) {
       const frames = (async () => {
         const registers = await this.registersOf(thread);
-        return unwindStack(this.symbols, this.codeMap, registers, this.viewOf(thread), { pagingOn: this.pagingOn(thread), maxFrames: Math.max(maxFrames, 64) });
+        const registerSet = await this.registerSet(thread);
+        return unwindStack(this.symbols, this.codeMap, registers, this.viewOf(thread), { pagingOn: this.pagingOn(thread), maxFrames: Math.max(maxFrames, 64), registerSet });
       })();
       cache.stack = frames;
       frames.catch(() => {
@@ -135,13 +212,13 @@ export class GuestAccess implements TargetAccess {
   }
 
   /** The stack unwound from `registers` instead of the live ones (an exception's faulting frame). */
-  unwindFrom(registers: ReadonlyMap<string, number>, maxFrames: number, thread = this.thread): Promise<UnwoundStackFrame[]> {
-    return unwindStack(this.symbols, this.codeMap, registers, this.viewOf(thread), { pagingOn: this.pagingOn(thread), maxFrames });
+  async unwindFrom(registers: ReadonlyMap<string, number>, maxFrames: number, thread = this.thread): Promise<UnwoundStackFrame[]> {
+    return unwindStack(this.symbols, this.codeMap, registers, this.viewOf(thread), { pagingOn: this.pagingOn(thread), maxFrames, registerSet: await this.registerSet(thread) });
   }
 
   /** Frame 0 unwound by one step (its CFA and its caller's registers), without the whole stack. */
   async topFrame(): Promise<UnwoundStackFrame | undefined> {
-    const frames = await unwindStack(this.symbols, this.codeMap, await this.registers(), this, { pagingOn: this.pagingOn(), maxFrames: 1 });
+    const frames = await unwindStack(this.symbols, this.codeMap, await this.registers(), this, { pagingOn: this.pagingOn(), maxFrames: 1, registerSet: await this.registerSet() });
     return frames[0];
   }
 
@@ -151,7 +228,7 @@ export class GuestAccess implements TargetAccess {
     let bytes: Uint8Array = this.codeMap.codeBytes(sym, 16) ?? Buffer.alloc(0);
     if (bytes.length === 0) bytes = await this.readMemory(pc, 16).catch(() => Buffer.alloc(0));
     if (bytes.length === 0) return { address: pc, length: 1, kind: 'invalid' };
-    return classifyInstruction(bytes, pc);
+    return classifyInstruction(bytes, pc, (await this.registerSet()).bitness, this.addressWidth);
   }
 
   // ---- TargetAccess: memory and registers of the stopped guest (virtual addresses) ----
@@ -187,7 +264,7 @@ export class GuestAccess implements TargetAccess {
         if (e instanceof BridgeError && e.code === 'RSP_COMMAND_FAILED') {
           // Part of the range may be mapped: read exactly what was asked instead.
           return this.on(thread, () => this.rsp.withAddressMode(false, () => this.rsp.readMemory(physical, length))).catch(() => {
-            throw new SessionError('MEMORY_UNREADABLE', `Guest memory at 0x${(address >>> 0).toString(16)} (${length} bytes) cannot be read; it is not mapped in the current address space.`);
+            throw new SessionError('MEMORY_UNREADABLE', `Guest memory at ${this.formatAddress(address)} (${length} bytes) cannot be read; it is not mapped in the current address space.`);
           });
         }
         throw e;
@@ -198,7 +275,7 @@ export class GuestAccess implements TargetAccess {
     for (let off = 0; off < length;) {
       const a = physical + off;
       const b = memoryCache.get(Math.floor(a / BLOCK)) as Buffer;
-      const inBlock = a % BLOCK;
+      const inBlock = a - Math.floor(a / BLOCK) * BLOCK;
       const n = Math.min(BLOCK - inBlock, length - off);
       b.copy(out, off, inBlock, inBlock + n);
       off += n;
@@ -225,21 +302,33 @@ export class GuestAccess implements TargetAccess {
     return this.registers();
   }
 
-  writeRegister(name: string, value: number): Promise<void> {
+  writeRegister(name: string, value: number | bigint): Promise<void> {
     return this.writeRegisterOf(this.thread, name, value);
   }
 
-  private async writeRegisterOf(thread: number, name: string, value: number): Promise<void> {
-    await this.on(thread, () => this.rsp.writeRegister(name, value >>> 0));
+  private async writeRegisterOf(thread: number, name: string, value: number | bigint): Promise<void> {
+    // On x86-64 a 32-bit name is the low half of its 64-bit register: the upper half stays.
+    const full = LOW_HALVES.find(([low]) => low === name)?.[1];
+    const exact = full ? (await this.readAll(thread)).exact : undefined;
+    const old = full ? exact?.get(full) : undefined;
+    const [register, v] = full && old !== undefined && exact?.has('rip') ? [full, (old & ~LOW_32) | (BigInt(value) & LOW_32)] : [name, BigInt(value)];
+    await this.on(thread, () => this.rsp.writeRegister(register, v));
     const cache = this.cacheOf(thread);
-    cache.registers = undefined;
+    cache.read = undefined;
     cache.stack = undefined;
   }
 }
 
 /** What one vCPU's stop caches hold. */
 interface ThreadCaches {
-  registers?: Map<string, number>;
+  read?: RegisterRead;
   stack?: Promise<UnwoundStackFrame[]>;
   memory: Map<number, Buffer>;
+}
+
+/** One `g` read: the registers as numbers and exactly, and the CPU mode they give. */
+interface RegisterRead {
+  numbers: Map<string, number>;
+  exact: Map<string, bigint>;
+  mode: CpuMode;
 }

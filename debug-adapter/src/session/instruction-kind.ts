@@ -3,6 +3,7 @@
 // step cannot finish while interrupts are masked), and everything else. Decoded with iced-x86.
 
 import { Code, Decoder, DecoderOptions, FlowControl } from 'iced-x86';
+import { addressFromBigInt, addressToBigInt, AddressWidth } from '../../../qemu-bridge/src/address';
 
 export type InstructionKind = 'call' | 'return' | 'interrupt' | 'halt' | 'jump' | 'conditional' | 'indirect' | 'other' | 'invalid';
 
@@ -14,10 +15,13 @@ export interface ClassifiedInstruction {
   target?: number;
 }
 
-/** Classifies the instruction at the start of `bytes` (code at `address`, 32-bit mode). */
-export function classifyInstruction(bytes: Uint8Array, address: number): ClassifiedInstruction {
-  const decoder = new Decoder(32, bytes, DecoderOptions.None);
-  decoder.ip = BigInt(address >>> 0);
+/**
+ * Classifies the instruction at the start of `bytes` (code at `address`, an address number of
+ * `width` bits) decoded in `bitness`-bit mode (16, 32 or 64).
+ */
+export function classifyInstruction(bytes: Uint8Array, address: number, bitness: 16 | 32 | 64 = 32, width: AddressWidth = 32): ClassifiedInstruction {
+  const decoder = new Decoder(bitness, bytes, DecoderOptions.None);
+  decoder.ip = addressToBigInt(address, width);
   const instr = decoder.decode();
   try {
     if (instr.isInvalid) return { address, length: 1, kind: 'invalid' };
@@ -50,7 +54,7 @@ export function classifyInstruction(bytes: Uint8Array, address: number): Classif
       }
     }
     const direct = kind === 'jump' || kind === 'conditional' || (kind === 'call' && instr.flowControl === FlowControl.Call);
-    return { address, length, kind, ...(direct ? { target: Number(instr.nearBranchTarget) >>> 0 } : {}) };
+    return { address, length, kind, ...(direct ? { target: addressFromBigInt(instr.nearBranchTarget, width) } : {}) };
   } finally {
     instr.free();
     decoder.free();

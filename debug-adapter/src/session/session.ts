@@ -3,6 +3,7 @@
 // own beyond configuration order; breakpoint decisions and the source-level stack (inlined
 // frames, frame ids) belong to the runtime.
 
+import { formatAddress, wrapAddress } from '../../../qemu-bridge/src/address';
 import * as fs from 'fs';
 import * as path from 'path';
 import {
@@ -146,6 +147,11 @@ export class MmscopeSession extends DebugSession {
     if (!symbols.hasDebugInfo) this.sendEvent(new OutputEvent(noDebugInfoWarning(kernel) + '\n', 'important'));
     this.symbols = symbols;
     return symbols;
+  }
+
+  /** `0x` and 8 (i386) or 16 (x86-64) hex digits: an address as DAP references carry it. */
+  private hexAddress(address: number): string {
+    return formatAddress(address, this.target?.addressWidth ?? 32);
   }
 
   private attachTarget(target: Target): void {
@@ -300,7 +306,7 @@ export class MmscopeSession extends DebugSession {
       const frame = args.frameId !== undefined ? this.frameContext(args.frameId) : await this.topFrameContext().catch(() => undefined);
       const address = await inspector.evaluate(`&(${expression})`, frame, 'watch');
       const size = await inspector.evaluate(`sizeof(${expression})`, frame, 'watch');
-      const at = address.memoryReference ? parseAddress(address.memoryReference) : undefined;
+      const at = address.memoryReference ? parseAddress(address.memoryReference, this.requireTarget().addressWidth) : undefined;
       const bytes = Number(size.result);
       if (at === undefined || !Number.isInteger(bytes)) {
         response.body = { dataId: null, description: `"${expression}" has no address to watch.` };
@@ -308,7 +314,7 @@ export class MmscopeSession extends DebugSession {
         response.body = { dataId: null, description: `"${expression}" is ${bytes} bytes; watch a member or element of 1, 2, 4 or 8 bytes.` };
       } else {
         response.body = {
-          dataId: dataId(at, bytes),
+          dataId: dataId(at, bytes, this.requireTarget().addressWidth),
           description: `${expression} (${bytes} bytes at 0x${at.toString(16)})`,
           accessTypes: ['write', 'read', 'readWrite'],
           canPersist: false,
@@ -334,7 +340,7 @@ export class MmscopeSession extends DebugSession {
     if (r.line !== undefined) bp.line = r.line;
     if (r.file) bp.source = new Source(path.basename(r.file), r.file);
     if (r.message) bp.message = r.message;
-    if (r.address !== undefined) bp.instructionReference = hex(r.address);
+    if (r.address !== undefined) bp.instructionReference = this.hexAddress(r.address);
     return bp;
   }
 
@@ -410,7 +416,7 @@ export class MmscopeSession extends DebugSession {
       const frames = (await this.requireTarget().sourceFrames(64, args.threadId)).map((f) => {
         const source = f.file ? new Source(path.basename(f.file), f.file) : undefined;
         const sf = new StackFrame(f.id, f.name, source, f.line, 1) as DebugProtocol.StackFrame;
-        sf.instructionPointerReference = hex(f.pc);
+        sf.instructionPointerReference = this.hexAddress(f.pc);
         if (f.subtle) sf.presentationHint = 'subtle';
         return sf;
       });
@@ -483,9 +489,10 @@ export class MmscopeSession extends DebugSession {
   protected override async readMemoryRequest(response: DebugProtocol.ReadMemoryResponse, args: DebugProtocol.ReadMemoryArguments): Promise<void> {
     await this.respond(response, async () => {
       const target = this.requireTarget();
-      const base = parseAddress(args.memoryReference);
+      const width = target.addressWidth;
+      const base = parseAddress(args.memoryReference, width);
       if (base === undefined) throw new Error(`"${args.memoryReference}" is not a memory address.`);
-      const address = (base + (args.offset ?? 0)) >>> 0;
+      const address = wrapAddress(base + (args.offset ?? 0), width);
       const count = Math.max(0, Math.min(args.count, 1 << 20));
       let data: Buffer;
       try {
@@ -495,7 +502,7 @@ export class MmscopeSession extends DebugSession {
         const parts: Buffer[] = [];
         let at = address;
         while (at < address + count) {
-          const n = Math.min(0x1000 - (at % 0x1000), address + count - at);
+          const n = Math.min(0x1000 - (at - Math.floor(at / 0x1000) * 0x1000), address + count - at);
           try {
             parts.push(await target.readMemory(at, n));
           } catch {
@@ -505,17 +512,17 @@ export class MmscopeSession extends DebugSession {
         }
         data = Buffer.concat(parts);
       }
-      response.body = { address: hex(address), data: data.toString('base64'), ...(data.length < count ? { unreadableBytes: count - data.length } : {}) };
+      response.body = { address: formatAddress(address, width), data: data.toString('base64'), ...(data.length < count ? { unreadableBytes: count - data.length } : {}) };
     });
   }
 
   protected override async writeMemoryRequest(response: DebugProtocol.WriteMemoryResponse, args: DebugProtocol.WriteMemoryArguments): Promise<void> {
     await this.respond(response, async () => {
       const target = this.requireTarget();
-      const base = parseAddress(args.memoryReference);
+      const base = parseAddress(args.memoryReference, target.addressWidth);
       if (base === undefined) throw new Error(`"${args.memoryReference}" is not a memory address.`);
       const data = Buffer.from(args.data, 'base64');
-      await target.writeMemory((base + (args.offset ?? 0)) >>> 0, data);
+      await target.writeMemory(wrapAddress(base + (args.offset ?? 0), target.addressWidth), data);
       this.inspector?.invalidate();
       response.body = { bytesWritten: data.length };
     });
@@ -523,9 +530,10 @@ export class MmscopeSession extends DebugSession {
 
   protected override async disassembleRequest(response: DebugProtocol.DisassembleResponse, args: DebugProtocol.DisassembleArguments): Promise<void> {
     await this.respond(response, async () => {
-      const base = parseAddress(args.memoryReference);
+      const width = this.requireTarget().addressWidth;
+      const base = parseAddress(args.memoryReference, width);
       if (base === undefined) throw new Error(`"${args.memoryReference}" is not a memory address.`);
-      const address = (base + (args.offset ?? 0)) >>> 0;
+      const address = wrapAddress(base + (args.offset ?? 0), width);
       const instructions = await this.requireInspector().disassemble(address, args.instructionCount, args.resolveSymbols ?? true, args.instructionOffset ?? 0);
       response.body = {
         instructions: instructions.map((i) => ({
@@ -589,6 +597,4 @@ function toScope(s: InspectScope): DebugProtocol.Scope {
   return scope;
 }
 
-function hex(n: number): string {
-  return `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
-}
+

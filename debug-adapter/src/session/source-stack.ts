@@ -2,6 +2,7 @@
 // frames (inlined calls first, then the function that holds them), named and placed by file and
 // line, with per-stop ids that later requests (scopes, evaluate) use to name a frame.
 
+import { formatAddress, wrapAddress } from '../../../qemu-bridge/src/address';
 import type { FrameContext } from '../inspect/target-access';
 import { DebugSymbols } from '../symbols';
 import { toFrameContext } from './breakpoint-decision';
@@ -64,13 +65,13 @@ export class SourceStack {
       const top = frame.index === 0;
       if (m > 0) this.tailCallFrames(machineFrames[m - 1], frame, callers, thread, frames);
       // A caller's pc is a return address: look up the call instruction's line.
-      const lookup = top ? frame.symbolPc : (frame.symbolPc - 1) >>> 0;
+      const lookup = top ? frame.symbolPc : wrapAddress(frame.symbolPc - 1, this.codeMap.addressWidth);
       const hidden = top && debug ? (hiddenAtTop ?? this.codeMap.hiddenInlineCount(lookup)) : 0;
       const sources = debug ? this.codeMap.shownFrames(lookup, top, hidden) : [];
       const suffix = frame.interrupt ? ` [interrupt ${frame.interrupt.vector}]` : '';
       if (sources.length === 0) {
         // Assembly code (no DWARF function) may still have a line table.
-        const name = this.codeMap.functionName(lookup) ?? hex(frame.pc);
+        const name = this.codeMap.functionName(lookup) ?? formatAddress(frame.pc, this.codeMap.addressWidth);
         const line = debug ? this.symbols.addressToLine(lookup) : undefined;
         frames.push({ id: this.idOf(frame, callers, 0, 0, 0, thread), name: name + suffix, ...(line ? { file: line.file } : {}), line: line?.line ?? 0, pc: frame.pc, subtle: !line });
         continue;
@@ -96,10 +97,10 @@ export class SourceStack {
    */
   private tailCallFrames(callee: UnwoundStackFrame, caller: UnwoundStackFrame, callers: readonly UnwoundStackFrame[], thread: number, frames: SourceStackFrame[]): void {
     if (!this.symbols.hasDebugInfo || callee.interrupt || caller.interrupt) return;
-    const calleePc = callee.index === 0 ? callee.symbolPc : (callee.symbolPc - 1) >>> 0;
+    const calleePc = callee.index === 0 ? callee.symbolPc : wrapAddress(callee.symbolPc - 1, this.codeMap.addressWidth);
     const tails = this.codeMap.tailCallsBetween(caller.symbolPc, calleePc);
     tails.forEach((returnPc, k) => {
-      const shown = this.codeMap.shownFrames((returnPc - 1) >>> 0, false);
+      const shown = this.codeMap.shownFrames(wrapAddress(returnPc - 1, this.codeMap.addressWidth), false);
       shown.forEach((s, i) => {
         frames.push({
           id: this.idOf(caller, callers, -1 - k * 64 - i, shown.length - 1 - i, 0, thread),
@@ -149,8 +150,4 @@ function withCallers(frame: UnwoundStackFrame, callers: readonly UnwoundStackFra
   const context: FrameContext = { ...toFrameContext(frame), ...(inlineDepth !== undefined ? { inlineDepth } : {}) };
   if (callers.length) context.caller = withCallers(callers[0], callers.slice(1));
   return context;
-}
-
-function hex(n: number): string {
-  return `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
 }

@@ -1,18 +1,16 @@
-// Stack unwinding for a stopped i386 guest: CFI rows from .debug_frame/.eh_frame where the code
-// has them, the frame-pointer chain (push %ebp; mov %esp,%ebp) where it does not, and interrupt
-// frames laid down by the guest's entry stub. Reads memory and registers only through the
-// interface it is given; knows nothing of DAP or QEMU.
+// Stack unwinding for a stopped i386 or x86-64 guest: CFI rows from .debug_frame/.eh_frame where
+// the code has them, the frame-pointer chain (push %ebp; mov %esp,%ebp, or the rbp chain on
+// x86-64) where it does not, and interrupt frames laid down by the guest's i386 entry stub. The
+// register set (cpu-mode.ts) names the pc, stack and frame pointers and the DWARF numbering of
+// the CPU's mode. Reads memory and registers only through the interface it is given; knows
+// nothing of DAP or QEMU.
 
 import { DebugSymbols, unwindFrame } from '../symbols';
+import { readAddress, wrapAddress } from '../../../qemu-bridge/src/address';
 import { CodeMap } from './code-map';
+import { I386_REGISTERS, RegisterSet } from './cpu-mode';
 
-/** DWARF register numbers on i386 (System V psABI). */
-const DWARF_NAMES = ['eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi', 'eip'] as const;
-
-/** Registers a called function must preserve, so an unwound frame may show them. */
-const CALLEE_SAVED = ['ebx', 'esi', 'edi', 'ebp'];
-/** Registers that are the same in every frame of one CPU. */
-const CPU_WIDE = ['cs', 'ss', 'ds', 'es', 'fs', 'gs', 'cr0', 'cr2', 'cr3', 'cr4', 'fs_base', 'gs_base', 'efer'];
+const CPU_WIDE = I386_REGISTERS.cpuWide;
 
 export interface StackMemory {
   readMemory(address: number, length: number): Promise<Buffer>;
@@ -62,6 +60,8 @@ export interface UnwindOptions {
   maxFrames?: number;
   pagingOn: boolean;
   stubs?: readonly InterruptStubLayout[];
+  /** The register roles of the CPU's mode (default i386). */
+  registerSet?: RegisterSet;
 }
 
 const word = (b: Buffer, i: number): number => b.readUInt32LE(i * 4);
@@ -78,19 +78,21 @@ export async function unwindStack(
   const stubs = options.stubs ?? [GUEST_INTERRUPT_STUB];
   const stubRanges = stubs.flatMap((layout) => stubRange(symbols, layout));
   const frames: UnwoundStackFrame[] = [];
+  const set = options.registerSet ?? I386_REGISTERS;
+  const width = set.addressWidth;
   let regs = new Map(liveRegisters);
   for (let index = 0; index < maxFrames; index++) {
-    const pc = regs.get('eip');
+    const pc = regs.get(set.pc);
     if (pc === undefined) break;
     const symbolPc = codeMap.symbolAddress(pc, options.pagingOn);
     const frame: UnwoundStackFrame = { index, pc, symbolPc, registers: regs };
     frames.push(frame);
     if (index > 0 && pc === 0) break;
-    const lookup = index === 0 ? symbolPc : (symbolPc - 1) >>> 0;
+    const lookup = index === 0 ? symbolPc : wrapAddress(symbolPc - 1, width);
     let caller: Map<string, number> | undefined;
     try {
       const stub = stubRanges.find((r) => lookup >= r.start && lookup < r.end);
-      if (stub && index > 0) {
+      if (stub && index > 0 && set.wordSize === 4) {
         const result = await unwindInterruptFrame(regs, memory, stub.layout);
         if (result) {
           frame.interrupt = result.interrupt;
@@ -102,27 +104,27 @@ export async function unwindStack(
         if (row) {
           const current = regs;
           const unwound = await unwindFrame(row, {
-            addressSize: 4,
+            addressSize: set.wordSize,
             readRegister: (n) => {
-              const v = current.get(DWARF_NAMES[n] ?? '');
+              const v = current.get(set.dwarfNames[n] ?? '');
               if (v === undefined) throw new Error(`register ${n} is not known in frame ${index}`);
               return v;
             },
             readMemory: (address, size) => memory.readMemory(address, size),
-          });
-          frame.cfa = unwound.cfa;
+          }, set.dwarfNames.indexOf(set.sp));
+          frame.cfa = wrapAddress(unwound.cfa, width);
           frame.unwoundBy = 'cfi';
           if (unwound.returnAddress !== undefined) {
-            caller = callerRegisters(regs);
+            caller = callerRegisters(regs, set);
             for (const [n, v] of unwound.registers) {
-              const name = DWARF_NAMES[n];
-              if (name) caller.set(name, v >>> 0);
+              const name = set.dwarfNames[n];
+              if (name) caller.set(name, wrapAddress(v, width));
             }
-            caller.set('esp', unwound.cfa >>> 0);
-            caller.set('eip', unwound.returnAddress >>> 0);
+            caller.set(set.sp, wrapAddress(unwound.cfa, width));
+            caller.set(set.pc, wrapAddress(unwound.returnAddress, width));
           }
         } else {
-          const result = await unwindByFramePointer(symbols, regs, memory, index, lookup);
+          const result = await unwindByFramePointer(symbols, regs, memory, index, lookup, set);
           if (result) {
             frame.cfa = result.cfa;
             frame.unwoundBy = 'frame-pointer';
@@ -134,12 +136,12 @@ export async function unwindStack(
       caller = undefined;
     }
     if (!caller) break;
-    const callerSp = caller.get('esp') ?? 0;
-    const sp = regs.get('esp') ?? 0;
+    const callerSp = caller.get(set.sp) ?? 0;
+    const sp = regs.get(set.sp) ?? 0;
     // The stack grows down: a caller's frame must be above ours, except across an interrupt
     // from another stack (user mode), which the interrupt frame itself vouches for.
     if (frame.unwoundBy !== 'interrupt-frame' && callerSp <= sp) break;
-    if ((caller.get('eip') ?? 0) === 0) break;
+    if ((caller.get(set.pc) ?? 0) === 0) break;
     regs = caller;
   }
   return frames;
@@ -154,9 +156,9 @@ function stubRange(symbols: DebugSymbols, layout: InterruptStubLayout): { start:
   return [{ start, end, layout }];
 }
 
-function callerRegisters(regs: ReadonlyMap<string, number>): Map<string, number> {
+function callerRegisters(regs: ReadonlyMap<string, number>, set: RegisterSet): Map<string, number> {
   const caller = new Map<string, number>();
-  for (const name of [...CALLEE_SAVED, ...CPU_WIDE]) {
+  for (const name of [...set.calleeSaved, ...set.cpuWide]) {
     const v = regs.get(name);
     if (v !== undefined) caller.set(name, v);
   }
@@ -199,30 +201,34 @@ async function unwindByFramePointer(
   memory: StackMemory,
   index: number,
   lookup: number,
+  set: RegisterSet,
 ): Promise<{ caller: Map<string, number>; cfa: number } | undefined> {
-  const sp = regs.get('esp');
-  const bp = regs.get('ebp');
+  const sp = regs.get(set.sp);
+  const bp = regs.get(set.fp);
   if (sp === undefined || bp === undefined) return undefined;
-  const caller = callerRegisters(regs);
+  const caller = callerRegisters(regs, set);
+  const n = set.wordSize;
+  const width = set.addressWidth;
+  const at = (b: Buffer, i: number): number => readAddress(b, i * n, width);
   const start = symbols.functionAt(lookup)?.lowPc ?? symbols.elf.nearestSymbolBelow(lookup)?.value;
   if (index === 0 && start !== undefined && lookup === start) {
     // At the entry: nothing pushed yet.
-    caller.set('eip', word(await memory.readMemory(sp, 4), 0));
-    caller.set('esp', sp + 4);
-    return { caller, cfa: sp + 4 };
+    caller.set(set.pc, at(await memory.readMemory(sp, n), 0));
+    caller.set(set.sp, wrapAddress(sp + n, width));
+    return { caller, cfa: wrapAddress(sp + n, width) };
   }
   if (index === 0 && start !== undefined && lookup === start + 1) {
     // After push %ebp.
-    const w = await memory.readMemory(sp, 8);
-    caller.set('ebp', word(w, 0));
-    caller.set('eip', word(w, 1));
-    caller.set('esp', sp + 8);
-    return { caller, cfa: sp + 8 };
+    const w = await memory.readMemory(sp, 2 * n);
+    caller.set(set.fp, at(w, 0));
+    caller.set(set.pc, at(w, 1));
+    caller.set(set.sp, wrapAddress(sp + 2 * n, width));
+    return { caller, cfa: wrapAddress(sp + 2 * n, width) };
   }
   if (bp === 0 || bp < sp) return undefined;
-  const w = await memory.readMemory(bp, 8);
-  caller.set('ebp', word(w, 0));
-  caller.set('eip', word(w, 1));
-  caller.set('esp', bp + 8);
-  return { caller, cfa: bp + 8 };
+  const w = await memory.readMemory(bp, 2 * n);
+  caller.set(set.fp, at(w, 0));
+  caller.set(set.pc, at(w, 1));
+  caller.set(set.sp, wrapAddress(bp + 2 * n, width));
+  return { caller, cfa: wrapAddress(bp + 2 * n, width) };
 }

@@ -13,6 +13,7 @@ import { CodeMap } from './code-map';
 import { SessionError } from './errors';
 import { GuestAccess } from './guest-access';
 import { classifyInstruction } from './instruction-kind';
+import { wrapAddress } from '../../../qemu-bridge/src/address';
 import { StopReason, TargetStop } from './run-events';
 
 /**
@@ -328,7 +329,7 @@ export class SteppingEngine {
   /** After stepping into `callee` at `pc`: runs to the end of its prologue (as gdb's step does) and stops. */
   private async stopAfterPrologue(pc: number, sym: number, callee: FunctionInfo): Promise<TargetStop> {
     const body = this.codeMap.afterPrologue(callee, { forStepInto: true });
-    const target = (pc + (body - sym)) >>> 0;
+    const target = wrapAddress(pc + (body - sym), this.access.addressWidth);
     // Single steps through the prologue (interrupts stay masked, so no other task runs).
     for (let i = 0; i < 64 && (await this.access.pc()) !== target; i++) {
       const r = await this.resumeAndWait('s');
@@ -366,8 +367,9 @@ export class SteppingEngine {
   private async frameKey(): Promise<FrameKey> {
     const top = await this.access.topFrame();
     const regs = await this.access.registers();
-    const sym = this.codeMap.symbolAddress(regs.get('eip') ?? 0, this.access.pagingOn());
-    return { cfa: top?.cfa, fn: this.functionStart(sym), cr3: this.access.pagingOn() ? regs.get('cr3') ?? 0 : 0, sp: regs.get('esp') ?? 0 };
+    const set = await this.access.registerSet();
+    const sym = this.codeMap.symbolAddress(regs.get(set.pc) ?? 0, this.access.pagingOn());
+    return { cfa: top?.cfa, fn: this.functionStart(sym), cr3: this.access.pagingOn() ? regs.get('cr3') ?? 0 : 0, sp: regs.get(set.sp) ?? 0 };
   }
 
   /** The frame id of frame 1 with its pc (the return address) and stack pointer, or undefined. */
@@ -376,9 +378,10 @@ export class SteppingEngine {
     const caller = frames[1];
     if (!caller) return undefined;
     const regs = await this.access.registers();
-    const sp = caller.registers.get('esp') ?? 0;
+    const set = await this.access.registerSet();
+    const sp = caller.registers.get(set.sp) ?? 0;
     return {
-      key: { cfa: caller.cfa, fn: this.functionStart((caller.symbolPc - 1) >>> 0), cr3: this.access.pagingOn() ? regs.get('cr3') ?? 0 : 0, sp },
+      key: { cfa: caller.cfa, fn: this.functionStart(wrapAddress(caller.symbolPc - 1, this.access.addressWidth)), cr3: this.access.pagingOn() ? regs.get('cr3') ?? 0 : 0, sp },
       pc: caller.pc,
       sp,
     };
@@ -422,7 +425,7 @@ export class SteppingEngine {
       if (!code) return undefined;
       for (let offset = 0; offset < code.length;) {
         const address = range.start + offset;
-        const insn = classifyInstruction(code.subarray(offset, offset + 16), address);
+        const insn = classifyInstruction(code.subarray(offset, offset + 16), address, this.access.registerSetNow().bitness, this.access.addressWidth);
         offset += insn.length;
         if (!inLine(address)) continue;
         const next = address + insn.length;
@@ -471,7 +474,7 @@ export class SteppingEngine {
 
   /** Runs to `returnAddress` reached in `frame` (gdb's step-resume breakpoint with its frame id). */
   private async runToReturn(returnAddress: number, frame: FrameKey): Promise<Arrival> {
-    const address = returnAddress >>> 0;
+    const address = wrapAddress(returnAddress, this.access.addressWidth);
     return this.runUntil([address], async (pc) => pc === address && this.isFrame(frame, frame.sp));
   }
 

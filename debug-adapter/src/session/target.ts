@@ -12,6 +12,8 @@ import {
 } from '../../../qemu-bridge/src';
 import { DebugSymbols } from '../symbols';
 import type { FrameContext, TargetAccess } from '../inspect/target-access';
+import type { AddressWidth } from '../../../qemu-bridge/src/address';
+import { symbolsAddressWidth } from './cpu-mode';
 import { BreakpointArming } from './breakpoint-arming';
 import { BreakpointDecider, InternalHitDecider } from './breakpoint-decision';
 import { BreakpointTable } from './breakpoint-table';
@@ -102,7 +104,7 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
       ...(config.cpu !== undefined ? { cpu: config.cpu } : {}),
       display: config.display,
       memoryMiB: config.memoryMiB,
-      ...(config.qemuBinary ? { qemuBinary: config.qemuBinary } : {}),
+      ...qemuBinaryFor(config.qemuBinary, symbolsAddressWidth(symbols)),
       extraArgs: config.qemuArgs,
     });
     try {
@@ -478,10 +480,36 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
     return this.access.registers();
   }
 
-  async writeRegister(name: string, value: number): Promise<void> {
+  async writeRegister(name: string, value: number | bigint): Promise<void> {
     this.requireStopped('write registers');
     await this.access.writeRegister(name, value);
   }
+
+  async readExactRegisters(): Promise<ReadonlyMap<string, bigint>> {
+    this.requireStopped('read registers');
+    return this.access.exactRegisters();
+  }
+
+  get addressWidth(): AddressWidth {
+    return this.access.addressWidth;
+  }
+
+  async codeBitness(): Promise<16 | 32 | 64> {
+    return (await this.access.registerSet()).bitness;
+  }
+}
+
+/**
+ * The QEMU binary for a kernel of `width`-bit addresses: an x86-64 kernel runs on
+ * qemu-system-x86_64 unless the user names another QEMU; a qemu-system-i386 named for it (the
+ * extension's default setting) becomes qemu-system-x86_64 in the same place, since an i386 CPU
+ * cannot enter long mode.
+ */
+export function qemuBinaryFor(named: string | undefined, width: AddressWidth): { qemuBinary?: string } {
+  if (width !== 64) return named ? { qemuBinary: named } : {};
+  if (!named) return { qemuBinary: process.env.MMSCOPE_QEMU_X86_64 ?? 'qemu-system-x86_64' };
+  const i386 = /(^|[\\/])qemu-system-i386(\.exe)?$/.exec(named);
+  return { qemuBinary: i386 ? named.slice(0, named.length - i386[0].length + i386[1].length) + 'qemu-system-x86_64' + (i386[2] ?? '') : named };
 }
 
 /** Appends every gdbstub packet and stop to `file` (MMSCOPE_TRACE=file, for debugging the adapter). */

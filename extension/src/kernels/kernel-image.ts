@@ -2,12 +2,18 @@
 // executable, and a multiboot v1 header (magic 0x1BADB002, 4-byte aligned in the first 8 KiB,
 // magic + flags + checksum == 0) or a multiboot2 header (magic 0xE85250D6, 8-byte aligned in the
 // first 32 KiB, magic + architecture + length + checksum == 0). Pure: no file system, no VS Code.
+// QEMU's -kernel loader boots an ELF32 i386 multiboot v1 kernel, and an ELF64 x86-64 one only
+// when its multiboot v1 header uses the a.out kludge (flag bit 16: QEMU loads the file raw at
+// the header's addresses and never reads the ELF64 headers); the adapter then runs
+// qemu-system-x86_64 for it.
 
 /** How many bytes of a file the recognition reads: the multiboot2 search window. */
 export const KERNEL_HEAD_BYTES = 32 * 1024;
 const MB1_WINDOW = 8 * 1024;
 const MB1_MAGIC = 0x1badb002;
 const MB2_MAGIC = 0xe85250d6;
+/** Multiboot v1 flag bit 16: the header gives the load addresses (the a.out kludge). */
+const MB1_AOUT_KLUDGE = 1 << 16;
 
 export type KernelArch = 'i386' | 'x86-64';
 
@@ -18,8 +24,13 @@ export interface KernelImage {
   /** The multiboot headers found, with their file offsets. */
   readonly multiboot1?: number;
   readonly multiboot2?: number;
-  /** Whether `qemu-system-i386 -kernel` boots it: ELF32 i386 with a multiboot v1 header. */
+  /**
+   * Whether QEMU's `-kernel` boots it: ELF32 i386 with a multiboot v1 header, or ELF64 x86-64
+   * whose multiboot v1 header uses the a.out kludge.
+   */
   readonly bootableWithKernelOption: boolean;
+  /** The QEMU that runs it (the adapter picks the same from the ELF class). */
+  readonly qemu: 'qemu-system-i386' | 'qemu-system-x86_64';
   /** One sentence for the quick pick: what it is and how it can boot. */
   readonly summary: string;
 }
@@ -77,14 +88,19 @@ export function recogniseKernel(head: Uint8Array): KernelImage | NotAKernel {
   const mb2 = findMultiboot2(head);
   if (mb1 === undefined && mb2 === undefined) return { reason: `an ELF${cls === 1 ? 32 : 64} ${arch} executable without a multiboot header` };
   const bits = cls === 1 ? 32 : 64;
-  const bootable = arch === 'i386' && mb1 !== undefined;
-  const headers = [mb1 !== undefined ? 'multiboot' : undefined, mb2 !== undefined ? 'multiboot2' : undefined].filter(Boolean).join(' + ');
-  const summary = bootable
-    ? `ELF32 i386, ${headers}: QEMU boots it with -kernel`
-    : arch === 'x86-64'
-      ? `ELF64 x86-64, ${headers}: not supported yet (mmscope debugs 32-bit kernels; x86-64 comes later)`
-      : `ELF32 i386, multiboot2 only: QEMU's -kernel cannot boot it; boot an ISO with GRUB (the "boot" option) and use this ELF for symbols`;
-  return { arch, bits, ...(mb1 !== undefined ? { multiboot1: mb1 } : {}), ...(mb2 !== undefined ? { multiboot2: mb2 } : {}), bootableWithKernelOption: bootable, summary };
+  const aoutKludge = mb1 !== undefined && (u32(head, mb1 + 4) & MB1_AOUT_KLUDGE) !== 0;
+  const bootable = mb1 !== undefined && (arch === 'i386' || aoutKludge);
+  const headers = [mb1 !== undefined ? (aoutKludge ? 'multiboot (a.out kludge)' : 'multiboot') : undefined, mb2 !== undefined ? 'multiboot2' : undefined].filter(Boolean).join(' + ');
+  const iso = `boot an ISO with GRUB (the "boot" option) and use this ELF for symbols`;
+  const summary = arch === 'i386'
+    ? bootable
+      ? `ELF32 i386, ${headers}: QEMU boots it with -kernel`
+      : `ELF32 i386, multiboot2 only: QEMU's -kernel cannot boot it; ${iso}`
+    : bootable
+      ? `ELF64 x86-64, ${headers}: qemu-system-x86_64 boots it with -kernel`
+      : `ELF64 x86-64, ${headers}: QEMU's -kernel loads an ELF64 only through the multiboot a.out kludge (header flag bit 16); ${iso}`;
+  const qemu = arch === 'i386' ? 'qemu-system-i386' : 'qemu-system-x86_64';
+  return { arch, bits, ...(mb1 !== undefined ? { multiboot1: mb1 } : {}), ...(mb2 !== undefined ? { multiboot2: mb2 } : {}), bootableWithKernelOption: bootable, qemu, summary };
 }
 
 export function isKernel(r: KernelImage | NotAKernel): r is KernelImage {
