@@ -74,8 +74,9 @@ export class MmSessionExtension implements SessionExtension {
         return this.lastRegisters;
       },
       readPagingRegisters: async () => {
-        const r = await target.readRegisters();
-        const big = (name: string): bigint => BigInt(r.get(name) ?? 0);
+        // Exact: on x86-64 the control registers are 64-bit (CR3 may carry a PCID, EFER bits above 31).
+        const r = await target.readExactRegisters();
+        const big = (name: string): bigint => BigInt.asUintN(64, r.get(name) ?? 0n);
         return { cr0: big('cr0'), cr3: big('cr3'), cr4: big('cr4'), efer: big('efer') };
       },
     });
