@@ -1,6 +1,5 @@
-// The gdb side of the comparison on the x86-64 corpus kernels (X64_MATRIX), without the adapter
-// (its x86-64 support is being written; MMSCOPE_CORPUS_X64=1 puts these kernels in
-// corpus-gdb.test.ts): gdb-oracle.py runs each kernel's seeded plan under qemu-system-x86_64 with
+// The gdb side of the comparison on the x86-64 corpus kernels (X64_MATRIX) alone, a check of the
+// oracle itself (corpus-gdb.test.ts compares the same plans with the adapter): gdb-oracle.py runs each kernel's seeded plan under qemu-system-x86_64 with
 // `set architecture i386:x86-64`, every stop is a real one (no failed command, the kernel never
 // ends early), each kind runs at least 200 times, every pc and frame lies in the kernel's 64-bit
 // image, and every backtrace ends where the kernel's unwind information says (thread_start or

@@ -1,6 +1,6 @@
 // Memory and register access to the stopped guest for the runtime: registers read once per stop
-// (`g`), guest memory in 256-byte blocks cached until the guest runs, the unwound stack cached per
-// stop, and whether paging is on. Every cache is dropped when the guest resumes; nothing here
+// (`g`), guest-virtual memory through the one page walker and the session's physical memory (its
+// per-stop cache), the unwound stack cached per stop, and whether paging is on. Every cache is dropped when the guest resumes; nothing here
 // runs the guest. It does not check the run state: the stepping engine reads between its own
 // steps, and the Target checks that a user's request comes while the guest is stopped.
 
@@ -11,13 +11,14 @@ import { CodeMap } from './code-map';
 import { SessionError } from './errors';
 import { classifyInstruction, ClassifiedInstruction } from './instruction-kind';
 import { CodeSegmentBits, CpuMode, cpuModeOf, LOW_HALVES, modeNeedsDescriptor, parseCodeSegmentBits, RegisterSet, registerSetOf, symbolsAddressWidth } from './cpu-mode';
-import { AddressWidth, formatAddress } from '../../../qemu-bridge/src/address';
+import { AddressWidth, addressToBigInt, formatAddress } from '../../../qemu-bridge/src/address';
+import { PhysicalPiece, physicalPieces } from '../../../qemu-bridge/src/page-walker';
+import { TableCache } from '../../../qemu-bridge/src/paging/page-table-walk';
+import { PagingModel, pagingModel } from '../../../qemu-bridge/src/paging/paging-modes';
 import { unwindStack, UnwoundStackFrame } from './stack-unwinder';
 
 const CR0_PG = 0x80000000;
 const LOW_32 = 0xffffffffn;
-/** Memory blocks cached per stop. */
-const BLOCK = 256;
 
 export class GuestAccess implements TargetAccess {
   /** True once a stop saw CR0.PG set (the pre-paging breakpoint twins are retired then). */
@@ -59,7 +60,7 @@ export class GuestAccess implements TargetAccess {
 
   private cacheOf(thread: number): ThreadCaches {
     let c = this.caches.get(thread);
-    if (!c) this.caches.set(thread, (c = { memory: new Map() }));
+    if (!c) this.caches.set(thread, (c = {}));
     return c;
   }
 
@@ -241,46 +242,58 @@ export class GuestAccess implements TargetAccess {
     return this.readMemoryOf(this.thread, address, length);
   }
 
+  /**
+   * Reads guest-virtual memory of vCPU `thread`: translated by the one page walker through that
+   * vCPU's CR3 in its paging mode (tables read whole, once per stop), then read physically through
+   * the session's fastest tier with its per-stop page cache (qemu-bridge GuestMemory). Before paging
+   * is on, a linked address is read at its load address.
+   */
   private async readMemoryOf(thread: number, address: number, length: number): Promise<Buffer> {
     if (length <= 0) return Buffer.alloc(0);
-    const memoryCache = this.cacheOf(thread).memory;
-    const physical = this.pagingOn(thread) ? address : this.symbols.virtualToLoad(address) ?? address;
-    const first = Math.floor(physical / BLOCK);
-    const last = Math.floor((physical + length - 1) / BLOCK);
-    if (last - first > 64) return this.on(thread, () => this.rsp.withAddressMode(false, () => this.rsp.readMemory(physical, length, true)));
-    let block = first;
-    while (block <= last) {
-      if (memoryCache.has(block)) {
-        block++;
-        continue;
+    const memory = this.bridge.memory;
+    if (!this.pagingOn(thread)) return this.readPhysical(this.symbols.virtualToLoad(address) ?? address, length, address);
+    const paging = await this.pagingOf(thread);
+    let pieces: PhysicalPiece[];
+    try {
+      pieces = await physicalPieces(paging.model, paging.cr3, addressToBigInt(address, this.addressWidth), length, paging.tables);
+    } catch (e) {
+      if (e instanceof BridgeError && (e.code === 'PAGE_NOT_PRESENT' || e.code === 'INVALID_RANGE')) {
+        throw new SessionError('MEMORY_UNREADABLE', `Guest memory at ${this.formatAddress(address)} (${length} bytes) cannot be read; it is not mapped in the current address space.`);
       }
-      let end = block;
-      while (end + 1 <= last && !memoryCache.has(end + 1) && end - block < 7) end++;
-      try {
-        const from = block;
-        const data = await this.on(thread, () => this.rsp.withAddressMode(false, () => this.rsp.readMemory(from * BLOCK, (end - from + 1) * BLOCK)));
-        for (let b = block; b <= end; b++) memoryCache.set(b, data.subarray((b - block) * BLOCK, (b - block + 1) * BLOCK));
-      } catch (e) {
-        if (e instanceof BridgeError && e.code === 'RSP_COMMAND_FAILED') {
-          // Part of the range may be mapped: read exactly what was asked instead.
-          return this.on(thread, () => this.rsp.withAddressMode(false, () => this.rsp.readMemory(physical, length))).catch(() => {
-            throw new SessionError('MEMORY_UNREADABLE', `Guest memory at ${this.formatAddress(address)} (${length} bytes) cannot be read; it is not mapped in the current address space.`);
-          });
-        }
-        throw e;
-      }
-      block = end + 1;
+      throw e;
     }
+    if (pieces.length === 1) return this.readPhysical(pieces[0].physical, length, address);
     const out = Buffer.allocUnsafe(length);
-    for (let off = 0; off < length;) {
-      const a = physical + off;
-      const b = memoryCache.get(Math.floor(a / BLOCK)) as Buffer;
-      const inBlock = a - Math.floor(a / BLOCK) * BLOCK;
-      const n = Math.min(BLOCK - inBlock, length - off);
-      b.copy(out, off, inBlock, inBlock + n);
-      off += n;
-    }
+    for (const p of pieces) await memory.readPhysInto(p.physical, out, p.offset, p.length);
     return out;
+  }
+
+  /** Physical reads for a virtual read at `address` (named in the error when the memory is not there). */
+  private async readPhysical(physical: number, length: number, address: number): Promise<Buffer> {
+    try {
+      return await this.bridge.memory.readPhys(physical, length);
+    } catch (e) {
+      if (e instanceof BridgeError && e.code !== 'GUEST_RUNNING') {
+        throw new SessionError('MEMORY_UNREADABLE', `Guest memory at ${this.formatAddress(address)} (${length} bytes) cannot be read (${e.message})`);
+      }
+      throw e;
+    }
+  }
+
+  /** The paging model, CR3 and page-table cache of vCPU `thread` at this stop. */
+  private async pagingOf(thread: number): Promise<StopPaging> {
+    const cache = this.cacheOf(thread);
+    if (!cache.paging) {
+      const r = (await this.readAll(thread)).exact;
+      const reg = (name: string): bigint => BigInt.asUintN(64, r.get(name) ?? 0n);
+      const memory = this.bridge.memory;
+      cache.paging = {
+        model: pagingModel({ cr0: reg('cr0'), cr4: reg('cr4'), efer: reg('efer') }),
+        cr3: reg('cr3'),
+        tables: new TableCache((a, n) => memory.readPhys(Number(a), n)),
+      };
+    }
+    return cache.paging;
   }
 
   writeMemory(address: number, data: Uint8Array): Promise<void> {
@@ -290,9 +303,9 @@ export class GuestAccess implements TargetAccess {
   private async writeMemoryOf(thread: number, address: number, data: Uint8Array): Promise<void> {
     const physical = this.pagingOn(thread) ? address : this.symbols.virtualToLoad(address) ?? address;
     await this.on(thread, () => this.rsp.withAddressMode(false, () => this.rsp.writeMemory(physical, data)));
-    // Every vCPU may see the memory written: all cached memory and stacks go.
+    // Every vCPU may see the memory written (page tables too): all cached memory, tables and stacks go.
     for (const c of this.caches.values()) {
-      c.memory.clear();
+      c.paging = undefined;
       c.stack = undefined;
     }
     this.bridge.memory.invalidate();
@@ -323,7 +336,14 @@ export class GuestAccess implements TargetAccess {
 interface ThreadCaches {
   read?: RegisterRead;
   stack?: Promise<UnwoundStackFrame[]>;
-  memory: Map<number, Buffer>;
+  paging?: StopPaging;
+}
+
+/** What virtual reads of one vCPU walk with at one stop. */
+interface StopPaging {
+  readonly model: PagingModel;
+  readonly cr3: bigint;
+  readonly tables: TableCache;
 }
 
 /** One `g` read: the registers as numbers and exactly, and the CPU mode they give. */

@@ -89,7 +89,7 @@ export const MATRIX: readonly CorpusVariant[] = [
 
 /**
  * The x86-64 kernels. They boot in corpus-boot.test.ts; the gdb comparison runs them only with
- * MMSCOPE_CORPUS_X64=1 (the adapter's x86-64 support is being written), see corpusGdbMatrix().
+ * and the gdb matrix compares them with the adapter like the i386 ones (MMSCOPE_CORPUS_X64=0 leaves them out), see corpusGdbMatrix().
  */
 export const X64_MATRIX: readonly CorpusVariant[] = [
   { style: 'x86-64-higher-half', opt: 'O0', framePointer: true },
@@ -100,9 +100,9 @@ export const X64_MATRIX: readonly CorpusVariant[] = [
 /** Every kernel that must boot: the gdb matrix and the x86-64 kernels. */
 export const BOOT_MATRIX: readonly CorpusVariant[] = [...MATRIX, ...X64_MATRIX];
 
-/** The kernels corpus-gdb.test.ts compares: MATRIX, plus X64_MATRIX when `env.MMSCOPE_CORPUS_X64` is 1. */
+/** The kernels corpus-gdb.test.ts compares: MATRIX and X64_MATRIX (the x86-64 kernels left out when `env.MMSCOPE_CORPUS_X64` is 0). */
 export function corpusGdbMatrix(env: NodeJS.ProcessEnv = process.env): readonly CorpusVariant[] {
-  return env.MMSCOPE_CORPUS_X64 === '1' ? BOOT_MATRIX : MATRIX;
+  return env.MMSCOPE_CORPUS_X64 === '0' ? MATRIX : BOOT_MATRIX;
 }
 
 export function variantId(v: CorpusVariant): string {
