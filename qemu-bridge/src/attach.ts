@@ -117,6 +117,13 @@ export class QemuSession {
     return this.cr4Cache;
   }
 
+  /** CR0, CR3, CR4 and EFER now, exactly (EFER 0 when the gdbstub has none); needs the gdbstub and a stopped guest. */
+  async pagingRegisters(): Promise<{ cr0: bigint; cr3: bigint; cr4: bigint; efer: bigint }> {
+    if (!this.rsp) throw new NoMemoryTierError('read the paging registers');
+    const r = await this.rsp.readRegisters();
+    return { cr0: r.big('cr0'), cr3: r.big('cr3'), cr4: r.big('cr4'), efer: r.bytes('efer') ? r.big('efer') : 0n };
+  }
+
   /** CR3 now (needs the gdbstub and a stopped guest). */
   async cr3(): Promise<number> {
     if (!this.rsp) throw new NoMemoryTierError('read CR3');

@@ -2,7 +2,9 @@
 // our own page walker (any cr3), a per-stop page cache dropped on resume, and writes on request.
 
 import { PhysicalMemoryTier, TierName } from './memory-tiers';
-import { PagingMode, PhysicalRun, translateRange, PAGE_SIZE } from './page-walker';
+import { PagingMode, PhysicalRun, physicalPieces, translateRange, PAGE_SIZE } from './page-walker';
+import { TableCache } from './paging/page-table-walk';
+import { PagingModel } from './paging/paging-modes';
 import { GuestRunningError, InvalidRangeError, NoMemoryTierError } from './errors';
 
 export interface GuestMemoryOptions {
@@ -87,6 +89,18 @@ export class GuestMemory {
     const runs = await this.translate(address, length, cr3, mode);
     const parts = await Promise.all(runs.map((r) => this.readPhys(r.physical, r.length)));
     return Buffer.concat(parts, length);
+  }
+
+  /**
+   * Reads guest-virtual memory in any paging mode (`model`, from CR0/CR4/EFER) through the top-level
+   * table at `cr3`, addresses exact. Throws PageNotPresentError at the first page not mapped.
+   */
+  async readVirtual(address: bigint, length: number, cr3: number | bigint, model: PagingModel): Promise<Buffer> {
+    checkRange(0, length, this.maxReadLength);
+    const pieces = await physicalPieces(model, cr3, address, length, new TableCache((a, n) => this.readPhys(Number(a), n)));
+    const out = Buffer.allocUnsafe(length);
+    for (const p of pieces) await this.readPhysInto(p.physical, out, p.offset, p.length);
+    return out;
   }
 
   /** The physically contiguous runs behind a virtual range. */

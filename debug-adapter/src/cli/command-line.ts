@@ -67,6 +67,14 @@ export function parseNumberOption(option: string, text: string | boolean | undef
   return value;
 }
 
+/** An address option: decimal or 0x-hex, up to 64 bits, exact. */
+export function parseAddressOption(option: string, text: string | boolean | undefined): bigint {
+  if (typeof text !== 'string' || !/^(0[xX][0-9a-fA-F]+|\d+)$/.test(text.trim())) throw new UsageError(`--${option} needs a number (decimal or 0x-hex), got "${String(text)}".`);
+  const value = BigInt(text.trim());
+  if (value >= 1n << 64n) throw new UsageError(`${text} does not fit 64 bits.`);
+  return value;
+}
+
 export function usage(commands: readonly Command[]): string {
   const lines = ['usage: mmscope <command> [options]', '', 'commands:'];
   for (const c of commands) lines.push(`  ${c.name.padEnd(10)} ${c.summary}`);

@@ -1,17 +1,19 @@
 // `mmscope read`: attach to a running QEMU, read guest memory (physical, or virtual through a
 // page directory), print it as hex or JSON, and leave the guest running or stopped as found.
 
-import { parseHostPort, QemuSession } from '../../../qemu-bridge/src';
-import { Command, parseNumberOption, UsageError } from './command-line';
+import { jsonAddress, pagingModel, parseHostPort, QemuSession } from '../../../qemu-bridge/src';
+import { Command, parseAddressOption, parseNumberOption, UsageError } from './command-line';
 
-/** Formats bytes as lines of `address: 16 hex bytes  |ascii|`. */
-export function formatHexDump(address: number, bytes: Buffer): string {
+/** Formats bytes as lines of `address: 16 hex bytes  |ascii|` (addresses exact: 8 hex digits, 16 above 4 GiB). */
+export function formatHexDump(address: number | bigint, bytes: Buffer): string {
   const lines: string[] = [];
+  const start = BigInt(address);
+  const width = start + BigInt(bytes.length) > 0x100000000n ? 16 : 8;
   for (let off = 0; off < bytes.length; off += 16) {
     const row = bytes.subarray(off, off + 16);
     const hex = [...row].map((b) => b.toString(16).padStart(2, '0')).join(' ');
     const ascii = [...row].map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.')).join('');
-    lines.push(`${(address + off).toString(16).padStart(8, '0')}: ${hex.padEnd(47)}  |${ascii}|`);
+    lines.push(`${(start + BigInt(off)).toString(16).padStart(width, '0')}: ${hex.padEnd(47)}  |${ascii}|`);
   }
   return lines.join('\n') + (lines.length ? '\n' : '');
 }
@@ -35,28 +37,30 @@ export const readCommand: Command = {
     if (options.cr3 !== undefined && options.virt === undefined) throw new UsageError('--cr3 applies only to --virt.');
     const length = parseNumberOption('length', options.length);
     const virtual = options.virt !== undefined;
-    const address = parseNumberOption(virtual ? 'virt' : 'phys', virtual ? options.virt : options.phys);
-    const cr3Option = options.cr3 === undefined ? undefined : parseNumberOption('cr3', options.cr3);
+    const address = virtual ? parseAddressOption('virt', options.virt) : BigInt(parseNumberOption('phys', options.phys));
+    const cr3Option = options.cr3 === undefined ? undefined : parseAddressOption('cr3', options.cr3);
     const session = await QemuSession.attach({
       gdb: parseHostPort(options.gdb),
       qmp: typeof options.qmp === 'string' ? parseHostPort(options.qmp) : undefined,
       ramFile: typeof options.ram === 'string' ? options.ram : undefined,
     });
     let bytes: Buffer;
-    let cr3: number | undefined;
+    let cr3: bigint | undefined;
     try {
       if (virtual) {
-        cr3 = cr3Option ?? (await session.cr3());
-        bytes = await session.memory.readVirt(address, length, cr3);
+        // Any paging mode: the walker's model from CR0/CR4/EFER, the address exact (x86-64 kernels live above 2^53).
+        const paging = await session.pagingRegisters();
+        cr3 = cr3Option ?? paging.cr3;
+        bytes = await session.memory.readVirtual(address, length, cr3, pagingModel(paging));
       } else {
-        bytes = await session.memory.readPhys(address, length);
+        bytes = await session.memory.readPhys(Number(address), length);
       }
     } finally {
       await session.detach({ restore: true });
     }
     if (options.json) {
-      const out: Record<string, unknown> = { address, space: virtual ? 'virtual' : 'physical' };
-      if (cr3 !== undefined) out.cr3 = cr3;
+      const out: Record<string, unknown> = { address: jsonAddress(address), space: virtual ? 'virtual' : 'physical' };
+      if (cr3 !== undefined) out.cr3 = jsonAddress(cr3);
       out.length = bytes.length;
       out.bytes = bytes.toString('hex');
       io.stdout.write(JSON.stringify(out) + '\n');

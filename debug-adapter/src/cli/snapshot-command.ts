@@ -12,7 +12,7 @@ import { snapshotToJson } from '../mm/snapshot-json';
 import { formatSnapshot, formatTranslation } from '../mm/snapshot-text';
 import { translateAddress, translateCurrent, Translation } from '../mm/translate';
 import { buildSpaceSnapshot, formatSpaceSnapshot, PagingRegisters, SpaceSnapshot, spaceSnapshotToJson } from '../mm/space-snapshot';
-import { Command, OptionSpec, ParsedOptions, parseNumberOption, UsageError } from './command-line';
+import { Command, OptionSpec, ParsedOptions, parseAddressOption, parseNumberOption, UsageError } from './command-line';
 
 const ATTACH_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   gdb: { type: 'string', placeholder: 'HOST:PORT', description: "QEMU's gdbstub (required)" },
@@ -132,10 +132,3 @@ export const translateCommand: Command = {
   },
 };
 
-/** An address option: decimal or 0x-hex, up to 64 bits, exact. */
-function parseAddressOption(option: string, text: string | boolean | undefined): bigint {
-  if (typeof text !== 'string' || !/^(0[xX][0-9a-fA-F]+|\d+)$/.test(text.trim())) throw new UsageError(`--${option} needs a number (decimal or 0x-hex), got "${String(text)}".`);
-  const value = BigInt(text.trim());
-  if (value >= 1n << 64n) throw new UsageError(`${text} does not fit 64 bits.`);
-  return value;
-}
