@@ -200,6 +200,49 @@ describe('DAP: line breakpoints in an x86-64 kernel (real qemu-system-x86_64, gd
   });
 });
 
+describe('DAP: a caller frame\'s registers in an x86-64 kernel, exactly as gdb shows them (real qemu-system-x86_64)', function () {
+  this.timeout(180000);
+
+  it('frame 1\'s callee-saved registers (CFI-unwound, 64-bit data beyond 2^53 included) equal gdb\'s "frame 1" "info registers"', async () => {
+    // At -O2 workload() keeps its 64-bit hash in a callee-saved register across the call to depth().
+    const kernel = buildX64Kernel(['-O2']);
+    const names = ['rbx', 'rbp', 'r12', 'r13', 'r14', 'r15', 'rsp', 'rip'];
+    const [bt, , regsText] = await gdbAtFunction(kernel, 'depth', ['bt 2', 'frame 1', `info registers ${names.join(' ')}`]);
+    assert.match(bt, /#1 .* workload/, bt);
+    const theirs = new Map([...regsText.matchAll(/^(\w+)\s+0x([0-9a-f]+)/gm)].map((m) => [m[1], BigInt(`0x${m[2]}`)]));
+    assert.ok(theirs.size >= 6, regsText);
+    const marker = qemuMarker();
+    let dc: DebugClient | undefined;
+    try {
+      dc = await startClient();
+      const client = dc;
+      await launchAndStop(client, { kernel, marker, cmdline: '' }, async () => {
+        await client.setFunctionBreakpointsRequest({ breakpoints: [{ name: 'depth' }] });
+      });
+      const frames = (await client.stackTraceRequest({ threadId: 1 })).body.stackFrames;
+      assert.strictEqual(frames[1]?.name.replace(/\(.*$/, ''), 'workload');
+      const scopes = (await client.scopesRequest({ frameId: frames[1].id })).body.scopes;
+      const registers = scopes.find((x) => x.name === 'Registers');
+      assert.ok(registers);
+      const rows = (await client.variablesRequest({ variablesReference: registers.variablesReference })).body.variables;
+      const ours = new Map(rows.map((r) => [r.name, r.value.split(' ')[0]]));
+      const compared: string[] = [];
+      for (const [name, value] of theirs) {
+        if (!ours.has(name)) continue;
+        assert.strictEqual(ours.get(name), hex16(value), `${name} in frame 1: gdb ${hex16(value)}`);
+        compared.push(name);
+      }
+      console.log(`      (${[...theirs].map(([n, v]) => `${n}=${hex16(v)}`).join(" ")})`);
+      assert.ok(compared.length >= 5, `compared ${compared.join(', ')}`);
+      // The point: a register beyond 2^53 (a JavaScript number would round it) is among them.
+      assert.ok([...theirs].some(([name, v]) => compared.includes(name) && v > BigInt(Number.MAX_SAFE_INTEGER) && v < 0xffff800000000000n),
+        `a callee-saved register holds 64-bit data in frame 1: ${[...theirs].map(([n, v]) => `${n}=${hex16(v)}`).join(' ')}`);
+    } finally {
+      await endSessionLeavingNoQemu(dc, marker);
+    }
+  });
+});
+
 describe('DAP: an x86-64 kernel without call frame information (real qemu-system-x86_64, gdb as oracle)', function () {
   this.timeout(120000);
 

@@ -26,9 +26,9 @@ describe('session: source frames carry their inline depth to the inspector', fun
     for (const pc of pcs) {
       if (!symbols.scopeChainAt(pc)) continue;
       stack.clear();
-      const top: UnwoundStackFrame = { index: 0, pc, symbolPc: pc, registers: new Map() };
+      const top: UnwoundStackFrame = { index: 0, pc, symbolPc: pc, registers: new Map(), exactRegisters: new Map() };
       // A caller frame whose return address is just past `pc`: it is looked up at `pc` itself.
-      const caller: UnwoundStackFrame = { index: 1, pc: pc + 1, symbolPc: pc + 1, registers: new Map() };
+      const caller: UnwoundStackFrame = { index: 1, pc: pc + 1, symbolPc: pc + 1, registers: new Map(), exactRegisters: new Map() };
       const frames = stack.expand([top, caller]);
       const shownAtTop = codeMap.shownFrames(pc, true).length;
       if (shownAtTop < symbols.framesAt(pc).length) notEntered++;

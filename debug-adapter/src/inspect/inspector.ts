@@ -422,7 +422,7 @@ export class Inspector {
    * not the faulting frame an exception stop shows as frame 0).
    */
   private async exactRegisters(frame: FrameContext): Promise<Map<string, bigint>> {
-    const live = frame.frameIndex === 0 ? await this.access.readExactRegisters?.().catch(() => undefined) : undefined;
+    const live = frame.frameIndex === 0 ? await this.access.readExactRegisters?.().catch(() => undefined) : frame.exactRegisters;
     const out = new Map<string, bigint>();
     for (const [k, v] of frame.registers) out.set(k, exactIfSame(live?.get(k), v));
     if (frame.frameIndex === 0) for (const [k, v] of this.registerOverrides) out.set(k, v);

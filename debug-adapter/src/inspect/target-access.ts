@@ -35,6 +35,8 @@ export interface FrameContext {
   pc: number;
   cfa?: number;
   registers: ReadonlyMap<string, number>;
+  /** The same registers exactly, when the unwinder knows them (callee-saved 64-bit data in a caller frame). */
+  exactRegisters?: ReadonlyMap<string, bigint>;
   frameIndex: number;
   /**
    * Which source frame of the machine frame: 0 the outermost (non-inlined) function, N the Nth

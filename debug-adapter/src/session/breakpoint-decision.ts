@@ -92,6 +92,7 @@ export function toFrameContext(frame: UnwoundStackFrame): FrameContext {
     pc: frame.symbolPc,
     ...(frame.cfa !== undefined ? { cfa: frame.cfa } : {}),
     registers: frame.registers,
+    exactRegisters: frame.exactRegisters,
     frameIndex: frame.index,
   };
 }

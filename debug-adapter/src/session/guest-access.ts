@@ -202,7 +202,7 @@ export class GuestAccess implements TargetAccess {
       const frames = (async () => {
         const registers = await this.registersOf(thread);
         const registerSet = await this.registerSet(thread);
-        return unwindStack(this.symbols, this.codeMap, registers, this.viewOf(thread), { pagingOn: this.pagingOn(thread), maxFrames: Math.max(maxFrames, 64), registerSet });
+        return unwindStack(this.symbols, this.codeMap, registers, this.viewOf(thread), { pagingOn: this.pagingOn(thread), maxFrames: Math.max(maxFrames, 64), registerSet, liveExact: (await this.readAll(thread)).exact });
       })();
       cache.stack = frames;
       frames.catch(() => {

@@ -46,8 +46,10 @@ export interface UnwoundStackFrame {
   pc: number;
   /** The virtual address the symbols know `pc` by (different from pc before paging is on). */
   symbolPc: number;
-  /** Registers known in this frame, by lower-case name. */
+  /** Registers known in this frame, by lower-case name (the address rule: exact for addresses). */
   registers: Map<string, number>;
+  /** The same registers with exact unsigned values (a callee-saved register may hold 64-bit data). */
+  exactRegisters: Map<string, bigint>;
   /** The canonical frame address of this frame when known. */
   cfa?: number;
   /** How this frame's caller was found. */
@@ -62,6 +64,22 @@ export interface UnwindOptions {
   stubs?: readonly InterruptStubLayout[];
   /** The register roles of the CPU's mode (default i386). */
   registerSet?: RegisterSet;
+  /** Frame 0's registers with exact values (else its numbers are taken as exact). */
+  liveExact?: ReadonlyMap<string, bigint>;
+}
+
+/** The exact unsigned value of a register number (numbers of 64-bit registers are signed). */
+const exactOf = (v: number): bigint => BigInt.asUintN(64, BigInt(v));
+
+/** Exact values for `numbers`, taken from `exact` where it holds the same value. */
+function exactFor(numbers: ReadonlyMap<string, number>, exact: ReadonlyMap<string, bigint> | undefined): Map<string, bigint> {
+  const out = new Map<string, bigint>();
+  for (const [name, v] of numbers) {
+    const e = exact?.get(name);
+    // `e` is this register's value when the number is its (signed or unsigned) rounding.
+    out.set(name, e !== undefined && (Number(BigInt.asIntN(64, e)) === v || Number(e) === v) ? BigInt.asUintN(64, e) : exactOf(v));
+  }
+  return out;
 }
 
 const word = (b: Buffer, i: number): number => b.readUInt32LE(i * 4);
@@ -81,15 +99,18 @@ export async function unwindStack(
   const set = options.registerSet ?? I386_REGISTERS;
   const width = set.addressWidth;
   let regs = new Map(liveRegisters);
+  let exact = exactFor(regs, options.liveExact);
   for (let index = 0; index < maxFrames; index++) {
     const pc = regs.get(set.pc);
     if (pc === undefined) break;
     const symbolPc = codeMap.symbolAddress(pc, options.pagingOn);
-    const frame: UnwoundStackFrame = { index, pc, symbolPc, registers: regs };
+    const frame: UnwoundStackFrame = { index, pc, symbolPc, registers: regs, exactRegisters: exact };
     frames.push(frame);
     if (index > 0 && pc === 0) break;
     const lookup = index === 0 ? symbolPc : wrapAddress(symbolPc - 1, width);
     let caller: Map<string, number> | undefined;
+    // Exact values CFI recovered for the caller (by name); the other registers carry over or are addresses.
+    let callerExact: Map<string, bigint> | undefined;
     try {
       const stub = stubRanges.find((r) => lookup >= r.start && lookup < r.end);
       if (stub && index > 0 && set.wordSize === 4) {
@@ -116,9 +137,14 @@ export async function unwindStack(
           frame.unwoundBy = 'cfi';
           if (unwound.returnAddress !== undefined) {
             caller = callerRegisters(regs, set);
+            callerExact = new Map([...exact].filter(([name]) => caller?.has(name)));
             for (const [n, v] of unwound.registers) {
               const name = set.dwarfNames[n];
               if (name) caller.set(name, wrapAddress(v, width));
+            }
+            for (const [n, v] of unwound.values ?? []) {
+              const name = set.dwarfNames[n];
+              if (name) callerExact.set(name, BigInt.asUintN(width, v));
             }
             caller.set(set.sp, wrapAddress(unwound.cfa, width));
             caller.set(set.pc, wrapAddress(unwound.returnAddress, width));
@@ -143,6 +169,7 @@ export async function unwindStack(
     if (frame.unwoundBy !== 'interrupt-frame' && callerSp <= sp) break;
     if ((caller.get(set.pc) ?? 0) === 0) break;
     regs = caller;
+    exact = exactFor(regs, callerExact ?? new Map([...exact].filter(([name]) => caller?.has(name))));
   }
   return frames;
 }

@@ -107,7 +107,7 @@ static u64 hash_region(const struct region *r) {
   return h;
 }
 
-static long depth(long n) {
+static __attribute__((noinline)) long depth(long n) {
   if (n <= 1)
     return 1;
   return n + depth(n - 1);
