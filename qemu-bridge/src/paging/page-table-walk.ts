@@ -113,7 +113,8 @@ const hex = (n: bigint): string => `0x${n.toString(16)}`;
 
 /** Reads whole tables once each (keyed by physical address and size). */
 export class TableCache {
-  private readonly tables = new Map<string, Buffer | Error>();
+  /** Each table's read, started once (concurrent askers share it). */
+  private readonly tables = new Map<string, Promise<Buffer | Error>>();
 
   constructor(private readonly read: PhysicalBytesReader) {}
 
@@ -121,20 +122,31 @@ export class TableCache {
     return this.tables.size;
   }
 
-  async table(address: bigint, geometry: LevelGeometry): Promise<Buffer | Error> {
+  table(address: bigint, geometry: LevelGeometry): Promise<Buffer | Error> {
     const bytes = geometry.entries * geometry.entryBytes;
     const key = `${address}:${bytes}`;
     let t = this.tables.get(key);
     if (!t) {
-      try {
-        const b = await this.read(address, bytes);
-        t = b.length === bytes ? b : new Error(`only ${b.length} of its ${bytes} bytes could be read`);
-      } catch (e) {
-        t = e instanceof Error ? e : new Error(String(e));
-      }
+      t = this.read(address, bytes).then(
+        (b) => (b.length === bytes ? b : new Error(`only ${b.length} of its ${bytes} bytes could be read`)),
+        (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
+      );
       this.tables.set(key, t);
     }
     return t;
+  }
+
+  /** Whether the table's read has started. */
+  has(address: bigint, geometry: LevelGeometry): boolean {
+    return this.tables.has(`${address}:${geometry.entries * geometry.entryBytes}`);
+  }
+
+  /** Starts the reads of tables not read yet, all at once (a slow tier pipelines them), without waiting. */
+  prefetch(addresses: readonly bigint[], geometry: LevelGeometry, limit: number): void {
+    for (const a of addresses) {
+      if (this.tables.size >= limit) return;
+      void this.table(a, geometry);
+    }
   }
 }
 
@@ -340,7 +352,7 @@ async function traverse(model: PagingModel, cr3: number | bigint, read: Physical
       }
       repeatBudget -= before.pages;
     }
-    if (!before && cache.count >= maxTables) {
+    if (!before && cache.count >= maxTables && !cache.has(tableAddress, geometry)) {
       stop(base, `The walk stopped after ${maxTables} page tables; the rest of the address space from ${hex(base)} is not shown.`);
       return none;
     }
@@ -362,6 +374,16 @@ async function traverse(model: PagingModel, cr3: number | bigint, read: Physical
       let bytes = 0n;
       const first = depth === 0 ? top.first ?? 0 : 0;
       const end = depth === 0 ? Math.min(geometry.entries, first + (top.count ?? geometry.entries)) : geometry.entries;
+      // The tables this one points to are read all at once before the walk descends (over the gdbstub
+      // the reads pipeline instead of waiting for each other); each is still read once.
+      const children: bigint[] = [];
+      for (let index = first; index < end; index++) {
+        const raw = entryOf(table, geometry, index);
+        if ((raw & 1n) === 0n) continue;
+        const e = entries[index] ?? (entries[index] = decodeEntry(model, geometry, raw));
+        if (e.present && !e.leaf && e.reserved === 0n) children.push(e.address);
+      }
+      cache.prefetch(children, model.levels[depth + 1], maxTables);
       for (let index = first; index < end && !stopped; index++) {
         let entry = entries[index];
         if (!entry) {
