@@ -1,5 +1,6 @@
 // A FAKE i386 machine behind a scripted gdbstub, for run-control tests without QEMU: a few vCPUs
-// sharing one flat memory (no paging: virtual and physical addresses are the same), registers,
+// sharing one flat memory (paging on with an identity map: one 4 MiB PSE page at CR3, so virtual
+// and physical addresses are the same, for the adapter's own page walker too), registers,
 // software and hardware breakpoints, single steps and continues. Code runs on a deliberately
 // minimal interpreter that knows only the instructions gcc -O0 emits for the test programs
 // (push/pop, mov, add/sub/cmp, jmp/jcc, call/ret, leave, nop, hlt, out); anything else is a
@@ -11,6 +12,10 @@
 import { FakeRspPeer, INTERRUPT, packet, QEMU_QSUPPORTED } from './fake-rsp-peer';
 
 /** The registers of the fake's target description, in `g` packet order, 32 bits each. */
+/** Where the fake's page directory lies (CR3). */
+export const FAKE_PAGE_DIRECTORY = 0x1000;
+const CR4_PSE = 0x10;
+
 export const FAKE_REGISTERS = ['eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi', 'eip', 'eflags', 'cs', 'ss', 'ds', 'es', 'fs', 'gs', 'cr0', 'cr2', 'cr3', 'cr4'] as const;
 export type FakeRegister = (typeof FAKE_REGISTERS)[number];
 export type FakeCpu = Record<FakeRegister, number>;
@@ -71,11 +76,16 @@ export class FakeI386Gdbstub {
   constructor(options: FakeMachineOptions) {
     this.memory = Buffer.alloc(options.memorySize ?? 2 << 20);
     for (const s of options.segments) Buffer.from(s.bytes).copy(this.memory, s.address);
+    // The page directory CR3 names: PD[0] maps 0-4 MiB onto itself (present, writable, 4 MiB page).
+    if (options.segments.some((s) => s.address < FAKE_PAGE_DIRECTORY + 4096 && s.address + s.bytes.length > FAKE_PAGE_DIRECTORY)) {
+      throw new Error(`a segment overlaps the fake's page directory at 0x${FAKE_PAGE_DIRECTORY.toString(16)}`);
+    }
+    this.memory.writeUInt32LE(0x00000083, FAKE_PAGE_DIRECTORY);
   }
 
   /** Adds vCPU `thread` stopped at `eip` with stack pointer `esp` (thread ids from 1, as QEMU numbers them). */
   addCpu(thread: number, eip: number, esp: number): FakeCpu {
-    const cpu: FakeCpu = { eax: 0, ecx: 0, edx: 0, ebx: 0, esp, ebp: 0, esi: 0, edi: 0, eip, eflags: 0x2, cs: 0x8, ss: 0x10, ds: 0x10, es: 0x10, fs: 0x10, gs: 0x10, cr0: CR0_PAGING, cr2: 0, cr3: 0x1000, cr4: 0 };
+    const cpu: FakeCpu = { eax: 0, ecx: 0, edx: 0, ebx: 0, esp, ebp: 0, esi: 0, edi: 0, eip, eflags: 0x2, cs: 0x8, ss: 0x10, ds: 0x10, es: 0x10, fs: 0x10, gs: 0x10, cr0: CR0_PAGING, cr2: 0, cr3: FAKE_PAGE_DIRECTORY, cr4: CR4_PSE };
     this.cpus.set(thread, cpu);
     return cpu;
   }
