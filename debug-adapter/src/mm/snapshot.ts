@@ -120,7 +120,12 @@ class KernelMemory {
   private readonly tables = new Map<number, Uint32Array | undefined>();
   kpd: Uint32Array = new Uint32Array(ENTRIES_PER_TABLE);
 
-  constructor(private readonly read: PhysicalReader, private readonly d: MmDebugInfo) {}
+  /** 32-bit paging over the KPD, with PSE (and PGE) as the kernel set them in CR4. */
+  readonly model: PagingModel;
+
+  constructor(private readonly read: PhysicalReader, private readonly d: MmDebugInfo, cr4: number) {
+    this.model = pagingModel({ cr0: 0x80000000, cr4 });
+  }
 
   async loadKpd(): Promise<void> {
     this.kpd = toWords(await this.read(this.d.kpdPhys, PAGE_SIZE));
@@ -170,9 +175,6 @@ class KernelMemory {
     if (!t) throw new Error('it lies outside RAM or cannot be read');
     return Buffer.from(t.buffer, t.byteOffset, PAGE_SIZE);
   });
-
-  /** 32-bit paging over the KPD, with PSE as the kernel set it. */
-  model: PagingModel = pagingModel({ cr0: 0x80000000, cr4: 0 });
 
   /**
    * Walks directory entries first..first+count-1 of the KPD (or of a process's UPD laid over the
@@ -242,8 +244,7 @@ export async function buildSnapshot(src: SnapshotSource): Promise<MmSnapshot> {
   const findings: Finding[] = [];
   const { cr0, cr3, cr4 } = src.registers;
   const pse = (cr4 & 0x10) !== 0;
-  const mem = new KernelMemory(src.read, d);
-  mem.model = pagingModel({ cr0: 0x80000000, cr4 });
+  const mem = new KernelMemory(src.read, d, cr4);
   await mem.loadKpd();
 
   // Block table and owner records.
