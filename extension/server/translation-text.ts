@@ -17,7 +17,8 @@ export function translationLines(t: Translation): string[] {
   const lines = [`virtual \`${typeof t.virtual === 'number' ? hex(t.virtual) : t.virtual}\` (${space})`];
   for (const step of t.steps ?? []) {
     const where = step.entryAddress !== undefined ? ` at ${hex(step.entryAddress)}` : '';
-    const name = step.level === 'PD' ? `PDE ${t.directorySource === 'upd' ? 'UPD' : 'KPD'}` : step.level === 'PT' ? 'PTE' : step.level;
+    // Our guest's directory entry comes from the KPD or the process's UPD; otherwise the level's name.
+    const name = step.level === 'PD' && t.directorySource ? `PDE ${t.directorySource === 'upd' ? 'UPD' : 'KPD'}` : step.level === 'PT' ? 'PTE' : step.level;
     lines.push(`→ ${name}[${step.index}] = \`${step.raw}\`${where}${step.describe ? ` ${step.describe}` : ''}`);
   }
   if (t.notMapped) {
