@@ -27,6 +27,8 @@ import {
 import { SnapshotJson } from '../../debug-adapter/src/mm/snapshot-json';
 import { EVALUATE_REQUEST, EvaluateParams, EvaluateResult, LIVE_FEED_NOTIFICATION, LiveFeedParams, SNAPSHOT_NOTIFICATION, ServerSnapshotParams, TRANSLATE_REQUEST } from '../server/protocol';
 import { expressionAt } from '../server/c-expression';
+import { translationLines } from '../server/translation-text';
+import { translateCurrent } from '../../debug-adapter/src/mm/translate';
 import { pathUri } from '../server/site-files';
 import { startDashboardServer } from '../../debug-adapter/src/live/dashboard-server';
 import { buildSnapshot } from '../../debug-adapter/src/mm/snapshot';
@@ -227,5 +229,26 @@ describe('expression under the cursor', function () {
     assert.strictEqual(at('    panic("chain %u", id);', 12), undefined);
     assert.strictEqual(at('    panic("chain %u", id);', 23), 'id');
     assert.strictEqual(at('#include "mm.h"', 11), undefined);
+  });
+});
+
+describe('translation lines of a kernel without our descriptor (level 0)', function () {
+  it('name every level of a 4-level walk, the exact 64-bit address and the page, with no KPD or UPD', async () => {
+    const mem = Buffer.alloc(0x8000);
+    mem.writeBigUInt64LE(0x2000n | 3n, 0x1000 + 511 * 8);
+    mem.writeBigUInt64LE(0x3000n | 3n, 0x2000 + 510 * 8);
+    mem.writeBigUInt64LE(0x4000n | 3n, 0x3000 + 1 * 8);
+    mem.writeBigUInt64LE(0x7000n | 0x63n | (1n << 63n), 0x4000 + 3 * 8);
+    const t = await translateCurrent({ cr0: 0x80000001n, cr3: 0x1000n, cr4: 0x20n, efer: 0xd00n }, async (a, n) => mem.subarray(a, a + n), 0xffffffff80203456n);
+    const lines = translationLines(t);
+    assert.deepStrictEqual(lines, [
+      'virtual `0xffffffff80203456` (current address space)',
+      '→ PML4[511] = `0x0000000000002003` at 0x00001ff8 P RW',
+      '→ PDPT[510] = `0x0000000000003003` at 0x00002ff0 P RW',
+      '→ PD[1] = `0x0000000000004003` at 0x00003008 P RW',
+      '→ PTE[3] = `0x8000000000007063` at 0x00004018 P RW A D NX',
+      '→ writable, kernel, no execute',
+      '→ physical `0x00007456`',
+    ]);
   });
 });
