@@ -8,7 +8,7 @@
 import * as assert from 'assert';
 import { DebugClient } from '@vscode/debugadapter-testsupport';
 import { DebugProtocol } from '@vscode/debugprotocol';
-import { findFreePort, parseInfoRegisters, parseInfoTlb, QmpClient } from '../../qemu-bridge/src';
+import { findFreePort, parseInfoTlb, QmpClient } from '../../qemu-bridge/src';
 import { endSessionLeavingNoQemu, processesWith, qemuMarker, shownStack, startClient } from './dap-fixture';
 import { buildExceptionKernel, ExceptionArch, KernelLayout, lineOf, markerLine } from './fixtures-exc/build';
 
