@@ -1,5 +1,6 @@
 // The pure parts of CPU exception stops: QEMU's `-d int,cpu_reset` log parsed from real log text
-// (recorded from the test kernel in fixtures-exc and from our guest with its timer running),
+// (recorded from the test kernel in fixtures-exc, i386 and x86-64, and from our guest with its
+// timer running),
 // error-code decoding and the stop sentences, IDT gates, and the CPU-pushed interrupt frame.
 
 import * as assert from 'assert';
@@ -7,8 +8,12 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { chainToDelivery, formatChain, parseInterruptLog, tripleFaultChain } from '../src/exceptions/interrupt-log';
 import { decodePageFaultError, decodeSelectorError, describeException, describePageFaultAccess } from '../src/exceptions/cpu-exceptions';
-import { decodeGate, handlerEntries, parseIdtr } from '../src/exceptions/idt';
-import { faultingFrame } from '../src/exceptions/interrupt-frame';
+import { decodeGate, decodeLongGate, handlerEntries, parseIdtr } from '../src/exceptions/idt';
+import { faultingFrame, faultingFrame64 } from '../src/exceptions/interrupt-frame';
+import { addressFromBigInt } from '../../qemu-bridge/src/address';
+
+/** The adapter's number for a 64-bit address (signed: the kernel half is negative). */
+const a64 = (v: bigint): number => addressFromBigInt(v, 64);
 
 const LOGS = path.resolve(__dirname, '..', '..', '..', 'debug-adapter', 'test', 'fixtures-exc', 'logs');
 const log = (name: string): string => fs.readFileSync(path.join(LOGS, name), 'latin1');
@@ -124,5 +129,69 @@ describe('exceptions: IDT and interrupt frame', () => {
     assert.strictEqual(u.errorCode, undefined);
     assert.deepStrictEqual([u.registers.get('eip'), u.registers.get('esp'), u.registers.get('ss'), u.registers.get('cs'), u.fromUser], [0x8048000, 0xbffff000, 0x23, 0x1b, true]);
     assert.strictEqual(faultingFrame(live, Buffer.alloc(8), true), undefined);
+  });
+});
+
+describe('exceptions on x86-64: the long-mode log, gates, frame and sentences', () => {
+  it('parses qemu-system-x86_64 7.2\'s log: the chain of a kernel without an IDT, and the first fault\'s 64-bit registers exactly', () => {
+    const events = parseInterruptLog(log('x86_64-triple-fault-no-idt.log'));
+    const chain = tripleFaultChain(events);
+    assert.ok(chain);
+    assert.strictEqual(formatChain(chain), '#PF → #GP (delivered as #DF) → #GP → triple fault');
+    const first = chain.first;
+    assert.ok(first);
+    assert.deepStrictEqual([first.width, first.vector, first.errorCode, first.cr2, first.cs, first.eip, first.esp, first.ss],
+      [64, 14, 2, 0xdead0000, 8, a64(0xffffffff80105786n), a64(0xffffffff8010bfb0n), 0x10]);
+    const r = first.registers;
+    assert.deepStrictEqual(['rax', 'rdx', 'rsi', 'rdi', 'rbp', 'rsp', 'rip', 'r8', 'r15', 'eflags', 'cs', 'ss', 'cr0', 'cr2', 'cr3', 'efer'].map((n) => r.get(n)),
+      [0xdead0000, 0x1234, 0x1234, 0xdead0000, a64(0xffffffff8010bfc0n), a64(0xffffffff8010bfb0n), a64(0xffffffff80105786n), 0, 0, 0x82, 8, 0x10, 0x80000011, 0xdead0000, 0x10d000, 0x500]);
+    // The low halves the adapter keeps beside the 64-bit registers.
+    assert.deepStrictEqual([r.get('eip'), r.get('esp'), r.get('eax')], [0x80105786, 0x8010bfb0, 0xdead0000]);
+  });
+
+  it('reads the 64-bit IDTR and decodes 16-byte gates (offset 63:0, IST, type), leaving out what long mode cannot deliver', () => {
+    assert.deepStrictEqual(parseIdtr('GDT=     0000000000107000 00000037\nIDT=     ffffffff80115000 00000fff\n', 64), { base: a64(0xffffffff80115000n), limit: 0xfff });
+    assert.deepStrictEqual(parseIdtr('IDT=     ffffffff80115000 00000fff\n'), { base: 0x80115000, limit: 0xfff });
+    const table = Buffer.alloc(16 * 16);
+    // vector 14: interrupt gate 0x08:0xffffffff80105a3c, IST 2; vector 3: trap gate DPL 3; vector 6: a 32-bit-style task gate (invalid in long mode).
+    Buffer.from([0x3c, 0x5a, 0x08, 0x00, 0x02, 0x8e, 0x10, 0x80, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]).copy(table, 14 * 16);
+    Buffer.from([0x10, 0x5a, 0x08, 0x00, 0x00, 0xef, 0x10, 0x80, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]).copy(table, 3 * 16);
+    Buffer.from([0x10, 0x5a, 0x08, 0x00, 0x00, 0x85, 0x10, 0x80, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]).copy(table, 6 * 16);
+    assert.deepStrictEqual(decodeLongGate(table, 14), { vector: 14, present: true, type: 'interrupt', dpl: 0, selector: 8, offset: a64(0xffffffff80105a3cn), ist: 2 });
+    assert.deepStrictEqual(decodeLongGate(table, 3), { vector: 3, present: true, type: 'trap', dpl: 3, selector: 8, offset: a64(0xffffffff80105a10n), ist: 0 });
+    assert.strictEqual(decodeLongGate(table, 6)?.type, 'invalid');
+    assert.deepStrictEqual([...handlerEntries({ base: 0, limit: 0xff }, table, [3, 6, 14], 'long')], [[3, a64(0xffffffff80105a10n)], [14, a64(0xffffffff80105a3cn)]]);
+    // A limit that ends inside the 16-byte gate 14 leaves it out; read as 8-byte gates, the same bytes are other vectors.
+    assert.deepStrictEqual([...handlerEntries({ base: 0, limit: 14 * 16 + 14 }, table, [3, 14], 'long')], [[3, a64(0xffffffff80105a10n)]]);
+    assert.notDeepStrictEqual([...handlerEntries({ base: 0, limit: 0xff }, table, [3, 14])], [...handlerEntries({ base: 0, limit: 0xff }, table, [3, 14], 'long')]);
+  });
+
+  it('rebuilds the faulting frame from the long-mode frame (8-byte slots; ss:rsp always pushed), in kernel and from user mode', () => {
+    const live = new Map([['rip', a64(0xffffffff80105a3cn)], ['rsp', a64(0xffffffff8010bf80n)], ['eip', 0x80105a3c], ['esp', 0x8010bf80], ['cs', 8], ['rax', 7], ['cr2', 0xdead0000]]);
+    const slots = (values: bigint[]): Buffer => {
+      const b = Buffer.alloc(values.length * 8);
+      values.forEach((v, i) => b.writeBigUInt64LE(v, i * 8));
+      return b;
+    };
+    const k = faultingFrame64(live, slots([2n, 0xffffffff80105786n, 8n, 0x82n, 0xffffffff8010bfb0n, 0x10n]), true);
+    assert.ok(k);
+    assert.strictEqual(k.errorCode, 2);
+    assert.deepStrictEqual(['rip', 'rsp', 'eflags', 'cs', 'ss', 'rax', 'eip', 'esp'].map((n) => k.registers.get(n)),
+      [a64(0xffffffff80105786n), a64(0xffffffff8010bfb0n), 0x82, 8, 0x10, 7, 0x80105786, 0x8010bfb0]);
+    assert.strictEqual(k.fromUser, false);
+    const u = faultingFrame64(live, slots([0xffffffff80105900n, 0x1bn, 0x202n, 0xffffffff80120ff8n, 0x23n]), false);
+    assert.ok(u);
+    assert.deepStrictEqual([u.registers.get('rip'), u.registers.get('rsp'), u.registers.get('cs'), u.registers.get('ss'), u.fromUser, u.errorCode],
+      [a64(0xffffffff80105900n), a64(0xffffffff80120ff8n), 0x1b, 0x23, true, undefined]);
+    // Five slots are the least a frame has (six with an error code); the 32-bit reader sees other values in the same bytes.
+    assert.strictEqual(faultingFrame64(live, Buffer.alloc(40), true), undefined);
+  });
+
+  it('prints 64-bit addresses exactly in the sentences', () => {
+    assert.strictEqual(describePageFaultAccess(2, a64(0xffff8000dead0000n), 64), 'write to 0xffff8000dead0000, not present, in kernel mode');
+    assert.strictEqual(describeException({ vector: 14, errorCode: 0x10, cr2: a64(0xffffffff80200000n), where: 'x.c:1', width: 64 }),
+      'page fault: instruction fetch from 0xffffffff80200000, not present, in kernel mode, at x.c:1');
+    // The i386 printing of the same number is its low 32 bits (that is the bug a 64-bit kernel showed).
+    assert.strictEqual(describePageFaultAccess(2, a64(0xffffffff80105800n)), 'write to 0x80105800, not present, in kernel mode');
   });
 });

@@ -1,6 +1,9 @@
 // The CPU exceptions mmscope can stop on, what their error codes mean, and the one sentence a
 // stop says about each. Pure: numbers in, text out. Vector numbers and error-code layouts follow
-// the Intel SDM vol. 3A, chapter 6 ("Interrupt and Exception Handling").
+// the Intel SDM vol. 3A, chapter 6 ("Interrupt and Exception Handling"). Addresses are printed
+// exactly at the target's width (qemu-bridge/src/address.ts): 0xdead0000, 0xffffffff80105786.
+
+import { addressToBigInt, AddressWidth } from '../../../qemu-bridge/src/address';
 
 /** An exception-breakpoint filter for one CPU exception (or the triple fault, which is no vector). */
 export interface CpuExceptionKind {
@@ -22,6 +25,7 @@ export const CPU_EXCEPTIONS: readonly CpuExceptionKind[] = [
   { filter: 'cpu-general-protection', vector: 13, mnemonic: '#GP', name: 'general protection fault', label: 'CPU: general protection (#GP)', errorCode: true, default: false },
   { filter: 'cpu-double-fault', vector: 8, mnemonic: '#DF', name: 'double fault', label: 'CPU: double fault (#DF)', errorCode: true, default: false },
   { filter: 'cpu-invalid-opcode', vector: 6, mnemonic: '#UD', name: 'invalid opcode', label: 'CPU: invalid opcode (#UD)', errorCode: false, default: false },
+  { filter: 'cpu-breakpoint', vector: 3, mnemonic: '#BP', name: 'breakpoint', label: 'CPU: breakpoint (#BP, int3)', errorCode: false, default: false },
   { filter: 'cpu-divide-error', vector: 0, mnemonic: '#DE', name: 'divide error', label: 'CPU: divide error (#DE)', errorCode: false, default: false },
   { filter: TRIPLE_FAULT_FILTER, mnemonic: 'triple fault', name: 'triple fault', label: 'CPU: triple fault', errorCode: false, default: true },
 ];
@@ -93,11 +97,14 @@ export function decodeSelectorError(code: number): SelectorError {
 
 export const hex = (n: number): string => `0x${(n >>> 0).toString(16)}`;
 
+/** An address in hex without leading zeros, exact at `width` (a 64-bit address number is signed). */
+export const hexAddress = (a: number, width: AddressWidth = 32): string => (width === 32 ? hex(a) : `0x${addressToBigInt(a, 64).toString(16)}`);
+
 /** The access of a page fault in words: "write to 0xdead0000, not present, in kernel mode". */
-export function describePageFaultAccess(error: number, cr2: number): string {
+export function describePageFaultAccess(error: number, cr2: number, width: AddressWidth = 32): string {
   const e = decodePageFaultError(error);
   const access = e.fetch ? 'instruction fetch from' : e.write ? 'write to' : 'read from';
-  const parts = [`${access} ${hex(cr2)}`, e.present ? 'protection violation' : 'not present'];
+  const parts = [`${access} ${hexAddress(cr2, width)}`, e.present ? 'protection violation' : 'not present'];
   if (e.reserved) parts.push('reserved bit set in a paging entry');
   if (e.protectionKey) parts.push('protection key');
   if (e.shadowStack) parts.push('shadow-stack access');
@@ -124,12 +131,14 @@ export interface ExceptionReport {
   readonly where: string;
   /** Extra clauses: the translation of CR2, the chain behind a #DF. */
   readonly notes?: readonly string[];
+  /** The width CR2 is printed at (default 32). */
+  readonly width?: AddressWidth;
 }
 
 /** The stop's one sentence, e.g. "page fault: write to 0xdead0000, not present, in kernel mode, at kmain.c:42 (poke)". */
 export function describeException(r: ExceptionReport): string {
   let head: string;
-  if (r.vector === 14 && r.errorCode !== undefined && r.cr2 !== undefined) head = `page fault: ${describePageFaultAccess(r.errorCode, r.cr2)}, at ${r.where}`;
+  if (r.vector === 14 && r.errorCode !== undefined && r.cr2 !== undefined) head = `page fault: ${describePageFaultAccess(r.errorCode, r.cr2, r.width)}, at ${r.where}`;
   else {
     const selector = r.errorCode !== undefined && r.vector !== 8 ? describeSelectorError(r.errorCode) : '';
     head = `${nameOf(r.vector)}${selector ? `: ${selector},` : ''} at ${r.where}`;

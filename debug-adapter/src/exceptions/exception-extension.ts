@@ -1,5 +1,7 @@
 // CPU exceptions stop the debugger: exception-breakpoint filters for #PF, #GP, #DF, #UD, #DE and
-// the triple fault, plugged into the session (session/session-extension.ts).
+// the triple fault, plugged into the session (session/session-extension.ts). The same on i386 and
+// x86-64 kernels: in long mode (EFER.LMA) the IDT holds 16-byte gates, the CPU pushes the
+// long-mode frame (8-byte slots), and addresses are exact 64-bit values (qemu-bridge/src/address.ts).
 //
 // The gdbstub reports no CPU exception, so for the vector filters we read the IDT (IDTR from
 // QMP `info registers`, the gates from guest memory) and place internal breakpoints at the
@@ -18,9 +20,10 @@ import type { DebugProtocol } from '@vscode/debugprotocol';
 import { pagingModel, QmpClient, TableLevel, walkAddress } from '../../../qemu-bridge/src';
 import type { ExceptionFilter, SessionExtension } from '../session/session-extension';
 import type { Target, TargetStop } from '../session/target';
-import { CPU_EXCEPTIONS, CpuExceptionKind, describeException, describePageFaultAccess, hex, kindOfVector, mnemonicOf, nameOf, pushesErrorCode, TRIPLE_FAULT_FILTER } from './cpu-exceptions';
-import { handlerEntries, Idtr, parseIdtr } from './idt';
-import { FRAME_WORDS, faultingFrame } from './interrupt-frame';
+import { addressToBigInt, AddressWidth } from '../../../qemu-bridge/src/address';
+import { CPU_EXCEPTIONS, CpuExceptionKind, describeException, describePageFaultAccess, hex, hexAddress, kindOfVector, mnemonicOf, nameOf, pushesErrorCode, TRIPLE_FAULT_FILTER } from './cpu-exceptions';
+import { gateSize, handlerEntries, Idtr, parseIdtr } from './idt';
+import { FRAME_WORDS, faultingFrame, faultingFrame64, LONG_FRAME_SLOT } from './interrupt-frame';
 import { chainToDelivery, DeliveredEvent, ExceptionChain, formatChain, parseInterruptLog, tripleFaultChain } from './interrupt-log';
 import { InterruptLogFiles } from './interrupt-log-files';
 import { lidtSites } from './lidt-sites';
@@ -42,6 +45,12 @@ export const CPU_EXCEPTION_FILTERS: readonly ExceptionFilter[] = CPU_EXCEPTIONS.
 const OWNER = 'cpu-exceptions';
 const CR0_PE = 1;
 const CR0_PG = 0x80000000;
+const EFER_LMA = 0x400;
+
+/** Whether the CPU is in long mode (EFER.LMA): 16-byte gates, the 8-byte-slot frame. */
+function longMode(registers: ReadonlyMap<string, number>): boolean {
+  return ((registers.get('efer') ?? 0) & EFER_LMA) !== 0 && registers.has('rip');
+}
 /** How often the interrupt log's size is checked while the guest runs. */
 const ROTATE_EVERY_MS = 250;
 
@@ -147,17 +156,18 @@ export class CpuExceptionExtension implements SessionExtension {
     const qmp = this.target.bridge.qmp as QmpClient;
     const registers = await this.target.guest.registers();
     if (((registers.get('cr0') ?? 0) & CR0_PE) === 0) return out;
-    const idtr: Idtr | undefined = parseIdtr(await qmp.humanMonitorCommand('info registers'));
+    const long = longMode(registers);
+    const idtr: Idtr | undefined = parseIdtr(await qmp.humanMonitorCommand('info registers'), long ? 64 : 32);
     if (!idtr) return out;
     const top = Math.max(...this.vectors);
-    const length = Math.min(idtr.limit + 1, (top + 1) * 8);
+    const length = Math.min(idtr.limit + 1, (top + 1) * gateSize(long ? 'long' : 'protected'));
     let table: Buffer;
     try {
       table = await this.target.guest.readMemory(idtr.base, length);
     } catch {
       return out; // the IDT's address is not mapped: the CPU would triple-fault
     }
-    for (const [vector, entry] of handlerEntries(idtr, table, [...this.vectors])) out.set(entry, [...(out.get(entry) ?? []), vector]);
+    for (const [vector, entry] of handlerEntries(idtr, table, [...this.vectors], long ? 'long' : 'protected')) out.set(entry, [...(out.get(entry) ?? []), vector]);
     return out;
   }
 
@@ -183,10 +193,13 @@ export class CpuExceptionExtension implements SessionExtension {
     const kind = kindOfVector(vector);
     if (!kind) return undefined;
     const live = await this.target.guest.registers();
-    const esp = live.get('esp') ?? 0;
-    const words = await this.target.guest.readMemory(esp, FRAME_WORDS * 4).catch(() => this.target.guest.readMemory(esp, 16).catch(() => Buffer.alloc(0)));
-    const frame = faultingFrame(live, words, pushesErrorCode(vector));
+    const long = longMode(live);
+    const sp = (long ? live.get('rsp') : live.get('esp')) ?? 0;
+    const slot = long ? LONG_FRAME_SLOT : 4;
+    const words = await this.target.guest.readMemory(sp, FRAME_WORDS * slot).catch(() => this.target.guest.readMemory(sp, (long ? 5 : 4) * slot).catch(() => Buffer.alloc(0)));
+    const frame = long ? faultingFrame64(live, words, pushesErrorCode(vector)) : faultingFrame(live, words, pushesErrorCode(vector));
     const registers = frame?.registers ?? new Map(live);
+    const ip = (long ? registers.get('rip') : registers.get('eip')) ?? 0;
     const notes: string[] = [];
     let chain: ExceptionChain | undefined;
     if (vector === 14) notes.push(await this.translateCr2(live));
@@ -195,7 +208,7 @@ export class CpuExceptionExtension implements SessionExtension {
       if (chain) notes.push(`the exceptions before it: ${formatChain(chain)}`);
     }
     if (vector === 6) {
-      const bytes = await this.target.guest.readMemory(registers.get('eip') ?? 0, 4).catch(() => undefined);
+      const bytes = await this.target.guest.readMemory(ip, 4).catch(() => undefined);
       if (bytes) notes.push(`the bytes there: ${[...bytes].map((b) => b.toString(16).padStart(2, '0')).join(' ')}`);
     }
     notes.push(`stopped at the entry of its handler (${this.handlerName(pc, live)})`);
@@ -203,11 +216,28 @@ export class CpuExceptionExtension implements SessionExtension {
       vector,
       ...(frame?.errorCode !== undefined ? { errorCode: frame.errorCode } : {}),
       cr2: live.get('cr2') ?? 0,
-      where: this.placeOf(registers.get('eip') ?? 0, registers),
+      where: await this.whereOf(vector, ip, registers),
       notes,
+      width: this.width,
     });
     this.caught = { kind, description, registers, ...(chain ? { chain } : {}) };
     return { description, text: kind.label };
+  }
+
+  private get width(): AddressWidth {
+    return this.target.addressWidth;
+  }
+
+  /**
+   * Where the exception happened: the faulting instruction, or for a #BP (a trap: the pushed
+   * instruction pointer is past the int3) the int3 itself when the byte before it is 0xcc.
+   */
+  private async whereOf(vector: number, pc: number, registers: ReadonlyMap<string, number>): Promise<string> {
+    if (vector === 3) {
+      const before = await this.target.guest.readMemory(pc - 1, 1).catch(() => undefined);
+      if (before?.[0] === 0xcc) return `the int3 at ${this.placeOf(pc - 1, registers)}`;
+    }
+    return this.placeOf(pc, registers);
   }
 
   /** "kmain.c:42 (poke)", or the function and offset, or the bare address. */
@@ -218,7 +248,7 @@ export class CpuExceptionExtension implements SessionExtension {
     const top = frames[0];
     if (top?.file && top.line) return `${basename(top.file)}:${top.line} (${top.name})`;
     const name = this.target.codeMap.functionName(sym);
-    return name ? `${hex(address)} (${name})` : hex(address);
+    return name ? `${hexAddress(address, this.width)} (${name})` : hexAddress(address, this.width);
   }
 
   /** "isr14 at 0x10004d, boot.S:69" (the name and line when the symbols know them). */
@@ -227,31 +257,33 @@ export class CpuExceptionExtension implements SessionExtension {
     const sym = this.target.codeMap.symbolAddress(address, pagingOn);
     const name = this.target.codeMap.functionName(sym) ?? this.target.symbols.elf.nearestSymbolBelow(sym)?.name;
     const line = this.target.symbols.hasDebugInfo ? this.target.symbols.addressToLine(sym) : undefined;
-    return [`${name ? `${name} at ` : ''}${hex(address)}`, ...(line ? [`${basename(line.file)}:${line.line}`] : [])].join(', ');
+    return [`${name ? `${name} at ` : ''}${hexAddress(address, this.width)}`, ...(line ? [`${basename(line.file)}:${line.line}`] : [])].join(', ');
   }
 
   /** Where CR2 lands in the current page tables, through the one page walker (any paging mode). */
   private async translateCr2(live: ReadonlyMap<string, number>): Promise<string> {
     const cr2 = live.get('cr2') ?? 0;
     const cr3 = live.get('cr3') ?? 0;
+    const width = longMode(live) ? 64 : this.width;
+    const at = (a: number): string => hexAddress(a, width);
     // Without EFER in the register set, take NX as enabled: bit 63 is then never called reserved.
     const model = pagingModel({ cr0: live.get('cr0') ?? 0, cr4: live.get('cr4') ?? 0, efer: live.get('efer') ?? EFER_NXE });
-    const w = await walkAddress(model, cr3, cr2, (a, n) => this.target.bridge.memory.readPhys(Number(a), n));
+    const w = await walkAddress(model, cr3, addressToBigInt(cr2, width), (a, n) => this.target.bridge.memory.readPhys(Number(a), n));
     const last = w.steps[w.steps.length - 1];
     const where = last ? `${LEVEL_NAMES[last.level]} entry ${last.index} (at physical ${hexBig(last.entryAddress)}) is ${hexBig(last.entry.raw)}` : '';
     switch (w.kind) {
       case 'mapped':
-        return `CR3 ${hex(cr3)} maps ${hex(cr2)} to physical ${hexBig(w.physical)} (${PAGE_SIZE_NAMES.get(w.pageSize) ?? `${w.pageSize} byte`} page, ${w.writable ? 'writable' : 'read-only'}, ${w.user ? 'user' : 'kernel-only'}${w.noExecute ? ', no-execute' : ''})`;
+        return `CR3 ${at(cr3)} maps ${at(cr2)} to physical ${hexBig(w.physical)} (${PAGE_SIZE_NAMES.get(w.pageSize) ?? `${w.pageSize} byte`} page, ${w.writable ? 'writable' : 'read-only'}, ${w.user ? 'user' : 'kernel-only'}${w.noExecute ? ', no-execute' : ''})`;
       case 'not-present':
-        return `CR3 ${hex(cr3)} maps nothing at ${hex(cr2)}: ${where}, not present`;
+        return `CR3 ${at(cr3)} maps nothing at ${at(cr2)}: ${where}, not present`;
       case 'reserved-bits':
-        return `CR3 ${hex(cr3)} cannot map ${hex(cr2)}: ${where}, with reserved bits ${hexBig(last.entry.reserved)} set`;
+        return `CR3 ${at(cr3)} cannot map ${at(cr2)}: ${where}, with reserved bits ${hexBig(last.entry.reserved)} set`;
       case 'unreadable':
-        return `CR2 ${hex(cr2)} could not be translated (the table at physical ${hexBig(w.tableAddress)} cannot be read)`;
+        return `CR2 ${at(cr2)} could not be translated (the table at physical ${hexBig(w.tableAddress)} cannot be read)`;
       case 'paging-off':
-        return `paging is off: ${hex(cr2)} is a physical address`;
+        return `paging is off: ${at(cr2)} is a physical address`;
       default:
-        return `CR2 ${hex(cr2)} is not a canonical address`;
+        return `CR2 ${at(cr2)} is not a canonical address`;
     }
   }
 
@@ -278,12 +310,13 @@ export class CpuExceptionExtension implements SessionExtension {
     const live = await this.target.guest.registers();
     const registers = new Map(live);
     const first = chain?.first;
+    const width = first?.width ?? this.width;
     for (const [name, value] of first?.registers ?? []) if (live.has(name)) registers.set(name, value);
     const parts = [`triple fault: ${chain ? formatChain(chain) : 'the guest reset the machine (QEMU\'s interrupt log is off, so the chain is unknown)'}`];
     if (first) {
       const where = this.placeOf(first.eip, registers);
       parts.push(`the first fault: ${first.vector === 14 && first.cr2 !== undefined
-        ? `page fault: ${describePageFaultAccess(first.errorCode, first.cr2)}, at ${where}`
+        ? `page fault: ${describePageFaultAccess(first.errorCode, first.cr2, width)}, at ${where}`
         : `${nameOf(first.vector)}${pushesErrorCode(first.vector) ? ` (error code ${hex(first.errorCode)})` : ''} at ${where}`}`);
     }
     parts.push('QEMU stopped instead of resetting the machine; the registers are those of the first fault');

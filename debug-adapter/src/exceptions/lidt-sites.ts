@@ -1,8 +1,11 @@
 // Where the kernel loads its IDT: the address right after every `lidt` in the ELF image's code
-// (a linear sweep of the executable sections with iced-x86). A breakpoint there lets the
+// (a linear sweep of the executable sections with iced-x86, as 64-bit code in an ELF64 kernel,
+// else as 32-bit code; `lidt` has the same encoding in both, and the sites are address numbers
+// under the adapter's rule). A breakpoint there lets the
 // exception filters re-read the IDT as soon as the kernel installs one. Pure over the ELF.
 
 import { Decoder, DecoderOptions, Mnemonic } from 'iced-x86';
+import { addressFromBigInt, addressToBigInt } from '../../../qemu-bridge/src/address';
 import type { ElfFile } from '../symbols/elf';
 
 const SHT_PROGBITS = 1;
@@ -19,13 +22,14 @@ export function lidtSites(elf: ElfFile): number[] {
     swept += section.size;
     if (swept > MAX_CODE_BYTES) break;
     const code = elf.sectionData(section);
-    const decoder = new Decoder(32, code, DecoderOptions.None);
-    decoder.ip = BigInt(section.addr >>> 0);
+    const width = elf.addressWidth;
+    const decoder = new Decoder(width, code, DecoderOptions.None);
+    decoder.ip = addressToBigInt(section.addr, width);
     const instr = decoder.decode();
     try {
       while (decoder.canDecode) {
         decoder.decodeOut(instr);
-        if (instr.mnemonic === Mnemonic.Lidt) sites.push(Number(instr.nextIP) >>> 0);
+        if (instr.mnemonic === Mnemonic.Lidt) sites.push(addressFromBigInt(instr.nextIP, width));
       }
     } finally {
       instr.free();
