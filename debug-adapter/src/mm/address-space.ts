@@ -4,12 +4,6 @@
 // qemu-bridge/src/paging/page-table-walk.ts); snapshot.ts converts its runs to this form.
 
 import { MappingRun32 } from '../../../qemu-bridge/src/paging/page-table-walk';
-import { PAGE_SIZE } from './paging-entry';
 
 /** Pages contiguous in virtual and physical memory whose entries have the same flags (the walker's number-address run). */
 export type MappingRun = MappingRun32;
-
-/** Calls visit(virtual, physical) for every 4 KiB page of the runs, in order. */
-export function forEachPage(runs: readonly MappingRun[], visit: (virtual: number, physical: number, run: MappingRun) => void): void {
-  for (const r of runs) for (let off = 0; off < r.length; off += PAGE_SIZE) visit(r.virtual + off, r.physical + off, r);
-}

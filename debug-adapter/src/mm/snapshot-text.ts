@@ -3,7 +3,7 @@
 import { MmSnapshot } from './snapshot';
 import { chainFlagNames } from './snapshot-json';
 import { formatSite } from './site-resolver';
-import { pageSizeName, TranslationStep } from '../../../qemu-bridge/src/paging/translation-steps';
+import { pageSizeName, TranslationStep, translationStepLines } from '../../../qemu-bridge/src/paging/translation-steps';
 import { Translation } from './translate';
 
 const hex = (n: number, w = 8): string => `0x${(n >>> 0).toString(16).padStart(w, '0')}`;
@@ -50,10 +50,7 @@ export function virtualText(v: number | string): string {
 export function formatTranslation(t: Translation): string {
   const where = t.space === 'current' ? 'the current address space' : t.space === 'kernel' ? 'the kernel' : `process ${t.space}`;
   const lines = [`${virtualText(t.virtual)} in ${where}${t.directorySource ? ` (directory: ${t.directorySource.toUpperCase()})` : ''}`];
-  for (const step of t.steps) {
-    const at = step.entryAddress !== undefined ? ` at ${hex(step.entryAddress)}` : ' (in the PCB)';
-    lines.push(`  ${translationTableName(t, step)}[${step.index}] = ${step.raw}${at}  ${step.describe || 'not present'}`);
-  }
+  for (const line of translationStepLines(t, (step) => translationTableName(t, step), ' (in the PCB)')) lines.push(`  ${line}`);
   if (t.notMapped) {
     lines.push(`  not mapped: ${t.notMapped}`);
   } else if (t.space === 'current') {

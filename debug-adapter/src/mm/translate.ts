@@ -3,9 +3,9 @@
 // guest's memory manager knows: whose directory entry it is (the process's UPD for user
 // addresses, else the KPD), the block, the chain and its allocation site.
 
-import { PhysicalBytesReader, TableCache, walkAddress } from '../../../qemu-bridge/src/paging/page-table-walk';
+import { PhysicalBytesReader, TableCache } from '../../../qemu-bridge/src/paging/page-table-walk';
 import { pagingModel } from '../../../qemu-bridge/src/paging/paging-modes';
-import { AddressTranslation, plainTranslation } from '../../../qemu-bridge/src/paging/translation-steps';
+import { AddressTranslation, translateVirtual } from '../../../qemu-bridge/src/paging/translation-steps';
 import { BLOCK_SIZE, PAGES_PER_BLOCK } from './chain-table';
 import { MmSnapshot, PhysicalReader } from './snapshot';
 import { PAGE_SIZE } from './paging-entry';
@@ -46,8 +46,7 @@ export interface CurrentPaging {
 /** Level 0: `virtual` in the current address space (the one CR3 names), in whatever mode the CPU is in. */
 export async function translateCurrent(paging: CurrentPaging, read: PhysicalReader, virtual: bigint): Promise<Translation> {
   const model = pagingModel({ cr0: paging.cr0, cr4: paging.cr4, efer: paging.efer });
-  const walked = plainTranslation(await walkAddress(model, paging.cr3, virtual, new TableCache((a, n) => read(Number(a), n))));
-  return { ...walked, space: 'current' };
+  return { ...(await translateVirtual(model, paging.cr3, virtual, (a, n) => read(Number(a), n))), space: 'current' };
 }
 
 /**
@@ -80,7 +79,7 @@ export async function translateAddress(snap: MmSnapshot, read: PhysicalReader, v
   // The kernel's own view: 32-bit paging over the KPD (with PSE as the kernel set it).
   const model = pagingModel({ cr0: CR0_PG, cr4: snap.registers.cr4 });
   const source = new TableCache(user && proc ? withUpd(read, directory, proc.upd) : (a, n) => read(Number(a), n));
-  const walked = plainTranslation(await walkAddress(model, directory, virtual, source));
+  const walked = await translateVirtual(model, directory, virtual, source);
   // A UPD entry is the PCB's copy: it does not live at the KPD's address.
   const steps = user ? walked.steps.map((s, i) => (i === 0 ? { ...s, entryAddress: undefined } : s)) : walked.steps;
   const base = { ...walked, virtual, steps, space: user && proc ? proc.pid : 'kernel' as const, directorySource: user ? 'upd' as const : 'kpd' as const };

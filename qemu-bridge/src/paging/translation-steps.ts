@@ -103,9 +103,9 @@ export async function translateVirtual(model: PagingModel, cr3: number | bigint,
   return plainTranslation(await walkAddress(model, cr3, virtual, read));
 }
 
-/** The lines a translation is shown as (text; the hover adds markdown around the values). */
-export function translationStepLines(t: AddressTranslation, tableName: (step: TranslationStep) => string = (s) => s.level): string[] {
-  return t.steps.map((s) => `${tableName(s)}[${s.index}] = ${s.raw}${s.entryAddress !== undefined ? ` at ${hex(s.entryAddress)}` : ''}  ${s.describe || 'not present'}`);
+/** The lines of a translation's steps as text (`elsewhere`: what stands for an entry's address when it lives outside the tables). */
+export function translationStepLines(t: AddressTranslation, tableName: (step: TranslationStep) => string = (s) => s.level, elsewhere = ''): string[] {
+  return t.steps.map((s) => `${tableName(s)}[${s.index}] = ${s.raw}${s.entryAddress !== undefined ? ` at ${hex(s.entryAddress)}` : elsewhere}  ${s.describe || 'not present'}`);
 }
 
 /** `4 KiB`, `2 MiB`, `4 MiB`, `1 GiB`. */
