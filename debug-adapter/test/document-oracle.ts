@@ -35,9 +35,29 @@ export function tlbPhysical(e: TlbEntry, paging: string): bigint {
   return paging === 'x86-32' && e.large ? p & 0xffffffffn : p;
 }
 
-/** Bytes of an info tlb page: 4 KiB, or a large page (4 MiB in 32-bit paging, else 2 MiB). */
-export function tlbPageBytes(e: TlbEntry, paging: string): bigint {
-  return !e.large ? 0x1000n : paging === 'x86-32' ? 0x400000n : 0x200000n;
+const GIB = 0x40000000n;
+
+/**
+ * Bytes of each info tlb page: 4 KiB, or a large page: 4 MiB in 32-bit paging, else 2 MiB, or
+ * 1 GiB when (in long mode) the page is 1 GiB-aligned, info tlb lists nothing else in the GiB and
+ * `info mem` shows the GiB mapped whole.
+ */
+export function tlbPageSizes(tlb: readonly TlbEntry[], paging: string, memText?: string): bigint[] {
+  const mem = (memText ?? '').split('\n').map((l) => /^([0-9a-f]+)-([0-9a-f]+) ([0-9a-f]+) /.exec(l.trim())).filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => [BigInt(`0x${m[1]}`), BigInt(`0x${m[2]}`)] as const);
+  const sorted = [...tlb.keys()].sort((a, b) => (tlb[a].virtualExact < tlb[b].virtualExact ? -1 : 1));
+  const sizes = new Array<bigint>(tlb.length);
+  sorted.forEach((i, k) => {
+    const e = tlb[i];
+    if (!e.large) sizes[i] = 0x1000n;
+    else if (paging === 'x86-32') sizes[i] = 0x400000n;
+    else {
+      const next = k + 1 < sorted.length ? tlb[sorted[k + 1]].virtualExact : undefined;
+      const whole = mem.some(([s, end]) => s <= e.virtualExact && end >= e.virtualExact + GIB);
+      sizes[i] = (paging === 'x86-64' || paging === 'x86-64-la57') && e.virtualExact % GIB === 0n && (next === undefined || next >= e.virtualExact + GIB) && whole ? GIB : 0x200000n;
+    }
+  });
+  return sizes;
 }
 
 /** Every page of `info tlb` against the space (through its shared-table folds), and the page count. */
@@ -68,12 +88,14 @@ export function compareSpaceWithTlb(space: SpaceJson, tlb: readonly TlbEntry[], 
  * pages at two virtual addresses cover it; a page-table frame is 'table'; else RAM (a 'ram'
  * region of QEMU's map) is unmapped and the rest not-ram. Returns the differing frames (at most 10).
  */
-export function compareFramesWithTlb(doc: ViewSnapshot, tlbText: string, regions: readonly PhysicalRegionJson[], tables: readonly number[]): string[] {
+export function compareFramesWithTlb(doc: ViewSnapshot, tlbText: string, regions: readonly PhysicalRegionJson[], tables: readonly number[], memText?: string): string[] {
   const paging = doc.pagingMode;
   const firstVa = new Map<number, bigint>();
   const multi = new Set<number>();
-  for (const e of parseInfoTlb(tlbText)) {
-    const bytes = tlbPageBytes(e, paging);
+  const tlb = parseInfoTlb(tlbText);
+  const sizes = tlbPageSizes(tlb, paging, memText);
+  for (const [i, e] of tlb.entries()) {
+    const bytes = sizes[i];
     const pa = tlbPhysical(e, paging);
     for (let off = 0n; off < bytes; off += 0x1000n) {
       const frame = Number((pa + off) >> 12n);
