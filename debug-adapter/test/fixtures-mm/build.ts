@@ -80,6 +80,11 @@ export const MM_KERNELS: Readonly<Partial<Record<MmKernelName, MmKernelInfo>>> =
     breaks: ['use-after-free', 'leak', 'counter', 'double-free', 'free-never-allocated', ...LEVEL0_32],
     alloc: 'alloc_frame', free: 'free_frame',
   },
+  freelist: {
+    shape: 'free-list', style: 'x86-64-direct-map', opt: 'O2', paging: 4, directBase: 0xffff800000000000n, sources: ['freelist.c'], checkpoints: 3,
+    breaks: ['free-list-cycle', 'free-list-outside-ram', 'use-after-free', 'counter', ...LEVEL0_NX],
+    alloc: 'kalloc', free: 'kfree',
+  },
 };
 
 /** The kernels defined so far. */

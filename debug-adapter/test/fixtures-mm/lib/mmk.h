@@ -47,8 +47,13 @@ typedef uint64_t pte_t;
 #define PTE_U 0x004u
 #define PTE_ADDR_MASK ((pte_t)0x000ffffffffff000ull)
 
-/* Where every process's user pages start. */
+/* Where every process's user pages start (a top-level slot of its own, apart from the kernel's and
+ * from the planted faults'). */
+#if MMK_PAGING == 4
+#define USER_BASE ((vaddr_t)0x0000010000000000ull)
+#else
 #define USER_BASE ((vaddr_t)0x40000000u)
+#endif
 
 /* ---- console (serial.c) ---- */
 void outb(uint16_t port, uint8_t value);

@@ -48,7 +48,7 @@ int frame_is_code(uint64_t frame) {
   return pa >= 0x100000 && pa < (paddr_t)((uintptr_t)_data_start - KERNEL_VBASE);
 }
 
-static int in_image(paddr_t pa) {
+__attribute__((unused)) static int in_image(paddr_t pa) {
   return pa >= 0x100000 && pa < kernel_end_phys();
 }
 
