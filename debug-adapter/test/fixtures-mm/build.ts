@@ -85,6 +85,21 @@ export const MM_KERNELS: Readonly<Partial<Record<MmKernelName, MmKernelInfo>>> =
     breaks: ['free-list-cycle', 'free-list-outside-ram', 'use-after-free', 'counter', ...LEVEL0_NX],
     alloc: 'kalloc', free: 'kfree',
   },
+  stack: {
+    shape: 'free-stack', style: 'higher-half-80', opt: 'O2', paging: 32, sources: ['stack.c'], checkpoints: 3,
+    breaks: ['use-after-free', 'leak', 'counter', ...LEVEL0_32],
+    alloc: 'pmm_alloc', free: 'pmm_free',
+  },
+  buddy: {
+    shape: 'buddy', style: 'higher-half-c0-pae', opt: 'O0', paging: 3, directBase: 0xc0000000n, sources: ['buddy.c'], checkpoints: 3,
+    breaks: ['use-after-free', 'counter', ...LEVEL0_NX],
+    alloc: 'buddy_alloc', free: 'buddy_free',
+  },
+  regions: {
+    shape: 'region-table', style: 'higher-half-c0', opt: 'O2', paging: 32, directBase: 0xc0000000n, sources: ['regions.c'], checkpoints: 3,
+    breaks: ['use-after-free', 'leak', 'counter', ...LEVEL0_32],
+    alloc: 'region_alloc', free: 'region_free',
+  },
 };
 
 /** The kernels defined so far. */
@@ -188,6 +203,9 @@ export function buildMmKernel(v: MmVariant): string {
     run('ld', [...emulation, '-nostdlib', '--build-id=none', '-T', src.script, '-o', path.join(tmp, 'kernel.elf'), bootObj, ...objects]);
     fs.rmSync(dir, { recursive: true, force: true });
     fs.renameSync(tmp, dir);
+    // Builds of older sources of this variant are not needed again.
+    const stale = new RegExp(`^${id.replace(/[-]/g, '\\-')}-[0-9a-f]{12}$`);
+    for (const n of fs.readdirSync(MM_CACHE_DIR)) if (stale.test(n) && path.join(MM_CACHE_DIR, n) !== dir) fs.rmSync(path.join(MM_CACHE_DIR, n), { recursive: true, force: true });
   }
   built.set(id, elf);
   return elf;
