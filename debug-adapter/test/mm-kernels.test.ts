@@ -95,7 +95,7 @@ async function checkPlantedFault(run: MmKernelRun, v: MmVariant, d: MmDump): Pro
       break;
     case 'user-kernel-alias':
       assert.ok(here && here.pa === pa && here.m.user && here.m.writable, `0x${va.toString(16)} maps 0x${pa.toString(16)} user-writable (${where})`);
-      assert.ok(mappingsOf([current], pa).some((m) => !m.user), 'the page is also mapped kernel-only');
+      assert.ok(mappingsOf([current], pa).some((m) => !m.user && !m.writable), 'the page is also mapped kernel-only and read-only');
       break;
     case 'code-alias':
       assert.ok(here && here.pa === pa && here.m.writable, `0x${va.toString(16)} maps 0x${pa.toString(16)} writable (${where})`);
