@@ -463,7 +463,7 @@ class StopDescription {
     const first = await this.ev.pointerValue(h.x.first);
     const type = first.pointee ? stripTypedefs(first.pointee) : undefined;
     if (!first.pointee || !type || (type.kind !== 'struct' && type.kind !== 'union')) {
-      throw new DescriptionFailure({ path: `${h.path}.first`, expression: h.x.first.text, message: `${h.path}.first "${h.x.first.text}" must be a pointer to the header struct; cast it, e.g. (struct header *)0x…` }, false);
+      throw new DescriptionFailure({ path: `${h.path}.first`, expression: h.x.first.text, message: `${h.path}.first "${h.x.first.text}" must be a typed pointer to the first header; cast it, e.g. "(struct hdr *)0x…".` }, false);
     }
     const headerBytes = d.headerBytes ?? byteSizeOf(first.pointee);
     const includes = d.sizeIncludesHeader ?? true;

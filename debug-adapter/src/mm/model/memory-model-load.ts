@@ -8,6 +8,7 @@ import * as path from 'path';
 import type { DescriptionErrorJson } from './snapshot-document';
 import type { AllocatorDescription, MemoryModelDescription } from './memory-model';
 import { BUILTIN_DESCRIPTIONS } from './guest-description';
+import { HEAP_SPEC, KeyKind, PROCESSES_SPEC, PartSpec, SHAPE_SPECS, TOP_KEYS, TRACING_ALLOC_SPEC, TRACING_FREE_SPEC } from './memory-model-keys';
 
 export interface LoadedMemoryModel {
   readonly description?: MemoryModelDescription;
@@ -16,94 +17,8 @@ export interface LoadedMemoryModel {
   readonly source?: string;
 }
 
-type KeyKind =
-  | { kind: 'expression' }
-  | { kind: 'string' }
-  | { kind: 'boolean' }
-  | { kind: 'number'; values?: readonly number[]; check?: (n: number) => string | undefined }
-  | { kind: 'enum'; values: readonly string[] }
-  | { kind: 'expressions' };
-
-interface PartSpec {
-  readonly what: string;
-  readonly keys: Readonly<Record<string, KeyKind>>;
-  readonly required: readonly string[];
-  /** Keys of which exactly one must be present. */
-  readonly oneOf?: readonly (readonly string[])[];
-  /** A hint for a missing key. */
-  readonly hints?: Readonly<Record<string, string>>;
-}
-
-const EXPR: KeyKind = { kind: 'expression' };
-const HOLDS: KeyKind = { kind: 'enum', values: ['virtual', 'physical', 'frame'] };
-const unitBytesCheck = (n: number): string | undefined => (Number.isSafeInteger(n) && n > 0 && n % 4096 === 0 ? undefined : 'a positive multiple of 4096');
-
-const COMMON: Readonly<Record<string, KeyKind>> = {
-  name: { kind: 'string' }, shape: { kind: 'string' }, unitBytes: { kind: 'number', check: unitBytesCheck },
-  base: EXPR, units: EXPR, counter: EXPR,
-};
-const LINKS: Readonly<Record<string, KeyKind>> = {
-  holds: HOLDS, next: EXPR, nextOffset: { kind: 'number', check: (n) => (Number.isSafeInteger(n) && n >= 0 ? undefined : 'a byte offset (0 or more)') },
-  linkBytes: { kind: 'number', values: [4, 8] },
-};
-
-const PROCESSES: PartSpec = {
-  what: 'processes',
-  keys: {
-    list: EXPR, next: EXPR, array: EXPR, count: EXPR, pid: EXPR, name: EXPR, state: EXPR, directory: EXPR,
-    directoryHolds: { kind: 'enum', values: ['virtual', 'physical'] }, filter: EXPR, current: EXPR,
-  },
-  required: ['pid'],
-  oneOf: [['list', 'array']],
-  hints: { pid: 'say which member holds the process id, e.g. "pid"' },
-};
-
-const SHAPES: Readonly<Record<AllocatorDescription['shape'], PartSpec>> = {
-  bitmap: {
-    what: 'a bitmap allocator',
-    keys: { ...COMMON, bitmap: EXPR, used: { kind: 'number', values: [0, 1] }, bitOrder: { kind: 'enum', values: ['lsb', 'msb'] }, wordBytes: { kind: 'number', values: [1, 2, 4, 8] } },
-    required: ['name', 'shape', 'bitmap', 'units'],
-  },
-  'free-list': {
-    what: 'a free-list allocator',
-    keys: { ...COMMON, head: EXPR, ...LINKS },
-    required: ['name', 'shape', 'head', 'units'],
-    oneOf: [['next', 'nextOffset']],
-  },
-  'free-stack': {
-    what: 'a free-stack allocator',
-    keys: { ...COMMON, array: EXPR, count: EXPR, holds: HOLDS },
-    required: ['name', 'shape', 'array', 'count', 'units'],
-  },
-  buddy: {
-    what: 'a buddy allocator',
-    keys: { ...COMMON, orders: EXPR, head: EXPR, ...LINKS },
-    required: ['name', 'shape', 'orders', 'head', 'units'],
-    oneOf: [['next', 'nextOffset']],
-  },
-  'region-table': {
-    what: 'a region-table allocator',
-    keys: { ...COMMON, array: EXPR, count: EXPR, start: EXPR, length: EXPR, lengthIn: { kind: 'enum', values: ['bytes', 'units'] }, type: EXPR, free: { kind: 'expressions' }, reserved: { kind: 'expressions' } },
-    required: ['name', 'shape', 'array', 'start', 'length', 'type', 'free'],
-  },
-  'chain-table': {
-    what: 'a chain-table allocator',
-    keys: { ...COMMON, table: EXPR, count: EXPR },
-    required: ['name', 'shape', 'table', 'count'],
-  },
-};
-
-const HEAP: PartSpec = {
-  what: 'a heap',
-  keys: {
-    name: { kind: 'string' }, first: EXPR, next: EXPR, end: EXPR, size: EXPR, sizeIncludesHeader: { kind: 'boolean' },
-    headerBytes: { kind: 'number', check: (n) => (Number.isSafeInteger(n) && n > 0 ? undefined : 'a positive number of bytes') }, used: EXPR, valid: EXPR,
-  },
-  required: ['name', 'first', 'size', 'used'],
-  oneOf: [['next', 'end']],
-};
-
-const TOP_KEYS = ['$schema', 'name', 'directMapOffset', 'processes', 'allocators', 'heaps', 'tracing'];
+const EXPR: KeyKind = { kind: 'expression', doc: '' };
+const SHAPES = SHAPE_SPECS;
 
 function typeOf(v: unknown): string {
   if (v === null) return 'null';
@@ -129,7 +44,10 @@ function keyError(at: string, key: string, kind: KeyKind, value: unknown): strin
     case 'number': {
       if (typeof value !== 'number') return `${at}.${key} must be a number, not ${typeOf(value)}.`;
       if (kind.values && !kind.values.includes(value)) return `${at}.${key} is ${value}; it must be one of ${kind.values.join(', ')}.`;
-      const bad = kind.check?.(value);
+      const bad = !Number.isSafeInteger(value) ? 'an integer'
+        : kind.minimum !== undefined && value < kind.minimum ? `at least ${kind.minimum}`
+          : kind.maximum !== undefined && value > kind.maximum ? `at most ${kind.maximum}`
+            : kind.multipleOf !== undefined && value % kind.multipleOf !== 0 ? `a multiple of ${kind.multipleOf}` : undefined;
       return bad ? `${at}.${key} is ${value}; it must be ${bad}.` : undefined;
     }
     case 'enum':
@@ -137,7 +55,7 @@ function keyError(at: string, key: string, kind: KeyKind, value: unknown): strin
     case 'expressions':
       if (!Array.isArray(value) || value.length === 0) return `${at}.${key} must be a non-empty array of expressions (numbers or strings), not ${typeOf(value)}.`;
       for (let i = 0; i < value.length; i++) {
-        const e = keyError(`${at}.${key}`, `[${i}]`, { kind: 'expression' }, value[i]);
+        const e = keyError(`${at}.${key}`, `[${i}]`, EXPR, value[i]);
         if (e) return e.replace(`${at}.${key}.[${i}]`, `${at}.${key}[${i}]`);
       }
       return undefined;
@@ -189,8 +107,8 @@ function checkPart(value: unknown, at: string, spec: PartSpec, errors: Descripti
 }
 
 function checkTracing(value: unknown, errors: DescriptionErrorJson[]): MemoryModelDescription['tracing'] {
-  const alloc = { what: 'the allocation function', keys: { function: { kind: 'string' }, returns: { kind: 'enum', values: ['address', 'physical', 'frame'] }, size: EXPR } as Record<string, KeyKind>, required: ['function', 'returns'] };
-  const free = { what: 'the free function', keys: { function: { kind: 'string' }, argument: { kind: 'number', check: (n: number) => (Number.isInteger(n) && n >= 0 && n <= 5 ? undefined : 'an argument index 0..5') } } as Record<string, KeyKind>, required: ['function'] };
+  const alloc = TRACING_ALLOC_SPEC;
+  const free = TRACING_FREE_SPEC;
   if (!isObject(value)) {
     errors.push({ path: 'tracing', message: `tracing must be an object with "alloc" and "free", not ${typeOf(value)}.` });
     return undefined;
@@ -213,7 +131,7 @@ export function checkMemoryModel(value: unknown): { description?: MemoryModelDes
   }
   const out: { -readonly [K in keyof MemoryModelDescription]: MemoryModelDescription[K] } = {};
   for (const key of Object.keys(value)) {
-    if (!TOP_KEYS.includes(key)) errors.push({ path: '', message: `Unknown key "${key}" at the top of the description; the keys are ${TOP_KEYS.slice(1).join(', ')}.` });
+    if (!(key in TOP_KEYS)) errors.push({ path: '', message: `Unknown key "${key}" at the top of the description; the keys are ${Object.keys(TOP_KEYS).slice(1).join(', ')}.` });
   }
   if ('name' in value) {
     if (typeof value.name === 'string') out.name = value.name;
@@ -225,7 +143,7 @@ export function checkMemoryModel(value: unknown): { description?: MemoryModelDes
     else out.directMapOffset = value.directMapOffset as string | number;
   }
   if ('processes' in value) {
-    const p = checkPart(value.processes, 'processes', PROCESSES, errors);
+    const p = checkPart(value.processes, 'processes', PROCESSES_SPEC, errors);
     if (p) out.processes = p as unknown as MemoryModelDescription['processes'];
   }
   if ('allocators' in value) {
@@ -261,7 +179,7 @@ export function checkMemoryModel(value: unknown): { description?: MemoryModelDes
     if (!Array.isArray(value.heaps)) errors.push({ path: 'heaps', message: `heaps must be an array of heaps, not ${typeOf(value.heaps)}.` });
     else {
       out.heaps = value.heaps
-        .map((h: unknown, i: number) => checkPart(h, `heaps[${i}]`, HEAP, errors))
+        .map((h: unknown, i: number) => checkPart(h, `heaps[${i}]`, HEAP_SPEC, errors))
         .filter((h): h is Record<string, unknown> => h !== undefined) as unknown as MemoryModelDescription['heaps'];
     }
   }
