@@ -45,9 +45,9 @@ function keyError(at: string, key: string, kind: KeyKind, value: unknown): strin
       if (typeof value !== 'number') return `${at}.${key} must be a number, not ${typeOf(value)}.`;
       if (kind.values && !kind.values.includes(value)) return `${at}.${key} is ${value}; it must be one of ${kind.values.join(', ')}.`;
       const bad = !Number.isSafeInteger(value) ? 'an integer'
-        : kind.minimum !== undefined && value < kind.minimum ? `at least ${kind.minimum}`
-          : kind.maximum !== undefined && value > kind.maximum ? `at most ${kind.maximum}`
-            : kind.multipleOf !== undefined && value % kind.multipleOf !== 0 ? `a multiple of ${kind.multipleOf}` : undefined;
+        : kind.multipleOf !== undefined && value % kind.multipleOf !== 0 ? `a multiple of ${kind.multipleOf}`
+          : kind.minimum !== undefined && value < kind.minimum ? `at least ${kind.minimum}`
+            : kind.maximum !== undefined && value > kind.maximum ? `at most ${kind.maximum}` : undefined;
       return bad ? `${at}.${key} is ${value}; it must be ${bad}.` : undefined;
     }
     case 'enum':
