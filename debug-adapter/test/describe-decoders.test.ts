@@ -88,6 +88,10 @@ describe('describe: allocator shape decoders', () => {
     assert.deepStrictEqual(bad.findings.map((f) => f.kind), ['pointer-outside-ram', 'free-frame-twice', 'pointer-outside-ram']);
     assert.match(bad.findings[0].message, /order-1 free block at 0x103000 .* is not aligned to 2 units/);
     assert.match(bad.findings[2].message, /order-3 free block at 0x108000 .* runs past the end/);
+    // Alignment is of the absolute frame number: with the range from frame 0x101, unit 1 (frame 0x102) starts an order-1 block, unit 0 cannot.
+    const shifted: UnitRange = { ...RANGE, base: 0x101000n };
+    assert.deepStrictEqual(decodeBuddy('b', shifted, [{ units: [], findings: [] }, { units: [1], findings: [] }]).findings, []);
+    assert.deepStrictEqual(decodeBuddy('b', shifted, [{ units: [], findings: [] }, { units: [0], findings: [] }]).findings.map((f) => f.kind), ['pointer-outside-ram']);
   });
 
   it('regions: later regions win, partial frames count whole, wrapping regions are findings', () => {

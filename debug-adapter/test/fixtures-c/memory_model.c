@@ -9,7 +9,7 @@ typedef unsigned long long uint64_t;
 struct run { struct run *next; uint32_t phys_next; };
 union frame { struct run r; unsigned char bytes[4096]; };
 
-union frame pool[16] __attribute__((aligned(4096))) = {
+union frame pool[16] __attribute__((aligned(65536))) = {   /* aligned like its largest buddy block */
     /* free list (virtual links through .next): 1 -> 4 -> 6 */
     [1] = { .r = { .next = &pool[4].r } },
     [4] = { .r = { .next = &pool[6].r } },

@@ -198,17 +198,19 @@ export function decodeFreeStack(allocator: string, range: UnitRange, entries: re
   return { states, findings };
 }
 
-/** A buddy allocator: per order, the first units of its free blocks (from walkFreeList). */
+/** A buddy allocator: per order, the first units of its free blocks (from walkFreeList); a block of order k is 2^k units aligned to its size. */
 export function decodeBuddy(allocator: string, range: UnitRange, orders: readonly FreeListWalk[]): DecodedUnits {
   const states = new Uint8Array(range.units).fill(UNIT_USED);
   const findings: FindingDocJson[] = orders.flatMap((o) => o.findings);
   const freeByOrder: number[] = [];
+  // Blocks are aligned to their size in absolute unit numbers (physical address / unitBytes).
+  const baseUnit = Number(range.base / BigInt(range.unitBytes));
   orders.forEach((walk, order) => {
     const span = 2 ** order;
     let count = 0;
     for (const first of walk.units) {
       const physical = Number(range.base + BigInt(first) * BigInt(range.unitBytes));
-      if (first % span !== 0 || first + span > range.units) {
+      if ((baseUnit + first) % span !== 0 || first + span > range.units) {
         findings.push({ kind: 'pointer-outside-ram', severity: 'error', allocator, physical,
           message: `The order-${order} free block at ${hex(physical)} of allocator "${allocator}" ${first % span !== 0 ? `is not aligned to ${span} units` : 'runs past the end of the memory it manages'}.` });
         continue;
