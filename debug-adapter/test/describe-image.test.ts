@@ -8,6 +8,7 @@ import * as assert from 'assert';
 import { DebugSymbols } from '../src/symbols';
 import { createDescriber, DescribeAccess } from '../src/mm/model/describer';
 import { checkMemoryModel } from '../src/mm/model/memory-model-load';
+import { loadDescriber } from '../src/mm/model/load-describer';
 import { MemoryModelDescription } from '../src/mm/model/memory-model';
 import { DescribedState } from '../src/mm/model/described-state';
 import { FrameAllocState, FrameRun } from '../src/mm/model/snapshot-document';
@@ -323,6 +324,19 @@ describe('describe: every shape on a compiled image', function () {
         'allocators[0].units "$eax": $eax is not known in a description: it has no registers; element expressions know $elem and $index, a buddy head $order.',
         'allocators[1].units "$order": $order is not known here (only in a buddy allocator\'s head).',
       ]);
+    });
+
+    it('loadDescriber: the loader\'s and the parser\'s mistakes come with every evaluation; no symbols, one sentence', async () => {
+      const value = { procesess: {}, allocators: [FULL.allocators![0], { name: 'x', shape: 'bitmap', bitmap: 'frame_bitmap +', units: 4 }] };
+      const loaded = loadDescriber(value, '.', symbols);
+      assert.strictEqual(loaded.source, 'launch configuration');
+      assert.deepStrictEqual(loaded.errors.map((e) => e.path), ['', 'allocators[1].bitmap']);
+      const r = await loaded.describe(image().access);
+      assert.deepStrictEqual(r.errors.map((e) => e.path), ['', 'allocators[1].bitmap']);
+      assert.deepStrictEqual(r.allocators.map((a) => a.summary.name), ['bits']);
+      const bare = await loadDescriber(value, '.', undefined).describe(image().access);
+      assert.deepStrictEqual(bare.allocators, []);
+      assert.match(bare.errors[bare.errors.length - 1].message, /needs the kernel ELF with its debug information/);
     });
 
     it('a checked description from JSON evaluates like the object', async () => {
