@@ -7,7 +7,7 @@ import { parseHostPort } from '../../../qemu-bridge/src';
 import { startLiveGuest } from '../live/live-guest';
 import { DashboardBuildMissingError } from '../live/dashboard-server';
 import { defaultKernelPath } from './boot-command';
-import { Command, ParsedOptions, parseNumberOption, UsageError } from './command-line';
+import { Command, MODEL_OPTION, ParsedOptions, parseNumberOption, UsageError } from './command-line';
 import { loadKernel } from './snapshot-command';
 
 /** Refreshes per second from --rate (decimal allowed). */
@@ -48,6 +48,7 @@ export const serveCommand: Command = {
     qmp: { type: 'string', placeholder: 'HOST:PORT', description: "QEMU's QMP socket (optional, attached mode)" },
     ram: { type: 'string', placeholder: 'FILE', description: 'guest RAM file: refresh without stopping the guest (attached mode)' },
     kernel: { type: 'string', placeholder: 'ELF', description: 'the kernel ELF (default guest/build/kernel.elf when launching)' },
+    model: MODEL_OPTION,
     rate: { type: 'string', placeholder: 'N', description: 'refreshes per second while running (default 2 with a RAM file, 0.5 without)' },
     port: { type: 'string', placeholder: 'PORT', description: 'port on 127.0.0.1 (default: a free one)' },
     memory: { type: 'string', placeholder: 'MIB', description: 'guest RAM in MiB when launching (default 128)' },

@@ -12,13 +12,14 @@ import { snapshotToJson } from '../mm/snapshot-json';
 import { formatSnapshot, formatTranslation } from '../mm/snapshot-text';
 import { translateAddress, translateCurrent, Translation } from '../mm/translate';
 import { buildSpaceSnapshot, formatSpaceSnapshot, PagingRegisters, SpaceSnapshot, spaceSnapshotToJson } from '../mm/space-snapshot';
-import { Command, OptionSpec, ParsedOptions, parseAddressOption, parseNumberOption, UsageError } from './command-line';
+import { Command, MODEL_OPTION, OptionSpec, ParsedOptions, parseAddressOption, parseNumberOption, UsageError } from './command-line';
 
 const ATTACH_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   gdb: { type: 'string', placeholder: 'HOST:PORT', description: "QEMU's gdbstub (required)" },
   qmp: { type: 'string', placeholder: 'HOST:PORT', description: "QEMU's QMP socket (optional)" },
   ram: { type: 'string', placeholder: 'FILE', description: 'guest RAM file (memory-backend-file; fastest)' },
   kernel: { type: 'string', placeholder: 'ELF', description: 'the kernel ELF QEMU runs (with mm_debug_info: the memory manager; without --kernel: the address space only)' },
+  model: MODEL_OPTION,
   json: { type: 'boolean', description: 'print JSON (docs/snapshot-schema.md)' },
 };
 
