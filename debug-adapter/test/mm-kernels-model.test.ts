@@ -68,9 +68,7 @@ async function regionsOf(run: MmKernelRun): Promise<PhysicalRegionJson[]> {
 async function level1Findings(run: MmKernelRun, described: DescribedState, regions: readonly PhysicalRegionJson[], seq: number): Promise<string[]> {
   const doc = await buildSnapshotDocument({ read: run.read, registers: await run.registers(), regions, described, stop: seq });
   assert.strictEqual(doc.level, 1);
-  return doc.findings
-    .filter((f) => LEVEL1.includes(f.kind))
-    .map((f) => `${f.kind}: ${f.message}`);
+  return doc.findings.filter((f) => LEVEL1.includes(f.kind)).map((f) => `${f.kind}: ${f.message}`);
 }
 
 describe('level 1 on the mm test kernels, from descriptions written with docs/memory-model.md alone', function () {
@@ -94,7 +92,7 @@ describe('level 1 on the mm test kernels, from descriptions written with docs/me
     });
     for (const b of mmKernel(kernel).breaks.filter((x) => MM_BREAKS[x].level === 1)) {
       const v: MmVariant = { kernel, break: b };
-      it(`${mmVariantId(v)}: exactly the ${MM_BREAKS[b].finding} finding at the last checkpoint`, async function () {
+      it(`${mmVariantId(v)}: exactly the ${MM_BREAKS[b].finding} finding at the last checkpoint`, async () => {
         const last = mmKernel(kernel).checkpoints;
         const run = await bootMmKernel(v, { checkpoint: last });
         try {
