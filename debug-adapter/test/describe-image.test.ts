@@ -279,6 +279,28 @@ describe('describe: every shape on a compiled image', function () {
     });
   });
 
+  it('garbage everywhere: every data object overwritten with pseudo-random bytes still evaluates, bounded, without a throw', async () => {
+    let seed = 12345;
+    const random = (): number => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24;
+    const names = ['pool', 'frame_bitmap', 'freelist', 'phys_head', 'free_stack', 'free_top', 'free_area', 'regions', 'nregions', 'block_table', 'tasks', 'task_head',
+      'ptable', 'heap_area', 'heap_end', 'mblocks', 'heap_head', 'pool_frames', 'block_count'];
+    for (let round = 0; round < 5; round++) {
+      const { access, image: img } = image();
+      for (const name of names) {
+        const sym = symbols.elf.symbolByName(name);
+        assert.ok(sym);
+        const bytes = Buffer.alloc(Math.min(sym.size, 8192));
+        for (let i = 0; i < bytes.length; i++) bytes[i] = random() & (round % 2 ? 0xff : 0x0f);
+        await img.writeMemory(sym.value, bytes);
+      }
+      const r = await evaluate(FULL, access);
+      assert.ok(r.heaps.every((h) => h.blocks.length <= 65536));
+      assert.ok(r.processes.length <= 4096);
+      for (const e of r.errors) assert.match(e.message, /^\S.*[.]$/, e.message);
+      for (const f of r.findings) assert.match(f.message, /^[A-Z].*[.]$/, f.message);
+    }
+  });
+
   describe('mistakes in a description: one sentence each, the rest still works', () => {
     it('unknown symbols, members, non-pointers and unreadable memory name the expression', async () => {
       const d: MemoryModelDescription = {

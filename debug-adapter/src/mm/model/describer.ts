@@ -18,7 +18,7 @@ import {
 import { CompiledExpression, DescriptionFailure, ElementBindings, StopEvaluation, compileExpression } from './description-expressions';
 import {
   DecodedUnits, FreeListWalk, UnitRange, bitmapBytes, countUnits, decodeBitmap, decodeBuddy, decodeChainTableUnits, decodeFreeStack,
-  decodeRegions, frameRuns, freeListUnits, walkFreeList,
+  capFindings, decodeRegions, frameRuns, freeListUnits, walkFreeList,
 } from './allocator-decoders';
 
 /** What a description is evaluated against at one stop (the seam of the issue 13 overview). */
@@ -354,7 +354,7 @@ class StopDescription {
         const r = await this.regions(a);
         frames = r.frames;
         counts = r.counts;
-        this.findings.push(...r.findings);
+        this.findings.push(...capFindings(d.name, r.findings));
         break;
       }
       case 'chain-table': {
@@ -370,7 +370,7 @@ class StopDescription {
       }
     }
     if (decoded) {
-      this.findings.push(...decoded.findings);
+      this.findings.push(...capFindings(d.name, decoded.findings));
       frames = frameRuns(decoded.states, base, unitBytes);
       counts = countUnits(decoded.states);
     }
