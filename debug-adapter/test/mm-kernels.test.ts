@@ -10,7 +10,7 @@ import * as assert from 'assert';
 import { parseInfoTlb } from '../../qemu-bridge/src';
 import { buildSpaceSnapshot, SpaceSnapshot } from '../src/mm/space-snapshot';
 import { MM_BREAKS, mmKernel, mmKernelNames, mmVariantId, mmVariants, MmVariant } from './fixtures-mm/build';
-import { bootMmKernel, MmDump, MmKernelRun } from './fixtures-mm/mm-kernels';
+import { bootMmKernel, MmDump, MmKernelRun, parseMmDump } from './fixtures-mm/mm-kernels';
 
 /** info tlb's nine letters (X G P D A C T U W) for a page of a run. */
 function letters(m: SpaceSnapshot['mappings'][number]): string {
@@ -56,6 +56,108 @@ function checkDump(v: MmVariant, d: MmDump, cr3: bigint): void {
   }
 }
 
+type Mapping = SpaceSnapshot['mappings'][number];
+
+/** The mapping of va in a walked space (and the physical address va lands on). */
+function at(space: SpaceSnapshot, va: bigint): { m: Mapping; pa: bigint } | undefined {
+  const m = space.mappings.find((x) => va >= x.virtual && va < x.virtual + x.length);
+  return m ? { m, pa: m.physical + (va - m.virtual) } : undefined;
+}
+
+/** Every (space, mapping) that maps physical pa, over the given spaces. */
+function mappingsOf(spaces: readonly SpaceSnapshot[], pa: bigint): Mapping[] {
+  return spaces.flatMap((s) => s.mappings.filter((m) => pa >= m.physical && pa < m.physical + m.length));
+}
+
+function stateOf(d: MmDump, frame: number): string | undefined {
+  for (const a of d.allocators) for (const [first, n, state] of a.frames) if (frame >= first && frame < first + n) return state;
+  return undefined;
+}
+
+/**
+ * The planted fault is really there, seen from outside the kernel: in the page tables (the
+ * walker over the RAM file), in the allocator's own memory, or on the console.
+ */
+async function checkPlantedFault(run: MmKernelRun, v: MmVariant, d: MmDump): Promise<void> {
+  const p = d.planted[0];
+  const va = p.values.va ?? 0n;
+  const pa = p.values.pa ?? 0n;
+  const frame = Number(p.values.frame ?? 0n);
+  const registers = await run.registers();
+  const current = await buildSpaceSnapshot({ read: run.read, registers });
+  const spaces = await Promise.all(d.processes.map((q) => buildSpaceSnapshot({ read: run.read, registers: { ...registers, cr3: q.directory } })));
+  const here = at(current, va);
+  const where = here ? `0x${here.pa.toString(16)} ${here.m.writable ? 'W' : '-'}${here.m.user ? 'U' : '-'}${here.m.noExecute ? 'X' : '-'}` : 'unmapped';
+  switch (v.break) {
+    case 'wx':
+      assert.ok(here && here.pa === pa && here.m.writable && !here.m.noExecute, `0x${va.toString(16)} maps 0x${pa.toString(16)} writable and executable (${where})`);
+      assert.ok((registers.efer & 0x800n) !== 0n, 'EFER.NXE is on');
+      break;
+    case 'user-kernel-alias':
+      assert.ok(here && here.pa === pa && here.m.user && here.m.writable, `0x${va.toString(16)} maps 0x${pa.toString(16)} user-writable (${where})`);
+      assert.ok(mappingsOf([current], pa).some((m) => !m.user && !m.writable), 'the page is also mapped kernel-only and read-only');
+      break;
+    case 'code-alias':
+      assert.ok(here && here.pa === pa && here.m.writable, `0x${va.toString(16)} maps 0x${pa.toString(16)} writable (${where})`);
+      assert.ok(mappingsOf([current], pa).some((m) => !m.writable && !m.noExecute), 'the page is also mapped as code');
+      break;
+    case 'user-page-table': {
+      assert.ok(here && here.pa === pa && here.m.user, `0x${va.toString(16)} maps 0x${pa.toString(16)} for user mode (${where})`);
+      // The page at pa is the last-level table holding va's own entry: that entry points at pa.
+      const entrySize = d.paging === 'x86-32' ? 4 : 8;
+      const index = d.paging === 'x86-32' ? Number((va >> 12n) & 1023n) : Number((va >> 12n) & 511n);
+      const entry = await run.read(pa + BigInt(index * entrySize), entrySize);
+      const target = entrySize === 4 ? BigInt(entry.readUInt32LE(0)) : entry.readBigUInt64LE(0);
+      assert.strictEqual(target & 0x000ffffffffff000n, pa, 'the mapped page is the page table of its own mapping');
+      break;
+    }
+    case 'outside-ram':
+      assert.ok(here && here.pa === pa, `0x${va.toString(16)} maps 0x${pa.toString(16)} (${where})`);
+      assert.ok(pa >= BigInt(run.qemu.memoryBytes), `0x${pa.toString(16)} is above the guest's ${run.qemu.memoryBytes} bytes of RAM`);
+      break;
+    case 'null-page':
+      assert.ok(at(current, 0n), 'virtual 0 is mapped');
+      break;
+    case 'reserved-bit':
+      assert.ok(current.findings.some((f) => f.kind === 'reserved-bits' && f.virtual === va), `the walker reports reserved bits at 0x${va.toString(16)}: ${current.findings.map((f) => f.text).join('; ')}`);
+      break;
+    case 'use-after-free': {
+      assert.strictEqual(stateOf(d, frame), 'free', `frame ${frame} is free in the dump`);
+      const mapped = spaces.filter((s) => { const x = at(s, va); return x && x.pa === BigInt(frame) * 4096n && x.m.user; });
+      assert.strictEqual(mapped.length, 1, `frame ${frame} is still mapped at 0x${va.toString(16)} in one process`);
+      break;
+    }
+    case 'leak': {
+      const frames = Number(p.values.frames ?? 1n);
+      for (let f = frame; f < frame + frames; f++) {
+        assert.strictEqual(stateOf(d, f), 'used', `frame ${f} is used in the dump`);
+        const maps = mappingsOf([current, ...spaces], BigInt(f) * 4096n);
+        assert.ok(maps.every((m) => !m.user), `frame ${f} is in no process's user pages`);
+        if (mmKernel(v.kernel).directBase === undefined) assert.deepStrictEqual(maps, [], `frame ${f} is mapped nowhere (the kernel has no direct map)`);
+      }
+      break;
+    }
+    case 'counter':
+      break; // checkDump compared the counter with the runs
+    case 'free-list-cycle':
+    case 'free-list-outside-ram': {
+      // The planted frame's next pointer, read from the RAM file: the direct-map address of `next`.
+      const next = (await run.read(BigInt(frame) * 4096n, 8)).readBigUInt64LE(0);
+      const base = mmKernel(v.kernel).directBase ?? 0n;
+      const expected = base + (v.break === 'free-list-cycle' ? (p.values.next ?? 0n) * 4096n : p.values.next ?? 0n);
+      assert.strictEqual(next, expected, `frame ${frame}'s next pointer`);
+      if (v.break === 'free-list-cycle') assert.strictEqual(stateOf(d, Number(p.values.next)), 'free', 'it points back into the free list');
+      break;
+    }
+    case 'double-free':
+    case 'free-never-allocated':
+      assert.ok(run.qemu.serialText.includes(`free_frame(${frame}): not allocated`), 'the kernel saw the bad free');
+      break;
+    default:
+      assert.fail(`no oracle for ${String(v.break)}`);
+  }
+}
+
 /** Which checkpoints must show the variant's fault: level-0 faults from boot on, the others at the last checkpoint. */
 function plantedAt(v: MmVariant, seq: number): string[] {
   if (!v.break) return [];
@@ -74,6 +176,7 @@ describe('mm test kernels: boot, checkpoints, their own dumps', function () {
           assert.strictEqual(d.seq, seq);
           checkDump(v, d, (await run.registers()).cr3);
           assert.deepStrictEqual(d.planted.map((p) => p.kind), plantedAt(v, seq), `checkpoint ${seq}: planted faults`);
+          if (d.planted.length) await checkPlantedFault(run, v, d);
         }
       } finally {
         await run.close();
@@ -113,5 +216,31 @@ describe("mm test kernels: the walker's address space equals QEMU's info tlb at 
         await run?.close();
       }
     });
+  }
+});
+
+describe('mm test kernels: the dump parser', () => {
+  const good = [
+    'noise before', 'mm begin 2 kernel=bitmap variant=clean', 'mm paging x86-32 cr3=0x144000 ram=0x2000000', 'mm current 2',
+    'mm process 2 shell RUNNING dir=0x144000 struct=0x104020', 'mm allocator frames bitmap unit=4096 first=256 count=10',
+    'mm frames frames 256 4 used', 'mm frames frames 260 6 free', 'mm counter frames bitmap_free 6', 'mm end 2 lines=9', 'mm done',
+  ];
+  it('reads every field of a whole dump', () => {
+    const d = parseMmDump(good.join('\n'), 2);
+    assert.deepStrictEqual([d.kernel, d.variant, d.paging, d.cr3, d.ramBytes, d.currentPid], ['bitmap', 'clean', 'x86-32', 0x144000n, 0x2000000, 2]);
+    assert.deepStrictEqual(d.processes, [{ pid: 2, name: 'shell', state: 'RUNNING', directory: 0x144000n, address: 0x104020n }]);
+    assert.deepStrictEqual(d.allocators[0].frames, [[256, 4, 'used'], [260, 6, 'free']]);
+    assert.deepStrictEqual(d.allocators[0].counters, { bitmap_free: 6 });
+  });
+  const broken: [string, (lines: string[]) => string[], RegExp][] = [
+    ['an absent dump', (l) => l.filter((x) => !x.startsWith('mm begin')), /no "mm begin 2"/],
+    ['a dump cut short', (l) => l.filter((x) => !x.startsWith('mm end')), /no end line/],
+    ['a lost line', (l) => l.filter((x) => !x.startsWith('mm current')), /says 9 lines, there are 8/],
+    ['runs that do not cover the allocator', (l) => l.map((x) => x.replace('260 6 free', '261 5 free')), /skip or overlap at frame 261/],
+    ['a bad number', (l) => l.map((x) => x.replace('dir=0x144000', 'dir=144000')), /"144000" is not a hex number/],
+    ['a foreign line inside', (l) => [...l.slice(0, 4), 'panic: x', ...l.slice(4)], /a foreign line inside the dump/],
+  ];
+  for (const [what, edit, message] of broken) {
+    it(`says what is wrong with ${what}`, () => assert.throws(() => parseMmDump(edit(good).join('\n'), 2), message));
   }
 });

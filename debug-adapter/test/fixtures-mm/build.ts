@@ -71,8 +71,9 @@ export interface MmKernelInfo {
   readonly free: string;
 }
 
-const LEVEL0_32: readonly MmBreak[] = ['user-kernel-alias', 'code-alias', 'user-page-table', 'outside-ram', 'null-page'];
-const LEVEL0_NX: readonly MmBreak[] = [...LEVEL0_32, 'wx', 'reserved-bit'];
+/** The level-0 faults every kernel can plant; with NX also a writable alias of code (without NX code cannot be told from read-only data), W+X and reserved bits. */
+const LEVEL0_32: readonly MmBreak[] = ['user-kernel-alias', 'user-page-table', 'outside-ram', 'null-page'];
+const LEVEL0_NX: readonly MmBreak[] = [...LEVEL0_32, 'code-alias', 'wx', 'reserved-bit'];
 
 export const MM_KERNELS: Readonly<Partial<Record<MmKernelName, MmKernelInfo>>> = {
   bitmap: {
@@ -97,7 +98,7 @@ export const MM_KERNELS: Readonly<Partial<Record<MmKernelName, MmKernelInfo>>> =
   },
   regions: {
     shape: 'region-table', style: 'higher-half-c0', opt: 'O2', paging: 32, directBase: 0xc0000000n, sources: ['regions.c'], checkpoints: 3,
-    breaks: ['use-after-free', 'leak', 'counter', ...LEVEL0_32],
+    breaks: ['use-after-free', 'counter', ...LEVEL0_32],
     alloc: 'region_alloc', free: 'region_free',
   },
 };

@@ -188,10 +188,6 @@ static void plant_level1(struct proc *keep) {
   region_free(keep->image);
   planted("free-frame-mapped", "frame", keep->image / PAGE_SIZE, "va", USER_BASE);
 #endif
-#ifdef BREAK_LEAK
-  uint32_t pa = region_alloc(2); /* and dropped */
-  planted("frame-leaked", "frame", pa / PAGE_SIZE, "frames", 2);
-#endif
 #ifdef BREAK_COUNTER
   free_pages += 7;
   planted("counter-mismatch", "counter", free_pages, "actual", free_pages - 7);

@@ -38,10 +38,15 @@ void plant_level0(void) {
   planted("writable-executable", "va", PLANT_KERNEL_VA, "pa", f);
 #endif
 #ifdef BREAK_USER_KERNEL_ALIAS
+  /* the page is the kernel's read-only data at its own address, and user-writable at another */
+  must(space_map(kernel_root, (vaddr_t)plant_page, data, PTE_NX));
   must(space_map(kernel_root, PLANT_USER_VA, data, PTE_U | PTE_W | PTE_NX));
   planted("user-writable-kernel", "va", PLANT_USER_VA, "pa", data);
 #endif
 #ifdef BREAK_CODE_ALIAS
+#if MMK_PAGING == 32
+#error "BREAK_CODE_ALIAS needs NX: without it code cannot be told from read-only data"
+#endif
   paddr_t code = image_pa((const void *)(uintptr_t)mm_checkpoint);
   must(space_map(kernel_root, PLANT_KERNEL_VA, code, PTE_W | PTE_NX));
   planted("writable-code-alias", "va", PLANT_KERNEL_VA, "pa", code);
