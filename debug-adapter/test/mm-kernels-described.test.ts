@@ -1,5 +1,6 @@
 // Level 1 on the mm test kernels (fixtures-mm, docs/testing-mm-kernels.md), kernels that are not
-// ours: each kernel's memory-model description, evaluated at every checkpoint on real QEMU, gives
+// ours: each kernel's memory-model description (fixtures-mm/<kernel>.model.json, written from
+// docs/memory-model.md alone), evaluated at every checkpoint on real QEMU, gives
 // exactly what the kernel's own serial dump says: every frame's allocator state, the counters,
 // buddy orders, the process list (pid, name, state, directory, struct, the running one) and the
 // heap; clean kernels have no finding and no description error, and the broken variants of the
@@ -17,7 +18,8 @@ import { mmKernel, mmKernelNames, MmKernelName, MmVariant } from './fixtures-mm/
 import { bootMmKernel, MmDump, MmKernelRun } from './fixtures-mm/mm-kernels';
 import { describeAccess } from './describe-access';
 
-const DESCRIPTIONS = path.join(__dirname, '..', '..', '..', 'debug-adapter', 'test', 'fixtures-describe');
+/** The kernels' descriptions, written by the kernels' author from docs/memory-model.md alone. */
+const DESCRIPTIONS = path.join(__dirname, '..', '..', '..', 'debug-adapter', 'test', 'fixtures-mm');
 
 /** Runs merged: adjacent runs of one state become one. */
 function merged(runs: readonly FrameRun<FrameAllocState>[]): [number, number, FrameAllocState][] {
@@ -31,7 +33,7 @@ function merged(runs: readonly FrameRun<FrameAllocState>[]): [number, number, Fr
 }
 
 function describerFor(kernel: MmKernelName, elf: string): Describer {
-  const loaded = loadMemoryModel(`${kernel}.memory-model.json`, DESCRIPTIONS);
+  const loaded = loadMemoryModel(`${kernel}.model.json`, DESCRIPTIONS);
   assert.deepStrictEqual(loaded.errors, [], `${kernel}'s description`);
   assert.ok(loaded.description);
   const describer = createDescriber(loaded.description, new DebugSymbols(new Uint8Array(fs.readFileSync(elf))));
