@@ -11,7 +11,7 @@ import { Command, ParsedOptions, parseNumberOption, UsageError } from './command
 import { loadKernel } from './snapshot-command';
 
 /** Refreshes per second from --rate (decimal allowed). */
-export function parseRate(text: string | boolean | undefined): number | undefined {
+export function parseRate(text: ParsedOptions[string]): number | undefined {
   if (text === undefined) return undefined;
   const n = typeof text === 'string' ? Number(text) : NaN;
   if (!Number.isFinite(n) || n <= 0 || n > 50) throw new UsageError(`--rate needs a number of refreshes per second between 0 and 50, got "${String(text)}".`);
