@@ -6,6 +6,7 @@
 
 import { pagingModel, topTableAddress } from '../../../../qemu-bridge/src/paging/paging-modes';
 import type { SpaceSource } from '../model/snapshot-document';
+import type { SpaceRequest } from '../model/system-snapshot';
 import type { PagingRegisters } from '../space-snapshot';
 
 /** How a space came to be known here (the current one is the builder's own). */
@@ -16,14 +17,6 @@ export interface KnownSpace {
   readonly cr3: bigint;
   readonly topTable: bigint;
   readonly sources: readonly KnownSpaceSource[];
-  readonly firstSeenStop?: number;
-  readonly lastSeenStop?: number;
-}
-
-/** One space for the snapshot builder: the shape of the builder's SpaceRequest. */
-export interface KnownSpaceRequest {
-  readonly cr3: bigint;
-  readonly source: KnownSpaceSource;
   readonly firstSeenStop?: number;
   readonly lastSeenStop?: number;
 }
@@ -103,8 +96,8 @@ export class KnownSpaces {
    * The builder's requests: one per space and source ('named' first: a named space counts for
    * the frame map and findings; one only seen or traced is listed, possibly stale).
    */
-  requests(): KnownSpaceRequest[] {
-    const out: KnownSpaceRequest[] = [];
+  requests(): SpaceRequest[] {
+    const out: SpaceRequest[] = [];
     for (const e of this.list()) {
       const stops = e.firstSeenStop !== undefined ? { firstSeenStop: e.firstSeenStop, lastSeenStop: e.lastSeenStop } : {};
       for (const source of (['named', 'seen', 'traced'] as const).filter((s) => e.sources.includes(s))) out.push({ cr3: e.cr3, source, ...stops });
