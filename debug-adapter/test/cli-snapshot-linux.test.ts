@@ -10,6 +10,7 @@ import { execFile } from 'child_process';
 import * as path from 'path';
 import { parseInfoTlb, parseXpBytes, TlbEntry } from '../../qemu-bridge/src';
 import { bootLinuxGuest, LINUX_MODES } from '../../qemu-bridge/test/fixtures/linux-guests';
+import type { SnapshotDocument, SpaceJson } from '../src/mm/model/snapshot-document';
 
 const BIN = path.resolve(__dirname, '..', '..', '..', 'bin', 'mmscope.js');
 
@@ -22,14 +23,7 @@ function mmscope(args: string[]): Promise<{ code: number; stdout: string; stderr
 }
 
 type Json = number | string;
-interface Level0 {
-  schema: number;
-  level: number;
-  paging: string;
-  pages: number;
-  mappings: { va: Json; pa: number; size: Json; flags: number; nx: boolean; pageSize: number; writable: boolean; user: boolean }[];
-  shared: { va: Json; sameAs: Json; span: Json; pages: number }[];
-}
+type Level0 = SpaceJson;
 
 const big = (v: Json): bigint => BigInt(v);
 
@@ -66,8 +60,10 @@ for (const mode of LINUX_MODES.filter((m) => m.kind === 'pae' || m.kind === 'x86
         const attach = ['--gdb', `${qemu.gdb.host}:${qemu.gdb.port}`, '--ram', qemu.ramPath as string];
         const r = await mmscope(['snapshot', ...attach, '--json']);
         assert.strictEqual(r.code, 0, r.stderr);
-        const j = JSON.parse(r.stdout) as Level0;
-        assert.deepStrictEqual([j.schema, j.level, j.paging], [3, 0, mode.kind]);
+        const doc = JSON.parse(r.stdout) as SnapshotDocument;
+        assert.deepStrictEqual([doc.schema, doc.level, doc.pagingMode], [3, 0, mode.kind]);
+        const j = doc.spaces.find((x) => x.id === doc.currentSpace) as Level0;
+        assert.ok(j?.current, 'the current space is in the document');
         const tlb = parseInfoTlb(await qmp.humanMonitorCommand('info tlb', 30_000));
         assert.ok(tlb.length > 300, `info tlb lists ${tlb.length} pages`);
         if (mode.kind === 'x86-64') {
