@@ -91,8 +91,7 @@ async function withService<T>(options: ParsedOptions, then: (service: MmService)
       readPhys: (a, n) => session.memory.readPhys(a, n),
       readPagingRegisters: async () => registers,
       physicalMemoryMap: () => sessionMemoryMap(session),
-      ...(model ? { describe: model.describe, descriptionSource: model.descriptionSource } : {}),
-    });
+    }, model ? { describe: model.describe, descriptionSource: model.descriptionSource } : {});
     for (const cr3 of cr3s) {
       if (service.spaces.name(registers, cr3) === undefined) throw new UsageError('--cr3 names an address space only while paging is on, and it is off.');
     }
