@@ -119,6 +119,19 @@ describe('describe: every shape on a compiled image', function () {
       assert.deepStrictEqual(a.summary.counter?.agrees, true);
     });
 
+    it('free-list: a virtual link the page tables do not map becomes physical through directMapOffset, else it is not mapped', async () => {
+      // Paging on with an empty page directory (kpgdir is all zero): every walk fails.
+      const { access } = image();
+      const unmapped = { ...access, registers: { cr0: 0x80000001n, cr3: BigInt(sym('kpgdir')), cr4: 0n, efer: 0n } };
+      const list = FULL.allocators![1];
+      const offset = await evaluate({ directMapOffset: 0, allocators: [list] }, unmapped);
+      assert.deepStrictEqual(offset.findings, []);
+      assert.deepStrictEqual(allocator(offset, 'list').frames, runsOf(poolFrame, 'u.uu.u.uuuuuuuuu'));
+      const none = await evaluate({ allocators: [list] }, unmapped);
+      assert.deepStrictEqual(none.findings.map((f) => f.kind), ['pointer-outside-ram', 'counter-mismatch']);
+      assert.match(none.findings[0].message, /links to 0x[0-9a-f]+ \(link 0\), which is not mapped/);
+    });
+
     it('free-list: physical links at an offset (2 -> 7)', () => {
       assert.deepStrictEqual(allocator(s, 'plist').frames, runsOf(poolFrame, 'uu.uuuu.uuuuuuuu'));
     });

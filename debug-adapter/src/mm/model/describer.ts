@@ -175,16 +175,18 @@ class StopDescription {
   private async physical(value: bigint, holds: AddressHolds, unitBytes: number): Promise<bigint | undefined> {
     if (holds === 'physical') return value;
     if (holds === 'frame') return value * BigInt(unitBytes);
-    const bits = BigInt(this.symbols.addressSize * 8);
-    if (this.offset !== undefined) return BigInt.asUintN(Number(bits), value - this.offset);
+    // The page tables CR3 names first (exact wherever the kernel maps the address, its image
+    // included); the direct map's offset for what they do not map.
     const r = this.access.registers;
     this.tables ??= new TableCache((address, length) => this.access.readPhys(address, length));
     try {
       const walk = await walkAddress(pagingModel({ cr0: r.cr0, cr4: r.cr4, efer: r.efer }), r.cr3, value, this.tables);
-      return walk.kind === 'mapped' || walk.kind === 'paging-off' ? walk.physical : undefined;
+      if (walk.kind === 'mapped' || walk.kind === 'paging-off') return walk.physical;
     } catch {
-      return undefined;
+      // not translatable through the tables
     }
+    if (this.offset !== undefined && value >= this.offset) return BigInt.asUintN(this.symbols.addressSize * 8, value - this.offset);
+    return undefined;
   }
 
   private async readLink(holds: AddressHolds, link: bigint, physical: bigint, offset: number, bytes: number): Promise<bigint> {
