@@ -3,10 +3,11 @@
 // 127.0.0.1:PORT instead (for debugging the adapter itself).
 
 import * as net from 'net';
-import { Event } from '@vscode/debugadapter';
+import { Event, OutputEvent } from '@vscode/debugadapter';
 import { MmscopeSession } from './session/session';
 import { EXTENSION_REFERENCE_BASE } from './session/session-extension';
 import { MM_EXCEPTION_FILTERS, mmExtensionFactory } from './mm/mm-extension';
+import { describeErrorsText, startArgumentsKnowledge } from './mm/plugin/memory-model-knowledge';
 import { CPU_EXCEPTION_FILTERS, cpuExceptionExtensionFactory } from './exceptions/exception-extension';
 import { screenExtensionFactory } from './screen/screen-extension';
 
@@ -14,7 +15,18 @@ import { screenExtensionFactory } from './screen/screen-extension';
 function newSession(): MmscopeSession {
   const session: MmscopeSession = new MmscopeSession(
     [
-      mmExtensionFactory(EXTENSION_REFERENCE_BASE, (event, body) => session.sendEvent(new Event(event, body))),
+      mmExtensionFactory({
+        referenceBase: EXTENSION_REFERENCE_BASE,
+        emit: (event, body) => session.sendEvent(new Event(event, body)),
+        // Level 1: the `memoryModel` launch attribute (relative to the launch's cwd, the workspace folder).
+        knowledge: (target, start) => {
+          const model = startArgumentsKnowledge(start, target.symbols);
+          if (!model) return undefined;
+          const text = describeErrorsText(model);
+          if (text) session.sendEvent(new OutputEvent(text, 'important'));
+          return { describe: model.describe, descriptionSource: model.descriptionSource };
+        },
+      }),
       cpuExceptionExtensionFactory(),
       screenExtensionFactory(),
     ],

@@ -4,7 +4,7 @@
 
 import * as assert from 'assert';
 import {
-  UNIT_FREE, UNIT_USED, UnitRange, bitmapBytes, countUnits, decodeBitmap, decodeBuddy, decodeChainTableUnits, decodeFreeStack,
+  MAX_FINDINGS_PER_KIND, UNIT_FREE, UNIT_USED, UnitRange, bitmapBytes, capFindings, countUnits, decodeBitmap, decodeBuddy, decodeChainTableUnits, decodeFreeStack,
   decodeRegions, frameRuns, freeListUnits, walkFreeList,
 } from '../src/mm/model/allocator-decoders';
 
@@ -111,5 +111,16 @@ describe('describe: allocator shape decoders', () => {
     assert.deepStrictEqual([letters(clean.states), clean.findings], ['ruu.', []]);
     const bad = decodeChainTableUnits('c', Uint32Array.of(0x07fffff2, 0x08000002, 0x00000002, 0x07fffffe));
     assert.deepStrictEqual(bad.findings.map((f) => [f.kind, f.allocator, f.chain]), [['chain-cycle', 'c', 1]]);
+  });
+
+  it('findings of one kind past twenty become one sentence (a garbage stack stays readable)', () => {
+    const entries = Array.from({ length: 1000 }, (_, i) => ({ raw: BigInt(i), physical: 0x40000000n + BigInt(i) * 4096n }));
+    const decoded = decodeFreeStack('s', RANGE, entries);
+    assert.strictEqual(decoded.findings.length, 1000);
+    const capped = capFindings('s', decoded.findings);
+    assert.strictEqual(capped.length, MAX_FINDINGS_PER_KIND + 1);
+    assert.deepStrictEqual(capped.slice(0, 20), decoded.findings.slice(0, 20));
+    assert.strictEqual(capped[20].message, 'Allocator "s" has 980 more pointer-outside-ram findings like the ones above.');
+    assert.deepStrictEqual(capFindings('s', decoded.findings.slice(0, 20)), decoded.findings.slice(0, 20));
   });
 });

@@ -119,6 +119,19 @@ describe('describe: every shape on a compiled image', function () {
       assert.deepStrictEqual(a.summary.counter?.agrees, true);
     });
 
+    it('free-list: a virtual link the page tables do not map becomes physical through directMapOffset, else it is not mapped', async () => {
+      // Paging on with an empty page directory (kpgdir is all zero): every walk fails.
+      const { access } = image();
+      const unmapped = { ...access, registers: { cr0: 0x80000001n, cr3: BigInt(sym('kpgdir')), cr4: 0n, efer: 0n } };
+      const list = FULL.allocators![1];
+      const offset = await evaluate({ directMapOffset: 0, allocators: [list] }, unmapped);
+      assert.deepStrictEqual(offset.findings, []);
+      assert.deepStrictEqual(allocator(offset, 'list').frames, runsOf(poolFrame, 'u.uu.u.uuuuuuuuu'));
+      const none = await evaluate({ allocators: [list] }, unmapped);
+      assert.deepStrictEqual(none.findings.map((f) => f.kind), ['pointer-outside-ram', 'counter-mismatch']);
+      assert.match(none.findings[0].message, /links to 0x[0-9a-f]+ \(link 0\), which is not mapped/);
+    });
+
     it('free-list: physical links at an offset (2 -> 7)', () => {
       assert.deepStrictEqual(allocator(s, 'plist').frames, runsOf(poolFrame, 'uu.uuuu.uuuuuuuu'));
     });
@@ -277,6 +290,28 @@ describe('describe: every shape on a compiled image', function () {
       const r = await evaluate({ allocators: [FULL.allocators![6]] }, access);
       assert.deepStrictEqual(r.findings.map((f) => [f.kind, f.allocator]), [['chain-cycle', 'chains']]);
     });
+  });
+
+  it('garbage everywhere: every data object overwritten with pseudo-random bytes still evaluates, bounded, without a throw', async () => {
+    let seed = 12345;
+    const random = (): number => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24;
+    const names = ['pool', 'frame_bitmap', 'freelist', 'phys_head', 'free_stack', 'free_top', 'free_area', 'regions', 'nregions', 'block_table', 'tasks', 'task_head',
+      'ptable', 'heap_area', 'heap_end', 'mblocks', 'heap_head', 'pool_frames', 'block_count'];
+    for (let round = 0; round < 5; round++) {
+      const { access, image: img } = image();
+      for (const name of names) {
+        const sym = symbols.elf.symbolByName(name);
+        assert.ok(sym);
+        const bytes = Buffer.alloc(Math.min(sym.size, 8192));
+        for (let i = 0; i < bytes.length; i++) bytes[i] = random() & (round % 2 ? 0xff : 0x0f);
+        await img.writeMemory(sym.value, bytes);
+      }
+      const r = await evaluate(FULL, access);
+      assert.ok(r.heaps.every((h) => h.blocks.length <= 65536));
+      assert.ok(r.processes.length <= 4096);
+      for (const e of r.errors) assert.match(e.message, /^\S.*[.]$/, e.message);
+      for (const f of r.findings) assert.match(f.message, /^[A-Z].*[.]$/, f.message);
+    }
   });
 
   describe('mistakes in a description: one sentence each, the rest still works', () => {

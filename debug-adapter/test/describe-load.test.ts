@@ -131,6 +131,18 @@ describe('describe: loading a memory-model description', () => {
     assert.ok(validate(MMSCOPE_GUEST_DESCRIPTION));
   });
 
+  it('every description file in the repository loads without a mistake and passes the schema', () => {
+    const dir = path.join(repoRoot, 'debug-adapter', 'test', 'fixtures-mm');
+    const files = fs.readdirSync(dir).filter((f) => f.endsWith('.model.json'));
+    assert.ok(files.length >= 5, files.join(', '));
+    const validate = schemaValidator();
+    for (const f of files) {
+      const loaded = loadMemoryModel(f, dir);
+      assert.deepStrictEqual(loaded.errors, [], f);
+      assert.ok(validate(JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8'))), `${f}: ${JSON.stringify(validate.errors)}`);
+    }
+  });
+
   it('the schema rejects what the loader rejects', () => {
     const validate = schemaValidator();
     const bad: unknown[] = [

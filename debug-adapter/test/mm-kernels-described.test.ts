@@ -1,23 +1,27 @@
 // Level 1 on the mm test kernels (fixtures-mm, docs/testing-mm-kernels.md), kernels that are not
-// ours: each kernel's memory-model description, evaluated at every checkpoint on real QEMU, gives
+// ours: each kernel's memory-model description (fixtures-mm/<kernel>.model.json, written from
+// docs/memory-model.md alone), evaluated at every checkpoint on real QEMU, gives
 // exactly what the kernel's own serial dump says: every frame's allocator state, the counters,
 // buddy orders, the process list (pid, name, state, directory, struct, the running one) and the
 // heap; clean kernels have no finding and no description error, and the broken variants of the
 // structural faults (free-list cycle, pointer outside RAM, counter) get their finding.
 
 import * as assert from 'assert';
+import { execFile } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { DebugSymbols } from '../src/symbols';
 import { createDescriber, Describer } from '../src/mm/model/describer';
 import { loadMemoryModel } from '../src/mm/model/memory-model-load';
 import { DescribedState } from '../src/mm/model/described-state';
-import { FrameAllocState, FrameRun } from '../src/mm/model/snapshot-document';
+import { FrameAllocState, FrameRun, SnapshotDocument } from '../src/mm/model/snapshot-document';
 import { mmKernel, mmKernelNames, MmKernelName, MmVariant } from './fixtures-mm/build';
 import { bootMmKernel, MmDump, MmKernelRun } from './fixtures-mm/mm-kernels';
 import { describeAccess } from './describe-access';
 
-const DESCRIPTIONS = path.join(__dirname, '..', '..', '..', 'debug-adapter', 'test', 'fixtures-describe');
+/** The kernels' descriptions, written by the kernels' author from docs/memory-model.md alone. */
+const DESCRIPTIONS = path.join(__dirname, '..', '..', '..', 'debug-adapter', 'test', 'fixtures-mm');
 
 /** Runs merged: adjacent runs of one state become one. */
 function merged(runs: readonly FrameRun<FrameAllocState>[]): [number, number, FrameAllocState][] {
@@ -31,7 +35,7 @@ function merged(runs: readonly FrameRun<FrameAllocState>[]): [number, number, Fr
 }
 
 function describerFor(kernel: MmKernelName, elf: string): Describer {
-  const loaded = loadMemoryModel(`${kernel}.memory-model.json`, DESCRIPTIONS);
+  const loaded = loadMemoryModel(`${kernel}.model.json`, DESCRIPTIONS);
   assert.deepStrictEqual(loaded.errors, [], `${kernel}'s description`);
   assert.ok(loaded.description);
   const describer = createDescriber(loaded.description, new DebugSymbols(new Uint8Array(fs.readFileSync(elf))));
@@ -120,4 +124,67 @@ describe('describe: the mm test kernels through their descriptions, against thei
       }
     });
   }
+
+  describe('through the CLI: mmscope snapshot --model FILE', () => {
+    const BIN = path.resolve(__dirname, '..', '..', '..', 'bin', 'mmscope.js');
+    const mmscope = (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => new Promise((resolve) => {
+      execFile(process.execPath, [BIN, ...args], { timeout: 120000, maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
+        resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+      });
+    });
+    let run: MmKernelRun | undefined;
+    let attach: string[];
+    before(async () => {
+      run = await bootMmKernel({ kernel: 'bitmap' });
+      await run.disconnectGdb();
+      attach = ['--gdb', `${run.gdb.host}:${run.gdb.port}`, '--ram', run.ramPath, '--kernel', run.elf];
+    });
+    after(async () => {
+      await run?.close();
+    });
+
+    it('prints a level-1 document: the kernel\'s processes and every frame\'s allocator state as its dump says', async () => {
+      const r = await mmscope(['snapshot', ...attach, '--model', path.join(DESCRIPTIONS, 'bitmap.model.json'), '--json']);
+      assert.strictEqual(r.code, 0, r.stderr);
+      assert.strictEqual(r.stderr, '');
+      const doc = JSON.parse(r.stdout) as SnapshotDocument;
+      const dump = run?.dump;
+      assert.ok(dump);
+      assert.strictEqual(doc.level, 1);
+      assert.deepStrictEqual(doc.description, { source: path.join(DESCRIPTIONS, 'bitmap.model.json'), errors: [] });
+      assert.deepStrictEqual(doc.processes.map((p) => [p.pid, p.name, p.state, p.current, BigInt(p.directory ?? 0)]).sort(),
+        dump.processes.map((p) => [p.pid, p.name, p.state, p.pid === dump.currentPid, p.directory]).sort());
+      assert.deepStrictEqual(doc.allocators.map((a) => [a.name, a.shape, a.free, a.counter?.agrees]), [['frames', 'bitmap', dump.allocators[0].frames.filter((f) => f[2] === 'free').reduce((n, f) => n + f[1], 0), true]]);
+      const [first, count] = [dump.allocators[0].first, dump.allocators[0].count];
+      const inRange = merged((doc.frames.allocation ?? []).filter(([f]) => f >= first && f < first + count));
+      assert.deepStrictEqual(inRange, merged(dump.allocators[0].frames));
+    });
+
+    it('a description with mistakes: one line each on stderr, the same sentences in the document, the rest still described', async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mmscope-model-'));
+      try {
+        const file = path.join(dir, 'bad.memory-model.json');
+        const good = JSON.parse(fs.readFileSync(path.join(DESCRIPTIONS, 'bitmap.model.json'), 'utf8'));
+        fs.writeFileSync(file, JSON.stringify({ ...good, processes: { ...good.processes, name: 'nmae' }, allocators: [{ ...good.allocators[0], bitmapp: 1 }] }));
+        const r = await mmscope(['snapshot', ...attach, '--model', file, '--json']);
+        assert.strictEqual(r.code, 0, r.stderr);
+        const doc = JSON.parse(r.stdout) as SnapshotDocument;
+        const messages = doc.description?.errors.map((e) => e.message) ?? [];
+        assert.strictEqual(messages.length, 2, messages.join('\n'));
+        assert.match(messages[0], /unknown key "bitmapp"/);
+        assert.match(messages[1], /^processes\.name "nmae": No symbol "nmae"/);
+        assert.deepStrictEqual(r.stderr.trim().split('\n'), [`mmscope: memory model (${file}): ${messages[0]}`]);
+        assert.ok(doc.processes.length > 0 && doc.processes.every((p) => p.name === ''));
+        assert.strictEqual(doc.allocators.length, 1);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('--model without --kernel is a usage error', async () => {
+      const r = await mmscope(['snapshot', '--gdb', attach[1], '--model', path.join(DESCRIPTIONS, 'bitmap.model.json')]);
+      assert.strictEqual(r.code, 2);
+      assert.match(r.stderr, /--model needs --kernel ELF/);
+    });
+  });
 });

@@ -59,6 +59,8 @@ export interface LaunchArguments {
   stopOnEntry?: boolean;
   /** Base directory for a relative `kernel` (VS Code passes absolute paths after ${workspaceFolder}). */
   cwd?: string;
+  /** The kernel's memory-model description (docs/memory-model.md): an object, a JSON file relative to `cwd`, or builtin:<name>. */
+  memoryModel?: unknown;
 }
 
 /** `attach`: debug a QEMU the user started with `-gdb`/`-s` (and optionally `-qmp` and a RAM file). */
@@ -72,6 +74,8 @@ export interface AttachArguments {
   /** The kernel ELF the guest runs (for symbols). */
   kernel: string;
   cwd?: string;
+  /** As for launch. */
+  memoryModel?: unknown;
 }
 
 export interface ValidatedLaunch {

@@ -58,5 +58,8 @@ export interface ExceptionFilter {
   readonly conditionDescription?: string;
 }
 
+/** The launch or attach request's arguments as the client sent them (e.g. `memoryModel`, `cwd`). */
+export type StartArguments = Readonly<Record<string, unknown>>;
+
 /** Builds the extensions for a session once its target exists. */
-export type SessionExtensionFactory = (target: Target) => SessionExtension | undefined;
+export type SessionExtensionFactory = (target: Target, start?: StartArguments) => SessionExtension | undefined;

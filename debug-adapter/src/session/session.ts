@@ -33,6 +33,8 @@ export class MmscopeSession extends DebugSession {
   private inspector: Inspector | undefined;
   private symbols: DebugSymbols | undefined;
   private stopOnEntry = false;
+  /** The launch/attach arguments, for the extensions (a memory-model description, its folder). */
+  private startArguments: Readonly<Record<string, unknown>> | undefined;
   private configurationDone!: Promise<void>;
   private markConfigurationDone!: () => void;
   private evaluateNames = new Map<string, string>();
@@ -93,6 +95,7 @@ export class MmscopeSession extends DebugSession {
   protected override async launchRequest(response: DebugProtocol.LaunchResponse, args: DebugProtocol.LaunchRequestArguments): Promise<void> {
     try {
       const config = validateLaunch(args);
+      this.startArguments = args as Readonly<Record<string, unknown>>;
       this.stopOnEntry = config.stopOnEntry;
       const endSymbols = this.progress.begin('Reading kernel symbols', path.basename(config.kernel));
       let symbols: DebugSymbols;
@@ -119,6 +122,7 @@ export class MmscopeSession extends DebugSession {
   protected override async attachRequest(response: DebugProtocol.AttachResponse, args: DebugProtocol.AttachRequestArguments): Promise<void> {
     try {
       const config = validateAttach(args);
+      this.startArguments = args as Readonly<Record<string, unknown>>;
       const symbols = await this.progress.around('Reading kernel symbols', path.basename(config.kernel), () => {
         const loaded = this.loadSymbols(config.kernel);
         if (loaded.hasDebugInfo) loaded.compileUnits.length;
@@ -166,7 +170,7 @@ export class MmscopeSession extends DebugSession {
       this.inspector?.invalidate();
       for (const x of this.extensions) x.onThreadSelected?.(thread);
     });
-    this.extensions = this.extensionFactories.map((f) => f(target)).filter((x): x is SessionExtension => x !== undefined);
+    this.extensions = this.extensionFactories.map((f) => f(target, this.startArguments)).filter((x): x is SessionExtension => x !== undefined);
     for (const x of this.extensions) {
       const decide = x.decideInternalHit?.bind(x);
       if (decide) target.addInternalHitDecider(decide);

@@ -301,3 +301,22 @@ export function decodeChainTableUnits(allocator: string, entries: Uint32Array): 
   }));
   return { states, findings };
 }
+
+/** Findings of one kind an allocator reports one by one; the rest become one summary (garbage stays readable). */
+export const MAX_FINDINGS_PER_KIND = 20;
+
+export function capFindings(allocator: string, findings: readonly FindingDocJson[]): FindingDocJson[] {
+  const byKind = new Map<string, number>();
+  const out: FindingDocJson[] = [];
+  for (const f of findings) {
+    const n = (byKind.get(f.kind) ?? 0) + 1;
+    byKind.set(f.kind, n);
+    if (n <= MAX_FINDINGS_PER_KIND) out.push(f);
+  }
+  for (const [kind, n] of byKind) {
+    if (n <= MAX_FINDINGS_PER_KIND) continue;
+    const first = out.find((f) => f.kind === kind);
+    out.push({ kind, severity: first?.severity ?? 'error', allocator, message: `Allocator "${allocator}" has ${n - MAX_FINDINGS_PER_KIND} more ${kind} findings like the ones above.` });
+  }
+  return out;
+}

@@ -6,9 +6,10 @@
 // cannot be read or does not hold together is a finding; nothing throws, every walk is bounded.
 
 import { byteSizeOf, DebugSymbols, DwarfType, stripTypedefs } from '../../symbols';
+import { findMember } from '../../inspect/c-evaluator';
 import { jsonAddress } from '../../../../qemu-bridge/src/paging/translation-steps';
 import { TableCache, walkAddress } from '../../../../qemu-bridge/src/paging/page-table-walk';
-import { pagingModel } from '../../../../qemu-bridge/src/paging/paging-modes';
+import { PagingModel, pagingModel } from '../../../../qemu-bridge/src/paging/paging-modes';
 import type { PagingRegisters } from '../space-snapshot';
 import type { AllocatorJson, DescriptionErrorJson, FindingDocJson, HeapBlockJson, HeapJson, PhysicalRegionJson } from './snapshot-document';
 import type { DescribedAllocator, DescribedProcess, DescribedState } from './described-state';
@@ -18,7 +19,7 @@ import {
 import { CompiledExpression, DescriptionFailure, ElementBindings, StopEvaluation, compileExpression } from './description-expressions';
 import {
   DecodedUnits, FreeListWalk, UnitRange, bitmapBytes, countUnits, decodeBitmap, decodeBuddy, decodeChainTableUnits, decodeFreeStack,
-  decodeRegions, frameRuns, freeListUnits, walkFreeList,
+  capFindings, decodeRegions, frameRuns, freeListUnits, walkFreeList,
 } from './allocator-decoders';
 
 /** What a description is evaluated against at one stop (the seam of the issue 13 overview). */
@@ -128,6 +129,7 @@ class StopDescription {
   private readonly findings: FindingDocJson[] = [];
   private offset: bigint | undefined;
   private tables: TableCache | undefined;
+  private model: PagingModel | undefined;
 
   constructor(private readonly symbols: DebugSymbols, private readonly access: DescribeAccess, private readonly directMap: CompiledExpression | undefined, private readonly errors: DescriptionErrorJson[]) {
     this.ev = new StopEvaluation(symbols, access);
@@ -175,16 +177,19 @@ class StopDescription {
   private async physical(value: bigint, holds: AddressHolds, unitBytes: number): Promise<bigint | undefined> {
     if (holds === 'physical') return value;
     if (holds === 'frame') return value * BigInt(unitBytes);
-    const bits = BigInt(this.symbols.addressSize * 8);
-    if (this.offset !== undefined) return BigInt.asUintN(Number(bits), value - this.offset);
+    // The page tables CR3 names first (exact wherever the kernel maps the address, its image
+    // included); the direct map's offset for what they do not map.
     const r = this.access.registers;
     this.tables ??= new TableCache((address, length) => this.access.readPhys(address, length));
+    this.model ??= pagingModel({ cr0: r.cr0, cr4: r.cr4, efer: r.efer });
     try {
-      const walk = await walkAddress(pagingModel({ cr0: r.cr0, cr4: r.cr4, efer: r.efer }), r.cr3, value, this.tables);
-      return walk.kind === 'mapped' || walk.kind === 'paging-off' ? walk.physical : undefined;
+      const walk = await walkAddress(this.model, r.cr3, value, this.tables);
+      if (walk.kind === 'mapped' || walk.kind === 'paging-off') return walk.physical;
     } catch {
-      return undefined;
+      // not translatable through the tables
     }
+    if (this.offset !== undefined && value >= this.offset) return BigInt.asUintN(this.symbols.addressSize * 8, value - this.offset);
+    return undefined;
   }
 
   private async readLink(holds: AddressHolds, link: bigint, physical: bigint, offset: number, bytes: number): Promise<bigint> {
@@ -354,7 +359,7 @@ class StopDescription {
         const r = await this.regions(a);
         frames = r.frames;
         counts = r.counts;
-        this.findings.push(...r.findings);
+        this.findings.push(...capFindings(d.name, r.findings));
         break;
       }
       case 'chain-table': {
@@ -370,7 +375,7 @@ class StopDescription {
       }
     }
     if (decoded) {
-      this.findings.push(...decoded.findings);
+      this.findings.push(...capFindings(d.name, decoded.findings));
       frames = frameRuns(decoded.states, base, unitBytes);
       counts = countUnits(decoded.states);
     }
@@ -411,7 +416,11 @@ class StopDescription {
       throw new DescriptionFailure({ path: `${headExpr.path}`, expression: headExpr.text, message: `${headExpr.path} "${headExpr.text}" is not a typed pointer, so "${next.text}" has no struct to read; cast it, or give nextOffset.` }, false);
     }
     let fatal: DescriptionFailure | undefined;
+    // A plain member (`next`, `$elem->next`) is read straight from the free unit's physical
+    // bytes: no expression evaluation and no second translation per link.
+    const member = next && pointee ? plainMember(next, pointee) : undefined;
     const readNext = async (link: bigint, physical: bigint): Promise<bigint> => {
+      if (member) return this.readLink('physical', link, physical, member.offset, member.size);
       if (next && pointee) {
         try {
           return await this.ev.address(next, { ...bindings, elem: this.ev.pointer(pointee, link) });
@@ -550,6 +559,21 @@ class StopDescription {
     }
     return { name: d.name, blocks, usedBytes, freeBytes, truncated };
   }
+}
+
+/** The byte offset and size of a pointer member that `c` names plainly (`next`, `$elem->next`), if it does. */
+function plainMember(c: CompiledExpression, pointee: DwarfType): { offset: number; size: 4 | 8 } | undefined {
+  const e = c.ast;
+  const name = e.kind === 'identifier' ? e.name
+    : e.kind === 'member' && e.arrow && e.object.kind === 'register' && e.object.name === 'elem' ? e.member : undefined;
+  const s = stripTypedefs(pointee);
+  if (name === undefined || (s.kind !== 'struct' && s.kind !== 'union')) return undefined;
+  const found = findMember(s, name);
+  if (!found || found.member.bitSize !== undefined) return undefined;
+  const t = stripTypedefs(found.member.type);
+  const size = byteSizeOf(found.member.type);
+  if ((t.kind !== 'pointer' && !(t.kind === 'base' && t.encoding !== 0x4)) || (size !== 4 && size !== 8)) return undefined;
+  return { offset: found.offset + found.member.byteOffset, size };
 }
 
 /** The unsigned little-endian integer in `bytes`. */

@@ -163,7 +163,7 @@ export const TRACING_FREE_SPEC: PartSpec = {
 export const TOP_KEYS: Readonly<Record<string, string>> = {
   $schema: 'The JSON schema of descriptions (ignored).',
   name: 'What the views call the description.',
-  directMapOffset: 'Kernel-virtual = physical + this, for every "virtual" address; without it virtual addresses are translated through the current page tables.',
+  directMapOffset: 'Kernel-virtual = physical + this in the kernel\'s direct map: how a "virtual" address the current page tables do not map becomes physical.',
   processes: 'Where the processes are.',
   allocators: 'The physical frame allocators.',
   heaps: 'Kernel heaps as lists of block headers.',
