@@ -1,8 +1,12 @@
 // The snapshot document (level 0: no ELF, nothing described) on Debian's Linux kernels in every
 // paging mode: the current space equals QEMU's `info tlb` page by page, the frame map equals a
 // frame-by-frame recomputation from `info tlb` and QEMU's memory map (`info mtree -f`), and none
-// of the level-0 finding kinds appears (Linux maps W^X, keeps page tables and kernel text from
-// user mode, and maps nothing outside RAM or at virtual 0).
+// of the level-0 finding kinds appears in the kernel (Linux maps its own memory W^X, keeps page
+// tables and kernel text from user mode, and maps nothing outside RAM or at virtual 0). One true
+// finding was met in user space: stopped in a busybox process of the 686-pae guest, a heap page
+// and a stack page are writable and executable (no NX at any level while EFER.NXE is on; QEMU's
+// `info tlb` shows them W and U without X). So user pages may carry writable-executable, each
+// checked against `info tlb`; every other level-0 finding fails the test.
 
 import * as assert from 'assert';
 import { parseInfoTlb, QemuSession } from '../../qemu-bridge/src';
@@ -32,7 +36,13 @@ for (const mode of LINUX_MODES) {
         assert.ok(!current.mappings.some((m) => m.pageSize === 0x40000000), 'no 1 GiB page (the oracle takes large pages as 2 MiB)');
         assert.deepStrictEqual(compareSpaceWithTlb(current, tlb, doc.pagingMode), []);
         assert.deepStrictEqual(compareFramesWithTlb(doc, tlbText, regions, current.tables), []);
-        const level0 = doc.findings.filter((f) => LEVEL0.includes(f.kind));
+        const byVirtual = new Map(tlb.map((e) => [e.virtualExact, e]));
+        const userWx = (f: (typeof doc.findings)[number]): boolean => {
+          if (f.kind !== 'writable-executable' || f.virtual === undefined) return false;
+          const e = byVirtual.get(BigInt(f.virtual));
+          return e !== undefined && e.flags[7] === 'U' && e.flags[8] === 'W' && e.flags[0] !== 'X';
+        };
+        const level0 = doc.findings.filter((f) => LEVEL0.includes(f.kind) && !userWx(f));
         assert.deepStrictEqual(level0.map((f) => `${f.kind}: ${f.message}`), []);
         const c = doc.frames.counts;
         console.log(`      (${tlb.length} pages, ${current.tables.length} tables; frames: ${c.mapped} mapped, ${c.multi} multi, ${c.table} table, ${c.unmapped} unmapped, ${c['not-ram']} not RAM)`);
