@@ -2,7 +2,7 @@
 // process has two top-level tables), attached with its stripped vmlinux (no symbols, no
 // description). Through the real adapter: at a stop the schema-3 document's current space is
 // QEMU's `info tlb` page by page and snapshotReady says level 0; the CR3s of stops in different
-// address spaces are all listed. Then `mmscope serve --gdb --ram --cr3 …` (no ELF at all) serves
+// address spaces are all listed; live documents come from the RAM file while it runs. Then `mmscope serve --gdb --ram --cr3 …` (no ELF at all) serves
 // a level-0 document over the WebSocket feed to a client with the token, and refuses one without.
 
 import * as assert from 'assert';
@@ -110,6 +110,27 @@ describe(`DAP and mmscope serve at level 0 on Linux ${MODE?.mode} (Debian's kern
     for (const id of seen) assert.ok(listed.spaces.some((s) => s.id === id), `${id} is listed (${listed.spaces.map((s) => s.id).join(', ')})`);
     assert.strictEqual(listed.spaces.filter((s) => s.current).length, 1);
     assert.ok(listed.spaces.filter((s) => !s.current).every((s) => s.sources.includes('seen') && s.lastSeenStop !== undefined));
+  });
+
+  it('sends live level-0 documents from the RAM file while Linux runs', async () => {
+    const client = dc as DebugClient;
+    const live: { stop: number; level: unknown; spaces: number }[] = [];
+    const seen = new Promise<void>((resolve) => {
+      client.on('mmscope/snapshotReady', (e: DebugProtocol.Event) => {
+        const body = e.body as { stop: number; level: unknown; spaces: number; live: boolean };
+        if (body.live) live.push(body);
+        if (live.length >= 2) resolve();
+      });
+    });
+    assert.deepStrictEqual((await client.customRequest('mmscope/liveRefresh', { enabled: true, ratePerSecond: 4 })).body, { enabled: true, ratePerSecond: 4 });
+    await client.continueRequest({ threadId: 1 });
+    await seen;
+    assert.ok(live.every((l) => l.level === 0 && l.spaces >= 1 && l.stop < 0), JSON.stringify(live));
+    const running = (await client.customRequest('mmscope/snapshot')).body as { live?: boolean; snapshot: SnapshotDocument };
+    assert.deepStrictEqual([running.live, running.snapshot.live, running.snapshot.level], [true, true, 0]);
+    assert.ok(currentOf(running.snapshot).pages > 300);
+    await client.customRequest('mmscope/liveRefresh', { enabled: false });
+    await resumeAndStop(client, client.pauseRequest({ threadId: 1 }));
   });
 
   it('mmscope serve --gdb (no ELF) serves a level-0 document over the WebSocket with the token', async () => {

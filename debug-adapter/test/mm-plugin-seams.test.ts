@@ -104,8 +104,8 @@ describe('the session plug-in: describe and trace seams, spaces kept', function 
   it('lists a traced CR3 (possibly stale) and a named one, and translates in a space by its CR3', async () => {
     const service = new MmService(undefined, access);
     assert.strictEqual(service.level, 0);
+    service.addTracedSpace(0x5000n, 1); // a tracer may report before the first stop: kept until the paging mode is known
     await service.noteStop(1);
-    service.addTracedSpace(0x5000n, 1);
     const doc = (await service.snapshot(2)).document;
     const traced = doc.spaces.find((s) => s.id === 'pt:0x5000');
     assert.deepStrictEqual(traced && [traced.sources, traced.current, traced.pages], [['traced'], false, 4]);

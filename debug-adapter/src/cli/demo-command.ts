@@ -8,7 +8,6 @@ import * as path from 'path';
 import { resolveExecutable } from '../../../qemu-bridge/src';
 import { MmSnapshot } from '../mm/snapshot';
 import { SnapshotDiff, diffSnapshots } from '../mm/diff';
-import { snapshotToJson } from '../mm/snapshot-json';
 import { formatSnapshot } from '../mm/snapshot-text';
 import { startLiveGuest } from '../live/live-guest';
 import { DashboardBuildMissingError } from '../live/dashboard-server';

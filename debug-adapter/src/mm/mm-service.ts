@@ -69,8 +69,7 @@ export class MmService {
   /** The previous snapshot of a stop whose snapshot is being built again (a space was opened). */
   private pendingPrevious: Promise<StopSnapshot | undefined> | undefined;
   private lastDiff: SnapshotDiff | undefined;
-  /** The last stop noted, and the shown vCPU's registers then (what live snapshots and traced spaces use). */
-  private lastStop = 0;
+  /** The shown vCPU's registers at the last stop noted (what live snapshots and traced spaces use). */
   private lastRegisters: PagingRegisters | undefined;
 
   /** `symbols`: the kernel's ELF (our descriptor is found through it); undefined when there is none (attached with only --gdb). */
@@ -113,10 +112,10 @@ export class MmService {
    * Never throws (a vCPU whose registers cannot be read is left out).
    */
   async noteStop(stop: number): Promise<void> {
-    this.lastStop = stop;
     try {
       const shown = await this.access.readPagingRegisters();
       this.lastRegisters = shown;
+      for (const t of this.tracedBeforeStop.splice(0)) this.spaces.noteTraced(shown, t.cr3, t.atStop);
       const every = this.access.readEveryVcpuRegisters ? await this.access.readEveryVcpuRegisters().catch(() => [shown]) : [shown];
       for (const r of every) this.spaces.noteSeen(r, stop);
       this.spaces.noteSeen(shown, stop);
@@ -131,8 +130,12 @@ export class MmService {
    */
   addTracedSpace(cr3: bigint, atStop: number): void {
     const r = this.lastRegisters;
+    // Before the first stop the paging mode is not known yet: kept until then.
     if (r) this.spaces.noteTraced(r, cr3, atStop);
+    else if (this.tracedBeforeStop.length < this.spaces.limit) this.tracedBeforeStop.push({ cr3, atStop });
   }
+
+  private tracedBeforeStop: { cr3: bigint; atStop: number }[] = [];
 
   /**
    * The user names the space whose top table `cr3` gives: it is walked, counts for the frame map
