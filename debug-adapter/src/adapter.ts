@@ -9,16 +9,19 @@ import { EXTENSION_REFERENCE_BASE } from './session/session-extension';
 import { MM_EXCEPTION_FILTERS, mmExtensionFactory } from './mm/mm-extension';
 import { CPU_EXCEPTION_FILTERS, cpuExceptionExtensionFactory } from './exceptions/exception-extension';
 import { screenExtensionFactory } from './screen/screen-extension';
+import { TRACE_EXCEPTION_FILTERS } from './mm/plugin/trace-filters';
+import { traceExtensionFactory } from './mm/plugin/trace-extension';
 
-/** A session with the memory-manager extension (custom requests, scope, allocation breakpoints), the CPU exception filters and the Screen. */
+/** A session with the memory-manager extension (custom requests, scope, allocation breakpoints), the CPU exception filters, the Screen and tracing. */
 function newSession(): MmscopeSession {
   const session: MmscopeSession = new MmscopeSession(
     [
       mmExtensionFactory(EXTENSION_REFERENCE_BASE, (event, body) => session.sendEvent(new Event(event, body))),
       cpuExceptionExtensionFactory(),
       screenExtensionFactory(),
+      traceExtensionFactory(),
     ],
-    [...MM_EXCEPTION_FILTERS, ...CPU_EXCEPTION_FILTERS],
+    [...MM_EXCEPTION_FILTERS, ...TRACE_EXCEPTION_FILTERS, ...CPU_EXCEPTION_FILTERS],
   );
   return session;
 }

@@ -106,7 +106,7 @@ export class MmscopeSession extends DebugSession {
       // Read the DWARF while QEMU starts (it waits, paused, for us).
       if (symbols.hasDebugInfo) symbols.compileUnits.length;
       endSymbols();
-      this.attachTarget(await launching);
+      this.attachTarget(await launching, args as Record<string, unknown>);
       this.sendEvent(new InitializedEvent());
       await this.configurationDone;
       this.sendResponse(response);
@@ -125,7 +125,7 @@ export class MmscopeSession extends DebugSession {
         return loaded;
       });
       const target = await this.progress.around('Connecting to QEMU', `gdbstub ${config.gdb.host}:${config.gdb.port}`, () => Target.attach(config, symbols));
-      this.attachTarget(target);
+      this.attachTarget(target, args as Record<string, unknown>);
       this.sendEvent(new InitializedEvent());
       await this.configurationDone;
       this.sendResponse(response);
@@ -154,7 +154,7 @@ export class MmscopeSession extends DebugSession {
     return formatAddress(address, this.target?.addressWidth ?? 32);
   }
 
-  private attachTarget(target: Target): void {
+  private attachTarget(target: Target, args: Readonly<Record<string, unknown>>): void {
     this.target = target;
     this.inspector = new Inspector(target.symbols, target);
     target.on('stopped', (stop) => this.onStopped(stop));
@@ -166,7 +166,7 @@ export class MmscopeSession extends DebugSession {
       this.inspector?.invalidate();
       for (const x of this.extensions) x.onThreadSelected?.(thread);
     });
-    this.extensions = this.extensionFactories.map((f) => f(target)).filter((x): x is SessionExtension => x !== undefined);
+    this.extensions = this.extensionFactories.map((f) => f(target, args)).filter((x): x is SessionExtension => x !== undefined);
     for (const x of this.extensions) {
       const decide = x.decideInternalHit?.bind(x);
       if (decide) target.addInternalHitDecider(decide);

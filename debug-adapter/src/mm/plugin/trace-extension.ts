@@ -1,0 +1,257 @@
+// Tracing plugged into the debug session (session/session-extension.ts): allocation tracing of
+// the description's alloc/free functions and, with `traceAddressSpaces`, the CR3 loads. It owns
+// the internal breakpoints of owner 'trace', decides their hits (recording, then going on at
+// once, or stopping for an enabled "Traced allocation"/"Traced free" filter), measures what the
+// tracing costs while the guest runs (traced calls per second, the share of the time the guest
+// was stopped for it) and tells the user at every stop. `tracing()` is the document's section and
+// `tracedSpaces()` the CR3 values loaded, for the snapshot service.
+
+import * as fs from 'fs';
+import * as path from 'path';
+import type { ExceptionFilter, SessionExtension } from '../../session/session-extension';
+import type { Target, TargetStop } from '../../session/target';
+import { ConditionError } from '../event-condition';
+import { siteText } from '../model/allocation-trace';
+import type { TracingJson } from '../model/snapshot-document';
+import { checkTracingDescription } from '../model/tracing-description';
+import { AddressSpaceTracer, TracedSpace } from './address-space-tracer';
+import { AllocationTracer, TraceEvent, TraceSetupError } from './allocation-tracer';
+import { armTraceFilters, ArmedTraceFilter, describeTraceEvent, matchTraceEvent, TRACE_EXCEPTION_FILTERS } from './trace-filters';
+
+export const TRACING_REQUEST = 'mmscope/tracing';
+const OWNER = 'trace';
+
+/** What a launch or attach configuration asks of tracing. */
+export interface TraceConfiguration {
+  /** The description's `tracing` (undefined: no allocation tracing). */
+  readonly tracing?: unknown;
+  /** Where `tracing` came from, for messages. */
+  readonly source?: string;
+  readonly traceAddressSpaces: boolean;
+  /** One sentence per mistake found while reading the configuration. */
+  readonly errors: readonly string[];
+}
+
+/**
+ * Reads `memoryModel` (an object, or the path of a JSON file relative to `cwd`) for its `tracing`
+ * part, and `traceAddressSpaces`, from the raw launch/attach arguments.
+ */
+export function traceConfiguration(args: Readonly<Record<string, unknown>>): TraceConfiguration {
+  const errors: string[] = [];
+  const traceAddressSpaces = args.traceAddressSpaces === true;
+  if (args.traceAddressSpaces !== undefined && typeof args.traceAddressSpaces !== 'boolean') errors.push('"traceAddressSpaces" must be true or false.');
+  let model = args.memoryModel;
+  let source = 'launch.json memoryModel';
+  if (typeof model === 'string') {
+    const file = path.resolve(typeof args.cwd === 'string' ? args.cwd : process.cwd(), model);
+    source = file;
+    try {
+      model = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
+    } catch (e) {
+      errors.push(`The memory-model description ${file} cannot be read (${e instanceof Error ? e.message.replace(/\.$/, '') : String(e)}), so nothing is traced.`);
+      model = undefined;
+    }
+  }
+  const tracing = typeof model === 'object' && model !== null ? (model as Record<string, unknown>).tracing : undefined;
+  return { ...(tracing !== undefined ? { tracing, source } : {}), traceAddressSpaces, errors };
+}
+
+/** Running-time bookkeeping: wall time while the user's run operations ran, and the part the guest spent stopped in between. */
+class TraceClock {
+  runningMs = 0;
+  stoppedMs = 0;
+  private runStart: number | undefined;
+  private stopAt: number | undefined;
+
+  resumedByUser(now: number): void {
+    this.runStart = now;
+    this.stopAt = undefined;
+  }
+
+  stoppedForUser(now: number): void {
+    if (this.runStart !== undefined) this.runningMs += now - this.runStart;
+    this.runStart = undefined;
+    this.stopAt = undefined;
+  }
+
+  /** A stop reply while a user's operation runs (an internal stop, or the user's own at its end). */
+  stubStopped(now: number): void {
+    if (this.runStart !== undefined) this.stopAt = now;
+  }
+
+  stubResumed(now: number): void {
+    if (this.runStart !== undefined && this.stopAt !== undefined) this.stoppedMs += now - this.stopAt;
+    this.stopAt = undefined;
+  }
+
+  /** Wall time so far, the current run included. */
+  total(now: number): number {
+    return this.runningMs + (this.runStart !== undefined ? now - this.runStart : 0);
+  }
+}
+
+export class TraceSessionExtension implements SessionExtension {
+  readonly commands: readonly string[] = [TRACING_REQUEST];
+  readonly exceptionFilters: readonly ExceptionFilter[] = TRACE_EXCEPTION_FILTERS;
+  readonly allocations: AllocationTracer | undefined;
+  readonly spaces: AddressSpaceTracer | undefined;
+  /** The process an address space belongs to (the snapshot service sets it from the description's processes). */
+  pidOf: ((cr3: bigint) => number | undefined) | undefined;
+  private armed: ArmedTraceFilter[] = [];
+  private userStops = 0;
+  private readonly clock = new TraceClock();
+  private reportedCalls = 0;
+  private readonly t0 = Date.now();
+
+  constructor(private readonly target: Target, config: TraceConfiguration) {
+    for (const e of config.errors) this.say(e);
+    if (config.tracing !== undefined) {
+      const checked = checkTracingDescription(config.tracing);
+      if (!checked.tracing) {
+        for (const e of checked.errors) this.say(`The memory-model description's ${e.path} is wrong: ${e.message.replace(/\.$/, '')}; allocations are not traced.`);
+      } else {
+        try {
+          this.allocations = new AllocationTracer(target.symbols, checked.tracing, checked, { complete: target.launched });
+          this.say(`Tracing allocations: ${checked.tracing.alloc.function} (returns ${checked.tracing.alloc.returns}) and ${checked.tracing.free.function} (argument ${checked.tracing.free.argument ?? 0}); the guest goes on at every traced call.`);
+        } catch (e) {
+          if (!(e instanceof TraceSetupError)) throw e;
+          this.say(`Allocation tracing is off: ${e.message}.`);
+        }
+      }
+    }
+    if (config.traceAddressSpaces) {
+      this.spaces = new AddressSpaceTracer(target.symbols.elf);
+      this.say(this.spaces.describeSites((a) => target.symbols.elf.symbolAt(a) ?? target.symbols.elf.nearestSymbolBelow(a), target.symbols.elf.addressWidth));
+    }
+    target.rsp.connection.onStop(() => this.clock.stubStopped(Date.now()));
+    target.rsp.connection.onResume(() => this.clock.stubResumed(Date.now()));
+    this.placeBreakpoints();
+  }
+
+  /** True when there is anything to trace. */
+  get active(): boolean {
+    return this.allocations !== undefined || this.spaces !== undefined;
+  }
+
+  private say(line: string): void {
+    this.target.emit('console', line);
+  }
+
+  private placeBreakpoints(): void {
+    const addresses = new Set<number>([...(this.allocations?.breakpointAddresses() ?? []), ...(this.spaces?.breakpointAddresses() ?? [])]);
+    this.target.table.setInternalBreakpoints(OWNER, [...addresses]);
+  }
+
+  /** Arms the tracing breakpoints (at the session's start). */
+  async start(): Promise<void> {
+    // The guest runs once the session is configured (launched) or is stopped by the attach (whose first stop ends this run).
+    this.clock.resumedByUser(Date.now());
+    this.placeBreakpoints();
+    await this.target.syncBreakpoints();
+  }
+
+  async customRequest(command: string): Promise<unknown> {
+    if (command !== TRACING_REQUEST) throw new Error(`unknown request ${command}`);
+    const spaces = this.tracedSpaces().map((s) => ({ cr3: `0x${s.cr3.toString(16)}`, hits: s.hits, firstSeenStop: s.firstSeenStop, lastSeenStop: s.lastSeenStop }));
+    return {
+      tracing: this.tracing() ?? null,
+      findings: this.allocations?.trace.findings ?? [],
+      counts: this.allocations?.trace.counts ?? null,
+      pendingCalls: this.allocations?.trace.pendingCalls ?? 0,
+      spaces,
+      cr3Sites: this.spaces?.writes.map((w) => w.address) ?? [],
+      cr3Loads: this.spaces?.hits ?? 0,
+      runningMs: this.clock.total(Date.now()),
+      stoppedMs: this.clock.stoppedMs,
+    };
+  }
+
+  /** The snapshot document's tracing section, or undefined when nothing is traced. */
+  tracing(): TracingJson | undefined {
+    if (!this.allocations) return undefined;
+    const { callsPerSecond, slowdown } = this.cost();
+    return this.allocations.json({ callsPerSecond, ...(slowdown !== undefined ? { slowdown } : {}), ...(this.pidOf ? { pidOf: this.pidOf } : {}) });
+  }
+
+  /** Every CR3 value a traced mov loaded (empty without traceAddressSpaces). */
+  tracedSpaces(): readonly TracedSpace[] {
+    return this.spaces?.tracedSpaces() ?? [];
+  }
+
+  /** Traced calls per second of running time, and the share of it the guest was stopped. */
+  cost(): { callsPerSecond: number; slowdown?: number } {
+    const ms = this.clock.total(Date.now());
+    const calls = (this.allocations?.trace.tracedCalls ?? 0) + (this.spaces?.hits ?? 0);
+    return { callsPerSecond: ms > 0 ? Math.round((calls * 1000) / ms) : 0, ...(ms > 0 && calls > 0 ? { slowdown: Math.min(1, this.clock.stoppedMs / ms) } : {}) };
+  }
+
+  async setExceptionFilters(options: readonly { filterId: string; condition?: string }[]): Promise<{ verified: boolean; message?: string }[]> {
+    const verdicts = options.map((o) => {
+      if (!this.allocations) return { verified: false, message: 'Nothing is traced: name the alloc and free functions in the memory-model description\'s "tracing".' };
+      try {
+        armTraceFilters([o]);
+        return { verified: true };
+      } catch (e) {
+        return { verified: false, message: e instanceof ConditionError ? `Condition not understood: ${e.message}` : String(e) };
+      }
+    });
+    this.armed = this.allocations ? armTraceFilters(options.filter((_, i) => verdicts[i].verified)) : [];
+    return verdicts;
+  }
+
+  async decideInternalHit(pc: number): Promise<{ description: string; text?: string } | undefined> {
+    const allocations = this.allocations;
+    const ownsSpace = this.spaces?.owns(pc) ?? false;
+    const ownsAlloc = allocations?.owns(pc) ?? false;
+    if (!ownsSpace && !ownsAlloc) return undefined;
+    const guest = this.target.guest;
+    if (ownsSpace && this.spaces) {
+      const cr3 = (await guest.exactRegisters()).get('cr3');
+      if (cr3 !== undefined) this.spaces.record(cr3, this.userStops);
+    }
+    if (!ownsAlloc || !allocations) return undefined;
+    const { event, changedBreakpoints } = await allocations.hit(pc, { exactRegisters: () => guest.exactRegisters(), readMemory: (a, n) => guest.readMemory(a, n), thread: this.target.selectedThread }, Date.now() - this.t0);
+    if (changedBreakpoints) {
+      this.placeBreakpoints();
+      await this.target.syncBreakpoints();
+    }
+    if (!event) return undefined;
+    if (event.kind === 'freed' && event.finding) this.say(`Allocation tracing: ${event.finding.message}`);
+    const match = matchTraceEvent(this.armed, event, this.pidOfEvent(event));
+    if (!match) return undefined;
+    return { description: describeTraceEvent(event, { alloc: allocations.description.alloc.function, free: allocations.description.free.function }), text: match.filter.label };
+  }
+
+  private pidOfEvent(e: TraceEvent): number | undefined {
+    return this.pidOf?.(e.kind === 'allocated' ? e.allocation.cr3 : e.cr3);
+  }
+
+  onStop(_stop: TargetStop): void {
+    this.userStops++;
+    this.clock.stoppedForUser(Date.now());
+    const a = this.allocations;
+    if (!a || a.trace.tracedCalls === this.reportedCalls) return;
+    this.reportedCalls = a.trace.tracedCalls;
+    const { callsPerSecond, slowdown } = this.cost();
+    const live = a.trace.live();
+    const sites = new Set(live.map((x) => x.site.address)).size;
+    const top = a.json({ callsPerSecond, maxLive: 0 }).sites[0];
+    this.say(`Allocation tracing: ${a.trace.tracedCalls} calls traced (${a.trace.counts.allocCalls} ${a.description.alloc.function}, ${a.trace.counts.frees} ${a.description.free.function}), ${callsPerSecond} calls/s while running${slowdown !== undefined ? `, the guest stopped ${Math.round(slowdown * 100)}% of that time for tracing` : ''}; ${live.length} live allocation${live.length === 1 ? '' : 's'} from ${sites} site${sites === 1 ? '' : 's'}${top ? ` (most: ${top.live} by ${siteText({ ...top.site, address: BigInt(top.site.address) })})` : ''}.`);
+  }
+
+  onResume(): void {
+    this.clock.resumedByUser(Date.now());
+  }
+}
+
+/** Builds the tracing extension when the configuration asks for tracing (else undefined). */
+export function traceExtensionFactory(): (target: Target, args?: Readonly<Record<string, unknown>>) => SessionExtension | undefined {
+  return (target, args) => {
+    const config = traceConfiguration(args ?? {});
+    if (config.tracing === undefined && !config.traceAddressSpaces && config.errors.length === 0) return undefined;
+    const ext = new TraceSessionExtension(target, config);
+    if (!ext.active) return undefined;
+    void ext.start();
+    return ext;
+  };
+}
