@@ -159,7 +159,7 @@ __attribute__((noinline)) static void keep_in_table(int slot) {
 __attribute__((noinline)) static void scratch_buffers(int n) {
   void *p[8];
   for (int i = 0; i < n; i++)
-    p[i] = kalloc();                  /* @trace:scratch-alloc */
+    p[i] = kalloc();                  /* @dap:scratch-alloc */
   for (int i = n - 1; i >= 0; i--)
     kfree(p[i]);
   operations += (u32)n;
@@ -197,9 +197,10 @@ static void work(int rounds) {
 #ifdef DOUBLE_FREE
     if (round == 3 && current == 0) {
       void *twice = kalloc();
+      void *rest = free_list;
       kfree(twice);
-      kfree(twice);                   /* @trace:double-free */
-      free_list = *(void **)free_list; /* repair the list the double free corrupted */
+      kfree(twice);                   /* @dap:double-free */
+      *(void **)twice = rest;         /* repair the list the double free looped */
     }
 #endif
 #ifdef FREE_UNKNOWN

@@ -30,6 +30,8 @@ export interface TraceOptions {
   readonly resolveSite: (returnAddress: bigint) => ResolvedSite;
   /** Pending calls kept at most (the oldest is abandoned beyond). Default 256. */
   readonly maxPending?: number;
+  /** Traced calls kept in `history`, the most recent ones. Default 10000. */
+  readonly maxHistory?: number;
   /** Freed addresses remembered for double-free findings, at most. Default 65536. */
   readonly maxFreed?: number;
   /**
@@ -69,6 +71,16 @@ interface FreedRecord {
   readonly seq: number;
 }
 
+/** One traced call in the order the calls completed (allocations at their return, frees at their entry). */
+export interface TraceRecord {
+  readonly kind: 'alloc' | 'free';
+  readonly seq: number;
+  /** What alloc returned, or what free was given. */
+  readonly address: bigint;
+  readonly returnAddress: bigint;
+  readonly thread: number;
+}
+
 /** A return hit that matched no pending call (another path through the same address). */
 export type ReturnMatch = { kind: 'allocated'; allocation: TracedAllocation } | { kind: 'failed'; seq: number } | { kind: 'unmatched' };
 
@@ -88,10 +100,23 @@ export class AllocationTrace {
   readonly counts = { allocCalls: 0, allocReturns: 0, failed: 0, frees: 0, abandoned: 0 };
   private readonly maxPending: number;
   private readonly maxFreed: number;
+  private readonly maxHistory: number;
+  private readonly records: TraceRecord[] = [];
 
   constructor(private readonly options: TraceOptions) {
     this.maxPending = options.maxPending ?? 256;
     this.maxFreed = options.maxFreed ?? 65536;
+    this.maxHistory = options.maxHistory ?? 10000;
+  }
+
+  /** The most recent traced calls, oldest first (failed allocations included, with address 0). */
+  get history(): readonly TraceRecord[] {
+    return this.records;
+  }
+
+  private remember(r: TraceRecord): void {
+    this.records.push(r);
+    if (this.records.length > this.maxHistory) this.records.splice(0, this.records.length - this.maxHistory);
   }
 
   /** Traced calls so far (alloc entries and frees). */
@@ -141,6 +166,7 @@ export class AllocationTrace {
     if (at < 0) return { kind: 'unmatched' };
     const [call] = this.pending.splice(at, 1);
     this.counts.allocReturns++;
+    this.remember({ kind: 'alloc', seq: call.seq, address: result, returnAddress, thread: call.thread });
     if (result === 0n) {
       this.counts.failed++;
       return { kind: 'failed', seq: call.seq };
@@ -158,6 +184,7 @@ export class AllocationTrace {
   free(address: bigint, returnAddress: bigint, context: CallContext): FreeResult {
     this.counts.frees++;
     const seq = ++this.seq;
+    this.remember({ kind: 'free', seq, address, returnAddress, thread: context.thread });
     if (address === 0n) return { kind: 'null', seq };
     const site = this.options.resolveSite(returnAddress);
     const live = this.liveByAddress.get(address);
@@ -173,7 +200,6 @@ export class AllocationTrace {
         `${this.describe(address)} was freed twice: allocated by ${siteText(earlier.allocation.site)}, freed by ${siteText(earlier.freedBy)}, then freed again by ${siteText(site)}.`);
       return { kind: 'double-free', finding, seq };
     }
-    void context;
     // Attached late: what was freed may have been allocated before tracing began; no finding.
     if (!this.options.complete) return { kind: 'never-allocated', seq };
     if (this.counts.abandoned > 0) {

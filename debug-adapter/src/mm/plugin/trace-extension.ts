@@ -84,6 +84,14 @@ class TraceClock {
     this.stopAt = undefined;
   }
 
+  /** Starts counting afresh (at the first traced call: the boot before it is not tracing's time). */
+  restart(now: number): void {
+    this.runningMs = 0;
+    this.stoppedMs = 0;
+    if (this.runStart !== undefined) this.runStart = now;
+    if (this.stopAt !== undefined) this.stopAt = now;
+  }
+
   /** Wall time so far, the current run included. */
   total(now: number): number {
     return this.runningMs + (this.runStart !== undefined ? now - this.runStart : 0);
@@ -101,6 +109,7 @@ export class TraceSessionExtension implements SessionExtension {
   private userStops = 0;
   private readonly clock = new TraceClock();
   private reportedCalls = 0;
+  private hitSeen = false;
   private readonly t0 = Date.now();
 
   constructor(private readonly target: Target, config: TraceConfiguration) {
@@ -150,8 +159,12 @@ export class TraceSessionExtension implements SessionExtension {
     await this.target.syncBreakpoints();
   }
 
-  async customRequest(command: string): Promise<unknown> {
+  /** `mmscope/tracing` ({ history?: true }): the tracing section, findings, counts, traced spaces, and with history the recent traced calls. */
+  async customRequest(command: string, args?: unknown): Promise<unknown> {
     if (command !== TRACING_REQUEST) throw new Error(`unknown request ${command}`);
+    const history = (args as { history?: unknown } | undefined)?.history === true
+      ? (this.allocations?.trace.history ?? []).map((r) => ({ kind: r.kind, seq: r.seq, address: `0x${r.address.toString(16)}`, returnAddress: `0x${r.returnAddress.toString(16)}`, thread: r.thread }))
+      : undefined;
     const spaces = this.tracedSpaces().map((s) => ({ cr3: `0x${s.cr3.toString(16)}`, hits: s.hits, firstSeenStop: s.firstSeenStop, lastSeenStop: s.lastSeenStop }));
     return {
       tracing: this.tracing() ?? null,
@@ -163,6 +176,7 @@ export class TraceSessionExtension implements SessionExtension {
       cr3Loads: this.spaces?.hits ?? 0,
       runningMs: this.clock.total(Date.now()),
       stoppedMs: this.clock.stoppedMs,
+      ...(history ? { history } : {}),
     };
   }
 
@@ -204,6 +218,10 @@ export class TraceSessionExtension implements SessionExtension {
     const ownsSpace = this.spaces?.owns(pc) ?? false;
     const ownsAlloc = allocations?.owns(pc) ?? false;
     if (!ownsSpace && !ownsAlloc) return undefined;
+    if (!this.hitSeen) {
+      this.hitSeen = true;
+      this.clock.restart(Date.now());
+    }
     const guest = this.target.guest;
     if (ownsSpace && this.spaces) {
       const cr3 = (await guest.exactRegisters()).get('cr3');
