@@ -43,13 +43,16 @@ export interface RefreshMode {
 
 /** What guest the feed shows. */
 export interface GuestIdentity {
-  /** File name of the kernel ELF (no directory). */
-  readonly kernel: string;
-  /** SHA-256 of the kernel file, hex. */
-  readonly kernelSha256: string;
-  readonly descriptorVersion: number;
-  readonly blockSize: number;
-  readonly blockCount: number;
+  /** File name of the kernel ELF (no directory); absent when attached with only --gdb. */
+  readonly kernel?: string;
+  /** SHA-256 of the kernel file, hex (with `kernel`). */
+  readonly kernelSha256?: string;
+  /** What mmscope knows of the kernel: 0 (nothing described), 1 (a memory-model description), 'descriptor' (our guest's mm_debug_info). */
+  readonly level?: 0 | 1 | 'descriptor';
+  /** Our guest's descriptor (absent on any other kernel). */
+  readonly descriptorVersion?: number;
+  readonly blockSize?: number;
+  readonly blockCount?: number;
   /** Guest RAM in bytes, when known. */
   readonly memoryBytes?: number;
 }
@@ -82,14 +85,17 @@ export interface SnapshotMessage<D = JsonObject> {
   readonly snapshot: D;
 }
 
+/** The key of an item of a keyed array: a chain's id or a process's pid (numbers), a space's id (`pt:0x…`, `pid:3`). */
+export type ItemKey = number | string;
+
 /** One value replaced in the document, or keyed items of an array. */
 export interface KeyedArrayPatch {
-  /** The key field of the items ('id' for chains, 'pid' for processes). */
+  /** The key field of the items ('id' for chains and spaces, 'pid' for processes). */
   readonly key: string;
   readonly upsert: readonly JsonObject[];
-  readonly remove: readonly number[];
+  readonly remove: readonly ItemKey[];
   /** The keys in document order after the patch. */
-  readonly order: readonly number[];
+  readonly order: readonly ItemKey[];
 }
 
 /** Characters of a string field replaced at offsets: [offset, text]. */
@@ -107,6 +113,8 @@ export interface DocumentPatch {
   readonly set: JsonObject;
   readonly keyed: { readonly [field: string]: KeyedArrayPatch };
   readonly objects: { readonly [field: string]: { readonly set: JsonObject; readonly strings: { readonly [field: string]: StringPatch } } };
+  /** Top-level fields the next document does not have (optional ones that went away). */
+  readonly unset?: readonly string[];
 }
 
 /** A new snapshot as a patch of the previous one (`base` = the seq the client must hold). */
