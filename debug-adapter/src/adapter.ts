@@ -10,16 +10,23 @@ import { MM_EXCEPTION_FILTERS, mmExtensionFactory } from './mm/mm-extension';
 import { CPU_EXCEPTION_FILTERS, cpuExceptionExtensionFactory } from './exceptions/exception-extension';
 import { screenExtensionFactory } from './screen/screen-extension';
 import { TRACE_EXCEPTION_FILTERS } from './mm/plugin/trace-filters';
-import { traceExtensionFactory } from './mm/plugin/trace-extension';
+import { TracingLink } from './mm/plugin/trace-link';
 
 /** A session with the memory-manager extension (custom requests, scope, allocation breakpoints), the CPU exception filters, the Screen and tracing. */
 function newSession(): MmscopeSession {
+  const tracing = new TracingLink();
   const session: MmscopeSession = new MmscopeSession(
     [
-      mmExtensionFactory({ referenceBase: EXTENSION_REFERENCE_BASE, emit: (event, body) => session.sendEvent(new Event(event, body)) }),
+      // Before the memory manager's: at each stop, the CR3 values traced reach its documents first.
+      tracing.factory(),
+      mmExtensionFactory({
+        referenceBase: EXTENSION_REFERENCE_BASE,
+        emit: (event, body) => session.sendEvent(new Event(event, body)),
+        knowledge: () => tracing.knowledge(),
+        onCreated: (ext) => tracing.attachMemoryManager(ext),
+      }),
       cpuExceptionExtensionFactory(),
       screenExtensionFactory(),
-      traceExtensionFactory(),
     ],
     [...MM_EXCEPTION_FILTERS, ...TRACE_EXCEPTION_FILTERS, ...CPU_EXCEPTION_FILTERS],
   );

@@ -13,7 +13,7 @@ import { DebugProtocol } from '@vscode/debugprotocol';
 import { build, fixtureDir, gdbBatch, run } from './fixtures-c/compile';
 import { endSessionLeavingNoQemu, qemuMarker, resumeAndStop, startClient } from './dap-fixture';
 import { markerLine } from './source-markers';
-import type { FindingDocJson, TracingJson } from '../src/mm/model/snapshot-document';
+import type { FindingDocJson, SnapshotDocument, TracingJson } from '../src/mm/model/snapshot-document';
 import * as path from 'path';
 
 const SOURCE = path.join(fixtureDir, 'trace_kernel.c');
@@ -220,6 +220,17 @@ describe('DAP: allocation tracing and CR3 tracing on a kernel that is not ours',
       assert.deepStrictEqual([...body.cr3Sites].sort((a, b) => a - b), objdump.sort((a, b) => a - b));
       assert.ok(objdump.length >= 2);
       assert.ok(body.cr3Loads > 0);
+      // The snapshot document lists them as traced address spaces, and carries the tracing section.
+      const doc = ((await s.dc.customRequest('mmscope/snapshot')).body as { snapshot: SnapshotDocument }).snapshot;
+      for (const d of dump.directories) {
+        const space = doc.spaces.find((x) => x.topTable === d);
+        assert.ok(space, `space of CR3 ${d.toString(16)} in the document (${doc.spaces.map((x) => x.id)})`);
+        assert.ok(space.sources.includes('traced') || space.sources.includes('current'), `${space.id}: ${space.sources}`);
+        assert.ok(space.pages > 0, `${space.id} walked`);
+      }
+      assert.ok(doc.spaces.some((x) => x.sources.includes('traced') && !x.current), 'a traced space other than the current one');
+      assert.strictEqual(doc.tracing?.allocFunction, 'kalloc');
+      assert.deepStrictEqual(doc.tracing?.live.map((l) => l.address).sort(), (await s.tracing()).tracing?.live.map((l) => l.address).sort());
     });
   });
 

@@ -313,9 +313,10 @@ export interface MmExtensionOptions {
   readonly liveFeed?: boolean;
   /**
    * What the session knows of this target's kernel beyond its page tables: a memory-model
-   * description's evaluator (level 1), the tracing state (level 2). Called once per session.
+   * description's evaluator (level 1), the tracing state (level 2). Called once per session,
+   * with the launch or attach request's arguments.
    */
-  readonly knowledge?: (target: Target) => MmExtensionKnowledge | undefined;
+  readonly knowledge?: (target: Target, args?: Readonly<Record<string, unknown>>) => MmExtensionKnowledge | undefined;
   /** Called with the extension once it exists (e.g. to hand a CR3 tracer its addTracedSpace). */
   readonly onCreated?: (extension: MmSessionExtension, target: Target) => void;
 }
@@ -326,9 +327,9 @@ export interface MmExtensionOptions {
  * dashboard and the WebSocket feed on loopback and announces their URLs (with the token) in an
  * `mmscope/liveFeed` event.
  */
-export function mmExtensionFactory(options: MmExtensionOptions): (target: Target) => SessionExtension | undefined {
-  return (target) => {
-    const ext = new MmSessionExtension(target, options.referenceBase, options.emit, options.knowledge?.(target) ?? {});
+export function mmExtensionFactory(options: MmExtensionOptions): (target: Target, args?: Readonly<Record<string, unknown>>) => SessionExtension | undefined {
+  return (target, args) => {
+    const ext = new MmSessionExtension(target, options.referenceBase, options.emit, options.knowledge?.(target, args) ?? {});
     target.once('exited', () => ext.dispose());
     options.onCreated?.(ext, target);
     if (options.liveFeed !== false) {

@@ -105,6 +105,12 @@ export class TraceSessionExtension implements SessionExtension {
   readonly spaces: AddressSpaceTracer | undefined;
   /** The process an address space belongs to (the snapshot service sets it from the description's processes). */
   pidOf: ((cr3: bigint) => number | undefined) | undefined;
+  /** At every stop: every CR3 value traced so far (for the memory manager's 'traced' spaces). */
+  onTracedSpaces: ((spaces: readonly TracedSpace[]) => void) | undefined;
+  /** Called at every stop, after the traced spaces were handed on. */
+  onStopped: (() => void) | undefined;
+  /** The stop number the documents carry (default: the stops this extension saw). */
+  stopNumber: (() => number) | undefined;
   private armed: ArmedTraceFilter[] = [];
   private userStops = 0;
   private readonly clock = new TraceClock();
@@ -225,7 +231,11 @@ export class TraceSessionExtension implements SessionExtension {
     const guest = this.target.guest;
     if (ownsSpace && this.spaces) {
       const cr3 = (await guest.exactRegisters()).get('cr3');
-      if (cr3 !== undefined) this.spaces.record(cr3, this.userStops);
+      // Loaded while running after stop N: seen before stop N + 1.
+      if (cr3 !== undefined) {
+        const space = this.spaces.record(cr3, (this.stopNumber?.() ?? this.userStops) + 1);
+        if (space.hits === 1) this.onTracedSpaces?.([space]);
+      }
     }
     if (!ownsAlloc || !allocations) return undefined;
     const { event, changedBreakpoints } = await allocations.hit(pc, { exactRegisters: () => guest.exactRegisters(), readMemory: (a, n) => guest.readMemory(a, n), thread: this.target.selectedThread }, Date.now() - this.t0);
@@ -247,6 +257,8 @@ export class TraceSessionExtension implements SessionExtension {
   onStop(_stop: TargetStop): void {
     this.userStops++;
     this.clock.stoppedForUser(Date.now());
+    this.onTracedSpaces?.(this.tracedSpaces());
+    this.onStopped?.();
     const a = this.allocations;
     if (!a || a.trace.tracedCalls === this.reportedCalls) return;
     this.reportedCalls = a.trace.tracedCalls;
@@ -260,16 +272,4 @@ export class TraceSessionExtension implements SessionExtension {
   onResume(): void {
     this.clock.resumedByUser(Date.now());
   }
-}
-
-/** Builds the tracing extension when the configuration asks for tracing (else undefined). */
-export function traceExtensionFactory(): (target: Target, args?: Readonly<Record<string, unknown>>) => SessionExtension | undefined {
-  return (target, args) => {
-    const config = traceConfiguration(args ?? {});
-    if (config.tracing === undefined && !config.traceAddressSpaces && config.errors.length === 0) return undefined;
-    const ext = new TraceSessionExtension(target, config);
-    if (!ext.active) return undefined;
-    void ext.start();
-    return ext;
-  };
 }
