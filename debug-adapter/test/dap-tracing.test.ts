@@ -151,6 +151,21 @@ describe('DAP: allocation tracing and CR3 tracing on a kernel that is not ours',
       assert.ok(allocs.length > (before.history ?? []).filter((h) => h.kind === 'alloc').length, 'the stepped-over call was traced');
       const site = gdbSites(elf, [Number(last.returnAddress)]).get(Number(last.returnAddress));
       assert.deepStrictEqual(site, { fn: 'scratch_buffers', line: scratchLine }, 'the last traced allocation is the stepped-over call');
+      // `stepi` from the call instruction onto kalloc's first instruction: the call is traced all the same
+      // (the next test compares every traced call with the kernel's dump).
+      const objdump = run('objdump', ['-d', elf]).split('\n');
+      const from = objdump.findIndex((l) => /<scratch_buffers>:$/.test(l));
+      const call = objdump.slice(from).map((l) => /^\s*([0-9a-f]+):.*\bcall\s+[0-9a-f]+ <kalloc>/.exec(l)).find((m): m is RegExpExecArray => m !== null);
+      assert.ok(call, 'scratch_buffers calls kalloc');
+      await s.dc.customRequest('setInstructionBreakpoints', { breakpoints: [{ instructionReference: `0x${call[1]}` }] });
+      const atCall = await resumeAndStop(s.dc, s.dc.continueRequest({ threadId: 1 }));
+      assert.strictEqual(atCall.body.reason, 'breakpoint');
+      await s.dc.customRequest('setInstructionBreakpoints', { breakpoints: [] });
+      const entered = await resumeAndStop(s.dc, s.dc.stepInRequest({ threadId: atCall.body.threadId ?? 1, granularity: 'instruction' }));
+      assert.strictEqual(entered.body.reason, 'step');
+      const inKalloc = await s.dc.stackTraceRequest({ threadId: entered.body.threadId ?? 1 });
+      assert.strictEqual(inKalloc.body.stackFrames[0].name, 'kalloc');
+      assert.ok((await s.tracing()).pendingCalls >= 1, 'the call stepped into is pending');
     });
 
     it('traces every call the kernel dumps, in order, with its frame and its call site', async () => {

@@ -99,6 +99,26 @@ describe('allocation tracing: the model', () => {
     assert.strictEqual(t.findings.length, 2);
   });
 
+  it('takes a site that frees many frames it never allocated for the kernel filling its pool (xv6\'s freerange), not for a mistake', () => {
+    const t = trace();
+    // kinit: frees every frame from one site; the first one looks like a mistake until the second.
+    assert.strictEqual(t.free(0x1000n, 0x300n, ctx()).kind, 'never-allocated');
+    assert.strictEqual(t.findings.length, 1);
+    for (let f = 2n; f < 10n; f++) t.free(f * 0x1000n, 0x300n, ctx());
+    assert.strictEqual(t.findings.length, 0, 'withdrawn');
+    assert.deepStrictEqual(t.poolFillers().map((p) => [p.site.function, p.frees]), [['caller_300', 9]]);
+    // A frame given to the pool and freed again without an allocation between: a double free.
+    const twice = t.free(0x3000n, 0x311n, ctx());
+    assert.ok(twice.kind === 'double-free');
+    assert.match(twice.finding.message, /^0x3000 was freed twice: given to the allocator by caller_300 at k\.c:0, then freed again by caller_311 at k\.c:17\.$/);
+    // Allocated from the pool and freed: no finding; a one-off free of an unknown frame elsewhere: a finding.
+    t.enterAlloc({ ...ctx(), returnAddress: 0x111n, stackPointerAfterReturn: 0x2000n, size: 4096 });
+    t.returnFromAlloc(0x111n, 0x2000n, 0x4000n);
+    assert.strictEqual(t.free(0x4000n, 0x122n, ctx()).kind, 'freed');
+    t.free(0x99000n, 0x155n, ctx());
+    assert.deepStrictEqual(t.findings.map((f) => f.kind), ['double-free', 'free-never-allocated']);
+  });
+
   it('makes no false finding: attached late, none; after a missed return, a warning', () => {
     const late = trace(false);
     assert.strictEqual(late.free(0x7000n, 0x155n, ctx()).kind, 'never-allocated');

@@ -9,7 +9,9 @@
 // slot (same stack pointer, same address space) or the pending list overflows; it is then
 // counted as abandoned, its allocation unknown, and a later free of what it returned is said as
 // a warning, never as an error. Attached to a running kernel, a free of something allocated
-// before tracing began is no finding at all.
+// before tracing began is no finding at all. A kernel that fills its allocator by freeing frames
+// it never allocated (xv6's freerange) does so from one call site many times: the second such
+// free from a site withdraws the first one's finding (the filter may have stopped there once).
 
 import type { FindingDocJson, SiteJson, TracedAllocationJson, TracingJson } from './snapshot-document';
 
@@ -66,9 +68,17 @@ export interface TracedAllocation {
 }
 
 interface FreedRecord {
-  readonly allocation: TracedAllocation;
+  /** Undefined: it was given to the allocator without a traced allocation (the kernel filling its pool). */
+  readonly allocation?: TracedAllocation;
   readonly freedBy: ResolvedSite;
   readonly seq: number;
+}
+
+/** Frees of addresses no traced allocation returned, per call site. */
+interface UnknownFrees {
+  count: number;
+  /** The finding the first one made, withdrawn when the site frees a second such address. */
+  finding?: FindingDocJson;
 }
 
 /** One traced call in the order the calls completed (allocations at their return, frees at their entry). */
@@ -96,6 +106,7 @@ export class AllocationTrace {
   private readonly liveByAddress = new Map<bigint, TracedAllocation>();
   private readonly freed = new Map<bigint, FreedRecord>();
   private readonly recordedFindings: FindingDocJson[] = [];
+  private readonly unknownFrees = new Map<string, UnknownFrees>();
   /** Calls of the alloc function entered, returned (with a result), returned 0, freed, abandoned. */
   readonly counts = { allocCalls: 0, allocReturns: 0, failed: 0, frees: 0, abandoned: 0 };
   private readonly maxPending: number;
@@ -190,26 +201,57 @@ export class AllocationTrace {
     const live = this.liveByAddress.get(address);
     if (live) {
       this.liveByAddress.delete(address);
-      this.freed.set(address, { allocation: live, freedBy: site, seq });
-      while (this.freed.size > this.maxFreed) this.freed.delete(this.freed.keys().next().value as bigint);
+      this.rememberFreed(address, { allocation: live, freedBy: site, seq });
       return { kind: 'freed', allocation: live, seq };
     }
     const earlier = this.freed.get(address);
     if (earlier) {
-      const finding = this.finding('double-free', 'error', address, site,
-        `${this.describe(address)} was freed twice: allocated by ${siteText(earlier.allocation.site)}, freed by ${siteText(earlier.freedBy)}, then freed again by ${siteText(site)}.`);
+      const history = earlier.allocation
+        ? `allocated by ${siteText(earlier.allocation.site)}, freed by ${siteText(earlier.freedBy)}`
+        : `given to the allocator by ${siteText(earlier.freedBy)}`;
+      const finding = this.finding('double-free', 'error', address, site, `${this.describe(address)} was freed twice: ${history}, then freed again by ${siteText(site)}.`);
+      this.rememberFreed(address, { freedBy: site, seq, ...(earlier.allocation ? { allocation: earlier.allocation } : {}) });
       return { kind: 'double-free', finding, seq };
     }
+    // From now on it is free: a second free of it is a double free.
+    this.rememberFreed(address, { freedBy: site, seq });
     // Attached late: what was freed may have been allocated before tracing began; no finding.
     if (!this.options.complete) return { kind: 'never-allocated', seq };
+    // A site that gives the allocator addresses it never handed out, again and again, is the
+    // kernel filling its pool (xv6's freerange calling kfree): its first such free was no mistake.
+    const key = returnAddress.toString();
+    const unknown = this.unknownFrees.get(key) ?? { count: 0 };
+    this.unknownFrees.set(key, unknown);
+    unknown.count++;
+    if (unknown.count > 1) {
+      if (unknown.finding) this.withdraw(unknown.finding);
+      unknown.finding = undefined;
+      return { kind: 'never-allocated', seq };
+    }
     if (this.counts.abandoned > 0) {
       const n = this.counts.abandoned;
-      const finding = this.finding('free-never-allocated', 'warning', address, site,
+      unknown.finding = this.finding('free-never-allocated', 'warning', address, site,
         `${siteText(site)} freed ${this.describe(address)}, which no traced allocation returned (${n} traced allocation${n === 1 ? '' : 's'} never returned, so it may be one of them).`);
-      return { kind: 'never-allocated', finding, seq };
+      return { kind: 'never-allocated', finding: unknown.finding, seq };
     }
-    const finding = this.finding('free-never-allocated', 'error', address, site, `${siteText(site)} freed ${this.describe(address)}, which was never allocated.`);
-    return { kind: 'never-allocated', finding, seq };
+    unknown.finding = this.finding('free-never-allocated', 'error', address, site, `${siteText(site)} freed ${this.describe(address)}, which was never allocated.`);
+    return { kind: 'never-allocated', finding: unknown.finding, seq };
+  }
+
+  /** Call sites that gave the allocator addresses it never handed out more than once (pool fillers), with their count. */
+  poolFillers(): { site: ResolvedSite; frees: number }[] {
+    return [...this.unknownFrees.entries()].filter(([, u]) => u.count > 1).map(([k, u]) => ({ site: this.options.resolveSite(BigInt(k)), frees: u.count }));
+  }
+
+  private rememberFreed(address: bigint, record: FreedRecord): void {
+    this.freed.delete(address);
+    this.freed.set(address, record);
+    while (this.freed.size > this.maxFreed) this.freed.delete(this.freed.keys().next().value as bigint);
+  }
+
+  private withdraw(finding: FindingDocJson): void {
+    const i = this.recordedFindings.indexOf(finding);
+    if (i >= 0) this.recordedFindings.splice(i, 1);
   }
 
   /** The call site of a return address. */

@@ -12,7 +12,7 @@ import type { ExceptionFilter, SessionExtension } from '../../session/session-ex
 import type { Target, TargetStop } from '../../session/target';
 import { ConditionError } from '../event-condition';
 import { siteText } from '../model/allocation-trace';
-import type { TracingJson } from '../model/snapshot-document';
+import type { FindingDocJson, TracingJson } from '../model/snapshot-document';
 import { checkTracingDescription } from '../model/tracing-description';
 import { AddressSpaceTracer, TracedSpace } from './address-space-tracer';
 import { AllocationTracer, TraceEvent, TraceSetupError } from './allocation-tracer';
@@ -244,10 +244,19 @@ export class TraceSessionExtension implements SessionExtension {
       await this.target.syncBreakpoints();
     }
     if (!event) return undefined;
-    if (event.kind === 'freed' && event.finding) this.say(`Allocation tracing: ${event.finding.message}`);
+    // A double free is said at once; a free never allocated at the next stop, if it still stands (a pool filler withdraws it).
+    if (event.kind === 'freed' && event.finding?.kind === 'double-free') this.sayFinding(event.finding);
     const match = matchTraceEvent(this.armed, event, this.pidOfEvent(event));
     if (!match) return undefined;
     return { description: describeTraceEvent(event, { alloc: allocations.description.alloc.function, free: allocations.description.free.function }), text: match.filter.label };
+  }
+
+  private readonly said = new Set<FindingDocJson>();
+
+  private sayFinding(f: FindingDocJson): void {
+    if (this.said.has(f)) return;
+    this.said.add(f);
+    this.say(`Allocation tracing: ${f.message}`);
   }
 
   private pidOfEvent(e: TraceEvent): number | undefined {
@@ -261,6 +270,7 @@ export class TraceSessionExtension implements SessionExtension {
     this.onStopped?.();
     const a = this.allocations;
     if (!a || a.trace.tracedCalls === this.reportedCalls) return;
+    for (const f of a.trace.findings) this.sayFinding(f);
     this.reportedCalls = a.trace.tracedCalls;
     const { callsPerSecond, slowdown } = this.cost();
     const live = a.trace.live();
