@@ -31,6 +31,9 @@ export type TraceEvent =
 
 export class TraceSetupError extends Error {}
 
+/** Return addresses kept armed once their calls returned. */
+const WARM_RETURNS = 32;
+
 /** The entry address of function `name` (its ELF symbol, else the DWARF function), or a sentence. */
 export function functionEntry(symbols: DebugSymbols, name: string): number {
   const sym = symbols.elf.symbolsNamed(name).find((s) => s.type === 'func' || s.type === 'notype');
@@ -65,14 +68,36 @@ export class AllocationTracer {
     this.trace = new AllocationTrace({ returns: description.alloc.returns, resolveSite, complete: options.complete });
   }
 
-  /** The code addresses to break at now: both entries and every pending return address. */
+  /**
+   * Return addresses kept armed after their calls returned (the most recent WARM_RETURNS call
+   * sites), so that a site called again needs no Z/z packets; with its hits: those that ended a
+   * call and those that did not (a site reached often by other paths is dropped).
+   */
+  private readonly warm = new Map<number, { matched: number; unmatched: number }>();
+
+  /** The code addresses to break at now: both entries, every pending return address, the warm ones. */
   breakpointAddresses(): number[] {
-    return [this.allocEntry, this.freeEntry, ...this.trace.returnAddresses().map((a) => addressFromBigInt(a, this.width))];
+    return [...new Set([this.allocEntry, this.freeEntry, ...this.pendingReturns(), ...this.warm.keys()])];
+  }
+
+  private pendingReturns(): number[] {
+    return this.trace.returnAddresses().map((a) => addressFromBigInt(a, this.width));
   }
 
   /** True when `pc` is one of the tracer's addresses. */
   owns(pc: number): boolean {
-    return pc === this.allocEntry || pc === this.freeEntry || this.trace.returnAddresses().some((a) => addressFromBigInt(a, this.width) === pc);
+    return pc === this.allocEntry || pc === this.freeEntry || this.warm.has(pc) || this.pendingReturns().includes(pc);
+  }
+
+  /** Notes a hit at return address `pc`: keeps it warm (most recent last), or drops it when other paths reach it more often than returns. */
+  private noteReturnHit(pc: number, matched: boolean): void {
+    const w = this.warm.get(pc) ?? { matched: 0, unmatched: 0 };
+    this.warm.delete(pc);
+    if (matched) w.matched++;
+    else w.unmatched++;
+    if (w.unmatched > w.matched + 4) return;
+    this.warm.set(pc, w);
+    while (this.warm.size > WARM_RETURNS) this.warm.delete(this.warm.keys().next().value as number);
   }
 
   /**
@@ -86,9 +111,10 @@ export class AllocationTracer {
     const cr3 = regs.get('cr3') ?? 0n;
     let event: TraceEvent | undefined;
     // A return address may be the entry itself (a tail position), so returns are matched first.
-    if (this.trace.returnAddresses().some((a) => addressFromBigInt(a, this.width) === pc)) {
+    if (this.warm.has(pc) || this.pendingReturns().includes(pc)) {
       const match = this.trace.returnFromAlloc(addressToBigInt(pc, this.width), stackPointerOf(this.abi, regs), decodeReturnValue(this.abi, regs));
       if (match.kind === 'allocated') event = { kind: 'allocated', allocation: match.allocation };
+      this.noteReturnHit(pc, match.kind !== 'unmatched');
       if (match.kind !== 'unmatched' || (pc !== this.allocEntry && pc !== this.freeEntry)) {
         return { event, changedBreakpoints: this.returnKey() !== before };
       }
@@ -114,7 +140,7 @@ export class AllocationTracer {
   }
 
   private returnKey(): string {
-    return this.trace.returnAddresses().sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).join(',');
+    return this.breakpointAddresses().sort((a, b) => a - b).join(',');
   }
 
   /** The document's tracing section. */
