@@ -25,7 +25,7 @@ interface TracingBody {
 const DIRECT_MAP = 0xffff800000000000n;
 
 /** Launches `kernel` (variant `brk`) with `tracing`, stops at its `checkpoint`th mm_checkpoint. */
-async function runTo(kernel: MmKernelName, brk: MmBreak | undefined, tracing: unknown, checkpoint: number): Promise<{ dc: DebugClient; marker: string; serial: () => string; elf: string; stop: DebugProtocol.StoppedEvent }> {
+async function runTo(kernel: MmKernelName, brk: MmBreak | undefined, tracing: unknown, checkpoint: number, traceAddressSpaces = false): Promise<{ dc: DebugClient; marker: string; serial: () => string; elf: string; stop: DebugProtocol.StoppedEvent }> {
   const elf = buildMmKernel({ kernel, ...(brk ? { break: brk } : {}) });
   const machine = mmMachine(kernel);
   const marker = qemuMarker();
@@ -43,7 +43,7 @@ async function runTo(kernel: MmKernelName, brk: MmBreak | undefined, tracing: un
     }),
     dc.launch({
       kernel: elf, memory: machine.memoryMiB, stopOnEntry: false, qemuPath: machine.qemuBinary, ...(machine.cpu ? { cpu: machine.cpu } : {}),
-      qemuArgs: ['-name', marker], memoryModel: { tracing },
+      qemuArgs: ['-name', marker], memoryModel: { tracing }, traceAddressSpaces,
     } as DebugProtocol.LaunchRequestArguments),
   ]);
   return { dc, marker, serial: () => serial, elf, stop: await stopped };
@@ -104,7 +104,7 @@ describe('DAP: allocation tracing on the mm test kernels, against their own dump
     describe(`bitmap (i386, alloc_frame/free_frame returning frame numbers), ${v ?? 'clean'}`, () => {
       let s: Awaited<ReturnType<typeof runTo>>;
       before(async () => {
-        s = await runTo('bitmap', v, { alloc: { function: 'alloc_frame', returns: 'frame' }, free: { function: 'free_frame' } }, 3);
+        s = await runTo('bitmap', v, { alloc: { function: 'alloc_frame', returns: 'frame' }, free: { function: 'free_frame' } }, 3, v === undefined);
       });
       after(() => endSessionLeavingNoQemu(s?.dc, s?.marker));
 
@@ -115,6 +115,11 @@ describe('DAP: allocation tracing on the mm test kernels, against their own dump
         if (!v) {
           assert.deepStrictEqual(body.findings, []);
           assert.ok(body.counts.allocCalls > 10);
+          // Every process's page directory in the kernel's three dumps was traced as a CR3 load.
+          const traced = new Set((body as unknown as { spaces: { cr3: string }[] }).spaces.map((x) => BigInt(x.cr3) & ~0xfffn));
+          const directories = [1, 2, 3].flatMap((n) => parseMmDump(s.serial(), n).processes.map((p) => p.directory));
+          assert.ok(directories.length >= 6, `${directories.length} directories`);
+          for (const d of directories) assert.ok(traced.has(d), `directory 0x${d.toString(16)} traced (${[...traced].map((t) => t.toString(16))})`);
           return;
         }
         const planted = dump.planted.find((p) => p.kind === v);

@@ -282,6 +282,9 @@ describe('DAP: allocation tracing and CR3 tracing on a kernel that is not ours',
         const st = await s.dc.stackTraceRequest({ threadId: stop.body.threadId ?? 1 });
         assert.strictEqual(st.body.stackFrames[0].name, 'kfree');
         assert.strictEqual(st.body.stackFrames[1].name, 'work');
+        // The document of this stop lists the finding with the others (the Findings view).
+        const doc = ((await s.dc.customRequest('mmscope/snapshot')).body as { snapshot: SnapshotDocument }).snapshot;
+        assert.deepStrictEqual(doc.findings.filter((x) => x.kind === variant.kind), [f]);
         void elf;
       });
     });

@@ -300,6 +300,7 @@ export class AllocationTrace {
         return { address: jsonAddress(a.address), size: a.size, site: siteJson(a.site), ...(pid !== undefined ? { pid } : {}), seq: a.seq, time: a.time };
       }),
       sites: [...sites.values()].sort((a, b) => b.live - a.live || b.bytes - a.bytes),
+      ...(this.recordedFindings.length ? { findings: [...this.recordedFindings] } : {}),
     };
   }
 
