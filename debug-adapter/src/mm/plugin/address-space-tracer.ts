@@ -18,8 +18,8 @@ export interface TracedSpace {
   lastSeenStop: number;
 }
 
-/** The sentence for a session without the kernel's code to search. */
-export const NO_ELF_FOR_CR3 = 'Address spaces cannot be traced without the kernel\'s ELF: mmscope finds the kernel\'s mov-to-CR3 instructions in its code; only the CR3 values seen at stops are known.';
+/** The sentence for a session without the kernel's ELF (attached with only a gdbstub): nothing to search. */
+export const NO_ELF_FOR_CR3 = 'Address spaces cannot be traced without the kernel\'s ELF (mmscope finds its mov-to-CR3 instructions there); only the CR3 values seen at stops are known.';
 
 export class AddressSpaceTracer {
   /** The `mov …, %cr3` instructions found. */
