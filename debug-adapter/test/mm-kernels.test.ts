@@ -10,7 +10,7 @@ import * as assert from 'assert';
 import { parseInfoTlb } from '../../qemu-bridge/src';
 import { buildSpaceSnapshot, SpaceSnapshot } from '../src/mm/space-snapshot';
 import { MM_BREAKS, mmKernel, mmKernelNames, mmVariantId, mmVariants, MmVariant } from './fixtures-mm/build';
-import { bootMmKernel, MmDump, MmKernelRun } from './fixtures-mm/mm-kernels';
+import { bootMmKernel, MmDump, MmKernelRun, parseMmDump } from './fixtures-mm/mm-kernels';
 
 /** info tlb's nine letters (X G P D A C T U W) for a page of a run. */
 function letters(m: SpaceSnapshot['mappings'][number]): string {
@@ -216,5 +216,31 @@ describe("mm test kernels: the walker's address space equals QEMU's info tlb at 
         await run?.close();
       }
     });
+  }
+});
+
+describe('mm test kernels: the dump parser', () => {
+  const good = [
+    'noise before', 'mm begin 2 kernel=bitmap variant=clean', 'mm paging x86-32 cr3=0x144000 ram=0x2000000', 'mm current 2',
+    'mm process 2 shell RUNNING dir=0x144000 struct=0x104020', 'mm allocator frames bitmap unit=4096 first=256 count=10',
+    'mm frames frames 256 4 used', 'mm frames frames 260 6 free', 'mm counter frames bitmap_free 6', 'mm end 2 lines=9', 'mm done',
+  ];
+  it('reads every field of a whole dump', () => {
+    const d = parseMmDump(good.join('\n'), 2);
+    assert.deepStrictEqual([d.kernel, d.variant, d.paging, d.cr3, d.ramBytes, d.currentPid], ['bitmap', 'clean', 'x86-32', 0x144000n, 0x2000000, 2]);
+    assert.deepStrictEqual(d.processes, [{ pid: 2, name: 'shell', state: 'RUNNING', directory: 0x144000n, address: 0x104020n }]);
+    assert.deepStrictEqual(d.allocators[0].frames, [[256, 4, 'used'], [260, 6, 'free']]);
+    assert.deepStrictEqual(d.allocators[0].counters, { bitmap_free: 6 });
+  });
+  const broken: [string, (lines: string[]) => string[], RegExp][] = [
+    ['an absent dump', (l) => l.filter((x) => !x.startsWith('mm begin')), /no "mm begin 2"/],
+    ['a dump cut short', (l) => l.filter((x) => !x.startsWith('mm end')), /no end line/],
+    ['a lost line', (l) => l.filter((x) => !x.startsWith('mm current')), /says 9 lines, there are 8/],
+    ['runs that do not cover the allocator', (l) => l.map((x) => x.replace('260 6 free', '261 5 free')), /skip or overlap at frame 261/],
+    ['a bad number', (l) => l.map((x) => x.replace('dir=0x144000', 'dir=144000')), /"144000" is not a hex number/],
+    ['a foreign line inside', (l) => [...l.slice(0, 4), 'panic: x', ...l.slice(4)], /a foreign line inside the dump/],
+  ];
+  for (const [what, edit, message] of broken) {
+    it(`says what is wrong with ${what}`, () => assert.throws(() => parseMmDump(edit(good).join('\n'), 2), message));
   }
 });

@@ -12,6 +12,12 @@ export interface OptionSpec {
   readonly multiple?: boolean;
 }
 
+/** `--model FILE`: a memory-model description (docs/memory-model.md), for snapshot, translate and serve. */
+export const MODEL_OPTION: OptionSpec = {
+  type: 'string', placeholder: 'FILE',
+  description: "the kernel's memory-model description (docs/memory-model.md; JSON, or builtin:mmscope-guest); needs --kernel",
+};
+
 /** Where a command writes: stdout for results, stderr for console and diagnostics. */
 export interface CommandIo {
   readonly stdout: NodeJS.WritableStream;

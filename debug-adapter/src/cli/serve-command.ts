@@ -9,7 +9,8 @@ import { parseHostPort } from '../../../qemu-bridge/src';
 import { startLiveGuest } from '../live/live-guest';
 import { DashboardBuildMissingError } from '../live/dashboard-server';
 import { defaultKernelPath } from './boot-command';
-import { Command, ParsedOptions, parseNumberOption, UsageError } from './command-line';
+import { Command, MODEL_OPTION, ParsedOptions, parseNumberOption, UsageError } from './command-line';
+import { describeErrorsText, memoryModelKnowledge } from '../mm/plugin/memory-model-knowledge';
 import { cr3Options, loadKernel, loadSymbols } from './snapshot-command';
 import type { SpaceRequest } from '../mm/model/system-snapshot';
 
@@ -52,6 +53,7 @@ export const serveCommand: Command = {
     ram: { type: 'string', placeholder: 'FILE', description: 'guest RAM file: refresh without stopping the guest (attached mode)' },
     kernel: { type: 'string', placeholder: 'ELF', description: 'the kernel ELF (default guest/build/kernel.elf when launching; optional when attached: without it, or without our descriptor, level 0)' },
     cr3: { type: 'string', placeholder: 'HEX', multiple: true, description: 'attached: also show the address space this CR3 value names' },
+    model: MODEL_OPTION,
     rate: { type: 'string', placeholder: 'N', description: 'refreshes per second while running (default 2 with a RAM file, 0.5 without)' },
     port: { type: 'string', placeholder: 'PORT', description: 'port on 127.0.0.1 (default: a free one)' },
     memory: { type: 'string', placeholder: 'MIB', description: 'guest RAM in MiB when launching (default 128)' },
@@ -69,11 +71,15 @@ export const serveCommand: Command = {
     const d = symbols?.elf.symbolByName('mm_debug_info');
     const descriptorPhys = d && symbols ? symbols.virtualToLoad(d.value) : undefined;
     const spaces: SpaceRequest[] = cr3Options(options).map((cr3) => ({ cr3, source: 'named' }));
-    if (attached && kernel !== undefined && descriptorPhys === undefined) io.stderr.write(`mmscope: ${kernel} has no mm_debug_info descriptor; serving the page tables only (level 0).\n`);
+    if (typeof options.model === 'string' && kernel === undefined) throw new UsageError('--model needs --kernel ELF: a memory-model description is written over the kernel\'s globals and types.');
+    const model = memoryModelKnowledge(options.model, process.cwd(), symbols);
+    if (model) io.stderr.write(describeErrorsText(model));
+    if (attached && kernel !== undefined && descriptorPhys === undefined && !model) io.stderr.write(`mmscope: ${kernel} has no mm_debug_info descriptor; serving the page tables only (level 0).\n`);
     const signal = untilSignal();
     try {
       const guest = await startLiveGuest({
         kernel, symbols, descriptorPhys, ...(spaces.length ? { spaces } : {}),
+        ...(model ? { knowledge: { describe: model.describe, descriptionSource: model.descriptionSource } } : {}),
         gdb: attached ? parseHostPort(options.gdb as string) : undefined,
         qmp: typeof options.qmp === 'string' ? parseHostPort(options.qmp) : undefined,
         ramFile: typeof options.ram === 'string' ? options.ram : undefined,

@@ -13,7 +13,8 @@ import { MmService, TranslateWhere } from '../mm/mm-service';
 import { Translation } from '../mm/translate';
 import type { PhysicalRegionJson } from '../mm/model/snapshot-document';
 import { pagingRegistersOf } from '../mm/plugin/stop-snapshot';
-import { Command, OptionSpec, ParsedOptions, parseAddressOption, parseNumberOption, UsageError } from './command-line';
+import { Command, MODEL_OPTION, OptionSpec, ParsedOptions, parseAddressOption, parseNumberOption, UsageError } from './command-line';
+import { describeErrorsText, memoryModelKnowledge } from '../mm/plugin/memory-model-knowledge';
 
 const ATTACH_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   gdb: { type: 'string', placeholder: 'HOST:PORT', description: "QEMU's gdbstub (required)" },
@@ -21,6 +22,7 @@ const ATTACH_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   ram: { type: 'string', placeholder: 'FILE', description: 'guest RAM file (memory-backend-file; fastest)' },
   kernel: { type: 'string', placeholder: 'ELF', description: 'the kernel ELF QEMU runs (with mm_debug_info: the memory manager; without --kernel: level 0, the page tables only)' },
   cr3: { type: 'string', placeholder: 'HEX', multiple: true, description: 'also walk the address space this CR3 value names' },
+  model: MODEL_OPTION,
   json: { type: 'boolean', description: 'print JSON (docs/snapshot-schema.md)' },
 };
 
@@ -68,9 +70,12 @@ export function sessionMemoryMap(session: QemuSession): Promise<readonly Physica
  * Attaches, stops the guest, makes the session's MmService (the same one the debug session uses)
  * over this moment, runs `then`, and detaches restoring the run state.
  */
-async function withService<T>(options: ParsedOptions, then: (service: MmService) => Promise<T>): Promise<T> {
+async function withService<T>(options: ParsedOptions, then: (service: MmService) => Promise<T>, stderr?: NodeJS.WritableStream): Promise<T> {
   if (typeof options.gdb !== 'string') throw new UsageError('this command needs --gdb HOST:PORT.');
+  if (typeof options.model === 'string' && typeof options.kernel !== 'string') throw new UsageError('--model needs --kernel ELF: a memory-model description is written over the kernel\'s globals and types.');
   const symbols = typeof options.kernel === 'string' ? loadSymbols(options.kernel) : undefined;
+  const model = memoryModelKnowledge(options.model, process.cwd(), symbols);
+  if (model && stderr) stderr.write(describeErrorsText(model));
   const cr3s = cr3Options(options);
   const session = await QemuSession.attach({
     gdb: parseHostPort(options.gdb),
@@ -86,6 +91,7 @@ async function withService<T>(options: ParsedOptions, then: (service: MmService)
       readPhys: (a, n) => session.memory.readPhys(a, n),
       readPagingRegisters: async () => registers,
       physicalMemoryMap: () => sessionMemoryMap(session),
+      ...(model ? { describe: model.describe, descriptionSource: model.descriptionSource } : {}),
     });
     for (const cr3 of cr3s) {
       if (service.spaces.name(registers, cr3) === undefined) throw new UsageError('--cr3 names an address space only while paging is on, and it is off.');
@@ -102,11 +108,11 @@ export const snapshotCommand: Command = {
   options: ATTACH_OPTIONS,
   async run(options, io) {
     const text = await withService(options, async (service) => {
-      if (typeof options.kernel === 'string' && !service.hasDescriptor) io.stderr.write(`mmscope: ${options.kernel} has no mm_debug_info descriptor; showing the page tables only (level 0).\n`);
+      if (typeof options.kernel === 'string' && !service.hasDescriptor && options.model === undefined) io.stderr.write(`mmscope: ${options.kernel} has no mm_debug_info descriptor; showing the page tables only (level 0).\n`);
       const snap = await service.snapshot(1);
       if (options.json) return JSON.stringify(snap.document) + '\n';
       return snap.guest ? formatSnapshot(snap.guest) : formatDocument(snap.document);
-    });
+    }, io.stderr);
     io.stdout.write(text);
     return 0;
   },
@@ -129,10 +135,10 @@ export const translateCommand: Command = {
     };
     if (where.pid !== undefined && where.cr3 !== undefined) throw new UsageError('give --pid or --cr3, not both.');
     const t = await withService({ ...options, cr3: undefined }, async (service): Promise<Translation> => {
-      if (where.pid !== undefined && !service.hasDescriptor) throw new UsageError('--pid needs a kernel with our mm_debug_info descriptor (--kernel ELF); without one only the current address space is known (or name one with --cr3).');
+      if (where.pid !== undefined && !service.hasDescriptor && options.model === undefined) throw new UsageError('--pid needs a kernel with our mm_debug_info descriptor (--kernel ELF) or a memory-model description (--model FILE); without one only the current address space is known (or name one with --cr3).');
       if (address > 0xffffffffn && service.hasDescriptor && where.cr3 === undefined) throw new UsageError(`${options.address} is not a 32-bit address, and this guest is a 32-bit kernel.`);
       return service.translate(1, address, where);
-    });
+    }, io.stderr);
     io.stdout.write(options.json ? JSON.stringify(t) + '\n' : formatTranslation(t));
     return t.notMapped ? 3 : 0;
   },

@@ -98,8 +98,11 @@ export async function startLiveGuest(options: LiveGuestOptions): Promise<LiveGue
     const descriptor = options.descriptorPhys === undefined ? undefined : await waitForDescriptor(session, options.descriptorPhys, qemu, options.bootTimeoutMs ?? 120_000);
     const identity: GuestIdentity = {
       level: descriptor ? 'descriptor' : options.knowledge?.describe ? 1 : 0,
-      ...(options.kernel ? { kernel: path.basename(options.kernel), kernelSha256: crypto.createHash('sha256').update(fs.readFileSync(options.kernel)).digest('hex') } : {}),
-      ...(descriptor ? { descriptorVersion: descriptor.version, blockSize: descriptor.blockSize, blockCount: descriptor.blockCount } : {}),
+      kernel: options.kernel ? path.basename(options.kernel) : '',
+      kernelSha256: options.kernel ? crypto.createHash('sha256').update(fs.readFileSync(options.kernel)).digest('hex') : '',
+      descriptorVersion: descriptor?.version ?? 0,
+      blockSize: descriptor?.blockSize ?? 0,
+      blockCount: descriptor?.blockCount ?? 0,
       ...(qemu?.memoryBytes !== undefined ? { memoryBytes: qemu.memoryBytes } : {}),
     };
     if (options.serve !== false) {

@@ -43,16 +43,16 @@ export interface RefreshMode {
 
 /** What guest the feed shows. */
 export interface GuestIdentity {
-  /** File name of the kernel ELF (no directory); absent when attached with only --gdb. */
-  readonly kernel?: string;
-  /** SHA-256 of the kernel file, hex (with `kernel`). */
-  readonly kernelSha256?: string;
   /** What mmscope knows of the kernel: 0 (nothing described), 1 (a memory-model description), 'descriptor' (our guest's mm_debug_info). */
   readonly level?: 0 | 1 | 'descriptor';
-  /** Our guest's descriptor (absent on any other kernel). */
-  readonly descriptorVersion?: number;
-  readonly blockSize?: number;
-  readonly blockCount?: number;
+  /** File name of the kernel ELF (no directory); "" when attached with no ELF (only --gdb). */
+  readonly kernel: string;
+  /** SHA-256 of the kernel file, hex ("" without an ELF). */
+  readonly kernelSha256: string;
+  /** Our guest's descriptor version, block size and count; 0 on a kernel that is not ours. */
+  readonly descriptorVersion: number;
+  readonly blockSize: number;
+  readonly blockCount: number;
   /** Guest RAM in bytes, when known. */
   readonly memoryBytes?: number;
 }

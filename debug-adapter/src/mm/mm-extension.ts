@@ -7,7 +7,7 @@
 // (marked live: they may catch the guest mid-update). Every CR3 seen at a stop is kept as an
 // address space the views can open.
 
-import type { ExceptionFilter, SessionExtension } from '../session/session-extension';
+import type { ExceptionFilter, SessionExtension, SessionExtensionFactory, StartArguments } from '../session/session-extension';
 import type { LiveFeed } from '../live/live-feed';
 import { startDashboardServer } from '../live/dashboard-server';
 import { ALLOCATION_FILTERS, ArmedFilter, armFilters, describeEvent, matchEvent } from './allocation-breakpoints';
@@ -313,10 +313,9 @@ export interface MmExtensionOptions {
   readonly liveFeed?: boolean;
   /**
    * What the session knows of this target's kernel beyond its page tables: a memory-model
-   * description's evaluator (level 1), the tracing state (level 2). Called once per session,
-   * with the launch or attach request's arguments.
+   * description's evaluator (level 1), the tracing state (level 2). Called once per session.
    */
-  readonly knowledge?: (target: Target, args?: Readonly<Record<string, unknown>>) => MmExtensionKnowledge | undefined;
+  readonly knowledge?: (target: Target, start?: StartArguments) => MmExtensionKnowledge | undefined;
   /** Called with the extension once it exists (e.g. to hand a CR3 tracer its addTracedSpace). */
   readonly onCreated?: (extension: MmSessionExtension, target: Target) => void;
 }
@@ -327,9 +326,9 @@ export interface MmExtensionOptions {
  * dashboard and the WebSocket feed on loopback and announces their URLs (with the token) in an
  * `mmscope/liveFeed` event.
  */
-export function mmExtensionFactory(options: MmExtensionOptions): (target: Target, args?: Readonly<Record<string, unknown>>) => SessionExtension | undefined {
-  return (target, args) => {
-    const ext = new MmSessionExtension(target, options.referenceBase, options.emit, options.knowledge?.(target, args) ?? {});
+export function mmExtensionFactory(options: MmExtensionOptions): SessionExtensionFactory {
+  return (target, start) => {
+    const ext = new MmSessionExtension(target, options.referenceBase, options.emit, options.knowledge?.(target, start) ?? {});
     target.once('exited', () => ext.dispose());
     options.onCreated?.(ext, target);
     if (options.liveFeed !== false) {

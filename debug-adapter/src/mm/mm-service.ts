@@ -163,7 +163,7 @@ export class MmService {
 
   /**
    * The snapshot at this stop (built once per stop number). A negative number is a live snapshot
-   * (read while the guest runs, with the last stop's registers). With our descriptor it throws
+   * (read while the guest runs, with the last stop's registers; its document carries that number). With our descriptor it throws
    * while the guest has not filled mm_debug_info in.
    */
   snapshot(stop: number): Promise<StopSnapshot> {
@@ -181,7 +181,7 @@ export class MmService {
           ...(this.access.physicalBits !== undefined ? { physicalBits: this.access.physicalBits } : {}),
           regions: await this.memoryMap(),
           spaces: this.spaces.requests(),
-          stop: live ? this.lastStop : stop,
+          stop,
           live,
         },
         this.knowledge,

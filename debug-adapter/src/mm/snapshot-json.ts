@@ -128,11 +128,13 @@ function chainTableAllocator(s: MmSnapshot): { summary: AllocatorJson; frames: F
   const perBlock = s.geometry.blockSize / 4096;
   const frames: [number, number, FrameAllocState][] = [];
   const map = s.blocks.map;
+  const byCode = new Array<FrameAllocState>(128).fill('used');
+  for (const [c, state] of Object.entries(ALLOC_OF)) byCode[c.charCodeAt(0)] = state;
+  let last: [number, number, FrameAllocState] | undefined;
   for (let b = 0; b < map.length; b++) {
-    const state = ALLOC_OF[map[b]] ?? 'used';
-    const last = frames[frames.length - 1];
+    const state = byCode[map.charCodeAt(b) & 127];
     if (last && last[2] === state) last[1] += perBlock;
-    else frames.push([b * perBlock, perBlock, state]);
+    else frames.push((last = [b * perBlock, perBlock, state]));
   }
   return {
     summary: { name: 'chain-table', shape: 'chain-table', unitBytes: s.geometry.blockSize, total: s.geometry.blockCount,

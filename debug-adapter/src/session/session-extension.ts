@@ -58,8 +58,8 @@ export interface ExceptionFilter {
   readonly conditionDescription?: string;
 }
 
-/**
- * Builds the extensions for a session once its target exists; `args` are the launch or attach
- * request's arguments as the client sent them (an extension's own attributes, e.g. memoryModel).
- */
-export type SessionExtensionFactory = (target: Target, args?: Readonly<Record<string, unknown>>) => SessionExtension | undefined;
+/** The launch or attach request's arguments as the client sent them (e.g. `memoryModel`, `cwd`). */
+export type StartArguments = Readonly<Record<string, unknown>>;
+
+/** Builds the extensions for a session once its target exists. */
+export type SessionExtensionFactory = (target: Target, start?: StartArguments) => SessionExtension | undefined;

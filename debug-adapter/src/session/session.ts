@@ -33,6 +33,8 @@ export class MmscopeSession extends DebugSession {
   private inspector: Inspector | undefined;
   private symbols: DebugSymbols | undefined;
   private stopOnEntry = false;
+  /** The launch/attach arguments, for the extensions (a memory-model description, its folder). */
+  private startArguments: Readonly<Record<string, unknown>> | undefined;
   private configurationDone!: Promise<void>;
   private markConfigurationDone!: () => void;
   private evaluateNames = new Map<string, string>();
@@ -93,6 +95,7 @@ export class MmscopeSession extends DebugSession {
   protected override async launchRequest(response: DebugProtocol.LaunchResponse, args: DebugProtocol.LaunchRequestArguments): Promise<void> {
     try {
       const config = validateLaunch(args);
+      this.startArguments = args as Readonly<Record<string, unknown>>;
       this.stopOnEntry = config.stopOnEntry;
       const endSymbols = this.progress.begin('Reading kernel symbols', path.basename(config.kernel));
       let symbols: DebugSymbols;
@@ -106,7 +109,7 @@ export class MmscopeSession extends DebugSession {
       // Read the DWARF while QEMU starts (it waits, paused, for us).
       if (symbols.hasDebugInfo) symbols.compileUnits.length;
       endSymbols();
-      this.attachTarget(await launching, args as Record<string, unknown>);
+      this.attachTarget(await launching);
       this.sendEvent(new InitializedEvent());
       await this.configurationDone;
       this.sendResponse(response);
@@ -119,13 +122,14 @@ export class MmscopeSession extends DebugSession {
   protected override async attachRequest(response: DebugProtocol.AttachResponse, args: DebugProtocol.AttachRequestArguments): Promise<void> {
     try {
       const config = validateAttach(args);
+      this.startArguments = args as Readonly<Record<string, unknown>>;
       const symbols = await this.progress.around('Reading kernel symbols', path.basename(config.kernel), () => {
         const loaded = this.loadSymbols(config.kernel);
         if (loaded.hasDebugInfo) loaded.compileUnits.length;
         return loaded;
       });
       const target = await this.progress.around('Connecting to QEMU', `gdbstub ${config.gdb.host}:${config.gdb.port}`, () => Target.attach(config, symbols));
-      this.attachTarget(target, args as Record<string, unknown>);
+      this.attachTarget(target);
       this.sendEvent(new InitializedEvent());
       await this.configurationDone;
       this.sendResponse(response);
@@ -154,7 +158,7 @@ export class MmscopeSession extends DebugSession {
     return formatAddress(address, this.target?.addressWidth ?? 32);
   }
 
-  private attachTarget(target: Target, args: Readonly<Record<string, unknown>>): void {
+  private attachTarget(target: Target): void {
     this.target = target;
     this.inspector = new Inspector(target.symbols, target);
     target.on('stopped', (stop) => this.onStopped(stop));
@@ -166,7 +170,7 @@ export class MmscopeSession extends DebugSession {
       this.inspector?.invalidate();
       for (const x of this.extensions) x.onThreadSelected?.(thread);
     });
-    this.extensions = this.extensionFactories.map((f) => f(target, args)).filter((x): x is SessionExtension => x !== undefined);
+    this.extensions = this.extensionFactories.map((f) => f(target, this.startArguments)).filter((x): x is SessionExtension => x !== undefined);
     for (const x of this.extensions) {
       const decide = x.decideInternalHit?.bind(x);
       if (decide) target.addInternalHitDecider(decide);

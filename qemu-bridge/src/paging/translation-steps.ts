@@ -46,8 +46,10 @@ export interface AddressTranslation {
 const hex = (n: bigint | number): string => `0x${n.toString(16)}`;
 
 /** A bigint as JSON: a number when exact (below 2^53), else a `0x` hex string. */
+const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
+
 export function jsonAddress(value: bigint): number | string {
-  return value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= 0n ? Number(value) : hex(value);
+  return value <= MAX_EXACT && value >= 0n ? Number(value) : hex(value);
 }
 
 /** The inverse of jsonAddress: a number, or a hex or decimal string. */

@@ -7,10 +7,10 @@ import { jsonAddress } from '../../../../qemu-bridge/src/paging/translation-step
 import type { PagingRegisters } from '../space-snapshot';
 import type {
   AllocatorJson, DescriptionErrorJson, FindingDocJson, FrameAllocState, FrameRun, HeapJson, KnowledgeLevel, PagingMode,
-  PhysicalRegionJson, ProcessDocJson, SnapshotDocument, SpaceJson, TracingJson,
+  PhysicalRegionJson, ProcessDocJson, RunJson, SnapshotDocument, SpaceJson, TracingJson,
 } from './snapshot-document';
-import { isCounted, SpaceModel } from './space-model';
-import { buildFrameMap, FrameSpan, mergeSpans } from './frame-map';
+import { isCounted, SpaceModel, SpaceRun } from './space-model';
+import { buildFrameMap, distinctRuns, FrameSpan, mergeSpans } from './frame-map';
 import { level0Findings } from './level0-findings';
 import { allocationCounts, allocatorCrossChecks, mergeAllocation } from './cross-checks';
 
@@ -38,13 +38,15 @@ export interface DocumentInput {
   readonly tracing?: TracingJson;
 }
 
+const runJson = (r: SpaceRun): RunJson => ({ va: jsonAddress(r.va), pa: r.pa, size: r.bytes, flags: r.flags, nx: r.nx, pageSize: r.pageSize, writable: r.writable, user: r.user });
+
 export function spaceJson(s: SpaceModel): SpaceJson {
   return {
     id: s.id, label: s.label, topTable: s.topTable, cr3: jsonAddress(s.cr3), paging: s.paging, sources: s.sources, current: s.current,
     ...(s.pid !== undefined ? { pid: s.pid } : {}),
     ...(s.firstSeenStop !== undefined ? { firstSeenStop: s.firstSeenStop } : {}),
     ...(s.lastSeenStop !== undefined ? { lastSeenStop: s.lastSeenStop } : {}),
-    mappings: s.runs.map((r) => ({ va: jsonAddress(r.va), pa: r.pa, size: r.bytes, flags: r.flags, nx: r.nx, pageSize: r.pageSize, writable: r.writable, user: r.user })),
+    mappings: s.runs.map(runJson),
     shared: s.shared.map((x) => ({ va: jsonAddress(x.virtual), level: x.level, table: Number(x.tableAddress), sameAs: jsonAddress(x.sameAs), span: jsonAddress(x.span), pages: x.pages })),
     pages: s.pages,
     tablesRead: s.tables.length,
@@ -54,11 +56,13 @@ export function spaceJson(s: SpaceModel): SpaceJson {
 
 export function assembleDocument(input: DocumentInput): SnapshotDocument {
   const counted = input.spaces.filter(isCounted);
-  const map = buildFrameMap(counted, input.regions);
+  const distinct = distinctRuns(counted);
   const allocators = input.allocators ?? [];
   const allocation = allocators.length ? mergeAllocation(allocators) : undefined;
+  const lastAllocated = allocation?.length ? allocation[allocation.length - 1][0] + allocation[allocation.length - 1][1] : 0;
+  const map = buildFrameMap(counted, distinct, input.regions, lastAllocated);
   const findings: FindingDocJson[] = [...(input.findings ?? [])];
-  findings.push(...level0Findings(counted, { paging: input.pagingMode, nx: input.nx }, map.tables, input.regions));
+  findings.push(...level0Findings(counted, distinct, { paging: input.pagingMode, nx: input.nx }, map.tables, input.regions));
   if (input.crossCheck && allocators.length) {
     const inUse = mergeSpans([...map.mapped, ...map.tables].map((s) => ({ start: s.start, end: s.end })).sort((a, b) => a.start - b.start));
     findings.push(...allocatorCrossChecks(allocators, inUse, input.heapFrames ?? []));

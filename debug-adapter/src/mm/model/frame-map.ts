@@ -16,36 +16,105 @@ export interface FrameSpan {
   readonly end: number;
 }
 
-/** A run's frames and the virtual page number minus frame number (equal offsets: the same virtual address). */
-interface OffsetInterval extends FrameSpan {
-  readonly delta: number;
-}
-
 const vpnOf = (va: bigint): number => Number(va >> 12n);
 
 export function runFrames(r: Pick<SpaceRun, 'pa' | 'bytes'>): FrameSpan {
   return { start: Math.floor(r.pa / FRAME), end: Math.ceil((r.pa + r.bytes) / FRAME) };
 }
 
+/** Each run object of the spaces once, with the first space that has it. */
+export interface DistinctRuns {
+  readonly runs: readonly SpaceRun[];
+  readonly spaceOf: readonly SpaceModel[];
+}
+
 /**
- * Every mapping of the spaces as frame intervals with their offset, plus, for each table repeated
- * under `shared`, one copy of its pages at the repeat's address (enough to make them 'multi').
+ * Each run object once: spaces that share a kernel half share its run objects (our guest's
+ * `pid:N` spaces), and counting them again would change nothing but the cost.
  */
-function offsetIntervals(spaces: readonly SpaceModel[]): OffsetInterval[] {
-  const out: OffsetInterval[] = [];
+export function distinctRuns(spaces: readonly SpaceModel[]): DistinctRuns {
+  const seen = new Set<SpaceRun>();
+  const runs: SpaceRun[] = [];
+  const spaceOf: SpaceModel[] = [];
   for (const s of spaces) {
     for (const r of s.runs) {
-      const f = runFrames(r);
-      out.push({ ...f, delta: vpnOf(r.va) - f.start });
+      if (spaces.length > 1) {
+        if (seen.has(r)) continue;
+        seen.add(r);
+      }
+      runs.push(r);
+      spaceOf.push(s);
     }
+  }
+  return { runs, spaceOf };
+}
+
+/** Growable columns of numbers (no object per entry). */
+class Columns {
+  length = 0;
+  a: Float64Array = new Float64Array(1024);
+  b: Float64Array = new Float64Array(1024);
+  c: Float64Array = new Float64Array(1024);
+  push(x: number, y: number, z: number): void {
+    if (this.length === this.a.length) {
+      const grow = (v: Float64Array): Float64Array => {
+        const n = new Float64Array(v.length * 2);
+        n.set(v);
+        return n;
+      };
+      this.a = grow(this.a);
+      this.b = grow(this.b);
+      this.c = grow(this.c);
+    }
+    this.a[this.length] = x;
+    this.b[this.length] = y;
+    this.c[this.length] = z;
+    this.length++;
+  }
+}
+
+/**
+ * The indices 0..n-1 ordered by `key[i]` (ascending, ties by index). Packs key and index into one
+ * double and sorts the typed array natively when both fit 53 bits; else a comparator sort.
+ */
+export function orderBy(key: Float64Array, n: number): Uint32Array {
+  let max = 0;
+  for (let i = 0; i < n; i++) if (key[i] > max) max = key[i];
+  const order = new Uint32Array(n);
+  const indexBits = Math.max(1, Math.ceil(Math.log2(n + 1)));
+  if (max < 2 ** (53 - indexBits)) {
+    const scale = 2 ** indexBits;
+    const packed = new Float64Array(n);
+    for (let i = 0; i < n; i++) packed[i] = key[i] * scale + i;
+    packed.sort();
+    for (let i = 0; i < n; i++) order[i] = packed[i] % scale;
+    return order;
+  }
+  const idx = Array.from({ length: n }, (_, i) => i).sort((x, y) => key[x] - key[y] || x - y);
+  order.set(idx);
+  return order;
+}
+
+/**
+ * Every mapping of the spaces as frame intervals with their offset (virtual page number minus
+ * frame number: equal offsets are the same virtual address), plus, for each table repeated under
+ * `shared`, one copy of its pages at the repeat's address (enough to make them 'multi').
+ */
+function offsetIntervals(spaces: readonly SpaceModel[], distinct: DistinctRuns): Columns {
+  const out = new Columns();
+  for (const r of distinct.runs) {
+    const start = Math.floor(r.pa / FRAME);
+    out.push(start, Math.ceil((r.pa + r.bytes) / FRAME), vpnOf(r.va) - start);
+  }
+  for (const s of spaces) {
     const copied = new Set<bigint>();
     for (const x of s.shared) {
       if (copied.has(x.sameAs)) continue;
       copied.add(x.sameAs);
       const shift = x.virtual - x.sameAs;
       for (const r of runsWithin(s.runs, x.sameAs, x.sameAs + x.span)) {
-        const f = runFrames(r);
-        out.push({ ...f, delta: vpnOf(r.va + shift) - f.start });
+        const start = Math.floor(r.pa / FRAME);
+        out.push(start, Math.ceil((r.pa + r.bytes) / FRAME), vpnOf(r.va + shift) - start);
       }
     }
   }
@@ -67,31 +136,37 @@ export function runsWithin(runs: readonly SpaceRun[], from: bigint, to: bigint):
 }
 
 /** Mapped frames as sorted disjoint spans, each mapped at one virtual address or at several ('multi'). */
-export function mappedSpans(spaces: readonly SpaceModel[]): (FrameSpan & { multi: boolean })[] {
-  const iv = offsetIntervals(spaces);
-  const events: { frame: number; delta: number; add: number }[] = [];
-  for (const x of iv) {
-    if (x.end <= x.start) continue;
-    events.push({ frame: x.start, delta: x.delta, add: 1 }, { frame: x.end, delta: x.delta, add: -1 });
+export function mappedSpans(spaces: readonly SpaceModel[], distinct: DistinctRuns = distinctRuns(spaces)): (FrameSpan & { multi: boolean })[] {
+  const iv = offsetIntervals(spaces, distinct);
+  const n = iv.length;
+  // Events: 2i = interval i starts, 2i+1 = it ends; ordered by frame.
+  const frameOf = new Float64Array(2 * n);
+  for (let i = 0; i < n; i++) {
+    frameOf[2 * i] = iv.a[i];
+    frameOf[2 * i + 1] = iv.b[i];
   }
-  events.sort((a, b) => a.frame - b.frame);
+  const order = orderBy(frameOf, 2 * n);
   const active = new Map<number, number>();
-  const out: (FrameSpan & { multi: boolean })[] = [];
-  let i = 0;
-  while (i < events.length) {
-    const frame = events[i].frame;
-    for (; i < events.length && events[i].frame === frame; i++) {
-      const e = events[i];
-      const n = (active.get(e.delta) ?? 0) + e.add;
-      if (n === 0) active.delete(e.delta);
-      else active.set(e.delta, n);
+  const out: { start: number; end: number; multi: boolean }[] = [];
+  let k = 0;
+  while (k < order.length) {
+    const frame = frameOf[order[k]];
+    for (; k < order.length && frameOf[order[k]] === frame; k++) {
+      const e = order[k];
+      const i = e >>> 1;
+      if (iv.b[i] <= iv.a[i]) continue;
+      const delta = iv.c[i];
+      const add = e & 1 ? -1 : 1;
+      const m = (active.get(delta) ?? 0) + add;
+      if (m === 0) active.delete(delta);
+      else active.set(delta, m);
     }
-    if (i >= events.length) break;
-    const next = events[i].frame;
-    if (active.size === 0 || next === frame) continue;
+    if (k >= order.length) break;
+    const next = frameOf[order[k]];
+    if (active.size === 0) continue;
     const multi = active.size > 1;
     const last = out[out.length - 1];
-    if (last && last.end === frame && last.multi === multi) (last as { end: number }).end = next;
+    if (last && last.end === frame && last.multi === multi) last.end = next;
     else out.push({ start: frame, end: next, multi });
   }
   return out;
@@ -179,15 +254,16 @@ export interface FrameMap {
 
 /**
  * The frame map of the counted spaces over QEMU's regions (RAM when known). Frames: 0 up to the
- * end of RAM or of the highest mapped or table frame, whichever is higher. Priority: table >
+ * end of RAM, of the highest mapped or table frame, or `minCount` (the allocators' last frame),
+ * whichever is higher. Priority: table >
  * multi > mapped > unmapped (RAM, or anything when RAM is unknown) > not-ram.
  */
-export function buildFrameMap(counted: readonly SpaceModel[], regions: readonly PhysicalRegionJson[] | undefined): FrameMap {
-  const mapped = mappedSpans(counted);
+export function buildFrameMap(counted: readonly SpaceModel[], distinct: DistinctRuns, regions: readonly PhysicalRegionJson[] | undefined, minCount = 0): FrameMap {
+  const mapped = mappedSpans(counted, distinct);
   const tables = framesToSpans(tableFrames(counted));
   const ramKnown = regions !== undefined && regions.some((r) => r.kind === 'ram');
   const ram = ramKnown && regions ? regionSpans(regions, ['ram']) : [];
-  let count = 0;
+  let count = minCount;
   for (const list of [mapped, tables, ram]) if (list.length) count = Math.max(count, list[list.length - 1].end);
   const bounds = new Set<number>([0, count]);
   for (const list of [mapped, tables, ram]) for (const s of list) bounds.add(s.start).add(s.end);

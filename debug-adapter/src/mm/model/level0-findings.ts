@@ -7,7 +7,7 @@
 import { jsonAddress } from '../../../../qemu-bridge/src/paging/translation-steps';
 import type { FindingDocJson, FindingSeverity, PagingMode, PhysicalRegionJson } from './snapshot-document';
 import type { SpaceModel, SpaceRun } from './space-model';
-import { FRAME, FrameSpan, intersectSpans, mergeSpans, regionSpans, runFrames, subtractSpans } from './frame-map';
+import { DistinctRuns, FRAME, FrameSpan, intersectSpans, orderBy, regionSpans, runFrames, subtractSpans } from './frame-map';
 
 export const MAX_PER_KIND = 32;
 
@@ -97,33 +97,66 @@ function perRange(spaces: readonly SpaceModel[], pred: (r: SpaceRun) => boolean,
 
 const inOthers = (n: number): string => (n ? ` (and the same in ${n} other address space${n > 1 ? 's' : ''})` : '');
 
-/** A run of `runs` over the frame `frame`, with its space. */
-function runOver(spaces: readonly SpaceModel[], frame: number, pred: (r: SpaceRun) => boolean): { run: SpaceRun; space: SpaceModel } | undefined {
-  for (const space of spaces) {
-    for (const run of space.runs) {
-      if (!pred(run)) continue;
-      const f = runFrames(run);
-      if (f.start <= frame && frame < f.end) return { run, space };
-    }
+/** A run over the frame `frame` that `pred` accepts, with its space. */
+function runOver(distinct: DistinctRuns, frame: number, pred: (r: SpaceRun) => boolean): { run: SpaceRun; space: SpaceModel } | undefined {
+  for (let i = 0; i < distinct.runs.length; i++) {
+    const run = distinct.runs[i];
+    if (!pred(run)) continue;
+    const f = runFrames(run);
+    if (f.start <= frame && frame < f.end) return { run, space: distinct.spaceOf[i] };
   }
   return undefined;
 }
 
-function spansOf(spaces: readonly SpaceModel[], pred: (r: SpaceRun) => boolean): FrameSpan[] {
-  const spans: FrameSpan[] = [];
-  for (const s of spaces) for (const r of s.runs) if (pred(r)) spans.push(runFrames(r));
-  return mergeSpans(spans.sort((a, b) => a.start - b.start));
+/** The frames of the runs `pred` accepts, as sorted merged spans (typed arrays, one sort). */
+function spansOf(distinct: DistinctRuns, pred: (r: SpaceRun) => boolean): FrameSpan[] {
+  let starts = new Float64Array(256);
+  let ends = new Float64Array(256);
+  let n = 0;
+  for (const r of distinct.runs) {
+    if (!pred(r)) continue;
+    if (n === starts.length) {
+      const s2 = new Float64Array(n * 2);
+      s2.set(starts);
+      starts = s2;
+      const e2 = new Float64Array(n * 2);
+      e2.set(ends);
+      ends = e2;
+    }
+    starts[n] = Math.floor(r.pa / FRAME);
+    ends[n] = Math.ceil((r.pa + r.bytes) / FRAME);
+    n++;
+  }
+  const out: { start: number; end: number }[] = [];
+  for (const i of orderBy(starts, n)) {
+    const last = out[out.length - 1];
+    if (last && starts[i] <= last.end) last.end = Math.max(last.end, ends[i]);
+    else out.push({ start: starts[i], end: ends[i] });
+  }
+  return out;
+}
+
+/** Whether frames [start, end) lie inside one of the sorted disjoint spans. */
+function within(spans: readonly FrameSpan[], start: number, end: number): boolean {
+  let lo = 0;
+  let hi = spans.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (spans[mid].start <= start) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return hi >= 0 && end <= spans[hi].end;
 }
 
 const vaOf = (run: SpaceRun, frame: number): bigint => run.va + BigInt(frame * FRAME - run.pa);
 
 /** Frames where a mapping of kind `a` and one of kind `b` meet: one finding per physical span. */
-function aliases(kind: string, spaces: readonly SpaceModel[], a: (r: SpaceRun) => boolean, b: (r: SpaceRun) => boolean,
+function aliases(kind: string, distinct: DistinctRuns, a: (r: SpaceRun) => boolean, b: (r: SpaceRun) => boolean,
   emit: (span: FrameSpan, first: { run: SpaceRun; space: SpaceModel }, second: { run: SpaceRun; space: SpaceModel }) => FindingDocJson, out: FindingCollector): void {
-  for (const span of intersectSpans(spansOf(spaces, a), spansOf(spaces, b))) {
+  for (const span of intersectSpans(spansOf(distinct, a), spansOf(distinct, b))) {
     out.addLazy(kind, LEVEL0_SEVERITY[kind], () => {
-      const first = runOver(spaces, span.start, a);
-      const second = runOver(spaces, span.start, b);
+      const first = runOver(distinct, span.start, a);
+      const second = runOver(distinct, span.start, b);
       return first && second ? emit(span, first, second) : undefined;
     });
   }
@@ -136,7 +169,7 @@ const frameWord = (span: FrameSpan): string => (span.end - span.start === 1 ? 'f
  * The level-0 findings of the counted spaces. `tables`: the frames of their paging-structure
  * pages; `regions`: QEMU's memory map, when known (else no mapping-outside-ram finding).
  */
-export function level0Findings(spaces: readonly SpaceModel[], ctx: ProtectionContext, tables: readonly FrameSpan[], regions: readonly PhysicalRegionJson[] | undefined): FindingDocJson[] {
+export function level0Findings(spaces: readonly SpaceModel[], distinct: DistinctRuns, ctx: ProtectionContext, tables: readonly FrameSpan[], regions: readonly PhysicalRegionJson[] | undefined): FindingDocJson[] {
   const out = new FindingCollector();
   const wide = ctx.paging === 'x86-64' || ctx.paging === 'x86-64-la57';
   const where = (s: SpaceModel): string => s.label;
@@ -178,7 +211,7 @@ export function level0Findings(spaces: readonly SpaceModel[], ctx: ProtectionCon
   }
   // Kernel code or read-only kernel data (supervisor-only, and read-only or executable under NX) also writable from user mode.
   const protectedKernel = (r: SpaceRun): boolean => !r.user && (!r.writable || (ctx.nx && !r.nx));
-  aliases('user-writable-kernel', spaces, protectedKernel, (r) => r.user && r.writable, (span, k, u) => ({
+  aliases('user-writable-kernel', distinct, protectedKernel, (r) => r.user && r.writable, (span, k, u) => ({
     ...common('user-writable-kernel', u.space, vaOf(u.run, span.start), span.start * FRAME),
     message: `Physical ${frameRange(span)} (${frameWord(span)}) is mapped kernel-only and ${k.run.writable ? 'executable' : 'read-only'} at ${hex(vaOf(k.run, span.start))} (${where(k.space)}) but writable from user mode at ${hex(vaOf(u.run, span.start))} (${where(u.space)}).`,
   }), out);
@@ -191,15 +224,15 @@ export function level0Findings(spaces: readonly SpaceModel[], ctx: ProtectionCon
       ...common('writable-code-alias', c.space, vaOf(c.run, span.start), span.start * FRAME),
       message: `Physical ${frameRange(span)} (${frameWord(span)}) is ${c.run.user ? 'user' : 'kernel'} code (read-only, executable) at ${hex(vaOf(c.run, span.start))} (${where(c.space)}) and writable at ${hex(vaOf(w.run, span.start))} (${where(w.space)}).`,
     });
-    aliases('writable-code-alias', spaces, kernelCode, (r) => r.writable, emit, out);
-    aliases('writable-code-alias', spaces, userCode, (r) => r.writable && r.user, emit, out);
+    aliases('writable-code-alias', distinct, kernelCode, (r) => r.writable, emit, out);
+    aliases('writable-code-alias', distinct, userCode, (r) => r.writable && r.user, emit, out);
   }
 
   // User-accessible mappings of paging-structure pages.
   if (tables.length) {
-    for (const span of intersectSpans(spansOf(spaces, (r) => r.user), tables)) {
+    for (const span of intersectSpans(spansOf(distinct, (r) => r.user), tables)) {
       out.addLazy('user-maps-page-table', LEVEL0_SEVERITY['user-maps-page-table'], () => {
-      const u = runOver(spaces, span.start, (r) => r.user);
+      const u = runOver(distinct, span.start, (r) => r.user);
       if (!u) return undefined;
       return {
         ...common('user-maps-page-table', u.space, vaOf(u.run, span.start), span.start * FRAME),
@@ -212,19 +245,22 @@ export function level0Findings(spaces: readonly SpaceModel[], ctx: ProtectionCon
   // Leaves whose frames lie in no region of QEMU's memory map.
   if (regions && regions.length) {
     const known = regionSpans(regions, ['ram', 'rom', 'device']);
+    // Walked spaces that share a kernel half have equal runs of their own: each gap once.
     const seen = new Set<string>();
-    for (const s of spaces) {
-      for (const r of s.runs) {
-        for (const gap of subtractSpans([runFrames(r)], known)) {
-          const key = `${gap.start}:${r.va + BigInt(gap.start * FRAME - r.pa)}`;
-          if (seen.has(key)) continue;
-          seen.add(key);
-          const va = vaOf(r, gap.start);
-          out.add({
-            ...common('mapping-outside-ram', s, va, gap.start * FRAME),
-            message: `${hex(va)} (${where(s)}) maps physical ${frameRange(gap)}, which is neither RAM, ROM nor a device in QEMU's memory map.`,
-          });
-        }
+    for (let i = 0; i < distinct.runs.length; i++) {
+      const r = distinct.runs[i];
+      const s = distinct.spaceOf[i];
+      const frames = runFrames(r);
+      if (within(known, frames.start, frames.end)) continue;
+      for (const gap of subtractSpans([frames], known)) {
+        const va = vaOf(r, gap.start);
+        const key = `${gap.start}:${gap.end}:${va}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        out.add({
+          ...common('mapping-outside-ram', s, va, gap.start * FRAME),
+          message: `${hex(va)} (${where(s)}) maps physical ${frameRange(gap)}, which is neither RAM, ROM nor a device in QEMU's memory map.`,
+        });
       }
     }
   }

@@ -6,13 +6,12 @@
 // was stopped for it) and tells the user at every stop. `tracing()` is the document's section and
 // `tracedSpaces()` the CR3 values loaded, for the snapshot service.
 
-import * as fs from 'fs';
-import * as path from 'path';
 import type { ExceptionFilter, SessionExtension } from '../../session/session-extension';
 import type { Target, TargetStop } from '../../session/target';
 import { ConditionError } from '../event-condition';
 import { siteText } from '../model/allocation-trace';
 import type { FindingDocJson, TracingJson } from '../model/snapshot-document';
+import type { TracingDescription } from '../model/described-state';
 import { checkTracingDescription } from '../model/tracing-description';
 import { AddressSpaceTracer, TracedSpace } from './address-space-tracer';
 import { AllocationTracer, TraceEvent, TraceSetupError } from './allocation-tracer';
@@ -23,37 +22,18 @@ const OWNER = 'trace';
 
 /** What a launch or attach configuration asks of tracing. */
 export interface TraceConfiguration {
-  /** The description's `tracing` (undefined: no allocation tracing). */
-  readonly tracing?: unknown;
-  /** Where `tracing` came from, for messages. */
-  readonly source?: string;
+  /** The description's `tracing`, checked by the memory model's loader (undefined: no allocation tracing). */
+  readonly tracing?: TracingDescription;
   readonly traceAddressSpaces: boolean;
   /** One sentence per mistake found while reading the configuration. */
   readonly errors: readonly string[];
 }
 
-/**
- * Reads `memoryModel` (an object, or the path of a JSON file relative to `cwd`) for its `tracing`
- * part, and `traceAddressSpaces`, from the raw launch/attach arguments.
- */
-export function traceConfiguration(args: Readonly<Record<string, unknown>>): TraceConfiguration {
+/** What a session's start arguments ask of tracing: the description's `tracing` (loaded with the memory model) and `traceAddressSpaces`. */
+export function traceConfiguration(args: Readonly<Record<string, unknown>>, tracing: TracingDescription | undefined): TraceConfiguration {
   const errors: string[] = [];
-  const traceAddressSpaces = args.traceAddressSpaces === true;
   if (args.traceAddressSpaces !== undefined && typeof args.traceAddressSpaces !== 'boolean') errors.push('"traceAddressSpaces" must be true or false.');
-  let model = args.memoryModel;
-  let source = 'launch.json memoryModel';
-  if (typeof model === 'string') {
-    const file = path.resolve(typeof args.cwd === 'string' ? args.cwd : process.cwd(), model);
-    source = file;
-    try {
-      model = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
-    } catch (e) {
-      errors.push(`The memory-model description ${file} cannot be read (${e instanceof Error ? e.message.replace(/\.$/, '') : String(e)}), so nothing is traced.`);
-      model = undefined;
-    }
-  }
-  const tracing = typeof model === 'object' && model !== null ? (model as Record<string, unknown>).tracing : undefined;
-  return { ...(tracing !== undefined ? { tracing, source } : {}), traceAddressSpaces, errors };
+  return { ...(tracing !== undefined ? { tracing } : {}), traceAddressSpaces: args.traceAddressSpaces === true, errors };
 }
 
 /** Running-time bookkeeping: wall time while the user's run operations ran, and the part the guest spent stopped in between. */

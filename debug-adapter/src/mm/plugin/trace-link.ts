@@ -4,12 +4,17 @@
 // of the process whose page directory was loaded when they were made (from the last document's
 // processes). One link per debug session; the two factories it hands out share it.
 
-import type { SessionExtension, SessionExtensionFactory } from '../../session/session-extension';
+import type { SessionExtension, SessionExtensionFactory, StartArguments } from '../../session/session-extension';
+import type { Target } from '../../session/target';
+import type { TracingDescription } from '../model/described-state';
 import type { MmExtensionKnowledge, MmSessionExtension } from '../mm-extension';
 import type { ProcessDocJson } from '../model/snapshot-document';
 import { TraceSessionExtension, traceConfiguration } from './trace-extension';
 
 export class TracingLink {
+  /** `tracingOf`: the description's tracing part for a session's start arguments (the loaded `memoryModel`). */
+  constructor(private readonly tracingOf: (target: Target, start: StartArguments | undefined) => TracingDescription | undefined) {}
+
   private trace: TraceSessionExtension | undefined;
   private mm: MmSessionExtension | undefined;
   /** Processes of the last document, by top-level table. */
@@ -27,8 +32,8 @@ export class TracingLink {
 
   /** The tracing extension's factory (before the memory manager's in the session's list: its stop handler runs first). */
   factory(): SessionExtensionFactory {
-    return (target, args): SessionExtension | undefined => {
-      const config = traceConfiguration(args ?? {});
+    return (target, start): SessionExtension | undefined => {
+      const config = traceConfiguration(start ?? {}, this.tracingOf(target, start));
       if (config.tracing === undefined && !config.traceAddressSpaces && config.errors.length === 0) return undefined;
       const ext = new TraceSessionExtension(target, config);
       if (!ext.active) return undefined;
