@@ -60,7 +60,7 @@ static void bitmap_init(void) {
 
 static uint32_t next_fit;  /* where the next search starts (next fit: freed frames wait their turn) */
 
-__attribute__((noinline)) uint32_t alloc_frame(void) {
+__attribute__((noipa)) uint32_t alloc_frame(void) {
   for (uint32_t n = 0; n < bitmap_frames; n++) {
     uint32_t f = bitmap_base + (next_fit + n) % bitmap_frames;
     if (!bit(f)) {
@@ -74,7 +74,7 @@ __attribute__((noinline)) uint32_t alloc_frame(void) {
   return 0;
 }
 
-__attribute__((noinline)) void free_frame(uint32_t frame) {
+__attribute__((noipa)) void free_frame(uint32_t frame) {
   if (frame < bitmap_base || frame >= bitmap_base + bitmap_frames || !bit(frame)) {
     kprintf("bitmap: free_frame(%u): not allocated\n", frame);
     return;

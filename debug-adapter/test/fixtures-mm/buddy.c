@@ -77,7 +77,7 @@ static int managed(paddr_t pa, unsigned order) {
   return f >= buddy_first && f + (1u << order) <= buddy_first + buddy_frames;
 }
 
-__attribute__((noinline)) void buddy_free(paddr_t addr, unsigned order) {
+__attribute__((noipa)) void buddy_free(paddr_t addr, unsigned order) {
   if (order > MAX_ORDER || !managed(addr, order) || (addr & ((PAGE_SIZE << order) - 1))) panic("buddy_free: 0x%llx order %u", (unsigned long long)addr, order);
   buddy_free_pages += 1u << order;
   while (order < MAX_ORDER) {
@@ -89,7 +89,7 @@ __attribute__((noinline)) void buddy_free(paddr_t addr, unsigned order) {
   push(order, addr);
 }
 
-__attribute__((noinline)) paddr_t buddy_alloc(unsigned order) {
+__attribute__((noipa)) paddr_t buddy_alloc(unsigned order) {
   unsigned o = order;
   while (o <= MAX_ORDER && !free_area[o].head) o++;
   if (o > MAX_ORDER) return 0;

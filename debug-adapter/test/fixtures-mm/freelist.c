@@ -44,7 +44,7 @@ struct task *tasks;
 struct task *current_task;
 static int next_pid = 100;
 
-__attribute__((noinline)) void kfree(void *v) {
+__attribute__((noipa)) void kfree(void *v) {
   paddr_t pa = V2P(v);
   if ((pa & (PAGE_SIZE - 1)) || pa / PAGE_SIZE < mem_first || pa / PAGE_SIZE >= mem_first + mem_frames) panic("kfree: %p", v);
   struct run *r = v;
@@ -53,7 +53,7 @@ __attribute__((noinline)) void kfree(void *v) {
   kmem.nfree++;
 }
 
-__attribute__((noinline)) void *kalloc(void) {
+__attribute__((noipa)) void *kalloc(void) {
   struct run *r = kmem.freelist;
   if (!r) return 0;
   kmem.freelist = r->next;

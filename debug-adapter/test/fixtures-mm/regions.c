@@ -63,7 +63,7 @@ static void remove_at(uint32_t i) {
   region_count--;
 }
 
-__attribute__((noinline)) uint32_t region_alloc(uint32_t pages) {
+__attribute__((noipa)) uint32_t region_alloc(uint32_t pages) {
   uint32_t bytes = pages * PAGE_SIZE;
   for (uint32_t i = 0; i < region_count; i++) {
     struct mem_region *r = &region_table[i];
@@ -83,7 +83,7 @@ __attribute__((noinline)) uint32_t region_alloc(uint32_t pages) {
   return 0;
 }
 
-__attribute__((noinline)) void region_free(uint32_t base) {
+__attribute__((noipa)) void region_free(uint32_t base) {
   uint32_t i = 0;
   while (i < region_count && !(region_table[i].base == base && region_table[i].type == REGION_USED)) i++;
   if (i == region_count) panic("region_free: no used region at 0x%x", base);

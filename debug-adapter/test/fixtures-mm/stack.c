@@ -38,14 +38,14 @@ struct task_struct *current;
 static int last_pid;
 static uint8_t heap_area[32768] __attribute__((aligned(16)));
 
-__attribute__((noinline)) void pmm_free(uint32_t pa) {
+__attribute__((noipa)) void pmm_free(uint32_t pa) {
   uint32_t f = pa / PAGE_SIZE;
   if ((pa & (PAGE_SIZE - 1)) || f < pmm_first || f >= pmm_first + pmm_frames) panic("pmm_free: 0x%x", pa);
   free_stack[free_top++] = f;
   nr_free_pages++;
 }
 
-__attribute__((noinline)) uint32_t pmm_alloc(void) {
+__attribute__((noipa)) uint32_t pmm_alloc(void) {
   if (free_top == 0) return 0;
   uint32_t f = free_stack[--free_top];
   nr_free_pages--;
