@@ -13,7 +13,8 @@ import { buildMmKernel, mmMachine, MmKernelName, MmBreak } from './fixtures-mm/b
 import { parseMmDump } from './fixtures-mm/mm-kernels';
 import { gdbBatch } from './fixtures-c/compile';
 import { endSessionLeavingNoQemu, qemuMarker, startClient } from './dap-fixture';
-import type { FindingDocJson, TracingJson } from '../src/mm/model/snapshot-document';
+import type { FindingDocJson, SnapshotDocument, TracingJson } from '../src/mm/model/snapshot-document';
+import { MM_DIR } from './fixtures-mm/build';
 
 interface TracingBody {
   tracing: TracingJson;
@@ -43,7 +44,7 @@ async function runTo(kernel: MmKernelName, brk: MmBreak | undefined, tracing: un
     }),
     dc.launch({
       kernel: elf, memory: machine.memoryMiB, stopOnEntry: false, qemuPath: machine.qemuBinary, ...(machine.cpu ? { cpu: machine.cpu } : {}),
-      qemuArgs: ['-name', marker], memoryModel: { tracing }, traceAddressSpaces,
+      qemuArgs: ['-name', marker], memoryModel: typeof tracing === 'string' ? tracing : { tracing }, traceAddressSpaces,
     } as DebugProtocol.LaunchRequestArguments),
   ]);
   return { dc, marker, serial: () => serial, elf, stop: await stopped };
@@ -97,6 +98,31 @@ describe('DAP: allocation tracing on the mm test kernels, against their own dump
         assert.ok(site.site.function === want || (site.site.file !== undefined && path.basename(site.site.file) === 'freelist.c'), `${site.site.address}: ${site.site.function} vs gdb ${want}`);
         assert.strictEqual(site.site.function, want, `site ${site.site.address}`);
       }
+    });
+  });
+
+  describe('bitmap with the description a user wrote (processes and tracing): the process of each traced allocation', () => {
+    let s: Awaited<ReturnType<typeof runTo>>;
+    before(async () => {
+      s = await runTo('bitmap', undefined, path.join(MM_DIR, 'bitmap.model.json'), 3);
+    });
+    after(() => endSessionLeavingNoQemu(s?.dc, s?.marker));
+
+    it('gives a frame a process grew by the pid whose address space maps it', async () => {
+      await waitFor(s.serial, /mm end 3/);
+      const doc = ((await s.dc.customRequest('mmscope/snapshot')).body as { snapshot: SnapshotDocument }).snapshot;
+      assert.strictEqual(doc.level, 1);
+      const body = (await s.dc.customRequest('mmscope/tracing')).body as TracingBody;
+      const grown = body.tracing.live.filter((a) => a.site.function === 'proc_grow');
+      assert.ok(grown.length >= 3, `${grown.length} frames from proc_grow`);
+      for (const a of grown) {
+        assert.ok(a.pid !== undefined, `frame ${a.address} has a pid`);
+        const space = doc.spaces.find((x) => x.pid === a.pid);
+        assert.ok(space, `the document has the space of pid ${a.pid}`);
+        const pa = Number(a.address) * 4096;
+        assert.ok(space.mappings.some((m) => pa >= m.pa && pa < m.pa + Number(m.size) && m.user), `frame ${a.address} is a user page of pid ${a.pid}`);
+      }
+      assert.strictEqual(doc.tracing?.allocFunction, 'alloc_frame');
     });
   });
 
