@@ -13,6 +13,7 @@ import { DebugProtocol } from '@vscode/debugprotocol';
 import { build, fixtureDir, gdbBatch, run } from './fixtures-c/compile';
 import { endSessionLeavingNoQemu, qemuMarker, resumeAndStop, startClient } from './dap-fixture';
 import { markerLine } from './source-markers';
+import { buildSmpKernel } from './smp-kernel/build';
 import type { FindingDocJson, SnapshotDocument, TracingJson } from '../src/mm/model/snapshot-document';
 import * as path from 'path';
 
@@ -246,6 +247,40 @@ describe('DAP: allocation tracing and CR3 tracing on a kernel that is not ours',
       assert.ok(doc.spaces.some((x) => x.sources.includes('traced') && !x.current), 'a traced space other than the current one');
       assert.strictEqual(doc.tracing?.allocFunction, 'kalloc');
       assert.deepStrictEqual(doc.tracing?.live.map((l) => l.address).sort(), (await s.tracing()).tracing?.live.map((l) => l.address).sort());
+    });
+  });
+
+  describe('several vCPUs calling the same function from the same site at once (smp-kernel, 3 vCPUs)', () => {
+    const s = new Session();
+    let stop: DebugProtocol.StoppedEvent;
+    before(async () => {
+      // cpu_work(cpu, n) traced as the "allocation" (its result is the CPU's next counter, its size cpu + 1), ap_round(slot) as the "free".
+      stop = await s.start(buildSmpKernel(), {
+        cmdline: 'cpus=3', qemuArgs: ['-name', s.marker, '-smp', '3'],
+        memoryModel: { tracing: { alloc: { function: 'cpu_work', returns: 'address', size: '$arg0 + 1' }, free: { function: 'ap_round' } } },
+      }, async (dc) => {
+        await dc.setFunctionBreakpointsRequest({ breakpoints: [{ name: 'ap_round', hitCondition: '300' }] });
+      });
+    });
+    after(() => s.end());
+
+    it('pairs every return with its own vCPU\'s call: the last result traced for a CPU is the counter it stored', async () => {
+      const thread = stop.body.threadId ?? 1;
+      const st = await s.dc.stackTraceRequest({ threadId: thread });
+      assert.strictEqual(st.body.stackFrames[0].name, 'ap_round');
+      const frameId = st.body.stackFrames[0].id;
+      const slot = Number((await s.dc.evaluateRequest({ expression: 'slot', frameId, context: 'watch' })).body.result);
+      const cpu = slot + 1;
+      const counter = BigInt((await s.dc.evaluateRequest({ expression: `counters[${cpu}]`, frameId, context: 'watch' })).body.result);
+      const body = await s.tracing();
+      const tracing = body.tracing as TracingJson;
+      const threads = new Set(((await s.tracing(true)).history ?? []).map((h) => h.thread));
+      assert.ok(threads.size >= 2, `calls traced on ${threads.size} vCPUs`);
+      const mine = tracing.live.filter((a) => a.size === cpu + 1).sort((a, b) => b.seq - a.seq);
+      assert.ok(mine.length > 10, `${mine.length} results of CPU ${cpu}`);
+      assert.strictEqual(BigInt(mine[0].address), counter, `CPU ${cpu}'s last traced result is its counter`);
+      assert.strictEqual(body.counts.abandoned, 0);
+      assert.ok(body.pendingCalls <= 3, `${body.pendingCalls} calls in flight on 3 vCPUs`);
     });
   });
 
