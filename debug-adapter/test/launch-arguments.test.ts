@@ -95,7 +95,7 @@ describe('launch arguments', () => {
     };
     const launch = pkg.contributes.debuggers.find((d) => d.type === 'mmscope')?.configurationAttributes.launch.properties;
     assert.ok(launch);
-    assert.deepStrictEqual(Object.keys(launch).sort(), ['boot', 'cmdline', 'cpu', 'display', 'drives', 'kernel', 'memory', 'qemuArgs', 'qemuPath', 'smp', 'stopOnEntry', 'traceAddressSpaces']);
+    assert.deepStrictEqual(Object.keys(launch).sort(), ['boot', 'cmdline', 'cpu', 'display', 'drives', 'kernel', 'memory', 'memoryModel', 'qemuArgs', 'qemuPath', 'smp', 'stopOnEntry', 'traceAddressSpaces']);
     assert.deepStrictEqual(Object.keys(launch.boot.properties ?? {}).sort(), ['disk', 'format', 'iso', 'kernel']);
     assert.deepStrictEqual(Object.keys(launch.drives.items?.properties ?? {}).sort(), ['file', 'format', 'interface', 'media', 'readOnly']);
     // Every schema attribute is accepted.
