@@ -82,6 +82,8 @@ for (const { variant, paging } of KERNELS) {
       assert.deepStrictEqual(differ, [], `pages of info tlb that differ (of ${tlb.length})`);
       assert.strictEqual(current.pages, tlb.length, 'the current space counts every page QEMU lists');
       assert.ok(doc.frames.counts.table >= current.tables.length - 1 && doc.frames.counts.mapped > 0, JSON.stringify(doc.frames.counts));
+      // QEMU's memory map, read once through the session's QMP: RAM is known, so frames outside it are 'not-ram'.
+      assert.ok(doc.frames.ramKnown && doc.frames.regions.some((r) => r.kind === 'ram' && r.size >= (CORPUS_MEMORY_MIB - 1) << 20), JSON.stringify(doc.frames.regions));
       first = { doc, tlb };
       const scopes = await client.scopesRequest({ frameId: (await client.stackTraceRequest({ threadId: 1, levels: 1 })).body.stackFrames[0].id });
       const mm = scopes.body.scopes.find((s) => s.name === 'Memory manager');

@@ -11,7 +11,6 @@ import { formatSnapshot, formatTranslation } from '../mm/snapshot-text';
 import { formatDocument } from '../mm/document-text';
 import { MmService, TranslateWhere } from '../mm/mm-service';
 import { Translation } from '../mm/translate';
-import type { PhysicalRegionJson } from '../mm/model/snapshot-document';
 import { pagingRegistersOf } from '../mm/plugin/stop-snapshot';
 import { Command, MODEL_OPTION, OptionSpec, ParsedOptions, parseAddressOption, parseNumberOption, UsageError } from './command-line';
 import { describeErrorsText, memoryModelKnowledge } from '../mm/plugin/memory-model-knowledge';
@@ -60,12 +59,6 @@ export function cr3Options(options: ParsedOptions): bigint[] {
   return repeatedOption(options, 'cr3').map((text) => parseAddressOption('cr3', text));
 }
 
-/** QEMU's memory map, when the session has QMP and the bridge can read it. */
-export function sessionMemoryMap(session: QemuSession): Promise<readonly PhysicalRegionJson[] | undefined> {
-  const s = session as QemuSession & { physicalMemoryMap?: () => Promise<readonly PhysicalRegionJson[] | undefined> };
-  return typeof s.physicalMemoryMap === 'function' ? s.physicalMemoryMap().catch(() => undefined) : Promise.resolve(undefined);
-}
-
 /**
  * Attaches, stops the guest, makes the session's MmService (the same one the debug session uses)
  * over this moment, runs `then`, and detaches restoring the run state.
@@ -90,7 +83,7 @@ async function withService<T>(options: ParsedOptions, then: (service: MmService)
     const service = new MmService(symbols, {
       readPhys: (a, n) => session.memory.readPhys(a, n),
       readPagingRegisters: async () => registers,
-      physicalMemoryMap: () => sessionMemoryMap(session),
+      physicalMemoryMap: () => session.physicalMemoryMap(),
       ...(model ? { describe: model.describe, descriptionSource: model.descriptionSource } : {}),
     });
     for (const cr3 of cr3s) {

@@ -120,8 +120,7 @@ export class LiveRefresher {
 
   /** QEMU's memory map, read once (none without QMP). */
   private memoryMap(): Promise<readonly PhysicalRegionJson[] | undefined> {
-    const session = this.options.session as QemuSession & { physicalMemoryMap?: () => Promise<readonly PhysicalRegionJson[] | undefined> };
-    this.regions ??= (typeof session.physicalMemoryMap === 'function' ? session.physicalMemoryMap() : Promise.resolve(undefined)).catch(() => undefined);
+    this.regions ??= this.options.session.physicalMemoryMap().catch(() => undefined);
     return this.regions;
   }
 

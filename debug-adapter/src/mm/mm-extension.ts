@@ -17,7 +17,6 @@ import type { FrameContext, InspectScope, InspectVariable } from '../inspect/tar
 import { MmService, MmServiceOptions } from './mm-service';
 import { formatTranslationNote } from './snapshot-text';
 import type { PagingRegisters } from './space-snapshot';
-import type { PhysicalRegionJson } from './model/snapshot-document';
 import type { StopSnapshot } from './plugin/stop-snapshot';
 import { MM_REQUESTS, MmRequest, SNAPSHOT_EVENT, handleMmRequest, mmScopeVariables, snapshotEventBody } from './mm-requests';
 
@@ -88,7 +87,6 @@ export class MmSessionExtension implements SessionExtension {
   private lastLive: { key: number; at: number } | undefined;
 
   constructor(private readonly target: Target, private readonly referenceBase: number, private readonly emit?: EventSink, knowledge: MmExtensionKnowledge = {}) {
-    const bridge = target.bridge as typeof target.bridge & { physicalMemoryMap?: () => Promise<readonly PhysicalRegionJson[] | undefined> };
     this.service = new MmService(target.symbols, {
       readPhys: (address, length) => target.bridge.memory.readPhys(address, length),
       readPagingRegisters: async () => {
@@ -104,7 +102,8 @@ export class MmSessionExtension implements SessionExtension {
         for (const t of threads) out.push(pagingRegistersOf(await target.readExactRegisters(t.id)));
         return out;
       },
-      ...(typeof bridge.physicalMemoryMap === 'function' ? { physicalMemoryMap: () => (bridge.physicalMemoryMap as () => Promise<readonly PhysicalRegionJson[] | undefined>).call(bridge) } : {}),
+      // QEMU's memory map (QMP), read once per session by the service.
+      physicalMemoryMap: () => target.bridge.physicalMemoryMap(),
     }, knowledge);
   }
 
