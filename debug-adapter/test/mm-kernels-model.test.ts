@@ -65,22 +65,10 @@ async function regionsOf(run: MmKernelRun): Promise<PhysicalRegionJson[]> {
   return parseFlatMemoryMap(await run.qmp.humanMonitorCommand('info mtree -f')).map(({ base, size, kind, name }) => ({ base, size, kind, name }));
 }
 
-/**
- * KNOWN FALSE POSITIVE (reported to model): on a kernel with a direct map of all RAM (freelist,
- * buddy, regions) the snapshot reports every free frame as `free-frame-mapped`, because the
- * direct map maps it. Until the cross-check tells the direct map apart, those kernels' level-1
- * findings are compared without that kind, and their use-after-free variant is pending.
- */
-function directMapped(kernel: MmKernelName): boolean {
-  return mmKernel(kernel).directBase !== undefined;
-}
-
 async function level1Findings(run: MmKernelRun, described: DescribedState, regions: readonly PhysicalRegionJson[], seq: number): Promise<string[]> {
   const doc = await buildSnapshotDocument({ read: run.read, registers: await run.registers(), regions, described, stop: seq });
   assert.strictEqual(doc.level, 1);
-  return doc.findings
-    .filter((f) => LEVEL1.includes(f.kind) && !(f.kind === 'free-frame-mapped' && directMapped(run.variant.kernel)))
-    .map((f) => `${f.kind}: ${f.message}`);
+  return doc.findings.filter((f) => LEVEL1.includes(f.kind)).map((f) => `${f.kind}: ${f.message}`);
 }
 
 describe('level 1 on the mm test kernels, from descriptions written with docs/memory-model.md alone', function () {
@@ -104,8 +92,7 @@ describe('level 1 on the mm test kernels, from descriptions written with docs/me
     });
     for (const b of mmKernel(kernel).breaks.filter((x) => MM_BREAKS[x].level === 1)) {
       const v: MmVariant = { kernel, break: b };
-      it(`${mmVariantId(v)}: exactly the ${MM_BREAKS[b].finding} finding at the last checkpoint`, async function () {
-        if (b === 'use-after-free' && directMapped(kernel)) this.skip(); // the known false positive above hides it
+      it(`${mmVariantId(v)}: exactly the ${MM_BREAKS[b].finding} finding at the last checkpoint`, async () => {
         const last = mmKernel(kernel).checkpoints;
         const run = await bootMmKernel(v, { checkpoint: last });
         try {

@@ -46,6 +46,10 @@ function checkDump(v: MmVariant, d: MmDump, cr3: bigint): void {
     const free = a.frames.filter((r) => r[2] === 'free').reduce((n, r) => n + r[1], 0);
     const used = a.frames.filter((r) => r[2] === 'used').reduce((n, r) => n + r[1], 0);
     assert.ok(free > 0 && used > 0, `${a.name}: ${free} free, ${used} used`);
+    const k = mmKernel(v.kernel);
+    assert.deepStrictEqual(Object.keys(a.calls), [k.alloc, k.free], `${a.name}: the dump counts the calls of the functions build.ts names`);
+    // Every run allocates before checkpoint 1 and destroys a process before the last one.
+    assert.ok(a.calls[k.alloc] > 0 && (d.seq < k.checkpoints || a.calls[k.free] > 0), `${a.name}: ${JSON.stringify(a.calls)}`);
     for (const [name, value] of Object.entries(a.counters)) {
       const mismatch = d.planted.find((p) => p.kind === 'counter-mismatch');
       if (mismatch) {
@@ -223,7 +227,7 @@ describe('mm test kernels: the dump parser', () => {
   const good = [
     'noise before', 'mm begin 2 kernel=bitmap variant=clean', 'mm paging x86-32 cr3=0x144000 ram=0x2000000', 'mm current 2',
     'mm process 2 shell RUNNING dir=0x144000 struct=0x104020', 'mm allocator frames bitmap unit=4096 first=256 count=10',
-    'mm frames frames 256 4 used', 'mm frames frames 260 6 free', 'mm counter frames bitmap_free 6', 'mm end 2 lines=9', 'mm done',
+    'mm frames frames 256 4 used', 'mm frames frames 260 6 free', 'mm counter frames bitmap_free 6', 'mm calls frames alloc_frame=12 free_frame=3', 'mm end 2 lines=10', 'mm done',
   ];
   it('reads every field of a whole dump', () => {
     const d = parseMmDump(good.join('\n'), 2);
@@ -231,11 +235,12 @@ describe('mm test kernels: the dump parser', () => {
     assert.deepStrictEqual(d.processes, [{ pid: 2, name: 'shell', state: 'RUNNING', directory: 0x144000n, address: 0x104020n }]);
     assert.deepStrictEqual(d.allocators[0].frames, [[256, 4, 'used'], [260, 6, 'free']]);
     assert.deepStrictEqual(d.allocators[0].counters, { bitmap_free: 6 });
+    assert.deepStrictEqual(d.allocators[0].calls, { alloc_frame: 12, free_frame: 3 });
   });
   const broken: [string, (lines: string[]) => string[], RegExp][] = [
     ['an absent dump', (l) => l.filter((x) => !x.startsWith('mm begin')), /no "mm begin 2"/],
     ['a dump cut short', (l) => l.filter((x) => !x.startsWith('mm end')), /no end line/],
-    ['a lost line', (l) => l.filter((x) => !x.startsWith('mm current')), /says 9 lines, there are 8/],
+    ['a lost line', (l) => l.filter((x) => !x.startsWith('mm current')), /says 10 lines, there are 9/],
     ['runs that do not cover the allocator', (l) => l.map((x) => x.replace('260 6 free', '261 5 free')), /skip or overlap at frame 261/],
     ['a bad number', (l) => l.map((x) => x.replace('dir=0x144000', 'dir=144000')), /"144000" is not a hex number/],
     ['a foreign line inside', (l) => [...l.slice(0, 4), 'panic: x', ...l.slice(4)], /a foreign line inside the dump/],

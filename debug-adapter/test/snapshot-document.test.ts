@@ -260,7 +260,7 @@ describe('snapshot document: level-1 cross-checks (a described allocator)', () =
       processes: [],
       allocators: [{
         summary: { name: 'bitmap0', shape: 'bitmap', unitBytes: 4096, total: 0x400, free: 0, used: 0, reserved: 0 },
-        frames: [[0x1, 1, 'free'], [0x200, 2, 'free'], [0x202, 2, 'used'], [0x340, 4, 'used'], [0x350, 1, 'used'], [0x360, 16, 'free']],
+        frames: [[0x1, 1, 'free'], [0x200, 2, 'free'], [0x202, 2, 'used'], [0x340, 4, 'used'], [0x350, 1, 'used'], [0x360, 16, 'free'], [0x400, 0x400, 'reserved']],
       }],
       heaps: [{ name: 'kheap', blocks: [{ address: '0xffffffff80000000', size: 64, used: true }], usedBytes: 64, freeBytes: 0, truncated: false }],
       findings: [{ kind: 'free-list-cycle', severity: 'error', message: 'the free list loops back', allocator: 'bitmap0' }],
@@ -272,9 +272,28 @@ describe('snapshot document: level-1 cross-checks (a described allocator)', () =
     assert.deepStrictEqual(byKind('frame-leaked').map((f) => f.physical), [0x340000, 0x350000]);
     assert.strictEqual(byKind('free-list-cycle').length, 1);
     assert.deepStrictEqual(d.description, { source: 'model.json', errors: described.errors });
-    assert.deepStrictEqual(d.frames.allocationCounts, { free: 19, used: 7, reserved: 0 });
+    assert.deepStrictEqual(d.frames.allocationCounts, { free: 19, used: 7, reserved: 0x400 });
     // Mapped now: no longer a leak.
     const heaped = await buildSnapshotDocument(img.map(0x5000000n, 0x350000, W | NX).source({ regions: REGIONS, described }));
     assert.deepStrictEqual(heaped.findings.filter((f) => f.kind === 'frame-leaked').map((f) => f.physical), [0x340000]);
+  });
+
+  it('a direct map of all RAM is no use of a free frame; a user mapping of one is', async () => {
+    const img = new Image();
+    // The kernel maps frames 0x100..0x1ff at 0xffff888000100000 (one offset): its direct map.
+    for (let f = 0x100; f < 0x200; f++) img.map(0xffff888000000000n + BigInt(f * 0x1000), f * 0x1000, W | NX);
+    const allocator = (frames: DescribedState['allocators'][number]['frames']): DescribedState => ({
+      processes: [], heaps: [], findings: [], errors: [],
+      allocators: [{ summary: { name: 'buddy', shape: 'buddy', unitBytes: 4096, total: 0x100, free: 0xf0, used: 0x10, reserved: 0 }, frames }],
+    });
+    const described = allocator([[0x100, 0x10, 'used'], [0x110, 0xf0, 'free']]);
+    let d = await buildSnapshotDocument(img.source({ regions: REGIONS, described }));
+    assert.deepStrictEqual(kinds(d), []);
+    img.map(0x400000n, 0x150000, U | W | NX);
+    d = await buildSnapshotDocument(img.source({ regions: REGIONS, described }));
+    assert.deepStrictEqual(d.findings.map((f) => [f.kind, f.physical]), [['free-frame-mapped', 0x150000]]);
+    // The allocators' frames set the frame count when they reach past RAM and every mapping.
+    const far = await buildSnapshotDocument(img.source({ described: allocator([[0x100, 0x10, 'used'], [0x110, 0x1000, 'free']]) }));
+    assert.strictEqual(far.frames.count, 0x1110);
   });
 });

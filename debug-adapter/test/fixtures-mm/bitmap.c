@@ -60,7 +60,11 @@ static void bitmap_init(void) {
 
 static uint32_t next_fit;  /* where the next search starts (next fit: freed frames wait their turn) */
 
+/* Calls of the allocation and free functions since boot (the dump prints them). */
+static uint32_t alloc_calls, free_calls;
+
 __attribute__((noipa)) uint32_t alloc_frame(void) {
+  alloc_calls++;
   for (uint32_t n = 0; n < bitmap_frames; n++) {
     uint32_t f = bitmap_base + (next_fit + n) % bitmap_frames;
     if (!bit(f)) {
@@ -75,6 +79,7 @@ __attribute__((noipa)) uint32_t alloc_frame(void) {
 }
 
 __attribute__((noipa)) void free_frame(uint32_t frame) {
+  free_calls++;
   if (frame < bitmap_base || frame >= bitmap_base + bitmap_frames || !bit(frame)) {
     kprintf("bitmap: free_frame(%u): not allocated\n", frame);
     return;
@@ -150,6 +155,7 @@ static void checkpoint(unsigned seq) {
   dump_allocator("frames", "bitmap", bitmap_base, bitmap_frames);
   dump_frames("frames", bitmap_base, bitmap_frames, frame_state);
   dump_counter("frames", "bitmap_free", bitmap_free);
+  dump_line("calls %s %s=%u %s=%u", "frames", "alloc_frame", alloc_calls, "free_frame", free_calls);
   dump_end(seq);
   mm_checkpoint(seq);
 }

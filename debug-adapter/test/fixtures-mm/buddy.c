@@ -77,7 +77,11 @@ static int managed(paddr_t pa, unsigned order) {
   return f >= buddy_first && f + (1u << order) <= buddy_first + buddy_frames;
 }
 
+/* Calls of the allocation and free functions since boot (the dump prints them). */
+static uint32_t alloc_calls, free_calls;
+
 __attribute__((noipa)) void buddy_free(paddr_t addr, unsigned order) {
+  free_calls++;
   if (order > MAX_ORDER || !managed(addr, order) || (addr & ((PAGE_SIZE << order) - 1))) panic("buddy_free: 0x%llx order %u", (unsigned long long)addr, order);
   buddy_free_pages += 1u << order;
   while (order < MAX_ORDER) {
@@ -90,6 +94,7 @@ __attribute__((noipa)) void buddy_free(paddr_t addr, unsigned order) {
 }
 
 __attribute__((noipa)) paddr_t buddy_alloc(unsigned order) {
+  alloc_calls++;
   unsigned o = order;
   while (o <= MAX_ORDER && !free_area[o].head) o++;
   if (o > MAX_ORDER) return 0;
@@ -195,6 +200,7 @@ static void checkpoint(unsigned seq) {
   }
   dump_frames("buddy", buddy_first, buddy_frames, frame_state);
   dump_counter("buddy", "buddy_free_pages", buddy_free_pages);
+  dump_line("calls %s %s=%u %s=%u", "buddy", "buddy_alloc", alloc_calls, "buddy_free", free_calls);
   for (unsigned o = 0; o <= MAX_ORDER; o++) dump_line("order buddy %u %u", o, per_order[o]);
   dump_end(seq);
   mm_checkpoint(seq);

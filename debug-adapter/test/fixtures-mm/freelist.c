@@ -44,7 +44,11 @@ struct task *tasks;
 struct task *current_task;
 static int next_pid = 100;
 
+/* Calls of the allocation and free functions since boot (the dump prints them). */
+static uint32_t alloc_calls, free_calls;
+
 __attribute__((noipa)) void kfree(void *v) {
+  free_calls++;
   paddr_t pa = V2P(v);
   if ((pa & (PAGE_SIZE - 1)) || pa / PAGE_SIZE < mem_first || pa / PAGE_SIZE >= mem_first + mem_frames) panic("kfree: %p", v);
   struct run *r = v;
@@ -54,6 +58,7 @@ __attribute__((noipa)) void kfree(void *v) {
 }
 
 __attribute__((noipa)) void *kalloc(void) {
+  alloc_calls++;
   struct run *r = kmem.freelist;
   if (!r) return 0;
   kmem.freelist = r->next;
@@ -146,6 +151,7 @@ static void checkpoint(unsigned seq) {
   }
   dump_frames("kmem", (uint32_t)mem_first, (uint32_t)mem_frames, frame_state);
   dump_counter("kmem", "nfree", kmem.nfree);
+  dump_line("calls %s %s=%u %s=%u", "kmem", "kalloc", alloc_calls, "kfree", free_calls);
   dump_end(seq);
   mm_checkpoint(seq);
 }

@@ -36,6 +36,8 @@ export interface MmDumpAllocator {
   readonly counters: Readonly<Record<string, number>>;
   /** Buddy allocators: free blocks per order (index = order). */
   readonly freeByOrder?: readonly number[];
+  /** Calls of the kernel's allocation and free functions since boot (function name -> calls). */
+  readonly calls: Readonly<Record<string, number>>;
 }
 
 export interface MmDumpHeapBlock {
@@ -105,7 +107,7 @@ export function parseMmDump(serial: string, seq: number): MmDump {
   let ramBytes = 0;
   let currentPid = 0;
   const processes: MmDumpProcess[] = [];
-  const allocators: { name: string; shape: string; unitBytes: number; first: number; count: number; frames: FrameRun<FrameAllocState>[]; counters: Record<string, number>; freeByOrder?: number[] }[] = [];
+  const allocators: { name: string; shape: string; unitBytes: number; first: number; count: number; frames: FrameRun<FrameAllocState>[]; counters: Record<string, number>; freeByOrder?: number[]; calls: Record<string, number> }[] = [];
   const heaps: Record<string, MmDumpHeapBlock[]> = {};
   const planted: MmDumpPlanted[] = [];
   const allocator = (name: string, line: string): (typeof allocators)[number] => {
@@ -133,7 +135,7 @@ export function parseMmDump(serial: string, seq: number): MmDump {
         processes.push({ pid: dec(w[1], line), name: w[2], state: w[3], directory: hex(keyed(w[4], 'dir', line), line), address: hex(keyed(w[5], 'struct', line), line) });
         break;
       case 'allocator':
-        allocators.push({ name: w[1], shape: w[2], unitBytes: dec(keyed(w[3], 'unit', line), line), first: dec(keyed(w[4], 'first', line), line), count: dec(keyed(w[5], 'count', line), line), frames: [], counters: {} });
+        allocators.push({ name: w[1], shape: w[2], unitBytes: dec(keyed(w[3], 'unit', line), line), first: dec(keyed(w[4], 'first', line), line), count: dec(keyed(w[5], 'count', line), line), frames: [], counters: {}, calls: {} });
         break;
       case 'frames': {
         const state = w[4];
@@ -144,6 +146,14 @@ export function parseMmDump(serial: string, seq: number): MmDump {
       case 'counter':
         allocator(w[1], line).counters[w[2]] = dec(w[3], line);
         break;
+      case 'calls': {
+        const a = allocator(w[1], line);
+        for (const kv of w.slice(2)) {
+          const [k, v] = kv.split('=');
+          a.calls[k] = dec(v ?? '', line);
+        }
+        break;
+      }
       case 'order': {
         const a = allocator(w[1], line);
         (a.freeByOrder ??= [])[dec(w[2], line)] = dec(w[3], line);

@@ -63,7 +63,11 @@ static void remove_at(uint32_t i) {
   region_count--;
 }
 
+/* Calls of the allocation and free functions since boot (the dump prints them). */
+static uint32_t alloc_calls, free_calls;
+
 __attribute__((noipa)) uint32_t region_alloc(uint32_t pages) {
+  alloc_calls++;
   uint32_t bytes = pages * PAGE_SIZE;
   for (uint32_t i = 0; i < region_count; i++) {
     struct mem_region *r = &region_table[i];
@@ -84,6 +88,7 @@ __attribute__((noipa)) uint32_t region_alloc(uint32_t pages) {
 }
 
 __attribute__((noipa)) void region_free(uint32_t base) {
+  free_calls++;
   uint32_t i = 0;
   while (i < region_count && !(region_table[i].base == base && region_table[i].type == REGION_USED)) i++;
   if (i == region_count) panic("region_free: no used region at 0x%x", base);
@@ -176,6 +181,7 @@ static void checkpoint(unsigned seq) {
   dump_allocator("regions", "region-table", 0, RAM_FRAMES);
   dump_frames("regions", 0, RAM_FRAMES, frame_state);
   dump_counter("regions", "free_pages", free_pages);
+  dump_line("calls %s %s=%u %s=%u", "regions", "region_alloc", alloc_calls, "region_free", free_calls);
   dump_heap("kheap");
   dump_end(seq);
   mm_checkpoint(seq);

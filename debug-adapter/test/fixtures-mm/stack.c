@@ -38,7 +38,11 @@ struct task_struct *current;
 static int last_pid;
 static uint8_t heap_area[32768] __attribute__((aligned(16)));
 
+/* Calls of the allocation and free functions since boot (the dump prints them). */
+static uint32_t alloc_calls, free_calls;
+
 __attribute__((noipa)) void pmm_free(uint32_t pa) {
+  free_calls++;
   uint32_t f = pa / PAGE_SIZE;
   if ((pa & (PAGE_SIZE - 1)) || f < pmm_first || f >= pmm_first + pmm_frames) panic("pmm_free: 0x%x", pa);
   free_stack[free_top++] = f;
@@ -46,6 +50,7 @@ __attribute__((noipa)) void pmm_free(uint32_t pa) {
 }
 
 __attribute__((noipa)) uint32_t pmm_alloc(void) {
+  alloc_calls++;
   if (free_top == 0) return 0;
   uint32_t f = free_stack[--free_top];
   nr_free_pages--;
@@ -129,6 +134,7 @@ static void checkpoint(unsigned seq) {
   for (uint32_t i = 0; i < free_top; i++) is_free[free_stack[i]] = 1;
   dump_frames("pmm", pmm_first, pmm_frames, frame_state);
   dump_counter("pmm", "nr_free_pages", nr_free_pages);
+  dump_line("calls %s %s=%u %s=%u", "pmm", "pmm_alloc", alloc_calls, "pmm_free", free_calls);
   dump_heap("kheap");
   dump_end(seq);
   mm_checkpoint(seq);

@@ -1,7 +1,11 @@
 // Level-1 cross-checks: the allocators' view of the frames (a memory-model description's) laid
 // over what the counted address spaces map (docs/snapshot-schema.md, "Findings"):
-//   free-frame-mapped  a frame free in an allocator but mapped in a counted space or holding one
-//                      of their page tables (a use after free, or an allocator that lost track);
+//   free-frame-mapped  a frame free in an allocator but holding a page table of a counted space,
+//                      or mapped there other than through a linear map of RAM (a use after free,
+//                      or an allocator that lost track). A linear map is a kernel-only mapping at
+//                      one virtual-minus-physical offset that covers at least a quarter of the
+//                      frames the allocators cover: a direct map of all RAM maps every free frame,
+//                      which is no use of it;
 //   frame-leaked       a frame used in an allocator that no counted space maps, that holds no page
 //                      table and that no heap block lies in (a warning: the kernel may hold it by
 //                      physical address only).
@@ -9,7 +13,7 @@
 
 import type { DescribedAllocator } from './described-state';
 import type { FindingDocJson, FrameAllocState, FrameAllocState as S } from './snapshot-document';
-import { FRAME, FrameSpan, intersectSpans, mergeSpans, subtractSpans } from './frame-map';
+import { DistinctRuns, FRAME, FrameSpan, intersectSpans, mergeSpans, orderBy, subtractSpans } from './frame-map';
 import { FindingCollector } from './level0-findings';
 
 const hex = (n: number): string => `0x${n.toString(16)}`;
@@ -23,18 +27,51 @@ const framesText = (s: FrameSpan): string =>
   s.end - s.start === 1 ? `frame ${hex(s.start * FRAME)}` : `${s.end - s.start} frames ${hex(s.start * FRAME)}..${hex(s.end * FRAME - 1)}`;
 
 /**
- * `inUse`: sorted disjoint spans of frames mapped by a counted space or holding one of its page
- * tables; `heapFrames`: frames that heap blocks lie in.
+ * The frames the counted spaces map other than through a linear map of RAM (see the header), as
+ * sorted merged spans. `covered`: frames the allocators cover.
  */
-export function allocatorCrossChecks(allocators: readonly DescribedAllocator[], inUse: readonly FrameSpan[], heapFrames: readonly FrameSpan[]): FindingDocJson[] {
+export function mappedOutsideLinearMaps(distinct: DistinctRuns, covered: number): FrameSpan[] {
+  const vpn = (va: bigint): number => Number(va >> 12n);
+  const bySupervisorOffset = new Map<number, number>();
+  for (const r of distinct.runs) {
+    if (r.user) continue;
+    const delta = vpn(r.va) - Math.floor(r.pa / FRAME);
+    bySupervisorOffset.set(delta, (bySupervisorOffset.get(delta) ?? 0) + r.bytes / FRAME);
+  }
+  const linear = new Set<number>();
+  for (const [delta, frames] of bySupervisorOffset) if (covered > 0 && frames * 4 >= covered) linear.add(delta);
+  const starts: number[] = [];
+  const ends: number[] = [];
+  for (const r of distinct.runs) {
+    const start = Math.floor(r.pa / FRAME);
+    if (!r.user && linear.has(vpn(r.va) - start)) continue;
+    starts.push(start);
+    ends.push(Math.ceil((r.pa + r.bytes) / FRAME));
+  }
+  const key = Float64Array.from(starts);
+  const out: { start: number; end: number }[] = [];
+  for (const i of orderBy(key, starts.length)) {
+    const last = out[out.length - 1];
+    if (last && starts[i] <= last.end) last.end = Math.max(last.end, ends[i]);
+    else out.push({ start: starts[i], end: ends[i] });
+  }
+  return out;
+}
+
+/**
+ * `mappedAll`: sorted disjoint spans of frames mapped by a counted space or holding one of its
+ * page tables; `inUse`: the same without the frames only a linear map of RAM reaches;
+ * `heapFrames`: frames that heap blocks lie in.
+ */
+export function allocatorCrossChecks(allocators: readonly DescribedAllocator[], inUse: readonly FrameSpan[], mappedAll: readonly FrameSpan[], heapFrames: readonly FrameSpan[]): FindingDocJson[] {
   const out = new FindingCollector();
   for (const a of allocators) {
     const name = a.summary.name;
     for (const s of intersectSpans(spansIn(a, 'free'), inUse)) {
       out.add({ kind: 'free-frame-mapped', severity: 'error', allocator: name, physical: s.start * FRAME,
-        message: `${framesText(s)} ${s.end - s.start === 1 ? 'is' : 'are'} free in allocator ${name} but mapped or holding a page table.` });
+        message: `${framesText(s)} ${s.end - s.start === 1 ? 'is' : 'are'} free in allocator ${name} but mapped (other than by a linear map of RAM) or holding a page table.` });
     }
-    for (const s of subtractSpans(subtractSpans(spansIn(a, 'used'), inUse), heapFrames)) {
+    for (const s of subtractSpans(subtractSpans(spansIn(a, 'used'), mappedAll), heapFrames)) {
       out.add({ kind: 'frame-leaked', severity: 'warning', allocator: name, physical: s.start * FRAME,
         message: `${framesText(s)} ${s.end - s.start === 1 ? 'is' : 'are'} used in allocator ${name} but mapped by no known address space, hold no page table and no heap block.` });
     }

@@ -12,7 +12,7 @@ import type {
 import { isCounted, SpaceModel, SpaceRun } from './space-model';
 import { buildFrameMap, distinctRuns, FrameSpan, mergeSpans } from './frame-map';
 import { level0Findings } from './level0-findings';
-import { allocationCounts, allocatorCrossChecks, mergeAllocation } from './cross-checks';
+import { allocationCounts, allocatorCrossChecks, mappedOutsideLinearMaps, mergeAllocation } from './cross-checks';
 
 export interface DocumentInput {
   readonly level: KnowledgeLevel;
@@ -64,8 +64,11 @@ export function assembleDocument(input: DocumentInput): SnapshotDocument {
   const findings: FindingDocJson[] = [...(input.findings ?? [])];
   findings.push(...level0Findings(counted, distinct, { paging: input.pagingMode, nx: input.nx }, map.tables, input.regions));
   if (input.crossCheck && allocators.length) {
-    const inUse = mergeSpans([...map.mapped, ...map.tables].map((s) => ({ start: s.start, end: s.end })).sort((a, b) => a.start - b.start));
-    findings.push(...allocatorCrossChecks(allocators, inUse, input.heapFrames ?? []));
+    const byStart = (a: FrameSpan, b: FrameSpan): number => a.start - b.start;
+    const mappedAll = mergeSpans([...map.mapped, ...map.tables].map((s) => ({ start: s.start, end: s.end })).sort(byStart));
+    const covered = (allocation ?? []).reduce((n, r) => n + r[1], 0);
+    const inUse = mergeSpans([...mappedOutsideLinearMaps(distinct, covered), ...map.tables].sort(byStart));
+    findings.push(...allocatorCrossChecks(allocators, inUse, mappedAll, input.heapFrames ?? []));
   }
   const r = input.registers;
   return {
