@@ -69,6 +69,8 @@ describe('DAP: allocation tracing on the mm test kernels, against their own dump
       const dump = parseMmDump(s.serial(), 2);
       const body = (await s.dc.customRequest('mmscope/tracing', { history: true })).body as TracingBody;
       assert.strictEqual(body.counts.abandoned, 0);
+      // Every call the kernel counted since boot was traced, and no other.
+      assert.deepStrictEqual({ kalloc: body.counts.allocCalls, kfree: body.counts.frees }, dump.allocators[0].calls);
       // The pool: every frame freed before the first allocation (the kernel filling its free list).
       const firstAlloc = body.history.findIndex((h) => h.kind === 'alloc');
       assert.ok(firstAlloc > 1000, `the boot filled the pool (${firstAlloc} frees first)`);
@@ -138,6 +140,7 @@ describe('DAP: allocation tracing on the mm test kernels, against their own dump
         await waitFor(s.serial, /mm end 3/);
         const dump = parseMmDump(s.serial(), 3);
         const body = (await s.dc.customRequest('mmscope/tracing')).body as TracingBody;
+        assert.deepStrictEqual({ alloc_frame: body.counts.allocCalls, free_frame: body.counts.frees }, dump.allocators[0].calls, 'every call the kernel counted was traced');
         if (!v) {
           assert.deepStrictEqual(body.findings, []);
           assert.ok(body.counts.allocCalls > 10);
