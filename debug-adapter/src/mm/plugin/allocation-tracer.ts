@@ -12,9 +12,8 @@ import { AllocationTrace, ResolvedSite, TracedAllocation } from '../model/alloca
 import { abiForBitness, CallAbi, decodeCallEntry, decodeReturnValue, entryStackBytes, stackPointerOf } from '../model/call-abi';
 import type { TracingDescription } from '../model/described-state';
 import type { FindingDocJson, TracingJson } from '../model/snapshot-document';
-import { CheckedTracing, sizeOfCall } from '../model/tracing-description';
+import { sizeOfCall, TracedSize } from '../model/tracing-description';
 import { makeSiteResolver } from '../site-resolver';
-import type { EventCondition } from '../event-condition';
 
 /** What the tracer reads of the guest at a hit (the runtime's own access while a run operation holds it stopped). */
 export interface TraceGuest {
@@ -49,16 +48,16 @@ export class AllocationTracer {
   readonly freeEntry: number;
   private readonly abi: CallAbi;
   private readonly width: AddressWidth;
-  private readonly size: number | EventCondition;
+  private readonly size: TracedSize;
   private readonly freeArgument: number;
 
-  constructor(symbols: DebugSymbols, readonly description: TracingDescription, checked: CheckedTracing, options: { complete: boolean }) {
+  constructor(symbols: DebugSymbols, readonly description: TracingDescription, size: TracedSize, options: { complete: boolean }) {
     this.width = symbols.elf.addressWidth;
     this.abi = abiForBitness(symbols.elf.arch === 'x86-64' ? 64 : 32);
     this.allocEntry = functionEntry(symbols, description.alloc.function);
     this.freeEntry = functionEntry(symbols, description.free.function);
     if (this.allocEntry === this.freeEntry) throw new TraceSetupError(`"${description.alloc.function}" and "${description.free.function}" are the same code, so allocations and frees cannot be told apart`);
-    this.size = checked.size ?? 4096;
+    this.size = size;
     this.freeArgument = description.free.argument ?? 0;
     const resolve = makeSiteResolver(symbols);
     const resolveSite = (ret: bigint): ResolvedSite => {

@@ -12,7 +12,7 @@ import { ConditionError } from '../event-condition';
 import { siteText } from '../model/allocation-trace';
 import type { FindingDocJson, TracingJson } from '../model/snapshot-document';
 import type { TracingDescription } from '../model/described-state';
-import { checkTracingDescription } from '../model/tracing-description';
+import { tracedSize } from '../model/tracing-description';
 import { AddressSpaceTracer, TracedSpace } from './address-space-tracer';
 import { AllocationTracer, TraceEvent, TraceSetupError } from './allocation-tracer';
 import { armTraceFilters, ArmedTraceFilter, describeTraceEvent, matchTraceEvent, TRACE_EXCEPTION_FILTERS } from './trace-filters';
@@ -101,13 +101,14 @@ export class TraceSessionExtension implements SessionExtension {
   constructor(private readonly target: Target, config: TraceConfiguration) {
     for (const e of config.errors) this.say(e);
     if (config.tracing !== undefined) {
-      const checked = checkTracingDescription(config.tracing);
-      if (!checked.tracing) {
-        for (const e of checked.errors) this.say(`The memory-model description's ${e.path} is wrong: ${e.message.replace(/\.$/, '')}; allocations are not traced.`);
+      const tracing = config.tracing;
+      const size = tracedSize(tracing);
+      if (typeof size === 'string') {
+        this.say(`Allocation tracing is off: ${size}.`);
       } else {
         try {
-          this.allocations = new AllocationTracer(target.symbols, checked.tracing, checked, { complete: target.launched });
-          this.say(`Tracing allocations: ${checked.tracing.alloc.function} (returns ${checked.tracing.alloc.returns}) and ${checked.tracing.free.function} (argument ${checked.tracing.free.argument ?? 0}); the guest goes on at every traced call.`);
+          this.allocations = new AllocationTracer(target.symbols, tracing, size, { complete: target.launched });
+          this.say(`Tracing allocations: ${tracing.alloc.function} (returns ${tracing.alloc.returns}) and ${tracing.free.function} (argument ${tracing.free.argument ?? 0}); the guest goes on at every traced call.`);
         } catch (e) {
           if (!(e instanceof TraceSetupError)) throw e;
           this.say(`Allocation tracing is off: ${e.message}.`);
