@@ -5,32 +5,47 @@
 import * as net from 'net';
 import { Event, OutputEvent } from '@vscode/debugadapter';
 import { MmscopeSession } from './session/session';
-import { EXTENSION_REFERENCE_BASE } from './session/session-extension';
+import { EXTENSION_REFERENCE_BASE, StartArguments } from './session/session-extension';
 import { MM_EXCEPTION_FILTERS, mmExtensionFactory } from './mm/mm-extension';
-import { describeErrorsText, startArgumentsKnowledge } from './mm/plugin/memory-model-knowledge';
+import { describeErrorsText, MemoryModelKnowledge, startArgumentsKnowledge } from './mm/plugin/memory-model-knowledge';
 import { CPU_EXCEPTION_FILTERS, cpuExceptionExtensionFactory } from './exceptions/exception-extension';
 import { screenExtensionFactory } from './screen/screen-extension';
+import { TRACE_EXCEPTION_FILTERS } from './mm/plugin/trace-filters';
+import { TracingLink } from './mm/plugin/trace-link';
+import type { DebugSymbols } from './symbols';
 
-/** A session with the memory-manager extension (custom requests, scope, allocation breakpoints), the CPU exception filters and the Screen. */
+/** A session with the memory-manager extension (custom requests, scope, allocation breakpoints), the CPU exception filters, the Screen and tracing. */
 function newSession(): MmscopeSession {
+  // The `memoryModel` launch attribute (relative to the launch's cwd, the workspace folder), loaded once per start.
+  let loaded: { start: StartArguments | undefined; model: MemoryModelKnowledge | undefined } | undefined;
+  const memoryModel = (start: StartArguments | undefined, symbols: DebugSymbols): MemoryModelKnowledge | undefined => {
+    if (!loaded || loaded.start !== start) {
+      loaded = { start, model: startArgumentsKnowledge(start, symbols) };
+      const text = loaded.model ? describeErrorsText(loaded.model) : '';
+      if (text) session.sendEvent(new OutputEvent(text, 'important'));
+    }
+    return loaded.model;
+  };
+  // Level 2: the description's `tracing` and `traceAddressSpaces`.
+  const tracing = new TracingLink((target, start) => memoryModel(start, target.symbols)?.tracing);
   const session: MmscopeSession = new MmscopeSession(
     [
+      // Before the memory manager's: at each stop, the CR3 values traced reach its documents first.
+      tracing.factory(),
       mmExtensionFactory({
         referenceBase: EXTENSION_REFERENCE_BASE,
         emit: (event, body) => session.sendEvent(new Event(event, body)),
-        // Level 1: the `memoryModel` launch attribute (relative to the launch's cwd, the workspace folder).
+        // Level 1: the description's evaluator; level 2: the tracing section.
         knowledge: (target, start) => {
-          const model = startArgumentsKnowledge(start, target.symbols);
-          if (!model) return undefined;
-          const text = describeErrorsText(model);
-          if (text) session.sendEvent(new OutputEvent(text, 'important'));
-          return { describe: model.describe, descriptionSource: model.descriptionSource };
+          const model = memoryModel(start, target.symbols);
+          return { ...(model ? { describe: model.describe, descriptionSource: model.descriptionSource } : {}), ...tracing.knowledge() };
         },
+        onCreated: (ext) => tracing.attachMemoryManager(ext),
       }),
       cpuExceptionExtensionFactory(),
       screenExtensionFactory(),
     ],
-    [...MM_EXCEPTION_FILTERS, ...CPU_EXCEPTION_FILTERS],
+    [...MM_EXCEPTION_FILTERS, ...TRACE_EXCEPTION_FILTERS, ...CPU_EXCEPTION_FILTERS],
   );
   return session;
 }

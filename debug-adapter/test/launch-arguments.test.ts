@@ -95,10 +95,11 @@ describe('launch arguments', () => {
     };
     const launch = pkg.contributes.debuggers.find((d) => d.type === 'mmscope')?.configurationAttributes.launch.properties;
     assert.ok(launch);
-    assert.deepStrictEqual(Object.keys(launch).sort(), ['boot', 'cmdline', 'cpu', 'display', 'drives', 'kernel', 'memory', 'memoryModel', 'qemuArgs', 'qemuPath', 'smp', 'stopOnEntry']);
+    assert.deepStrictEqual(Object.keys(launch).sort(), ['boot', 'cmdline', 'cpu', 'display', 'drives', 'kernel', 'memory', 'memoryModel', 'qemuArgs', 'qemuPath', 'smp', 'stopOnEntry', 'traceAddressSpaces']);
     assert.deepStrictEqual(Object.keys(launch.boot.properties ?? {}).sort(), ['disk', 'format', 'iso', 'kernel']);
     assert.deepStrictEqual(Object.keys(launch.drives.items?.properties ?? {}).sort(), ['file', 'format', 'interface', 'media', 'readOnly']);
     // Every schema attribute is accepted.
-    validateLaunch({ kernel, boot: { disk, format: 'raw' }, drives: [{ file: disk, format: 'raw', interface: 'ide', media: 'disk', readOnly: false }], smp: 2, cpu: 'max', display: 'none', memory: 64, qemuPath: 'qemu-system-i386', qemuArgs: [], stopOnEntry: true, memoryModel: 'kernel.memory-model.json' });
+    validateLaunch({ kernel, boot: { disk, format: 'raw' }, drives: [{ file: disk, format: 'raw', interface: 'ide', media: 'disk', readOnly: false }], smp: 2, cpu: 'max', display: 'none', memory: 64, qemuPath: 'qemu-system-i386', qemuArgs: [], stopOnEntry: true, memoryModel: 'kernel.memory-model.json', traceAddressSpaces: true });
+    assert.throws(() => validateLaunch({ kernel, traceAddressSpaces: 'yes' }), /"traceAddressSpaces" must be true or false/);
   });
 });

@@ -1,8 +1,9 @@
 // The disassembler: i386 machine code to AT&T text (as gdb shows it) through iced-x86, with
 // branch targets labelled by symbol, and a way to find instruction starts before an address.
 
-import { Decoder, DecoderOptions, Formatter, FormatterSyntax, Instruction } from 'iced-x86';
+import { Decoder, DecoderOptions, Formatter, FormatterSyntax, Instruction, Mnemonic, Register } from 'iced-x86';
 import { addressFromBigInt, addressToBigInt, AddressWidth, wrapAddress } from '../../../qemu-bridge/src/address';
+import type { ElfFile } from '../symbols/elf';
 
 export interface DecodedInstruction {
   address: number;
@@ -83,4 +84,71 @@ export function instructionsBefore(bytes: Uint8Array, windowStart: number, addre
     if (last && last.address + last.length === address && !list.some((i) => i.invalid)) return list;
   }
   return [];
+}
+
+const SHT_PROGBITS = 1;
+const SHF_EXECINSTR = 4;
+/** A bound on the code swept (a kernel's text is far smaller). */
+const MAX_CODE_BYTES = 64 << 20;
+
+/**
+ * Decodes every executable section of `elf` (as 64-bit code in an ELF64, else 32-bit) and calls
+ * `visit` for each instruction with its address and the next one's. Decoding restarts at every
+ * code symbol, so bytes that are data between functions cannot shift the instructions of the next.
+ */
+export function sweepCode(elf: ElfFile, visit: (instr: Instruction, address: number, next: number) => void): void {
+  const width = elf.addressWidth;
+  let swept = 0;
+  for (const section of elf.sections) {
+    if (section.type !== SHT_PROGBITS || (section.flags & SHF_EXECINSTR) === 0 || section.size === 0) continue;
+    swept += section.size;
+    if (swept > MAX_CODE_BYTES) break;
+    const code = elf.sectionData(section);
+    const starts = [...new Set(elf.symbols
+      .filter((s) => (s.type === 'func' || s.type === 'notype') && s.section === section.name && s.value > section.addr && s.value < section.addr + code.length)
+      .map((s) => s.value - section.addr))].sort((a, b) => a - b);
+    const pieces = [0, ...starts, code.length];
+    const instr = new Instruction();
+    try {
+      for (let k = 0; k + 1 < pieces.length; k++) {
+        if (pieces[k + 1] <= pieces[k]) continue;
+        const decoder = new Decoder(width, code.subarray(pieces[k], pieces[k + 1]), DecoderOptions.None);
+        decoder.ip = addressToBigInt(section.addr + pieces[k], width);
+        try {
+          while (decoder.canDecode) {
+            decoder.decodeOut(instr);
+            visit(instr, addressFromBigInt(instr.ip, width), addressFromBigInt(instr.nextIP, width));
+          }
+        } finally {
+          decoder.free();
+        }
+      }
+    } finally {
+      instr.free();
+    }
+  }
+}
+
+/** A `mov <register>, %crN` instruction: where it is, where the next one starts, and the general register it loads. */
+export interface ControlRegisterWrite {
+  readonly address: number;
+  readonly next: number;
+  /** Lower-case source register (`eax`, `rdi`, …). */
+  readonly source: string;
+}
+
+/**
+ * Every `mov` that loads control register `cr` (0F 22 /r with ModRM.reg = cr) in the ELF's code,
+ * in address order. Instruction boundaries come from decoding (sweepCode), so the same bytes inside
+ * another instruction's operands are not taken for one.
+ */
+export function controlRegisterWrites(elf: ElfFile, cr: 0 | 2 | 3 | 4 | 8): ControlRegisterWrite[] {
+  const target = ({ 0: Register.CR0, 2: Register.CR2, 3: Register.CR3, 4: Register.CR4, 8: Register.CR8 } as const)[cr];
+  const out: ControlRegisterWrite[] = [];
+  sweepCode(elf, (instr, address, next) => {
+    if (instr.mnemonic !== Mnemonic.Mov || instr.op0Register !== target) return;
+    const source = (Register as unknown as Record<number, string>)[instr.op1Register] ?? '';
+    out.push({ address, next, source: source.toLowerCase() });
+  });
+  return out;
 }

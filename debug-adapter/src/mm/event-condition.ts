@@ -3,9 +3,11 @@
 // Names: chain, blocks, flags, arg, status, caller, pid, seq, kind; constants FROZEN, CONTIGUOUS,
 // SWAPPABLE, USER (chain flags), MAP_KPD, MAP_UPD, MAP_READONLY. Operators, lowest first:
 // || && | ^ & (== !=) (< <= > >=) (<< >>) (+ -) (* / %) and unary ! ~ -; parentheses; decimal
-// and 0x numbers. Parse errors are reported once, when the breakpoint is set.
+// and 0x numbers; "strings" compared with == and != to string fields (the traced-allocation
+// filters' `function == "kalloc_page"`). Names may start with `$` (`$arg0` in a traced
+// function's size expression). Parse errors are reported once, when the breakpoint is set.
 
-export type EventFields = Readonly<Record<string, number>>;
+export type EventFields = Readonly<Record<string, number | string>>;
 
 export const CONDITION_CONSTANTS: Readonly<Record<string, number>> = {
   FROZEN: 0x10000000, CONTIGUOUS: 0x20000000, CONTIG: 0x20000000, SWAPPABLE: 0x40000000, USER: 0x80000000,
@@ -21,6 +23,7 @@ export class ConditionError extends Error {
 
 type Node =
   | { t: 'num'; v: number }
+  | { t: 'str'; v: string }
   | { t: 'name'; n: string }
   | { t: 'un'; op: string; a: Node }
   | { t: 'bin'; op: string; a: Node; b: Node };
@@ -29,7 +32,7 @@ const LEVELS: readonly (readonly string[])[] = [['||'], ['&&'], ['|'], ['^'], ['
 
 function tokenize(text: string): string[] {
   const tokens: string[] = [];
-  const re = /\s*(0[xX][0-9a-fA-F]+|\d+|[A-Za-z_][A-Za-z0-9_]*|\|\||&&|==|!=|<=|>=|<<|>>|[-+*/%&|^<>!~()])/y;
+  const re = /\s*(0[xX][0-9a-fA-F]+|\d+|\$?[A-Za-z_][A-Za-z0-9_]*|"[^"\\]*"|\|\||&&|==|!=|<=|>=|<<|>>|[-+*/%&|^<>!~()])/y;
   let pos = 0;
   while (pos < text.length) {
     if (/^\s*$/.test(text.slice(pos))) break;
@@ -69,7 +72,8 @@ export class EventCondition {
         return inner;
       }
       if (/^(0[xX][0-9a-fA-F]+|\d+)$/.test(tok)) return { t: 'num', v: Number(tok) };
-      if (/^[A-Za-z_]/.test(tok)) {
+      if (tok.startsWith('"')) return { t: 'str', v: tok.slice(1, -1) };
+      if (/^\$?[A-Za-z_]/.test(tok)) {
         if (!(tok in CONDITION_CONSTANTS) && !this.names.includes(tok)) {
           throw new ConditionError(`"${tok}" is not known here; use ${this.names.join(', ')} or a constant such as CONTIGUOUS`);
         }
@@ -86,10 +90,27 @@ export class EventCondition {
     return this.value(this.root, fields) !== 0;
   }
 
+  /** The expression's value (a size expression such as `$arg0 * 4096`). */
+  evaluateNumber(fields: EventFields): number {
+    return this.value(this.root, fields);
+  }
+
+  /** A string literal or a string field; undefined for anything else. */
+  private textOf(n: Node, f: EventFields): string | undefined {
+    if (n.t === 'str') return n.v;
+    if (n.t === 'name' && typeof f[n.n] === 'string') return f[n.n] as string;
+    return undefined;
+  }
+
   private value(n: Node, f: EventFields): number {
     switch (n.t) {
       case 'num': return n.v;
-      case 'name': return n.n in CONDITION_CONSTANTS ? CONDITION_CONSTANTS[n.n] : f[n.n] ?? 0;
+      case 'str': return n.v.length;
+      case 'name': {
+        if (n.n in CONDITION_CONSTANTS) return CONDITION_CONSTANTS[n.n];
+        const v = f[n.n];
+        return typeof v === 'number' ? v : 0;
+      }
       case 'un': {
         const a = this.value(n.a, f);
         return n.op === '!' ? Number(a === 0) : n.op === '~' ? ~a >>> 0 : -a;
@@ -97,6 +118,11 @@ export class EventCondition {
       case 'bin': {
         if (n.op === '&&') return Number(this.value(n.a, f) !== 0 && this.value(n.b, f) !== 0);
         if (n.op === '||') return Number(this.value(n.a, f) !== 0 || this.value(n.b, f) !== 0);
+        if (n.op === '==' || n.op === '!=') {
+          const ta = this.textOf(n.a, f);
+          const tb = this.textOf(n.b, f);
+          if (ta !== undefined || tb !== undefined) return Number((ta === tb) === (n.op === '=='));
+        }
         const a = this.value(n.a, f);
         const b = this.value(n.b, f);
         switch (n.op) {

@@ -41,8 +41,9 @@ export class BreakpointDecider {
   async decide(breakpoints: readonly UserBreakpoint[]): Promise<BreakpointVerdict> {
     const inspector = this.inspector;
     inspector.invalidate();
-    const [top] = await this.access.stackTrace(1);
-    const frame = this.frameOf(top);
+    // Unwound only when a condition or log message needs it (internal hits, e.g. tracing, do not).
+    let shown: FrameContext | undefined;
+    const frameOf = async (): Promise<FrameContext> => (shown ??= this.frameOf((await this.access.stackTrace(1))[0]));
     let stop = false;
     let exception: { description: string; text?: string } | undefined;
     for (const bp of breakpoints) {
@@ -58,7 +59,7 @@ export class BreakpointDecider {
       }
       if (bp.condition) {
         try {
-          if (!(await inspector.evaluateCondition(bp.condition, frame))) continue;
+          if (!(await inspector.evaluateCondition(bp.condition, await frameOf()))) continue;
         } catch (e) {
           this.output(`The condition "${bp.condition}" of breakpoint ${bp.id} could not be evaluated (${messageOf(e).replace(/\.$/, '')}); stopping.`);
           stop = true;
@@ -75,7 +76,7 @@ export class BreakpointDecider {
         }
       }
       if (bp.logMessage !== undefined) {
-        this.output(await inspector.interpolateLogMessage(bp.logMessage, frame));
+        this.output(await inspector.interpolateLogMessage(bp.logMessage, await frameOf()));
         continue;
       }
       stop = true;

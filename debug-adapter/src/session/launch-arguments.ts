@@ -57,6 +57,8 @@ export interface LaunchArguments {
   qemuArgs?: string[];
   /** Stop at the kernel's first instruction. */
   stopOnEntry?: boolean;
+  /** Trace the kernel's mov-to-CR3 instructions (mm/plugin/trace-extension.ts). */
+  traceAddressSpaces?: boolean;
   /** Base directory for a relative `kernel` (VS Code passes absolute paths after ${workspaceFolder}). */
   cwd?: string;
   /** The kernel's memory-model description (docs/memory-model.md): an object, a JSON file relative to `cwd`, or builtin:<name>. */
@@ -73,6 +75,8 @@ export interface AttachArguments {
   ram?: string;
   /** The kernel ELF the guest runs (for symbols). */
   kernel: string;
+  /** Trace the kernel's mov-to-CR3 instructions (mm/plugin/trace-extension.ts). */
+  traceAddressSpaces?: boolean;
   cwd?: string;
   /** As for launch. */
   memoryModel?: unknown;
@@ -194,6 +198,7 @@ export function validateLaunch(args: unknown): ValidatedLaunch {
   if (!Array.isArray(qemuArgs) || qemuArgs.some((x) => typeof x !== 'string')) throw new ConfigurationError('"qemuArgs" must be an array of strings');
   const stopOnEntry = a.stopOnEntry ?? false;
   if (typeof stopOnEntry !== 'boolean') throw new ConfigurationError('"stopOnEntry" must be true or false');
+  checkTraceAddressSpaces(a);
   const qemuBinary = optionalString(a, 'qemuPath');
   const kernel = kernelPath(a);
   const smp = a.smp;
@@ -236,7 +241,13 @@ export function validateAttach(args: unknown): ValidatedAttach {
   const gdb = endpoint('gdb', true) as HostPort;
   const qmp = endpoint('qmp', false);
   const ram = optionalString(a, 'ram');
+  checkTraceAddressSpaces(a);
   return { gdb, ...(qmp ? { qmp } : {}), ...(ram ? { ramFile: ram } : {}), kernel: kernelPath(a) };
+}
+
+/** `traceAddressSpaces` (read by the tracing extension from the raw arguments) must be a boolean. */
+function checkTraceAddressSpaces(a: Record<string, unknown>): void {
+  if (a.traceAddressSpaces !== undefined && typeof a.traceAddressSpaces !== 'boolean') throw new ConfigurationError('"traceAddressSpaces" must be true or false');
 }
 
 /** A few words on what QEMU boots, for progress messages ("ISO build/os.iso"). */

@@ -198,8 +198,15 @@ export class SteppingEngine {
       return arrival.kind === 'stop' ? arrival.stop : this.makeStop('step', await this.access.pc());
     }
     const reply = await this.resumeAndWait('s');
-    if (isPlainStep(reply)) return this.makeStop('step', await this.access.pc());
-    return this.settle(reply);
+    if (!isPlainStep(reply)) return this.settle(reply);
+    const at = await this.access.pc();
+    // An extension's internal breakpoint stepped onto (allocation tracing at a function's entry) still sees its hit.
+    const internal = this.userBreakpointsAt(at).filter((b) => b.kind === 'internal');
+    if (internal.length) {
+      const verdict = await this.verdict(at, internal);
+      if (verdict.stop) return this.makeStop('breakpoint', at, internal, undefined, verdict.exception);
+    }
+    return this.makeStop('step', at);
   }
 
   /**

@@ -64,7 +64,7 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
    * guest stopped at a hit (internal-hit deciders, stop describers), when the state is still
    * "running". User requests go through readMemory/readRegisters, which check the state.
    */
-  get guest(): Pick<GuestAccess, 'registers' | 'readMemory'> {
+  get guest(): Pick<GuestAccess, 'registers' | 'exactRegisters' | 'readMemory'> {
     return this.access;
   }
 

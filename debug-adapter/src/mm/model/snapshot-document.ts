@@ -209,6 +209,8 @@ export interface TracingJson {
   readonly live: readonly TracedAllocationJson[];
   /** Allocation sites: live allocations per call site. */
   readonly sites: readonly { readonly site: SiteJson; readonly live: number; readonly bytes: number }[];
+  /** Tracing's findings ('double-free', 'free-never-allocated'); the document's `findings` lists them too. (Added by helper "trace".) */
+  readonly findings?: readonly FindingDocJson[];
 }
 
 export interface TracedAllocationJson {

@@ -132,5 +132,7 @@ export async function takeSnapshot(readings: SnapshotReadings, knowledge: Kernel
     stop: readings.stop,
     ...(readings.live !== undefined ? { live: readings.live } : {}),
   });
-  return guest ? { document, guest } : { document };
+  // Tracing's findings (a double free, a free never allocated) are findings of the document like any other.
+  const found = tracing?.findings?.length ? { ...document, findings: [...document.findings, ...tracing.findings] } : document;
+  return guest ? { document: found, guest } : { document: found };
 }

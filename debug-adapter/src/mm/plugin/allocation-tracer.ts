@@ -1,0 +1,149 @@
+// Allocation tracing without changing the kernel (level 2): internal breakpoints on the alloc
+// function's first instruction (the return address and the arguments, per calling convention),
+// on each return address a pending call will come back to (the result), and on the free
+// function's first instruction (the argument). Every hit goes on at once; the record table
+// (model/allocation-trace.ts) pairs returns with entries by stack pointer, so recursion, nested
+// calls and several vCPUs are told apart. What a hit means for the exception filters is handed
+// back as a TraceEvent.
+
+import { addressFromBigInt, addressToBigInt, AddressWidth } from '../../../../qemu-bridge/src/address';
+import type { DebugSymbols } from '../../symbols';
+import { AllocationTrace, ResolvedSite, TracedAllocation } from '../model/allocation-trace';
+import { abiForBitness, CallAbi, decodeCallEntry, decodeReturnValue, entryStackBytes, stackPointerOf } from '../model/call-abi';
+import type { TracingDescription } from '../model/described-state';
+import type { FindingDocJson, TracingJson } from '../model/snapshot-document';
+import { sizeOfCall, TracedSize } from '../model/tracing-description';
+import { makeSiteResolver } from '../site-resolver';
+
+/** What the tracer reads of the guest at a hit (the runtime's own access while a run operation holds it stopped). */
+export interface TraceGuest {
+  exactRegisters(): Promise<ReadonlyMap<string, bigint>>;
+  readMemory(address: number, length: number): Promise<Buffer>;
+  /** The vCPU that hit. */
+  readonly thread: number;
+}
+
+/** One traced call, as the exception filters see it. */
+export type TraceEvent =
+  | { kind: 'allocated'; allocation: TracedAllocation }
+  | { kind: 'freed'; address: bigint; site: ResolvedSite; allocation?: TracedAllocation; finding?: FindingDocJson; seq: number; cr3: bigint };
+
+export class TraceSetupError extends Error {}
+
+/** Return addresses kept armed once their calls returned. */
+const WARM_RETURNS = 32;
+
+/** The entry address of function `name` (its ELF symbol, else the DWARF function), or a sentence. */
+export function functionEntry(symbols: DebugSymbols, name: string): number {
+  const sym = symbols.elf.symbolsNamed(name).find((s) => s.type === 'func' || s.type === 'notype');
+  if (sym) return sym.value;
+  const fn = symbols.hasDebugInfo ? symbols.functions.find((f) => f.name === name) : undefined;
+  if (fn) return fn.lowPc;
+  throw new TraceSetupError(`the kernel has no function named "${name}", so its calls cannot be traced`);
+}
+
+export class AllocationTracer {
+  readonly trace: AllocationTrace;
+  readonly allocEntry: number;
+  readonly freeEntry: number;
+  private readonly abi: CallAbi;
+  private readonly width: AddressWidth;
+  private readonly size: TracedSize;
+  private readonly freeArgument: number;
+
+  constructor(symbols: DebugSymbols, readonly description: TracingDescription, size: TracedSize, options: { complete: boolean }) {
+    this.width = symbols.elf.addressWidth;
+    this.abi = abiForBitness(symbols.elf.arch === 'x86-64' ? 64 : 32);
+    this.allocEntry = functionEntry(symbols, description.alloc.function);
+    this.freeEntry = functionEntry(symbols, description.free.function);
+    if (this.allocEntry === this.freeEntry) throw new TraceSetupError(`"${description.alloc.function}" and "${description.free.function}" are the same code, so allocations and frees cannot be told apart`);
+    this.size = size;
+    this.freeArgument = description.free.argument ?? 0;
+    const resolve = makeSiteResolver(symbols);
+    const resolveSite = (ret: bigint): ResolvedSite => {
+      const s = resolve(addressFromBigInt(ret, this.width));
+      return { address: ret, ...(s?.function ? { function: s.function } : {}), ...(s?.file ? { file: s.file, line: s.line } : {}) };
+    };
+    this.trace = new AllocationTrace({ returns: description.alloc.returns, resolveSite, complete: options.complete });
+  }
+
+  /**
+   * Return addresses kept armed after their calls returned (the most recent WARM_RETURNS call
+   * sites), so that a site called again needs no Z/z packets; with its hits: those that ended a
+   * call and those that did not (a site reached often by other paths is dropped).
+   */
+  private readonly warm = new Map<number, { matched: number; unmatched: number }>();
+
+  /** The code addresses to break at now: both entries, every pending return address, the warm ones. */
+  breakpointAddresses(): number[] {
+    return [...new Set([this.allocEntry, this.freeEntry, ...this.pendingReturns(), ...this.warm.keys()])];
+  }
+
+  private pendingReturns(): number[] {
+    return this.trace.returnAddresses().map((a) => addressFromBigInt(a, this.width));
+  }
+
+  /** True when `pc` is one of the tracer's addresses. */
+  owns(pc: number): boolean {
+    return pc === this.allocEntry || pc === this.freeEntry || this.warm.has(pc) || this.pendingReturns().includes(pc);
+  }
+
+  /** Notes a hit at return address `pc`: keeps it warm (most recent last), or drops it when other paths reach it more often than returns. */
+  private noteReturnHit(pc: number, matched: boolean): void {
+    const w = this.warm.get(pc) ?? { matched: 0, unmatched: 0 };
+    this.warm.delete(pc);
+    if (matched) w.matched++;
+    else w.unmatched++;
+    if (w.unmatched > w.matched + 4) return;
+    this.warm.set(pc, w);
+    while (this.warm.size > WARM_RETURNS) this.warm.delete(this.warm.keys().next().value as number);
+  }
+
+  /**
+   * A hit at `pc` (one of breakpointAddresses()): reads the call, records it, and returns what
+   * happened (undefined: nothing to report, e.g. another path through a return address).
+   * `changedBreakpoints` is set when the set of return addresses changed.
+   */
+  async hit(pc: number, guest: TraceGuest, time: number): Promise<{ event?: TraceEvent; changedBreakpoints: boolean }> {
+    const before = this.returnKey();
+    const regs = await guest.exactRegisters();
+    const cr3 = regs.get('cr3') ?? 0n;
+    let event: TraceEvent | undefined;
+    // A return address may be the entry itself (a tail position), so returns are matched first.
+    if (this.warm.has(pc) || this.pendingReturns().includes(pc)) {
+      const match = this.trace.returnFromAlloc(addressToBigInt(pc, this.width), stackPointerOf(this.abi, regs), decodeReturnValue(this.abi, regs));
+      if (match.kind === 'allocated') event = { kind: 'allocated', allocation: match.allocation };
+      this.noteReturnHit(pc, match.kind !== 'unmatched');
+      if (match.kind !== 'unmatched' || (pc !== this.allocEntry && pc !== this.freeEntry)) {
+        return { event, changedBreakpoints: this.returnKey() !== before };
+      }
+    }
+    if (pc === this.allocEntry || pc === this.freeEntry) {
+      const sp = stackPointerOf(this.abi, regs);
+      const stack = await guest.readMemory(addressFromBigInt(sp, this.width), entryStackBytes(this.abi));
+      const call = decodeCallEntry(this.abi, regs, stack);
+      if (pc === this.allocEntry) {
+        this.trace.enterAlloc({
+          time, thread: guest.thread, cr3, returnAddress: call.returnAddress, stackPointerAfterReturn: call.stackPointerAfterReturn,
+          size: sizeOfCall(this.size, call.args),
+        });
+      } else {
+        const address = call.args[this.freeArgument];
+        const result = this.trace.free(address, call.returnAddress, { time, thread: guest.thread, cr3 });
+        const site = this.trace.siteOf(call.returnAddress);
+        if (result.kind === 'freed') event = { kind: 'freed', address, site, allocation: result.allocation, seq: result.seq, cr3 };
+        else if (result.kind === 'double-free' || result.kind === 'never-allocated') event = { kind: 'freed', address, site, seq: result.seq, cr3, ...(result.finding ? { finding: result.finding } : {}) };
+      }
+    }
+    return { event, changedBreakpoints: this.returnKey() !== before };
+  }
+
+  private returnKey(): string {
+    return this.breakpointAddresses().sort((a, b) => a - b).join(',');
+  }
+
+  /** The document's tracing section. */
+  json(extra: { callsPerSecond: number; slowdown?: number; pidOf?: (cr3: bigint) => number | undefined; maxLive?: number }): TracingJson {
+    return this.trace.toJson({ allocFunction: this.description.alloc.function, freeFunction: this.description.free.function, ...extra });
+  }
+}
