@@ -3,13 +3,14 @@
 // watch: the adapter's hover context adds a translation note the language hover shows in full).
 
 import * as vscode from 'vscode';
-import { SnapshotJson } from '../../debug-adapter/src/mm/snapshot-json';
+import { ViewSnapshot } from './view-snapshot';
+import type { JsonAddress } from '../../debug-adapter/src/mm/model/snapshot-document';
 import { Translation } from '../../debug-adapter/src/mm/translate';
 import { EvaluatedValue, MmDataSource, SnapshotPair, pointerOf } from './mm-data-source';
 
 interface SnapshotResponse {
-  snapshot: SnapshotJson;
-  previous?: SnapshotJson;
+  snapshot: ViewSnapshot;
+  previous?: ViewSnapshot;
 }
 
 interface EvaluateResponse {
@@ -27,8 +28,9 @@ export class DebugSessionSource implements MmDataSource {
     return { snapshot: body.snapshot, previous: body.previous };
   }
 
-  async translate(address: number, pid?: number): Promise<Translation> {
-    return (await this.session.customRequest('mmscope/translate', pid === undefined ? { address } : { address, pid })) as Translation;
+  async translate(address: JsonAddress, pid?: number, space?: string): Promise<Translation> {
+    const args = { address, ...(pid !== undefined ? { pid } : {}), ...(space !== undefined ? { space } : {}) };
+    return (await this.session.customRequest('mmscope/translate', args)) as Translation;
   }
 
   async evaluate(expression: string): Promise<EvaluatedValue | undefined> {
