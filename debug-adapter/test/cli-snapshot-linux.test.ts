@@ -67,7 +67,7 @@ for (const mode of LINUX_MODES.filter((m) => m.kind === 'pae' || m.kind === 'x86
         const r = await mmscope(['snapshot', ...attach, '--json']);
         assert.strictEqual(r.code, 0, r.stderr);
         const j = JSON.parse(r.stdout) as Level0;
-        assert.deepStrictEqual([j.schema, j.level, j.paging], [2, 0, mode.kind]);
+        assert.deepStrictEqual([j.schema, j.level, j.paging], [3, 0, mode.kind]);
         const tlb = parseInfoTlb(await qmp.humanMonitorCommand('info tlb', 30_000));
         assert.ok(tlb.length > 300, `info tlb lists ${tlb.length} pages`);
         if (mode.kind === 'x86-64') {

@@ -141,7 +141,7 @@ describe('mmscope snapshot and translate (CLI)', function () {
       const r = await mmscope(['snapshot', ...noKernel, '--json']);
       assert.strictEqual(r.code, 0, r.stderr);
       const j = JSON.parse(r.stdout) as { schema: number; level: number; paging: string; pages: number; mappings: { va: number; pa: number; size: number; flags: number; nx: boolean; pageSize: number }[] };
-      assert.deepStrictEqual([j.schema, j.level, j.paging], [2, 0, 'x86-32']);
+      assert.deepStrictEqual([j.schema, j.level, j.paging], [3, 0, 'x86-32']);
       // Expand the runs page by page (4 MiB pages as QEMU lists them: one line each).
       const ours: string[] = [];
       for (const m of j.mappings) {

@@ -177,7 +177,7 @@ describe('mmscope serve and demo (CLI)', function () {
     const r = await mmscope(['demo', '--once', '--json', '--memory', '64']);
     assert.strictEqual(r.code, 0, r.stderr);
     const j = JSON.parse(r.stdout) as { schema: number; processes: unknown[]; chains: { blocks: number[] }[]; blocks: { total: number; free: number; used: number; map: string } };
-    assert.strictEqual(j.schema, 2);
+    assert.strictEqual(j.schema, 3);
     assert.strictEqual(j.blocks.map.length, j.blocks.total);
     assert.strictEqual(j.chains.reduce((n, c) => n + c.blocks.length, 0), j.blocks.used);
   });

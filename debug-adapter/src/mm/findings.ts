@@ -18,7 +18,17 @@ export type FindingKind =
   | 'leaked-chain'
   | 'unreadable-page-table'
   | 'reserved-bits'
-  | 'process-list-broken';
+  | 'process-list-broken'
+  // Level 0 and level 1 (docs/snapshot-schema.md): the snapshot document's generic findings, also on our guest.
+  | 'writable-executable'
+  | 'user-writable-kernel'
+  | 'writable-code-alias'
+  | 'user-maps-page-table'
+  | 'mapping-outside-ram'
+  | 'null-page-mapped'
+  | 'walk-limit'
+  | 'free-frame-mapped'
+  | 'frame-leaked';
 
 export type Severity = 'error' | 'warning' | 'info';
 
@@ -32,6 +42,10 @@ export interface Finding {
   readonly block?: number;
   readonly virtual?: number;
   readonly pid?: number;
+  /** Physical address involved (level-0 findings). */
+  readonly physical?: number;
+  /** The snapshot document's space id the finding is about (level-0 findings). */
+  readonly space?: string;
   /** Allocation site of the chain involved, when known. */
   readonly site?: SourceSite;
 }

@@ -3,8 +3,12 @@
 
 import { ChainHandle, ChainMapping, MmSnapshot } from './snapshot';
 import { BlockRun, ChainFlags } from './chain-table';
-import { Finding, SourceSite } from './findings';
+import { Finding, FindingKind, SourceSite } from './findings';
 import { DpmiBlockRecord, OwnerRecord, ProcessState, XmsHandleRecord } from './guest-structures';
+import { MappingRun } from './address-space';
+import type { AllocatorJson, FrameAllocState, FrameRun, PhysicalRegionJson, ProcessDocJson, SnapshotDocument, TracingJson } from './model/snapshot-document';
+import { SpaceModel, SpaceRun } from './model/space-model';
+import { assembleDocument } from './model/document-assembly';
 
 export interface MappingJson {
   /** Exact: a number below 2^53, else a `0x` hex string (docs/snapshot-schema.md). Our guest's are always numbers. */
@@ -30,11 +34,17 @@ export function chainFlagNames(f: ChainFlags): string[] {
 const toJsonRuns = (runs: readonly { virtual: number; physical: number; length: number; flags: number; pageSize: number; noExecute: boolean }[]): MappingJson[] =>
   runs.map((r) => ({ va: r.virtual, pa: r.physical, size: r.length, flags: r.flags, nx: r.noExecute, pageSize: r.pageSize }));
 
-export interface ProcessJson {
+export interface ProcessJson extends ProcessDocJson {
   readonly pid: number;
   readonly name: string;
   readonly state: ProcessState;
   readonly current: boolean;
+  /** Our guest: `pid:<N>` (every process has one: its UPD over the shared KPD). */
+  readonly space: string;
+  /** The KPD's physical address (all processes share it). */
+  readonly directory: number;
+  /** The PCB's kernel-virtual address (= pcb). */
+  readonly address: number;
   readonly pcb: number;
   readonly upd: readonly number[];
   readonly updMatchesKpd: boolean | null;
@@ -54,9 +64,8 @@ export interface ChainJson {
   readonly handles: readonly ChainHandle[];
 }
 
-/** The document of docs/snapshot-schema.md. */
-export interface SnapshotJson {
-  readonly schema: number;
+/** The document of docs/snapshot-schema.md for our guest: the schema-3 document and the guest's sections. */
+export interface SnapshotJson extends SnapshotDocument {
   readonly stop: number;
   readonly cr0: number;
   readonly cr3: number;
@@ -78,16 +87,109 @@ export interface SnapshotJson {
   readonly xms: readonly XmsHandleRecord[];
   readonly dpmi: readonly DpmiBlockRecord[];
   readonly counters: MmSnapshot['counters'];
+  /** The descriptor's findings (mm/findings.ts), then the level-0 ones. */
   readonly findings: readonly Finding[];
 }
 
+/** The sections only our guest's descriptor gives (docs/snapshot-schema.md, "Guest sections"). */
+export type GuestSections = Omit<SnapshotJson, keyof SnapshotDocument>;
+/** A process as the views see it: the document's, with our guest's fields when there. */
+export type ViewProcessJson = ProcessDocJson & Partial<Omit<ProcessJson, keyof ProcessDocJson>>;
+/** What every view shows: the schema-3 document of any kernel, with our guest's sections when it is ours. */
+export type ViewSnapshot = Omit<SnapshotDocument, 'processes'> & { readonly processes: readonly ViewProcessJson[] } & Partial<GuestSections>;
+
+/** What the session knows beyond the guest's snapshot (QEMU's map, whether it was read while running, EFER). */
+export interface GuestDocumentContext {
+  readonly regions?: readonly PhysicalRegionJson[];
+  readonly live?: boolean;
+  readonly efer?: bigint;
+  readonly tracing?: TracingJson;
+  /** The stop number (default: the snapshot's). */
+  readonly stop?: number;
+}
+
+const toSpaceRuns = (runs: readonly MappingRun[]): SpaceRun[] =>
+  runs.map((r) => ({ va: BigInt(r.virtual), pa: r.physical, bytes: r.length, pageSize: r.pageSize, flags: r.flags, writable: r.writable, user: r.user, nx: r.noExecute }));
+
+/** Page tables a run of directory entries refers to (present, not a 4 MiB page). */
+function tablesOf(pde: readonly number[], first: number, end: number, pse: boolean): number[] {
+  const out: number[] = [];
+  for (let i = first; i < end && i < pde.length; i++) {
+    const e = pde[i] >>> 0;
+    if (e & 1 && !(pse && e & 0x80)) out.push((e & ~0xfff) >>> 0);
+  }
+  return out;
+}
+
+const ALLOC_OF: Record<string, FrameAllocState> = { '.': 'free', C: 'used', c: 'used', X: 'used', _: 'reserved', F: 'reserved', K: 'reserved', D: 'reserved' };
+
+/** The chain table as an allocator: one unit per 16 KiB block, its four frames in the block's state. */
+function chainTableAllocator(s: MmSnapshot): { summary: AllocatorJson; frames: FrameRun<FrameAllocState>[] } {
+  const perBlock = s.geometry.blockSize / 4096;
+  const frames: [number, number, FrameAllocState][] = [];
+  const map = s.blocks.map;
+  for (let b = 0; b < map.length; b++) {
+    const state = ALLOC_OF[map[b]] ?? 'used';
+    const last = frames[frames.length - 1];
+    if (last && last[2] === state) last[1] += perBlock;
+    else frames.push([b * perBlock, perBlock, state]);
+  }
+  return {
+    summary: { name: 'chain-table', shape: 'chain-table', unitBytes: s.geometry.blockSize, total: s.geometry.blockCount,
+      free: s.blocks.free, used: s.blocks.used + s.blocks.corrupt, reserved: s.blocks.reserved },
+    frames,
+  };
+}
+
+/** The guest's address spaces: `kernel` (the KPD's kernel half) and `pid:<N>` (its UPD over the KPD, with the kernel half). */
+function guestSpaces(s: MmSnapshot): { spaces: SpaceModel[]; current: string } {
+  const g = s.geometry;
+  const kernelFirst = g.kernelBase >>> 22;
+  const kernelRuns = toSpaceRuns(s.kernel.mappings);
+  const kernelTables = [g.kpdPhys, ...tablesOf(s.kernel.pde, kernelFirst, 1024, s.registers.pse)];
+  const currentProcess = s.processes.find((p) => p.current);
+  const paging = s.registers.paging ? 'x86-32' : 'none';
+  const base = { topTable: g.kpdPhys, paging, shared: [], walkFindings: [] } as const;
+  const spaces: SpaceModel[] = [{
+    ...base, id: 'kernel', label: 'kernel (KPD)', cr3: BigInt(currentProcess ? g.kpdPhys : s.registers.cr3), sources: ['current'], current: !currentProcess,
+    runs: kernelRuns, pages: s.kernel.mappings.reduce((n, r) => n + r.pages, 0), tables: kernelTables,
+  }];
+  for (const p of s.processes) {
+    const runs = [...toSpaceRuns(p.mappings), ...kernelRuns].sort((a, b) => (a.va < b.va ? -1 : a.va > b.va ? 1 : 0));
+    spaces.push({
+      ...base, id: `pid:${p.pid}`, label: `pid ${p.pid} (${p.name})`, cr3: BigInt(p.current ? s.registers.cr3 : g.kpdPhys),
+      sources: p.current ? ['current', 'process'] : ['process'], current: p.current, pid: p.pid, runs,
+      pages: [...p.mappings, ...s.kernel.mappings].reduce((n, r) => n + r.pages, 0),
+      tables: [...new Set([...kernelTables, ...tablesOf(p.upd, 0, p.upd.length, s.registers.pse)])],
+    });
+  }
+  return { spaces, current: currentProcess ? `pid:${currentProcess.pid}` : 'kernel' };
+}
+
+/** The document's level-0 findings in the guest's Finding form (its addresses are 32-bit numbers). */
+const asGuestFinding = (f: SnapshotDocument['findings'][number]): Finding => ({
+  kind: f.kind as FindingKind, severity: f.severity, message: f.message,
+  ...(f.virtual !== undefined ? { virtual: Number(f.virtual) } : {}), ...(f.physical !== undefined ? { physical: f.physical } : {}),
+  ...(f.space !== undefined ? { space: f.space } : {}), ...(f.pid !== undefined ? { pid: f.pid } : {}),
+});
+
 /** The JSON document for one snapshot (plain data, safe to JSON.stringify). */
-export function snapshotToJson(s: MmSnapshot): SnapshotJson {
+export function snapshotToJson(s: MmSnapshot, ctx: GuestDocumentContext = {}): SnapshotJson {
   const current = s.processes.find((p) => p.current);
   const mappings = [...toJsonRuns(current?.mappings ?? []), ...toJsonRuns(s.kernel.mappings)].sort((a, b) => a.va - b.va);
+  const { spaces, current: currentSpace } = guestSpaces(s);
+  const efer = ctx.efer ?? 0n;
+  const doc = assembleDocument({
+    level: 'descriptor', stop: ctx.stop ?? s.stop, ...(ctx.live !== undefined ? { live: ctx.live } : {}),
+    pagingMode: s.registers.paging ? 'x86-32' : 'none',
+    registers: { cr0: BigInt(s.registers.cr0 >>> 0), cr3: BigInt(s.registers.cr3 >>> 0), cr4: BigInt(s.registers.cr4 >>> 0), efer },
+    nx: false, currentSpace, spaces, processes: [], ...(ctx.regions ? { regions: ctx.regions } : {}),
+    allocators: [chainTableAllocator(s)], crossCheck: false, ...(ctx.tracing ? { tracing: ctx.tracing } : {}),
+  });
   return {
+    ...doc,
     schema: s.schema,
-    stop: s.stop,
+    stop: ctx.stop ?? s.stop,
     cr0: s.registers.cr0,
     cr3: s.registers.cr3,
     cr4: s.registers.cr4,
@@ -95,7 +197,8 @@ export function snapshotToJson(s: MmSnapshot): SnapshotJson {
     pse: s.registers.pse,
     geometry: s.geometry,
     processes: s.processes.map((p) => ({
-      pid: p.pid, name: p.name, state: p.state, current: p.current, pcb: p.pcbAddress, upd: p.upd,
+      pid: p.pid, name: p.name, state: p.state, current: p.current, space: `pid:${p.pid}`, directory: s.geometry.kpdPhys, address: p.pcbAddress,
+      pcb: p.pcbAddress, upd: p.upd,
       updMatchesKpd: p.updMatchesKpd ?? null, mappings: toJsonRuns(p.mappings),
     })),
     mappings,
@@ -114,6 +217,6 @@ export function snapshotToJson(s: MmSnapshot): SnapshotJson {
     xms: s.xms,
     dpmi: s.dpmi,
     counters: s.counters,
-    findings: s.findings,
+    findings: [...s.findings, ...doc.findings.map(asGuestFinding)],
   };
 }

@@ -99,7 +99,7 @@ export interface MmSnapshot {
 }
 
 /** The version of docs/snapshot-schema.md this snapshot's JSON follows. */
-export const SNAPSHOT_SCHEMA = 2;
+export const SNAPSHOT_SCHEMA = 3;
 
 const MAX_PROCESSES = 1024;
 const MAX_VECTOR = 65536;

@@ -92,6 +92,8 @@ export interface AddressSpaceWalk {
   readonly nonPresentDropped: number;
   readonly findings: WalkFinding[];
   readonly tablesRead: number;
+  /** Physical addresses of the paging-structure tables this walk read (the top table first), each once. */
+  readonly tables: bigint[];
 }
 
 export interface WalkLimits {
@@ -237,6 +239,7 @@ interface TraversalResult {
   nonPresentDropped: number;
   findings: WalkFinding[];
   tablesRead: number;
+  tables: bigint[];
 }
 
 /** The one traversal of an address space: every walk of a whole space goes through it. */
@@ -246,7 +249,8 @@ async function traverse(model: PagingModel, cr3: number | bigint, read: Physical
   const maxNonPresent = limits.maxNonPresent ?? 64 << 10;
   let repeatBudget = limits.maxRepeatedLeaves ?? 4 << 10;
   const cache = read instanceof TableCache ? read : new TableCache(read);
-  const out: TraversalResult = { shared: [], nonPresent: [], nonPresentDropped: 0, findings: [], tablesRead: 0 };
+  const out: TraversalResult = { shared: [], nonPresent: [], nonPresentDropped: 0, findings: [], tablesRead: 0, tables: [] };
+  const tablesSeen = new Set<bigint>();
   if (model.kind === 'none') return out;
   let stopped = false;
   const stop = (virtual: bigint, text: string): void => {
@@ -361,6 +365,10 @@ async function traverse(model: PagingModel, cr3: number | bigint, read: Physical
       out.findings.push({ kind: 'unreadable-table', virtual: base, level: geometry.level, text: `The ${geometry.level} table at physical ${hex(tableAddress)} (for virtual ${hex(base)}) cannot be read (${table.message}); it lies outside RAM or the entry that points to it is corrupt.` });
       return none;
     }
+    if (!tablesSeen.has(tableAddress)) {
+      tablesSeen.add(tableAddress);
+      out.tables.push(tableAddress);
+    }
     let result: { pages: number; bytes: bigint };
     if (depth === last) {
       result = smallPages(table, tableAddress, base, access);
@@ -469,6 +477,8 @@ export interface MappingsWalk<R = MappingRange> {
   readonly nonPresentDropped: number;
   readonly findings: WalkFinding[];
   readonly tablesRead: number;
+  /** Physical addresses of the tables this walk read, each once. */
+  readonly tables: bigint[];
 }
 
 /** A mapping run with number addresses, for address spaces whose addresses all fit (32-bit and PAE paging). */
