@@ -2,15 +2,12 @@
 // questions every view asks of it: which space is current, whether it is our guest's, exact
 // addresses as text. Pure (no VS Code), shared by the views, the language server and the tests.
 
-import type { JsonAddress, PagingMode, ProcessDocJson, SnapshotDocument, SpaceJson } from '../../debug-adapter/src/mm/model/snapshot-document';
-import type { SnapshotJson } from '../../debug-adapter/src/mm/snapshot-json';
+import type { JsonAddress, PagingMode, SnapshotDocument, SpaceJson } from '../../debug-adapter/src/mm/model/snapshot-document';
+import type { ViewProcessJson, ViewSnapshot } from '../../debug-adapter/src/mm/snapshot-json';
 
-/** Our guest's descriptor sections (PROVISIONAL until model's ViewSnapshot lands in snapshot-json.ts). */
-type GuestSections = Pick<SnapshotJson, 'chains' | 'blocks' | 'kpd' | 'geometry' | 'xms' | 'dpmi' | 'counters' | 'kernelMappings'>;
-export type ViewSnapshot = SnapshotDocument & Partial<GuestSections>;
-
-/** What our guest's descriptor adds to a process (its UPD, whether the KPD's copy of it matches). */
-export type ViewProcess = ProcessDocJson & { readonly upd?: readonly number[]; readonly updMatchesKpd?: boolean | null; readonly pcb?: number };
+export type { ViewSnapshot };
+/** A process as the views see it: the document's, with what our guest's descriptor adds (its UPD, the KPD check). */
+export type ViewProcess = ViewProcessJson;
 
 /** An exact address of the document as a bigint. */
 export function addressOf(a: JsonAddress): bigint {
@@ -39,7 +36,7 @@ export function isGuestDocument(doc: ViewSnapshot): doc is ViewSnapshot & Requir
 }
 
 /** The space CR3 names at this stop, else the first one listed. */
-export function currentSpace(doc: SnapshotDocument): SpaceJson | undefined {
+export function currentSpace(doc: Pick<SnapshotDocument, 'spaces' | 'currentSpace'>): SpaceJson | undefined {
   return doc.spaces.find((s) => s.id === doc.currentSpace) ?? doc.spaces.find((s) => s.current) ?? doc.spaces[0];
 }
 

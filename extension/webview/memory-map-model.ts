@@ -106,7 +106,7 @@ export interface FrameCells {
   /** Frames per cell: a power of two. */
   readonly framesPerCell: number;
   readonly cells: number;
-  /** Frames described (frames.count). */
+  /** Frames drawn: frames.count, or further when a run of the document goes beyond it. */
   readonly frames: number;
   /** Per cell: the index in FRAME_MAP_STATES of the state most of its frames are in. */
   readonly mapping: Uint8Array;
@@ -155,16 +155,27 @@ function dominant(counts: Uint32Array, k: number, cells: number, none: number): 
   return out;
 }
 
+/** Frames to draw: frames.count, or the end of the last run when a layer goes further (bounded by 2^32 frames). */
+export function frameExtent(frames: FramesJson): number {
+  let end = frames.count;
+  for (const runs of [frames.mapping, frames.allocation ?? []]) {
+    const last = runs[runs.length - 1];
+    if (last) end = Math.max(end, last[0] + last[1]);
+  }
+  return Math.min(end, 2 ** 32);
+}
+
 /** Folds the document's frame map into at most `maxCells` cells. */
 export function frameCells(frames: FramesJson, maxCells: number): FrameCells {
-  const per = framesPerCellFor(frames.count, maxCells);
-  const cells = Math.ceil(frames.count / per);
+  const extent = frameExtent(frames);
+  const per = framesPerCellFor(extent, maxCells);
+  const cells = Math.ceil(extent / per);
   const mappingCounts = foldRuns(frames.mapping, FRAME_MAP_STATES, cells, per);
   const mapping = dominant(mappingCounts, FRAME_MAP_STATES.length, cells, FRAME_MAP_STATES.indexOf('unmapped'));
-  if (!frames.allocation) return { framesPerCell: per, cells, frames: frames.count, mapping, mappingCounts };
+  if (!frames.allocation) return { framesPerCell: per, cells, frames: extent, mapping, mappingCounts };
   const allocationCounts = foldRuns(frames.allocation, FRAME_ALLOC_STATES, cells, per);
   const allocation = dominant(allocationCounts, FRAME_ALLOC_STATES.length, cells, NO_ALLOCATOR);
-  return { framesPerCell: per, cells, frames: frames.count, mapping, mappingCounts, allocation, allocationCounts };
+  return { framesPerCell: per, cells, frames: extent, mapping, mappingCounts, allocation, allocationCounts };
 }
 
 /** Bytes as text. */
@@ -176,7 +187,7 @@ function bytesText(n: number): string {
 /** One line per fact about cell `i`, for the hover tooltip. */
 export function describeFrameCell(frames: FramesJson, c: FrameCells, i: number): string[] {
   const first = i * c.framesPerCell;
-  const last = Math.min(frames.count, first + c.framesPerCell) - 1;
+  const last = Math.min(c.frames, first + c.framesPerCell) - 1;
   const n = last - first + 1;
   const lines = [n === 1
     ? `frame ${first} · physical ${hex(first * 4096)}–${hex(first * 4096 + 4095)}`
@@ -217,6 +228,6 @@ export function frameLegend(frames: FramesJson): LegendEntry[] {
 
 /** The caption under the map: RAM size, the cell size, and what the colours count. */
 export function frameCaption(frames: FramesJson, c: FrameCells): string {
-  const ram = frames.ramKnown ? `${bytesText(frames.count * 4096)} of frames` : `${frames.count} frames (QEMU's memory map unknown: RAM up to the highest mapped frame)`;
+  const ram = frames.ramKnown ? `${bytesText(c.frames * 4096)} of frames` : `${c.frames} frames (QEMU's memory map unknown: RAM up to the highest frame known)`;
   return `${ram} · one cell = ${c.framesPerCell === 1 ? 'one 4 KiB frame' : `${c.framesPerCell} frames (${bytesText(c.framesPerCell * 4096)})`}`;
 }

@@ -9,7 +9,7 @@
 
 import {
   FRAME_ALLOC_COLOURS, FRAME_ALLOC_STATES, FRAME_MAP_COLOURS, FRAME_MAP_STATES, FrameCells, MapIndex, NO_ALLOCATOR,
-  blockColour, describeBlock, describeFrameCell, frameCaption, frameCells, frameLegend, framesPerCellFor, indexSnapshot,
+  blockColour, describeBlock, describeFrameCell, frameCaption, frameCells, frameExtent, frameLegend, framesPerCellFor, indexSnapshot,
 } from './memory-map-model.js';
 import { isGuestView } from './snapshot-view.js';
 import type { GuestSnapshotView, SnapshotView } from './snapshot-view.js';
@@ -220,8 +220,9 @@ export class PhysicalMemoryMap {
   }
 
   private drawFrames(s: SnapshotView): void {
-    const per = this.layoutFrames(s.frames.count);
-    const c = (this.frames = frameCells(s.frames, Math.ceil(s.frames.count / per)));
+    const extent = frameExtent(s.frames);
+    const per = this.layoutFrames(extent);
+    const c = (this.frames = frameCells(s.frames, Math.ceil(extent / per)));
     this.canvas.dataset.framesPerCell = String(c.framesPerCell);
     this.renderLegend(s, c);
     const rows = Math.ceil(c.cells / this.columns);

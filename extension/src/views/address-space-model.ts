@@ -197,7 +197,6 @@ export function addressSpaceModel(doc: ViewSnapshot, spaceId?: string, previous?
   const nodes: ViewNode[] = [];
   for (const region of cut) {
     const inside = items.filter((i) => i.va >= region.lo && i.va <= region.hi);
-    if (!inside.length && cut.length > 1 && region.id !== 'kernel' && region.id !== 'user') continue;
     const id = `space:${space.id}:${region.id}`;
     const entries = groupNodes(c, levels, 0, inside, id);
     const bytes = inside.reduce((n, i) => n + (i.run ? addressOf(i.run.size) : 0n), 0n);

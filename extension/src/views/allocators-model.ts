@@ -81,13 +81,14 @@ function heapNode(doc: ViewSnapshot, h: HeapJson, changed: boolean): ViewNode {
   };
 }
 
-function tracingNode(t: TracingJson): ViewNode {
+function tracingNode(t: TracingJson, changed: boolean): ViewNode {
   const fns = [t.allocFunction, t.freeFunction].filter(Boolean).join(' / ');
   return {
     id: 'tracing',
     label: `allocation tracing ${t.enabled ? 'on' : 'off'}${fns ? ` (${fns})` : ''}`,
     description: `${t.tracedCalls} calls · ${Math.round(t.callsPerSecond)}/s${t.slowdown !== undefined ? ` · guest ${Math.round(t.slowdown * 100)}% slower` : ''} · ${plural(t.live.length, 'live allocation')}`,
     icon: 'pulse',
+    changed,
     contextValue: 'tracing',
     children: () => [...t.sites].sort((a, b) => b.live - a.live).map((s, i): ViewNode => ({
       id: `tracing:site:${i}:${s.site.address}`,
@@ -113,5 +114,5 @@ export function allocatorsModel(doc: ViewSnapshot, previous?: ViewSnapshot): Vie
     const o = oldHeaps.get(h.name);
     return heapNode(doc, h, previous !== undefined && (!o || o.usedBytes !== h.usedBytes || o.blocks.length !== h.blocks.length));
   });
-  return [...(guest ? chainsModel(doc, previous) : []), ...allocators, ...heaps, ...(doc.tracing ? [tracingNode(doc.tracing)] : [])];
+  return [...(guest ? chainsModel(doc, previous) : []), ...allocators, ...heaps, ...(doc.tracing ? [tracingNode(doc.tracing, previous !== undefined && previous.tracing?.live.length !== doc.tracing.live.length)] : [])];
 }
