@@ -28,9 +28,15 @@ export class DebugSessionSource implements MmDataSource {
     return { snapshot: body.snapshot, previous: body.previous };
   }
 
-  async translate(address: JsonAddress, pid?: number, space?: string): Promise<Translation> {
-    const args = { address, ...(pid !== undefined ? { pid } : {}), ...(space !== undefined ? { space } : {}) };
+  async translate(address: JsonAddress, pid?: number, cr3?: JsonAddress): Promise<Translation> {
+    const args = { address, ...(pid !== undefined ? { pid } : {}), ...(cr3 !== undefined ? { cr3 } : {}) };
     return (await this.session.customRequest('mmscope/translate', args)) as Translation;
+  }
+
+  async openSpace(cr3: JsonAddress): Promise<string> {
+    const body = (await this.session.customRequest('mmscope/openSpace', { cr3 })) as { space?: { id?: string } } | undefined;
+    if (!body?.space?.id) throw new Error('the debug adapter answered mmscope/openSpace without a space');
+    return body.space.id;
   }
 
   async evaluate(expression: string): Promise<EvaluatedValue | undefined> {

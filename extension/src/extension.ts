@@ -301,11 +301,13 @@ export function activate(context: vscode.ExtensionContext): void {
       return;
     }
     try {
-      // A space that is not the current one: what the document holds of it (the adapter walks
-      // the current space, or our guest's processes by pid).
+      // A space that is not the current one: the adapter walks it from its CR3; when it cannot
+      // (an adapter without that), what the document holds of it.
       const snap = store.snapshot;
-      const other = space !== undefined && pid === undefined && snap !== undefined && snap.spaces.some((x) => x.id === space && !x.current);
-      const t = other && snap ? translateOnDocument(snap, address, space) : await src.translate(address, pid);
+      const other = space !== undefined && pid === undefined ? snap?.spaces.find((x) => x.id === space && !x.current) : undefined;
+      const t = other && snap
+        ? await src.translate(address, undefined, other.cr3).catch(() => translateOnDocument(snap, address, other.id))
+        : await src.translate(address, pid);
       const lines = translationLines(t).map((l) => l.replace(/`/g, ''));
       output.appendLine(lines.join(' '));
       output.show(true);
@@ -403,8 +405,28 @@ export function activate(context: vscode.ExtensionContext): void {
         openSpace(arg);
         return;
       }
-      const pick = await vscode.window.showQuickPick(spacePickItems(store.snapshot), { placeHolder: 'Address space to show (spaces only seen earlier may be stale)', matchOnDescription: true, matchOnDetail: true });
-      if (pick) openSpace(pick.id);
+      const other = { label: '$(add) Another CR3…', description: 'walk the page tables a CR3 value names', detail: '', id: '' };
+      const pick = await vscode.window.showQuickPick([...spacePickItems(store.snapshot), other], { placeHolder: 'Address space to show (spaces only seen earlier may be stale)', matchOnDescription: true, matchOnDetail: true });
+      if (!pick) return;
+      if (pick !== other) {
+        openSpace(pick.id);
+        return;
+      }
+      const text = await vscode.window.showInputBox({ prompt: 'CR3 value (the physical address of the top-level page table)', placeHolder: '0x1234000' });
+      const cr3 = text === undefined ? undefined : parseAddressInput(text);
+      if (!cr3 || cr3.pid !== undefined) {
+        if (text !== undefined) void vscode.window.showErrorMessage(`mmscope: "${text}" is not a CR3 value; write it as 0x1234000.`);
+        return;
+      }
+      const src = store.dataSource;
+      try {
+        if (!src?.openSpace) throw new Error('this session cannot open other address spaces');
+        const id = await src.openSpace(cr3.address);
+        await store.refresh();
+        openSpace(id);
+      } catch (e) {
+        void vscode.window.showErrorMessage(`mmscope: ${e instanceof Error ? e.message : String(e)}`);
+      }
     }),
   );
 

@@ -25,10 +25,12 @@ export interface MmDataSource {
   /** The snapshot at the current stop. */
   snapshot(): Promise<SnapshotPair>;
   /**
-   * Walks `address` (exact: a number below 2^53, else hex) in `pid`'s address space or the space
-   * `space` (a SpaceJson id of the document), default the current one.
+   * Walks `address` (exact: a number below 2^53, else hex) in `pid`'s address space or the one
+   * whose top-level table `cr3` names, default the current one.
    */
-  translate(address: JsonAddress, pid?: number, space?: string): Promise<Translation>;
+  translate(address: JsonAddress, pid?: number, cr3?: JsonAddress): Promise<Translation>;
+  /** Adds the address space `cr3` names to the session's known spaces ('named'); its SpaceJson id. */
+  openSpace?(cr3: JsonAddress): Promise<string>;
   /** Evaluates a C expression in the selected stack frame; undefined when it cannot. */
   evaluate(expression: string): Promise<EvaluatedValue | undefined>;
 }

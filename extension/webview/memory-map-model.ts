@@ -194,11 +194,11 @@ export function describeFrameCell(frames: FramesJson, c: FrameCells, i: number):
     : `frames ${first}–${last} (${n}, ${bytesText(n * 4096)}) · physical ${hex(first * 4096)}–${hex((last + 1) * 4096 - 1)}`];
   const k = FRAME_MAP_STATES.length;
   const parts = FRAME_MAP_STATES.map((s, j) => [s, c.mappingCounts[i * k + j]] as const).filter(([, v]) => v > 0);
-  lines.push(parts.map(([s, v]) => (n === 1 ? FRAME_MAP_NAMES[s] : `${v} ${FRAME_MAP_NAMES[s]}`)).join(', ') || 'no page table maps it');
+  lines.push(parts.map(([s, v]) => (n === 1 ? FRAME_MAP_NAMES[s] : `${FRAME_MAP_NAMES[s]}: ${v}`)).join(', ') || 'no page table maps it');
   if (c.allocationCounts) {
     const a = FRAME_ALLOC_STATES.length;
     const ap = FRAME_ALLOC_STATES.map((s, j) => [s, c.allocationCounts![i * a + j]] as const).filter(([, v]) => v > 0);
-    lines.push(ap.length ? `allocator: ${ap.map(([s, v]) => (n === 1 ? FRAME_ALLOC_NAMES[s] : `${v} ${FRAME_ALLOC_NAMES[s]}`)).join(', ')}` : 'no allocator covers it');
+    lines.push(ap.length ? `allocator: ${ap.map(([s, v]) => (n === 1 ? FRAME_ALLOC_NAMES[s] : `${FRAME_ALLOC_NAMES[s]}: ${v}`)).join(', ')}` : 'no allocator covers it');
   }
   const lo = first * 4096;
   const hi = (last + 1) * 4096;
