@@ -54,6 +54,9 @@ describe('physical memory map model', function () {
     // Cell 64 (frames 4096..4159) holds the three page-table pages among mapped frames.
     assert.match(describeFrameCell(doc.frames, c, 64)[1], /^mapped: 61, page-table page: 3$/);
     assert.strictEqual(FRAME_MAP_STATES[c.mapping[64]], 'mapped', 'the state most frames of the cell are in');
+    assert.strictEqual(FRAME_MAP_STATES[c.accent[64]], 'table', 'the page tables among them are marked');
+    assert.strictEqual(FRAME_MAP_STATES[c.accent[2]], 'not-ram');
+    assert.strictEqual(c.accent[65], NO_ALLOCATOR, 'nothing to mark in a cell of mapped frames only');
     assert.strictEqual(frameCaption(doc.frames, c), '3 GiB of frames · one cell = 64 frames (256 KiB)');
   });
 

@@ -110,6 +110,12 @@ export interface FrameCells {
   readonly frames: number;
   /** Per cell: the index in FRAME_MAP_STATES of the state most of its frames are in. */
   readonly mapping: Uint8Array;
+  /**
+   * Per cell: a rarer state some of its frames are in although most are not (page-table page, then
+   * mapped at several addresses, then not RAM), drawn as a corner mark so that a few page tables
+   * among 64 mapped frames still show; NO_ALLOCATOR when there is none.
+   */
+  readonly accent: Uint8Array;
   /** Per cell: the index in FRAME_ALLOC_STATES, or NO_ALLOCATOR; absent without an allocation layer. */
   readonly allocation?: Uint8Array;
   /** Per cell and state: how many frames (cells × states, row-major). */
@@ -171,11 +177,22 @@ export function frameCells(frames: FramesJson, maxCells: number): FrameCells {
   const per = framesPerCellFor(extent, maxCells);
   const cells = Math.ceil(extent / per);
   const mappingCounts = foldRuns(frames.mapping, FRAME_MAP_STATES, cells, per);
-  const mapping = dominant(mappingCounts, FRAME_MAP_STATES.length, cells, FRAME_MAP_STATES.indexOf('unmapped'));
-  if (!frames.allocation) return { framesPerCell: per, cells, frames: extent, mapping, mappingCounts };
+  const k = FRAME_MAP_STATES.length;
+  const mapping = dominant(mappingCounts, k, cells, FRAME_MAP_STATES.indexOf('unmapped'));
+  const accent = new Uint8Array(cells).fill(NO_ALLOCATOR);
+  const rare = (['table', 'multi', 'not-ram'] as const).map((s) => FRAME_MAP_STATES.indexOf(s));
+  for (let i = 0; i < cells; i++) {
+    for (const s of rare) {
+      if (s !== mapping[i] && mappingCounts[i * k + s] > 0) {
+        accent[i] = s;
+        break;
+      }
+    }
+  }
+  if (!frames.allocation) return { framesPerCell: per, cells, frames: extent, mapping, accent, mappingCounts };
   const allocationCounts = foldRuns(frames.allocation, FRAME_ALLOC_STATES, cells, per);
   const allocation = dominant(allocationCounts, FRAME_ALLOC_STATES.length, cells, NO_ALLOCATOR);
-  return { framesPerCell: per, cells, frames: extent, mapping, mappingCounts, allocation, allocationCounts };
+  return { framesPerCell: per, cells, frames: extent, mapping, accent, mappingCounts, allocation, allocationCounts };
 }
 
 /** Bytes as text. */

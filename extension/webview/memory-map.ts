@@ -240,6 +240,10 @@ export class PhysicalMemoryMap {
       const y = Math.floor(i / this.columns) * this.cell;
       g.fillStyle = mapColours[c.mapping[i]];
       g.fillRect(x, y, inner, inner - strip);
+      if (c.accent[i] !== NO_ALLOCATOR) {
+        g.fillStyle = mapColours[c.accent[i]];
+        g.fillRect(x, y, Math.max(2, Math.ceil(inner / 2)), Math.max(2, Math.ceil((inner - strip) / 2)));
+      }
       if (c.allocation) {
         const a = c.allocation[i];
         g.fillStyle = a === NO_ALLOCATOR ? mapColours[c.mapping[i]] : allocColours[a];
@@ -264,10 +268,14 @@ export class PhysicalMemoryMap {
       item.append(swatch, document.createTextNode(`${e.name} ${e.count}`));
       return item;
     });
-    if (c.allocation) {
+    const notes = [
+      ...(c.framesPerCell > 1 ? ['a corner mark: some frames of the cell are page tables (or shared, or not RAM)'] : []),
+      ...(c.allocation ? ['lower strip: the allocator'] : []),
+    ];
+    for (const text of notes) {
       const note = document.createElement('span');
       note.className = 'memory-map-legend-item note';
-      note.textContent = 'lower strip: the allocator';
+      note.textContent = text;
       items.push(note);
     }
     this.legend.replaceChildren(caption, ...items);
