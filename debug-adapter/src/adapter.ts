@@ -14,7 +14,7 @@ import { screenExtensionFactory } from './screen/screen-extension';
 function newSession(): MmscopeSession {
   const session: MmscopeSession = new MmscopeSession(
     [
-      mmExtensionFactory(EXTENSION_REFERENCE_BASE, (event, body) => session.sendEvent(new Event(event, body))),
+      mmExtensionFactory({ referenceBase: EXTENSION_REFERENCE_BASE, emit: (event, body) => session.sendEvent(new Event(event, body)) }),
       cpuExceptionExtensionFactory(),
       screenExtensionFactory(),
     ],

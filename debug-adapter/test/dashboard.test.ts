@@ -46,8 +46,8 @@ describe('dashboard in headless Chromium', function () {
     const feed = guest.server?.feed;
     assert.ok(feed);
     const latest = feed.latest;
-    if (latest) history.set(latest.seq, latest.snapshot.chains.map((c) => c.id));
-    feed.onSnapshot((s) => history.set(feed.latestSeq, s.chains.map((c) => c.id)));
+    if (latest?.snapshot.guest) history.set(latest.seq, latest.snapshot.guest.chains.map((c) => c.id));
+    feed.onSnapshot((s) => history.set(feed.latestSeq, (s.guest?.chains ?? []).map((c) => c.id)));
     profile = fs.mkdtempSync(path.join(os.tmpdir(), 'mmscope-chromium-'));
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
@@ -99,7 +99,8 @@ describe('dashboard in headless Chromium', function () {
     // Hover a block of a long-lived chain (a frozen kernel one): the tooltip names it. Then click it.
     const latest = guest.server.feed.latest;
     assert.ok(latest);
-    const target = latest.snapshot.chains.find((c) => c.flags.frozen) ?? latest.snapshot.chains[0];
+    const chains = latest.snapshot.guest?.chains ?? [];
+    const target = chains.find((c) => c.flags.frozen) ?? chains[0];
     const canvas = page.locator('#memory-map canvas');
     const box = await canvas.boundingBox();
     assert.ok(box);

@@ -49,10 +49,6 @@ describe('MmService on the demo guest', function () {
     const symbols = new DebugSymbols(fs.readFileSync(KERNEL));
     service = new MmService(symbols, {
       readPhys: ram.read,
-      readControlRegisters: async () => {
-        const r = await rsp.readRegisters();
-        return { cr0: r.value('cr0'), cr3: r.value('cr3'), cr4: r.value('cr4') };
-      },
       readPagingRegisters: async () => {
         const r = await rsp.readRegisters();
         return { cr0: r.big('cr0'), cr3: r.big('cr3'), cr4: r.big('cr4'), efer: r.bytes('efer') ? r.big('efer') : 0n };
@@ -71,14 +67,18 @@ describe('MmService on the demo guest', function () {
   });
 
   it('builds one snapshot per stop', async () => {
-    assert.ok(service.available);
+    assert.ok(service.hasDescriptor);
+    assert.strictEqual(service.level, 'descriptor');
     const a = await service.snapshot(stop);
     assert.strictEqual(await service.snapshot(stop), a);
-    assert.ok(a.chains.length > 0);
+    assert.ok(a.guest && a.guest.chains.length > 0);
+    assert.deepStrictEqual([a.document.schema, a.document.level], [3, 'descriptor']);
+    assert.deepStrictEqual(a.document.chains?.map((c) => c.id), a.guest.chains.map((c) => c.id), "the document carries the guest's chains");
   });
 
   it('answers vtop, chain, chains and pd in the debug console', async () => {
-    const snap = await service.snapshot(stop);
+    const snap = (await service.snapshot(stop)).guest;
+    assert.ok(snap);
     const user = snap.chains.find((c) => c.mappedAt.some((m) => typeof m.space === 'number'));
     assert.ok(user);
     const m = user.mappedAt[0];
@@ -121,7 +121,7 @@ describe('MmService on the demo guest', function () {
         described = describeEvent(e, service.resolveSite(e.caller));
         stop++;
         const snap = await service.snapshot(stop);
-        const chain = snap.chains.find((c) => c.id === e.chain);
+        const chain = snap.guest?.chains.find((c) => c.id === e.chain);
         assert.ok(chain, 'the new chain is in the snapshot taken at the stop');
         assert.strictEqual(chain.blockCount, e.blocks);
         assert.ok(service.diff?.chains.some((c) => c.id === e.chain && c.kind === 'added'));

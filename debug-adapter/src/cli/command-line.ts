@@ -8,6 +8,8 @@ export interface OptionSpec {
   readonly type: 'string' | 'boolean';
   readonly description: string;
   readonly placeholder?: string;
+  /** The option may be given more than once (a string option's values become an array). */
+  readonly multiple?: boolean;
 }
 
 /** Where a command writes: stdout for results, stderr for console and diagnostics. */
@@ -17,7 +19,7 @@ export interface CommandIo {
 }
 
 /** The parsed options of one invocation. */
-export type ParsedOptions = Readonly<Record<string, string | boolean | undefined>>;
+export type ParsedOptions = Readonly<Record<string, string | boolean | readonly string[] | undefined>>;
 
 /** A subcommand: its name, one-line summary, options and what it does. Resolves with the exit code. */
 export interface Command {
@@ -44,13 +46,13 @@ export function parseCommandLine(argv: readonly string[], commands: readonly Com
   const command = commands.find((c) => c.name === name);
   if (!command) throw new UsageError(`Unknown command "${name}"; run "mmscope --help" for the list.`);
   if (rest.includes('--help') || rest.includes('-h')) return { help: commandUsage(command) };
-  const spec: Record<string, { type: 'string' | 'boolean' }> = {};
-  for (const [key, o] of Object.entries(command.options)) spec[key] = { type: o.type };
+  const spec: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = {};
+  for (const [key, o] of Object.entries(command.options)) spec[key] = o.multiple ? { type: o.type, multiple: true } : { type: o.type };
   try {
     const { values, positionals } = parseArgs({ args: [...rest], options: spec, strict: true, allowPositionals: true });
     const allowed = command.positional ? 1 : 0;
     if (positionals.length > allowed) throw new UsageError(`"${positionals[allowed]}" is not an option of "mmscope ${name}"; run "mmscope ${name} --help".`);
-    const options: Record<string, string | boolean | undefined> = { ...(values as ParsedOptions) };
+    const options: Record<string, string | boolean | readonly string[] | undefined> = { ...(values as ParsedOptions) };
     if (command.positional && positionals.length) options[command.positional.name] = positionals[0];
     return { command, options };
   } catch (e) {
@@ -60,7 +62,7 @@ export function parseCommandLine(argv: readonly string[], commands: readonly Com
 }
 
 /** Parses a number written as decimal or 0x-hex. Throws UsageError naming the option. */
-export function parseNumberOption(option: string, text: string | boolean | undefined): number {
+export function parseNumberOption(option: string, text: ParsedOptions[string]): number {
   if (typeof text !== 'string' || !/^(0[xX][0-9a-fA-F]+|\d+)$/.test(text.trim())) throw new UsageError(`--${option} needs a number (decimal or 0x-hex), got "${String(text)}".`);
   const value = Number(text.trim());
   if (!Number.isSafeInteger(value)) throw new UsageError(`--${option} is too large.`);
@@ -68,7 +70,7 @@ export function parseNumberOption(option: string, text: string | boolean | undef
 }
 
 /** An address option: decimal or 0x-hex, up to 64 bits, exact. */
-export function parseAddressOption(option: string, text: string | boolean | undefined): bigint {
+export function parseAddressOption(option: string, text: ParsedOptions[string]): bigint {
   if (typeof text !== 'string' || !/^(0[xX][0-9a-fA-F]+|\d+)$/.test(text.trim())) throw new UsageError(`--${option} needs a number (decimal or 0x-hex), got "${String(text)}".`);
   const value = BigInt(text.trim());
   if (value >= 1n << 64n) throw new UsageError(`${text} does not fit 64 bits.`);
@@ -86,7 +88,7 @@ export function commandUsage(c: Command): string {
   const lines = [`usage: mmscope ${c.name} [options]${c.positional ? ` ${c.positional.placeholder}` : ''}`, '', c.summary, '', 'options:'];
   for (const [key, o] of Object.entries(c.options)) {
     const left = `--${key}${o.type === 'string' ? ' ' + (o.placeholder ?? 'VALUE') : ''}`;
-    lines.push(`  ${left.padEnd(24)} ${o.description}`);
+    lines.push(`  ${left.padEnd(24)} ${o.description}${o.multiple ? ' (may be repeated)' : ''}`);
   }
   return lines.join('\n') + '\n';
 }

@@ -119,9 +119,10 @@ export const demoCommand: Command = {
           // Let the workload get going (its processes start, allocate and map) before the snapshot.
           await Promise.race([qemu.waitForSerial(/heartbeat 2 /, 120_000), signal.promise]);
           // A consistent snapshot: the guest is stopped for it (a live one may be caught mid-update).
-          const snap = await guest.refresher.refreshNow({ consistent: true });
-          if (!snap) throw new DemoSetupError(`No snapshot could be taken: ${guest.refresher.stats.lastError ?? 'unknown reason'}.`);
-          if (options.json) io.stdout.write(JSON.stringify(snapshotToJson(snap)) + '\n');
+          const taken = await guest.refresher.refreshNow({ consistent: true });
+          const snap = taken?.guest;
+          if (!taken || !snap) throw new DemoSetupError(`No snapshot could be taken: ${guest.refresher.stats.lastError ?? 'unknown reason'}.`);
+          if (options.json) io.stdout.write(JSON.stringify(taken.document) + '\n');
           else io.stdout.write(formatDemoHeader(snap, { seq: guest.refresher.stats.snapshots, live: false, takenAt: Date.now() }) + '\n' + formatSnapshot(snap, { maxChains }));
           return 0;
         }
@@ -135,11 +136,12 @@ export const demoCommand: Command = {
         let previousPrinted: MmSnapshot | undefined;
         const print = (): void => {
           const latest = feed.latest;
-          if (!latest || latest.seq === printedSeq) return;
+          const snap = latest?.snapshot.guest;
+          if (!latest || !snap || latest.seq === printedSeq) return;
           printedSeq = latest.seq;
-          const diff = previousPrinted ? diffSnapshots(previousPrinted, latest.snapshot) : undefined;
-          previousPrinted = latest.snapshot;
-          const text = formatDemoHeader(latest.snapshot, { seq: latest.seq, live: latest.live, takenAt: Date.now(), diff }) + '\n' + formatSnapshot(latest.snapshot, { maxChains });
+          const diff = previousPrinted ? diffSnapshots(previousPrinted, snap) : undefined;
+          previousPrinted = snap;
+          const text = formatDemoHeader(snap, { seq: latest.seq, live: latest.live, takenAt: Date.now(), diff }) + '\n' + formatSnapshot(snap, { maxChains });
           io.stdout.write(tty ? `\x1b[H\x1b[2J${banner}\n${text}` : `${text}\n`);
         };
         print();

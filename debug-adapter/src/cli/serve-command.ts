@@ -1,5 +1,7 @@
-// `mmscope serve`: shows a guest live in a browser. Attached (`--gdb HOST:PORT [--qmp] [--ram]
-// --kernel ELF`) or launching the guest itself (`--kernel ELF` alone, command line "demo"), it
+// `mmscope serve`: shows a guest live in a browser. Attached to any kernel (`--gdb HOST:PORT
+// [--qmp] [--ram] [--kernel ELF] [--cr3 HEX]...`: our guest's memory manager when the ELF has our
+// descriptor, else level 0, the page tables) or launching our guest itself (`--kernel ELF` alone,
+// command line "demo"), it
 // prints {"url","ws"} as one JSON line and serves the dashboard and the live feed on 127.0.0.1
 // until SIGINT/SIGTERM, then shuts down (and kills the QEMU it launched).
 
@@ -8,10 +10,11 @@ import { startLiveGuest } from '../live/live-guest';
 import { DashboardBuildMissingError } from '../live/dashboard-server';
 import { defaultKernelPath } from './boot-command';
 import { Command, ParsedOptions, parseNumberOption, UsageError } from './command-line';
-import { loadKernel } from './snapshot-command';
+import { cr3Options, loadKernel, loadSymbols } from './snapshot-command';
+import type { SpaceRequest } from '../mm/model/system-snapshot';
 
 /** Refreshes per second from --rate (decimal allowed). */
-export function parseRate(text: string | boolean | undefined): number | undefined {
+export function parseRate(text: ParsedOptions[string]): number | undefined {
   if (text === undefined) return undefined;
   const n = typeof text === 'string' ? Number(text) : NaN;
   if (!Number.isFinite(n) || n <= 0 || n > 50) throw new UsageError(`--rate needs a number of refreshes per second between 0 and 50, got "${String(text)}".`);
@@ -47,7 +50,8 @@ export const serveCommand: Command = {
     gdb: { type: 'string', placeholder: 'HOST:PORT', description: "attach to this QEMU gdbstub (else launch the guest)" },
     qmp: { type: 'string', placeholder: 'HOST:PORT', description: "QEMU's QMP socket (optional, attached mode)" },
     ram: { type: 'string', placeholder: 'FILE', description: 'guest RAM file: refresh without stopping the guest (attached mode)' },
-    kernel: { type: 'string', placeholder: 'ELF', description: 'the kernel ELF (default guest/build/kernel.elf when launching)' },
+    kernel: { type: 'string', placeholder: 'ELF', description: 'the kernel ELF (default guest/build/kernel.elf when launching; optional when attached: without it, or without our descriptor, level 0)' },
+    cr3: { type: 'string', placeholder: 'HEX', multiple: true, description: 'attached: also show the address space this CR3 value names' },
     rate: { type: 'string', placeholder: 'N', description: 'refreshes per second while running (default 2 with a RAM file, 0.5 without)' },
     port: { type: 'string', placeholder: 'PORT', description: 'port on 127.0.0.1 (default: a free one)' },
     memory: { type: 'string', placeholder: 'MIB', description: 'guest RAM in MiB when launching (default 128)' },
@@ -58,13 +62,18 @@ export const serveCommand: Command = {
   async run(options, io) {
     const attached = typeof options.gdb === 'string';
     if (!attached && (options.qmp !== undefined || options.ram !== undefined)) throw new UsageError('--qmp and --ram need --gdb (attached mode); without --gdb, serve launches the guest itself.');
-    if (attached && typeof options.kernel !== 'string') throw new UsageError('attached mode needs --kernel ELF (the kernel QEMU runs).');
-    const kernel = typeof options.kernel === 'string' ? options.kernel : defaultKernelPath();
-    const { symbols, descriptorPhys } = loadKernel(kernel);
+    if (!attached && options.cr3 !== undefined) throw new UsageError('--cr3 needs --gdb (attached mode).');
+    const kernel = typeof options.kernel === 'string' ? options.kernel : attached ? undefined : defaultKernelPath();
+    // Launched: our guest (its descriptor is required). Attached: any kernel, our descriptor when the ELF has it.
+    const symbols = kernel === undefined ? undefined : attached ? loadSymbols(kernel) : loadKernel(kernel).symbols;
+    const d = symbols?.elf.symbolByName('mm_debug_info');
+    const descriptorPhys = d && symbols ? symbols.virtualToLoad(d.value) : undefined;
+    const spaces: SpaceRequest[] = cr3Options(options).map((cr3) => ({ cr3, source: 'named' }));
+    if (attached && kernel !== undefined && descriptorPhys === undefined) io.stderr.write(`mmscope: ${kernel} has no mm_debug_info descriptor; serving the page tables only (level 0).\n`);
     const signal = untilSignal();
     try {
       const guest = await startLiveGuest({
-        kernel, symbols, descriptorPhys,
+        kernel, symbols, descriptorPhys, ...(spaces.length ? { spaces } : {}),
         gdb: attached ? parseHostPort(options.gdb as string) : undefined,
         qmp: typeof options.qmp === 'string' ? parseHostPort(options.qmp) : undefined,
         ramFile: typeof options.ram === 'string' ? options.ram : undefined,

@@ -11,8 +11,9 @@ import * as http from 'http';
 import type { Duplex } from 'stream';
 import { WebSocket, WebSocketServer, RawData } from 'ws';
 import { MmSnapshot } from '../mm/snapshot';
-import { SnapshotJson, snapshotToJson } from '../mm/snapshot-json';
-import { SnapshotDiff, diffSnapshots } from '../mm/diff';
+import { ViewSnapshot, snapshotToJson } from '../mm/snapshot-json';
+import { DocumentDiff, SnapshotDiff, diffDocuments, diffSnapshots } from '../mm/diff';
+import type { StopSnapshot } from '../mm/plugin/stop-snapshot';
 import { ClientChannel, ChannelStats } from './client-channel';
 import {
   CloseCode, ContinuedMessage, DeltaMessage, FEED_PATH, GuestIdentity, GuestRunState, HelloMessage, LIVE_PROTOCOL_VERSION,
@@ -61,6 +62,19 @@ export interface Refusal {
   readonly message: string;
 }
 
+/**
+ * What the feed publishes: a stop's document (with our guest's decoded snapshot when it is ours).
+ * A bare MmSnapshot of our guest is taken too, as its document (snapshotToJson: what the builder makes of it).
+ */
+export type FeedSnapshot = StopSnapshot | MmSnapshot;
+
+/** What changed, by meaning: our guest's SnapshotDiff when both snapshots are ours, else the document diff. */
+export type FeedChanges = SnapshotDiff | DocumentDiff;
+
+function asStopSnapshot(s: FeedSnapshot): StopSnapshot {
+  return 'document' in s ? s : { document: snapshotToJson(s), guest: s };
+}
+
 interface Client {
   readonly id: number;
   readonly ws: WebSocket;
@@ -89,7 +103,7 @@ export class LiveFeed {
   private nextClientId = 1;
   private port = 0;
   private seq = 0;
-  private last: { snapshot: MmSnapshot; json: SnapshotJson; live: boolean; takenAt: number; docText: string | undefined } | undefined;
+  private last: { snapshot: StopSnapshot; json: ViewSnapshot; live: boolean; takenAt: number; docText: string | undefined } | undefined;
   private guest: GuestIdentity | null = null;
   private refresh: RefreshMode = { kind: 'stops-only', ratePerSecond: 0 };
   private runState: GuestRunState = 'unknown';
@@ -98,7 +112,7 @@ export class LiveFeed {
   private readonly extraOrigins: readonly string[];
   private readonly serverVersion: string;
   private closed = false;
-  private readonly snapshotListeners = new Set<(s: MmSnapshot, diff: SnapshotDiff | undefined) => void>();
+  private readonly snapshotListeners = new Set<(s: StopSnapshot, changes: FeedChanges | undefined) => void>();
 
   constructor(options: LiveFeedOptions = {}) {
     this.token = options.token ?? newToken();
@@ -249,7 +263,7 @@ export class LiveFeed {
       type: 'hello',
       protocol: LIVE_PROTOCOL_VERSION,
       protocols: LIVE_PROTOCOL_VERSIONS,
-      snapshotSchema: 1,
+      snapshotSchema: 3,
       server: { name: 'mmscope', version: this.serverVersion },
       guest: this.guest,
       refresh: this.refresh,
@@ -289,31 +303,32 @@ export class LiveFeed {
     return this.seq;
   }
 
-  get latest(): { snapshot: MmSnapshot; json: SnapshotJson; seq: number; live: boolean } | undefined {
+  get latest(): { snapshot: StopSnapshot; json: ViewSnapshot; seq: number; live: boolean } | undefined {
     return this.last ? { snapshot: this.last.snapshot, json: this.last.json, seq: this.seq, live: this.last.live } : undefined;
   }
 
   /** Calls `listener` after each published snapshot (the CLI's summary uses it). */
-  onSnapshot(listener: (s: MmSnapshot, diff: SnapshotDiff | undefined) => void): () => void {
+  onSnapshot(listener: (s: StopSnapshot, changes: FeedChanges | undefined) => void): () => void {
     this.snapshotListeners.add(listener);
     return () => this.snapshotListeners.delete(listener);
   }
 
   /** Publishes a new snapshot: a delta to every client (a full snapshot for the first). Returns its seq. */
-  publish(snapshot: MmSnapshot, meta: PublishMeta): number {
-    const json = snapshotToJson(snapshot);
+  publish(published: FeedSnapshot, meta: PublishMeta): number {
+    const snapshot = asStopSnapshot(published);
+    const json = snapshot.document;
     const takenAt = meta.takenAt ?? Date.now();
     const prev = this.last;
     this.seq++;
     this.counters.published++;
     this.last = { snapshot, json, live: meta.live, takenAt, docText: undefined };
-    let diff: SnapshotDiff | undefined;
+    let diff: FeedChanges | undefined;
     if (!prev || meta.full) {
       const full = this.fullSnapshotText('first') as string;
       this.broadcast(full);
     } else {
-      diff = diffSnapshots(prev.snapshot, snapshot);
-      const delta: DeltaMessage<SnapshotDiff> = {
+      diff = prev.snapshot.guest && snapshot.guest ? diffSnapshots(prev.snapshot.guest, snapshot.guest) : diffDocuments(prev.json, json);
+      const delta: DeltaMessage<FeedChanges> = {
         type: 'delta', seq: this.seq, base: this.seq - 1, live: meta.live, takenAt, state: this.runState,
         patch: makePatch(prev.json, json), changes: diff,
       };

@@ -1,6 +1,7 @@
-// A guest shown live: launches QEMU with the kernel (or attaches to a running one), attaches
-// with every memory tier it has, starts the dashboard server and the live refresher, and takes
-// it all down again. `mmscope serve` and `mmscope demo` are thin layers over this.
+// A guest shown live: launches QEMU with the kernel (or attaches to a running one, any kernel,
+// even with no ELF), attaches with every memory tier it has, starts the dashboard server and the
+// live refresher, and takes it all down again. `mmscope serve` and `mmscope demo` are thin layers
+// over this.
 
 import * as crypto from 'crypto';
 import * as fs from 'fs';
@@ -10,15 +11,23 @@ import { DebugSymbols } from '../symbols';
 import { makeSiteResolver } from '../mm/site-resolver';
 import { readDescriptor } from '../mm/snapshot';
 import { DescriptorError, MmDebugInfo } from '../mm/descriptor';
+import type { SpaceRequest } from '../mm/model/system-snapshot';
+import type { KernelKnowledge } from '../mm/plugin/stop-snapshot';
 import { DashboardOptions, DashboardServer, startDashboardServer } from './dashboard-server';
 import { LiveRefresher } from './live-refresher';
 import { GuestIdentity } from './protocol';
 import { LiveFeed } from './live-feed';
 
 export interface LiveGuestOptions {
-  readonly kernel: string;
-  readonly symbols: DebugSymbols;
-  readonly descriptorPhys: number;
+  /** The kernel ELF: what a launched QEMU boots, and the guest's identity; optional when attached. */
+  readonly kernel?: string;
+  readonly symbols?: DebugSymbols;
+  /** Physical address of our guest's mm_debug_info (absent: any other kernel, level 0 or a description). */
+  readonly descriptorPhys?: number;
+  /** Level 1 and 2 (a memory-model description, tracing), for a kernel that is not ours. */
+  readonly knowledge?: Omit<KernelKnowledge, 'descriptor'>;
+  /** Address spaces to show besides the current one (`--cr3`). */
+  readonly spaces?: readonly SpaceRequest[];
   /** Attach to a running QEMU at these endpoints; without `gdb`, launch one. */
   readonly gdb?: HostPort;
   readonly qmp?: HostPort;
@@ -78,6 +87,7 @@ export async function startLiveGuest(options: LiveGuestOptions): Promise<LiveGue
   let server: DashboardServer | undefined;
   try {
     if (!options.gdb) {
+      if (!options.kernel) throw new Error('launching a guest needs its kernel');
       qemu = await launchQemu({ kernel: options.kernel, cmdline: options.cmdline ?? 'demo', memoryMiB: options.memoryMiB ?? 128 });
       if (options.onConsole) qemu.serial.on('data', options.onConsole);
       session = await QemuSession.attachTo(qemu);
@@ -85,14 +95,15 @@ export async function startLiveGuest(options: LiveGuestOptions): Promise<LiveGue
     } else {
       session = await QemuSession.attach({ gdb: options.gdb, qmp: options.qmp, ramFile: options.ramFile });
     }
-    const descriptor = await waitForDescriptor(session, options.descriptorPhys, qemu, options.bootTimeoutMs ?? 120_000);
+    const descriptor = options.descriptorPhys === undefined ? undefined : await waitForDescriptor(session, options.descriptorPhys, qemu, options.bootTimeoutMs ?? 120_000);
     const identity: GuestIdentity = {
-      kernel: path.basename(options.kernel),
-      kernelSha256: crypto.createHash('sha256').update(fs.readFileSync(options.kernel)).digest('hex'),
-      descriptorVersion: descriptor.version,
-      blockSize: descriptor.blockSize,
-      blockCount: descriptor.blockCount,
-      memoryBytes: qemu?.memoryBytes,
+      level: descriptor ? 'descriptor' : options.knowledge?.describe ? 1 : 0,
+      kernel: options.kernel ? path.basename(options.kernel) : '',
+      kernelSha256: options.kernel ? crypto.createHash('sha256').update(fs.readFileSync(options.kernel)).digest('hex') : '',
+      descriptorVersion: descriptor?.version ?? 0,
+      blockSize: descriptor?.blockSize ?? 0,
+      blockCount: descriptor?.blockCount ?? 0,
+      ...(qemu?.memoryBytes !== undefined ? { memoryBytes: qemu.memoryBytes } : {}),
     };
     if (options.serve !== false) {
       server = await startDashboardServer({ serverVersion: packageVersion(), ...options.feed });
@@ -103,8 +114,11 @@ export async function startLiveGuest(options: LiveGuestOptions): Promise<LiveGue
     const refresher = new LiveRefresher({
       session,
       feed,
-      descriptorPhys: options.descriptorPhys,
-      resolveSite: makeSiteResolver(options.symbols),
+      knowledge: {
+        ...options.knowledge,
+        ...(options.descriptorPhys !== undefined ? { descriptor: { descriptorPhys: options.descriptorPhys, ...(options.symbols ? { resolveSite: makeSiteResolver(options.symbols) } : {}) } } : {}),
+      },
+      ...(options.spaces ? { spaces: options.spaces } : {}),
       ratePerSecond: options.ratePerSecond,
     });
     const rsp = session.rsp;

@@ -1,21 +1,25 @@
-// LiveRefresher: keeps the live feed's snapshot fresh while the guest runs. With the guest RAM
+// LiveRefresher: keeps the live feed's snapshot fresh while the guest runs, for any kernel (the
+// one builder, at the level the knowledge allows: our descriptor, a description, nothing). With the guest RAM
 // file it reads memory without stopping the guest (snapshots marked live: they may catch the
 // memory manager halfway through an update); without it, it stops the guest briefly through the
 // gdbstub (interrupt, snapshot, continue) at a lower rate. It also turns run-state changes it
 // did not cause (QMP STOP/RESUME, QEMU exiting) into stopped/continued/status events.
 
 import { QemuSession } from '../../../qemu-bridge/src';
-import { ControlRegisters, MmSnapshot, buildSnapshot } from '../mm/snapshot';
-import { SourceSite } from '../mm/findings';
+import type { PagingRegisters } from '../mm/space-snapshot';
+import type { PhysicalRegionJson } from '../mm/model/snapshot-document';
+import type { SpaceRequest } from '../mm/model/system-snapshot';
+import { KernelKnowledge, StopSnapshot, pagingRegistersOf, takeSnapshot } from '../mm/plugin/stop-snapshot';
 import { LiveFeed } from './live-feed';
 import { RefreshMode } from './protocol';
 
 export interface LiveRefresherOptions {
   readonly session: QemuSession;
   readonly feed: LiveFeed;
-  /** Physical address of mm_debug_info. */
-  readonly descriptorPhys: number;
-  readonly resolveSite?: (address: number) => SourceSite | undefined;
+  /** What is known of the kernel (our descriptor, a description); nothing: level 0. */
+  readonly knowledge?: KernelKnowledge;
+  /** Address spaces to walk besides the current one (`--cr3`: 'named'). */
+  readonly spaces?: readonly SpaceRequest[];
   /** Refreshes per second while the guest runs. Default 2 with the RAM file, 0.5 through gdbstub stops. */
   readonly ratePerSecond?: number;
 }
@@ -29,15 +33,16 @@ export interface RefresherStats {
   lastError: string | undefined;
 }
 
-const CR0_PG = 0x80000000;
+const CR0_PG = 0x80000000n;
 
 export class LiveRefresher {
   readonly mode: RefreshMode;
   readonly stats: RefresherStats = { snapshots: 0, failures: 0, lastBuildMs: 0, totalBuildMs: 0, lastError: undefined };
-  private registers: ControlRegisters | undefined;
+  private registers: PagingRegisters | undefined;
+  private regions: Promise<readonly PhysicalRegionJson[] | undefined> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running = false;
-  private inFlight: Promise<MmSnapshot | undefined> | undefined;
+  private inFlight: Promise<StopSnapshot | undefined> | undefined;
   /** QMP STOP/RESUME events our own brief stops will cause, to be ignored. */
   private ownStops = 0;
   private ownResumes = 0;
@@ -103,7 +108,7 @@ export class LiveRefresher {
    * Takes one snapshot now and publishes it. Resolves with it, or undefined when it failed. With
    * `consistent`, a running guest is stopped for the snapshot and resumed (never a torn snapshot).
    */
-  async refreshNow(options: { consistent?: boolean } = {}): Promise<MmSnapshot | undefined> {
+  async refreshNow(options: { consistent?: boolean } = {}): Promise<StopSnapshot | undefined> {
     if (this.inFlight && !options.consistent) return this.inFlight;
     while (this.inFlight) await this.inFlight;
     const p = this.takeAndPublish(options.consistent ?? false).finally(() => {
@@ -113,7 +118,14 @@ export class LiveRefresher {
     return p;
   }
 
-  private async takeAndPublish(consistent: boolean): Promise<MmSnapshot | undefined> {
+  /** QEMU's memory map, read once (none without QMP). */
+  private memoryMap(): Promise<readonly PhysicalRegionJson[] | undefined> {
+    const session = this.options.session as QemuSession & { physicalMemoryMap?: () => Promise<readonly PhysicalRegionJson[] | undefined> };
+    this.regions ??= (typeof session.physicalMemoryMap === 'function' ? session.physicalMemoryMap() : Promise.resolve(undefined)).catch(() => undefined);
+    return this.regions;
+  }
+
+  private async takeAndPublish(consistent: boolean): Promise<StopSnapshot | undefined> {
     const { session, feed } = this.options;
     const rsp = session.rsp;
     if (!rsp || rsp.connection.closed) return undefined;
@@ -130,21 +142,24 @@ export class LiveRefresher {
           await rsp.interrupt(5000);
           stoppedHere = true;
         }
-        const regs = await rsp.readRegisters();
-        this.registers = { cr0: regs.value('cr0'), cr3: regs.value('cr3'), cr4: regs.value('cr4') };
+        this.registers = pagingRegistersOf(await rsp.readRegisters());
       }
-      const registers = this.registers as ControlRegisters;
-      let snapshot: MmSnapshot | undefined;
-      if (registers.cr0 & CR0_PG) {
-        snapshot = await buildSnapshot({
-          read: (a, n) => session.memory.readPhys(a, n),
-          descriptorPhys: this.options.descriptorPhys,
-          registers,
-          resolveSite: this.options.resolveSite,
-          stop: this.stats.snapshots + 1,
-        });
-      }
+      const registers = this.registers as PagingRegisters;
       const live = guestRunning && !stoppedHere;
+      let snapshot: StopSnapshot | undefined;
+      if (registers.cr0 & CR0_PG) {
+        snapshot = await takeSnapshot(
+          {
+            read: (a, n) => session.memory.readPhys(a, n),
+            registers,
+            regions: await this.memoryMap(),
+            ...(this.options.spaces ? { spaces: this.options.spaces } : {}),
+            stop: this.stats.snapshots + 1,
+            live,
+          },
+          this.options.knowledge,
+        );
+      }
       if (stoppedHere) {
         await rsp.continue();
         stoppedHere = false;

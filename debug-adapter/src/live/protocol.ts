@@ -43,10 +43,13 @@ export interface RefreshMode {
 
 /** What guest the feed shows. */
 export interface GuestIdentity {
-  /** File name of the kernel ELF (no directory). */
+  /** What mmscope knows of the kernel: 0 (nothing described), 1 (a memory-model description), 'descriptor' (our guest's mm_debug_info). */
+  readonly level?: 0 | 1 | 'descriptor';
+  /** File name of the kernel ELF (no directory); "" when attached with no ELF (only --gdb). */
   readonly kernel: string;
-  /** SHA-256 of the kernel file, hex. */
+  /** SHA-256 of the kernel file, hex ("" without an ELF). */
   readonly kernelSha256: string;
+  /** Our guest's descriptor version, block size and count; 0 on a kernel that is not ours. */
   readonly descriptorVersion: number;
   readonly blockSize: number;
   readonly blockCount: number;
@@ -82,14 +85,17 @@ export interface SnapshotMessage<D = JsonObject> {
   readonly snapshot: D;
 }
 
+/** The key of an item of a keyed array: a chain's id or a process's pid (numbers), a space's id (`pt:0x…`, `pid:3`). */
+export type ItemKey = number | string;
+
 /** One value replaced in the document, or keyed items of an array. */
 export interface KeyedArrayPatch {
-  /** The key field of the items ('id' for chains, 'pid' for processes). */
+  /** The key field of the items ('id' for chains and spaces, 'pid' for processes). */
   readonly key: string;
   readonly upsert: readonly JsonObject[];
-  readonly remove: readonly number[];
+  readonly remove: readonly ItemKey[];
   /** The keys in document order after the patch. */
-  readonly order: readonly number[];
+  readonly order: readonly ItemKey[];
 }
 
 /** Characters of a string field replaced at offsets: [offset, text]. */
@@ -107,6 +113,8 @@ export interface DocumentPatch {
   readonly set: JsonObject;
   readonly keyed: { readonly [field: string]: KeyedArrayPatch };
   readonly objects: { readonly [field: string]: { readonly set: JsonObject; readonly strings: { readonly [field: string]: StringPatch } } };
+  /** Top-level fields the next document does not have (optional ones that went away). */
+  readonly unset?: readonly string[];
 }
 
 /** A new snapshot as a patch of the previous one (`base` = the seq the client must hold). */

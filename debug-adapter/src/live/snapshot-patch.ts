@@ -3,20 +3,20 @@
 // its one-character-per-block `map` string patched by splices. Pure (no Node or DOM), used by the
 // server to make deltas and by every client (dashboard, webview, language server) to apply them.
 
-import type { DocumentPatch, JsonObject, KeyedArrayPatch, StringPatch } from './protocol.js';
+import type { DocumentPatch, ItemKey, JsonObject, KeyedArrayPatch, StringPatch } from './protocol.js';
 
 /** Which fields get a finer patch than "replace". */
 export interface PatchPlan {
-  /** Arrays of objects identified by a numeric key field. */
+  /** Arrays of objects identified by a key field (a number or a string). */
   readonly keyed: { readonly [field: string]: string };
   /** Objects patched field by field; the listed string fields are patched by splices. */
   readonly objects: { readonly [field: string]: readonly string[] };
 }
 
-/** The plan for docs/snapshot-schema.md documents. */
+/** The plan for docs/snapshot-schema.md documents (schema 3; our guest's sections too). */
 export const SNAPSHOT_PATCH_PLAN: PatchPlan = {
-  keyed: { chains: 'id', processes: 'pid' },
-  objects: { blocks: ['map'] },
+  keyed: { chains: 'id', processes: 'pid', spaces: 'id' },
+  objects: { blocks: ['map'], frames: [] },
 };
 
 /** The document cannot take this patch (it was made against another snapshot). */
@@ -33,9 +33,9 @@ function isObject(v: unknown): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function keyOf(item: unknown, key: string): number {
+function keyOf(item: unknown, key: string): ItemKey {
   const k = isObject(item) ? item[key] : undefined;
-  if (typeof k !== 'number') throw new PatchMismatchError(`an item has no numeric "${key}"`);
+  if (typeof k !== 'number' && typeof k !== 'string') throw new PatchMismatchError(`an item has no "${key}" (a number or a string)`);
   return k;
 }
 
@@ -69,12 +69,23 @@ export function applyStringPatch(a: string, p: StringPatch): string {
   return s;
 }
 
+/** Every item has the key, and no two the same one (a broken description may list a pid twice: then the array is replaced whole). */
+function uniquelyKeyed(items: readonly unknown[], key: string): boolean {
+  const keys = new Set<unknown>();
+  for (const item of items) {
+    const k = isObject(item) ? item[key] : undefined;
+    if ((typeof k !== 'number' && typeof k !== 'string') || keys.has(k)) return false;
+    keys.add(k);
+  }
+  return true;
+}
+
 function makeKeyedPatch(a: readonly unknown[], b: readonly unknown[], key: string): KeyedArrayPatch | undefined {
-  const before = new Map<number, unknown>();
+  const before = new Map<ItemKey, unknown>();
   for (const item of a) before.set(keyOf(item, key), item);
-  const after = new Set<number>();
+  const after = new Set<ItemKey>();
   const upsert: JsonObject[] = [];
-  const order: number[] = [];
+  const order: ItemKey[] = [];
   for (const item of b) {
     const k = keyOf(item, key);
     after.add(k);
@@ -89,7 +100,7 @@ function makeKeyedPatch(a: readonly unknown[], b: readonly unknown[], key: strin
 
 function applyKeyedPatch(a: unknown, p: KeyedArrayPatch): JsonObject[] {
   if (!Array.isArray(a)) throw new PatchMismatchError(`a keyed field is not an array`);
-  const items = new Map<number, JsonObject>();
+  const items = new Map<ItemKey, JsonObject>();
   for (const item of a) items.set(keyOf(item, p.key), item as JsonObject);
   for (const k of p.remove) items.delete(k);
   for (const item of p.upsert) items.set(keyOf(item, p.key), item);
@@ -113,7 +124,7 @@ export function makePatch(previous: object, nextDocument: object, plan: PatchPla
     if (a === b) continue;
     const key = plan.keyed[field];
     const strings = plan.objects[field];
-    if (key !== undefined && Array.isArray(a) && Array.isArray(b)) {
+    if (key !== undefined && Array.isArray(a) && Array.isArray(b) && uniquelyKeyed(a, key) && uniquelyKeyed(b, key)) {
       const p = makeKeyedPatch(a, b, key);
       if (p) keyed[field] = p;
     } else if (strings !== undefined && isObject(a) && isObject(b)) {
@@ -133,13 +144,16 @@ export function makePatch(previous: object, nextDocument: object, plan: PatchPla
       set[field] = b;
     }
   }
-  return { set, keyed, objects };
+  // Optional fields the next document no longer has (a description's errors fixed, tracing off).
+  const unset = Object.keys(prev).filter((f) => !(f in next));
+  return unset.length ? { set, keyed, objects, unset } : { set, keyed, objects };
 }
 
 /** Applies a patch to a document (the input is not modified). Throws PatchMismatchError. */
 export function applyPatch<D extends object>(document: D, patch: DocumentPatch): D {
   const doc = document as unknown as JsonObject;
   const out: Record<string, unknown> = { ...doc, ...patch.set };
+  for (const field of patch.unset ?? []) delete out[field];
   for (const [field, p] of Object.entries(patch.keyed)) out[field] = applyKeyedPatch(doc[field], p);
   for (const [field, p] of Object.entries(patch.objects)) {
     const base = doc[field];
@@ -157,5 +171,5 @@ export function applyPatch<D extends object>(document: D, patch: DocumentPatch):
 
 /** True when the patch changes nothing. */
 export function isEmptyPatch(p: DocumentPatch): boolean {
-  return !Object.keys(p.set).length && !Object.keys(p.keyed).length && !Object.keys(p.objects).length;
+  return !Object.keys(p.set).length && !Object.keys(p.keyed).length && !Object.keys(p.objects).length && !p.unset?.length;
 }

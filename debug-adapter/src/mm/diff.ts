@@ -4,6 +4,7 @@
 
 import { ChainInfo, MmSnapshot } from './snapshot';
 import { Finding } from './findings';
+import type { FindingDocJson, SnapshotDocument, SpaceJson } from './model/snapshot-document';
 
 export interface ChainChange {
   readonly id: number;
@@ -75,4 +76,38 @@ export function diffSnapshots(prev: MmSnapshot, next: MmSnapshot): SnapshotDiff 
   const n = Math.min(prev.blocks.map.length, next.blocks.map.length);
   for (let i = 0; i < n; i++) if (prev.blocks.map[i] !== next.blocks.map[i] || before.get(i)?.owner.seq !== after.get(i)?.owner.seq) changedBlocks.push(i);
   return { chains, mappings, newFindings, changedBlocks };
+}
+
+/** What changed between two snapshot documents of any kernel (the live feed's `changes` when the kernel is not ours). */
+export interface DocumentDiff {
+  /** Address spaces that appeared, went away, or whose mappings changed, by SpaceJson id. */
+  readonly spaces: readonly { readonly id: string; readonly kind: 'added' | 'removed' | 'changed' }[];
+  /** Processes (a description's) that appeared or went away, by pid. */
+  readonly processes: readonly { readonly pid: number; readonly kind: 'added' | 'removed' }[];
+  readonly newFindings: readonly FindingDocJson[];
+  /** The frame map's counts changed. */
+  readonly framesChanged: boolean;
+}
+
+const spaceKey = (s: SpaceJson): string => `${s.pages}:${s.mappings.length}:${JSON.stringify(s.mappings)}`;
+
+export function diffDocuments(prev: SnapshotDocument, next: SnapshotDocument): DocumentDiff {
+  const before = new Map(prev.spaces.map((s) => [s.id, s]));
+  const after = new Map(next.spaces.map((s) => [s.id, s]));
+  const spaces: { id: string; kind: 'added' | 'removed' | 'changed' }[] = [];
+  for (const s of next.spaces) {
+    const old = before.get(s.id);
+    if (!old) spaces.push({ id: s.id, kind: 'added' });
+    else if (spaceKey(old) !== spaceKey(s)) spaces.push({ id: s.id, kind: 'changed' });
+  }
+  for (const s of prev.spaces) if (!after.has(s.id)) spaces.push({ id: s.id, kind: 'removed' });
+  const pidsBefore = new Set(prev.processes.map((p) => p.pid));
+  const pidsAfter = new Set(next.processes.map((p) => p.pid));
+  const processes = [
+    ...[...pidsAfter].filter((p) => !pidsBefore.has(p)).map((pid) => ({ pid, kind: 'added' as const })),
+    ...[...pidsBefore].filter((p) => !pidsAfter.has(p)).map((pid) => ({ pid, kind: 'removed' as const })),
+  ];
+  const old = new Set(prev.findings.map((f) => `${f.kind}:${f.message}`));
+  const newFindings = next.findings.filter((f) => !old.has(`${f.kind}:${f.message}`));
+  return { spaces, processes, newFindings, framesChanged: JSON.stringify(prev.frames.counts) !== JSON.stringify(next.frames.counts) };
 }

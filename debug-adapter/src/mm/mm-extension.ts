@@ -1,8 +1,11 @@
-// The memory manager plugged into the debug session (session/session-extension.ts): custom
-// requests (mmscope/snapshot, translate, chain, console), a "Memory manager" scope, the debug
-// console's vtop/chain/chains/pd, and a snapshotReady event at every stop. Snapshots are built
-// lazily, once per stop; while the guest runs they come from the shared RAM file when the
-// session has one (marked live: they may catch the guest mid-update).
+// The memory manager plugged into the debug session (session/session-extension.ts), on any
+// kernel and at every level of knowing it (our descriptor, a memory-model description, nothing):
+// custom requests (mmscope/snapshot, translate, spaces, openSpace, chain, console), a "Memory
+// manager" scope, the debug console's vtop/spaces/space/frames (and chain/chains/pd on our
+// guest), hover notes, and a snapshotReady event at every stop. Documents are built lazily, once
+// per stop; while the guest runs they come from the shared RAM file when the session has one
+// (marked live: they may catch the guest mid-update). Every CR3 seen at a stop is kept as an
+// address space the views can open.
 
 import type { ExceptionFilter, SessionExtension } from '../session/session-extension';
 import type { LiveFeed } from '../live/live-feed';
@@ -11,11 +14,11 @@ import { ALLOCATION_FILTERS, ArmedFilter, armFilters, describeEvent, matchEvent 
 import { ConditionError } from './event-condition';
 import type { Target, TargetStop } from '../session/target';
 import type { FrameContext, InspectScope, InspectVariable } from '../inspect/target-access';
-import { MmService } from './mm-service';
-import { hoveredPointer, LevelZeroSessionExtension } from './level-zero-extension';
+import { MmService, MmServiceOptions } from './mm-service';
 import { formatTranslationNote } from './snapshot-text';
-import { ControlRegisters, MmSnapshot } from './snapshot';
-import { snapshotToJson } from './snapshot-json';
+import type { PagingRegisters } from './space-snapshot';
+import type { PhysicalRegionJson } from './model/snapshot-document';
+import type { StopSnapshot } from './plugin/stop-snapshot';
 import { MM_REQUESTS, MmRequest, SNAPSHOT_EVENT, handleMmRequest, mmScopeVariables, snapshotEventBody } from './mm-requests';
 
 /** Sends a custom DAP event (the session supplies it). */
@@ -43,6 +46,25 @@ export const VIEWS_REQUEST = 'mmscope/views';
 const MIN_RATE = 0.1;
 const MAX_RATE = 20;
 
+/** The pointer a debug hover's value denotes (data pointers only), or undefined. */
+export function hoveredPointer(value: { readonly type?: string; readonly memoryReference?: string }): bigint | undefined {
+  if (!value.type || !value.memoryReference) return undefined;
+  // Pointers to data only: not function pointers, and not the address of a non-pointer variable.
+  if (!/\*\s*$/.test(value.type) || /\(\s*\*\s*\)/.test(value.type)) return undefined;
+  if (!/^\s*(0[xX][0-9a-fA-F]+|\d+)\s*$/.test(value.memoryReference)) return undefined;
+  const address = BigInt(value.memoryReference.trim());
+  return address === 0n ? undefined : address;
+}
+
+/** The paging registers of a register map (EFER 0 on a CPU without it). */
+function pagingRegistersOf(r: ReadonlyMap<string, bigint>): PagingRegisters {
+  const big = (name: string): bigint => BigInt.asUintN(64, r.get(name) ?? 0n);
+  return { cr0: big('cr0'), cr3: big('cr3'), cr4: big('cr4'), efer: big('efer') };
+}
+
+/** What the session knows of the kernel beyond its page tables (describe and trace plug in here). */
+export type MmExtensionKnowledge = Pick<MmServiceOptions, 'describe' | 'descriptionSource' | 'tracing'>;
+
 export class MmSessionExtension implements SessionExtension {
   readonly commands: readonly string[] = [...MM_REQUESTS, LIVE_REFRESH_REQUEST, VIEWS_REQUEST];
   readonly exceptionFilters = MM_EXCEPTION_FILTERS;
@@ -53,7 +75,8 @@ export class MmSessionExtension implements SessionExtension {
   private stopIndex = 0;
   private liveIndex = 0;
   private stopped = false;
-  private lastRegisters: ControlRegisters = { cr0: 0x80010011, cr3: 0, cr4: 0x10 };
+  /** The shown vCPU's paging registers at the last stop (what live snapshots use while the guest runs). */
+  private lastRegisters: PagingRegisters = { cr0: 0n, cr3: 0n, cr4: 0n, efer: 0n };
   /** Live refresh while running: its rate (snapshots per second), or undefined when off. */
   private liveRate: number | undefined;
   private liveTimer: NodeJS.Timeout | undefined;
@@ -64,22 +87,38 @@ export class MmSessionExtension implements SessionExtension {
   /** The last live snapshot's key and when it was taken: requests right after its event reuse it. */
   private lastLive: { key: number; at: number } | undefined;
 
-  constructor(private readonly target: Target, private readonly referenceBase: number, private readonly emit?: EventSink) {
+  constructor(private readonly target: Target, private readonly referenceBase: number, private readonly emit?: EventSink, knowledge: MmExtensionKnowledge = {}) {
+    const bridge = target.bridge as typeof target.bridge & { physicalMemoryMap?: () => Promise<readonly PhysicalRegionJson[] | undefined> };
     this.service = new MmService(target.symbols, {
       readPhys: (address, length) => target.bridge.memory.readPhys(address, length),
-      readControlRegisters: async () => {
-        if (!this.stopped) return this.lastRegisters; // while running, CR3/CR4 of the last stop (the KPD never moves)
-        const r = await target.readRegisters();
-        this.lastRegisters = { cr0: r.get('cr0') ?? 0, cr3: r.get('cr3') ?? 0, cr4: r.get('cr4') ?? 0 };
+      readPagingRegisters: async () => {
+        // While running: the last stop's (our guest's KPD never moves; any kernel's live view is of that space).
+        if (!this.stopped) return this.lastRegisters;
+        // Exact: on x86-64 the control registers are 64-bit (CR3 may carry a PCID, EFER bits above 31).
+        this.lastRegisters = pagingRegistersOf(await target.readExactRegisters());
         return this.lastRegisters;
       },
-      readPagingRegisters: async () => {
-        // Exact: on x86-64 the control registers are 64-bit (CR3 may carry a PCID, EFER bits above 31).
-        const r = await target.readExactRegisters();
-        const big = (name: string): bigint => BigInt.asUintN(64, r.get(name) ?? 0n);
-        return { cr0: big('cr0'), cr3: big('cr3'), cr4: big('cr4'), efer: big('efer') };
+      readEveryVcpuRegisters: async () => {
+        const threads = await target.threads();
+        const out: PagingRegisters[] = [];
+        for (const t of threads) out.push(pagingRegistersOf(await target.readExactRegisters(t.id)));
+        return out;
       },
-    });
+      ...(typeof bridge.physicalMemoryMap === 'function' ? { physicalMemoryMap: () => (bridge.physicalMemoryMap as () => Promise<readonly PhysicalRegionJson[] | undefined>).call(bridge) } : {}),
+    }, knowledge);
+  }
+
+  /**
+   * A CR3 tracer (helper "trace") saw the kernel load `cr3` before stop `atStop`: the space is
+   * listed in the documents from the next one on, as 'traced' (possibly stale).
+   */
+  addTracedSpace(cr3: bigint, atStop = this.stopIndex): void {
+    this.service.addTracedSpace(cr3, atStop);
+  }
+
+  /** The stop number the documents carry now. */
+  get stop(): number {
+    return this.stopIndex;
   }
 
   /** The key of the snapshot to serve now: the stop, or a fresh live one while running. */
@@ -93,7 +132,7 @@ export class MmSessionExtension implements SessionExtension {
 
   private requireRamFile(): void {
     if (!this.target.bridge.memory.tiers.some((t) => t.name === 'ram-file')) {
-      throw new Error('the guest is running and this session has no shared RAM file; pause it to see its memory manager');
+      throw new Error('the guest is running and this session has no shared RAM file; pause it to see its memory');
     }
   }
 
@@ -149,6 +188,9 @@ export class MmSessionExtension implements SessionExtension {
       this.pushSnapshots = (args as { visible?: unknown } | undefined)?.visible === true;
       return { pushSnapshots: this.pushSnapshots };
     }
+    if ((command === 'mmscope/translate' || command === 'mmscope/openSpace') && !this.stopped) {
+      throw new Error(`the guest is running; pause it to ${command === 'mmscope/translate' ? 'translate an address' : 'open an address space'}`);
+    }
     const body = await handleMmRequest(this.service, this.key(), command as MmRequest, (args ?? {}) as Record<string, unknown>);
     if (command === 'mmscope/snapshot' && !this.stopped) return { ...(body as object), live: true };
     return body;
@@ -171,11 +213,18 @@ export class MmSessionExtension implements SessionExtension {
     return formatTranslationNote(await this.service.translate(this.stopIndex, address));
   }
 
-  console(line: string): Promise<string | undefined> {
+  async console(line: string): Promise<string | undefined> {
+    const cmd = line.trim().split(/\s+/)[0];
+    if (!this.stopped && ['vtop', 'spaces', 'space', 'frames', 'chain', 'chains', 'mm', 'pd'].includes(cmd)) return `${cmd}: the guest is running; pause it first`;
     return this.service.console(this.stopIndex, line);
   }
 
   async setExceptionFilters(options: readonly { filterId: string; condition?: string }[]): Promise<{ verified: boolean; message?: string }[]> {
+    const hook = this.service.eventHookAddress;
+    if (hook === undefined) {
+      this.armed = [];
+      return options.map(() => ({ verified: false, message: "Allocation breakpoints need mmscope's guest (its mm_event_hook); this kernel has none." }));
+    }
     const verdicts = options.map((o) => {
       try {
         armFilters([o]);
@@ -185,8 +234,7 @@ export class MmSessionExtension implements SessionExtension {
       }
     });
     this.armed = armFilters(options.filter((_, i) => verdicts[i].verified));
-    const hook = this.service.eventHookAddress;
-    this.target.table.setInternalBreakpoints('mm', this.armed.length && hook !== undefined ? [hook] : []);
+    this.target.table.setInternalBreakpoints('mm', this.armed.length ? [hook] : []);
     return verdicts;
   }
 
@@ -199,9 +247,9 @@ export class MmSessionExtension implements SessionExtension {
     return { description: describeEvent(event, this.service.resolveSite(event.caller)), text: match.filter.label };
   }
 
-  /** The snapshotReady body: the summary, when the stop happened, and the snapshot itself when pushed. */
-  private eventBody(snap: MmSnapshot, live: boolean, at: number): Record<string, unknown> {
-    return { ...snapshotEventBody(snap), live, stoppedAt: at, ...(this.pushSnapshots ? { snapshot: snapshotToJson(snap) } : {}) };
+  /** The snapshotReady body: the summary, when the stop happened, and the document itself when pushed. */
+  private eventBody(snap: StopSnapshot, live: boolean, at: number): Record<string, unknown> {
+    return { ...snapshotEventBody(snap), live, stoppedAt: at, ...(this.pushSnapshots ? { snapshot: snap.document } : {}) };
   }
 
   onStop(stop: TargetStop): void {
@@ -221,14 +269,14 @@ export class MmSessionExtension implements SessionExtension {
     if (this.stopped) this.publishStop();
   }
 
-  /** Builds the snapshot of the current stop under a new stop number and sends it to the views and the feed. */
+  /** Notes the spaces seen, builds the snapshot of the current stop under a new stop number and sends it to the views and the feed. */
   private publishStop(): void {
-    this.stopIndex++;
+    const index = ++this.stopIndex;
+    const noted = this.service.noteStop(index);
     if (!this.emit && !this.feed) return;
-    const index = this.stopIndex;
-    this.service.snapshot(index).then(
+    noted.then(() => (index === this.stopIndex ? this.service.snapshot(index) : undefined)).then(
       (snap) => {
-        if (index !== this.stopIndex) return;
+        if (!snap || index !== this.stopIndex) return;
         this.emit?.(SNAPSHOT_EVENT, this.eventBody(snap, false, this.stoppedAt));
         this.feed?.publish(snap, { live: false });
       },
@@ -236,7 +284,7 @@ export class MmSessionExtension implements SessionExtension {
         // Early in boot (before mm_debug_info is filled in) or on a corrupt structure: the
         // extension still learns of the stop, and says why there is nothing to show.
         if (index !== this.stopIndex) return;
-        this.emit?.(SNAPSHOT_EVENT, { stop: index, live: false, stoppedAt: this.stoppedAt, error: e instanceof Error ? e.message : String(e) });
+        this.emit?.(SNAPSHOT_EVENT, { stop: index, level: this.service.level, live: false, stoppedAt: this.stoppedAt, error: e instanceof Error ? e.message : String(e) });
       },
     );
   }
@@ -256,23 +304,39 @@ export class MmSessionExtension implements SessionExtension {
 
 export const LIVE_FEED_EVENT = 'mmscope/liveFeed';
 
+export interface MmExtensionOptions {
+  /** Variables references of the "Memory manager" scope start here. */
+  readonly referenceBase: number;
+  /** Sends custom DAP events (snapshotReady, liveFeed). */
+  readonly emit?: EventSink;
+  /** Serve the dashboard and the WebSocket feed on loopback (default true). */
+  readonly liveFeed?: boolean;
+  /**
+   * What the session knows of this target's kernel beyond its page tables: a memory-model
+   * description's evaluator (level 1), the tracing state (level 2). Called once per session.
+   */
+  readonly knowledge?: (target: Target) => MmExtensionKnowledge | undefined;
+  /** Called with the extension once it exists (e.g. to hand a CR3 tracer its addTracedSpace). */
+  readonly onCreated?: (extension: MmSessionExtension, target: Target) => void;
+}
+
 /**
- * Builds the extension when the kernel is an mmscope guest (it exports mm_debug_info). With
- * `liveFeed`, it also serves the dashboard and the WebSocket feed on loopback and announces
- * their URLs (with the token) in an `mmscope/liveFeed` event.
+ * Builds the memory-manager extension of a session, on any kernel (the level follows from what
+ * it knows: our descriptor, a description, nothing). With `liveFeed`, it also serves the
+ * dashboard and the WebSocket feed on loopback and announces their URLs (with the token) in an
+ * `mmscope/liveFeed` event.
  */
-export function mmExtensionFactory(referenceBase: number, emit?: EventSink, liveFeed = true): (target: Target) => SessionExtension | undefined {
+export function mmExtensionFactory(options: MmExtensionOptions): (target: Target) => SessionExtension | undefined {
   return (target) => {
-    const ext = new MmSessionExtension(target, referenceBase, emit);
-    // No descriptor: level 0 (translations in the current address space, hover notes).
-    if (!ext.service.available) return new LevelZeroSessionExtension(ext.service);
+    const ext = new MmSessionExtension(target, options.referenceBase, options.emit, options.knowledge?.(target) ?? {});
     target.once('exited', () => ext.dispose());
-    if (liveFeed) {
+    options.onCreated?.(ext, target);
+    if (options.liveFeed !== false) {
       startDashboardServer().then(
         (server) => {
           ext.feed = server.feed;
           target.once('exited', () => void server.close());
-          emit?.(LIVE_FEED_EVENT, { url: server.url, ws: server.wsUrl });
+          options.emit?.(LIVE_FEED_EVENT, { url: server.url, ws: server.wsUrl });
         },
         () => undefined, // no browser build: the session works without the dashboard
       );

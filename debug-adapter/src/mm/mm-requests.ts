@@ -1,13 +1,15 @@
 // The memory manager's part of the debug protocol, as plain data so the DAP session only
-// forwards: custom requests (mmscope/snapshot, mmscope/translate, mmscope/chain), the
+// forwards: custom requests (mmscope/snapshot, translate, spaces, openSpace, chain, console), the
 // "Memory manager" scope's variables, and the body of the event sent when a snapshot is ready.
+// Every answer is built from the stop's schema-3 document, at any level.
 
-import { MmService } from './mm-service';
-import { MmSnapshot } from './snapshot';
-import { SnapshotJson, snapshotToJson } from './snapshot-json';
+import { MmService, TranslateWhere } from './mm-service';
+import { ViewSnapshot } from './snapshot-json';
 import { Translation } from './translate';
+import type { SpaceJson } from './model/snapshot-document';
+import type { StopSnapshot } from './plugin/stop-snapshot';
 
-export const MM_REQUESTS = ['mmscope/snapshot', 'mmscope/translate', 'mmscope/chain', 'mmscope/console'] as const;
+export const MM_REQUESTS = ['mmscope/snapshot', 'mmscope/translate', 'mmscope/spaces', 'mmscope/openSpace', 'mmscope/chain', 'mmscope/console'] as const;
 export type MmRequest = (typeof MM_REQUESTS)[number];
 export const SNAPSHOT_EVENT = 'mmscope/snapshotReady';
 
@@ -38,26 +40,46 @@ export function isMmRequest(command: string): command is MmRequest {
   return (MM_REQUESTS as readonly string[]).includes(command);
 }
 
+/** A space without its mappings: what mmscope/spaces lists. */
+export type SpaceSummaryJson = Omit<SpaceJson, 'mappings' | 'shared' | 'tables'> & { readonly runs: number };
+
+export function spaceSummary(s: SpaceJson): SpaceSummaryJson {
+  const { mappings, shared: _shared, tables: _tables, ...rest } = s;
+  return { ...rest, runs: mappings.length };
+}
+
 /** Answers one custom request at the given stop. Throws MmRequestError for bad arguments. */
 export async function handleMmRequest(service: MmService, stop: number, command: MmRequest, args: Record<string, unknown> | undefined): Promise<unknown> {
   switch (command) {
     case 'mmscope/snapshot': {
       const snap = await service.snapshot(stop);
-      const body: { snapshot: SnapshotJson; previous?: SnapshotJson; diff?: MmService['diff'] } = { snapshot: snapshotToJson(snap) };
-      if (args?.withPrevious && service.previousSnapshot) body.previous = snapshotToJson(service.previousSnapshot);
+      const body: { snapshot: ViewSnapshot; previous?: ViewSnapshot; diff?: MmService['diff'] } = { snapshot: snap.document };
+      if (args?.withPrevious && service.previousSnapshot) body.previous = service.previousSnapshot.document;
       if (service.diff) body.diff = service.diff;
       return body;
     }
     case 'mmscope/translate': {
       const address = addressArgument(args?.address);
-      const pid = args?.pid === undefined ? undefined : num(args.pid, 'pid');
-      const t: Translation = await service.translate(stop, address, pid);
+      const where: TranslateWhere = {
+        ...(args?.pid !== undefined ? { pid: num(args.pid, 'pid') } : {}),
+        ...(args?.cr3 !== undefined ? { cr3: addressArgument(args.cr3, 'cr3') } : {}),
+      };
+      const t: Translation = await service.translate(stop, address, where);
       return t;
+    }
+    case 'mmscope/spaces': {
+      const doc = (await service.snapshot(stop)).document;
+      return { currentSpace: doc.currentSpace, spaces: doc.spaces.map(spaceSummary) };
+    }
+    case 'mmscope/openSpace': {
+      const space = await service.openSpace(stop, addressArgument(args?.cr3, 'cr3'));
+      return { space };
     }
     case 'mmscope/chain': {
       const id = num(args?.id, 'id');
-      const snap = snapshotToJson(await service.snapshot(stop));
-      const chain = snap.chains.find((c) => c.id === id);
+      const doc = (await service.snapshot(stop)).document;
+      if (!doc.chains) throw new MmRequestError("chains are our guest's (its mm_debug_info descriptor); this kernel has none");
+      const chain = doc.chains.find((c) => c.id === id);
       if (!chain) throw new MmRequestError(`there is no chain ${id}`);
       return { chain };
     }
@@ -68,33 +90,71 @@ export async function handleMmRequest(service: MmService, stop: number, command:
   }
 }
 
-/** The body of the snapshotReady event: a summary small enough to send at every stop. */
-export function snapshotEventBody(s: MmSnapshot): Record<string, number | boolean> {
-  return {
-    stop: s.stop,
-    chains: s.chains.length,
-    freeBlocks: s.blocks.free,
-    usedBlocks: s.blocks.used,
-    fragmentationPercent: s.blocks.fragmentationPercent,
-    findings: s.findings.length,
+/** The body of the snapshotReady event: a summary small enough to send at every stop, at any level. */
+export function snapshotEventBody(s: StopSnapshot): Record<string, unknown> {
+  const d = s.document;
+  const severity = { error: 0, warning: 0, info: 0 };
+  for (const f of d.findings) severity[f.severity]++;
+  const body: Record<string, unknown> = {
+    stop: d.stop,
+    level: d.level,
+    pagingMode: d.pagingMode,
+    currentSpace: d.currentSpace,
+    spaces: d.spaces.length,
+    processes: d.processes.length,
+    findings: d.findings.length,
+    findingsBySeverity: severity,
+    frames: d.frames.counts,
+    ...(d.frames.allocationCounts ? { frameAllocation: d.frames.allocationCounts } : {}),
     live: false,
   };
+  if (s.guest) {
+    const g = s.guest;
+    Object.assign(body, { chains: g.chains.length, freeBlocks: g.blocks.free, usedBlocks: g.blocks.used, fragmentationPercent: g.blocks.fragmentationPercent });
+  }
+  return body;
 }
 
-/** Variables of the "Memory manager" scope: the summary, one line each. */
-export function mmScopeVariables(s: MmSnapshot): { name: string; value: string }[] {
-  const cur = s.processes.find((p) => p.current);
-  const b = s.blocks;
-  return [
-    { name: 'current process', value: cur ? `pid ${cur.pid} ${cur.name}${cur.updMatchesKpd === false ? ' (KPD slice stale)' : ''}` : 'none' },
-    { name: 'cr3', value: `0x${s.registers.cr3.toString(16).padStart(8, '0')}` },
-    { name: 'blocks', value: `${s.geometry.blockCount} × 16 KiB: ${b.used} used, ${b.free} free, ${b.reserved} reserved` },
-    { name: 'fragmentation', value: `${b.fragmentationPercent}% (largest free run ${b.largestFreeRun} blocks)` },
-    { name: 'chains', value: String(s.chains.length) },
-    { name: 'processes', value: s.processes.map((p) => `${p.pid}:${p.name}`).join(', ') },
-    { name: 'XMS handles', value: String(s.xms.length) },
-    { name: 'DPMI blocks', value: String(s.dpmi.length) },
-    { name: 'defragmentations', value: `${s.counters.defragRuns} (${s.counters.defragMoved} blocks moved)` },
-    { name: 'findings', value: s.findings.length ? s.findings.map((f) => f.kind).join(', ') : 'none' },
+const LEVEL_TEXT: Record<string, string> = { '0': '0 (nothing described)', '1': '1 (memory-model description)', descriptor: "our descriptor (mm_debug_info)" };
+
+/** Variables of the "Memory manager" scope: the summary, one line each, for the level the document has. */
+export function mmScopeVariables(s: StopSnapshot): { name: string; value: string }[] {
+  const d = s.document;
+  const current = d.spaces.find((x) => x.id === d.currentSpace);
+  const counts = d.frames.counts;
+  const vars: { name: string; value: string }[] = [
+    { name: 'level', value: LEVEL_TEXT[String(d.level)] ?? String(d.level) },
+    { name: 'paging', value: d.pagingMode },
+    { name: 'cr3', value: typeof d.registers.cr3 === 'number' ? `0x${d.registers.cr3.toString(16).padStart(8, '0')}` : d.registers.cr3 },
+    { name: 'current space', value: current ? `${current.label}: ${current.pages} pages in ${current.mappings.length} runs` : 'none (paging off)' },
+    { name: 'address spaces', value: `${d.spaces.length} (${d.spaces.map((x) => x.id).join(', ')})` },
+    { name: 'frames', value: `${counts.mapped} mapped, ${counts.multi} multi, ${counts.table} tables, ${counts.unmapped} unmapped RAM, ${counts['not-ram']} not RAM` },
   ];
+  const g = s.guest;
+  if (g) {
+    const cur = g.processes.find((p) => p.current);
+    const b = g.blocks;
+    vars.push(
+      { name: 'current process', value: cur ? `pid ${cur.pid} ${cur.name}${cur.updMatchesKpd === false ? ' (KPD slice stale)' : ''}` : 'none' },
+      { name: 'blocks', value: `${g.geometry.blockCount} × 16 KiB: ${b.used} used, ${b.free} free, ${b.reserved} reserved` },
+      { name: 'fragmentation', value: `${b.fragmentationPercent}% (largest free run ${b.largestFreeRun} blocks)` },
+      { name: 'chains', value: String(g.chains.length) },
+      { name: 'processes', value: g.processes.map((p) => `${p.pid}:${p.name}`).join(', ') },
+      { name: 'XMS handles', value: String(g.xms.length) },
+      { name: 'DPMI blocks', value: String(g.dpmi.length) },
+      { name: 'defragmentations', value: `${g.counters.defragRuns} (${g.counters.defragMoved} blocks moved)` },
+    );
+  } else {
+    if (d.level === 1) {
+      const cur = d.processes.find((p) => p.current);
+      vars.push({ name: 'current process', value: cur ? `pid ${cur.pid} ${cur.name}` : 'none' });
+      vars.push({ name: 'processes', value: d.processes.length ? d.processes.map((p) => `${p.pid}:${p.name}`).join(', ') : 'none described' });
+      for (const a of d.allocators) vars.push({ name: `allocator ${a.name}`, value: `${a.shape}: ${a.used} used, ${a.free} free, ${a.reserved} reserved of ${a.total}` });
+      for (const h of d.heaps) vars.push({ name: `heap ${h.name}`, value: `${h.blocks.length} blocks, ${h.usedBytes} B used, ${h.freeBytes} B free` });
+      if (d.description?.errors.length) vars.push({ name: 'description mistakes', value: d.description.errors.map((e) => `${e.path}: ${e.message}`).join('; ') });
+    }
+  }
+  vars.push({ name: 'findings', value: d.findings.length ? [...new Set(d.findings.map((f) => f.kind))].join(', ') : 'none' });
+  if (d.tracing) vars.push({ name: 'tracing', value: `${d.tracing.enabled ? 'on' : 'off'}: ${d.tracing.tracedCalls} calls, ${d.tracing.callsPerSecond}/s, ${d.tracing.live.length} live` });
+  return vars;
 }

@@ -1,27 +1,58 @@
-// The memory-manager side of a debug session, without DAP: builds a snapshot at each stop
-// (once per stop), keeps the previous one for diffs, translates addresses, answers the debug
-// console's commands (vtop, chain, chains, pd), and reads the guest's last memory-manager event
-// for allocation breakpoints. The session calls it; it knows nothing of DAP or QEMU.
+// The memory-manager side of a debug session, without DAP, for any kernel: builds the snapshot
+// document at each stop (once per stop number) with the one builder, at the level the session
+// knows (our descriptor, a memory-model description, nothing), keeps the previous one for diffs,
+// keeps the address spaces seen at stops (and those named or traced), translates addresses in
+// any of them, answers the debug console's commands, and reads our guest's last memory-manager
+// event for allocation breakpoints. The session calls it; it knows nothing of DAP or QEMU.
 
 import { DebugSymbols } from '../symbols';
-import { ControlRegisters, MmSnapshot, PhysicalReader, buildSnapshot } from './snapshot';
+import { MmSnapshot, PhysicalReader } from './snapshot';
 import { SnapshotDiff, diffSnapshots } from './diff';
 import { makeSiteResolver, formatSite } from './site-resolver';
-import { CurrentPaging, Translation, TranslateError, translateAddress, translateCurrent } from './translate';
+import { Translation, TranslateError, translateAddress, translateCurrent } from './translate';
 import { formatSnapshot, formatTranslation } from './snapshot-text';
 import { chainFlagNames } from './snapshot-json';
 import { MmEvent, MM_EVENT_SIZE, decodeEvent } from './guest-structures';
 import { SourceSite } from './findings';
 import { decodeEntryFlags } from './paging-entry';
+import type { PagingRegisters } from './space-snapshot';
+import type { KnowledgeLevel, PhysicalRegionJson, SpaceJson, TracingJson } from './model/snapshot-document';
+import { tableSpaceId } from './model/space-model';
+import { KnownSpaces, topTableOf } from './plugin/known-spaces';
+import { DescribeFunction, KernelKnowledge, StopSnapshot, takeSnapshot } from './plugin/stop-snapshot';
+import { formatFrames, formatSpaces } from './document-text';
 
 export interface MmTargetAccess {
   readPhys: PhysicalReader;
-  readControlRegisters(): Promise<ControlRegisters>;
-  /** The paging registers exactly (any kernel, any mode), for level-0 translations. */
-  readPagingRegisters(): Promise<CurrentPaging>;
+  /** The paging registers exactly (any kernel, any mode) of the vCPU shown; while running, the last stop's. */
+  readPagingRegisters(): Promise<PagingRegisters>;
+  /** The paging registers of every vCPU at this stop (the spaces seen); default: the shown vCPU's. */
+  readEveryVcpuRegisters?(): Promise<PagingRegisters[]>;
+  /** QEMU's memory map (QMP), read once per session; undefined without QMP. */
+  physicalMemoryMap?(): Promise<readonly PhysicalRegionJson[] | undefined>;
+  /** MAXPHYADDR of the guest's CPU, when known. */
+  readonly physicalBits?: number;
+}
+
+export interface MmServiceOptions {
+  /** Level 1: evaluates the memory-model description at a stop (describe's `Describer.evaluate`). */
+  readonly describe?: DescribeFunction;
+  /** Where the description came from, for the document (`launch.json`, a file name). */
+  readonly descriptionSource?: string;
+  /** Level 2: the tracing state to put in every document. */
+  readonly tracing?: () => TracingJson | undefined;
+  /** Address spaces only seen or traced kept at most (default 64). */
+  readonly knownSpacesLimit?: number;
+}
+
+/** Where to translate: our guest's process, a described process (`pid`), or a space by its CR3. */
+export interface TranslateWhere {
+  readonly pid?: number;
+  readonly cr3?: bigint;
 }
 
 const hex = (n: number, w = 8): string => `0x${(n >>> 0).toString(16).padStart(w, '0')}`;
+const bigHex = (n: bigint): string => `0x${n.toString(16)}`;
 
 export class MmService {
   readonly descriptorPhys: number | undefined;
@@ -29,41 +60,137 @@ export class MmService {
   readonly eventHookAddress: number | undefined;
   private readonly eventPhys: number | undefined;
   readonly resolveSite: (address: number) => SourceSite | undefined;
-  private current: { stop: number; snapshot: Promise<MmSnapshot> } | undefined;
-  private previous: MmSnapshot | undefined;
+  /** The address spaces seen at stops, named by the user, or traced. */
+  readonly spaces: KnownSpaces;
+  private readonly knowledge: KernelKnowledge;
+  private regions: Promise<readonly PhysicalRegionJson[] | undefined> | undefined;
+  private current: { stop: number; snapshot: Promise<StopSnapshot>; previous: Promise<StopSnapshot | undefined> } | undefined;
+  private previous: StopSnapshot | undefined;
+  /** The previous snapshot of a stop whose snapshot is being built again (a space was opened). */
+  private pendingPrevious: Promise<StopSnapshot | undefined> | undefined;
   private lastDiff: SnapshotDiff | undefined;
+  /** The last stop noted, and the shown vCPU's registers then (what live snapshots and traced spaces use). */
+  private lastStop = 0;
+  private lastRegisters: PagingRegisters | undefined;
 
-  constructor(private readonly symbols: DebugSymbols, private readonly access: MmTargetAccess) {
-    const elf = symbols.elf;
-    const d = elf.symbolByName('mm_debug_info');
-    this.descriptorPhys = d ? symbols.virtualToLoad(d.value) : undefined;
-    this.eventHookAddress = elf.symbolByName('mm_event_hook')?.value;
-    const ev = elf.symbolByName('mm_last_event');
-    this.eventPhys = ev ? symbols.virtualToLoad(ev.value) : undefined;
-    this.resolveSite = makeSiteResolver(symbols);
+  /** `symbols`: the kernel's ELF (our descriptor is found through it); undefined when there is none (attached with only --gdb). */
+  constructor(symbols: DebugSymbols | undefined, private readonly access: MmTargetAccess, private readonly options: MmServiceOptions = {}) {
+    const elf = symbols?.elf;
+    const d = elf?.symbolByName('mm_debug_info');
+    this.descriptorPhys = d && symbols ? symbols.virtualToLoad(d.value) : undefined;
+    this.eventHookAddress = elf?.symbolByName('mm_event_hook')?.value;
+    const ev = elf?.symbolByName('mm_last_event');
+    this.eventPhys = ev && symbols ? symbols.virtualToLoad(ev.value) : undefined;
+    this.resolveSite = symbols ? makeSiteResolver(symbols) : () => undefined;
+    this.spaces = new KnownSpaces(options.knownSpacesLimit);
+    const descriptorPhys = this.descriptorPhys;
+    this.knowledge = {
+      ...(descriptorPhys !== undefined ? { descriptor: { descriptorPhys, resolveSite: this.resolveSite, adjust: (s: MmSnapshot) => this.withoutChainInFlight(s) } } : {}),
+      ...(options.describe ? { describe: options.describe } : {}),
+      ...(options.descriptionSource !== undefined ? { descriptionSource: options.descriptionSource } : {}),
+      ...(options.tracing ? { tracing: options.tracing } : {}),
+    };
   }
 
   /** True when the kernel is an mmscope guest (it exports mm_debug_info). */
-  get available(): boolean {
+  get hasDescriptor(): boolean {
     return this.descriptorPhys !== undefined;
   }
 
-  /** The snapshot at this stop (built once per stop number). Throws if the kernel is no mmscope guest. */
-  snapshot(stop: number): Promise<MmSnapshot> {
-    if (this.descriptorPhys === undefined) return Promise.reject(new Error('this kernel has no mm_debug_info, so mmscope cannot show its memory manager'));
+  /** What the documents of this session know: our descriptor, a description (1), or nothing (0). */
+  get level(): KnowledgeLevel {
+    return this.descriptorPhys !== undefined ? 'descriptor' : this.options.describe ? 1 : 0;
+  }
+
+  /** QEMU's memory map, read once per session (none without QMP, or when it cannot be read). */
+  private memoryMap(): Promise<readonly PhysicalRegionJson[] | undefined> {
+    this.regions ??= (this.access.physicalMemoryMap?.() ?? Promise.resolve(undefined)).catch(() => undefined);
+    return this.regions;
+  }
+
+  /**
+   * A stop happened (numbered `stop`): notes the CR3 of every vCPU as an address space seen.
+   * Never throws (a vCPU whose registers cannot be read is left out).
+   */
+  async noteStop(stop: number): Promise<void> {
+    this.lastStop = stop;
+    try {
+      const shown = await this.access.readPagingRegisters();
+      this.lastRegisters = shown;
+      const every = this.access.readEveryVcpuRegisters ? await this.access.readEveryVcpuRegisters().catch(() => [shown]) : [shown];
+      for (const r of every) this.spaces.noteSeen(r, stop);
+      this.spaces.noteSeen(shown, stop);
+    } catch {
+      // registers unreadable at this stop (the guest is gone): nothing seen
+    }
+  }
+
+  /**
+   * A CR3 tracer saw the kernel load `cr3` before stop `atStop` (helper "trace"): the space is
+   * listed from the next snapshot on (possibly stale: its tables may be reused since).
+   */
+  addTracedSpace(cr3: bigint, atStop: number): void {
+    const r = this.lastRegisters;
+    if (r) this.spaces.noteTraced(r, cr3, atStop);
+  }
+
+  /**
+   * The user names the space whose top table `cr3` gives: it is walked, counts for the frame map
+   * and the findings from now on, and this stop's snapshot is built again with it. Returns it.
+   */
+  async openSpace(stop: number, cr3: bigint): Promise<SpaceJson> {
+    const registers = await this.access.readPagingRegisters();
+    const top = this.spaces.name(registers, cr3);
+    if (top === undefined) throw new TranslateError('paging is off at this stop, so a CR3 names no address space');
+    if (this.current?.stop === stop) this.rebuild();
+    const doc = (await this.snapshot(stop)).document;
+    const space = doc.spaces.find((s) => s.topTable === Number(top)) ?? doc.spaces.find((s) => s.id === tableSpaceId(top));
+    if (!space) {
+      throw new TranslateError(
+        this.hasDescriptor ? "this kernel's snapshot shows its own address spaces (kernel and its processes' UPDs); translate with a pid instead" : `the space at ${bigHex(top)} is not in the snapshot`,
+      );
+    }
+    return space;
+  }
+
+  /** Drops this stop's snapshot so that the next request builds it again (the same stop number, the same previous). */
+  private rebuild(): void {
+    const c = this.current;
+    if (!c) return;
+    this.current = undefined;
+    this.pendingPrevious = c.previous;
+  }
+
+  /**
+   * The snapshot at this stop (built once per stop number). A negative number is a live snapshot
+   * (read while the guest runs, with the last stop's registers; its document carries that number). With our descriptor it throws
+   * while the guest has not filled mm_debug_info in.
+   */
+  snapshot(stop: number): Promise<StopSnapshot> {
     if (this.current?.stop === stop) return this.current.snapshot;
-    const descriptorPhys = this.descriptorPhys;
-    const done = this.current?.snapshot.catch(() => undefined);
+    const previous = this.pendingPrevious ?? (this.current?.snapshot.catch(() => undefined) ?? Promise.resolve(this.previous));
+    this.pendingPrevious = undefined;
+    const live = stop < 0;
     const snapshot = (async () => {
-      const prev = await done;
-      const registers = await this.access.readControlRegisters();
-      const built = await buildSnapshot({ read: this.access.readPhys, descriptorPhys, registers, resolveSite: this.resolveSite, stop });
-      const snap = await this.withoutChainInFlight(built);
+      const prev = await previous;
+      const registers = live && this.lastRegisters ? this.lastRegisters : await this.access.readPagingRegisters();
+      const snap = await takeSnapshot(
+        {
+          read: this.access.readPhys,
+          registers,
+          ...(this.access.physicalBits !== undefined ? { physicalBits: this.access.physicalBits } : {}),
+          regions: await this.memoryMap(),
+          spaces: this.spaces.requests(),
+          stop,
+          live,
+        },
+        this.knowledge,
+      );
       this.previous = prev;
-      this.lastDiff = prev ? diffSnapshots(prev, snap) : undefined;
+      this.lastDiff = prev?.guest && snap.guest ? diffSnapshots(prev.guest, snap.guest) : undefined;
       return snap;
     })();
-    this.current = { stop, snapshot };
+    this.current = { stop, snapshot, previous };
     return snapshot;
   }
 
@@ -79,26 +206,44 @@ export class MmService {
     return findings.length === snap.findings.length ? snap : { ...snap, findings };
   }
 
-  /** What changed since the snapshot of the previous stop (undefined at the first). */
+  /** What changed since the snapshot of the previous stop (our guest; undefined at the first). */
   get diff(): SnapshotDiff | undefined {
     return this.lastDiff;
   }
 
-  get previousSnapshot(): MmSnapshot | undefined {
+  get previousSnapshot(): StopSnapshot | undefined {
     return this.previous;
   }
 
   /**
-   * Where `address` lands. With our descriptor: in process `pid`'s space (default: the current
-   * one), with block, chain and site. Without (level 0, any kernel): in the current address space.
+   * Where `address` lands. With `cr3`: in the space that CR3 names (any kernel). With our
+   * descriptor: in process `pid`'s space (default: the current one), with block, chain and site.
+   * With a description: in process `pid`'s page directory. Else in the current address space.
    */
-  async translate(stop: number, address: number | bigint, pid?: number): Promise<Translation> {
-    if (this.descriptorPhys === undefined) {
-      if (pid !== undefined) throw new TranslateError('this kernel has no mm_debug_info, so only the current address space is known; translate without a pid');
-      return translateCurrent(await this.access.readPagingRegisters(), this.access.readPhys, BigInt(address));
+  async translate(stop: number, address: number | bigint, where: TranslateWhere = {}): Promise<Translation> {
+    const virtual = BigInt(address);
+    if (where.cr3 !== undefined) {
+      if (where.pid !== undefined) throw new TranslateError('give a pid or a cr3, not both');
+      const registers = await this.access.readPagingRegisters();
+      const top = topTableOf(registers, where.cr3);
+      if (top === undefined) throw new TranslateError('paging is off at this stop, so a CR3 names no address space');
+      return translateCurrent({ ...registers, cr3: where.cr3 }, this.access.readPhys, virtual, tableSpaceId(top) as `pt:${string}`);
     }
-    if (BigInt(address) > 0xffffffffn) throw new TranslateError(`0x${BigInt(address).toString(16)} is not a 32-bit address`);
-    return translateAddress(await this.snapshot(stop), this.access.readPhys, Number(address), pid);
+    if (this.descriptorPhys !== undefined) {
+      if (virtual > 0xffffffffn) throw new TranslateError(`0x${virtual.toString(16)} is not a 32-bit address`);
+      const guest = (await this.snapshot(stop)).guest as MmSnapshot;
+      return translateAddress(guest, this.access.readPhys, Number(virtual), where.pid);
+    }
+    if (where.pid !== undefined) {
+      const doc = (await this.snapshot(stop)).document;
+      const proc = doc.processes.find((p) => p.pid === where.pid);
+      if (!doc.processes.length) throw new TranslateError('this kernel has no mm_debug_info and no memory-model description names its processes, so only the current address space is known; translate without a pid (or give a cr3)');
+      if (!proc) throw new TranslateError(`there is no process ${where.pid}; the processes are ${doc.processes.map((p) => p.pid).join(', ')}`);
+      if (proc.directory === null) throw new TranslateError(`process ${proc.pid} (${proc.name}) has no page directory the description could read`);
+      const registers = await this.access.readPagingRegisters();
+      return translateCurrent({ ...registers, cr3: BigInt(proc.directory) }, this.access.readPhys, virtual, proc.pid);
+    }
+    return translateCurrent(await this.access.readPagingRegisters(), this.access.readPhys, virtual);
   }
 
   /** The guest's last memory-manager event (read at the mm_event_hook breakpoint). */
@@ -107,22 +252,44 @@ export class MmService {
     return decodeEvent(await this.access.readPhys(this.eventPhys, MM_EVENT_SIZE));
   }
 
-  /** Answers a debug-console line if it is one of ours (vtop, chain, chains, pd, mm); else undefined. */
+  /** Our guest's decoded snapshot at this stop; a clear sentence on any other kernel. */
+  private async guest(stop: number, cmd: string): Promise<MmSnapshot> {
+    const snap = await this.snapshot(stop);
+    if (!snap.guest) throw new Error(`${cmd} needs a kernel with mmscope's mm_debug_info descriptor (this one has none); try spaces, space CR3, frames or vtop`);
+    return snap.guest;
+  }
+
+  /** Answers a debug-console line if it is one of ours (vtop, spaces, space, frames, chain, chains, pd, mm); else undefined. */
   async console(stop: number, line: string): Promise<string | undefined> {
     const [cmd, ...args] = line.trim().split(/\s+/);
     const num = (s: string | undefined, what: string): number => {
       if (s === undefined || !/^(0[xX][0-9a-fA-F]+|\d+)$/.test(s)) throw new Error(`${cmd} needs ${what} as a number (decimal or 0x-hex)`);
       return Number(s);
     };
+    const big = (s: string | undefined, what: string): bigint => {
+      if (s === undefined || !/^(0[xX][0-9a-fA-F]+|\d+)$/.test(s) || BigInt(s) >= 1n << 64n) throw new Error(`${cmd} needs ${what} as a number below 2^64 (decimal or 0x-hex)`);
+      return BigInt(s);
+    };
     switch (cmd) {
       case 'vtop': {
-        if (!args.length) return 'usage: vtop ADDR [pid]';
-        return formatTranslation(await this.translate(stop, num(args[0], 'an address'), args[1] === undefined ? undefined : num(args[1], 'a pid'))).trimEnd();
+        if (!args.length) return 'usage: vtop ADDR [pid | cr3=CR3]';
+        if (args.length > 2) return 'usage: vtop ADDR [pid | cr3=CR3]';
+        const where: TranslateWhere = args[1] === undefined ? {} : /^cr3=/i.test(args[1]) ? { cr3: big(args[1].slice(4), 'a CR3 value') } : { pid: num(args[1], 'a pid') };
+        return formatTranslation(await this.translate(stop, big(args[0], 'an address'), where)).trimEnd();
       }
+      case 'spaces':
+        return formatSpaces((await this.snapshot(stop)).document);
+      case 'space': {
+        if (args.length !== 1) return 'usage: space CR3   (walks the address space that CR3 value names and keeps it in the views)';
+        const s = await this.openSpace(stop, big(args[0], 'a CR3 value'));
+        return formatSpaces({ spaces: [s], currentSpace: null }, { only: true });
+      }
+      case 'frames':
+        return formatFrames((await this.snapshot(stop)).document);
       case 'chain': {
         if (!args.length) return 'usage: chain ID';
         const id = num(args[0], 'a chain ID');
-        const c = (await this.snapshot(stop)).chains.find((x) => x.id === id);
+        const c = (await this.guest(stop, 'chain')).chains.find((x) => x.id === id);
         if (!c) return `there is no chain ${id} (a chain ID is the index of its first block)`;
         return [
           `chain ${id} (${hex(id, 1)}): ${c.blockCount} blocks, ${chainFlagNames(c.flags).join(', ') || 'no flags'}, owner ${c.owner.kind} #${c.owner.seq}`,
@@ -135,9 +302,9 @@ export class MmService {
       }
       case 'chains':
       case 'mm':
-        return formatSnapshot(await this.snapshot(stop), { maxChains: cmd === 'chains' ? 100000 : 40 }).trimEnd();
+        return formatSnapshot(await this.guest(stop, cmd), { maxChains: cmd === 'chains' ? 100000 : 40 }).trimEnd();
       case 'pd': {
-        const snap = await this.snapshot(stop);
+        const snap = await this.guest(stop, 'pd');
         const pid = args[0] === undefined ? undefined : num(args[0], 'a pid');
         const proc = pid === undefined ? undefined : snap.processes.find((p) => p.pid === pid);
         if (pid !== undefined && !proc) return `there is no process ${pid}`;

@@ -48,12 +48,12 @@ export function virtualText(v: number | string): string {
 }
 
 export function formatTranslation(t: Translation): string {
-  const where = t.space === 'current' ? 'the current address space' : t.space === 'kernel' ? 'the kernel' : `process ${t.space}`;
+  const where = t.space === 'current' ? 'the current address space' : t.space === 'kernel' ? 'the kernel' : typeof t.space === 'string' ? `the address space ${t.space}` : `process ${t.space}`;
   const lines = [`${virtualText(t.virtual)} in ${where}${t.directorySource ? ` (directory: ${t.directorySource.toUpperCase()})` : ''}`];
   for (const line of translationStepLines(t, (step) => translationTableName(t, step), ' (in the PCB)')) lines.push(`  ${line}`);
   if (t.notMapped) {
     lines.push(`  not mapped: ${t.notMapped}`);
-  } else if (t.space === 'current') {
+  } else if (!t.directorySource) {
     lines.push(`  physical ${hex(t.physical ?? 0)} (${pageSizeName(t.pageSize ?? 4096)} page, ${t.writable ? 'writable' : 'read-only'}, ${t.user ? 'user' : 'kernel'}${t.nx ? ', no execute' : ''})`);
   } else {
     lines.push(`  physical ${hex(t.physical ?? 0)} (${pageSizeName(t.pageSize ?? 4096)} page), block ${t.block ?? '-'}`);
@@ -66,7 +66,7 @@ export function formatTranslation(t: Translation): string {
 export function formatTranslationNote(t: Translation): string {
   if (t.notMapped) return `not mapped (${t.notMapped})`;
   const parts = [`phys ${hex(t.physical ?? 0)}`];
-  if (t.space === 'current') {
+  if (!t.directorySource) {
     parts.push(`${pageSizeName(t.pageSize ?? 4096)} page`, `${t.writable ? 'rw' : 'ro'}${t.nx ? ' nx' : ''} ${t.user ? 'user' : 'kernel'}`);
     return parts.join(' · ');
   }

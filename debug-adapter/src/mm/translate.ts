@@ -17,7 +17,12 @@ import { SourceSite } from './findings';
  * in the current address space (`space: 'current'`), the walker's steps alone.
  */
 export interface Translation extends AddressTranslation {
-  readonly space: 'kernel' | 'current' | number;
+  /**
+   * Our guest: 'kernel' or the pid. Any other kernel (the walker's steps alone): 'current' (CR3
+   * now), a process's pid (a description's, through its page directory), or the SpaceJson id of
+   * a space named by its CR3 (`pt:0x…`).
+   */
+  readonly space: 'kernel' | 'current' | number | `pt:${string}`;
   /** Our guest: where the directory entry came from, the KPD or the process's UPD (its copy in the PCB). */
   readonly directorySource?: 'kpd' | 'upd';
   readonly block?: number;
@@ -43,10 +48,13 @@ export interface CurrentPaging {
   readonly efer: bigint;
 }
 
-/** Level 0: `virtual` in the current address space (the one CR3 names), in whatever mode the CPU is in. */
-export async function translateCurrent(paging: CurrentPaging, read: PhysicalReader, virtual: bigint): Promise<Translation> {
+/**
+ * Level 0: `virtual` in the address space `paging.cr3` names, in whatever mode the CPU is in;
+ * `space` says which one it is (default: the current one, CR3 now).
+ */
+export async function translateCurrent(paging: CurrentPaging, read: PhysicalReader, virtual: bigint, space: Translation['space'] = 'current'): Promise<Translation> {
   const model = pagingModel({ cr0: paging.cr0, cr4: paging.cr4, efer: paging.efer });
-  return { ...(await translateVirtual(model, paging.cr3, virtual, (a, n) => read(Number(a), n))), space: 'current' };
+  return { ...(await translateVirtual(model, paging.cr3, virtual, (a, n) => read(Number(a), n))), space };
 }
 
 /**

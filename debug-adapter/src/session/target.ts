@@ -485,9 +485,11 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
     await this.access.writeRegister(name, value);
   }
 
-  async readExactRegisters(): Promise<ReadonlyMap<string, bigint>> {
+  /** The registers of vCPU `thread` (default: the selected one) with their exact values, read once per stop. */
+  async readExactRegisters(thread?: number): Promise<ReadonlyMap<string, bigint>> {
     this.requireStopped('read registers');
-    return this.access.exactRegisters();
+    if (thread !== undefined) this.requireThread(thread);
+    return this.access.exactRegisters(thread);
   }
 
   get addressWidth(): AddressWidth {
