@@ -210,10 +210,14 @@ class Dashboard {
     const chainAt = new Map<string, ChainView>();
     for (const c of s.chains ?? []) for (const m of c.mappedAt) chainAt.set(`${m.space}:${m.virtual}`, c);
     const spaces = new Map(s.spaces.map((x) => [x.id, x]));
+    const changes = this.state.changes;
+    const changedSpaces = new Set((changes?.spaces ?? []).filter((c) => c.kind !== 'removed').map((c) => c.id));
+    const newPids = new Set((changes?.processes ?? []).filter((c) => c.kind === 'added').map((c) => c.pid));
     for (const p of s.processes) {
       const space = p.space !== null ? spaces.get(p.space) : undefined;
       const box = el('div', undefined, 'process');
       box.dataset.pid = String(p.pid);
+      if (newPids.has(p.pid) || (p.space !== null && changedSpaces.has(p.space))) box.classList.add('changed');
       const title = el('div', `${p.current ? '▶ ' : ''}pid ${p.pid} ${p.name} · ${p.state}`, 'process-title');
       if ((p as { updMatchesKpd?: boolean | null }).updMatchesKpd === false) title.append(el('span', ' KPD slice stale', 'warning'));
       title.append(el('span', space ? ` · ${Math.round(bytesOf(space) / 1024)} KiB mapped in ${space.mappings.length} runs` : ' · no address space read', 'muted'));
@@ -225,6 +229,7 @@ class Dashboard {
       for (const space of s.spaces) {
         const box = el('div', undefined, 'process');
         box.dataset.space = space.id;
+        if (changedSpaces.has(space.id)) box.classList.add('changed');
         const stale = !space.current && !space.sources.some((x) => x === 'current' || x === 'process' || x === 'named');
         const title = el('div', `${space.current ? '▶ ' : ''}${space.label} · ${space.paging}`, 'process-title');
         title.append(el('span', ` · ${space.sources.join(', ')}${stale ? ' · possibly stale' : ''} · ${Math.round(bytesOf(space) / 1024)} KiB mapped in ${space.mappings.length} runs`, 'muted'));

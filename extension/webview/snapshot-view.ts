@@ -52,4 +52,8 @@ export interface ChangesView {
   readonly mappings?: readonly { readonly space: 'kernel' | number | string; readonly kind: string; readonly virtual: number | string; readonly length: number | string }[];
   readonly newFindings?: readonly FindingView[];
   readonly changedBlocks?: readonly number[];
+  /** Any kernel (the document diff): spaces added, removed or remapped, by SpaceJson id. */
+  readonly spaces?: readonly { readonly id: string; readonly kind: string }[];
+  readonly processes?: readonly { readonly pid: number; readonly kind: string }[];
+  readonly framesChanged?: boolean;
 }
