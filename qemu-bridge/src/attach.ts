@@ -10,6 +10,7 @@ import { GdbstubTier, PhysicalMemoryTier, QmpTier, RamFileTier } from './memory-
 import { HostPort } from './host-port';
 import { InvalidRangeError, NoMemoryTierError } from './errors';
 import type { QemuInstance } from './qemu-launcher';
+import { parseFlatMemoryMap, PhysicalRegion } from './memory-map';
 
 export interface AttachOptions {
   gdb?: HostPort;
@@ -122,6 +123,15 @@ export class QemuSession {
     if (!this.rsp) throw new NoMemoryTierError('read the paging registers');
     const r = await this.rsp.readRegisters();
     return { cr0: r.big('cr0'), cr3: r.big('cr3'), cr4: r.big('cr4'), efer: r.bytes('efer') ? r.big('efer') : 0n };
+  }
+
+  /**
+   * QEMU's physical memory map (`info mtree -f` over QMP: RAM, ROM and device regions of the system
+   * address space), or undefined without QMP. Throws only if QMP fails.
+   */
+  async physicalMemoryMap(): Promise<PhysicalRegion[] | undefined> {
+    if (!this.qmp) return undefined;
+    return parseFlatMemoryMap(await this.qmp.humanMonitorCommand('info mtree -f'));
   }
 
   /** CR3 now (needs the gdbstub and a stopped guest). */

@@ -12,6 +12,7 @@ export * from './qmp-framing';
 export * from './qmp-messages';
 export * from './qmp-client';
 export * from './hmp-parsers';
+export * from './memory-map';
 export * from './page-walker';
 export * from './memory-tiers';
 export * from './guest-memory';

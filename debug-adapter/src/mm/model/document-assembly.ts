@@ -78,7 +78,7 @@ export function assembleDocument(input: DocumentInput): SnapshotDocument {
       frameSize: 4096,
       count: map.count,
       ramKnown: map.ramKnown,
-      regions: input.regions ?? [],
+      regions: (input.regions ?? []).map((g) => ({ base: g.base, size: g.size, kind: g.kind, name: g.name })),
       mapping: map.runs,
       ...(allocation ? { allocation, allocationCounts: allocationCounts(allocation) } : {}),
       counts: map.counts,
