@@ -10,6 +10,8 @@ import { execFile } from 'child_process';
 import * as path from 'path';
 import { parseInfoTlb, parseXpBytes, TlbEntry } from '../../qemu-bridge/src';
 import { bootLinuxGuest, LINUX_MODES } from '../../qemu-bridge/test/fixtures/linux-guests';
+import type { SnapshotDocument, SpaceJson } from '../src/mm/model/snapshot-document';
+import { compareSpaceWithTlb } from './space-oracle';
 
 const BIN = path.resolve(__dirname, '..', '..', '..', 'bin', 'mmscope.js');
 
@@ -22,37 +24,8 @@ function mmscope(args: string[]): Promise<{ code: number; stdout: string; stderr
 }
 
 type Json = number | string;
-interface Level0 {
-  schema: number;
-  level: number;
-  paging: string;
-  pages: number;
-  mappings: { va: Json; pa: number; size: Json; flags: number; nx: boolean; pageSize: number; writable: boolean; user: boolean }[];
-  shared: { va: Json; sameAs: Json; span: Json; pages: number }[];
-}
-
+type Level0 = SpaceJson;
 const big = (v: Json): bigint => BigInt(v);
-
-/** Finds `v` in sorted ranges [start, start + size). */
-function find<T>(xs: readonly T[], v: bigint, start: (x: T) => bigint, size: (x: T) => bigint): T | undefined {
-  let lo = 0;
-  let hi = xs.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (start(xs[mid]) <= v) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  const x = xs[hi];
-  return x !== undefined && v < start(x) + size(x) ? x : undefined;
-}
-
-/** info tlb's nine letters (X G P D A C T U W) of a run: its NX, and the leaf entries' low 12 bits. */
-function letters(m: Level0['mappings'][number]): string {
-  const f = m.flags;
-  const l = (on: boolean, c: string): string => (on ? c : '-');
-  return [l(m.nx, 'X'), l((f & 0x100) !== 0, 'G'), l(m.pageSize > 4096, 'P'), l((f & 0x40) !== 0, 'D'), l((f & 0x20) !== 0, 'A'),
-    l((f & 0x10) !== 0, 'C'), l((f & 8) !== 0, 'T'), l((f & 4) !== 0, 'U'), l((f & 2) !== 0, 'W')].join('');
-}
 
 for (const mode of LINUX_MODES.filter((m) => m.kind === 'pae' || m.kind === 'x86-64')) {
   describe(`mmscope snapshot and translate on ${mode.mode} with no kernel ELF (level 0)`, function () {
@@ -66,8 +39,10 @@ for (const mode of LINUX_MODES.filter((m) => m.kind === 'pae' || m.kind === 'x86
         const attach = ['--gdb', `${qemu.gdb.host}:${qemu.gdb.port}`, '--ram', qemu.ramPath as string];
         const r = await mmscope(['snapshot', ...attach, '--json']);
         assert.strictEqual(r.code, 0, r.stderr);
-        const j = JSON.parse(r.stdout) as Level0;
-        assert.deepStrictEqual([j.schema, j.level, j.paging], [3, 0, mode.kind]);
+        const doc = JSON.parse(r.stdout) as SnapshotDocument;
+        assert.deepStrictEqual([doc.schema, doc.level, doc.pagingMode], [3, 0, mode.kind]);
+        const j = doc.spaces.find((x) => x.id === doc.currentSpace) as Level0;
+        assert.ok(j?.current, 'the current space is in the document');
         const tlb = parseInfoTlb(await qmp.humanMonitorCommand('info tlb', 30_000));
         assert.ok(tlb.length > 300, `info tlb lists ${tlb.length} pages`);
         if (mode.kind === 'x86-64') {
@@ -75,29 +50,7 @@ for (const mode of LINUX_MODES.filter((m) => m.kind === 'pae' || m.kind === 'x86
           assert.ok(j.mappings.some((m) => typeof m.va === 'string' && /^0xffff/.test(m.va)), 'kernel-half addresses are hex strings');
           assert.ok(j.mappings.every((m) => typeof m.va === 'string' || m.va <= Number.MAX_SAFE_INTEGER));
         }
-        const runs = [...j.mappings].sort((a, b) => (big(a.va) < big(b.va) ? -1 : 1));
-        const shared = [...j.shared].sort((a, b) => (big(a.va) < big(b.va) ? -1 : 1));
-        const differ: string[] = [];
-        let throughFolds = 0;
-        for (const e of tlb) {
-          let v = e.virtualExact;
-          let folds = 0;
-          let run = find(runs, v, (m) => big(m.va), (m) => big(m.size));
-          while (!run && folds < 16) {
-            const fold = find(shared, v, (x) => big(x.va), (x) => big(x.span));
-            if (!fold) break;
-            v = v - big(fold.va) + big(fold.sameAs);
-            folds++;
-            run = find(runs, v, (m) => big(m.va), (m) => big(m.size));
-          }
-          if (folds) throughFolds++;
-          // QEMU 7.2's PAE info tlb leaves NX in its physical column (facts): 52 bits.
-          const physical = e.physicalExact & ((1n << 52n) - 1n);
-          // `info tlb`'s X is the leaf entry's NX; the snapshot's nx is the page's (any level's NX forbids execution): a leaf's X implies it.
-          const ours = run ? `${(BigInt(run.pa) + (v - big(run.va))).toString(16)} ${letters(run).slice(1)}` : 'missing';
-          const nxOk = !run || e.flags[0] !== 'X' || run.nx;
-          if ((ours !== `${physical.toString(16)} ${e.flags.slice(1)}` || !nxOk) && differ.length < 10) differ.push(`${e.virtualExact.toString(16)}: ours ${ours} nx=${run?.nx}, QEMU ${physical.toString(16)} ${e.flags}`);
-        }
+        const { differ, throughFolds } = compareSpaceWithTlb(j, tlb);
         assert.deepStrictEqual(differ, [], `pages of info tlb that differ (of ${tlb.length})`);
         assert.strictEqual(j.pages, tlb.length, 'the snapshot counts every page QEMU lists');
         // Translations: the first kernel page, one in the middle, the last, and a user page when there is one.

@@ -7,6 +7,7 @@ import { execFile } from 'child_process';
 import * as path from 'path';
 import { QemuInstance, QmpClient, launchQemu, parseInfoTlb } from '../../qemu-bridge/src';
 import { KERNEL } from './guest-snapshot';
+import type { SnapshotDocument, SpaceJson } from '../src/mm/model/snapshot-document';
 
 const BIN = path.resolve(__dirname, '..', '..', '..', 'bin', 'mmscope.js');
 
@@ -140,8 +141,11 @@ describe('mmscope snapshot and translate (CLI)', function () {
       const noKernel = attach.slice(0, attach.indexOf('--kernel'));
       const r = await mmscope(['snapshot', ...noKernel, '--json']);
       assert.strictEqual(r.code, 0, r.stderr);
-      const j = JSON.parse(r.stdout) as { schema: number; level: number; paging: string; pages: number; mappings: { va: number; pa: number; size: number; flags: number; nx: boolean; pageSize: number }[] };
-      assert.deepStrictEqual([j.schema, j.level, j.paging], [3, 0, 'x86-32']);
+      const doc = JSON.parse(r.stdout) as SnapshotDocument;
+      assert.deepStrictEqual([doc.schema, doc.level, doc.pagingMode], [3, 0, 'x86-32']);
+      const j = doc.spaces.find((x) => x.id === doc.currentSpace) as SpaceJson & { mappings: { va: number; size: number }[] };
+      assert.ok(j && j.current, 'the document has the current space');
+      assert.strictEqual(BigInt(j.cr3), BigInt(doc.registers.cr3));
       // Expand the runs page by page (4 MiB pages as QEMU lists them: one line each).
       const ours: string[] = [];
       for (const m of j.mappings) {
@@ -163,7 +167,8 @@ describe('mmscope snapshot and translate (CLI)', function () {
         assert.deepStrictEqual(ours1.steps.map((x) => x.level), e.large ? ['PD'] : ['PD', 'PT']);
       }
       const text = await mmscope(['snapshot', ...noKernel]);
-      assert.match(text.stdout, /^32-bit paging, CR3 0x[0-9a-f]+ \(no memory-manager description: level 0\)/);
+      assert.match(text.stdout, /^32-bit paging, CR3 0x[0-9a-f]+ \(level 0: nothing described\)/);
+      assert.match(text.stdout, /^\* pt:0x[0-9a-f]+ +CR3 0x[0-9a-f]+: \d+ pages in \d+ runs/m);
     } finally {
       await q.cont();
       q.close();

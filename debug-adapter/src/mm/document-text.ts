@@ -30,7 +30,8 @@ export function formatSpaces(doc: Pick<SnapshotDocument, 'spaces' | 'currentSpac
   for (const s of doc.spaces) {
     const seen = s.firstSeenStop !== undefined ? `, seen at stops ${s.firstSeenStop}..${s.lastSeenStop}` : '';
     const stale = !s.current && !s.sources.some((x) => x === 'current' || x === 'process' || x === 'named') ? ' (possibly stale)' : '';
-    lines.push(`${s.current ? '*' : ' '} ${s.id.padEnd(20)} ${s.label}: CR3 ${hex(s.cr3, 1)}, ${s.pages} pages in ${s.mappings.length} runs, ${s.tablesRead} tables; ${s.sources.join(', ')}${seen}${stale}`);
+    const cr3 = s.label.startsWith('CR3 ') ? '' : ` (CR3 ${hex(s.cr3, 1)})`;
+    lines.push(`${s.current ? '*' : ' '} ${s.id.padEnd(20)} ${s.label}${cr3}: ${s.pages} pages in ${s.mappings.length} runs, ${s.tablesRead} tables; ${s.sources.join(', ')}${seen}${stale}`);
   }
   return lines.join('\n');
 }
