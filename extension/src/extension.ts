@@ -155,6 +155,10 @@ export function activate(context: vscode.ExtensionContext): void {
       // every view says why instead of showing the last stop's data or "no findings".
       const unavailable = store.unavailable;
       for (const v of views) if (v.view) v.view.message = unavailable;
+      // A kernel with nothing described has no allocator to show: say how to describe one.
+      if (chains.view && !unavailable && c.snapshot && c.state !== 'none' && allocatorsViewTitle(c.snapshot) === 'Allocators' && !chains.topLevel().length) {
+        chains.view.message = 'No allocator is described: a "memoryModel" in the launch configuration names the kernel\'s allocators, processes and heaps.';
+      }
       void vscode.commands.executeCommand('setContext', 'mmscope.snapshotError', unavailable !== undefined);
       if (c.fetchMs !== undefined) lastRefreshMs = c.fetchMs + (Date.now() - t0);
       const stoppedAt = store.lastSummary?.stoppedAt;
