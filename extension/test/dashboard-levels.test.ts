@@ -43,6 +43,14 @@ describe('dashboard in headless Chromium on kernels that are not ours', function
   });
 
   const text = (selector: string): Promise<string> => page.locator(selector).first().innerText();
+  /** Waits for the page to show snapshot `seq` (polled from here: the page's CSP forbids evaluating strings). */
+  const shows = async (seq: number): Promise<void> => {
+    const end = Date.now() + 30_000;
+    while (Number(await page.getAttribute('body', 'data-seq')) !== seq) {
+      if (Date.now() > end) throw new Error(`the page does not show snapshot ${seq}`);
+      await page.waitForTimeout(100);
+    }
+  };
 
   it('shows a level-0 kernel: frame map and legend, the spaces seen, no allocator, generic findings', async () => {
     assert.ok(server);
@@ -50,7 +58,7 @@ describe('dashboard in headless Chromium on kernels that are not ours', function
     page.on('pageerror', (e) => errors.push(e.message));
     const seq = server.feed.publish({ document: levelZeroDocument() as ViewSnapshot }, { live: false });
     await page.goto(server.url, { timeout: 30_000 });
-    await page.waitForFunction(`Number(document.body.dataset.seq) === ${seq}`, undefined, { timeout: 30_000 });
+    await shows(seq);
     assert.strictEqual(await page.getAttribute('body', 'data-level'), '0');
     assert.strictEqual(await page.getAttribute('#memory-map canvas', 'data-mode'), 'frames');
     assert.match(await text('#map-caption'), /^3 GiB of frames · one cell = \d+ frames/);
@@ -74,7 +82,7 @@ describe('dashboard in headless Chromium on kernels that are not ours', function
   it('then a level-1 snapshot: allocators and heaps, processes with their spaces, the allocators in the map', async () => {
     assert.ok(server);
     const seq = server.feed.publish({ document: levelOneDocument() as ViewSnapshot }, { live: true });
-    await page.waitForFunction(`Number(document.body.dataset.seq) === ${seq}`, undefined, { timeout: 30_000 });
+    await shows(seq);
     assert.strictEqual(await page.getAttribute('body', 'data-level'), '1');
     const rows = await page.locator('#chains tbody tr').allInnerTexts();
     assert.deepStrictEqual(rows.map((r) => r.split('\t')[0]), ['kmem', 'buddy', 'kheap']);
