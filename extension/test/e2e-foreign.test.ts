@@ -237,9 +237,13 @@ describe('end to end in VS Code: your own kernel (pick a kernel, F5, the Screen 
     // The Breakpoints view's input row comes at the end of its list, below the exception filters:
     // give that view the room (collapse the panes above it) so that the row is drawn.
     await command('View: Show Run and Debug');
+    // A tooltip of the view's toolbar (the Start Debugging button's) may lie over the headers: the
+    // clicks go to the headers themselves, not to whatever is on top at their position.
+    await page.mouse.move(800, 400);
+    await page.keyboard.press('Escape');
     for (const title of ['Variables', 'Watch', 'Call Stack']) {
       const h = page.locator('.pane-header', { hasText: new RegExp(`^\\s*${title}`, 'i') }).first();
-      if ((await h.getAttribute('aria-expanded').catch(() => null)) === 'true') await h.click();
+      if ((await h.getAttribute('aria-expanded').catch(() => null)) === 'true') await h.dispatchEvent('click');
     }
     await command('Add Function Breakpoint');
     const input = page.locator('.debug-breakpoints input, .pane-body .monaco-list-row input').last();
