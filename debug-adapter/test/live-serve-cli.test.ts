@@ -93,7 +93,7 @@ describe('mmscope serve and demo (CLI)', function () {
     const hello = c.state.hello;
     assert.ok(hello);
     assert.strictEqual(hello.guest?.kernelSha256, crypto.createHash('sha256').update(fs.readFileSync(KERNEL)).digest('hex'));
-    assert.strictEqual(hello.guest?.blockCount, c.state.snapshot?.geometry.blockCount);
+    assert.strictEqual(hello.guest?.blockCount, c.state.snapshot?.geometry?.blockCount);
     assert.strictEqual(hello.refresh.kind, 'ram-file');
     assert.strictEqual(c.state.state, 'running');
     assert.ok(c.messages.some((m) => m.type === 'delta' && m.live), 'snapshots taken while the guest runs are marked live');

@@ -3,7 +3,7 @@
 // each new snapshot to the server. Out-of-step deltas ask the feed for a resync.
 
 import WebSocket from 'ws';
-import { SnapshotJson } from '../../debug-adapter/src/mm/snapshot-json';
+import type { ViewSnapshot } from '../src/view-snapshot';
 import { FeedState } from '../webview/feed-state';
 
 export class FeedSubscription {
@@ -11,7 +11,7 @@ export class FeedSubscription {
   private readonly state = new FeedState();
   closed = false;
 
-  constructor(url: string, private readonly onSnapshot: (snapshot: SnapshotJson, live: boolean) => void, onError: (message: string) => void = () => undefined) {
+  constructor(url: string, private readonly onSnapshot: (snapshot: ViewSnapshot, live: boolean) => void, onError: (message: string) => void = () => undefined) {
     this.socket = new WebSocket(url, 'mmscope-live.v1');
     this.socket.on('message', (data) => this.receive(String(data)));
     this.socket.on('error', (e) => onError(`live feed: ${e.message}`));
@@ -31,7 +31,7 @@ export class FeedSubscription {
       return;
     }
     if ((update.kind === 'snapshot' || update.kind === 'delta') && this.state.snapshot) {
-      this.onSnapshot(this.state.snapshot as unknown as SnapshotJson, this.state.live);
+      this.onSnapshot(this.state.snapshot as unknown as ViewSnapshot, this.state.live);
     }
   }
 

@@ -1,8 +1,10 @@
-// Findings as diagnostics at the allocation site involved: a leaked chain shows in the Problems
-// panel at the line that allocated it. Findings without a known site are left to the Findings view.
+// Findings as diagnostics at the allocation site involved: a leaked chain, a double free or a
+// frame used after it was freed shows in the Problems panel at the line that allocated it (the
+// finding's own site, or for our guest the site of its chain). Findings without a known site are
+// left to the Findings view.
 
-import { SnapshotJson } from '../../debug-adapter/src/mm/snapshot-json';
-import { Finding } from '../../debug-adapter/src/mm/findings';
+import type { FindingDocJson, SiteJson } from '../../debug-adapter/src/mm/model/snapshot-document';
+import type { ViewSnapshot } from '../src/view-snapshot';
 
 export interface SiteDiagnostic {
   /** The site's file as the snapshot names it. */
@@ -14,8 +16,9 @@ export interface SiteDiagnostic {
   readonly code: string;
 }
 
-export function findingDiagnostics(snap: SnapshotJson): SiteDiagnostic[] {
-  const site = (f: Finding): Finding['site'] => f.site ?? (f.chain !== undefined ? snap.chains.find((c) => c.id === f.chain)?.site ?? undefined : undefined);
+export function findingDiagnostics(snap: ViewSnapshot): SiteDiagnostic[] {
+  const site = (f: FindingDocJson): SiteJson | undefined =>
+    f.site ?? (f.chain !== undefined ? snap.chains?.find((c) => c.id === f.chain)?.site ?? undefined : undefined);
   const out: SiteDiagnostic[] = [];
   for (const f of snap.findings) {
     const s = site(f);

@@ -3,7 +3,8 @@
 // evaluate expressions and translate addresses (requests). A live-feed client can push the same
 // notification later (see ServerSnapshotParams), so the server does not care where data comes from.
 
-import { SnapshotJson } from '../../debug-adapter/src/mm/snapshot-json';
+import type { JsonAddress } from '../../debug-adapter/src/mm/model/snapshot-document';
+import type { ViewSnapshot } from '../src/view-snapshot';
 import { Translation } from '../../debug-adapter/src/mm/translate';
 import { EvaluatedValue } from '../src/mm-data-source';
 
@@ -11,7 +12,7 @@ import { EvaluatedValue } from '../src/mm-data-source';
 export const SNAPSHOT_NOTIFICATION = 'mmscope/snapshot';
 export interface ServerSnapshotParams {
   readonly state: 'none' | 'running' | 'stopped';
-  readonly snapshot?: SnapshotJson;
+  readonly snapshot?: ViewSnapshot;
 }
 
 /**
@@ -33,10 +34,13 @@ export type EvaluateResult = EvaluatedValue | null;
 /** Server → client: translate an address in a process's space (default: current). Null when it cannot. */
 export const TRANSLATE_REQUEST = 'mmscope/translate';
 export interface TranslateParams {
-  readonly address: number;
+  /** Exact: a number below 2^53, else `0x` hex. */
+  readonly address: JsonAddress;
   readonly pid?: number;
 }
 export type TranslateResult = Translation | null;
 
 /** The command a code lens runs (registered by the extension). */
 export const REVEAL_CHAIN_COMMAND = 'mmscope.revealChain';
+/** The command a traced allocation's lens runs: shows the Allocators view (its tracing node lists the sites). */
+export const SHOW_ALLOCATORS_COMMAND = 'mmscope.chains.focus';

@@ -1,6 +1,7 @@
-// mmscope's language server for the guest's C sources. While a debug session is stopped: hover
-// shows values and address translations, code lenses count the live chains each allocation call
-// site holds, and findings appear as diagnostics at their allocation site. Data comes from the
+// mmscope's language server for the kernel's C sources (ours or any other). While a debug session
+// is stopped: hover shows values and address translations (exact 64-bit addresses), code lenses
+// count what each allocation call site holds live (our guest's chains; any kernel's traced
+// allocations at level 2), and findings appear as diagnostics at their allocation site. Data comes from the
 // extension (SNAPSHOT_NOTIFICATION pushes, EVALUATE/TRANSLATE requests): see protocol.ts.
 
 import {
@@ -17,7 +18,7 @@ import {
   createConnection,
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import { SnapshotJson } from '../../debug-adapter/src/mm/snapshot-json';
+import type { ViewSnapshot } from '../src/view-snapshot';
 import { allocationLenses } from './allocation-lenses';
 import { expressionAt } from './c-expression';
 import { findingDiagnostics } from './findings-diagnostics';
@@ -27,6 +28,7 @@ import {
   EvaluateParams,
   EvaluateResult,
   REVEAL_CHAIN_COMMAND,
+  SHOW_ALLOCATORS_COMMAND,
   SNAPSHOT_NOTIFICATION,
   LIVE_FEED_NOTIFICATION,
   LiveFeedParams,
@@ -44,7 +46,7 @@ import { FeedSubscription } from './feed-subscription';
 export function startServer(connection: Connection): void {
   const documents = new TextDocuments(TextDocument);
   let state: ServerSnapshotParams['state'] = 'none';
-  let snapshot: SnapshotJson | undefined;
+  let snapshot: ViewSnapshot | undefined;
   let roots: string[] = [];
   let canRefreshLenses = false;
   let published = new Set<string>();
@@ -147,7 +149,7 @@ export function startServer(connection: Connection): void {
     if (!snapshot || state === 'none') return [];
     return allocationLenses(snapshot, uriPath(params.textDocument.uri)).map((l) => ({
       range: { start: { line: l.line, character: 0 }, end: { line: l.line, character: 0 } },
-      command: { title: l.title, command: REVEAL_CHAIN_COMMAND, arguments: [l.chains[0]] },
+      command: l.chains.length ? { title: l.title, command: REVEAL_CHAIN_COMMAND, arguments: [l.chains[0]] } : { title: l.title, command: SHOW_ALLOCATORS_COMMAND },
     }));
   });
 

@@ -3,13 +3,14 @@
 // watch: the adapter's hover context adds a translation note the language hover shows in full).
 
 import * as vscode from 'vscode';
-import { SnapshotJson } from '../../debug-adapter/src/mm/snapshot-json';
+import { ViewSnapshot } from './view-snapshot';
+import type { JsonAddress } from '../../debug-adapter/src/mm/model/snapshot-document';
 import { Translation } from '../../debug-adapter/src/mm/translate';
 import { EvaluatedValue, MmDataSource, SnapshotPair, pointerOf } from './mm-data-source';
 
 interface SnapshotResponse {
-  snapshot: SnapshotJson;
-  previous?: SnapshotJson;
+  snapshot: ViewSnapshot;
+  previous?: ViewSnapshot;
 }
 
 interface EvaluateResponse {
@@ -27,8 +28,15 @@ export class DebugSessionSource implements MmDataSource {
     return { snapshot: body.snapshot, previous: body.previous };
   }
 
-  async translate(address: number, pid?: number): Promise<Translation> {
-    return (await this.session.customRequest('mmscope/translate', pid === undefined ? { address } : { address, pid })) as Translation;
+  async translate(address: JsonAddress, pid?: number, cr3?: JsonAddress): Promise<Translation> {
+    const args = { address, ...(pid !== undefined ? { pid } : {}), ...(cr3 !== undefined ? { cr3 } : {}) };
+    return (await this.session.customRequest('mmscope/translate', args)) as Translation;
+  }
+
+  async openSpace(cr3: JsonAddress): Promise<string> {
+    const body = (await this.session.customRequest('mmscope/openSpace', { cr3 })) as { space?: { id?: string } } | undefined;
+    if (!body?.space?.id) throw new Error('the debug adapter answered mmscope/openSpace without a space');
+    return body.space.id;
   }
 
   async evaluate(expression: string): Promise<EvaluatedValue | undefined> {

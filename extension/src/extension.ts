@@ -1,5 +1,5 @@
-// mmscope's VS Code side: the mmscope view container (Address space, Processes, Chains, Findings,
-// Physical memory, Screen), commands, the pick-a-kernel command, the status bar item, the debug configuration provider and the
+// mmscope's VS Code side: the mmscope view container (Address space, Processes, Allocators (Chains
+// on our guest), Findings, Physical memory, Screen), at every level of knowing the kernel, commands, the pick-a-kernel command, the status bar item, the debug configuration provider and the
 // language client. It speaks only DAP (custom requests and events) and LSP; never to QEMU.
 
 import * as fs from 'fs';
@@ -12,8 +12,10 @@ import { revealSource } from './reveal';
 import { parseAddressInput } from './address-input';
 import { SnapshotStore } from './snapshot-store';
 import { translationLines } from '../server/translation-text';
-import { addressSpaceModel } from './views/address-space-model';
-import { chainsModel } from './views/chains-model';
+import { addressSpaceModel, shownSpace, spacePickItems } from './views/address-space-model';
+import { allocatorsModel, allocatorsViewTitle } from './views/allocators-model';
+import { translateOnDocument } from '../server/translation-text';
+import type { JsonAddress } from '../../debug-adapter/src/mm/model/snapshot-document';
 import { findingsModel, statusText } from './views/findings-model';
 import { MemoryMapView } from './views/memory-map-view';
 import { ScreenView } from './views/screen-view';
@@ -32,17 +34,17 @@ export function activate(context: vscode.ExtensionContext): void {
   const anyVisible = (): boolean => views.some((v) => v.visible) || (memoryMap?.visible ?? false) || vscode.window.visibleTextEditors.some((e) => e.document.languageId === 'c');
   const store = new SnapshotStore(anyVisible);
   const output = vscode.window.createOutputChannel('mmscope');
-  let addressSpacePid: number | undefined;
+  /** The SpaceJson id the Address space view shows (undefined: the current space). */
+  let addressSpaceId: string | undefined;
   let liveRefresh = false;
   let lastRefreshMs: number | undefined;
   /** From the adapter's stop to every view's content being ready, across all processes (ms). */
   let stopToViewsMs: number | undefined;
   let lastStop: { reason?: string; description?: string; text?: string } | undefined;
 
-  const addressSpace = new MmTreeProvider('mmscope.addressSpace', store, (s, p) =>
-    addressSpaceModel(s, addressSpacePid !== undefined && s.processes.some((x) => x.pid === addressSpacePid) ? addressSpacePid : undefined, p));
+  const addressSpace = new MmTreeProvider('mmscope.addressSpace', store, (s, p) => addressSpaceModel(s, addressSpaceId, p));
   const processes = new MmTreeProvider('mmscope.processes', store, processesModel);
-  const chains = new MmTreeProvider('mmscope.chains', store, chainsModel);
+  const chains = new MmTreeProvider('mmscope.chains', store, allocatorsModel);
   const findings = new MmTreeProvider('mmscope.findings', store, findingsModel);
   views.push(addressSpace, processes, chains, findings);
   for (const v of views) {
@@ -107,6 +109,10 @@ export function activate(context: vscode.ExtensionContext): void {
       stopToViewsMs,
       lastStop,
       error: store.lastError,
+      level: snap?.level,
+      spaces: snap?.spaces.map((x) => ({ id: x.id, label: x.label, sources: x.sources, current: x.current, pages: x.pages })),
+      addressSpaceShown: snap ? shownSpace(snap, addressSpaceId)?.id : undefined,
+      chainsTitle: chains.view?.title,
       views: snap
         ? {
             chains: describe(chains.topLevel()),
@@ -130,6 +136,8 @@ export function activate(context: vscode.ExtensionContext): void {
     store.onDidChange((c) => {
       const t0 = Date.now();
       for (const v of views) v.refresh();
+      if (chains.view && c.snapshot) chains.view.title = allocatorsViewTitle(c.snapshot);
+      updateAddressSpaceTitle();
       memoryMap?.update();
       client.push();
       if (c.snapshot && c.state !== 'none') {
@@ -147,6 +155,10 @@ export function activate(context: vscode.ExtensionContext): void {
       // every view says why instead of showing the last stop's data or "no findings".
       const unavailable = store.unavailable;
       for (const v of views) if (v.view) v.view.message = unavailable;
+      // A kernel with nothing described has no allocator to show: say how to describe one.
+      if (chains.view && !unavailable && c.snapshot && c.state !== 'none' && allocatorsViewTitle(c.snapshot) === 'Allocators' && !chains.topLevel().length) {
+        chains.view.message = 'No allocator is described: a "memoryModel" in the launch configuration names the kernel\'s allocators, processes and heaps.';
+      }
       void vscode.commands.executeCommand('setContext', 'mmscope.snapshotError', unavailable !== undefined);
       if (c.fetchMs !== undefined) lastRefreshMs = c.fetchMs + (Date.now() - t0);
       const stoppedAt = store.lastSummary?.stoppedAt;
@@ -270,14 +282,36 @@ export function activate(context: vscode.ExtensionContext): void {
     return store.snapshot !== undefined && store.state !== 'none';
   };
 
-  const showTranslation = async (address: number, pid?: number): Promise<void> => {
+  /** The Address space view's description says which space it shows. */
+  const updateAddressSpaceTitle = (): void => {
+    const snap = store.snapshot;
+    if (!addressSpace.view) return;
+    const shown = snap ? shownSpace(snap, addressSpaceId) : undefined;
+    addressSpace.view.description = shown ? `${shown.label}${shown.current ? '' : ' (not current)'}` : undefined;
+  };
+
+  const openSpace = (id: string | undefined): void => {
+    addressSpaceId = id;
+    addressSpace.setModel((s, p) => addressSpaceModel(s, addressSpaceId, p));
+    updateAddressSpaceTitle();
+    void vscode.commands.executeCommand('mmscope.addressSpace.focus');
+    writeState();
+  };
+
+  const showTranslation = async (address: JsonAddress, pid?: number, space?: string): Promise<void> => {
     const src = store.dataSource;
     if (!src) {
       requireStopped();
       return;
     }
     try {
-      const t = await src.translate(address, pid);
+      // A space that is not the current one: the adapter walks it from its CR3; when it cannot
+      // (an adapter without that), what the document holds of it.
+      const snap = store.snapshot;
+      const other = space !== undefined && pid === undefined ? snap?.spaces.find((x) => x.id === space && !x.current) : undefined;
+      const t = other && snap
+        ? await src.translate(address, undefined, other.cr3).catch(() => translateOnDocument(snap, address, other.id))
+        : await src.translate(address, pid);
       const lines = translationLines(t).map((l) => l.replace(/`/g, ''));
       output.appendLine(lines.join(' '));
       output.show(true);
@@ -305,7 +339,7 @@ export function activate(context: vscode.ExtensionContext): void {
       let id = typeof arg === 'number' ? arg : arg && typeof arg === 'object' ? Number(/^chain:(\d+):/.exec(arg.id)?.[1]) : undefined;
       if (id === undefined || Number.isNaN(id)) {
         const pick = await vscode.window.showQuickPick(
-          store.snapshot.chains.map((c) => ({ label: `chain ${c.id}`, description: `${c.blocks.length} blocks · ${c.flagNames.join(',')}`, id: c.id })),
+          (store.snapshot.chains ?? []).map((c) => ({ label: `chain ${c.id}`, description: `${c.blocks.length} blocks · ${c.flagNames.join(',')}`, id: c.id })),
           { placeHolder: 'Chain to reveal' },
         );
         id = pick?.id;
@@ -316,7 +350,11 @@ export function activate(context: vscode.ExtensionContext): void {
       if (!target) return;
       if (target.kind === 'source') await revealSource(target.file, target.line);
       else if (target.kind === 'chain') await revealChain(target.id);
-      else await showTranslation(target.virtual, target.pid);
+      else if (target.kind === 'space') openSpace(target.id);
+      else if (target.kind === 'frame') {
+        await vscode.commands.executeCommand('mmscope.physicalMemory.focus');
+        memoryMap?.selectFrame(Math.floor(target.physical / 4096));
+      } else await showTranslation(target.virtual, target.pid, target.space);
     }),
     vscode.commands.registerCommand('mmscope.revealSite', async (node: ViewNode) => {
       if (node?.reveal) await vscode.commands.executeCommand('mmscope.reveal', node.reveal);
@@ -350,14 +388,49 @@ export function activate(context: vscode.ExtensionContext): void {
     }),
     vscode.commands.registerCommand('mmscope.chooseProcess', async () => {
       if (!requireStopped() || !store.snapshot) return;
+      if (!store.snapshot.processes.length) {
+        await vscode.commands.executeCommand('mmscope.openAddressSpace');
+        return;
+      }
       const pick = await vscode.window.showQuickPick(
-        store.snapshot.processes.map((p) => ({ label: `pid ${p.pid} ${p.name}`, description: `${p.state}${p.current ? ', current' : ''}`, pid: p.pid })),
+        store.snapshot.processes.map((p) => ({ label: `pid ${p.pid} ${p.name}`, description: `${p.state}${p.current ? ', current' : ''}${p.space === null ? ' · no address space' : ''}`, space: p.space })),
         { placeHolder: 'Process whose address space to show' },
       );
       if (!pick) return;
-      addressSpacePid = pick.pid;
-      addressSpace.setModel((s, p) => addressSpaceModel(s, s.processes.some((x) => x.pid === addressSpacePid) ? addressSpacePid : undefined, p));
-      writeState();
+      if (pick.space === null) {
+        void vscode.window.showWarningMessage(`mmscope: ${pick.label} has no address space the snapshot could read.`);
+        return;
+      }
+      openSpace(pick.space);
+    }),
+    vscode.commands.registerCommand('mmscope.openAddressSpace', async (arg?: string) => {
+      if (!requireStopped() || !store.snapshot) return;
+      if (typeof arg === 'string') {
+        openSpace(arg);
+        return;
+      }
+      const other = { label: '$(add) Another CR3…', description: 'walk the page tables a CR3 value names', detail: '', id: '' };
+      const pick = await vscode.window.showQuickPick([...spacePickItems(store.snapshot), other], { placeHolder: 'Address space to show (spaces only seen earlier may be stale)', matchOnDescription: true, matchOnDetail: true });
+      if (!pick) return;
+      if (pick !== other) {
+        openSpace(pick.id);
+        return;
+      }
+      const text = await vscode.window.showInputBox({ prompt: 'CR3 value (the physical address of the top-level page table)', placeHolder: '0x1234000' });
+      const cr3 = text === undefined ? undefined : parseAddressInput(text);
+      if (!cr3 || cr3.pid !== undefined) {
+        if (text !== undefined) void vscode.window.showErrorMessage(`mmscope: "${text}" is not a CR3 value; write it as 0x1234000.`);
+        return;
+      }
+      const src = store.dataSource;
+      try {
+        if (!src?.openSpace) throw new Error('this session cannot open other address spaces');
+        const id = await src.openSpace(cr3.address);
+        await store.refresh();
+        openSpace(id);
+      } catch (e) {
+        void vscode.window.showErrorMessage(`mmscope: ${e instanceof Error ? e.message : String(e)}`);
+      }
     }),
   );
 

@@ -2,13 +2,14 @@
 // debug session's custom requests (debug-session-source.ts); the live feed of the adapter can
 // implement the same interface later without the views or the language server changing.
 
-import { SnapshotJson } from '../../debug-adapter/src/mm/snapshot-json';
+import { ViewSnapshot } from './view-snapshot';
+import type { JsonAddress } from '../../debug-adapter/src/mm/model/snapshot-document';
 import { Translation } from '../../debug-adapter/src/mm/translate';
 
 export interface SnapshotPair {
-  readonly snapshot: SnapshotJson;
+  readonly snapshot: ViewSnapshot;
   /** The snapshot of the stop before, when the source kept it. */
-  readonly previous?: SnapshotJson;
+  readonly previous?: ViewSnapshot;
 }
 
 /** What a debugger evaluation of an expression gave, for the hover. */
@@ -16,15 +17,20 @@ export interface EvaluatedValue {
   readonly expression: string;
   readonly value: string;
   readonly type?: string;
-  /** The address the value denotes, when it is a pointer or an address. */
-  readonly pointer?: number;
+  /** The address the value denotes, when it is a pointer or an address (exact: hex above 2^53). */
+  readonly pointer?: JsonAddress;
 }
 
 export interface MmDataSource {
   /** The snapshot at the current stop. */
   snapshot(): Promise<SnapshotPair>;
-  /** Walks `address` in `pid`'s address space (default: the current process). */
-  translate(address: number, pid?: number): Promise<Translation>;
+  /**
+   * Walks `address` (exact: a number below 2^53, else hex) in `pid`'s address space or the one
+   * whose top-level table `cr3` names, default the current one.
+   */
+  translate(address: JsonAddress, pid?: number, cr3?: JsonAddress): Promise<Translation>;
+  /** Adds the address space `cr3` names to the session's known spaces ('named'); its SpaceJson id. */
+  openSpace?(cr3: JsonAddress): Promise<string>;
   /** Evaluates a C expression in the selected stack frame; undefined when it cannot. */
   evaluate(expression: string): Promise<EvaluatedValue | undefined>;
 }
@@ -43,16 +49,20 @@ export interface StopSummary {
   /** When the adapter reported the stop (epoch ms): the start of the stop-to-views time. */
   readonly stoppedAt?: number;
   /** The snapshot itself, when the adapter pushes it (mmscope/views while a view is visible). */
-  readonly snapshot?: SnapshotJson;
+  readonly snapshot?: ViewSnapshot;
 }
 
-/** Reads the first address out of a debugger's value text: "0xc0123456", "(char *) 0x1000 <buf>", "4096". */
-export function pointerOf(value: string, type: string | undefined, memoryReference?: string): number | undefined {
-  const parse = (t: string): number | undefined => {
-    const m = /^\s*(?:\([^)]*\)\s*)?(0x[0-9a-fA-F]+|\d+)\b/.exec(t);
+/**
+ * Reads the first address out of a debugger's value text: "0xc0123456", "(char *) 0x1000 <buf>",
+ * "4096", "0xffffffff81000000". Exact for any 64-bit value: a number below 2^53, else `0x` hex.
+ */
+export function pointerOf(value: string, type: string | undefined, memoryReference?: string): JsonAddress | undefined {
+  const parse = (t: string): JsonAddress | undefined => {
+    const m = /^\s*(?:\([^)]*\)\s*)?(0x[0-9a-fA-F]{1,16}|\d{1,20})\b/.exec(t);
     if (!m) return undefined;
-    const n = Number(m[1]);
-    return Number.isSafeInteger(n) && n >= 0 && n <= 0xffffffff ? n : undefined;
+    const n = BigInt(m[1]);
+    if (n >= 1n << 64n) return undefined;
+    return n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : `0x${n.toString(16)}`;
   };
   if (memoryReference) {
     const n = parse(memoryReference);

@@ -1,15 +1,15 @@
 // The snapshot every view shows: fetched from the data source once per stop, and only when some
 // view that needs it is visible (a hidden view fetches nothing). Knows nothing of VS Code.
 
-import { SnapshotJson } from '../../debug-adapter/src/mm/snapshot-json';
+import { ViewSnapshot } from './view-snapshot';
 import { MmDataSource, StopSummary } from './mm-data-source';
 
 export type SessionState = 'none' | 'running' | 'stopped';
 
 export interface StoreChange {
   readonly state: SessionState;
-  readonly snapshot?: SnapshotJson;
-  readonly previous?: SnapshotJson;
+  readonly snapshot?: ViewSnapshot;
+  readonly previous?: ViewSnapshot;
   /** The stop the snapshot belongs to. */
   readonly stop?: number;
   /** Milliseconds the fetch took. */
@@ -25,8 +25,8 @@ export class SnapshotStore {
   private pendingStop: number | undefined;
   private fetching: Promise<void> | undefined;
   state: SessionState = 'none';
-  snapshot: SnapshotJson | undefined;
-  previous: SnapshotJson | undefined;
+  snapshot: ViewSnapshot | undefined;
+  previous: ViewSnapshot | undefined;
   stop: number | undefined;
   lastError: string | undefined;
   lastSummary: StopSummary | undefined;
@@ -123,7 +123,7 @@ export class SnapshotStore {
   }
 
   /** Takes `snapshot` as the one of `stop`; the one held before becomes the previous unless the source gave one. */
-  private adopt(snapshot: SnapshotJson, previous: SnapshotJson | undefined, stop: number, fetchMs: number): void {
+  private adopt(snapshot: ViewSnapshot, previous: ViewSnapshot | undefined, stop: number, fetchMs: number): void {
     this.previous = previous ?? (this.snapshot && this.stop !== stop ? this.snapshot : this.previous);
     this.snapshot = snapshot;
     this.stop = stop;

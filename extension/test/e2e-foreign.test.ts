@@ -4,7 +4,11 @@
 // "mmscope: Pick a Kernel to Debug" offers it and the Makefile as a build step, writes a launch.json
 // entry whose preLaunchTask is the `make` task it adds to tasks.json, F5 runs make and boots it, and the Screen
 // view shows the guest's text console; a key typed into the view reaches the guest (it echoes
-// the scancode on its screen). Screenshots and the DAP trace go to .artifacts/e2e-foreign/.
+// the scancode on its screen). Then a kernel that is not ours with paging on (a corpus kernel,
+// higher half at 0xc0000000, no descriptor, nothing described): F5 to a function breakpoint, and
+// the views show its level-0 address space by page-directory entry, the address space in the
+// Processes view, an "Allocators" view, and its frame map in the Physical memory webview.
+// Screenshots and the DAP trace go to .artifacts/e2e-foreign/.
 
 import * as assert from 'assert';
 import * as fs from 'fs';
@@ -13,14 +17,26 @@ import * as path from 'path';
 import type { Frame, Page } from 'playwright-core';
 import { Workbench, missingPrerequisite, screenshotter, until } from './e2e/code-server';
 import { buildScreenKernel } from '../../debug-adapter/test/fixtures-screen/build';
+import { buildKernel, CORPUS_MEMORY_MIB, CORPUS_QEMU_ARGS } from '../../debug-adapter/test/corpus/build';
 import { execFileSync } from 'child_process';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const ARTIFACTS = path.join(ROOT, '.artifacts', 'e2e-foreign');
 
+interface ViewRow {
+  label: string;
+  description?: string;
+  children?: ViewRow[];
+}
+
 interface ExtensionState {
   activated: boolean;
   state: 'none' | 'running' | 'stopped';
+  level?: 0 | 1 | 'descriptor';
+  spaces?: { id: string; label: string; sources: string[]; current: boolean; pages: number }[];
+  chainsTitle?: string;
+  views?: { chains: ViewRow[]; processes: ViewRow[]; findings: ViewRow[]; addressSpace: ViewRow[] };
+  memoryMap?: { cells: number; changed: number; stop: number; mode?: string; framesPerCell?: number };
   screen?: { width: number; height: number; mode: string; text?: string; count: number; keys: number; error?: string };
 }
 
@@ -201,6 +217,75 @@ describe('end to end in VS Code: your own kernel (pick a kernel, F5, the Screen 
     await screenshot('screen-after-key');
     // Keys go to the guest while the screen has focus: give it back to the workbench first.
     await page.locator('.part.editor').click({ position: { x: 300, y: 200 } });
+    await command('Debug: Stop');
+    await until('the session to end', () => (state()?.state === 'none' ? true : undefined), 30000);
+  });
+
+  it('F5 on a paging kernel that is not ours: its address space, the space in Processes, Allocators, and its frame map (level 0)', async () => {
+    const kernel = buildKernel({ style: 'higher-half-c0', opt: 'O2', framePointer: true });
+    fs.copyFileSync(kernel, path.join(workspace, 'build', 'paged.elf'));
+    const launchFile = path.join(workspace, '.vscode', 'launch.json');
+    fs.writeFileSync(launchFile, JSON.stringify({
+      version: '0.2.0',
+      configurations: [{
+        type: 'mmscope', request: 'launch', name: 'Boot paged.elf', kernel: '${workspaceFolder}/build/paged.elf',
+        memory: CORPUS_MEMORY_MIB, cmdline: '', qemuArgs: [...CORPUS_QEMU_ARGS],
+      }],
+    }, null, 2));
+    await page.waitForTimeout(1500); // VS Code reads the changed file
+    // Stop where paging is on: in the workers' checksum().
+    // The Breakpoints view's input row comes at the end of its list, below the exception filters:
+    // give that view the room (collapse the panes above it) so that the row is drawn.
+    await command('View: Show Run and Debug');
+    // A tooltip of the view's toolbar (the Start Debugging button's) may lie over the headers: the
+    // clicks go to the headers themselves, not to whatever is on top at their position.
+    await page.mouse.move(800, 400);
+    await page.keyboard.press('Escape');
+    for (const title of ['Variables', 'Watch', 'Call Stack']) {
+      const h = page.locator('.pane-header', { hasText: new RegExp(`^\\s*${title}`, 'i') }).first();
+      if ((await h.getAttribute('aria-expanded').catch(() => null)) === 'true') await h.dispatchEvent('click');
+    }
+    await command('Add Function Breakpoint');
+    const input = page.locator('.debug-breakpoints input, .pane-body .monaco-list-row input').last();
+    await input.waitFor({ state: 'visible', timeout: 15000 });
+    await input.fill('checksum');
+    await input.press('Enter');
+    await page.locator('.debug-breakpoints .monaco-list-row', { hasText: 'checksum' }).first().waitFor({ timeout: 10000 });
+    await page.locator('.part.editor').click({ position: { x: 300, y: 200 } }).catch(() => undefined);
+    await page.keyboard.press('F5');
+    const s = await until(`a stop with the views filled (${JSON.stringify(state()?.state)})`, () => {
+      const x = state();
+      return x?.state === 'stopped' && x.views && x.views.addressSpace.length > 0 ? x : undefined;
+    }, 180000);
+    assert.match(fs.readFileSync(`${wb.stateFile}.dap.jsonl`, 'utf8'), /"command":"setFunctionBreakpoints".*"name":"checksum"/, 'the breakpoint went to the adapter');
+    assert.strictEqual(s.level, 0, 'nothing is known of this kernel but its page tables');
+    assert.strictEqual(s.chainsTitle, 'Allocators');
+    const current = s.spaces?.find((x) => x.current);
+    assert.ok(current && current.pages > 0, JSON.stringify(s.spaces));
+    // Address space: the current space by page-directory entry; the kernel's higher half at PDE 768.
+    const [all] = s.views!.addressSpace;
+    assert.match(all.label, /^CR3 0x[0-9a-f]+.* 0x00000000-0xffffffff$/);
+    const pdes = all.children ?? [];
+    assert.ok(pdes.some((p) => /^PDE 768: 0xc0000000-0xc03fffff$/.test(p.label)), pdes.map((p) => p.label).join(', '));
+    assert.ok(pdes.every((p) => /^PDE \d+: 0x[0-9a-f]{8}-0x[0-9a-f]{8}$/.test(p.label) && (p.children ?? []).every((r) => /^0x[0-9a-f]{8}-0x[0-9a-f]{8}$/.test(r.label) && /^→ 0x[0-9a-f]{8} /.test(r.description ?? ''))));
+    assert.deepStrictEqual(s.views!.processes.map((p) => p.label.replace('▶ ', '')), s.spaces!.map((x) => x.label));
+    assert.deepStrictEqual(s.views!.chains, [], 'no allocator is described');
+    // The same in the workbench's DOM.
+    await page.locator('.activitybar .action-item a[aria-label^="mmscope"]').click();
+    for (const title of ['Address space', 'Processes', 'Allocators', 'Physical memory']) {
+      const h = page.locator('.pane-header', { hasText: new RegExp(`^\\s*${title}`) }).first();
+      await h.waitFor({ timeout: 20000 });
+      if ((await h.getAttribute('aria-expanded')) !== 'true') await h.click();
+    }
+    const spaceRows = page.locator('.pane', { has: page.locator('.pane-header', { hasText: /^\s*Address space/ }) }).locator('.monaco-list-row');
+    await spaceRows.filter({ hasText: /^\s*CR3 0x/ }).first().waitFor({ timeout: 20000 });
+    const map = await until('the frame map in the Physical memory webview', () => {
+      const m = state()?.memoryMap;
+      return m && m.mode === 'frames' && m.cells > 0 ? m : undefined;
+    }, 60000);
+    assert.ok((map.framesPerCell ?? 0) >= 1);
+    await screenshot('level0-views');
+    await page.locator('.part.editor').click({ position: { x: 300, y: 200 } }).catch(() => undefined);
     await command('Debug: Stop');
     await until('the session to end', () => (state()?.state === 'none' ? true : undefined), 30000);
   });

@@ -7,6 +7,7 @@
 import * as assert from 'assert';
 import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import {
   CodeLensRequest,
@@ -33,6 +34,8 @@ import { pathUri } from '../server/site-files';
 import { startDashboardServer } from '../../debug-adapter/src/live/dashboard-server';
 import { buildSnapshot } from '../../debug-adapter/src/mm/snapshot';
 import { LAYOUT, MmImage, REGISTERS } from '../../debug-adapter/test/fixtures/mm-image';
+import type { SnapshotDocument } from '../../debug-adapter/src/mm/model/snapshot-document';
+import { levelOneDocument, levelZeroDocument } from './documents';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const FIXTURES = path.join(ROOT, 'extension/test/fixtures');
@@ -210,6 +213,57 @@ describe('language server on recorded snapshots', function () {
     assert.match(value, new RegExp(`→ chain ${chain.id} \\(page ${page}\\)`));
     assert.match(value, /allocated by worker_main at demo\.c:\d+/);
     assert.deepStrictEqual(hover.range?.start, { line: lineNo, character: character });
+  });
+});
+
+describe('language server on kernels that are not ours', function () {
+  this.timeout(30000);
+  let h: Harness;
+  let dir: string;
+  /** The level-1 document with its sources under a temporary checkout of "myos". */
+  let doc: SnapshotDocument;
+  let proc: string;
+  beforeEach(async () => {
+    h = await startServer();
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mmscope-myos-'));
+    proc = path.join(dir, 'kernel', 'proc.c');
+    fs.mkdirSync(path.dirname(proc), { recursive: true });
+    fs.writeFileSync(proc, Array.from({ length: 200 }, (_, i) => `// line ${i + 1}`).join('\n'));
+    doc = JSON.parse(JSON.stringify(levelOneDocument()).replace(/\/src\/myos\//g, `${dir}/`)) as SnapshotDocument;
+  });
+  afterEach(async () => {
+    await stopServer(h);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('puts a lens on each traced allocation site with what it holds live (level 2), none on a site with nothing live', async () => {
+    const { uri } = await open(h, proc);
+    await h.connection.sendNotification(SNAPSHOT_NOTIFICATION, { state: 'stopped', snapshot: doc } satisfies ServerSnapshotParams);
+    const lenses = (await h.connection.sendRequest(CodeLensRequest.type, { textDocument: { uri } })) ?? [];
+    assert.deepStrictEqual(lenses.map((l) => [l.range.start.line, l.command?.title, l.command?.command]), [[87, '3 live allocations, 12 KiB allocated here', 'mmscope.chains.focus']]);
+  });
+
+  it('publishes a double free (level 2) at the line of its site', async () => {
+    await h.connection.sendNotification(SNAPSHOT_NOTIFICATION, { state: 'stopped', snapshot: doc } satisfies ServerSnapshotParams);
+    const published = await until('diagnostics', () => h.diagnostics.find((d) => d.diagnostics.length > 0));
+    assert.strictEqual(published.uri, pathUri(proc));
+    assert.deepStrictEqual(published.diagnostics.map((d) => [d.range.start.line, d.code, d.severity]), [[130, 'double-free', 1]]);
+  });
+
+  it('hovers a 64-bit pointer exactly and, when the session cannot translate, translates it on the document', async () => {
+    const level0 = levelZeroDocument();
+    const file = path.join(dir, 'kernel', 'main.c');
+    fs.writeFileSync(file, 'void f(void) {\n  char *p = text;\n}\n');
+    const { uri } = await open(h, file);
+    // 2^53 < 0xffffffff81000010: a JavaScript number would round it to ...81000000 or ...81000020.
+    h.evaluate = (p) => (p.expression === 'p' ? { expression: 'p', value: '(char *) 0xffffffff81000010', type: 'char *', pointer: '0xffffffff81000010' } : null);
+    await h.connection.sendNotification(SNAPSHOT_NOTIFICATION, { state: 'stopped', snapshot: level0 } satisfies ServerSnapshotParams);
+    const hover = await h.connection.sendRequest(HoverRequest.type, { textDocument: { uri }, position: { line: 1, character: 8 } });
+    assert.ok(hover);
+    const value = (hover.contents as MarkupContent).value;
+    assert.match(value, /virtual `0xffffffff81000010` \(current address space\)/);
+    assert.match(value, /→ writable, kernel\n?/);
+    assert.match(value, /→ physical `0x01000010`/);
   });
 });
 

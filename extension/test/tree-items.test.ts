@@ -13,6 +13,8 @@ import { chainsModel } from '../src/views/chains-model';
 import { findingsModel } from '../src/views/findings-model';
 import { CHANGED_MARK, findChainNode, treeItemData } from '../src/views/tree-item-data';
 import { parseAddressInput } from '../src/address-input';
+import { addressSpaceModel } from '../src/views/address-space-model';
+import { levelZeroDocument } from './documents';
 
 const FIXTURES = path.resolve(__dirname, '../../../extension/test/fixtures');
 const load = (name: string): SnapshotJson => JSON.parse(fs.readFileSync(path.join(FIXTURES, name), 'utf8')) as SnapshotJson;
@@ -83,6 +85,35 @@ describe('tree items of the mmscope views', function () {
       const differs = later.blocks.map[b] !== snap.blocks.map[b] || owner(later, b) !== owner(snap, b);
       assert.strictEqual(changed.includes(b), differs, `block ${b}`);
     }
+  });
+});
+
+describe('tree items of a kernel that is not ours (level 0)', function () {
+  const doc = levelZeroDocument();
+
+  it('makes every finding revealable, by address in its space or by frame, and outlines no block', () => {
+    const items = findingsModel(doc).map(treeItemData);
+    assert.deepStrictEqual(items.map((i) => i.reveal?.kind), ['address', 'frame']);
+    assert.ok(items.every((i) => /\bfinding\b.*\brevealable\b/.test(i.contextValue ?? '')));
+    assert.deepStrictEqual(changedBlocks(doc, levelZeroDocument()), [], 'no block map: nothing to outline');
+  });
+
+  it('keeps the ids of the address space\'s nodes from one stop to the next (expansion survives a stop)', () => {
+    const ids = (d: typeof doc): string[] => {
+      const all = (ns: readonly ReturnType<typeof addressSpaceModel>[number][]): string[] => ns.flatMap((n) => [n.id, ...all(n.children?.() ?? [])]);
+      return all(addressSpaceModel(d));
+    };
+    const next = { ...levelZeroDocument(), stop: 4 };
+    assert.deepStrictEqual(ids(next), ids(doc));
+    assert.strictEqual(new Set(ids(doc)).size, ids(doc).length, 'unique');
+  });
+
+  it('serves a level-0 document through the store like the guest\'s', async () => {
+    const store = new SnapshotStore(() => true);
+    const source: MmDataSource = { snapshot: async () => ({ snapshot: doc }), translate: () => Promise.reject(new Error('x')), evaluate: async () => undefined };
+    store.attach(source);
+    await store.stopped({ stop: 3 });
+    assert.strictEqual(store.snapshot, doc);
   });
 });
 
@@ -194,11 +225,19 @@ describe('snapshot store', function () {
 });
 
 describe('address input and pointer values', function () {
-  it('parses hex, decimal and pid:address, and refuses the rest', () => {
+  it('parses hex, decimal and pid:address, 64-bit addresses exactly, and refuses the rest', () => {
     assert.deepStrictEqual(parseAddressInput('0xc0100000'), { address: 0xc0100000 });
     assert.deepStrictEqual(parseAddressInput(' 4096 '), { address: 4096 });
     assert.deepStrictEqual(parseAddressInput('2:0x400000'), { address: 0x400000, pid: 2 });
-    assert.strictEqual(parseAddressInput('0x1ffffffff'), undefined);
+    assert.deepStrictEqual(parseAddressInput('0x1ffffffff'), { address: 0x1ffffffff });
+    // Above 2^53 a JavaScript number would round: kept as hex.
+    assert.deepStrictEqual(parseAddressInput('0xffffffff81000001'), { address: '0xffffffff81000001' });
+    assert.deepStrictEqual(parseAddressInput('0xffff_8880_0000_0000'), { address: '0xffff888000000000' });
+    assert.deepStrictEqual(parseAddressInput('0xffffffff`81000000'), { address: '0xffffffff81000000' });
+    assert.deepStrictEqual(parseAddressInput('18446744073709551615'), { address: '0xffffffffffffffff' });
+    assert.strictEqual(parseAddressInput('0x10000000000000000'), undefined, 'above 2^64');
+    assert.strictEqual(parseAddressInput('18446744073709551616'), undefined);
+    assert.strictEqual(parseAddressInput('0x'), undefined);
     assert.strictEqual(parseAddressInput('main'), undefined);
   });
 
@@ -208,5 +247,8 @@ describe('address input and pointer values', function () {
     assert.strictEqual(pointerOf('0xc0100000', undefined), 0xc0100000);
     assert.strictEqual(pointerOf('42', 'int'), undefined);
     assert.strictEqual(pointerOf('{a = 1}', 'struct x', '0xc0200000'), 0xc0200000);
+    assert.strictEqual(pointerOf('(struct task_struct *) 0xffff888003a1c001', 'struct task_struct *'), '0xffff888003a1c001');
+    assert.strictEqual(pointerOf('(char *) 0x7ffc12345678 "hi"', 'char *'), 0x7ffc12345678);
+    assert.strictEqual(pointerOf('0x1ffffffffffffffff', 'char *'), undefined, 'wider than 64 bits');
   });
 });

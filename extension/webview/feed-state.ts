@@ -68,8 +68,8 @@ export class FeedState {
         this.changes = message.changes;
         this.received++;
         const chains = new Set<number>();
-        for (const c of message.changes.chains) if (c.kind !== 'freed') chains.add(c.id);
-        return { kind: 'delta', changedBlocks: new Set(message.changes.changedBlocks), changedChains: chains };
+        for (const c of message.changes.chains ?? []) if (c.kind !== 'freed') chains.add(c.id);
+        return { kind: 'delta', changedBlocks: new Set(message.changes.changedBlocks ?? []), changedChains: chains };
       }
       case 'resync':
         this.dropped = message.dropped;

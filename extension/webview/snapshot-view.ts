@@ -1,13 +1,14 @@
-// The fields of the snapshot document (docs/snapshot-schema.md) that the physical memory map and
-// the dashboard read. A test checks that the server's SnapshotJson is assignable to it, so the
-// two cannot drift apart. Pure types: shared by the browser and Node.
+// The snapshot document as the physical memory map and the dashboard read it: schema 3's
+// SnapshotDocument itself (imported from the one file that defines it: it has no imports, so the
+// browser build compiles it), plus the few fields of our guest's descriptor sections they draw
+// (a hand copy: the adapter's guest types pull in Node code). A test checks that the adapter's
+// document is assignable to it, so the two cannot drift apart. Pure types.
 
-export interface SiteView {
-  readonly address: number;
-  readonly function?: string;
-  readonly file?: string;
-  readonly line?: number;
-}
+import type { FindingDocJson, SiteJson, SnapshotDocument } from '../../debug-adapter/src/mm/model/snapshot-document.js';
+
+export type { FindingDocJson, FrameAllocState, FrameMapState, FrameRun, FramesJson, JsonAddress, SnapshotDocument, SpaceJson } from '../../debug-adapter/src/mm/model/snapshot-document.js';
+
+export type SiteView = SiteJson;
 
 export interface ChainView {
   readonly id: number;
@@ -21,50 +22,38 @@ export interface ChainView {
   readonly handles: readonly { readonly type: string; readonly handle: number }[];
 }
 
-export interface MappingView {
-  readonly va: number;
-  readonly pa: number;
-  readonly size: number;
-  readonly flags: number;
-}
-
-export interface ProcessView {
-  readonly pid: number;
-  readonly name: string;
-  readonly state: string;
-  readonly current: boolean;
-  readonly updMatchesKpd: boolean | null;
-  readonly mappings: readonly MappingView[];
-}
-
-export interface FindingView {
-  readonly kind: string;
-  readonly severity: string;
-  readonly message: string;
-  readonly chain?: number;
-  readonly block?: number;
-  readonly pid?: number;
-  readonly site?: SiteView;
-}
-
-export interface SnapshotView {
-  readonly schema: number;
-  readonly stop: number;
+/** Our guest's descriptor sections that the map and the dashboard draw. */
+export interface GuestView {
   readonly geometry: { readonly blockSize: number; readonly blockCount: number; readonly pageSize: number };
-  readonly processes: readonly ProcessView[];
   readonly chains: readonly ChainView[];
   readonly blocks: {
     readonly total: number; readonly free: number; readonly used: number; readonly reserved: number;
     readonly largestFreeRun: number; readonly fragmentationPercent: number; readonly map: string;
   };
   readonly counters: { readonly allocations: number; readonly defragRuns: number; readonly contextSwitches: number; readonly ticks: number };
-  readonly findings: readonly FindingView[];
 }
 
-/** The semantic changes a delta carries (debug-adapter/src/mm/diff.ts). */
+/** Any kernel's document; our guest's adds its sections. */
+export type SnapshotView = SnapshotDocument & Partial<GuestView>;
+
+/** A document with our guest's sections (its block map is drawn instead of the frame map). */
+export type GuestSnapshotView = SnapshotDocument & GuestView;
+
+export function isGuestView(s: SnapshotView): s is GuestSnapshotView {
+  return s.blocks !== undefined && s.chains !== undefined && s.geometry !== undefined;
+}
+
+/** The old name of a finding in this file. */
+export type FindingView = FindingDocJson;
+
+/** The semantic changes a delta carries (debug-adapter/src/mm/diff.ts); our guest's fields may be absent on other kernels. */
 export interface ChangesView {
-  readonly chains: readonly { readonly id: number; readonly kind: string; readonly previous?: number }[];
-  readonly mappings: readonly { readonly space: 'kernel' | number; readonly kind: string; readonly virtual: number; readonly length: number }[];
-  readonly newFindings: readonly FindingView[];
-  readonly changedBlocks: readonly number[];
+  readonly chains?: readonly { readonly id: number; readonly kind: string; readonly previous?: number }[];
+  readonly mappings?: readonly { readonly space: 'kernel' | number | string; readonly kind: string; readonly virtual: number | string; readonly length: number | string }[];
+  readonly newFindings?: readonly FindingView[];
+  readonly changedBlocks?: readonly number[];
+  /** Any kernel (the document diff): spaces added, removed or remapped, by SpaceJson id. */
+  readonly spaces?: readonly { readonly id: string; readonly kind: string }[];
+  readonly processes?: readonly { readonly pid: number; readonly kind: string }[];
+  readonly framesChanged?: boolean;
 }

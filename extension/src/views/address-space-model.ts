@@ -1,15 +1,57 @@
-// The Address space view: one process's page directory by ranges (its user slice 0-256 MiB
-// from its UPD, and the kernel half from 0xC0000000), each present directory entry expanding
-// into merged runs: virtual → physical, readable flags, owning chain.
+// The Address space view: any address space of the snapshot document (the current one unless the
+// user opened another), in any paging mode, by halves (user/kernel: the canonical halves of a
+// 64-bit space, our guest's user slice and kernel half; one range otherwise), each grouped by
+// top-level table entry (PDE, PDPTE, PML4E, PML5E; crowded entries again by the next level), down
+// to the merged runs: virtual → physical, access, and, for our guest, the owning chain. Addresses
+// are exact (64-bit ones are never a JavaScript number).
 
-import { MappingJson, SnapshotJson } from '../../../debug-adapter/src/mm/snapshot-json';
-import { ViewNode, entryLetters, hex, size } from './view-node';
+import type { PagingMode, RunJson, SharedJson, SpaceJson } from '../../../debug-adapter/src/mm/model/snapshot-document';
+import { ViewSnapshot, addressDigits, addressOf, currentSpace, hexAddress, spaceSourcesText } from '../view-snapshot';
+import { ViewNode, bigSize } from './view-node';
 
-/** Which chain maps [va, va+len) in this space, from the chains' reverse-lookup mappings. */
-function ownerIndex(snap: SnapshotJson, space: 'kernel' | number): (va: number) => number | undefined {
-  const ranges: { start: number; end: number; chain: number }[] = [];
-  for (const c of snap.chains) for (const m of c.mappedAt) if (m.space === space) ranges.push({ start: m.virtual, end: m.virtual + m.length, chain: c.id });
-  ranges.sort((a, b) => a.start - b.start);
+interface Level {
+  readonly name: string;
+  readonly shift: bigint;
+  readonly entries: bigint;
+}
+
+/** The table levels under which runs are grouped, top level first (the leaf PT level is not a group). */
+const LEVELS: Readonly<Record<PagingMode, readonly Level[]>> = {
+  none: [],
+  'x86-32': [{ name: 'PDE', shift: 22n, entries: 1024n }],
+  pae: [{ name: 'PDPTE', shift: 30n, entries: 4n }, { name: 'PDE', shift: 21n, entries: 512n }],
+  'x86-64': [{ name: 'PML4E', shift: 39n, entries: 512n }, { name: 'PDPTE', shift: 30n, entries: 512n }, { name: 'PDE', shift: 21n, entries: 512n }],
+  'x86-64-la57': [
+    { name: 'PML5E', shift: 48n, entries: 512n }, { name: 'PML4E', shift: 39n, entries: 512n },
+    { name: 'PDPTE', shift: 30n, entries: 512n }, { name: 'PDE', shift: 21n, entries: 512n },
+  ],
+};
+
+/** An entry holding more runs than this is split by the next level's entries. */
+const RUNS_PER_GROUP = 256;
+
+/** Letters for a run's effective access. */
+export function runAccess(r: RunJson): string {
+  return `${r.writable ? 'rw' : 'r-'}${r.nx ? '-' : 'x'} ${r.user ? 'user' : 'kernel'}${r.flags & 0x100 ? ' global' : ''}${r.flags & 0x40 ? ' dirty' : ''}${r.pageSize > 4096 ? ` ${bigSize(BigInt(r.pageSize))} pages` : ''}`;
+}
+
+/** The process a space belongs to, for our guest's chain mappings (`pid:<N>`) and described kernels. */
+function spacePid(s: SpaceJson): number | undefined {
+  if (s.pid !== undefined) return s.pid;
+  const m = /^pid:(\d+)$/.exec(s.id);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** Our guest: which chain maps a virtual address of this space (the chains' reverse mappings). */
+function chainOwner(doc: ViewSnapshot, space: SpaceJson): (va: bigint) => number | undefined {
+  const pid = space.id === 'kernel' ? undefined : spacePid(space);
+  const ranges: { start: bigint; end: bigint; chain: number }[] = [];
+  for (const c of doc.chains ?? []) {
+    for (const m of c.mappedAt) {
+      if (m.space === 'kernel' || (pid !== undefined && m.space === pid)) ranges.push({ start: BigInt(m.virtual), end: BigInt(m.virtual + m.length), chain: c.id });
+    }
+  }
+  ranges.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
   return (va) => {
     let lo = 0;
     let hi = ranges.length - 1;
@@ -23,75 +65,160 @@ function ownerIndex(snap: SnapshotJson, space: 'kernel' | number): (va: number) 
   };
 }
 
-function runNodes(snap: SnapshotJson, space: 'kernel' | number, runs: readonly MappingJson[], idPrefix: string, changedKeys: Set<string>): ViewNode[] {
-  const owner = ownerIndex(snap, space);
-  return runs.map((m): ViewNode => {
-    const chain = owner(m.va);
-    return {
-      id: `${idPrefix}:${m.va}`,
-      label: `${hex(m.va)}-${hex(m.va + m.size - 1)}`,
-      description: `→ ${hex(m.pa)} ${size(m.size)} ${entryLetters(m.flags)}${chain !== undefined ? ` · chain ${chain}` : ''}`,
-      icon: 'arrow-right',
-      changed: changedKeys.has(`${space}:${m.va}:${m.pa}:${m.size}`),
-      reveal: chain !== undefined ? { kind: 'chain', id: chain } : { kind: 'address', virtual: m.va, pid: typeof space === 'number' ? space : undefined },
-    };
-  });
+const runKey = (r: RunJson): string => `${r.va}:${r.pa}:${r.size}`;
+
+interface Region {
+  readonly id: string;
+  readonly label: string;
+  readonly icon: string;
+  readonly lo: bigint;
+  /** Inclusive. */
+  readonly hi: bigint;
 }
 
-/** Groups runs under the directory entry (4 MiB region) they start in. */
-function byDirectoryEntry(snap: SnapshotJson, space: 'kernel' | number, entries: readonly number[], firstIndex: number, runs: readonly MappingJson[], changedKeys: Set<string>): ViewNode[] {
+/** How a space is cut in halves for the view. */
+function regions(doc: ViewSnapshot, space: SpaceJson, digits: number): Region[] {
+  const h = (v: bigint): string => hexAddress(v, digits);
+  if (space.paging === 'x86-64' || space.paging === 'x86-64-la57') {
+    const bits = space.paging === 'x86-64' ? 47n : 56n;
+    const top = (1n << bits) - 1n;
+    const high = ((1n << 64n) - 1n) ^ top;
+    return [
+      { id: 'lower', label: `Lower half ${h(0n)}-${h(top)}`, icon: 'person', lo: 0n, hi: top },
+      { id: 'higher', label: `Higher half ${h(high)}-${h((1n << 64n) - 1n)}`, icon: 'server', lo: high, hi: (1n << 64n) - 1n },
+    ];
+  }
+  const g = doc.geometry;
+  if (g) {
+    const proc = doc.processes.find((p) => p.pid === spacePid(space));
+    const user: Region[] = proc || space.id !== 'kernel'
+      ? [{ id: 'user', label: `User space ${h(0n)}-${h(BigInt(g.userSpaceEnd) - 1n)}${proc ? ` (pid ${proc.pid} ${proc.name})` : ''}`, icon: 'person', lo: 0n, hi: BigInt(g.userSpaceEnd) - 1n }]
+      : [];
+    return [...user, { id: 'kernel', label: `Kernel half ${h(BigInt(g.kernelBase))}-0xffffffff`, icon: 'server', lo: BigInt(g.kernelBase), hi: 0xffffffffn }];
+  }
+  return [{ id: 'all', label: `${space.label} ${h(0n)}-${h(0xffffffffn)}`, icon: 'server', lo: 0n, hi: 0xffffffffn }];
+}
+
+interface Context {
+  readonly doc: ViewSnapshot;
+  readonly space: SpaceJson;
+  readonly digits: number;
+  readonly changed: ReadonlySet<string>;
+  readonly owner: (va: bigint) => number | undefined;
+}
+
+function runNode(c: Context, r: RunJson, idPrefix: string): ViewNode {
+  const va = addressOf(r.va);
+  const end = va + addressOf(r.size) - 1n;
+  const chain = c.owner(va);
+  const pid = spacePid(c.space);
+  return {
+    id: `${idPrefix}:${r.va}`,
+    label: `${hexAddress(va, c.digits)}-${hexAddress(end, c.digits)}`,
+    description: `→ ${hexAddress(r.pa, 8)} ${bigSize(addressOf(r.size))} ${runAccess(r)}${chain !== undefined ? ` · chain ${chain}` : ''}`,
+    icon: 'arrow-right',
+    changed: c.changed.has(runKey(r)),
+    reveal: chain !== undefined ? { kind: 'chain', id: chain } : { kind: 'address', virtual: r.va, space: c.space.id, ...(pid !== undefined ? { pid } : {}) },
+  };
+}
+
+function sharedNode(c: Context, s: SharedJson, idPrefix: string): ViewNode {
+  const va = addressOf(s.va);
+  return {
+    id: `${idPrefix}:shared:${s.va}`,
+    label: `${hexAddress(va, c.digits)}-${hexAddress(va + addressOf(s.span) - 1n, c.digits)}`,
+    description: `${s.level} table ${hexAddress(s.table, 8)} again: as at ${hexAddress(s.sameAs, c.digits)} · ${s.pages} page${s.pages === 1 ? '' : 's'}`,
+    icon: 'references',
+    reveal: { kind: 'address', virtual: s.va, space: c.space.id },
+  };
+}
+
+interface Item {
+  readonly va: bigint;
+  readonly run?: RunJson;
+  readonly shared?: SharedJson;
+}
+
+/** The nodes of `items` (sorted by address) under table level `depth`: one per entry they start in. */
+function groupNodes(c: Context, levels: readonly Level[], depth: number, items: readonly Item[], idPrefix: string): ViewNode[] {
+  const level = levels[depth];
+  const leaves = (): ViewNode[] => items.map((i) => (i.run ? runNode(c, i.run, idPrefix) : sharedNode(c, i.shared!, idPrefix)));
+  if (!level) return leaves();
+  const groups = new Map<bigint, Item[]>();
+  for (const i of items) {
+    const index = (i.va >> level.shift) & (level.entries - 1n);
+    const list = groups.get(index) ?? [];
+    list.push(i);
+    groups.set(index, list);
+  }
+  const span = 1n << level.shift;
   const nodes: ViewNode[] = [];
-  entries.forEach((e, k) => {
-    if (!(e & 1)) return;
-    const i = firstIndex + k;
-    const lo = i * 0x400000;
-    const hi = lo + 0x400000;
-    const inside = runs.filter((r) => r.va >= lo && r.va < hi);
+  for (const [index, inside] of groups) {
+    const lo = inside[0].va & ~(span - 1n);
+    const id = `${idPrefix}:${level.name}${index}`;
+    const runs = inside.filter((i) => i.run);
+    const bytes = runs.reduce((n, i) => n + addressOf(i.run!.size), 0n);
+    const deeper = depth + 1 < levels.length && inside.length > RUNS_PER_GROUP;
     nodes.push({
-      id: `${space}:pde:${i}`,
-      label: `PDE ${i}: ${hex(lo)}-${hex(hi - 1)}`,
-      description: `${hex(e)} ${e & 0x80 ? '4 MiB page' : `table ${hex(e & 0xfffff000)}`} · ${inside.length} run${inside.length === 1 ? '' : 's'}`,
+      id,
+      label: `${level.name} ${index}: ${hexAddress(lo, c.digits)}-${hexAddress(lo + span - 1n, c.digits)}`,
+      description: `${runs.length} run${runs.length === 1 ? '' : 's'} · ${bigSize(bytes)}${inside.length > runs.length ? ` · ${inside.length - runs.length} shared table${inside.length - runs.length === 1 ? '' : 's'}` : ''}`,
       icon: 'table',
-      changed: inside.some((r) => changedKeys.has(`${space}:${r.va}:${r.pa}:${r.size}`)),
-      children: () => runNodes(snap, space, inside, `${space}:pde:${i}`, changedKeys),
+      changed: runs.some((i) => c.changed.has(runKey(i.run!))),
+      children: () => (deeper ? groupNodes(c, levels, depth + 1, inside, id) : inside.map((i) => (i.run ? runNode(c, i.run, id) : sharedNode(c, i.shared!, id)))),
     });
-  });
+  }
   return nodes;
 }
 
-/** The address space of `pid` (default: the current process). */
-export function addressSpaceModel(snap: SnapshotJson, pid?: number, previous?: SnapshotJson): ViewNode[] {
-  const proc = pid === undefined ? snap.processes.find((p) => p.current) : snap.processes.find((p) => p.pid === pid);
-  const prevProc = previous?.processes.find((p) => p.pid === proc?.pid);
-  const changedKeys = new Set<string>();
+/** The space the view shows: `spaceId` when the document has it, else the current one. */
+export function shownSpace(doc: ViewSnapshot, spaceId?: string): SpaceJson | undefined {
+  return (spaceId !== undefined ? doc.spaces.find((s) => s.id === spaceId) : undefined) ?? currentSpace(doc);
+}
+
+/** The Address space view of `spaceId` (default: the space CR3 names now). */
+export function addressSpaceModel(doc: ViewSnapshot, spaceId?: string, previous?: ViewSnapshot): ViewNode[] {
+  const space = shownSpace(doc, spaceId);
+  if (!space) return [];
+  const digits = addressDigits(space.paging);
+  const old = previous?.spaces.find((s) => s.id === space.id);
+  const changed = new Set<string>();
   if (previous) {
-    const key = (space: string | number, r: MappingJson): string => `${space}:${r.va}:${r.pa}:${r.size}`;
-    const old = new Set([...(prevProc?.mappings ?? []).map((r) => key(proc?.pid ?? -1, r)), ...previous.kernelMappings.map((r) => key('kernel', r))]);
-    for (const r of proc?.mappings ?? []) if (!old.has(key(proc?.pid ?? -1, r))) changedKeys.add(key(proc?.pid ?? -1, r));
-    for (const r of snap.kernelMappings) if (!old.has(key('kernel', r))) changedKeys.add(key('kernel', r));
+    const before = new Set((old?.mappings ?? []).map(runKey));
+    for (const r of space.mappings) if (!before.has(runKey(r))) changed.add(runKey(r));
   }
+  const c: Context = { doc, space, digits, changed, owner: chainOwner(doc, space) };
+  const items: Item[] = [
+    ...space.mappings.map((run) => ({ va: addressOf(run.va), run })),
+    ...space.shared.map((shared) => ({ va: addressOf(shared.va), shared })),
+  ].sort((a, b) => (a.va < b.va ? -1 : a.va > b.va ? 1 : 0));
+  const levels = LEVELS[space.paging] ?? [];
+  const cut = regions(doc, space, digits);
   const nodes: ViewNode[] = [];
-  if (proc) {
-    const entries = byDirectoryEntry(snap, proc.pid, proc.upd, 0, proc.mappings, changedKeys);
+  for (const region of cut) {
+    const inside = items.filter((i) => i.va >= region.lo && i.va <= region.hi);
+    const id = `space:${space.id}:${region.id}`;
+    const entries = groupNodes(c, levels, 0, inside, id);
+    const bytes = inside.reduce((n, i) => n + (i.run ? addressOf(i.run.size) : 0n), 0n);
     nodes.push({
-      id: `space:${proc.pid}:user`,
-      label: `User space 0x00000000-0x0fffffff (pid ${proc.pid} ${proc.name})`,
-      description: `${entries.length} of 64 UPD entries · ${size(proc.mappings.reduce((n, m) => n + m.size, 0))}${proc.current ? ' · current' : ''}`,
-      icon: 'person',
+      id,
+      label: region.label,
+      description: `${levels.length ? `${entries.length} ${levels[0].name}${entries.length === 1 ? '' : 's'}` : `${entries.length} runs`} · ${bigSize(bytes)} · ${space.paging}${space.current ? ' · current' : ''}`,
+      tooltip: `${space.label} (${space.id}): top table ${hexAddress(space.topTable, 8)}, CR3 ${hexAddress(space.cr3, digits)}, ${space.pages} pages, ${space.tablesRead} tables read.\nKnown from: ${spaceSourcesText(space)}`,
+      icon: region.icon,
       changed: entries.some((n) => n.changed),
       children: () => entries,
     });
   }
-  const kernelBase = snap.geometry.kernelBase;
-  const first = kernelBase >>> 22;
-  const kernelEntries = snap.processes.length ? byDirectoryEntry(snap, 'kernel', snap.kpd.slice(first), first, snap.kernelMappings, changedKeys) : [];
-  nodes.push({
-    id: 'space:kernel',
-    label: `Kernel half ${hex(kernelBase)}-0xffffffff`,
-    description: `${kernelEntries.length} KPD entries · ${size(snap.kernelMappings.reduce((n, m) => n + m.size, 0))}`,
-    icon: 'server',
-    changed: kernelEntries.some((n) => n.changed),
-    children: () => kernelEntries,
-  });
   return nodes;
+}
+
+/** The text a quick pick shows for each space ("mmscope: Open address space…"). */
+export function spacePickItems(doc: ViewSnapshot): { label: string; description: string; detail: string; id: string }[] {
+  return doc.spaces.map((s) => ({
+    label: `${s.current ? '$(debug-stackframe-active) ' : ''}${s.label}`,
+    description: spaceSourcesText(s),
+    detail: `${s.id} · ${s.paging} · ${s.pages} pages in ${s.mappings.length} runs · CR3 ${hexAddress(s.cr3, addressDigits(s.paging))}`,
+    id: s.id,
+  }));
 }

@@ -2,7 +2,8 @@
 // source line that allocated it.
 
 import * as path from 'path';
-import { ChainJson, SnapshotJson } from '../../../debug-adapter/src/mm/snapshot-json';
+import { ChainJson } from '../../../debug-adapter/src/mm/snapshot-json';
+import { ViewSnapshot } from '../view-snapshot';
 import { ViewNode, hex, size } from './view-node';
 
 const chainKey = (c: ChainJson): string => `${c.owner.seq}:${c.blocks.join(',')}`;
@@ -11,9 +12,9 @@ export function chainLabel(c: ChainJson): string {
   return `chain ${c.id} (${hex(c.id, 1)})`;
 }
 
-export function chainsModel(snap: SnapshotJson, previous?: SnapshotJson): ViewNode[] {
+export function chainsModel(snap: ViewSnapshot, previous?: ViewSnapshot): ViewNode[] {
   const before = new Set((previous?.chains ?? []).map(chainKey));
-  return snap.chains.map((c) => chainNode(c, previous !== undefined && !before.has(chainKey(c))));
+  return (snap.chains ?? []).map((c) => chainNode(c, previous !== undefined && !before.has(chainKey(c))));
 }
 
 export function chainNode(c: ChainJson, changed: boolean): ViewNode {

@@ -1,34 +1,69 @@
-// The Findings view: every inconsistency the model found, each revealing its allocation site,
-// chain or address.
+// The Findings view: every finding of the document (level 0's generic page-table findings, level
+// 1's cross-checks with the allocators, level 2's double frees, our guest's chain-table ones),
+// each revealing its allocation site, chain, virtual address (in the space it is about) or frame.
 
-import { SnapshotJson } from '../../../debug-adapter/src/mm/snapshot-json';
-import { Finding } from '../../../debug-adapter/src/mm/findings';
+import * as path from 'path';
+import type { FindingDocJson, SiteJson } from '../../../debug-adapter/src/mm/model/snapshot-document';
+import { ViewSnapshot, addressDigits, hexAddress, isGuestDocument } from '../view-snapshot';
 import { RevealTarget, ViewNode } from './view-node';
 
-export function findingTarget(f: Finding): RevealTarget | undefined {
-  if (f.site?.file && f.site.line) return { kind: 'source', file: f.site.file, line: f.site.line };
+/** "kalloc at vm.c:42", or the call address when nothing resolves it. */
+export function siteLabel(s: SiteJson): string {
+  const at = s.file ? ` at ${path.basename(s.file)}${s.line ? `:${s.line}` : ''}` : '';
+  return `${s.function ?? hexAddress(s.address, 8)}${at}`;
+}
+
+export function siteReveal(s: SiteJson): RevealTarget | undefined {
+  return s.file && s.line ? { kind: 'source', file: s.file, line: s.line } : undefined;
+}
+
+export function findingTarget(f: FindingDocJson): RevealTarget | undefined {
+  if (f.site) {
+    const r = siteReveal(f.site);
+    if (r) return r;
+  }
   if (f.chain !== undefined) return { kind: 'chain', id: f.chain };
-  if (f.virtual !== undefined) return { kind: 'address', virtual: f.virtual, pid: f.pid };
+  if (f.virtual !== undefined) return { kind: 'address', virtual: f.virtual, ...(f.space !== undefined ? { space: f.space } : {}), ...(f.pid !== undefined ? { pid: f.pid } : {}) };
+  if (f.physical !== undefined) return { kind: 'frame', physical: f.physical };
   return undefined;
 }
 
-export function findingsModel(snap: SnapshotJson, previous?: SnapshotJson): ViewNode[] {
-  const old = new Set((previous?.findings ?? []).map((f) => `${f.kind}:${f.message}`));
-  return snap.findings.map((f, i) => ({
-    id: `finding:${i}:${f.kind}`,
-    label: f.message,
-    description: f.kind,
-    tooltip: `${f.severity}: ${f.message}`,
-    icon: f.severity === 'error' ? 'error' : f.severity === 'warning' ? 'warning' : 'info',
-    warning: f.severity !== 'info',
-    changed: previous !== undefined && !old.has(`${f.kind}:${f.message}`),
-    contextValue: 'finding',
-    reveal: findingTarget(f),
-  }));
+const findingKey = (f: FindingDocJson): string => `${f.kind}:${f.message}`;
+
+export function findingsModel(doc: ViewSnapshot, previous?: ViewSnapshot): ViewNode[] {
+  const old = new Set((previous?.findings ?? []).map(findingKey));
+  const spaces = new Map(doc.spaces.map((s) => [s.id, s]));
+  return doc.findings.map((f, i) => {
+    const space = f.space !== undefined ? spaces.get(f.space) : undefined;
+    const where = [
+      f.virtual !== undefined ? `${hexAddress(f.virtual, addressDigits(space?.paging ?? doc.pagingMode))}${space ? ` in ${space.label}` : ''}` : undefined,
+      f.physical !== undefined ? `frame ${hexAddress(f.physical, 8)}` : undefined,
+      f.allocator !== undefined ? `allocator ${f.allocator}` : undefined,
+      f.site ? `by ${siteLabel(f.site)}` : undefined,
+    ].filter(Boolean).join(', ');
+    return {
+      id: `finding:${i}:${f.kind}`,
+      label: f.message,
+      description: f.kind,
+      tooltip: `${f.severity}: ${f.message}${where ? `\n${where}` : ''}`,
+      icon: f.severity === 'error' ? 'error' : f.severity === 'warning' ? 'warning' : 'info',
+      warning: f.severity !== 'info',
+      changed: previous !== undefined && !old.has(findingKey(f)),
+      contextValue: 'finding',
+      reveal: findingTarget(f),
+    };
+  });
 }
 
-/** The status bar text: free/used blocks and fragmentation. */
-export function statusText(snap: SnapshotJson): string {
-  const b = snap.blocks;
-  return `$(database) ${b.free} free / ${b.used} used blocks · frag ${b.fragmentationPercent}%${snap.findings.length ? ` · $(warning) ${snap.findings.length}` : ''}`;
+/** The status bar text: our guest's blocks, an allocator's frames (level 1), or the page tables' frames (level 0). */
+export function statusText(doc: ViewSnapshot): string {
+  const warn = doc.findings.length ? ` · $(warning) ${doc.findings.length}` : '';
+  if (isGuestDocument(doc)) {
+    const b = doc.blocks;
+    return `$(database) ${b.free} free / ${b.used} used blocks · frag ${b.fragmentationPercent}%${warn}`;
+  }
+  const a = doc.frames.allocationCounts;
+  if (a) return `$(database) ${a.free} free / ${a.used} used frames${warn}`;
+  const c = doc.frames.counts;
+  return `$(database) ${c.mapped + c.multi} mapped / ${c.unmapped} unmapped frames · ${doc.spaces.length} space${doc.spaces.length === 1 ? '' : 's'}${warn}`;
 }

@@ -1,6 +1,6 @@
 // The "Physical memory" webview view: hosts extension/webview's PhysicalMemoryMap (bundled into
-// dist/webview/memory-map-host.js) and feeds it the store's snapshot. Clicking a block reveals its
-// chain in the Chains view.
+// dist/webview/memory-map-host.js) and feeds it the store's snapshot: our guest's block map, or any
+// kernel's frame map. Clicking a block reveals its chain in the Chains view.
 
 import * as vscode from 'vscode';
 import { SnapshotStore } from '../snapshot-store';
@@ -14,7 +14,7 @@ export class MemoryMapView implements vscode.WebviewViewProvider {
   /** Called when the view is shown or hidden. */
   visibilityChanged: (() => void) | undefined;
   /** What the webview last reported drawing (for the e2e state file). */
-  rendered: { cells: number; changed: number; stop: number } | undefined;
+  rendered: { cells: number; changed: number; stop: number; mode?: string; framesPerCell?: number } | undefined;
 
   constructor(private readonly extensionUri: vscode.Uri, private readonly store: SnapshotStore, private readonly onSelectChain: (chain: number) => void, private readonly onRendered: () => void) {}
 
@@ -37,7 +37,7 @@ export class MemoryMapView implements vscode.WebviewViewProvider {
 <style>body{padding:4px 6px;background:transparent;color:var(--vscode-foreground);font:12px var(--vscode-font-family)} #status{margin:2px 0 6px;color:var(--vscode-descriptionForeground)}</style>
 </head><body data-cells="0"><div id="status">No mmscope session is stopped.</div><div id="map"></div>
 <script nonce="${nonce}" src="${script}"></script></body></html>`;
-    view.webview.onDidReceiveMessage((m: { type: string; chain?: number; cells?: number; changed?: number; stop?: number }) => {
+    view.webview.onDidReceiveMessage((m: { type: string; chain?: number; frame?: number; cells?: number; changed?: number; stop?: number; mode?: string; framesPerCell?: number }) => {
       if (m.type === 'ready') {
         // Sent when the script starts and whenever the webview is shown again: send it all.
         this.ready = true;
@@ -46,7 +46,7 @@ export class MemoryMapView implements vscode.WebviewViewProvider {
       } else if (m.type === 'select' && typeof m.chain === 'number') {
         this.onSelectChain(m.chain);
       } else if (m.type === 'rendered') {
-        this.rendered = { cells: m.cells ?? 0, changed: m.changed ?? 0, stop: m.stop ?? -1 };
+        this.rendered = { cells: m.cells ?? 0, changed: m.changed ?? 0, stop: m.stop ?? -1, mode: m.mode, framesPerCell: m.framesPerCell };
         this.onRendered();
       }
     });
@@ -77,5 +77,10 @@ export class MemoryMapView implements vscode.WebviewViewProvider {
 
   select(chain: number | undefined): void {
     void this.view?.webview.postMessage({ type: 'select', chain });
+  }
+
+  /** Outlines the cell of the frame map that holds `frame` (a frame number). */
+  selectFrame(frame: number): void {
+    void this.view?.webview.postMessage({ type: 'selectFrame', frame });
   }
 }

@@ -2,18 +2,18 @@
 // is visible, expands children lazily, and turns ViewNodes into vscode.TreeItems.
 
 import * as vscode from 'vscode';
-import { SnapshotJson } from '../../../debug-adapter/src/mm/snapshot-json';
+import { ViewSnapshot } from '../view-snapshot';
 import { SnapshotStore } from '../snapshot-store';
 import { treeItemData } from './tree-item-data';
 import { ViewNode } from './view-node';
 
-export type ViewModel = (snap: SnapshotJson, previous?: SnapshotJson) => ViewNode[];
+export type ViewModel = (snap: ViewSnapshot, previous?: ViewSnapshot) => ViewNode[];
 
 export class MmTreeProvider implements vscode.TreeDataProvider<ViewNode>, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<ViewNode | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
   private roots: ViewNode[] = [];
-  private rootsFor: SnapshotJson | undefined;
+  private rootsFor: ViewSnapshot | undefined;
   private parents = new Map<string, ViewNode>();
   view: vscode.TreeView<ViewNode> | undefined;
   /** When the top level was last built (for the refresh benchmark and the e2e state file). */

@@ -2,10 +2,17 @@
 // marks and reveal targets. The tree providers turn these into vscode.TreeItems; tests check
 // the models on recorded snapshots without VS Code.
 
+import type { JsonAddress } from '../../../debug-adapter/src/mm/model/snapshot-document';
+
 export type RevealTarget =
   | { readonly kind: 'source'; readonly file: string; readonly line: number }
   | { readonly kind: 'chain'; readonly id: number }
-  | { readonly kind: 'address'; readonly virtual: number; readonly pid?: number };
+  /** Translate a virtual address: in `space` (a SpaceJson id) or `pid`'s, else the current one. */
+  | { readonly kind: 'address'; readonly virtual: JsonAddress; readonly pid?: number; readonly space?: string }
+  /** Open an address space in the Address space view. */
+  | { readonly kind: 'space'; readonly id: string }
+  /** Point at a physical frame in the Physical memory map. */
+  | { readonly kind: 'frame'; readonly physical: number };
 
 export interface ViewNode {
   /** Stable across snapshots for the same thing (keeps expansion state). */
@@ -30,6 +37,14 @@ export function size(bytes: number): string {
   if (bytes >= 1 << 20 && bytes % (1 << 20) === 0) return `${bytes / (1 << 20)} MiB`;
   if (bytes >= 1024) return `${Math.round(bytes / 1024)} KiB`;
   return `${bytes} B`;
+}
+
+/** Bytes as text, exact for any 64-bit size (bigint or JsonAddress). */
+export function bigSize(bytes: bigint): string {
+  for (const [unit, shift] of [['TiB', 40n], ['GiB', 30n], ['MiB', 20n]] as const) {
+    if (bytes >= 1n << shift && bytes % (1n << shift) === 0n) return `${bytes >> shift} ${unit}`;
+  }
+  return bytes <= BigInt(Number.MAX_SAFE_INTEGER) ? size(Number(bytes)) : `${bytes >> 30n} GiB`;
 }
 
 /** "rw u" style letters for a mapping entry's low 12 bits. */
