@@ -17,7 +17,7 @@ import { bootLinuxGuest, LINUX_MODES, LinuxMode } from '../qemu-bridge/test/fixt
 import { buildPagingKernel, PAGING_MODES, PAGING_READY } from '../qemu-bridge/test/fixtures/paging-kernel';
 import { pagingRegisters } from '../qemu-bridge/test/fixtures/paging-oracle';
 import { writeBenchmarkSection } from './benchmarks-file';
-import { buildSpaceSnapshot } from '../debug-adapter/src/mm/space-snapshot';
+import { buildSnapshotDocument } from '../debug-adapter/src/mm/model/system-snapshot';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 const START = '<!-- paging-walk:start -->';
@@ -121,7 +121,7 @@ async function measureBigLinux(): Promise<{ mib: number; pages: number; runs: nu
     const ram = new GuestMemory([new RamFileTier(qemu.ramPath as string)]);
     const snap = () => {
       ram.invalidate();
-      return buildSpaceSnapshot({ read: (a, n) => ram.readPhys(Number(a), n), registers });
+      return buildSnapshotDocument({ read: (a, n) => ram.readPhys(Number(a), n), registers, stop: 0 });
     };
     const gc = (globalThis as { gc?: () => void }).gc;
     gc?.();
@@ -129,7 +129,8 @@ async function measureBigLinux(): Promise<{ mib: number; pages: number; runs: nu
     const kept = await snap();
     const heapMiB = (process.memoryUsage().heapUsed - heap0) / (1 << 20);
     const ms = await timed(RUNS, snap);
-    return { mib, pages: kept.pages, runs: kept.mappings.length, tables: kept.tablesRead, ms, heapMiB, kernel: `${guest.package} ${guest.version}` };
+    const current = kept.spaces.find((x) => x.current);
+    return { mib, pages: current?.pages ?? 0, runs: current?.mappings.length ?? 0, tables: current?.tablesRead ?? 0, ms, heapMiB, kernel: `${guest.package} ${guest.version}` };
   } finally {
     rsp?.close();
     qmp.close();

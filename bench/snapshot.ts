@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { GdbstubTier, GuestMemory, launchQemu, parseInfoRegisters, QmpClient, RamFileTier, RspClient } from '../qemu-bridge/src';
-import { buildSnapshot, MmSnapshot, PhysicalReader } from '../debug-adapter/src/mm/snapshot';
+import { buildSnapshot, MmSnapshot, PhysicalReader } from '../debug-adapter/src/mm/model/snapshot';
 import { ElfFile } from '../debug-adapter/src/symbols';
 
 const KERNEL = path.resolve(__dirname, '..', '..', 'guest', 'build', 'kernel.elf');

@@ -12,7 +12,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { DebugClient } from '@vscode/debugadapter-testsupport';
-import { SnapshotJson } from '../debug-adapter/src/mm/snapshot-json';
+import { SnapshotJson } from '../debug-adapter/src/mm/model/snapshot-json';
 import { addressSpaceModel } from '../extension/src/views/address-space-model';
 import { chainsModel } from '../extension/src/views/chains-model';
 import { findingsModel, statusText } from '../extension/src/views/findings-model';

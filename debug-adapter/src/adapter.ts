@@ -6,7 +6,7 @@ import * as net from 'net';
 import { Event, OutputEvent } from '@vscode/debugadapter';
 import { MmscopeSession } from './session/session';
 import { EXTENSION_REFERENCE_BASE, StartArguments } from './session/session-extension';
-import { MM_EXCEPTION_FILTERS, mmExtensionFactory } from './mm/mm-extension';
+import { MM_EXCEPTION_FILTERS, mmExtensionFactory } from './mm/plugin/mm-extension';
 import { describeErrorsText, MemoryModelKnowledge, startArgumentsKnowledge } from './mm/plugin/memory-model-knowledge';
 import { CPU_EXCEPTION_FILTERS, cpuExceptionExtensionFactory } from './exceptions/exception-extension';
 import { screenExtensionFactory } from './screen/screen-extension';

@@ -15,7 +15,7 @@ import { buildKernel, CORPUS_MEMORY_MIB, CORPUS_QEMU_ARGS, corpusMachine, Corpus
 import { endSessionLeavingNoQemu, launchArgs, qemuMarker, QemuMonitor, resumeAndStop, startClient } from './dap-fixture';
 import { compareSpaceWithTlb } from './space-oracle';
 import type { SnapshotDocument, SpaceJson } from '../src/mm/model/snapshot-document';
-import type { SpaceSummaryJson } from '../src/mm/mm-requests';
+import type { SpaceSummaryJson } from '../src/mm/plugin/mm-requests';
 
 const KERNELS: readonly { variant: CorpusVariant; paging: SnapshotDocument['pagingMode'] }[] = [
   { variant: { style: 'higher-half-c0', opt: 'O2', framePointer: true }, paging: 'x86-32' },

@@ -18,7 +18,7 @@ import { resumeAndStop, startClient, stopClient } from './dap-fixture';
 import { vmlinuxOf } from './linux-vmlinux';
 import { compareSpaceWithTlb } from './space-oracle';
 import type { SnapshotDocument, SpaceJson } from '../src/mm/model/snapshot-document';
-import type { SpaceSummaryJson } from '../src/mm/mm-requests';
+import type { SpaceSummaryJson } from '../src/mm/plugin/mm-requests';
 
 const BIN = path.resolve(__dirname, '..', '..', '..', 'bin', 'mmscope.js');
 const MODE = LINUX_MODES.find((m) => m.guest === 'amd64' && m.kind === 'x86-64');

@@ -7,7 +7,7 @@
 import * as assert from 'assert';
 import { DebugClient } from '@vscode/debugadapter-testsupport';
 import { DebugProtocol } from '@vscode/debugprotocol';
-import { SnapshotJson } from '../src/mm/snapshot-json';
+import { SnapshotJson } from '../src/mm/model/snapshot-json';
 import WebSocket from 'ws';
 import {
   endSessionLeavingNoQemu, launchAndStop, nmAddress, QemuMonitor, qemuMarker, requireGuest, resumeAndStop, startClient, tlbTranslate,

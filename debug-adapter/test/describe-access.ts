@@ -1,7 +1,7 @@
 // Test helper: a DescribeAccess over a physical reader (a RAM file, a hand-built image) and the
 // paging registers: virtual reads go through the one page walker from CR3, as in the session.
 
-import { PhysicalReader } from '../src/mm/snapshot';
+import { PhysicalReader } from '../src/mm/model/snapshot';
 import { DescribeAccess } from '../src/mm/model/describer';
 import { PhysicalRegionJson } from '../src/mm/model/snapshot-document';
 import { TableCache } from '../../qemu-bridge/src/paging/page-table-walk';

@@ -5,7 +5,7 @@
 
 import { parseInfoTlb, TlbEntry } from '../../qemu-bridge/src';
 import type { FrameMapState, PhysicalRegionJson, SpaceJson } from '../src/mm/model/snapshot-document';
-import type { ViewSnapshot } from '../src/mm/snapshot-json';
+import type { ViewSnapshot } from '../src/mm/model/snapshot-json';
 
 type Json = number | string;
 const big = (v: Json): bigint => BigInt(v);

@@ -5,8 +5,8 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import { QemuInstance, QmpClient, launchQemu, parseInfoRegisters } from '../../qemu-bridge/src';
 import { ElfFile } from '../src/symbols';
-import { MmSnapshot, PhysicalReader, buildSnapshot, readDescriptor } from '../src/mm/snapshot';
-import { MmDebugInfo } from '../src/mm/descriptor';
+import { MmSnapshot, PhysicalReader, buildSnapshot, readDescriptor } from '../src/mm/model/snapshot';
+import { MmDebugInfo } from '../src/mm/model/descriptor';
 import { GUEST_KERNEL, requireGuestKernel } from '../../qemu-bridge/test/fixtures/guest-kernel';
 
 export const KERNEL = GUEST_KERNEL;

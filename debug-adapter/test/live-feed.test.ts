@@ -6,8 +6,8 @@
 import * as assert from 'assert';
 import * as http from 'http';
 import WebSocket from 'ws';
-import { MmSnapshot } from '../src/mm/snapshot';
-import { SnapshotJson, snapshotToJson } from '../src/mm/snapshot-json';
+import { MmSnapshot } from '../src/mm/model/snapshot';
+import { SnapshotJson, snapshotToJson } from '../src/mm/model/snapshot-json';
 import { DashboardServer, startDashboardServer } from '../src/live/dashboard-server';
 import { CloseCode } from '../src/live/protocol';
 import { applyPatch, applyStringPatch, makePatch, makeStringPatch } from '../src/live/snapshot-patch';

@@ -6,7 +6,7 @@ import * as http from 'http';
 import * as net from 'net';
 import WebSocket from 'ws';
 import { QemuSession, launchQemu } from '../../qemu-bridge/src';
-import { MmSnapshot, buildSnapshot } from '../src/mm/snapshot';
+import { MmSnapshot, buildSnapshot } from '../src/mm/model/snapshot';
 import { liveSubprotocol } from '../src/live/protocol';
 import type { ServerMessage } from '../src/live/protocol';
 import { FeedState, FeedUpdate } from '../../extension/webview/feed-state';

@@ -3,12 +3,12 @@
 // a seeded fuzz on random and mutated images that must never hang or crash.
 
 import * as assert from 'assert';
-import { buildSnapshot, MmSnapshot } from '../src/mm/snapshot';
-import { CT_END, CT_FREE, CT_SWAPPABLE, CT_FROZEN, CT_CONTIG, CT_USER, decodeChainTable } from '../src/mm/chain-table';
-import { DescriptorError, decodeDescriptor, DESCRIPTOR_SIZE } from '../src/mm/descriptor';
-import { translateAddress } from '../src/mm/translate';
-import { diffSnapshots } from '../src/mm/diff';
-import { snapshotToJson } from '../src/mm/snapshot-json';
+import { buildSnapshot, MmSnapshot } from '../src/mm/model/snapshot';
+import { CT_END, CT_FREE, CT_SWAPPABLE, CT_FROZEN, CT_CONTIG, CT_USER, decodeChainTable } from '../src/mm/model/chain-table';
+import { DescriptorError, decodeDescriptor, DESCRIPTOR_SIZE } from '../src/mm/model/descriptor';
+import { translateAddress } from '../src/mm/model/translate';
+import { diffSnapshots } from '../src/mm/model/diff';
+import { snapshotToJson } from '../src/mm/model/snapshot-json';
 import { LAYOUT, MmImage, REGISTERS, VBASE } from './fixtures/mm-image';
 
 const snap = (img: MmImage): Promise<MmSnapshot> => buildSnapshot({ read: img.read, descriptorPhys: LAYOUT.descriptor, registers: REGISTERS });

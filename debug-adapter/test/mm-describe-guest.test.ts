@@ -5,7 +5,7 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import { DebugSymbols } from '../src/symbols';
-import { MmSnapshot } from '../src/mm/snapshot';
+import { MmSnapshot } from '../src/mm/model/snapshot';
 import { createDescriber } from '../src/mm/model/describer';
 import { loadMemoryModel } from '../src/mm/model/memory-model-load';
 import { DescribedState } from '../src/mm/model/described-state';

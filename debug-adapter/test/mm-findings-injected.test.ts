@@ -2,7 +2,7 @@
 // (`demo inject=KIND`, guest/kernel/inject.c), and only findings explained by it appear.
 
 import * as assert from 'assert';
-import { FindingKind } from '../src/mm/findings';
+import { FindingKind } from '../src/mm/model/findings';
 import { bootAndStop } from './guest-snapshot';
 
 /** Injected kind → findings it must produce (the first is required; all must be among these). */

@@ -3,14 +3,25 @@
 // self-consistent (runs cover the allocator exactly, the kernel's counter agrees unless the
 // variant planted a mismatch, the running process's directory is CR3, directories differ) and
 // says which fault the variant planted and nothing else; at every checkpoint of the clean
-// kernels the project's walker (buildSpaceSnapshot) sees exactly the pages QEMU's `info tlb`
+// kernels the project's page walker (walkMappings) sees exactly the pages QEMU's `info tlb`
 // lists, and two checkpoints run in different address spaces.
 
 import * as assert from 'assert';
 import { parseInfoTlb } from '../../qemu-bridge/src';
-import { buildSpaceSnapshot, SpaceSnapshot } from '../src/mm/space-snapshot';
+import { MappingRange, PhysicalBytesReader, SharedSubtree, TableCache, WalkFinding, walkMappings } from '../../qemu-bridge/src/paging/page-table-walk';
+import { pagingModel } from '../../qemu-bridge/src/paging/paging-modes';
+import type { PagingRegisters } from '../src/mm/model/paging-registers';
 import { MM_BREAKS, mmKernel, mmKernelNames, mmVariantId, mmVariants, MmVariant } from './fixtures-mm/build';
 import { bootMmKernel, MmDump, MmKernelRun, parseMmDump } from './fixtures-mm/mm-kernels';
+
+interface SpaceSnapshot { readonly mappings: readonly MappingRange[]; readonly shared: readonly SharedSubtree[]; readonly findings: readonly WalkFinding[] }
+
+/** The address space `registers.cr3` names, walked by the one page walker. */
+async function walkSpace(src: { read: PhysicalBytesReader; registers: PagingRegisters; stop?: number }): Promise<SpaceSnapshot> {
+  const r = src.registers;
+  const walk = await walkMappings(pagingModel({ cr0: r.cr0, cr4: r.cr4, efer: r.efer }), r.cr3, new TableCache(src.read));
+  return { mappings: walk.runs, shared: walk.shared, findings: walk.findings };
+}
 
 /** info tlb's nine letters (X G P D A C T U W) for a page of a run. */
 function letters(m: SpaceSnapshot['mappings'][number]): string {
@@ -88,8 +99,8 @@ async function checkPlantedFault(run: MmKernelRun, v: MmVariant, d: MmDump): Pro
   const pa = p.values.pa ?? 0n;
   const frame = Number(p.values.frame ?? 0n);
   const registers = await run.registers();
-  const current = await buildSpaceSnapshot({ read: run.read, registers });
-  const spaces = await Promise.all(d.processes.map((q) => buildSpaceSnapshot({ read: run.read, registers: { ...registers, cr3: q.directory } })));
+  const current = await walkSpace({ read: run.read, registers });
+  const spaces = await Promise.all(d.processes.map((q) => walkSpace({ read: run.read, registers: { ...registers, cr3: q.directory } })));
   const here = at(current, va);
   const where = here ? `0x${here.pa.toString(16)} ${here.m.writable ? 'W' : '-'}${here.m.user ? 'U' : '-'}${here.m.noExecute ? 'X' : '-'}` : 'unmapped';
   switch (v.break) {
@@ -201,7 +212,7 @@ describe("mm test kernels: the walker's address space equals QEMU's info tlb at 
           if (seq > 1) await run.runToCheckpoint(seq);
           const registers = await run.registers();
           cr3s.add(registers.cr3);
-          const space = await buildSpaceSnapshot({ read: run.read, registers, stop: seq });
+          const space = await walkSpace({ read: run.read, registers, stop: seq });
           assert.deepStrictEqual(space.findings.map((f) => f.text), [], 'the walk finds nothing wrong in a clean kernel');
           assert.deepStrictEqual(space.shared, [], 'no table is reached twice');
           const ours = walkedPages(space);

@@ -7,8 +7,8 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import { QmpClient, RspClient, launchQemu, parseInfoRegisters, parseInfoTlb } from '../../qemu-bridge/src';
 import { ElfFile } from '../src/symbols';
-import { MmSnapshot, buildSnapshot } from '../src/mm/snapshot';
-import { tlbLetters } from '../src/mm/paging-entry';
+import { MmSnapshot, buildSnapshot } from '../src/mm/model/snapshot';
+import { tlbLetters } from '../src/mm/model/paging-entry';
 import { KERNEL, descriptorPhysOf, ramFileReader } from './guest-snapshot';
 
 /** Every mapped 4 KiB page of the current address space: virtual → "physical letters". */

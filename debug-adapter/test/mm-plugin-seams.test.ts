@@ -8,12 +8,12 @@
 // tables laid out in a memory image and walked by the one page walker.
 
 import * as assert from 'assert';
-import { MmService } from '../src/mm/mm-service';
+import { MmService } from '../src/mm/plugin/mm-service';
 import { KnownSpaces } from '../src/mm/plugin/known-spaces';
 import type { DescribeAccess } from '../src/mm/plugin/stop-snapshot';
 import type { DescribedState } from '../src/mm/model/described-state';
 import type { TracingJson } from '../src/mm/model/snapshot-document';
-import type { PagingRegisters } from '../src/mm/space-snapshot';
+import type { PagingRegisters } from '../src/mm/model/paging-registers';
 
 const MIB = 1 << 20;
 const PRESENT_RW_USER = 0x7;

@@ -7,9 +7,9 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import { QemuInstance, RspClient, launchQemu } from '../../qemu-bridge/src';
 import { DebugSymbols } from '../src/symbols';
-import { MmService } from '../src/mm/mm-service';
-import { ConditionError, EventCondition } from '../src/mm/event-condition';
-import { armFilters, describeEvent, matchEvent, CONDITION_FIELDS } from '../src/mm/allocation-breakpoints';
+import { MmService } from '../src/mm/plugin/mm-service';
+import { ConditionError, EventCondition } from '../src/mm/model/event-condition';
+import { armFilters, describeEvent, matchEvent, CONDITION_FIELDS } from '../src/mm/plugin/allocation-breakpoints';
 import { KERNEL, ramFileReader } from './guest-snapshot';
 
 describe('allocation-breakpoint conditions', function () {

@@ -4,8 +4,8 @@
 
 import * as assert from 'assert';
 import { parseInfoTlb } from '../../qemu-bridge/src';
-import { MmSnapshot } from '../src/mm/snapshot';
-import { tlbLetters } from '../src/mm/paging-entry';
+import { MmSnapshot } from '../src/mm/model/snapshot';
+import { tlbLetters } from '../src/mm/model/paging-entry';
 import { StoppedGuest, bootAndStop } from './guest-snapshot';
 
 describe('mm snapshot of the running demo guest', function () {

@@ -9,7 +9,7 @@ import * as assert from 'assert';
 import { AllocationTrace, ResolvedSite } from '../src/mm/model/allocation-trace';
 import { decodeCallEntry, decodeReturnValue, entryStackBytes } from '../src/mm/model/call-abi';
 import { sizeOfCall, tracedSize } from '../src/mm/model/tracing-description';
-import { EventCondition } from '../src/mm/event-condition';
+import { EventCondition } from '../src/mm/model/event-condition';
 
 const site = (address: bigint): ResolvedSite => ({ address, function: `caller_${address.toString(16)}`, file: '/src/k.c', line: Number(address & 0xffn) });
 const ctx = (thread = 1, cr3 = 0x1000n) => ({ time: 0, thread, cr3 });

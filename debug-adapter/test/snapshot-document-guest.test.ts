@@ -6,9 +6,9 @@
 
 import * as assert from 'assert';
 import { parseFlatMemoryMap, parseInfoTlb } from '../../qemu-bridge/src';
-import { MmSnapshot } from '../src/mm/snapshot';
+import { MmSnapshot } from '../src/mm/model/snapshot';
 import { buildSnapshotDocument } from '../src/mm/model/system-snapshot';
-import { snapshotToJson, ViewSnapshot } from '../src/mm/snapshot-json';
+import { snapshotToJson, ViewSnapshot } from '../src/mm/model/snapshot-json';
 import { StoppedGuest, bootAndStop } from './guest-snapshot';
 import { compareSpaceWithTlb } from './document-oracle';
 

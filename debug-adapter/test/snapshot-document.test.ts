@@ -8,7 +8,7 @@ import * as assert from 'assert';
 import { buildSnapshotDocument, DocumentSource } from '../src/mm/model/system-snapshot';
 import type { DescribedState } from '../src/mm/model/described-state';
 import type { FrameMapState, PhysicalRegionJson } from '../src/mm/model/snapshot-document';
-import type { ViewSnapshot } from '../src/mm/snapshot-json';
+import type { ViewSnapshot } from '../src/mm/model/snapshot-json';
 
 const P = 1n, W = 2n, U = 4n, PS = 0x80n, NX = 1n << 63n;
 const CR0 = 0x80000011n, CR4_PAE = 0x20n, EFER_LMA = 0x500n, EFER_NXE = 0x800n;

@@ -5,7 +5,7 @@
 
 import type { JsonAddress } from '../../debug-adapter/src/mm/model/snapshot-document';
 import type { ViewSnapshot } from '../src/view-snapshot';
-import { Translation } from '../../debug-adapter/src/mm/translate';
+import { Translation } from '../../debug-adapter/src/mm/model/translate';
 import { EvaluatedValue } from '../src/mm-data-source';
 
 /** Client → server: the session state and, while stopped, the snapshot. */

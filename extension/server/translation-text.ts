@@ -6,7 +6,7 @@
 
 import * as path from 'path';
 import type { JsonAddress } from '../../debug-adapter/src/mm/model/snapshot-document';
-import { Translation } from '../../debug-adapter/src/mm/translate';
+import { Translation } from '../../debug-adapter/src/mm/model/translate';
 import { ViewSnapshot, addressOf, currentSpace, hexAddress, isGuestDocument } from '../src/view-snapshot';
 import { describeEntryFlags, decodeEntry } from '../../qemu-bridge/src/paging/page-entry';
 import { pagingModel } from '../../qemu-bridge/src/paging/paging-modes';

@@ -5,7 +5,7 @@
 import * as vscode from 'vscode';
 import { ViewSnapshot } from './view-snapshot';
 import type { JsonAddress } from '../../debug-adapter/src/mm/model/snapshot-document';
-import { Translation } from '../../debug-adapter/src/mm/translate';
+import { Translation } from '../../debug-adapter/src/mm/model/translate';
 import { EvaluatedValue, MmDataSource, SnapshotPair, pointerOf } from './mm-data-source';
 
 interface SnapshotResponse {

@@ -4,7 +4,7 @@
 
 import { ViewSnapshot } from './view-snapshot';
 import type { JsonAddress } from '../../debug-adapter/src/mm/model/snapshot-document';
-import { Translation } from '../../debug-adapter/src/mm/translate';
+import { Translation } from '../../debug-adapter/src/mm/model/translate';
 
 export interface SnapshotPair {
   readonly snapshot: ViewSnapshot;

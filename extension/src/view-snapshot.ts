@@ -3,7 +3,7 @@
 // addresses as text. Pure (no VS Code), shared by the views, the language server and the tests.
 
 import type { JsonAddress, PagingMode, SnapshotDocument, SpaceJson } from '../../debug-adapter/src/mm/model/snapshot-document';
-import type { ViewProcessJson, ViewSnapshot } from '../../debug-adapter/src/mm/snapshot-json';
+import type { ViewProcessJson, ViewSnapshot } from '../../debug-adapter/src/mm/model/snapshot-json';
 
 export type { ViewSnapshot };
 /** A process as the views see it: the document's, with what our guest's descriptor adds (its UPD, the KPD check). */

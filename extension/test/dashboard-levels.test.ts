@@ -12,7 +12,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { chromium, BrowserContext, Page } from 'playwright-core';
 import { DashboardServer, startDashboardServer } from '../../debug-adapter/src/live/dashboard-server';
-import type { ViewSnapshot } from '../../debug-adapter/src/mm/snapshot-json';
+import type { ViewSnapshot } from '../../debug-adapter/src/mm/model/snapshot-json';
 import { levelOneDocument, levelZeroDocument } from './documents';
 
 const CHROMIUM = '/usr/bin/chromium';

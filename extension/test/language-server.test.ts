@@ -25,14 +25,14 @@ import {
   StreamMessageWriter,
   createProtocolConnection,
 } from 'vscode-languageserver-protocol/node';
-import { SnapshotJson } from '../../debug-adapter/src/mm/snapshot-json';
+import { SnapshotJson } from '../../debug-adapter/src/mm/model/snapshot-json';
 import { EVALUATE_REQUEST, EvaluateParams, EvaluateResult, LIVE_FEED_NOTIFICATION, LiveFeedParams, SNAPSHOT_NOTIFICATION, ServerSnapshotParams, TRANSLATE_REQUEST } from '../server/protocol';
 import { expressionAt } from '../server/c-expression';
 import { translationLines } from '../server/translation-text';
-import { translateCurrent } from '../../debug-adapter/src/mm/translate';
+import { translateCurrent } from '../../debug-adapter/src/mm/model/translate';
 import { pathUri } from '../server/site-files';
 import { startDashboardServer } from '../../debug-adapter/src/live/dashboard-server';
-import { buildSnapshot } from '../../debug-adapter/src/mm/snapshot';
+import { buildSnapshot } from '../../debug-adapter/src/mm/model/snapshot';
 import { LAYOUT, MmImage, REGISTERS } from '../../debug-adapter/test/fixtures/mm-image';
 import type { SnapshotDocument } from '../../debug-adapter/src/mm/model/snapshot-document';
 import { levelOneDocument, levelZeroDocument } from './documents';

@@ -5,7 +5,7 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import { SnapshotJson } from '../../debug-adapter/src/mm/snapshot-json';
+import { SnapshotJson } from '../../debug-adapter/src/mm/model/snapshot-json';
 import {
   FRAME_ALLOC_STATES, FRAME_MAP_STATES, NO_ALLOCATOR, describeBlock, describeFrameCell, frameCaption, frameCells, frameExtent, frameLegend, framesPerCellFor, indexSnapshot,
 } from '../webview/memory-map-model';

@@ -4,8 +4,8 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import { SnapshotJson } from '../../debug-adapter/src/mm/snapshot-json';
-import { Translation } from '../../debug-adapter/src/mm/translate';
+import { SnapshotJson } from '../../debug-adapter/src/mm/model/snapshot-json';
+import { Translation } from '../../debug-adapter/src/mm/model/translate';
 import { MmDataSource, SnapshotPair, pointerOf } from '../src/mm-data-source';
 import { SnapshotStore, StoreChange } from '../src/snapshot-store';
 import { changedBlocks } from '../src/views/changed-blocks';

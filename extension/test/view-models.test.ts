@@ -6,7 +6,7 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import { SnapshotJson } from '../../debug-adapter/src/mm/snapshot-json';
+import { SnapshotJson } from '../../debug-adapter/src/mm/model/snapshot-json';
 import { chainsModel } from '../src/views/chains-model';
 import { processesModel } from '../src/views/processes-model';
 import { addressSpaceModel, spacePickItems } from '../src/views/address-space-model';

@@ -46,7 +46,7 @@ export function isGuestView(s: SnapshotView): s is GuestSnapshotView {
 /** The old name of a finding in this file. */
 export type FindingView = FindingDocJson;
 
-/** The semantic changes a delta carries (debug-adapter/src/mm/diff.ts); our guest's fields may be absent on other kernels. */
+/** The semantic changes a delta carries (debug-adapter/src/mm/model/diff.ts); our guest's fields may be absent on other kernels. */
 export interface ChangesView {
   readonly chains?: readonly { readonly id: number; readonly kind: string; readonly previous?: number }[];
   readonly mappings?: readonly { readonly space: 'kernel' | number | string; readonly kind: string; readonly virtual: number | string; readonly length: number | string }[];

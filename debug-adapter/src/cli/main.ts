@@ -2,8 +2,8 @@
 // an exit status (1 for failures a user can meet, 2 for a wrong command line).
 
 import { BridgeError } from '../../../qemu-bridge/src';
-import { DescriptorError } from '../mm/descriptor';
-import { TranslateError } from '../mm/translate';
+import { DescriptorError } from '../mm/model/descriptor';
+import { TranslateError } from '../mm/model/translate';
 import { Command, CommandIo, parseCommandLine, UsageError } from './command-line';
 import { bootCommand } from './boot-command';
 import { readCommand } from './read-command';

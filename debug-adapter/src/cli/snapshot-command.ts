@@ -7,10 +7,10 @@
 import * as fs from 'fs';
 import { parseHostPort, QemuSession } from '../../../qemu-bridge/src';
 import { DebugSymbols } from '../symbols';
-import { formatSnapshot, formatTranslation } from '../mm/snapshot-text';
-import { formatDocument } from '../mm/document-text';
-import { MmService, TranslateWhere } from '../mm/mm-service';
-import { Translation } from '../mm/translate';
+import { formatSnapshot, formatTranslation } from '../mm/model/snapshot-text';
+import { formatDocument } from '../mm/model/document-text';
+import { MmService, TranslateWhere } from '../mm/plugin/mm-service';
+import { Translation } from '../mm/model/translate';
 import { pagingRegistersOf } from '../mm/plugin/stop-snapshot';
 import { Command, MODEL_OPTION, OptionSpec, ParsedOptions, parseAddressOption, parseNumberOption, UsageError } from './command-line';
 import { describeErrorsText, memoryModelKnowledge } from '../mm/plugin/memory-model-knowledge';

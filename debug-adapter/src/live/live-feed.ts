@@ -10,9 +10,9 @@ import * as crypto from 'crypto';
 import * as http from 'http';
 import type { Duplex } from 'stream';
 import { WebSocket, WebSocketServer, RawData } from 'ws';
-import { MmSnapshot } from '../mm/snapshot';
-import { ViewSnapshot, snapshotToJson } from '../mm/snapshot-json';
-import { DocumentDiff, SnapshotDiff, diffDocuments, diffSnapshots } from '../mm/diff';
+import { MmSnapshot } from '../mm/model/snapshot';
+import { ViewSnapshot, snapshotToJson } from '../mm/model/snapshot-json';
+import { DocumentDiff, SnapshotDiff, diffDocuments, diffSnapshots } from '../mm/model/diff';
 import type { StopSnapshot } from '../mm/plugin/stop-snapshot';
 import { ClientChannel, ChannelStats } from './client-channel';
 import {

@@ -6,11 +6,12 @@
 // did not cause (QMP STOP/RESUME, QEMU exiting) into stopped/continued/status events.
 
 import { QemuSession } from '../../../qemu-bridge/src';
-import type { PagingRegisters } from '../mm/space-snapshot';
+import type { PagingRegisters } from '../mm/model/paging-registers';
 import type { PhysicalRegionJson } from '../mm/model/snapshot-document';
 import type { SpaceRequest } from '../mm/model/system-snapshot';
 import { KernelKnowledge, StopSnapshot, pagingRegistersOf, takeSnapshot } from '../mm/plugin/stop-snapshot';
 import { LiveFeed } from './live-feed';
+import { RefreshTimer } from './refresh-timer';
 import { RefreshMode } from './protocol';
 
 export interface LiveRefresherOptions {
@@ -40,7 +41,8 @@ export class LiveRefresher {
   readonly stats: RefresherStats = { snapshots: 0, failures: 0, lastBuildMs: 0, totalBuildMs: 0, lastError: undefined };
   private registers: PagingRegisters | undefined;
   private regions: Promise<readonly PhysicalRegionJson[] | undefined> | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  /** Ticks at the mode's rate, at least 50 ms apart. */
+  private readonly timer = new RefreshTimer(async () => void (await this.refreshNow()), 50);
   private running = false;
   private inFlight: Promise<StopSnapshot | undefined> | undefined;
   /** QMP STOP/RESUME events our own brief stops will cause, to be ignored. */
@@ -78,26 +80,18 @@ export class LiveRefresher {
         }),
       );
     }
-    this.schedule(0);
+    this.timer.start(Math.max(0.01, this.mode.ratePerSecond), 0);
   }
 
   /** Stops refreshing and waits for a snapshot in progress. */
   async stop(): Promise<void> {
     this.running = false;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.timer.stop();
     for (const u of this.unsubscribe) u();
     this.unsubscribe = [];
     await this.inFlight?.catch(() => undefined);
   }
 
-  private schedule(delayMs: number): void {
-    if (!this.running) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.refreshNow().finally(() => this.schedule(Math.max(50, 1000 / Math.max(0.01, this.mode.ratePerSecond))));
-    }, delayMs);
-  }
 
   private externalStop(): void {
     this.options.feed.stopped('pause');

@@ -126,7 +126,7 @@ export interface DeltaMessage<C = JsonObject> {
   readonly takenAt: number;
   readonly state: GuestRunState;
   readonly patch: DocumentPatch;
-  /** What changed, by meaning (debug-adapter/src/mm/diff.ts: chains, mappings, newFindings, changedBlocks). */
+  /** What changed, by meaning (debug-adapter/src/mm/model/diff.ts: chains, mappings, newFindings, changedBlocks). */
   readonly changes: C;
 }
 

@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import { HostPort, QemuInstance, QmpClient, RspClient, launchQemu } from '../../../qemu-bridge/src';
 import { killAtExit } from '../../../qemu-bridge/test/fixtures/qemu-fixture';
 import type { PhysicalBytesReader } from '../../../qemu-bridge/src/paging/page-table-walk';
-import type { PagingRegisters } from '../../src/mm/space-snapshot';
+import type { PagingRegisters } from '../../src/mm/model/paging-registers';
 import type { FrameAllocState, FrameRun } from '../../src/mm/model/snapshot-document';
 import { ElfFile } from '../../src/symbols';
 import { MmMachine, MmVariant, buildMmKernel, mmKernel, mmMachine, mmVariantId } from './build';

@@ -2,7 +2,7 @@
 // source line that allocated it.
 
 import * as path from 'path';
-import { ChainJson } from '../../../debug-adapter/src/mm/snapshot-json';
+import { ChainJson } from '../../../debug-adapter/src/mm/model/snapshot-json';
 import { ViewSnapshot } from '../view-snapshot';
 import { ViewNode, hex, size } from './view-node';
 

@@ -5,7 +5,7 @@
 // findings (free-list-cycle, free-frame-twice, pointer-outside-ram), never a hang or a throw.
 
 import type { FindingDocJson, FrameAllocState, FrameRun, PhysicalRegionJson } from './snapshot-document';
-import { BLOCK_STATES, decodeChainTable } from '../chain-table';
+import { BLOCK_STATES, decodeChainTable } from './chain-table';
 
 export const UNIT_FREE = 0;
 export const UNIT_USED = 1;

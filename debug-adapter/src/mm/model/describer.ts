@@ -10,7 +10,7 @@ import { findMember } from '../../inspect/c-evaluator';
 import { jsonAddress } from '../../../../qemu-bridge/src/paging/translation-steps';
 import { TableCache, walkAddress } from '../../../../qemu-bridge/src/paging/page-table-walk';
 import { PagingModel, pagingModel } from '../../../../qemu-bridge/src/paging/paging-modes';
-import type { PagingRegisters } from '../space-snapshot';
+import type { PagingRegisters } from './paging-registers';
 import type { AllocatorJson, DescriptionErrorJson, FindingDocJson, HeapBlockJson, HeapJson, PhysicalRegionJson } from './snapshot-document';
 import type { DescribedAllocator, DescribedProcess, DescribedState } from './described-state';
 import {

@@ -4,7 +4,7 @@
 // (system-snapshot.ts) and our guest's converter (snapshot-json.ts) both end here. Pure.
 
 import { jsonAddress } from '../../../../qemu-bridge/src/paging/translation-steps';
-import type { PagingRegisters } from '../space-snapshot';
+import type { PagingRegisters } from './paging-registers';
 import type {
   AllocatorJson, DescriptionErrorJson, FindingDocJson, FrameAllocState, FrameRun, HeapJson, KnowledgeLevel, PagingMode,
   PhysicalRegionJson, ProcessDocJson, RunJson, SnapshotDocument, SpaceJson, TracingJson,

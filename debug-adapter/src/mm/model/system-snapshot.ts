@@ -9,9 +9,9 @@
 import { PhysicalBytesReader, TableCache, WalkLimits, walkMappings } from '../../../../qemu-bridge/src/paging/page-table-walk';
 import { PagingModel, pagingModel, topTableAddress } from '../../../../qemu-bridge/src/paging/paging-modes';
 import { jsonAddress } from '../../../../qemu-bridge/src/paging/translation-steps';
-import type { PagingRegisters } from '../space-snapshot';
-import type { MmSnapshot } from '../snapshot';
-import { snapshotToJson, ViewSnapshot } from '../snapshot-json';
+import type { PagingRegisters } from './paging-registers';
+import type { MmSnapshot } from './snapshot';
+import { snapshotToJson, ViewSnapshot } from './snapshot-json';
 import type { DescribedState } from './described-state';
 import type { PhysicalRegionJson, ProcessDocJson, SpaceSource, TracingJson } from './snapshot-document';
 import { SpaceModel, SpaceRun, tableSpaceId } from './space-model';

@@ -3,7 +3,7 @@
 // call's arguments `$arg0` … `$arg5` (`"$arg0 * 4096"`, `"4096 << $arg0"`) parsed here once, in
 // the allocation breakpoints' expression language (event-condition.ts), and evaluated per call.
 
-import { ConditionError, EventCondition } from '../event-condition';
+import { ConditionError, EventCondition } from './event-condition';
 import type { TracingDescription } from './described-state';
 
 /** Names a size expression may use: the traced call's arguments. */

@@ -13,7 +13,7 @@ import { abiForBitness, CallAbi, decodeCallEntry, decodeReturnValue, entryStackB
 import type { TracingDescription } from '../model/described-state';
 import type { FindingDocJson, TracingJson } from '../model/snapshot-document';
 import { sizeOfCall, TracedSize } from '../model/tracing-description';
-import { makeSiteResolver } from '../site-resolver';
+import { makeSiteResolver } from '../model/site-resolver';
 
 /** What the tracer reads of the guest at a hit (the runtime's own access while a run operation holds it stopped). */
 export interface TraceGuest {

@@ -7,7 +7,7 @@
 import { pagingModel, topTableAddress } from '../../../../qemu-bridge/src/paging/paging-modes';
 import type { SpaceSource } from '../model/snapshot-document';
 import type { SpaceRequest } from '../model/system-snapshot';
-import type { PagingRegisters } from '../space-snapshot';
+import type { PagingRegisters } from '../model/paging-registers';
 
 /** How a space came to be known here (the current one is the builder's own). */
 export type KnownSpaceSource = Extract<SpaceSource, 'seen' | 'named' | 'traced'>;

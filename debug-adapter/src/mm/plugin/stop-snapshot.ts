@@ -11,10 +11,10 @@ import { physicalPieces } from '../../../../qemu-bridge/src/page-walker';
 import { buildSnapshotDocument, SpaceRequest } from '../model/system-snapshot';
 import type { DescribedState } from '../model/described-state';
 import type { PhysicalRegionJson, TracingJson } from '../model/snapshot-document';
-import { ControlRegisters, MmSnapshot, PhysicalReader, buildSnapshot } from '../snapshot';
-import type { ViewSnapshot } from '../snapshot-json';
-import type { PagingRegisters } from '../space-snapshot';
-import type { SourceSite } from '../findings';
+import { ControlRegisters, MmSnapshot, PhysicalReader, buildSnapshot } from '../model/snapshot';
+import type { ViewSnapshot } from '../model/snapshot-json';
+import type { PagingRegisters } from '../model/paging-registers';
+import type { SourceSite } from '../model/findings';
 
 export interface StopSnapshot {
   /** The schema-3 document every view shows. */

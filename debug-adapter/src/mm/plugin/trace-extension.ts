@@ -8,7 +8,7 @@
 
 import type { ExceptionFilter, SessionExtension } from '../../session/session-extension';
 import type { Target, TargetStop } from '../../session/target';
-import { ConditionError } from '../event-condition';
+import { ConditionError } from '../model/event-condition';
 import { siteText } from '../model/allocation-trace';
 import type { FindingDocJson, TracingJson } from '../model/snapshot-document';
 import type { TracingDescription } from '../model/described-state';

@@ -3,7 +3,7 @@
 // that is a finding (double free, never allocated). Conditions are the allocation breakpoints'
 // small expressions (event-condition.ts) over the traced call's fields.
 
-import { EventCondition, EventFields } from '../event-condition';
+import { EventCondition, EventFields } from '../model/event-condition';
 import { siteText } from '../model/allocation-trace';
 import type { TraceEvent } from './allocation-tracer';
 

@@ -7,7 +7,7 @@
 import type { SessionExtension, SessionExtensionFactory, StartArguments } from '../../session/session-extension';
 import type { Target } from '../../session/target';
 import type { TracingDescription } from '../model/described-state';
-import type { MmExtensionKnowledge, MmSessionExtension } from '../mm-extension';
+import type { MmExtensionKnowledge, MmSessionExtension } from './mm-extension';
 import type { ProcessDocJson } from '../model/snapshot-document';
 import { TraceSessionExtension, traceConfiguration } from './trace-extension';
 

@@ -4,7 +4,7 @@
 
 import { ChainInfo, MmSnapshot } from './snapshot';
 import { Finding } from './findings';
-import type { FindingDocJson, SnapshotDocument, SpaceJson } from './model/snapshot-document';
+import type { FindingDocJson, SnapshotDocument, SpaceJson } from './snapshot-document';
 
 export interface ChainChange {
   readonly id: number;

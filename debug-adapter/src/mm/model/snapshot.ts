@@ -12,8 +12,8 @@ import {
   decodeDpmiBlocks, decodeOwner, decodePcb, decodeVector, decodeXmsHandles,
 } from './guest-structures';
 import { ENTRIES_PER_TABLE, PAGE_SIZE, entryFrame } from './paging-entry';
-import { TableCache, WalkFinding, walkAddress, walkMappings32 } from '../../../qemu-bridge/src/paging/page-table-walk';
-import { PagingModel, pagingModel } from '../../../qemu-bridge/src/paging/paging-modes';
+import { TableCache, WalkFinding, walkAddress, walkMappings32 } from '../../../../qemu-bridge/src/paging/page-table-walk';
+import { PagingModel, pagingModel } from '../../../../qemu-bridge/src/paging/paging-modes';
 
 /** Reads guest-physical memory (any tier). */
 export type PhysicalReader = (address: number, length: number) => Promise<Buffer>;

@@ -3,7 +3,7 @@
 // up at address - 1, as debuggers do for caller frames.
 
 import * as path from 'path';
-import { DebugSymbols } from '../symbols';
+import { DebugSymbols } from '../../symbols';
 import { SourceSite } from './findings';
 
 export function makeSiteResolver(symbols: DebugSymbols): (address: number) => SourceSite | undefined {

@@ -4,10 +4,10 @@
 // Every answer is built from the stop's schema-3 document, at any level.
 
 import { MmService, TranslateWhere } from './mm-service';
-import { ViewSnapshot } from './snapshot-json';
-import { Translation } from './translate';
-import type { SpaceJson } from './model/snapshot-document';
-import type { StopSnapshot } from './plugin/stop-snapshot';
+import { ViewSnapshot } from '../model/snapshot-json';
+import { Translation } from '../model/translate';
+import type { SpaceJson } from '../model/snapshot-document';
+import type { StopSnapshot } from './stop-snapshot';
 
 export const MM_REQUESTS = ['mmscope/snapshot', 'mmscope/translate', 'mmscope/spaces', 'mmscope/openSpace', 'mmscope/chain', 'mmscope/console'] as const;
 export type MmRequest = (typeof MM_REQUESTS)[number];

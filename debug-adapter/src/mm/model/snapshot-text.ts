@@ -3,7 +3,7 @@
 import { MmSnapshot } from './snapshot';
 import { chainFlagNames } from './snapshot-json';
 import { formatSite } from './site-resolver';
-import { pageSizeName, TranslationStep, translationStepLines } from '../../../qemu-bridge/src/paging/translation-steps';
+import { pageSizeName, TranslationStep, translationStepLines } from '../../../../qemu-bridge/src/paging/translation-steps';
 import { Translation } from './translate';
 
 const hex = (n: number, w = 8): string => `0x${(n >>> 0).toString(16).padStart(w, '0')}`;

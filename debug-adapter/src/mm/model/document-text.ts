@@ -3,7 +3,7 @@
 // (level 0 and level 1): the address spaces with their mapping runs, the processes, the frame
 // map's counts, the allocators, the findings. Our guest's text stays snapshot-text.ts's.
 
-import type { FindingDocJson, FrameMapState, JsonAddress, SnapshotDocument, SpaceJson } from './model/snapshot-document';
+import type { FindingDocJson, FrameMapState, JsonAddress, SnapshotDocument, SpaceJson } from './snapshot-document';
 
 const PAGING_NAMES: Record<SnapshotDocument['pagingMode'], string> = {
   none: 'paging off', 'x86-32': '32-bit paging', pae: 'PAE paging', 'x86-64': '4-level paging', 'x86-64-la57': '5-level paging',

@@ -3,10 +3,10 @@
 // details in mm_last_event (guest/include/mm_event.h); the adapter breaks there, decodes the
 // event, checks the filter's condition, and reports a stop with a sentence, or resumes.
 
-import { EventCondition } from './event-condition';
-import { MmEvent } from './guest-structures';
-import { SourceSite } from './findings';
-import { formatSite } from './site-resolver';
+import { EventCondition } from '../model/event-condition';
+import { MmEvent } from '../model/guest-structures';
+import { SourceSite } from '../model/findings';
+import { formatSite } from '../model/site-resolver';
 
 export interface AllocationFilter {
   readonly id: string;

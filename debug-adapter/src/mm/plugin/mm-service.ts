@@ -5,22 +5,22 @@
 // any of them, answers the debug console's commands, and reads our guest's last memory-manager
 // event for allocation breakpoints. The session calls it; it knows nothing of DAP or QEMU.
 
-import { DebugSymbols } from '../symbols';
-import { MmSnapshot, PhysicalReader } from './snapshot';
-import { SnapshotDiff, diffSnapshots } from './diff';
-import { makeSiteResolver, formatSite } from './site-resolver';
-import { Translation, TranslateError, translateAddress, translateCurrent } from './translate';
-import { formatSnapshot, formatTranslation } from './snapshot-text';
-import { chainFlagNames } from './snapshot-json';
-import { MmEvent, MM_EVENT_SIZE, decodeEvent } from './guest-structures';
-import { SourceSite } from './findings';
-import { decodeEntryFlags } from './paging-entry';
-import type { PagingRegisters } from './space-snapshot';
-import type { KnowledgeLevel, PhysicalRegionJson, SpaceJson, TracingJson } from './model/snapshot-document';
-import { tableSpaceId } from './model/space-model';
-import { KnownSpaces, topTableOf } from './plugin/known-spaces';
-import { DescribeFunction, KernelKnowledge, StopSnapshot, takeSnapshot } from './plugin/stop-snapshot';
-import { formatFrames, formatSpaces } from './document-text';
+import { DebugSymbols } from '../../symbols';
+import { MmSnapshot, PhysicalReader } from '../model/snapshot';
+import { SnapshotDiff, diffSnapshots } from '../model/diff';
+import { makeSiteResolver, formatSite } from '../model/site-resolver';
+import { Translation, TranslateError, translateAddress, translateCurrent } from '../model/translate';
+import { formatSnapshot, formatTranslation } from '../model/snapshot-text';
+import { chainFlagNames } from '../model/snapshot-json';
+import { MmEvent, MM_EVENT_SIZE, decodeEvent } from '../model/guest-structures';
+import { SourceSite } from '../model/findings';
+import { decodeEntryFlags } from '../model/paging-entry';
+import type { PagingRegisters } from '../model/paging-registers';
+import type { KnowledgeLevel, PhysicalRegionJson, SpaceJson, TracingJson } from '../model/snapshot-document';
+import { tableSpaceId } from '../model/space-model';
+import { KnownSpaces, topTableOf } from './known-spaces';
+import { DescribeFunction, KernelKnowledge, StopSnapshot, takeSnapshot } from './stop-snapshot';
+import { formatFrames, formatSpaces } from '../model/document-text';
 
 export interface MmTargetAccess {
   readPhys: PhysicalReader;

@@ -6,9 +6,9 @@ import { BlockRun, ChainFlags } from './chain-table';
 import { Finding, FindingKind, SourceSite } from './findings';
 import { DpmiBlockRecord, OwnerRecord, ProcessState, XmsHandleRecord } from './guest-structures';
 import { MappingRun } from './address-space';
-import type { AllocatorJson, FrameAllocState, FrameRun, PhysicalRegionJson, ProcessDocJson, SnapshotDocument, TracingJson } from './model/snapshot-document';
-import { SpaceModel, SpaceRun } from './model/space-model';
-import { assembleDocument } from './model/document-assembly';
+import type { AllocatorJson, FrameAllocState, FrameRun, PhysicalRegionJson, ProcessDocJson, SnapshotDocument, TracingJson } from './snapshot-document';
+import { SpaceModel, SpaceRun } from './space-model';
+import { assembleDocument } from './document-assembly';
 
 export interface MappingJson {
   /** Exact: a number below 2^53, else a `0x` hex string (docs/snapshot-schema.md). Our guest's are always numbers. */

@@ -3,7 +3,7 @@
 // exactly what the hardware sees). The walk itself is the one page walker's (walkMappings in
 // qemu-bridge/src/paging/page-table-walk.ts); snapshot.ts converts its runs to this form.
 
-import { MappingRun32 } from '../../../qemu-bridge/src/paging/page-table-walk';
+import { MappingRun32 } from '../../../../qemu-bridge/src/paging/page-table-walk';
 
 /** Pages contiguous in virtual and physical memory whose entries have the same flags (the walker's number-address run). */
 export type MappingRun = MappingRun32;

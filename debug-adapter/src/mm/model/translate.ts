@@ -3,9 +3,9 @@
 // guest's memory manager knows: whose directory entry it is (the process's UPD for user
 // addresses, else the KPD), the block, the chain and its allocation site.
 
-import { PhysicalBytesReader, TableCache } from '../../../qemu-bridge/src/paging/page-table-walk';
-import { pagingModel } from '../../../qemu-bridge/src/paging/paging-modes';
-import { AddressTranslation, translateVirtual } from '../../../qemu-bridge/src/paging/translation-steps';
+import { PhysicalBytesReader, TableCache } from '../../../../qemu-bridge/src/paging/page-table-walk';
+import { pagingModel } from '../../../../qemu-bridge/src/paging/paging-modes';
+import { AddressTranslation, translateVirtual } from '../../../../qemu-bridge/src/paging/translation-steps';
 import { BLOCK_SIZE, PAGES_PER_BLOCK } from './chain-table';
 import { MmSnapshot, PhysicalReader } from './snapshot';
 import { PAGE_SIZE } from './paging-entry';

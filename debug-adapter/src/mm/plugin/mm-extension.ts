@@ -7,17 +7,18 @@
 // (marked live: they may catch the guest mid-update). Every CR3 seen at a stop is kept as an
 // address space the views can open.
 
-import type { ExceptionFilter, SessionExtension, SessionExtensionFactory, StartArguments } from '../session/session-extension';
-import type { LiveFeed } from '../live/live-feed';
-import { startDashboardServer } from '../live/dashboard-server';
+import type { ExceptionFilter, SessionExtension, SessionExtensionFactory, StartArguments } from '../../session/session-extension';
+import type { LiveFeed } from '../../live/live-feed';
+import { startDashboardServer } from '../../live/dashboard-server';
+import { RefreshTimer } from '../../live/refresh-timer';
 import { ALLOCATION_FILTERS, ArmedFilter, armFilters, describeEvent, matchEvent } from './allocation-breakpoints';
-import { ConditionError } from './event-condition';
-import type { Target, TargetStop } from '../session/target';
-import type { FrameContext, InspectScope, InspectVariable } from '../inspect/target-access';
+import { ConditionError } from '../model/event-condition';
+import type { Target, TargetStop } from '../../session/target';
+import type { FrameContext, InspectScope, InspectVariable } from '../../inspect/target-access';
 import { MmService, MmServiceOptions } from './mm-service';
-import { formatTranslationNote } from './snapshot-text';
-import type { PagingRegisters } from './space-snapshot';
-import type { StopSnapshot } from './plugin/stop-snapshot';
+import { formatTranslationNote } from '../model/snapshot-text';
+import type { PagingRegisters } from '../model/paging-registers';
+import type { StopSnapshot } from './stop-snapshot';
 import { MM_REQUESTS, MmRequest, SNAPSHOT_EVENT, handleMmRequest, mmScopeVariables, snapshotEventBody } from './mm-requests';
 
 /** Sends a custom DAP event (the session supplies it). */
@@ -77,8 +78,7 @@ export class MmSessionExtension implements SessionExtension {
   /** The shown vCPU's paging registers at the last stop (what live snapshots use while the guest runs). */
   private lastRegisters: PagingRegisters = { cr0: 0n, cr3: 0n, cr4: 0n, efer: 0n };
   /** Live refresh while running: its rate (snapshots per second), or undefined when off. */
-  private liveRate: number | undefined;
-  private liveTimer: NodeJS.Timeout | undefined;
+  private readonly live = new RefreshTimer(() => this.liveTick());
   /** Whether snapshotReady events carry the snapshot (mmscope/views). */
   private pushSnapshots = false;
   /** When the current stop was reported (epoch ms), sent in snapshotReady for stop-to-views timing. */
@@ -125,7 +125,8 @@ export class MmSessionExtension implements SessionExtension {
     if (this.stopped) return this.stopIndex;
     this.requireRamFile();
     const live = this.lastLive;
-    if (live && this.liveRate !== undefined && Date.now() - live.at < 1000 / this.liveRate) return live.key;
+    const rate = this.live.ratePerSecond;
+    if (live && rate !== undefined && Date.now() - live.at < 1000 / rate) return live.key;
     return -++this.liveIndex;
   }
 
@@ -138,38 +139,25 @@ export class MmSessionExtension implements SessionExtension {
   /** `mmscope/liveRefresh`: while the guest runs, a snapshot (and a snapshotReady event marked live) `ratePerSecond` times a second. */
   private setLiveRefresh(args: Record<string, unknown>): { enabled: boolean; ratePerSecond?: number } {
     if (args.enabled === false) {
-      this.liveRate = undefined;
-      this.stopLiveTimer();
+      this.live.stop();
       return { enabled: false };
     }
     this.requireRamFile();
     const asked = args.ratePerSecond === undefined ? 2 : Number(args.ratePerSecond);
     if (!Number.isFinite(asked) || asked <= 0) throw new Error(`ratePerSecond must be a positive number, not ${String(args.ratePerSecond)}`);
-    this.liveRate = Math.min(MAX_RATE, Math.max(MIN_RATE, asked));
-    if (!this.stopped) this.scheduleLive(0);
-    return { enabled: true, ratePerSecond: this.liveRate };
+    const rate = Math.min(MAX_RATE, Math.max(MIN_RATE, asked));
+    if (this.stopped) this.live.setRate(rate);
+    else this.live.start(rate, 0);
+    return { enabled: true, ratePerSecond: rate };
   }
 
-  private stopLiveTimer(): void {
-    if (this.liveTimer) clearTimeout(this.liveTimer);
-    this.liveTimer = undefined;
-  }
-
-  private scheduleLive(delayMs: number): void {
-    this.stopLiveTimer();
-    if (this.liveRate === undefined || this.stopped) return;
-    this.liveTimer = setTimeout(() => void this.liveTick(), delayMs);
-    this.liveTimer.unref?.();
-  }
-
+  /** One live snapshot while the guest runs (the refresh timer calls it). */
   private async liveTick(): Promise<void> {
-    this.liveTimer = undefined;
-    if (this.liveRate === undefined || this.stopped) return;
-    const started = Date.now();
+    if (this.stopped) return;
     const key = -++this.liveIndex;
     try {
       const snap = await this.service.snapshot(key);
-      if (!this.stopped && this.liveRate !== undefined) {
+      if (!this.stopped && this.live.ratePerSecond !== undefined) {
         this.lastLive = { key, at: Date.now() };
         this.emit?.(SNAPSHOT_EVENT, this.eventBody(snap, true, this.lastLive.at));
         this.feed?.publish(snap, { live: true });
@@ -177,8 +165,6 @@ export class MmSessionExtension implements SessionExtension {
     } catch {
       // a snapshot caught mid-update may not decode: the next tick tries again
     }
-    const period = 1000 / (this.liveRate ?? 1);
-    this.scheduleLive(Math.max(0, period - (Date.now() - started)));
   }
 
   async customRequest(command: string, args: unknown): Promise<unknown> {
@@ -254,7 +240,7 @@ export class MmSessionExtension implements SessionExtension {
   onStop(stop: TargetStop): void {
     this.stoppedAt = Date.now();
     this.stopped = true;
-    this.stopLiveTimer();
+    this.live.pause();
     this.lastLive = undefined;
     this.feed?.stopped(stop.reason);
     this.publishStop();
@@ -291,13 +277,13 @@ export class MmSessionExtension implements SessionExtension {
   onResume(): void {
     this.stopped = false;
     this.feed?.continued();
-    if (this.liveRate !== undefined) this.scheduleLive(1000 / this.liveRate);
+    const rate = this.live.ratePerSecond;
+    if (rate !== undefined) this.live.resume(1000 / rate);
   }
 
   /** The session ended: no timer survives it. */
   dispose(): void {
-    this.liveRate = undefined;
-    this.stopLiveTimer();
+    this.live.stop();
   }
 }
 
