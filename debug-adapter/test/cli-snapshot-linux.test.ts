@@ -11,7 +11,7 @@ import * as path from 'path';
 import { parseInfoTlb, parseXpBytes, TlbEntry } from '../../qemu-bridge/src';
 import { bootLinuxGuest, LINUX_MODES } from '../../qemu-bridge/test/fixtures/linux-guests';
 import type { SnapshotDocument, SpaceJson } from '../src/mm/model/snapshot-document';
-import { compareSpaceWithTlb } from './space-oracle';
+import { tlbComparison } from './document-oracle';
 
 const BIN = path.resolve(__dirname, '..', '..', '..', 'bin', 'mmscope.js');
 
@@ -50,7 +50,7 @@ for (const mode of LINUX_MODES.filter((m) => m.kind === 'pae' || m.kind === 'x86
           assert.ok(j.mappings.some((m) => typeof m.va === 'string' && /^0xffff/.test(m.va)), 'kernel-half addresses are hex strings');
           assert.ok(j.mappings.every((m) => typeof m.va === 'string' || m.va <= Number.MAX_SAFE_INTEGER));
         }
-        const { differ, throughFolds } = compareSpaceWithTlb(j, tlb);
+        const { differ, throughFolds } = tlbComparison(j, tlb);
         assert.deepStrictEqual(differ, [], `pages of info tlb that differ (of ${tlb.length})`);
         assert.strictEqual(j.pages, tlb.length, 'the snapshot counts every page QEMU lists');
         // Translations: the first kernel page, one in the middle, the last, and a user page when there is one.

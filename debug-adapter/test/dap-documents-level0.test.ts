@@ -13,7 +13,7 @@ import { DebugProtocol } from '@vscode/debugprotocol';
 import type { TlbEntry } from '../../qemu-bridge/src';
 import { buildKernel, CORPUS_MEMORY_MIB, CORPUS_QEMU_ARGS, corpusMachine, CorpusVariant, variantId } from './corpus/build';
 import { endSessionLeavingNoQemu, launchArgs, qemuMarker, QemuMonitor, resumeAndStop, startClient } from './dap-fixture';
-import { compareSpaceWithTlb } from './space-oracle';
+import { tlbComparison } from './document-oracle';
 import type { SnapshotDocument, SpaceJson } from '../src/mm/model/snapshot-document';
 import type { SpaceSummaryJson } from '../src/mm/plugin/mm-requests';
 
@@ -78,7 +78,7 @@ for (const { variant, paging } of KERNELS) {
       assert.strictEqual(BigInt(current.cr3), BigInt(doc.registers.cr3));
       const tlb = await (monitor as QemuMonitor).tlb();
       assert.ok(tlb.length >= 1, `info tlb lists ${tlb.length} pages`);
-      const { differ } = compareSpaceWithTlb(current, tlb);
+      const { differ } = tlbComparison(current, tlb);
       assert.deepStrictEqual(differ, [], `pages of info tlb that differ (of ${tlb.length})`);
       assert.strictEqual(current.pages, tlb.length, 'the current space counts every page QEMU lists');
       assert.ok(doc.frames.counts.table >= current.tables.length - 1 && doc.frames.counts.mapped > 0, JSON.stringify(doc.frames.counts));
@@ -106,7 +106,7 @@ for (const { variant, paging } of KERNELS) {
       }
       const now = currentOf(doc);
       assert.notStrictEqual(now.id, firstTop, 'a stop in the other address space');
-      assert.deepStrictEqual(compareSpaceWithTlb(now, await (monitor as QemuMonitor).tlb()).differ, [], 'the new current space is info tlb');
+      assert.deepStrictEqual(tlbComparison(now, await (monitor as QemuMonitor).tlb()).differ, [], 'the new current space is info tlb');
       const listed = (await client.customRequest('mmscope/spaces')).body as { currentSpace: string; spaces: SpaceSummaryJson[] };
       assert.strictEqual(listed.currentSpace, now.id);
       const earlier = listed.spaces.find((s) => s.id === firstTop);
@@ -119,7 +119,7 @@ for (const { variant, paging } of KERNELS) {
       const opened = (await client.customRequest('mmscope/openSpace', { cr3: hex(firstCr3) })).body.space as SpaceJson;
       assert.strictEqual(opened.id, firstTop);
       assert.ok(opened.sources.includes('named'));
-      assert.deepStrictEqual(compareSpaceWithTlb(opened, first.tlb).differ, [], 'the opened space is the info tlb of its stop (the corpus never changes its page tables)');
+      assert.deepStrictEqual(tlbComparison(opened, first.tlb).differ, [], 'the opened space is the info tlb of its stop (the corpus never changes its page tables)');
       const again = (await client.customRequest('mmscope/snapshot')).body.snapshot as SnapshotDocument;
       assert.ok(again.spaces.find((s) => s.id === firstTop)?.sources.includes('named'), 'the stop\'s document was built again with it');
       // Translations in the named space land where QEMU mapped them at the first stop.

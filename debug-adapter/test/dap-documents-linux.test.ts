@@ -16,7 +16,7 @@ import { parseInfoTlb } from '../../qemu-bridge/src';
 import { BootedGuest, bootLinuxGuest, LINUX_MODES } from '../../qemu-bridge/test/fixtures/linux-guests';
 import { resumeAndStop, startClient, stopClient } from './dap-fixture';
 import { vmlinuxOf } from './linux-vmlinux';
-import { compareSpaceWithTlb } from './space-oracle';
+import { tlbComparison } from './document-oracle';
 import type { SnapshotDocument, SpaceJson } from '../src/mm/model/snapshot-document';
 import type { SpaceSummaryJson } from '../src/mm/plugin/mm-requests';
 
@@ -86,7 +86,7 @@ describe(`DAP and mmscope serve at level 0 on Linux ${MODE?.mode} (Debian's kern
     const tlb = parseInfoTlb(await (booted as BootedGuest).qmp.humanMonitorCommand('info tlb', 30_000));
     assert.ok(tlb.length > 300, `info tlb lists ${tlb.length} pages`);
     const current = currentOf(doc);
-    const { differ, throughFolds } = compareSpaceWithTlb(current, tlb);
+    const { differ, throughFolds } = tlbComparison(current, tlb);
     assert.deepStrictEqual(differ, [], `pages of info tlb that differ (of ${tlb.length})`);
     assert.strictEqual(current.pages, tlb.length);
     assert.ok(doc.frames.counts.mapped > 0 && doc.frames.counts.table > 10, JSON.stringify(doc.frames.counts));

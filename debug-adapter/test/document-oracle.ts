@@ -60,25 +60,45 @@ export function tlbPageSizes(tlb: readonly TlbEntry[], paging: string, memText?:
   return sizes;
 }
 
-/** Every page of `info tlb` against the space (through its shared-table folds), and the page count. */
-export function compareSpaceWithTlb(space: SpaceJson, tlb: readonly TlbEntry[], paging: string): string[] {
+export interface TlbComparison {
+  /** The first pages (at most 10) that differ, as "virtual: ours …, QEMU …". */
+  readonly differ: readonly string[];
+  /** Pages found only through a fold of a shared table. */
+  readonly throughFolds: number;
+}
+
+/**
+ * Every page of `info tlb` against the space, page by page (through its shared-table folds).
+ * `info tlb`'s X is the leaf entry's NX; the space's nx is the page's (NX at any level): a leaf's X implies it.
+ */
+export function tlbComparison(space: SpaceJson, tlb: readonly TlbEntry[]): TlbComparison {
   const runs = [...space.mappings].sort((a, b) => (big(a.va) < big(b.va) ? -1 : 1));
   const shared = [...space.shared].sort((a, b) => (big(a.va) < big(b.va) ? -1 : 1));
   const differ: string[] = [];
+  let throughFolds = 0;
   for (const e of tlb) {
     let v = e.virtualExact;
+    let folds = 0;
     let run = find(runs, v, (m) => big(m.va), (m) => big(m.size));
-    for (let folds = 0; !run && folds < 16; folds++) {
+    while (!run && folds < 16) {
       const fold = find(shared, v, (x) => big(x.va), (x) => big(x.span));
       if (!fold) break;
       v = v - big(fold.va) + big(fold.sameAs);
+      folds++;
       run = find(runs, v, (m) => big(m.va), (m) => big(m.size));
     }
-    const physical = tlbPhysical(e, paging);
+    if (folds) throughFolds++;
+    const physical = tlbPhysical(e, space.paging);
     const ours = run ? `${(BigInt(run.pa) + (v - big(run.va))).toString(16)} ${letters(run)}` : 'missing';
     const nxOk = !run || e.flags[0] !== 'X' || run.nx;
-    if ((ours !== `${physical.toString(16)} ${e.flags.slice(1)}` || !nxOk) && differ.length < 10) differ.push(`${e.virtualExact.toString(16)}: ours ${ours}, QEMU ${physical.toString(16)} ${e.flags}`);
+    if ((ours !== `${physical.toString(16)} ${e.flags.slice(1)}` || !nxOk) && differ.length < 10) differ.push(`${e.virtualExact.toString(16)}: ours ${ours} nx=${run?.nx}, QEMU ${physical.toString(16)} ${e.flags}`);
   }
+  return { differ, throughFolds };
+}
+
+/** Every page of `info tlb` against the space in `paging` mode, and the page count. */
+export function compareSpaceWithTlb(space: SpaceJson, tlb: readonly TlbEntry[], paging: string): string[] {
+  const differ = [...tlbComparison({ ...space, paging: paging as SpaceJson['paging'] }, tlb).differ];
   if (space.pages !== tlb.length) differ.push(`the space counts ${space.pages} pages, info tlb lists ${tlb.length}`);
   return differ;
 }
