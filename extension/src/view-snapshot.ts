@@ -2,7 +2,7 @@
 // questions every view asks of it: which space is current, whether it is our guest's, exact
 // addresses as text. Pure (no VS Code), shared by the views, the language server and the tests.
 
-import type { JsonAddress, PagingMode, SnapshotDocument, SpaceJson } from '../../debug-adapter/src/mm/model/snapshot-document';
+import { isCountedSpace, JsonAddress, PagingMode, SnapshotDocument, SpaceJson } from '../../debug-adapter/src/mm/model/snapshot-document';
 import type { ViewProcessJson, ViewSnapshot } from '../../debug-adapter/src/mm/model/snapshot-json';
 
 export type { ViewSnapshot };
@@ -45,7 +45,7 @@ export function currentSpace(doc: Pick<SnapshotDocument, 'spaces' | 'currentSpac
  * CR3 write, so its tables may have been freed and reused since.
  */
 export function possiblyStale(s: SpaceJson): boolean {
-  return !s.current && !s.sources.some((x) => x === 'current' || x === 'process' || x === 'named');
+  return !s.current && !isCountedSpace(s);
 }
 
 /** What the views write after a space's name: its sources, and the stale warning. */

@@ -11,6 +11,7 @@ import { FeedState, FeedUpdate } from './feed-state.js';
 import { PhysicalMemoryMap } from './memory-map.js';
 import { frameCaption, siteText } from './memory-map-model.js';
 import { isGuestView } from './snapshot-view.js';
+import { isCountedSpace } from '../../debug-adapter/src/mm/model/snapshot-document.js';
 import type { ChangesView, ChainView, GuestSnapshotView, JsonAddress, SnapshotView, SpaceJson } from './snapshot-view.js';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
@@ -230,7 +231,7 @@ class Dashboard {
         const box = el('div', undefined, 'process');
         box.dataset.space = space.id;
         if (changedSpaces.has(space.id)) box.classList.add('changed');
-        const stale = !space.current && !space.sources.some((x) => x === 'current' || x === 'process' || x === 'named');
+        const stale = !space.current && !isCountedSpace(space);
         const title = el('div', `${space.current ? '▶ ' : ''}${space.label} · ${space.paging}`, 'process-title');
         title.append(el('span', ` · ${space.sources.join(', ')}${stale ? ' · possibly stale' : ''} · ${Math.round(bytesOf(space) / 1024)} KiB mapped in ${space.mappings.length} runs`, 'muted'));
         box.append(title, this.runList(space, chainAt, undefined));

@@ -4,7 +4,7 @@
 // values seen), level 1 (a memory-model description: processes, frame allocators, heaps), and the
 // descriptor of our own guest (which adds its chain table, KPD, XMS/DPMI: GuestSections).
 //
-// Plain types only, no imports: the webview, the dashboard and the language server import this
+// Plain types (and one predicate on them) only, no imports: the webview, the dashboard and the language server import this
 // file directly (no Node code behind it). docs/snapshot-schema.md documents every field.
 
 /** Exact address: a number below 2^53, else a `0x` hex string (docs/addresses.md). */
@@ -43,9 +43,19 @@ export interface SharedJson {
 /**
  * How mmscope learnt of an address space: CR3 at the current stop ('current'), CR3 at an earlier
  * stop ('seen'), a traced `mov …, %cr3` ('traced'), a process's page directory from a description
- * or the descriptor ('process'), one the user named (`--cr3`, the Open address space command: 'named').
+ * or the descriptor ('process'), one the user named (`--cr3`, the Open address space command: 'named'),
+ * our guest's kernel half from its descriptor ('descriptor').
  */
-export type SpaceSource = 'current' | 'seen' | 'traced' | 'process' | 'named';
+export type SpaceSource = 'current' | 'seen' | 'traced' | 'process' | 'named' | 'descriptor';
+
+/**
+ * Whether a space's tables are known to be live at this stop, so that it colours the frame map and
+ * makes findings. A space only seen at an earlier stop or traced may have been freed and reused:
+ * the views list it as possibly stale.
+ */
+export function isCountedSpace(space: { readonly sources: readonly SpaceSource[] }): boolean {
+  return space.sources.some((s) => s === 'current' || s === 'process' || s === 'named' || s === 'descriptor');
+}
 
 export interface SpaceJson {
   /** Stable over stops for the same top-level table: `pt:0x<topTable hex>`. */

@@ -153,7 +153,7 @@ function guestSpaces(s: MmSnapshot): { spaces: SpaceModel[]; current: string } {
   const paging = s.registers.paging ? 'x86-32' : 'none';
   const base = { topTable: g.kpdPhys, paging, shared: [], walkFindings: [] } as const;
   const spaces: SpaceModel[] = [{
-    ...base, id: 'kernel', label: 'kernel (KPD)', cr3: BigInt(currentProcess ? g.kpdPhys : s.registers.cr3), sources: ['current'], current: !currentProcess,
+    ...base, id: 'kernel', label: 'kernel (KPD)', cr3: BigInt(currentProcess ? g.kpdPhys : s.registers.cr3), sources: currentProcess ? ['descriptor'] : ['current', 'descriptor'], current: !currentProcess,
     runs: kernelRuns, pages: s.kernel.mappings.reduce((n, r) => n + r.pages, 0), tables: kernelTables,
   }];
   for (const p of s.processes) {

@@ -5,7 +5,7 @@
 // one assembler (document-assembly.ts) turns it into SpaceJson, the frame map and the findings.
 
 import type { SharedSubtree, WalkFinding } from '../../../../qemu-bridge/src/paging/page-table-walk';
-import type { PagingMode, SpaceSource } from './snapshot-document';
+import { isCountedSpace, PagingMode, SpaceSource } from './snapshot-document';
 
 /** A mapping run: pages contiguous in virtual and physical memory with the same entry flags and access. */
 export interface SpaceRun {
@@ -43,7 +43,7 @@ export interface SpaceModel {
 
 /** Whether a space counts for the frame map and for findings (its tables are known to be live now). */
 export function isCounted(space: Pick<SpaceModel, 'sources'>): boolean {
-  return space.sources.some((s) => s === 'current' || s === 'process' || s === 'named');
+  return isCountedSpace(space);
 }
 
 /** `pt:0x<top table hex>`: the id of a space known by its top-level table. */
