@@ -46,6 +46,10 @@ export class MmscopeConfigurationProvider implements vscode.DebugConfigurationPr
         if (memory) config.memory = memory;
       }
     }
+    // Launch and attach: every address space the kernel loads into CR3 (traced without stopping).
+    if (config.traceAddressSpaces === undefined && vscode.workspace.getConfiguration('mmscope', folder).get<boolean>('traceAddressSpaces')) {
+      config.traceAddressSpaces = true;
+    }
     if (config.cwd === undefined && folder) config.cwd = folder.uri.fsPath;
     return config;
   }
