@@ -3,11 +3,22 @@
 // from `info tlb` (which frames are mapped, at how many distinct virtual addresses) and QEMU's
 // memory map (which frames are RAM). Shared by the Linux-guest and test-kernel tests.
 
+import * as fs from 'fs';
 import { parseInfoTlb, TlbEntry } from '../../qemu-bridge/src';
 import type { FrameMapState, PhysicalRegionJson, SpaceJson } from '../src/mm/model/snapshot-document';
 import type { ViewSnapshot } from '../src/mm/model/snapshot-json';
 
+
 type Json = number | string;
+
+/**
+ * With MMSCOPE_ORACLE_LOG=FILE, every comparison appends one JSON line (what was compared, how
+ * many pages or frames, the paging mode, how many differed): the counts the closing notes quote.
+ */
+function logComparison(what: 'pages' | 'frames', compared: number, paging: string, differ: number): void {
+  const file = process.env.MMSCOPE_ORACLE_LOG;
+  if (file) fs.appendFileSync(file, `${JSON.stringify({ what, compared, paging, differ, test: process.env.MMSCOPE_ORACLE_LABEL ?? '' })}\n`);
+}
 const big = (v: Json): bigint => BigInt(v);
 
 function find<T>(xs: readonly T[], v: bigint, start: (x: T) => bigint, size: (x: T) => bigint): T | undefined {
@@ -93,6 +104,7 @@ export function tlbComparison(space: SpaceJson, tlb: readonly TlbEntry[]): TlbCo
     const nxOk = !run || e.flags[0] !== 'X' || run.nx;
     if ((ours !== `${physical.toString(16)} ${e.flags.slice(1)}` || !nxOk) && differ.length < 10) differ.push(`${e.virtualExact.toString(16)}: ours ${ours} nx=${run?.nx}, QEMU ${physical.toString(16)} ${e.flags}`);
   }
+  logComparison('pages', tlb.length, space.paging, differ.length);
   return { differ, throughFolds };
 }
 
@@ -143,5 +155,6 @@ export function compareFramesWithTlb(doc: ViewSnapshot, tlbText: string, regions
       if (want !== state && differ.length < 10) differ.push(`frame 0x${f.toString(16)}: ours ${state}, recomputed ${want}`);
     }
   }
+  logComparison('frames', f, paging, differ.length);
   return differ;
 }
