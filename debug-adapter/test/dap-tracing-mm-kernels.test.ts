@@ -6,6 +6,7 @@
 // free-never-allocated variants give their finding at the planted frame, the clean kernel none.
 
 import * as assert from 'assert';
+import * as fs from 'fs';
 import * as path from 'path';
 import { DebugClient } from '@vscode/debugadapter-testsupport';
 import { DebugProtocol } from '@vscode/debugprotocol';
@@ -100,6 +101,71 @@ describe('DAP: allocation tracing on the mm test kernels, against their own dump
         assert.ok(site.site.function === want || (site.site.file !== undefined && path.basename(site.site.file) === 'freelist.c'), `${site.site.address}: ${site.site.function} vs gdb ${want}`);
         assert.strictEqual(site.site.function, want, `site ${site.site.address}`);
       }
+    });
+  });
+
+  describe('freelist with its description (processes and tracing): the traced allocation\'s site in a debug hover', () => {
+    const source = path.join(MM_DIR, 'freelist.c');
+    const lines = fs.readFileSync(source, 'utf8').split('\n');
+    const lineOf = (text: string): number => lines.findIndex((l) => l.includes(text)) + 1;
+    let dc: DebugClient;
+    let marker: string;
+    let serial = '';
+    let elf: string;
+    let frameId: number;
+    before(async () => {
+      elf = buildMmKernel({ kernel: 'freelist' });
+      const machine = mmMachine('freelist');
+      marker = qemuMarker();
+      dc = await startClient();
+      dc.on('output', (e: DebugProtocol.OutputEvent) => {
+        if (e.body.category === 'stdout') serial += e.body.output;
+      });
+      const stopped = dc.waitForEvent('stopped', 180_000);
+      await Promise.all([
+        dc.initializeRequest(),
+        dc.waitForEvent('initialized').then(async () => {
+          // task_destroy's first line: its argument t is a task the kernel got from kalloc (the first call destroys "cc", after checkpoint 1).
+          await dc.setBreakpointsRequest({ source: { path: source }, breakpoints: [{ line: lineOf('while (*pp != t)') }] });
+          await dc.configurationDoneRequest();
+        }),
+        dc.launch({
+          kernel: elf, memory: machine.memoryMiB, stopOnEntry: false, qemuPath: machine.qemuBinary, ...(machine.cpu ? { cpu: machine.cpu } : {}),
+          qemuArgs: ['-name', marker], memoryModel: path.join(MM_DIR, 'freelist.model.json'),
+        } as DebugProtocol.LaunchRequestArguments),
+      ]);
+      await stopped;
+      frameId = (await dc.stackTraceRequest({ threadId: 1 })).body.stackFrames[0].id;
+    });
+    after(() => endSessionLeavingNoQemu(dc, marker));
+
+    it('says who allocated the task a pointer points to (gdb\'s function and line for the call), and nothing for a pointer never allocated', async () => {
+      await waitFor(() => serial, /mm end 1/);
+      const dump = parseMmDump(serial, 1);
+      const cc = dump.processes.find((p) => p.name === 'cc');
+      assert.ok(cc, dump.processes.map((p) => p.name).join(', '));
+      const watch = await dc.evaluateRequest({ expression: 't', context: 'watch', frameId });
+      assert.strictEqual(BigInt(watch.body.memoryReference ?? -1), cc.address, 'the breakpoint stops in task_destroy(cc)');
+      const hover = await dc.evaluateRequest({ expression: 't', context: 'hover', frameId });
+      // Oracles: the line of the kalloc call that made tasks in the source and gdb's function and line for that call (its return address - 1).
+      const history = ((await dc.customRequest('mmscope/tracing', { history: true })).body as TracingBody).history as unknown as { kind: string; seq: number; address: string; returnAddress: string }[];
+      const call = history.filter((h) => h.kind === 'alloc' && BigInt(h.address) === cc.address).pop();
+      assert.ok(call, 'the trace saw the kalloc that made the task');
+      const callLine = lineOf('struct task *t = kalloc();');
+      const gdb = gdbBatch(elf, [`info line *0x${(BigInt(call.returnAddress) - 1n).toString(16)}`]);
+      const [, gdbLine, fn] = /^Line (\d+) of "[^"]*freelist\.c" starts at address 0x[0-9a-f]+ <([\w.]+)\+\d+>/m.exec(gdb) ?? [];
+      assert.deepStrictEqual([Number(gdbLine), fn], [callLine, 'task_create'], gdb);
+      // The task was made in the kernel's own address space (no process's): no pid.
+      const note = `allocated by kalloc from ${fn} at freelist.c:${callLine}, call #${call.seq}`;
+      assert.ok(hover.body.result.startsWith(`${watch.body.result}  ⇒ ${note}`), hover.body.result);
+      // Inside the allocation (its size is a page): the same note; a pointer into the kernel's image: none.
+      const inside = await dc.evaluateRequest({ expression: '(char *)t + 100', context: 'hover', frameId });
+      assert.ok(inside.body.result.includes(note), inside.body.result);
+      const never = await dc.evaluateRequest({ expression: '&kmem', context: 'hover', frameId });
+      assert.ok(never.body.result.includes('⇒ phys'), `the memory manager's note is there: ${never.body.result}`);
+      assert.ok(!never.body.result.includes('allocated by'), never.body.result);
+      const watched = await dc.evaluateRequest({ expression: 't', context: 'watch', frameId });
+      assert.ok(!watched.body.result.includes('allocated by'), 'only hovers get the note');
     });
   });
 
