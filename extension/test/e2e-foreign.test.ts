@@ -7,7 +7,11 @@
 // the scancode on its screen). Then a kernel that is not ours with paging on (a corpus kernel,
 // higher half at 0xc0000000, no descriptor, nothing described): F5 to a function breakpoint, and
 // the views show its level-0 address space by page-directory entry, the address space in the
-// Processes view, an "Allocators" view, and its frame map in the Physical memory webview.
+// Processes view, an "Allocators" view, and its frame map in the Physical memory webview. Last, a
+// test kernel that is not ours (fixtures-mm's freelist, x86-64) with its description, tracing
+// included, as the launch.json's memoryModel: F5 to a line breakpoint set in its source, the
+// Processes and Allocators views against the kernel's own dump, its frame map, and the editor's
+// debug hover over a pointer naming the traced allocation's site.
 // Screenshots and the DAP trace go to .artifacts/e2e-foreign/.
 
 import * as assert from 'assert';
