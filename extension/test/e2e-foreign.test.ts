@@ -346,7 +346,8 @@ describe('end to end in VS Code: your own kernel (pick a kernel, F5, the Screen 
     await page.keyboard.press('F5');
     const s = await until(`a stop with the processes described (${JSON.stringify(state()?.state)})`, () => {
       const x = state();
-      return x?.state === 'stopped' && x.views && x.views.processes.length > 0 && x.views.chains.length > 0 ? x : undefined;
+      // This session's document: level 1, the described allocator (not the last scenario's level-0 views).
+      return x?.state === 'stopped' && x.level === 1 && x.views?.chains.some((c) => c.label === 'kmem (free-list)') && x.views.processes.length > 0 ? x : undefined;
     }, 180000);
     const trace = fs.readFileSync(`${wb.stateFile}.dap.jsonl`, 'utf8');
     assert.match(trace, new RegExp(`"command":"setBreakpoints".*freelist\\.c.*"line":${bpLine}`), 'the line breakpoint went to the adapter');
