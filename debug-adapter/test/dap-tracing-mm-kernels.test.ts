@@ -6,6 +6,7 @@
 // free-never-allocated variants give their finding at the planted frame, the clean kernel none.
 
 import * as assert from 'assert';
+import * as fs from 'fs';
 import * as path from 'path';
 import { DebugClient } from '@vscode/debugadapter-testsupport';
 import { DebugProtocol } from '@vscode/debugprotocol';
@@ -100,6 +101,103 @@ describe('DAP: allocation tracing on the mm test kernels, against their own dump
         assert.ok(site.site.function === want || (site.site.file !== undefined && path.basename(site.site.file) === 'freelist.c'), `${site.site.address}: ${site.site.function} vs gdb ${want}`);
         assert.strictEqual(site.site.function, want, `site ${site.site.address}`);
       }
+    });
+  });
+
+  describe('the traced allocation\'s site in a debug hover, with the kernels\' own descriptions', () => {
+    const sourceLines = (kernel: MmKernelName): string[] => fs.readFileSync(path.join(MM_DIR, `${kernel}.c`), 'utf8').split('\n');
+    const lineOf = (kernel: MmKernelName, text: string): number => sourceLines(kernel).findIndex((l) => l.includes(text)) + 1;
+    /** Launches `kernel` with its description, stops at the first line containing `text`. */
+    async function launchToLine(kernel: MmKernelName, text: string): Promise<{ dc: DebugClient; marker: string; serial: () => string; elf: string; frameId: number }> {
+      const elf = buildMmKernel({ kernel });
+      const machine = mmMachine(kernel);
+      const marker = qemuMarker();
+      const dc = await startClient();
+      let serial = '';
+      dc.on('output', (e: DebugProtocol.OutputEvent) => {
+        if (e.body.category === 'stdout') serial += e.body.output;
+      });
+      const stopped = dc.waitForEvent('stopped', 180_000);
+      await Promise.all([
+        dc.initializeRequest(),
+        dc.waitForEvent('initialized').then(async () => {
+          await dc.setBreakpointsRequest({ source: { path: path.join(MM_DIR, `${kernel}.c`) }, breakpoints: [{ line: lineOf(kernel, text) }] });
+          await dc.configurationDoneRequest();
+        }),
+        dc.launch({
+          kernel: elf, memory: machine.memoryMiB, stopOnEntry: false, qemuPath: machine.qemuBinary, ...(machine.cpu ? { cpu: machine.cpu } : {}),
+          qemuArgs: ['-name', marker], memoryModel: path.join(MM_DIR, `${kernel}.model.json`),
+        } as DebugProtocol.LaunchRequestArguments),
+      ]);
+      await stopped;
+      const frameId = (await dc.stackTraceRequest({ threadId: 1 })).body.stackFrames[0].id;
+      return { dc, marker, serial: () => serial, elf, frameId };
+    }
+    /** The trace's last allocation of `address` (an address or a frame number) and gdb's function and line for its call (return address - 1). */
+    async function callOf(s: { dc: DebugClient; elf: string }, kernel: MmKernelName, address: bigint): Promise<{ seq: number; fn: string; line: number }> {
+      const history = ((await s.dc.customRequest('mmscope/tracing', { history: true })).body as TracingBody).history as unknown as { kind: string; seq: number; address: string; returnAddress: string }[];
+      const call = history.filter((h) => h.kind === 'alloc' && BigInt(h.address) === address).pop();
+      assert.ok(call, `the trace saw the allocation of 0x${address.toString(16)}`);
+      const gdb = gdbBatch(s.elf, [`info line *0x${(BigInt(call.returnAddress) - 1n).toString(16)}`]);
+      const m = new RegExp(`^Line (\\d+) of "[^"]*${kernel}\\.c" starts at address 0x[0-9a-f]+ <([\\w.]+)\\+\\d+>`, 'm').exec(gdb);
+      assert.ok(m, gdb);
+      return { seq: call.seq, line: Number(m[1]), fn: m[2] };
+    }
+
+    describe('freelist (kalloc returns a kernel-virtual address)', () => {
+      let s: Awaited<ReturnType<typeof launchToLine>>;
+      // task_destroy's first line: its argument t is a task the kernel got from kalloc (the first call destroys "cc", after checkpoint 1).
+      before(async () => {
+        s = await launchToLine('freelist', 'while (*pp != t)');
+      });
+      after(() => endSessionLeavingNoQemu(s?.dc, s?.marker));
+
+      it('says who allocated the task a pointer points to (gdb\'s function and line for the call), and nothing for a pointer never allocated', async () => {
+        const { dc, frameId } = s;
+        await waitFor(s.serial, /mm end 1/);
+        const dump = parseMmDump(s.serial(), 1);
+        const cc = dump.processes.find((p) => p.name === 'cc');
+        assert.ok(cc, dump.processes.map((p) => p.name).join(', '));
+        const watch = await dc.evaluateRequest({ expression: 't', context: 'watch', frameId });
+        assert.strictEqual(BigInt(watch.body.memoryReference ?? -1), cc.address, 'the breakpoint stops in task_destroy(cc)');
+        const hover = await dc.evaluateRequest({ expression: 't', context: 'hover', frameId });
+        const call = await callOf(s, 'freelist', cc.address);
+        // gdb's line is the source's line of the kalloc call that makes tasks.
+        assert.deepStrictEqual([call.fn, call.line], ['task_create', lineOf('freelist', 'struct task *t = kalloc();')]);
+        // The task was made in the kernel's own address space (no process's): no pid.
+        const note = `allocated by kalloc from ${call.fn} at freelist.c:${call.line}, call #${call.seq}`;
+        assert.ok(hover.body.result.startsWith(`${watch.body.result}  ⇒ ${note}`), hover.body.result);
+        // Inside the allocation (its size is a page): the same note; a pointer into the kernel's image: none.
+        const inside = await dc.evaluateRequest({ expression: '(char *)t + 100', context: 'hover', frameId });
+        assert.ok(inside.body.result.includes(note), inside.body.result);
+        const never = await dc.evaluateRequest({ expression: '&kmem', context: 'hover', frameId });
+        assert.ok(never.body.result.includes('⇒ phys'), `the memory manager's note is there: ${never.body.result}`);
+        assert.ok(!never.body.result.includes('allocated by'), never.body.result);
+        const watched = await dc.evaluateRequest({ expression: 't', context: 'watch', frameId });
+        assert.ok(!watched.body.result.includes('allocated by'), 'only hovers get the note');
+      });
+    });
+
+    describe('bitmap (alloc_frame returns a frame number): through the pointer\'s physical address', () => {
+      let s: Awaited<ReturnType<typeof launchToLine>>;
+      // run(init), in init's address space: counter points into its first user page, a frame proc_create got from alloc_frame.
+      before(async () => {
+        s = await launchToLine('bitmap', '*counter += 1;');
+      });
+      after(() => endSessionLeavingNoQemu(s?.dc, s?.marker));
+
+      it('says who allocated the frame a user pointer lands in, and nothing for a kernel pointer', async () => {
+        const { dc, frameId } = s;
+        const watch = await dc.evaluateRequest({ expression: 'counter', context: 'watch', frameId });
+        const t = (await dc.customRequest('mmscope/translate', { address: watch.body.memoryReference })).body as { physical?: number };
+        assert.ok(t.physical !== undefined, JSON.stringify(t));
+        const call = await callOf(s, 'bitmap', BigInt(t.physical) / 4096n);
+        assert.deepStrictEqual([call.fn, call.line], ['proc_create', lineOf('bitmap', 'uint32_t f = alloc_frame();')]);
+        const hover = await dc.evaluateRequest({ expression: 'counter', context: 'hover', frameId });
+        assert.ok(hover.body.result.includes(`⇒ allocated by alloc_frame from proc_create at bitmap.c:${call.line}, call #${call.seq}`), hover.body.result);
+        const kernel = await dc.evaluateRequest({ expression: 'p', context: 'hover', frameId });
+        assert.ok(!kernel.body.result.includes('allocated by'), `the proc array is the kernel's image: ${kernel.body.result}`);
+      });
     });
   });
 

@@ -7,7 +7,11 @@
 // the scancode on its screen). Then a kernel that is not ours with paging on (a corpus kernel,
 // higher half at 0xc0000000, no descriptor, nothing described): F5 to a function breakpoint, and
 // the views show its level-0 address space by page-directory entry, the address space in the
-// Processes view, an "Allocators" view, and its frame map in the Physical memory webview.
+// Processes view, an "Allocators" view, and its frame map in the Physical memory webview. Last, a
+// test kernel that is not ours (fixtures-mm's freelist, x86-64) with its description, tracing
+// included, as the launch.json's memoryModel: F5 to a line breakpoint set in its source, the
+// Processes and Allocators views against the kernel's own dump, its frame map, and the editor's
+// debug hover over a pointer naming the traced allocation's site.
 // Screenshots and the DAP trace go to .artifacts/e2e-foreign/.
 
 import * as assert from 'assert';
@@ -19,6 +23,8 @@ import { Workbench, missingPrerequisite, screenshotter, until } from './e2e/code
 import { buildScreenKernel } from '../../debug-adapter/test/fixtures-screen/build';
 import { buildKernel, CORPUS_MEMORY_MIB, CORPUS_QEMU_ARGS } from '../../debug-adapter/test/corpus/build';
 import { execFileSync } from 'child_process';
+import { buildMmKernel, mmMachine, MM_DIR } from '../../debug-adapter/test/fixtures-mm/build';
+import { bootMmKernel } from '../../debug-adapter/test/fixtures-mm/mm-kernels';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const ARTIFACTS = path.join(ROOT, '.artifacts', 'e2e-foreign');
@@ -285,6 +291,105 @@ describe('end to end in VS Code: your own kernel (pick a kernel, F5, the Screen 
     }, 60000);
     assert.ok((map.framesPerCell ?? 0) >= 1);
     await screenshot('level0-views');
+    await page.locator('.part.editor').click({ position: { x: 300, y: 200 } }).catch(() => undefined);
+    await command('Debug: Stop');
+    await until('the session to end', () => (state()?.state === 'none' ? true : undefined), 30000);
+  });
+  it('F5 on a test kernel that is not ours with its description in launch.json: its processes and free frames in the views, a traced allocation\'s site in a hover', async () => {
+    // The kernel's own account at checkpoint 1 (a separate boot of the same deterministic kernel):
+    // the line breakpoint below is the next thing it reaches, in task_destroy(cc).
+    const dump = await (async () => {
+      const run = await bootMmKernel({ kernel: 'freelist' }, { checkpoint: 1 });
+      try {
+        return run.dump!;
+      } finally {
+        await run.close();
+      }
+    })();
+    const elf = buildMmKernel({ kernel: 'freelist' });
+    const machine = mmMachine('freelist');
+    const source = path.join(MM_DIR, 'freelist.c');
+    const lines = fs.readFileSync(source, 'utf8').split('\n');
+    const bpLine = lines.findIndex((l) => l.includes('while (*pp != t)')) + 1;
+    const column = lines[bpLine - 1].indexOf('!= t)') + 4;
+    const callLine = lines.findIndex((l) => l.includes('struct task *t = kalloc();')) + 1;
+    fs.copyFileSync(elf, path.join(workspace, 'build', 'freelist.elf'));
+    const memoryModel = JSON.parse(fs.readFileSync(path.join(MM_DIR, 'freelist.model.json'), 'utf8')) as Record<string, unknown>;
+    assert.ok(memoryModel.tracing, 'the description has a tracing part');
+    fs.mkdirSync(path.join(workspace, '.vscode'), { recursive: true });
+    fs.writeFileSync(path.join(workspace, '.vscode', 'launch.json'), JSON.stringify({
+      version: '0.2.0',
+      configurations: [{
+        type: 'mmscope', request: 'launch', name: 'Boot freelist.elf', kernel: '${workspaceFolder}/build/freelist.elf',
+        memory: machine.memoryMiB, qemuPath: machine.qemuBinary, ...(machine.cpu ? { cpu: machine.cpu } : {}), memoryModel,
+      }],
+    }, null, 2));
+    await page.waitForTimeout(1500); // VS Code reads the changed file
+    await page.locator('.part.editor').click({ position: { x: 300, y: 200 } }).catch(() => undefined);
+    await command('Remove All Breakpoints');
+    // Open the kernel's source (outside the workspace, where its DWARF says it is) and put a line breakpoint in task_destroy.
+    await page.keyboard.press('F1');
+    const quick = page.locator('.quick-input-widget input:visible');
+    await quick.waitFor({ state: 'visible', timeout: 10000 });
+    await quick.fill(source);
+    await page.locator('.quick-input-widget .monaco-list-row:visible', { hasText: 'freelist.c' }).first().waitFor({ timeout: 15000 });
+    await page.keyboard.press('Enter');
+    await page.locator('.tab', { hasText: 'freelist.c' }).first().waitFor({ timeout: 15000 });
+    const goTo = async (): Promise<void> => {
+      await command('Go to Line/Column...');
+      await page.keyboard.type(`${bpLine}:${column}`);
+      await page.keyboard.press('Enter');
+    };
+    await goTo();
+    await command('Debug: Toggle Breakpoint');
+    await page.locator('.debug-breakpoints .monaco-list-row, .part.editor .codicon-debug-breakpoint').first().waitFor({ timeout: 10000 }).catch(() => undefined);
+    await page.keyboard.press('F5');
+    const s = await until(`a stop with the processes described (${JSON.stringify(state()?.state)})`, () => {
+      const x = state();
+      // This session's document: level 1, the described allocator (not the last scenario's level-0 views).
+      return x?.state === 'stopped' && x.level === 1 && x.views?.chains.some((c) => c.label === 'kmem (free-list)') && x.views.processes.length > 0 ? x : undefined;
+    }, 180000);
+    const trace = fs.readFileSync(`${wb.stateFile}.dap.jsonl`, 'utf8');
+    assert.match(trace, new RegExp(`"command":"setBreakpoints".*freelist\\.c.*"line":${bpLine}`), 'the line breakpoint went to the adapter');
+    assert.match(trace, /"event":"stopped".*"reason":"breakpoint"/);
+    assert.strictEqual(s.level, 1, 'the description is evaluated');
+    // Processes: the kernel's, as its dump names them.
+    assert.deepStrictEqual(s.views!.processes.map((p) => p.label.replace('▶ ', '')).sort(), dump.processes.map((p) => `pid ${p.pid} ${p.name}`).sort());
+    // Allocators: its free frames, as the kernel counts them.
+    const kmem = dump.allocators[0];
+    const free = kmem.frames.filter(([, , st]) => st === 'free').reduce((n, [, count]) => n + count, 0);
+    assert.strictEqual(free, kmem.counters.nfree);
+    const row = s.views!.chains.find((c) => c.label === 'kmem (free-list)');
+    assert.ok(row, JSON.stringify(s.views!.chains));
+    assert.match(row.description ?? '', new RegExp(`^${free} free / `), row.description);
+    // The same in the workbench: the Processes and Allocators views and the frame map.
+    await page.locator('.activitybar .action-item a[aria-label^="mmscope"]').click();
+    for (const title of ['Processes', 'Allocators', 'Physical memory']) {
+      const h = page.locator('.pane-header', { hasText: new RegExp(`^\\s*${title}`) }).first();
+      await h.waitFor({ timeout: 20000 });
+      if ((await h.getAttribute('aria-expanded')) !== 'true') await h.click();
+    }
+    const pane = (title: string) => page.locator('.pane', { has: page.locator('.pane-header', { hasText: new RegExp(`^\\s*${title}`) }) });
+    for (const p of dump.processes) await pane('Processes').locator('.monaco-list-row', { hasText: `pid ${p.pid} ${p.name}` }).first().waitFor({ timeout: 20000 });
+    await pane('Allocators').locator('.monaco-list-row', { hasText: `${free} free / ` }).first().waitFor({ timeout: 20000 });
+    const map = await until('the frame map in the Physical memory webview', () => {
+      const m = state()?.memoryMap;
+      return m && m.mode === 'frames' && m.cells > 0 ? m : undefined;
+    }, 60000);
+    assert.ok(map.cells > 0);
+    await screenshot('described-views');
+    // The hover over t (task_destroy's argument, the task "cc" that task_create got from kalloc).
+    await page.locator('.tab', { hasText: 'freelist.c' }).first().click();
+    await goTo();
+    await command('Debug: Show Hover');
+    const hover = page.locator('.debug-hover-widget');
+    const text = await until('the debug hover with the allocation\'s site', async () => {
+      const t = (await hover.first().textContent().catch(() => null)) ?? '';
+      return t.includes('allocated by') ? t : undefined;
+    }, 30000);
+    assert.match(text, new RegExp(`allocated by kalloc from task_create at freelist\\.c:${callLine}, call #\\d+`), text);
+    await screenshot('allocation-site-hover');
+    await page.keyboard.press('Escape');
     await page.locator('.part.editor').click({ position: { x: 300, y: 200 } }).catch(() => undefined);
     await command('Debug: Stop');
     await until('the session to end', () => (state()?.state === 'none' ? true : undefined), 30000);

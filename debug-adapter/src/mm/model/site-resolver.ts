@@ -10,7 +10,8 @@ export function makeSiteResolver(symbols: DebugSymbols): (address: number) => So
   const cache = new Map<number, SourceSite | undefined>();
   return (address: number) => {
     if (!cache.has(address)) {
-      const at = address > 0 ? address - 1 : address;
+      // The call's last byte (higher-half 64-bit addresses are negative numbers: see qemu-bridge's address.ts).
+      const at = address !== 0 ? address - 1 : address;
       const fn = symbols.functionAt(at)?.name ?? symbols.symbolAt(at)?.name;
       const loc = symbols.hasDebugInfo ? symbols.addressToLine(at) : undefined;
       cache.set(address, fn || loc ? { address, function: fn, file: loc?.file, line: loc?.line } : undefined);

@@ -15,6 +15,7 @@ import type { TracingDescription } from '../model/described-state';
 import { tracedSize } from '../model/tracing-description';
 import { AddressSpaceTracer, TracedSpace } from './address-space-tracer';
 import { AllocationTracer, TraceEvent, TraceSetupError } from './allocation-tracer';
+import { hoveredPointer } from './mm-extension';
 import { armTraceFilters, ArmedTraceFilter, describeTraceEvent, matchTraceEvent, TRACE_EXCEPTION_FILTERS } from './trace-filters';
 
 export const TRACING_REQUEST = 'mmscope/tracing';
@@ -91,6 +92,9 @@ export class TraceSessionExtension implements SessionExtension {
   onStopped: (() => void) | undefined;
   /** The stop number the documents carry (default: the stops this extension saw). */
   stopNumber: (() => number) | undefined;
+  /** The physical address a virtual one maps to at this stop (the memory manager's translation), for allocators that return physical addresses or frames. */
+  physicalOf: ((address: bigint) => Promise<bigint | undefined>) | undefined;
+  private stopped = false;
   private armed: ArmedTraceFilter[] = [];
   private userStops = 0;
   private readonly clock = new TraceClock();
@@ -244,7 +248,29 @@ export class TraceSessionExtension implements SessionExtension {
     return this.pidOf?.(e.kind === 'allocated' ? e.allocation.cr3 : e.cr3);
   }
 
+  /**
+   * Debug hovers over a pointer into a live traced allocation: who allocated it ("allocated by
+   * kalloc from proc_grow at freelist.c:123, pid 2, call #57"). Allocators returning physical
+   * addresses or frames are matched through the pointer's physical address (physicalOf).
+   */
+  async hoverNote(value: { readonly result: string; readonly type?: string; readonly memoryReference?: string }): Promise<string | undefined> {
+    const a = this.allocations;
+    const pointer = hoveredPointer(value);
+    if (!a || !this.stopped || pointer === undefined) return undefined;
+    const returns = a.description.alloc.returns;
+    let key: bigint | undefined = pointer;
+    if (returns !== 'address') {
+      const physical = await this.physicalOf?.(pointer);
+      key = physical === undefined ? undefined : returns === 'frame' ? physical / 4096n : physical;
+    }
+    const hit = key === undefined ? undefined : a.trace.liveAt(key);
+    if (!hit) return undefined;
+    const pid = this.pidOf?.(hit.cr3);
+    return `allocated by ${a.description.alloc.function} from ${siteText(hit.site)}${pid !== undefined ? `, pid ${pid}` : ''}, call #${hit.seq}`;
+  }
+
   onStop(_stop: TargetStop): void {
+    this.stopped = true;
     this.userStops++;
     this.clock.stoppedForUser(Date.now());
     this.onTracedSpaces?.(this.tracedSpaces());
@@ -261,6 +287,7 @@ export class TraceSessionExtension implements SessionExtension {
   }
 
   onResume(): void {
+    this.stopped = false;
     this.clock.resumedByUser(Date.now());
   }
 }

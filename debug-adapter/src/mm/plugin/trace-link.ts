@@ -40,6 +40,11 @@ export class TracingLink {
       this.trace = ext;
       ext.pidOf = (cr3) => this.processes.get(cr3 & ~0xfffn);
       ext.stopNumber = () => this.mm?.stop ?? 0;
+      ext.physicalOf = async (address) => {
+        const mm = this.mm;
+        const physical = mm ? (await mm.service.translate(mm.stop, address)).physical : undefined;
+        return physical === undefined ? undefined : BigInt(physical);
+      };
       ext.onTracedSpaces = (spaces) => {
         const mm = this.mm;
         if (!mm) return;
