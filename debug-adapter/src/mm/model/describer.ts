@@ -485,6 +485,16 @@ class StopDescription {
     const corrupt = (message: string, address: bigint): void => {
       this.findings.push({ kind: 'heap-corrupt', severity: 'error', message, virtual: jsonAddress(address) });
     };
+    /** A header's field read: undefined (and a heap-corrupt finding) when the header's memory cannot be read. */
+    const readable = async <T>(address: bigint, read: () => Promise<T>): Promise<T | undefined> => {
+      try {
+        return await read();
+      } catch (e) {
+        if (!(e instanceof DescriptionFailure && e.memory)) throw e;
+        corrupt(`The header at ${hex(address)} of heap "${d.name}" cannot be read.`, address);
+        return undefined;
+      }
+    };
     let validOn = true;
     for (let address = first.address; ; ) {
       if (end !== undefined ? address >= end : address === 0n) break;
@@ -499,9 +509,7 @@ class StopDescription {
       }
       seen.add(address);
       const elem = { elem: this.ev.pointer(first.pointee, address), index: blocks.length };
-      let size: bigint;
-      let used: boolean;
-      try {
+      const header = await readable(address, async () => {
         if (h.x.valid && validOn) {
           let valid = true;
           try {
@@ -512,22 +520,16 @@ class StopDescription {
               this.errors.push(e.error);
             } else throw e;
           }
-          if (!valid) {
-            corrupt(`The header at ${hex(address)} of heap "${d.name}" is not valid (${h.x.valid.text} is false).`, address);
-            truncated = true;
-            break;
-          }
+          if (!valid) return 'invalid' as const;
         }
-        size = await this.ev.integer(h.x.size, elem);
-        used = await this.ev.truth(h.x.used, elem);
-      } catch (e) {
-        if (e instanceof DescriptionFailure && e.memory) {
-          corrupt(`The header at ${hex(address)} of heap "${d.name}" cannot be read.`, address);
-          truncated = true;
-          break;
-        }
-        throw e;
+        return { size: await this.ev.integer(h.x.size, elem), used: await this.ev.truth(h.x.used, elem) };
+      });
+      if (header === 'invalid') corrupt(`The header at ${hex(address)} of heap "${d.name}" is not valid (${h.x.valid?.text} is false).`, address);
+      if (header === undefined || header === 'invalid') {
+        truncated = true;
+        break;
       }
+      const { size, used } = header;
       const whole = includes ? size : size + BigInt(headerBytes);
       if (size <= 0n || whole < BigInt(headerBytes)) {
         corrupt(`The header at ${hex(address)} of heap "${d.name}" gives the size ${size}, ${size <= 0n ? 'which is no size' : `less than the ${headerBytes}-byte header`}.`, address);
@@ -545,16 +547,12 @@ class StopDescription {
       else freeBytes += payload;
       if (end !== undefined) address += whole;
       else {
-        try {
-          address = await this.ev.address(h.x.next, elem);
-        } catch (e) {
-          if (e instanceof DescriptionFailure && e.memory) {
-            corrupt(`The header at ${hex(address)} of heap "${d.name}" cannot be read.`, address);
-            truncated = true;
-            break;
-          }
-          throw e;
+        const next = await readable(address, () => this.ev.address(h.x.next, elem));
+        if (next === undefined) {
+          truncated = true;
+          break;
         }
+        address = next;
       }
     }
     return { name: d.name, blocks, usedBytes, freeBytes, truncated };

@@ -8,7 +8,7 @@ import type { RegisterValues } from '../../../../qemu-bridge/src';
 import { TableCache } from '../../../../qemu-bridge/src/paging/page-table-walk';
 import { pagingModel } from '../../../../qemu-bridge/src/paging/paging-modes';
 import { physicalPieces } from '../../../../qemu-bridge/src/page-walker';
-import { buildSnapshotDocument, SpaceRequest } from '../model/system-snapshot';
+import { buildSnapshotDocument, DocumentSource } from '../model/system-snapshot';
 import type { DescribedState } from '../model/described-state';
 import type { PhysicalRegionJson, TracingJson } from '../model/snapshot-document';
 import { ControlRegisters, MmSnapshot, PhysicalReader, buildSnapshot } from '../model/snapshot';
@@ -53,18 +53,11 @@ export interface KernelKnowledge {
   readonly tracing?: () => TracingJson | undefined;
 }
 
-/** Readings of one moment of the guest. */
-export interface SnapshotReadings {
-  readonly read: PhysicalReader;
-  /** Exact paging registers of the vCPU shown (while running: the last stop's). */
-  readonly registers: PagingRegisters;
-  readonly physicalBits?: number;
-  readonly regions?: readonly PhysicalRegionJson[];
-  /** Address spaces beyond the current one (seen, named, traced). */
-  readonly spaces?: readonly SpaceRequest[];
-  readonly stop: number;
-  readonly live?: boolean;
-}
+/**
+ * Readings of one moment of the guest: the builder's own inputs (registers of the vCPU shown, while
+ * running the last stop's; QEMU's map; the spaces beyond the current one), read through any tier.
+ */
+export type SnapshotReadings = Pick<DocumentSource, 'registers' | 'physicalBits' | 'regions' | 'spaces' | 'stop' | 'live'> & { readonly read: PhysicalReader };
 
 /** The paging registers of a gdbstub register read, exact (EFER is 0 when the gdbstub has none: a CPU without long mode). */
 export function pagingRegistersOf(regs: RegisterValues): PagingRegisters {
