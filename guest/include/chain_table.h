@@ -11,7 +11,10 @@
  *   bit 27      CT_HEAD       set on the first block of a chain, and only there
  *   bits 26..0  field         next block index, or one of the special values below
  *
- * Field values 0x7FFFFF0..0x7FFFFFF are never block indices (4 GiB / 16 KiB = 2^18 blocks):
+ * Field values 0x4000000..0x7FFFFFF are never block indices (4 GiB / 16 KiB = 2^18 blocks):
+ *   0x4000000 + s CT_SWAPPED  link to a block that is swapped out to slot s (swap.h); the
+ *                             link after it is swap_slots[s].next
+
  *   0x7FFFFFF CT_END          last block of its chain (a link to "nothing")
  *   0x7FFFFFE CT_FREE         free block; the whole entry is exactly 0x07FFFFFE
  *   0x7FFFFF0 + k             reserved block of kind k (enum ct_reserved_kind); no flag bits
@@ -45,6 +48,8 @@
 #define CT_END          0x07FFFFFFu
 #define CT_FREE         0x07FFFFFEu
 #define CT_RESERVED_BASE 0x07FFFFF0u
+#define CT_SWAPPED_BASE 0x04000000u   /* + slot: the next block is swapped out (swap.h) */
+#define CT_SWAPPED_MAX  0x03FFFFF0u   /* slots are below this */
 
 /* Why a block is reserved (the entry is CT_RESERVED_BASE + kind). */
 enum ct_reserved_kind {
@@ -60,6 +65,9 @@ static inline int ct_is_reserved(uint32_t e) { return e >= CT_RESERVED_BASE && e
 static inline int ct_is_head(uint32_t e) { return (e & CT_HEAD) != 0; }
 static inline uint32_t ct_field(uint32_t e) { return e & CT_FIELD_MASK; }
 static inline uint32_t ct_flags(uint32_t e) { return e & CT_CHAIN_FLAGS; }
+/* True when a link field names a swapped-out block; ct_swap_slot gives its slot. */
+static inline int ct_is_swapped_link(uint32_t field) { return field >= CT_SWAPPED_BASE && field < CT_SWAPPED_BASE + CT_SWAPPED_MAX; }
+static inline uint32_t ct_swap_slot(uint32_t field) { return field - CT_SWAPPED_BASE; }
 
 /* Who asked for a chain: one record per block index, meaningful at chain heads. */
 enum mm_owner_kind {

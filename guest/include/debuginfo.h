@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #define MM_DEBUG_MAGIC   0x4D4D4442u   /* "MMDB" */
-#define MM_DEBUG_VERSION 1u
+#define MM_DEBUG_VERSION 2u
 
 struct mm_debug_struct {      /* where a table lives and how its records look */
     uint32_t addr;            /* address of the array, or of the struct vector / pointer */
@@ -41,6 +41,13 @@ struct mm_debug_info {
     uint32_t fault_injected_addr;
     /* allocation breakpoints (mm_event.h): the hook function and the last event */
     uint32_t event_hook_addr, event_addr;
+    /* version 2: how each process runs, DOS tasks, swapping */
+    uint32_t pcb_off_mode, pcb_off_v86, pcb_off_exit_code;   /* enum proc_mode; struct v86_task * */
+    uint32_t v86_size, v86_off_low_chain, v86_off_low_pages, v86_off_mcb_owner, v86_off_psp_seg, v86_off_status;
+    uint32_t swap_slots_addr;        /* address of `struct swap_slot *swap_slots` */
+    uint32_t swap_slot_count_addr, swap_used_addr, swap_outs_addr, swap_ins_addr;
+    uint32_t swap_slot_size, swap_off_state, swap_off_chain, swap_off_next, swap_off_block;
+    uint32_t ct_swapped_base, pte_swap_mark, pte_swap_page_shift, pte_swap_slot_shift;
 };
 
 extern struct mm_debug_info mm_debug_info;

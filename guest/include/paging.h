@@ -25,6 +25,16 @@
 #define PTE_G    0x100u
 #define PTE_ADDR 0xFFFFF000u
 
+/* A not-present PTE of a swapped-out page (swap.h): slot in bits 12..31, page within the
+ * block in bits 2..3, bit 1 marks it; PTE_P is clear. Every other not-present PTE is 0. */
+#define PTE_SWAP_MARK       0x002u
+#define PTE_SWAP_PAGE_SHIFT 2u
+#define PTE_SWAP_SLOT_SHIFT 12u
+static inline int pte_is_swapped(uint32_t pte) { return !(pte & PTE_P) && (pte & PTE_SWAP_MARK); }
+static inline uint32_t pte_swap_slot(uint32_t pte) { return pte >> PTE_SWAP_SLOT_SHIFT; }
+static inline uint32_t pte_swap_page(uint32_t pte) { return (pte >> PTE_SWAP_PAGE_SHIFT) & 3u; }
+static inline uint32_t pte_swapped(uint32_t slot, uint32_t page) { return (slot << PTE_SWAP_SLOT_SHIFT) | (page << PTE_SWAP_PAGE_SHIFT) | PTE_SWAP_MARK; }
+
 #define PDX(va) ((uint32_t)(va) >> 22)
 #define PTX(va) (((uint32_t)(va) >> 12) & 0x3FFu)
 

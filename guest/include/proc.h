@@ -1,6 +1,8 @@
 /* proc.h: processes. A PCB keeps only its UPD (the 64 page-directory entries of its
  * 256 MiB user space); every context switch copies them into KPD[0..63] and reloads CR3.
- * Processes run in ring 0 on their own kernel stack and use their user space directly. */
+ * A process is a kernel thread (ring 0), a ring-3 user process, or a DOS task (V86 mode,
+ * possibly switched into a DPMI protected-mode client); each has its own kernel stack, whose
+ * top the TSS's esp0 holds while it runs. */
 #ifndef PROC_H
 #define PROC_H
 #include <stdint.h>
@@ -8,6 +10,14 @@
 #include "vector.h"
 
 enum proc_state { PROC_UNUSED = 0, PROC_READY = 1, PROC_RUNNING = 2, PROC_SLEEPING = 3, PROC_ZOMBIE = 4 };
+/* How a process runs. Part of the debugger contract (mm_debug_info.pcb_off_mode). */
+enum proc_mode {
+    PROC_MODE_KERNEL = 0,   /* kernel thread: ring 0 */
+    PROC_MODE_USER   = 1,   /* ring-3 user process: system calls through int 0x80 */
+    PROC_MODE_V86    = 2,   /* DOS task in virtual-8086 mode (pcb.v86 describes it) */
+    PROC_MODE_DPMI   = 3,   /* DOS task that switched into a 32-bit DPMI protected-mode client */
+};
+struct v86_task;
 
 #define PROC_NAME_LEN 16
 #define PROC_STACK_SIZE 16384u
@@ -24,6 +34,9 @@ struct pcb {
     uint32_t wake_tick;          /* for PROC_SLEEPING */
     void (*entry)(void *);
     void *arg;
+    uint32_t mode;               /* enum proc_mode */
+    struct v86_task *v86;        /* DOS tasks (PROC_MODE_V86/DPMI): their state (v86.h); else 0 */
+    uint32_t exit_code;          /* why it ended (0 = returned normally; see proc_kill) */
 };
 
 extern struct pcb *proc_list;        /* head of the PCB list (pid 0 first) */

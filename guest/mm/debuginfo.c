@@ -7,6 +7,8 @@
 #include "mm.h"
 #include "paging.h"
 #include "proc.h"
+#include "swap.h"
+#include "v86.h"
 #include "timer.h"
 #include "x86.h"
 #include "xms.h"
@@ -80,6 +82,29 @@ void debuginfo_init(void)
     d->fault_injected_addr = (uint32_t)&mm_fault_injected;
     d->event_hook_addr = (uint32_t)mm_event_hook;
     d->event_addr = (uint32_t)&mm_last_event;
+    d->pcb_off_mode = OFF(struct pcb, mode);
+    d->pcb_off_v86 = OFF(struct pcb, v86);
+    d->pcb_off_exit_code = OFF(struct pcb, exit_code);
+    d->v86_size = sizeof(struct v86_task);
+    d->v86_off_low_chain = OFF(struct v86_task, low_chain);
+    d->v86_off_low_pages = OFF(struct v86_task, low_pages);
+    d->v86_off_mcb_owner = OFF(struct v86_task, mcb_owner);
+    d->v86_off_psp_seg = OFF(struct v86_task, psp_seg);
+    d->v86_off_status = OFF(struct v86_task, status);
+    d->swap_slots_addr = (uint32_t)&swap_slots;
+    d->swap_slot_count_addr = (uint32_t)&swap_slot_count;
+    d->swap_used_addr = (uint32_t)&swap_slots_used;
+    d->swap_outs_addr = (uint32_t)&swap_outs;
+    d->swap_ins_addr = (uint32_t)&swap_ins;
+    d->swap_slot_size = sizeof(struct swap_slot);
+    d->swap_off_state = OFF(struct swap_slot, state);
+    d->swap_off_chain = OFF(struct swap_slot, chain);
+    d->swap_off_next = OFF(struct swap_slot, next);
+    d->swap_off_block = OFF(struct swap_slot, block);
+    d->ct_swapped_base = CT_SWAPPED_BASE;
+    d->pte_swap_mark = PTE_SWAP_MARK;
+    d->pte_swap_page_shift = PTE_SWAP_PAGE_SHIFT;
+    d->pte_swap_slot_shift = PTE_SWAP_SLOT_SHIFT;
     d->version = MM_DEBUG_VERSION;
     d->magic = MM_DEBUG_MAGIC;   /* last: a debugger that sees the magic sees the rest */
 }

@@ -3,7 +3,7 @@
 // Pure: 4-byte little-endian fields in the order the header declares them.
 
 export const MM_DEBUG_MAGIC = 0x4d4d4442; // "MMDB"
-export const MM_DEBUG_VERSION = 1;
+export const MM_DEBUG_VERSION = 2;
 
 /** Field names in declaration order; every field is a uint32. */
 const FIELDS = [
@@ -23,12 +23,18 @@ const FIELDS = [
   'defragRunsAddr', 'defragMovedAddr', 'contextSwitchesAddr', 'ticksAddr',
   'faultInjectedAddr',
   'eventHookAddr', 'eventAddr',
+  // version 2: how each process runs, DOS tasks, swapping
+  'pcbOffMode', 'pcbOffV86', 'pcbOffExitCode',
+  'v86Size', 'v86OffLowChain', 'v86OffLowPages', 'v86OffMcbOwner', 'v86OffPspSeg', 'v86OffStatus',
+  'swapSlotsAddr', 'swapSlotCountAddr', 'swapUsedAddr', 'swapOutsAddr', 'swapInsAddr',
+  'swapSlotSize', 'swapOffState', 'swapOffChain', 'swapOffNext', 'swapOffBlock',
+  'ctSwappedBase', 'pteSwapMark', 'pteSwapPageShift', 'pteSwapSlotShift',
 ] as const;
 
 export type DescriptorField = (typeof FIELDS)[number];
 export type MmDebugInfo = { readonly [K in DescriptorField]: number };
 
-/** Bytes of the version-1 descriptor. */
+/** Bytes of the descriptor of this version. */
 export const DESCRIPTOR_SIZE = FIELDS.length * 4;
 
 export class DescriptorError extends Error {
