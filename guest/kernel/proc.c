@@ -8,6 +8,7 @@
 #include "paging.h"
 #include "string.h"
 #include "timer.h"
+#include "usermode.h"
 #include "x86.h"
 
 struct pcb *proc_list;
@@ -158,6 +159,7 @@ void proc_exit(void)
     if (current == &pcb0)
         panic("process 0 cannot exit");
     dpmi_release_process(current->pid);   /* its DPMI and DOS blocks */
+    usermode_release(current);            /* a user process's chains (image, stack, its own) */
     mm_release_upd(current->upd);
     cli();
     current->state = PROC_ZOMBIE;
