@@ -333,3 +333,48 @@ TEST(user, many_killed_kernel_goes_on)
     CHECK_EQ(user_kills - kills, 6);
     return check_usage(before);
 }
+
+/* A free block (searched from the top of memory), or 0. */
+static uint32_t free_block(void)
+{
+    for (uint32_t b = mm_block_count; b-- > 1;)
+        if (ct_is_free(mm_block_table[b]))
+            return b;
+    return 0;
+}
+
+TEST(user, chains_move_under_a_running_process)
+{
+    struct usage before = usage_now();
+    struct urun r = {"holder", 600, 0, 0, 0};
+    r.p = proc_create_user("holder", "holder", 600);
+    CHECK(r.p);
+    r.pid = r.p->pid;
+    uint32_t h = 0;
+    sched_enable(1);
+    uint32_t deadline = timer_ms() + 3000;
+    while (user_report_find(r.pid, UR_HANDLE, &h) != 0 && r.p->state != PROC_ZOMBIE && (int32_t)(timer_ms() - deadline) < 0)
+        hlt();
+    sched_enable(0);
+    CHECK_EQ(h, 1);
+    /* Move the head of each of its chains (image, stack, the one it allocated): their IDs
+     * change; the process must go on running, find its data, and free by its handle. */
+    chain_id_t ids[4];
+    uint32_t n = 0;
+    for (uint32_t b = 1; b < mm_block_count && n < 4; b++)
+        if (ct_is_head(mm_block_table[b]) && mm_owners[b].kind == OWNER_PROCESS && mm_owners[b].handle == r.pid)
+            ids[n++] = b;
+    CHECK_EQ(n, 3);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t dst = free_block();
+        CHECK(dst != 0);
+        CHECK_OK(mm_move_block(ids[i], dst));
+        CHECK(ct_is_head(mm_block_table[dst]) && !ct_is_head(mm_block_table[ids[i]]));
+        CHECK_EQ(mm_owners[dst].handle, r.pid);
+    }
+    run_until_ended(&r, 1, 5000);
+    CHECK_EQ(r.p->state, PROC_ZOMBIE);
+    CHECK_EQ(r.p->exit_code, 0);   /* 2: data lost; 3: its handle did not follow the move */
+    CHECK_OK(proc_reap(r.pid));
+    return check_usage(before);
+}
