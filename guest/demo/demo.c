@@ -10,6 +10,7 @@
 #include "proc.h"
 #include "string.h"
 #include "timer.h"
+#include "usermode.h"
 #include "x86.h"
 
 #define SLOTS 8
@@ -175,6 +176,7 @@ void demo_run(void)
     for (uint32_t i = 0; i < NWORKERS; i++)
         if (!proc_create(workers[i].name, worker_main, &workers[i]))
             panic("demo: cannot create process %s", workers[i].name);
+    user_demo_start();
     sched_enable(1);
     for (uint32_t beat = 1;; beat++) {
         proc_sleep(1000);
