@@ -378,3 +378,32 @@ TEST(user, chains_move_under_a_running_process)
     CHECK_OK(proc_reap(r.pid));
     return check_usage(before);
 }
+
+TEST(user, handle_table_limit)
+{
+    struct urun r = {"handles", 0, 0, 0, 0};
+    const char *err = run_programs(&r, 1);
+    if (err)
+        return err;
+    uint32_t n = 0;
+    CHECK_OK(user_report_find(r.pid, UR_HANDLE, &n));
+    CHECK_EQ(n, USER_MAX_CHAINS);
+    CHECK_EQ(r.exit_code, 0);   /* 1: a chain past the table was given; 2: a handle did not free */
+    return 0;
+}
+
+TEST(user, syscall_from_ring0_refused)
+{
+    /* The gate is installed with the first user process (before it, int 0x80 has no IDT
+     * entry at all); run one so that it is there. */
+    struct pcb *p = proc_create_user("exit", "exit", 0);
+    CHECK(p);
+    struct urun u = {"exit", 0, p, p->pid, 0};
+    run_until_ended(&u, 1, 3000);
+    CHECK_EQ(p->state, PROC_ZOMBIE);
+    CHECK_OK(proc_reap(p->pid));
+    int32_t r;
+    __asm__ volatile("int $0x80" : "=a"(r) : "a"(SYS_GETPID) : "memory");
+    CHECK_EQ(r, (uint32_t)MM_ERR_INVALID);   /* only ring-3 user processes make system calls */
+    return 0;
+}

@@ -212,3 +212,25 @@ static int exiter(uint32_t arg)
     u_exit((int)arg);
 }
 USER_PROGRAM("exit", exiter);
+
+/* Fills its handle table: USER_MAX_CHAINS allocations succeed, the next is refused with
+ * MM_ERR_NOMEM, and every handle frees. Reports how many it got (UR_HANDLE). */
+static int handles(uint32_t arg)
+{
+    (void)arg;
+    int32_t got[USER_MAX_CHAINS];
+    uint32_t n = 0;
+    while (n < USER_MAX_CHAINS) {
+        int32_t h = u_alloc(0, 1);
+        if (h <= 0)
+            break;
+        got[n++] = h;
+    }
+    u_report(UR_HANDLE, n);
+    int32_t extra = u_alloc(0, 1);
+    for (uint32_t i = 0; i < n; i++)
+        if (u_free(got[i]) != MM_OK)
+            return 2;
+    return extra == MM_ERR_NOMEM ? 0 : 1;
+}
+USER_PROGRAM("handles", handles);
