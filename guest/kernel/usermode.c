@@ -112,13 +112,14 @@ static void free_owned_chains(uint32_t pid)
     irq_restore(f);
 }
 
-/* Allocates a zeroed user chain of `blocks` owned by `pid`. Returns a status. */
-static int alloc_owned(uint32_t flags, uint32_t blocks, uint32_t pid, uint32_t caller, chain_id_t *out)
+/* Allocates a zeroed user chain of `blocks` owned by `pid`, for `bytes` (the owner record's
+ * size; 0 = the whole chain). Returns a status. */
+static int alloc_owned(uint32_t flags, uint32_t blocks, uint32_t bytes, uint32_t pid, uint32_t caller, chain_id_t *out)
 {
     uint32_t f = irq_save();
     int r = mm_allocate_chain(CHAIN_USER | flags, blocks, OWNER_PROCESS, caller, out);
     if (r == MM_OK) {
-        mm_owner_set(*out, OWNER_PROCESS, (uint16_t)pid, 0, 0);
+        mm_owner_set(*out, OWNER_PROCESS, (uint16_t)pid, 0, bytes);
         for (uint32_t i = 0; i < blocks; i++) {
             uint32_t b;
             mm_chain_block(*out, i, &b);
@@ -138,7 +139,7 @@ static int build_space(struct user_proc *u, struct pcb *p, uint32_t arg)
     uint32_t blob = (uint32_t)(user_image_end - user_image_start);
     uint32_t bytes = h->image_end - USER_IMAGE_VA;
     uint32_t text_pages = (h->text_end - USER_IMAGE_VA) / MM_PAGE_SIZE, pages = bytes / MM_PAGE_SIZE;
-    int r = alloc_owned(0, (bytes + MM_BLOCK_SIZE - 1) / MM_BLOCK_SIZE, p->pid, caller, &u->image);
+    int r = alloc_owned(0, (bytes + MM_BLOCK_SIZE - 1) / MM_BLOCK_SIZE, bytes, p->pid, caller, &u->image);
     if (r != MM_OK)
         return r;
     for (uint32_t pg = 0; pg * MM_PAGE_SIZE < blob; pg++) {
@@ -150,7 +151,7 @@ static int build_space(struct user_proc *u, struct pcb *p, uint32_t arg)
     if (r == MM_OK && pages > text_pages)
         r = mm_map_pages(MAP_UPD, u->image, h->text_end, text_pages, pages - text_pages, p->upd);
     if (r == MM_OK)
-        r = alloc_owned(0, USER_STACK_SIZE / MM_BLOCK_SIZE, p->pid, caller, &u->stack);
+        r = alloc_owned(0, USER_STACK_SIZE / MM_BLOCK_SIZE, USER_STACK_SIZE, p->pid, caller, &u->stack);
     if (r == MM_OK)
         r = mm_map_pages(MAP_UPD, u->stack, USER_STACK_TOP - USER_STACK_SIZE, 0, 0, p->upd);
     if (r != MM_OK)
@@ -325,7 +326,7 @@ static int32_t sys_alloc(struct user_proc *u, uint32_t flags, uint32_t blocks, u
         return MM_ERR_NOMEM;
     uint32_t mflags = ((flags & USER_CHAIN_FROZEN) ? CHAIN_FROZEN : 0) | ((flags & USER_CHAIN_SWAPPABLE) ? CHAIN_SWAPPABLE : 0);
     chain_id_t id;
-    int r = alloc_owned(mflags, blocks, u->pid, caller, &id);
+    int r = alloc_owned(mflags, blocks, 0, u->pid, caller, &id);
     if (r != MM_OK)
         return r;
     u->chains[h] = id;
