@@ -10,7 +10,6 @@
 #include "proc.h"
 #include "string.h"
 #include "timer.h"
-#include "usermode.h"
 #include "x86.h"
 
 #define SLOTS 8

@@ -6,6 +6,7 @@
  * USER_DEMO_MAX_STARTS starts in all. A user process that reports its data changed (exit
  * code 1) stops the demo with a FAULT line, like the kernel workers' check. */
 #include "console.h"
+#include "modes.h"
 #include "proc.h"
 #include "usermode.h"
 

@@ -49,9 +49,4 @@ extern uint32_t user_syscalls, user_kills;
 
 uint32_t proc_user_fault(struct int_frame *f);
 uint32_t v86_trap(struct int_frame *f);
-
-/* The demo's user processes (demo/user_demo.c): a kernel thread that keeps a few ring-3
- * processes allocating (and faulting now and then) and starts a replacement for each one
- * that ends, up to a bounded number of starts. */
-void user_demo_start(void);
 #endif
