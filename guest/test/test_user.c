@@ -11,9 +11,12 @@
 #include "syscall.h"
 #include "test.h"
 #include "timer.h"
+#include "user_image.h"
 #include "user_programs.h"
 #include "usermode.h"
 #include "x86.h"
+
+extern const uint8_t user_image_start[];   /* kernel/user_image.S */
 
 struct urun {
     const char *program;
@@ -405,5 +408,18 @@ TEST(user, syscall_from_ring0_refused)
     int32_t r;
     __asm__ volatile("int $0x80" : "=a"(r) : "a"(SYS_GETPID) : "memory");
     CHECK_EQ(r, (uint32_t)MM_ERR_INVALID);   /* only ring-3 user processes make system calls */
+    return 0;
+}
+
+TEST(user, data_and_bss_private_per_process)
+{
+    const struct user_image_header *h = (const struct user_image_header *)user_image_start;
+    CHECK(h->image_end >= h->text_end + 2 * MM_PAGE_SIZE);   /* the image has data and bss pages */
+    struct urun r[3] = {{"globals", 100, 0, 0, 0}, {"globals", 200, 0, 0, 0}, {"globals", 300, 0, 0, 0}};
+    const char *err = run_programs(r, 3);
+    if (err)
+        return err;
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ(r[i].exit_code, 0);   /* 1, 2: data or bss not as linked; 3: another process's write seen */
     return 0;
 }

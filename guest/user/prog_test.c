@@ -234,3 +234,24 @@ static int handles(uint32_t arg)
     return extra == MM_ERR_NOMEM ? 0 : 1;
 }
 USER_PROGRAM("handles", handles);
+
+/* Initialized data and bss: each process has its own copy of the image's writable part. */
+static volatile uint32_t counter = 7;
+static volatile uint32_t zeroed[2048];   /* two pages of bss */
+
+/* Checks its data and bss start as linked, writes `arg` into them, lets the other processes
+ * run, and checks they still hold its own values. */
+static int globals(uint32_t arg)
+{
+    if (counter != 7)
+        return 1;
+    for (uint32_t i = 0; i < 2048; i++)
+        if (zeroed[i])
+            return 2;
+    counter = arg;
+    zeroed[2047] = arg;
+    for (int i = 0; i < 5; i++)
+        u_sleep(10);
+    return counter == arg && zeroed[2047] == arg ? 0 : 3;
+}
+USER_PROGRAM("globals", globals);
