@@ -19,6 +19,8 @@ struct pcb;
  * PROC_EXIT_KILLED | vector means exception `vector` from ring 3 / V86 mode ended it. */
 #define PROC_EXIT_KILLED 0x100u
 #define PROC_EXIT_CODE_MASK 0xFFu
+/* pcb.exit_code of a user process another one ended (user_proc_kill). */
+#define PROC_EXIT_TERMINATED 0x200u
 
 /* Creates a ready ring-3 process `name` (pcb.mode = PROC_MODE_USER) that runs the user
  * program `program` (USER_PROGRAM in user/ulib.h) as main(arg): a private copy of the user
@@ -32,6 +34,12 @@ struct pcb *proc_create_user(const char *name, const char *program, uint32_t arg
 /* Ends the current process (never pid 0) with pcb.exit_code = code: frees everything it
  * holds (proc_exit) and switches to another process. */
 void proc_kill(uint32_t code) __attribute__((noreturn));
+
+/* Ends user process `p` (not the caller) with pcb.exit_code = code, through its own exit
+ * path: preempted in ring 3, it is made to resume in the kernel at proc_kill; inside a
+ * system call, it ends when the call returns (a SYS_SLEEP first sleeps out its time, at
+ * most 10 s). Returns 0, or -1 if p is not a live user process other than the caller. */
+int user_proc_kill(struct pcb *p, uint32_t code);
 
 /* Called by proc_exit: frees every chain the process owns (OWNER_PROCESS with handle = its
  * pid: its image, its stack, what it allocated through system calls) and its handle table.

@@ -23,6 +23,7 @@ struct user_proc {
     chain_id_t image, stack;              /* its copy of the user image, its stack */
     chain_id_t chains[USER_MAX_CHAINS];   /* allocated through SYS_ALLOC; 0 = free handle */
     uint32_t entry, esp;                  /* initial EIP and ESP in ring 3 */
+    uint32_t kill_pending, kill_code;     /* user_proc_kill asked it to end with kill_code */
 };
 
 struct user_report { uint32_t pid, key, value; };
@@ -170,6 +171,8 @@ static void user_enter(void *arg)
 {
     struct user_proc *u = arg;
     cli();
+    if (u->kill_pending)   /* user_proc_kill before it ever ran */
+        proc_kill(u->kill_code);
     struct int_frame fr;
     memset(&fr, 0, sizeof fr);
     fr.gs = fr.fs = fr.es = fr.ds = SEL_UDATA;
@@ -233,6 +236,35 @@ void proc_kill(uint32_t code)
         panic("proc_kill: process 0 cannot end (code 0x%x)", code);
     current->exit_code = code;
     proc_exit();
+}
+
+/* Where a process that user_proc_kill ended while it was preempted in ring 3 resumes: in
+ * the kernel, on its own kernel stack, with interrupts off. */
+static void killed_entry(void)
+{
+    struct user_proc *u = uproc_of(current->pid);
+    proc_kill(u ? u->kill_code : PROC_EXIT_TERMINATED);
+}
+
+int user_proc_kill(struct pcb *p, uint32_t code)
+{
+    uint32_t fl = irq_save();
+    struct user_proc *u = p && p->mode == PROC_MODE_USER ? uproc_of(p->pid) : 0;
+    if (!u || p == current || p->state == PROC_ZOMBIE) {
+        irq_restore(fl);
+        return -1;
+    }
+    u->kill_pending = 1;
+    u->kill_code = code;
+    struct int_frame *f = (struct int_frame *)p->esp;
+    if (p->state == PROC_READY && (f->cs & 3) == 3) {   /* preempted in ring 3: resume in the kernel */
+        f->gs = f->fs = f->es = f->ds = SEL_KDATA;
+        f->eip = (uint32_t)killed_entry;
+        f->cs = SEL_KCODE;
+        f->eflags = 0x2u;
+    }
+    irq_restore(fl);
+    return 0;
 }
 
 uint32_t proc_user_fault(struct int_frame *f)
@@ -454,6 +486,10 @@ static uint32_t syscall_entry(struct int_frame *f)
 {
     struct user_proc *u = current->mode == PROC_MODE_USER && (f->cs & 3) == 3 ? uproc_of(current->pid) : 0;
     user_syscalls++;
+    if (u && u->kill_pending)
+        proc_kill(u->kill_code);
     f->eax = u ? (uint32_t)syscall_do(u, f) : (uint32_t)MM_ERR_INVALID;
+    if (u && u->kill_pending)   /* user_proc_kill while the call blocked */
+        proc_kill(u->kill_code);
     return (uint32_t)f;
 }

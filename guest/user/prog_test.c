@@ -255,3 +255,23 @@ static int globals(uint32_t arg)
     return counter == arg && zeroed[2047] == arg ? 0 : 3;
 }
 USER_PROGRAM("globals", globals);
+
+/* Runs forever in ring 3 without a system call: only the timer takes the CPU from it. */
+static int spin(uint32_t arg)
+{
+    volatile uint32_t n = arg, stop = 0;
+    while (!stop)
+        n++;
+    return 1;
+}
+USER_PROGRAM("spin", spin);
+
+/* Sleeps forever, 20 ms at a time: mostly inside SYS_SLEEP. */
+static int sleeper(uint32_t arg)
+{
+    volatile uint32_t stop = arg;
+    while (!stop)
+        u_sleep(20);
+    return 1;
+}
+USER_PROGRAM("sleeper", sleeper);
