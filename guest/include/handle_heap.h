@@ -16,13 +16,16 @@
  *   large  a block of more than HH_SMALL_MAX bytes takes whole pages, page aligned.
  * Payloads are 32-bit aligned (the seed: "Alignment ... will probably be 32-bit").
  *
- * Moving. Only small unlocked blocks move (the seed: "look to the smaller blocks (<4K)"):
- *   - hh_compact packs them into the lowest pages (first fit, largest first, after sliding
- *     each page's blocks together), then shrinks the chain past the last used page;
- *   - hh_alloc of a large block, when the only free run is above the heap's end, may clear
- *     a lower window of pages holding small blocks by moving those blocks elsewhere, if
- *     that leaves the heap shorter (the seed's ##|@@|!!|!!|!! example, docs/guest-memory-services.md).
- * Large blocks never move. Every operation is safe with interrupts on (it disables them). */
+ * Moving. Locked blocks never move. Unlocked blocks move only here:
+ *   - hh_compact packs the small ones into the lowest pages (the seed: "look to the smaller
+ *     blocks (<4K) and attempt to nearly fill entire pages with them"; first fit, largest
+ *     first, after sliding each page's blocks together), then moves each large one into the
+ *     lowest free run of pages below it, then shrinks the chain past the last used page;
+ *   - hh_alloc of a large block may clear a window of pages below the lowest free run by
+ *     moving the small blocks in it elsewhere, if that leaves the heap shorter (the seed's
+ *     ##|@@|!!|!!|!! example, docs/guest-memory-services.md);
+ *   - hh_resize moves the block it resizes when it does not fit in place.
+ * Every operation is safe with interrupts on (it disables them). Not for interrupt handlers. */
 #ifndef HANDLE_HEAP_H
 #define HANDLE_HEAP_H
 #include <stdint.h>
@@ -122,8 +125,9 @@ int hh_resize(struct hh_heap *h, hh_handle_t handle, uint32_t size);
  * the debugger; the offset changes when the block moves). Any out pointer may be NULL. */
 int hh_info(struct hh_heap *h, hh_handle_t handle, uint32_t *size, uint32_t *locks, uint32_t *offset);
 
-/* Packs the small unlocked blocks into as few low pages as possible and shrinks the chain
- * past the last page in use. Returns the number of blocks moved. */
+/* Packs the small unlocked blocks into as few low pages as possible, moves the large
+ * unlocked blocks down into free runs, and shrinks the chain past the last page in use.
+ * Returns the number of blocks moved. */
 uint32_t hh_compact(struct hh_heap *h);
 
 /* Page usage, for fragmentation figures: pages holding something, and the end of the

@@ -374,6 +374,16 @@ static void release_large(struct hh_heap *h, struct hh_entry *e)
     }
 }
 
+/* Moves large block `e` to the free run at page `to` (below it, not overlapping). */
+static void move_large(struct hh_heap *h, struct hh_entry *e, uint32_t to)
+{
+    memcpy(page_addr(h, to), (void *)(h->va + e->off), e->size);
+    release_large(h, e);
+    mark_large(h, e, to);
+    h->stats.moves++;
+    h->stats.bytes_moved += e->size;
+}
+
 /* Bytes of small blocks in window [s, s + n) if every page of it is free or small with
  * only unlocked blocks, else HH_NONE. Pages past h->pages are free. */
 static uint32_t window_cost(struct hh_heap *h, uint32_t s, uint32_t n)
@@ -776,7 +786,17 @@ uint32_t hh_compact(struct hh_heap *h)
                 move_small_to(h, e, q, off);
         }
     }
-    /* 3. The chain's blocks past the last used page go back. */
+    /* 3. Large unlocked blocks, the highest first, move to the lowest free run of their
+     *    size below them: a whole-page copy, so after the small blocks. */
+    for (uint32_t p = h->pages; p-- > 0;) {
+        if (h->page_kind[p] != HH_PG_LARGE)
+            continue;
+        struct hh_entry *e = &h->table[h->page_entry[p] - 1];
+        uint32_t run = e->locks ? HH_NONE : free_run(h, pages_for(e->size), p);
+        if (run != HH_NONE)
+            move_large(h, e, run);
+    }
+    /* 4. The chain's blocks past the last used page go back. */
     trim(h);
     uint32_t moved = h->stats.moves - moves0;
     irq_restore(f);

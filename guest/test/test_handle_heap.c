@@ -258,6 +258,52 @@ TEST(hheap, compaction_returns_blocks)
     return with_heap(compaction_returns_blocks);
 }
 
+/* Large blocks move down into free runs at compaction, unless locked. */
+static const char *compaction_moves_large(struct hh_heap *h, bool lock_l2)
+{
+    hh_handle_t s[4], l1, l2;
+    for (uint32_t i = 0; i < 4; i++)
+        CHECK_OK(hh_alloc(h, SEED_SMALL, &s[i]));
+    CHECK_OK(hh_alloc(h, 2 * HH_PAGE, &l1));
+    CHECK_OK(hh_alloc(h, 3 * HH_PAGE, &l2));
+    TRY(fill(h, l1, 2 * HH_PAGE, 11));
+    TRY(fill(h, l2, 3 * HH_PAGE, 12));
+    for (uint32_t i = 1; i < 4; i++)
+        CHECK_OK(hh_free(h, s[i]));
+    CHECK_KINDS(h, "s...LlLll...");
+    CHECK_EQ(MmChainBlocks(h->chain), 3);
+    void *p;
+    if (lock_l2)
+        CHECK_OK(hh_lock(h, l2, &p));
+    uint32_t free0 = mm_free_blocks;
+    hh_compact(h);
+    CHECK_HH(h);
+    if (lock_l2) {
+        CHECK_KINDS(h, "sLl...Lll...");               /* l1 moved below, l2 pinned */
+        CHECK_EQ(offset_of(h, l2), 6 * HH_PAGE);
+        CHECK_EQ(MmChainBlocks(h->chain), 3);
+        CHECK_OK(hh_unlock(h, l2));
+    } else {
+        CHECK_KINDS(h, "sLllLl..");                   /* l2 (the highest) first into 1-3 */
+        CHECK_EQ(offset_of(h, l2), 1 * HH_PAGE);
+        CHECK_EQ(offset_of(h, l1), 4 * HH_PAGE);
+        CHECK_EQ(MmChainBlocks(h->chain), 2);
+        CHECK_EQ(mm_free_blocks, free0 + 1);
+    }
+    TRY(verify(h, l1, 2 * HH_PAGE, 11));
+    TRY(verify(h, l2, 3 * HH_PAGE, 12));
+    return 0;
+}
+
+static const char *compaction_moves_large_free(struct hh_heap *h) { return compaction_moves_large(h, false); }
+static const char *compaction_moves_large_locked(struct hh_heap *h) { return compaction_moves_large(h, true); }
+
+TEST(hheap, compaction_moves_large_blocks)
+{
+    TRY(with_heap(compaction_moves_large_free));
+    return with_heap(compaction_moves_large_locked);
+}
+
 /* ---- locks pin blocks ---- */
 
 static const char *locked_blocks_never_move(struct hh_heap *h)
@@ -522,6 +568,7 @@ static const char *random_workload(struct hh_heap *h)
     CHECK(before.fill_percent < 60);
     CHECK(after.used_pages * 4 <= before.used_pages * 3);
     CHECK(after.fill_percent >= 70);
+    CHECK(after.chain_blocks < before.chain_blocks);   /* memory went back */
     TRY(rw_verify_all(h));
     /* Locked blocks are still where their pointers say. */
     for (uint32_t i = 0; i < RW_SLOTS; i++)
