@@ -95,6 +95,7 @@ struct stress {
      * refusals apart; run_ops requires a minimum of successes (see MIN_SUCCESS_*). */
     uint32_t make_runs, make_refused;      /* mm_defrag_make_run: made / refused (NOMEM) */
     uint32_t contig_made, contig_refused;  /* MmAllocateContiguous: made / refused (NOMEM) */
+    uint32_t xms_locked, xms_lock_refused; /* XMS 0Ch: locked / refused (no run for it) */
     uint32_t counts[32];
 };
 static struct stress st;
@@ -1225,8 +1226,10 @@ static const char *op_xms(void)
         if (REG_LO16(r.eax) != 1) {
             /* Only possible when no run of the block's size can be made. */
             S_EQ(REG_LO8(r.ebx), XMS_ERR_LOCK_FAILED);
+            st.xms_lock_refused++;
             return 0;
         }
+        st.xms_locked++;
         x->locks++;
         uint32_t addr = ((uint32_t)REG_LO16(r.edx) << 16) | REG_LO16(r.ebx);
         struct xms_handle *h = xms_entry(x->handle);
@@ -1584,6 +1587,7 @@ static const char *check_one_minimum(const char *what, uint32_t made, uint32_t r
 static const char *check_successes(void)
 {
     S_TRY(check_one_minimum("mm_defrag_make_run", st.make_runs, st.make_refused));
+    S_TRY(check_one_minimum("XMS lock", st.xms_locked, st.xms_lock_refused));
     return check_one_minimum("MmAllocateContiguous", st.contig_made, st.contig_refused);
 }
 
@@ -1685,9 +1689,9 @@ TEST(stress, random_10k)
     mm_remove_relocation_listener(follow, 0);
     if (!err)
         kprintf("stress: done, %u verifications, %u defrags, %u runs made (%u refused), "
-                "%u contiguous (%u refused), %u renames, %u refusals checked\n",
+                "%u contiguous (%u refused), %u XMS locks (%u refused), %u renames, %u refusals checked\n",
                 st.verifies, st.defrags, st.make_runs, st.make_refused, st.contig_made,
-                st.contig_refused, st.renames, st.errors_checked);
+                st.contig_refused, st.xms_locked, st.xms_lock_refused, st.renames, st.errors_checked);
     release_all();
     return err;
 }
