@@ -31,6 +31,10 @@ export const GUEST_BENCH_FIGURES: ReadonlyArray<{ name: string; unit: string; wh
   { name: 'defrag_64mib_time', unit: 'ms', what: 'MmDefragment of 64 MiB of scattered movable chains' },
   { name: 'defrag_64mib_moved', unit: 'blocks', what: 'blocks that defragmentation moved' },
   { name: 'defrag_64mib_copy', unit: 'MiB/s', what: 'moved data per second of defragmentation' },
+  { name: 'hheap_compact_time', unit: 'ms', what: 'hh_compact of 8192 small blocks, 60% freed' },
+  { name: 'hheap_compact_moved', unit: 'blocks', what: 'small blocks that compaction moved' },
+  { name: 'hheap_compact_rate', unit: 'blocks/ms', what: 'small blocks moved per ms of compaction' },
+  { name: 'hheap_compact_returned', unit: 'pages', what: 'pages compaction gave back to the chain' },
 ];
 
 const FIGURE = /^bench (\S+) (\d+(?:\.\d+)?) (\S+)$/;

@@ -1,46 +1,36 @@
-// Boots the guest's own tests (cmdline `selftest`) in QEMU and checks what they report:
-// the plan, one ok line per test, the summary, the exit status, the required test names,
-// and the block count the memory manager finds at several memory sizes.
+// Boots the guest's own tests (cmdline `selftest`) in QEMU at every RAM size of the matrix
+// (16 MiB to 3 GiB, both ends included) and checks what they report: the plan, one ok line
+// per test, the summary, the exit status, every test defined in the guest's C sources by
+// name (so a deleted or renamed test fails here), the 10,000-operation stress, and the
+// block count the memory manager finds.
 
 import * as assert from 'assert';
-import { runGuest, QemuRunResult } from './qemu-run';
+import * as os from 'os';
+import * as path from 'path';
+import { runGuest, repoRoot, QemuRunResult } from './qemu-run';
 import { parseSelftest, parseMmBlocks, lastNonBlankLine, SelftestReport } from './selftest-output';
-
-/**
- * Guest tests that must exist and pass. Edit this list when the guest's test names change;
- * the guest prints every name on its own `test NAME ... ok` line.
- */
-const REQUIRED_TESTS: readonly string[] = [
-  // boot: higher half, memory map, the debugger's descriptor
-  'boot.multiboot_memory', 'boot.higher_half', 'boot.debug_descriptor',
-  // chains: every operation and its error paths
-  'chain.alloc_free', 'chain.flags_only_on_head', 'chain.invalid_ids', 'chain.double_free_and_stale_id',
-  'chain.bad_arguments', 'chain.out_of_memory', 'chain.resize_grow_and_shrink', 'chain.resize_contiguous_refused',
-  'chain.freeze_swappable', 'chain.contiguous_dma', 'chain.page_physical', 'chain.owner_records',
-  // mapping, the seed's own example, refusals, dirty bits
-  'map.seed_example', 'map.kpd_pages_and_offset', 'map.upd_of_current_process', 'map.upd_of_another_space',
-  'map.refusals', 'map.shrink_unmaps_tail', 'map.dirty_and_clean',
-  // processes switched by the timer, UPD copied into the KPD
-  'proc.timer_switches_upds',
-  // defragmentation: a failing contiguous allocation made to work; contents and mappings kept; policy
-  'defrag.makes_contiguous_allocation_succeed', 'defrag.compaction_keeps_mappings_and_data',
-  'defrag.head_move_renames_chain', 'defrag.policy_runs_on_spread_and_fragmentation',
-  // XMS, DPMI, DOS memory, ISA DMA buffers
-  'xms.alloc_free', 'xms.lock_makes_contiguous', 'xms.move_conv_to_ext', 'xms.invalid_handle', 'xms.umb_not_implemented',
-  'dpmi.alloc_free_maps_chain', 'dpmi.resize_moves_block', 'dpmi.lock_unlock_region', 'dpmi.free_invalid_handle',
-  'dos.alloc_free', 'dos.free_coalesces_neighbours', 'dos.corrupt_mcb_detected', 'dma.buffer_sizes',
-  // the virtual device that uses dirty bits, the kernel's Vector
-  'vfb.scan_finds_written_pages', 'vector.push_at_remove', 'vector.process_table_is_a_vector',
-  // 10,000 random operations with the invariant checker after each
-  'stress.random_10k', 'stress.exhaustion',
-];
+import { guestTestsInSources, parseTestNames } from './guest-test-names';
 
 /** QEMU exit status when the guest writes 0x10 to isa-debug-exit: every test passed. */
 const EXIT_ALL_PASSED = 33;
 
+/** RAM sizes (MiB) of the matrix; MMSCOPE_SELFTEST_SIZES="16,64" overrides. */
+const MATRIX_MIB: readonly number[] = (process.env.MMSCOPE_SELFTEST_SIZES ?? '16,64,256,1024,2048,3072')
+  .split(',').map((s) => Number(s.trim())).filter((n) => Number.isInteger(n) && n > 0);
+
+/** Boots run at once: two when the machine has two CPUs or more (MMSCOPE_SELFTEST_PARALLEL overrides). */
+const PARALLEL = Math.max(1, Number(process.env.MMSCOPE_SELFTEST_PARALLEL ?? (os.cpus().length >= 2 ? 2 : 1)));
+
 /** Wall-clock limit of one selftest boot (TCG is slow; the machine is shared). */
 const SELFTEST_LIMIT_MS = Number(process.env.MMSCOPE_SELFTEST_SECONDS ?? 300) * 1000;
-const MOCHA_LIMIT_MS = SELFTEST_LIMIT_MS + 30_000;
+/** A size's boot may wait for the boots before it in the queue. */
+const MOCHA_LIMIT_MS = SELFTEST_LIMIT_MS * Math.ceil(MATRIX_MIB.length / PARALLEL) + 30_000;
+
+/** The operations the stress runs by default (guest/test/test_stress.c DEFAULT_OPS). */
+const STRESS_OPS = 10_000;
+
+/** Every test the guest's sources define: what each selftest boot must run and pass. */
+const SOURCE_TESTS = guestTestsInSources(path.join(repoRoot(), 'guest'));
 
 /** A few lines of context for assertion messages: how QEMU ended and the console's tail. */
 function describeRun(run: QemuRunResult, tail = 15): string {
@@ -80,6 +70,20 @@ function assertCleanSelftest(run: QemuRunResult, report: SelftestReport): void {
     `expected QEMU exit status ${EXIT_ALL_PASSED} (all passed).\n${describeRun(run)}`);
 }
 
+/** Checks that every test of the sources ran and passed, and that nothing else ran. */
+function assertEverySourceTestPassed(report: SelftestReport): void {
+  const byName = new Map(report.cases.map((c) => [c.name, c]));
+  const missing = SOURCE_TESTS.filter((t) => !byName.has(t.name)).map((t) => `${t.name} (${t.file})`);
+  assert.ok(missing.length === 0, `${missing.length} tests defined in the guest sources were not run:\n  ${missing.join('\n  ')}`);
+  const failed = SOURCE_TESTS.map((t) => byName.get(t.name)!).filter((c) => !c.ok).map((c) => c.line);
+  assert.ok(failed.length === 0, `tests failed:\n  ${failed.join('\n  ')}`);
+  const known = new Set(SOURCE_TESTS.map((t) => t.name));
+  const unknown = report.cases.map((c) => c.name).filter((n) => !known.has(n));
+  assert.ok(unknown.length === 0, `the guest ran tests no source defines (stale kernel image?): ${unknown.join(', ')}`);
+  assert.strictEqual(report.plan, SOURCE_TESTS.length,
+    `the guest plans ${report.plan} tests, the sources define ${SOURCE_TESTS.length}`);
+}
+
 /** Checks that the `mm: N blocks` line matches `memoryMiB`: blocks*16 KiB in [size-1 MiB, size]. */
 function assertBlocksMatchMemory(run: QemuRunResult, memoryMiB: number): void {
   const mm = parseMmBlocks(run.lines);
@@ -91,53 +95,85 @@ function assertBlocksMatchMemory(run: QemuRunResult, memoryMiB: number): void {
   assert.ok(mm.free > 0 && mm.free <= mm.blocks, `free count ${mm.free} is not in 1..${mm.blocks}`);
 }
 
-describe('guest selftest (-m 64)', function () {
-  this.timeout(MOCHA_LIMIT_MS);
-  const memoryMiB = 64;
-  let run: QemuRunResult;
-  let report: SelftestReport;
+/** One boot of the matrix, with its wall time. */
+interface MatrixRun {
+  run: QemuRunResult;
+  report: SelftestReport;
+  wallMs: number;
+}
 
-  before(async function () {
-    run = await runGuest({ cmdline: 'selftest', memoryMiB, timeLimitMs: SELFTEST_LIMIT_MS });
-    report = parseSelftest(run.lines);
+let matrix: Map<number, Promise<MatrixRun>> | undefined;
+let matrixStarted = 0;
+
+/** Starts every boot of the matrix (once), at most PARALLEL at a time, the largest first. */
+function matrixRun(memoryMiB: number): Promise<MatrixRun> {
+  if (!matrix) {
+    matrixStarted = Date.now();
+    const queue = [...MATRIX_MIB].sort((a, b) => b - a);
+    const starts = new Map<number, () => void>();
+    matrix = new Map(queue.map((m) => [m, new Promise<void>((go) => starts.set(m, go)).then(async () => {
+      const t0 = Date.now();
+      const run = await runGuest({ cmdline: 'selftest', memoryMiB: m, timeLimitMs: SELFTEST_LIMIT_MS });
+      return { run, report: parseSelftest(run.lines), wallMs: Date.now() - t0 };
+    })]));
+    let next = 0;
+    const launch = (): void => {
+      if (next >= queue.length) return;
+      const m = queue[next++];
+      starts.get(m)!();
+      matrix!.get(m)!.finally(launch).catch(() => undefined);
+    };
+    for (let i = 0; i < PARALLEL; i++) launch();
+  }
+  return matrix.get(memoryMiB)!;
+}
+
+describe('guest test names from the C sources', function () {
+  it('parses TEST(group, name) definitions and ignores comments and the macro', function () {
+    const names = parseTestNames([
+      '#define TEST(group, name) \\',
+      '/* TEST(not, this) */',
+      'TEST(chain, alloc_free)',
+      '  TEST( hheap , seed_example )',
+      '// TEST(nor, that)',
+      'x = TEST(inline, call);',
+    ].join('\n'));
+    assert.deepStrictEqual(names, ['chain.alloc_free', 'hheap.seed_example']);
   });
 
-  it('announces a plan, passes every planned test and exits with status 33', function () {
-    assertCleanSelftest(run, report);
-  });
-
-  it('runs every required test and each passes', function () {
-    const byName = new Map(report.cases.map((c) => [c.name, c]));
-    const missing = REQUIRED_TESTS.filter((n) => !byName.has(n));
-    assert.ok(missing.length === 0,
-      `required guest tests not run: ${missing.join(', ')}\n  ran: ${[...byName.keys()].join(', ')}`);
-    const failed = REQUIRED_TESTS.map((n) => byName.get(n)!).filter((c) => !c.ok).map((c) => c.line);
-    assert.ok(failed.length === 0, `required guest tests failed:\n  ${failed.join('\n  ')}`);
-  });
-
-  it('reports a block count that matches -m 64', function () {
-    assertBlocksMatchMemory(run, memoryMiB);
+  it('finds the guest tests, each name defined once', function () {
+    assert.ok(SOURCE_TESTS.length >= 100, `only ${SOURCE_TESTS.length} TEST definitions found under guest/`);
+    for (const known of ['boot.multiboot_memory', 'map.seed_example', 'stress.random_10k', 'stress.exhaustion']) {
+      assert.ok(SOURCE_TESTS.some((t) => t.name === known), `${known} not found in the sources`);
+    }
+    const names = SOURCE_TESTS.map((t) => t.name);
+    const twice = SOURCE_TESTS.filter((t, i) => names.indexOf(t.name) !== i).map((t) => `${t.name} (${t.file})`);
+    assert.ok(twice.length === 0, `tests defined more than once: ${twice.join(', ')}`);
   });
 });
 
-for (const memoryMiB of [16, 3072]) {
-  describe(`guest boot tests at -m ${memoryMiB} (selftest only=boot.)`, function () {
+for (const memoryMiB of MATRIX_MIB) {
+  describe(`guest selftest (-m ${memoryMiB})`, function () {
     this.timeout(MOCHA_LIMIT_MS);
     let run: QemuRunResult;
     let report: SelftestReport;
 
     before(async function () {
-      run = await runGuest({ cmdline: 'selftest only=boot.', memoryMiB, timeLimitMs: SELFTEST_LIMIT_MS });
-      report = parseSelftest(run.lines);
+      ({ run, report } = await matrixRun(memoryMiB));
     });
 
-    it('passes every boot test and exits with status 33', function () {
+    it('announces a plan, passes every planned test and exits with status 33', function () {
       assertCleanSelftest(run, report);
     });
 
-    it('runs only tests named boot.*', function () {
-      const others = report.cases.map((c) => c.name).filter((n) => !n.startsWith('boot.'));
-      assert.ok(others.length === 0, `the only=boot. filter let other tests run: ${others.join(', ')}`);
+    it('runs every test the guest sources define, by name, and each passes', function () {
+      assertEverySourceTestPassed(report);
+    });
+
+    it(`runs the ${STRESS_OPS}-operation stress to its end`, function () {
+      assert.ok(run.lines.some((l) => l.startsWith('stress: seed ') && l.includes(` ${STRESS_OPS} operations`)),
+        `no "stress: seed N, ${STRESS_OPS} operations" line.\n${describeRun(run)}`);
+      assert.ok(run.lines.some((l) => l.startsWith('stress: done,')), `no "stress: done" line.\n${describeRun(run)}`);
     });
 
     it(`reports a block count that matches -m ${memoryMiB}`, function () {
@@ -145,3 +181,36 @@ for (const memoryMiB of [16, 3072]) {
     });
   });
 }
+
+describe('guest selftest matrix timing', function () {
+  this.timeout(MOCHA_LIMIT_MS);
+  it(`ran ${MATRIX_MIB.length} sizes, ${PARALLEL} at a time`, async function () {
+    const runs = await Promise.all(MATRIX_MIB.map(async (m) => [m, await matrixRun(m)] as const));
+    const total = Date.now() - matrixStarted;
+    // Reported, not asserted: wall times depend on the machine (figures in docs/benchmarks.md).
+    console.log(`      selftest matrix: ${runs.map(([m, r]) => `${m} MiB ${(r.wallMs / 1000).toFixed(1)} s`).join(', ')}; ` +
+      `wall ${(total / 1000).toFixed(1)} s with ${PARALLEL} at a time`);
+    assert.strictEqual(runs.length, MATRIX_MIB.length);
+  });
+});
+
+describe('guest selftest filter (selftest only=boot. at -m 16)', function () {
+  this.timeout(SELFTEST_LIMIT_MS + 30_000);
+  let run: QemuRunResult;
+  let report: SelftestReport;
+
+  before(async function () {
+    run = await runGuest({ cmdline: 'selftest only=boot.', memoryMiB: 16, timeLimitMs: SELFTEST_LIMIT_MS });
+    report = parseSelftest(run.lines);
+  });
+
+  it('passes every boot test and exits with status 33', function () {
+    assertCleanSelftest(run, report);
+  });
+
+  it('runs exactly the boot.* tests of the sources', function () {
+    const ran = report.cases.map((c) => c.name).sort();
+    const want = SOURCE_TESTS.map((t) => t.name).filter((n) => n.startsWith('boot.')).sort();
+    assert.deepStrictEqual(ran, want, 'the only=boot. filter ran another set of tests');
+  });
+});

@@ -307,6 +307,64 @@ TEST(dos, release_owner)
 
 /* ---- ISA DMA buffers ---- */
 
+#define DMA_VA 0xE3800000u   /* where these tests map a buffer's chain (MAP_KPD) */
+
+static uint32_t dma_word(uint32_t seed, uint32_t i)
+{
+    return (seed * 0x9E3779B1u) ^ (i * 0x85EBCA77u) ^ 0xD3A5u;
+}
+
+/* Checks that the `bytes` bytes at physical `phys` are chain `id`'s memory by two paths that
+ * share nothing but the RAM: a pattern written physically (mm_phys_write at the address
+ * dma_alloc_buffer returned) is read back through a KPD mapping of the chain (whose PTEs
+ * come from the chain's links), then a second pattern goes the other way. Also that every
+ * 4 KiB page of the chain sits at phys + 4 KiB * page (MmChainPagePhysical walks the links). */
+static const char *check_dma_memory(chain_id_t id, uint32_t phys, uint32_t bytes, uint32_t seed)
+{
+    uint32_t pages = MmChainBlocks(id) * MM_PAGES_PER_BLOCK;
+    for (uint32_t p = 0; p < pages; p++) {
+        uint32_t pp = 0;
+        CHECK_OK(MmChainPagePhysical(id, p, &pp));
+        CHECK_EQ(pp, phys + p * MM_PAGE_SIZE);
+    }
+    CHECK_OK(MmMapChainToVirtualAddress(MAP_KPD, id, (void *)DMA_VA, 0, 0));
+    volatile uint8_t *va = (volatile uint8_t *)DMA_VA;
+    const char *err = 0;
+    uint32_t words = bytes / 4, tail = bytes % 4;
+    for (uint32_t i = 0; i < words; i++) {
+        uint32_t w = dma_word(seed, i);
+        mm_phys_write(phys + 4 * i, &w, 4);
+    }
+    for (uint32_t i = 0; i < tail; i++) {
+        uint8_t b = (uint8_t)dma_word(seed, words + i);
+        mm_phys_write(phys + 4 * words + i, &b, 1);
+    }
+    for (uint32_t i = 0; i < words && !err; i++)
+        if (((volatile uint32_t *)va)[i] != dma_word(seed, i))
+            err = test_fail(__FILE__, __LINE__, "word %u written at phys 0x%x reads 0x%x through the mapping",
+                            i, phys + 4 * i, ((volatile uint32_t *)va)[i]);
+    for (uint32_t i = 0; i < tail && !err; i++)
+        if (va[4 * words + i] != (uint8_t)dma_word(seed, words + i))
+            err = test_fail(__FILE__, __LINE__, "tail byte %u differs through the mapping", i);
+    /* The other way: write through the mapping, read physically (first, last, a middle word). */
+    if (!err) {
+        uint32_t at[3] = {0, bytes / 2 & ~3u, bytes >= 4 ? bytes - 4 : 0};
+        for (uint32_t k = 0; k < 3 && !err; k++) {
+            uint32_t want = ~dma_word(seed, at[k]), got = 0, n = bytes >= 4 ? 4 : bytes;
+            for (uint32_t j = 0; j < n; j++)
+                va[at[k] + j] = (uint8_t)(want >> (8 * j));
+            mm_phys_read(phys + at[k], &got, n);
+            uint32_t mask = n == 4 ? 0xFFFFFFFFu : (1u << (8 * n)) - 1;
+            if ((got & mask) != (want & mask))
+                err = test_fail(__FILE__, __LINE__, "offset %u written through the mapping reads 0x%x at phys", at[k], got);
+        }
+    }
+    int r = MmUnmapChain(MAP_KPD, id, (void *)DMA_VA, 0);
+    if (!err && r != MM_OK)
+        err = test_fail(__FILE__, __LINE__, "MmUnmapChain returned %d", r);
+    return err;
+}
+
 TEST(dma, buffer_sizes)
 {
     static const uint32_t sizes[] = {1, 2, 4096, 16384, 16385, 32768, 32769, 40000, 49152, 65535, 65536};
@@ -324,12 +382,11 @@ TEST(dma, buffer_sizes)
         CHECK_EQ(mm_owners[id].kind, OWNER_DMA);
         CHECK_EQ(mm_owners[id].size_bytes, n);
         CHECK(mm_owners[id].caller != 0);
-        /* The buffer really is there: write its last byte physically and read it back. */
-        uint8_t v = (uint8_t)(0x5A ^ i), got = 0;
-        mm_phys_write(phys + n - 1, &v, 1);
-        mm_phys_read(phys + n - 1, &got, 1);
-        CHECK_EQ(got, v);
+        /* The buffer really is the chain's memory: physical writes seen through a mapping. */
+        const char *err = check_dma_memory(id, phys, n, 0x5A00u + i);
         CHECK_OK(MmFreeChain(id));
+        if (err)
+            return err;
     }
     return 0;
 }
@@ -337,18 +394,40 @@ TEST(dma, buffer_sizes)
 TEST(dma, many_buffers_disjoint)
 {
     chain_id_t ids[8];
-    uint32_t phys[8];
+    uint32_t phys[8], size[8];
     for (uint32_t i = 0; i < 8; i++) {
-        CHECK_OK(dma_alloc_buffer(i & 1 ? 0x10000u : 0x6000u, &ids[i], &phys[i]));
-        CHECK_EQ(phys[i] >> 16, (phys[i] + (i & 1 ? 0x10000u : 0x6000u) - 1) >> 16);
-        CHECK(phys[i] < 0x1000000u);
-        for (uint32_t j = 0; j < i; j++)
-            CHECK(phys[i] != phys[j]);
+        size[i] = i & 1 ? 0x10000u : 0x6000u;
+        CHECK_OK(dma_alloc_buffer(size[i], &ids[i], &phys[i]));
+        CHECK_EQ(phys[i] >> 16, (phys[i] + size[i] - 1) >> 16);
+        CHECK(phys[i] + size[i] <= 0x1000000u);
+        /* Disjoint ranges, not only different starts: [phys, phys + size) of the buffers,
+         * and the blocks their chains hold, never overlap. */
+        uint32_t lo_i = ids[i] << MM_BLOCK_SHIFT, hi_i = lo_i + MmChainBlocks(ids[i]) * MM_BLOCK_SIZE;
+        CHECK(phys[i] >= lo_i && phys[i] + size[i] <= hi_i);
+        for (uint32_t j = 0; j < i; j++) {
+            CHECK(phys[i] + size[i] <= phys[j] || phys[j] + size[j] <= phys[i]);
+            uint32_t lo_j = ids[j] << MM_BLOCK_SHIFT, hi_j = lo_j + MmChainBlocks(ids[j]) * MM_BLOCK_SIZE;
+            CHECK(hi_i <= lo_j || hi_j <= lo_i);
+        }
     }
     CHECK_MM();
+    /* Each buffer gets its own pattern over all its bytes; an overlap would spoil one. */
+    for (uint32_t i = 0; i < 8; i++)
+        for (uint32_t k = 0; k < size[i] / 4; k++) {
+            uint32_t w = dma_word(i, k);
+            mm_phys_write(phys[i] + 4 * k, &w, 4);
+        }
+    const char *err = 0;
+    for (uint32_t i = 0; i < 8 && !err; i++)
+        for (uint32_t k = 0; k < size[i] / 4 && !err; k++) {
+            uint32_t w = 0;
+            mm_phys_read(phys[i] + 4 * k, &w, 4);
+            if (w != dma_word(i, k))
+                err = test_fail(__FILE__, __LINE__, "buffer %u word %u: 0x%x, want 0x%x", i, k, w, dma_word(i, k));
+        }
     for (uint32_t i = 0; i < 8; i++)
         CHECK_OK(MmFreeChain(ids[i]));
-    return 0;
+    return err;
 }
 
 TEST(dma, invalid_sizes)

@@ -27,8 +27,11 @@ TEST(regress, unmap_upd_null_hits_kpd_mapping)
  *    says every error leaves the tables unchanged. */
 TEST(regress, busy_map_allocates_page_table)
 {
-    chain_id_t a = MmAllocateChain(0, 1), b = MmAllocateChain(0, 2);
-    CHECK(a && b);
+    /* mm_allocate_chain, not MmAllocateChain: the latter runs the defragmentation policy
+     * first, which may move (and rename) `a` while we hold its ID. */
+    chain_id_t a = 0, b = 0;
+    CHECK_OK(mm_allocate_chain(0, 1, OWNER_TEST, 0, &a));
+    CHECK_OK(mm_allocate_chain(0, 2, OWNER_TEST, 0, &b));
     CHECK_OK(MmMapChainToVirtualAddress(MAP_KPD, a, (void *)0xE3400000u, 0, 0));  /* PT for 0xE3400000.. */
     uint32_t frames = pt_frames_used();
     /* 8 pages from 0xE33FF000: the first needs the (absent) PT of 0xE3000000.., the second is busy. */
@@ -48,22 +51,28 @@ TEST(regress, busy_map_allocates_page_table)
  *    Before: largest free run 12. After MmDefragment: 6. */
 TEST(regress, defragment_shrinks_largest_free_run)
 {
-    static chain_id_t ids[1u << 16];
+    /* Take every free block as a frozen one-block chain: nothing else can move or fill. */
     uint32_t n = 0;
     chain_id_t id;
-    while (n < (1u << 16) && mm_allocate_chain(CHAIN_FROZEN, 1, OWNER_TEST, 0, &id) == MM_OK)
-        ids[n++] = id;
+    while (mm_allocate_chain(CHAIN_FROZEN, 1, OWNER_TEST, 0, &id) == MM_OK)
+        n++;
     CHECK(n > 64);
-    /* ids are single blocks; sort-free: pick by block index. The 12-block hole at the lowest
-     * 12 of our blocks that are consecutive, the pattern above it. */
-    uint32_t lo = 0xFFFFFFFFu;
-    for (uint32_t i = 0; i < n; i++)
-        if (ids[i] < lo)
-            lo = ids[i];
+    /* The pattern needs 12 + 6 * 3 consecutive blocks that are all ours. The lowest of our
+     * blocks is not always the start of such a run: blocks freed by earlier tests (and the
+     * next-fit rover wrapping round) leave single free blocks between the kernel's own
+     * chains, so search the table for the first run of our one-block chains. */
+    const uint32_t need = 12 + 6 * 3;
+    uint32_t lo = 0, run = 0;
+    for (uint32_t b = 1; b < mm_block_count && run < need; b++) {
+        uint32_t e = mm_block_table[b];
+        bool ours = ct_is_head(e) && ct_field(e) == CT_END && mm_owners[b].kind == OWNER_TEST;
+        run = ours ? run + 1 : 0;
+        if (run == 1)
+            lo = b;
+    }
     const char *err = 0;
-    for (uint32_t b = lo; b < lo + 12 + 6 * 3; b++)
-        if (!ct_is_head(mm_block_table[b]))
-            err = "our blocks are not consecutive";
+    if (run < need)
+        err = test_fail(__FILE__, __LINE__, "no %u consecutive blocks of ours among %u", need, n);
     if (!err) {
         for (uint32_t b = lo; b < lo + 12; b++)
             MmFreeChain(b);
@@ -75,7 +84,9 @@ TEST(regress, defragment_shrinks_largest_free_run)
         uint32_t before = mm_largest_free_run();
         MmDefragment();
         uint32_t after = mm_largest_free_run();
-        if (after < before)
+        if (before < 12)
+            err = test_fail(__FILE__, __LINE__, "largest free run %u before MmDefragment, want >= 12", before);
+        else if (after < before)
             err = test_fail(__FILE__, __LINE__, "largest free run %u before MmDefragment, %u after", before, after);
     }
     for (uint32_t b = 1; b < mm_block_count; b++)

@@ -90,7 +90,12 @@ struct stress {
     uint32_t xms_base;         /* handles that existed before the test */
     struct dpmi_model dpmi[DPMI_SLOTS];
     uint16_t conv_seg;         /* conventional buffer for XMS moves (0: none) */
-    uint32_t renames, defrags, make_runs, verifies, errors_checked, moved_seen;
+    uint32_t renames, defrags, verifies, errors_checked, moved_seen;
+    /* Operations that may be refused for want of memory count their successes and their
+     * refusals apart; run_ops requires a minimum of successes (see MIN_SUCCESS_*). */
+    uint32_t make_runs, make_refused;      /* mm_defrag_make_run: made / refused (NOMEM) */
+    uint32_t contig_made, contig_refused;  /* MmAllocateContiguous: made / refused (NOMEM) */
+    uint32_t xms_locked, xms_lock_refused; /* XMS 0Ch: locked / refused (no run for it) */
     uint32_t counts[32];
 };
 static struct stress st;
@@ -624,9 +629,12 @@ static const char *op_alloc_contig(void)
     struct snap before;
     take_snap(&before);
     int r = MmAllocateContiguous(blocks, ceiling, align, extra, &id);
-    if (r == MM_ERR_NOMEM)   /* possible when frozen chains block every window: nothing changed */
+    if (r == MM_ERR_NOMEM) { /* possible when frozen chains block every window: nothing changed */
+        st.contig_refused++;
         return same_snap(__LINE__, &before, "MmAllocateContiguous (no memory)");
+    }
     S_EQ(r, MM_OK);
+    st.contig_made++;
     S_CHECK(mm_chain_valid(id) && !our_id(id));
     uint32_t phys;
     S_EQ(MmContiguousPhysicalAddress(id, &phys), MM_OK);
@@ -1071,10 +1079,12 @@ static const char *op_make_run(void)
     struct snap before;
     take_snap(&before);
     int r = mm_defrag_make_run(blocks, ceiling, align);
-    st.make_runs++;
-    if (r == MM_ERR_NOMEM)
+    if (r == MM_ERR_NOMEM) {
+        st.make_refused++;
         return same_snap(__LINE__, &before, "mm_defrag_make_run (no memory)");
+    }
     S_EQ(r, MM_OK);
+    st.make_runs++;
     uint32_t start = mm_find_free_run(blocks, ceiling, align);
     S_CHECK(start != 0);
     S_TRY(check_all());
@@ -1216,8 +1226,10 @@ static const char *op_xms(void)
         if (REG_LO16(r.eax) != 1) {
             /* Only possible when no run of the block's size can be made. */
             S_EQ(REG_LO8(r.ebx), XMS_ERR_LOCK_FAILED);
+            st.xms_lock_refused++;
             return 0;
         }
+        st.xms_locked++;
         x->locks++;
         uint32_t addr = ((uint32_t)REG_LO16(r.edx) << 16) | REG_LO16(r.ebx);
         struct xms_handle *h = xms_entry(x->handle);
@@ -1557,6 +1569,28 @@ static uint32_t mapped_pages(void)
     return n;
 }
 
+/* Refusals for want of memory are legal, but a run where most of these operations were
+ * refused has not tested them: at least MIN_SUCCESS_PERCENT of the attempts must succeed,
+ * and at least one success per MIN_SUCCESS_EVERY operations of the run (about a tenth of
+ * the attempts the operation weights give). */
+#define MIN_SUCCESS_PERCENT 50u
+#define MIN_SUCCESS_EVERY 1000u
+static const char *check_one_minimum(const char *what, uint32_t made, uint32_t refused)
+{
+    uint32_t floor = st.ops / MIN_SUCCESS_EVERY;
+    if (made < floor || made * 100u < (made + refused) * MIN_SUCCESS_PERCENT)
+        return sfail(__LINE__, "%s: %u made and %u refused in %u operations (want >= %u and >= %u%% of the attempts)",
+                     what, made, refused, st.ops, floor, MIN_SUCCESS_PERCENT);
+    return 0;
+}
+
+static const char *check_successes(void)
+{
+    S_TRY(check_one_minimum("mm_defrag_make_run", st.make_runs, st.make_refused));
+    S_TRY(check_one_minimum("XMS lock", st.xms_locked, st.xms_lock_refused));
+    return check_one_minimum("MmAllocateContiguous", st.contig_made, st.contig_refused);
+}
+
 static const char *run_ops(void)
 {
     for (st.op = 1; st.op <= st.ops; st.op++) {
@@ -1570,11 +1604,14 @@ static const char *run_ops(void)
             S_TRY(verify_everything());
         if (st.op % PROGRESS_EVERY == 0)
             kprintf("stress: %u/%u ops, %u chains, %u mapped pages, %u free blocks, %u defrags, "
-                    "%u runs made, %u renames, %u refusals checked\n",
+                    "%u runs made (%u refused), %u contiguous (%u refused), %u renames, %u refusals checked\n",
                     st.op, st.ops, live_slots(), mapped_pages(), mm_free_blocks, st.defrags,
-                    st.make_runs, st.renames, st.errors_checked);
+                    st.make_runs, st.make_refused, st.contig_made, st.contig_refused,
+                    st.renames, st.errors_checked);
     }
     st.op = st.ops;
+    st.opname = "minimum successes";
+    S_TRY(check_successes());
     st.opname = "final verification";
     MmDefragment();
     st.defrags++;
@@ -1651,8 +1688,10 @@ TEST(stress, random_10k)
     const char *err = run_ops();
     mm_remove_relocation_listener(follow, 0);
     if (!err)
-        kprintf("stress: done, %u verifications, %u defrags, %u runs made, %u renames, %u refusals checked\n",
-                st.verifies, st.defrags, st.make_runs, st.renames, st.errors_checked);
+        kprintf("stress: done, %u verifications, %u defrags, %u runs made (%u refused), "
+                "%u contiguous (%u refused), %u XMS locks (%u refused), %u renames, %u refusals checked\n",
+                st.verifies, st.defrags, st.make_runs, st.make_refused, st.contig_made,
+                st.contig_refused, st.xms_locked, st.xms_lock_refused, st.renames, st.errors_checked);
     release_all();
     return err;
 }
