@@ -14,6 +14,7 @@
 #include "string.h"
 #include "test.h"
 #include "timer.h"
+#include "v86.h"
 #include "x86.h"
 #include "xms.h"
 
@@ -69,6 +70,7 @@ void kmain(uint32_t magic, uint32_t mbi_phys)
     dos_init();
     xms_init();
     dpmi_init();
+    v86_init();
     debuginfo_init();
     timer_init();
     sti();

@@ -8,6 +8,7 @@
 #include "paging.h"
 #include "string.h"
 #include "timer.h"
+#include "v86.h"
 #include "x86.h"
 
 struct pcb *proc_list;
@@ -130,6 +131,7 @@ uint32_t sched_switch(uint32_t esp)
     current = next;
     proc_load_upd(next);
     proc_set_kernel_stack(next);
+    v86_switch_in(next);   /* a DPMI client's LDT */
     return next->esp;
 }
 
@@ -188,6 +190,7 @@ int proc_reap(uint32_t pid)
             break;
         }
     irq_restore(f);
+    kfree(p->v86);
     kfree(p->kstack);
     kfree(p);
     return 0;
