@@ -3,6 +3,7 @@
  * heartbeat every second, checks every invariant, and defragments now and then. It runs
  * until QEMU is stopped; any broken invariant or lost data ends it with a FAULT line. */
 #include "console.h"
+#include "dos_demo.h"
 #include "heap.h"
 #include "inject.h"
 #include "modes.h"
@@ -175,6 +176,7 @@ void demo_run(void)
     for (uint32_t i = 0; i < NWORKERS; i++)
         if (!proc_create(workers[i].name, worker_main, &workers[i]))
             panic("demo: cannot create process %s", workers[i].name);
+    dos_demo_start();
     sched_enable(1);
     for (uint32_t beat = 1;; beat++) {
         proc_sleep(1000);

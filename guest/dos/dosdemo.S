@@ -75,15 +75,15 @@ round:
     FAILIF(c, 7)
     push %ds
     pop %es
-    mov $0x09, %ah
-    mov $msg, %dx
-    int $0x21
     mov $0x86, %ah                  /* wait 100 ms */
     mov $0x0001, %cx
     mov $0x86A0, %dx
     int $0x15
     decw left
     jnz round
+    mov $0x09, %ah
+    mov $msg, %dx
+    int $0x21
     jmp pass
 
     DOS_TAIL
@@ -97,7 +97,7 @@ mv_sh: .word 0
 mv_soff: .long 0
 mv_dh: .word 0
 mv_doff: .long 0
-msg: .ascii "dosdemo: round ok (DOS block -> XMS -> conventional)\r\n$"
+msg: .ascii "dosdemo: 20 rounds of DOS block -> XMS -> conventional ok\r\n$"
     .balign 2
 buf: .fill 4096, 1, 0
     .section .note.GNU-stack, "", @progbits

@@ -31,6 +31,8 @@ struct v86_task {
     uint32_t faults;        /* 1 when the monitor ended it for an unhandled fault */
     uint32_t fault_vector;  /* that fault's vector and error code */
     uint32_t fault_error;
+    uint32_t waiting;       /* INT 15h AH=86h in progress, until timer_ticks reaches wait_until */
+    uint32_t wait_until;
     uint32_t dpmi_32bit;    /* after the DPMI switch: 1 for a 32-bit client */
     uint16_t dpmi_host_seg; /* the host data segment the client gave (ES at the switch) */
     uint16_t ldt_used;      /* bit i: LDT entry i is allocated */

@@ -332,15 +332,28 @@ static uint32_t dpmi_switch(struct int_frame *f, uint32_t len)
     return (uint32_t)f;
 }
 
-/* INT 15h AH=86h: waits CX:DX microseconds (at least 1 ms) by sleeping the task. */
-static uint32_t bios_wait(struct int_frame *f)
+/* INT 15h AH=86h: waits CX:DX microseconds (at least 1 ms). The first execution sets the
+ * deadline; until it passes the task sleeps with its IP still on the INT, so it executes it
+ * again when it wakes (or at once, spinning, when no other process is ready). */
+static uint32_t bios_wait(struct int_frame *f, uint32_t len)
 {
-    uint32_t us = ((uint32_t)REG_LO16(f->ecx) << 16) | REG_LO16(f->edx), ms = us / 1000u;
-    set_cf(f, 0);
-    current->wake_tick = timer_ticks + (ms ? ms : 1u);
+    struct v86_task *v = current->v86;
+    uint32_t now = timer_ticks;
+    if (!v->waiting) {
+        uint32_t us = ((uint32_t)REG_LO16(f->ecx) << 16) | REG_LO16(f->edx), ms = us / 1000u;
+        v->waiting = 1;
+        v->wait_until = now + (ms ? ms : 1u);
+    }
+    if ((int32_t)(now - v->wait_until) >= 0) {
+        v->waiting = 0;
+        f->eip = (f->eip + len) & 0xFFFFu;
+        set_cf(f, 0);
+        return (uint32_t)f;
+    }
+    current->wake_tick = v->wait_until;
     current->state = PROC_SLEEPING;
     uint32_t next = sched_switch((uint32_t)f);
-    if (next == (uint32_t)f)            /* the scheduler is off: do not wait */
+    if (next == (uint32_t)f)            /* nobody else to run (or the scheduler is off) */
         current->state = PROC_RUNNING;
     return next;
 }
@@ -360,8 +373,7 @@ uint32_t dos_v86_int(struct int_frame *f, uint8_t n, uint32_t len)
     case 0x15:
         if (REG_HI8(f->eax) != 0x86)
             return 0;
-        f->eip = ip;
-        return bios_wait(f);
+        return bios_wait(f, len);
     case V86_VEC_XMS:
         f->eip = ip;
         return xms_entry(f);
