@@ -91,7 +91,7 @@ static void report(uint32_t eax, uint32_t edx)
     } else {
         v->status = V86_FAILED;        /* a failure is final */
         v->report_code = REG_LO16(edx);
-        kprintf("v86: task %u (%s) reports FAIL at check %u\n", current->pid, current->name, REG_LO16(edx));
+        kprintf("v86: task %u (%s) reports failure at check %u\n", current->pid, current->name, REG_LO16(edx));
     }
 }
 
