@@ -16,6 +16,7 @@ prog_\name\()_name:
     PROGRAM xmstest
     PROGRAM dpmitest
     PROGRAM dosdemo
+    PROGRAM dpmifault
 
 .macro ENTRY name
     .long prog_\name\()_name, prog_\name\()_start, prog_\name\()_end - prog_\name\()_start
@@ -29,6 +30,7 @@ dos_programs:
     ENTRY xmstest
     ENTRY dpmitest
     ENTRY dosdemo
+    ENTRY dpmifault
     .long 0, 0, 0
 
     .section .note.GNU-stack, "", @progbits

@@ -429,6 +429,23 @@ uint32_t dos_pm_int21(struct int_frame *f)
     return (uint32_t)f;
 }
 
+/* True when LDT entry i is the caller's CS or SS: the kernel's IRET back to the client
+ * loads them, so they must stay valid code / writable data (a broken one would fault in
+ * ring 0, not in the client). */
+static int holds_cs_ss(const struct int_frame *f, int i)
+{
+    uint32_t s = selector((uint32_t)i);
+    return (f->cs & 0xFFFFu) == s || (f->ss & 0xFFFFu) == s;
+}
+
+/* True when LDT entry i is in any segment register of the frame. */
+static int loaded(const struct int_frame *f, int i)
+{
+    uint32_t s = selector((uint32_t)i);
+    return holds_cs_ss(f, i) || (f->ds & 0xFFFFu) == s || (f->es & 0xFFFFu) == s ||
+           (f->fs & 0xFFFFu) == s || (f->gs & 0xFFFFu) == s;
+}
+
 /* DPMI 0.9 descriptor functions. Returns 0 or a DPMI error code. */
 static uint16_t descriptors(struct int_frame *f)
 {
@@ -443,7 +460,7 @@ static uint16_t descriptors(struct int_frame *f)
         return 0;
     case 0x0001:                        /* free descriptor BX */
         i = sel_index(f->ebx);
-        if (i < 0 || v->ldt_dos_seg[i])
+        if (i < 0 || v->ldt_dos_seg[i] || holds_cs_ss(f, i))
             return DPMI_ERR_INVALID_SELECTOR;
         ldt_free(f, (uint32_t)i);
         return 0;
@@ -470,12 +487,14 @@ static uint16_t descriptors(struct int_frame *f)
         uint32_t limit = ((uint32_t)REG_LO16(f->ecx) << 16) | REG_LO16(f->edx);
         if (limit > 0xFFFFFu && (limit & 0xFFFu) != 0xFFFu)
             return DPMI_ERR_INVALID_VALUE;
+        if (holds_cs_ss(f, i) && limit < ((f->cs & 0xFFFFu) == selector((uint32_t)i) ? f->eip : 0))
+            return DPMI_ERR_INVALID_VALUE;   /* the IRET back would fault on EIP */
         uint64_t d = v->ldt[i];
         v->ldt[i] = descriptor(desc_base(d), limit, (uint8_t)(d >> 40), (uint8_t)((d >> 52) & 0x7));
         return 0;
     }
     case 0x0009: {                      /* set access rights of BX: CL access, CH bit 6 = D/B */
-        if ((i = sel_index(f->ebx)) < 0)
+        if ((i = sel_index(f->ebx)) < 0 || loaded(f, i))
             return DPMI_ERR_INVALID_SELECTOR;
         uint8_t acc = REG_LO8(f->ecx);
         if ((acc & 0xF0u) != 0xF0u || !(acc & 0x10u) || (acc & 0x0Cu) == 0x04u)  /* present, DPL 3, code/data, no expand-down */

@@ -279,3 +279,19 @@ TEST(dpmi, client_descriptors) { struct run r; return require_pass("dpmitest", (
 TEST(dpmi, client_memory_alloc_resize_free) { struct run r; return require_pass("dpmitest", (1u << 3) | (1u << 4) | (1u << 7), &r); }
 TEST(dpmi, client_lock_and_free_info) { struct run r; return require_pass("dpmitest", 1u << 5, &r); }
 TEST(dpmi, client_dos_memory) { struct run r; return require_pass("dpmitest", 1u << 6, &r); }
+
+TEST(dpmi, client_fault_kills_task)
+{
+    struct run r;
+    const char *e = run_program("dpmifault", &r);   /* checks its DPMI and DOS memory were freed */
+    if (e)
+        return e;
+    if (r.report_code)
+        return test_fail(__FILE__, __LINE__, "dpmifault failed its check %u", r.report_code);
+    CHECK_EQ(r.reports, 1);              /* it got as far as its pass report */
+    CHECK_EQ(r.mode, PROC_MODE_DPMI);
+    CHECK_EQ(r.status, V86_KILLED);
+    CHECK_EQ(r.fault_vector, 14);
+    CHECK_EQ(r.exit_code, V86_EXIT_KILLED | 14);
+    return 0;
+}
