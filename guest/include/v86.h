@@ -82,6 +82,12 @@ void v86_init(void);
  * held (low chain, page tables, DOS, XMS and DPMI memory) is freed when it ends. */
 struct pcb *v86_task_create(const char *name, const uint8_t *image, uint32_t size);
 #define V86_EXIT_KILLED 0x80000000u
+#define V86_KILL_OUTSIDE 0xFFu           /* the "vector" of a v86_task_kill */
+/* Ends task p (not the running one) the next time it runs, as if it had faulted: status
+ * V86_KILLED, exit_code V86_EXIT_KILLED | V86_KILL_OUTSIDE, its memory freed by itself.
+ * For a task that does not end (a test's timeout). Returns 0, or -1 when p is not a DOS
+ * task waiting to run in V86 or protected mode (running, a zombie, or in the kernel). */
+int v86_task_kill(struct pcb *p);
 /* Waits (sleeping, scheduler on) until task `p` is a zombie or `timeout_ms` passes.
  * Returns 0 when it ended, -1 on timeout. */
 int v86_task_wait(struct pcb *p, uint32_t timeout_ms);

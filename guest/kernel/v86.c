@@ -223,20 +223,42 @@ static void __attribute__((noreturn)) v86_task_finish(void)
     proc_exit();
 }
 
-uint32_t v86_end(struct int_frame *f, uint32_t status, uint32_t exit_code)
+/* Records how task p ends and points its user frame f at v86_task_finish. */
+static void end_frame(struct pcb *p, struct int_frame *f, uint32_t status, uint32_t exit_code)
 {
-    struct v86_task *v = current->v86;
-    dos_flush_output();
+    struct v86_task *v = p->v86;
     if (status == V86_KILLED)
         v->status = V86_KILLED;
     else if (v->status == V86_RUNNING)
         v->status = V86_FAILED;        /* ended without a pass report */
-    current->exit_code = exit_code;
+    v->waiting = 0;
+    p->exit_code = exit_code;
     f->eip = (uint32_t)v86_task_finish;
     f->cs = SEL_KCODE;
     f->eflags = 0x2;
     f->ds = f->es = f->fs = f->gs = SEL_KDATA;
+}
+
+uint32_t v86_end(struct int_frame *f, uint32_t status, uint32_t exit_code)
+{
+    dos_flush_output();
+    end_frame(current, f, status, exit_code);
     return (uint32_t)f;
+}
+
+int v86_task_kill(struct pcb *p)
+{
+    uint32_t fl = irq_save();
+    struct int_frame *f = (struct int_frame *)p->esp;
+    if (!p->v86 || p == current || (p->state != PROC_READY && p->state != PROC_SLEEPING) || !frame_from_user(f)) {
+        irq_restore(fl);
+        return -1;
+    }
+    kprintf("v86: task %u (%s) killed from outside\n", p->pid, p->name);
+    end_frame(p, f, V86_KILLED, V86_EXIT_KILLED | V86_KILL_OUTSIDE);
+    p->state = PROC_READY;
+    irq_restore(fl);
+    return 0;
 }
 
 static const char *const fault_names[32] = {

@@ -74,11 +74,59 @@ static const char *run_image(const char *name, const uint8_t *image, uint32_t si
     CHECK_EQ(p->mode, PROC_MODE_V86);
     sched_enable(1);
     int w = v86_task_wait(p, 10000);
+    if (w != 0 && v86_task_kill(p) == 0)     /* a hung program: end it, so later tests run */
+        v86_task_wait(p, 2000);
     sched_enable(0);
-    CHECK_EQ(w, 0);
     const char *e = finish(p, r);
     if (e)
         return e;
+    CHECK_EQ(w, 0);
+    return held_same(&h);
+}
+
+/* mov cx,0FFFFh; here: loop here; jmp short -7 (spins forever, never calls the kernel) */
+static const uint8_t img_spin[] = {0xB9, 0xFF, 0xFF, 0xE2, 0xFE, 0xEB, 0xF9};
+
+TEST(v86, kill_from_outside)
+{
+    struct held h;
+    held_now(&h);
+    struct pcb *p = v86_task_create("spinner", img_spin, sizeof img_spin);
+    CHECK(p);
+    CHECK_EQ(v86_task_kill(p), 0);      /* not run yet: its first frame is a V86 frame */
+    CHECK_EQ((uint32_t)v86_task_kill(p), (uint32_t)-1);   /* again: it now resumes in the kernel */
+    sched_enable(1);
+    int w = v86_task_wait(p, 5000);
+    sched_enable(0);
+    struct run r;
+    const char *e = finish(p, &r);
+    if (e)
+        return e;
+    CHECK_EQ(w, 0);
+    CHECK_EQ(r.status, V86_KILLED);
+    CHECK_EQ(r.exit_code, V86_EXIT_KILLED | V86_KILL_OUTSIDE);
+    return held_same(&h);
+}
+
+TEST(v86, kill_a_running_spinner)
+{
+    struct held h;
+    held_now(&h);
+    struct pcb *p = v86_task_create("spinner", img_spin, sizeof img_spin);
+    CHECK(p);
+    sched_enable(1);
+    int w = v86_task_wait(p, 200);       /* it spins: still running after 200 ms */
+    int k = v86_task_kill(p);            /* preempted in V86 mode: its frame is a user frame */
+    int w2 = v86_task_wait(p, 5000);
+    sched_enable(0);
+    CHECK_EQ(w, -1);
+    CHECK_EQ(k, 0);
+    CHECK_EQ(w2, 0);
+    struct run r;
+    const char *e = finish(p, &r);
+    if (e)
+        return e;
+    CHECK_EQ(r.status, V86_KILLED);
     return held_same(&h);
 }
 
