@@ -23,11 +23,8 @@ static void dos_manager(void *arg)
             proc_sleep(1000);
             continue;
         }
-        if (v86_task_wait(p, 60000) != 0) {   /* hung: end it (it is then reported as killed) */
+        while (v86_task_wait(p, 60000) != 0)   /* hung: end it (it is then reported as killed) */
             v86_task_kill(p);
-            while (v86_task_wait(p, 1000) != 0)
-                ;
-        }
         uint32_t pid = p->pid, status = p->v86->status, code = p->exit_code, check = p->v86->report_code;
         if (proc_reap(pid) != 0)
             panic("dos demo: cannot reap task %u", pid);

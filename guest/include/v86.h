@@ -31,8 +31,6 @@ struct v86_task {
     uint32_t faults;        /* 1 when the monitor ended it for an unhandled fault */
     uint32_t fault_vector;  /* that fault's vector and error code */
     uint32_t fault_error;
-    uint32_t waiting;       /* INT 15h AH=86h in progress, until timer_ticks reaches wait_until */
-    uint32_t wait_until;
     uint32_t dpmi_32bit;    /* after the DPMI switch: 1 for a 32-bit client */
     uint16_t dpmi_host_seg; /* the host data segment the client gave (ES at the switch) */
     uint16_t ldt_used;      /* bit i: LDT entry i is allocated */
@@ -86,7 +84,8 @@ struct pcb *v86_task_create(const char *name, const uint8_t *image, uint32_t siz
 /* Ends task p (not the running one) the next time it runs, as if it had faulted: status
  * V86_KILLED, exit_code V86_EXIT_KILLED | V86_KILL_OUTSIDE, its memory freed by itself.
  * For a task that does not end (a test's timeout). Returns 0, or -1 when p is not a DOS
- * task waiting to run in V86 or protected mode (running, a zombie, or in the kernel). */
+ * task waiting to run in V86 or protected mode (running, a zombie, or in the kernel, e.g.
+ * inside an INT 15h wait: try again later). */
 int v86_task_kill(struct pcb *p);
 /* Waits (sleeping, scheduler on) until task `p` is a zombie or `timeout_ms` passes.
  * Returns 0 when it ended, -1 on timeout. */

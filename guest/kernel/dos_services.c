@@ -332,30 +332,18 @@ static uint32_t dpmi_switch(struct int_frame *f, uint32_t len)
     return (uint32_t)f;
 }
 
-/* INT 15h AH=86h: waits CX:DX microseconds (at least 1 ms). The first execution sets the
- * deadline; until it passes the task sleeps with its IP still on the INT, so it executes it
- * again when it wakes (or at once, spinning, when no other process is ready). */
+/* INT 15h AH=86h: waits CX:DX microseconds (at least 1 ms). The task sleeps in the kernel
+ * like a kernel thread (proc_sleep with interrupts on, on its own kernel stack), so the CPU
+ * runs others or halts meanwhile; then the V86 frame is resumed after the INT. */
 static uint32_t bios_wait(struct int_frame *f, uint32_t len)
 {
-    struct v86_task *v = current->v86;
-    uint32_t now = timer_ticks;
-    if (!v->waiting) {
-        uint32_t us = ((uint32_t)REG_LO16(f->ecx) << 16) | REG_LO16(f->edx), ms = us / 1000u;
-        v->waiting = 1;
-        v->wait_until = now + (ms ? ms : 1u);
-    }
-    if ((int32_t)(now - v->wait_until) >= 0) {
-        v->waiting = 0;
-        f->eip = (f->eip + len) & 0xFFFFu;
-        set_cf(f, 0);
-        return (uint32_t)f;
-    }
-    current->wake_tick = v->wait_until;
-    current->state = PROC_SLEEPING;
-    uint32_t next = sched_switch((uint32_t)f);
-    if (next == (uint32_t)f)            /* nobody else to run (or the scheduler is off) */
-        current->state = PROC_RUNNING;
-    return next;
+    uint32_t us = ((uint32_t)REG_LO16(f->ecx) << 16) | REG_LO16(f->edx), ms = us / 1000u;
+    f->eip = (f->eip + len) & 0xFFFFu;
+    set_cf(f, 0);
+    sti();
+    proc_sleep(ms ? ms : 1u);
+    cli();
+    return (uint32_t)f;
 }
 
 uint32_t dos_v86_int(struct int_frame *f, uint8_t n, uint32_t len)

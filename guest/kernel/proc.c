@@ -8,8 +8,8 @@
 #include "paging.h"
 #include "string.h"
 #include "timer.h"
-#include "v86.h"
 #include "x86.h"
+#include "v86.h"   /* v86_switch_in */
 
 struct pcb *proc_list;
 struct pcb *current;

@@ -231,7 +231,6 @@ static void end_frame(struct pcb *p, struct int_frame *f, uint32_t status, uint3
         v->status = V86_KILLED;
     else if (v->status == V86_RUNNING)
         v->status = V86_FAILED;        /* ended without a pass report */
-    v->waiting = 0;
     p->exit_code = exit_code;
     f->eip = (uint32_t)v86_task_finish;
     f->cs = SEL_KCODE;

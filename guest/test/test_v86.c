@@ -11,6 +11,7 @@
 #include "proc.h"
 #include "string.h"
 #include "test.h"
+#include "timer.h"
 #include "v86.h"
 #include "xms.h"
 
@@ -341,5 +342,43 @@ TEST(dpmi, client_fault_kills_task)
     CHECK_EQ(r.status, V86_KILLED);
     CHECK_EQ(r.fault_vector, 14);
     CHECK_EQ(r.exit_code, V86_EXIT_KILLED | 14);
+    return 0;
+}
+
+/* mov ah,86h; xor cx,cx; mov dx,50000; int 15h; mov ax,0FF00h; int 21h; mov ax,4C00h; int 21h */
+static const uint8_t img_wait[] = {0xB4, 0x86, 0x31, 0xC9, 0xBA, 0x50, 0xC3, 0xCD, 0x15,
+                                   0xB8, 0x00, 0xFF, 0xCD, 0x21, 0xB8, 0x00, 0x4C, 0xCD, 0x21};
+
+TEST(v86, bios_wait_sleeps_the_task)
+{
+    struct held h;
+    held_now(&h);
+    struct pcb *p = v86_task_create("waiter", img_wait, sizeof img_wait);
+    CHECK(p);
+    uint32_t t0 = timer_ms(), seen_sleeping = 0;
+    sched_enable(1);
+    while (p->state != PROC_ZOMBIE && timer_ms() - t0 < 5000) {
+        seen_sleeping |= p->state == PROC_SLEEPING;
+        proc_sleep(1);
+    }
+    uint32_t took = timer_ms() - t0;
+    sched_enable(0);
+    struct run r;
+    const char *e = finish(p, &r);
+    if (e)
+        return e;
+    CHECK_EQ(r.status, V86_PASSED);
+    CHECK(took >= 50);                   /* 50 000 microseconds at least */
+    CHECK(seen_sleeping);                /* it slept, it did not spin */
+    return held_same(&h);
+}
+
+TEST(v86, demo_program_rounds)
+{
+    struct run r;
+    const char *e = require_pass("dosdemo", 0, &r);
+    if (e)
+        return e;
+    CHECK(!strcmp(r.out, "dosdemo: 20 rounds of DOS block -> XMS -> conventional ok"));
     return 0;
 }
