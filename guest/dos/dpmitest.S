@@ -166,6 +166,14 @@ _start:
     FAILIF(e, 30)
 
     CHECKPOINT(5)
+    mov $0x0100, %ax                /* 48: too much DOS memory: 8, BX = largest */
+    mov $0xFFFF, %bx
+    DPMI
+    FAILIF(nc, 48)
+    cmp $8, %ax
+    FAILIF(ne, 49)
+    cmp $0x20, %bx
+    FAILIF(b, 50)
     mov $0x0100, %ax                /* 31: DOS memory: 20h paragraphs, a selector in DX */
     mov $0x20, %bx
     DPMI

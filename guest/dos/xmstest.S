@@ -248,6 +248,35 @@ _start:
     FAILIF(ne, 46)
     cmp $0x80, %bl
     FAILIF(ne, 47)
+    mov $0x02, %ah                  /* 48: release HMA: 90h */
+    XMS
+    cmp $0x90, %bl
+    FAILIF(ne, 48)
+    mov $0x05, %ah                  /* 49: local enable A20: ok */
+    XMS
+    cmp $1, %ax
+    FAILIF(ne, 49)
+    mov $0x06, %ah                  /* 50: local disable A20: 94h */
+    XMS
+    cmp $0x94, %bl
+    FAILIF(ne, 50)
+    mov $0x11, %ah                  /* 51: release UMB: 80h */
+    XMS
+    cmp $0x80, %bl
+    FAILIF(ne, 51)
+    mov $0x12, %ah                  /* 52: reallocate UMB: 80h */
+    XMS
+    cmp $0x80, %bl
+    FAILIF(ne, 52)
+    mov $0x09, %ah                  /* 53: a zero-length block is legal, and freed */
+    xor %dx, %dx
+    XMS
+    cmp $1, %ax
+    FAILIF(ne, 53)
+    mov $0x0A, %ah
+    XMS
+    cmp $1, %ax
+    FAILIF(ne, 54)
     CHECKPOINT(8)
     jmp pass
 
