@@ -7,7 +7,9 @@
  *   0x9C000-0xFFFFF  not mapped
  * The kernel's monitor handles the sensitive instructions (INT n, IRET, PUSHF, POPF, CLI,
  * STI) and the services: INT 21h (48h/49h/4Ah, 4Ch exit), INT 2Fh (4300h, 4310h, 1687h),
- * the XMS far-call entry and the DPMI mode switch (docs/guest-memory-services.md). */
+ * the XMS far-call entry and the DPMI mode switch (docs/guest-memory-services.md).
+ * Files: kernel/v86.c (tasks, trap entry, ending), v86_monitor.c (instructions),
+ * dos_services.c (V86 services), dpmi_client.c (DPMI clients). */
 #ifndef V86_H
 #define V86_H
 #include <stdint.h>
@@ -51,6 +53,7 @@ struct v86_task {
 #define V86_LOW_PAGES      16u       /* 64 KiB */
 #define V86_VEC_XMS        0xE0u     /* monitor-reserved vectors (INT n in V86 mode traps) */
 #define V86_VEC_DPMI       0xE1u
+#define V86_HOST_PARAS     1u        /* paragraphs of DPMI host data (INT 2Fh 1687h SI) */
 
 /* Task status (v86_task.status). */
 #define V86_RUNNING 0u
@@ -60,6 +63,12 @@ struct v86_task {
 
 struct pcb;
 struct int_frame;
+
+/* The linear address of real-mode seg:off (both taken as 16-bit). */
+static inline uint32_t v86_linear(uint32_t seg, uint32_t off)
+{
+    return ((seg & 0xFFFFu) << 4) + (off & 0xFFFFu);
+}
 
 /* A DOS program embedded in the kernel image (guest/dos/, kernel/dos_programs.S). */
 struct dos_program {
@@ -106,6 +115,21 @@ void dos_flush_output(void);
 /* INT n from V86 mode (the instruction is `len` bytes): the services of dos_services.c.
  * Returns the frame to resume, or 0 when `n` is not a service (reflect it). */
 uint32_t dos_v86_int(struct int_frame *f, uint8_t n, uint32_t len);
+/* Console output of the running task: one character (line buffered), or the '$'-ended
+ * string at linear `at` (INT 21h 02h/09h, from V86 or protected mode). */
+void dos_putc(char c);
+void dos_puts(uint32_t at);
+/* INT 21h AH=0FFh: AL = 0 pass, else fail with DX = the failed check (v86_task.status). */
+void dos_report(uint32_t eax, uint32_t edx);
+/* Sets or clears CF in the frame (the services' error flag). */
+void v86_set_cf(struct int_frame *f, int on);
+/* The task's registers as a dispatcher frame (segments from v86_es.. in V86 mode), and the
+ * results back (general registers and CF). */
+struct rm_regs;
+void v86_frame_to_regs(const struct int_frame *f, struct rm_regs *r, int v86);
+void v86_regs_to_frame(const struct rm_regs *r, struct int_frame *f);
+/* The DPMI mode switch (dpmi_client.c), from the DPMI entry's INT E1h of `len` bytes. */
+uint32_t dpmi_client_switch(struct int_frame *f, uint32_t len);
 /* INT 21h from a DPMI client (the #GP of an int through a DPL 0 gate). Returns the frame
  * to resume, or 0 (not handled: the task is killed). */
 uint32_t dos_pm_int21(struct int_frame *f);

@@ -14,15 +14,10 @@
 #define FLAGS_TASK 0x0DD5u
 #define FLAGS_TF   0x0100u
 
-static uint32_t lin(uint32_t seg, uint32_t off)
-{
-    return ((seg & 0xFFFFu) << 4) + (off & 0xFFFFu);
-}
-
 static int push16(struct int_frame *f, uint16_t v)
 {
     uint32_t sp = (f->useresp - 2) & 0xFFFFu;
-    if (v86_write(lin(f->ss, sp), &v, 2))
+    if (v86_write(v86_linear(f->ss, sp), &v, 2))
         return -1;
     f->useresp = (f->useresp & 0xFFFF0000u) | sp;
     return 0;
@@ -31,7 +26,7 @@ static int push16(struct int_frame *f, uint16_t v)
 static int push32(struct int_frame *f, uint32_t v)
 {
     uint32_t sp = (f->useresp - 4) & 0xFFFFu;
-    if (v86_write(lin(f->ss, sp), &v, 4))
+    if (v86_write(v86_linear(f->ss, sp), &v, 4))
         return -1;
     f->useresp = (f->useresp & 0xFFFF0000u) | sp;
     return 0;
@@ -41,7 +36,7 @@ static int pop(struct int_frame *f, uint32_t *v, uint32_t bytes)
 {
     uint32_t sp = f->useresp & 0xFFFFu;
     *v = 0;
-    if (v86_read(lin(f->ss, sp), v, bytes))
+    if (v86_read(v86_linear(f->ss, sp), v, bytes))
         return -1;
     f->useresp = (f->useresp & 0xFFFF0000u) | ((sp + bytes) & 0xFFFFu);
     return 0;
@@ -89,7 +84,7 @@ uint32_t v86_emulate(struct int_frame *f)
     uint32_t len = 0, v, ip, cs, fl;
     int opsize32 = 0;
     for (;;) {                              /* prefixes (at most 14, an instruction is <= 15) */
-        if (len >= 14 || v86_read(lin(f->cs, f->eip + len), &op, 1))
+        if (len >= 14 || v86_read(v86_linear(f->cs, f->eip + len), &op, 1))
             return 0;
         if (op == 0x66)
             opsize32 = 1;
@@ -126,7 +121,7 @@ uint32_t v86_emulate(struct int_frame *f)
         return (uint32_t)f;
     case 0xCD: {                            /* INT n */
         uint8_t n;
-        if (v86_read(lin(f->cs, f->eip + len), &n, 1))
+        if (v86_read(v86_linear(f->cs, f->eip + len), &n, 1))
             return 0;
         return do_int(f, n, len + 1);
     }
