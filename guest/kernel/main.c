@@ -58,6 +58,7 @@ void kmain(uint32_t magic, uint32_t mbi_phys)
     console_init();
     gdt_init();
     idt_init();
+    v86_init();   /* the INT 31h gate of DPMI clients (V86 tasks: kernel/v86.c) */
     if (magic != MULTIBOOT_BOOTLOADER_MAGIC)
         panic("not started by a Multiboot loader (magic 0x%x)", magic);
     uint32_t nranges = read_multiboot(mbi_phys);
@@ -70,7 +71,6 @@ void kmain(uint32_t magic, uint32_t mbi_phys)
     dos_init();
     xms_init();
     dpmi_init();
-    v86_init();
     debuginfo_init();
     timer_init();
     sti();
