@@ -85,13 +85,17 @@ void v86_init(void);
  * in V86 mode: a process with pcb.mode = PROC_MODE_V86 and its own first megabyte (see
  * above). Returns the PCB, or NULL (bad size, no memory). The task ends by INT 21h 4Ch
  * or INT 20h (pcb.exit_code = AL) or, on a fault the monitor does not handle, is killed
- * (status V86_KILLED, exit_code = V86_EXIT_KILLED | vector); either way everything it
+ * (status V86_KILLED, exit_code = V86_EXIT_KILLED | vector, below); either way everything it
  * held (low chain, page tables, DOS, XMS and DPMI memory) is freed when it ends. */
 struct pcb *v86_task_create(const char *name, const uint8_t *image, uint32_t size);
-#define V86_EXIT_KILLED 0x80000000u
-#define V86_KILL_OUTSIDE 0xFFu           /* the "vector" of a v86_task_kill */
+/* pcb.exit_code of a DOS task: 0..255 its own code (INT 21h 4Ch AL, INT 20h = 0);
+ * V86_EXIT_KILLED | vector: a fault the monitor does not handle ended it; V86_EXIT_TERMINATED:
+ * v86_task_kill. Same values as the user processes' PROC_EXIT_KILLED / PROC_EXIT_TERMINATED
+ * (usermode.h on the user branch), so every process kind reads alike. */
+#define V86_EXIT_KILLED 0x100u
+#define V86_EXIT_TERMINATED 0x200u
 /* Ends task p (not the running one) the next time it runs, as if it had faulted: status
- * V86_KILLED, exit_code V86_EXIT_KILLED | V86_KILL_OUTSIDE, its memory freed by itself.
+ * V86_KILLED, exit_code V86_EXIT_TERMINATED, its memory freed by itself.
  * For a task that does not end (a test's timeout). Returns 0, or -1 when p is not a DOS
  * task waiting to run in V86 or protected mode (running, a zombie, or in the kernel, e.g.
  * inside an INT 15h wait: try again later). */

@@ -254,7 +254,7 @@ int v86_task_kill(struct pcb *p)
         return -1;
     }
     kprintf("v86: task %u (%s) killed from outside\n", p->pid, p->name);
-    end_frame(p, f, V86_KILLED, V86_EXIT_KILLED | V86_KILL_OUTSIDE);
+    end_frame(p, f, V86_KILLED, V86_EXIT_TERMINATED);
     p->state = PROC_READY;
     irq_restore(fl);
     return 0;

@@ -105,7 +105,7 @@ TEST(v86, kill_from_outside)
         return e;
     CHECK_EQ(w, 0);
     CHECK_EQ(r.status, V86_KILLED);
-    CHECK_EQ(r.exit_code, V86_EXIT_KILLED | V86_KILL_OUTSIDE);
+    CHECK_EQ(r.exit_code, V86_EXIT_TERMINATED);
     return held_same(&h);
 }
 
