@@ -139,7 +139,7 @@ struct pcb *v86_task_create(const char *name, const uint8_t *image, uint32_t siz
     if (!v)
         return 0;
     uint32_t fl = irq_save();          /* nobody may run it before it is complete */
-    chain_id_t low;
+    chain_id_t low = 0;
     struct pcb *p = 0;
     if (mm_allocate_chain(CHAIN_FROZEN | CHAIN_USER, V86_LOW_PAGES / MM_PAGES_PER_BLOCK, OWNER_PROCESS,
                           (uint32_t)__builtin_return_address(0), &low) != MM_OK)

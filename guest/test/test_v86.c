@@ -382,3 +382,20 @@ TEST(v86, demo_program_rounds)
     CHECK(!strcmp(r.out, "dosdemo: 20 rounds of DOS block -> XMS -> conventional ok"));
     return 0;
 }
+
+TEST(v86, create_out_of_memory_leaves_nothing)
+{
+    static const uint8_t ret_img[1] = {0xC3};
+    struct held h;
+    held_now(&h);
+    uint32_t blocks = mm_client_blocks(), pcbs = proc_table.length;
+    chain_id_t hog = MmAllocateChain(0, mm_free_blocks - 3);   /* 3 blocks left: a low chain needs 4 */
+    CHECK(hog);
+    struct pcb *p = v86_task_create("starved", ret_img, sizeof ret_img);
+    uint32_t after = proc_table.length;
+    CHECK_OK(MmFreeChain(hog));
+    CHECK(!p);
+    CHECK_EQ(after, pcbs);
+    CHECK_EQ(mm_client_blocks(), blocks);
+    return held_same(&h);
+}
