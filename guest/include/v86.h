@@ -103,6 +103,10 @@ int v86_task_kill(struct pcb *p);
 /* Waits (sleeping, scheduler on) until task `p` is a zombie or `timeout_ms` passes.
  * Returns 0 when it ended, -1 on timeout. */
 int v86_task_wait(struct pcb *p, uint32_t timeout_ms);
+/* Frees what a DOS task holds besides its UPD, DPMI and DOS blocks: its XMS handles and
+ * its low chain (low_chain becomes 0). proc_exit calls it for every process (nothing for
+ * one that is not a DOS task), so every way a task ends frees them. */
+void v86_release(struct pcb *p);
 /* Called by the scheduler each time it switches to `p`: loads p's LDT (DPMI clients) or
  * none. */
 void v86_switch_in(struct pcb *p);

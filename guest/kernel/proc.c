@@ -159,6 +159,7 @@ void proc_exit(void)
 {
     if (current == &pcb0)
         panic("process 0 cannot exit");
+    v86_release(current);                 /* a DOS task's XMS handles and low chain */
     dpmi_release_process(current->pid);   /* its DPMI and DOS blocks */
     mm_release_upd(current->upd);
     cli();

@@ -209,17 +209,25 @@ void v86_switch_in(struct pcb *p)
 
 /* ---- ending a task ---- */
 
-/* Runs in the kernel on the ending task's own stack (v86_end points its frame here): frees
- * what proc_exit does not know about (XMS handles, the low chain), then proc_exit frees its
- * DPMI and DOS blocks and its page tables (the identity-mapped arena with them). */
-static void __attribute__((noreturn)) v86_task_finish(void)
+void v86_release(struct pcb *p)
 {
-    struct v86_task *v = current->v86;
-    xms_release_process(current->pid);
+    struct v86_task *v = p->v86;
+    if (!v)
+        return;
+    uint32_t fl = irq_save();
+    xms_release_process(p->pid);
     if (v->low_chain && MmFreeChain(v->low_chain) != MM_OK)
-        panic("v86: task %u lost its low chain %u", current->pid, v->low_chain);
+        panic("v86: task %u lost its low chain %u", p->pid, v->low_chain);
     v->low_chain = 0;
     v->low_pages = 0;
+    irq_restore(fl);
+}
+
+/* Runs in the kernel on the ending task's own stack (v86_end points its frame here):
+ * proc_exit frees what it held (v86_release, then its DPMI and DOS blocks and its page
+ * tables, the identity-mapped arena with them) and makes it a zombie. */
+static void __attribute__((noreturn)) v86_task_finish(void)
+{
     proc_exit();
 }
 
