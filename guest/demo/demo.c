@@ -3,7 +3,6 @@
  * heartbeat every second, checks every invariant, and defragments now and then. It runs
  * until QEMU is stopped; any broken invariant or lost data ends it with a FAULT line. */
 #include "console.h"
-#include "dos_demo.h"
 #include "heap.h"
 #include "inject.h"
 #include "modes.h"

@@ -3,7 +3,7 @@
  * and dpmitest (a DPMI client); it waits for each to end, reaps it, and prints one line with
  * its verdict. A task that fails or is killed ends the demo with a FAULT line. */
 #include "console.h"
-#include "dos_demo.h"
+#include "modes.h"
 #include "proc.h"
 #include "v86.h"
 
