@@ -8,6 +8,9 @@ import { MmSnapshot } from '../src/mm/model/snapshot';
 import { tlbLetters } from '../src/mm/model/paging-entry';
 import { StoppedGuest, bootAndStop } from './guest-snapshot';
 
+/** The DOS programs the demo runs as V86 tasks (guest/demo/dos_demo.c). */
+const DOS_TASKS = ['dosdemo', 'dpmitest'];
+
 describe('mm snapshot of the running demo guest', function () {
   this.timeout(120_000);
   let guest: StoppedGuest | undefined;
@@ -41,12 +44,15 @@ describe('mm snapshot of the running demo guest', function () {
   });
 
   it('lists the demo processes with exactly one current, whose KPD slice matches', function () {
-    // Kernel threads, plus the ring-3 'ualloc' processes of guest/demo/user_demo.c: three, one
-    // fewer while the supervisor is between reaping a killed one and starting its replacement.
+    // Kernel threads, plus the ring-3 'ualloc' processes of guest/demo/user_demo.c (three, one
+    // fewer while the supervisor is between reaping a killed one and starting its replacement)
+    // and the DOS tasks of guest/demo/dos_demo.c (its 'dosmgr' thread runs one at a time).
     const ring3 = snap.processes.filter((p) => p.name === 'ualloc');
-    assert.deepStrictEqual(snap.processes.filter((p) => p.name !== 'ualloc').map((p) => p.name).sort(),
-      ['compiler', 'editor', 'kernel', 'player', 'shell', 'userdemo']);
+    const dos = snap.processes.filter((p) => DOS_TASKS.includes(p.name));
+    assert.deepStrictEqual(snap.processes.filter((p) => p.name !== 'ualloc' && !DOS_TASKS.includes(p.name)).map((p) => p.name).sort(),
+      ['compiler', 'dosmgr', 'editor', 'kernel', 'player', 'shell', 'userdemo']);
     assert.ok(ring3.length >= 2 && ring3.length <= 3, `${ring3.length} ualloc processes`);
+    assert.ok(dos.length <= 1, `${dos.length} DOS tasks`);
     const current = snap.processes.filter((p) => p.current);
     assert.strictEqual(current.length, 1);
     assert.strictEqual(current[0].updMatchesKpd, true);
@@ -77,9 +83,10 @@ describe('mm snapshot of the running demo guest', function () {
 
   it('finds every demo chain mapped in its own process at the slot addresses', function () {
     const workers = snap.processes.filter((p) => p.pid !== 0);
+    const dosPids = new Set<number | string>(snap.processes.filter((p) => DOS_TASKS.includes(p.name)).map((p) => p.pid));
     let userChains = 0, ring3Chains = 0;
     for (const c of snap.chains.filter((c) => c.flags.user)) {
-      if (c.owner.kind === 'process') {
+      if (c.owner.kind === 'process' && !c.mappedAt.some((m) => dosPids.has(m.space))) {
         // A ring-3 process's image, stack or system-call chain: mapped only in its owner's
         // space (owner handle = pid), below 256 MiB.
         ring3Chains++;
@@ -87,6 +94,13 @@ describe('mm snapshot of the running demo guest', function () {
           assert.strictEqual(m.space, c.owner.handle, `chain ${c.id} is mapped in its owner's space`);
           assert.ok(m.virtual + m.length <= 0x10000000, `chain ${c.id} below 256 MiB`);
         }
+        continue;
+      }
+      if (c.mappedAt.some((m) => dosPids.has(m.space))) {
+        // A DOS task's low chain (owner 'process') at linear 0, or a DPMI block of its client
+        // at 128 MiB and up: mapped only in that task's space.
+        assert.ok(c.mappedAt.every((m) => dosPids.has(m.space)), `chain ${c.id} only in its DOS task`);
+        assert.ok(['process', 'dpmi'].includes(c.owner.kind), `chain ${c.id} is a low chain or a DPMI block`);
         continue;
       }
       userChains++;

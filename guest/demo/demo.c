@@ -177,6 +177,7 @@ void demo_run(void)
             panic("demo: cannot create process %s", workers[i].name);
     user_demo_start();
     sched_enable(1);
+    dos_demo_start();   /* DOS tasks in V86 mode (demo/dos_demo.c), after the other processes */
     for (uint32_t beat = 1;; beat++) {
         proc_sleep(1000);
         const char *why = 0;

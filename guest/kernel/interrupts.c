@@ -52,11 +52,11 @@ void gdt_set_ldt(uint32_t base, uint32_t limit)
 {
     if (!base) {
         gdt[SEL_LDT >> 3] = (struct gdt_entry){0, 0, 0, 0, 0, 0};
-        __asm__ volatile("lldt %w0" : : "r"(0));
+        __asm__ volatile("lldt %w0" : : "r"(0) : "memory");
         return;
     }
     gdt_set_base(SEL_LDT >> 3, base, limit, 0x82, 0x00);   /* present, LDT, byte granular */
-    __asm__ volatile("lldt %w0" : : "r"(SEL_LDT));
+    __asm__ volatile("lldt %w0" : : "r"(SEL_LDT) : "memory");   /* after the descriptor is written */
 }
 
 void gdt_init(void)
@@ -157,8 +157,8 @@ uint32_t interrupt_dispatch(struct int_frame *f)
     if (f->vector < 32) {
         if (f->vector == 14 && swap_fault(read_cr2(), f->error))
             return (uint32_t)f;
-        if ((f->eflags & EFLAGS_VM) != 0) {
-            uint32_t r = v86_trap(f);
+        if ((f->eflags & EFLAGS_VM) != 0 || (current && current->mode == PROC_MODE_DPMI && frame_from_user(f))) {
+            uint32_t r = v86_trap(f);   /* V86 tasks and DPMI clients: the monitor */
             if (r)
                 return r;
         }

@@ -10,6 +10,7 @@
 #include "timer.h"
 #include "usermode.h"
 #include "x86.h"
+#include "v86.h"   /* v86_switch_in */
 
 struct pcb *proc_list;
 struct pcb *current;
@@ -131,6 +132,7 @@ uint32_t sched_switch(uint32_t esp)
     current = next;
     proc_load_upd(next);
     proc_set_kernel_stack(next);
+    v86_switch_in(next);   /* a DPMI client's LDT */
     return next->esp;
 }
 
@@ -158,6 +160,7 @@ void proc_exit(void)
 {
     if (current == &pcb0)
         panic("process 0 cannot exit");
+    v86_release(current);                 /* a DOS task's XMS handles and low chain */
     dpmi_release_process(current->pid);   /* its DPMI and DOS blocks */
     usermode_release(current);            /* a user process's chains (image, stack, its own) */
     mm_release_upd(current->upd);
@@ -190,6 +193,7 @@ int proc_reap(uint32_t pid)
             break;
         }
     irq_restore(f);
+    kfree(p->v86);
     kfree(p->kstack);
     kfree(p);
     return 0;
