@@ -4,6 +4,7 @@
 #include "interrupts.h"
 #include "console.h"
 #include "proc.h"
+#include "swap.h"
 #include "x86.h"
 
 struct gdt_entry { uint16_t limit_lo, base_lo; uint8_t base_mid, access, gran, base_hi; } __attribute__((packed));
@@ -82,6 +83,8 @@ static void fault(struct int_frame *f)
 
 uint32_t interrupt_dispatch(struct int_frame *f)
 {
+    if (f->vector == 14 && swap_fault(read_cr2(), f->error))
+        return (uint32_t)f;      /* a swapped-out page came back: retry the access */
     if (f->vector < 32)
         fault(f);
     if (f->vector == VEC_YIELD)
