@@ -33,7 +33,7 @@ describe('mm snapshot of the running demo guest', function () {
 
   it('decodes the block table like the guest counts it', function () {
     assert.strictEqual(snap.blocks.free, guestFree);
-    const inChains = snap.chains.reduce((n, c) => n + c.blockCount, 0);
+    const inChains = snap.chains.reduce((n, c) => n + c.blockCount - c.swapped.length, 0);   // resident blocks
     assert.strictEqual(snap.blocks.used, inChains);
     assert.strictEqual(snap.blocks.free + snap.blocks.used + snap.blocks.reserved + snap.blocks.corrupt, snap.geometry.blockCount);
     assert.strictEqual(snap.blocks.map.length, snap.geometry.blockCount);
@@ -41,7 +41,7 @@ describe('mm snapshot of the running demo guest', function () {
   });
 
   it('lists the demo processes with exactly one current, whose KPD slice matches', function () {
-    assert.deepStrictEqual(snap.processes.map((p) => p.name).sort(), ['compiler', 'editor', 'kernel', 'player', 'shell']);
+    assert.deepStrictEqual(snap.processes.map((p) => p.name).sort(), ['compiler', 'editor', 'kernel', 'player', 'shell', 'swapper']);
     const current = snap.processes.filter((p) => p.current);
     assert.strictEqual(current.length, 1);
     assert.strictEqual(current[0].updMatchesKpd, true);
