@@ -3,7 +3,9 @@
  * the pager for a few blocks (swap_reclaim), as memory pressure would: blocks of every
  * swappable chain in the demo go out to the disk and come back on the next touch (a page
  * fault). Bounded: SWAP_DEMO_CHAINS x SWAP_DEMO_BLOCKS blocks of its own and at most
- * SWAP_DEMO_RECLAIM blocks per round of SWAP_DEMO_PERIOD_MS. Without a disk it only touches. */
+ * SWAP_DEMO_RECLAIM blocks per round of SWAP_DEMO_PERIOD_MS. Without a disk it only touches.
+ * Chain 0 is mapped in the kernel half (KPD), the others in the swapper's user space (UPD),
+ * so both kinds of mapping fault pages back in. */
 #include "console.h"
 #include "mm.h"
 #include "proc.h"
@@ -17,7 +19,8 @@ void swap_demo_start(void);
 #define SWAP_DEMO_BLOCKS    6
 #define SWAP_DEMO_RECLAIM   4
 #define SWAP_DEMO_PERIOD_MS 250
-#define SWAP_DEMO_VA(i)     (0x01000000u + (uint32_t)(i) * 0x00100000u)
+#define SWAP_DEMO_KVA       0xE6000000u   /* chain 0, in the KPD */
+#define SWAP_DEMO_VA(i)     ((i) == 0 ? SWAP_DEMO_KVA : 0x01000000u + (uint32_t)(i) * 0x00100000u)
 #define PAGES               (SWAP_DEMO_BLOCKS * MM_PAGES_PER_BLOCK)
 
 static struct {
@@ -38,8 +41,8 @@ static void follow(chain_id_t old_id, chain_id_t new_id, void *ctx)
 static void take(uint32_t i)
 {
     uint32_t f = irq_save();
-    chain_id_t id = MmAllocateChain(CHAIN_USER | CHAIN_SWAPPABLE, SWAP_DEMO_BLOCKS);
-    if (id && MmMapChainToVirtualAddress(MAP_UPD, id, (void *)SWAP_DEMO_VA(i), 0, current->upd) != MM_OK) {
+    chain_id_t id = MmAllocateChain((i ? CHAIN_USER : 0) | CHAIN_SWAPPABLE, SWAP_DEMO_BLOCKS);
+    if (id && MmMapChainToVirtualAddress(i ? MAP_UPD : MAP_KPD, id, (void *)SWAP_DEMO_VA(i), 0, i ? current->upd : 0) != MM_OK) {
         MmFreeChain(id);
         id = 0;
     }

@@ -15,6 +15,7 @@ import {
   decodeDpmiBlocks, decodeOwner, decodePcb, decodeVector, decodeXmsHandles,
 } from './guest-structures';
 import { ENTRIES_PER_TABLE, PAGE_SIZE, entryFrame } from './paging-entry';
+import { swappedEntry } from './swap-entry';
 import { TableCache, WalkFinding, walkAddress, walkMappings32 } from '../../../../qemu-bridge/src/paging/page-table-walk';
 import { PagingModel, pagingModel } from '../../../../qemu-bridge/src/paging/paging-modes';
 
@@ -587,8 +588,8 @@ async function swapInfo(mem: KernelMemory, d: MmDebugInfo, slots: { table: SwapS
       if (!pt) continue;
       for (let k = 0; k < ENTRIES_PER_TABLE; k++) {
         const e = pt[k] >>> 0;
-        if (e & 1 || !(e & mark)) continue;
-        pages.push({ space, virtual: ((i << 22) | (k << 12)) >>> 0, slot: e >>> d.pteSwapSlotShift, page: (e >>> d.pteSwapPageShift) & 3, entry: e });
+        const sw = swappedEntry(e, mark, d.pteSwapPageShift, d.pteSwapSlotShift);
+        if (sw) pages.push({ space, virtual: ((i << 22) | (k << 12)) >>> 0, ...sw, entry: e });
       }
     }
   };
