@@ -22,7 +22,7 @@
 #define CMD_FLUSH    0xE7
 #define CMD_IDENTIFY 0xEC
 
-#define SPIN_LIMIT 2000000u   /* status reads before a wait gives up */
+#define SPIN_LIMIT 50000000u  /* status reads before a wait gives up (seconds under TCG on a loaded host) */
 
 uint32_t ata_sectors;
 

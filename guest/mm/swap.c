@@ -152,6 +152,7 @@ static int slot_io(uint32_t s, uint32_t block, bool write)
     uint32_t lba = s * SWAP_SLOT_SECTORS;
     int r = write ? ata_write(lba, SWAP_SLOT_SECTORS, va) : ata_read(lba, SWAP_SLOT_SECTORS, va);
     if (r != ATA_OK) {
+        kprintf("swap: ata %s of slot %u failed: %d\n", write ? "write" : "read", s, r);
         swap_errors++;
         return MM_ERR_NOMEM;
     }
@@ -451,8 +452,12 @@ bool swap_fault(uint32_t va, uint32_t error_code)
     uint32_t pde = kpd[PDX(va)];
     if ((pde & PTE_P) && !(pde & PTE_PS)) {
         uint32_t pte = ((uint32_t *)window_map(WIN_PT, pde & PTE_ADDR))[PTX(va)];
-        if (pte_is_swapped(pte))
-            ok = in_slot(pte_swap_slot(pte), &b) == MM_OK;
+        if (pte_is_swapped(pte)) {
+            int r = in_slot(pte_swap_slot(pte), &b);
+            ok = r == MM_OK;
+            if (!ok)
+                kprintf("swap: cannot bring slot %u back for %p: %s (%u disk errors)\n", pte_swap_slot(pte), (void *)va, mm_strerror(r), swap_errors);
+        }
     }
     window_restore(win);
     irq_restore(f);

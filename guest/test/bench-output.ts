@@ -31,6 +31,9 @@ export const GUEST_BENCH_FIGURES: ReadonlyArray<{ name: string; unit: string; wh
   { name: 'defrag_64mib_time', unit: 'ms', what: 'MmDefragment of 64 MiB of scattered movable chains' },
   { name: 'defrag_64mib_moved', unit: 'blocks', what: 'blocks that defragmentation moved' },
   { name: 'defrag_64mib_copy', unit: 'MiB/s', what: 'moved data per second of defragmentation' },
+  { name: 'swap_out', unit: 'blocks/s', what: '16 KiB blocks swapped out to the IDE disk (dirty: written)' },
+  { name: 'swap_in', unit: 'blocks/s', what: 'blocks brought back by a page fault (read from the disk)' },
+  { name: 'swap_out_clean', unit: 'blocks/s', what: 'clean blocks swapped out again (page clean: no write)' },
 ];
 
 const FIGURE = /^bench (\S+) (\d+(?:\.\d+)?) (\S+)$/;
