@@ -43,6 +43,15 @@ describe('chain decoder: swapped links', function () {
     assert.deepStrictEqual(d.chains[0].swapped, []);
   });
 
+  it("'opaque' (our format, no slot table: a description of our guest) ends the walk without a finding", function () {
+    const d = decodeChainTable(table({ 1: CT_HEAD | CT_SWAPPABLE | 2, 2: CT_SWAPPED_BASE + 0, 3: CT_END }), 'opaque');
+    assert.deepStrictEqual(d.findings, []);
+    assert.deepStrictEqual(d.chains[0].blocks, [1, 2, SWAPPED_BLOCK]);
+    assert.strictEqual(d.counts.used, 3);
+    const plain = decodeChainTable(table({ 1: CT_HEAD | 2, 2: CT_END, 3: CT_END }), 'opaque');
+    assert.deepStrictEqual(plain.findings.map((f) => f.kind), ['orphan-block'], 'orphans are still found without swapped links');
+  });
+
   it('a slot past the table is a dangling link; a free slot is swap-slot-free-in-use', function () {
     const past = decodeChainTable(table({ 1: CT_HEAD | CT_SWAPPABLE | (CT_SWAPPED_BASE + 5) }), slots([{ state: SWAP_OUT, chain: 1, next: CT_END }]));
     assert.deepStrictEqual(past.findings.map((f) => f.kind), ['dangling-link']);

@@ -161,8 +161,16 @@ export function toRuns(blocks: readonly number[]): BlockRun[] {
   return runs;
 }
 
-/** Decodes a table of `entries` (one uint32 per block), following swapped links through `swap`. */
-export function decodeChainTable(entries: Uint32Array, swap?: SwapSlots): ChainTable {
+/**
+ * Decodes a table of `entries` (one uint32 per block), following swapped links through `swap`.
+ * `'opaque'`: the format is ours but the slot table is unknown (a memory-model description of
+ * our guest): a swapped link ends its chain's walk without a finding, and since the blocks after
+ * it cannot be reached, no orphan-block finding is made while any swapped link is seen.
+ * Absent: a swapped link is a dangling link.
+ */
+export function decodeChainTable(entries: Uint32Array, swapTable?: SwapSlots | 'opaque'): ChainTable {
+  const swap = swapTable === 'opaque' ? undefined : swapTable;
+  let opaqueSwapped = 0;
   const n = entries.length;
   const states = new Uint8Array(n);
   const chainOf = new Int32Array(n).fill(-1);
@@ -253,6 +261,12 @@ export function decodeChainTable(entries: Uint32Array, swap?: SwapSlots): ChainT
         break;
       }
       if (next === CT_END) break;
+      if (swapTable === 'opaque' && isSwappedLink(next)) {
+        blocks.push(SWAPPED_BLOCK);
+        opaqueSwapped++;
+        complete = false;
+        break;
+      }
       if (next >= n) {
         complete = false;
         findings.push({ kind: 'dangling-link', severity: 'error', message: `chain ${h}: block ${b} links to ${next}, past the end of the table (${n} blocks)`, chain: h, block: b });
@@ -283,7 +297,7 @@ export function decodeChainTable(entries: Uint32Array, swap?: SwapSlots): ChainT
   }
 
   for (let b = 0; b < n; b++) {
-    if (states[b] === S_BODY && chainOf[b] === -1) {
+    if (states[b] === S_BODY && chainOf[b] === -1 && !opaqueSwapped) {
       findings.push({ kind: 'orphan-block', severity: 'warning', message: `block ${b} is marked in use but no chain reaches it`, block: b });
     }
   }
