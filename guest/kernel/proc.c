@@ -24,6 +24,13 @@ void proc_load_upd(struct pcb *p)
     write_cr3(V2P(kpd));
 }
 
+extern uint8_t boot_stack_top[];
+
+void proc_set_kernel_stack(struct pcb *p)
+{
+    tss_set_kernel_stack(p->kstack ? (uint32_t)(p->kstack + PROC_STACK_SIZE) : (uint32_t)boot_stack_top);
+}
+
 void proc_init(void)
 {
     memset(&pcb0, 0, sizeof pcb0);
@@ -35,6 +42,7 @@ void proc_init(void)
     struct pcb *p = &pcb0;
     vec_push(&proc_table, &p);
     proc_load_upd(&pcb0);
+    proc_set_kernel_stack(&pcb0);
 }
 
 /* First code a new process runs: enables interrupts and calls its entry. */
@@ -121,6 +129,7 @@ uint32_t sched_switch(uint32_t esp)
     proc_context_switches++;
     current = next;
     proc_load_upd(next);
+    proc_set_kernel_stack(next);
     return next->esp;
 }
 
