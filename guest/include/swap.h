@@ -18,7 +18,10 @@
  * takes a free block, reads the slot, relinks the chain and makes every PTE present again.
  * The slot is kept as a clean copy (SWAP_CACHED, .block = the resident block) until the block
  * is dirtied (any PTE of it has D set) or freed; a clean block swapped out again is not
- * written a second time ("page clean").
+ * written a second time ("page clean"). (The implementation also drops the copy when a D bit
+ * is cleared by MmCleanChain / mm_collect_dirty, or the block's physical address is handed
+ * out, since the block may then change without D; and it may reuse a SWAP_CACHED slot for
+ * another block when no slot is free.)
  */
 #ifndef SWAP_H
 #define SWAP_H
