@@ -8,6 +8,7 @@ import { ElfFile } from '../src/symbols';
 import { MmSnapshot, PhysicalReader, buildSnapshot, readDescriptor } from '../src/mm/model/snapshot';
 import { MmDebugInfo } from '../src/mm/model/descriptor';
 import { GUEST_KERNEL, requireGuestKernel } from '../../qemu-bridge/test/fixtures/guest-kernel';
+import { guestSwapDiskMiB } from '../src/session/guest-kernel';
 
 export const KERNEL = GUEST_KERNEL;
 
@@ -49,7 +50,7 @@ export function descriptorPhysOf(kernel = KERNEL): number {
 /** Boots `cmdline`, runs until the console matches `until`, stops the guest. */
 export async function bootAndStop(cmdline: string, until: RegExp, memoryMiB = 64, timeoutMs = 90_000): Promise<StoppedGuest> {
   const descriptorPhys = descriptorPhysOf();
-  const qemu = await launchQemu({ kernel: KERNEL, cmdline, memoryMiB });
+  const qemu = await launchQemu({ kernel: KERNEL, cmdline, memoryMiB, swapDiskMiB: guestSwapDiskMiB(KERNEL) });
   let qmp: QmpClient | undefined;
   try {
     qmp = await QmpClient.connect(qemu.qmp);

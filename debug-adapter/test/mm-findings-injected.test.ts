@@ -22,6 +22,9 @@ const CASES: ReadonlyArray<readonly [string, readonly FindingKind[]]> = [
   ['orphan-block', ['orphan-block']],
   ['corrupt-entry', ['corrupt-entry']],
   ['process-list-broken', ['process-list-broken']],
+  ['swapped-frozen-chain', ['swapped-frozen-chain']],
+  ['swap-slot-shared', ['swap-slot-shared']],
+  ['swap-slot-free-in-use', ['swap-slot-free-in-use']],
 ];
 
 describe('mm findings on deliberately broken guests', function () {

@@ -3,6 +3,8 @@
 //   own `info tlb` exactly (virtual page, physical address, flags), nothing more or less;
 // - at checkpoints where the guest prints its own chain table, the decoded chains match it.
 
+import { SWAPPED_BLOCK } from '../src/mm/model/chain-table';
+import { guestSwapDiskMiB } from '../src/session/guest-kernel';
 import * as assert from 'assert';
 import * as fs from 'fs';
 import { QmpClient, RspClient, launchQemu, parseInfoRegisters, parseInfoTlb } from '../../qemu-bridge/src';
@@ -21,6 +23,31 @@ function pagesOf(snap: MmSnapshot): Map<number, string> {
     for (let off = 0; off < run.length; off += run.pageSize) out.set(run.virtual + off, `${(run.physical + off).toString(16)} ${letters}`);
   }
   return out;
+}
+
+/** A chain as the guest's dump prints it: runs of consecutive resident blocks as FIRST+COUNT, a swapped-out block as sSLOT. */
+function layout(c: { blocks: readonly number[]; swapped: readonly { index: number; slot: number }[] }): string {
+  const items: string[] = [];
+  let first = -1;
+  let count = 0;
+  const flush = (): void => {
+    if (count) items.push(`${first}+${count}`);
+    count = 0;
+  };
+  c.blocks.forEach((b, i) => {
+    if (b === SWAPPED_BLOCK) {
+      flush();
+      items.push(`s${c.swapped.find((s) => s.index === i)?.slot}`);
+    } else if (count && b === first + count) {
+      count++;
+    } else {
+      flush();
+      first = b;
+      count = 1;
+    }
+  });
+  flush();
+  return items.join(',');
 }
 
 describe('mm model oracles on the demo guest', function () {
@@ -60,11 +87,12 @@ describe('mm model oracles on the demo guest', function () {
     const elf = new ElfFile(fs.readFileSync(KERNEL));
     const checkpoint = elf.symbolByName('mm_checkpoint');
     assert.ok(checkpoint, 'the kernel has mm_checkpoint');
-    const qemu = await launchQemu({ kernel: KERNEL, cmdline: 'demo chaindump', memoryMiB: 64 });
+    const qemu = await launchQemu({ kernel: KERNEL, cmdline: 'demo chaindump', memoryMiB: 64, swapDiskMiB: guestSwapDiskMiB(KERNEL) });
     const rsp = await RspClient.connect(qemu.gdb);
     const ram = ramFileReader(qemu.ramPath as string);
     try {
       await rsp.insertBreakpoint('software', checkpoint.value);
+      let swappedSeen = 0;
       for (let i = 0; i < 3; i++) {
         await rsp.continue();
         await rsp.waitForStop(90_000);
@@ -79,10 +107,12 @@ describe('mm model oracles on the demo guest', function () {
         const snap = await buildSnapshot({ read: ram.read, descriptorPhys, registers: { cr0: regs.value('cr0'), cr3: regs.value('cr3'), cr4: regs.value('cr4') } });
         const decoded = snap.chains.map((c) => {
           const flags = (c.flags.frozen ? 0x10000000 : 0) | (c.flags.contiguous ? 0x20000000 : 0) | (c.flags.swappable ? 0x40000000 : 0) | (c.flags.user ? 0x80000000 : 0);
-          return `chain ${c.id} ${(flags >>> 0).toString(16)} ${c.runs.map((r) => `${r.first}+${r.count}`).join(',')}`;
+          return `chain ${c.id} ${(flags >>> 0).toString(16)} ${layout(c)}`;
         });
         assert.deepStrictEqual(decoded, printed, `checkpoint ${seq}`);
+        swappedSeen += snap.chains.reduce((n, c) => n + c.swapped.length, 0);
       }
+      assert.ok(swappedSeen > 0, 'the dumps had swapped-out blocks (the swapper runs with the swap disk)');
     } finally {
       ram.close();
       rsp.close();

@@ -36,7 +36,7 @@ describe('mm snapshot of the running demo guest', function () {
 
   it('decodes the block table like the guest counts it', function () {
     assert.strictEqual(snap.blocks.free, guestFree);
-    const inChains = snap.chains.reduce((n, c) => n + c.blockCount, 0);
+    const inChains = snap.chains.reduce((n, c) => n + c.blockCount - c.swapped.length, 0);   // resident blocks
     assert.strictEqual(snap.blocks.used, inChains);
     assert.strictEqual(snap.blocks.free + snap.blocks.used + snap.blocks.reserved + snap.blocks.corrupt, snap.geometry.blockCount);
     assert.strictEqual(snap.blocks.map.length, snap.geometry.blockCount);
@@ -50,7 +50,7 @@ describe('mm snapshot of the running demo guest', function () {
     const ring3 = snap.processes.filter((p) => p.name === 'ualloc');
     const dos = snap.processes.filter((p) => DOS_TASKS.includes(p.name));
     assert.deepStrictEqual(snap.processes.filter((p) => p.name !== 'ualloc' && !DOS_TASKS.includes(p.name)).map((p) => p.name).sort(),
-      ['compiler', 'dosmgr', 'editor', 'kernel', 'player', 'shell', 'userdemo']);
+      ['compiler', 'dosmgr', 'editor', 'kernel', 'player', 'shell', 'swapper', 'userdemo']);
     assert.ok(ring3.length >= 2 && ring3.length <= 3, `${ring3.length} ualloc processes`);
     assert.ok(dos.length <= 1, `${dos.length} DOS tasks`);
     const current = snap.processes.filter((p) => p.current);

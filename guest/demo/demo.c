@@ -9,6 +9,7 @@
 #include "mm.h"
 #include "proc.h"
 #include "string.h"
+#include "swap.h"
 #include "timer.h"
 #include "x86.h"
 
@@ -123,7 +124,8 @@ __attribute__((noinline)) void mm_checkpoint(uint32_t seq)
 
 /* Prints the whole chain table in the checkpoint format of docs/chain-table.md:
  *   chaindump begin SEQ
- *   chain ID FLAGS FIRST+COUNT,FIRST+COUNT,...     (decimal ID and blocks, hex flags)
+ *   chain ID FLAGS FIRST+COUNT,FIRST+COUNT,...     (decimal ID and blocks, hex flags;
+ *                                                   a swapped-out block is sSLOT)
  *   chaindump end SEQ CHAINS
  * then calls mm_checkpoint(SEQ). Interrupts are off throughout. */
 static void chain_dump(uint32_t seq)
@@ -135,18 +137,29 @@ static void chain_dump(uint32_t seq)
             continue;
         chains++;
         kprintf("chain %u %x ", h, ct_flags(mm_block_table[h]));
+        /* The head is resident and first; every later item (run or swapped block) gets a comma. */
         uint32_t first = h, count = 1, prev = h, steps = 0;
-        for (uint32_t b = ct_field(mm_block_table[h]); b != CT_END && steps++ < mm_block_count; b = ct_field(mm_block_table[b])) {
-            if (b == prev + 1) {
+        const char *sep = "";
+        for (uint32_t b = mm_next_link(h); b != CT_END && steps++ < mm_block_count + swap_slot_count; b = mm_next_link(b)) {
+            if (!ct_is_swapped_link(b) && count && b == prev + 1) {
                 count++;
             } else {
-                kprintf("%u+%u,", first, count);
-                first = b;
-                count = 1;
+                if (count)
+                    kprintf("%s%u+%u", sep, first, count);
+                sep = ",";
+                count = 0;
+                if (ct_is_swapped_link(b)) {
+                    kprintf(",s%u", ct_swap_slot(b));
+                } else {
+                    first = b;
+                    count = 1;
+                }
             }
             prev = b;
         }
-        kprintf("%u+%u\n", first, count);
+        if (count)
+            kprintf("%s%u+%u", sep, first, count);
+        kprintf("\n");
     }
     kprintf("chaindump end %u %u\n", seq, chains);
     mm_checkpoint(seq);
@@ -166,6 +179,8 @@ static void idle_after_injection(const char *kind)
     }
 }
 
+void swap_demo_start(void);   /* demo/swap_demo.c */
+
 void demo_run(void)
 {
     char inject[40];
@@ -176,6 +191,7 @@ void demo_run(void)
         if (!proc_create(workers[i].name, worker_main, &workers[i]))
             panic("demo: cannot create process %s", workers[i].name);
     user_demo_start();
+    swap_demo_start();
     sched_enable(1);
     dos_demo_start();   /* DOS tasks in V86 mode (demo/dos_demo.c), after the other processes */
     for (uint32_t beat = 1;; beat++) {

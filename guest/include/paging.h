@@ -48,6 +48,10 @@ extern uint32_t mm_lowmap_end;        /* physical end of the direct map */
 void paging_init(uint32_t lowmap_end);
 /* Maps physical page `phys` at window `slot` and returns its virtual address. */
 void *window_map(enum window_slot slot, uint32_t phys);
+/* Saves / restores what every window maps (WIN_COUNT entries), for code that may run in the
+ * middle of another window user: the page-fault path that swaps a page in. */
+void window_save(uint32_t saved[WIN_COUNT]);
+void window_restore(const uint32_t saved[WIN_COUNT]);
 /* Allocates a zeroed 4 KiB frame for a page table. Returns 0 if memory is exhausted. */
 uint32_t pt_alloc_frame(void);
 void pt_free_frame(uint32_t phys);

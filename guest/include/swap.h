@@ -18,7 +18,10 @@
  * takes a free block, reads the slot, relinks the chain and makes every PTE present again.
  * The slot is kept as a clean copy (SWAP_CACHED, .block = the resident block) until the block
  * is dirtied (any PTE of it has D set) or freed; a clean block swapped out again is not
- * written a second time ("page clean").
+ * written a second time ("page clean"). (The implementation also drops the copy when a D bit
+ * is cleared by MmCleanChain / mm_collect_dirty, or the block's physical address is handed
+ * out, since the block may then change without D; and it may reuse a SWAP_CACHED slot for
+ * another block when no slot is free.)
  */
 #ifndef SWAP_H
 #define SWAP_H
@@ -55,4 +58,50 @@ bool swap_fault(uint32_t va, uint32_t error_code);
 /* Frees at least `blocks` blocks by swapping out swappable blocks (accessed bits decide
  * which). Returns the number of blocks freed. Called by the allocator under pressure. */
 uint32_t swap_reclaim(uint32_t blocks);
+
+/* ---- added by the swap implementation (not part of the debugger contract) ---- */
+
+extern uint32_t swap_clean_outs;       /* blocks swapped out without a write (clean copy) */
+extern uint32_t swap_errors;           /* disk transfers that failed */
+/* While nonzero, swap_reclaim frees nothing and swap_reclaimable is 0: for tests that model
+ * the allocator exactly (blocks > free => NOMEM). Swap-ins still work. */
+extern uint32_t swap_suspended;
+
+/* The link after `link` in its chain: the table field of a block, or the `next` of the slot
+ * a swapped link names. Every chain walker steps with this. CT_END past a bad slot. */
+static inline uint32_t mm_next_link(uint32_t link)
+{
+    if (ct_is_swapped_link(link))
+        return ct_swap_slot(link) < swap_slot_count ? swap_slots[ct_swap_slot(link)].next : CT_END;
+    return ct_field(mm_block_table[link]);
+}
+/* Sets the link stored after `holder` (a block index or a swapped link) to `link`. */
+void mm_set_next_link(uint32_t holder, uint32_t link);
+
+/* Blocks swap_reclaim could free now: resident non-head blocks of swappable chains that are
+ * neither frozen nor contiguous, at most the slots not holding swapped-out blocks. */
+uint32_t swap_reclaimable(void);
+/* Swaps out the `index`-th block (index >= 1) of chain `id`. MM_OK, MM_ERR_BAD_ID,
+ * MM_ERR_RANGE (no such block, or it is out already), MM_ERR_FROZEN (chain not swappable,
+ * frozen or contiguous), MM_ERR_NOMEM (no slot, swapping off, or a disk error). */
+int swap_out_block(chain_id_t id, uint32_t index);
+/* Brings the block swapped out to slot `slot` back; *block gets its new index. MM_OK,
+ * MM_ERR_INVALID (slot not SWAP_OUT) or MM_ERR_NOMEM (no free block even after reclaim,
+ * or a disk error: the block stays out). */
+int swap_in_slot(uint32_t slot, uint32_t *block);
+/* Swaps every block of the chain in (before freezing it or making it contiguous). MM_OK,
+ * MM_ERR_BAD_ID or MM_ERR_NOMEM (some blocks may be in, the chain is intact). */
+int swap_in_chain(chain_id_t id);
+/* True when some block of the chain is swapped out. */
+bool swap_chain_has_swapped(chain_id_t id);
+/* Bookkeeping hooks the block table calls: a slot of a freed chain; a block that is freed or
+ * whose physical address was handed out (its clean copy is dropped); a block moved by the
+ * defragmenter (its clean copy follows); a head that moved (the chain's slots follow). */
+void swap_slot_release(uint32_t slot);
+void swap_block_forget(uint32_t block);
+void swap_block_moved(uint32_t src, uint32_t dst);
+void swap_chain_renamed(chain_id_t old_id, chain_id_t new_id);
+/* The slot holding a clean copy of resident block `block` plus one, or 0 (for mm_check). */
+uint32_t swap_cached_slot(uint32_t block);
+#define SWAP_MAX_SLOTS 65535u          /* slots beyond this are not used */
 #endif

@@ -3,7 +3,8 @@
  * then `bench: done`, and exits QEMU with success. Figures: chain allocations and frees
  * per second (1- and 8-block chains), map+unmap pairs per second, and how long the
  * defragmenter takes to compact 64 MiB of scattered movable chains (checked for
- * correctness before its figures are printed). Durations come from the TSC, calibrated
+ * correctness before its figures are printed), and swapping: blocks written out to the IDE
+ * disk, read back by page faults, and swapped out again clean (no write), per second. Durations come from the TSC, calibrated
  * against the 1 kHz timer, because the defragmenter runs with interrupts off and the timer
  * does not advance while it does. */
 #include "console.h"
@@ -12,12 +13,15 @@
 #include "modes.h"
 #include "mm.h"
 #include "string.h"
+#include "swap.h"
 #include "timer.h"
 #include "x86.h"
 
 #define MIN_PHASE_MS   300u          /* each rate is measured over at least this long */
 #define BATCH          1024u         /* chains allocated before they are freed again */
 #define MAP_VA         0xE9000000u   /* where the map/unmap benchmark maps its chain */
+#define SWAP_VA        0xEA000000u   /* where the swap benchmark maps its chain */
+#define SWAP_BLOCKS    64u           /* blocks swapped out and in per round (+ the head) */
 #define DEFRAG_MIB     64u
 #define DEFRAG_BLOCKS  (DEFRAG_MIB * 1024u * 1024u / MM_BLOCK_SIZE)   /* 4096 */
 
@@ -123,6 +127,59 @@ static void bench_map_unmap(void)
     } while (t - t0 < min_ticks);
     MmFreeChain(id);
     kprintf("bench map_unmap_1block %u ops/s\n", per_second(pairs, t - t0));
+}
+
+static uint32_t page_word(uint32_t stamp, uint32_t page, uint32_t which);
+
+/* Swaps the 64 body blocks of a mapped swappable chain out (dirty: written), back in by a
+ * page fault on each, and out again clean (not written), in rounds until the first two phases
+ * have run for MIN_PHASE_MS; every page's first word is checked after each swap-in. Needs a disk. */
+static void bench_swap(void)
+{
+    if (!swap_slot_count) {
+        kprintf("bench: swap figures need a swap disk (-drive if=ide); none found\n");
+        return;
+    }
+    chain_id_t id = MmAllocateChain(CHAIN_SWAPPABLE, SWAP_BLOCKS + 1);
+    if (!id || MmMapChainToVirtualAddress(MAP_KPD, id, (void *)SWAP_VA, 0, 0) != MM_OK)
+        panic("bench: no memory for the swap benchmark");
+    volatile uint32_t *w = (volatile uint32_t *)SWAP_VA;
+    uint64_t min_ticks = (uint64_t)MIN_PHASE_MS * 1000u * tsc_per_us, out_t = 0, in_t = 0, clean_t = 0;
+    uint32_t outs = 0, ins = 0, cleans = 0, round = 0, writes0 = swap_outs, clean0 = swap_clean_outs;
+    while (out_t < min_ticks || in_t < min_ticks) {   /* the clean phase is timed in the same rounds */
+        round++;
+        for (uint32_t p = 0; p < (SWAP_BLOCKS + 1) * MM_PAGES_PER_BLOCK; p++)
+            w[p * 1024] = page_word(round, p, 0);            /* every block dirty */
+        uint64_t t0 = rdtsc();
+        for (uint32_t b = 1; b <= SWAP_BLOCKS; b++)
+            if (swap_out_block(id, b) != MM_OK)
+                panic("bench: swap-out of block %u failed", b);
+        uint64_t t1 = rdtsc();
+        uint32_t bad = 0;
+        for (uint32_t b = 1; b <= SWAP_BLOCKS; b++)          /* one fault per block */
+            bad += w[b * MM_PAGES_PER_BLOCK * 1024] != page_word(round, b * MM_PAGES_PER_BLOCK, 0);
+        uint64_t t2 = rdtsc();
+        for (uint32_t b = 1; b <= SWAP_BLOCKS; b++)
+            if (swap_out_block(id, b) != MM_OK)
+                panic("bench: clean swap-out of block %u failed", b);
+        uint64_t t3 = rdtsc();
+        for (uint32_t p = 0; p < (SWAP_BLOCKS + 1) * MM_PAGES_PER_BLOCK; p++)
+            bad += w[p * 1024] != page_word(round, p, 0);
+        if (bad)
+            panic("bench: %u pages differ after swapping", bad);
+        out_t += t1 - t0;
+        in_t += t2 - t1;
+        clean_t += t3 - t2;
+        outs += SWAP_BLOCKS;
+        ins += SWAP_BLOCKS;
+        cleans += SWAP_BLOCKS;
+    }
+    if (swap_outs - writes0 != outs || swap_clean_outs - clean0 != cleans)
+        panic("bench: %u writes and %u clean swap-outs, expected %u and %u", swap_outs - writes0, swap_clean_outs - clean0, outs, cleans);
+    MmFreeChain(id);
+    kprintf("bench swap_out %u blocks/s\n", per_second(outs, out_t));
+    kprintf("bench swap_in %u blocks/s\n", per_second(ins, in_t));
+    kprintf("bench swap_out_clean %u blocks/s\n", per_second(cleans, clean_t));
 }
 
 /* ---- defragmentation of 64 MiB of movable chains ---- */
@@ -356,6 +413,7 @@ void bench_run(void)
     bench_alloc_free(8);
     bench_map_unmap();
     bench_hheap_compact();
+    bench_swap();
     kprintf("bench: done\n");
     qemu_exit(1);
 }

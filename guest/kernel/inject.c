@@ -9,6 +9,7 @@
 #include "proc.h"
 #include "regs.h"
 #include "string.h"
+#include "swap.h"
 #include "x86.h"
 #include "xms.h"
 
@@ -192,6 +193,51 @@ static int process_list_loop(void)
     return 0;
 }
 
+/* A mapped swappable chain of `blocks` with its block 1 swapped out; the slot in *slot. */
+static chain_id_t swapped_chain(uint32_t blocks, uint32_t *slot)
+{
+    chain_id_t id = chain_of(blocks, CHAIN_SWAPPABLE);
+    if (!id || swap_out_block(id, 1) != MM_OK)
+        return 0;
+    *slot = ct_swap_slot(ct_field(mm_block_table[id]));
+    return id;
+}
+
+static int swapped_frozen_chain(void)
+{
+    uint32_t s;
+    chain_id_t a = swapped_chain(3, &s);
+    if (!a)
+        return -1;
+    mm_block_table[a] |= CT_FROZEN;      /* frozen, with a block still on the disk */
+    return 0;
+}
+
+static int swap_slot_shared(void)
+{
+    uint32_t sa, sb;
+    chain_id_t a = swapped_chain(2, &sa), b = swapped_chain(2, &sb);
+    if (!a || !b)
+        return -1;
+    /* b's head now links to a's slot; neither is swappable any more, so nothing acts on it. */
+    mm_block_table[a] &= ~CT_SWAPPABLE;
+    mm_block_table[b] = ((mm_block_table[b] & CT_FLAG_BITS) & ~CT_SWAPPABLE) | (CT_SWAPPED_BASE + sa);
+    return 0;
+}
+
+static int swap_slot_free_in_use(void)
+{
+    uint32_t s;
+    chain_id_t a = swapped_chain(2, &s);
+    if (!a)
+        return -1;
+    mm_block_table[a] &= ~CT_SWAPPABLE;
+    swap_slots[s].state = SWAP_FREE;     /* the link and the PTEs still hold the slot */
+    swap_slots[s].chain = 0;
+    swap_slots_used--;
+    return 0;
+}
+
 static const struct {
     const char *name;
     int (*fn)(void);
@@ -211,6 +257,9 @@ static const struct {
     {"orphan-block", orphan_block},
     {"corrupt-entry", corrupt_entry},
     {"process-list-broken", process_list_loop},
+    {"swapped-frozen-chain", swapped_frozen_chain},
+    {"swap-slot-shared", swap_slot_shared},
+    {"swap-slot-free-in-use", swap_slot_free_in_use},
 };
 
 int fault_inject(const char *kind)

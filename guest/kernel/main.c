@@ -12,6 +12,7 @@
 #include "multiboot.h"
 #include "proc.h"
 #include "string.h"
+#include "swap.h"
 #include "test.h"
 #include "timer.h"
 #include "v86.h"
@@ -71,6 +72,7 @@ void kmain(uint32_t magic, uint32_t mbi_phys)
     dos_init();
     xms_init();
     dpmi_init();
+    swap_init();
     debuginfo_init();
     timer_init();
     sti();

@@ -6,6 +6,7 @@
 #include "console.h"
 #include "paging.h"
 #include "string.h"
+#include "swap.h"
 #include "x86.h"
 
 uint32_t *mm_block_table;
@@ -40,12 +41,6 @@ bool mm_chain_valid(chain_id_t id)
     return id != 0 && id < mm_block_count && ct_is_head(mm_block_table[id]);
 }
 
-/* Next block after `b` in its chain, or CT_END. */
-static inline uint32_t next_block(uint32_t b)
-{
-    return ct_field(mm_block_table[b]);
-}
-
 /* Sets the link field of entry b, keeping its flag bits. */
 static inline void set_link(uint32_t b, uint32_t next)
 {
@@ -56,8 +51,8 @@ uint32_t MmChainBlocks(chain_id_t id)
 {
     if (!mm_chain_valid(id))
         return 0;
-    uint32_t n = 0;
-    for (uint32_t b = id; b != CT_END && n <= mm_block_count; b = next_block(b))
+    uint32_t n = 0, limit = mm_block_count + swap_slot_count;
+    for (uint32_t l = id; l != CT_END && n <= limit; l = mm_next_link(l))
         n++;
     return n;
 }
@@ -68,13 +63,21 @@ int mm_chain_block(chain_id_t id, uint32_t index, uint32_t *block)
         return MM_ERR_INVALID;
     if (!mm_chain_valid(id))
         return MM_ERR_BAD_ID;
-    uint32_t b = id;
+    uint32_t l = id;
     for (uint32_t i = 0; i < index; i++) {
-        b = next_block(b);
-        if (b == CT_END)
+        l = mm_next_link(l);
+        if (l == CT_END)
             return MM_ERR_RANGE;
     }
-    *block = b;
+    /* The caller wants a physical block: a swapped one comes back in, and its clean copy
+     * is dropped because the caller may write it behind the dirty bits' back. */
+    if (ct_is_swapped_link(l)) {
+        int r = swap_in_slot(ct_swap_slot(l), &l);
+        if (r != MM_OK)
+            return r;
+    }
+    swap_block_forget(l);
+    *block = l;
     return MM_OK;
 }
 
@@ -103,6 +106,16 @@ static uint32_t take_blocks(uint32_t blocks, uint32_t head_flags)
     return head;
 }
 
+/* Makes `blocks` blocks free by swapping out swappable blocks, if swapping can (checked
+ * first, so a hopeless request changes nothing). True when enough blocks are free. */
+static bool reclaim_for(uint32_t blocks)
+{
+    if (blocks > mm_free_blocks + swap_reclaimable())
+        return false;
+    swap_reclaim(blocks - mm_free_blocks);
+    return blocks <= mm_free_blocks;
+}
+
 static void record_owner(chain_id_t id, uint16_t kind, uint32_t caller, uint32_t size_bytes)
 {
     mm_owners[id] = (struct mm_owner){caller, ++mm_alloc_seq, size_bytes, kind, 0};
@@ -127,7 +140,7 @@ int mm_allocate_chain(uint32_t flags, uint32_t blocks, uint16_t kind, uint32_t c
     if (flags & CHAIN_CONTIG)
         return MmAllocateContiguous(blocks, 0, 0, flags & ~CHAIN_CONTIG, out);
     uint32_t f = irq_save();
-    if (blocks > mm_free_blocks) {
+    if (blocks > mm_free_blocks && !reclaim_for(blocks)) {
         irq_restore(f);
         return MM_ERR_NOMEM;
     }
@@ -194,14 +207,20 @@ int MmAllocateContiguous(uint32_t blocks, uint32_t ceiling, uint32_t align, uint
     return MM_OK;
 }
 
-/* Frees every block from `b` to the end of its chain. */
-static void free_from(uint32_t b)
+/* Frees every block from link `l` to the end of its chain: resident blocks become free
+ * (with their clean copies), swapped-out ones give back their slots. */
+static void free_from(uint32_t l)
 {
-    while (b != CT_END) {
-        uint32_t next = next_block(b);
-        mm_block_table[b] = CT_FREE;
-        mm_free_blocks++;
-        b = next;
+    while (l != CT_END) {
+        uint32_t next = mm_next_link(l);
+        if (ct_is_swapped_link(l)) {
+            swap_slot_release(ct_swap_slot(l));
+        } else {
+            swap_block_forget(l);
+            mm_block_table[l] = CT_FREE;
+            mm_free_blocks++;
+        }
+        l = next;
     }
 }
 
@@ -232,23 +251,25 @@ int MmResizeChain(chain_id_t id, uint32_t blocks)
         r = MM_ERR_CONTIG;
     else if (blocks == 0)
         r = MM_ERR_INVALID;
-    else if (blocks > have && blocks - have > mm_free_blocks)
+    else if (blocks > have && blocks - have > mm_free_blocks && !reclaim_for(blocks - have))
         r = MM_ERR_NOMEM;
     if (r != MM_OK || blocks == have) {
         irq_restore(f);
         return r;
     }
-    uint32_t last;
-    mm_chain_block(id, (blocks < have ? blocks : have) - 1, &last);
+    /* `last` is the link of the block that ends the chain afterwards (it may be swapped). */
+    uint32_t last = id;
+    for (uint32_t i = 1; i < (blocks < have ? blocks : have); i++)
+        last = mm_next_link(last);
     if (blocks < have) {
         mm_unmap_all(id, blocks * MM_PAGES_PER_BLOCK);
-        uint32_t tail = next_block(last);
-        set_link(last, CT_END);
+        uint32_t tail = mm_next_link(last);
+        mm_set_next_link(last, CT_END);
         free_from(tail);
     } else {
         uint32_t ext = take_blocks(blocks - have, 0);
         mm_block_table[ext] = (mm_block_table[ext] & CT_FIELD_MASK);   /* body: no flags */
-        set_link(last, ext);
+        mm_set_next_link(last, ext);
     }
     mm_owners[id].size_bytes = blocks * MM_BLOCK_SIZE;
     mm_event(MM_EV_RESIZED, id, blocks, ct_flags(mm_block_table[id]), have, MM_OK, (uint32_t)__builtin_return_address(0));
@@ -280,11 +301,27 @@ static int change_flags(chain_id_t id, uint32_t set, uint32_t clear)
     return r;
 }
 
-int MmFreezeChain(chain_id_t id) { return change_flags(id, CHAIN_FROZEN, 0); }
+/* A frozen chain never leaves memory: its swapped-out blocks come back first. */
+int MmFreezeChain(chain_id_t id)
+{
+    uint32_t f = irq_save();
+    int r = swap_in_chain(id);
+    if (r == MM_OK)
+        r = change_flags(id, CHAIN_FROZEN, 0);
+    irq_restore(f);
+    return r;
+}
 int MmUnfreezeChain(chain_id_t id) { return change_flags(id, 0, CHAIN_FROZEN); }
 int MmMarkSwappable(chain_id_t id, bool swappable)
 {
-    return swappable ? change_flags(id, CHAIN_SWAPPABLE, 0) : change_flags(id, 0, CHAIN_SWAPPABLE);
+    if (swappable)
+        return change_flags(id, CHAIN_SWAPPABLE, 0);
+    uint32_t f = irq_save();   /* a chain that may not be swapped has nothing out */
+    int r = swap_in_chain(id);
+    if (r == MM_OK)
+        r = change_flags(id, 0, CHAIN_SWAPPABLE);
+    irq_restore(f);
+    return r;
 }
 
 int MmContiguousPhysicalAddress(chain_id_t id, uint32_t *phys)

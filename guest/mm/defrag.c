@@ -8,6 +8,7 @@
 #include "heap.h"
 #include "paging.h"
 #include "string.h"
+#include "swap.h"
 #include "timer.h"
 #include "x86.h"
 
@@ -25,6 +26,13 @@ static bool movable_head(uint32_t e)
     return ct_is_head(e) && !(e & (CT_FROZEN | CT_CONTIG));
 }
 
+/* A chain whose blocks may move: a movable head, and no block swapped out (the walks below
+ * follow block links only; such a chain waits until its blocks are back). */
+static bool movable_chain(uint32_t h)
+{
+    return movable_head(mm_block_table[h]) && !swap_chain_has_swapped(h);
+}
+
 /* Moves block `src` (the `index`-th of chain *id, after `prev`, 0 if it is the head) to the
  * free block `dst`. Updates *id when the head moves. */
 static void move_block(chain_id_t *id, uint32_t prev, uint32_t src, uint32_t index, uint32_t dst)
@@ -32,12 +40,14 @@ static void move_block(chain_id_t *id, uint32_t prev, uint32_t src, uint32_t ind
     mm_copy_block(dst, src);
     mm_block_table[dst] = mm_block_table[src];
     mm_block_table[src] = CT_FREE;
+    swap_block_moved(src, dst);
     if (prev) {
         mm_block_table[prev] = (mm_block_table[prev] & CT_FLAG_BITS) | dst;
     } else {
         mm_owners[dst] = mm_owners[src];
         mm_owners[src] = (struct mm_owner){0, 0, 0, OWNER_NONE, 0};
         mm_rename_mappings(src, dst);
+        swap_chain_renamed(src, dst);
         mm_notify_relocation(src, dst);
         *id = dst;
     }
@@ -60,7 +70,7 @@ int mm_move_block(uint32_t src, uint32_t dst)
         for (; b != CT_END && i <= mm_block_count; prev = b, b = ct_field(mm_block_table[b]), i++) {
             if (b != src)
                 continue;
-            if (!movable_head(mm_block_table[h])) {
+            if (!movable_chain(h)) {
                 r = MM_ERR_FROZEN;
             } else {
                 chain_id_t id = h;
@@ -95,7 +105,7 @@ static void mark_movable(void)
 {
     memset(movable, 0, sizeof movable);
     for (uint32_t h = 1; h < mm_block_count; h++) {
-        if (!movable_head(mm_block_table[h]))
+        if (!movable_chain(h))
             continue;
         uint32_t n = 0;
         for (uint32_t b = h; b != CT_END && n++ <= mm_block_count; b = ct_field(mm_block_table[b]))
@@ -144,7 +154,7 @@ int mm_defrag_make_run(uint32_t blocks, uint32_t ceiling, uint32_t align)
     /* Move every movable block out of [best, best + blocks), chain by chain. */
     uint32_t lo = best, hi = best + blocks, dst_hint = 1;
     for (uint32_t h = 1; h < mm_block_count; h++) {
-        if (!movable_head(mm_block_table[h]))
+        if (!movable_chain(h))
             continue;
         chain_id_t id = h;
         uint32_t prev = 0, b = h, i = 0;
@@ -213,7 +223,7 @@ uint32_t MmDefragment(void)
     mark_movable();
     memset(prev_of, 0, mm_block_count * sizeof(uint32_t));
     for (uint32_t h = 1; h < mm_block_count; h++) {
-        if (!movable_head(mm_block_table[h]))
+        if (!movable_chain(h))
             continue;
         uint32_t steps = 0;
         for (uint32_t b = h, next; (next = ct_field(mm_block_table[b])) != CT_END && steps++ < mm_block_count; b = next)

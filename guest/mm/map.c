@@ -8,6 +8,7 @@
 #include "paging.h"
 #include "proc.h"
 #include "string.h"
+#include "swap.h"
 #include "x86.h"
 
 struct mm_mapping mm_mappings[MM_MAX_MAPPINGS];
@@ -59,9 +60,12 @@ uint32_t mm_lookup_pte(uint32_t va, uint32_t *upd)
     return v;
 }
 
-/* True when a present PTE maps a block that belongs to a chain. */
+/* True when a present PTE maps a block that belongs to a chain, or the PTE holds a
+ * swapped-out page (of a chain too). */
 static bool maps_chain_block(uint32_t pte)
 {
+    if (pte_is_swapped(pte))
+        return true;
     uint32_t b = (pte & PTE_ADDR) >> MM_BLOCK_SHIFT;
     if (!(pte & PTE_P) || b >= mm_block_count)
         return false;
@@ -168,16 +172,21 @@ int mm_map_pages(uint32_t flags, chain_id_t id, uint32_t va, uint32_t page_offse
     r = create_tables(va, pages, upd);
     if (r != MM_OK)
         goto out;
-    /* Pass 2: write the PTEs, walking the chain from page_offset. */
+    /* Pass 2: write the PTEs, walking the chain's links from page_offset; a page of a
+     * swapped-out block gets its swapped PTE (it comes in on the first touch). */
     uint32_t pte_flags = PTE_P | ((flags & MAP_READONLY) ? 0 : PTE_W) | (upd ? PTE_U : 0);
-    uint32_t b;
-    mm_chain_block(id, page_offset / MM_PAGES_PER_BLOCK, &b);
+    uint32_t b = id;
+    for (uint32_t i = 0; i < page_offset / MM_PAGES_PER_BLOCK; i++)
+        b = mm_next_link(b);
     for (uint32_t i = 0, pg = page_offset; i < pages; i++, pg++) {
         if (i && pg % MM_PAGES_PER_BLOCK == 0)
-            b = ct_field(mm_block_table[b]);
+            b = mm_next_link(b);
         uint32_t v = va + i * MM_PAGE_SIZE;
         uint32_t *pte = pte_slot(v, upd, 0, 0);
-        *pte = (b << MM_BLOCK_SHIFT) + (pg % MM_PAGES_PER_BLOCK) * MM_PAGE_SIZE + pte_flags;
+        if (ct_is_swapped_link(b))
+            *pte = pte_swapped(ct_swap_slot(b), pg % MM_PAGES_PER_BLOCK);
+        else
+            *pte = (b << MM_BLOCK_SHIFT) + (pg % MM_PAGES_PER_BLOCK) * MM_PAGE_SIZE + pte_flags;
         flush_if_live(v, upd);
     }
     mm_mappings[mm_mapping_count++] = (struct mm_mapping){id, va, page_offset, pages, mode | (flags & MAP_READONLY), upd};
@@ -274,6 +283,8 @@ static void for_each_mapped_page(chain_id_t id, void (*visit)(uint32_t *pte, uin
 static void clean_visit(uint32_t *pte, uint32_t va, struct mm_mapping *m, void *ctx)
 {
     (void)ctx;
+    if ((*pte & PTE_P) && (*pte & PTE_D))
+        swap_block_forget((*pte & PTE_ADDR) >> MM_BLOCK_SHIFT);   /* its swap copy is stale */
     *pte &= ~PTE_D;
     flush_if_live(va, m->upd);
 }
@@ -323,6 +334,7 @@ int mm_collect_dirty(uint32_t flags, uint32_t va, uint32_t pages, uint32_t *upd,
             bitmap[i / 32] = 0;
         if (pte && (*pte & PTE_P) && (*pte & PTE_D)) {
             bitmap[i / 32] |= 1u << (i % 32);
+            swap_block_forget((*pte & PTE_ADDR) >> MM_BLOCK_SHIFT);   /* its swap copy is stale */
             *pte &= ~PTE_D;
             flush_if_live(v, upd);
         }

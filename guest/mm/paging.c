@@ -39,6 +39,20 @@ void *window_map(enum window_slot slot, uint32_t phys)
     return (void *)va;
 }
 
+void window_save(uint32_t saved[WIN_COUNT])
+{
+    for (uint32_t i = 0; i < WIN_COUNT; i++)
+        saved[i] = window_pt[i];
+}
+
+void window_restore(const uint32_t saved[WIN_COUNT])
+{
+    for (uint32_t i = 0; i < WIN_COUNT; i++) {
+        window_pt[i] = saved[i];
+        invlpg(WINDOW_BASE + i * MM_PAGE_SIZE);
+    }
+}
+
 uint32_t pt_alloc_frame(void)
 {
     if (!pt_free_list) {

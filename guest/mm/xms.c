@@ -1,6 +1,7 @@
 /* xms.c: the XMS 3.0 driver over chains. Each extended-memory block (EMB) is a 16-bit
  * handle naming one chain (or none, for a zero-length block). Locking makes the chain
  * physically contiguous and frozen, so the 32-bit address the spec promises is physical. */
+#include "swap.h"
 #include "xms.h"
 #include "mm_event.h"
 #include "console.h"
@@ -163,6 +164,7 @@ static uint32_t side_phys(struct side *s, uint32_t pos)
         s->idx++;
         KASSERT(s->blk != CT_END);
     }
+    swap_block_forget(s->blk);   /* written behind the dirty bits: no clean copy */
     return (s->blk << MM_BLOCK_SHIFT) + (pos & (MM_BLOCK_SIZE - 1));
 }
 
@@ -262,6 +264,9 @@ static uint8_t xms_move(uint16_t ds, uint16_t si)
         e = move_side(m.dst_handle, m.dst_offset, m.length, XMS_ERR_INVALID_DST_OFFSET, &dst);
     if (e)
         return e;
+    /* The move walks block links: swapped-out blocks of either side come back first. */
+    if ((src.chain && swap_in_chain(src.chain) != MM_OK) || (dst.chain && swap_in_chain(dst.chain) != MM_OK))
+        return XMS_ERR_PARITY;
     copy_sides(&src, &dst, m.length);
     return 0;
 }
@@ -284,6 +289,8 @@ static bool chain_is_run(chain_id_t id, uint32_t n)
  * made; the chain is then intact but possibly partly moved). */
 static int make_contiguous(struct xms_handle *h)
 {
+    if (swap_in_chain(h->chain) != MM_OK)   /* a contiguous chain never leaves memory */
+        return MM_ERR_NOMEM;
     uint32_t n = MmChainBlocks(h->chain);
     if (chain_is_run(h->chain, n))
         return MM_OK;

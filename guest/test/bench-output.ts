@@ -35,6 +35,9 @@ export const GUEST_BENCH_FIGURES: ReadonlyArray<{ name: string; unit: string; wh
   { name: 'hheap_compact_moved', unit: 'blocks', what: 'small blocks that compaction moved' },
   { name: 'hheap_compact_rate', unit: 'blocks/ms', what: 'small blocks moved per ms of compaction' },
   { name: 'hheap_compact_returned', unit: 'pages', what: 'pages compaction gave back to the chain' },
+  { name: 'swap_out', unit: 'blocks/s', what: '16 KiB blocks swapped out to the IDE disk (dirty: written)' },
+  { name: 'swap_in', unit: 'blocks/s', what: 'blocks brought back by a page fault (read from the disk)' },
+  { name: 'swap_out_clean', unit: 'blocks/s', what: 'clean blocks swapped out again (page clean: no write)' },
 ];
 
 const FIGURE = /^bench (\S+) (\d+(?:\.\d+)?) (\S+)$/;

@@ -4,6 +4,7 @@
 
 import { spawn, ChildProcess } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 
 /** What a guest boot should do. */
@@ -24,6 +25,31 @@ export interface QemuRunOptions {
   qemuBinary?: string;
   /** Extra QEMU arguments appended after the standard ones. */
   extraArgs?: readonly string[];
+  /** Attach a fresh sparse swap disk (SWAP_DISK_MIB) as the primary IDE master, deleted when
+   * QEMU ends (default true); false boots without any disk (swapping off in the guest). */
+  swapDisk?: boolean;
+}
+
+/** Size of the sparse swap disk every guest boot gets (guest/mm/swap.c: 16 KiB slots). */
+export const SWAP_DISK_MIB = 256;
+
+/** QEMU arguments that attach `file` as the guest's swap disk (primary IDE master). */
+export function swapDiskArgs(file: string): string[] {
+  return ['-drive', `file=${file},format=raw,if=ide,index=0,media=disk`];
+}
+
+/** Creates a sparse, zero swap disk file of `mib` MiB in the temp directory; returns its path. */
+export function createSwapDisk(mib = SWAP_DISK_MIB): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mmscope-swap-'));
+  const file = path.join(dir, 'swap.img');
+  fs.writeFileSync(file, '');
+  fs.truncateSync(file, mib * 1024 * 1024);
+  return file;
+}
+
+/** Deletes a disk made by createSwapDisk (and its directory); never throws. */
+export function removeSwapDisk(file: string): void {
+  fs.rmSync(path.dirname(file), { recursive: true, force: true });
 }
 
 /** How a guest boot ended. */
@@ -61,6 +87,7 @@ export class KernelNotFoundError extends Error {
 }
 
 const liveQemus = new Set<ChildProcess>();
+const liveDisks = new Set<string>();
 let cleanupRegistered = false;
 
 function killAllQemus(): void {
@@ -72,6 +99,8 @@ function killAllQemus(): void {
     }
   }
   liveQemus.clear();
+  for (const disk of liveDisks) removeSwapDisk(disk);
+  liveDisks.clear();
 }
 
 function onFatalSignal(signal: NodeJS.Signals): void {
@@ -134,7 +163,9 @@ export function runGuest(options: QemuRunOptions): Promise<QemuRunResult> {
   if (!fs.existsSync(kernelPath)) return Promise.reject(new KernelNotFoundError(kernelPath));
 
   registerCleanup();
-  const args = [...qemuArgs(kernelPath, options.cmdline, options.memoryMiB), ...(options.extraArgs ?? [])];
+  const disk = options.swapDisk === false ? undefined : createSwapDisk();
+  if (disk) liveDisks.add(disk);
+  const args = [...qemuArgs(kernelPath, options.cmdline, options.memoryMiB), ...(disk ? swapDiskArgs(disk) : []), ...(options.extraArgs ?? [])];
 
   return new Promise<QemuRunResult>((resolve, reject) => {
     // stdin stays a pipe: an inherited terminal would be put in raw mode by -serial stdio.
@@ -194,6 +225,10 @@ export function runGuest(options: QemuRunOptions): Promise<QemuRunResult> {
     child.on('close', (code, signal) => {
       clearTimeout(limitTimer);
       liveQemus.delete(child);
+      if (disk) {
+        removeSwapDisk(disk);
+        liveDisks.delete(disk);
+      }
       if (partial.length > 0) takeLine(partial);
       if (spawnError) {
         reject(spawnError);

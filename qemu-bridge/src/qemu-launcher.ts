@@ -9,6 +9,7 @@
 import { spawn, ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
+import * as os from 'os';
 import * as path from 'path';
 import { PassThrough, Readable } from 'stream';
 import { findFreePort, isPortFree } from './free-port';
@@ -27,6 +28,13 @@ export interface LaunchOptions {
   boot?: BootMedium;
   /** Extra drives (`-drive`). */
   drives?: readonly DriveSpec[];
+  /**
+   * Our guest kernel's swap disk: a sparse raw file of this many MiB, made by the launcher in the
+   * temp directory, attached as the primary IDE master (before `drives`) and deleted when QEMU
+   * ends (by the reaper too, if the owner dies). Absent or 0: none. Callers set it for our guest
+   * only (guestSwapDiskMiB in debug-adapter/src/session/guest-kernel.ts); other kernels get nothing new.
+   */
+  swapDiskMiB?: number;
   /** vCPUs (`-smp`). */
   smp?: number;
   /** CPU model (`-cpu`). */
@@ -100,6 +108,8 @@ export class QemuInstance {
     readonly ramPath: string | undefined,
     readonly memoryBytes: number,
     private readonly reaper: ChildProcess | undefined,
+    /** Our guest's swap disk file (LaunchOptions.swapDiskMiB), deleted when QEMU ends. */
+    readonly swapDiskPath?: string,
   ) {
     const serial = new PassThrough();
     this.serial = serial;
@@ -115,6 +125,7 @@ export class QemuInstance {
       const done = (code: number | null, signal: NodeJS.Signals | null): void => {
         this.exitInfo = { code, signal };
         if (this.ramPath) fs.rmSync(this.ramPath, { force: true });
+        if (this.swapDiskPath) fs.rmSync(this.swapDiskPath, { force: true });
         this.releaseReaper();
         serial.end();
         for (const l of [...this.serialListeners]) l();
@@ -263,12 +274,14 @@ async function startOnce(binary: string, boot: BootMedium, options: LaunchOption
   const shared = options.sharedRam ?? true;
   const ramDir = options.ramDirectory ?? '/dev/shm';
   const ramPath = shared ? path.join(ramDir, `mmscope-ram-${process.pid}-${Date.now().toString(36)}-${launchCounter++}`) : undefined;
+  const swapPath = options.swapDiskMiB ? createSwapDisk(options.swapDiskMiB) : undefined;
+  const swapDrives: DriveSpec[] = swapPath ? [{ file: swapPath, format: 'raw', interface: 'ide', media: 'disk' }] : [];
   const args = [
     '-S',
     '-nodefaults',
     ...machineArgs({
       boot,
-      drives: (options.drives ?? []).map((d) => ({ ...d, file: path.resolve(d.file) })),
+      drives: [...swapDrives, ...(options.drives ?? []).map((d) => ({ ...d, file: path.resolve(d.file) }))],
       ...(options.smp !== undefined ? { smp: options.smp } : {}),
       ...(options.cpu !== undefined ? { cpu: options.cpu } : {}),
       display: options.display ?? 'none',
@@ -286,14 +299,14 @@ async function startOnce(binary: string, boot: BootMedium, options: LaunchOption
   else args.push('-machine', 'pc');
   args.push(...(options.extraArgs ?? []));
 
-  const reaper = options.reaper === false ? undefined : startReaper(ramPath);
+  const reaper = options.reaper === false ? undefined : startReaper(ramPath, swapPath);
   const setpriv = options.parentDeathSignal === false ? undefined : resolveExecutable('setpriv');
   const command = setpriv ?? binary;
   const argv = setpriv ? ['--pdeathsig', 'KILL', '--', binary, ...args] : args;
   const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   if (reaper?.stdin && child.pid !== undefined) reaper.stdin.write(`qemu ${child.pid}\n`);
   const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
-  const instance = new QemuInstance(child, { host: '127.0.0.1', port: gdbPort }, { host: '127.0.0.1', port: qmpPort }, ramPath, memoryMiB << 20, reaper);
+  const instance = new QemuInstance(child, { host: '127.0.0.1', port: gdbPort }, { host: '127.0.0.1', port: qmpPort }, ramPath, memoryMiB << 20, reaper, swapPath);
   instance.startupContext = { binary, ...(options.display ? { display: options.display } : {}), ...(options.cpu ? { cpu: options.cpu } : {}) };
   try {
     await waitUntilReady(instance, spawnError, options.startupTimeoutMs ?? 15000);
@@ -307,7 +320,15 @@ async function startOnce(binary: string, boot: BootMedium, options: LaunchOption
   }
 }
 
-function startReaper(ramPath: string | undefined): ChildProcess {
+/** A sparse raw file of `mib` MiB for our guest's swap disk; the caller deletes it. */
+export function createSwapDisk(mib: number): string {
+  const file = path.join(os.tmpdir(), `mmscope-swap-${process.pid}-${Date.now().toString(36)}-${launchCounter++}.img`);
+  fs.writeFileSync(file, '');
+  fs.truncateSync(file, mib * 1024 * 1024);
+  return file;
+}
+
+function startReaper(ramPath: string | undefined, swapPath: string | undefined): ChildProcess {
   const script = path.join(__dirname, 'qemu-reaper.js');
   const reaper = spawn(process.execPath, [script], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
   reaper.unref();
@@ -315,6 +336,7 @@ function startReaper(ramPath: string | undefined): ChildProcess {
   stdin?.on('error', () => undefined);
   stdin?.unref();
   if (ramPath) stdin?.write(`ram ${ramPath}\nmarker ${ramPath}\n`);
+  if (swapPath) stdin?.write(`file ${swapPath}\n`);
   return reaper;
 }
 

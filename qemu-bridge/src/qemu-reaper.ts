@@ -1,5 +1,6 @@
 // The reaper: a tiny detached Node process that guarantees no QEMU outlives its owner. The owner
-// starts it with a pipe on its stdin and tells it `ram PATH` and `qemu PID` lines. When the pipe
+// starts it with a pipe on its stdin and tells it `ram PATH`, `file PATH` (more files to delete:
+// a swap disk) and `qemu PID` lines. When the pipe
 // closes without a `release` line (the owner exited or was killed, even with SIGKILL, since the
 // kernel closes the pipe), it kills that QEMU and deletes the RAM file. Run as a script only.
 
@@ -29,6 +30,7 @@ function main(): void {
   let qemuPid: number | undefined;
   let ramPath: string | undefined;
   let marker: string | undefined;
+  const files: string[] = [];
   let released = false;
   let buffer = '';
   process.stdin.setEncoding('latin1');
@@ -44,6 +46,7 @@ function main(): void {
       if (word === 'qemu') qemuPid = Number(arg);
       else if (word === 'ram') ramPath = arg;
       else if (word === 'marker') marker = arg;
+      else if (word === 'file') files.push(arg);
       else if (word === 'release') released = true;
     }
   });
@@ -67,6 +70,7 @@ function main(): void {
         return;
       }
       if (ramPath) fs.rmSync(ramPath, { force: true });
+      for (const f of files) fs.rmSync(f, { force: true });
       process.exit(0);
     };
     tick();

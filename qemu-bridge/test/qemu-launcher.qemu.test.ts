@@ -61,6 +61,30 @@ describe('QEMU launcher and faults', function () {
     assert.strictEqual(alive(q.pid), false);
   });
 
+  it('attaches a sparse swap disk as the primary IDE master when asked, and removes it on shutdown', async () => {
+    const q = await launchTestImage({ swapDiskMiB: 8 });
+    const disk = q.swapDiskPath as string;
+    try {
+      assert.ok(disk && fs.existsSync(disk), 'the launcher made the disk file');
+      assert.strictEqual(fs.statSync(disk).size, 8 << 20);
+      assert.ok(fs.statSync(disk).blocks * 512 < 8 << 20, 'the file is sparse');
+      const qmp = await QmpClient.connect(q.qmp);
+      const block = await qmp.humanMonitorCommand('info block');
+      qmp.close();
+      assert.ok(block.includes(disk), `QEMU has the disk: ${block}`);
+      assert.match(block, /ide0-hd0/);
+    } finally {
+      await q.shutdown();
+    }
+    assert.strictEqual(fs.existsSync(disk), false);
+    const plain = await launchTestImage();
+    try {
+      assert.strictEqual(plain.swapDiskPath, undefined, 'no disk unless asked (other kernels launch as before)');
+    } finally {
+      await plain.shutdown();
+    }
+  });
+
   it('reports the guest exit status (isa-debug-exit) and removes the RAM file', async () => {
     const { qemu, qmp } = await startReadyImage();
     const rsp = await RspClient.connect(qemu.gdb);
@@ -126,11 +150,11 @@ describe('QEMU launcher and faults', function () {
   for (const mode of ['both', 'reaper', 'pdeathsig'] as const) {
     it(`no QEMU survives an owner killed with SIGKILL (guard: ${mode})`, async () => {
       const script = path.join(__dirname, 'fixtures', 'owner-process.js');
-      const owner = spawn(process.execPath, [script, mode, buildTestImage().path], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const owner = spawn(process.execPath, [script, mode, buildTestImage().path, 'swap'], { stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       let err = '';
       owner.stderr.on('data', (c) => (err += c));
-      const info = await new Promise<{ pid: number; ram: string }>((resolve, reject) => {
+      const info = await new Promise<{ pid: number; ram: string; swap: string }>((resolve, reject) => {
         owner.stdout.on('data', (c) => {
           out += c;
           if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]));
@@ -139,14 +163,17 @@ describe('QEMU launcher and faults', function () {
       });
       assert.ok(alive(info.pid));
       assert.ok(fs.existsSync(info.ram));
+      assert.ok(fs.existsSync(info.swap));
       owner.kill('SIGKILL');
       const gone = await waitFor(() => !alive(info.pid), 10000);
       if (!gone) process.kill(info.pid, 'SIGKILL');
       assert.ok(gone, 'QEMU outlived its owner');
       if (mode !== 'pdeathsig') {
         assert.ok(await waitFor(() => !fs.existsSync(info.ram), 10000), 'the RAM file outlived the owner');
+        assert.ok(await waitFor(() => !fs.existsSync(info.swap), 10000), 'the swap disk outlived the owner');
       } else {
         fs.rmSync(info.ram, { force: true }); // without the reaper nobody removes it: the reason the reaper exists
+        fs.rmSync(info.swap, { force: true });
       }
     });
   }

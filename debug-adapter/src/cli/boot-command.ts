@@ -4,6 +4,7 @@
 import * as path from 'path';
 import { launchQemu, QmpClient } from '../../../qemu-bridge/src';
 import { Command, parseNumberOption } from './command-line';
+import { guestSwapDiskMiB } from '../session/guest-kernel';
 
 /** The guest kernel built by `make -C guest`, relative to the package root. */
 export function defaultKernelPath(): string {
@@ -23,7 +24,7 @@ export const bootCommand: Command = {
     const memoryMiB = options.memory === undefined ? 128 : parseNumberOption('memory', options.memory);
     const kernel = typeof options.kernel === 'string' ? options.kernel : defaultKernelPath();
     const cmdline = typeof options.cmdline === 'string' ? options.cmdline : 'demo';
-    const qemu = await launchQemu({ kernel, memoryMiB, cmdline });
+    const qemu = await launchQemu({ kernel, memoryMiB, cmdline, swapDiskMiB: guestSwapDiskMiB(kernel) });
     let stopping = false;
     const stop = (): void => {
       if (stopping) return;

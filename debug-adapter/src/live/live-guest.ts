@@ -3,6 +3,7 @@
 // live refresher, and takes it all down again. `mmscope serve` and `mmscope demo` are thin layers
 // over this.
 
+import { guestSwapDiskMiB } from '../session/guest-kernel';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -88,7 +89,7 @@ export async function startLiveGuest(options: LiveGuestOptions): Promise<LiveGue
   try {
     if (!options.gdb) {
       if (!options.kernel) throw new Error('launching a guest needs its kernel');
-      qemu = await launchQemu({ kernel: options.kernel, cmdline: options.cmdline ?? 'demo', memoryMiB: options.memoryMiB ?? 128 });
+      qemu = await launchQemu({ kernel: options.kernel, cmdline: options.cmdline ?? 'demo', memoryMiB: options.memoryMiB ?? 128, swapDiskMiB: guestSwapDiskMiB(options.kernel) });
       if (options.onConsole) qemu.serial.on('data', options.onConsole);
       session = await QemuSession.attachTo(qemu);
       await (session.rsp as NonNullable<QemuSession['rsp']>).continue();

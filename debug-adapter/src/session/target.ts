@@ -21,6 +21,7 @@ import { CodeMap } from './code-map';
 import { SessionError, TargetGoneError, TargetRunningError } from './errors';
 import { physicalEntry } from './boot-entry';
 import { GuestAccess } from './guest-access';
+import { guestSwapDiskMiB } from './guest-kernel';
 import { ValidatedAttach, ValidatedLaunch } from './launch-arguments';
 import { GuestThread, TargetEvents, TargetExit, TargetStop } from './run-events';
 import { SourceStack, SourceStackFrame } from './source-stack';
@@ -104,6 +105,8 @@ export class Target extends EventEmitter<TargetEvents> implements TargetAccess {
       ...(config.cpu !== undefined ? { cpu: config.cpu } : {}),
       display: config.display,
       memoryMiB: config.memoryMiB,
+      // Our guest swaps to an IDE disk: the launcher makes one (for our kernel only).
+      ...(config.boot.kind === 'kernel' && guestSwapDiskMiB(symbols.elf) ? { swapDiskMiB: guestSwapDiskMiB(symbols.elf) } : {}),
       ...qemuBinaryFor(config.qemuBinary, symbolsAddressWidth(symbols)),
       extraArgs: config.qemuArgs,
     });

@@ -6,6 +6,8 @@
 // are exact (64-bit ones are never a JavaScript number).
 
 import type { PagingMode, RunJson, SharedJson, SpaceJson } from '../../../debug-adapter/src/mm/model/snapshot-document';
+import type { SwappedPage } from '../../../debug-adapter/src/mm/model/snapshot';
+import { swappedText } from '../../../debug-adapter/src/mm/model/swap-entry';
 import { ViewSnapshot, addressDigits, addressOf, currentSpace, hexAddress, spaceSourcesText } from '../view-snapshot';
 import { ViewNode, bigSize } from './view-node';
 
@@ -137,12 +139,33 @@ interface Item {
   readonly va: bigint;
   readonly run?: RunJson;
   readonly shared?: SharedJson;
+  /** Our guest: a page whose PTE holds a swap slot (not present). */
+  readonly swapped?: SwappedPage;
+}
+
+/** Our guest: a swapped-out page, "swapped out, slot N" with the raw PTE and its chain. */
+function swappedNode(c: Context, p: SwappedPage, idPrefix: string): ViewNode {
+  const va = BigInt(p.virtual);
+  return {
+    id: `${idPrefix}:swapped:${p.virtual}`,
+    label: `${hexAddress(va, c.digits)}-${hexAddress(va + 4095n, c.digits)}`,
+    description: `${swappedText(p.slot, p.entry)}${p.chain !== undefined ? ` · chain ${p.chain} page ${p.chainPage}` : ''}`,
+    tooltip: `Not present: the page is on the swap disk in slot ${p.slot} (page ${p.page} of its 16 KiB block). A touch faults it back in.`,
+    icon: 'archive',
+    reveal: p.chain !== undefined ? { kind: 'chain', id: p.chain } : { kind: 'address', virtual: p.virtual, space: c.space.id },
+  };
+}
+
+function itemNode(c: Context, i: Item, idPrefix: string): ViewNode {
+  if (i.run) return runNode(c, i.run, idPrefix);
+  if (i.swapped) return swappedNode(c, i.swapped, idPrefix);
+  return sharedNode(c, i.shared!, idPrefix);
 }
 
 /** The nodes of `items` (sorted by address) under table level `depth`: one per entry they start in. */
 function groupNodes(c: Context, levels: readonly Level[], depth: number, items: readonly Item[], idPrefix: string): ViewNode[] {
   const level = levels[depth];
-  const leaves = (): ViewNode[] => items.map((i) => (i.run ? runNode(c, i.run, idPrefix) : sharedNode(c, i.shared!, idPrefix)));
+  const leaves = (): ViewNode[] => items.map((i) => itemNode(c, i, idPrefix));
   if (!level) return leaves();
   const groups = new Map<bigint, Item[]>();
   for (const i of items) {
@@ -157,18 +180,29 @@ function groupNodes(c: Context, levels: readonly Level[], depth: number, items: 
     const lo = inside[0].va & ~(span - 1n);
     const id = `${idPrefix}:${level.name}${index}`;
     const runs = inside.filter((i) => i.run);
+    const swappedHere = inside.filter((i) => i.swapped).length;
+    const shared = inside.length - runs.length - swappedHere;
     const bytes = runs.reduce((n, i) => n + addressOf(i.run!.size), 0n);
     const deeper = depth + 1 < levels.length && inside.length > RUNS_PER_GROUP;
     nodes.push({
       id,
       label: `${level.name} ${index}: ${hexAddress(lo, c.digits)}-${hexAddress(lo + span - 1n, c.digits)}`,
-      description: `${runs.length} run${runs.length === 1 ? '' : 's'} · ${bigSize(bytes)}${inside.length > runs.length ? ` · ${inside.length - runs.length} shared table${inside.length - runs.length === 1 ? '' : 's'}` : ''}`,
+      description: `${runs.length} run${runs.length === 1 ? '' : 's'} · ${bigSize(bytes)}${shared ? ` · ${shared} shared table${shared === 1 ? '' : 's'}` : ''}${swappedHere ? ` · ${swappedHere} swapped out` : ''}`,
       icon: 'table',
       changed: runs.some((i) => c.changed.has(runKey(i.run!))),
-      children: () => (deeper ? groupNodes(c, levels, depth + 1, inside, id) : inside.map((i) => (i.run ? runNode(c, i.run, id) : sharedNode(c, i.shared!, id)))),
+      children: () => (deeper ? groupNodes(c, levels, depth + 1, inside, id) : inside.map((i) => itemNode(c, i, id))),
     });
   }
   return nodes;
+}
+
+/**
+ * Our guest's swapped-out pages in this space (doc.swap, descriptor level only): the kernel's in
+ * the kernel space and in every process's (which includes the kernel half), a process's own in its space.
+ */
+function swappedPages(doc: ViewSnapshot, space: SpaceJson): readonly SwappedPage[] {
+  const pid = space.id === 'kernel' ? undefined : spacePid(space);
+  return (doc.swap?.pages ?? []).filter((p) => p.space === 'kernel' || (pid !== undefined && p.space === pid));
 }
 
 /** The space the view shows: `spaceId` when the document has it, else the current one. */
@@ -191,6 +225,7 @@ export function addressSpaceModel(doc: ViewSnapshot, spaceId?: string, previous?
   const items: Item[] = [
     ...space.mappings.map((run) => ({ va: addressOf(run.va), run })),
     ...space.shared.map((shared) => ({ va: addressOf(shared.va), shared })),
+    ...swappedPages(doc, space).map((swapped) => ({ va: BigInt(swapped.virtual), swapped })),
   ].sort((a, b) => (a.va < b.va ? -1 : a.va > b.va ? 1 : 0));
   const levels = LEVELS[space.paging] ?? [];
   const cut = regions(doc, space, digits);

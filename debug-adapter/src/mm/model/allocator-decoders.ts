@@ -287,7 +287,7 @@ export function decodeRegions(allocator: string, regions: readonly RegionEntry[]
 
 /** Our chain table (docs/chain-table.md), through the one chain-table decoder: free, used (heads, bodies, corrupt), reserved. */
 export function decodeChainTableUnits(allocator: string, entries: Uint32Array): DecodedUnits {
-  const table = decodeChainTable(entries);
+  const table = decodeChainTable(entries, 'opaque');   // no slot table at this level
   const states = new Uint8Array(table.blockCount);
   for (let b = 0; b < table.blockCount; b++) {
     const s = BLOCK_STATES[table.states[b]];

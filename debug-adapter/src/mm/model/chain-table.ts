@@ -1,6 +1,10 @@
 // Decodes the guest's block (chain) table as docs/chain-table.md defines it: every block's
 // state, every chain from its head, and the structural findings (cycles, dangling links, a
 // block in two chains, flags on a non-head entry, a broken contiguous chain, orphan blocks).
+// With our guest's swap slot table (SwapSlots, read through mm_debug_info v2) a link
+// CT_SWAPPED_BASE + s continues through slot s: the chain keeps its full length, the swapped
+// block is marked (SWAPPED_BLOCK in `blocks`, its slot in `swapped`), and the slot findings
+// (swapped-frozen-chain, swap-slot-shared, swap-slot-free-in-use) are made here.
 // Pure and bounded: each block is visited at most once per chain walk, walks stop after
 // blockCount steps, so a corrupted table costs O(blocks) and never hangs.
 
@@ -19,6 +23,37 @@ export const CT_FLAG_BITS = 0xf8000000;
 export const CT_END = 0x07ffffff;
 export const CT_FREE = 0x07fffffe;
 export const CT_RESERVED_BASE = 0x07fffff0;
+/** Link field CT_SWAPPED_BASE + s: the next block is swapped out to slot s (guest/include/swap.h). */
+export const CT_SWAPPED_BASE = 0x04000000;
+export const CT_SWAPPED_MAX = 0x03fffff0;
+/** In DecodedChain.blocks: this position's block is swapped out (see DecodedChain.swapped). */
+export const SWAPPED_BLOCK = -1;
+
+/** enum swap_slot_state. */
+export const SWAP_FREE = 0;
+export const SWAP_OUT = 1;
+export const SWAP_CACHED = 2;
+
+/** The guest's swap slot table, one entry per slot (struct swap_slot's fields). */
+export interface SwapSlots {
+  readonly count: number;
+  readonly state: Uint32Array;
+  readonly chain: Uint32Array;
+  readonly next: Uint32Array;
+  readonly block: Uint32Array;
+  /** The descriptor's CT_SWAPPED_BASE (normally the constant above). */
+  readonly swappedBase: number;
+}
+
+/** A swapped-out block of a chain: its position in the chain and its slot. */
+export interface SwappedBlock {
+  readonly index: number;
+  readonly slot: number;
+}
+
+export function isSwappedLink(field: number, base = CT_SWAPPED_BASE): boolean {
+  return field >= base && field < base + CT_SWAPPED_MAX;
+}
 
 export type ReservedKind = 'hole' | 'firmware' | 'kernel' | 'dos';
 export const RESERVED_KINDS: readonly ReservedKind[] = ['hole', 'firmware', 'kernel', 'dos'];
@@ -50,10 +85,12 @@ export interface DecodedChain {
   /** The head block's index. */
   readonly id: number;
   readonly flags: ChainFlags;
-  /** Block indices in chain (virtual) order. */
+  /** Block indices in chain (virtual) order; SWAPPED_BLOCK (-1) where the block is swapped out. */
   readonly blocks: readonly number[];
-  /** The same blocks grouped into physically consecutive runs. */
+  /** The resident blocks grouped into physically consecutive runs (a swapped block ends a run). */
   readonly runs: readonly BlockRun[];
+  /** The swapped-out blocks, by position (empty when none or without a slot table). */
+  readonly swapped: readonly SwappedBlock[];
   /** False when the walk stopped on a cycle or a bad link. */
   readonly complete: boolean;
 }
@@ -81,6 +118,8 @@ export interface ChainTable {
   /** 0 when all free blocks form one run; near 100 when they are scattered. */
   readonly fragmentationPercent: number;
   readonly findings: readonly Finding[];
+  /** With a slot table: which chain's link reaches each slot (-1: none). */
+  readonly slotChain?: Int32Array;
 }
 
 /** The state code of one entry (see BLOCK_STATES). */
@@ -108,16 +147,30 @@ export function decodeChainFlags(e: number): ChainFlags {
 
 export function toRuns(blocks: readonly number[]): BlockRun[] {
   const runs: BlockRun[] = [];
+  let broken = true;
   for (const b of blocks) {
+    if (b === SWAPPED_BLOCK) {
+      broken = true;
+      continue;
+    }
     const last = runs[runs.length - 1];
-    if (last && last.first + last.count === b) runs[runs.length - 1] = { first: last.first, count: last.count + 1 };
+    if (!broken && last && last.first + last.count === b) runs[runs.length - 1] = { first: last.first, count: last.count + 1 };
     else runs.push({ first: b, count: 1 });
+    broken = false;
   }
   return runs;
 }
 
-/** Decodes a table of `entries` (one uint32 per block). */
-export function decodeChainTable(entries: Uint32Array): ChainTable {
+/**
+ * Decodes a table of `entries` (one uint32 per block), following swapped links through `swap`.
+ * `'opaque'`: the format is ours but the slot table is unknown (a memory-model description of
+ * our guest): a swapped link ends its chain's walk without a finding, and since the blocks after
+ * it cannot be reached, no orphan-block finding is made while any swapped link is seen.
+ * Absent: a swapped link is a dangling link.
+ */
+export function decodeChainTable(entries: Uint32Array, swapTable?: SwapSlots | 'opaque'): ChainTable {
+  const swap = swapTable === 'opaque' ? undefined : swapTable;
+  let opaqueSwapped = 0;
   const n = entries.length;
   const states = new Uint8Array(n);
   const chainOf = new Int32Array(n).fill(-1);
@@ -146,15 +199,18 @@ export function decodeChainTable(entries: Uint32Array): ChainTable {
   }
 
   const chains: DecodedChain[] = [];
+  const slotChain = swap ? new Int32Array(swap.count).fill(-1) : undefined;
   for (let h = 0; h < n; h++) {
     if (states[h] !== S_HEAD) continue;
     const e = entries[h] >>> 0;
     const flags = decodeChainFlags(e);
     const blocks: number[] = [];
+    const swapped: SwappedBlock[] = [];
     let complete = true;
     let b = h;
+    const limit = n + (swap?.count ?? 0);
     for (let steps = 0; ; steps++) {
-      if (steps > n) {
+      if (steps > limit) {
         complete = false;
         findings.push({ kind: 'chain-cycle', severity: 'error', message: `chain ${h} never ends`, chain: h });
         break;
@@ -171,8 +227,46 @@ export function decodeChainTable(entries: Uint32Array): ChainTable {
       }
       chainOf[b] = h;
       blocks.push(b);
-      const next = (entries[b] & CT_FIELD_MASK) >>> 0;
+      let next = (entries[b] & CT_FIELD_MASK) >>> 0;
+      // Swapped-out blocks: each slot continues the chain with its `next`.
+      let stop = false;
+      while (swap && slotChain && isSwappedLink(next, swap.swappedBase) && !stop) {
+        const slot = next - swap.swappedBase;
+        const at = blocks.length;
+        if (slot >= swap.count) {
+          findings.push({ kind: 'dangling-link', severity: 'error', message: `chain ${h}: link ${at} names swap slot ${slot}, past the slot table (${swap.count} slots)`, chain: h });
+          stop = true;
+        } else if (slotChain[slot] === h) {
+          findings.push({ kind: 'chain-cycle', severity: 'error', message: `chain ${h} loops back to its own swap slot ${slot}`, chain: h });
+          stop = true;
+        } else if (slotChain[slot] !== -1) {
+          findings.push({ kind: 'swap-slot-shared', severity: 'error', message: `swap slot ${slot} is held by a link of chain ${slotChain[slot]} and by one of chain ${h}`, chain: h, otherChain: slotChain[slot], slot });
+          stop = true;
+        } else if (swap.state[slot] === SWAP_FREE) {
+          findings.push({ kind: 'swap-slot-free-in-use', severity: 'error', message: `chain ${h}: block ${at} is swapped out to slot ${slot}, but the slot table marks slot ${slot} free`, chain: h, slot });
+          stop = true;
+        } else if (swap.state[slot] !== SWAP_OUT) {
+          findings.push({ kind: 'dangling-link', severity: 'error', message: `chain ${h}: block ${at} is swapped out to slot ${slot}, which holds no swapped-out block (state ${swap.state[slot]})`, chain: h, slot });
+          stop = true;
+        } else {
+          slotChain[slot] = h;
+          blocks.push(SWAPPED_BLOCK);
+          swapped.push({ index: at, slot });
+          next = swap.next[slot] >>> 0;
+          if (++steps > limit) stop = true;
+        }
+      }
+      if (stop) {
+        complete = false;
+        break;
+      }
       if (next === CT_END) break;
+      if (swapTable === 'opaque' && isSwappedLink(next)) {
+        blocks.push(SWAPPED_BLOCK);
+        opaqueSwapped++;
+        complete = false;
+        break;
+      }
       if (next >= n) {
         complete = false;
         findings.push({ kind: 'dangling-link', severity: 'error', message: `chain ${h}: block ${b} links to ${next}, past the end of the table (${n} blocks)`, chain: h, block: b });
@@ -188,18 +282,22 @@ export function decodeChainTable(entries: Uint32Array): ChainTable {
       }
       b = next;
     }
-    if (flags.contiguous) {
+    if (swapped.length && (flags.frozen || flags.contiguous)) {
+      findings.push({ kind: 'swapped-frozen-chain', severity: 'error', chain: h, slot: swapped[0].slot,
+        message: `${flags.contiguous ? 'contiguous' : 'frozen'} chain ${h} has ${swapped.length} block${swapped.length === 1 ? '' : 's'} swapped out (slot${swapped.length === 1 ? '' : 's'} ${swapped.map((x) => x.slot).join(', ')}); it must never leave memory` });
+    }
+    if (flags.contiguous && !swapped.length) {
       const broken = blocks.findIndex((x, i) => i > 0 && x !== blocks[i - 1] + 1);
       if (broken > 0) {
         findings.push({ kind: 'contiguous-not-contiguous', severity: 'error', message: `contiguous chain ${h} jumps from block ${blocks[broken - 1]} to ${blocks[broken]}`, chain: h, block: blocks[broken] });
       }
       if (!flags.frozen) findings.push({ kind: 'contiguous-not-frozen', severity: 'error', message: `contiguous chain ${h} is not frozen, so it could be moved`, chain: h });
     }
-    chains.push({ id: h, flags, blocks, runs: toRuns(blocks), complete });
+    chains.push({ id: h, flags, blocks, runs: toRuns(blocks), swapped, complete });
   }
 
   for (let b = 0; b < n; b++) {
-    if (states[b] === S_BODY && chainOf[b] === -1) {
+    if (states[b] === S_BODY && chainOf[b] === -1 && !opaqueSwapped) {
       findings.push({ kind: 'orphan-block', severity: 'warning', message: `block ${b} is marked in use but no chain reaches it`, block: b });
     }
   }
@@ -210,5 +308,5 @@ export function decodeChainTable(entries: Uint32Array): ChainTable {
     if (run > largest) largest = run;
   }
   const fragmentationPercent = counts.free ? 100 - Math.floor((largest * 100) / counts.free) : 0;
-  return { blockCount: n, states, chainOf, chains, counts, largestFreeRun: largest, fragmentationPercent, findings };
+  return { blockCount: n, states, chainOf, chains, counts, largestFreeRun: largest, fragmentationPercent, findings, ...(slotChain ? { slotChain } : {}) };
 }

@@ -19,6 +19,11 @@ export type FindingKind =
   | 'unreadable-page-table'
   | 'reserved-bits'
   | 'process-list-broken'
+  // Our guest's swapping (docs/snapshot-schema.md): a frozen or contiguous chain with blocks out,
+  // a slot held twice (two links, or PTEs of two different blocks), a slot free while in use.
+  | 'swapped-frozen-chain'
+  | 'swap-slot-shared'
+  | 'swap-slot-free-in-use'
   // Level 0 and level 1 (docs/snapshot-schema.md): the snapshot document's generic findings, also on our guest.
   | 'writable-executable'
   | 'user-writable-kernel'
@@ -40,6 +45,8 @@ export interface Finding {
   readonly chain?: number;
   readonly otherChain?: number;
   readonly block?: number;
+  /** Swap slot involved (swap findings). */
+  readonly slot?: number;
   readonly virtual?: number;
   readonly pid?: number;
   /** Physical address involved (level-0 findings). */

@@ -1,8 +1,8 @@
 // The snapshot's stable JSON form (docs/snapshot-schema.md): what the CLI prints with --json,
 // what the live feed sends, and what "copy snapshot as JSON" copies.
 
-import { ChainHandle, ChainMapping, MmSnapshot } from './snapshot';
-import { BlockRun, ChainFlags } from './chain-table';
+import { ChainHandle, ChainMapping, MmSnapshot, SwapInfo } from './snapshot';
+import { BlockRun, ChainFlags, SwappedBlock } from './chain-table';
 import { Finding, FindingKind, SourceSite } from './findings';
 import { DpmiBlockRecord, OwnerRecord, ProcessState, XmsHandleRecord } from './guest-structures';
 import { MappingRun } from './address-space';
@@ -55,8 +55,11 @@ export interface ChainJson {
   readonly id: number;
   readonly flags: number;
   readonly flagNames: readonly string[];
+  /** Block indices in chain order; -1 where the block is swapped out (see `swapped`). */
   readonly blocks: readonly number[];
   readonly runs: readonly BlockRun[];
+  /** Our guest's swapping: the chain's swapped-out blocks (position, slot); absent when none. */
+  readonly swapped?: readonly SwappedBlock[];
   readonly sizeBytes: number;
   readonly owner: OwnerRecord;
   readonly site: SourceSite | null;
@@ -86,6 +89,8 @@ export interface SnapshotJson extends SnapshotDocument {
   };
   readonly xms: readonly XmsHandleRecord[];
   readonly dpmi: readonly DpmiBlockRecord[];
+  /** Our guest's swapping: counters, the slots in use, every swapped PTE ("swapped out, slot N"). */
+  readonly swap?: SwapInfo;
   readonly counters: MmSnapshot['counters'];
   /** The descriptor's findings (mm/findings.ts), then the level-0 ones. */
   readonly findings: readonly Finding[];
@@ -208,6 +213,7 @@ export function snapshotToJson(s: MmSnapshot, ctx: GuestDocumentContext = {}): S
     kernelMappings: toJsonRuns(s.kernel.mappings),
     chains: s.chains.map((c) => ({
       id: c.id, flags: chainFlagBits(c.flags), flagNames: chainFlagNames(c.flags), blocks: c.blocks, runs: c.runs,
+      ...(c.swapped.length ? { swapped: c.swapped } : {}),
       sizeBytes: c.sizeBytes, owner: c.owner, site: c.site ?? null,
       mappedAt: c.mappedAt, handles: c.handles,
     })),
@@ -218,6 +224,7 @@ export function snapshotToJson(s: MmSnapshot, ctx: GuestDocumentContext = {}): S
     },
     xms: s.xms,
     dpmi: s.dpmi,
+    ...(s.swap ? { swap: s.swap } : {}),
     counters: s.counters,
     findings: [...s.findings, ...doc.findings.map(asGuestFinding)],
   };

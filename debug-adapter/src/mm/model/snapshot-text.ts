@@ -51,7 +51,10 @@ export function formatTranslation(t: Translation): string {
   const where = t.space === 'current' ? 'the current address space' : t.space === 'kernel' ? 'the kernel' : typeof t.space === 'string' ? `the address space ${t.space}` : `process ${t.space}`;
   const lines = [`${virtualText(t.virtual)} in ${where}${t.directorySource ? ` (directory: ${t.directorySource.toUpperCase()})` : ''}`];
   for (const line of translationStepLines(t, (step) => translationTableName(t, step), ' (in the PCB)')) lines.push(`  ${line}`);
-  if (t.notMapped) {
+  if (t.swapped) {
+    lines.push(`  ${t.notMapped} — page ${t.swapped.page} of its block`);
+    lines.push(t.chain !== undefined ? `  chain ${t.chain}, page ${t.chainPage}, allocated by ${formatSite(t.site)}` : '  no chain holds the slot');
+  } else if (t.notMapped) {
     lines.push(`  not mapped: ${t.notMapped}`);
   } else if (!t.directorySource) {
     lines.push(`  physical ${hex(t.physical ?? 0)} (${pageSizeName(t.pageSize ?? 4096)} page, ${t.writable ? 'writable' : 'read-only'}, ${t.user ? 'user' : 'kernel'}${t.nx ? ', no execute' : ''})`);
@@ -64,6 +67,7 @@ export function formatTranslation(t: Translation): string {
 
 /** One line for a debug hover: where a pointer lands (physical address, block, chain, allocation site). */
 export function formatTranslationNote(t: Translation): string {
+  if (t.swapped) return `${t.notMapped}${t.chain !== undefined ? ` · chain ${t.chain} page ${t.chainPage}, ${formatSite(t.site)}` : ''}`;
   if (t.notMapped) return `not mapped (${t.notMapped})`;
   const parts = [`phys ${hex(t.physical ?? 0)}`];
   if (!t.directorySource) {

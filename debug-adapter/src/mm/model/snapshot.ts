@@ -5,13 +5,17 @@
 
 import { MmDebugInfo, DESCRIPTOR_SIZE, decodeDescriptor } from './descriptor';
 import { MappingRun } from './address-space';
-import { BLOCK_SIZE, BLOCK_STATES, BlockCounts, BlockRun, BlockState, ChainFlags, PAGES_PER_BLOCK, S_FREE, decodeChainTable } from './chain-table';
+import {
+  BLOCK_SIZE, BLOCK_STATES, BlockCounts, BlockRun, BlockState, ChainFlags, PAGES_PER_BLOCK, S_FREE, SWAPPED_BLOCK, SWAP_CACHED, SWAP_FREE, SWAP_OUT,
+  SwapSlots, SwappedBlock, decodeChainTable,
+} from './chain-table';
 import { Finding, SourceSite } from './findings';
 import {
   DpmiBlockRecord, OwnerRecord, PcbRecord, ProcessState, XmsHandleRecord,
   decodeDpmiBlocks, decodeOwner, decodePcb, decodeVector, decodeXmsHandles,
 } from './guest-structures';
 import { ENTRIES_PER_TABLE, PAGE_SIZE, entryFrame } from './paging-entry';
+import { swappedEntry } from './swap-entry';
 import { TableCache, WalkFinding, walkAddress, walkMappings32 } from '../../../../qemu-bridge/src/paging/page-table-walk';
 import { PagingModel, pagingModel } from '../../../../qemu-bridge/src/paging/paging-modes';
 
@@ -56,8 +60,11 @@ export interface ChainInfo {
   readonly flags: ChainFlags;
   readonly blockCount: number;
   readonly sizeBytes: number;
+  /** Block indices in chain order; SWAPPED_BLOCK (-1) where a block is swapped out. */
   readonly blocks: readonly number[];
   readonly runs: readonly BlockRun[];
+  /** The blocks swapped out to the disk: chain position and slot (our guest's swapping). */
+  readonly swapped: readonly SwappedBlock[];
   readonly owner: OwnerRecord;
   readonly site?: SourceSite;
   readonly mappedAt: readonly ChainMapping[];
@@ -74,6 +81,44 @@ export interface ProcessInfo {
   /** For the current process: whether KPD[0..63] equals its UPD (ignoring the accessed bit). */
   readonly updMatchesKpd?: boolean;
   readonly mappings: readonly MappingRun[];
+}
+
+/** A page whose PTE holds a swap slot (not present; docs/chain-table.md "Swapped-out blocks"). */
+export interface SwappedPage {
+  readonly space: AddressSpaceId;
+  readonly virtual: number;
+  readonly slot: number;
+  /** The page within the block (PTE bits 2..3). */
+  readonly page: number;
+  /** The raw PTE. */
+  readonly entry: number;
+  /** From the kernel's mapping registry: the chain and its page mapped here. */
+  readonly chain?: number;
+  readonly chainPage?: number;
+}
+
+/** One slot of the swap slot table that is in use. */
+export interface SwapSlotInfo {
+  readonly slot: number;
+  readonly state: 'out' | 'cached' | 'invalid';
+  readonly rawState: number;
+  readonly chain: number;
+  /** 'out': the link the swapped block's entry had. */
+  readonly next: number;
+  /** 'cached': the resident block this slot is a clean copy of. */
+  readonly block: number;
+}
+
+/** Our guest's swapping (mm_debug_info v2): the counters, the slots in use, the swapped PTEs. */
+export interface SwapInfo {
+  /** Slots on the swap disk (0: no disk, swapping off). */
+  readonly slotCount: number;
+  /** The kernel's swap_slots_used. */
+  readonly used: number;
+  readonly outs: number;
+  readonly ins: number;
+  readonly slots: readonly SwapSlotInfo[];
+  readonly pages: readonly SwappedPage[];
 }
 
 export interface MmSnapshot {
@@ -94,6 +139,8 @@ export interface MmSnapshot {
   readonly blocks: BlockCounts & { readonly largestFreeRun: number; readonly fragmentationPercent: number; readonly map: string };
   readonly xms: readonly XmsHandleRecord[];
   readonly dpmi: readonly DpmiBlockRecord[];
+  /** Our guest's swapping; absent when the slot table could not be read. */
+  readonly swap?: SwapInfo;
   readonly counters: { readonly allocations: number; readonly defragRuns: number; readonly defragMoved: number; readonly contextSwitches: number; readonly ticks: number; readonly faultInjected: number };
   readonly findings: readonly Finding[];
 }
@@ -247,12 +294,13 @@ export async function buildSnapshot(src: SnapshotSource): Promise<MmSnapshot> {
   const mem = new KernelMemory(src.read, d, cr4);
   await mem.loadKpd();
 
-  // Block table and owner records.
-  const table = decodeChainTable(toWords(await src.read(d.blockTablePhys, d.blockCount * 4)));
+  // The swap slot table (kernel heap), then the block table through it, and the owner records.
+  const slots = await readSwapSlots(mem, d);
+  const table = decodeChainTable(toWords(await src.read(d.blockTablePhys, d.blockCount * 4)), slots?.table);
   findings.push(...table.findings);
   const ownersBuf = await src.read(d.ownersPhys, d.blockCount * d.ownerSize);
   const pageIndexOf = new Int32Array(d.blockCount).fill(-1);
-  for (const c of table.chains) c.blocks.forEach((b, i) => (pageIndexOf[b] = i * PAGES_PER_BLOCK));
+  for (const c of table.chains) c.blocks.forEach((b, i) => b !== SWAPPED_BLOCK && (pageIndexOf[b] = i * PAGES_PER_BLOCK));
 
   // Processes, bounded and cycle-safe.
   const currentPcb = await mem.u32(d.currentAddr).catch(() => 0);
@@ -369,6 +417,9 @@ export async function buildSnapshot(src: SnapshotSource): Promise<MmSnapshot> {
     flushFree();
   }
 
+  // Swapped-out pages: not-present PTEs with the swap mark, checked against the slot table.
+  const swap = slots ? await swapInfo(mem, d, slots, table, pcbs, spaceRuns, findings) : undefined;
+
   // Handle tables.
   const xms = await readVector(mem, d.xmsHandlesAddr, (buf, v) => decodeXmsHandles(buf, v, d));
   const dpmi = await readVector(mem, d.dpmiBlocksAddr, (buf, v) => decodeDpmiBlocks(buf, v, d));
@@ -393,8 +444,8 @@ export async function buildSnapshot(src: SnapshotSource): Promise<MmSnapshot> {
     const owner = decodeOwner(ownersBuf, c.id * d.ownerSize, d);
     const site = owner.caller && src.resolveSite ? src.resolveSite(owner.caller) : undefined;
     const info: ChainInfo = {
-      id: c.id, flags: c.flags, blockCount: c.blocks.length, sizeBytes: c.blocks.length * BLOCK_SIZE, blocks: c.blocks, runs: c.runs,
-      owner, site, mappedAt: mappedAt.get(c.id) ?? [], handles: handlesOf.get(c.id) ?? [],
+      id: c.id, flags: c.flags, blockCount: c.blocks.length, sizeBytes: c.blocks.length * BLOCK_SIZE, blocks: c.blocks, runs: c.runs, swapped: c.swapped,
+      owner, site, mappedAt: withSwappedPages(mappedAt.get(c.id) ?? [], swap, c.id), handles: handlesOf.get(c.id) ?? [],
     };
     if (!info.mappedAt.length && !info.handles.length && owner.kind !== 'page-table' && owner.kind !== 'dma') {
       findings.push({ kind: 'leaked-chain', severity: 'warning', chain: c.id, ...(site ? { site } : {}),
@@ -417,6 +468,7 @@ export async function buildSnapshot(src: SnapshotSource): Promise<MmSnapshot> {
     blocks: { ...table.counts, largestFreeRun: table.largestFreeRun, fragmentationPercent: table.fragmentationPercent, map: blockMap(table.states) },
     xms,
     dpmi,
+    ...(swap ? { swap } : {}),
     counters: {
       allocations: await counter(d.allocSeqAddr),
       defragRuns: await counter(d.defragRunsAddr),
@@ -463,4 +515,149 @@ async function readVector<T>(mem: KernelMemory, addr: number, decode: (buf: Buff
   } catch {
     return [];
   }
+}
+
+/** The slot table and the kernel's swap counters, or undefined when they cannot be read. */
+async function readSwapSlots(mem: KernelMemory, d: MmDebugInfo): Promise<{ table: SwapSlots; used: number; outs: number; ins: number } | undefined> {
+  if (!d.swapSlotCountAddr || !d.swapSlotSize) return undefined;
+  try {
+    const count = await mem.u32(d.swapSlotCountAddr);
+    const used = await mem.u32(d.swapUsedAddr);
+    const outs = await mem.u32(d.swapOutsAddr);
+    const ins = await mem.u32(d.swapInsAddr);
+    const n = count <= MAX_SWAP_SLOTS ? count : 0;
+    const table: SwapSlots = {
+      count: n, swappedBase: d.ctSwappedBase,
+      state: new Uint32Array(n), chain: new Uint32Array(n), next: new Uint32Array(n), block: new Uint32Array(n),
+    };
+    if (n) {
+      const base = await mem.u32(d.swapSlotsAddr);
+      const buf = await mem.readVirt(base, n * d.swapSlotSize);
+      for (let i = 0; i < n; i++) {
+        const at = i * d.swapSlotSize;
+        table.state[i] = buf.readUInt32LE(at + d.swapOffState);
+        table.chain[i] = buf.readUInt32LE(at + d.swapOffChain);
+        table.next[i] = buf.readUInt32LE(at + d.swapOffNext);
+        table.block[i] = buf.readUInt32LE(at + d.swapOffBlock);
+      }
+    }
+    return { table, used, outs, ins };
+  } catch {
+    return undefined;
+  }
+}
+
+const MAX_SWAP_SLOTS = 1 << 20;
+
+/** The kernel's mapping registry (struct mm_mapping[]): which chain page each mapped page shows. */
+async function readRegistry(mem: KernelMemory, d: MmDebugInfo, pcbs: readonly PcbRecord[]): Promise<{ space: AddressSpaceId; va: number; pages: number; chain: number; pageOffset: number }[]> {
+  try {
+    const count = await mem.u32(d.mappingsCountAddr);
+    if (!count || count > 65536 || !d.mappingSize) return [];
+    const buf = await mem.readVirt(d.mappingsAddr, count * d.mappingSize);
+    const byUpd = new Map(pcbs.map((p) => [(p.address + d.pcbOffUpd) >>> 0, p.pid]));
+    const out: { space: AddressSpaceId; va: number; pages: number; chain: number; pageOffset: number }[] = [];
+    for (let i = 0; i < count; i++) {
+      const at = i * d.mappingSize;
+      const upd = buf.readUInt32LE(at + d.mapOffUpd);
+      const space: AddressSpaceId | undefined = upd === 0 ? 'kernel' : byUpd.get(upd);
+      if (space === undefined) continue;
+      out.push({ space, va: buf.readUInt32LE(at + d.mapOffVa), pages: buf.readUInt32LE(at + d.mapOffPages), chain: buf.readUInt32LE(at + d.mapOffChain), pageOffset: buf.readUInt32LE(at + d.mapOffPageOffset) });
+    }
+    return out;
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Every swapped PTE of the counted spaces (the kernel half without the windows, each UPD), and
+ * the slot findings the PTEs show: a PTE holding a free slot (swap-slot-free-in-use), a slot
+ * held for two different blocks by its link and PTEs (swap-slot-shared).
+ */
+async function swapInfo(mem: KernelMemory, d: MmDebugInfo, slots: { table: SwapSlots; used: number; outs: number; ins: number },
+  table: ReturnType<typeof decodeChainTable>, pcbs: readonly PcbRecord[], spaces: ReadonlyMap<AddressSpaceId, readonly MappingRun[]>, findings: Finding[]): Promise<SwapInfo> {
+  const t = slots.table;
+  const mark = d.pteSwapMark >>> 0;
+  const pages: SwappedPage[] = [];
+  const scan = async (space: AddressSpaceId, pdes: ArrayLike<number>, first: number, count: number, skip: number): Promise<void> => {
+    for (let i = first; i < first + count; i++) {
+      const pde = pdes[i] >>> 0;
+      if (i === skip || !(pde & 1) || pde & 0x80) continue;
+      const pt = await mem.table(entryFrame(pde));
+      if (!pt) continue;
+      for (let k = 0; k < ENTRIES_PER_TABLE; k++) {
+        const e = pt[k] >>> 0;
+        const sw = swappedEntry(e, mark, d.pteSwapPageShift, d.pteSwapSlotShift);
+        if (sw) pages.push({ space, virtual: ((i << 22) | (k << 12)) >>> 0, ...sw, entry: e });
+      }
+    }
+  };
+  if (mark) {
+    const kernelFirst = d.kernelVbase >>> 22;
+    await scan('kernel', mem.kpd, kernelFirst, ENTRIES_PER_TABLE - kernelFirst, d.windowBase >>> 22);
+    for (const p of pcbs) if (spaces.has(p.pid)) await scan(p.pid, p.upd, 0, d.updEntries, -1);
+  }
+  // Which block each PTE stands for, from the registry.
+  const registry = pages.length ? await readRegistry(mem, d, pcbs) : [];
+  const located = pages.map((pg) => {
+    const m = registry.find((r) => r.space === pg.space && pg.virtual >= r.va && pg.virtual < r.va + r.pages * PAGE_SIZE);
+    return m ? { ...pg, chain: m.chain, chainPage: m.pageOffset + (pg.virtual - m.va) / PAGE_SIZE } : pg;
+  });
+  // The block each slot's link stands for.
+  const linkOwner = new Map<number, string>();
+  for (const c of table.chains) for (const s of c.swapped) linkOwner.set(s.slot, `${c.id}:${s.index}`);
+  const reported = new Set(findings.filter((f) => f.slot !== undefined && (f.kind === 'swap-slot-shared' || f.kind === 'swap-slot-free-in-use')).map((f) => `${f.kind}:${f.slot}`));
+  const freeHeld = new Map<number, SwappedPage[]>();
+  const holders = new Map<number, Set<string>>();
+  for (const pg of located) {
+    if (pg.slot >= t.count || t.state[pg.slot] === SWAP_FREE) {
+      const list = freeHeld.get(pg.slot) ?? [];
+      list.push(pg);
+      freeHeld.set(pg.slot, list);
+      continue;
+    }
+    if (pg.chain === undefined || pg.chainPage === undefined) continue;
+    const set = holders.get(pg.slot) ?? new Set<string>(linkOwner.has(pg.slot) ? [linkOwner.get(pg.slot) as string] : []);
+    set.add(`${pg.chain}:${Math.floor(pg.chainPage / PAGES_PER_BLOCK)}`);
+    holders.set(pg.slot, set);
+  }
+  const where = (pg: SwappedPage): string => `${spaceName(pg.space)} at 0x${pg.virtual.toString(16)}`;
+  for (const [slot, list] of freeHeld) {
+    if (reported.has(`swap-slot-free-in-use:${slot}`)) continue;
+    findings.push({ kind: 'swap-slot-free-in-use', severity: 'error', slot, virtual: list[0].virtual, pid: typeof list[0].space === 'number' ? list[0].space : undefined,
+      message: `${list.length} PTE${list.length === 1 ? '' : 's'} (first: ${where(list[0])}) hold${list.length === 1 ? 's' : ''} swap slot ${slot}, which ${slot >= t.count ? 'is past the slot table' : 'the slot table marks free'}` });
+  }
+  for (const [slot, set] of holders) {
+    if (set.size < 2 || reported.has(`swap-slot-shared:${slot}`)) continue;
+    const blocks = [...set].map((k) => k.split(':')).map(([c, i]) => `block ${i} of chain ${c}`);
+    findings.push({ kind: 'swap-slot-shared', severity: 'error', slot, chain: Number([...set][0].split(':')[0]),
+      message: `swap slot ${slot} is held for ${blocks.join(' and for ')}` });
+  }
+  const inUse: SwapSlotInfo[] = [];
+  for (let i = 0; i < t.count; i++) {
+    const st = t.state[i];
+    if (st === SWAP_FREE) continue;
+    inUse.push({ slot: i, state: st === SWAP_OUT ? 'out' : st === SWAP_CACHED ? 'cached' : 'invalid', rawState: st, chain: t.chain[i], next: t.next[i], block: t.block[i] });
+  }
+  return { slotCount: t.count, used: slots.used, outs: slots.outs, ins: slots.ins, slots: inUse, pages: located };
+}
+
+/**
+ * The chain's mappings with its swapped-out pages added (they are mapped, only not present):
+ * pieces that continue each other in space, address and chain page are merged.
+ */
+function withSwappedPages(present: readonly ChainMapping[], swap: SwapInfo | undefined, chain: number): readonly ChainMapping[] {
+  const pages = (swap?.pages ?? []).filter((pg) => pg.chain === chain && pg.chainPage !== undefined);
+  if (!pages.length) return present;
+  const pieces: ChainMapping[] = [...present, ...pages.map((pg) => ({ space: pg.space, virtual: pg.virtual, length: PAGE_SIZE, firstPage: pg.chainPage as number }))];
+  const key = (m: ChainMapping): string => (m.space === 'kernel' ? 'k' : `p${m.space}`);
+  pieces.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : a.virtual - b.virtual));
+  const out: { -readonly [K in keyof ChainMapping]: ChainMapping[K] }[] = [];
+  for (const m of pieces) {
+    const last = out[out.length - 1];
+    if (last && last.space === m.space && last.virtual + last.length === m.virtual && last.firstPage + last.length / PAGE_SIZE === m.firstPage) last.length += m.length;
+    else out.push({ ...m });
+  }
+  return out;
 }

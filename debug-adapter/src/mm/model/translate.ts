@@ -7,6 +7,7 @@ import { PhysicalBytesReader, TableCache } from '../../../../qemu-bridge/src/pag
 import { pagingModel } from '../../../../qemu-bridge/src/paging/paging-modes';
 import { AddressTranslation, translateVirtual } from '../../../../qemu-bridge/src/paging/translation-steps';
 import { BLOCK_SIZE, PAGES_PER_BLOCK } from './chain-table';
+import { PTE_SWAP_MARK, swappedEntry, swappedText } from './swap-entry';
 import { MmSnapshot, PhysicalReader } from './snapshot';
 import { PAGE_SIZE } from './paging-entry';
 import { SourceSite } from './findings';
@@ -29,6 +30,11 @@ export interface Translation extends AddressTranslation {
   readonly chain?: number;
   readonly chainPage?: number;
   readonly site?: SourceSite;
+  /**
+   * Our guest only: the page is swapped out; its not-present PTE holds the slot (paging.h). The
+   * chain and chainPage fields then name the swapped block's page. Foreign kernels never get this.
+   */
+  readonly swapped?: { readonly slot: number; readonly page: number; readonly entry: number };
 }
 
 export class TranslateError extends Error {
@@ -91,10 +97,29 @@ export async function translateAddress(snap: MmSnapshot, read: PhysicalReader, v
   // A UPD entry is the PCB's copy: it does not live at the KPD's address.
   const steps = user ? walked.steps.map((s, i) => (i === 0 ? { ...s, entryAddress: undefined } : s)) : walked.steps;
   const base = { ...walked, virtual, steps, space: user && proc ? proc.pid : 'kernel' as const, directorySource: user ? 'upd' as const : 'kpd' as const };
-  if (walked.physical === undefined) return base;
+  if (walked.physical === undefined) return withSwap(snap, base);
   const physical = walked.physical;
   const block = Math.floor(physical / BLOCK_SIZE);
   const chain = snap.chains.find((c) => c.blocks.includes(block));
   const chainPage = chain ? chain.blocks.indexOf(block) * PAGES_PER_BLOCK + Math.floor((physical % BLOCK_SIZE) / PAGE_SIZE) : undefined;
   return { ...base, block: block < snap.geometry.blockCount ? block : undefined, chain: chain?.id, chainPage, site: chain?.site };
+}
+
+/**
+ * A walk that ended on a not-present PTE: on our guest (the snapshot has the swap section), a
+ * PTE with the swap mark is a swapped-out page; it gets its slot, raw entry, chain and site.
+ */
+function withSwap(snap: MmSnapshot, t: Translation): Translation {
+  const last = t.steps[t.steps.length - 1];
+  if (!snap.swap || !last || last.present || last.level !== 'PT') return t;
+  const entry = Number(BigInt(last.raw));
+  const swapped = swappedEntry(entry, PTE_SWAP_MARK);
+  if (!swapped) return t;
+  const chain = snap.chains.find((c) => c.swapped.some((s) => s.slot === swapped.slot));
+  const index = chain?.swapped.find((s) => s.slot === swapped.slot)?.index;
+  return {
+    ...t, swapped: { ...swapped, entry },
+    notMapped: swappedText(swapped.slot, entry),
+    ...(chain && index !== undefined ? { chain: chain.id, chainPage: index * PAGES_PER_BLOCK + swapped.page, ...(chain.site ? { site: chain.site } : {}) } : {}),
+  };
 }
