@@ -55,11 +55,21 @@ static uint32_t link_at(chain_id_t id, uint32_t index)
 
 #define NEED_DISK() do { if (!swap_slot_count) return test_fail(__FILE__, __LINE__, "no swap disk (boot with -drive if=ide)"); } while (0)
 
+/* Allocates like MmAllocateChain but without its defragmentation policy, which may rename a
+ * movable chain whose ID a test holds (it depends on how many allocations earlier tests made,
+ * so on the RAM size). Sets mm_last_error like MmAllocateChain. */
+static chain_id_t alloc(uint32_t flags, uint32_t blocks)
+{
+    chain_id_t id = 0;
+    mm_last_error = mm_allocate_chain(flags, blocks, OWNER_KERNEL, (uint32_t)__builtin_return_address(0), &id);
+    return mm_last_error == MM_OK ? id : 0;
+}
+
 TEST(swap, out_and_back)
 {
     NEED_DISK();
     uint32_t free0 = mm_free_blocks, used0 = swap_slots_used, ins0 = swap_ins, outs0 = swap_outs;
-    chain_id_t id = MmAllocateChain(CHAIN_SWAPPABLE, 8);
+    chain_id_t id = alloc(CHAIN_SWAPPABLE, 8);
     CHECK(id);
     CHECK_OK(MmMapChainToVirtualAddress(MAP_KPD, id, (void *)SWAP_VA, 0, 0));
     for (uint32_t p = 0; p < 32; p++)
@@ -100,7 +110,7 @@ TEST(swap, out_and_back)
 TEST(swap, page_clean)
 {
     NEED_DISK();
-    chain_id_t id = MmAllocateChain(CHAIN_SWAPPABLE, 2);
+    chain_id_t id = alloc(CHAIN_SWAPPABLE, 2);
     CHECK(id);
     CHECK_OK(MmMapChainToVirtualAddress(MAP_KPD, id, (void *)SWAP_VA, 0, 0));
     for (uint32_t p = 0; p < 8; p++)
@@ -143,7 +153,7 @@ TEST(swap, page_clean)
 TEST(swap, frozen_and_contiguous_never)
 {
     NEED_DISK();
-    chain_id_t fz = MmAllocateChain(CHAIN_SWAPPABLE | CHAIN_FROZEN, 3), ct;
+    chain_id_t fz = alloc(CHAIN_SWAPPABLE | CHAIN_FROZEN, 3), ct;
     CHECK(fz);
     CHECK_OK(MmAllocateContiguous(3, 0, 0, CHAIN_SWAPPABLE, &ct));
     CHECK_EQ(swap_out_block(fz, 1), MM_ERR_FROZEN);
@@ -155,7 +165,7 @@ TEST(swap, frozen_and_contiguous_never)
         CHECK_EQ(link_at(ct, i), ct + i);
     }
     /* Freezing a chain with blocks out brings them back first. */
-    chain_id_t sw = MmAllocateChain(CHAIN_SWAPPABLE, 4);
+    chain_id_t sw = alloc(CHAIN_SWAPPABLE, 4);
     CHECK(sw);
     CHECK_OK(MmMapChainToVirtualAddress(MAP_KPD, sw, (void *)SWAP_VA, 0, 0));
     for (uint32_t p = 0; p < 16; p++)
@@ -184,7 +194,7 @@ TEST(swap, frozen_and_contiguous_never)
 TEST(swap, fault_in_upd)
 {
     NEED_DISK();
-    chain_id_t id = MmAllocateChain(CHAIN_SWAPPABLE | CHAIN_USER, 3);
+    chain_id_t id = alloc(CHAIN_SWAPPABLE | CHAIN_USER, 3);
     CHECK(id);
     CHECK_OK(MmMapChainToVirtualAddress(MAP_UPD, id, (void *)USER_VA, 0, current->upd));
     for (uint32_t p = 0; p < 12; p++)
@@ -221,7 +231,7 @@ TEST(swap, free_and_resize_free_slots)
 {
     NEED_DISK();
     uint32_t used0 = swap_slots_used;
-    chain_id_t id = MmAllocateChain(CHAIN_SWAPPABLE, 6);
+    chain_id_t id = alloc(CHAIN_SWAPPABLE, 6);
     CHECK(id);
     for (uint32_t i = 1; i < 6; i++)
         CHECK_OK(swap_out_block(id, i));
@@ -248,7 +258,7 @@ TEST(swap, free_and_resize_free_slots)
 TEST(swap, clock_second_chance)
 {
     NEED_DISK();
-    chain_id_t id = MmAllocateChain(CHAIN_SWAPPABLE, 3);
+    chain_id_t id = alloc(CHAIN_SWAPPABLE, 3);
     CHECK(id);
     CHECK_OK(MmMapChainToVirtualAddress(MAP_KPD, id, (void *)SWAP_VA, 0, 0));
     for (uint32_t p = 0; p < 12; p++)
@@ -273,13 +283,13 @@ TEST(swap, allocator_reclaims)
 {
     NEED_DISK();
     uint32_t n = mm_free_blocks;
-    chain_id_t sw = MmAllocateChain(CHAIN_SWAPPABLE, n > 40 ? 32 : n / 2);
+    chain_id_t sw = alloc(CHAIN_SWAPPABLE, n > 40 ? 32 : n / 2);
     CHECK(sw);
     uint32_t have = MmChainBlocks(sw);
-    CHECK_EQ(MmAllocateChain(CHAIN_FROZEN, mm_free_blocks + have), 0);   /* more than all */
+    CHECK_EQ(alloc(CHAIN_FROZEN, mm_free_blocks + have), 0);   /* more than all */
     CHECK_EQ(mm_last_error, MM_ERR_NOMEM);
     CHECK(!swap_chain_has_swapped(sw));
-    chain_id_t big = MmAllocateChain(CHAIN_FROZEN, mm_free_blocks + have - 1);   /* all but the head */
+    chain_id_t big = alloc(CHAIN_FROZEN, mm_free_blocks + have - 1);   /* all but the head */
     CHECK(big);
     for (uint32_t i = 1; i < have; i++)
         CHECK(ct_is_swapped_link(link_at(sw, i)));
@@ -298,14 +308,14 @@ TEST(swap, nodisk_nomem)
     } else {
         swap_suspended++;                           /* the same allocator path with a disk */
     }
-    chain_id_t sw = MmAllocateChain(CHAIN_SWAPPABLE, 4);
+    chain_id_t sw = alloc(CHAIN_SWAPPABLE, 4);
     CHECK(sw);
     CHECK_EQ(swap_reclaimable(), 0);
     CHECK_EQ(swap_out_block(sw, 1), swap_slot_count ? MM_OK : MM_ERR_NOMEM);
     if (swap_slot_count)
         CHECK_OK(swap_in_chain(sw));
     uint32_t free0 = mm_free_blocks;
-    CHECK_EQ(MmAllocateChain(0, mm_free_blocks + 1), 0);
+    CHECK_EQ(alloc(0, mm_free_blocks + 1), 0);
     CHECK_EQ(mm_last_error, MM_ERR_NOMEM);
     CHECK_EQ(mm_free_blocks, free0);
     CHECK(!swap_chain_has_swapped(sw));
@@ -374,7 +384,7 @@ static const char *stress(void)
      * at every RAM size. */
     pin = 0;
     if (mm_free_blocks > STRESS_FREE_BLOCKS + 16) {
-        pin = MmAllocateChain(CHAIN_FROZEN, mm_free_blocks - STRESS_FREE_BLOCKS);
+        pin = alloc(CHAIN_FROZEN, mm_free_blocks - STRESS_FREE_BLOCKS);
         CHECK(pin);
     }
     uint32_t want = 2 * mm_free_blocks, got = 0, n = 0;
@@ -382,7 +392,7 @@ static const char *stress(void)
         uint32_t blocks = 4 + rnd(5);
         if (blocks > want - got)
             blocks = want - got < 2 ? 2 : want - got;
-        chain_id_t id = MmAllocateChain(CHAIN_SWAPPABLE, blocks);
+        chain_id_t id = alloc(CHAIN_SWAPPABLE, blocks);
         if (!id)
             return test_fail(__FILE__, __LINE__, "chain %u of %u blocks refused (%d) with %u of %u allocated",
                              n, blocks, mm_last_error, got, want);
