@@ -19,6 +19,9 @@ export type FindingKind =
   | 'unreadable-page-table'
   | 'reserved-bits'
   | 'process-list-broken'
+  // DOS tasks (docs/snapshot-schema.md): the DOS arena's MCB chain, a DOS task's first megabyte.
+  | 'mcb-chain-broken'
+  | 'v86-foreign-memory'
   // Level 0 and level 1 (docs/snapshot-schema.md): the snapshot document's generic findings, also on our guest.
   | 'writable-executable'
   | 'user-writable-kernel'
