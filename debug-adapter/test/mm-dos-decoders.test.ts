@@ -4,45 +4,12 @@
 
 import * as assert from 'assert';
 import { buildSnapshot, MmSnapshot } from '../src/mm/model/snapshot';
-import { CT_FROZEN, CT_USER } from '../src/mm/model/chain-table';
 import { snapshotToJson } from '../src/mm/model/snapshot-json';
 import { decodeMcbChain, decodeSwappedPte, isSwappedPte } from '../src/mm/model/dos-arena';
 import { DOS_ARENA, LAYOUT, MmImage, REGISTERS } from './fixtures/mm-image';
+import { ARENA_PARAS, dosImage } from './fixtures/dos-image';
 
 const snap = (img: MmImage): Promise<MmSnapshot> => buildSnapshot({ read: img.read, descriptorPhys: LAYOUT.descriptor, registers: REGISTERS });
-const ARENA_PARAS = DOS_ARENA.endSeg - DOS_ARENA.firstMcbSeg - 1;
-
-/**
- * pid 0 kernel (current), pid 1 a ring-3 process with a user chain (one page swapped out),
- * pid 2 and pid 3 DOS tasks: each its low chain at 0, the arena identity mapped; pid 2 owns an
- * MCB block, an XMS handle and (in DPMI mode) nothing else.
- */
-function dosImage(): { img: MmImage; user: number; low2: number; low3: number; xmsChain: number } {
-  const img = new MmImage();
-  img.addProcess('worker');
-  img.setMode(1, 1);
-  const user = img.addChain([200, 201], CT_USER);
-  img.mapChain(user, 0x00400000, { pid: 1 });
-  img.swapOutPte(0x00400000 + 5 * 4096, 1, 7, 1);
-  for (const [pid, name, blocks] of [[2, 'dosprog', [320, 321, 322, 323]], [3, 'dostwo', [330, 331, 332, 333]]] as const) {
-    assert.strictEqual(img.addProcess(name), pid);
-    const low = img.addChain([...blocks], CT_USER | CT_FROZEN, 9);
-    img.mapChain(low, 0, { pid });
-    for (let va = DOS_ARENA.firstMcbSeg * 16; va < DOS_ARENA.endSeg * 16; va += 4096) img.mapPage(va, va, { pid });
-    img.setV86Task(pid, { lowChain: low, lowPages: 16, mcbOwner: pid + 1, pspSeg: 0x0100, status: pid === 2 ? 1 : 0, mode: pid === 2 ? 2 : 3 });
-  }
-  img.writeMcbChain([
-    { type: 'M', owner: 3, paragraphs: 0x100, name: 'DOSPROG' },
-    { type: 'M', owner: 8, paragraphs: 0x20, name: 'SC' },
-    { type: 'M', owner: 0, paragraphs: 0x40 },
-    { type: 'M', owner: 3, paragraphs: 0x10 },
-    { type: 'Z', owner: 0, paragraphs: ARENA_PARAS - (0x100 + 0x20 + 0x40 + 0x10 + 4) },
-  ]);
-  const xmsChain = img.addChain([340, 341, 342, 343], 0, 5);
-  img.setXmsHandles([{ handle: 1, chain: xmsChain, ownerPid: 2 }]);
-  img.setSwapCounters({ slotCount: 256, slotsUsed: 3, swapOuts: 12, swapIns: 9 });
-  return { img, user, low2: 320, low3: 330, xmsChain };
-}
 
 describe('DOS tasks, process modes and swapped pages on hand-built images', function () {
   it('decodes modes, DOS tasks, the MCB chain, swapped-out pages and the swap counters, with no finding', async function () {
