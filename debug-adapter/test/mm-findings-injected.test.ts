@@ -22,6 +22,7 @@ const CASES: ReadonlyArray<readonly [string, readonly FindingKind[]]> = [
   ['orphan-block', ['orphan-block']],
   ['corrupt-entry', ['corrupt-entry']],
   ['process-list-broken', ['process-list-broken']],
+  ['mcb-chain-broken', ['mcb-chain-broken']],
 ];
 
 describe('mm findings on deliberately broken guests', function () {

@@ -47,6 +47,26 @@ describe('mm snapshot of the running demo guest', function () {
     assert.strictEqual(current[0].updMatchesKpd, true);
   });
 
+  it('decodes every process\'s mode, each DOS task, the DOS arena\'s MCB chain and swap in use', function () {
+    assert.deepStrictEqual(snap.processes.filter((p) => p.mode === 'unknown').map((p) => p.name), []);
+    assert.strictEqual(snap.processes.find((p) => p.pid === 0)?.mode, 'kernel');
+    const dos = snap.dos;
+    assert.ok(dos, 'the arena was read');
+    assert.strictEqual(dos.broken, undefined);
+    assert.strictEqual(dos.blocks.reduce((n, b) => n + 1 + b.paragraphs, 0), dos.endSeg - dos.firstMcbSeg, 'the blocks and their MCBs tile the arena');
+    assert.strictEqual(dos.blocks[dos.blocks.length - 1].type, 'Z');
+    const live = new Set(snap.chains.map((c) => c.id));
+    for (const p of snap.processes.filter((x) => x.mode === 'v86' || x.mode === 'dpmi')) {
+      assert.ok(p.v86, `DOS task ${p.pid} has its v86 record`);
+      assert.ok(p.state === 'zombie' || live.has(p.v86.lowChain), `DOS task ${p.pid}'s low chain ${p.v86.lowChain} is live`);
+      assert.strictEqual(p.v86.mcbOwner, p.pid + 1);
+    }
+    const swap = snap.swapUse;
+    assert.ok(swap);
+    assert.ok(swap.slotsUsed <= swap.slotCount);
+    for (const p of snap.processes) for (const s of p.swappedPages) assert.ok(s.slot < swap.slotCount, `pid ${p.pid} ${s.virtual.toString(16)}: slot ${s.slot} of ${swap.slotCount}`);
+  });
+
   it('agrees page by page with QEMU info tlb for the current address space', function () {
     const tlb = parseInfoTlb(tlbText);
     assert.ok(tlb.length > 100, `info tlb printed ${tlb.length} pages`);

@@ -3,6 +3,7 @@
  * tested: `inject=KIND` on the command line (demo mode). Never used by normal runs. */
 #include "inject.h"
 #include "console.h"
+#include "dos.h"
 #include "mm.h"
 #include "mm_event.h"
 #include "paging.h"
@@ -192,6 +193,18 @@ static int process_list_loop(void)
     return 0;
 }
 
+/* Allocates a DOS block and overwrites the type byte of the MCB after it: the chain now
+ * holds a block that is neither 'M' nor 'Z' (a program that wrote past its block's end). */
+static int mcb_chain_broken(void)
+{
+    uint16_t seg, largest;
+    if (dos_alloc(0x100, DOS_OWNER_SYSTEM, &seg, &largest) != DOS_OK)
+        return -1;
+    struct mcb *next = (struct mcb *)P2V((uint32_t)(seg + 0x100u) << 4);
+    next->type = 'X';
+    return 0;
+}
+
 static const struct {
     const char *name;
     int (*fn)(void);
@@ -211,6 +224,7 @@ static const struct {
     {"orphan-block", orphan_block},
     {"corrupt-entry", corrupt_entry},
     {"process-list-broken", process_list_loop},
+    {"mcb-chain-broken", mcb_chain_broken},
 };
 
 int fault_inject(const char *kind)
