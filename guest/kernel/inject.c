@@ -10,6 +10,7 @@
 #include "proc.h"
 #include "regs.h"
 #include "string.h"
+#include "v86.h"
 #include "x86.h"
 #include "xms.h"
 
@@ -205,6 +206,26 @@ static int mcb_chain_broken(void)
     return 0;
 }
 
+/* Maps a page of another chain into a DOS task's private first 64 KiB (its low chain's range):
+ * the page after the ones its low chain maps, else its last page. Needs a running DOS task. */
+static int v86_foreign_memory(void)
+{
+    struct pcb *task = 0;
+    for (struct pcb *p = proc_list; p; p = p->next)
+        if ((p->mode == PROC_MODE_V86 || p->mode == PROC_MODE_DPMI) && p->v86 && p->state != PROC_ZOMBIE && (p->upd[0] & PTE_P)) {
+            task = p;
+            break;
+        }
+    chain_id_t other = chain_of(1, CHAIN_FROZEN);
+    if (!task || !other)
+        return -1;
+    uint32_t page = task->v86->low_pages < 16 ? task->v86->low_pages : 15;
+    uint32_t *pt = window_map(WIN_PT, task->upd[0] & PTE_ADDR);
+    pt[page] = (other << MM_BLOCK_SHIFT) | PTE_P | PTE_W | PTE_U;
+    flush_tlb();
+    return 0;
+}
+
 static const struct {
     const char *name;
     int (*fn)(void);
@@ -225,6 +246,7 @@ static const struct {
     {"corrupt-entry", corrupt_entry},
     {"process-list-broken", process_list_loop},
     {"mcb-chain-broken", mcb_chain_broken},
+    {"v86-foreign-memory", v86_foreign_memory},
 };
 
 int fault_inject(const char *kind)
