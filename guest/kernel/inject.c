@@ -3,14 +3,12 @@
  * tested: `inject=KIND` on the command line (demo mode). Never used by normal runs. */
 #include "inject.h"
 #include "console.h"
-#include "dos.h"
 #include "mm.h"
 #include "mm_event.h"
 #include "paging.h"
 #include "proc.h"
 #include "regs.h"
 #include "string.h"
-#include "v86.h"
 #include "x86.h"
 #include "xms.h"
 
@@ -193,6 +191,11 @@ static int process_list_loop(void)
     last->next = proc_list->next;        /* the list no longer ends */
     return 0;
 }
+
+/* The DOS-side injections (kept below the others so that their source lines stay put: the
+ * recorded documents of extension/test/fixtures name sites in this file by line). */
+#include "dos.h"
+#include "v86.h"
 
 /* Allocates a DOS block and overwrites the type byte of the MCB after it: the chain now
  * holds a block that is neither 'M' nor 'Z' (a program that wrote past its block's end). */
