@@ -79,6 +79,42 @@ describe('DOS tasks, process modes and swapped pages on hand-built images', func
     assert.match(a.broken?.reason ?? '', /another block follows/);
   });
 
+  it('survives seeded random and mutated arenas: every walk ends, sound or broken', function () {
+    const paras = DOS_ARENA.endSeg - DOS_ARENA.firstMcbSeg;
+    let seed = 14;
+    const rnd = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return seed % n;
+    };
+    let broken = 0;
+    for (let i = 0; i < 200; i++) {
+      const mem = Buffer.alloc(paras * 16);
+      // A sound chain of random blocks, then a few random bytes changed.
+      let m = 0;
+      const headers: number[] = [];
+      while (m < paras) {
+        headers.push(m * 16);
+        const size = Math.min(rnd(3) === 0 ? rnd(8) : rnd(0x2000), paras - m - 1);
+        const last = m + 1 + size >= paras || rnd(50) === 0;
+        const sz = last ? paras - m - 1 : size;
+        mem[m * 16] = last ? 0x5a : 0x4d;
+        mem.writeUInt16LE(rnd(4), m * 16 + 1);
+        mem.writeUInt16LE(sz, m * 16 + 3);
+        m += 1 + sz;
+      }
+      // Every other arena: a byte of an MCB's type, owner or size changed, and a random byte anywhere.
+      if (i % 2) {
+        mem[headers[rnd(headers.length)] + rnd(5)] = rnd(256);
+        mem[rnd(mem.length)] = rnd(256);
+      }
+      const a = decodeMcbChain(mem, DOS_ARENA.firstMcbSeg, DOS_ARENA.endSeg);
+      if (a.broken) broken++;
+      else assert.strictEqual(a.blocks.reduce((n, b) => n + 1 + b.paragraphs, 0), paras, 'a sound walk tiles the arena');
+      assert.ok(a.blocks.length <= paras);
+    }
+    assert.ok(broken > 0 && broken < 200, `${broken} of 200 walks found damage`);
+  });
+
   const foreign: ReadonlyArray<[string, (x: ReturnType<typeof dosImage>) => void, RegExp]> = [
     ['its private range mapping another chain', ({ img, user }) => img.mapPage(0x3000, user * 16384 + 4096, { pid: 2 }), /DOS task 2 \(dosprog\) maps 0x3000 .* chain 200, not its own low chain 320/],
     ['another DOS task\'s low chain', ({ img, low3 }) => img.mapPage(0x9c000, low3 * 16384, { pid: 2 }), /maps 0x9c000 .* the low chain 330 of DOS task 3/],
