@@ -35,7 +35,7 @@ describe('DOS tasks, process modes and swapped pages on hand-built images', func
     assert.strictEqual(dos.freeParagraphs + dos.usedParagraphs + dos.blocks.length, DOS_ARENA.endSeg - DOS_ARENA.firstMcbSeg);
     assert.deepStrictEqual(s.processes[1].swappedPages, [{ virtual: 0x405000, slot: 7, page: 1, entry: (7 << 12) | (1 << 2) | 2 }]);
     assert.deepStrictEqual(s.processes[2].swappedPages, []);
-    assert.deepStrictEqual(s.swapUse, { slotCount: 256, slotsUsed: 3, swapOuts: 12, swapIns: 9 });
+    assert.deepStrictEqual(s.swap, { slotCount: 256, used: 3, outs: 12, ins: 9 });
   });
 
   it('writes the new fields into the JSON document, and no null-page warning for a DOS task\'s vector table', async function () {
@@ -46,7 +46,7 @@ describe('DOS tasks, process modes and swapped pages on hand-built images', func
     assert.strictEqual(j.processes[2].v86.mcbOwner, 3);
     assert.strictEqual(j.processes[1].swappedPages[0].slot, 7);
     assert.strictEqual(j.dos.blocks.length, 5);
-    assert.strictEqual(j.swapUse.slotsUsed, 3);
+    assert.strictEqual(j.swap.used, 3);
     // A ring-3 process that maps page 0 still gets the warning.
     img.mapPage(0, 200 * 16384, { pid: 1 });
     const k = snapshotToJson(await snap(img));

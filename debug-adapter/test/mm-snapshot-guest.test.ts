@@ -61,9 +61,9 @@ describe('mm snapshot of the running demo guest', function () {
       assert.ok(p.state === 'zombie' || live.has(p.v86.lowChain), `DOS task ${p.pid}'s low chain ${p.v86.lowChain} is live`);
       assert.strictEqual(p.v86.mcbOwner, p.pid + 1);
     }
-    const swap = snap.swapUse;
+    const swap = snap.swap;
     assert.ok(swap);
-    assert.ok(swap.slotsUsed <= swap.slotCount);
+    assert.ok(swap.used <= swap.slotCount);
     for (const p of snap.processes) for (const s of p.swappedPages) assert.ok(s.slot < swap.slotCount, `pid ${p.pid} ${s.virtual.toString(16)}: slot ${s.slot} of ${swap.slotCount}`);
   });
 

@@ -100,7 +100,7 @@ describe('view models: process modes, swapped-out pages and DOS tasks', function
     const doc = await dosDocument();
     assert.match(statusText(doc), / · swap 3\/256$/);
     assert.strictEqual(swapStatusLine(doc), 'Swap in use: 3 of 256 slots (1%); 12 blocks swapped out and 9 in since boot.');
-    const off = await dosDocument(({ img }) => img.setSwapCounters({ slotCount: 0, slotsUsed: 0, swapOuts: 0, swapIns: 0 }));
+    const off = await dosDocument(({ img }) => img.setSwapCounters({ slotCount: 0, used: 0, outs: 0, ins: 0 }));
     assert.doesNotMatch(statusText(off), /swap/);
     assert.strictEqual(swapStatusLine(off), 'Swapping is off (no swap disk).');
   });

@@ -111,7 +111,7 @@ class Dashboard {
       const b = s.blocks;
       $('summary').textContent =
         `${live} · ${b.used} used, ${b.free} free, ${b.reserved} reserved · largest free run ${b.largestFreeRun} · fragmentation ${b.fragmentationPercent}% · ${s.chains.length} chains · ${s.counters.allocations} allocations${
-          s.swapUse && s.swapUse.slotCount > 0 ? ` · swap ${s.swapUse.slotsUsed}/${s.swapUse.slotCount} slots (${s.swapUse.swapOuts} out, ${s.swapUse.swapIns} in)` : ''}`;
+          s.swap && s.swap.slotCount > 0 ? ` · swap ${s.swap.used}/${s.swap.slotCount} slots (${s.swap.outs} out, ${s.swap.ins} in)` : ''}`;
       $('map-caption').textContent = `${b.total} blocks; outlined: changed since the previous snapshot (${u.changedBlocks.size})`;
       this.renderChains(s, u.changedChains);
     } else {

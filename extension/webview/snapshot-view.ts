@@ -32,7 +32,7 @@ export interface GuestView {
   };
   readonly counters: { readonly allocations: number; readonly defragRuns: number; readonly contextSwitches: number; readonly ticks: number };
   /** Swap in use (descriptor version 2). */
-  readonly swapUse?: { readonly slotCount: number; readonly slotsUsed: number; readonly swapOuts: number; readonly swapIns: number };
+  readonly swap?: { readonly slotCount: number; readonly used: number; readonly outs: number; readonly ins: number };
 }
 
 /** What our guest's descriptor adds to a process that the dashboard draws: its mode, swapped-out pages, DOS task. */

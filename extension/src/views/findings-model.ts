@@ -60,7 +60,7 @@ export function statusText(doc: ViewSnapshot): string {
   const warn = doc.findings.length ? ` · $(warning) ${doc.findings.length}` : '';
   if (isGuestDocument(doc)) {
     const b = doc.blocks;
-    const swap = doc.swapUse && doc.swapUse.slotCount > 0 ? ` · swap ${doc.swapUse.slotsUsed}/${doc.swapUse.slotCount}` : '';
+    const swap = doc.swap && doc.swap.slotCount > 0 ? ` · swap ${doc.swap.used}/${doc.swap.slotCount}` : '';
     return `$(database) ${b.free} free / ${b.used} used blocks · frag ${b.fragmentationPercent}%${swap}${warn}`;
   }
   const a = doc.frames.allocationCounts;
@@ -71,8 +71,8 @@ export function statusText(doc: ViewSnapshot): string {
 
 /** The status bar tooltip's swap line (our guest with a swap device), or undefined. */
 export function swapStatusLine(doc: ViewSnapshot): string | undefined {
-  const u = doc.swapUse;
+  const u = doc.swap;
   if (!u) return undefined;
   if (u.slotCount === 0) return 'Swapping is off (no swap disk).';
-  return `Swap in use: ${u.slotsUsed} of ${u.slotCount} slots (${Math.round((u.slotsUsed * 100) / u.slotCount)}%); ${u.swapOuts} blocks swapped out and ${u.swapIns} in since boot.`;
+  return `Swap in use: ${u.used} of ${u.slotCount} slots (${Math.round((u.used * 100) / u.slotCount)}%); ${u.outs} blocks swapped out and ${u.ins} in since boot.`;
 }

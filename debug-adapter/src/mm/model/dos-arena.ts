@@ -128,7 +128,7 @@ export function v86TaskInfo(pid: number, task: V86TaskRecord, lowChainBytes: num
 }
 
 /** A page whose PTE says it is swapped out: not present, the swap mark, a slot and the page in the slot's block. */
-export interface SwappedPage {
+export interface SwappedPte {
   readonly virtual: number;
   readonly slot: number;
   /** Which of the block's four pages (0..3). */
@@ -152,8 +152,8 @@ export function decodeSwappedPte(pte: number, d: Pick<MmDebugInfo, 'pteSwapPageS
  * in address order, at most `limit`. `tableAt` gives a page table already read, or undefined.
  */
 export function swappedPagesOf(upd: readonly number[], tableAt: (phys: number) => ArrayLike<number> | undefined,
-  d: Pick<MmDebugInfo, 'pteSwapMark' | 'pteSwapPageShift' | 'pteSwapSlotShift'>, pse: boolean, limit = 65536): SwappedPage[] {
-  const out: SwappedPage[] = [];
+  d: Pick<MmDebugInfo, 'pteSwapMark' | 'pteSwapPageShift' | 'pteSwapSlotShift'>, pse: boolean, limit = 65536): SwappedPte[] {
+  const out: SwappedPte[] = [];
   for (let i = 0; i < upd.length && out.length < limit; i++) {
     const pde = upd[i] >>> 0;
     if (!(pde & 1) || (pse && pde & 0x80)) continue;

@@ -86,11 +86,11 @@ export function decodeV86Task(buf: Buffer, address: number, d: MmDebugInfo): V86
 }
 
 /** The swap counters (swap.h): slots on the device and in use, blocks written out and read back. */
-export interface SwapUse {
+export interface SwapCounters {
   readonly slotCount: number;
-  readonly slotsUsed: number;
-  readonly swapOuts: number;
-  readonly swapIns: number;
+  readonly used: number;
+  readonly outs: number;
+  readonly ins: number;
 }
 
 /** struct vector { void *data; uint32_t length, capacity, elem_size; } */

@@ -4,8 +4,8 @@
 import { ChainHandle, ChainMapping, MmSnapshot } from './snapshot';
 import { BlockRun, ChainFlags } from './chain-table';
 import { Finding, FindingKind, SourceSite } from './findings';
-import { DpmiBlockRecord, OwnerRecord, ProcessMode, ProcessState, SwapUse, XmsHandleRecord } from './guest-structures';
-import type { DosArenaRecord, SwappedPage, V86TaskInfo } from './dos-arena';
+import { DpmiBlockRecord, OwnerRecord, ProcessMode, ProcessState, SwapCounters, XmsHandleRecord } from './guest-structures';
+import type { DosArenaRecord, SwappedPte, V86TaskInfo } from './dos-arena';
 import { MappingRun } from './address-space';
 import type { AllocatorJson, FrameAllocState, FrameRun, PhysicalRegionJson, ProcessDocJson, SnapshotDocument, TracingJson } from './snapshot-document';
 import { SpaceModel, SpaceRun } from './space-model';
@@ -57,7 +57,7 @@ export interface ProcessJson extends ProcessDocJson {
   /** DOS tasks: their struct v86_task and conventional memory (null: the record could not be read). */
   readonly v86?: V86TaskInfo | null;
   /** Pages its UPD holds swapped out (not-present PTEs with the swap mark). */
-  readonly swappedPages?: readonly SwappedPage[];
+  readonly swappedPages?: readonly SwappedPte[];
 }
 
 export interface ChainJson {
@@ -99,7 +99,7 @@ export interface SnapshotJson extends SnapshotDocument {
   /** The DOS arena's MCB chain. */
   readonly dos?: DosArenaRecord;
   /** Swap in use: slots used of the swap device's slots, blocks swapped out and in since boot. */
-  readonly swapUse?: SwapUse;
+  readonly swap?: SwapCounters;
   /** The descriptor's findings (mm/findings.ts), then the level-0 ones. */
   readonly findings: readonly Finding[];
 }
@@ -242,7 +242,7 @@ export function snapshotToJson(s: MmSnapshot, ctx: GuestDocumentContext = {}): S
     dpmi: s.dpmi,
     counters: s.counters,
     ...(s.dos ? { dos: s.dos } : {}),
-    ...(s.swapUse ? { swapUse: s.swapUse } : {}),
+    ...(s.swap ? { swap: s.swap } : {}),
     findings: [...s.findings, ...doc.findings.filter((f) => !dosTaskNullPage(f, dosSpaces)).map(asGuestFinding)],
   };
 }

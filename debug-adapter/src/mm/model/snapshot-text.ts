@@ -30,9 +30,9 @@ export function formatSnapshot(s: MmSnapshot, options: { maxChains?: number } = 
     const d = s.dos;
     out.push(`DOS arena: ${d.blocks.length} MCB blocks, ${kib(d.usedParagraphs * 16)} used, ${kib(d.freeParagraphs * 16)} free${d.broken ? `; BROKEN at segment ${hex(d.broken.segment, 4)}` : ''}`);
   }
-  if (s.swapUse) {
-    const w = s.swapUse;
-    out.push(w.slotCount ? `swap: ${w.slotsUsed} of ${w.slotCount} slots in use, ${w.swapOuts} blocks out, ${w.swapIns} in` : 'swap: off (no swap disk)');
+  if (s.swap) {
+    const w = s.swap;
+    out.push(w.slotCount ? `swap: ${w.used} of ${w.slotCount} slots in use, ${w.outs} blocks out, ${w.ins} in` : 'swap: off (no swap disk)');
   }
   const max = options.maxChains ?? 40;
   out.push('', `chains: ${s.chains.length}`);

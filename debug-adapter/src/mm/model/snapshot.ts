@@ -8,10 +8,10 @@ import { MappingRun } from './address-space';
 import { BLOCK_SIZE, BLOCK_STATES, BlockCounts, BlockRun, BlockState, ChainFlags, PAGES_PER_BLOCK, S_FREE, decodeChainTable } from './chain-table';
 import { Finding, SourceSite } from './findings';
 import {
-  DpmiBlockRecord, OwnerRecord, PcbRecord, ProcessMode, ProcessState, SwapUse, V86TaskRecord, XmsHandleRecord,
+  DpmiBlockRecord, OwnerRecord, PcbRecord, ProcessMode, ProcessState, SwapCounters, V86TaskRecord, XmsHandleRecord,
   decodeDpmiBlocks, decodeOwner, decodePcb, decodeV86Task, decodeVector, decodeXmsHandles,
 } from './guest-structures';
-import { DosArenaRecord, SwappedPage, V86TaskInfo, decodeMcbChain, mcbChainFindings, swappedPagesOf, v86TaskInfo } from './dos-arena';
+import { DosArenaRecord, SwappedPte, V86TaskInfo, decodeMcbChain, mcbChainFindings, swappedPagesOf, v86TaskInfo } from './dos-arena';
 import { v86ForeignMemory } from './v86-checks';
 import { ENTRIES_PER_TABLE, PAGE_SIZE, entryFrame } from './paging-entry';
 import { TableCache, WalkFinding, walkAddress, walkMappings32 } from '../../../../qemu-bridge/src/paging/page-table-walk';
@@ -82,7 +82,7 @@ export interface ProcessInfo {
   /** DOS tasks: their struct v86_task and conventional memory (null when the record cannot be read). */
   readonly v86?: V86TaskInfo | null;
   /** Pages of its UPD whose PTEs say they are swapped out. */
-  readonly swappedPages: readonly SwappedPage[];
+  readonly swappedPages: readonly SwappedPte[];
 }
 
 export interface MmSnapshot {
@@ -107,7 +107,7 @@ export interface MmSnapshot {
   /** The DOS arena's MCB chain (absent when the descriptor names no arena or it cannot be read). */
   readonly dos?: DosArenaRecord;
   /** The swap counters (absent when the descriptor has none). */
-  readonly swapUse?: SwapUse;
+  readonly swap?: SwapCounters;
   readonly findings: readonly Finding[];
 }
 
@@ -463,7 +463,7 @@ export async function buildSnapshot(src: SnapshotSource): Promise<MmSnapshot> {
     },
     ...(dos ? { dos } : {}),
     ...(d.swapSlotCountAddr ? {
-      swapUse: { slotCount: await counter(d.swapSlotCountAddr), slotsUsed: await counter(d.swapUsedAddr), swapOuts: await counter(d.swapOutsAddr), swapIns: await counter(d.swapInsAddr) },
+      swap: { slotCount: await counter(d.swapSlotCountAddr), used: await counter(d.swapUsedAddr), outs: await counter(d.swapOutsAddr), ins: await counter(d.swapInsAddr) },
     } : {}),
     findings,
   };
