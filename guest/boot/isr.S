@@ -1,4 +1,5 @@
-/* isr.S: interrupt entry stubs. Every vector pushes (error code or 0) and its number, then
+/* isr.S: interrupt entry stubs (exceptions, IRQs, and the software vectors 0x30-0x33, 0x80,
+ * 0x81 that int_set_handler can install). Every vector pushes (error code or 0) and its number, then
  * common_stub saves the registers as struct int_frame and calls interrupt_dispatch(frame),
  * which returns the stack pointer to resume: the same one, or another process's when the
  * scheduler switches. The frame is also what a new process's stack is built to look like. */
@@ -65,6 +66,11 @@ ISR_NOERR 44
 ISR_NOERR 45
 ISR_NOERR 46
 ISR_NOERR 47
+ISR_NOERR 48
+ISR_NOERR 49
+ISR_NOERR 50
+ISR_NOERR 51
+ISR_NOERR 128
 ISR_NOERR 129
 
 common_stub:
@@ -76,6 +82,8 @@ common_stub:
     movl $0x10, %eax
     movl %eax, %ds
     movl %eax, %es
+    movl %eax, %fs
+    movl %eax, %gs
     pushl %esp
     call interrupt_dispatch
     movl %eax, %esp
@@ -95,6 +103,9 @@ isr_table:
     .irp n,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47
     .long isr\n
     .endr
-    .long isr129
+    /* extra vectors: (vector, stub) pairs, ended by 0 */
+    .global isr_extra
+isr_extra:
+    .long 48, isr48, 49, isr49, 50, isr50, 51, isr51, 128, isr128, 129, isr129, 0, 0
 
     .section .note.GNU-stack, "", @progbits

@@ -176,6 +176,7 @@ void demo_run(void)
         if (!proc_create(workers[i].name, worker_main, &workers[i]))
             panic("demo: cannot create process %s", workers[i].name);
     sched_enable(1);
+    dos_demo_start();   /* DOS tasks in V86 mode (demo/dos_demo.c), after the other processes */
     for (uint32_t beat = 1;; beat++) {
         proc_sleep(1000);
         const char *why = 0;

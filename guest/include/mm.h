@@ -101,6 +101,7 @@ void mm_phys_write(uint32_t phys, const void *src, uint32_t len);
 #define MAP_KPD       0x1u  /* map into the kernel page directory (kernel half only) */
 #define MAP_UPD       0x2u  /* map into the UPD at if_upd_address (user space < 256 MiB) */
 #define MAP_READONLY  0x4u  /* pages not writable */
+#define MAP_PAGE_ZERO 0x8u  /* with MAP_UPD: linear page 0 may be mapped (a DOS task's IVT) */
 
 #define USER_SPACE_END   0x10000000u   /* 256 MiB: 64 page-directory entries */
 #define UPD_ENTRIES      64u
@@ -141,6 +142,12 @@ struct mm_mapping {
 extern struct mm_mapping mm_mappings[MM_MAX_MAPPINGS];
 extern uint32_t mm_mapping_count;
 
+/* Maps `pages` pages of reserved (non-chain) physical memory from `phys` at `va` in the UPD
+ * `upd`, user-accessible and writable, outside the registry (DOS tasks' identity-mapped
+ * arena, v86.h); mm_release_upd removes them with the page tables. Returns MM_OK, or
+ * MM_ERR_INVALID (no UPD, unaligned), MM_ERR_RANGE (past 256 MiB, or a page that is not
+ * reserved memory), MM_ERR_BUSY (a target page is mapped), MM_ERR_NOMEM. */
+int mm_map_reserved(uint32_t va, uint32_t phys, uint32_t pages, uint32_t *upd);
 /* Removes every mapping in the given UPD (process teardown) and frees its page tables. */
 void mm_release_upd(uint32_t *upd);
 

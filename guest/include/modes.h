@@ -8,4 +8,7 @@ void demo_run(void) __attribute__((noreturn));
 void bench_run(void) __attribute__((noreturn));
 /* Fills memory with chains and page tables for the snapshot benchmark; never returns. */
 void fill_run(void) __attribute__((noreturn));
+/* Starts the demo's DOS tasks (demo/dos_demo.c): a kernel thread runs DOS programs in V86
+ * tasks one after another. Declared here so that demo.c keeps its line numbers. */
+void dos_demo_start(void);
 #endif

@@ -63,6 +63,9 @@ int proc_reap(uint32_t pid);
 /* Copies the current process's UPD into KPD[0..63] and flushes the TLB. */
 void proc_load_upd(struct pcb *p);
 
+/* Points the TSS's esp0 at the top of p's kernel stack (the boot stack for pid 0). */
+void proc_set_kernel_stack(struct pcb *p);
+
 /* Called by the interrupt stub with the saved stack pointer; returns the one to resume. */
 uint32_t sched_switch(uint32_t esp);
 #endif

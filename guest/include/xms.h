@@ -65,4 +65,8 @@ void xms_init(void);
  * which is the linear address in the identity view a DOS extender gives real mode.
  * The return address of this call is recorded as the caller in the chains' owner records. */
 void xms_dispatch(struct rm_regs *r);
+/* Frees every block of process `pid`, locked or not (process teardown). A DOS task calling
+ * xms_dispatch (v86.h) owns its blocks by its pid, and its moves' handle-0 side and move
+ * structure are addressed in its own first megabyte. */
+void xms_release_process(uint32_t pid);
 #endif

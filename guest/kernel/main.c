@@ -14,6 +14,7 @@
 #include "string.h"
 #include "test.h"
 #include "timer.h"
+#include "v86.h"
 #include "x86.h"
 #include "xms.h"
 
@@ -57,6 +58,7 @@ void kmain(uint32_t magic, uint32_t mbi_phys)
     console_init();
     gdt_init();
     idt_init();
+    v86_init();   /* the INT 31h gate of DPMI clients (V86 tasks: kernel/v86.c) */
     if (magic != MULTIBOOT_BOOTLOADER_MAGIC)
         panic("not started by a Multiboot loader (magic 0x%x)", magic);
     uint32_t nranges = read_multiboot(mbi_phys);

@@ -9,6 +9,7 @@
 #include "string.h"
 #include "timer.h"
 #include "x86.h"
+#include "v86.h"   /* v86_switch_in */
 
 struct pcb *proc_list;
 struct pcb *current;
@@ -24,6 +25,13 @@ void proc_load_upd(struct pcb *p)
     write_cr3(V2P(kpd));
 }
 
+extern uint8_t boot_stack_top[];
+
+void proc_set_kernel_stack(struct pcb *p)
+{
+    tss_set_kernel_stack(p->kstack ? (uint32_t)(p->kstack + PROC_STACK_SIZE) : (uint32_t)boot_stack_top);
+}
+
 void proc_init(void)
 {
     memset(&pcb0, 0, sizeof pcb0);
@@ -35,6 +43,7 @@ void proc_init(void)
     struct pcb *p = &pcb0;
     vec_push(&proc_table, &p);
     proc_load_upd(&pcb0);
+    proc_set_kernel_stack(&pcb0);
 }
 
 /* First code a new process runs: enables interrupts and calls its entry. */
@@ -121,6 +130,8 @@ uint32_t sched_switch(uint32_t esp)
     proc_context_switches++;
     current = next;
     proc_load_upd(next);
+    proc_set_kernel_stack(next);
+    v86_switch_in(next);   /* a DPMI client's LDT */
     return next->esp;
 }
 
@@ -148,6 +159,7 @@ void proc_exit(void)
 {
     if (current == &pcb0)
         panic("process 0 cannot exit");
+    v86_release(current);                 /* a DOS task's XMS handles and low chain */
     dpmi_release_process(current->pid);   /* its DPMI and DOS blocks */
     mm_release_upd(current->upd);
     cli();
@@ -179,6 +191,7 @@ int proc_reap(uint32_t pid)
             break;
         }
     irq_restore(f);
+    kfree(p->v86);
     kfree(p->kstack);
     kfree(p);
     return 0;

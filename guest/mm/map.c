@@ -119,7 +119,8 @@ static void remove_entry(uint32_t i)
 int mm_map_pages(uint32_t flags, chain_id_t id, uint32_t va, uint32_t page_offset, uint32_t pages, uint32_t *upd)
 {
     uint32_t mode = flags & (MAP_KPD | MAP_UPD);
-    if ((flags & ~(MAP_KPD | MAP_UPD | MAP_READONLY)) || (mode != MAP_KPD && mode != MAP_UPD))
+    if ((flags & ~(MAP_KPD | MAP_UPD | MAP_READONLY | MAP_PAGE_ZERO)) || (mode != MAP_KPD && mode != MAP_UPD) ||
+        ((flags & MAP_PAGE_ZERO) && mode != MAP_UPD))
         return MM_ERR_INVALID;
     if (mode == MAP_UPD && !upd)
         return MM_ERR_INVALID;
@@ -141,7 +142,7 @@ int mm_map_pages(uint32_t flags, chain_id_t id, uint32_t va, uint32_t page_offse
     if (!pages)
         pages = total - page_offset;
     uint64_t end = (uint64_t)va + (uint64_t)pages * MM_PAGE_SIZE;
-    if (upd ? (va < MM_PAGE_SIZE || end > USER_SPACE_END) : (va < KERNEL_VBASE || end > WINDOW_BASE)) {
+    if (upd ? ((va < MM_PAGE_SIZE && !(flags & MAP_PAGE_ZERO)) || end > USER_SPACE_END) : (va < KERNEL_VBASE || end > WINDOW_BASE)) {
         r = MM_ERR_RANGE;
         goto out;
     }
@@ -348,4 +349,34 @@ void mm_release_upd(uint32_t *upd)
     if (space_is_live(upd))
         flush_tlb();
     irq_restore(f);
+}
+
+int mm_map_reserved(uint32_t va, uint32_t phys, uint32_t pages, uint32_t *upd)
+{
+    if (!upd || !pages || (va | phys) & (MM_PAGE_SIZE - 1))
+        return MM_ERR_INVALID;
+    if (va >= USER_SPACE_END || pages > (USER_SPACE_END - va) / MM_PAGE_SIZE)
+        return MM_ERR_RANGE;
+    for (uint32_t i = 0; i < pages; i++) {
+        uint32_t b = (phys + i * MM_PAGE_SIZE) >> MM_BLOCK_SHIFT;
+        if (b >= mm_block_count || !ct_is_reserved(mm_block_table[b]))
+            return MM_ERR_RANGE;
+    }
+    uint32_t f = irq_save();
+    for (uint32_t i = 0; i < pages; i++) {
+        uint32_t *pte = pte_slot(va + i * MM_PAGE_SIZE, upd, 0, 0);
+        if (pte && (*pte & PTE_P)) {
+            irq_restore(f);
+            return MM_ERR_BUSY;
+        }
+    }
+    int r = create_tables(va, pages, upd);
+    if (r == MM_OK)
+        for (uint32_t i = 0; i < pages; i++) {
+            uint32_t v = va + i * MM_PAGE_SIZE;
+            *pte_slot(v, upd, 0, 0) = (phys + i * MM_PAGE_SIZE) | PTE_P | PTE_W | PTE_U;
+            flush_if_live(v, upd);
+        }
+    irq_restore(f);
+    return r;
 }

@@ -6,7 +6,9 @@
 #include "console.h"
 #include "dos.h"
 #include "proc.h"
+#include "paging.h"
 #include "string.h"
+#include "v86.h"
 #include "x86.h"
 
 struct vector xms_handles;
@@ -126,13 +128,31 @@ struct side {
     chain_id_t chain;
     uint32_t pos;       /* offset in the block, or linear address in conventional memory */
     uint32_t idx, blk;
+    bool task;          /* conventional memory of the running DOS task: pos is linear in its space */
 };
+
+/* True when the caller is a DOS task: its conventional memory and the move structure are
+ * addressed in its own first megabyte (v86.h), not physically. */
+static bool caller_is_task(void)
+{
+    return current && current->v86 && (current->mode == PROC_MODE_V86 || current->mode == PROC_MODE_DPMI);
+}
+
+/* Physical address of linear `lin` in the running task's space, or 0 if the page is not
+ * mapped writable for it. */
+static uint32_t task_phys(uint32_t lin)
+{
+    uint32_t pte = mm_lookup_pte(lin & ~(MM_PAGE_SIZE - 1), current->upd);
+    if ((pte & (PTE_P | PTE_U | PTE_W)) != (PTE_P | PTE_U | PTE_W))
+        return 0;
+    return (pte & PTE_ADDR) | (lin & (MM_PAGE_SIZE - 1));
+}
 
 /* Physical address of byte `pos` of the side. Positions were range checked. */
 static uint32_t side_phys(struct side *s, uint32_t pos)
 {
     if (!s->chain)
-        return pos;
+        return s->task ? task_phys(pos) : pos;
     uint32_t idx = pos >> MM_BLOCK_SHIFT;
     if (idx < s->idx || !s->blk) {
         s->idx = 0;
@@ -154,7 +174,19 @@ static uint8_t move_side(uint16_t handle, uint32_t offset, uint32_t len, uint8_t
     uint64_t start, limit;
     memset(s, 0, sizeof *s);
     s->handle = handle;
-    if (handle == 0) {
+    if (handle == 0 && caller_is_task()) {
+        /* The task's own first megabyte: every page of the range must be mapped for it. */
+        start = (offset >> 16) * 16u + (offset & 0xFFFFu);
+        limit = DOS_ARENA_END_SEG * 16u;
+        if (start > limit)
+            return bad_offset;
+        if (start + len > limit)
+            return XMS_ERR_INVALID_LENGTH;
+        for (uint64_t p = start & ~(uint64_t)(MM_PAGE_SIZE - 1); p < start + len; p += MM_PAGE_SIZE)
+            if (!task_phys((uint32_t)p))
+                return bad_offset;
+        s->task = true;
+    } else if (handle == 0) {
         start = (offset >> 16) * 16u + (offset & 0xFFFFu);
         if (start < DOS_ARENA_START_SEG * 16u || start > DOS_ARENA_END_SEG * 16u)
             return bad_offset;
@@ -183,7 +215,7 @@ static uint32_t min3(uint32_t a, uint32_t b, uint32_t c)
  * sides. Overlapping ranges of the same block copy from the end, like memmove. */
 static void copy_sides(struct side *src, struct side *dst, uint32_t len)
 {
-    bool backward = src->handle == dst->handle && src->pos < dst->pos && dst->pos < src->pos + len;
+    bool backward = src->handle == dst->handle && src->task == dst->task && src->pos < dst->pos && dst->pos < src->pos + len;
     for (uint32_t done = 0; done < len;) {
         uint32_t left = len - done, s, d, n;
         if (!backward) {
@@ -212,7 +244,12 @@ static uint8_t xms_move(uint16_t ds, uint16_t si)
     if (at + sizeof(struct xms_move) > 0x100000u)
         return XMS_ERR_INVALID_SRC_OFFSET;
     struct xms_move m;
-    memcpy(&m, P2V(at), sizeof m);
+    if (caller_is_task()) {
+        if (v86_read(at, &m, sizeof m))
+            return XMS_ERR_INVALID_SRC_OFFSET;
+    } else {
+        memcpy(&m, P2V(at), sizeof m);
+    }
     if (m.src_handle && !find_handle(m.src_handle))
         return XMS_ERR_INVALID_SRC_HANDLE;
     if (m.dst_handle && !find_handle(m.dst_handle))
@@ -432,5 +469,19 @@ void xms_dispatch(struct rm_regs *r)
         REG_SETLO8(r->ebx, e);
     }
     mm_event(MM_EV_XMS, 0, 0, 0, ax, e, caller);
+    irq_restore(f);
+}
+
+void xms_release_process(uint32_t pid)
+{
+    uint32_t f = irq_save();
+    for (uint32_t i = xms_handles.length; i-- > 0;) {
+        struct xms_handle *h = vec_at(&xms_handles, i);
+        if (h->owner_pid != pid)
+            continue;
+        if (h->chain && MmFreeChain(h->chain) != MM_OK)
+            panic("xms: handle %u names dead chain %u", h->handle, h->chain);
+        vec_swap_remove(&xms_handles, i);
+    }
     irq_restore(f);
 }

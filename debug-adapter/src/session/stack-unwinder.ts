@@ -118,7 +118,11 @@ export async function unwindStack(
         if (result) {
           frame.interrupt = result.interrupt;
           frame.unwoundBy = 'interrupt-frame';
-          caller = result.caller;
+          // Interrupted user code the ELF does not contain (a separately linked user program, a
+          // V86 task): no symbol describes its frames, so the stack ends at the interrupt, as gdb's does.
+          const userPc = result.caller.get(set.pc);
+          const foreign = result.fromUser && (result.v86 || userPc === undefined || !symbols.elf.segmentForVirtual(userPc));
+          caller = foreign ? undefined : result.caller;
         }
       } else {
         const row = symbols.unwindRowAt(lookup);
@@ -192,11 +196,14 @@ function callerRegisters(regs: ReadonlyMap<string, number>, set: RegisterSet): M
   return caller;
 }
 
+/** EFLAGS.VM: the interrupt came from virtual-8086 mode. */
+const EFLAGS_VM = 0x20000;
+
 async function unwindInterruptFrame(
   regs: ReadonlyMap<string, number>,
   memory: StackMemory,
   layout: InterruptStubLayout,
-): Promise<{ caller: Map<string, number>; interrupt: { vector: number; errorCode: number } } | undefined> {
+): Promise<{ caller: Map<string, number>; interrupt: { vector: number; errorCode: number }; fromUser: boolean; v86: boolean } | undefined> {
   const sp = regs.get('esp');
   if (sp === undefined) return undefined;
   // After the call to the C handler returns, esp points at the handler's argument: the frame's address.
@@ -216,10 +223,11 @@ async function unwindInterruptFrame(
     caller.set(name, word(frame, i));
   }
   const cs = word(frame, words.cs);
-  const fromUser = (cs & 3) !== 0;
+  const v86 = words.eflags !== undefined && (word(frame, words.eflags) & EFLAGS_VM) !== 0;
+  const fromUser = (cs & 3) !== 0 || v86;
   caller.set('esp', fromUser ? word(frame, words.useresp) : (framePointer + layout.kernelWords * 4) >>> 0);
   if (fromUser) caller.set('ss', word(frame, words.ss));
-  return { caller, interrupt: { vector: word(frame, words.vector), errorCode: word(frame, words.error) } };
+  return { caller, interrupt: { vector: word(frame, words.vector), errorCode: word(frame, words.error) }, fromUser, v86 };
 }
 
 async function unwindByFramePointer(
