@@ -23,6 +23,7 @@ const CASES: ReadonlyArray<readonly [string, readonly FindingKind[]]> = [
   ['corrupt-entry', ['corrupt-entry']],
   ['process-list-broken', ['process-list-broken']],
   ['mcb-chain-broken', ['mcb-chain-broken']],
+  ['v86-foreign-memory', ['v86-foreign-memory']],
 ];
 
 describe('mm findings on deliberately broken guests', function () {

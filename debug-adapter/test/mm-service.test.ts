@@ -100,7 +100,7 @@ describe('MmService on the demo guest', function () {
 
   it('stops on a chain allocation whose condition holds, with a sentence and a diff', async () => {
     assert.ok(service.eventHookAddress);
-    const armed = armFilters([{ filterId: 'mm-allocated', condition: 'blocks >= 3 && pid != 0' }]);
+    const armed = armFilters([{ filterId: 'mm-allocated', condition: 'blocks >= 3 && pid != 0 && caller >= 0xc0000000' }]);
     await rsp.insertBreakpoint('software', service.eventHookAddress);
     const before = await service.snapshot(stop);
     let hits = 0;
@@ -119,7 +119,7 @@ describe('MmService on the demo guest', function () {
       const e = await service.readEvent();
       if (matchEvent(armed, e)) {
         assert.strictEqual(e.kind, 'allocated');
-        assert.ok(e.blocks >= 3 && e.pid !== 0);
+        assert.ok(e.blocks >= 3 && e.pid !== 0 && e.caller >= 0xc0000000);   // not a ring-3 process's SYS_ALLOC
         described = describeEvent(e, service.resolveSite(e.caller));
         stop++;
         const snap = await service.snapshot(stop);

@@ -44,12 +44,17 @@ describe('mm snapshot of the running demo guest', function () {
   });
 
   it('lists the demo processes with exactly one current, whose KPD slice matches', function () {
-    // Kernel threads, plus the DOS tasks of guest/demo/dos_demo.c: its 'dosmgr' thread runs
-    // one at a time, so at most one is alive when the guest stops.
-    const dos = snap.processes.filter((p) => DOS_TASKS.includes(p.name));
-    assert.deepStrictEqual(snap.processes.filter((p) => !DOS_TASKS.includes(p.name)).map((p) => p.name).sort(),
-      ['compiler', 'dosmgr', 'editor', 'kernel', 'player', 'shell']);
-    assert.ok(dos.length <= 1, `${dos.length} DOS tasks`);
+    // Kernel threads (the DOS tasks' 'dosmgr' among them), the ring-3 'ualloc' processes of
+    // guest/demo/user_demo.c (three, one fewer while the supervisor is between reaping a killed
+    // one and starting its replacement), and the DOS tasks of guest/demo/dos_demo.c ('dosmgr'
+    // runs one at a time, so at most one is alive when the guest stops): each by its mode.
+    const ofMode = (...modes: string[]): MmSnapshot['processes'] => snap.processes.filter((p) => modes.includes(p.mode));
+    assert.deepStrictEqual(ofMode('kernel').map((p) => p.name).sort(), ['compiler', 'dosmgr', 'editor', 'kernel', 'player', 'shell', 'userdemo']);
+    const ring3 = ofMode('user');
+    assert.ok(ring3.length >= 2 && ring3.length <= 3 && ring3.every((p) => p.name === 'ualloc'), `ring-3 processes: ${ring3.map((p) => p.name)}`);
+    const dos = ofMode('v86', 'dpmi');
+    assert.ok(dos.length <= 1 && dos.every((p) => DOS_TASKS.includes(p.name)), `DOS tasks: ${dos.map((p) => p.name)}`);
+    assert.strictEqual(ofMode('kernel').length + ring3.length + dos.length, snap.processes.length, 'every process has a known mode');
     const current = snap.processes.filter((p) => p.current);
     assert.strictEqual(current.length, 1);
     assert.strictEqual(current[0].updMatchesKpd, true);
@@ -101,13 +106,23 @@ describe('mm snapshot of the running demo guest', function () {
   it('finds every demo chain mapped in its own process at the slot addresses', function () {
     const workers = snap.processes.filter((p) => p.pid !== 0);
     const dosPids = new Set<number | string>(snap.processes.filter((p) => DOS_TASKS.includes(p.name)).map((p) => p.pid));
-    let userChains = 0;
+    let userChains = 0, ring3Chains = 0;
     for (const c of snap.chains.filter((c) => c.flags.user)) {
       if (c.mappedAt.some((m) => dosPids.has(m.space))) {
         // A DOS task's low chain (owner 'process') at linear 0, or a DPMI block of its client
         // at 128 MiB and up: mapped only in that task's space.
         assert.ok(c.mappedAt.every((m) => dosPids.has(m.space)), `chain ${c.id} only in its DOS task`);
         assert.ok(['process', 'dpmi'].includes(c.owner.kind), `chain ${c.id} is a low chain or a DPMI block`);
+        continue;
+      }
+      if (c.owner.kind === 'process') {
+        // A ring-3 process's image, stack or system-call chain: mapped only in its owner's
+        // space (owner handle = pid), below 256 MiB.
+        ring3Chains++;
+        for (const m of c.mappedAt) {
+          assert.strictEqual(m.space, c.owner.handle, `chain ${c.id} is mapped in its owner's space`);
+          assert.ok(m.virtual + m.length <= 0x10000000, `chain ${c.id} below 256 MiB`);
+        }
         continue;
       }
       userChains++;
@@ -119,6 +134,7 @@ describe('mm snapshot of the running demo guest', function () {
       assert.strictEqual(m.firstPage, 0);
     }
     assert.ok(userChains > 0, 'the demo has user chains');
+    assert.ok(ring3Chains >= 4, `the ring-3 processes hold ${ring3Chains} chains (each an image and a stack)`);
     const heap = snap.chains.filter((c) => c.owner.kind === 'heap');
     assert.ok(heap.length > 0 && heap.every((c) => c.mappedAt.some((m) => m.space === 'kernel' && m.virtual >= 0xd0000000)));
   });

@@ -175,6 +175,7 @@ void demo_run(void)
     for (uint32_t i = 0; i < NWORKERS; i++)
         if (!proc_create(workers[i].name, worker_main, &workers[i]))
             panic("demo: cannot create process %s", workers[i].name);
+    user_demo_start();
     sched_enable(1);
     dos_demo_start();   /* DOS tasks in V86 mode (demo/dos_demo.c), after the other processes */
     for (uint32_t beat = 1;; beat++) {

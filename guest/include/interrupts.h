@@ -49,6 +49,8 @@ typedef uint32_t (*int_handler_fn)(struct int_frame *f);
  * Vectors 0-31 keep their exception stubs; only VEC_SYSCALL, VEC_YIELD and the vectors listed
  * in boot/isr.S have stubs. Returns 0, or -1 if the vector has no stub. */
 int int_set_handler(uint8_t vector, int_handler_fn fn, int dpl);
+/* The name of exception `vector` ("page fault", ...), or "exception" for others. */
+const char *exception_name(uint32_t vector);
 /* Installs a C handler for an IRQ line (0-15); unmasks it. */
 void irq_set_handler(int irq, void (*handler)(struct int_frame *));
 #endif

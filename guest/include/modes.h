@@ -4,6 +4,9 @@
 extern char kernel_cmdline[256];
 /* Runs the demo workload forever (processes allocating, mapping, freeing; heartbeats). */
 void demo_run(void) __attribute__((noreturn));
+/* Starts the demo's ring-3 processes (demo/user_demo.c): a kernel thread keeps a few of them
+ * allocating (and faulting now and then) and starts a replacement for each one that ends. */
+void user_demo_start(void);
 /* Runs the guest-side benchmarks, prints "bench NAME VALUE UNIT" lines, exits QEMU. */
 void bench_run(void) __attribute__((noreturn));
 /* Fills memory with chains and page tables for the snapshot benchmark; never returns. */

@@ -210,7 +210,8 @@ static int mcb_chain_broken(void)
 }
 
 /* Maps a page of another chain into a DOS task's private first 64 KiB (its low chain's range):
- * the page after the ones its low chain maps, else its last page. Needs a running DOS task. */
+ * the page after the ones its low chain maps, else its last page. The task is a live one of the
+ * demo's, or (between two of them) a new one that never runs: the world stops after this. */
 static int v86_foreign_memory(void)
 {
     struct pcb *task = 0;
@@ -219,6 +220,9 @@ static int v86_foreign_memory(void)
             task = p;
             break;
         }
+    const struct dos_program *prog = dos_program_find("dosdemo");
+    if (!task && prog)
+        task = v86_task_create("dosdemo", prog->start, prog->size);
     chain_id_t other = chain_of(1, CHAIN_FROZEN);
     if (!task || !other)
         return -1;

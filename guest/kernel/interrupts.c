@@ -139,9 +139,14 @@ static const char *const exception_names[32] = {
     "x87 error", "alignment check", "machine check", "SIMD error",
 };
 
+const char *exception_name(uint32_t vector)
+{
+    return vector < 32 && exception_names[vector] ? exception_names[vector] : "exception";
+}
+
 static void fault(struct int_frame *f)
 {
-    const char *name = exception_names[f->vector] ? exception_names[f->vector] : "exception";
+    const char *name = exception_name(f->vector);
     kprintf("FAULT: %s (vector %u) eip=%p err=0x%x cr2=%p cr3=%p pid=%u\n", name, f->vector,
             (void *)f->eip, f->error, (void *)read_cr2(), (void *)read_cr3(), current ? current->pid : 0);
     qemu_exit(0);

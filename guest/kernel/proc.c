@@ -8,6 +8,7 @@
 #include "paging.h"
 #include "string.h"
 #include "timer.h"
+#include "usermode.h"
 #include "x86.h"
 #include "v86.h"   /* v86_switch_in */
 
@@ -161,6 +162,7 @@ void proc_exit(void)
         panic("process 0 cannot exit");
     v86_release(current);                 /* a DOS task's XMS handles and low chain */
     dpmi_release_process(current->pid);   /* its DPMI and DOS blocks */
+    usermode_release(current);            /* a user process's chains (image, stack, its own) */
     mm_release_upd(current->upd);
     cli();
     current->state = PROC_ZOMBIE;

@@ -47,4 +47,19 @@ describe(`guest demo (${DEMO_SECONDS} s at -m 128)`, function () {
     const notIncreasing = beats.filter((n, i) => i > 0 && n <= beats[i - 1]);
     assert.ok(notIncreasing.length === 0, `heartbeat numbers do not increase: ${beats.join(', ')}`);
   });
+
+  it('kills its faulting ring-3 processes and starts a replacement for each', function () {
+    // guest/demo/user_demo.c: "user: pid N (ualloc) killed: ..." from the kernel, then the
+    // supervisor's "user demo: pid N killed (exit_code 0x1VV), K killed so far; replacement pid M".
+    const killed = run.lines.map((l) => /^user: pid (\d+) \(ualloc\) killed: /.exec(l)).filter((m) => m !== null).map((m) => Number(m[1]));
+    const replaced = new Map<number, number>();
+    for (const l of run.lines) {
+      const m = /^user demo: pid (\d+) killed \(exit_code 0x1[0-9a-f]{2}\), \d+ killed so far; replacement pid (\d+)$/.exec(l);
+      if (m) replaced.set(Number(m[1]), Number(m[2]));
+    }
+    assert.ok(killed.length >= 3, `${killed.length} user processes killed in ${DEMO_SECONDS} s:\n${tail()}`);
+    // The last kill may come right before QEMU is stopped, before the supervisor's next look.
+    const unreplaced = killed.slice(0, -1).filter((pid) => !(replaced.get(pid) ?? 0));
+    assert.deepStrictEqual(unreplaced, [], 'killed user processes without a replacement');
+  });
 });
