@@ -25,6 +25,8 @@ const CASES: ReadonlyArray<readonly [string, readonly FindingKind[]]> = [
   ['swapped-frozen-chain', ['swapped-frozen-chain']],
   ['swap-slot-shared', ['swap-slot-shared']],
   ['swap-slot-free-in-use', ['swap-slot-free-in-use']],
+  ['mcb-chain-broken', ['mcb-chain-broken']],
+  ['v86-foreign-memory', ['v86-foreign-memory']],
 ];
 
 describe('mm findings on deliberately broken guests', function () {

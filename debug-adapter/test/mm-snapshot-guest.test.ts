@@ -44,18 +44,40 @@ describe('mm snapshot of the running demo guest', function () {
   });
 
   it('lists the demo processes with exactly one current, whose KPD slice matches', function () {
-    // Kernel threads, plus the ring-3 'ualloc' processes of guest/demo/user_demo.c (three, one
-    // fewer while the supervisor is between reaping a killed one and starting its replacement)
-    // and the DOS tasks of guest/demo/dos_demo.c (its 'dosmgr' thread runs one at a time).
-    const ring3 = snap.processes.filter((p) => p.name === 'ualloc');
-    const dos = snap.processes.filter((p) => DOS_TASKS.includes(p.name));
-    assert.deepStrictEqual(snap.processes.filter((p) => p.name !== 'ualloc' && !DOS_TASKS.includes(p.name)).map((p) => p.name).sort(),
-      ['compiler', 'dosmgr', 'editor', 'kernel', 'player', 'shell', 'swapper', 'userdemo']);
-    assert.ok(ring3.length >= 2 && ring3.length <= 3, `${ring3.length} ualloc processes`);
-    assert.ok(dos.length <= 1, `${dos.length} DOS tasks`);
+    // Kernel threads (the DOS tasks' 'dosmgr' among them), the ring-3 'ualloc' processes of
+    // guest/demo/user_demo.c (three, one fewer while the supervisor is between reaping a killed
+    // one and starting its replacement), and the DOS tasks of guest/demo/dos_demo.c ('dosmgr'
+    // runs one at a time, so at most one is alive when the guest stops): each by its mode.
+    const ofMode = (...modes: string[]): MmSnapshot['processes'] => snap.processes.filter((p) => modes.includes(p.mode));
+    assert.deepStrictEqual(ofMode('kernel').map((p) => p.name).sort(), ['compiler', 'dosmgr', 'editor', 'kernel', 'player', 'shell', 'swapper', 'userdemo']);
+    const ring3 = ofMode('user');
+    assert.ok(ring3.length >= 2 && ring3.length <= 3 && ring3.every((p) => p.name === 'ualloc'), `ring-3 processes: ${ring3.map((p) => p.name)}`);
+    const dos = ofMode('v86', 'dpmi');
+    assert.ok(dos.length <= 1 && dos.every((p) => DOS_TASKS.includes(p.name)), `DOS tasks: ${dos.map((p) => p.name)}`);
+    assert.strictEqual(ofMode('kernel').length + ring3.length + dos.length, snap.processes.length, 'every process has a known mode');
     const current = snap.processes.filter((p) => p.current);
     assert.strictEqual(current.length, 1);
     assert.strictEqual(current[0].updMatchesKpd, true);
+  });
+
+  it('decodes every process\'s mode, each DOS task, the DOS arena\'s MCB chain and swap in use', function () {
+    assert.deepStrictEqual(snap.processes.filter((p) => p.mode === 'unknown').map((p) => p.name), []);
+    assert.strictEqual(snap.processes.find((p) => p.pid === 0)?.mode, 'kernel');
+    const dos = snap.dos;
+    assert.ok(dos, 'the arena was read');
+    assert.strictEqual(dos.broken, undefined);
+    assert.strictEqual(dos.blocks.reduce((n, b) => n + 1 + b.paragraphs, 0), dos.endSeg - dos.firstMcbSeg, 'the blocks and their MCBs tile the arena');
+    assert.strictEqual(dos.blocks[dos.blocks.length - 1].type, 'Z');
+    const live = new Set(snap.chains.map((c) => c.id));
+    for (const p of snap.processes.filter((x) => x.mode === 'v86' || x.mode === 'dpmi')) {
+      assert.ok(p.v86, `DOS task ${p.pid} has its v86 record`);
+      assert.ok(p.state === 'zombie' || live.has(p.v86.lowChain), `DOS task ${p.pid}'s low chain ${p.v86.lowChain} is live`);
+      assert.strictEqual(p.v86.mcbOwner, p.pid + 1);
+    }
+    const swap = snap.swap;
+    assert.ok(swap);
+    assert.ok(swap.used <= swap.slotCount);
+    for (const p of snap.processes) for (const s of p.swappedPages) assert.ok(s.slot < swap.slotCount, `pid ${p.pid} ${s.virtual.toString(16)}: slot ${s.slot} of ${swap.slotCount}`);
   });
 
   it('agrees page by page with QEMU info tlb for the current address space', function () {
@@ -86,7 +108,14 @@ describe('mm snapshot of the running demo guest', function () {
     const dosPids = new Set<number | string>(snap.processes.filter((p) => DOS_TASKS.includes(p.name)).map((p) => p.pid));
     let userChains = 0, ring3Chains = 0;
     for (const c of snap.chains.filter((c) => c.flags.user)) {
-      if (c.owner.kind === 'process' && !c.mappedAt.some((m) => dosPids.has(m.space))) {
+      if (c.mappedAt.some((m) => dosPids.has(m.space))) {
+        // A DOS task's low chain (owner 'process') at linear 0, or a DPMI block of its client
+        // at 128 MiB and up: mapped only in that task's space.
+        assert.ok(c.mappedAt.every((m) => dosPids.has(m.space)), `chain ${c.id} only in its DOS task`);
+        assert.ok(['process', 'dpmi'].includes(c.owner.kind), `chain ${c.id} is a low chain or a DPMI block`);
+        continue;
+      }
+      if (c.owner.kind === 'process') {
         // A ring-3 process's image, stack or system-call chain: mapped only in its owner's
         // space (owner handle = pid), below 256 MiB.
         ring3Chains++;
@@ -94,13 +123,6 @@ describe('mm snapshot of the running demo guest', function () {
           assert.strictEqual(m.space, c.owner.handle, `chain ${c.id} is mapped in its owner's space`);
           assert.ok(m.virtual + m.length <= 0x10000000, `chain ${c.id} below 256 MiB`);
         }
-        continue;
-      }
-      if (c.mappedAt.some((m) => dosPids.has(m.space))) {
-        // A DOS task's low chain (owner 'process') at linear 0, or a DPMI block of its client
-        // at 128 MiB and up: mapped only in that task's space.
-        assert.ok(c.mappedAt.every((m) => dosPids.has(m.space)), `chain ${c.id} only in its DOS task`);
-        assert.ok(['process', 'dpmi'].includes(c.owner.kind), `chain ${c.id} is a low chain or a DPMI block`);
         continue;
       }
       userChains++;

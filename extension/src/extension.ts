@@ -16,7 +16,7 @@ import { addressSpaceModel, shownSpace, spacePickItems } from './views/address-s
 import { allocatorsModel, allocatorsViewTitle } from './views/allocators-model';
 import { translateOnDocument } from '../server/translation-text';
 import type { JsonAddress } from '../../debug-adapter/src/mm/model/snapshot-document';
-import { findingsModel, statusText } from './views/findings-model';
+import { findingsModel, statusText, swapStatusLine } from './views/findings-model';
 import { MemoryMapView } from './views/memory-map-view';
 import { ScreenView } from './views/screen-view';
 import { offeredConfigurations, pickKernelCommand } from './kernels/pick-kernel';
@@ -142,7 +142,7 @@ export function activate(context: vscode.ExtensionContext): void {
       client.push();
       if (c.snapshot && c.state !== 'none') {
         status.text = statusText(c.snapshot);
-        status.tooltip = `mmscope: ${c.state === 'running' ? 'live snapshot while running' : `stop ${c.stop ?? c.snapshot.stop}`}${c.fetchMs !== undefined ? `, snapshot fetched in ${c.fetchMs} ms` : ''}. Click for the physical memory map.`;
+        status.tooltip = `mmscope: ${c.state === 'running' ? 'live snapshot while running' : `stop ${c.stop ?? c.snapshot.stop}`}${c.fetchMs !== undefined ? `, snapshot fetched in ${c.fetchMs} ms` : ''}. Click for the physical memory map.${swapStatusLine(c.snapshot) ? `\n${swapStatusLine(c.snapshot)}` : ''}`;
         status.show();
       } else if (c.state === 'running') {
         status.text = '$(database) mmscope: running';

@@ -4,7 +4,10 @@
 // processes (a stale one marked), no allocators and the generic findings with their exact
 // addresses; then, as the next snapshot (a delta), level 1: the allocators and heaps in the panel
 // that shows chains on our guest, the processes with their spaces, and the allocators' strip.
-// (Our guest's dashboard is debug-adapter/test/dashboard.test.ts.) Saves .artifacts/dashboard-level0.png and -level1.png.
+// Last, our guest's document of a hand-built image with every process mode and two DOS tasks:
+// the modes, the swapped-out pages, the DOS tasks' lines and swap in use in the summary.
+// (Our guest's dashboard on the real demo is debug-adapter/test/dashboard.test.ts.) Saves
+// .artifacts/dashboard-level0.png, -level1.png and -dos.png.
 
 import * as assert from 'assert';
 import * as fs from 'fs';
@@ -14,11 +17,14 @@ import { chromium, BrowserContext, Page } from 'playwright-core';
 import { DashboardServer, startDashboardServer } from '../../debug-adapter/src/live/dashboard-server';
 import type { ViewSnapshot } from '../../debug-adapter/src/mm/model/snapshot-json';
 import { levelOneDocument, levelZeroDocument } from './documents';
+import { buildSnapshot } from '../../debug-adapter/src/mm/model/snapshot';
+import { LAYOUT, REGISTERS } from '../../debug-adapter/test/fixtures/mm-image';
+import { dosImage } from '../../debug-adapter/test/fixtures/dos-image';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = path.resolve(__dirname, '../../../.artifacts');
 
-describe('dashboard in headless Chromium on kernels that are not ours', function () {
+describe('dashboard in headless Chromium on hand-built documents', function () {
   this.timeout(120_000);
   let server: DashboardServer | undefined;
   let context: BrowserContext | undefined;
@@ -97,5 +103,25 @@ describe('dashboard in headless Chromium on kernels that are not ours', function
     assert.match(await text('.memory-map-legend-item[data-state="free"]'), /free in the allocator 6912/);
     assert.match(await text('#summary'), /\(live\) · level 1 · x86-32 · .* · allocators: 1024 used, 6912 free/);
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-level1.png'), fullPage: true });
+  });
+
+  it('then our guest with DOS tasks: each process\'s mode, swapped-out pages, the DOS tasks, swap in use', async () => {
+    assert.ok(server);
+    const { img } = dosImage();
+    const snap = await buildSnapshot({ read: img.read, descriptorPhys: LAYOUT.descriptor, registers: REGISTERS });
+    const seq = server.feed.publish(snap, { live: false, full: true });
+    await shows(seq);
+    const procs = await page.locator('#processes .process').allInnerTexts();
+    assert.deepStrictEqual(procs.map((p) => p.split('\n')[0].replace(/ · \d+ KiB.*/, '')),
+      ['▶ pid 0 kernel · running · kernel thread', 'pid 1 worker · ready · ring 3', 'pid 2 dosprog · ready · V86 task', 'pid 3 dostwo · ready · DPMI client']);
+    assert.match(procs[1].split('\n')[0], / · 1 page swapped out$/);
+    assert.deepStrictEqual(await page.locator('#processes .process').evaluateAll((els) => els.map((e) => (e as unknown as { dataset: { mode?: string } }).dataset.mode)), ['kernel', 'user', 'v86', 'dpmi']);
+    const dos = await page.locator('#processes .dos-task').allInnerTexts();
+    assert.deepStrictEqual(dos, [
+      'DOS task: PSP 0100h · passed · conventional 64 KiB private + 4 KiB in 2 MCB blocks · 1 XMS handle · 0 DPMI blocks',
+      'DOS task: PSP 0100h · running · conventional 64 KiB private + 0 KiB in 0 MCB blocks · 0 XMS handles · 0 DPMI blocks',
+    ]);
+    assert.match(await text('#summary'), / · swap 3\/256 slots \(12 out, 9 in\)$/);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-dos.png'), fullPage: true });
   });
 });

@@ -12,7 +12,11 @@ import { PhysicalMemoryMap } from './memory-map.js';
 import { frameCaption, siteText } from './memory-map-model.js';
 import { isGuestView } from './snapshot-view.js';
 import { isCountedSpace } from '../../debug-adapter/src/mm/model/snapshot-document.js';
-import type { ChangesView, ChainView, GuestSnapshotView, JsonAddress, SnapshotView, SpaceJson } from './snapshot-view.js';
+import type { ChangesView, ChainView, GuestProcessView, GuestSnapshotView, JsonAddress, SnapshotView, SpaceJson } from './snapshot-view.js';
+
+/** How each process mode of our guest reads (the Processes view says the same). */
+const MODE_TEXT: Readonly<Record<string, string>> = { kernel: 'kernel thread', user: 'ring 3', v86: 'V86 task', dpmi: 'DPMI client' };
+const kib = (bytes: number): string => `${Math.round(bytes / 1024)} KiB`;
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 /** Exact hex of an address of the document (64-bit ones arrive as hex strings). */
@@ -106,7 +110,8 @@ class Dashboard {
     if (isGuestView(s)) {
       const b = s.blocks;
       $('summary').textContent =
-        `${live} · ${b.used} used, ${b.free} free, ${b.reserved} reserved · largest free run ${b.largestFreeRun} · fragmentation ${b.fragmentationPercent}% · ${s.chains.length} chains · ${s.counters.allocations} allocations`;
+        `${live} · ${b.used} used, ${b.free} free, ${b.reserved} reserved · largest free run ${b.largestFreeRun} · fragmentation ${b.fragmentationPercent}% · ${s.chains.length} chains · ${s.counters.allocations} allocations${
+          s.swap && s.swap.slotCount > 0 ? ` · swap ${s.swap.used}/${s.swap.slotCount} slots (${s.swap.outs} out, ${s.swap.ins} in)` : ''}`;
       $('map-caption').textContent = `${b.total} blocks; outlined: changed since the previous snapshot (${u.changedBlocks.size})`;
       this.renderChains(s, u.changedChains);
     } else {
@@ -219,10 +224,19 @@ class Dashboard {
       const box = el('div', undefined, 'process');
       box.dataset.pid = String(p.pid);
       if (newPids.has(p.pid) || (p.space !== null && changedSpaces.has(p.space))) box.classList.add('changed');
-      const title = el('div', `${p.current ? '▶ ' : ''}pid ${p.pid} ${p.name} · ${p.state}`, 'process-title');
+      const g = p as GuestProcessView;
+      const mode = g.mode !== undefined ? ` · ${MODE_TEXT[g.mode] ?? `mode ${g.mode}`}` : '';
+      if (g.mode !== undefined) box.dataset.mode = g.mode;
+      const title = el('div', `${p.current ? '▶ ' : ''}pid ${p.pid} ${p.name} · ${p.state}${mode}${p.state === 'zombie' && g.exitCode !== undefined ? ` · exit ${g.exitCode}` : ''}`, 'process-title');
       if ((p as { updMatchesKpd?: boolean | null }).updMatchesKpd === false) title.append(el('span', ' KPD slice stale', 'warning'));
       title.append(el('span', space ? ` · ${Math.round(bytesOf(space) / 1024)} KiB mapped in ${space.mappings.length} runs` : ' · no address space read', 'muted'));
-      box.append(title, this.runList(space, chainAt, p.pid));
+      if (g.swappedPages?.length) title.append(el('span', ` · ${g.swappedPages.length} page${g.swappedPages.length === 1 ? '' : 's'} swapped out`, 'muted swapped'));
+      box.append(title);
+      if (g.v86) {
+        const t = g.v86;
+        box.append(el('div', `DOS task: PSP ${t.pspSeg.toString(16).padStart(4, '0')}h · ${t.status} · conventional ${kib(t.lowChainBytes)} private + ${kib(t.mcbParagraphs * 16)} in ${t.mcbBlocks.length} MCB block${t.mcbBlocks.length === 1 ? '' : 's'} · ${t.xmsHandles.length} XMS handle${t.xmsHandles.length === 1 ? '' : 's'} · ${t.dpmiHandles.length} DPMI block${t.dpmiHandles.length === 1 ? '' : 's'}`, 'dos-task'));
+      }
+      box.append(this.runList(space, chainAt, p.pid));
       parts.push(box);
     }
     if (!s.processes.length) {

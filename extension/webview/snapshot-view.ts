@@ -31,6 +31,19 @@ export interface GuestView {
     readonly largestFreeRun: number; readonly fragmentationPercent: number; readonly map: string;
   };
   readonly counters: { readonly allocations: number; readonly defragRuns: number; readonly contextSwitches: number; readonly ticks: number };
+  /** Swap in use (descriptor version 2). */
+  readonly swap?: { readonly slotCount: number; readonly used: number; readonly outs: number; readonly ins: number };
+}
+
+/** What our guest's descriptor adds to a process that the dashboard draws: its mode, swapped-out pages, DOS task. */
+export interface GuestProcessView {
+  readonly mode?: string;
+  readonly exitCode?: number;
+  readonly swappedPages?: readonly { readonly virtual: number; readonly slot: number; readonly page: number; readonly entry: number }[];
+  readonly v86?: {
+    readonly pspSeg: number; readonly status: string; readonly lowChain: number; readonly lowChainBytes: number;
+    readonly mcbBlocks: readonly number[]; readonly mcbParagraphs: number; readonly xmsHandles: readonly number[]; readonly dpmiHandles: readonly number[];
+  } | null;
 }
 
 /** Any kernel's document; our guest's adds its sections. */

@@ -238,6 +238,47 @@ static int swap_slot_free_in_use(void)
     return 0;
 }
 
+/* The DOS-side injections (kept below the others so that their source lines stay put: the
+ * recorded documents of extension/test/fixtures name sites in this file by line). */
+#include "dos.h"
+#include "v86.h"
+
+/* Allocates a DOS block and overwrites the type byte of the MCB after it: the chain now
+ * holds a block that is neither 'M' nor 'Z' (a program that wrote past its block's end). */
+static int mcb_chain_broken(void)
+{
+    uint16_t seg, largest;
+    if (dos_alloc(0x100, DOS_OWNER_SYSTEM, &seg, &largest) != DOS_OK)
+        return -1;
+    struct mcb *next = (struct mcb *)P2V((uint32_t)(seg + 0x100u) << 4);
+    next->type = 'X';
+    return 0;
+}
+
+/* Maps a page of another chain into a DOS task's private first 64 KiB (its low chain's range):
+ * the page after the ones its low chain maps, else its last page. The task is a live one of the
+ * demo's, or (between two of them) a new one that never runs: the world stops after this. */
+static int v86_foreign_memory(void)
+{
+    struct pcb *task = 0;
+    for (struct pcb *p = proc_list; p; p = p->next)
+        if ((p->mode == PROC_MODE_V86 || p->mode == PROC_MODE_DPMI) && p->v86 && p->state != PROC_ZOMBIE && (p->upd[0] & PTE_P)) {
+            task = p;
+            break;
+        }
+    const struct dos_program *prog = dos_program_find("dosdemo");
+    if (!task && prog)
+        task = v86_task_create("dosdemo", prog->start, prog->size);
+    chain_id_t other = chain_of(1, CHAIN_FROZEN);
+    if (!task || !other)
+        return -1;
+    uint32_t page = task->v86->low_pages < 16 ? task->v86->low_pages : 15;
+    uint32_t *pt = window_map(WIN_PT, task->upd[0] & PTE_ADDR);
+    pt[page] = (other << MM_BLOCK_SHIFT) | PTE_P | PTE_W | PTE_U;
+    flush_tlb();
+    return 0;
+}
+
 static const struct {
     const char *name;
     int (*fn)(void);
@@ -260,6 +301,8 @@ static const struct {
     {"swapped-frozen-chain", swapped_frozen_chain},
     {"swap-slot-shared", swap_slot_shared},
     {"swap-slot-free-in-use", swap_slot_free_in_use},
+    {"mcb-chain-broken", mcb_chain_broken},
+    {"v86-foreign-memory", v86_foreign_memory},
 };
 
 int fault_inject(const char *kind)

@@ -55,15 +55,24 @@ export function findingsModel(doc: ViewSnapshot, previous?: ViewSnapshot): ViewN
   });
 }
 
-/** The status bar text: our guest's blocks, an allocator's frames (level 1), or the page tables' frames (level 0). */
+/** The status bar text: our guest's blocks (and swap in use), an allocator's frames (level 1), or the page tables' frames (level 0). */
 export function statusText(doc: ViewSnapshot): string {
   const warn = doc.findings.length ? ` · $(warning) ${doc.findings.length}` : '';
   if (isGuestDocument(doc)) {
     const b = doc.blocks;
-    return `$(database) ${b.free} free / ${b.used} used blocks · frag ${b.fragmentationPercent}%${warn}`;
+    const swap = doc.swap && doc.swap.slotCount > 0 ? ` · swap ${doc.swap.used}/${doc.swap.slotCount}` : '';
+    return `$(database) ${b.free} free / ${b.used} used blocks · frag ${b.fragmentationPercent}%${swap}${warn}`;
   }
   const a = doc.frames.allocationCounts;
   if (a) return `$(database) ${a.free} free / ${a.used} used frames${warn}`;
   const c = doc.frames.counts;
   return `$(database) ${c.mapped + c.multi} mapped / ${c.unmapped} unmapped frames · ${doc.spaces.length} space${doc.spaces.length === 1 ? '' : 's'}${warn}`;
+}
+
+/** The status bar tooltip's swap line (our guest with a swap device), or undefined. */
+export function swapStatusLine(doc: ViewSnapshot): string | undefined {
+  const u = doc.swap;
+  if (!u) return undefined;
+  if (u.slotCount === 0) return 'Swapping is off (no swap disk).';
+  return `Swap in use: ${u.used} of ${u.slotCount} slots (${Math.round((u.used * 100) / u.slotCount)}%); ${u.outs} blocks swapped out and ${u.ins} in since boot.`;
 }

@@ -1,11 +1,19 @@
 // The Processes view: the kernel's processes as a description or our guest's descriptor names
 // them (pid, name, the kernel's own state, the current marker), each with its address space
 // (click: open it in the Address space view). Our guest adds its UPD and a warning when the KPD's
-// copy of the UPD is stale. Without either (level 0) the view lists the address spaces seen.
+// copy of the UPD is stale, each process's mode (kernel thread, ring 3, V86 task, DPMI client),
+// its swapped-out pages, and for a DOS task its DOS section (dos-task-model.ts). Without either
+// (level 0) the view lists the address spaces seen.
 
 import type { SpaceJson } from '../../../debug-adapter/src/mm/model/snapshot-document';
 import { ViewProcess, ViewSnapshot, addressDigits, addressOf, hexAddress, possiblyStale, spaceSourcesText } from '../view-snapshot';
 import { ViewNode, bigSize, entryLetters, hex } from './view-node';
+import { dosTaskNode } from './dos-task-model';
+
+/** How each mode reads in the views. */
+export const MODE_TEXT: Readonly<Record<string, string>> = { kernel: 'kernel thread', user: 'ring 3', v86: 'V86 task', dpmi: 'DPMI client' };
+
+export const modeText = (mode: string | undefined): string | undefined => (mode === undefined ? undefined : MODE_TEXT[mode] ?? `mode ${mode}`);
 
 const mappedBytes = (s: SpaceJson | undefined): bigint => (s?.mappings ?? []).reduce((n, r) => n + addressOf(r.size), 0n);
 
@@ -16,6 +24,7 @@ export function processesModel(doc: ViewSnapshot, previous?: ViewSnapshot): View
   return doc.processes.map((p: ViewProcess) => {
     const old = before.get(p.pid);
     const changed = previous !== undefined && (!old || old.state !== p.state || old.current !== p.current || old.space !== p.space
+      || old.mode !== p.mode || (old.swappedPages?.length ?? 0) !== (p.swappedPages?.length ?? 0)
       || (p.upd ?? []).some((e, i) => e !== old.upd?.[i]));
     return processNode(doc, p, p.space !== null ? spaces.get(p.space) : undefined, changed);
   });
@@ -37,11 +46,15 @@ function processNode(doc: ViewSnapshot, p: ViewProcess, space: SpaceJson | undef
   const digits = addressDigits(space?.paging ?? doc.pagingMode);
   const where = space ? `${bigSize(mappedBytes(space))} mapped` : p.directory !== null ? `directory ${hexAddress(p.directory, 8)} not read` : 'no address space';
   const upd = p.upd;
+  const mode = modeText(p.mode);
+  const swapped = p.swappedPages ?? [];
+  const ended = p.state === 'zombie' && p.exitCode !== undefined ? ` · exit ${p.exitCode}` : '';
   return {
     id: `process:${p.pid}`,
     label: `${p.current ? '▶ ' : ''}pid ${p.pid} ${p.name}`,
-    description: `${p.state}${p.current ? ', current' : ''} · ${where}${stale ? ' · KPD slice STALE' : ''}`,
+    description: `${p.state}${p.current ? ', current' : ''}${mode ? ` · ${mode}` : ''}${ended} · ${where}${swapped.length ? ` · ${swapped.length} swapped out` : ''}${stale ? ' · KPD slice STALE' : ''}`,
     tooltip: [
+      mode ? `${mode}${p.exitCode ? `, exit code ${p.exitCode}` : ''}` : undefined,
       `struct at ${hexAddress(p.address, digits)}`,
       p.directory !== null ? `page directory ${hexAddress(p.directory, 8)}` : 'no page directory',
       stale ? 'The KPD\'s user slice does not match this UPD: a context switch did not copy it.' : undefined,
@@ -65,7 +78,30 @@ function processNode(doc: ViewSnapshot, p: ViewProcess, space: SpaceJson | undef
           icon: 'table',
         }] : [])),
       }] : []),
+      ...(p.swappedPages ? [swappedNode(p.pid, p.swappedPages)] : []),
+      ...(p.v86 !== undefined ? [dosTaskNode(doc, p)] : []),
     ],
+  };
+}
+
+/** The pages its UPD holds swapped out: address, slot, page in the slot's block, the raw PTE. */
+function swappedNode(pid: number, pages: NonNullable<ViewProcess['swappedPages']>): ViewNode {
+  const slots = new Set(pages.map((s) => s.slot));
+  return {
+    id: `process:${pid}:swapped`,
+    label: 'swapped out',
+    description: pages.length ? `${pages.length} page${pages.length === 1 ? '' : 's'} in ${slots.size} slot${slots.size === 1 ? '' : 's'}` : 'none',
+    icon: 'archive',
+    ...(pages.length ? {
+      children: () => pages.map((s): ViewNode => ({
+        id: `process:${pid}:swapped:${s.virtual}`,
+        label: hex(s.virtual),
+        description: `swapped out, slot ${s.slot} page ${s.page} · entry ${hex(s.entry)}`,
+        tooltip: `Not present: the PTE holds swap slot ${s.slot} (page ${s.page} of the slot's block); a fault brings it back.`,
+        icon: 'cloud-download',
+        reveal: { kind: 'address', virtual: s.virtual, pid },
+      })),
+    } : {}),
   };
 }
 

@@ -24,6 +24,9 @@ export type FindingKind =
   | 'swapped-frozen-chain'
   | 'swap-slot-shared'
   | 'swap-slot-free-in-use'
+  // DOS tasks (docs/snapshot-schema.md): the DOS arena's MCB chain, a DOS task's first megabyte.
+  | 'mcb-chain-broken'
+  | 'v86-foreign-memory'
   // Level 0 and level 1 (docs/snapshot-schema.md): the snapshot document's generic findings, also on our guest.
   | 'writable-executable'
   | 'user-writable-kernel'

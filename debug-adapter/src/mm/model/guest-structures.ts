@@ -28,6 +28,10 @@ export function decodeOwner(buf: Buffer, offset: number, d: MmDebugInfo): OwnerR
 export const PROCESS_STATES = ['unused', 'ready', 'running', 'sleeping', 'zombie'] as const;
 export type ProcessState = (typeof PROCESS_STATES)[number] | 'unknown';
 
+/** How a process runs (enum proc_mode, guest/include/proc.h). */
+export const PROCESS_MODES = ['kernel', 'user', 'v86', 'dpmi'] as const;
+export type ProcessMode = (typeof PROCESS_MODES)[number] | 'unknown';
+
 export interface PcbRecord {
   readonly address: number;
   readonly pid: number;
@@ -35,6 +39,10 @@ export interface PcbRecord {
   readonly state: ProcessState;
   readonly upd: readonly number[];
   readonly next: number;
+  /** Descriptor version 2: how it runs, its struct v86_task (DOS tasks, else 0) and its exit code. */
+  readonly mode: ProcessMode;
+  readonly v86: number;
+  readonly exitCode: number;
 }
 
 export function decodePcb(buf: Buffer, address: number, d: MmDebugInfo): PcbRecord {
@@ -44,8 +52,39 @@ export function decodePcb(buf: Buffer, address: number, d: MmDebugInfo): PcbReco
   const upd: number[] = [];
   for (let i = 0; i < d.updEntries; i++) upd.push(buf.readUInt32LE(d.pcbOffUpd + i * 4));
   const state = buf.readUInt32LE(d.pcbOffState);
-  return { address, pid: buf.readUInt32LE(d.pcbOffPid), name, state: PROCESS_STATES[state] ?? 'unknown', upd, next: buf.readUInt32LE(d.pcbOffNext) };
+  const field = (off: number): number => (off > 0 && off + 4 <= buf.length ? buf.readUInt32LE(off) : 0);
+  return {
+    address, pid: buf.readUInt32LE(d.pcbOffPid), name, state: PROCESS_STATES[state] ?? 'unknown', upd, next: buf.readUInt32LE(d.pcbOffNext),
+    mode: PROCESS_MODES[field(d.pcbOffMode)] ?? 'unknown', v86: field(d.pcbOffV86), exitCode: field(d.pcbOffExitCode),
+  };
 }
+
+export const V86_STATUSES = ['running', 'passed', 'failed', 'killed'] as const;
+export type V86Status = (typeof V86_STATUSES)[number] | 'unknown';
+
+/** struct v86_task (guest/include/v86.h): a DOS task's first megabyte and its own report. */
+export interface V86TaskRecord {
+  readonly address: number;
+  /** The private chain mapped from linear 0 (IVT, BIOS data, PSP, program, stack). */
+  readonly lowChain: number;
+  readonly lowPages: number;
+  /** Owner id of its MCB blocks (pid + 1). */
+  readonly mcbOwner: number;
+  readonly pspSeg: number;
+  readonly status: V86Status;
+}
+
+export function decodeV86Task(buf: Buffer, address: number, d: MmDebugInfo): V86TaskRecord {
+  return {
+    address,
+    lowChain: buf.readUInt32LE(d.v86OffLowChain),
+    lowPages: buf.readUInt32LE(d.v86OffLowPages),
+    mcbOwner: buf.readUInt16LE(d.v86OffMcbOwner),
+    pspSeg: buf.readUInt16LE(d.v86OffPspSeg),
+    status: V86_STATUSES[buf.readUInt32LE(d.v86OffStatus)] ?? 'unknown',
+  };
+}
+
 
 /** struct vector { void *data; uint32_t length, capacity, elem_size; } */
 export interface VectorHeader {

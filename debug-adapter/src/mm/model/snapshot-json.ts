@@ -4,7 +4,8 @@
 import { ChainHandle, ChainMapping, MmSnapshot, SwapInfo } from './snapshot';
 import { BlockRun, ChainFlags, SwappedBlock } from './chain-table';
 import { Finding, FindingKind, SourceSite } from './findings';
-import { DpmiBlockRecord, OwnerRecord, ProcessState, XmsHandleRecord } from './guest-structures';
+import { DpmiBlockRecord, OwnerRecord, ProcessMode, ProcessState, XmsHandleRecord } from './guest-structures';
+import type { DosArenaRecord, SwappedPte, V86TaskInfo } from './dos-arena';
 import { MappingRun } from './address-space';
 import type { AllocatorJson, FrameAllocState, FrameRun, PhysicalRegionJson, ProcessDocJson, SnapshotDocument, TracingJson } from './snapshot-document';
 import { SpaceModel, SpaceRun } from './space-model';
@@ -49,6 +50,14 @@ export interface ProcessJson extends ProcessDocJson {
   readonly upd: readonly number[];
   readonly updMatchesKpd: boolean | null;
   readonly mappings: readonly MappingJson[];
+  /** How it runs: 'kernel' thread, ring-3 'user' process, DOS task in 'v86' mode or switched to a 'dpmi' client. */
+  readonly mode?: ProcessMode;
+  /** Why it ended (0: returned normally). */
+  readonly exitCode?: number;
+  /** DOS tasks: their struct v86_task and conventional memory (null: the record could not be read). */
+  readonly v86?: V86TaskInfo | null;
+  /** Pages its UPD holds swapped out (not-present PTEs with the swap mark). */
+  readonly swappedPages?: readonly SwappedPte[];
 }
 
 export interface ChainJson {
@@ -92,6 +101,8 @@ export interface SnapshotJson extends SnapshotDocument {
   /** Our guest's swapping: counters, the slots in use, every swapped PTE ("swapped out, slot N"). */
   readonly swap?: SwapInfo;
   readonly counters: MmSnapshot['counters'];
+  /** The DOS arena's MCB chain. */
+  readonly dos?: DosArenaRecord;
   /** The descriptor's findings (mm/findings.ts), then the level-0 ones. */
   readonly findings: readonly Finding[];
 }
@@ -180,12 +191,20 @@ const asGuestFinding = (f: SnapshotDocument['findings'][number]): Finding => ({
   ...(f.space !== undefined ? { space: f.space } : {}), ...(f.pid !== undefined ? { pid: f.pid } : {}),
 });
 
+/**
+ * A DOS task's first megabyte starts with its interrupt vector table at virtual 0 (v86.h): the
+ * level-0 null-page-mapped warning is no news about its space.
+ */
+const dosTaskNullPage = (f: SnapshotDocument['findings'][number], dosSpaces: ReadonlySet<string>): boolean =>
+  f.kind === 'null-page-mapped' && f.space !== undefined && dosSpaces.has(f.space);
+
 /** The JSON document for one snapshot (plain data, safe to JSON.stringify). */
 export function snapshotToJson(s: MmSnapshot, ctx: GuestDocumentContext = {}): SnapshotJson {
   const current = s.processes.find((p) => p.current);
   const mappings = [...toJsonRuns(current?.mappings ?? []), ...toJsonRuns(s.kernel.mappings)].sort((a, b) => a.va - b.va);
   const { spaces, current: currentSpace } = guestSpaces(s);
   const efer = ctx.efer ?? 0n;
+  const dosSpaces = new Set(s.processes.filter((p) => p.v86).map((p) => `pid:${p.pid}`));
   const doc = assembleDocument({
     level: 'descriptor', stop: ctx.stop ?? s.stop, ...(ctx.live !== undefined ? { live: ctx.live } : {}),
     pagingMode: s.registers.paging ? 'x86-32' : 'none',
@@ -207,6 +226,7 @@ export function snapshotToJson(s: MmSnapshot, ctx: GuestDocumentContext = {}): S
       pid: p.pid, name: p.name, state: p.state, current: p.current, space: `pid:${p.pid}`, directory: s.geometry.kpdPhys, address: p.pcbAddress,
       pcb: p.pcbAddress, upd: p.upd,
       updMatchesKpd: p.updMatchesKpd ?? null, mappings: toJsonRuns(p.mappings),
+      mode: p.mode, exitCode: p.exitCode, ...(p.v86 !== undefined ? { v86: p.v86 } : {}), swappedPages: p.swappedPages,
     })),
     mappings,
     kpd: s.kernel.pde,
@@ -226,6 +246,8 @@ export function snapshotToJson(s: MmSnapshot, ctx: GuestDocumentContext = {}): S
     dpmi: s.dpmi,
     ...(s.swap ? { swap: s.swap } : {}),
     counters: s.counters,
-    findings: [...s.findings, ...doc.findings.map(asGuestFinding)],
+    ...(s.dos ? { dos: s.dos } : {}),
+    ...(s.swap ? { swap: s.swap } : {}),
+    findings: [...s.findings, ...doc.findings.filter((f) => !dosTaskNullPage(f, dosSpaces)).map(asGuestFinding)],
   };
 }

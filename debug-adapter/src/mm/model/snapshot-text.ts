@@ -19,8 +19,20 @@ export function formatSnapshot(s: MmSnapshot, options: { maxChains?: number } = 
   out.push('', 'processes:');
   for (const p of s.processes) {
     const pages = p.mappings.reduce((n, r) => n + r.length, 0);
-    out.push(`  ${p.current ? '*' : ' '} pid ${String(p.pid).padEnd(3)} ${p.name.padEnd(12)} ${p.state.padEnd(9)} user space ${kib(pages).padStart(9)} in ${p.mappings.length} runs` +
-      `${p.updMatchesKpd === false ? '  (KPD slice STALE)' : ''}`);
+    out.push(`  ${p.current ? '*' : ' '} pid ${String(p.pid).padEnd(3)} ${p.name.padEnd(12)} ${p.state.padEnd(9)} ${p.mode.padEnd(6)} user space ${kib(pages).padStart(9)} in ${p.mappings.length} runs` +
+      `${p.swappedPages.length ? `, ${p.swappedPages.length} pages swapped out` : ''}${p.updMatchesKpd === false ? '  (KPD slice STALE)' : ''}`);
+    if (p.v86) {
+      const t = p.v86;
+      out.push(`        DOS task: PSP ${hex(t.pspSeg, 4)} ${t.status}, low chain ${t.lowChain} (${kib(t.lowChainBytes)}), ${t.mcbBlocks.length} MCB blocks (${kib(t.mcbParagraphs * 16)}), XMS ${t.xmsHandles.length}, DPMI ${t.dpmiHandles.length}`);
+    }
+  }
+  if (s.dos) {
+    const d = s.dos;
+    out.push(`DOS arena: ${d.blocks.length} MCB blocks, ${kib(d.usedParagraphs * 16)} used, ${kib(d.freeParagraphs * 16)} free${d.broken ? `; BROKEN at segment ${hex(d.broken.segment, 4)}` : ''}`);
+  }
+  if (s.swap) {
+    const w = s.swap;
+    out.push(w.slotCount ? `swap: ${w.used} of ${w.slotCount} slots in use, ${w.outs} blocks out, ${w.ins} in` : 'swap: off (no swap disk)');
   }
   const max = options.maxChains ?? 40;
   out.push('', `chains: ${s.chains.length}`);

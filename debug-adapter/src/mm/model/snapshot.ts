@@ -11,9 +11,11 @@ import {
 } from './chain-table';
 import { Finding, SourceSite } from './findings';
 import {
-  DpmiBlockRecord, OwnerRecord, PcbRecord, ProcessState, XmsHandleRecord,
-  decodeDpmiBlocks, decodeOwner, decodePcb, decodeVector, decodeXmsHandles,
+  DpmiBlockRecord, OwnerRecord, PcbRecord, ProcessMode, ProcessState, V86TaskRecord, XmsHandleRecord,
+  decodeDpmiBlocks, decodeOwner, decodePcb, decodeV86Task, decodeVector, decodeXmsHandles,
 } from './guest-structures';
+import { DosArenaRecord, SwappedPte, V86TaskInfo, decodeMcbChain, mcbChainFindings, swappedPagesOf, v86TaskInfo } from './dos-arena';
+import { v86ForeignMemory } from './v86-checks';
 import { ENTRIES_PER_TABLE, PAGE_SIZE, entryFrame } from './paging-entry';
 import { swappedEntry } from './swap-entry';
 import { TableCache, WalkFinding, walkAddress, walkMappings32 } from '../../../../qemu-bridge/src/paging/page-table-walk';
@@ -81,6 +83,13 @@ export interface ProcessInfo {
   /** For the current process: whether KPD[0..63] equals its UPD (ignoring the accessed bit). */
   readonly updMatchesKpd?: boolean;
   readonly mappings: readonly MappingRun[];
+  /** How it runs (descriptor version 2) and why it ended. */
+  readonly mode: ProcessMode;
+  readonly exitCode: number;
+  /** DOS tasks: their struct v86_task and conventional memory (null when the record cannot be read). */
+  readonly v86?: V86TaskInfo | null;
+  /** Pages of its UPD whose PTEs say they are swapped out. */
+  readonly swappedPages: readonly SwappedPte[];
 }
 
 /** A page whose PTE holds a swap slot (not present; docs/chain-table.md "Swapped-out blocks"). */
@@ -142,6 +151,8 @@ export interface MmSnapshot {
   /** Our guest's swapping; absent when the slot table could not be read. */
   readonly swap?: SwapInfo;
   readonly counters: { readonly allocations: number; readonly defragRuns: number; readonly defragMoved: number; readonly contextSwitches: number; readonly ticks: number; readonly faultInjected: number };
+  /** The DOS arena's MCB chain (absent when the descriptor names no arena or it cannot be read). */
+  readonly dos?: DosArenaRecord;
   readonly findings: readonly Finding[];
 }
 
@@ -343,7 +354,7 @@ export async function buildSnapshot(src: SnapshotSource): Promise<MmSnapshot> {
     }
   }
 
-  const processes: ProcessInfo[] = [];
+  const processes: Omit<ProcessInfo, 'v86'>[] = [];
   const spaceRuns = new Map<AddressSpaceId, readonly MappingRun[]>([['kernel', kernelChecked]]);
   for (const pcb of pcbs) {
     await mem.prefetch(pcb.upd, pse);
@@ -359,7 +370,8 @@ export async function buildSnapshot(src: SnapshotSource): Promise<MmSnapshot> {
           message: `the KPD's user slice does not match the UPD of the running process ${pcb.pid} (${pcb.name}): a context switch did not copy it` });
       }
     }
-    processes.push({ pid: pcb.pid, name: pcb.name, state: pcb.state, current, pcbAddress: pcb.address, upd: pcb.upd, updMatchesKpd, mappings: walk.runs });
+    processes.push({ pid: pcb.pid, name: pcb.name, state: pcb.state, current, pcbAddress: pcb.address, upd: pcb.upd, updMatchesKpd, mappings: walk.runs,
+      mode: pcb.mode, exitCode: pcb.exitCode, swappedPages: swappedPagesOf(pcb.upd, mem.lookup, d, pse) });
   }
 
   // Reverse lookup: which chain page each mapped page shows.
@@ -439,6 +451,28 @@ export async function buildSnapshot(src: SnapshotSource): Promise<MmSnapshot> {
   for (const x of xms) addHandle(x.chain, { type: 'xms', handle: x.handle });
   for (const b of dpmi) addHandle(b.chain, { type: 'dpmi', handle: b.handle });
 
+  // DOS: the arena's MCB chain, each DOS task's record, conventional memory and first megabyte.
+  const dos = await readDosArena(src.read, d);
+  if (dos) findings.push(...mcbChainFindings(dos));
+  const v86Records = await readV86Tasks(mem, d, pcbs);
+  const chainBytes = new Map(table.chains.map((c) => [c.id, c.blocks.length * BLOCK_SIZE]));
+  const withV86: ProcessInfo[] = processes.map((p, i) => {
+    const rec = v86Records[i];
+    return rec === undefined ? p : { ...p, v86: rec && v86TaskInfo(p.pid, rec, chainBytes.get(rec.lowChain) ?? 0, dos, xms, dpmi) };
+  });
+  const lowChains = new Map<number, number>();
+  for (const p of withV86) if (p.v86 && p.v86.lowChain) lowChains.set(p.v86.lowChain, p.pid);
+  const handleChains = new Map<number, { pid: number; what: string }>();
+  for (const x of xms) if (x.chain) handleChains.set(x.chain, { pid: x.ownerPid, what: `XMS handle 0x${x.handle.toString(16)}` });
+  for (const b of dpmi) if (b.chain) handleChains.set(b.chain, { pid: b.ownerPid, what: `DPMI block 0x${b.handle.toString(16)}` });
+  for (const p of withV86) {
+    if (!p.v86 || p.state === 'zombie' || p.state === 'unused') continue;
+    findings.push(...v86ForeignMemory({ pid: p.pid, name: p.name, lowChain: p.v86.lowChain, runs: p.mappings }, {
+      blockSize: BLOCK_SIZE, chainOf: table.chainOf, lowChains, handleChains,
+      arenaStart: d.dosFirstMcbSeg * 16, arenaEnd: d.dosArenaEndSeg * 16,
+    }));
+  }
+
   // Chains with owners, sites, mappings and handles.
   const chains: ChainInfo[] = table.chains.map((c) => {
     const owner = decodeOwner(ownersBuf, c.id * d.ownerSize, d);
@@ -463,7 +497,7 @@ export async function buildSnapshot(src: SnapshotSource): Promise<MmSnapshot> {
     registers: { cr0, cr3, cr4, paging: (cr0 & 0x80000000) !== 0, pse, writeProtect: (cr0 & 0x10000) !== 0 },
     geometry: { blockSize: d.blockSize, pageSize: d.pageSize, blockCount: d.blockCount, kernelBase: d.kernelVbase, userSpaceEnd: d.userSpaceEnd, kpdPhys: d.kpdPhys },
     kernel: { pde: Array.from(mem.kpd), mappings: kernelWalk.runs },
-    processes,
+    processes: withV86,
     chains,
     blocks: { ...table.counts, largestFreeRun: table.largestFreeRun, fragmentationPercent: table.fragmentationPercent, map: blockMap(table.states) },
     xms,
@@ -477,6 +511,7 @@ export async function buildSnapshot(src: SnapshotSource): Promise<MmSnapshot> {
       ticks: await counter(d.ticksAddr),
       faultInjected: await counter(d.faultInjectedAddr),
     },
+    ...(dos ? { dos } : {}),
     findings,
   };
 }
@@ -542,6 +577,18 @@ async function readSwapSlots(mem: KernelMemory, d: MmDebugInfo): Promise<{ table
       }
     }
     return { table, used, outs, ins };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The arena's MCB chain, read from conventional memory (physical: the arena lies below 1 MiB). */
+async function readDosArena(read: PhysicalReader, d: MmDebugInfo): Promise<DosArenaRecord | undefined> {
+  const first = d.dosFirstMcbSeg;
+  const end = d.dosArenaEndSeg;
+  if (!first || end <= first || end > 0x10000) return undefined;
+  try {
+    return decodeMcbChain(await read(first * 16, (end - first) * 16), first, end);
   } catch {
     return undefined;
   }
@@ -660,4 +707,19 @@ function withSwappedPages(present: readonly ChainMapping[], swap: SwapInfo | und
     else out.push({ ...m });
   }
   return out;
+}
+
+/**
+ * Each PCB's struct v86_task, by index: undefined for a process that is not a DOS task (mode
+ * kernel or user, or no record), null when the record cannot be read.
+ */
+async function readV86Tasks(mem: KernelMemory, d: MmDebugInfo, pcbs: readonly PcbRecord[]): Promise<(V86TaskRecord | null | undefined)[]> {
+  return Promise.all(pcbs.map(async (p) => {
+    if ((p.mode !== 'v86' && p.mode !== 'dpmi') || !p.v86 || !d.v86Size) return undefined;
+    try {
+      return decodeV86Task(await mem.readVirt(p.v86, d.v86Size), p.v86, d);
+    } catch {
+      return null;
+    }
+  }));
 }
