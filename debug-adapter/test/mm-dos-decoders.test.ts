@@ -35,7 +35,10 @@ describe('DOS tasks, process modes and swapped pages on hand-built images', func
     assert.strictEqual(dos.freeParagraphs + dos.usedParagraphs + dos.blocks.length, DOS_ARENA.endSeg - DOS_ARENA.firstMcbSeg);
     assert.deepStrictEqual(s.processes[1].swappedPages, [{ virtual: 0x405000, slot: 7, page: 1, entry: (7 << 12) | (1 << 2) | 2 }]);
     assert.deepStrictEqual(s.processes[2].swappedPages, []);
-    assert.deepStrictEqual(s.swap, { slotCount: 256, used: 3, outs: 12, ins: 9 });
+    const swap = s.swap;
+    assert.ok(swap, 'the swap section');
+    assert.deepStrictEqual({ slotCount: swap.slotCount, used: swap.used, outs: swap.outs, ins: swap.ins }, { slotCount: 256, used: 3, outs: 12, ins: 9 });
+    assert.deepStrictEqual(swap.pages.map((p) => [p.space, p.virtual, p.slot, p.page]), [[1, 0x405000, 7, 1]], 'the swapped PTE, once');
   });
 
   it('writes the new fields into the JSON document, and no null-page warning for a DOS task\'s vector table', async function () {
