@@ -328,7 +328,7 @@ static uint16_t dpmi_free_info(uint32_t va)
     info[5] = free_pages;                        /* total free pages */
     info[6] = mm_block_count * MM_PAGES_PER_BLOCK; /* total physical pages */
     info[7] = linear_free / MM_PAGE_SIZE;        /* free linear address space, pages */
-    /* info[8] paging file size and info[9..11] reserved stay -1: there is no swap. */
+    /* info[8] paging file size and info[9..11] reserved stay -1: DPMI blocks are never swapped. */
     memcpy((void *)va, info, sizeof info);
     return 0;
 }
