@@ -9,7 +9,6 @@
 #include "proc.h"
 #include "regs.h"
 #include "string.h"
-#include "swap.h"
 #include "x86.h"
 #include "xms.h"
 
@@ -192,6 +191,9 @@ static int process_list_loop(void)
     last->next = proc_list->next;        /* the list no longer ends */
     return 0;
 }
+
+/* The swap injections (below the others, so that the recorded documents' sites keep their lines). */
+#include "swap.h"
 
 /* A mapped swappable chain of `blocks` with its block 1 swapped out; the slot in *slot. */
 static chain_id_t swapped_chain(uint32_t blocks, uint32_t *slot)
