@@ -79,9 +79,11 @@ describe('MmService on the demo guest', function () {
   it('answers vtop, chain, chains and pd in the debug console', async () => {
     const snap = (await service.snapshot(stop)).guest;
     assert.ok(snap);
-    // A kernel worker's chain (demo.c); the ring-3 processes' chains (owner 'process') come
-    // and go with processes the user demo kills.
-    const user = snap.chains.find((c) => c.owner.kind !== 'process' && c.mappedAt.some((m) => typeof m.space === 'number'));
+    // A kernel worker's chain (allocated in demo.c); the ring-3 processes' chains (owner
+    // 'process') come and go with processes the user demo kills, and the swapper's (swap_demo.c)
+    // may be swapped out.
+    const user = snap.chains.find((c) => c.owner.kind !== 'process' && c.site?.file?.endsWith('demo.c') && !c.site.file.endsWith('swap_demo.c')
+      && c.swapped.length === 0 && c.mappedAt.some((m) => typeof m.space === 'number'));
     assert.ok(user);
     const m = user.mappedAt[0];
     const vtop = await service.console(stop, `vtop 0x${m.virtual.toString(16)} ${m.space}`);
