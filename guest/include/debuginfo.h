@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #define MM_DEBUG_MAGIC   0x4D4D4442u   /* "MMDB" */
-#define MM_DEBUG_VERSION 2u
+#define MM_DEBUG_VERSION 3u
 
 struct mm_debug_struct {      /* where a table lives and how its records look */
     uint32_t addr;            /* address of the array, or of the struct vector / pointer */
@@ -48,6 +48,20 @@ struct mm_debug_info {
     uint32_t swap_slot_count_addr, swap_used_addr, swap_outs_addr, swap_ins_addr;
     uint32_t swap_slot_size, swap_off_state, swap_off_chain, swap_off_next, swap_off_block;
     uint32_t ct_swapped_base, pte_swap_mark, pte_swap_page_shift, pte_swap_slot_shift;
+    /* version 3: consistent live reads (a seqlock) and the event ring (the flight recorder) */
+    uint32_t generation_addr;        /* address of `volatile uint32_t mm_generation`: odd while the
+                                        memory manager changes its structures, even when they are
+                                        consistent; a live reader keeps a read whose generation was
+                                        even and equal before and after it */
+    uint32_t free_count_addr;        /* address of `uint32_t mm_free_count`: chains freed since boot
+                                        (alloc_seq_addr counts allocations) */
+    uint32_t event_ring_addr, event_ring_phys;  /* struct mm_event_record[event_ring_capacity] */
+    uint32_t event_ring_capacity;    /* records, a power of two; 0 = this kernel keeps no ring */
+    uint32_t event_record_size;      /* sizeof(struct mm_event_record) */
+    uint32_t event_head_addr;        /* address of `volatile uint32_t mm_event_head`: records ever
+                                        written; record n sits at index n % capacity and its seq
+                                        field reads n + 1 once it is complete (written last) */
+    uint32_t tsc_khz;                /* the TSC's rate measured at boot in kHz, 0 if unknown */
 };
 
 extern struct mm_debug_info mm_debug_info;

@@ -38,6 +38,8 @@ extern uint32_t mm_block_count;       /* entries in the table */
 extern struct mm_owner *mm_owners;    /* one per block, meaningful at heads */
 extern uint32_t mm_free_blocks;       /* number of CT_FREE entries */
 extern uint32_t mm_alloc_seq;         /* last allocation sequence number */
+extern uint32_t mm_free_count;        /* chains freed since boot */
+extern volatile uint32_t mm_generation; /* seqlock: odd while the memory manager changes its structures */
 extern int mm_last_error;             /* status of the last MmAllocateChain that returned 0 */
 
 /* Allocates a chain of `blocks` blocks with `flags` (CHAIN_*). Returns its ID, or 0 if it

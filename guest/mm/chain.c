@@ -14,6 +14,8 @@ uint32_t mm_block_count;
 struct mm_owner *mm_owners;
 uint32_t mm_free_blocks;
 uint32_t mm_alloc_seq;
+uint32_t mm_free_count;
+volatile uint32_t mm_generation;
 int mm_last_error;
 static uint32_t rover;              /* next-fit start for ordinary allocations */
 
@@ -235,6 +237,7 @@ int MmFreeChain(chain_id_t id)
     mm_unmap_all(id, 0);   /* @dap:free-chain-unmap */
     mm_owners[id] = (struct mm_owner){0, 0, 0, OWNER_NONE, 0};
     free_from(id);
+    mm_free_count++;
     mm_event(MM_EV_FREED, id, blocks, 0, 0, MM_OK, (uint32_t)__builtin_return_address(0));
     irq_restore(f);
     return MM_OK;

@@ -105,6 +105,10 @@ void debuginfo_init(void)
     d->pte_swap_mark = PTE_SWAP_MARK;
     d->pte_swap_page_shift = PTE_SWAP_PAGE_SHIFT;
     d->pte_swap_slot_shift = PTE_SWAP_SLOT_SHIFT;
+    d->generation_addr = (uint32_t)&mm_generation;
+    d->free_count_addr = (uint32_t)&mm_free_count;
+    d->event_record_size = sizeof(struct mm_event_record);
+    /* event_ring_*, event_head_addr, tsc_khz: 0 until the ring is set up (no ring yet) */
     d->version = MM_DEBUG_VERSION;
     d->magic = MM_DEBUG_MAGIC;   /* last: a debugger that sees the magic sees the rest */
 }

@@ -3,7 +3,7 @@
 // Pure: 4-byte little-endian fields in the order the header declares them.
 
 export const MM_DEBUG_MAGIC = 0x4d4d4442; // "MMDB"
-export const MM_DEBUG_VERSION = 2;
+export const MM_DEBUG_VERSION = 3;
 
 /** Field names in declaration order; every field is a uint32. */
 const FIELDS = [
@@ -29,6 +29,9 @@ const FIELDS = [
   'swapSlotsAddr', 'swapSlotCountAddr', 'swapUsedAddr', 'swapOutsAddr', 'swapInsAddr',
   'swapSlotSize', 'swapOffState', 'swapOffChain', 'swapOffNext', 'swapOffBlock',
   'ctSwappedBase', 'pteSwapMark', 'pteSwapPageShift', 'pteSwapSlotShift',
+  // version 3: the seqlock generation (0 = none), the free counter, the event ring (capacity 0 = none)
+  'generationAddr', 'freeCountAddr',
+  'eventRingAddr', 'eventRingPhys', 'eventRingCapacity', 'eventRecordSize', 'eventHeadAddr', 'tscKhz',
 ] as const;
 
 export type DescriptorField = (typeof FIELDS)[number];
