@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdbool.h>
 #include "chain_table.h"
+#include "generation.h"   /* mm_write_begin/mm_write_end: the seqlock around changes */
 
 typedef uint32_t chain_id_t;       /* index of the chain's head block; 0 = no chain */
 

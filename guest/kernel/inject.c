@@ -312,12 +312,12 @@ int fault_inject(const char *kind)
     for (uint32_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
         if (strcmp(kind, kinds[i].name))
             continue;
-        uint32_t f = irq_save();
+        uint32_t f = mm_write_begin();
         int r = kinds[i].fn();
         /* An event of no kind closes the injection: a debugger treats the chain of the last
          * allocation event as still in flight, and the injected leak must not look like one. */
         mm_event(MM_EV_NONE, 0, 0, 0, 0, 0, 0);
-        irq_restore(f);
+        mm_write_end(f);
         if (r == 0)
             mm_fault_injected = i + 1;
         return r;

@@ -1,5 +1,6 @@
 /* proc.c: processes and the round-robin scheduler. A PCB holds only its UPD; switching
  * to a process copies its 64 UPD entries into KPD[0..63] and reloads CR3 (TLB flush). */
+#include "generation.h"
 #include "proc.h"
 #include "console.h"
 #include "dpmi.h"
@@ -75,9 +76,9 @@ struct pcb *proc_create(const char *name, void (*entry)(void *), void *arg)
     f->cs = 0x08;
     f->eflags = 0x002;   /* interrupts off until the trampoline */
     p->esp = (uint32_t)f;
-    uint32_t fl = irq_save();
+    uint32_t fl = mm_write_begin();
     if (vec_push(&proc_table, &p) < 0) {
-        irq_restore(fl);
+        mm_write_end(fl);
         kfree(p->kstack);
         kfree(p);
         return 0;
@@ -88,7 +89,7 @@ struct pcb *proc_create(const char *name, void (*entry)(void *), void *arg)
         last = last->next;
     last->next = p;
     p->state = PROC_READY;
-    irq_restore(fl);
+    mm_write_end(fl);
     return p;
 }
 
@@ -123,6 +124,7 @@ uint32_t sched_switch(uint32_t esp)
     }
     if (!next)
         return esp;
+    uint32_t g = mm_write_begin();   /* PCB states, current and KPD[0..63] change together */
     current->esp = esp;
     if (current->state == PROC_RUNNING)
         current->state = PROC_READY;
@@ -133,6 +135,7 @@ uint32_t sched_switch(uint32_t esp)
     proc_load_upd(next);
     proc_set_kernel_stack(next);
     v86_switch_in(next);   /* a DPMI client's LDT */
+    mm_write_end(g);
     return next->esp;
 }
 
@@ -145,10 +148,10 @@ void proc_sleep(uint32_t ms)
 {
     uint32_t wake = timer_ticks + ms;
     while ((int32_t)(timer_ticks - wake) < 0) {
-        uint32_t f = irq_save();
+        uint32_t f = mm_write_begin();
         current->wake_tick = wake;
         current->state = PROC_SLEEPING;
-        irq_restore(f);
+        mm_write_end(f);
         proc_yield();
         if (current->state == PROC_SLEEPING && (int32_t)(timer_ticks - wake) < 0)
             hlt();
@@ -165,7 +168,9 @@ void proc_exit(void)
     usermode_release(current);            /* a user process's chains (image, stack, its own) */
     mm_release_upd(current->upd);
     cli();
+    uint32_t g = mm_write_begin();        /* interrupts stay off: was = 0 */
     current->state = PROC_ZOMBIE;
+    mm_write_end(g);
     for (;;) {
         proc_yield();
         sti();
@@ -176,14 +181,14 @@ void proc_exit(void)
 
 int proc_reap(uint32_t pid)
 {
-    uint32_t f = irq_save();
+    uint32_t f = mm_write_begin();
     struct pcb *prev = 0, *p = proc_list;
     while (p && p->pid != pid) {
         prev = p;
         p = p->next;
     }
     if (!p || p->state != PROC_ZOMBIE || !prev) {
-        irq_restore(f);
+        mm_write_end(f);
         return -1;
     }
     prev->next = p->next;
@@ -192,7 +197,7 @@ int proc_reap(uint32_t pid)
             vec_remove(&proc_table, i);
             break;
         }
-    irq_restore(f);
+    mm_write_end(f);
     kfree(p->v86);
     kfree(p->kstack);
     kfree(p);

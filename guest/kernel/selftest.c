@@ -55,6 +55,9 @@ void selftest_run(const char *only)
         const char *why = 0;
         if (!err && mm_check(&why) != MM_OK)
             err = test_fail(__FILE__, __LINE__, "invariant broken after the test: %s", why);
+        if (!err && (mm_write_depth() != 0 || (mm_generation & 1)))
+            err = test_fail(__FILE__, __LINE__, "seqlock left open: depth %u, generation 0x%x",
+                            mm_write_depth(), mm_generation);
         if (!err && mm_client_blocks() != blocks_before)
             err = test_fail(__FILE__, __LINE__, "leak: %u client blocks before, %u after",
                             blocks_before, mm_client_blocks());

@@ -3,6 +3,7 @@
  * (syscall.h), and is ended by any exception it causes: a page fault on the supervisor-only
  * kernel half or above the 256 MiB user space, a #GP for cli/hlt/in/out or a DPL-0 gate,
  * and so on. The CPU enforces the limits; this file only turns the fault into an exit. */
+#include "generation.h"
 #include "usermode.h"
 #include "console.h"
 #include "mm.h"
@@ -106,18 +107,18 @@ static uint32_t program_entry(const char *name)
  * process holds", so nothing it got from the kernel can outlive it. */
 static void free_owned_chains(uint32_t pid)
 {
-    uint32_t f = irq_save();
+    uint32_t f = mm_write_begin();
     for (uint32_t b = 1; b < mm_block_count; b++)
         if (ct_is_head(mm_block_table[b]) && mm_owners[b].kind == OWNER_PROCESS && mm_owners[b].handle == (uint16_t)pid)
             MmFreeChain(b);
-    irq_restore(f);
+    mm_write_end(f);
 }
 
 /* Allocates a zeroed user chain of `blocks` owned by `pid`, for `bytes` (the owner record's
  * size; 0 = the whole chain). Returns a status. */
 static int alloc_owned(uint32_t flags, uint32_t blocks, uint32_t bytes, uint32_t pid, uint32_t caller, chain_id_t *out)
 {
-    uint32_t f = irq_save();
+    uint32_t f = mm_write_begin();
     int r = mm_allocate_chain(CHAIN_USER | flags, blocks, OWNER_PROCESS, caller, out);
     if (r == MM_OK) {
         mm_owner_set(*out, OWNER_PROCESS, (uint16_t)pid, 0, bytes);
@@ -127,7 +128,7 @@ static int alloc_owned(uint32_t flags, uint32_t blocks, uint32_t bytes, uint32_t
             mm_zero_block(b);
         }
     }
-    irq_restore(f);
+    mm_write_end(f);
     return r;
 }
 
@@ -192,14 +193,14 @@ struct pcb *proc_create_user(const char *name, const char *program, uint32_t arg
     uint32_t entry = program_entry(program);
     if (!entry)
         return 0;
-    uint32_t f = irq_save();   /* the new process must not run before its space is built */
+    uint32_t f = mm_write_begin();   /* the new process must not run before its space is built */
     struct user_proc *u = 0;
     for (uint32_t i = 0; i < USER_MAX_PROCS && !u; i++)
         if (!uprocs[i].pid)
             u = &uprocs[i];
     struct pcb *p = u ? proc_create(name, user_enter, u) : 0;
     if (!p) {
-        irq_restore(f);
+        mm_write_end(f);
         return 0;
     }
     memset(u, 0, sizeof *u);
@@ -211,10 +212,10 @@ struct pcb *proc_create_user(const char *name, const char *program, uint32_t arg
         mm_release_upd(p->upd);
         p->state = PROC_ZOMBIE;
         proc_reap(p->pid);
-        irq_restore(f);
+        mm_write_end(f);
         return 0;
     }
-    irq_restore(f);
+    mm_write_end(f);
     return p;
 }
 
@@ -222,12 +223,12 @@ void usermode_release(struct pcb *p)
 {
     if (p->mode != PROC_MODE_USER)
         return;
-    uint32_t f = irq_save();
+    uint32_t f = mm_write_begin();
     free_owned_chains(p->pid);
     struct user_proc *u = uproc_of(p->pid);
     if (u)
         memset(u, 0, sizeof *u);
-    irq_restore(f);
+    mm_write_end(f);
 }
 
 void proc_kill(uint32_t code)
@@ -248,10 +249,10 @@ static void killed_entry(void)
 
 int user_proc_kill(struct pcb *p, uint32_t code)
 {
-    uint32_t fl = irq_save();
+    uint32_t fl = mm_write_begin();
     struct user_proc *u = p && p->mode == PROC_MODE_USER ? uproc_of(p->pid) : 0;
     if (!u || p == current || p->state == PROC_ZOMBIE) {
-        irq_restore(fl);
+        mm_write_end(fl);
         return -1;
     }
     u->kill_pending = 1;
@@ -263,7 +264,7 @@ int user_proc_kill(struct pcb *p, uint32_t code)
         f->cs = SEL_KCODE;
         f->eflags = 0x2u;
     }
-    irq_restore(fl);
+    mm_write_end(fl);
     return 0;
 }
 
@@ -286,7 +287,7 @@ uint32_t proc_user_fault(struct int_frame *f)
 
 int user_report_find(uint32_t pid, uint32_t key, uint32_t *value)
 {
-    uint32_t f = irq_save();
+    uint32_t f = mm_write_begin();
     int r = -1;
     for (uint32_t i = 0; i < USER_REPORT_LOG && r; i++) {
         const struct user_report *e = &reports[(report_next - 1 - i) % USER_REPORT_LOG];
@@ -295,7 +296,7 @@ int user_report_find(uint32_t pid, uint32_t key, uint32_t *value)
             r = 0;
         }
     }
-    irq_restore(f);
+    mm_write_end(f);
     return r;
 }
 

@@ -4,6 +4,7 @@
  * everything it held is freed by the task itself, in the kernel, on its own stack), and the
  * per-task LDT of DPMI clients. The instruction emulation is in v86_monitor.c, the services
  * (INT 21h, INT 2Fh, XMS, DPMI) in dos_services.c. */
+#include "generation.h"
 #include "v86.h"
 #include "console.h"
 #include "dos.h"
@@ -138,7 +139,7 @@ struct pcb *v86_task_create(const char *name, const uint8_t *image, uint32_t siz
     struct v86_task *v = kzalloc(sizeof *v);
     if (!v)
         return 0;
-    uint32_t fl = irq_save();          /* nobody may run it before it is complete */
+    uint32_t fl = mm_write_begin();          /* nobody may run it before it is complete */
     chain_id_t low = 0;
     struct pcb *p = 0;
     if (mm_allocate_chain(CHAIN_FROZEN | CHAIN_USER, V86_LOW_PAGES / MM_PAGES_PER_BLOCK, OWNER_PROCESS,
@@ -169,7 +170,7 @@ struct pcb *v86_task_create(const char *name, const uint8_t *image, uint32_t siz
     f->useresp = V86_STACK_TOP;
     f->ss = V86_PSP_SEG;
     f->v86_ds = f->v86_es = V86_PSP_SEG;
-    irq_restore(fl);
+    mm_write_end(fl);
     return p;
 fail:
     if (p) {                           /* never ran: take it out again */
@@ -180,7 +181,7 @@ fail:
     if (low)
         MmFreeChain(low);
     kfree(v);
-    irq_restore(fl);
+    mm_write_end(fl);
     return 0;
 }
 
@@ -214,13 +215,13 @@ void v86_release(struct pcb *p)
     struct v86_task *v = p->v86;
     if (!v)
         return;
-    uint32_t fl = irq_save();
+    uint32_t fl = mm_write_begin();
     xms_release_process(p->pid);
     if (v->low_chain && MmFreeChain(v->low_chain) != MM_OK)
         panic("v86: task %u lost its low chain %u", p->pid, v->low_chain);
     v->low_chain = 0;
     v->low_pages = 0;
-    irq_restore(fl);
+    mm_write_end(fl);
 }
 
 /* Runs in the kernel on the ending task's own stack (v86_end points its frame here):
@@ -255,16 +256,16 @@ uint32_t v86_end(struct int_frame *f, uint32_t status, uint32_t exit_code)
 
 int v86_task_kill(struct pcb *p)
 {
-    uint32_t fl = irq_save();
+    uint32_t fl = mm_write_begin();
     struct int_frame *f = (struct int_frame *)p->esp;
     if (!p->v86 || p == current || (p->state != PROC_READY && p->state != PROC_SLEEPING) || !frame_from_user(f)) {
-        irq_restore(fl);
+        mm_write_end(fl);
         return -1;
     }
     kprintf("v86: task %u (%s) killed from outside\n", p->pid, p->name);
     end_frame(p, f, V86_KILLED, V86_EXIT_TERMINATED);
     p->state = PROC_READY;
-    irq_restore(fl);
+    mm_write_end(fl);
     return 0;
 }
 

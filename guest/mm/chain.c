@@ -1,6 +1,7 @@
 /* chain.c: the block table. Physical memory is cut into 16 KiB blocks; a chain is a
  * linked list of blocks threaded through the table (layout in chain_table.h). This file
  * allocates, frees, resizes and queries chains, and keeps the owner records. */
+#include "generation.h"
 #include "mm.h"
 #include "mm_event.h"
 #include "console.h"
@@ -127,12 +128,14 @@ void mm_owner_set(chain_id_t id, uint16_t kind, uint16_t handle, uint32_t caller
 {
     if (!mm_chain_valid(id))
         return;
+    uint32_t f = mm_write_begin();
     mm_owners[id].kind = kind;
     mm_owners[id].handle = handle;
     if (caller)
         mm_owners[id].caller = caller;
     if (size_bytes)
         mm_owners[id].size_bytes = size_bytes;
+    mm_write_end(f);
 }
 
 int mm_allocate_chain(uint32_t flags, uint32_t blocks, uint16_t kind, uint32_t caller, chain_id_t *out)
@@ -141,16 +144,16 @@ int mm_allocate_chain(uint32_t flags, uint32_t blocks, uint16_t kind, uint32_t c
         return MM_ERR_INVALID;
     if (flags & CHAIN_CONTIG)
         return MmAllocateContiguous(blocks, 0, 0, flags & ~CHAIN_CONTIG, out);
-    uint32_t f = irq_save();
+    uint32_t f = mm_write_begin();
     if (blocks > mm_free_blocks && !reclaim_for(blocks)) {
-        irq_restore(f);
+        mm_write_end(f);
         return MM_ERR_NOMEM;
     }
     chain_id_t id = take_blocks(blocks, flags);
     record_owner(id, kind, caller, blocks * MM_BLOCK_SIZE);
     *out = id;
     mm_event(MM_EV_ALLOCATED, id, blocks, flags, kind, MM_OK, caller);
-    irq_restore(f);
+    mm_write_end(f);
     return MM_OK;
 }
 
@@ -189,12 +192,12 @@ int MmAllocateContiguous(uint32_t blocks, uint32_t ceiling, uint32_t align, uint
     if (blocks == 0 || !out || (extra_flags & ~CT_CHAIN_FLAGS) || (align & (align - 1)))
         return MM_ERR_INVALID;
     uint32_t caller = (uint32_t)__builtin_return_address(0);
-    uint32_t f = irq_save();
+    uint32_t f = mm_write_begin();
     uint32_t start = mm_find_free_run(blocks, ceiling, align);
     if (!start && blocks <= mm_free_blocks && mm_defrag_make_run(blocks, ceiling, align) == MM_OK)
         start = mm_find_free_run(blocks, ceiling, align);
     if (!start) {
-        irq_restore(f);
+        mm_write_end(f);
         return MM_ERR_NOMEM;
     }
     uint32_t flags = extra_flags | CHAIN_CONTIG | CHAIN_FROZEN;
@@ -205,7 +208,7 @@ int MmAllocateContiguous(uint32_t blocks, uint32_t ceiling, uint32_t align, uint
     record_owner(start, OWNER_DMA, caller, blocks * MM_BLOCK_SIZE);
     *out = start;
     mm_event(MM_EV_ALLOCATED, start, blocks, flags, OWNER_DMA, MM_OK, caller);
-    irq_restore(f);
+    mm_write_end(f);
     return MM_OK;
 }
 
@@ -228,9 +231,9 @@ static void free_from(uint32_t l)
 
 int MmFreeChain(chain_id_t id)
 {
-    uint32_t f = irq_save();
+    uint32_t f = mm_write_begin();
     if (!mm_chain_valid(id)) {
-        irq_restore(f);
+        mm_write_end(f);
         return MM_ERR_BAD_ID;
     }
     uint32_t blocks = MmChainBlocks(id);
@@ -239,13 +242,13 @@ int MmFreeChain(chain_id_t id)
     free_from(id);
     mm_free_count++;
     mm_event(MM_EV_FREED, id, blocks, 0, 0, MM_OK, (uint32_t)__builtin_return_address(0));
-    irq_restore(f);
+    mm_write_end(f);
     return MM_OK;
 }
 
 int MmResizeChain(chain_id_t id, uint32_t blocks)
 {
-    uint32_t f = irq_save();
+    uint32_t f = mm_write_begin();
     int r = MM_OK;
     uint32_t have = MmChainBlocks(id);
     if (!have)
@@ -257,7 +260,7 @@ int MmResizeChain(chain_id_t id, uint32_t blocks)
     else if (blocks > have && blocks - have > mm_free_blocks && !reclaim_for(blocks - have))
         r = MM_ERR_NOMEM;
     if (r != MM_OK || blocks == have) {
-        irq_restore(f);
+        mm_write_end(f);
         return r;
     }
     /* `last` is the link of the block that ends the chain afterwards (it may be swapped). */
@@ -276,7 +279,7 @@ int MmResizeChain(chain_id_t id, uint32_t blocks)
     }
     mm_owners[id].size_bytes = blocks * MM_BLOCK_SIZE;
     mm_event(MM_EV_RESIZED, id, blocks, ct_flags(mm_block_table[id]), have, MM_OK, (uint32_t)__builtin_return_address(0));
-    irq_restore(f);
+    mm_write_end(f);
     return MM_OK;
 }
 
@@ -292,7 +295,7 @@ int MmChainFlags(chain_id_t id, uint32_t *flags)
 
 static int change_flags(chain_id_t id, uint32_t set, uint32_t clear)
 {
-    uint32_t f = irq_save();
+    uint32_t f = mm_write_begin();
     int r = MM_OK;
     if (!mm_chain_valid(id))
         r = MM_ERR_BAD_ID;
@@ -300,18 +303,18 @@ static int change_flags(chain_id_t id, uint32_t set, uint32_t clear)
         r = MM_ERR_CONTIG;
     else
         mm_block_table[id] = (mm_block_table[id] & ~clear) | set;
-    irq_restore(f);
+    mm_write_end(f);
     return r;
 }
 
 /* A frozen chain never leaves memory: its swapped-out blocks come back first. */
 int MmFreezeChain(chain_id_t id)
 {
-    uint32_t f = irq_save();
+    uint32_t f = mm_write_begin();
     int r = swap_in_chain(id);
     if (r == MM_OK)
         r = change_flags(id, CHAIN_FROZEN, 0);
-    irq_restore(f);
+    mm_write_end(f);
     return r;
 }
 int MmUnfreezeChain(chain_id_t id) { return change_flags(id, 0, CHAIN_FROZEN); }
@@ -319,11 +322,11 @@ int MmMarkSwappable(chain_id_t id, bool swappable)
 {
     if (swappable)
         return change_flags(id, CHAIN_SWAPPABLE, 0);
-    uint32_t f = irq_save();   /* a chain that may not be swapped has nothing out */
+    uint32_t f = mm_write_begin();   /* a chain that may not be swapped has nothing out */
     int r = swap_in_chain(id);
     if (r == MM_OK)
         r = change_flags(id, 0, CHAIN_SWAPPABLE);
-    irq_restore(f);
+    mm_write_end(f);
     return r;
 }
 
@@ -408,7 +411,7 @@ void mm_zero_block(uint32_t block)
 /* Copies between a buffer and physical memory a page at a time through window `slot`. */
 static void phys_copy(uint32_t phys, uint8_t *buf, uint32_t len, int to_phys)
 {
-    uint32_t f = irq_save();
+    uint32_t f = mm_write_begin();
     while (len) {
         uint32_t off = phys & (MM_PAGE_SIZE - 1);
         uint32_t n = MM_PAGE_SIZE - off < len ? MM_PAGE_SIZE - off : len;
@@ -421,7 +424,7 @@ static void phys_copy(uint32_t phys, uint8_t *buf, uint32_t len, int to_phys)
         buf += n;
         len -= n;
     }
-    irq_restore(f);
+    mm_write_end(f);
 }
 
 void mm_phys_read(uint32_t phys, void *dst, uint32_t len) { phys_copy(phys, dst, len, 0); }

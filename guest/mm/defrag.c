@@ -2,6 +2,7 @@
  * contiguous) to coalesce free space, rewriting links, mappings and owner records so that
  * virtual addresses and contents stay the same. When a chain's head moves its ID changes;
  * the relocation listeners (mm.h) rewrite every holder of the old ID. */
+#include "generation.h"
 #include "mm.h"
 #include "mm_event.h"
 #include "console.h"
@@ -58,7 +59,7 @@ static void move_block(chain_id_t *id, uint32_t prev, uint32_t src, uint32_t ind
 
 int mm_move_block(uint32_t src, uint32_t dst)
 {
-    uint32_t f = irq_save();
+    uint32_t f = mm_write_begin();
     int r = MM_ERR_INVALID;
     if (src == 0 || dst == 0 || src >= mm_block_count || dst >= mm_block_count || !ct_is_free(mm_block_table[dst]))
         goto out;
@@ -81,7 +82,7 @@ int mm_move_block(uint32_t src, uint32_t dst)
         }
     }
 out:
-    irq_restore(f);
+    mm_write_end(f);
     return r;
 }
 
@@ -119,7 +120,7 @@ int mm_defrag_make_run(uint32_t blocks, uint32_t ceiling, uint32_t align)
 {
     if (blocks == 0 || blocks > mm_free_blocks)
         return MM_ERR_NOMEM;
-    uint32_t f = irq_save();
+    uint32_t f = mm_write_begin();
     uint32_t moved0 = mm_defrag_moved;
     mark_movable();
     uint32_t limit = mm_block_count;
@@ -148,7 +149,7 @@ int mm_defrag_make_run(uint32_t blocks, uint32_t ceiling, uint32_t align)
         }
     }
     if (!best || mm_free_blocks - (blocks - best_cost) < best_cost) {
-        irq_restore(f);
+        mm_write_end(f);
         return MM_ERR_NOMEM;
     }
     /* Move every movable block out of [best, best + blocks), chain by chain. */
@@ -175,7 +176,7 @@ int mm_defrag_make_run(uint32_t blocks, uint32_t ceiling, uint32_t align)
     }
     mm_defrag_runs++;
     mm_event(MM_EV_DEFRAG, 0, mm_defrag_moved - moved0, 0, blocks, MM_OK, (uint32_t)__builtin_return_address(0));
-    irq_restore(f);
+    mm_write_end(f);
     return MM_OK;
 }
 
@@ -218,7 +219,7 @@ uint32_t MmDefragment(void)
         if (!prev_of)
             return 0;
     }
-    uint32_t f = irq_save();
+    uint32_t f = mm_write_begin();
     uint32_t before = mm_defrag_moved;
     mark_movable();
     memset(prev_of, 0, mm_block_count * sizeof(uint32_t));
@@ -255,7 +256,7 @@ uint32_t MmDefragment(void)
     }
     mm_defrag_runs++;
     mm_event(MM_EV_DEFRAG, 0, mm_defrag_moved - before, 0, 0, MM_OK, (uint32_t)__builtin_return_address(0));
-    irq_restore(f);
+    mm_write_end(f);
     return mm_defrag_moved - before;
 }
 

@@ -1,6 +1,7 @@
 /* dos.c: conventional memory the DOS way. The arena [DOS_ARENA_START_SEG, DOS_ARENA_END_SEG)
  * is a chain of memory control blocks, each in the paragraph before its block, walked
  * first fit; free neighbours are always merged. Also ISA-DMA-safe contiguous buffers. */
+#include "generation.h"
 #include "dos.h"
 #include "mm_event.h"
 #include "console.h"
@@ -118,7 +119,7 @@ void dos_init(void)
 
 int dos_alloc(uint16_t paragraphs, uint16_t owner, uint16_t *seg, uint16_t *largest)
 {
-    uint32_t f = irq_save();
+    uint32_t f = mm_write_begin();
     int r = DOS_ERR_MEM;
     uint16_t best = 0;
     if (walk_check()) {
@@ -144,13 +145,13 @@ int dos_alloc(uint16_t paragraphs, uint16_t owner, uint16_t *seg, uint16_t *larg
         *largest = best;
 out:
     mm_event(MM_EV_DOS, 0, paragraphs, owner, 1, (uint32_t)r, (uint32_t)__builtin_return_address(0));
-    irq_restore(f);
+    mm_write_end(f);
     return r;
 }
 
 int dos_free(uint16_t seg)
 {
-    uint32_t f = irq_save();
+    uint32_t f = mm_write_begin();
     uint32_t m, prev;
     int r = walk_check() ? DOS_ERR_MCB : find_block(seg, &m, &prev);
     if (r == DOS_OK && mcb_at(m)->owner == 0)
@@ -162,13 +163,13 @@ int dos_free(uint16_t seg)
             merge_next(prev);
     }
     mm_event(MM_EV_DOS, 0, seg, 0, 2, (uint32_t)r, (uint32_t)__builtin_return_address(0));
-    irq_restore(f);
+    mm_write_end(f);
     return r;
 }
 
 int dos_resize(uint16_t seg, uint16_t paragraphs, uint16_t *largest)
 {
-    uint32_t f = irq_save();
+    uint32_t f = mm_write_begin();
     uint32_t m, prev;
     int r = walk_check() ? DOS_ERR_MCB : find_block(seg, &m, &prev);
     if (r == DOS_OK && mcb_at(m)->owner == 0)
@@ -196,13 +197,13 @@ int dos_resize(uint16_t seg, uint16_t paragraphs, uint16_t *largest)
     split(m, paragraphs);
 out:
     mm_event(MM_EV_DOS, 0, paragraphs, seg, 3, (uint32_t)r, (uint32_t)__builtin_return_address(0));
-    irq_restore(f);
+    mm_write_end(f);
     return r;
 }
 
 void dos_stats(uint32_t *free_paras, uint32_t *largest)
 {
-    uint32_t f = irq_save();
+    uint32_t f = mm_write_begin();
     uint32_t total = 0, best = 0;
     /* Stops at the first broken MCB: the figures then cover the sound prefix. */
     for (uint32_t m = dos_first_mcb; !mcb_bad(m); m = next_mcb(m)) {
@@ -215,7 +216,7 @@ void dos_stats(uint32_t *free_paras, uint32_t *largest)
         if (p->type == 'Z')
             break;
     }
-    irq_restore(f);
+    mm_write_end(f);
     if (free_paras)
         *free_paras = total;
     if (largest)
@@ -224,7 +225,7 @@ void dos_stats(uint32_t *free_paras, uint32_t *largest)
 
 int dos_check(const char **why)
 {
-    uint32_t f = irq_save();
+    uint32_t f = mm_write_begin();
     const char *w = 0;
     if (dos_first_mcb != DOS_ARENA_START_SEG)
         w = "dos_first_mcb is not the start of the arena";
@@ -233,7 +234,7 @@ int dos_check(const char **why)
             w = "arena block is not reserved CT_RSV_DOS in the chain table";
     if (!w)
         w = walk_check();
-    irq_restore(f);
+    mm_write_end(f);
     if (w && why)
         *why = w;
     return w ? DOS_ERR_MCB : DOS_OK;
@@ -244,7 +245,7 @@ uint32_t dos_release_owner(uint16_t owner)
     uint32_t n = 0;
     if (owner == 0)
         return 0;
-    uint32_t f = irq_save();
+    uint32_t f = mm_write_begin();
     /* Each round frees the first block of `owner`; freeing merges, so walk again. */
     while (!walk_check()) {
         uint32_t m = dos_first_mcb;
@@ -254,7 +255,7 @@ uint32_t dos_release_owner(uint16_t owner)
             break;
         n++;
     }
-    irq_restore(f);
+    mm_write_end(f);
     return n;
 }
 

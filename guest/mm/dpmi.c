@@ -1,6 +1,7 @@
 /* dpmi.c: the DPMI 0.9 memory services (INT 31h) over chains. A DPMI block is a chain
  * mapped page aligned into its process's user space at [DPMI_LINEAR_BASE, USER_SPACE_END),
  * placed first fit among that process's blocks; 32-bit handles name the blocks. */
+#include "generation.h"
 #include "dpmi.h"
 #include "mm_event.h"
 #include "console.h"
@@ -397,7 +398,7 @@ static uint16_t dpmi_call(struct rm_regs *r, uint32_t caller)
 void dpmi_dispatch(struct rm_regs *r)
 {
     uint32_t caller = (uint32_t)__builtin_return_address(0);
-    uint32_t f = irq_save();
+    uint32_t f = mm_write_begin();
     uint32_t ax = REG_LO16(r->eax);
     uint16_t e = dpmi_call(r, caller);
     if (e) {
@@ -407,12 +408,12 @@ void dpmi_dispatch(struct rm_regs *r)
         r->eflags &= ~EFLAGS_CF;
     }
     mm_event(MM_EV_DPMI, 0, 0, 0, ax, e, caller);
-    irq_restore(f);
+    mm_write_end(f);
 }
 
 void dpmi_release_process(uint32_t pid)
 {
-    uint32_t f = irq_save();
+    uint32_t f = mm_write_begin();
     for (uint32_t i = dpmi_blocks.length; i-- > 0;) {
         if (blk(i)->owner_pid != pid)
             continue;
@@ -420,5 +421,5 @@ void dpmi_release_process(uint32_t pid)
         vec_swap_remove(&dpmi_blocks, i);
     }
     dos_release_owner((uint16_t)(pid + 1));
-    irq_restore(f);
+    mm_write_end(f);
 }

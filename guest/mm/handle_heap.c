@@ -1,6 +1,7 @@
 /* handle_heap.c: the handle heap of small movable blocks (layout and rules in
  * handle_heap.h): allocation into pages, locking, moving blocks to pack pages, and the
  * chain that grows and shrinks under it. */
+#include "generation.h"
 #include "handle_heap.h"
 #include "heap.h"
 #include "paging.h"
@@ -526,23 +527,27 @@ int hh_init(struct hh_heap *h, uint32_t va, uint32_t max_pages)
     if (!h || (va & (HH_PAGE - 1)) || va < 0xE0000000u || max_pages == 0 ||
         max_pages > (WINDOW_BASE - va) / HH_PAGE)
         return HH_ERR_INVALID;
+    uint32_t f = mm_write_begin();
     memset(h, 0, sizeof *h);
     h->va = va;
     h->max_pages = max_pages;
     h->page_kind = kzalloc(max_pages);
     h->page_free = kzalloc(max_pages * sizeof(uint16_t));
     h->page_entry = kzalloc(max_pages * sizeof(uint16_t));
+    int r = HH_OK;
     if (!h->page_kind || !h->page_free || !h->page_entry) {
         hh_destroy(h);
-        return HH_ERR_NOMEM;
+        r = HH_ERR_NOMEM;
     }
-    return HH_OK;
+    mm_write_end(f);
+    return r;
 }
 
 void hh_destroy(struct hh_heap *h)
 {
     if (!h)
         return;
+    uint32_t f = mm_write_begin();
     if (h->chain)
         MmFreeChain(h->chain);
     kfree(h->page_kind);
@@ -550,6 +555,7 @@ void hh_destroy(struct hh_heap *h)
     kfree(h->page_entry);
     kfree(h->table);
     memset(h, 0, sizeof *h);
+    mm_write_end(f);
 }
 
 /* A free table entry (growing the table if needed), or NULL. */
@@ -578,10 +584,10 @@ int hh_alloc(struct hh_heap *h, uint32_t size, hh_handle_t *out)
 {
     if (!h || !out || size == 0 || size > h->max_pages * HH_PAGE || !h->page_kind)
         return HH_ERR_INVALID;
-    uint32_t f = irq_save();
+    uint32_t f = mm_write_begin();
     struct hh_entry *e = new_entry(h);   /* the table may grow: kmalloc nests irq_save */
     if (!e) {
-        irq_restore(f);
+        mm_write_end(f);
         return HH_ERR_NOMEM;
     }
     e->size = size;
@@ -589,19 +595,19 @@ int hh_alloc(struct hh_heap *h, uint32_t size, hh_handle_t *out)
     int r = is_small(size) ? place_small(h, e, 0, 0) : place_large(h, e);
     if (r != HH_OK) {
         e->size = 0;
-        irq_restore(f);
+        mm_write_end(f);
         return r;
     }
     h->live++;
     h->live_bytes += size;
     *out = handle_of(h, e);
-    irq_restore(f);
+    mm_write_end(f);
     return HH_OK;
 }
 
 int hh_free(struct hh_heap *h, hh_handle_t handle)
 {
-    uint32_t f = irq_save();
+    uint32_t f = mm_write_begin();
     struct hh_entry *e = entry_of(h, handle);
     int r = HH_OK;
     if (!e)
@@ -618,7 +624,7 @@ int hh_free(struct hh_heap *h, hh_handle_t handle)
         e->size = 0;
         e->gen = next_gen(e->gen);
     }
-    irq_restore(f);
+    mm_write_end(f);
     return r;
 }
 
@@ -626,7 +632,7 @@ int hh_lock(struct hh_heap *h, hh_handle_t handle, void **ptr)
 {
     if (!ptr)
         return HH_ERR_INVALID;
-    uint32_t f = irq_save();
+    uint32_t f = mm_write_begin();
     struct hh_entry *e = entry_of(h, handle);
     int r = HH_OK;
     if (!e)
@@ -637,13 +643,13 @@ int hh_lock(struct hh_heap *h, hh_handle_t handle, void **ptr)
         e->locks++;
         *ptr = (void *)(h->va + e->off);
     }
-    irq_restore(f);
+    mm_write_end(f);
     return r;
 }
 
 int hh_unlock(struct hh_heap *h, hh_handle_t handle)
 {
-    uint32_t f = irq_save();
+    uint32_t f = mm_write_begin();
     struct hh_entry *e = entry_of(h, handle);
     int r = HH_OK;
     if (!e)
@@ -652,13 +658,13 @@ int hh_unlock(struct hh_heap *h, hh_handle_t handle)
         r = HH_ERR_NOT_LOCKED;
     else
         e->locks--;
-    irq_restore(f);
+    mm_write_end(f);
     return r;
 }
 
 int hh_info(struct hh_heap *h, hh_handle_t handle, uint32_t *size, uint32_t *locks, uint32_t *offset)
 {
-    uint32_t f = irq_save();
+    uint32_t f = mm_write_begin();
     struct hh_entry *e = entry_of(h, handle);
     if (e) {
         if (size)
@@ -668,7 +674,7 @@ int hh_info(struct hh_heap *h, hh_handle_t handle, uint32_t *size, uint32_t *loc
         if (offset)
             *offset = e->off;
     }
-    irq_restore(f);
+    mm_write_end(f);
     return e ? HH_OK : HH_ERR_BAD_HANDLE;
 }
 
@@ -676,7 +682,7 @@ int hh_resize(struct hh_heap *h, hh_handle_t handle, uint32_t size)
 {
     if (!h || size == 0 || size > h->max_pages * HH_PAGE)
         return HH_ERR_INVALID;
-    uint32_t f = irq_save();
+    uint32_t f = mm_write_begin();
     int r = HH_OK;
     struct hh_entry *n = 0, *e = entry_of(h, handle);
     if (!e) {
@@ -734,7 +740,7 @@ int hh_resize(struct hh_heap *h, hh_handle_t handle, uint32_t size)
     n->gen = next_gen(n->gen);
     h->stats.moves++;
 out:
-    irq_restore(f);
+    mm_write_end(f);
     return r;
 }
 
@@ -763,7 +769,7 @@ uint32_t hh_compact(struct hh_heap *h)
     if (!h || !h->page_kind)
         return 0;
     uint16_t *idx = h->live ? kmalloc(h->live * sizeof(uint16_t)) : 0;
-    uint32_t f = irq_save();
+    uint32_t f = mm_write_begin();
     uint32_t moves0 = h->stats.moves;
     h->stats.compactions++;
     /* 1. Each small page's blocks slide together, so its free space is one gap. */
@@ -799,7 +805,7 @@ uint32_t hh_compact(struct hh_heap *h)
     /* 4. The chain's blocks past the last used page go back. */
     trim(h);
     uint32_t moved = h->stats.moves - moves0;
-    irq_restore(f);
+    mm_write_end(f);
     kfree(idx);
     return moved;
 }
@@ -809,7 +815,7 @@ void hh_usage(struct hh_heap *h, struct hh_usage *u)
     memset(u, 0, sizeof *u);
     if (!h || !h->page_kind)
         return;
-    uint32_t f = irq_save();
+    uint32_t f = mm_write_begin();
     for (uint32_t p = 0; p < h->pages; p++)
         if (h->page_kind[p] != HH_PG_FREE)
             u->used_pages++;
@@ -818,7 +824,7 @@ void hh_usage(struct hh_heap *h, struct hh_usage *u)
     u->live_bytes = h->live_bytes;
     /* live_bytes <= used_pages * 4 KiB <= 4 GiB: divide both by 16 to stay in 32 bits */
     u->fill_percent = u->used_pages ? (h->live_bytes / 16u) * 100u / (u->used_pages * (HH_PAGE / 16u)) : 0;
-    irq_restore(f);
+    mm_write_end(f);
 }
 
 int hh_check(struct hh_heap *h, const char **why)
@@ -828,7 +834,7 @@ int hh_check(struct hh_heap *h, const char **why)
     if (!h || !h->page_kind || !why)
         return HH_ERR_INVALID;
     uint8_t *seen = h->table_cap ? kzalloc(h->table_cap) : 0;
-    uint32_t f = irq_save();
+    uint32_t f = mm_write_begin();
     uint32_t live = 0, bytes = 0;
 #define BAD(m) do { msg = (m); goto out; } while (0)
     if (h->table_cap && !seen)
@@ -909,7 +915,7 @@ int hh_check(struct hh_heap *h, const char **why)
     msg = 0;
 out:
 #undef BAD
-    irq_restore(f);
+    mm_write_end(f);
     kfree(seen);
     *why = msg;
     return r;

@@ -1,5 +1,6 @@
 /* heap.c: the kernel heap. A first-fit free list sorted by address, with coalescing, over
  * frozen chains (OWNER_HEAP) mapped one after another from KHEAP_BASE with MAP_KPD. */
+#include "generation.h"
 #include "heap.h"
 #include "console.h"
 #include "mm.h"
@@ -78,7 +79,7 @@ void *kmalloc(size_t size)
     if (size == 0 || size > KHEAP_LIMIT - KHEAP_BASE)
         return 0;
     uint32_t need = (uint32_t)((size + sizeof(struct hdr) + 15) & ~15u);
-    uint32_t f = irq_save();
+    uint32_t f = mm_write_begin();
     for (int attempt = 0; attempt < 2; attempt++) {
         for (struct hdr **pp = &free_list; *pp; pp = &(*pp)->next) {
             struct hdr *h = *pp;
@@ -97,13 +98,13 @@ void *kmalloc(size_t size)
             h->magic = HDR_USED;
             h->next = 0;
             used_bytes += h->size;
-            irq_restore(f);
+            mm_write_end(f);
             return h + 1;
         }
         if (grow(need) < 0)
             break;
     }
-    irq_restore(f);
+    mm_write_end(f);
     return 0;
 }
 
@@ -122,10 +123,10 @@ void kfree(void *ptr)
     struct hdr *h = (struct hdr *)ptr - 1;
     if (h->magic != HDR_USED)
         panic("kfree of %p: not an allocated heap block", ptr);
-    uint32_t f = irq_save();
+    uint32_t f = mm_write_begin();
     used_bytes -= h->size;
     insert_free(h);
-    irq_restore(f);
+    mm_write_end(f);
 }
 
 void *krealloc(void *ptr, size_t size)

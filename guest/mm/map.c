@@ -2,6 +2,7 @@
  * (kernel half) or into a process's UPD (user space below 256 MiB), keeps the registry of
  * mappings (the reverse map used by free, resize, defragmentation and dirty tracking), and
  * edits page tables only through the WIN_PT mapping window (paging.h). */
+#include "generation.h"
 #include "mm.h"
 #include "mm_event.h"
 #include "console.h"
@@ -53,10 +54,10 @@ static uint32_t *pte_slot(uint32_t va, uint32_t *upd, int create, int *err)
 
 uint32_t mm_lookup_pte(uint32_t va, uint32_t *upd)
 {
-    uint32_t f = irq_save();
+    uint32_t f = mm_write_begin();
     uint32_t *pte = pte_slot(va, upd, 0, 0);
     uint32_t v = pte ? *pte : 0;
-    irq_restore(f);
+    mm_write_end(f);
     return v;
 }
 
@@ -132,7 +133,7 @@ int mm_map_pages(uint32_t flags, chain_id_t id, uint32_t va, uint32_t page_offse
         upd = 0;
     if (va & (MM_PAGE_SIZE - 1))
         return MM_ERR_ALIGN;
-    uint32_t f = irq_save();
+    uint32_t f = mm_write_begin();
     int r = MM_OK;
     uint32_t total = MmChainBlocks(id) * MM_PAGES_PER_BLOCK;
     if (!total) {
@@ -192,7 +193,7 @@ int mm_map_pages(uint32_t flags, chain_id_t id, uint32_t va, uint32_t page_offse
     mm_mappings[mm_mapping_count++] = (struct mm_mapping){id, va, page_offset, pages, mode | (flags & MAP_READONLY), upd};
     mm_event(MM_EV_MAPPED, id, pages, flags, va, MM_OK, (uint32_t)__builtin_return_address(0));
 out:
-    irq_restore(f);
+    mm_write_end(f);
     return r;
 }
 
@@ -209,7 +210,7 @@ int MmUnmapChain(uint32_t flags, chain_id_t id, void *map_to, void *if_upd_addre
     if (mode == MAP_UPD && !if_upd_address)
         return MM_ERR_INVALID;
     uint32_t *upd = mode == MAP_UPD ? (uint32_t *)if_upd_address : 0;
-    uint32_t f = irq_save();
+    uint32_t f = mm_write_begin();
     int r = mm_chain_valid(id) ? MM_ERR_NOT_MAPPED : MM_ERR_BAD_ID;
     for (uint32_t i = 0; i < mm_mapping_count && r == MM_ERR_NOT_MAPPED; i++) {
         struct mm_mapping *m = &mm_mappings[i];
@@ -220,7 +221,7 @@ int MmUnmapChain(uint32_t flags, chain_id_t id, void *map_to, void *if_upd_addre
             mm_event(MM_EV_UNMAPPED, id, 0, flags, (uint32_t)map_to, MM_OK, (uint32_t)__builtin_return_address(0));
         }
     }
-    irq_restore(f);
+    mm_write_end(f);
     return r;
 }
 
@@ -299,11 +300,11 @@ static void dirty_visit(uint32_t *pte, uint32_t va, struct mm_mapping *m, void *
 
 int MmCleanChain(chain_id_t id)
 {
-    uint32_t f = irq_save();
+    uint32_t f = mm_write_begin();
     int r = mm_chain_valid(id) ? MM_OK : MM_ERR_BAD_ID;
     if (r == MM_OK)
         for_each_mapped_page(id, clean_visit, 0);
-    irq_restore(f);
+    mm_write_end(f);
     return r;
 }
 
@@ -311,12 +312,12 @@ int MmChainDirty(chain_id_t id, bool *dirty)
 {
     if (!dirty)
         return MM_ERR_INVALID;
-    uint32_t f = irq_save();
+    uint32_t f = mm_write_begin();
     int r = mm_chain_valid(id) ? MM_OK : MM_ERR_BAD_ID;
     *dirty = false;
     if (r == MM_OK)
         for_each_mapped_page(id, dirty_visit, dirty);
-    irq_restore(f);
+    mm_write_end(f);
     return r;
 }
 
@@ -326,7 +327,7 @@ int mm_collect_dirty(uint32_t flags, uint32_t va, uint32_t pages, uint32_t *upd,
         return MM_ERR_INVALID;
     if (!(flags & MAP_UPD))
         upd = 0;
-    uint32_t f = irq_save();
+    uint32_t f = mm_write_begin();
     for (uint32_t i = 0; i < pages; i++) {
         uint32_t v = va + i * MM_PAGE_SIZE;
         uint32_t *pte = pte_slot(v, upd, 0, 0);
@@ -339,13 +340,13 @@ int mm_collect_dirty(uint32_t flags, uint32_t va, uint32_t pages, uint32_t *upd,
             flush_if_live(v, upd);
         }
     }
-    irq_restore(f);
+    mm_write_end(f);
     return MM_OK;
 }
 
 void mm_release_upd(uint32_t *upd)
 {
-    uint32_t f = irq_save();
+    uint32_t f = mm_write_begin();
     for (uint32_t i = mm_mapping_count; i-- > 0;)
         if (mm_mappings[i].upd == upd) {
             unmap_range(mm_mappings[i].va, mm_mappings[i].pages, upd);
@@ -360,7 +361,7 @@ void mm_release_upd(uint32_t *upd)
     }
     if (space_is_live(upd))
         flush_tlb();
-    irq_restore(f);
+    mm_write_end(f);
 }
 
 int mm_map_reserved(uint32_t va, uint32_t phys, uint32_t pages, uint32_t *upd)
@@ -374,11 +375,11 @@ int mm_map_reserved(uint32_t va, uint32_t phys, uint32_t pages, uint32_t *upd)
         if (b >= mm_block_count || !ct_is_reserved(mm_block_table[b]))
             return MM_ERR_RANGE;
     }
-    uint32_t f = irq_save();
+    uint32_t f = mm_write_begin();
     for (uint32_t i = 0; i < pages; i++) {
         uint32_t *pte = pte_slot(va + i * MM_PAGE_SIZE, upd, 0, 0);
         if (pte && (*pte & PTE_P)) {
-            irq_restore(f);
+            mm_write_end(f);
             return MM_ERR_BUSY;
         }
     }
@@ -389,6 +390,6 @@ int mm_map_reserved(uint32_t va, uint32_t phys, uint32_t pages, uint32_t *upd)
             *pte_slot(v, upd, 0, 0) = (phys + i * MM_PAGE_SIZE) | PTE_P | PTE_W | PTE_U;
             flush_if_live(v, upd);
         }
-    irq_restore(f);
+    mm_write_end(f);
     return r;
 }

@@ -12,6 +12,7 @@
  * is skipped once (second chance); one without A is swapped out. Unmapped blocks have no A
  * and go first. Every entry point runs with interrupts off and saves/restores the mapping
  * windows, so a page fault in the middle of a window user does not disturb it. */
+#include "generation.h"
 #include "swap.h"
 #include "ata.h"
 #include "console.h"
@@ -318,17 +319,17 @@ int swap_in_slot(uint32_t slot, uint32_t *block)
 {
     if (!block)
         return MM_ERR_INVALID;
-    uint32_t f = irq_save(), win[WIN_COUNT];
+    uint32_t f = mm_write_begin(), win[WIN_COUNT];
     window_save(win);
     int r = in_slot(slot, block);
     window_restore(win);
-    irq_restore(f);
+    mm_write_end(f);
     return r;
 }
 
 int swap_out_block(chain_id_t id, uint32_t index)
 {
-    uint32_t f = irq_save(), win[WIN_COUNT];
+    uint32_t f = mm_write_begin(), win[WIN_COUNT];
     window_save(win);
     int r = MM_OK;
     uint32_t holder = id, l = 0, i = 0;
@@ -349,13 +350,13 @@ int swap_out_block(chain_id_t id, uint32_t index)
             r = out_block(id, holder, l, index, &i);
     }
     window_restore(win);
-    irq_restore(f);
+    mm_write_end(f);
     return r;
 }
 
 int swap_in_chain(chain_id_t id)
 {
-    uint32_t f = irq_save();
+    uint32_t f = mm_write_begin();
     int r = mm_chain_valid(id) ? MM_OK : MM_ERR_BAD_ID;
     uint32_t limit = mm_block_count + swap_slot_count, n = 0, b;
     chain_id_t was = pinned;
@@ -368,7 +369,7 @@ int swap_in_chain(chain_id_t id)
             l = b;
         }
     pinned = was;
-    irq_restore(f);
+    mm_write_end(f);
     return r;
 }
 
@@ -387,7 +388,7 @@ uint32_t swap_reclaimable(void)
 {
     if (!swap_slot_count || swap_suspended)
         return 0;
-    uint32_t f = irq_save(), resident = 0, out = 0;
+    uint32_t f = mm_write_begin(), resident = 0, out = 0;
     for (uint32_t s = 0; s < slot_hwm; s++)
         out += swap_slots[s].state == SWAP_OUT;
     for (uint32_t h = 1; h < mm_block_count; h++) {
@@ -397,7 +398,7 @@ uint32_t swap_reclaimable(void)
         for (uint32_t l = mm_next_link(h); l != CT_END && n++ <= mm_block_count + swap_slot_count; l = mm_next_link(l))
             resident += !ct_is_swapped_link(l);
     }
-    irq_restore(f);
+    mm_write_end(f);
     uint32_t room = swap_slot_count - out;
     return resident < room ? resident : room;
 }
@@ -406,7 +407,7 @@ uint32_t swap_reclaim(uint32_t want)
 {
     if (!swap_slot_count || swap_suspended || !want)
         return 0;
-    uint32_t f = irq_save(), win[WIN_COUNT], freed = 0;
+    uint32_t f = mm_write_begin(), win[WIN_COUNT], freed = 0;
     window_save(win);
     /* Two rounds over every head: the first may only clear accessed bits. */
     for (uint32_t step = 0; step < 2 * mm_block_count && freed < want; step++) {
@@ -438,7 +439,7 @@ uint32_t swap_reclaim(uint32_t want)
     }
 done:
     window_restore(win);
-    irq_restore(f);
+    mm_write_end(f);
     return freed;
 }
 
@@ -446,7 +447,7 @@ bool swap_fault(uint32_t va, uint32_t error_code)
 {
     if ((error_code & 1) || !swap_slot_count)
         return false;              /* a protection fault, or swapping is off */
-    uint32_t f = irq_save(), win[WIN_COUNT], b;
+    uint32_t f = mm_write_begin(), win[WIN_COUNT], b;
     window_save(win);
     bool ok = false;
     uint32_t pde = kpd[PDX(va)];
@@ -460,6 +461,6 @@ bool swap_fault(uint32_t va, uint32_t error_code)
         }
     }
     window_restore(win);
-    irq_restore(f);
+    mm_write_end(f);
     return ok;
 }

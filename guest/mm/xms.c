@@ -1,6 +1,7 @@
 /* xms.c: the XMS 3.0 driver over chains. Each extended-memory block (EMB) is a 16-bit
  * handle naming one chain (or none, for a zero-length block). Locking makes the chain
  * physically contiguous and frozen, so the 32-bit address the spec promises is physical. */
+#include "generation.h"
 #include "swap.h"
 #include "xms.h"
 #include "mm_event.h"
@@ -468,7 +469,7 @@ static uint8_t xms_call(struct rm_regs *r, uint32_t caller)
 void xms_dispatch(struct rm_regs *r)
 {
     uint32_t caller = (uint32_t)__builtin_return_address(0);
-    uint32_t f = irq_save();
+    uint32_t f = mm_write_begin();
     uint32_t ax = REG_LO16(r->eax);
     uint8_t e = xms_call(r, caller);
     if (e) {
@@ -476,12 +477,12 @@ void xms_dispatch(struct rm_regs *r)
         REG_SETLO8(r->ebx, e);
     }
     mm_event(MM_EV_XMS, 0, 0, 0, ax, e, caller);
-    irq_restore(f);
+    mm_write_end(f);
 }
 
 void xms_release_process(uint32_t pid)
 {
-    uint32_t f = irq_save();
+    uint32_t f = mm_write_begin();
     for (uint32_t i = xms_handles.length; i-- > 0;) {
         struct xms_handle *h = vec_at(&xms_handles, i);
         if (h->owner_pid != pid)
@@ -490,5 +491,5 @@ void xms_release_process(uint32_t pid)
             panic("xms: handle %u names dead chain %u", h->handle, h->chain);
         vec_swap_remove(&xms_handles, i);
     }
-    irq_restore(f);
+    mm_write_end(f);
 }
