@@ -10,6 +10,7 @@ import type { PagingRegisters } from '../mm/model/paging-registers';
 import type { PhysicalRegionJson } from '../mm/model/snapshot-document';
 import type { SpaceRequest } from '../mm/model/system-snapshot';
 import { KernelKnowledge, StopSnapshot, pagingRegistersOf, takeSnapshot } from '../mm/plugin/stop-snapshot';
+import { LiveReader, LiveReaderOptions, TornSnapshotError } from '../mm/plugin/live-reader';
 import { LiveFeed } from './live-feed';
 import { RefreshTimer } from './refresh-timer';
 import { RefreshMode } from './protocol';
@@ -23,6 +24,8 @@ export interface LiveRefresherOptions {
   readonly spaces?: readonly SpaceRequest[];
   /** Refreshes per second while the guest runs. Default 2 with the RAM file, 0.5 through gdbstub stops. */
   readonly ratePerSecond?: number;
+  /** How live (running-guest) snapshots are read; the default is the seqlock check. */
+  readonly liveRead?: LiveReaderOptions;
 }
 
 export interface RefresherStats {
@@ -32,13 +35,19 @@ export interface RefresherStats {
   lastBuildMs: number;
   totalBuildMs: number;
   lastError: string | undefined;
+  /** Builds thrown away because the guest's memory manager was mid-update (retried). */
+  tornRetries: number;
+  /** Live snapshots dropped because every try was torn (never published). */
+  tornDropped: number;
 }
 
 const CR0_PG = 0x80000000n;
 
 export class LiveRefresher {
   readonly mode: RefreshMode;
-  readonly stats: RefresherStats = { snapshots: 0, failures: 0, lastBuildMs: 0, totalBuildMs: 0, lastError: undefined };
+  readonly stats: RefresherStats = { snapshots: 0, failures: 0, lastBuildMs: 0, totalBuildMs: 0, lastError: undefined, tornRetries: 0, tornDropped: 0 };
+  /** Live snapshots: seqlock reads (or confirmed findings only on a kernel without a generation). */
+  readonly liveReader: LiveReader;
   private registers: PagingRegisters | undefined;
   private regions: Promise<readonly PhysicalRegionJson[] | undefined> | undefined;
   /** Ticks at the mode's rate, at least 50 ms apart. */
@@ -58,6 +67,7 @@ export class LiveRefresher {
       ? { kind: 'ram-file', ratePerSecond: options.ratePerSecond ?? 2 }
       : { kind: 'stop-and-go', ratePerSecond: options.ratePerSecond ?? 0.5 };
     options.feed.setRefresh(this.mode);
+    this.liveReader = new LiveReader(options.liveRead);
   }
 
   /** Starts refreshing; also publishes run-state changes made by others. */
@@ -141,17 +151,25 @@ export class LiveRefresher {
       const live = guestRunning && !stoppedHere;
       let snapshot: StopSnapshot | undefined;
       if (registers.cr0 & CR0_PG) {
-        snapshot = await takeSnapshot(
-          {
-            read: (a, n) => session.memory.readPhys(a, n),
-            registers,
-            regions: await this.memoryMap(),
-            ...(this.options.spaces ? { spaces: this.options.spaces } : {}),
-            stop: this.stats.snapshots + 1,
-            live,
-          },
-          this.options.knowledge,
-        );
+        const readings = {
+          read: (a: number, n: number) => session.memory.readPhys(a, n),
+          registers,
+          regions: await this.memoryMap(),
+          ...(this.options.spaces ? { spaces: this.options.spaces } : {}),
+          stop: this.stats.snapshots + 1,
+          live,
+        };
+        if (live) {
+          const retriesBefore = this.liveReader.stats.tornRetries;
+          try {
+            snapshot = await this.liveReader.take(readings, this.options.knowledge);
+          } finally {
+            this.stats.tornRetries += this.liveReader.stats.tornRetries - retriesBefore;
+          }
+        } else {
+          this.liveReader.resetConfirmation();
+          snapshot = await takeSnapshot(readings, this.options.knowledge);
+        }
       }
       if (stoppedHere) {
         await rsp.continue();
@@ -173,6 +191,13 @@ export class LiveRefresher {
       feed.publish(snapshot, { live, takenAt: started });
       return snapshot;
     } catch (e) {
+      if (e instanceof TornSnapshotError) {
+        // Not a failure of the snapshot path: the guest was mid-update at every try. Counted and
+        // said in the feed's status; nothing is published (a torn read is never shown as findings).
+        this.stats.tornDropped++;
+        feed.status('info', `${this.stats.tornDropped} live snapshot${this.stats.tornDropped === 1 ? '' : 's'} dropped so far: the memory manager was mid-update at each of ${e.tries} reads (${this.stats.tornRetries} torn reads retried in all).`);
+        return undefined;
+      }
       this.stats.failures++;
       this.stats.lastError = (e as Error).message;
       if (stoppedHere && !rsp.connection.closed) await rsp.continue().catch(() => undefined);

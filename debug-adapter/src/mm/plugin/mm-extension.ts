@@ -19,6 +19,7 @@ import { MmService, MmServiceOptions } from './mm-service';
 import { formatTranslationNote } from '../model/snapshot-text';
 import type { PagingRegisters } from '../model/paging-registers';
 import type { StopSnapshot } from './stop-snapshot';
+import { TornSnapshotError } from './live-reader';
 import { MM_REQUESTS, MmRequest, SNAPSHOT_EVENT, handleMmRequest, mmScopeVariables, snapshotEventBody } from './mm-requests';
 
 /** Sends a custom DAP event (the session supplies it). */
@@ -162,8 +163,10 @@ export class MmSessionExtension implements SessionExtension {
         this.emit?.(SNAPSHOT_EVENT, this.eventBody(snap, true, this.lastLive.at));
         this.feed?.publish(snap, { live: true });
       }
-    } catch {
-      // a snapshot caught mid-update may not decode: the next tick tries again
+    } catch (e) {
+      // Dropped after every seqlock try was torn: counted (service.liveStats) and said in the feed.
+      if (e instanceof TornSnapshotError) this.feed?.status('info', `${this.service.liveStats.dropped} live snapshots dropped so far: the memory manager was mid-update at each of ${e.tries} reads.`);
+      // any other failure: the next tick tries again
     }
   }
 

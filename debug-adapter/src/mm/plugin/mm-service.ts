@@ -21,6 +21,7 @@ import { tableSpaceId } from '../model/space-model';
 import { KnownSpaces, topTableOf } from './known-spaces';
 import { DescribeFunction, KernelKnowledge, StopSnapshot, takeSnapshot } from './stop-snapshot';
 import { formatFrames, formatSpaces } from '../model/document-text';
+import { LiveReader, LiveReadStats } from './live-reader';
 
 export interface MmTargetAccess {
   readPhys: PhysicalReader;
@@ -71,6 +72,8 @@ export class MmService {
   private lastDiff: SnapshotDiff | undefined;
   /** The shown vCPU's registers at the last stop noted (what live snapshots and traced spaces use). */
   private lastRegisters: PagingRegisters | undefined;
+  /** Live snapshots are seqlock reads (or, without a generation, confirmed findings only). */
+  private readonly liveReader = new LiveReader();
 
   /** `symbols`: the kernel's ELF (our descriptor is found through it); undefined when there is none (attached with only --gdb). */
   constructor(symbols: DebugSymbols | undefined, private readonly access: MmTargetAccess, private readonly options: MmServiceOptions = {}) {
@@ -112,6 +115,7 @@ export class MmService {
    * Never throws (a vCPU whose registers cannot be read is left out).
    */
   async noteStop(stop: number): Promise<void> {
+    this.liveReader.resetConfirmation();
     try {
       const shown = await this.access.readPagingRegisters();
       this.lastRegisters = shown;
@@ -177,18 +181,17 @@ export class MmService {
     const snapshot = (async () => {
       const prev = await previous;
       const registers = live && this.lastRegisters ? this.lastRegisters : await this.access.readPagingRegisters();
-      const snap = await takeSnapshot(
-        {
-          read: this.access.readPhys,
-          registers,
-          ...(this.access.physicalBits !== undefined ? { physicalBits: this.access.physicalBits } : {}),
-          regions: await this.memoryMap(),
-          spaces: this.spaces.requests(),
-          stop,
-          live,
-        },
-        this.knowledge,
-      );
+      const readings = {
+        read: this.access.readPhys,
+        registers,
+        ...(this.access.physicalBits !== undefined ? { physicalBits: this.access.physicalBits } : {}),
+        regions: await this.memoryMap(),
+        spaces: this.spaces.requests(),
+        stop,
+        live,
+      };
+      // A live snapshot: a seqlock read (throws TornSnapshotError when every try was torn).
+      const snap = live ? await this.liveReader.take(readings, this.knowledge) : await takeSnapshot(readings, this.knowledge);
       this.previous = prev;
       this.lastDiff = prev?.guest && snap.guest ? diffSnapshots(prev.guest, snap.guest) : undefined;
       return snap;
@@ -207,6 +210,11 @@ export class MmService {
     if (!event || event.kind !== 'allocated') return snap;
     const findings = snap.findings.filter((f) => !(f.kind === 'leaked-chain' && f.chain === event.chain));
     return findings.length === snap.findings.length ? snap : { ...snap, findings };
+  }
+
+  /** How live snapshots went: kept, torn reads retried, dropped, findings held back until confirmed. */
+  get liveStats(): Readonly<LiveReadStats> {
+    return this.liveReader.stats;
   }
 
   /** What changed since the snapshot of the previous stop (our guest; undefined at the first). */

@@ -1,0 +1,215 @@
+// LiveReader: the one way a snapshot is taken while the guest runs (the session's live
+// snapshots in MmService and `mmscope serve`'s LiveRefresher), so that a live snapshot is never
+// a torn read shown as findings.
+//
+// - Our guest with a generation (mm_debug_info version 3, generation_addr != 0): a seqlock read.
+//   The generation is read before and after the build through the same PhysicalReader; the
+//   snapshot is kept only when both reads are the same even number. Otherwise it is retried, at
+//   most `tries` times; if every try was torn the snapshot is dropped (counted, never shown).
+// - Any kernel without one (level 0, level 1, a descriptor whose generation_addr is 0): a finding
+//   of a live snapshot is shown only once the next live snapshot confirms it (the same finding in
+//   two consecutive live snapshots); the others are held back (counted).
+// Stop snapshots never come here: they are shown as built.
+
+import type { FindingDocJson } from '../model/snapshot-document';
+import type { Finding } from '../model/findings';
+import { PhysicalReader, readDescriptor } from '../model/snapshot';
+import { KernelKnowledge, SnapshotReadings, StopSnapshot, takeSnapshot } from './stop-snapshot';
+
+/** Tries of one seqlock read before the live snapshot is dropped. */
+export const LIVE_READ_TRIES = 8;
+
+export interface LiveReaderOptions {
+  /** Tries per live snapshot (default LIVE_READ_TRIES). */
+  readonly tries?: number;
+  /**
+   * Off: the generation is not looked at (every build is kept and counted as checked-off). Only
+   * for showing what the check prevents (the consistency test); never set by the product.
+   */
+  readonly checkGeneration?: boolean;
+}
+
+export interface LiveReadStats {
+  /** Live snapshots kept. */
+  kept: number;
+  /** Builds thrown away because the generation was odd or changed (each one retried). */
+  tornRetries: number;
+  /** Live snapshots given up after every try was torn (not shown). */
+  dropped: number;
+  /** Kept snapshots read under the seqlock (the rest: a kernel without a generation). */
+  checked: number;
+  /** Builds redone because they read pages the copied image lacked (not torn: the image grows). */
+  imageMisses: number;
+  /** Findings of unchecked live snapshots held back until the next one confirms them. */
+  unconfirmedHeld: number;
+}
+
+/** Every try of a live snapshot caught the memory manager changing its structures. */
+export class TornSnapshotError extends Error {
+  constructor(readonly tries: number) {
+    super(`the memory manager was changing its structures during each of ${tries} live reads; this live snapshot is dropped`);
+    this.name = 'TornSnapshotError';
+  }
+}
+
+/** A finding's identity across snapshots: everything it says (its site included). */
+const findingKey = (f: FindingDocJson | Finding): string => JSON.stringify(f, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
+
+/**
+ * Keeps, of this snapshot's findings, those the previous live snapshot also had (pure). `previous`
+ * undefined: none is confirmed yet.
+ */
+export function confirmedFindings<F extends FindingDocJson | Finding>(findings: readonly F[], previous: ReadonlySet<string> | undefined): F[] {
+  return previous ? findings.filter((f) => previous.has(findingKey(f))) : [];
+}
+
+export class LiveReader {
+  readonly stats: LiveReadStats = { kept: 0, tornRetries: 0, dropped: 0, checked: 0, imageMisses: 0, unconfirmedHeld: 0 };
+  private readonly tries: number;
+  private readonly check: boolean;
+  /** The 4 KiB pages the last live build read: copied under the seqlock before the next build. */
+  private pages = new Set<number>();
+  /** The findings of the previous unchecked live snapshot (document and guest forms). */
+  private previous: { document: Set<string>; guest: Set<string> } | undefined;
+
+  constructor(options: LiveReaderOptions = {}) {
+    this.tries = Math.max(1, options.tries ?? LIVE_READ_TRIES);
+    this.check = options.checkGeneration ?? true;
+  }
+
+  /** A stop came between: the next live snapshot confirms nothing it did not see itself. */
+  resetConfirmation(): void {
+    this.previous = undefined;
+  }
+
+  /**
+   * One live snapshot of these readings (readings.live should be true). Throws TornSnapshotError
+   * when every try was torn; any other error of the build is the build's.
+   */
+  async take(readings: SnapshotReadings, knowledge: KernelKnowledge = {}): Promise<StopSnapshot> {
+    const generationPhys = this.check ? await generationAddress(readings.read, knowledge) : undefined;
+    if (generationPhys === undefined) {
+      const snap = await takeSnapshot(readings, knowledge);
+      this.stats.kept++;
+      return this.check ? this.confirm(snap) : snap;
+    }
+    const generation = async (): Promise<number> => (await readings.read(generationPhys, 4)).readUInt32LE(0);
+    for (let attempt = 0; attempt < this.tries; attempt++) {
+      // The seqlock covers only the copy of the pages the build reads (a millisecond or so), not
+      // the decoding: the build then runs over that one consistent image.
+      const before = await generation();
+      const image = before & 1 ? undefined : await PageImage.capture(readings.read, this.pages);
+      const after = image ? await generation() : before;
+      if (!image || after !== before) {
+        this.stats.tornRetries++;
+        await pause(attempt);
+        continue;
+      }
+      let snap: StopSnapshot | undefined;
+      let failure: unknown;
+      try {
+        snap = await takeSnapshot({ ...readings, read: image.reader }, knowledge);
+      } catch (e) {
+        failure = e;
+      }
+      if (image.missing.size) {
+        // The build read pages the image lacked (the first snapshot, or the structures grew): they
+        // were read live, so this build is not kept; the next try copies them too.
+        for (const p of image.missing) this.pages.add(p);
+        this.stats.imageMisses++;
+        continue;
+      }
+      this.pages = image.touched; // what the next live snapshot most likely reads again
+      if (!snap) throw failure; // a consistent image that does not decode: a real error
+      this.stats.kept++;
+      this.stats.checked++;
+      this.previous = undefined;
+      return snap;
+    }
+    this.stats.dropped++;
+    throw new TornSnapshotError(this.tries);
+  }
+
+  /** The unchecked rule: only findings the previous live snapshot also had are shown. */
+  private confirm(snap: StopSnapshot): StopSnapshot {
+    const prev = this.previous;
+    this.previous = { document: new Set(snap.document.findings.map(findingKey)), guest: new Set((snap.guest?.findings ?? []).map(findingKey)) };
+    const findings = confirmedFindings(snap.document.findings, prev?.document);
+    this.stats.unconfirmedHeld += snap.document.findings.length - findings.length;
+    const document = findings.length === snap.document.findings.length ? snap.document : { ...snap.document, findings };
+    if (!snap.guest) return { document };
+    const guestFindings = confirmedFindings(snap.guest.findings, prev?.guest);
+    const guest = guestFindings.length === snap.guest.findings.length ? snap.guest : { ...snap.guest, findings: guestFindings };
+    return { document, guest };
+  }
+}
+
+const PAGE = 4096;
+
+/**
+ * A copy of some guest pages taken in one go, and a PhysicalReader over it: a read of a page the
+ * copy lacks is served live and noted in `missing`; every page read is noted in `touched`.
+ */
+export class PageImage {
+  readonly missing = new Set<number>();
+  readonly touched = new Set<number>();
+  private constructor(private readonly pages: ReadonlyMap<number, Buffer>, private readonly live: PhysicalReader) {}
+
+  /** Copies `pages` (page numbers) through `read`, contiguous runs in one read each. */
+  static async capture(read: PhysicalReader, pages: ReadonlySet<number>): Promise<PageImage> {
+    const sorted = [...pages].sort((a, b) => a - b);
+    const runs: { first: number; count: number }[] = [];
+    for (const p of sorted) {
+      const last = runs[runs.length - 1];
+      if (last && last.first + last.count === p) last.count++;
+      else runs.push({ first: p, count: 1 });
+    }
+    const bufs = await Promise.all(runs.map((r) => read(r.first * PAGE, r.count * PAGE)));
+    const map = new Map<number, Buffer>();
+    runs.forEach((r, i) => {
+      for (let k = 0; k < r.count; k++) map.set(r.first + k, bufs[i].subarray(k * PAGE, (k + 1) * PAGE));
+    });
+    return new PageImage(map, read);
+  }
+
+  readonly reader: PhysicalReader = async (address, length) => {
+    const out = Buffer.allocUnsafe(length);
+    let done = 0;
+    while (done < length) {
+      const a = address + done;
+      const page = Math.floor(a / PAGE);
+      const offset = a - page * PAGE;
+      const n = Math.min(PAGE - offset, length - done);
+      this.touched.add(page);
+      let bytes = this.pages.get(page);
+      if (!bytes) {
+        this.missing.add(page);
+        bytes = await this.live(page * PAGE, PAGE).catch(() => undefined);
+        if (!bytes) {
+          // outside what the live reader serves: let it say why, for the exact range
+          (await this.live(a, n)).copy(out, done);
+          done += n;
+          continue;
+        }
+      }
+      bytes.copy(out, done, offset, offset + n);
+      done += n;
+    }
+    return out;
+  };
+}
+
+/** Physical address of our guest's generation counter, or undefined (no descriptor, none in it, not yet filled in). */
+async function generationAddress(read: PhysicalReader, knowledge: KernelKnowledge): Promise<number | undefined> {
+  const d = knowledge.descriptor;
+  if (!d) return undefined;
+  const info = await readDescriptor(read, d.descriptorPhys).catch(() => undefined);
+  if (!info || info.generationAddr === 0) return undefined;
+  const offset = (info.generationAddr - info.kernelVbase) >>> 0;
+  return offset < info.lowmapEnd ? offset : undefined;
+}
+
+/** Lets the guest finish its update: no wait at the first retry, then 1 ms. */
+function pause(attempt: number): Promise<void> {
+  return new Promise((resolve) => (attempt === 0 ? setImmediate(resolve) : setTimeout(resolve, 1)));
+}
