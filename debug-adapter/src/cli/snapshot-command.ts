@@ -12,6 +12,8 @@ import { formatDocument } from '../mm/model/document-text';
 import { MmService, TranslateWhere } from '../mm/plugin/mm-service';
 import { Translation } from '../mm/model/translate';
 import { pagingRegistersOf } from '../mm/plugin/stop-snapshot';
+import { readGeneration } from '../mm/plugin/live-reader';
+import type { RspClient } from '../../../qemu-bridge/src';
 import { Command, MODEL_OPTION, OptionSpec, ParsedOptions, parseAddressOption, parseNumberOption, UsageError } from './command-line';
 import { describeErrorsText, memoryModelKnowledge } from '../mm/plugin/memory-model-knowledge';
 
@@ -78,7 +80,10 @@ async function withService<T>(options: ParsedOptions, then: (service: MmService)
   try {
     const rsp = session.rsp;
     if (!rsp) throw new UsageError('this command needs the gdbstub (--gdb) to read the control registers.');
-    if (rsp.running) await rsp.interrupt();
+    if (rsp.running) {
+      await rsp.interrupt();
+      if (descriptorAddress(symbols) !== undefined) await stopBetweenUpdates(rsp, session, descriptorAddress(symbols) as number, stderr);
+    }
     const registers = pagingRegistersOf(await rsp.readRegisters());
     const service = new MmService(symbols, {
       readPhys: (a, n) => session.memory.readPhys(a, n),
@@ -92,6 +97,33 @@ async function withService<T>(options: ParsedOptions, then: (service: MmService)
   } finally {
     await session.detach({ restore: true });
   }
+}
+
+/** Our descriptor's physical address in this kernel, if it has one. */
+function descriptorAddress(symbols: DebugSymbols | undefined): number | undefined {
+  const d = symbols?.elf.symbolByName('mm_debug_info');
+  return d && symbols ? symbols.virtualToLoad(d.value) : undefined;
+}
+
+/** Stops of our own before the guest is let go again when it was caught mid-update. */
+const CONSISTENT_STOP_TRIES = 8;
+
+/**
+ * The CLI stopped a running guest wherever it was: if that is inside a memory-manager update (our
+ * guest's generation is odd), lets it run on briefly and stops it again, at most
+ * CONSISTENT_STOP_TRIES times, so that the snapshot is of consistent structures (the seqlock the
+ * live reader uses). A guest found stopped is never moved. Kernels without a generation: as stopped.
+ */
+async function stopBetweenUpdates(rsp: RspClient, session: QemuSession, descriptorPhys: number, stderr?: NodeJS.WritableStream): Promise<void> {
+  const read = (a: number, n: number): Promise<Buffer> => session.memory.readPhys(a, n);
+  for (let attempt = 0; attempt < CONSISTENT_STOP_TRIES; attempt++) {
+    const g = await readGeneration(read, descriptorPhys).catch(() => undefined);
+    if (g === undefined || (g & 1) === 0) return;
+    await rsp.continue();
+    await new Promise((r) => setTimeout(r, 1));
+    await rsp.interrupt();
+  }
+  stderr?.write(`mmscope: the guest was inside a memory-manager update at each of ${CONSISTENT_STOP_TRIES} stops; this snapshot may show it half done.\n`);
 }
 
 export const snapshotCommand: Command = {

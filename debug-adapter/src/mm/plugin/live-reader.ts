@@ -202,8 +202,17 @@ export class PageImage {
 /** Physical address of our guest's generation counter, or undefined (no descriptor, none in it, not yet filled in). */
 async function generationAddress(read: PhysicalReader, knowledge: KernelKnowledge): Promise<number | undefined> {
   const d = knowledge.descriptor;
-  if (!d) return undefined;
-  const info = await readDescriptor(read, d.descriptorPhys).catch(() => undefined);
+  return d ? generationPhysOf(read, d.descriptorPhys) : undefined;
+}
+
+/** Our guest's generation now (odd: the memory manager is changing its structures), or undefined when it keeps none. */
+export async function readGeneration(read: PhysicalReader, descriptorPhys: number): Promise<number | undefined> {
+  const at = await generationPhysOf(read, descriptorPhys);
+  return at === undefined ? undefined : (await read(at, 4)).readUInt32LE(0);
+}
+
+async function generationPhysOf(read: PhysicalReader, descriptorPhys: number): Promise<number | undefined> {
+  const info = await readDescriptor(read, descriptorPhys).catch(() => undefined);
   if (!info || info.generationAddr === 0) return undefined;
   const offset = (info.generationAddr - info.kernelVbase) >>> 0;
   return offset < info.lowmapEnd ? offset : undefined;
