@@ -1,7 +1,8 @@
 // LiveRefresher: keeps the live feed's snapshot fresh while the guest runs, for any kernel (the
 // one builder, at the level the knowledge allows: our descriptor, a description, nothing). With the guest RAM
-// file it reads memory without stopping the guest (snapshots marked live: they may catch the
-// memory manager halfway through an update); without it, it stops the guest briefly through the
+// file it reads memory without stopping the guest (snapshots marked live, read by the LiveReader:
+// a seqlock read on our guest, confirmed findings only elsewhere; never a torn read shown as
+// findings: docs/live-feed.md, "Consistency"); without it, it stops the guest briefly through the
 // gdbstub (interrupt, snapshot, continue) at a lower rate. It also turns run-state changes it
 // did not cause (QMP STOP/RESUME, QEMU exiting) into stopped/continued/status events.
 

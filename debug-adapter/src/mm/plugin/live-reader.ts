@@ -3,9 +3,13 @@
 // a torn read shown as findings.
 //
 // - Our guest with a generation (mm_debug_info version 3, generation_addr != 0): a seqlock read.
-//   The generation is read before and after the build through the same PhysicalReader; the
-//   snapshot is kept only when both reads are the same even number. Otherwise it is retried, at
-//   most `tries` times; if every try was torn the snapshot is dropped (counted, never shown).
+//   The generation is read, the pages the previous live build read are copied (PageImage: one
+//   read per contiguous run, about a millisecond), the generation is read again through the same
+//   PhysicalReader; the copy is kept only when both reads are the same even number, and the
+//   snapshot is decoded from it (so the seqlock need not cover the decoding, which takes far
+//   longer than the guest goes without a change). A build that needed pages the copy lacked is
+//   redone with them. A torn copy is retried, at most `tries` times; if every try was torn the
+//   snapshot is dropped (TornSnapshotError: counted, never shown).
 // - Any kernel without one (level 0, level 1, a descriptor whose generation_addr is 0): a finding
 //   of a live snapshot is shown only once the next live snapshot confirms it (the same finding in
 //   two consecutive live snapshots); the others are held back (counted).

@@ -170,8 +170,9 @@ export class MmService {
 
   /**
    * The snapshot at this stop (built once per stop number). A negative number is a live snapshot
-   * (read while the guest runs, with the last stop's registers; its document carries that number). With our descriptor it throws
-   * while the guest has not filled mm_debug_info in.
+   * (read while the guest runs, with the last stop's registers; its document carries that number), read by
+   * the LiveReader: it throws TornSnapshotError when every seqlock try was torn (liveStats counts them).
+   * With our descriptor it throws while the guest has not filled mm_debug_info in.
    */
   snapshot(stop: number): Promise<StopSnapshot> {
     if (this.current?.stop === stop) return this.current.snapshot;
