@@ -43,6 +43,8 @@ export interface RefresherStats {
 }
 
 const CR0_PG = 0x80000000n;
+/** Dropped live snapshots are said in the feed's status at most this often. */
+const TORN_REPORT_GAP_MS = 5000;
 
 export class LiveRefresher {
   readonly mode: RefreshMode;
@@ -60,6 +62,7 @@ export class LiveRefresher {
   private ownResumes = 0;
   private unsubscribe: (() => void)[] = [];
   private failingReported = false;
+  private tornReportedAt = -Infinity;
 
   constructor(private readonly options: LiveRefresherOptions) {
     const ram = options.session.memory.tiers.some((t) => t.name === 'ram-file');
@@ -196,6 +199,8 @@ export class LiveRefresher {
         // Not a failure of the snapshot path: the guest was mid-update at every try. Counted and
         // said in the feed's status; nothing is published (a torn read is never shown as findings).
         this.stats.tornDropped++;
+        if (Date.now() - this.tornReportedAt < TORN_REPORT_GAP_MS) return undefined;
+        this.tornReportedAt = Date.now();
         feed.status('info', `${this.stats.tornDropped} live snapshot${this.stats.tornDropped === 1 ? '' : 's'} dropped so far: the memory manager was mid-update at each of ${e.tries} reads (${this.stats.tornRetries} torn reads retried in all).`);
         return undefined;
       }

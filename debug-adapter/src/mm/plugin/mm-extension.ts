@@ -75,6 +75,8 @@ export class MmSessionExtension implements SessionExtension {
   private armed: ArmedFilter[] = [];
   private stopIndex = 0;
   private liveIndex = 0;
+  /** When a dropped (torn) live snapshot was last said in the feed (at most every 5 s). */
+  private tornReportedAt = -Infinity;
   private stopped = false;
   /** The shown vCPU's paging registers at the last stop (what live snapshots use while the guest runs). */
   private lastRegisters: PagingRegisters = { cr0: 0n, cr3: 0n, cr4: 0n, efer: 0n };
@@ -165,7 +167,10 @@ export class MmSessionExtension implements SessionExtension {
       }
     } catch (e) {
       // Dropped after every seqlock try was torn: counted (service.liveStats) and said in the feed.
-      if (e instanceof TornSnapshotError) this.feed?.status('info', `${this.service.liveStats.dropped} live snapshots dropped so far: the memory manager was mid-update at each of ${e.tries} reads.`);
+      if (e instanceof TornSnapshotError && Date.now() - this.tornReportedAt >= 5000) {
+        this.tornReportedAt = Date.now();
+        this.feed?.status('info', `${this.service.liveStats.dropped} live snapshots dropped so far: the memory manager was mid-update at each of ${e.tries} reads.`);
+      }
       // any other failure: the next tick tries again
     }
   }
