@@ -6,7 +6,7 @@
 // Windows alternate off, on, off, on, ..., off; each on window is compared with the mean of the
 // off windows on either side, and the off windows with each other (the noise floor).
 //   npm run bench:live   (= tsc -p . && make -C guest && node out/bench/live-refresh.js --write docs/benchmarks.md)
-// Options (environment): LIVE_BENCH_MIB (guest RAM, default 256), LIVE_BENCH_RATE (default 10),
+// Options (environment): LIVE_BENCH_MIB (guest RAM sizes, default 256,3072), LIVE_BENCH_RATE (default 10),
 // LIVE_BENCH_PAIRS (on windows, default 8), LIVE_BENCH_WINDOW_MS (default 4000).
 
 import { execFileSync } from 'child_process';
@@ -17,7 +17,7 @@ import { startLiveGuest, LiveGuest } from '../debug-adapter/src/live/live-guest'
 import { KERNEL, TestFeedClient } from '../debug-adapter/test/live-helpers';
 import { writeBenchmarkSection } from './benchmarks-file';
 
-const MIB = Number(process.env.LIVE_BENCH_MIB ?? 256);
+const SIZES_MIB = (process.env.LIVE_BENCH_MIB ?? '256,3072').split(',').map(Number);
 const RATE = Number(process.env.LIVE_BENCH_RATE ?? 10);
 const PAIRS = Number(process.env.LIVE_BENCH_PAIRS ?? 8);
 const WINDOW_MS = Number(process.env.LIVE_BENCH_WINDOW_MS ?? 4000);
@@ -28,6 +28,8 @@ export interface LiveWindow {
   readonly on: boolean;
   /** Guest operations per second over the window (host wall clock). */
   readonly opsPerSecond: number;
+  /** Guest operations per second of CPU time QEMU got: what the guest did per cycle, whoever else ran. */
+  readonly opsPerQemuCpuSecond: number;
   /** Snapshots the client received and applied, per second. */
   readonly deliveredPerSecond: number;
   /** Snapshots that failed or reached no client (resyncs), over the window. */
@@ -90,6 +92,7 @@ async function measureWindow(guest: LiveGuest, client: TestFeedClient, opsPhys: 
   return {
     on,
     opsPerSecond: ((c1.ops - c0.ops) >>> 0) / seconds,
+    opsPerQemuCpuSecond: ((c1.ops - c0.ops) >>> 0) / Math.max(0.001, (processCpuMs(qemuPid) - q0) / 1000),
     deliveredPerSecond: (client.state.received - r0) / seconds,
     failed: refresher.stats.failures - s0.failures,
     dropped: client.state.resyncs - resync0,
@@ -105,6 +108,8 @@ export interface LiveRefreshResult {
   readonly slowdowns: readonly number[];
   /** |1 - off_i / off_{i+1}| between consecutive off windows: what noise alone does. */
   readonly offNoise: readonly number[];
+  /** The same per second of QEMU CPU time. */
+  readonly cpuSlowdowns: readonly number[];
 }
 
 /** Runs the alternating windows on a fresh opsbench guest. */
@@ -134,12 +139,14 @@ export async function runLiveRefreshBench(options: { mib: number; rate: number; 
     windows.push(await measureWindow(guest, c, opsPhys, false));
     const slowdowns: number[] = [];
     const offNoise: number[] = [];
+    const cpuSlowdowns: number[] = [];
     for (let i = 1; i < windows.length; i += 2) {
       const offMean = (windows[i - 1].opsPerSecond + windows[i + 1].opsPerSecond) / 2;
       slowdowns.push(1 - windows[i].opsPerSecond / offMean);
       offNoise.push(Math.abs(1 - windows[i - 1].opsPerSecond / windows[i + 1].opsPerSecond));
+      cpuSlowdowns.push(1 - windows[i].opsPerQemuCpuSecond / ((windows[i - 1].opsPerQemuCpuSecond + windows[i + 1].opsPerQemuCpuSecond) / 2));
     }
-    return { windows, slowdowns, offNoise };
+    return { windows, slowdowns, offNoise, cpuSlowdowns };
   } finally {
     client?.close();
     await guest.close();
@@ -148,49 +155,80 @@ export async function runLiveRefreshBench(options: { mib: number; rate: number; 
 
 const pct = (x: number): string => `${(x * 100).toFixed(1)} %`;
 
-async function main(): Promise<void> {
-  const r = await runLiveRefreshBench({ mib: MIB, rate: RATE, pairs: PAIRS });
+interface SizeFigures {
+  readonly mib: number;
+  readonly r: LiveRefreshResult;
+}
+
+function column(f: SizeFigures): { cells: string[]; verdict: string } {
+  const { r } = f;
   const on = r.windows.filter((w) => w.on);
   const off = r.windows.filter((w) => !w.on);
   const slow = median(r.slowdowns);
   const noise = median(r.offNoise);
   const sorted = [...r.slowdowns].sort((a, b) => a - b);
-  const delivered = median(on.map((w) => w.deliveredPerSecond));
-  const failed = on.reduce((n, w) => n + w.failed, 0);
-  const dropped = on.reduce((n, w) => n + w.dropped, 0);
   const verdict = Math.abs(slow) <= noise
     ? `within the noise (the off windows alone differ by a median ${pct(noise)})`
     : slow < 0 ? 'no slowdown measurable (a negative figure is noise, not a speed-up)'
     : slow < 0.05 ? 'under the 5 % target' : 'ABOVE the 5 % target';
+  return {
+    verdict: `${f.mib} MiB: ${verdict}`,
+    cells: [
+      median(on.map((w) => w.deliveredPerSecond)).toFixed(1),
+      `${on.reduce((n, w) => n + w.failed, 0)} / ${on.reduce((n, w) => n + w.dropped, 0)}`,
+      median(off.map((w) => w.opsPerSecond)).toFixed(0),
+      median(on.map((w) => w.opsPerSecond)).toFixed(0),
+      `**${pct(slow)}**`,
+      `${pct(sorted[0])} / ${pct(sorted[sorted.length - 1])}`,
+      pct(noise),
+      median(on.map((w) => w.buildMs)).toFixed(1),
+      `${median(off.map((w) => w.adapterCpuMsPerS)).toFixed(0)} / ${median(on.map((w) => w.adapterCpuMsPerS)).toFixed(0)}`,
+      `${median(off.map((w) => w.qemuCpuMsPerS)).toFixed(0)} / ${median(on.map((w) => w.qemuCpuMsPerS)).toFixed(0)}`,
+      pct(median(r.cpuSlowdowns)),
+    ],
+  };
+}
+
+async function main(): Promise<void> {
+  const figures: SizeFigures[] = [];
+  for (const mib of SIZES_MIB) {
+    figures.push({ mib, r: await runLiveRefreshBench({ mib, rate: RATE, pairs: PAIRS }) });
+    process.stderr.write(`measured ${mib} MiB\n`);
+  }
+  const columns = figures.map(column);
+  const names = [
+    'snapshots delivered per second (median of on windows; failed or dropped not counted)',
+    'failed snapshots / resyncs in on windows',
+    'guest ops/s, refresh off (median)',
+    'guest ops/s, refresh on (median)',
+    `**slowdown (median of ${PAIRS})**`,
+    'slowdown spread (min / max)',
+    'noise floor: consecutive off windows differ by (median)',
+    "snapshot build time (median of on windows' means, ms)",
+    'adapter CPU, ms per s: off / on',
+    'QEMU CPU, ms per s: off / on',
+    'slowdown per second of QEMU CPU time (median; leaves out who else took the cores)',
+  ];
   const qemuVersion = execFileSync('qemu-system-i386', ['--version']).toString().split('\n')[0];
   const lines = [
     '<!-- live-refresh:start -->',
-    '## Live refresh: the guest\'s slowdown',
+    "## Live refresh: the guest's slowdown",
     '',
-    'Command: `npm run bench:live` (bench/live-refresh.ts; LIVE_BENCH_MIB, LIVE_BENCH_RATE, LIVE_BENCH_PAIRS, LIVE_BENCH_WINDOW_MS).',
-    `The guest (${MIB} MiB) runs \`opsbench\`: 4 processes allocate a 1-4 block chain, map it, write and check every page, unmap`,
+    'Command: `npm run bench:live` (bench/live-refresh.ts; LIVE_BENCH_MIB (sizes, comma-separated), LIVE_BENCH_RATE, LIVE_BENCH_PAIRS, LIVE_BENCH_WINDOW_MS).',
+    'The guest runs `opsbench`: 4 processes allocate a 1-4 block chain, map it, write and check every page, unmap',
     'and free it, back to back without sleeping; the bench reads their counter `opsbench_ops` from the RAM file. Live refresh is',
     `the path \`mmscope serve\` runs (LiveRefresher over the RAM file at ${RATE}/s, LiveFeed, one WebSocket client applying every`,
-    'message with the dashboard\'s FeedState, in the bench process). Windows alternate off, on, off, ... off',
+    "message with the dashboard's FeedState, in the bench process). Windows alternate off, on, off, ... off",
     `(${PAIRS} on windows of ${WINDOW_MS / 1000} s after ${SETTLE_MS} ms of settling, one warm-up on window first); each on window is`,
     'compared with the mean of the off windows on either side; the noise floor is how much consecutive off windows differ.',
     `Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} cores shared with other work (load average ${os.loadavg()[0].toFixed(1)}),`,
     `Node ${process.version}, ${qemuVersion}, TCG: **measured under load**.`,
     '',
-    '| figure | value |',
-    '| --- | ---: |',
-    `| snapshots delivered per second (median of on windows; failed or dropped not counted) | ${delivered.toFixed(1)} |`,
-    `| failed snapshots / resyncs in on windows | ${failed} / ${dropped} |`,
-    `| guest ops/s, refresh off (median) | ${median(off.map((w) => w.opsPerSecond)).toFixed(0)} |`,
-    `| guest ops/s, refresh on (median) | ${median(on.map((w) => w.opsPerSecond)).toFixed(0)} |`,
-    `| **slowdown (median of ${r.slowdowns.length})** | **${pct(slow)}** |`,
-    `| slowdown spread (min / max) | ${pct(sorted[0])} / ${pct(sorted[sorted.length - 1])} |`,
-    `| noise floor: consecutive off windows differ by (median) | ${pct(noise)} |`,
-    `| snapshot build time (median of on windows' means, ms) | ${median(on.map((w) => w.buildMs)).toFixed(1)} |`,
-    `| adapter CPU, ms per s: off / on | ${median(off.map((w) => w.adapterCpuMsPerS)).toFixed(0)} / ${median(on.map((w) => w.adapterCpuMsPerS)).toFixed(0)} |`,
-    `| QEMU CPU, ms per s: off / on | ${median(off.map((w) => w.qemuCpuMsPerS)).toFixed(0)} / ${median(on.map((w) => w.qemuCpuMsPerS)).toFixed(0)} |`,
+    `| figure | ${figures.map((f) => `${f.mib} MiB`).join(' | ')} |`,
+    `| --- | ${figures.map(() => '---:').join(' | ')} |`,
+    ...names.map((n, i) => `| ${n} | ${columns.map((c) => c.cells[i]).join(' | ')} |`),
     '',
-    `Verdict: ${verdict}.`,
+    `Verdict: ${columns.map((c) => c.verdict).join('; ')}.`,
     '<!-- live-refresh:end -->',
   ];
   const section = lines.join('\n');
