@@ -37,6 +37,8 @@ export interface SoakSample {
   readonly t: number;
   readonly adapterRssMB: number;
   readonly adapterHeapMB: number;
+  /** Memory of Buffers and ArrayBuffers outside the V8 heap (process.memoryUsage().external). */
+  readonly adapterExternalMB: number;
   readonly pageHeapMB: number;
   readonly pageNodes: number;
   readonly pageListeners: number;
@@ -152,6 +154,8 @@ function rssMB(pid: number): number {
 async function sample(t: number, pid: number, node: Inspector, page: Page, cdp: CDPSession): Promise<SoakSample> {
   await node.send('HeapProfiler.collectGarbage');
   const heap = await node.send<{ usedSize: number }>('Runtime.getHeapUsage');
+  const usage = await node.send<{ result: { value: string } }>('Runtime.evaluate', { expression: 'JSON.stringify(process.memoryUsage())', returnByValue: true });
+  const external = (JSON.parse(usage.result.value) as { external: number }).external;
   await cdp.send('HeapProfiler.collectGarbage');
   const { metrics } = await cdp.send('Performance.getMetrics');
   const metric = (name: string): number => metrics.find((m) => m.name === name)?.value ?? NaN;
@@ -160,6 +164,7 @@ async function sample(t: number, pid: number, node: Inspector, page: Page, cdp: 
     t,
     adapterRssMB: rssMB(pid),
     adapterHeapMB: heap.usedSize / MB,
+    adapterExternalMB: external / MB,
     pageHeapMB: metric('JSHeapUsedSize') / MB,
     pageNodes: metric('Nodes'),
     pageListeners: metric('JSEventListeners'),
@@ -172,7 +177,8 @@ async function sample(t: number, pid: number, node: Inspector, page: Page, cdp: 
  * snapshot document (and the page its DOM), whose size follows how many chains the demo holds
  * at that moment: 10 % of the first third's median, plus a floor (2 MB of heap, 10 MB of RSS,
  * which also carries the allocator's lazily returned pages; 10 % + 500 DOM nodes) absorbs that;
- * a leak of one retained snapshot or DOM table per refresh exceeds it within seconds.
+ * event listeners 10 % + 50; a leak of one retained snapshot, DOM table or listener per refresh
+ * exceeds it within seconds (10 per second).
  */
 export function growthChecks(compared: readonly SoakSample[]): GrowthCheck[] {
   const third = Math.max(1, Math.floor(compared.length / 3));
@@ -189,6 +195,7 @@ export function growthChecks(compared: readonly SoakSample[]): GrowthCheck[] {
     check('adapter heap after GC (MB)', (s) => s.adapterHeapMB, 2),
     check('page JS heap after GC (MB)', (s) => s.pageHeapMB, 2),
     check('page DOM nodes', (s) => s.pageNodes, 500),
+    check('page event listeners', (s) => s.pageListeners, 50),
   ];
 }
 
@@ -230,7 +237,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       if (serve.child.exitCode !== null) throw new Error(`mmscope serve exited during the soak; stderr: ${serve.stderr()}`);
       const s = await sample(t, pid, node, page, cdp);
       samples.push(s);
-      log(`t=${t.toFixed(0)}s adapter rss ${s.adapterRssMB.toFixed(1)} MB heap ${s.adapterHeapMB.toFixed(1)} MB; page heap ${s.pageHeapMB.toFixed(1)} MB nodes ${s.pageNodes} seq ${s.pageSeq}`);
+      log(`t=${t.toFixed(0)}s adapter rss ${s.adapterRssMB.toFixed(1)} MB heap ${s.adapterHeapMB.toFixed(1)} MB external ${s.adapterExternalMB.toFixed(1)} MB; page heap ${s.pageHeapMB.toFixed(1)} MB nodes ${s.pageNodes} seq ${s.pageSeq}`);
       if (t >= options.seconds) break;
       await sleep(Math.min(everyMs, Math.max(0, options.seconds * 1000 - (Date.now() - started))));
     }

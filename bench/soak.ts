@@ -23,7 +23,7 @@ async function main(): Promise<void> {
     '`mmscope serve` runs as its own process (with the inspector on loopback) and the dashboard page is open in headless',
     `Chromium. Every ${Math.round(r.seconds / Math.max(1, r.samples.length - 1))} s: the adapter's RSS (/proc) and V8 heap after a forced GC (inspector), the page's JS heap`,
     'after a forced GC and its DOM nodes (CDP Performance.getMetrics). After the warm-up (the first 20 %), the median of the last',
-    'third of the samples is compared with the first third\'s: allowed is 10 % more plus 10 MB (RSS), 2 MB (heaps), 500 nodes.',
+    'third of the samples is compared with the first third\'s: allowed is 10 % more plus 10 MB (RSS), 2 MB (heaps), 500 DOM nodes, 50 event listeners.',
     'The same run in `npm test` is debug-adapter/test/soak.test.ts (MMSCOPE_SOAK_SECONDS, 120 s by default).',
     `Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} cores shared with other work (load average ${os.loadavg()[0].toFixed(1)}): **measured under load**.`,
     '',
