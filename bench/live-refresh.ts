@@ -229,6 +229,11 @@ async function main(): Promise<void> {
     ...names.map((n, i) => `| ${n} | ${columns.map((c) => c.cells[i]).join(' | ')} |`),
     '',
     `Verdict: ${columns.map((c) => c.verdict).join('; ')}.`,
+    '',
+    'What a live snapshot costs the adapter (`node --cpu-prof` of this bench at 3 GiB; reads counted on the 3 GiB demo): reading ~4.6 MB from the RAM file',
+    '(owner records 3 MB, block table 0.8 MB), decoding the chain table, the feed\'s diff, patch and JSON. The diff\'s changed-blocks',
+    'loop (two map lookups per block, 196,608 blocks) took 9 ms of each snapshot and now takes under 1 ms; the refresher\'s',
+    'minimum gap of 50 ms between ticks held a 3 GiB guest below 10/s and is now 10 ms.',
     '<!-- live-refresh:end -->',
   ];
   const section = lines.join('\n');

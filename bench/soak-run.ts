@@ -175,10 +175,10 @@ async function sample(t: number, pid: number, node: Inspector, page: Page, cdp: 
 /**
  * The growth checks, with their tolerances. After a forced GC the heaps hold the current
  * snapshot document (and the page its DOM), whose size follows how many chains the demo holds
- * at that moment: 10 % of the first third's median, plus a floor (2 MB of heap, 10 MB of RSS,
- * which also carries the allocator's lazily returned pages; 10 % + 500 DOM nodes) absorbs that;
- * event listeners 10 % + 50; a leak of one retained snapshot, DOM table or listener per refresh
- * exceeds it within seconds (10 per second).
+ * at that moment. Allowed: 10 % over the first third's median plus a floor of 2 MB for the
+ * heaps, 10 MB for RSS (it also carries pages the allocator gives back late), 500 DOM nodes and
+ * 50 event listeners. A leak of one retained snapshot, DOM table or listener per refresh (10 per
+ * second) goes over that within seconds.
  */
 export function growthChecks(compared: readonly SoakSample[]): GrowthCheck[] {
   const third = Math.max(1, Math.floor(compared.length / 3));
