@@ -1,6 +1,6 @@
 /* main.c: kmain, the C entry point. Reads the Multiboot information, brings up the CPU
  * tables, the memory manager, the heap, processes and the services, then runs the mode the
- * command line selects: selftest, demo or bench. */
+ * command line selects: selftest, demo, bench, fill or opsbench. */
 #include "console.h"
 #include "debuginfo.h"
 #include "dos.h"
@@ -10,6 +10,7 @@
 #include "mm.h"
 #include "modes.h"
 #include "multiboot.h"
+#include "opsbench.h"
 #include "proc.h"
 #include "string.h"
 #include "swap.h"
@@ -84,6 +85,8 @@ void kmain(uint32_t magic, uint32_t mbi_phys)
         bench_run();
     else if (cmdline_has(kernel_cmdline, "fill"))
         fill_run();
+    else if (cmdline_has(kernel_cmdline, "opsbench"))
+        opsbench_run();
     else
         demo_run();
     qemu_exit(1);
