@@ -1,7 +1,7 @@
 // The flight recorder's figures (issue 16), printed as a Markdown section and, with --write FILE,
 // written between <!-- recorder:start --> and <!-- recorder:end --> of that file:
-//   1. recording cost: the guest's operation rates (guest/kernel/bench.c, cmdline `bench`) with
-//      the event ring on and off (`bench ring=off`), boots alternating, medians per figure;
+//   1. recording cost: `ringbench` (guest/kernel/ring_bench.c) alternates the ring on and off in
+//      short windows within one boot and prints median cycles per operation for each;
 //   2. decoder + store throughput on a synthetic ring (no QEMU): events/s drained and decoded
 //      into the event store, and the store's bytes per event;
 //   3. the real drain against the guest's bench (millions of events/s, far above what the ring of
@@ -11,7 +11,6 @@
 import * as os from 'os';
 import { launchQemu, QemuSession } from '../qemu-bridge/src';
 import { runGuest } from '../guest/test/qemu-run';
-import { parseBench } from '../guest/test/bench-output';
 import { drainRing, encodeRecord, EVENT_RECORD_SIZE } from '../debug-adapter/src/mm/model/event-ring';
 import { EventStore } from '../debug-adapter/src/mm/model/event-store';
 import { readDescriptor } from '../debug-adapter/src/mm/model/snapshot';
@@ -23,8 +22,11 @@ import { writeBenchmarkSection } from './benchmarks-file';
 
 const START = '<!-- recorder:start -->';
 const END = '<!-- recorder:end -->';
-const PAIRS = Number(process.env.MMSCOPE_RECORDER_PAIRS ?? 4);
-const FIGURES = ['alloc_1block', 'free_1block', 'alloc_8block', 'free_8block', 'map_unmap_1block'];
+const PAIRS = Number(process.env.MMSCOPE_RECORDER_BOOTS ?? 3);
+const WORKLOADS: ReadonlyArray<[string, string]> = [
+  ['alloc_free', 'MmAllocateChain(1 block) + MmFreeChain: 2 events, nothing else (worst case)'],
+  ['mixed', 'allocate 2 blocks, map, write every page, resize to 3, unmap, free: 5 events'],
+];
 
 const median = (v: number[]): number => {
   const s = [...v].sort((a, b) => a - b);
@@ -32,48 +34,31 @@ const median = (v: number[]): number => {
 };
 const fmt = (n: number): string => (n >= 1000 ? Math.round(n).toLocaleString('en-US') : String(Number(n.toPrecision(4))));
 
-async function benchBoot(cmdline: string): Promise<Map<string, number>> {
-  const run = await runGuest({ cmdline, memoryMiB: 256, timeLimitMs: 300_000, stopWhen: (l) => l.startsWith('FAULT:') });
-  const report = parseBench(run.lines);
-  if (!report.done || report.faults.length) throw new Error(`"${cmdline}" did not finish: ${report.faults[0] ?? run.lines.slice(-3).join(' / ')}`);
-  return new Map(report.figures.map((f) => [f.name, f.value]));
+/** One `ringbench` boot: per workload, median cycles/op with the ring on and off (alternating windows). */
+async function ringBenchBoot(): Promise<Map<string, number>> {
+  const run = await runGuest({ cmdline: 'ringbench', memoryMiB: 64, timeLimitMs: 300_000, swapDisk: false, stopWhen: (l) => l.startsWith('FAULT:') });
+  const values = new Map<string, number>();
+  for (const l of run.lines) {
+    const m = /^ringbench (\S+) (-?\d+) /.exec(l);
+    if (m) values.set(m[1], Number(m[2]));
+  }
+  if (!run.lines.includes('ringbench: done')) throw new Error(`ringbench did not finish: ${run.lines.slice(-3).join(' / ')}`);
+  return values;
 }
 
-/** 1. Rates with the ring on and off, boots alternating (on, off, on, off...). */
+/** 1. Recording cost: BOOTS boots of `ringbench`; each alternates the ring on and off in 61 windows. */
 async function recordingCost(): Promise<string[]> {
-  const on: Map<string, number>[] = [];
-  const off: Map<string, number>[] = [];
+  const boots: Map<string, number>[] = [];
   for (let i = 0; i < PAIRS; i++) {
-    on.push(await benchBoot('bench'));
-    off.push(await benchBoot('bench ring=off'));
-    process.stderr.write(`pair ${i + 1}/${PAIRS}: alloc_1block on ${on[i].get('alloc_1block')} off ${off[i].get('alloc_1block')}\n`);
+    boots.push(await ringBenchBoot());
+    process.stderr.write(`ringbench ${i + 1}/${PAIRS}: ${[...boots[i]].map(([k, v]) => `${k}=${v}`).join(' ')}\n`);
   }
-  return FIGURES.map((f) => {
-    const a = median(on.map((m) => m.get(f) ?? 0));
-    const b = median(off.map((m) => m.get(f) ?? 0));
-    const cost = b ? ((b - a) / b) * 100 : 0;
-    return `| ${f} | ${fmt(a)} | ${fmt(b)} | ${cost.toFixed(1)} % | ${on.map((m) => fmt(m.get(f) ?? 0)).join(', ')} / ${off.map((m) => fmt(m.get(f) ?? 0)).join(', ')} |`;
+  return WORKLOADS.map(([w, what]) => {
+    const on = boots.map((m) => m.get(`${w}_on`) ?? 0);
+    const off = boots.map((m) => m.get(`${w}_off`) ?? 0);
+    const cost = boots.map((m) => (m.get(`${w}_cost`) ?? 0) / 10);
+    return `| ${w} | ${what} | ${fmt(median(on))} | ${fmt(median(off))} | ${median(cost).toFixed(1)} % | ${cost.map((c) => `${c.toFixed(1)} %`).join(', ')} |`;
   });
-}
-
-/** 1b. A mixed workload: the stress test (10000 random operations with their verification), wall time of its boot. */
-async function stressSeconds(cmdline: string): Promise<number> {
-  const t0 = Date.now();
-  const run = await runGuest({ cmdline, memoryMiB: 64, timeLimitMs: 300_000 });
-  if (run.exitCode !== 33) throw new Error(`"${cmdline}" failed: ${run.lines.slice(-3).join(' / ')}`);
-  return (Date.now() - t0) / 1000;
-}
-
-async function stressCost(): Promise<string> {
-  const on: number[] = [];
-  const off: number[] = [];
-  for (let i = 0; i < PAIRS; i++) {
-    on.push(await stressSeconds('selftest only=stress.random_10k'));
-    off.push(await stressSeconds('selftest only=stress.random_10k ring=off'));
-  }
-  const a = median(on);
-  const b = median(off);
-  return `| stress.random_10k (boot to exit, s; lower is better) | ${a.toFixed(2)} s | ${b.toFixed(2)} s | ${(((a - b) / b) * 100).toFixed(1)} % | ${on.map((v) => v.toFixed(2)).join(', ')} / ${off.map((v) => v.toFixed(2)).join(', ')} |`;
 }
 
 /** 2. A writer fills a synthetic 16384-record ring in steps of `batch`; each step is drained into the store. */
@@ -146,7 +131,6 @@ async function liveDrain(periodMs: number): Promise<{ seconds: number; drained: 
 
 async function main(): Promise<void> {
   const cost = await recordingCost();
-  cost.push(await stressCost());
   const synth = syntheticDrain(2_000_000, 4096);
   const live = await liveDrain(5);
   const section = [
@@ -157,15 +141,19 @@ async function main(): Promise<void> {
     `(${os.cpus()[0]?.model.trim() ?? 'unknown CPU'}), Node ${process.version}, TCG, **measured under load** (six agents share these cores;`,
     `load average ${os.loadavg()[0].toFixed(1)} at the end): the integrator re-runs this on a quiet machine.`,
     '',
-    `Recording cost: the guest's own rates (guest/kernel/bench.c) with the event ring on (\`bench\`) and off`,
-    `(\`bench ring=off\`, the descriptor then says capacity 0), ${PAIRS} pairs of boots alternating, medians. Every`,
-    'micro-benchmark operation below records one event (map/unmap: two), so these are the worst case;',
-    'the last row is a mixed workload (the stress test: random allocations, frees, resizes, mappings,',
-    'defragmentation and their verification). Target: under 3 %.',
+    `Recording cost: \`ringbench\` (guest/kernel/ring_bench.c) runs each workload in 61 windows that alternate`,
+    `the ring on and off within one boot (the machine's load hits both alike), times each window with the`,
+    `TSC and prints the medians; ${PAIRS} boots, the median of their costs. Target: under 3 %.`,
     '',
-    '| figure | ring on (ops/s) | ring off (ops/s) | cost | runs on / off |',
-    '| --- | ---: | ---: | ---: | --- |',
+    '| workload | what | ring on (cycles/op) | ring off (cycles/op) | cost (median) | cost per boot |',
+    '| --- | --- | ---: | ---: | ---: | --- |',
     ...cost,
+    '',
+    'One ring record costs about 150-300 guest cycles under TCG (rdtsc is a helper call, each of the 13',
+    'stores goes through the soft TLB). Against an operation that does nothing but allocate and free',
+    'one block (~1600 cycles for the pair) that is far above 3 %; against a caller that uses its memory',
+    '(the mixed workload) it measured 4-10 % here under load: the 3 % target is not met by these figures.
+Not measured: a KVM guest (no KVM on this machine), where rdtsc and stores run natively.',
     '',
     'Drain + store, synthetic: a writer fills a 16384-record ring 4096 records at a time and the decoder',
     '(model/event-ring.ts) drains each step into the event store (model/event-store.ts); 2,000,000 events.',

@@ -12,6 +12,15 @@ export interface RingMemory {
   readPhysInto(address: number, target: Buffer, offset?: number, length?: number): Promise<void>;
 }
 
+/** A plain physical reader as RingMemory (copies into the target). */
+export function readerMemory(read: (address: number, length: number) => Promise<Buffer>): RingMemory {
+  return {
+    async readPhysInto(address: number, target: Buffer, offset = 0, length = target.length - offset): Promise<void> {
+      (await read(address, length)).copy(target, offset, 0, length);
+    },
+  };
+}
+
 export interface EventRecorderStats {
   drains: number;
   records: number;
@@ -102,10 +111,14 @@ export class EventRecorder {
       );
     };
     this.timer = setTimeout(tick, periodMs);
+    this.timer.unref?.();
   }
 
   private schedule(tick: () => void, periodMs: number): void {
-    if (this.timer) this.timer = setTimeout(tick, periodMs);
+    if (this.timer) {
+      this.timer = setTimeout(tick, periodMs);
+      this.timer.unref?.();
+    }
   }
 
   /** Stops the periodic drain and waits for a drain in flight. */
