@@ -152,8 +152,8 @@ async function main(): Promise<void> {
     'One ring record costs about 150-300 guest cycles under TCG (rdtsc is a helper call, each of the 13',
     'stores goes through the soft TLB). Against an operation that does nothing but allocate and free',
     'one block (~1600 cycles for the pair) that is far above 3 %; against a caller that uses its memory',
-    '(the mixed workload) it measured 4-10 % here under load: the 3 % target is not met by these figures.
-Not measured: a KVM guest (no KVM on this machine), where rdtsc and stores run natively.',
+    '(the mixed workload) it measured 4-10 % here under load: the 3 % target is not met by these figures.',
+    'Not measured: a KVM guest (no KVM on this machine), where rdtsc and stores run natively.',
     '',
     'Drain + store, synthetic: a writer fills a 16384-record ring 4096 records at a time and the decoder',
     '(model/event-ring.ts) drains each step into the event store (model/event-store.ts); 2,000,000 events.',
