@@ -31,7 +31,7 @@ describe('session event recorder (real guest)', function () {
   it('drains at stops and while running, every event since boot, nothing lost', async () => {
     const symbols = new DebugSymbols(fs.readFileSync(KERNEL));
     const sym = symbols.elf.symbolByName('mm_debug_info')!;
-    const events = new SessionEvents((a, n) => session.memory.readPhys(a, n), symbols.virtualToLoad(sym.value)!, 20);
+    const events = new SessionEvents((a, n) => session.memory.readPhys(a, n), symbols.virtualToLoad(sym.value)!, { running: () => session.memory.running, periodMs: 20 });
     const rsp = session.rsp!;
     try {
       await rsp.interrupt(10000);

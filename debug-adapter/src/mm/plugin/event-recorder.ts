@@ -97,10 +97,17 @@ export class EventRecorder {
     return p;
   }
 
-  /** Drains every `periodMs` until stop(); a failing drain is counted in stats.lastError and reported to `onError`. */
-  start(periodMs = 20, onError?: (e: Error) => void): void {
+  /**
+   * Drains every `periodMs` until stop() (only when `when()` says so, if given); a failing drain
+   * is counted in stats.lastError and reported to `onError`.
+   */
+  start(periodMs = 20, onError?: (e: Error) => void, when?: () => boolean): void {
     if (this.timer) return;
     const tick = (): void => {
+      if (when && !when()) {
+        this.schedule(tick, periodMs);
+        return;
+      }
       this.drain().then(
         () => this.schedule(tick, periodMs),
         (e: Error) => {

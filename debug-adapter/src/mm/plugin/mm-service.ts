@@ -25,6 +25,8 @@ import { formatFrames, formatSpaces } from '../model/document-text';
 
 export interface MmTargetAccess {
   readPhys: PhysicalReader;
+  /** Whether the guest runs now (the event ring is drained periodically only then; at stops by noteStop). */
+  guestRunning?(): boolean;
   /** The paging registers exactly (any kernel, any mode) of the vCPU shown; while running, the last stop's. */
   readPagingRegisters(): Promise<PagingRegisters>;
   /** The paging registers of every vCPU at this stop (the spaces seen); default: the shown vCPU's. */
@@ -85,7 +87,7 @@ export class MmService {
     this.eventPhys = ev && symbols ? symbols.virtualToLoad(ev.value) : undefined;
     this.resolveSite = symbols ? makeSiteResolver(symbols) : () => undefined;
     this.spaces = new KnownSpaces(options.knownSpacesLimit);
-    this.events = this.descriptorPhys !== undefined ? new SessionEvents(access.readPhys, this.descriptorPhys) : undefined;
+    this.events = this.descriptorPhys !== undefined ? new SessionEvents(access.readPhys, this.descriptorPhys, { running: () => access.guestRunning?.() ?? false }) : undefined;
     const descriptorPhys = this.descriptorPhys;
     this.knowledge = {
       ...(descriptorPhys !== undefined ? { descriptor: { descriptorPhys, resolveSite: this.resolveSite, adjust: (s: MmSnapshot) => this.withoutChainInFlight(s) } } : {}),

@@ -15,7 +15,15 @@ export class SessionEvents {
   private noRing = false;
   private setup: Promise<EventRecorder | undefined> | undefined;
 
-  constructor(private readonly read: PhysicalReader, private readonly descriptorPhys: number, private readonly periodMs = 50) {}
+  /**
+   * `running`: whether the guest runs now; the periodic drain reads only then (at a stop the
+   * session's own gdbstub traffic has the target, and atStop drains). Default: never periodic.
+   */
+  constructor(
+    private readonly read: PhysicalReader,
+    private readonly descriptorPhys: number,
+    private readonly options: { running?: () => boolean; periodMs?: number } = {},
+  ) {}
 
   /** The recorder, once the descriptor was read and names a ring. */
   get active(): EventRecorder | undefined {
@@ -40,7 +48,7 @@ export class SessionEvents {
         if (!r) this.noRing = true;
         else {
           this.recorder = r;
-          r.start(this.periodMs);
+          if (this.options.running) r.start(this.options.periodMs ?? 50, undefined, this.options.running);
         }
         return r;
       } catch {
