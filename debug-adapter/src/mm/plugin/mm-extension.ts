@@ -285,6 +285,7 @@ export class MmSessionExtension implements SessionExtension {
   /** The session ended: no timer survives it. */
   dispose(): void {
     this.live.stop();
+    void this.service.events?.close();
   }
 }
 
