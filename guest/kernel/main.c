@@ -19,6 +19,8 @@
 #include "v86.h"
 #include "x86.h"
 #include "xms.h"
+#include "event_ring.h"
+#include "ring_bench.h"
 
 #define MAX_RANGES 32
 
@@ -75,12 +77,16 @@ void kmain(uint32_t magic, uint32_t mbi_phys)
     dpmi_init();
     swap_init();
     debuginfo_init();
+    event_ring_init(!cmdline_has(kernel_cmdline, "ring=off"));
     timer_init();
     sti();
+    event_ring_calibrate();
 
     char only[64];
     if (cmdline_has(kernel_cmdline, "selftest"))
         selftest_run(cmdline_get(kernel_cmdline, "only", only, sizeof only));
+    else if (cmdline_has(kernel_cmdline, "ringbench"))
+        ring_bench_run();
     else if (cmdline_has(kernel_cmdline, "bench"))
         bench_run();
     else if (cmdline_has(kernel_cmdline, "fill"))

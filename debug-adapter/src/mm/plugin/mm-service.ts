@@ -19,12 +19,15 @@ import type { PagingRegisters } from '../model/paging-registers';
 import type { KnowledgeLevel, PhysicalRegionJson, SpaceJson, TracingJson } from '../model/snapshot-document';
 import { tableSpaceId } from '../model/space-model';
 import { KnownSpaces, topTableOf } from './known-spaces';
+import { SessionEvents } from './session-events';
 import { DescribeFunction, KernelKnowledge, StopSnapshot, takeSnapshot } from './stop-snapshot';
 import { formatFrames, formatSpaces } from '../model/document-text';
 import { LiveReader, LiveReadStats } from './live-reader';
 
 export interface MmTargetAccess {
   readPhys: PhysicalReader;
+  /** Whether the guest runs now (the event ring is drained periodically only then; at stops by noteStop). */
+  guestRunning?(): boolean;
   /** The paging registers exactly (any kernel, any mode) of the vCPU shown; while running, the last stop's. */
   readPagingRegisters(): Promise<PagingRegisters>;
   /** The paging registers of every vCPU at this stop (the spaces seen); default: the shown vCPU's. */
@@ -74,6 +77,8 @@ export class MmService {
   private lastRegisters: PagingRegisters | undefined;
   /** Live snapshots are seqlock reads (or, without a generation, confirmed findings only). */
   private readonly liveReader = new LiveReader();
+  /** The flight recorder (issue 16): our guest's event ring drained into one store; undefined without our descriptor. */
+  readonly events: SessionEvents | undefined;
 
   /** `symbols`: the kernel's ELF (our descriptor is found through it); undefined when there is none (attached with only --gdb). */
   constructor(symbols: DebugSymbols | undefined, private readonly access: MmTargetAccess, private readonly options: MmServiceOptions = {}) {
@@ -85,6 +90,7 @@ export class MmService {
     this.eventPhys = ev && symbols ? symbols.virtualToLoad(ev.value) : undefined;
     this.resolveSite = symbols ? makeSiteResolver(symbols) : () => undefined;
     this.spaces = new KnownSpaces(options.knownSpacesLimit);
+    this.events = this.descriptorPhys !== undefined ? new SessionEvents(access.readPhys, this.descriptorPhys, { running: () => access.guestRunning?.() ?? false }) : undefined;
     const descriptorPhys = this.descriptorPhys;
     this.knowledge = {
       ...(descriptorPhys !== undefined ? { descriptor: { descriptorPhys, resolveSite: this.resolveSite, adjust: (s: MmSnapshot) => this.withoutChainInFlight(s) } } : {}),
@@ -116,6 +122,7 @@ export class MmService {
    */
   async noteStop(stop: number): Promise<void> {
     this.liveReader.resetConfirmation();
+    await this.events?.atStop();
     try {
       const shown = await this.access.readPagingRegisters();
       this.lastRegisters = shown;
