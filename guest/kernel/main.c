@@ -18,6 +18,7 @@
 #include "v86.h"
 #include "x86.h"
 #include "xms.h"
+#include "event_ring.h"
 
 #define MAX_RANGES 32
 
@@ -74,8 +75,10 @@ void kmain(uint32_t magic, uint32_t mbi_phys)
     dpmi_init();
     swap_init();
     debuginfo_init();
+    event_ring_init(!cmdline_has(kernel_cmdline, "ring=off"));
     timer_init();
     sti();
+    event_ring_calibrate();
 
     char only[64];
     if (cmdline_has(kernel_cmdline, "selftest"))

@@ -1,6 +1,7 @@
 /* proc.c: processes and the round-robin scheduler. A PCB holds only its UPD; switching
  * to a process copies its 64 UPD entries into KPD[0..63] and reloads CR3 (TLB flush). */
 #include "proc.h"
+#include "event_ring.h"
 #include "console.h"
 #include "dpmi.h"
 #include "heap.h"
@@ -129,6 +130,7 @@ uint32_t sched_switch(uint32_t esp)
     next->state = PROC_RUNNING;
     next->switches++;
     proc_context_switches++;
+    mm_ring_event_pid(MM_EV_SWITCH, 0, 0, 0, next->pid, MM_OK, 0, 0, current->pid);
     current = next;
     proc_load_upd(next);
     proc_set_kernel_stack(next);

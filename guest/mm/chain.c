@@ -3,6 +3,7 @@
  * allocates, frees, resizes and queries chains, and keeps the owner records. */
 #include "mm.h"
 #include "mm_event.h"
+#include "event_ring.h"
 #include "console.h"
 #include "paging.h"
 #include "string.h"
@@ -290,16 +291,21 @@ int MmChainFlags(chain_id_t id, uint32_t *flags)
     return MM_OK;
 }
 
-static int change_flags(chain_id_t id, uint32_t set, uint32_t clear)
+/* Sets and clears head flags; the ring records the change as `kind` (MM_EV_FROZEN,
+ * MM_EV_UNFROZEN or MM_EV_FLAGS) with flags = the new flags, arg = the old ones. */
+static int change_flags(chain_id_t id, uint32_t set, uint32_t clear, uint32_t kind, uint32_t caller)
 {
     uint32_t f = irq_save();
     int r = MM_OK;
-    if (!mm_chain_valid(id))
+    if (!mm_chain_valid(id)) {
         r = MM_ERR_BAD_ID;
-    else if ((clear & CHAIN_FROZEN) && (mm_block_table[id] & CT_CONTIG))
+    } else if ((clear & CHAIN_FROZEN) && (mm_block_table[id] & CT_CONTIG)) {
         r = MM_ERR_CONTIG;
-    else
+    } else {
+        uint32_t old = ct_flags(mm_block_table[id]);
         mm_block_table[id] = (mm_block_table[id] & ~clear) | set;
+        mm_ring_event(kind, id, 0, ct_flags(mm_block_table[id]), old, MM_OK, caller, 0);
+    }
     irq_restore(f);
     return r;
 }
@@ -310,19 +316,22 @@ int MmFreezeChain(chain_id_t id)
     uint32_t f = irq_save();
     int r = swap_in_chain(id);
     if (r == MM_OK)
-        r = change_flags(id, CHAIN_FROZEN, 0);
+        r = change_flags(id, CHAIN_FROZEN, 0, MM_EV_FROZEN, (uint32_t)__builtin_return_address(0));
     irq_restore(f);
     return r;
 }
-int MmUnfreezeChain(chain_id_t id) { return change_flags(id, 0, CHAIN_FROZEN); }
+int MmUnfreezeChain(chain_id_t id)
+{
+    return change_flags(id, 0, CHAIN_FROZEN, MM_EV_UNFROZEN, (uint32_t)__builtin_return_address(0));
+}
 int MmMarkSwappable(chain_id_t id, bool swappable)
 {
     if (swappable)
-        return change_flags(id, CHAIN_SWAPPABLE, 0);
+        return change_flags(id, CHAIN_SWAPPABLE, 0, MM_EV_FLAGS, (uint32_t)__builtin_return_address(0));
     uint32_t f = irq_save();   /* a chain that may not be swapped has nothing out */
     int r = swap_in_chain(id);
     if (r == MM_OK)
-        r = change_flags(id, 0, CHAIN_SWAPPABLE);
+        r = change_flags(id, 0, CHAIN_SWAPPABLE, MM_EV_FLAGS, (uint32_t)__builtin_return_address(0));
     irq_restore(f);
     return r;
 }

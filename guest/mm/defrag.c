@@ -4,6 +4,7 @@
  * the relocation listeners (mm.h) rewrite every holder of the old ID. */
 #include "mm.h"
 #include "mm_event.h"
+#include "event_ring.h"
 #include "console.h"
 #include "heap.h"
 #include "paging.h"
@@ -37,6 +38,7 @@ static bool movable_chain(uint32_t h)
  * free block `dst`. Updates *id when the head moves. */
 static void move_block(chain_id_t *id, uint32_t prev, uint32_t src, uint32_t index, uint32_t dst)
 {
+    mm_ring_event(MM_EV_MOVED, *id, src, 0, dst, MM_OK, (uint32_t)__builtin_return_address(0), index);
     mm_copy_block(dst, src);
     mm_block_table[dst] = mm_block_table[src];
     mm_block_table[src] = CT_FREE;
@@ -49,6 +51,7 @@ static void move_block(chain_id_t *id, uint32_t prev, uint32_t src, uint32_t ind
         mm_rename_mappings(src, dst);
         swap_chain_renamed(src, dst);
         mm_notify_relocation(src, dst);
+        mm_ring_event(MM_EV_RENAMED, src, 0, 0, dst, MM_OK, (uint32_t)__builtin_return_address(0), 0);
         *id = dst;
     }
     for (uint32_t p = 0; p < MM_PAGES_PER_BLOCK; p++)

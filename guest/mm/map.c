@@ -4,6 +4,7 @@
  * edits page tables only through the WIN_PT mapping window (paging.h). */
 #include "mm.h"
 #include "mm_event.h"
+#include "event_ring.h"
 #include "console.h"
 #include "paging.h"
 #include "proc.h"
@@ -190,7 +191,7 @@ int mm_map_pages(uint32_t flags, chain_id_t id, uint32_t va, uint32_t page_offse
         flush_if_live(v, upd);
     }
     mm_mappings[mm_mapping_count++] = (struct mm_mapping){id, va, page_offset, pages, mode | (flags & MAP_READONLY), upd};
-    mm_event(MM_EV_MAPPED, id, pages, flags, va, MM_OK, (uint32_t)__builtin_return_address(0));
+    mm_event_x(MM_EV_MAPPED, id, pages, flags, va, MM_OK, (uint32_t)__builtin_return_address(0), (flags & 0xffu) | (page_offset << 8), (uint32_t)upd);
 out:
     irq_restore(f);
     return r;
@@ -217,7 +218,7 @@ int MmUnmapChain(uint32_t flags, chain_id_t id, void *map_to, void *if_upd_addre
             unmap_range(m->va, m->pages, m->upd);
             remove_entry(i);
             r = MM_OK;
-            mm_event(MM_EV_UNMAPPED, id, 0, flags, (uint32_t)map_to, MM_OK, (uint32_t)__builtin_return_address(0));
+            mm_event_x(MM_EV_UNMAPPED, id, 0, flags, (uint32_t)map_to, MM_OK, (uint32_t)__builtin_return_address(0), flags, (uint32_t)upd);
         }
     }
     irq_restore(f);
@@ -231,10 +232,12 @@ void mm_unmap_all(chain_id_t id, uint32_t from_page)
         if (m->chain != id || m->page_offset + m->pages <= from_page)
             continue;
         if (from_page <= m->page_offset) {
+            mm_ring_event(MM_EV_UNMAPPED, id, 0, m->flags, m->va, MM_OK, (uint32_t)__builtin_return_address(0), (uint32_t)m->upd);
             unmap_range(m->va, m->pages, m->upd);
             remove_entry(i);
         } else {
             uint32_t keep = from_page - m->page_offset;
+            mm_ring_event(MM_EV_UNMAPPED, id, keep, m->flags, m->va, MM_OK, (uint32_t)__builtin_return_address(0), (uint32_t)m->upd);
             unmap_range(m->va + keep * MM_PAGE_SIZE, m->pages - keep, m->upd);
             m->pages = keep;
         }
@@ -282,7 +285,7 @@ static void for_each_mapped_page(chain_id_t id, void (*visit)(uint32_t *pte, uin
 
 static void clean_visit(uint32_t *pte, uint32_t va, struct mm_mapping *m, void *ctx)
 {
-    (void)ctx;
+    ++*(uint32_t *)ctx;
     if ((*pte & PTE_P) && (*pte & PTE_D))
         swap_block_forget((*pte & PTE_ADDR) >> MM_BLOCK_SHIFT);   /* its swap copy is stale */
     *pte &= ~PTE_D;
@@ -301,8 +304,11 @@ int MmCleanChain(chain_id_t id)
 {
     uint32_t f = irq_save();
     int r = mm_chain_valid(id) ? MM_OK : MM_ERR_BAD_ID;
-    if (r == MM_OK)
-        for_each_mapped_page(id, clean_visit, 0);
+    uint32_t pages = 0;
+    if (r == MM_OK) {
+        for_each_mapped_page(id, clean_visit, &pages);
+        mm_ring_event(MM_EV_CLEANED, id, pages, 0, 0, MM_OK, (uint32_t)__builtin_return_address(0), 0);
+    }
     irq_restore(f);
     return r;
 }
@@ -348,6 +354,8 @@ void mm_release_upd(uint32_t *upd)
     uint32_t f = irq_save();
     for (uint32_t i = mm_mapping_count; i-- > 0;)
         if (mm_mappings[i].upd == upd) {
+            mm_ring_event(MM_EV_UNMAPPED, mm_mappings[i].chain, 0, mm_mappings[i].flags, mm_mappings[i].va, MM_OK,
+                          (uint32_t)__builtin_return_address(0), (uint32_t)upd);
             unmap_range(mm_mappings[i].va, mm_mappings[i].pages, upd);
             remove_entry(i);
         }

@@ -13,6 +13,7 @@
  * and go first. Every entry point runs with interrupts off and saves/restores the mapping
  * windows, so a page fault in the middle of a window user does not disturb it. */
 #include "swap.h"
+#include "event_ring.h"
 #include "ata.h"
 #include "console.h"
 #include "heap.h"
@@ -255,6 +256,7 @@ static int out_block(chain_id_t id, uint32_t holder, uint32_t b, uint32_t index,
     mm_block_table[b] = CT_FREE;
     mm_free_blocks++;
     for_each_block_pte(id, index, set_swapped, &s);
+    mm_ring_event(MM_EV_SWAPPED_OUT, id, b, write ? 0 : 1, s, MM_OK, (uint32_t)__builtin_return_address(0), index);
     if (write)
         swap_outs++;
     else
@@ -309,6 +311,7 @@ static int in_slot(uint32_t s, uint32_t *block)
     swap_slots[s] = (struct swap_slot){SWAP_CACHED, id, 0, b};
     cache_of[b] = (uint16_t)(s + 1u);
     for_each_block_pte(id, index, set_present, &b);
+    mm_ring_event(MM_EV_SWAPPED_IN, id, b, 0, s, MM_OK, (uint32_t)__builtin_return_address(0), index);
     swap_ins++;
     *block = b;
     return MM_OK;

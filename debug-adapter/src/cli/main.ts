@@ -10,9 +10,10 @@ import { readCommand } from './read-command';
 import { snapshotCommand, translateCommand } from './snapshot-command';
 import { serveCommand } from './serve-command';
 import { demoCommand } from './demo-command';
+import { recordCommand } from './record-command';
 
 /** Every subcommand. Later issues add serve, demo, snapshot here. */
-export const commands: Command[] = [bootCommand, readCommand, snapshotCommand, translateCommand, serveCommand, demoCommand];
+export const commands: Command[] = [bootCommand, readCommand, snapshotCommand, translateCommand, serveCommand, demoCommand, recordCommand];
 
 /** Runs the CLI with `argv` (without node and the script). Resolves with the exit status. */
 export async function runCli(argv: readonly string[], io: CommandIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {

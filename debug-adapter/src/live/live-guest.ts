@@ -66,7 +66,7 @@ export function packageVersion(): string {
 }
 
 /** The guest's descriptor, polled until the kernel has filled it in (early boot leaves it zero). */
-async function waitForDescriptor(session: QemuSession, descriptorPhys: number, qemu: QemuInstance | undefined, timeoutMs: number): Promise<MmDebugInfo> {
+export async function waitForDescriptor(session: QemuSession, descriptorPhys: number, qemu: QemuInstance | undefined, timeoutMs: number): Promise<MmDebugInfo> {
   const deadline = Date.now() + timeoutMs;
   const read = (a: number, n: number): Promise<Buffer> => session.memory.readPhys(a, n);
   const canWait = (): boolean => session.memory.tiers.some((t) => t.name === 'ram-file') || !!qemu;

@@ -25,14 +25,17 @@ export const MmEventKind = {
   dpmi: 8,        // arg = AX on entry, status = DPMI error or 0
   dos: 9,         // arg = 1 alloc / 2 free / 3 resize, blocks = paragraphs, status
   // ring-only kinds (version 3)
-  moved: 10,      // defragmentation moved a block: chain, blocks = from block, arg = to block
+  moved: 10,      // defragmentation moved a block: chain, blocks = from block, arg = to block, extra = index in the chain
   renamed: 11,    // a chain's ID changed (its head moved): chain = old ID, arg = new ID
-  frozen: 12,     // chain
-  unfrozen: 13,   // chain
+  frozen: 12,     // chain, flags = new head flags, arg = old
+  unfrozen: 13,   // chain, flags = new head flags, arg = old
   cleaned: 14,    // dirty bits cleared: chain, blocks = pages cleaned
-  swappedOut: 15, // chain, blocks = the block freed, arg = slot
-  swappedIn: 16,  // chain, blocks = the block filled, arg = slot
+  swappedOut: 15, // chain, blocks = the block freed, arg = slot, extra = index in the chain, flags = 1 if clean (not written)
+  swappedIn: 16,  // chain, blocks = the block filled, arg = slot, extra = index in the chain
   switch: 17,     // context switch: pid = the process switched from, arg = the one switched to
+  // ring-only, beyond the contract (guest/include/event_ring.h): head flags changed otherwise
+  // (MmMarkSwappable). frozen/unfrozen/flags all carry flags = the new head flags, arg = the old.
+  flags: 18,      // chain, flags = new flags, arg = old flags
 } as const;
 
 export type MmEventKindName = keyof typeof MmEventKind;

@@ -1,0 +1,95 @@
+/* event_ring.c: the flight recorder's ring (event_ring.h). The ring is a static array in the
+ * kernel image (.bss, 768 KiB), so it exists from the first instruction and never moves. */
+#include "event_ring.h"
+#include "debuginfo.h"
+#include "paging.h"
+#include "proc.h"
+#include "timer.h"
+#include "x86.h"
+
+volatile struct mm_event_record mm_event_ring[MM_EVENT_RING_CAPACITY];
+volatile uint32_t mm_event_head;
+uint32_t mm_tsc_khz;
+static int ring_on;
+
+_Static_assert((MM_EVENT_RING_CAPACITY & (MM_EVENT_RING_CAPACITY - 1)) == 0, "ring capacity must be a power of two");
+_Static_assert(sizeof(struct mm_event_record) == 48, "the ring record is 48 bytes (debugger contract)");
+
+static inline uint64_t read_tsc(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+/* Contract: sets the descriptor's ring fields; capacity 0 when disabled. */
+void event_ring_init(int enabled)
+{
+    ring_on = enabled;
+    mm_debug_info.event_ring_addr = enabled ? (uint32_t)mm_event_ring : 0;
+    mm_debug_info.event_ring_phys = enabled ? V2P((uint32_t)mm_event_ring) : 0;
+    mm_debug_info.event_ring_capacity = enabled ? MM_EVENT_RING_CAPACITY : 0;
+    mm_debug_info.event_head_addr = enabled ? (uint32_t)&mm_event_head : 0;
+}
+
+/* Contract: waits for a timer tick edge, counts TSC cycles over 50 ticks (1 ms each). Needs
+ * interrupts on and the timer running (else it never returns). */
+void event_ring_calibrate(void)
+{
+    uint32_t start = timer_ms();
+    while (timer_ms() == start)
+        hlt();
+    uint32_t t0 = timer_ms();
+    uint64_t c0 = read_tsc();
+    while (timer_ms() - t0 < 50)
+        hlt();
+    uint64_t c1 = read_tsc();
+    uint32_t ms = timer_ms() - t0;
+    uint64_t cycles = c1 - c0;
+    /* cycles / ms without libgcc's 64-bit division: the rate fits 32 bits (< 4 THz) */
+    uint32_t khz = 0;
+    for (int bit = 31; bit >= 0; bit--) {
+        uint64_t t = (uint64_t)(khz | (1u << bit)) * ms;
+        if (t <= cycles)
+            khz |= 1u << bit;
+    }
+    mm_tsc_khz = khz;
+    mm_debug_info.tsc_khz = khz;
+}
+
+/* Contract: record n goes to slot n % capacity: seq is cleared first (a reader comparing seq
+ * sees the slot as incomplete), the fields are written, then seq = n + 1, then the head. */
+void mm_ring_event_pid(uint32_t kind, uint32_t chain, uint32_t blocks, uint32_t flags, uint32_t arg,
+                       uint32_t status, uint32_t caller, uint32_t extra, uint32_t pid)
+{
+    if (!ring_on)
+        return;
+    uint32_t f = irq_save();
+    uint32_t n = mm_event_head;
+    volatile struct mm_event_record *r = &mm_event_ring[n & (MM_EVENT_RING_CAPACITY - 1)];
+    uint64_t tsc = read_tsc();
+    r->seq = 0;
+    __asm__ volatile("" ::: "memory");
+    r->tsc_lo = (uint32_t)tsc;
+    r->tsc_hi = (uint32_t)(tsc >> 32);
+    r->kind = kind;
+    r->chain = chain;
+    r->blocks = blocks;
+    r->flags = flags;
+    r->arg = arg;
+    r->status = status;
+    r->caller = caller;
+    r->pid = pid;
+    r->extra = extra;
+    __asm__ volatile("" ::: "memory");
+    r->seq = n + 1;
+    __asm__ volatile("" ::: "memory");
+    mm_event_head = n + 1;
+    irq_restore(f);
+}
+
+void mm_ring_event(uint32_t kind, uint32_t chain, uint32_t blocks, uint32_t flags, uint32_t arg,
+                   uint32_t status, uint32_t caller, uint32_t extra)
+{
+    mm_ring_event_pid(kind, chain, blocks, flags, arg, status, caller, extra, current ? current->pid : 0);
+}
