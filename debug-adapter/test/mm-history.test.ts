@@ -42,7 +42,8 @@ describe('mm history: reconstruction', () => {
         assert.strictEqual(view.lostSince, 0);
         assert.deepStrictEqual(diffStates(view.state, truth), [], `position ${p}`);
         assert.deepStrictEqual(view.state.anomalies, []);
-        if (view.state.counters.freeBlocksExact) exactFree++;
+        assert.ok(view.state.counters.freeBlocksExact);
+        exactFree++;
         for (const c of view.state.chains.values()) if (c.blocks) knownLists++;
       }
       assert.ok(exactFree > 0, 'the free count is exact at some positions');

@@ -2,10 +2,10 @@
 // generator's model) on exactly the fields the reconstruction claims (history-state.ts): the
 // check that "the reconstruction at a stop equals that stop's real snapshot". Pure.
 
-import { CT_CONTIG, CT_FROZEN, CT_USER } from './chain-table';
+import { CT_CONTIG, CT_FROZEN, CT_SWAPPABLE, CT_USER } from './chain-table';
 import { HistoryChain, MmHistoryState, PAGE } from './history-state';
 
-const CLAIMED_FLAGS = (CT_FROZEN | CT_CONTIG | CT_USER) >>> 0;
+const CLAIMED_FLAGS = (CT_FROZEN | CT_CONTIG | CT_SWAPPABLE | CT_USER) >>> 0;
 /** enum mm_owner_kind codes whose front ends rewrite the owner's caller after allocating (the DOS task's low chain, DOS DMA buffers). */
 const CALLER_REWRITTEN = new Set([7, 9]);
 
@@ -31,7 +31,7 @@ export function diffStates(reconstructed: MmHistoryState, truth: MmHistoryState,
     if (r.seq !== t.seq) add(`chain ${id}: allocation ${r.seq} reconstructed, ${t.seq} live`);
     if (r.kind !== t.kind) add(`chain ${id}: owner kind ${r.kind} reconstructed, ${t.kind} live`);
     if (r.caller !== t.caller && !CALLER_REWRITTEN.has(t.kind)) add(`chain ${id}: caller 0x${r.caller.toString(16)} reconstructed, 0x${t.caller.toString(16)} live`);
-    if (r.swappedOut !== undefined && r.swappedOut !== t.swappedOut) add(`chain ${id}: ${r.swappedOut} blocks out reconstructed, ${t.swappedOut} live`);
+    if (r.swappedOut !== t.swappedOut || [...r.slots].sort().join() !== [...t.slots].sort().join()) add(`chain ${id}: ${r.swappedOut} blocks out reconstructed (slots ${[...r.slots].join(' ')}), ${t.swappedOut} live (slots ${[...t.slots].join(' ')})`);
     if (r.blocks && t.blocks && r.blocks.join() !== t.blocks.join()) add(`chain ${id}: blocks [${r.blocks.join(',')}] reconstructed, [${t.blocks.join(',')}] live`);
     const rp = pages(r).join(' '), tp = pages(t).join(' ');
     if (rp !== tp) add(`chain ${id}: mapped pages {${rp}} reconstructed, {${tp}} live`);

@@ -3,8 +3,9 @@
 // and counters. Built from an MmSnapshot (a keyframe) and advanced one recorded event at a time.
 //
 // What the state knows exactly, and what it does not (docs/history.md, "What the state claims"):
-// - exact: which chains are live (IDs, renames followed), each chain's block count, its frozen,
-//   contiguous and user flags, its owner's allocation sequence number and kind, the caller of
+// - exact: which chains are live (IDs, renames followed), each chain's block count, its flags
+//   (frozen, contiguous, swappable, user: every change is an event), which of its positions are
+//   swapped out and to which slot (the swap events name the position), its owner's allocation sequence number and kind, the caller of
 //   its allocation (except where a front end rewrites it: a DOS task's low chain, DOS DMA
 //   buffers), every mapping registry entry (space,
 //   virtual address, chain, first chain page, pages), the allocation and free counters (the
@@ -12,11 +13,11 @@
 // - exact while `blocks` is defined: the chain's block list (from the keyframe, then moves and
 //   swaps). An allocation or a growth does not say which blocks it took (next fit from a rover
 //   the guest does not export), so the list becomes undefined there;
-// - exact while `freeBlocksExact`: the free block count; and each chain's count of blocks out
-//   while defined. Both stop being exact when a chain with blocks out and an unknown block list
-//   shrinks (which of its tail blocks were out is not in the event);
-// - not claimed: the swappable flag after the keyframe (MmMarkSwappable records no event), the
-//   owner's size in bytes and handle (front ends rewrite them without an event), dirty bits.
+// - exact: the free block count (every event says how many blocks it took or gave back);
+//   `freeBlocksExact` stays true unless the events contradicted the state (see anomalies);
+// - not claimed: the owner's size in bytes and handle (front ends rewrite them without an
+//   event), dirty bits, swap slots' clean copies, the DOS arena, XMS and DPMI handle tables
+//   (their calls are counted only).
 // Pure: no imports of session code.
 
 import { MmEventKind, MmHistoryEvent } from './mm-history-event';
@@ -45,10 +46,10 @@ export interface HistoryChain {
   blockCount: number;
   /** Blocks in chain order, SWAPPED_BLOCK where out; undefined when not known (see above). */
   blocks: number[] | undefined;
-  /** Slot of each swapped-out position, where known (position → slot). */
+  /** Slot of each swapped-out position (position → slot): the swap events name both. */
   slots: Map<number, number>;
-  /** Blocks swapped out; undefined once a shrink of a chain with blocks out and an unknown list hid which were in its tail. */
-  swappedOut: number | undefined;
+  /** Blocks swapped out (slots.size). */
+  swappedOut: number;
   /** Owner record: allocation sequence number, kind code (enum mm_owner_kind), allocating call. */
   seq: number;
   kind: number;
@@ -186,8 +187,7 @@ export class MmHistoryState {
         if (!c) this.note(e, `free of chain ${e.chain}, which is not live`);
         if (k.frees !== undefined) k.frees++;
         if (!c) return;
-        if (c.swappedOut === undefined) k.freeBlocksExact = false;
-        k.freeBlocks += c.blockCount - (c.swappedOut ?? 0);
+        k.freeBlocks += c.blockCount - c.swappedOut;
         this.chains.delete(c.id);
         return;
       }
@@ -197,18 +197,15 @@ export class MmHistoryState {
         const from = c.blockCount, to = e.blocks;
         c.flags = e.flags >>> 0; // the head's flags after the resize
         if (to < from) {
+          // The tail's blocks out are known by position (swap events name it), so what the shrink frees is too.
           let outInTail = 0;
-          if (c.blocks) {
-            for (let i = to; i < from; i++) if (c.blocks[i] === SWAPPED_BLOCK) outInTail++;
-            c.blocks.length = to;
-          } else if (c.swappedOut !== 0) {
-            // Which of the tail's blocks were out is not known: neither is what the shrink freed.
-            k.freeBlocksExact = false;
-            outInTail = 0;
-            c.swappedOut = undefined;
+          for (const p of [...c.slots.keys()]) {
+            if (p < to) continue;
+            c.slots.delete(p);
+            outInTail++;
           }
-          for (const p of [...c.slots.keys()]) if (p >= to) c.slots.delete(p);
-          if (c.swappedOut !== undefined) c.swappedOut -= outInTail;
+          if (c.blocks) c.blocks.length = to;
+          c.swappedOut -= outInTail;
           k.freeBlocks += from - to - outInTail;
           trimMappings(c, to * PAGES_PER_BLOCK);
         } else {
@@ -247,18 +244,17 @@ export class MmHistoryState {
       }
       case MmEventKind.moved: {
         k.moves++;
-        const found = this.chains.get(e.chain) ?? this.chainOfBlock(e.blocks);
+        const found = this.chains.get(e.chain);
         if (!found) {
           this.note(e, `no chain ${e.chain} for a move`);
           return;
         }
         const c = this.own(found);
         if (c.blocks) {
-          const at = c.blocks.indexOf(e.blocks);
-          if (at < 0) {
-            this.note(e, `chain ${c.id} does not hold block ${e.blocks}`);
+          if (c.blocks[e.extra] !== e.blocks) {
+            this.note(e, `block ${e.extra} of chain ${c.id} is not block ${e.blocks}`);
             c.blocks = undefined;
-          } else c.blocks[at] = e.arg;
+          } else c.blocks[e.extra] = e.arg;
         }
         return;
       }
@@ -274,21 +270,21 @@ export class MmHistoryState {
         this.chains.set(c.id, c);
         return;
       }
-      case MmEventKind.frozen: { const c = this.chain(e); if (c) c.flags |= CT_FROZEN; return; }
-      case MmEventKind.unfrozen: { const c = this.chain(e); if (c) c.flags &= ~CT_FROZEN; return; }
+      case MmEventKind.frozen:
+      case MmEventKind.unfrozen:
+      case MmEventKind.flags: { const c = this.chain(e); if (c) c.flags = e.flags >>> 0; return; }
       case MmEventKind.swappedOut: {
         k.swapOuts++;
         k.freeBlocks++;
         const c = this.chain(e);
         if (!c) return;
-        if (c.swappedOut !== undefined) c.swappedOut++;
+        c.swappedOut++;
+        c.slots.set(e.extra, e.arg);
         if (c.blocks) {
-          const at = c.blocks.indexOf(e.blocks);
-          if (at < 0) c.blocks = undefined;
-          else {
-            c.blocks[at] = SWAPPED_BLOCK;
-            c.slots.set(at, e.arg);
-          }
+          if (c.blocks[e.extra] !== e.blocks) {
+            this.note(e, `block ${e.extra} of chain ${c.id} is not block ${e.blocks}`);
+            c.blocks = undefined;
+          } else c.blocks[e.extra] = SWAPPED_BLOCK;
         }
         return;
       }
@@ -297,14 +293,9 @@ export class MmHistoryState {
         k.freeBlocks--;
         const c = this.chain(e);
         if (!c) return;
-        if (c.swappedOut !== undefined) c.swappedOut = Math.max(0, c.swappedOut - 1);
-        let at = -1;
-        for (const [p, s] of c.slots) if (s === e.arg) at = p;
-        if (at >= 0) c.slots.delete(at);
-        if (c.blocks) {
-          if (at >= 0 && c.blocks[at] === SWAPPED_BLOCK) c.blocks[at] = e.blocks;
-          else c.blocks = undefined;
-        }
+        if (c.slots.delete(e.extra)) c.swappedOut--;
+        else this.note(e, `block ${e.extra} of chain ${c.id} was not out`);
+        if (c.blocks) c.blocks[e.extra] = e.blocks;
         return;
       }
       default:
