@@ -344,6 +344,11 @@ export function spaceKey(snapshot: MmSnapshot, space: 'kernel' | number, pcbOffU
   return p ? (p.pcbAddress + pcbOffUpd) >>> 0 : undefined;
 }
 
+/** The space keys of a snapshot's address spaces (the KPD and each listed process's UPD). */
+export function snapshotSpaces(snapshot: MmSnapshot, pcbOffUpd: number): Set<number> {
+  return new Set([KERNEL_SPACE, ...snapshot.processes.map((p) => (p.pcbAddress + pcbOffUpd) >>> 0)]);
+}
+
 /** The state a snapshot shows (a keyframe). Mapping entries are the snapshot's runs per chain. */
 export function stateFromSnapshot(snapshot: MmSnapshot, opts: KeyframeOptions): MmHistoryState {
   const s = new MmHistoryState();
