@@ -85,6 +85,8 @@ export interface HistoryAnomaly {
 }
 
 const MAX_ANOMALIES = 100;
+/** The slots of a chain with nothing out, shared (never changed: a swap-out gives the chain its own map). */
+const NO_SLOTS: Map<number, number> = new Map();
 
 export class MmHistoryState {
   readonly chains = new Map<number, HistoryChain>();
@@ -118,7 +120,7 @@ export class MmHistoryState {
   /** The chain with ID `id`, made this state's own so it may be changed. */
   private own(c: HistoryChain): HistoryChain {
     if (this.mine.has(c)) return c;
-    const copy: HistoryChain = { ...c, blocks: c.blocks?.slice(), slots: new Map(c.slots), mappings: c.mappings.map((m) => ({ ...m })) };
+    const copy: HistoryChain = { ...c, blocks: c.blocks?.slice(), slots: c.slots.size ? new Map(c.slots) : NO_SLOTS, mappings: c.mappings.map((m) => ({ ...m })) };
     this.chains.set(copy.id, copy);
     this.mine.add(copy);
     return copy;
@@ -177,7 +179,7 @@ export class MmHistoryState {
         k.allocations++;
         k.freeBlocks -= e.blocks;
         this.addChain({
-          id: e.chain, flags: e.flags >>> 0, blockCount: e.blocks, blocks: undefined, slots: new Map(), swappedOut: 0,
+          id: e.chain, flags: e.flags >>> 0, blockCount: e.blocks, blocks: undefined, slots: NO_SLOTS, swappedOut: 0,
           seq: k.allocations, kind: e.arg, caller: e.caller, pid: e.pid, mappings: [],
         });
         return;
@@ -279,6 +281,7 @@ export class MmHistoryState {
         const c = this.chain(e);
         if (!c) return;
         c.swappedOut++;
+        if (c.slots === NO_SLOTS) c.slots = new Map();
         c.slots.set(e.extra, e.arg);
         if (c.blocks) {
           if (c.blocks[e.extra] !== e.blocks) {
