@@ -19,6 +19,7 @@
 #include "x86.h"
 #include "xms.h"
 #include "event_ring.h"
+#include "ring_bench.h"
 
 #define MAX_RANGES 32
 
@@ -83,6 +84,8 @@ void kmain(uint32_t magic, uint32_t mbi_phys)
     char only[64];
     if (cmdline_has(kernel_cmdline, "selftest"))
         selftest_run(cmdline_get(kernel_cmdline, "only", only, sizeof only));
+    else if (cmdline_has(kernel_cmdline, "ringbench"))
+        ring_bench_run();
     else if (cmdline_has(kernel_cmdline, "bench"))
         bench_run();
     else if (cmdline_has(kernel_cmdline, "fill"))

@@ -15,7 +15,7 @@ void mm_event_x(uint32_t kind, uint32_t chain, uint32_t blocks, uint32_t flags, 
                 uint32_t caller, uint32_t ring_flags, uint32_t extra)
 {
     uint32_t pid = current ? current->pid : 0;
-    mm_ring_event_pid(kind, chain, blocks, ring_flags, arg, status, caller, extra, pid);
+    mm_ring_write(kind, chain, blocks, ring_flags, arg, status, caller, extra, pid);
     mm_last_event.kind = kind;
     mm_last_event.chain = chain;
     mm_last_event.blocks = blocks;

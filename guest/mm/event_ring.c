@@ -10,7 +10,7 @@
 volatile struct mm_event_record mm_event_ring[MM_EVENT_RING_CAPACITY];
 volatile uint32_t mm_event_head;
 uint32_t mm_tsc_khz;
-static int ring_on;
+int mm_ring_on;
 
 _Static_assert((MM_EVENT_RING_CAPACITY & (MM_EVENT_RING_CAPACITY - 1)) == 0, "ring capacity must be a power of two");
 _Static_assert(sizeof(struct mm_event_record) == 48, "the ring record is 48 bytes (debugger contract)");
@@ -25,7 +25,7 @@ static inline uint64_t read_tsc(void)
 /* Contract: sets the descriptor's ring fields; capacity 0 when disabled. */
 void event_ring_init(int enabled)
 {
-    ring_on = enabled;
+    mm_ring_on = enabled;
     mm_debug_info.event_ring_addr = enabled ? (uint32_t)mm_event_ring : 0;
     mm_debug_info.event_ring_phys = enabled ? V2P((uint32_t)mm_event_ring) : 0;
     mm_debug_info.event_ring_capacity = enabled ? MM_EVENT_RING_CAPACITY : 0;
@@ -57,35 +57,10 @@ void event_ring_calibrate(void)
     mm_debug_info.tsc_khz = khz;
 }
 
-/* Contract: record n goes to slot n % capacity: seq is cleared first (a reader comparing seq
- * sees the slot as incomplete), the fields are written, then seq = n + 1, then the head. */
 void mm_ring_event_pid(uint32_t kind, uint32_t chain, uint32_t blocks, uint32_t flags, uint32_t arg,
                        uint32_t status, uint32_t caller, uint32_t extra, uint32_t pid)
 {
-    if (!ring_on)
-        return;
-    uint32_t f = irq_save();
-    uint32_t n = mm_event_head;
-    volatile struct mm_event_record *r = &mm_event_ring[n & (MM_EVENT_RING_CAPACITY - 1)];
-    uint64_t tsc = read_tsc();
-    r->seq = 0;
-    __asm__ volatile("" ::: "memory");
-    r->tsc_lo = (uint32_t)tsc;
-    r->tsc_hi = (uint32_t)(tsc >> 32);
-    r->kind = kind;
-    r->chain = chain;
-    r->blocks = blocks;
-    r->flags = flags;
-    r->arg = arg;
-    r->status = status;
-    r->caller = caller;
-    r->pid = pid;
-    r->extra = extra;
-    __asm__ volatile("" ::: "memory");
-    r->seq = n + 1;
-    __asm__ volatile("" ::: "memory");
-    mm_event_head = n + 1;
-    irq_restore(f);
+    mm_ring_write(kind, chain, blocks, flags, arg, status, caller, extra, pid);
 }
 
 void mm_ring_event(uint32_t kind, uint32_t chain, uint32_t blocks, uint32_t flags, uint32_t arg,

@@ -12,6 +12,15 @@ export interface RingMemory {
   readPhysInto(address: number, target: Buffer, offset?: number, length?: number): Promise<void>;
 }
 
+/** A plain physical reader as RingMemory (copies into the target). */
+export function readerMemory(read: (address: number, length: number) => Promise<Buffer>): RingMemory {
+  return {
+    async readPhysInto(address: number, target: Buffer, offset = 0, length = target.length - offset): Promise<void> {
+      (await read(address, length)).copy(target, offset, 0, length);
+    },
+  };
+}
+
 export interface EventRecorderStats {
   drains: number;
   records: number;
@@ -88,10 +97,17 @@ export class EventRecorder {
     return p;
   }
 
-  /** Drains every `periodMs` until stop(); a failing drain is counted in stats.lastError and reported to `onError`. */
-  start(periodMs = 20, onError?: (e: Error) => void): void {
+  /**
+   * Drains every `periodMs` until stop() (only when `when()` says so, if given); a failing drain
+   * is counted in stats.lastError and reported to `onError`.
+   */
+  start(periodMs = 20, onError?: (e: Error) => void, when?: () => boolean): void {
     if (this.timer) return;
     const tick = (): void => {
+      if (when && !when()) {
+        this.schedule(tick, periodMs);
+        return;
+      }
       this.drain().then(
         () => this.schedule(tick, periodMs),
         (e: Error) => {
@@ -102,10 +118,14 @@ export class EventRecorder {
       );
     };
     this.timer = setTimeout(tick, periodMs);
+    this.timer.unref?.();
   }
 
   private schedule(tick: () => void, periodMs: number): void {
-    if (this.timer) this.timer = setTimeout(tick, periodMs);
+    if (this.timer) {
+      this.timer = setTimeout(tick, periodMs);
+      this.timer.unref?.();
+    }
   }
 
   /** Stops the periodic drain and waits for a drain in flight. */

@@ -89,6 +89,7 @@ export class MmSessionExtension implements SessionExtension {
   constructor(private readonly target: Target, private readonly referenceBase: number, private readonly emit?: EventSink, knowledge: MmExtensionKnowledge = {}) {
     this.service = new MmService(target.symbols, {
       readPhys: (address, length) => target.bridge.memory.readPhys(address, length),
+      guestRunning: () => target.bridge.memory.running,
       readPagingRegisters: async () => {
         // While running: the last stop's (our guest's KPD never moves; any kernel's live view is of that space).
         if (!this.stopped) return this.lastRegisters;
@@ -284,6 +285,7 @@ export class MmSessionExtension implements SessionExtension {
   /** The session ended: no timer survives it. */
   dispose(): void {
     this.live.stop();
+    void this.service.events?.close();
   }
 }
 

@@ -19,11 +19,14 @@ import type { PagingRegisters } from '../model/paging-registers';
 import type { KnowledgeLevel, PhysicalRegionJson, SpaceJson, TracingJson } from '../model/snapshot-document';
 import { tableSpaceId } from '../model/space-model';
 import { KnownSpaces, topTableOf } from './known-spaces';
+import { SessionEvents } from './session-events';
 import { DescribeFunction, KernelKnowledge, StopSnapshot, takeSnapshot } from './stop-snapshot';
 import { formatFrames, formatSpaces } from '../model/document-text';
 
 export interface MmTargetAccess {
   readPhys: PhysicalReader;
+  /** Whether the guest runs now (the event ring is drained periodically only then; at stops by noteStop). */
+  guestRunning?(): boolean;
   /** The paging registers exactly (any kernel, any mode) of the vCPU shown; while running, the last stop's. */
   readPagingRegisters(): Promise<PagingRegisters>;
   /** The paging registers of every vCPU at this stop (the spaces seen); default: the shown vCPU's. */
@@ -71,6 +74,8 @@ export class MmService {
   private lastDiff: SnapshotDiff | undefined;
   /** The shown vCPU's registers at the last stop noted (what live snapshots and traced spaces use). */
   private lastRegisters: PagingRegisters | undefined;
+  /** The flight recorder (issue 16): our guest's event ring drained into one store; undefined without our descriptor. */
+  readonly events: SessionEvents | undefined;
 
   /** `symbols`: the kernel's ELF (our descriptor is found through it); undefined when there is none (attached with only --gdb). */
   constructor(symbols: DebugSymbols | undefined, private readonly access: MmTargetAccess, private readonly options: MmServiceOptions = {}) {
@@ -82,6 +87,7 @@ export class MmService {
     this.eventPhys = ev && symbols ? symbols.virtualToLoad(ev.value) : undefined;
     this.resolveSite = symbols ? makeSiteResolver(symbols) : () => undefined;
     this.spaces = new KnownSpaces(options.knownSpacesLimit);
+    this.events = this.descriptorPhys !== undefined ? new SessionEvents(access.readPhys, this.descriptorPhys, { running: () => access.guestRunning?.() ?? false }) : undefined;
     const descriptorPhys = this.descriptorPhys;
     this.knowledge = {
       ...(descriptorPhys !== undefined ? { descriptor: { descriptorPhys, resolveSite: this.resolveSite, adjust: (s: MmSnapshot) => this.withoutChainInFlight(s) } } : {}),
@@ -112,6 +118,7 @@ export class MmService {
    * Never throws (a vCPU whose registers cannot be read is left out).
    */
   async noteStop(stop: number): Promise<void> {
+    await this.events?.atStop();
     try {
       const shown = await this.access.readPagingRegisters();
       this.lastRegisters = shown;
