@@ -635,6 +635,7 @@ async function swapInfo(mem: KernelMemory, d: MmDebugInfo, slots: { table: SwapS
       if (!pt) continue;
       for (let k = 0; k < ENTRIES_PER_TABLE; k++) {
         const e = pt[k] >>> 0;
+        if (e & 1 || !(e & mark)) continue; // swappedEntry's test, first: most entries are present or empty
         const sw = swappedEntry(e, mark, d.pteSwapPageShift, d.pteSwapSlotShift);
         if (sw) pages.push({ space, virtual: ((i << 22) | (k << 12)) >>> 0, ...sw, entry: e });
       }
