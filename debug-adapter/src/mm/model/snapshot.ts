@@ -6,7 +6,7 @@
 import { MmDebugInfo, DESCRIPTOR_SIZE, decodeDescriptor } from './descriptor';
 import { MappingRun } from './address-space';
 import {
-  BLOCK_SIZE, BLOCK_STATES, BlockCounts, BlockRun, BlockState, ChainFlags, PAGES_PER_BLOCK, S_FREE, SWAPPED_BLOCK, SWAP_CACHED, SWAP_FREE, SWAP_OUT,
+  BLOCK_SIZE, BLOCK_STATES, BlockCounts, BlockRun, BlockState, ChainFlags, ChainTable, PAGES_PER_BLOCK, S_FREE, SWAPPED_BLOCK, SWAP_CACHED, SWAP_FREE, SWAP_OUT,
   SwapSlots, SwappedBlock, decodeChainTable,
 } from './chain-table';
 import { Finding, SourceSite } from './findings';
@@ -18,7 +18,7 @@ import { DosArenaRecord, SwappedPte, V86TaskInfo, decodeMcbChain, mcbChainFindin
 import { v86ForeignMemory } from './v86-checks';
 import { ENTRIES_PER_TABLE, PAGE_SIZE, entryFrame } from './paging-entry';
 import { swappedEntry } from './swap-entry';
-import { TableCache, WalkFinding, walkAddress, walkMappings32 } from '../../../../qemu-bridge/src/paging/page-table-walk';
+import { LeafSpanMemo, TableCache, WalkFinding, walkAddress, walkMappings32 } from '../../../../qemu-bridge/src/paging/page-table-walk';
 import { PagingModel, pagingModel } from '../../../../qemu-bridge/src/paging/paging-modes';
 
 /** Reads guest-physical memory (any tier). */
@@ -173,16 +173,77 @@ function blockMap(states: Uint8Array): string {
   return out.toString('latin1');
 }
 
+/** A 16 KiB block of page tables as last read: its bytes (our copy), and views of its four tables. */
+interface TableBlock {
+  readonly bytes: Buffer;
+  readonly words: readonly Uint32Array[];
+  readonly buffers: readonly Buffer[];
+}
+
+/**
+ * What one builder keeps between the snapshots of one guest, so that a snapshot after the guest
+ * ran re-decodes only what changed (docs/benchmarks.md "Memory-manager snapshot"): every block
+ * of page tables as last read (a block whose bytes read the same is the same object again, so
+ * the walker's span memo and everything keyed by it still hold), the walker's spans of each
+ * unchanged page table, and the block table with its decoding. Everything is re-read at every
+ * snapshot and compared; nothing is trusted without the bytes. A snapshot built with a cache is
+ * deep-equal to one built without (test/mm-snapshot-cache.test.ts). One per guest session: the
+ * bytes are compared, so a wrong cache costs time, never correctness; blocks not read by the last
+ * snapshot are dropped.
+ */
+export class SnapshotCache {
+  /** Blocks of page tables by physical address, as the last snapshot read them. */
+  tableBlocks = new Map<number, TableBlock>();
+  /** The walker's spans of unchanged last-level tables. */
+  readonly spans = new LeafSpanMemo();
+  /** The block table's bytes, the slot table it was decoded with, and the decoding. */
+  chainTable?: { readonly bytes: Buffer; readonly slots?: SwapSlots; readonly table: ChainTable };
+  /** Snapshots built with this cache, and how many 16 KiB blocks of tables the last one found unchanged / read. */
+  builds = 0;
+  lastReused = 0;
+  lastRead = 0;
+}
+
+function sameSlots(a: SwapSlots | undefined, b: SwapSlots | undefined): boolean {
+  if (!a || !b) return a === b;
+  const eq = (x: Uint32Array, y: Uint32Array): boolean =>
+    x.length === y.length && Buffer.from(x.buffer, x.byteOffset, x.byteLength).equals(Buffer.from(y.buffer, y.byteOffset, y.byteLength));
+  return a.count === b.count && a.swappedBase === b.swappedBase && eq(a.state, b.state) && eq(a.chain, b.chain) && eq(a.next, b.next) && eq(a.block, b.block);
+}
+
+/** The block table decoded, or the cache's decoding when the bytes and the slot table are the same as then. */
+function chainTableOf(bytes: Buffer, slots: SwapSlots | undefined, cache: SnapshotCache | undefined): ChainTable {
+  const kept = cache?.chainTable;
+  if (kept && kept.bytes.equals(bytes) && sameSlots(kept.slots, slots)) return kept.table;
+  const table = decodeChainTable(toWords(bytes), slots);
+  if (cache) cache.chainTable = { bytes: Buffer.from(bytes), slots, table };
+  return table;
+}
+
 /** Kernel-virtual reads through the direct map or a walk of the KPD, with a table cache. */
 class KernelMemory {
   private readonly tables = new Map<number, Uint32Array | undefined>();
+  /** This snapshot's blocks of tables (moved into the cache at the end). */
+  private readonly blocks = new Map<number, TableBlock>();
+  private readonly buffers = new Map<number, Buffer>();
+  private reused = 0;
   kpd: Uint32Array = new Uint32Array(ENTRIES_PER_TABLE);
 
   /** 32-bit paging over the KPD, with PSE (and PGE) as the kernel set them in CR4. */
   readonly model: PagingModel;
 
-  constructor(private readonly read: PhysicalReader, private readonly d: MmDebugInfo, cr4: number) {
+  constructor(private readonly read: PhysicalReader, private readonly d: MmDebugInfo, cr4: number, private readonly cache?: SnapshotCache) {
     this.model = pagingModel({ cr0: 0x80000000, cr4 });
+    this.walkerTables = new TableCache(this.readForWalker, cache?.spans);
+  }
+
+  /** Hands this snapshot's blocks of tables to the cache (the ones it did not read are dropped). */
+  finish(): void {
+    if (!this.cache) return;
+    this.cache.tableBlocks = this.blocks;
+    this.cache.builds++;
+    this.cache.lastReused = this.reused;
+    this.cache.lastRead = this.blocks.size;
   }
 
   async loadKpd(): Promise<void> {
@@ -200,10 +261,13 @@ class KernelMemory {
       const ram = this.d.blockCount * this.d.blockSize;
       try {
         if (block + this.d.blockSize > ram) throw new Error('outside RAM');
-        const words = toWords(await this.read(block, this.d.blockSize));
-        for (let p = 0; p < this.d.blockSize / PAGE_SIZE; p++) {
+        const tb = this.tableBlock(block, await this.read(block, this.d.blockSize));
+        for (let p = 0; p < tb.words.length; p++) {
           const at = block + p * PAGE_SIZE;
-          if (!this.tables.has(at)) this.tables.set(at, words.subarray(p * 1024, (p + 1) * 1024));
+          if (!this.tables.has(at)) {
+            this.tables.set(at, tb.words[p]);
+            this.buffers.set(at, tb.buffers[p]);
+          }
         }
       } catch {
         this.tables.set(phys, undefined);
@@ -222,17 +286,43 @@ class KernelMemory {
     await Promise.all([...wanted].map((f) => this.table(f)));
   }
 
+  /** The block as read now: the cache's object when its bytes are the same as last time, else a new one (a copy). */
+  private tableBlock(block: number, bytes: Buffer): TableBlock {
+    const kept = this.blocks.get(block) ?? this.cache?.tableBlocks.get(block);
+    if (kept && kept.bytes.equals(bytes)) {
+      if (!this.blocks.has(block)) this.reused++;
+      this.blocks.set(block, kept);
+      return kept;
+    }
+    // Our copy: the reader's buffer may be a view of memory it reuses.
+    const own = this.cache ? Buffer.from(bytes) : bytes;
+    const all = toWords(own);
+    const words: Uint32Array[] = [];
+    const buffers: Buffer[] = [];
+    for (let p = 0; p < own.length / PAGE_SIZE; p++) {
+      const w = all.subarray(p * 1024, (p + 1) * 1024);
+      words.push(w);
+      buffers.push(Buffer.from(w.buffer, w.byteOffset, PAGE_SIZE));
+    }
+    const tb: TableBlock = { bytes: own, words, buffers };
+    this.blocks.set(block, tb);
+    return tb;
+  }
+
   lookup = (phys: number): Uint32Array | undefined => this.tables.get(phys);
 
-  /** The one page walker's tables: through this object's cache of 16 KiB blocks of tables. */
-  private readonly walkerTables = new TableCache(async (address, length) => {
+  private readonly readForWalker = async (address: bigint, length: number): Promise<Buffer> => {
     const phys = Number(address);
     if (phys === this.d.kpdPhys && length === PAGE_SIZE) return Buffer.from(this.kpd.buffer, this.kpd.byteOffset, PAGE_SIZE);
     if (length !== PAGE_SIZE) return this.read(phys, length);
     const t = await this.table(phys);
-    if (!t) throw new Error('it lies outside RAM or cannot be read');
-    return Buffer.from(t.buffer, t.byteOffset, PAGE_SIZE);
-  });
+    const b = this.buffers.get(phys);
+    if (!t || !b) throw new Error('it lies outside RAM or cannot be read');
+    return b;
+  };
+
+  /** The one page walker's tables: through this object's cache of 16 KiB blocks of tables (the same Buffer for an unchanged table). */
+  private readonly walkerTables: TableCache;
 
   /**
    * Walks directory entries first..first+count-1 of the KPD (or of a process's UPD laid over the
@@ -297,17 +387,21 @@ export async function readDescriptor(read: PhysicalReader, descriptorPhys: numbe
   return decodeDescriptor(await read(descriptorPhys, DESCRIPTOR_SIZE));
 }
 
-export async function buildSnapshot(src: SnapshotSource): Promise<MmSnapshot> {
+/**
+ * The snapshot of the guest as it is now. With `cache` (one per guest session), what the bytes
+ * show unchanged since the cache's last snapshot is not decoded again; the result is the same.
+ */
+export async function buildSnapshot(src: SnapshotSource, cache?: SnapshotCache): Promise<MmSnapshot> {
   const d = await readDescriptor(src.read, src.descriptorPhys);
   const findings: Finding[] = [];
   const { cr0, cr3, cr4 } = src.registers;
   const pse = (cr4 & 0x10) !== 0;
-  const mem = new KernelMemory(src.read, d, cr4);
+  const mem = new KernelMemory(src.read, d, cr4, cache);
   await mem.loadKpd();
 
   // The swap slot table (kernel heap), then the block table through it, and the owner records.
   const slots = await readSwapSlots(mem, d);
-  const table = decodeChainTable(toWords(await src.read(d.blockTablePhys, d.blockCount * 4)), slots?.table);
+  const table = chainTableOf(await src.read(d.blockTablePhys, d.blockCount * 4), slots?.table, cache);
   findings.push(...table.findings);
   const ownersBuf = await src.read(d.ownersPhys, d.blockCount * d.ownerSize);
   const pageIndexOf = new Int32Array(d.blockCount).fill(-1);
@@ -490,6 +584,7 @@ export async function buildSnapshot(src: SnapshotSource): Promise<MmSnapshot> {
   attachSites(findings, chains);
 
   const counter = (addr: number): Promise<number> => mem.u32(addr).catch(() => 0);
+  mem.finish();
 
   return {
     schema: SNAPSHOT_SCHEMA,
