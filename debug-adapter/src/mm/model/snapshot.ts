@@ -6,7 +6,7 @@
 import { MmDebugInfo, DESCRIPTOR_SIZE, decodeDescriptor } from './descriptor';
 import { MappingRun } from './address-space';
 import {
-  BLOCK_SIZE, BLOCK_STATES, BlockCounts, BlockRun, BlockState, ChainFlags, ChainTable, PAGES_PER_BLOCK, S_FREE, SWAPPED_BLOCK, SWAP_CACHED, SWAP_FREE, SWAP_OUT,
+  BLOCK_SIZE, BLOCK_STATES, BlockCounts, BlockRun, BlockState, ChainFlags, ChainTable, DecodedChain, PAGES_PER_BLOCK, S_FREE, SWAPPED_BLOCK, SWAP_CACHED, SWAP_FREE, SWAP_OUT,
   SwapSlots, SwappedBlock, decodeChainTable,
 } from './chain-table';
 import { Finding, SourceSite } from './findings';
@@ -405,7 +405,14 @@ export async function buildSnapshot(src: SnapshotSource, cache?: SnapshotCache):
   findings.push(...table.findings);
   const ownersBuf = await src.read(d.ownersPhys, d.blockCount * d.ownerSize);
   const pageIndexOf = new Int32Array(d.blockCount).fill(-1);
-  for (const c of table.chains) c.blocks.forEach((b, i) => b !== SWAPPED_BLOCK && (pageIndexOf[b] = i * PAGES_PER_BLOCK));
+  // Chains by id (their head block, below blockCount): arrays, not maps, for the ~10^4 chains of a big guest.
+  const chainById: (DecodedChain | undefined)[] = new Array(d.blockCount);
+  for (const c of table.chains) {
+    chainById[c.id] = c;
+    const blocks = c.blocks;
+    for (let i = 0; i < blocks.length; i++) if (blocks[i] !== SWAPPED_BLOCK) pageIndexOf[blocks[i]] = i * PAGES_PER_BLOCK;
+  }
+  const isChain = (id: number): boolean => id >= 0 && id < chainById.length && chainById[id] !== undefined;
 
   // Processes, bounded and cycle-safe.
   const currentPcb = await mem.u32(d.currentAddr).catch(() => 0);
@@ -469,7 +476,7 @@ export async function buildSnapshot(src: SnapshotSource, cache?: SnapshotCache):
   }
 
   // Reverse lookup: which chain page each mapped page shows.
-  const mappedAt = new Map<number, ChainMapping[]>();
+  const mappedAt: (ChainMapping[] | undefined)[] = new Array(d.blockCount);
   const blockLimit = d.blockCount;
   for (const [space, runs] of spaceRuns) {
     let open: { -readonly [K in keyof ChainMapping]: ChainMapping[K] } | undefined;
@@ -514,9 +521,9 @@ export async function buildSnapshot(src: SnapshotSource, cache?: SnapshotCache):
         } else {
           open = { space, virtual: va, length: piece, firstPage: page };
           openChain = chain;
-          const list = mappedAt.get(chain);
+          const list = mappedAt[chain];
           if (list) list.push(open);
-          else mappedAt.set(chain, [open]);
+          else mappedAt[chain] = [open];
         }
       }
     }
@@ -530,10 +537,9 @@ export async function buildSnapshot(src: SnapshotSource, cache?: SnapshotCache):
   const xms = await readVector(mem, d.xmsHandlesAddr, (buf, v) => decodeXmsHandles(buf, v, d));
   const dpmi = await readVector(mem, d.dpmiBlocksAddr, (buf, v) => decodeDpmiBlocks(buf, v, d));
   const handlesOf = new Map<number, ChainHandle[]>();
-  const live = new Set(table.chains.map((c) => c.id));
   const addHandle = (chain: number, h: ChainHandle): void => {
     if (chain === 0) return;
-    if (!live.has(chain)) {
+    if (!isChain(chain)) {
       findings.push({ kind: 'handle-to-freed-chain', severity: 'error', chain,
         message: `${h.type.toUpperCase()} handle 0x${h.handle.toString(16)} refers to chain ${chain}, which is not a live chain` });
       return;
@@ -549,10 +555,10 @@ export async function buildSnapshot(src: SnapshotSource, cache?: SnapshotCache):
   const dos = await readDosArena(src.read, d);
   if (dos) findings.push(...mcbChainFindings(dos));
   const v86Records = await readV86Tasks(mem, d, pcbs);
-  const chainBytes = new Map(table.chains.map((c) => [c.id, c.blocks.length * BLOCK_SIZE]));
+  const chainBytes = (id: number): number | undefined => (isChain(id) ? (chainById[id] as DecodedChain).blocks.length * BLOCK_SIZE : undefined);
   const withV86: ProcessInfo[] = processes.map((p, i) => {
     const rec = v86Records[i];
-    return rec === undefined ? p : { ...p, v86: rec && v86TaskInfo(p.pid, rec, chainBytes.get(rec.lowChain) ?? 0, dos, xms, dpmi) };
+    return rec === undefined ? p : { ...p, v86: rec && v86TaskInfo(p.pid, rec, chainBytes(rec.lowChain) ?? 0, dos, xms, dpmi) };
   });
   const lowChains = new Map<number, number>();
   for (const p of withV86) if (p.v86 && p.v86.lowChain) lowChains.set(p.v86.lowChain, p.pid);
@@ -568,12 +574,13 @@ export async function buildSnapshot(src: SnapshotSource, cache?: SnapshotCache):
   }
 
   // Chains with owners, sites, mappings and handles.
+  const swappedOf = swappedPagesByChain(swap);
   const chains: ChainInfo[] = table.chains.map((c) => {
     const owner = decodeOwner(ownersBuf, c.id * d.ownerSize, d);
     const site = owner.caller && src.resolveSite ? src.resolveSite(owner.caller) : undefined;
     const info: ChainInfo = {
       id: c.id, flags: c.flags, blockCount: c.blocks.length, sizeBytes: c.blocks.length * BLOCK_SIZE, blocks: c.blocks, runs: c.runs, swapped: c.swapped,
-      owner, site, mappedAt: withSwappedPages(mappedAt.get(c.id) ?? [], swap, c.id), handles: handlesOf.get(c.id) ?? [],
+      owner, site, mappedAt: withSwappedPages(mappedAt[c.id] ?? [], swappedOf.get(c.id)), handles: handlesOf.get(c.id) ?? [],
     };
     if (!info.mappedAt.length && !info.handles.length && owner.kind !== 'page-table' && owner.kind !== 'dma') {
       findings.push({ kind: 'leaked-chain', severity: 'warning', chain: c.id, ...(site ? { site } : {}),
@@ -786,13 +793,24 @@ async function swapInfo(mem: KernelMemory, d: MmDebugInfo, slots: { table: SwapS
   return { slotCount: t.count, used: slots.used, outs: slots.outs, ins: slots.ins, slots: inUse, pages: located };
 }
 
+/** The swapped-out pages located in a chain (registry known), by chain, in the order of `swap.pages`. */
+function swappedPagesByChain(swap: SwapInfo | undefined): Map<number, SwappedPage[]> {
+  const by = new Map<number, SwappedPage[]>();
+  for (const pg of swap?.pages ?? []) {
+    if (pg.chain === undefined || pg.chainPage === undefined) continue;
+    const list = by.get(pg.chain);
+    if (list) list.push(pg);
+    else by.set(pg.chain, [pg]);
+  }
+  return by;
+}
+
 /**
- * The chain's mappings with its swapped-out pages added (they are mapped, only not present):
- * pieces that continue each other in space, address and chain page are merged.
+ * The chain's mappings with its swapped-out pages (swappedPagesByChain) added (they are mapped,
+ * only not present): pieces that continue each other in space, address and chain page are merged.
  */
-function withSwappedPages(present: readonly ChainMapping[], swap: SwapInfo | undefined, chain: number): readonly ChainMapping[] {
-  const pages = (swap?.pages ?? []).filter((pg) => pg.chain === chain && pg.chainPage !== undefined);
-  if (!pages.length) return present;
+function withSwappedPages(present: readonly ChainMapping[], pages: readonly SwappedPage[] | undefined): readonly ChainMapping[] {
+  if (!pages || !pages.length) return present;
   const pieces: ChainMapping[] = [...present, ...pages.map((pg) => ({ space: pg.space, virtual: pg.virtual, length: PAGE_SIZE, firstPage: pg.chainPage as number }))];
   const key = (m: ChainMapping): string => (m.space === 'kernel' ? 'k' : `p${m.space}`);
   pieces.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : a.virtual - b.virtual));
