@@ -196,6 +196,8 @@ export class SnapshotCache {
   tableBlocks = new Map<number, TableBlock>();
   /** The walker's spans of unchanged last-level tables. */
   readonly spans = new LeafSpanMemo();
+  /** Page tables (the cache's own views, so unchanged ones) found to hold no swapped-out PTE, with the swap mark looked for. */
+  readonly noSwapped = new WeakMap<Uint32Array, number>();
   /** The block table's bytes, the slot table it was decoded with, and the decoding. */
   chainTable?: { readonly bytes: Buffer; readonly slots?: SwapSlots; readonly table: ChainTable };
   /** Snapshots built with this cache, and how many 16 KiB blocks of tables the last one found unchanged / read. */
@@ -310,6 +312,23 @@ class KernelMemory {
   }
 
   lookup = (phys: number): Uint32Array | undefined => this.tables.get(phys);
+
+  /**
+   * The table at `phys` when it may hold a swapped-out PTE (a `mark` entry not present); undefined
+   * when it is not read or holds none. Unchanged tables are tested once (SnapshotCache.noSwapped).
+   */
+  swapCandidate = (phys: number, mark: number): Uint32Array | undefined => {
+    const t = this.tables.get(phys);
+    if (!t || mark === 0) return undefined;
+    const memo = this.cache?.noSwapped;
+    if (memo?.get(t) === mark) return undefined;
+    for (let k = 0; k < t.length; k++) {
+      const e = t[k];
+      if ((e & 1) === 0 && (e & mark) !== 0) return t;
+    }
+    memo?.set(t, mark);
+    return undefined;
+  };
 
   private readonly readForWalker = async (address: bigint, length: number): Promise<Buffer> => {
     const phys = Number(address);
@@ -472,7 +491,7 @@ export async function buildSnapshot(src: SnapshotSource, cache?: SnapshotCache):
       }
     }
     processes.push({ pid: pcb.pid, name: pcb.name, state: pcb.state, current, pcbAddress: pcb.address, upd: pcb.upd, updMatchesKpd, mappings: walk.runs,
-      mode: pcb.mode, exitCode: pcb.exitCode, swappedPages: swappedPagesOf(pcb.upd, mem.lookup, d, pse) });
+      mode: pcb.mode, exitCode: pcb.exitCode, swappedPages: swappedPagesOf(pcb.upd, (phys) => mem.swapCandidate(phys, d.pteSwapMark >>> 0), d, pse) });
   }
 
   // Reverse lookup: which chain page each mapped page shows.
@@ -733,7 +752,8 @@ async function swapInfo(mem: KernelMemory, d: MmDebugInfo, slots: { table: SwapS
     for (let i = first; i < first + count; i++) {
       const pde = pdes[i] >>> 0;
       if (i === skip || !(pde & 1) || pde & 0x80) continue;
-      const pt = await mem.table(entryFrame(pde));
+      await mem.table(entryFrame(pde));
+      const pt = mem.swapCandidate(entryFrame(pde), mark);
       if (!pt) continue;
       for (let k = 0; k < ENTRIES_PER_TABLE; k++) {
         const e = pt[k] >>> 0;
