@@ -160,6 +160,8 @@ export interface MmSnapshot {
 export const SNAPSHOT_SCHEMA = 3;
 
 const MAX_PROCESSES = 1024;
+/** Largest read of consecutive blocks of page tables (KernelMemory.prefetch). */
+const PREFETCH_RUN = 1 << 20;
 const MAX_VECTOR = 65536;
 const KPD_USER_ENTRIES_LIMIT = 768; // entries below the kernel half
 
@@ -263,14 +265,7 @@ class KernelMemory {
       const ram = this.d.blockCount * this.d.blockSize;
       try {
         if (block + this.d.blockSize > ram) throw new Error('outside RAM');
-        const tb = this.tableBlock(block, await this.read(block, this.d.blockSize));
-        for (let p = 0; p < tb.words.length; p++) {
-          const at = block + p * PAGE_SIZE;
-          if (!this.tables.has(at)) {
-            this.tables.set(at, tb.words[p]);
-            this.buffers.set(at, tb.buffers[p]);
-          }
-        }
+        this.adoptBlock(block, await this.read(block, this.d.blockSize));
       } catch {
         this.tables.set(phys, undefined);
       }
@@ -278,13 +273,58 @@ class KernelMemory {
     return this.tables.get(phys);
   }
 
-  /** Reads every page table the given directory entries refer to (not 4 MiB pages), all at once. */
+  /** The tables of a block read (its pages not known yet). */
+  private adoptBlock(block: number, bytes: Buffer): void {
+    const tb = this.tableBlock(block, bytes);
+    for (let p = 0; p < tb.words.length; p++) {
+      const at = block + p * PAGE_SIZE;
+      if (!this.tables.has(at)) {
+        this.tables.set(at, tb.words[p]);
+        this.buffers.set(at, tb.buffers[p]);
+      }
+    }
+  }
+
+  /**
+   * Reads every page table the given directory entries refer to (not 4 MiB pages), all at once:
+   * consecutive blocks of tables in one read each (up to PREFETCH_RUN bytes; over the gdbstub one
+   * pipelined series of packets instead of one per block). A run that cannot be read is read
+   * again table by table, so what cannot be read is exactly what `table` says cannot.
+   */
   async prefetch(entries: ArrayLike<number>, pse: boolean): Promise<void> {
     const wanted = new Set<number>();
+    const bs = this.d.blockSize;
+    const ram = this.d.blockCount * bs;
+    const blocks = new Set<number>();
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i] >>> 0;
-      if (e & 1 && !(pse && e & 0x80) && !this.tables.has(entryFrame(e))) wanted.add(entryFrame(e));
+      if (e & 1 && !(pse && e & 0x80) && !this.tables.has(entryFrame(e))) {
+        const f = entryFrame(e);
+        wanted.add(f);
+        const block = f - (f % bs);
+        if (block + bs <= ram) blocks.add(block);
+      }
     }
+    const sorted = [...blocks].sort((a, b) => a - b);
+    const runs: { start: number; count: number }[] = [];
+    for (const b of sorted) {
+      const last = runs[runs.length - 1];
+      if (last && last.start + last.count * bs === b && (last.count + 1) * bs <= PREFETCH_RUN) last.count++;
+      else runs.push({ start: b, count: 1 });
+    }
+    await Promise.all(runs.map(async (r) => {
+      let bytes: Buffer;
+      try {
+        bytes = await this.read(r.start, r.count * bs);
+      } catch {
+        return; // read table by table below
+      }
+      if (bytes.length !== r.count * bs) return;
+      for (let i = 0; i < r.count; i++) {
+        const block = r.start + i * bs;
+        if (!this.tables.has(block)) this.adoptBlock(block, bytes.subarray(i * bs, (i + 1) * bs));
+      }
+    }));
     await Promise.all([...wanted].map((f) => this.table(f)));
   }
 
@@ -422,7 +462,7 @@ export async function buildSnapshot(src: SnapshotSource, cache?: SnapshotCache):
   const slots = await readSwapSlots(mem, d);
   const table = chainTableOf(await src.read(d.blockTablePhys, d.blockCount * 4), slots?.table, cache);
   findings.push(...table.findings);
-  const ownersBuf = await src.read(d.ownersPhys, d.blockCount * d.ownerSize);
+  const ownersBuf = await readOwners(src.read, d, table.chains);
   const pageIndexOf = new Int32Array(d.blockCount).fill(-1);
   // Chains by id (their head block, below blockCount): arrays, not maps, for the ~10^4 chains of a big guest.
   const chainById: (DecodedChain | undefined)[] = new Array(d.blockCount);
@@ -701,6 +741,32 @@ async function readSwapSlots(mem: KernelMemory, d: MmDebugInfo): Promise<{ table
   } catch {
     return undefined;
   }
+}
+
+/** Owner records closer than this many bytes are read in one piece (readOwners). */
+const OWNER_GAP = 4096;
+
+/**
+ * The owner records (struct mm_owner[blockCount]) as one buffer, of which only the records of the
+ * chains' heads are read (the rest stays zero and is never decoded): over the gdbstub the free
+ * part of a big guest costs no packets. Records closer than OWNER_GAP are read in one piece.
+ * Throws when a piece cannot be read (as a read of the whole array would).
+ */
+async function readOwners(read: PhysicalReader, d: MmDebugInfo, chains: readonly { readonly id: number }[]): Promise<Buffer> {
+  const size = d.blockCount * d.ownerSize;
+  const out = Buffer.alloc(size);
+  const ids = chains.map((c) => c.id).filter((id) => id >= 0 && id < d.blockCount).sort((a, b) => a - b);
+  const pieces: { start: number; end: number }[] = [];
+  for (const id of ids) {
+    const start = id * d.ownerSize;
+    const end = start + d.ownerSize;
+    const last = pieces[pieces.length - 1];
+    if (last && start - last.end < OWNER_GAP) last.end = Math.max(last.end, end);
+    else pieces.push({ start, end });
+  }
+  const parts = await Promise.all(pieces.map((p) => read(d.ownersPhys + p.start, p.end - p.start)));
+  parts.forEach((b, i) => b.copy(out, pieces[i].start, 0, pieces[i].end - pieces[i].start));
+  return out;
 }
 
 /** The arena's MCB chain, read from conventional memory (physical: the arena lies below 1 MiB). */
