@@ -21,13 +21,15 @@ const RUNS = 7;
 /** What bounds each tier now (docs/benchmarks.md): written with the table. */
 const BOUNDS = [
   'What bounds each figure now: **cold**, the decoding of every table entry (a typed-array pass over the ~million',
-  'entries for the mapping runs, one more for swapped-out PTEs), the block table (one pass over all blocks and an object per',
-  'chain with its owner, runs and mappings) and the reverse lookup of every mapped block; reading the tables from the RAM',
-  'file is about 1 ms. **After running**: the reads and byte comparisons of every table block (unchanged ones are not',
-  're-decoded: the walker replays their spans), and what is still decoded whole at every stop when the block table',
-  'changed, which the churn makes it do at every stop: the block table, the per-chain objects and the reverse lookup.',
-  '**gdbstub only**: the round trips of the gdbstub packets (every table block and the block table are read through',
-  'it); the decode is the cold one.',
+  'entries for the mapping runs, and one test per entry for swapped-out PTEs), the block table (one pass',
+  'over all blocks and an object per chain with its owner, runs and mappings) and the reverse lookup of every mapped block;',
+  'reading the tables from the RAM file (consecutive blocks of tables in one read) is about 1 ms. **After running**: the',
+  'reads and byte comparisons of every block of tables (unchanged ones are not re-decoded: the walker replays their',
+  'spans, their swapped-PTE scans are skipped), and what is still decoded whole at every stop when the block table',
+  'changed, which the churn makes it do at every stop: the block table, the per-chain objects (with their owner',
+  'records) and the reverse lookup. `info tlb` at these stops decodes only the churner\'s (kernel) address space.',
+  '**gdbstub only**: the round trips of 2 KiB `m` packets (QEMU 7.2 answers at most 2 KiB per packet): the tables (one',
+  'pipelined series per run of consecutive blocks), the block table, and only the chain heads\' owner records.',
 ];
 
 function median(v: number[]): number {
