@@ -189,7 +189,7 @@ interface TableBlock {
  * the walker's span memo and everything keyed by it still hold), the walker's spans of each
  * unchanged page table, and the block table with its decoding. Everything is re-read at every
  * snapshot and compared; nothing is trusted without the bytes. A snapshot built with a cache is
- * deep-equal to one built without (test/mm-snapshot-cache.test.ts). One per guest session: the
+ * deep-equal to one built without (debug-adapter/test/mm-snapshot-cache*.test.ts). One per guest session: the
  * bytes are compared, so a wrong cache costs time, never correctness; blocks not read by the last
  * snapshot are dropped.
  */
