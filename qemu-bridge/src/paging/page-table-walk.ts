@@ -113,12 +113,35 @@ export interface WalkLimits {
 
 const hex = (n: bigint): string => `0x${n.toString(16)}`;
 
+/**
+ * What walks remember of last-level tables between walks, for a caller that hands the walker the
+ * same Buffer object again for a table whose bytes did not change (the snapshot builder's
+ * SnapshotCache compares the bytes it reads with the last ones and keeps the old object when
+ * equal). Keyed by the Buffer object: a table read again into a new Buffer is scanned again.
+ * Only tables whose scan yielded mapped spans and nothing else (no non-present entry with content,
+ * no reserved bits, no limit) are remembered, so replaying the spans is exactly the scan.
+ */
+export class LeafSpanMemo {
+  private readonly spans = new WeakMap<Buffer, { key: string; spans: Float64Array; pages: number }>();
+
+  /** The spans (first, count, flags, nx, physical per span) a scan of `table` with `key` yielded, if remembered. */
+  get(table: Buffer, key: string): { spans: Float64Array; pages: number } | undefined {
+    const m = this.spans.get(table);
+    return m && m.key === key ? m : undefined;
+  }
+
+  set(table: Buffer, key: string, spans: Float64Array, pages: number): void {
+    this.spans.set(table, { key, spans, pages });
+  }
+}
+
 /** Reads whole tables once each (keyed by physical address and size). */
 export class TableCache {
   /** Each table's read, started once (concurrent askers share it). */
   private readonly tables = new Map<string, Promise<Buffer | Error>>();
 
-  constructor(private readonly read: PhysicalBytesReader) {}
+  /** `memo`: spans of last-level tables remembered across walks (see LeafSpanMemo). */
+  constructor(private readonly read: PhysicalBytesReader, readonly memo?: LeafSpanMemo) {}
 
   get count(): number {
     return this.tables.size;
@@ -273,7 +296,8 @@ async function traverse(model: PagingModel, cr3: number | bigint, read: Physical
 
   let leafTables = 0;
   let listed = 0;
-  /** The last level: numbers only, one pass over the table's words. */
+  const memo = cache.memo;
+  /** The last level: numbers only, one pass over the table's words (or a replay of the spans the memo kept of it). */
   const smallPages = (table: Buffer, tableAddress: bigint, base: bigint, access: PageAccess): { pages: number; bytes: bigint } => {
     const words = wordsOf(table);
     const seq = ++leafTables;
@@ -281,6 +305,17 @@ async function traverse(model: PagingModel, cr3: number | bigint, read: Physical
     const step = wide ? 2 : 1;
     const emit = (first: number, count: number, flags: number, nx: boolean, physical: number): void =>
       sink.span(words, step, seq, base, tableAddress, first, count, flags, physical, access.writable && (flags & 2) !== 0, access.user && (flags & 4) !== 0, access.noExecute || nx);
+    const memoKey = memo && `${access.writable ? 1 : 0}${access.user ? 1 : 0}${access.noExecute ? 1 : 0}${wide ? 1 : 0}${nxBit ? 1 : 0}`;
+    const kept = memo && memoKey !== undefined ? memo.get(table, memoKey) : undefined;
+    if (kept && listed + kept.pages <= maxLeaves) {
+      const sp = kept.spans;
+      for (let i = 0; i < sp.length; i += 5) emit(sp[i], sp[i + 1], sp[i + 2], sp[i + 3] !== 0, sp[i + 4]);
+      listed += kept.pages;
+      return { pages: kept.pages, bytes: BigInt(kept.pages) * KIB4 };
+    }
+    // What the memo will keep: the spans, as long as nothing else came out of the scan.
+    const recorded: number[] | undefined = memo ? [] : undefined;
+    let clean = true;
     const { reservedLow, reservedHigh, addressLow, addressHigh } = masks;
     let pages = 0;
     // The open span (no closure sees these, so they stay in registers): entries first..first+count-1,
@@ -290,16 +325,21 @@ async function traverse(model: PagingModel, cr3: number | bigint, read: Physical
     let spanFlags = 0;
     let spanNx = false;
     let spanPhysical = 0;
+    const out1 = (first: number, count: number, flags: number, nx: boolean, physical: number): void => {
+      if (recorded) recorded.push(first, count, flags, nx ? 1 : 0, physical);
+      emit(first, count, flags, nx, physical);
+    };
     for (let index = 0, at = 0; index < entries; index++, at += step) {
       const low = words[at];
       const high = wide ? words[at + 1] : 0;
       if ((low & 1) === 0 || (low & reservedLow) !== 0 || (high & reservedHigh) !== 0 || listed >= maxLeaves) {
         if (count) {
-          emit(first, count, spanFlags, spanNx, spanPhysical);
+          out1(first, count, spanFlags, spanNx, spanPhysical);
           pages += count;
           count = 0;
         }
         if (low === 0 && high === 0) continue;
+        clean = false;
         const virtual = base + BigInt(index) * KIB4;
         const entryAddress = tableAddress + BigInt(index * leafGeometry.entryBytes);
         const raw = wide ? (BigInt(high >>> 0) << 32n) | BigInt(low >>> 0) : BigInt(low >>> 0);
@@ -321,7 +361,7 @@ async function traverse(model: PagingModel, cr3: number | bigint, read: Physical
         count++;
       } else {
         if (count) {
-          emit(first, count, spanFlags, spanNx, spanPhysical);
+          out1(first, count, spanFlags, spanNx, spanPhysical);
           pages += count;
         }
         first = index;
@@ -332,9 +372,10 @@ async function traverse(model: PagingModel, cr3: number | bigint, read: Physical
       }
     }
     if (count) {
-      emit(first, count, spanFlags, spanNx, spanPhysical);
+      out1(first, count, spanFlags, spanNx, spanPhysical);
       pages += count;
     }
+    if (memo && memoKey !== undefined && recorded && clean) memo.set(table, memoKey, Float64Array.from(recorded), pages);
     return { pages, bytes: BigInt(pages) * KIB4 };
   };
 

@@ -140,7 +140,8 @@ export interface SwappedPte {
 
 /** Whether a PTE holds a swapped-out page (paging.h pte_is_swapped), by the descriptor's mark. */
 export function isSwappedPte(pte: number, d: Pick<MmDebugInfo, 'pteSwapMark'>): boolean {
-  return d.pteSwapMark !== 0 && swappedEntry(pte, d.pteSwapMark) !== undefined;
+  // swappedEntry's test, without its result object (this runs for every entry of every table).
+  return d.pteSwapMark !== 0 && (pte & 1) === 0 && (pte & d.pteSwapMark) !== 0;
 }
 
 /** The slot and page a swapped-out PTE holds (paging.h pte_swap_slot / pte_swap_page). */
@@ -155,6 +156,8 @@ export function decodeSwappedPte(pte: number, d: Pick<MmDebugInfo, 'pteSwapPageS
 export function swappedPagesOf(upd: readonly number[], tableAt: (phys: number) => ArrayLike<number> | undefined,
   d: Pick<MmDebugInfo, 'pteSwapMark' | 'pteSwapPageShift' | 'pteSwapSlotShift'>, pse: boolean, limit = 65536): SwappedPte[] {
   const out: SwappedPte[] = [];
+  const mark = d.pteSwapMark;
+  if (mark === 0) return out;
   for (let i = 0; i < upd.length && out.length < limit; i++) {
     const pde = upd[i] >>> 0;
     if (!(pde & 1) || (pse && pde & 0x80)) continue;
@@ -162,7 +165,7 @@ export function swappedPagesOf(upd: readonly number[], tableAt: (phys: number) =
     if (!table) continue;
     for (let j = 0; j < table.length && out.length < limit; j++) {
       const e = table[j] >>> 0;
-      if (isSwappedPte(e, d)) out.push({ virtual: ((i << 22) | (j << 12)) >>> 0, ...decodeSwappedPte(e, d), entry: e });
+      if ((e & 1) === 0 && (e & mark) !== 0) out.push({ virtual: ((i << 22) | (j << 12)) >>> 0, ...decodeSwappedPte(e, d), entry: e });
     }
   }
   return out;

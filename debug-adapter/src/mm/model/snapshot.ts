@@ -6,7 +6,7 @@
 import { MmDebugInfo, DESCRIPTOR_SIZE, decodeDescriptor } from './descriptor';
 import { MappingRun } from './address-space';
 import {
-  BLOCK_SIZE, BLOCK_STATES, BlockCounts, BlockRun, BlockState, ChainFlags, PAGES_PER_BLOCK, S_FREE, SWAPPED_BLOCK, SWAP_CACHED, SWAP_FREE, SWAP_OUT,
+  BLOCK_SIZE, BLOCK_STATES, BlockCounts, BlockRun, BlockState, ChainFlags, ChainTable, DecodedChain, PAGES_PER_BLOCK, S_FREE, SWAPPED_BLOCK, SWAP_CACHED, SWAP_FREE, SWAP_OUT,
   SwapSlots, SwappedBlock, decodeChainTable,
 } from './chain-table';
 import { Finding, SourceSite } from './findings';
@@ -18,7 +18,7 @@ import { DosArenaRecord, SwappedPte, V86TaskInfo, decodeMcbChain, mcbChainFindin
 import { v86ForeignMemory } from './v86-checks';
 import { ENTRIES_PER_TABLE, PAGE_SIZE, entryFrame } from './paging-entry';
 import { swappedEntry } from './swap-entry';
-import { TableCache, WalkFinding, walkAddress, walkMappings32 } from '../../../../qemu-bridge/src/paging/page-table-walk';
+import { LeafSpanMemo, TableCache, WalkFinding, walkAddress, walkMappings32 } from '../../../../qemu-bridge/src/paging/page-table-walk';
 import { PagingModel, pagingModel } from '../../../../qemu-bridge/src/paging/paging-modes';
 
 /** Reads guest-physical memory (any tier). */
@@ -160,6 +160,8 @@ export interface MmSnapshot {
 export const SNAPSHOT_SCHEMA = 3;
 
 const MAX_PROCESSES = 1024;
+/** Largest read of consecutive blocks of page tables (KernelMemory.prefetch). */
+const PREFETCH_RUN = 1 << 20;
 const MAX_VECTOR = 65536;
 const KPD_USER_ENTRIES_LIMIT = 768; // entries below the kernel half
 
@@ -173,16 +175,79 @@ function blockMap(states: Uint8Array): string {
   return out.toString('latin1');
 }
 
+/** A 16 KiB block of page tables as last read: its bytes (our copy), and views of its four tables. */
+interface TableBlock {
+  readonly bytes: Buffer;
+  readonly words: readonly Uint32Array[];
+  readonly buffers: readonly Buffer[];
+}
+
+/**
+ * What one builder keeps between the snapshots of one guest, so that a snapshot after the guest
+ * ran re-decodes only what changed (docs/benchmarks.md "Memory-manager snapshot"): every block
+ * of page tables as last read (a block whose bytes read the same is the same object again, so
+ * the walker's span memo and everything keyed by it still hold), the walker's spans of each
+ * unchanged page table, and the block table with its decoding. Everything is re-read at every
+ * snapshot and compared; nothing is trusted without the bytes. A snapshot built with a cache is
+ * deep-equal to one built without (debug-adapter/test/mm-snapshot-cache*.test.ts). One per guest session: the
+ * bytes are compared, so a wrong cache costs time, never correctness; blocks not read by the last
+ * snapshot are dropped.
+ */
+export class SnapshotCache {
+  /** Blocks of page tables by physical address, as the last snapshot read them. */
+  tableBlocks = new Map<number, TableBlock>();
+  /** The walker's spans of unchanged last-level tables. */
+  readonly spans = new LeafSpanMemo();
+  /** Page tables (the cache's own views, so unchanged ones) found to hold no swapped-out PTE, with the swap mark looked for. */
+  readonly noSwapped = new WeakMap<Uint32Array, number>();
+  /** The block table's bytes, the slot table it was decoded with, and the decoding. */
+  chainTable?: { readonly bytes: Buffer; readonly slots?: SwapSlots; readonly table: ChainTable };
+  /** Snapshots built with this cache, and how many 16 KiB blocks of tables the last one found unchanged / read. */
+  builds = 0;
+  lastReused = 0;
+  lastRead = 0;
+}
+
+function sameSlots(a: SwapSlots | undefined, b: SwapSlots | undefined): boolean {
+  if (!a || !b) return a === b;
+  const eq = (x: Uint32Array, y: Uint32Array): boolean =>
+    x.length === y.length && Buffer.from(x.buffer, x.byteOffset, x.byteLength).equals(Buffer.from(y.buffer, y.byteOffset, y.byteLength));
+  return a.count === b.count && a.swappedBase === b.swappedBase && eq(a.state, b.state) && eq(a.chain, b.chain) && eq(a.next, b.next) && eq(a.block, b.block);
+}
+
+/** The block table decoded, or the cache's decoding when the bytes and the slot table are the same as then. */
+function chainTableOf(bytes: Buffer, slots: SwapSlots | undefined, cache: SnapshotCache | undefined): ChainTable {
+  const kept = cache?.chainTable;
+  if (kept && kept.bytes.equals(bytes) && sameSlots(kept.slots, slots)) return kept.table;
+  const table = decodeChainTable(toWords(bytes), slots);
+  if (cache) cache.chainTable = { bytes: Buffer.from(bytes), slots, table };
+  return table;
+}
+
 /** Kernel-virtual reads through the direct map or a walk of the KPD, with a table cache. */
 class KernelMemory {
   private readonly tables = new Map<number, Uint32Array | undefined>();
+  /** This snapshot's blocks of tables (moved into the cache at the end). */
+  private readonly blocks = new Map<number, TableBlock>();
+  private readonly buffers = new Map<number, Buffer>();
+  private reused = 0;
   kpd: Uint32Array = new Uint32Array(ENTRIES_PER_TABLE);
 
   /** 32-bit paging over the KPD, with PSE (and PGE) as the kernel set them in CR4. */
   readonly model: PagingModel;
 
-  constructor(private readonly read: PhysicalReader, private readonly d: MmDebugInfo, cr4: number) {
+  constructor(private readonly read: PhysicalReader, private readonly d: MmDebugInfo, cr4: number, private readonly cache?: SnapshotCache) {
     this.model = pagingModel({ cr0: 0x80000000, cr4 });
+    this.walkerTables = new TableCache(this.readForWalker, cache?.spans);
+  }
+
+  /** Hands this snapshot's blocks of tables to the cache (the ones it did not read are dropped). */
+  finish(): void {
+    if (!this.cache) return;
+    this.cache.tableBlocks = this.blocks;
+    this.cache.builds++;
+    this.cache.lastReused = this.reused;
+    this.cache.lastRead = this.blocks.size;
   }
 
   async loadKpd(): Promise<void> {
@@ -200,11 +265,7 @@ class KernelMemory {
       const ram = this.d.blockCount * this.d.blockSize;
       try {
         if (block + this.d.blockSize > ram) throw new Error('outside RAM');
-        const words = toWords(await this.read(block, this.d.blockSize));
-        for (let p = 0; p < this.d.blockSize / PAGE_SIZE; p++) {
-          const at = block + p * PAGE_SIZE;
-          if (!this.tables.has(at)) this.tables.set(at, words.subarray(p * 1024, (p + 1) * 1024));
-        }
+        this.adoptBlock(block, await this.read(block, this.d.blockSize));
       } catch {
         this.tables.set(phys, undefined);
       }
@@ -212,27 +273,115 @@ class KernelMemory {
     return this.tables.get(phys);
   }
 
-  /** Reads every page table the given directory entries refer to (not 4 MiB pages), all at once. */
+  /** The tables of a block read (its pages not known yet). */
+  private adoptBlock(block: number, bytes: Buffer): void {
+    const tb = this.tableBlock(block, bytes);
+    for (let p = 0; p < tb.words.length; p++) {
+      const at = block + p * PAGE_SIZE;
+      if (!this.tables.has(at)) {
+        this.tables.set(at, tb.words[p]);
+        this.buffers.set(at, tb.buffers[p]);
+      }
+    }
+  }
+
+  /**
+   * Reads every page table the given directory entries refer to (not 4 MiB pages), all at once:
+   * consecutive blocks of tables in one read each (up to PREFETCH_RUN bytes; over the gdbstub one
+   * pipelined series of packets instead of one per block). A run that cannot be read is read
+   * again table by table, so what cannot be read is exactly what `table` says cannot.
+   */
   async prefetch(entries: ArrayLike<number>, pse: boolean): Promise<void> {
     const wanted = new Set<number>();
+    const bs = this.d.blockSize;
+    const ram = this.d.blockCount * bs;
+    const blocks = new Set<number>();
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i] >>> 0;
-      if (e & 1 && !(pse && e & 0x80) && !this.tables.has(entryFrame(e))) wanted.add(entryFrame(e));
+      if (e & 1 && !(pse && e & 0x80) && !this.tables.has(entryFrame(e))) {
+        const f = entryFrame(e);
+        wanted.add(f);
+        const block = f - (f % bs);
+        if (block + bs <= ram) blocks.add(block);
+      }
     }
+    const sorted = [...blocks].sort((a, b) => a - b);
+    const runs: { start: number; count: number }[] = [];
+    for (const b of sorted) {
+      const last = runs[runs.length - 1];
+      if (last && last.start + last.count * bs === b && (last.count + 1) * bs <= PREFETCH_RUN) last.count++;
+      else runs.push({ start: b, count: 1 });
+    }
+    await Promise.all(runs.map(async (r) => {
+      let bytes: Buffer;
+      try {
+        bytes = await this.read(r.start, r.count * bs);
+      } catch {
+        return; // read table by table below
+      }
+      if (bytes.length !== r.count * bs) return;
+      for (let i = 0; i < r.count; i++) {
+        const block = r.start + i * bs;
+        if (!this.tables.has(block)) this.adoptBlock(block, bytes.subarray(i * bs, (i + 1) * bs));
+      }
+    }));
     await Promise.all([...wanted].map((f) => this.table(f)));
+  }
+
+  /** The block as read now: the cache's object when its bytes are the same as last time, else a new one (a copy). */
+  private tableBlock(block: number, bytes: Buffer): TableBlock {
+    const kept = this.blocks.get(block) ?? this.cache?.tableBlocks.get(block);
+    if (kept && kept.bytes.equals(bytes)) {
+      if (!this.blocks.has(block)) this.reused++;
+      this.blocks.set(block, kept);
+      return kept;
+    }
+    // Our copy: the reader's buffer may be a view of memory it reuses.
+    const own = this.cache ? Buffer.from(bytes) : bytes;
+    const all = toWords(own);
+    const words: Uint32Array[] = [];
+    const buffers: Buffer[] = [];
+    for (let p = 0; p < own.length / PAGE_SIZE; p++) {
+      const w = all.subarray(p * 1024, (p + 1) * 1024);
+      words.push(w);
+      buffers.push(Buffer.from(w.buffer, w.byteOffset, PAGE_SIZE));
+    }
+    const tb: TableBlock = { bytes: own, words, buffers };
+    this.blocks.set(block, tb);
+    return tb;
   }
 
   lookup = (phys: number): Uint32Array | undefined => this.tables.get(phys);
 
-  /** The one page walker's tables: through this object's cache of 16 KiB blocks of tables. */
-  private readonly walkerTables = new TableCache(async (address, length) => {
+  /**
+   * The table at `phys` when it may hold a swapped-out PTE (a `mark` entry not present); undefined
+   * when it is not read or holds none. Unchanged tables are tested once (SnapshotCache.noSwapped).
+   */
+  swapCandidate = (phys: number, mark: number): Uint32Array | undefined => {
+    const t = this.tables.get(phys);
+    if (!t || mark === 0) return undefined;
+    const memo = this.cache?.noSwapped;
+    if (memo?.get(t) === mark) return undefined;
+    for (let k = 0; k < t.length; k++) {
+      const e = t[k];
+      if ((e & 1) === 0 && (e & mark) !== 0) return t;
+    }
+    memo?.set(t, mark);
+    return undefined;
+  };
+
+  private readonly readForWalker = async (address: bigint, length: number): Promise<Buffer> => {
     const phys = Number(address);
     if (phys === this.d.kpdPhys && length === PAGE_SIZE) return Buffer.from(this.kpd.buffer, this.kpd.byteOffset, PAGE_SIZE);
     if (length !== PAGE_SIZE) return this.read(phys, length);
     const t = await this.table(phys);
-    if (!t) throw new Error('it lies outside RAM or cannot be read');
-    return Buffer.from(t.buffer, t.byteOffset, PAGE_SIZE);
-  });
+    const b = this.buffers.get(phys);
+    if (!t || !b) throw new Error('it lies outside RAM or cannot be read');
+    return b;
+  };
+
+  /** The one page walker's tables: through this object's cache of 16 KiB blocks of tables (the same Buffer for an unchanged table). */
+  private readonly walkerTables: TableCache;
 
   /**
    * Walks directory entries first..first+count-1 of the KPD (or of a process's UPD laid over the
@@ -297,21 +446,32 @@ export async function readDescriptor(read: PhysicalReader, descriptorPhys: numbe
   return decodeDescriptor(await read(descriptorPhys, DESCRIPTOR_SIZE));
 }
 
-export async function buildSnapshot(src: SnapshotSource): Promise<MmSnapshot> {
+/**
+ * The snapshot of the guest as it is now. With `cache` (one per guest session), what the bytes
+ * show unchanged since the cache's last snapshot is not decoded again; the result is the same.
+ */
+export async function buildSnapshot(src: SnapshotSource, cache?: SnapshotCache): Promise<MmSnapshot> {
   const d = await readDescriptor(src.read, src.descriptorPhys);
   const findings: Finding[] = [];
   const { cr0, cr3, cr4 } = src.registers;
   const pse = (cr4 & 0x10) !== 0;
-  const mem = new KernelMemory(src.read, d, cr4);
+  const mem = new KernelMemory(src.read, d, cr4, cache);
   await mem.loadKpd();
 
   // The swap slot table (kernel heap), then the block table through it, and the owner records.
   const slots = await readSwapSlots(mem, d);
-  const table = decodeChainTable(toWords(await src.read(d.blockTablePhys, d.blockCount * 4)), slots?.table);
+  const table = chainTableOf(await src.read(d.blockTablePhys, d.blockCount * 4), slots?.table, cache);
   findings.push(...table.findings);
-  const ownersBuf = await src.read(d.ownersPhys, d.blockCount * d.ownerSize);
+  const ownersBuf = await readOwners(src.read, d, table.chains);
   const pageIndexOf = new Int32Array(d.blockCount).fill(-1);
-  for (const c of table.chains) c.blocks.forEach((b, i) => b !== SWAPPED_BLOCK && (pageIndexOf[b] = i * PAGES_PER_BLOCK));
+  // Chains by id (their head block, below blockCount): arrays, not maps, for the ~10^4 chains of a big guest.
+  const chainById: (DecodedChain | undefined)[] = new Array(d.blockCount);
+  for (const c of table.chains) {
+    chainById[c.id] = c;
+    const blocks = c.blocks;
+    for (let i = 0; i < blocks.length; i++) if (blocks[i] !== SWAPPED_BLOCK) pageIndexOf[blocks[i]] = i * PAGES_PER_BLOCK;
+  }
+  const isChain = (id: number): boolean => id >= 0 && id < chainById.length && chainById[id] !== undefined;
 
   // Processes, bounded and cycle-safe.
   const currentPcb = await mem.u32(d.currentAddr).catch(() => 0);
@@ -371,11 +531,11 @@ export async function buildSnapshot(src: SnapshotSource): Promise<MmSnapshot> {
       }
     }
     processes.push({ pid: pcb.pid, name: pcb.name, state: pcb.state, current, pcbAddress: pcb.address, upd: pcb.upd, updMatchesKpd, mappings: walk.runs,
-      mode: pcb.mode, exitCode: pcb.exitCode, swappedPages: swappedPagesOf(pcb.upd, mem.lookup, d, pse) });
+      mode: pcb.mode, exitCode: pcb.exitCode, swappedPages: swappedPagesOf(pcb.upd, (phys) => mem.swapCandidate(phys, d.pteSwapMark >>> 0), d, pse) });
   }
 
   // Reverse lookup: which chain page each mapped page shows.
-  const mappedAt = new Map<number, ChainMapping[]>();
+  const mappedAt: (ChainMapping[] | undefined)[] = new Array(d.blockCount);
   const blockLimit = d.blockCount;
   for (const [space, runs] of spaceRuns) {
     let open: { -readonly [K in keyof ChainMapping]: ChainMapping[K] } | undefined;
@@ -420,9 +580,9 @@ export async function buildSnapshot(src: SnapshotSource): Promise<MmSnapshot> {
         } else {
           open = { space, virtual: va, length: piece, firstPage: page };
           openChain = chain;
-          const list = mappedAt.get(chain);
+          const list = mappedAt[chain];
           if (list) list.push(open);
-          else mappedAt.set(chain, [open]);
+          else mappedAt[chain] = [open];
         }
       }
     }
@@ -436,10 +596,9 @@ export async function buildSnapshot(src: SnapshotSource): Promise<MmSnapshot> {
   const xms = await readVector(mem, d.xmsHandlesAddr, (buf, v) => decodeXmsHandles(buf, v, d));
   const dpmi = await readVector(mem, d.dpmiBlocksAddr, (buf, v) => decodeDpmiBlocks(buf, v, d));
   const handlesOf = new Map<number, ChainHandle[]>();
-  const live = new Set(table.chains.map((c) => c.id));
   const addHandle = (chain: number, h: ChainHandle): void => {
     if (chain === 0) return;
-    if (!live.has(chain)) {
+    if (!isChain(chain)) {
       findings.push({ kind: 'handle-to-freed-chain', severity: 'error', chain,
         message: `${h.type.toUpperCase()} handle 0x${h.handle.toString(16)} refers to chain ${chain}, which is not a live chain` });
       return;
@@ -455,10 +614,10 @@ export async function buildSnapshot(src: SnapshotSource): Promise<MmSnapshot> {
   const dos = await readDosArena(src.read, d);
   if (dos) findings.push(...mcbChainFindings(dos));
   const v86Records = await readV86Tasks(mem, d, pcbs);
-  const chainBytes = new Map(table.chains.map((c) => [c.id, c.blocks.length * BLOCK_SIZE]));
+  const chainBytes = (id: number): number | undefined => (isChain(id) ? (chainById[id] as DecodedChain).blocks.length * BLOCK_SIZE : undefined);
   const withV86: ProcessInfo[] = processes.map((p, i) => {
     const rec = v86Records[i];
-    return rec === undefined ? p : { ...p, v86: rec && v86TaskInfo(p.pid, rec, chainBytes.get(rec.lowChain) ?? 0, dos, xms, dpmi) };
+    return rec === undefined ? p : { ...p, v86: rec && v86TaskInfo(p.pid, rec, chainBytes(rec.lowChain) ?? 0, dos, xms, dpmi) };
   });
   const lowChains = new Map<number, number>();
   for (const p of withV86) if (p.v86 && p.v86.lowChain) lowChains.set(p.v86.lowChain, p.pid);
@@ -474,12 +633,13 @@ export async function buildSnapshot(src: SnapshotSource): Promise<MmSnapshot> {
   }
 
   // Chains with owners, sites, mappings and handles.
+  const swappedOf = swappedPagesByChain(swap);
   const chains: ChainInfo[] = table.chains.map((c) => {
     const owner = decodeOwner(ownersBuf, c.id * d.ownerSize, d);
     const site = owner.caller && src.resolveSite ? src.resolveSite(owner.caller) : undefined;
     const info: ChainInfo = {
       id: c.id, flags: c.flags, blockCount: c.blocks.length, sizeBytes: c.blocks.length * BLOCK_SIZE, blocks: c.blocks, runs: c.runs, swapped: c.swapped,
-      owner, site, mappedAt: withSwappedPages(mappedAt.get(c.id) ?? [], swap, c.id), handles: handlesOf.get(c.id) ?? [],
+      owner, site, mappedAt: withSwappedPages(mappedAt[c.id] ?? [], swappedOf.get(c.id)), handles: handlesOf.get(c.id) ?? [],
     };
     if (!info.mappedAt.length && !info.handles.length && owner.kind !== 'page-table' && owner.kind !== 'dma') {
       findings.push({ kind: 'leaked-chain', severity: 'warning', chain: c.id, ...(site ? { site } : {}),
@@ -490,6 +650,7 @@ export async function buildSnapshot(src: SnapshotSource): Promise<MmSnapshot> {
   attachSites(findings, chains);
 
   const counter = (addr: number): Promise<number> => mem.u32(addr).catch(() => 0);
+  mem.finish();
 
   return {
     schema: SNAPSHOT_SCHEMA,
@@ -582,6 +743,32 @@ async function readSwapSlots(mem: KernelMemory, d: MmDebugInfo): Promise<{ table
   }
 }
 
+/** Owner records closer than this many bytes are read in one piece (readOwners). */
+const OWNER_GAP = 4096;
+
+/**
+ * The owner records (struct mm_owner[blockCount]) as one buffer, of which only the records of the
+ * chains' heads are read (the rest stays zero and is never decoded): over the gdbstub the free
+ * part of a big guest costs no packets. Records closer than OWNER_GAP are read in one piece.
+ * Throws when a piece cannot be read (as a read of the whole array would).
+ */
+async function readOwners(read: PhysicalReader, d: MmDebugInfo, chains: readonly { readonly id: number }[]): Promise<Buffer> {
+  const size = d.blockCount * d.ownerSize;
+  const out = Buffer.alloc(size);
+  const ids = chains.map((c) => c.id).filter((id) => id >= 0 && id < d.blockCount).sort((a, b) => a - b);
+  const pieces: { start: number; end: number }[] = [];
+  for (const id of ids) {
+    const start = id * d.ownerSize;
+    const end = start + d.ownerSize;
+    const last = pieces[pieces.length - 1];
+    if (last && start - last.end < OWNER_GAP) last.end = Math.max(last.end, end);
+    else pieces.push({ start, end });
+  }
+  const parts = await Promise.all(pieces.map((p) => read(d.ownersPhys + p.start, p.end - p.start)));
+  parts.forEach((b, i) => b.copy(out, pieces[i].start, 0, pieces[i].end - pieces[i].start));
+  return out;
+}
+
 /** The arena's MCB chain, read from conventional memory (physical: the arena lies below 1 MiB). */
 async function readDosArena(read: PhysicalReader, d: MmDebugInfo): Promise<DosArenaRecord | undefined> {
   const first = d.dosFirstMcbSeg;
@@ -631,10 +818,12 @@ async function swapInfo(mem: KernelMemory, d: MmDebugInfo, slots: { table: SwapS
     for (let i = first; i < first + count; i++) {
       const pde = pdes[i] >>> 0;
       if (i === skip || !(pde & 1) || pde & 0x80) continue;
-      const pt = await mem.table(entryFrame(pde));
+      await mem.table(entryFrame(pde));
+      const pt = mem.swapCandidate(entryFrame(pde), mark);
       if (!pt) continue;
       for (let k = 0; k < ENTRIES_PER_TABLE; k++) {
         const e = pt[k] >>> 0;
+        if (e & 1 || !(e & mark)) continue; // swappedEntry's test, first: most entries are present or empty
         const sw = swappedEntry(e, mark, d.pteSwapPageShift, d.pteSwapSlotShift);
         if (sw) pages.push({ space, virtual: ((i << 22) | (k << 12)) >>> 0, ...sw, entry: e });
       }
@@ -690,13 +879,24 @@ async function swapInfo(mem: KernelMemory, d: MmDebugInfo, slots: { table: SwapS
   return { slotCount: t.count, used: slots.used, outs: slots.outs, ins: slots.ins, slots: inUse, pages: located };
 }
 
+/** The swapped-out pages located in a chain (registry known), by chain, in the order of `swap.pages`. */
+function swappedPagesByChain(swap: SwapInfo | undefined): Map<number, SwappedPage[]> {
+  const by = new Map<number, SwappedPage[]>();
+  for (const pg of swap?.pages ?? []) {
+    if (pg.chain === undefined || pg.chainPage === undefined) continue;
+    const list = by.get(pg.chain);
+    if (list) list.push(pg);
+    else by.set(pg.chain, [pg]);
+  }
+  return by;
+}
+
 /**
- * The chain's mappings with its swapped-out pages added (they are mapped, only not present):
- * pieces that continue each other in space, address and chain page are merged.
+ * The chain's mappings with its swapped-out pages (swappedPagesByChain) added (they are mapped,
+ * only not present): pieces that continue each other in space, address and chain page are merged.
  */
-function withSwappedPages(present: readonly ChainMapping[], swap: SwapInfo | undefined, chain: number): readonly ChainMapping[] {
-  const pages = (swap?.pages ?? []).filter((pg) => pg.chain === chain && pg.chainPage !== undefined);
-  if (!pages.length) return present;
+function withSwappedPages(present: readonly ChainMapping[], pages: readonly SwappedPage[] | undefined): readonly ChainMapping[] {
+  if (!pages || !pages.length) return present;
   const pieces: ChainMapping[] = [...present, ...pages.map((pg) => ({ space: pg.space, virtual: pg.virtual, length: PAGE_SIZE, firstPage: pg.chainPage as number }))];
   const key = (m: ChainMapping): string => (m.space === 'kernel' ? 'k' : `p${m.space}`);
   pieces.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : a.virtual - b.virtual));

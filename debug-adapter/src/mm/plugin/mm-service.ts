@@ -6,7 +6,7 @@
 // event for allocation breakpoints. The session calls it; it knows nothing of DAP or QEMU.
 
 import { DebugSymbols } from '../../symbols';
-import { MmSnapshot, PhysicalReader } from '../model/snapshot';
+import { MmSnapshot, PhysicalReader, SnapshotCache } from '../model/snapshot';
 import { SnapshotDiff, diffSnapshots } from '../model/diff';
 import { makeSiteResolver, formatSite } from '../model/site-resolver';
 import { Translation, TranslateError, translateAddress, translateCurrent } from '../model/translate';
@@ -93,7 +93,7 @@ export class MmService {
     this.events = this.descriptorPhys !== undefined ? new SessionEvents(access.readPhys, this.descriptorPhys, { running: () => access.guestRunning?.() ?? false }) : undefined;
     const descriptorPhys = this.descriptorPhys;
     this.knowledge = {
-      ...(descriptorPhys !== undefined ? { descriptor: { descriptorPhys, resolveSite: this.resolveSite, adjust: (s: MmSnapshot) => this.withoutChainInFlight(s) } } : {}),
+      ...(descriptorPhys !== undefined ? { descriptor: { descriptorPhys, resolveSite: this.resolveSite, adjust: (s: MmSnapshot) => this.withoutChainInFlight(s), cache: new SnapshotCache() } } : {}),
       ...(options.describe ? { describe: options.describe } : {}),
       ...(options.descriptionSource !== undefined ? { descriptionSource: options.descriptionSource } : {}),
       ...(options.tracing ? { tracing: options.tracing } : {}),

@@ -11,7 +11,7 @@ import { physicalPieces } from '../../../../qemu-bridge/src/page-walker';
 import { buildSnapshotDocument, DocumentSource } from '../model/system-snapshot';
 import type { DescribedState } from '../model/described-state';
 import type { PhysicalRegionJson, TracingJson } from '../model/snapshot-document';
-import { ControlRegisters, MmSnapshot, PhysicalReader, buildSnapshot } from '../model/snapshot';
+import { ControlRegisters, MmSnapshot, PhysicalReader, SnapshotCache, buildSnapshot } from '../model/snapshot';
 import type { ViewSnapshot } from '../model/snapshot-json';
 import type { PagingRegisters } from '../model/paging-registers';
 import type { SourceSite } from '../model/findings';
@@ -41,6 +41,8 @@ export interface GuestDescriptor {
   readonly resolveSite?: (address: number) => SourceSite | undefined;
   /** A last look at the decoded snapshot before it becomes a document (the session drops an in-flight chain's leak). */
   readonly adjust?: (snapshot: MmSnapshot) => Promise<MmSnapshot>;
+  /** What the builder keeps between this guest's snapshots (one per session; the result is the same without). */
+  readonly cache?: SnapshotCache;
 }
 
 /** What mmscope knows of the kernel beyond its page tables. */
@@ -107,7 +109,7 @@ export async function takeSnapshot(readings: SnapshotReadings, knowledge: Kernel
   const d = knowledge.descriptor;
   let guest: MmSnapshot | undefined;
   if (d) {
-    guest = await buildSnapshot({ read: readings.read, descriptorPhys: d.descriptorPhys, registers: guestControlRegisters(readings.registers), resolveSite: d.resolveSite, stop: readings.stop });
+    guest = await buildSnapshot({ read: readings.read, descriptorPhys: d.descriptorPhys, registers: guestControlRegisters(readings.registers), resolveSite: d.resolveSite, stop: readings.stop }, d.cache);
     if (d.adjust) guest = await d.adjust(guest);
   }
   const described = !guest && knowledge.describe ? await evaluate(knowledge.describe, readings) : undefined;
