@@ -328,10 +328,15 @@ export class LiveFeed {
     this.last = { snapshot, json, live: meta.live, takenAt, docText: undefined };
     let diff: FeedChanges | undefined;
     if (!prev || meta.full) {
-      const full = this.fullSnapshotText('first') as string;
-      this.broadcast(full);
+      // Serialised only for clients that are there (a client connecting later gets it then).
+      if (this.clients.size) this.broadcast(this.fullSnapshotText('first') as string);
     } else {
       diff = meta.changes && meta.changes.from === prev.snapshot ? meta.changes.changes : stopChanges(prev.snapshot, snapshot);
+      // No client: no patch and no text (a client connecting later gets the whole snapshot).
+      if (!this.clients.size) {
+        for (const l of [...this.snapshotListeners]) l(snapshot, diff);
+        return this.seq;
+      }
       const delta: DeltaMessage<FeedChanges> = {
         type: 'delta', seq: this.seq, base: this.seq - 1, live: meta.live, takenAt, state: this.runState,
         patch: makePatch(prev.json, json), changes: diff,
