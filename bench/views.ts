@@ -17,7 +17,6 @@ import { addressSpaceModel } from '../extension/src/views/address-space-model';
 import { chainsModel } from '../extension/src/views/chains-model';
 import { findingsModel, statusText } from '../extension/src/views/findings-model';
 import { processesModel } from '../extension/src/views/processes-model';
-import { changedBlocks } from '../extension/src/views/changed-blocks';
 import { treeItemData } from '../extension/src/views/tree-item-data';
 import { ViewNode } from '../extension/src/views/view-node';
 
@@ -32,7 +31,7 @@ const max = (v: number[]): number => Math.max(...v);
 const ms = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e6;
 
 /** Builds every row a person sees: top levels, the address space down to its runs. */
-function renderViews(snap: SnapshotJson, previous: SnapshotJson | undefined): number {
+function renderViews(snap: SnapshotJson, previous: SnapshotJson | undefined, changedBlocks: readonly number[]): number {
   let rows = 0;
   const items = (nodes: readonly ViewNode[], depth: number): void => {
     for (const n of nodes) {
@@ -46,7 +45,7 @@ function renderViews(snap: SnapshotJson, previous: SnapshotJson | undefined): nu
   items(chainsModel(snap, previous), 1);
   items(findingsModel(snap, previous), 1);
   statusText(snap);
-  JSON.stringify({ type: 'snapshot', snapshot: snap, changedBlocks: changedBlocks(snap, previous) });
+  JSON.stringify({ type: 'snapshot', snapshot: snap, changedBlocks });
   JSON.stringify({ state: 'stopped', snapshot: snap });
   return rows;
 }
@@ -85,27 +84,28 @@ async function main(): Promise<void> {
     let ready = dc.waitForEvent('mmscope/snapshotReady', 120000);
     await dc.pauseRequest({ threadId: 1 }).catch(() => undefined);
     await ready;
-    // Stops alternate between the two ways the extension gets a snapshot: fetched after the
-    // event (no view visible when the stop happened) and pushed with it (mmscope/views visible).
+    // Stops alternate between fetching the snapshot after the event (the old path, for
+    // comparison) and taking the one every snapshotReady event carries (what the extension does).
     for (let i = 0; i < 2 * (STOPS + WARMUP); i++) {
       const mode = modes[i % 2];
-      await dc.customRequest('mmscope/views', { visible: mode.name === 'push' });
       ready = dc.waitForEvent('mmscope/snapshotReady', 120000);
       await dc.continueRequest({ threadId: 1 });
-      const ev = (await ready) as { body: { stoppedAt: number; snapshot?: SnapshotJson; error?: string } };
+      const ev = (await ready) as { body: { stoppedAt: number; snapshot?: SnapshotJson; error?: string; changes?: { changedBlocks?: number[] } } };
       if (ev.body.error) throw new Error(ev.body.error);
       const t0 = process.hrtime.bigint();
-      let snap = ev.body.snapshot;
+      let snap = mode.name === 'push' ? ev.body.snapshot : undefined;
       let prev = previous;
+      let changed = ev.body.changes?.changedBlocks ?? [];
       if (!snap) {
         const r = await dc.customRequest('mmscope/snapshot', { withPrevious: true });
-        const body = r.body as { snapshot: SnapshotJson; previous?: SnapshotJson };
+        const body = r.body as { snapshot: SnapshotJson; previous?: SnapshotJson; diff?: { changedBlocks?: number[] } };
+        changed = body.diff?.changedBlocks ?? [];
         snap = body.snapshot;
         prev = body.previous ?? previous;
       }
       const fetched = ms(t0);
       const t1 = process.hrtime.bigint();
-      rows = renderViews(snap, prev);
+      rows = renderViews(snap, prev, changed);
       const built = ms(t1);
       if (i >= 2 * WARMUP) {
         mode.fetchMs.push(fetched);

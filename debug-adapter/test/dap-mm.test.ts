@@ -158,20 +158,21 @@ describe('DAP: the memory manager', function () {
     assert.ok((ev.body as { chains: number }).chains > 0);
   });
 
-  it('pushes the whole snapshot with snapshotReady while the client shows it, and stamps when the stop happened', async () => {
-    assert.deepStrictEqual((await dc.customRequest('mmscope/views', { visible: true })).body, { pushSnapshots: true });
+  it('pushes the whole snapshot and its changes with every snapshotReady (no visibility request), and stamps when the stop happened', async () => {
+    const first = dc.waitForEvent('mmscope/snapshotReady');
+    await resumeAndStop(dc, dc.continueRequest({ threadId: 1 }));
+    const firstBody = (await first).body as { stop: number };
     const ready = dc.waitForEvent('mmscope/snapshotReady');
     const before = Date.now();
     await resumeAndStop(dc, dc.continueRequest({ threadId: 1 }));
-    const body = (await ready).body as { stop: number; stoppedAt: number; snapshot?: SnapshotJson };
+    const body = (await ready).body as { stop: number; stoppedAt: number; snapshot?: SnapshotJson; changesFrom?: number; changes?: { changedBlocks?: number[] } };
     assert.ok(body.stoppedAt >= before && body.stoppedAt <= Date.now(), JSON.stringify({ before, at: body.stoppedAt }));
     assert.ok(body.snapshot, 'the snapshot came with the event');
     const fetched = (await dc.customRequest('mmscope/snapshot')).body.snapshot as SnapshotJson;
     assert.deepStrictEqual(body.snapshot, fetched);
-    await dc.customRequest('mmscope/views', { visible: false });
-    const next = dc.waitForEvent('mmscope/snapshotReady');
-    await resumeAndStop(dc, dc.continueRequest({ threadId: 1 }));
-    assert.strictEqual(((await next).body as { snapshot?: unknown }).snapshot, undefined, 'no view shows it: only the summary');
+    assert.strictEqual(body.changesFrom, firstBody.stop, 'the changes are against the stop before');
+    assert.ok(Array.isArray(body.changes?.changedBlocks), 'our guest\'s changes name the changed blocks');
+    await assert.rejects(dc.customRequest('mmscope/views', { visible: false }), 'the extension no longer reports what it shows');
   });
 
   it('publishes each stop on the live feed (loopback, token) for the dashboard and the language server', async () => {

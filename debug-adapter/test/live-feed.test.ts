@@ -11,7 +11,7 @@ import { SnapshotJson, snapshotToJson } from '../src/mm/model/snapshot-json';
 import { DashboardServer, startDashboardServer } from '../src/live/dashboard-server';
 import { CloseCode } from '../src/live/protocol';
 import { applyPatch, applyStringPatch, makePatch, makeStringPatch } from '../src/live/snapshot-patch';
-import type { SnapshotView } from '../../extension/webview/snapshot-view';
+import type { SnapshotView } from '../../contract/guest-document';
 import { TestFeedClient, handshakeStatus, recordDemoSnapshots } from './live-helpers';
 
 // The document the server sends must carry every field the dashboard reads (compile-time check).

@@ -10,7 +10,7 @@ import { MmSnapshot, buildSnapshot } from '../src/mm/model/snapshot';
 import { liveSubprotocol } from '../src/live/protocol';
 import type { ServerMessage } from '../src/live/protocol';
 import { FeedState, FeedUpdate } from '../../extension/webview/feed-state';
-import type { ChangesView, SnapshotView } from '../../extension/webview/snapshot-view';
+import type { ChangesView, SnapshotView } from '../../contract/guest-document';
 import { KERNEL, descriptorPhysOf } from './guest-snapshot';
 
 /** Boots the demo guest, records `count` snapshots from its RAM file while it runs (`gapMs` apart), and stops QEMU. */

@@ -3,7 +3,7 @@
 // finding's own site, or for our guest the site of its chain). Findings without a known site are
 // left to the Findings view.
 
-import type { FindingDocJson, SiteJson } from '../../debug-adapter/src/mm/model/snapshot-document';
+import type { FindingDocJson, SiteJson } from '../../contract/snapshot-document';
 import type { ViewSnapshot } from '../src/view-snapshot';
 
 export interface SiteDiagnostic {

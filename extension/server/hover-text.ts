@@ -2,7 +2,7 @@
 // address, the translation virtual → PDE → PTE → physical → block → chain → allocation site;
 // over a function or a global, where it lives (its address and that address's mapping).
 
-import type { JsonAddress } from '../../debug-adapter/src/mm/model/snapshot-document';
+import type { JsonAddress } from '../../contract/snapshot-document';
 import { Translation } from '../../debug-adapter/src/mm/model/translate';
 import { EvaluatedValue } from '../src/mm-data-source';
 import { ViewSnapshot, addressOf } from '../src/view-snapshot';

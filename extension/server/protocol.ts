@@ -1,9 +1,10 @@
 // The messages between the extension and its language server, beyond LSP. The extension pushes
 // the session state and each stop's snapshot (a notification); the server asks the extension to
-// evaluate expressions and translate addresses (requests). A live-feed client can push the same
-// notification later (see ServerSnapshotParams), so the server does not care where data comes from.
+// evaluate expressions and translate addresses (requests). The notification is the server's one
+// source of snapshots: the extension forwards every document the adapter pushes (stops and live
+// snapshots alike); the server subscribes to nothing else.
 
-import type { JsonAddress } from '../../debug-adapter/src/mm/model/snapshot-document';
+import type { JsonAddress } from '../../contract/snapshot-document';
 import type { ViewSnapshot } from '../src/view-snapshot';
 import { Translation } from '../../debug-adapter/src/mm/model/translate';
 import { EvaluatedValue } from '../src/mm-data-source';
@@ -13,15 +14,6 @@ export const SNAPSHOT_NOTIFICATION = 'mmscope/snapshot';
 export interface ServerSnapshotParams {
   readonly state: 'none' | 'running' | 'stopped';
   readonly snapshot?: ViewSnapshot;
-}
-
-/**
- * Client → server: the adapter's live feed (`mmscope/liveFeed` event: a ws:// URL with its token),
- * or null when the session ended. The server subscribes and takes every snapshot from the feed.
- */
-export const LIVE_FEED_NOTIFICATION = 'mmscope/liveFeed';
-export interface LiveFeedParams {
-  readonly ws: string | null;
 }
 
 /** Server → client: evaluate a C expression in the selected frame. Answers null when it cannot. */

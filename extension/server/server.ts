@@ -30,8 +30,6 @@ import {
   REVEAL_CHAIN_COMMAND,
   SHOW_ALLOCATORS_COMMAND,
   SNAPSHOT_NOTIFICATION,
-  LIVE_FEED_NOTIFICATION,
-  LiveFeedParams,
   ServerSnapshotParams,
   TRANSLATE_REQUEST,
   TranslateParams,
@@ -40,7 +38,6 @@ import {
 import { pathUri, sameSource, uriPath } from './site-files';
 import * as fs from 'fs';
 import * as path from 'path';
-import { FeedSubscription } from './feed-subscription';
 
 /** Wires the features to a connection (stdio, IPC or a test's stream pair). */
 export function startServer(connection: Connection): void {
@@ -107,22 +104,8 @@ export function startServer(connection: Connection): void {
     };
   });
 
-  // The adapter's live feed, when the extension passed it on: every snapshot (also those taken
-  // while the guest runs) updates the lenses and diagnostics.
-  let feed: FeedSubscription | undefined;
-  connection.onNotification(LIVE_FEED_NOTIFICATION, (p: LiveFeedParams) => {
-    feed?.close();
-    feed = p.ws
-      ? new FeedSubscription(p.ws, (s) => {
-          snapshot = s;
-          if (state === 'none') state = 'running'; // a session exists; hovers wait for the extension's 'stopped'
-
-          publishDiagnostics();
-          if (canRefreshLenses) void connection.sendRequest(CodeLensRefreshRequest.type).catch(() => undefined);
-        }, (m) => connection.console.warn(m))
-      : undefined;
-  });
-
+  // The one source of snapshots: the extension forwards each document the adapter pushed (at
+  // stops and, with live refresh, while the guest runs).
   connection.onNotification(SNAPSHOT_NOTIFICATION, (p: ServerSnapshotParams) => {
     state = p.state;
     if (p.state === 'none') snapshot = undefined;

@@ -5,7 +5,7 @@
 // is not the current one.
 
 import * as path from 'path';
-import type { JsonAddress } from '../../debug-adapter/src/mm/model/snapshot-document';
+import type { JsonAddress } from '../../contract/snapshot-document';
 import { Translation } from '../../debug-adapter/src/mm/model/translate';
 import { ViewSnapshot, addressOf, currentSpace, hexAddress, isGuestDocument } from '../src/view-snapshot';
 import { describeEntryFlags, decodeEntry } from '../../qemu-bridge/src/paging/page-entry';

@@ -2,7 +2,7 @@
 // 0xffffffff81000000 (any 64-bit value, kept exact), `_` or ``` ` ``` digit separators
 // (0xffff_8880_0000_0000, 0xffffffff`81000000 as WinDbg writes them), or pid:address.
 
-import type { JsonAddress } from '../../debug-adapter/src/mm/model/snapshot-document';
+import type { JsonAddress } from '../../contract/snapshot-document';
 
 export function parseAddressInput(text: string): { address: JsonAddress; pid?: number } | undefined {
   const m = /^\s*(?:(\d+)\s*:\s*)?(0[xX][0-9a-fA-F_`]+|\d+)\s*$/.exec(text);

@@ -4,13 +4,16 @@
 
 import * as vscode from 'vscode';
 import { ViewSnapshot } from './view-snapshot';
-import type { JsonAddress } from '../../debug-adapter/src/mm/model/snapshot-document';
+import type { JsonAddress } from '../../contract/snapshot-document';
+import type { ChangesView } from '../../contract/guest-document';
+import { DapRequest } from '../../contract/dap';
 import { Translation } from '../../debug-adapter/src/mm/model/translate';
 import { EvaluatedValue, MmDataSource, SnapshotPair, pointerOf } from './mm-data-source';
 
 interface SnapshotResponse {
   snapshot: ViewSnapshot;
   previous?: ViewSnapshot;
+  diff?: ChangesView;
 }
 
 interface EvaluateResponse {
@@ -23,18 +26,18 @@ export class DebugSessionSource implements MmDataSource {
   constructor(readonly session: vscode.DebugSession) {}
 
   async snapshot(): Promise<SnapshotPair> {
-    const body = (await this.session.customRequest('mmscope/snapshot', { withPrevious: true })) as SnapshotResponse;
+    const body = (await this.session.customRequest(DapRequest.snapshot, { withPrevious: true })) as SnapshotResponse;
     if (!body || typeof body !== 'object' || !body.snapshot) throw new Error('the debug adapter answered mmscope/snapshot without a snapshot; is the guest stopped?');
-    return { snapshot: body.snapshot, previous: body.previous };
+    return { snapshot: body.snapshot, previous: body.previous, changes: body.diff };
   }
 
   async translate(address: JsonAddress, pid?: number, cr3?: JsonAddress): Promise<Translation> {
     const args = { address, ...(pid !== undefined ? { pid } : {}), ...(cr3 !== undefined ? { cr3 } : {}) };
-    return (await this.session.customRequest('mmscope/translate', args)) as Translation;
+    return (await this.session.customRequest(DapRequest.translate, args)) as Translation;
   }
 
   async openSpace(cr3: JsonAddress): Promise<string> {
-    const body = (await this.session.customRequest('mmscope/openSpace', { cr3 })) as { space?: { id?: string } } | undefined;
+    const body = (await this.session.customRequest(DapRequest.openSpace, { cr3 })) as { space?: { id?: string } } | undefined;
     if (!body?.space?.id) throw new Error('the debug adapter answered mmscope/openSpace without a space');
     return body.space.id;
   }

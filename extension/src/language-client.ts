@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import * as vscode from 'vscode';
 import { LanguageClient, LanguageClientOptions, ServerOptions, TransportKind } from 'vscode-languageclient/node';
-import { EVALUATE_REQUEST, EvaluateParams, EvaluateResult, LIVE_FEED_NOTIFICATION, LiveFeedParams, SNAPSHOT_NOTIFICATION, ServerSnapshotParams, TRANSLATE_REQUEST, TranslateParams, TranslateResult } from '../server/protocol';
+import { EVALUATE_REQUEST, EvaluateParams, EvaluateResult, SNAPSHOT_NOTIFICATION, ServerSnapshotParams, TRANSLATE_REQUEST, TranslateParams, TranslateResult } from '../server/protocol';
 import { SnapshotStore } from './snapshot-store';
 
 export function serverModule(extensionUri: vscode.Uri): string {
@@ -43,13 +43,6 @@ export class MmLanguageClient implements vscode.Disposable {
     });
     this.ready = client.start().then(() => this.push());
     return this.ready;
-  }
-
-  /** Passes the adapter's live-feed URL (or null) to the server, which subscribes to it. */
-  liveFeed(ws: string | null): void {
-    const client = this.client;
-    if (!client || !client.isRunning()) return;
-    void client.sendNotification(LIVE_FEED_NOTIFICATION, { ws } satisfies LiveFeedParams);
   }
 
   /** Sends the store's state, and its snapshot when the server has not seen it. */

@@ -3,13 +3,17 @@
 // implement the same interface later without the views or the language server changing.
 
 import { ViewSnapshot } from './view-snapshot';
-import type { JsonAddress } from '../../debug-adapter/src/mm/model/snapshot-document';
+import type { JsonAddress } from '../../contract/snapshot-document';
+import type { ChangesView } from '../../contract/guest-document';
+import type { SnapshotReadyBody } from '../../contract/dap';
 import { Translation } from '../../debug-adapter/src/mm/model/translate';
 
 export interface SnapshotPair {
   readonly snapshot: ViewSnapshot;
   /** The snapshot of the stop before, when the source kept it. */
   readonly previous?: ViewSnapshot;
+  /** What changed from it, as the adapter computed it. */
+  readonly changes?: ChangesView;
 }
 
 /** What a debugger evaluation of an expression gave, for the hover. */
@@ -35,22 +39,8 @@ export interface MmDataSource {
   evaluate(expression: string): Promise<EvaluatedValue | undefined>;
 }
 
-/** A summary sent at each stop (the body of the adapter's mmscope/snapshotReady event). */
-export interface StopSummary {
-  readonly stop: number;
-  readonly chains?: number;
-  readonly freeBlocks?: number;
-  readonly usedBlocks?: number;
-  readonly fragmentationPercent?: number;
-  readonly findings?: number;
-  readonly live?: boolean;
-  /** Why the adapter could not build this stop's snapshot (e.g. the memory manager is not initialised yet). */
-  readonly error?: string;
-  /** When the adapter reported the stop (epoch ms): the start of the stop-to-views time. */
-  readonly stoppedAt?: number;
-  /** The snapshot itself, when the adapter pushes it (mmscope/views while a view is visible). */
-  readonly snapshot?: ViewSnapshot;
-}
+/** The body of the adapter's mmscope/snapshotReady event (contract/dap.ts), with the views' document type. */
+export type StopSummary = Omit<SnapshotReadyBody, 'snapshot'> & { readonly snapshot?: ViewSnapshot };
 
 /**
  * Reads the first address out of a debugger's value text: "0xc0123456", "(char *) 0x1000 <buf>",

@@ -1,8 +1,11 @@
-// The snapshot every view shows: fetched from the data source once per stop, and only when some
-// view that needs it is visible (a hidden view fetches nothing). Knows nothing of VS Code.
+// The snapshot every view shows: the one the adapter pushed with the stop (mmscope/snapshotReady
+// carries the document and what changed since the snapshot before, computed once in the adapter),
+// or, on an explicit refresh, the one fetched. The store computes no "what changed" of its own:
+// `changes` is the adapter's. Knows nothing of VS Code.
 
 import { ViewSnapshot } from './view-snapshot';
 import { MmDataSource, StopSummary } from './mm-data-source';
+import type { ChangesView } from '../../contract/guest-document';
 
 export type SessionState = 'none' | 'running' | 'stopped';
 
@@ -10,6 +13,8 @@ export interface StoreChange {
   readonly state: SessionState;
   readonly snapshot?: ViewSnapshot;
   readonly previous?: ViewSnapshot;
+  /** What changed since the snapshot before, as the adapter computed it (undefined at a session's first). */
+  readonly changes?: ChangesView;
   /** The stop the snapshot belongs to. */
   readonly stop?: number;
   /** Milliseconds the fetch took. */
@@ -27,12 +32,11 @@ export class SnapshotStore {
   state: SessionState = 'none';
   snapshot: ViewSnapshot | undefined;
   previous: ViewSnapshot | undefined;
+  /** The adapter's changes from the snapshot before to `snapshot`. */
+  changes: ChangesView | undefined;
   stop: number | undefined;
   lastError: string | undefined;
   lastSummary: StopSummary | undefined;
-
-  /** `wanted()` says whether anything that shows the snapshot is visible now. */
-  constructor(private readonly wanted: () => boolean) {}
 
   onDidChange(listener: Listener): { dispose(): void } {
     this.listeners.push(listener);
@@ -40,7 +44,7 @@ export class SnapshotStore {
   }
 
   private emit(extra: Partial<StoreChange> = {}): void {
-    const change: StoreChange = { state: this.state, snapshot: this.snapshot, previous: this.previous, stop: this.stop, ...extra };
+    const change: StoreChange = { state: this.state, snapshot: this.snapshot, previous: this.previous, changes: this.changes, stop: this.stop, ...extra };
     for (const l of [...this.listeners]) l(change);
   }
 
@@ -57,6 +61,7 @@ export class SnapshotStore {
     this.state = 'none';
     this.snapshot = undefined;
     this.previous = undefined;
+    this.changes = undefined;
     this.stop = undefined;
     this.pendingStop = undefined;
     this.lastSummary = undefined;
@@ -70,29 +75,31 @@ export class SnapshotStore {
     this.emit();
   }
 
-  /** The guest stopped and a snapshot is ready: fetch it now if a view wants it, else later. */
+  /**
+   * The adapter's snapshotReady: a stop (or a live snapshot) with its document and changes. Only
+   * an event without a document (the adapter could not build it: `error`) leaves nothing to show.
+   */
   stopped(summary: StopSummary): Promise<void> {
     if (!this.source) return Promise.resolve();
     this.state = summary.live ? 'running' : 'stopped';
     this.lastSummary = summary;
     this.pendingStop = summary.stop;
-    if (summary.snapshot && !this.fetching) {
-      this.adopt(summary.snapshot, undefined, summary.stop, 0); // pushed with the event: nothing to fetch
+    if (summary.snapshot) {
+      this.adopt(summary.snapshot, undefined, summary.changes, summary.stop, 0); // pushed with the event: nothing to fetch
       return Promise.resolve();
     }
-    if (this.wanted()) return this.refresh();
-    this.emit();
+    this.lastError = summary.error ?? 'the debug adapter sent the stop without its snapshot';
+    if (this.snapshot) this.previous = this.snapshot;
+    this.snapshot = undefined;
+    this.changes = undefined;
+    this.stop = summary.stop;
+    this.emit({ error: this.lastError });
     return Promise.resolve();
   }
 
   /** Whether the snapshot held is older than the last stop. */
   get stale(): boolean {
     return this.pendingStop !== undefined && this.pendingStop !== this.stop;
-  }
-
-  /** A view became visible: fetch if what it would show is stale. */
-  visible(): Promise<void> {
-    return this.stale ? this.refresh() : Promise.resolve();
   }
 
   /** Fetches the snapshot of the current stop (one fetch at a time; a second call waits for it). */
@@ -106,7 +113,7 @@ export class SnapshotStore {
       .snapshot()
       .then(
         (pair) => {
-          if (source === this.source) this.adopt(pair.snapshot, pair.previous, wantedStop ?? pair.snapshot.stop, Date.now() - started);
+          if (source === this.source) this.adopt(pair.snapshot, pair.previous, pair.changes, wantedStop ?? pair.snapshot.stop, Date.now() - started);
         },
         (e: unknown) => {
           if (source !== this.source) return;
@@ -114,6 +121,7 @@ export class SnapshotStore {
           // The old snapshot is not this stop's: keep it only as the "previous" for the next diff.
           if (this.snapshot) this.previous = this.snapshot;
           this.snapshot = undefined;
+          this.changes = undefined;
           this.stop = wantedStop;
           this.emit({ error: this.lastError });
         },
@@ -123,8 +131,10 @@ export class SnapshotStore {
   }
 
   /** Takes `snapshot` as the one of `stop`; the one held before becomes the previous unless the source gave one. */
-  private adopt(snapshot: ViewSnapshot, previous: ViewSnapshot | undefined, stop: number, fetchMs: number): void {
+  private adopt(snapshot: ViewSnapshot, previous: ViewSnapshot | undefined, changes: ChangesView | undefined, stop: number, fetchMs: number): void {
+    if (snapshot === this.snapshot) return;
     this.previous = previous ?? (this.snapshot && this.stop !== stop ? this.snapshot : this.previous);
+    this.changes = changes;
     this.snapshot = snapshot;
     this.stop = stop;
     this.lastError = undefined;

@@ -2,7 +2,7 @@
 // questions every view asks of it: which space is current, whether it is our guest's, exact
 // addresses as text. Pure (no VS Code), shared by the views, the language server and the tests.
 
-import { isCountedSpace, JsonAddress, PagingMode, SnapshotDocument, SpaceJson } from '../../debug-adapter/src/mm/model/snapshot-document';
+import { isCountedSpace, JsonAddress, PagingMode, SnapshotDocument, SpaceJson } from '../../contract/snapshot-document';
 import type { ViewProcessJson, ViewSnapshot } from '../../debug-adapter/src/mm/model/snapshot-json';
 
 export type { ViewSnapshot };

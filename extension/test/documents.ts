@@ -4,7 +4,7 @@
 // 32-bit kernel with a description: processes, a bitmap and a buddy allocator whose counter
 // disagrees, a heap, and level-2 tracing). The guest's real documents are recorded in fixtures/.
 
-import type { RunJson, SnapshotDocument, SpaceJson } from '../../debug-adapter/src/mm/model/snapshot-document';
+import type { RunJson, SnapshotDocument, SpaceJson } from '../../contract/snapshot-document';
 
 const run = (va: number | string, pa: number, size: number | string, o: Partial<RunJson> = {}): RunJson => ({
   va, pa, size, flags: o.flags ?? 0x63, nx: o.nx ?? true, pageSize: o.pageSize ?? 4096, writable: o.writable ?? true, user: o.user ?? false,

@@ -31,6 +31,8 @@ interface ExtensionState {
   status?: string;
   lastRefreshMs?: number;
   stopToViewsMs?: number;
+  /** Every stop's stop-to-views time, tied to its session and stop number (extension/src/e2e-output.ts). */
+  stopTimings?: { session: number; stop: number; stopToViewsMs: number; fetchAndViewsMs: number }[];
 }
 
 
@@ -82,16 +84,11 @@ describe('end to end in VS Code (code-server + chromium)', function () {
     await command('View: Show Run and Debug');
     await page.locator('.debug-breakpoints, .pane-header:has-text("Breakpoints")').first().waitFor({ timeout: 10000 });
   };
-  /** What each stop's refresh took inside VS Code (fetch + views), written to refresh-ms.json. */
-  const refreshMs: { fetchAndViews?: number; stopToViews?: number }[] = [];
   const stoppedAfter = (stop: number | undefined): Promise<ExtensionState> =>
     until(`a stop after ${stop ?? 'the start'} with its snapshot in the views (extension state: ${JSON.stringify(state())?.slice(0, 300)})`, () => {
       const s = state();
       return s?.state === 'stopped' && s.views && (stop === undefined || (s.stop ?? -1) > stop) ? s : undefined;
-    }, 240000).then((s) => {
-      refreshMs.push({ fetchAndViews: s.lastRefreshMs, stopToViews: s.stopToViewsMs });
-      return s;
-    });
+    }, 240000);
   /** The stop's sentence ("chain 0x1c0 allocated, 8 blocks, by step at demo.c:76" and the like). */
   const stopText = (s: ExtensionState): string => `${s.lastStop?.description ?? ''} ${s.lastStop?.text ?? ''}`;
   /**
@@ -137,7 +134,9 @@ describe('end to end in VS Code (code-server + chromium)', function () {
   after(async function () {
     if (page && this.currentTest?.state === 'failed') await screenshot('failure').catch(() => undefined);
     fs.mkdirSync(ARTIFACTS, { recursive: true });
-    if (refreshMs.length) fs.writeFileSync(path.join(ARTIFACTS, 'refresh-ms.json'), JSON.stringify(refreshMs));
+    // Each stop's time, tied to its session and stop number (scripts/e2e-refresh-figures.js reads it).
+    const timings = wb ? state()?.stopTimings : undefined;
+    if (timings?.length) fs.writeFileSync(path.join(ARTIFACTS, 'refresh-ms.json'), JSON.stringify({ format: 2, stops: timings }, null, 1));
     // The DAP traffic the extension saw, for reading a failure afterwards.
     if (wb && fs.existsSync(`${wb.stateFile}.dap.jsonl`)) fs.copyFileSync(`${wb.stateFile}.dap.jsonl`, path.join(ARTIFACTS, 'dap-trace.jsonl'));
     await wb?.stop();

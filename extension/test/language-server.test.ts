@@ -26,15 +26,15 @@ import {
   createProtocolConnection,
 } from 'vscode-languageserver-protocol/node';
 import { SnapshotJson } from '../../debug-adapter/src/mm/model/snapshot-json';
-import { EVALUATE_REQUEST, EvaluateParams, EvaluateResult, LIVE_FEED_NOTIFICATION, LiveFeedParams, SNAPSHOT_NOTIFICATION, ServerSnapshotParams, TRANSLATE_REQUEST } from '../server/protocol';
+import { EVALUATE_REQUEST, EvaluateParams, EvaluateResult, SNAPSHOT_NOTIFICATION, ServerSnapshotParams, TRANSLATE_REQUEST } from '../server/protocol';
 import { expressionAt } from '../server/c-expression';
 import { translationLines } from '../server/translation-text';
 import { translateCurrent } from '../../debug-adapter/src/mm/model/translate';
 import { pathUri } from '../server/site-files';
-import { startDashboardServer } from '../../debug-adapter/src/live/dashboard-server';
+import { snapshotToJson } from '../../debug-adapter/src/mm/model/snapshot-json';
 import { buildSnapshot } from '../../debug-adapter/src/mm/model/snapshot';
 import { LAYOUT, MmImage, REGISTERS } from '../../debug-adapter/test/fixtures/mm-image';
-import type { SnapshotDocument } from '../../debug-adapter/src/mm/model/snapshot-document';
+import type { SnapshotDocument } from '../../contract/snapshot-document';
 import { levelOneDocument, levelZeroDocument } from './documents';
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -157,7 +157,7 @@ describe('language server on recorded snapshots', function () {
     assert.deepStrictEqual(cleared.diagnostics, []);
   });
 
-  it('subscribes to the adapter\'s live feed and publishes the findings of its snapshots', async () => {
+  it('publishes the findings of a live snapshot the extension pushes (its one source of snapshots)', async () => {
     const demo = path.join(ROOT, 'guest/demo/demo.c');
     const line = fs.readFileSync(demo, 'utf8').split('\n').findIndex((l) => /MmAllocateChain\(/.test(l)) + 1;
     assert.ok(line > 0);
@@ -169,17 +169,14 @@ describe('language server on recorded snapshots', function () {
       resolveSite: (address) => ({ address, function: 'step', file: demo, line }),
     });
     assert.ok(snap.findings.some((f) => f.kind === 'leaked-chain' && f.chain === id));
-    const feed = await startDashboardServer();
     try {
-      feed.feed.publish(snap, { live: true });
-      await h.connection.sendNotification(LIVE_FEED_NOTIFICATION, { ws: feed.wsUrl } satisfies LiveFeedParams);
-      const published = await until('diagnostics from the feed', () => h.diagnostics.find((d) => d.uri === pathUri(demo) && d.diagnostics.length > 0));
+      await h.connection.sendNotification(SNAPSHOT_NOTIFICATION, { state: 'running', snapshot: snapshotToJson(snap) } satisfies ServerSnapshotParams);
+      const published = await until('diagnostics of the live snapshot', () => h.diagnostics.find((d) => d.uri === pathUri(demo) && d.diagnostics.length > 0));
       assert.strictEqual(published.diagnostics[0].code, 'leaked-chain');
       assert.strictEqual(published.diagnostics[0].range.start.line, line - 1);
       assert.match(published.diagnostics[0].message, new RegExp(`chain ${id} `));
     } finally {
-      await h.connection.sendNotification(LIVE_FEED_NOTIFICATION, { ws: null } satisfies LiveFeedParams);
-      await feed.close();
+      await h.connection.sendNotification(SNAPSHOT_NOTIFICATION, { state: 'none' } satisfies ServerSnapshotParams);
     }
   });
 

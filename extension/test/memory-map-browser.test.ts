@@ -12,7 +12,7 @@ import * as path from 'path';
 import { buildSync } from 'esbuild';
 import { chromium, BrowserContext, Page } from 'playwright-core';
 import { FRAME_ALLOC_COLOURS, FRAME_MAP_COLOURS } from '../webview/memory-map-model';
-import type { SnapshotDocument } from '../../debug-adapter/src/mm/model/snapshot-document';
+import type { SnapshotDocument } from '../../contract/snapshot-document';
 import { LEVEL0_FRAMES, levelOneDocument, levelZeroDocument } from './documents';
 
 const CHROMIUM = '/usr/bin/chromium';

@@ -9,8 +9,8 @@ import { SnapshotJson } from '../../debug-adapter/src/mm/model/snapshot-json';
 import {
   FRAME_ALLOC_STATES, FRAME_MAP_STATES, NO_ALLOCATOR, describeBlock, describeFrameCell, frameCaption, frameCells, frameExtent, frameLegend, framesPerCellFor, indexSnapshot,
 } from '../webview/memory-map-model';
-import { isGuestView } from '../webview/snapshot-view';
-import type { SnapshotView } from '../webview/snapshot-view';
+import { isGuestView } from '../../contract/guest-document';
+import type { SnapshotView } from '../../contract/guest-document';
 import { LEVEL0_FRAMES, levelOneDocument, levelZeroDocument } from './documents';
 
 const FIXTURES = path.resolve(__dirname, '../../../extension/test/fixtures');

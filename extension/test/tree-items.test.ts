@@ -8,7 +8,6 @@ import { SnapshotJson } from '../../debug-adapter/src/mm/model/snapshot-json';
 import { Translation } from '../../debug-adapter/src/mm/model/translate';
 import { MmDataSource, SnapshotPair, pointerOf } from '../src/mm-data-source';
 import { SnapshotStore, StoreChange } from '../src/snapshot-store';
-import { changedBlocks } from '../src/views/changed-blocks';
 import { chainsModel } from '../src/views/chains-model';
 import { findingsModel } from '../src/views/findings-model';
 import { CHANGED_MARK, findChainNode, treeItemData } from '../src/views/tree-item-data';
@@ -75,27 +74,15 @@ describe('tree items of the mmscope views', function () {
     assert.deepStrictEqual(item.reveal, { kind: 'source', file: f.site?.file, line: f.site?.line });
   });
 
-  it('outlines exactly the blocks whose state or owner changed', () => {
-    assert.deepStrictEqual(changedBlocks(snap, undefined), []);
-    assert.deepStrictEqual(changedBlocks(snap, snap), []);
-    const changed = changedBlocks(later, snap);
-    assert.ok(changed.length > 0);
-    const owner = (s: SnapshotJson, b: number): number | undefined => s.chains.find((c) => c.blocks.includes(b))?.owner.seq;
-    for (let b = 0; b < later.blocks.map.length; b++) {
-      const differs = later.blocks.map[b] !== snap.blocks.map[b] || owner(later, b) !== owner(snap, b);
-      assert.strictEqual(changed.includes(b), differs, `block ${b}`);
-    }
-  });
 });
 
 describe('tree items of a kernel that is not ours (level 0)', function () {
   const doc = levelZeroDocument();
 
-  it('makes every finding revealable, by address in its space or by frame, and outlines no block', () => {
+  it('makes every finding revealable, by address in its space or by frame', () => {
     const items = findingsModel(doc).map(treeItemData);
     assert.deepStrictEqual(items.map((i) => i.reveal?.kind), ['address', 'frame']);
     assert.ok(items.every((i) => /\bfinding\b.*\brevealable\b/.test(i.contextValue ?? '')));
-    assert.deepStrictEqual(changedBlocks(doc, levelZeroDocument()), [], 'no block map: nothing to outline');
   });
 
   it('keeps the ids of the address space\'s nodes from one stop to the next (expansion survives a stop)', () => {
@@ -109,10 +96,10 @@ describe('tree items of a kernel that is not ours (level 0)', function () {
   });
 
   it('serves a level-0 document through the store like the guest\'s', async () => {
-    const store = new SnapshotStore(() => true);
+    const store = new SnapshotStore();
     const source: MmDataSource = { snapshot: async () => ({ snapshot: doc }), translate: () => Promise.reject(new Error('x')), evaluate: async () => undefined };
     store.attach(source);
-    await store.stopped({ stop: 3 });
+    await store.stopped({ stop: 3, snapshot: doc });
     assert.strictEqual(store.snapshot, doc);
   });
 });
@@ -120,104 +107,77 @@ describe('tree items of a kernel that is not ours (level 0)', function () {
 describe('snapshot store', function () {
   const snap = load('demo-snapshot.json');
   const later = load('demo-snapshot-later.json');
+  const changes = { chains: [], mappings: [], newFindings: [], changedBlocks: [3, 4, 9] };
 
-  it('fetches nothing while no view is visible, and fetches once when one becomes visible', async () => {
-    let visible = false;
-    const store = new SnapshotStore(() => visible);
-    const source = new RecordedSource([snap, later]);
-    const changes: StoreChange[] = [];
-    store.onDidChange((c) => changes.push(c));
+  it('takes the snapshot and the changes pushed with the stop event, fetching nothing', async () => {
+    const store = new SnapshotStore();
+    const source = new RecordedSource([]);
+    const seen: StoreChange[] = [];
+    store.onDidChange((c) => seen.push(c));
     store.attach(source);
-    await store.stopped({ stop: 1 });
-    await store.stopped({ stop: 2 });
-    assert.strictEqual(source.fetches, 0);
-    assert.strictEqual(store.snapshot, undefined);
-    assert.strictEqual(store.stale, true);
-    visible = true;
-    await store.visible();
-    await store.visible();
-    assert.strictEqual(source.fetches, 1);
-    assert.strictEqual(store.snapshot, snap);
-    assert.strictEqual(store.stop, 2);
-    assert.ok(changes.some((c) => c.fetchMs !== undefined));
-  });
-
-  it('keeps the previous stop\'s snapshot for the changed marks, and forgets everything when the session ends', async () => {
-    const store = new SnapshotStore(() => true);
-    const source = new RecordedSource([snap, later]);
-    store.attach(source);
-    await store.stopped({ stop: 1 });
-    store.running();
-    assert.strictEqual(store.state, 'running');
-    await store.stopped({ stop: 2 });
+    await store.stopped({ stop: 1, snapshot: snap, stoppedAt: Date.now() });
+    await store.stopped({ stop: 2, snapshot: later, changesFrom: 1, changes, stoppedAt: Date.now() });
+    assert.strictEqual(source.fetches, 0, 'nothing fetched');
     assert.strictEqual(store.snapshot, later);
     assert.strictEqual(store.previous, snap);
+    assert.strictEqual(store.stop, 2);
+    assert.strictEqual(store.stale, false);
+    assert.deepStrictEqual(store.changes, changes, 'the adapter\'s changes, not the store\'s own');
+    assert.deepStrictEqual(seen[seen.length - 1].changes, changes);
+  });
+
+  it('fetches on an explicit refresh and takes the adapter\'s diff with it; forgets everything when the session ends', async () => {
+    const store = new SnapshotStore();
+    const source = new RecordedSource([snap, later]);
+    store.attach(source);
+    await store.stopped({ stop: 1, snapshot: snap });
+    store.running();
+    assert.strictEqual(store.state, 'running');
+    await store.stopped({ stop: 2, snapshot: later, changes });
+    await store.refresh();
+    assert.strictEqual(source.fetches, 1);
     store.detach();
     assert.strictEqual(store.state, 'none');
     assert.strictEqual(store.snapshot, undefined);
+    assert.strictEqual(store.changes, undefined);
     await store.refresh();
-    assert.strictEqual(source.fetches, 2);
+    assert.strictEqual(source.fetches, 1, 'no session: nothing fetched');
   });
 
-  it('reports a failed fetch as an error and keeps going', async () => {
-    const store = new SnapshotStore(() => true);
+  it('reports a failed refresh as an error and keeps going', async () => {
+    const store = new SnapshotStore();
     const failing: MmDataSource = { ...new RecordedSource([]), snapshot: () => Promise.reject(new Error('the guest is running')), translate: () => Promise.reject(new Error('x')), evaluate: async () => undefined };
     const errors: string[] = [];
     store.onDidChange((c) => c.error && errors.push(c.error));
     store.attach(failing);
-    await store.stopped({ stop: 3 });
+    await store.stopped({ stop: 3, snapshot: snap });
+    await store.refresh();
     assert.deepStrictEqual(errors, ['the guest is running']);
-    assert.strictEqual(store.stale, false);
-  });
-
-  it('takes a snapshot pushed with the stop event without fetching, and keeps the one before for the diff', async () => {
-    const store = new SnapshotStore(() => true);
-    const source = new RecordedSource([snap]);
-    store.attach(source);
-    await store.stopped({ stop: 1 });
-    assert.strictEqual(source.fetches, 1);
-    await store.stopped({ stop: 2, snapshot: later, stoppedAt: Date.now() });
-    assert.strictEqual(source.fetches, 1, 'nothing fetched');
-    assert.strictEqual(store.snapshot, later);
-    assert.strictEqual(store.previous, snap);
-    assert.strictEqual(store.stop, 2);
-    assert.strictEqual(store.stale, false);
   });
 
   it('shows live snapshots while the guest runs (live refresh) and stays in the running state', async () => {
-    const store = new SnapshotStore(() => true);
-    const source = new RecordedSource([later]);
-    store.attach(source);
+    const store = new SnapshotStore();
+    store.attach(new RecordedSource([]));
     store.running();
     await store.stopped({ stop: -1, live: true, snapshot: snap });
     assert.strictEqual(store.state, 'running');
     assert.strictEqual(store.snapshot, snap);
-    await store.stopped({ stop: -2, live: true });
-    assert.strictEqual(source.fetches, 1, 'a live summary without the snapshot is fetched while running');
+    await store.stopped({ stop: -2, live: true, snapshot: later, changes });
     assert.strictEqual(store.state, 'running');
     assert.strictEqual(store.snapshot, later);
     assert.strictEqual(store.previous, snap);
   });
 
-  it('shows no stale snapshot at a stop whose snapshot failed, and diffs the next one against the last good one', async () => {
-    const store = new SnapshotStore(() => true);
-    let fail = false;
-    const recorded = new RecordedSource([snap, later]);
-    const source: MmDataSource = {
-      snapshot: () => (fail ? Promise.reject(new Error('mm_debug_info has magic 0x0')) : recorded.snapshot()),
-      translate: () => recorded.translate(),
-      evaluate: () => recorded.evaluate(),
-    };
-    store.attach(source);
-    await store.stopped({ stop: 1 });
-    assert.strictEqual(store.snapshot, snap);
-    fail = true;
+  it('shows no stale snapshot at a stop whose snapshot failed, and keeps the last good one as the previous', async () => {
+    const store = new SnapshotStore();
+    store.attach(new RecordedSource([]));
+    await store.stopped({ stop: 1, snapshot: snap });
     await store.stopped({ stop: 2, error: 'mm_debug_info has magic 0x0' });
     assert.strictEqual(store.state, 'stopped');
     assert.strictEqual(store.snapshot, undefined, 'the first stop\'s snapshot is not shown as the second\'s');
-    assert.match(store.lastError ?? '', /magic 0x0/);
-    fail = false;
-    await store.stopped({ stop: 3 });
+    assert.strictEqual(store.changes, undefined);
+    assert.match(store.unavailable ?? '', /magic 0x0/);
+    await store.stopped({ stop: 3, snapshot: later, changes });
     assert.strictEqual(store.snapshot, later);
     assert.strictEqual(store.previous, snap);
     assert.strictEqual(store.lastError, undefined);

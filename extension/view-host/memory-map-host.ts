@@ -4,8 +4,8 @@
 // in the Chains view, or the frame) and what it drew back to the extension.
 
 import { PhysicalMemoryMap } from '../webview/memory-map.js';
-import { isGuestView } from '../webview/snapshot-view.js';
-import type { SnapshotView } from '../webview/snapshot-view.js';
+import { isGuestView } from '../../contract/guest-document.js';
+import type { SnapshotView } from '../../contract/guest-document.js';
 
 interface VsCodeApi {
   postMessage(message: unknown): void;

@@ -5,14 +5,14 @@
 // nothing described, the address spaces seen), and the findings, marking what changed since the
 // previous snapshot. Text from the guest only ever goes through textContent.
 
-import { FEED_PATH, liveSubprotocol, LIVE_PROTOCOL_VERSION } from '../../debug-adapter/src/live/protocol.js';
-import type { ServerMessage } from '../../debug-adapter/src/live/protocol.js';
+import { FEED_PATH, liveSubprotocol, LIVE_PROTOCOL_VERSION } from '../../contract/live-protocol.js';
+import type { ServerMessage } from '../../contract/live-protocol.js';
 import { FeedState, FeedUpdate } from './feed-state.js';
 import { PhysicalMemoryMap } from './memory-map.js';
 import { frameCaption, siteText } from './memory-map-model.js';
-import { isGuestView } from './snapshot-view.js';
-import { isCountedSpace } from '../../debug-adapter/src/mm/model/snapshot-document.js';
-import type { ChangesView, ChainView, GuestProcessView, GuestSnapshotView, JsonAddress, SnapshotView, SpaceJson } from './snapshot-view.js';
+import { isGuestView } from '../../contract/guest-document.js';
+import { isCountedSpace } from '../../contract/snapshot-document.js';
+import type { ChangesView, ChainView, GuestProcessView, GuestSnapshotView, JsonAddress, SnapshotView, SpaceJson } from '../../contract/guest-document.js';
 
 /** How each process mode of our guest reads (the Processes view says the same). */
 const MODE_TEXT: Readonly<Record<string, string>> = { kernel: 'kernel thread', user: 'ring 3', v86: 'V86 task', dpmi: 'DPMI client' };

@@ -3,9 +3,9 @@
 // WebSocket; the VS Code webview can feed it the same messages through postMessage; Node
 // clients (tests, the language server) use it as is. Pure: no DOM, no Node.
 
-import type { GuestRunState, HelloMessage, ServerMessage } from '../../debug-adapter/src/live/protocol.js';
-import { applyPatch, PatchMismatchError } from '../../debug-adapter/src/live/snapshot-patch.js';
-import type { ChangesView, SnapshotView } from './snapshot-view.js';
+import type { GuestRunState, HelloMessage, ServerMessage } from '../../contract/live-protocol.js';
+import { applyPatch, PatchMismatchError } from '../../contract/snapshot-patch.js';
+import type { ChangesView, SnapshotView } from '../../contract/guest-document.js';
 
 /** What a message did to the state. */
 export interface FeedUpdate {

@@ -6,7 +6,7 @@
 // cell's colour is the state most of its frames are in, its tooltip counts them all. Pure (no DOM),
 // so it is tested in Node and shared by the dashboard and the VS Code webview.
 
-import type { ChainView, FrameAllocState, FrameMapState, FrameRun, FramesJson, GuestSnapshotView } from './snapshot-view.js';
+import type { ChainView, FrameAllocState, FrameMapState, FrameRun, FramesJson, GuestSnapshotView } from '../../contract/guest-document.js';
 
 /** Block states by the map character of docs/snapshot-schema.md. */
 export const BLOCK_STATE_NAMES: { readonly [char: string]: string } = {

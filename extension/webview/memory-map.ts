@@ -11,8 +11,8 @@ import {
   FRAME_ALLOC_COLOURS, FRAME_ALLOC_STATES, FRAME_MAP_COLOURS, FRAME_MAP_STATES, FrameCells, MapIndex, NO_ALLOCATOR,
   blockColour, describeBlock, describeFrameCell, frameCaption, frameCells, frameExtent, frameLegend, framesPerCellFor, indexSnapshot,
 } from './memory-map-model.js';
-import { isGuestView } from './snapshot-view.js';
-import type { GuestSnapshotView, SnapshotView } from './snapshot-view.js';
+import { isGuestView } from '../../contract/guest-document.js';
+import type { GuestSnapshotView, SnapshotView } from '../../contract/guest-document.js';
 
 export interface MemoryMapOptions {
   /** Called when the user clicks a block: its chain, or undefined for a block in no chain. */

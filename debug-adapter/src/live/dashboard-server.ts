@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as http from 'http';
 import * as path from 'path';
 import { LiveFeed, LiveFeedOptions } from './live-feed';
-import { FEED_PATH } from './protocol';
+import { FEED_PATH } from '../../../contract/live-protocol';
 import { dashboardPage } from './dashboard-page';
 
 /** The repository (or package) root, from out/debug-adapter/src/live. */

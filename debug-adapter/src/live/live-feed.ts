@@ -12,14 +12,14 @@ import type { Duplex } from 'stream';
 import { WebSocket, WebSocketServer, RawData } from 'ws';
 import { MmSnapshot } from '../mm/model/snapshot';
 import { ViewSnapshot, snapshotToJson } from '../mm/model/snapshot-json';
-import { DocumentDiff, SnapshotDiff, diffDocuments, diffSnapshots } from '../mm/model/diff';
+import { FeedChanges, stopChanges } from './stop-changes';
 import type { StopSnapshot } from '../mm/plugin/stop-snapshot';
 import { ClientChannel, ChannelStats } from './client-channel';
 import {
   CloseCode, ContinuedMessage, DeltaMessage, FEED_PATH, GuestIdentity, GuestRunState, HelloMessage, LIVE_PROTOCOL_VERSION,
   LIVE_PROTOCOL_VERSIONS, PongMessage, RefreshMode, ResyncMessage, StatusMessage, StoppedMessage, liveSubprotocol,
-} from './protocol';
-import { makePatch } from './snapshot-patch';
+} from '../../../contract/live-protocol';
+import { makePatch } from '../../../contract/snapshot-patch';
 
 export interface LiveFeedOptions {
   /** The secret every URL must carry (`?token=`). Default: 32 random hex digits... times two. */
@@ -46,6 +46,11 @@ export interface PublishMeta {
   readonly takenAt?: number;
   /** Send a full snapshot to everyone instead of a delta (e.g. after a guest reset). */
   readonly full?: boolean;
+  /**
+   * The changes the publisher already computed (stop-changes.ts) and the snapshot they start
+   * from: used as they are when that is the snapshot this feed published last (no second diff).
+   */
+  readonly changes?: { readonly from: StopSnapshot; readonly changes: FeedChanges };
 }
 
 export interface LiveFeedStats {
@@ -68,8 +73,7 @@ export interface Refusal {
  */
 export type FeedSnapshot = StopSnapshot | MmSnapshot;
 
-/** What changed, by meaning: our guest's SnapshotDiff when both snapshots are ours, else the document diff. */
-export type FeedChanges = SnapshotDiff | DocumentDiff;
+export type { FeedChanges } from './stop-changes';
 
 function asStopSnapshot(s: FeedSnapshot): StopSnapshot {
   return 'document' in s ? s : { document: snapshotToJson(s), guest: s };
@@ -324,10 +328,15 @@ export class LiveFeed {
     this.last = { snapshot, json, live: meta.live, takenAt, docText: undefined };
     let diff: FeedChanges | undefined;
     if (!prev || meta.full) {
-      const full = this.fullSnapshotText('first') as string;
-      this.broadcast(full);
+      // Serialised only for clients that are there (a client connecting later gets it then).
+      if (this.clients.size) this.broadcast(this.fullSnapshotText('first') as string);
     } else {
-      diff = prev.snapshot.guest && snapshot.guest ? diffSnapshots(prev.snapshot.guest, snapshot.guest) : diffDocuments(prev.json, json);
+      diff = meta.changes && meta.changes.from === prev.snapshot ? meta.changes.changes : stopChanges(prev.snapshot, snapshot);
+      // No client: no patch and no text (a client connecting later gets the whole snapshot).
+      if (!this.clients.size) {
+        for (const l of [...this.snapshotListeners]) l(snapshot, diff);
+        return this.seq;
+      }
       const delta: DeltaMessage<FeedChanges> = {
         type: 'delta', seq: this.seq, base: this.seq - 1, live: meta.live, takenAt, state: this.runState,
         patch: makePatch(prev.json, json), changes: diff,

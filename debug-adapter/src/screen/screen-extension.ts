@@ -7,9 +7,10 @@ import type { SessionExtension } from '../session/session-extension';
 import type { Target } from '../session/target';
 import { qcodesForKey } from './qcodes';
 import { PhysicalReader, ScreenCapture } from './screen-capture';
+import { DapRequest } from '../../../contract/dap';
 
-export const SCREEN_REQUEST = 'mmscope/screen';
-export const SEND_KEY_REQUEST = 'mmscope/sendKey';
+export const SCREEN_REQUEST = DapRequest.screen;
+export const SEND_KEY_REQUEST = DapRequest.sendKey;
 
 /** What the screen needs of the session's target. */
 export interface ScreenTarget {

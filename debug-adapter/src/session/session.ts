@@ -21,9 +21,10 @@ import { describeBoot, validateAttach, validateLaunch } from './launch-arguments
 import { ProgressReporter } from './progress';
 import { EXTENSION_REFERENCE_BASE, ExceptionFilter, SessionExtension, SessionExtensionFactory } from './session-extension';
 import { Target, TargetExit, TargetStop } from './target';
+import { DapRequest } from '../../../contract/dap';
 
 /** `{ threadId }`: the user looks at another vCPU now (VS Code's focused thread); the memory views follow it. */
-export const SELECT_THREAD_REQUEST = 'mmscope/selectThread';
+export const SELECT_THREAD_REQUEST = DapRequest.selectThread;
 
 /** Error ids in DAP error responses. */
 const ERROR_ID = 4000;

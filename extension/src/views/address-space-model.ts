@@ -5,7 +5,7 @@
 // to the merged runs: virtual → physical, access, and, for our guest, the owning chain. Addresses
 // are exact (64-bit ones are never a JavaScript number).
 
-import type { PagingMode, RunJson, SharedJson, SpaceJson } from '../../../debug-adapter/src/mm/model/snapshot-document';
+import type { PagingMode, RunJson, SharedJson, SpaceJson } from '../../../contract/snapshot-document';
 import type { SwappedPage } from '../../../debug-adapter/src/mm/model/snapshot';
 import { swappedText } from '../../../debug-adapter/src/mm/model/swap-entry';
 import { ViewSnapshot, addressDigits, addressOf, currentSpace, hexAddress, spaceSourcesText } from '../view-snapshot';

@@ -4,7 +4,7 @@
 // and sites. On our guest the chains stay at the top level, as before (its chain-table allocator's
 // summary is the status bar's), followed by any other allocator or heap its description adds.
 
-import type { AllocatorJson, HeapJson, TracingJson } from '../../../debug-adapter/src/mm/model/snapshot-document';
+import type { AllocatorJson, HeapJson, TracingJson } from '../../../contract/snapshot-document';
 import { ViewSnapshot, addressDigits, hexAddress, isGuestDocument } from '../view-snapshot';
 import { chainsModel } from './chains-model';
 import { ViewNode, size } from './view-node';

@@ -3,7 +3,7 @@
 // each revealing its allocation site, chain, virtual address (in the space it is about) or frame.
 
 import * as path from 'path';
-import type { FindingDocJson, SiteJson } from '../../../debug-adapter/src/mm/model/snapshot-document';
+import type { FindingDocJson, SiteJson } from '../../../contract/snapshot-document';
 import { ViewSnapshot, addressDigits, hexAddress, isGuestDocument } from '../view-snapshot';
 import { RevealTarget, ViewNode } from './view-node';
 

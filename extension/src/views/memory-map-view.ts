@@ -4,15 +4,12 @@
 
 import * as vscode from 'vscode';
 import { SnapshotStore } from '../snapshot-store';
-import { changedBlocks } from './changed-blocks';
 
 export class MemoryMapView implements vscode.WebviewViewProvider {
   static readonly viewId = 'mmscope.physicalMemory';
   private view: vscode.WebviewView | undefined;
   private ready = false;
   private sentFor: unknown;
-  /** Called when the view is shown or hidden. */
-  visibilityChanged: (() => void) | undefined;
   /** What the webview last reported drawing (for the e2e state file). */
   rendered: { cells: number; changed: number; stop: number; mode?: string; framesPerCell?: number } | undefined;
 
@@ -51,8 +48,7 @@ export class MemoryMapView implements vscode.WebviewViewProvider {
       }
     });
     view.onDidChangeVisibility(() => {
-      if (view.visible) void this.store.visible().then(() => this.update(true));
-      this.visibilityChanged?.();
+      if (view.visible) this.update(true);
     });
     view.onDidDispose(() => (this.view = undefined));
   }
@@ -72,7 +68,8 @@ export class MemoryMapView implements vscode.WebviewViewProvider {
     }
     if (this.sentFor === snap) return;
     this.sentFor = snap;
-    void view.webview.postMessage({ type: 'snapshot', snapshot: snap, changedBlocks: changedBlocks(snap, this.store.previous) });
+    // The blocks to outline are the adapter's (the same changes the dashboard's delta carries).
+    void view.webview.postMessage({ type: 'snapshot', snapshot: snap, changedBlocks: this.store.changes?.changedBlocks ?? [] });
   }
 
   select(chain: number | undefined): void {

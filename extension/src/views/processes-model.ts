@@ -5,7 +5,7 @@
 // its swapped-out pages, and for a DOS task its DOS section (dos-task-model.ts). Without either
 // (level 0) the view lists the address spaces seen.
 
-import type { SpaceJson } from '../../../debug-adapter/src/mm/model/snapshot-document';
+import type { SpaceJson } from '../../../contract/snapshot-document';
 import { ViewProcess, ViewSnapshot, addressDigits, addressOf, hexAddress, possiblyStale, spaceSourcesText } from '../view-snapshot';
 import { ViewNode, bigSize, entryLetters, hex } from './view-node';
 import { dosTaskNode } from './dos-task-model';

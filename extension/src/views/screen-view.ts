@@ -4,6 +4,7 @@
 // focus go to the guest with `mmscope/sendKey` (KeyboardEvent.code; the adapter maps it to QEMU).
 
 import * as vscode from 'vscode';
+import { DapRequest } from '../../../contract/dap';
 
 /** Screens per second while the guest runs. */
 export const RUNNING_REFRESH_PER_SECOND = 4;
@@ -100,7 +101,7 @@ body{padding:4px 6px;color:var(--vscode-foreground);font:12px var(--vscode-font-
     const session = this.session;
     if (!session) return;
     try {
-      await session.customRequest('mmscope/sendKey', { code, shift: m.shift, ctrl: m.ctrl, alt: m.alt, meta: m.meta });
+      await session.customRequest(DapRequest.sendKey, { code, shift: m.shift, ctrl: m.ctrl, alt: m.alt, meta: m.meta });
       this.keys++;
     } catch (e) {
       void this.view?.webview.postMessage({ type: 'message', text: e instanceof Error ? e.message : String(e) });
@@ -128,7 +129,7 @@ body{padding:4px 6px;color:var(--vscode-foreground);font:12px var(--vscode-font-
     this.inFlight = true;
     let failed = false;
     try {
-      const body = (await session.customRequest('mmscope/screen')) as ScreenBody;
+      const body = (await session.customRequest(DapRequest.screen)) as ScreenBody;
       if (session !== this.session) return;
       this.fetched++;
       this.rendered = { width: body.width, height: body.height, mode: body.mode, text: body.text, count: this.fetched, keys: this.keys };

@@ -2,7 +2,7 @@
 // marks and reveal targets. The tree providers turn these into vscode.TreeItems; tests check
 // the models on recorded snapshots without VS Code.
 
-import type { JsonAddress } from '../../../debug-adapter/src/mm/model/snapshot-document';
+import type { JsonAddress } from '../../../contract/snapshot-document';
 
 export type RevealTarget =
   | { readonly kind: 'source'; readonly file: string; readonly line: number }

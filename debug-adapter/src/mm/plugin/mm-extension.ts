@@ -21,6 +21,8 @@ import type { PagingRegisters } from '../model/paging-registers';
 import type { StopSnapshot } from './stop-snapshot';
 import { TornSnapshotError } from './live-reader';
 import { MM_REQUESTS, MmRequest, SNAPSHOT_EVENT, handleMmRequest, mmScopeVariables, snapshotEventBody } from './mm-requests';
+import { stopChanges, type FeedChanges } from '../../live/stop-changes';
+import { DapEvent, DapRequest, type SnapshotReadyBody } from '../../../../contract/dap';
 
 /** Sends a custom DAP event (the session supplies it). */
 export type EventSink = (event: string, body: unknown) => void;
@@ -37,13 +39,7 @@ export const MM_EXCEPTION_FILTERS: readonly ExceptionFilter[] = ALLOCATION_FILTE
 }));
 
 /** Turns snapshots while the guest runs on or off: `{ enabled, ratePerSecond }`. */
-export const LIVE_REFRESH_REQUEST = 'mmscope/liveRefresh';
-/**
- * `{ visible }`: whether the client shows the snapshot now. While it does, each snapshotReady
- * event carries the whole snapshot (one message instead of an event, a request and a response);
- * while it does not, only the summary, and the client fetches when a view opens.
- */
-export const VIEWS_REQUEST = 'mmscope/views';
+export const LIVE_REFRESH_REQUEST = DapRequest.liveRefresh;
 const MIN_RATE = 0.1;
 const MAX_RATE = 20;
 
@@ -67,7 +63,7 @@ function pagingRegistersOf(r: ReadonlyMap<string, bigint>): PagingRegisters {
 export type MmExtensionKnowledge = Pick<MmServiceOptions, 'describe' | 'descriptionSource' | 'tracing'>;
 
 export class MmSessionExtension implements SessionExtension {
-  readonly commands: readonly string[] = [...MM_REQUESTS, LIVE_REFRESH_REQUEST, VIEWS_REQUEST];
+  readonly commands: readonly string[] = [...MM_REQUESTS, LIVE_REFRESH_REQUEST];
   readonly exceptionFilters = MM_EXCEPTION_FILTERS;
   readonly service: MmService;
   /** A live feed to publish every stop's snapshot to (the dashboard, the language server). */
@@ -82,8 +78,11 @@ export class MmSessionExtension implements SessionExtension {
   private lastRegisters: PagingRegisters = { cr0: 0n, cr3: 0n, cr4: 0n, efer: 0n };
   /** Live refresh while running: its rate (snapshots per second), or undefined when off. */
   private readonly live = new RefreshTimer(() => this.liveTick());
-  /** Whether snapshotReady events carry the snapshot (mmscope/views). */
-  private pushSnapshots = false;
+  /**
+   * The snapshot published last (to the snapshotReady event and the feed) and its stop number:
+   * the next one's changes are computed against it, once, and both consumers get them.
+   */
+  private lastPublished: { snap: StopSnapshot; stop: number } | undefined;
   /** When the current stop was reported (epoch ms), sent in snapshotReady for stop-to-views timing. */
   private stoppedAt = 0;
   /** The last live snapshot's key and when it was taken: requests right after its event reuse it. */
@@ -163,8 +162,7 @@ export class MmSessionExtension implements SessionExtension {
       const snap = await this.service.snapshot(key);
       if (!this.stopped && this.live.ratePerSecond !== undefined) {
         this.lastLive = { key, at: Date.now() };
-        this.emit?.(SNAPSHOT_EVENT, this.eventBody(snap, true, this.lastLive.at));
-        this.feed?.publish(snap, { live: true });
+        this.publish(snap, true, this.lastLive.at);
       }
     } catch (e) {
       // Dropped after every seqlock try was torn: counted (service.liveStats) and said in the feed.
@@ -178,15 +176,11 @@ export class MmSessionExtension implements SessionExtension {
 
   async customRequest(command: string, args: unknown): Promise<unknown> {
     if (command === LIVE_REFRESH_REQUEST) return this.setLiveRefresh((args ?? {}) as Record<string, unknown>);
-    if (command === VIEWS_REQUEST) {
-      this.pushSnapshots = (args as { visible?: unknown } | undefined)?.visible === true;
-      return { pushSnapshots: this.pushSnapshots };
-    }
-    if ((command === 'mmscope/translate' || command === 'mmscope/openSpace') && !this.stopped) {
-      throw new Error(`the guest is running; pause it to ${command === 'mmscope/translate' ? 'translate an address' : 'open an address space'}`);
+    if ((command === DapRequest.translate || command === DapRequest.openSpace) && !this.stopped) {
+      throw new Error(`the guest is running; pause it to ${command === DapRequest.translate ? 'translate an address' : 'open an address space'}`);
     }
     const body = await handleMmRequest(this.service, this.key(), command as MmRequest, (args ?? {}) as Record<string, unknown>);
-    if (command === 'mmscope/snapshot' && !this.stopped) return { ...(body as object), live: true };
+    if (command === DapRequest.snapshot && !this.stopped) return { ...(body as object), live: true };
     return body;
   }
 
@@ -241,9 +235,24 @@ export class MmSessionExtension implements SessionExtension {
     return { description: describeEvent(event, this.service.resolveSite(event.caller)), text: match.filter.label };
   }
 
-  /** The snapshotReady body: the summary, when the stop happened, and the document itself when pushed. */
-  private eventBody(snap: StopSnapshot, live: boolean, at: number): Record<string, unknown> {
-    return { ...snapshotEventBody(snap), live, stoppedAt: at, ...(this.pushSnapshots ? { snapshot: snap.document } : {}) };
+  /**
+   * Sends one snapshot to every consumer: the snapshotReady event (the extension's views and,
+   * through it, the language server) and the live feed (the dashboard, the CLI), with the one
+   * set of changes computed here against the snapshot published before.
+   */
+  private publish(snap: StopSnapshot, live: boolean, at: number): void {
+    const before = this.lastPublished;
+    const changes: FeedChanges | undefined = before ? stopChanges(before.snap, snap) : undefined;
+    this.lastPublished = { snap, stop: snap.document.stop };
+    const body: SnapshotReadyBody = {
+      ...(snapshotEventBody(snap) as unknown as SnapshotReadyBody),
+      live,
+      stoppedAt: at,
+      snapshot: snap.document,
+      ...(before && changes ? { changesFrom: before.stop, changes } : {}),
+    };
+    this.emit?.(SNAPSHOT_EVENT, body);
+    this.feed?.publish(snap, { live, ...(before && changes ? { changes: { from: before.snap, changes } } : {}) });
   }
 
   onStop(stop: TargetStop): void {
@@ -271,8 +280,7 @@ export class MmSessionExtension implements SessionExtension {
     noted.then(() => (index === this.stopIndex ? this.service.snapshot(index) : undefined)).then(
       (snap) => {
         if (!snap || index !== this.stopIndex) return;
-        this.emit?.(SNAPSHOT_EVENT, this.eventBody(snap, false, this.stoppedAt));
-        this.feed?.publish(snap, { live: false });
+        this.publish(snap, false, this.stoppedAt);
       },
       (e: unknown) => {
         // Early in boot (before mm_debug_info is filled in) or on a corrupt structure: the
@@ -297,7 +305,7 @@ export class MmSessionExtension implements SessionExtension {
   }
 }
 
-export const LIVE_FEED_EVENT = 'mmscope/liveFeed';
+export const LIVE_FEED_EVENT = DapEvent.liveFeed;
 
 export interface MmExtensionOptions {
   /** Variables references of the "Memory manager" scope start here. */

@@ -8,10 +8,11 @@ import { ViewSnapshot } from '../model/snapshot-json';
 import { Translation } from '../model/translate';
 import type { SpaceJson } from '../model/snapshot-document';
 import type { StopSnapshot } from './stop-snapshot';
+import { DapEvent, DapRequest } from '../../../../contract/dap';
 
-export const MM_REQUESTS = ['mmscope/snapshot', 'mmscope/translate', 'mmscope/spaces', 'mmscope/openSpace', 'mmscope/chain', 'mmscope/console'] as const;
+export const MM_REQUESTS = [DapRequest.snapshot, DapRequest.translate, DapRequest.spaces, DapRequest.openSpace, DapRequest.chain, DapRequest.console] as const;
 export type MmRequest = (typeof MM_REQUESTS)[number];
-export const SNAPSHOT_EVENT = 'mmscope/snapshotReady';
+export const SNAPSHOT_EVENT = DapEvent.snapshotReady;
 
 export class MmRequestError extends Error {
   constructor(message: string) {
@@ -51,14 +52,14 @@ export function spaceSummary(s: SpaceJson): SpaceSummaryJson {
 /** Answers one custom request at the given stop. Throws MmRequestError for bad arguments. */
 export async function handleMmRequest(service: MmService, stop: number, command: MmRequest, args: Record<string, unknown> | undefined): Promise<unknown> {
   switch (command) {
-    case 'mmscope/snapshot': {
+    case DapRequest.snapshot: {
       const snap = await service.snapshot(stop);
       const body: { snapshot: ViewSnapshot; previous?: ViewSnapshot; diff?: MmService['diff'] } = { snapshot: snap.document };
       if (args?.withPrevious && service.previousSnapshot) body.previous = service.previousSnapshot.document;
       if (service.diff) body.diff = service.diff;
       return body;
     }
-    case 'mmscope/translate': {
+    case DapRequest.translate: {
       const address = addressArgument(args?.address);
       const where: TranslateWhere = {
         ...(args?.pid !== undefined ? { pid: num(args.pid, 'pid') } : {}),
@@ -67,15 +68,15 @@ export async function handleMmRequest(service: MmService, stop: number, command:
       const t: Translation = await service.translate(stop, address, where);
       return t;
     }
-    case 'mmscope/spaces': {
+    case DapRequest.spaces: {
       const doc = (await service.snapshot(stop)).document;
       return { currentSpace: doc.currentSpace, spaces: doc.spaces.map(spaceSummary) };
     }
-    case 'mmscope/openSpace': {
+    case DapRequest.openSpace: {
       const space = await service.openSpace(stop, addressArgument(args?.cr3, 'cr3'));
       return { space };
     }
-    case 'mmscope/chain': {
+    case DapRequest.chain: {
       const id = num(args?.id, 'id');
       const doc = (await service.snapshot(stop)).document;
       if (!doc.chains) throw new MmRequestError("chains are our guest's (its mm_debug_info descriptor); this kernel has none");
@@ -83,7 +84,7 @@ export async function handleMmRequest(service: MmService, stop: number, command:
       if (!chain) throw new MmRequestError(`there is no chain ${id}`);
       return { chain };
     }
-    case 'mmscope/console': {
+    case DapRequest.console: {
       const text = await service.console(stop, String(args?.line ?? ''));
       return { output: text ?? null };
     }

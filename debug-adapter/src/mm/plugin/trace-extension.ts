@@ -17,8 +17,9 @@ import { AddressSpaceTracer, TracedSpace } from './address-space-tracer';
 import { AllocationTracer, TraceEvent, TraceSetupError } from './allocation-tracer';
 import { hoveredPointer } from './mm-extension';
 import { armTraceFilters, ArmedTraceFilter, describeTraceEvent, matchTraceEvent, TRACE_EXCEPTION_FILTERS } from './trace-filters';
+import { DapRequest } from '../../../../contract/dap';
 
-export const TRACING_REQUEST = 'mmscope/tracing';
+export const TRACING_REQUEST = DapRequest.tracing;
 const OWNER = 'trace';
 
 /** What a launch or attach configuration asks of tracing. */

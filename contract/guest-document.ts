@@ -4,9 +4,9 @@
 // (a hand copy: the adapter's guest types pull in Node code). A test checks that the adapter's
 // document is assignable to it, so the two cannot drift apart. Pure types.
 
-import type { FindingDocJson, SiteJson, SnapshotDocument } from '../../debug-adapter/src/mm/model/snapshot-document.js';
+import type { FindingDocJson, SiteJson, SnapshotDocument } from './snapshot-document.js';
 
-export type { FindingDocJson, FrameAllocState, FrameMapState, FrameRun, FramesJson, JsonAddress, SnapshotDocument, SpaceJson } from '../../debug-adapter/src/mm/model/snapshot-document.js';
+export type { FindingDocJson, FrameAllocState, FrameMapState, FrameRun, FramesJson, JsonAddress, SnapshotDocument, SpaceJson } from './snapshot-document.js';
 
 export type SiteView = SiteJson;
 
