@@ -30,6 +30,18 @@ export const DapRequest = {
   sendKey: 'mmscope/sendKey',
   /** `{ history? }` → the allocation tracing state (level 2). */
   tracing: 'mmscope/tracing',
+  /** → HistorySummaryBody (contract/history.ts): what the session recorded. */
+  history: 'mmscope/history',
+  /** HistoryEventsArgs → HistoryEventsBody: events of a range, binned for the timeline or listed. */
+  historyEvents: 'mmscope/historyEvents',
+  /** HistoryAtArgs → HistoryAtBody: the memory manager reconstructed just after an event. */
+  historyAt: 'mmscope/historyAt',
+  /** HistoryBlameArgs → HistoryBlameBody: every event that touched a block, chain, page or site. */
+  historyBlame: 'mmscope/historyBlame',
+  /** HistoryWhenArgs → HistoryWhenBody: the first event after which a finding holds. */
+  historyWhen: 'mmscope/historyWhen',
+  /** HistoryExportArgs → HistoryExportBody: the recorded session as a Chrome/Perfetto trace file. */
+  historyExport: 'mmscope/historyExport',
 } as const;
 export type DapRequestName = (typeof DapRequest)[keyof typeof DapRequest];
 

@@ -161,8 +161,30 @@ export interface PongMessage {
   readonly id: number | null;
 }
 
-export type ServerMessage<D = JsonObject, C = JsonObject> =
-  | HelloMessage | SnapshotMessage<D> | DeltaMessage<C> | ResyncMessage | StoppedMessage | ContinuedMessage | StatusMessage | PongMessage;
+/**
+ * The answer to a client's `history` message (issue 16): the same bodies the DAP history requests
+ * answer (contract/history.ts), tagged with the client's id. `error` says why there is no body.
+ */
+export interface HistoryReplyMessage {
+  readonly type: 'history';
+  readonly id: number | null;
+  readonly request: HistoryRequestName;
+  readonly body?: JsonObject;
+  readonly error?: string;
+}
 
-/** The only messages a client may send: both read-only. Anything else closes the connection. */
-export type ClientMessage = { readonly type: 'ping'; readonly id?: number } | { readonly type: 'resync' };
+/** The read-only history queries a feed client may make (the DAP requests of the same names, without export). */
+export type HistoryRequestName = 'summary' | 'events' | 'at' | 'blame' | 'when';
+
+export type ServerMessage<D = JsonObject, C = JsonObject> =
+  | HelloMessage | SnapshotMessage<D> | DeltaMessage<C> | ResyncMessage | StoppedMessage | ContinuedMessage | StatusMessage | PongMessage
+  | HistoryReplyMessage;
+
+/**
+ * The only messages a client may send, all read-only. Anything else closes the connection.
+ * `history`: `args` is the matching DAP request's arguments (HistoryEventsArgs, HistoryAtArgs, ...).
+ */
+export type ClientMessage =
+  | { readonly type: 'ping'; readonly id?: number }
+  | { readonly type: 'resync' }
+  | { readonly type: 'history'; readonly id?: number; readonly request: HistoryRequestName; readonly args?: JsonObject };

@@ -9,7 +9,7 @@ import type { ChangesView, SnapshotView } from '../../contract/guest-document.js
 
 /** What a message did to the state. */
 export interface FeedUpdate {
-  readonly kind: 'hello' | 'snapshot' | 'delta' | 'resync' | 'run-state' | 'status' | 'pong' | 'out-of-step';
+  readonly kind: 'hello' | 'snapshot' | 'delta' | 'resync' | 'run-state' | 'status' | 'pong' | 'out-of-step' | 'history';
   /** Blocks changed since the previous snapshot (empty after a full snapshot). */
   readonly changedBlocks: ReadonlySet<number>;
   /** Chains added, resized, moved or renamed since the previous snapshot. */
@@ -87,6 +87,9 @@ export class FeedState {
         return { kind: 'status', changedBlocks: NONE, changedChains: NONE, message: message.message };
       case 'pong':
         return { kind: 'pong', changedBlocks: NONE, changedChains: NONE };
+      case 'history':
+        // A reply to this client's history query: the timeline handles it; the held snapshot is unchanged.
+        return { kind: 'history', changedBlocks: NONE, changedChains: NONE };
     }
   }
 }
