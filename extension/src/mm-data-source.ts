@@ -10,9 +10,7 @@ import { Translation } from '../../debug-adapter/src/mm/model/translate';
 
 export interface SnapshotPair {
   readonly snapshot: ViewSnapshot;
-  /** The snapshot of the stop before, when the source kept it. */
-  readonly previous?: ViewSnapshot;
-  /** What changed from it, as the adapter computed it. */
+  /** The adapter's one diff of this snapshot (what its snapshotReady event carried). */
   readonly changes?: ChangesView;
 }
 
