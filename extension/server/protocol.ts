@@ -6,7 +6,7 @@
 
 import type { JsonAddress } from '../../contract/snapshot-document';
 import type { ViewSnapshot } from '../src/view-snapshot';
-import { Translation } from '../../debug-adapter/src/mm/model/translate';
+import type { Translation } from '../../contract/translation';
 import { EvaluatedValue } from '../src/mm-data-source';
 
 /** Client → server: the session state and, while stopped, the snapshot. */

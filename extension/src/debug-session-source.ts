@@ -6,7 +6,7 @@ import * as vscode from 'vscode';
 import { ViewSnapshot } from './view-snapshot';
 import type { JsonAddress } from '../../contract/snapshot-document';
 import { DapRequest, type SnapshotResponseBody } from '../../contract/dap';
-import { Translation } from '../../debug-adapter/src/mm/model/translate';
+import type { Translation } from '../../contract/translation';
 import { EvaluatedValue, MmDataSource, SnapshotPair, pointerOf } from './mm-data-source';
 
 type SnapshotResponse = Omit<SnapshotResponseBody, 'snapshot'> & { readonly snapshot: ViewSnapshot };

@@ -6,7 +6,7 @@ import { ViewSnapshot } from './view-snapshot';
 import type { JsonAddress } from '../../contract/snapshot-document';
 import type { ChangesView } from '../../contract/guest-document';
 import type { SnapshotReadyBody } from '../../contract/dap';
-import { Translation } from '../../debug-adapter/src/mm/model/translate';
+import type { Translation } from '../../contract/translation';
 
 export interface SnapshotPair {
   readonly snapshot: ViewSnapshot;

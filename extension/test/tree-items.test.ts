@@ -5,7 +5,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import { SnapshotJson } from '../../debug-adapter/src/mm/model/snapshot-json';
-import { Translation } from '../../debug-adapter/src/mm/model/translate';
+import type { Translation } from '../../contract/translation';
 import { MmDataSource, SnapshotPair, pointerOf } from '../src/mm-data-source';
 import { SnapshotStore, StoreChange } from '../src/snapshot-store';
 import { chainsModel } from '../src/views/chains-model';

@@ -5,6 +5,7 @@
 // nothing described, the address spaces seen), and the findings, marking what changed since the
 // previous snapshot. Text from the guest only ever goes through textContent.
 
+import { EntryFlag } from '../../contract/translation.js';
 import { FEED_PATH, liveSubprotocol, LIVE_PROTOCOL_VERSION } from '../../contract/live-protocol.js';
 import type { ServerMessage } from '../../contract/live-protocol.js';
 import { FeedState, FeedUpdate } from './feed-state.js';
@@ -33,7 +34,8 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, classN
 
 /** Page-table entry flags as letters: P W U (present, writable, user), A D (accessed, dirty), S (4 MiB), G (global). */
 function flagLetters(f: number): string {
-  return [[1, 'P'], [2, 'W'], [4, 'U'], [0x20, 'A'], [0x40, 'D'], [0x80, 'S'], [0x100, 'G']].map(([bit, l]) => (f & (bit as number) ? l : '-')).join('');
+  const letters: readonly (readonly [number, string])[] = [[EntryFlag.present, 'P'], [EntryFlag.writable, 'W'], [EntryFlag.user, 'U'], [EntryFlag.accessed, 'A'], [EntryFlag.dirty, 'D'], [EntryFlag.pageSize, 'S'], [EntryFlag.global, 'G']];
+  return letters.map(([mask, l]) => (f & mask ? l : '-')).join('');
 }
 
 class Dashboard {

@@ -11,6 +11,7 @@ import { swappedText } from '../../../debug-adapter/src/mm/model/swap-entry';
 import { ViewSnapshot, addressDigits, addressOf, currentSpace, hexAddress, spaceSourcesText } from '../view-snapshot';
 import { ViewNode, bigSize } from './view-node';
 import type { ChangesView } from '../../../contract/guest-document';
+import { EntryFlag } from '../../../contract/translation';
 import { changeMarks, runMarkKey } from './change-marks';
 
 interface Level {
@@ -36,7 +37,7 @@ const RUNS_PER_GROUP = 256;
 
 /** Letters for a run's effective access. */
 export function runAccess(r: RunJson): string {
-  return `${r.writable ? 'rw' : 'r-'}${r.nx ? '-' : 'x'} ${r.user ? 'user' : 'kernel'}${r.flags & 0x100 ? ' global' : ''}${r.flags & 0x40 ? ' dirty' : ''}${r.pageSize > 4096 ? ` ${bigSize(BigInt(r.pageSize))} pages` : ''}`;
+  return `${r.writable ? 'rw' : 'r-'}${r.nx ? '-' : 'x'} ${r.user ? 'user' : 'kernel'}${r.flags & EntryFlag.global ? ' global' : ''}${r.flags & EntryFlag.dirty ? ' dirty' : ''}${r.pageSize > 4096 ? ` ${bigSize(BigInt(r.pageSize))} pages` : ''}`;
 }
 
 /** The process a space belongs to, for our guest's chain mappings (`pid:<N>`) and described kernels. */

@@ -10,6 +10,7 @@ import { ViewProcess, ViewSnapshot, addressDigits, addressOf, hexAddress, possib
 import { ViewNode, bigSize, entryLetters, hex } from './view-node';
 import { dosTaskNode } from './dos-task-model';
 import type { ChangesView } from '../../../contract/guest-document';
+import { ENTRY_FRAME_MASK_32, EntryFlag } from '../../../contract/translation';
 import { ChangeMarks, changeMarks } from './change-marks';
 
 /** How each mode reads in the views. */
@@ -66,12 +67,12 @@ function processNode(doc: ViewSnapshot, p: ViewProcess, space: SpaceJson | undef
       ...(upd ? [{
         id: `process:${p.pid}:upd`,
         label: 'UPD',
-        description: `${upd.filter((e) => e & 1).length} of ${upd.length} entries present`,
+        description: `${upd.filter((e) => e & EntryFlag.present).length} of ${upd.length} entries present`,
         icon: 'list-tree',
-        children: () => upd.flatMap((e, i): ViewNode[] => (e & 1 ? [{
+        children: () => upd.flatMap((e, i): ViewNode[] => (e & EntryFlag.present ? [{
           id: `process:${p.pid}:upd:${i}`,
           label: `[${i}] ${hex(i * 0x400000)}-${hex(i * 0x400000 + 0x3fffff)}`,
-          description: `${hex(e)} → table ${hex(e & 0xfffff000)} ${entryLetters(e)}`,
+          description: `${hex(e)} → table ${hex((e & ENTRY_FRAME_MASK_32) >>> 0)} ${entryLetters(e)}`,
           icon: 'table',
         }] : [])),
       }] : []),

@@ -5,7 +5,7 @@
 
 import { MmService, TranslateWhere } from './mm-service';
 import { ViewSnapshot } from '../model/snapshot-json';
-import { Translation } from '../model/translate';
+import type { Translation } from '../../../../contract/translation';
 import type { SpaceJson } from '../model/snapshot-document';
 import type { StopSnapshot } from './stop-snapshot';
 import type { StopChanges } from '../../live/stop-changes';
