@@ -220,7 +220,7 @@ class Dashboard {
     const spaces = new Map(s.spaces.map((x) => [x.id, x]));
     const changes = this.state.changes;
     const changedSpaces = new Set((changes?.spaces ?? []).filter((c) => c.kind !== 'removed').map((c) => c.id));
-    const newPids = new Set((changes?.processes ?? []).filter((c) => c.kind === 'added').map((c) => c.pid));
+    const newPids = new Set((changes?.processes ?? []).filter((c) => c.kind !== 'removed').map((c) => c.pid)); // added or changed, as the Processes view marks them
     for (const p of s.processes) {
       const space = p.space !== null ? spaces.get(p.space) : undefined;
       const box = el('div', undefined, 'process');
