@@ -43,7 +43,7 @@ export interface LiveWindow {
 }
 
 /** utime + stime of a process, ms (from /proc). */
-function processCpuMs(pid: number): number {
+export function processCpuMs(pid: number): number {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks (USER_HZ 100)
