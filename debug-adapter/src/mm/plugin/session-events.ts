@@ -8,6 +8,9 @@ import { readDescriptor } from '../model/snapshot';
 import { EventStore } from '../model/event-store';
 import { EventRecorder, readerMemory } from './event-recorder';
 
+/** How often the session drains the ring while the guest runs, ms (the default of `periodMs`). */
+export const SESSION_DRAIN_PERIOD_MS = 50;
+
 export class SessionEvents {
   /** Every event drained in this session (from the guest's boot on when the ring still holds it). */
   readonly store = new EventStore();
@@ -48,7 +51,7 @@ export class SessionEvents {
         if (!r) this.noRing = true;
         else {
           this.recorder = r;
-          if (this.options.running) r.start(this.options.periodMs ?? 50, undefined, this.options.running);
+          if (this.options.running) r.start(this.options.periodMs ?? SESSION_DRAIN_PERIOD_MS, undefined, this.options.running);
         }
         return r;
       } catch {
