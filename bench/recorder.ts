@@ -180,7 +180,7 @@ function syntheticDrain(total: number, batch: number): { eventsPerSecond: number
 
 /** 3. The drain against the guest's bench (ring on), from the RAM file every `periodMs`. */
 /** Drains the ring of a guest running `cmdline` every `periodMs` until QEMU exits, or for `seconds`. */
-async function liveDrain(periodMs: number, cmdline = 'bench', seconds?: number): Promise<{ seconds: number; drained: number; lost: number; written: number; drains: number }> {
+export async function liveDrain(periodMs: number, cmdline = 'bench', seconds?: number): Promise<{ seconds: number; drained: number; lost: number; written: number; drains: number }> {
   const kernel = defaultKernelPath();
   const { descriptorPhys } = loadKernel(kernel);
   const qemu = await launchQemu({ kernel, cmdline, memoryMiB: 256, swapDiskMiB: guestSwapDiskMiB(kernel) });
@@ -188,15 +188,14 @@ async function liveDrain(periodMs: number, cmdline = 'bench', seconds?: number):
   try {
     await session.rsp?.continue();
     const read = (a: number, n: number): Promise<Buffer> => session.memory.readPhys(a, n);
+    // The descriptor is filled in early, the ring a little later in the boot: wait for both.
     let info;
-    for (;;) {
-      try {
-        info = await readDescriptor(read, descriptorPhys);
-        break;
-      } catch {
-        await new Promise((r) => setTimeout(r, 20));
-      }
+    for (const deadline = Date.now() + 60_000; ; ) {
+      info = await readDescriptor(read, descriptorPhys).catch(() => undefined);
+      if ((info && info.eventRingCapacity > 0) || Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 20));
     }
+    if (!info) throw new Error('the guest did not fill in mm_debug_info within 60 s');
     const recorder = EventRecorder.forGuest(session.memory, info);
     if (!recorder) throw new Error('the guest keeps no ring');
     await recorder.drain(); // what the boot wrote before: not part of the sustained figure
@@ -320,7 +319,7 @@ async function main(): Promise<void> {
   writeBenchmarkSection(process.argv, START, END, section);
 }
 
-main().catch((e) => {
+if (require.main === module) main().catch((e) => {
   process.stderr.write(`${(e as Error).stack ?? e}\n`);
   process.exitCode = 1;
 });
