@@ -68,8 +68,14 @@ interface StopRecord {
 interface KeyframeStop {
   readonly stop: number;
   readonly position: number;
-  /** The stop's document (dropped for all but the last MAX_DOCUMENTS). */
+}
+
+/** A stop whose snapshot was noted: its document (for the last MAX_DOCUMENTS) and which pid each process's space key was. */
+interface NotedStop {
+  readonly stop: number;
+  readonly position: number;
   document: StopSnapshot['document'] | undefined;
+  readonly pidOfSpace: ReadonlyMap<number, number>;
 }
 
 export class SessionHistory {
@@ -78,8 +84,9 @@ export class SessionHistory {
   private readonly keyframeStops: KeyframeStop[] = [];
   /** The last stop whose snapshot was noted: what historyWhen's findings are of. */
   private lastStop: { record: StopRecord; snapshot: StopSnapshot } | undefined;
-  /** A process's space key → pid, from every stop's snapshot. */
-  private readonly pidOfSpace = new Map<number, number>();
+  /** The stops whose snapshots were noted (bounded: MAX_STOPS_LISTED), with the last documents. */
+  private readonly noted: NotedStop[] = [];
+  /** A pid → its process's space key, from the stops' snapshots (the latest wins). */
   private readonly spaceOfPid = new Map<number, number>();
   private readonly kindsSeen = new Set<number>();
   private readonly pidsSeen = new Set<number>();
@@ -105,11 +112,17 @@ export class SessionHistory {
     const record = this.stops.find((s) => s.stop === stop);
     if (!record || !snapshot.guest) return;
     this.lastStop = { record, snapshot };
+    const pidOfSpace = new Map<number, number>();
     for (const p of snapshot.guest.processes) {
       const key = (p.pcbAddress + record.reading.pcbOffUpd) >>> 0;
-      this.pidOfSpace.set(key, p.pid);
+      pidOfSpace.set(key, p.pid);
       this.spaceOfPid.set(p.pid, key);
     }
+    if (this.noted[this.noted.length - 1]?.stop === stop) this.noted.pop();
+    this.noted.push({ stop, position: record.position, document: snapshot.document, pidOfSpace });
+    if (this.noted.length > MAX_STOPS_LISTED) this.noted.shift();
+    let kept = 0;
+    for (let i = this.noted.length - 1; i >= 0; i--) if (this.noted[i].document && ++kept > MAX_DOCUMENTS) this.noted[i].document = undefined;
     const g = record.reading.generation;
     if (g === undefined || g % 2 !== 0) return;
     if (this.options.stopKeyframes === 'first' && this.keyframeStops.length) return;
@@ -117,9 +130,7 @@ export class SessionHistory {
     if (lastKey && lastKey.position > record.position) return;
     this.history.addSnapshot(record.position, stateFromSnapshot(snapshot.guest, { pcbOffUpd: record.reading.pcbOffUpd, ...(record.reading.frees !== undefined ? { frees: record.reading.frees } : {}) }));
     if (lastKey && lastKey.position === record.position) this.keyframeStops.pop();
-    this.keyframeStops.push({ stop, position: record.position, document: snapshot.document });
-    let kept = 0;
-    for (let i = this.keyframeStops.length - 1; i >= 0; i--) if (this.keyframeStops[i].document && ++kept > MAX_DOCUMENTS) this.keyframeStops[i].document = undefined;
+    this.keyframeStops.push({ stop, position: record.position });
   }
 
   /** Seq of the event at index i - 1 (0 for position 0): the event a position stands after. */
@@ -229,12 +240,24 @@ export class SessionHistory {
     return body;
   }
 
-  /** The keyframe stop whose document the reconstruction at `keyframe` (a position) is drawn over. */
-  private baseFor(keyframe: number): KeyframeStop | undefined {
-    const withDoc = this.keyframeStops.filter((k) => k.document);
-    let best: KeyframeStop | undefined;
-    for (const k of withDoc) if (k.position <= keyframe) best = k;
-    return best ?? withDoc[0];
+  /**
+   * The stop the reconstruction at `position` is drawn over: the last one at or before it whose
+   * document is kept (else the earliest kept), and the stop whose processes name the spaces: the
+   * last noted at or before it (else the first after it).
+   */
+  private baseFor(position: number): { document: NotedStop; spaces: NotedStop } | undefined {
+    let document: NotedStop | undefined, spaces: NotedStop | undefined, firstDoc: NotedStop | undefined;
+    for (const n of this.noted) {
+      if (n.document && !firstDoc) firstDoc = n;
+      if (n.position > position) {
+        spaces ??= n;
+        break;
+      }
+      spaces = n;
+      if (n.document) document = n;
+    }
+    const doc = document ?? firstDoc;
+    return doc && spaces ? { document: doc, spaces } : undefined;
   }
 
   at(seq: number): HistoryAtBody {
@@ -246,15 +269,15 @@ export class SessionHistory {
     if (position < first) throw new HistoryError(`event ${seq} is before the history's first keyframe (after event ${this.seqBefore(first)}); the state before it is not known`);
     const view = this.history.stateAt(position);
     if (!view) throw new HistoryError(`no state is known at event ${seq}`);
-    const base = this.baseFor(view.keyframe);
-    if (!base?.document) throw new HistoryError('no stop document is kept to draw the reconstruction over');
+    const base = this.baseFor(position);
+    if (!base?.document.document) throw new HistoryError('no stop document is kept to draw the reconstruction over');
     const kf = this.keyframeStops.find((k) => k.position === view.keyframe);
     const eventSeq = this.seqBefore(position);
     const event = position > 0 ? this.store.get(position - 1) : undefined;
     const tscKhz = this.store.tscKhz;
     const { document } = reconstructedDocument(view.state, {
-      base: base.document,
-      pidOfSpace: this.pidOfSpace,
+      base: base.document.document,
+      pidOfSpace: base.spaces.pidOfSpace,
       resolveSite: this.resolveSite,
       marker: {
         seq: eventSeq,
@@ -264,7 +287,7 @@ export class SessionHistory {
       },
     });
     const note = document.history.note
-      + ` Processes and spaces are those of stop ${base.stop}.`
+      + ` Processes and spaces are those of stop ${base.document.stop}${base.spaces !== base.document ? `; mappings are named by the processes of stop ${base.spaces.stop}` : ''}.`
       + (view.lostSince ? ` ${view.lostSince} events were lost since the keyframe: this state may be wrong.` : '');
     return { snapshot: { ...document, history: { ...document.history, note } }, event: event ? this.view(event) : null };
   }
