@@ -76,7 +76,11 @@ interface NotedStop {
   readonly position: number;
   document: StopSnapshot['document'] | undefined;
   readonly pidOfSpace: ReadonlyMap<number, number>;
+  /** The stop's findings as kind:chain keys (to bound when a finding no event shows appeared). */
+  readonly findings: ReadonlySet<string>;
 }
+
+const findingKey = (f: { readonly kind: string; readonly chain?: number }): string => `${f.kind}:${f.chain ?? ''}`;
 
 export class SessionHistory {
   readonly history: MmHistory;
@@ -119,7 +123,7 @@ export class SessionHistory {
       this.spaceOfPid.set(p.pid, key);
     }
     if (this.noted[this.noted.length - 1]?.stop === stop) this.noted.pop();
-    this.noted.push({ stop, position: record.position, document: snapshot.document, pidOfSpace });
+    this.noted.push({ stop, position: record.position, document: snapshot.document, pidOfSpace, findings: new Set(snapshot.document.findings.map(findingKey)) });
     if (this.noted.length > MAX_STOPS_LISTED) this.noted.shift();
     let kept = 0;
     for (let i = this.noted.length - 1; i >= 0; i--) if (this.noted[i].document && ++kept > MAX_DOCUMENTS) this.noted[i].document = undefined;
@@ -336,12 +340,28 @@ export class SessionHistory {
     if (!r.covered) {
       const a = r.chainAllocation;
       const more = a ? `; its chain was allocated by event ${a.event.seq} (${this.view(a.event).text}${a.site?.function ? ` in ${a.site.function}` : ''})` : '';
-      return { event: null, reason: r.reason + more, findingKind: finding.kind };
+      return { event: null, reason: r.reason + more + this.appearedBetween(finding, last.record.stop), findingKind: finding.kind };
     }
     if (r.beforeRecording || !r.event) {
       return { event: null, reason: `it already held at the history's first keyframe (after event ${this.seqBefore(r.position)}): it broke before the recording`, findingKind: finding.kind };
     }
     return { event: this.view(r.event), findingKind: finding.kind };
+  }
+
+  /** "; it appeared after stop X (event a) and by stop Y (event b)": from the real findings of the stops noted before `stop`. */
+  private appearedBetween(finding: Finding, stop: number): string {
+    const key = findingKey(finding);
+    const i = this.noted.findIndex((n) => n.stop === stop);
+    if (i < 0) return '';
+    const now = this.noted[i];
+    for (let j = i - 1; j >= 0; j--) {
+      const n = this.noted[j];
+      if (!n.findings.has(key)) {
+        const between = now.position - n.position;
+        return `; it appeared after stop ${n.stop} (event ${this.seqBefore(n.position)}) and by stop ${now.stop} (event ${this.seqBefore(now.position)}), ${between} event${between === 1 ? '' : 's'} apart`;
+      }
+    }
+    return this.noted.length > 1 || i > 0 ? `; it held at every stop since stop ${this.noted[0].stop}` : '; no earlier stop was seen without it';
   }
 
   /** Writes the recorded events as a Chrome/Perfetto trace to `path`. */
