@@ -98,6 +98,20 @@ function stopSnapshot(): StopSnapshot {
 }
 
 describe('history in the session: keyframes, bins, arguments', () => {
+  it('a stop keyframe shares the chains that did not change with the state before it, and copies on write', () => {
+    const before = keyframeState();
+    before.apply(event({ kind: MmEventKind.allocated, chain: 9, blocks: 1 }));
+    const fresh = keyframeState(); // the stop's snapshot: chain 4 as before, chain 9 with its block known now
+    fresh.addChain({ id: 9, flags: 0, blockCount: 1, blocks: [12], slots: new Map(), swappedOut: 0, seq: 2, kind: 0, caller: 0, pid: undefined, mappings: [] });
+    assert.strictEqual(fresh.shareUnchanged(before), 1);
+    assert.strictEqual(fresh.chains.get(4), before.chains.get(4), 'chain 4 is one object');
+    assert.deepStrictEqual(fresh.chains.get(9)?.blocks, [12], "chain 9 keeps the block list the stop brings");
+    before.apply(event({ kind: MmEventKind.frozen, chain: 4, flags: 0x10000000 }));
+    assert.deepStrictEqual([fresh.chains.get(4)?.flags, before.chains.get(4)?.flags], [0, 0x10000000], 'a change on the side it came from copies it');
+    fresh.apply(event({ kind: MmEventKind.resized, chain: 4, blocks: 1, arg: 2 }));
+    assert.deepStrictEqual([fresh.chains.get(4)?.blockCount, before.chains.get(4)?.blockCount], [1, 2], 'and a change on the side that shares it');
+  });
+
   it('takes a keyframe only at a stop whose generation was even', () => {
     const store = new EventStore(1000);
     const h = new SessionHistory(store, () => undefined);

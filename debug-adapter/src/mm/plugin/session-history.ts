@@ -132,7 +132,11 @@ export class SessionHistory {
     if (this.options.stopKeyframes === 'first' && this.keyframeStops.length) return;
     const lastKey = this.keyframeStops[this.keyframeStops.length - 1];
     if (lastKey && lastKey.position > record.position) return;
-    this.history.addSnapshot(record.position, stateFromSnapshot(snapshot.guest, { pcbOffUpd: record.reading.pcbOffUpd, ...(record.reading.frees !== undefined ? { frees: record.reading.frees } : {}) }));
+    const state = stateFromSnapshot(snapshot.guest, { pcbOffUpd: record.reading.pcbOffUpd, ...(record.reading.frees !== undefined ? { frees: record.reading.frees } : {}) });
+    // Chains unchanged since the keyframes before are shared with them (a keyframe costs what changed).
+    const before = this.history.firstPosition !== undefined && record.position >= this.history.firstPosition ? this.history.stateAt(record.position) : undefined;
+    if (before && before.lostSince === 0) state.shareUnchanged(before.state);
+    this.history.addSnapshot(record.position, state);
     if (lastKey && lastKey.position === record.position) this.keyframeStops.pop();
     this.keyframeStops.push({ stop, position: record.position });
   }
@@ -250,9 +254,8 @@ export class SessionHistory {
    * last noted at or before it (else the first after it).
    */
   private baseFor(position: number): { document: NotedStop; spaces: NotedStop } | undefined {
-    let document: NotedStop | undefined, spaces: NotedStop | undefined, firstDoc: NotedStop | undefined;
+    let document: NotedStop | undefined, spaces: NotedStop | undefined;
     for (const n of this.noted) {
-      if (n.document && !firstDoc) firstDoc = n;
       if (n.position > position) {
         spaces ??= n;
         break;
@@ -260,7 +263,7 @@ export class SessionHistory {
       spaces = n;
       if (n.document) document = n;
     }
-    const doc = document ?? firstDoc;
+    const doc = document ?? this.noted.find((n) => n.document);
     return doc && spaces ? { document: doc, spaces } : undefined;
   }
 
