@@ -9,7 +9,7 @@ import * as assert from 'assert';
 import * as path from 'path';
 import { DebugClient } from '@vscode/debugadapter-testsupport';
 import { DebugProtocol } from '@vscode/debugprotocol';
-import type { HistorySummaryBody, HistoryWhenBody } from '../../contract/history';
+import type { HistoryAtBody, HistorySummaryBody, HistoryWhenBody } from '../../contract/history';
 import type { SnapshotJson } from '../src/mm/model/snapshot-json';
 import { endSessionLeavingNoQemu, launchArgs, qemuMarker, requireGuest, startClient } from './dap-fixture';
 
@@ -66,6 +66,17 @@ describe('DAP: when did it break? (historyWhen) on injected guests', function ()
         assert.ok(typeof hit.event.site?.line === 'number' && hit.event.site.line > 0);
         const finding = snap.findings[indices[answers.indexOf(hit)]];
         if (finding.chain !== undefined) assert.strictEqual(hit.event.chain, finding.chain, 'the event is of the finding\'s chain');
+        // The stop after the injection is a keyframe too (its generation is even): historyAt its last seq draws it
+        // exactly, every block list known (shared with the replay of the first keyframe where unchanged).
+        const summary = (await dc.customRequest('mmscope/history')).body as HistorySummaryBody;
+        assert.deepStrictEqual(summary.keyframes.map((k) => k.stop), [1, 2]);
+        const at = (await dc.customRequest('mmscope/historyAt', { seq: summary.lastSeq })).body as HistoryAtBody;
+        const recon = at.snapshot as unknown as SnapshotJson & HistoryAtBody['snapshot'];
+        assert.strictEqual(recon.history.keyframeStop, 2);
+        assert.strictEqual(recon.history.unknownBlocks, 0);
+        assert.strictEqual(recon.blocks.map, snap.blocks.map);
+        assert.deepStrictEqual(recon.chains.map((x) => [x.id, x.blocks, x.flags, x.owner.seq]), snap.chains.map((x) => [x.id, x.blocks, x.flags, x.owner.seq]));
+        assert.deepStrictEqual([recon.blocks.free, recon.blocks.used, recon.counters.allocations], [snap.blocks.free, snap.blocks.used, snap.counters.allocations]);
         // The event is in the history, after the keyframe, and is the one a listing shows at that seq.
         const listed = (await dc.customRequest('mmscope/historyEvents', { fromSeq: hit.event.seq, toSeq: hit.event.seq })).body as { events: { seq: number; kind: string }[] };
         assert.deepStrictEqual(listed.events.map((e) => [e.seq, e.kind]), [[hit.event.seq, c.event]]);

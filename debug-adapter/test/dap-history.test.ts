@@ -151,7 +151,7 @@ describe('DAP: the history of a demo session (issue 16)', function () {
       const diff = differences(real, r.snapshot);
       assert.deepStrictEqual(diff, [], `stop ${last.stop} (event ${last.seq}, ${last.seq - r.snapshot.history.keyframeSeq} events after the keyframe)`);
       compared.push({ stop: last.stop, seq: last.seq, real, chain });
-      process.stdout.write(`      stop ${last.stop}: ${last.seq - r.snapshot.history.keyframeSeq} events replayed, ${real.chains.length} chains, ${r.snapshot.history.unknownBlocks} blocks unknown\n`);
+      process.stdout.write(`      stop ${last.stop}: ${last.seq - r.snapshot.history.keyframeSeq} events replayed, ${real.chains.length} chains, ${r.snapshot.history.unknownBlocks} blocks unknown, document ${(JSON.stringify(real).length / 1024).toFixed(0)} KiB\n`);
     }
     assert.ok((await summary()).events > 500, 'a real history was recorded');
   });

@@ -48,7 +48,8 @@ type Args = Record<string, unknown>;
 
 function integer(v: unknown, what: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
-    throw new HistoryError(`${what} must be an integer from ${min} to ${max === Number.MAX_SAFE_INTEGER ? 'any' : max}, not ${JSON.stringify(v) ?? String(v)}`);
+    const range = max === Number.MAX_SAFE_INTEGER ? `of at least ${min}` : `from ${min} to ${max}`;
+    throw new HistoryError(`${what} must be an integer ${range}, not ${JSON.stringify(v) ?? 'missing'}`);
   }
   return v;
 }
