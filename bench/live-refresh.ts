@@ -134,7 +134,7 @@ export async function runLiveRefreshBench(options: { mib: number; rate: number; 
       windows.push(await measureWindow(guest, c, opsPhys, true));
       c.messages.length = 0;
       c.updates.length = 0;
-      process.stderr.write(`pair ${i + 1}: off ${windows[windows.length - 2].opsPerSecond.toFixed(0)} on ${windows[windows.length - 1].opsPerSecond.toFixed(0)} ops/s, ${windows[windows.length - 1].deliveredPerSecond.toFixed(1)} snapshots/s\n`);
+      process.stderr.write(`pair ${i + 1}: off ${windows[windows.length - 2].opsPerSecond.toFixed(0)} on ${windows[windows.length - 1].opsPerSecond.toFixed(0)} ops/s, ${windows[windows.length - 1].deliveredPerSecond.toFixed(1)} snapshots/s; reader ${JSON.stringify(guest.refresher.liveReader.stats)}\n`);
     }
     windows.push(await measureWindow(guest, c, opsPhys, false));
     const slowdowns: number[] = [];

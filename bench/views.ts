@@ -19,6 +19,8 @@ import { findingsModel, statusText } from '../extension/src/views/findings-model
 import { processesModel } from '../extension/src/views/processes-model';
 import { treeItemData } from '../extension/src/views/tree-item-data';
 import { ViewNode } from '../extension/src/views/view-node';
+import type { ChangesView } from '../contract/guest-document';
+import { DapRequest } from '../contract/dap';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const ADAPTER = path.join(ROOT, 'out', 'debug-adapter', 'src', 'adapter.js');
@@ -31,7 +33,7 @@ const max = (v: number[]): number => Math.max(...v);
 const ms = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e6;
 
 /** Builds every row a person sees: top levels, the address space down to its runs. */
-function renderViews(snap: SnapshotJson, previous: SnapshotJson | undefined, changedBlocks: readonly number[]): number {
+function renderViews(snap: SnapshotJson, changes: ChangesView | undefined): number {
   let rows = 0;
   const items = (nodes: readonly ViewNode[], depth: number): void => {
     for (const n of nodes) {
@@ -40,12 +42,12 @@ function renderViews(snap: SnapshotJson, previous: SnapshotJson | undefined, cha
       if (depth > 1 && n.children) items(n.children(), depth - 1);
     }
   };
-  items(addressSpaceModel(snap, undefined, previous), 3);
-  items(processesModel(snap, previous), 1);
-  items(chainsModel(snap, previous), 1);
-  items(findingsModel(snap, previous), 1);
+  items(addressSpaceModel(snap, undefined, changes), 3);
+  items(processesModel(snap, changes), 1);
+  items(chainsModel(snap, changes), 1);
+  items(findingsModel(snap, changes), 1);
   statusText(snap);
-  JSON.stringify({ type: 'snapshot', snapshot: snap, changedBlocks });
+  JSON.stringify({ type: 'snapshot', snapshot: snap, changedBlocks: changes?.changedBlocks ?? [] });
   JSON.stringify({ state: 'stopped', snapshot: snap });
   return rows;
 }
@@ -80,7 +82,6 @@ async function main(): Promise<void> {
     // Arm the filter once the kernel has set up its memory manager (as a person does in the UI).
     await new Promise((r) => setTimeout(r, 5000));
     await dc.setExceptionBreakpointsRequest({ filters: ['mm-allocated'] });
-    let previous: SnapshotJson | undefined;
     let ready = dc.waitForEvent('mmscope/snapshotReady', 120000);
     await dc.pauseRequest({ threadId: 1 }).catch(() => undefined);
     await ready;
@@ -90,29 +91,26 @@ async function main(): Promise<void> {
       const mode = modes[i % 2];
       ready = dc.waitForEvent('mmscope/snapshotReady', 120000);
       await dc.continueRequest({ threadId: 1 });
-      const ev = (await ready) as { body: { stoppedAt: number; snapshot?: SnapshotJson; error?: string; changes?: { changedBlocks?: number[] } } };
+      const ev = (await ready) as { body: { stoppedAt: number; snapshot?: SnapshotJson; error?: string; changes?: ChangesView } };
       if (ev.body.error) throw new Error(ev.body.error);
       const t0 = process.hrtime.bigint();
       let snap = mode.name === 'push' ? ev.body.snapshot : undefined;
-      let prev = previous;
-      let changed = ev.body.changes?.changedBlocks ?? [];
+      let changes = ev.body.changes;
       if (!snap) {
-        const r = await dc.customRequest('mmscope/snapshot', { withPrevious: true });
-        const body = r.body as { snapshot: SnapshotJson; previous?: SnapshotJson; diff?: { changedBlocks?: number[] } };
-        changed = body.diff?.changedBlocks ?? [];
+        const r = await dc.customRequest(DapRequest.snapshot, {});
+        const body = r.body as { snapshot: SnapshotJson; diff?: ChangesView };
+        changes = body.diff;
         snap = body.snapshot;
-        prev = body.previous ?? previous;
       }
       const fetched = ms(t0);
       const t1 = process.hrtime.bigint();
-      rows = renderViews(snap, prev, changed);
+      rows = renderViews(snap, changes);
       const built = ms(t1);
       if (i >= 2 * WARMUP) {
         mode.fetchMs.push(fetched);
         mode.viewMs.push(built);
         mode.stopToViewsMs.push(Date.now() - ev.body.stoppedAt);
       }
-      previous = snap;
       chains = snap.chains.length;
       blocks = snap.blocks.total;
     }

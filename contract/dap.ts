@@ -8,9 +8,9 @@ import type { ChangesView, SnapshotView } from './guest-document.js';
 
 /** Custom requests the adapter answers (the client sends them with DebugSession.customRequest). */
 export const DapRequest = {
-  /** `{ withPrevious? }` → SnapshotResponseBody: the current stop's document (while running: the last live one). */
+  /** `{ withPrevious? }` → SnapshotResponseBody: the current stop's document (while running: the last live one) with its one diff. */
   snapshot: 'mmscope/snapshot',
-  /** TranslateArgs → the translation (debug-adapter/src/mm/model/translate.ts). */
+  /** TranslateArgs → Translation (contract/translation.ts). */
   translate: 'mmscope/translate',
   /** → `{ currentSpace, spaces }`: the known address spaces without their mappings. */
   spaces: 'mmscope/spaces',
@@ -85,11 +85,17 @@ export interface SnapshotReadyBody {
   readonly changes?: ChangesView;
 }
 
-/** The body of the mmscope/snapshot response. */
+/**
+ * The body of the mmscope/snapshot response. `diff` is the snapshot's one diff: the same changes
+ * its snapshotReady event carried (and the live feed's delta), kept by the adapter, against the
+ * snapshot published before it (stop `changesFrom`, which `withPrevious` adds as `previous`).
+ */
 export interface SnapshotResponseBody {
   readonly snapshot: SnapshotView;
   readonly previous?: SnapshotView;
   readonly diff?: ChangesView;
+  /** The stop number of the snapshot `diff` compares with. */
+  readonly changesFrom?: number;
   /** Answered while the guest ran. */
   readonly live?: boolean;
 }

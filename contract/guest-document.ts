@@ -4,7 +4,7 @@
 // (a hand copy: the adapter's guest types pull in Node code). A test checks that the adapter's
 // document is assignable to it, so the two cannot drift apart. Pure types.
 
-import type { FindingDocJson, SiteJson, SnapshotDocument } from './snapshot-document.js';
+import type { FindingDocJson, JsonAddress, SiteJson, SnapshotDocument } from './snapshot-document.js';
 
 export type { FindingDocJson, FrameAllocState, FrameMapState, FrameRun, FramesJson, JsonAddress, SnapshotDocument, SpaceJson } from './snapshot-document.js';
 
@@ -59,14 +59,45 @@ export function isGuestView(s: SnapshotView): s is GuestSnapshotView {
 /** The old name of a finding in this file. */
 export type FindingView = FindingDocJson;
 
-/** The semantic changes a delta carries (debug-adapter/src/mm/model/diff.ts); our guest's fields may be absent on other kernels. */
+/** A mapping run as the changes name it (the RunJson fields that identify it). */
+export interface RunChangeView {
+  readonly va: JsonAddress;
+  readonly pa: number;
+  readonly size: JsonAddress;
+  readonly flags: number;
+}
+
+/**
+ * What changed from one published snapshot to the next: the ONE diff of a stop, computed once in
+ * the adapter (debug-adapter/src/live/stop-changes.ts) and carried by mmscope/snapshotReady
+ * (`changes`), the mmscope/snapshot response (`diff`) and the live feed's delta (`changes`). Every
+ * view marks what it names and computes no "what changed" of its own. Our guest's fields (chains,
+ * mappings, changedBlocks) are absent on other kernels; the rest is any kernel's (the documents').
+ */
 export interface ChangesView {
+  /** Our guest: chains added, freed, resized (previous: the old block count), moved, renamed (previous: the old id). */
   readonly chains?: readonly { readonly id: number; readonly kind: string; readonly previous?: number }[];
+  /** Our guest: mapping runs of its chain table's view, per space ('kernel' or a pid). */
   readonly mappings?: readonly { readonly space: 'kernel' | number | string; readonly kind: string; readonly virtual: number | string; readonly length: number | string }[];
+  /** Findings of the document that are new (by kind and message). */
   readonly newFindings?: readonly FindingView[];
+  /** Findings of the snapshot before that are gone (by kind and message). */
+  readonly goneFindings?: readonly { readonly kind: string; readonly message: string }[];
+  /** Our guest: blocks whose state changed, and heads of chains that are not the same chain. */
   readonly changedBlocks?: readonly number[];
-  /** Any kernel (the document diff): spaces added, removed or remapped, by SpaceJson id. */
-  readonly spaces?: readonly { readonly id: string; readonly kind: string }[];
+  /**
+   * Address spaces added, removed or changed, by SpaceJson id. `newRuns`: the space's runs that
+   * the snapshot before did not have (every run of an added space), which the Address space view marks.
+   */
+  readonly spaces?: readonly { readonly id: string; readonly kind: string; readonly newRuns?: readonly RunChangeView[]; readonly goneRuns?: number }[];
+  /** Processes added, removed, or changed (any field of its ProcessDocJson and our guest's additions), by pid. */
   readonly processes?: readonly { readonly pid: number; readonly kind: string }[];
+  /** Frame allocators added, removed or whose counts changed, by name. */
+  readonly allocators?: readonly { readonly name: string; readonly kind: string }[];
+  /** Heaps added, removed or whose blocks changed, by name. */
+  readonly heaps?: readonly { readonly name: string; readonly kind: string }[];
+  /** Level 2: the live traced allocations changed (in number). */
+  readonly tracingChanged?: boolean;
+  /** The frame map's counts changed. */
   readonly framesChanged?: boolean;
 }

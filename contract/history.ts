@@ -66,7 +66,7 @@ export interface HistoryEventsArgs {
   readonly bins?: number;
   /** Events listed, at most (default 500); `truncated` says when more matched. */
   readonly limit?: number;
-  /** Only these kinds / this process. */
+  /** Only these kinds, and only this pid. */
   readonly kinds?: readonly string[];
   readonly pid?: number;
 }

@@ -4,6 +4,7 @@
 // Translations (the custom request, vtop, the hover note) are checked against QEMU's own page
 // walk (`info tlb` on a second QMP monitor of the adapter's QEMU), not against our snapshot.
 
+import { DapEvent, DapRequest } from '../../contract/dap';
 import * as assert from 'assert';
 import { DebugClient } from '@vscode/debugadapter-testsupport';
 import { DebugProtocol } from '@vscode/debugprotocol';
@@ -27,7 +28,7 @@ describe('DAP: the memory manager', function () {
     requireGuest();
     marker = qemuMarker();
     dc = await startClient();
-    feedEvent = dc.waitForEvent('mmscope/liveFeed', 60_000);
+    feedEvent = dc.waitForEvent(DapEvent.liveFeed, 60_000);
     const init = dc.initializeRequest();
     const caps = (await init).body;
     assert.ok(caps?.exceptionBreakpointFilters?.some((f) => f.filter === 'mm-allocated' && f.supportsCondition), 'the allocation filters are offered');
@@ -57,20 +58,20 @@ describe('DAP: the memory manager', function () {
   });
 
   it('serves the snapshot with the new chain in it', async () => {
-    const r = await dc.customRequest('mmscope/snapshot');
+    const r = await dc.customRequest(DapRequest.snapshot);
     const snap = r.body.snapshot as SnapshotJson;
     const id = parseInt(/chain 0x([0-9a-f]+)/.exec(first.body.description ?? '')?.[1] ?? '', 16);
     const chain = snap.chains.find((c) => c.id === id);
     assert.ok(chain, `chain ${id} is in the snapshot`);
     assert.ok(chain.blocks.length >= 3);
     assert.strictEqual(chain.site?.function, 'worker_main');
-    const c = await dc.customRequest('mmscope/chain', { id });
+    const c = await dc.customRequest(DapRequest.chain, { id });
     assert.strictEqual(c.body.chain.id, id);
-    await assert.rejects(dc.customRequest('mmscope/chain', { id: 1 }), /there is no chain 1/);
+    await assert.rejects(dc.customRequest(DapRequest.chain, { id: 1 }), /there is no chain 1/);
   });
 
   it('translates every mapped chain page of the current address space to where QEMU maps it', async () => {
-    const snap = (await dc.customRequest('mmscope/snapshot')).body.snapshot as SnapshotJson;
+    const snap = (await dc.customRequest(DapRequest.snapshot)).body.snapshot as SnapshotJson;
     const tlb = (await qemu?.tlb()) ?? [];
     assert.ok(tlb.length > 100, `info tlb lists ${tlb.length} pages`);
     const differ: string[] = [];
@@ -79,7 +80,7 @@ describe('DAP: the memory manager', function () {
       for (const m of chain.mappedAt.filter(inCurrentSpace(snap))) {
         for (let off = 0; off < m.length; off += 4096) {
           const address = m.virtual + off + 0x20;
-          const t = (await dc.customRequest('mmscope/translate', { address })).body as { physical?: number; chain?: number; notMapped?: string };
+          const t = (await dc.customRequest(DapRequest.translate, { address })).body as { physical?: number; chain?: number; notMapped?: string };
           const theirs = tlbTranslate(tlb, address);
           compared++;
           if (t.physical !== theirs || t.chain !== chain.id) differ.push(`${hex(address)}: ours ${t.physical === undefined ? t.notMapped : hex(t.physical)} chain ${t.chain}, QEMU ${theirs === undefined ? 'not mapped' : hex(theirs)} (chain ${chain.id})`);
@@ -91,7 +92,7 @@ describe('DAP: the memory manager', function () {
     console.log(`      (${compared} chain pages compared with QEMU's info tlb)`);
     const heap = snap.chains.find((c) => c.owner.kind === 'heap' && c.mappedAt.length);
     assert.ok(heap);
-    const t = await dc.customRequest('mmscope/translate', { address: heap.mappedAt[0].virtual + 0x20 });
+    const t = await dc.customRequest(DapRequest.translate, { address: heap.mappedAt[0].virtual + 0x20 });
     assert.strictEqual(t.body.directorySource, 'kpd');
   });
 
@@ -107,7 +108,7 @@ describe('DAP: the memory manager', function () {
     const physical = tlbTranslate(await (qemu as QemuMonitor).tlb(), pointer);
     assert.ok(physical !== undefined, `QEMU maps ${hex(pointer)}`);
     assert.doesNotMatch(watch.body.result, /⇒/);
-    const t = (await dc.customRequest('mmscope/translate', { address })).body as { physical: number; block: number; chain: number; site: { function: string; file: string; line: number } };
+    const t = (await dc.customRequest(DapRequest.translate, { address })).body as { physical: number; block: number; chain: number; site: { function: string; file: string; line: number } };
     assert.strictEqual(t.physical, physical);
     const site = `${t.site.function} at ${t.site.file.split('/').pop()}:${t.site.line}`;
     assert.strictEqual(hover.body.result, `${watch.body.result}  ⇒ phys ${hex(t.physical)} · block ${t.block} · chain ${t.chain}, ${site}`);
@@ -130,7 +131,7 @@ describe('DAP: the memory manager', function () {
   });
 
   it('answers vtop and chains in the debug console', async () => {
-    const snap = (await dc.customRequest('mmscope/snapshot')).body.snapshot as SnapshotJson;
+    const snap = (await dc.customRequest(DapRequest.snapshot)).body.snapshot as SnapshotJson;
     // A chain mapped in the current process if there is one yet, else the kernel heap's: where QEMU can check it.
     const visible = inCurrentSpace(snap);
     const user = snap.chains.find((c) => c.mappedAt.some((m) => typeof m.space === 'number' && visible(m))) ?? snap.chains.find((c) => c.mappedAt.some(visible));
@@ -149,7 +150,7 @@ describe('DAP: the memory manager', function () {
   });
 
   it('sends snapshotReady at the next stop, and the condition keeps filtering', async () => {
-    const ready = dc.waitForEvent('mmscope/snapshotReady');
+    const ready = dc.waitForEvent(DapEvent.snapshotReady);
     const stop = await resumeAndStop(dc, dc.continueRequest({ threadId: 1 }));
     assert.strictEqual(stop.body.reason, 'exception');
     const blocks = Number(/allocated, (\d+) blocks/.exec(stop.body.description ?? '')?.[1]);
@@ -159,16 +160,16 @@ describe('DAP: the memory manager', function () {
   });
 
   it('pushes the whole snapshot and its changes with every snapshotReady (no visibility request), and stamps when the stop happened', async () => {
-    const first = dc.waitForEvent('mmscope/snapshotReady');
+    const first = dc.waitForEvent(DapEvent.snapshotReady);
     await resumeAndStop(dc, dc.continueRequest({ threadId: 1 }));
     const firstBody = (await first).body as { stop: number };
-    const ready = dc.waitForEvent('mmscope/snapshotReady');
+    const ready = dc.waitForEvent(DapEvent.snapshotReady);
     const before = Date.now();
     await resumeAndStop(dc, dc.continueRequest({ threadId: 1 }));
     const body = (await ready).body as { stop: number; stoppedAt: number; snapshot?: SnapshotJson; changesFrom?: number; changes?: { changedBlocks?: number[] } };
     assert.ok(body.stoppedAt >= before && body.stoppedAt <= Date.now(), JSON.stringify({ before, at: body.stoppedAt }));
     assert.ok(body.snapshot, 'the snapshot came with the event');
-    const fetched = (await dc.customRequest('mmscope/snapshot')).body.snapshot as SnapshotJson;
+    const fetched = (await dc.customRequest(DapRequest.snapshot)).body.snapshot as SnapshotJson;
     assert.deepStrictEqual(body.snapshot, fetched);
     assert.strictEqual(body.changesFrom, firstBody.stop, 'the changes are against the stop before');
     assert.ok(Array.isArray(body.changes?.changedBlocks), 'our guest\'s changes name the changed blocks');
@@ -211,12 +212,12 @@ describe('DAP: the memory manager', function () {
 
   it('sends live snapshots while the guest runs when live refresh is on, and none once it is off', async () => {
     await dc.setExceptionBreakpointsRequest({ filters: [] });
-    await assert.rejects(dc.customRequest('mmscope/liveRefresh', { enabled: true, ratePerSecond: 'fast' }), /ratePerSecond must be a positive number/);
-    const on = await dc.customRequest('mmscope/liveRefresh', { enabled: true, ratePerSecond: 8 });
+    await assert.rejects(dc.customRequest(DapRequest.liveRefresh, { enabled: true, ratePerSecond: 'fast' }), /ratePerSecond must be a positive number/);
+    const on = await dc.customRequest(DapRequest.liveRefresh, { enabled: true, ratePerSecond: 8 });
     assert.deepStrictEqual(on.body, { enabled: true, ratePerSecond: 8 });
     const live: { stop: number; usedBlocks: number; live: boolean }[] = [];
     const seen = new Promise<void>((resolve) => {
-      dc.on('mmscope/snapshotReady', (e: DebugProtocol.Event) => {
+      dc.on(DapEvent.snapshotReady, (e: DebugProtocol.Event) => {
         const body = e.body as { stop: number; usedBlocks: number; live: boolean };
         if (body.live) live.push(body);
         if (live.length >= 4) resolve();
@@ -226,10 +227,10 @@ describe('DAP: the memory manager', function () {
     await seen;
     // Each live snapshot is a new one (its own key), not the last stop's again.
     assert.strictEqual(new Set(live.map((l) => l.stop)).size, live.length, JSON.stringify(live));
-    const running = await dc.customRequest('mmscope/snapshot');
+    const running = await dc.customRequest(DapRequest.snapshot);
     assert.strictEqual(running.body.live, true);
     assert.ok((running.body.snapshot as SnapshotJson).chains.length > 0);
-    await dc.customRequest('mmscope/liveRefresh', { enabled: false });
+    await dc.customRequest(DapRequest.liveRefresh, { enabled: false });
     const count = live.length;
     await new Promise((r) => setTimeout(r, 1500));
     assert.ok(live.length <= count + 1, `no live snapshots after turning it off (${live.length - count} more)`);
@@ -252,12 +253,12 @@ describe('DAP: a stop before the memory manager is initialised', function () {
   it('still sends snapshotReady, with the reason there is no snapshot, and the snapshot request says the same', async () => {
     marker = qemuMarker();
     dc = await startClient();
-    const ready = dc.waitForEvent('mmscope/snapshotReady', 60_000);
+    const ready = dc.waitForEvent(DapEvent.snapshotReady, 60_000);
     // The kernel heap maps its first chain while mm is being set up, before mm_debug_info is filled in.
     const stop = await launchAndStop(dc, { marker }, () => dc.setExceptionBreakpointsRequest({ filters: ['mm-mapped'] }));
     assert.match(stop.body.description ?? '', /^chain 0x[0-9a-f]+ mapped at 0x[0-9a-f]+, \d+ pages, by kmalloc at heap\.c:\d+$/);
     const body = (await ready).body as { stop: number; error?: string };
     assert.match(body.error ?? '', /has not initialised it yet/);
-    await assert.rejects(dc.customRequest('mmscope/snapshot'), /has not initialised it yet/);
+    await assert.rejects(dc.customRequest(DapRequest.snapshot), /has not initialised it yet/);
   });
 });

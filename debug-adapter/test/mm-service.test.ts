@@ -105,6 +105,7 @@ describe('MmService on the demo guest', function () {
     const armed = armFilters([{ filterId: 'mm-allocated', condition: 'blocks >= 3 && pid != 0 && caller >= 0xc0000000' }]);
     await rsp.insertBreakpoint('software', service.eventHookAddress);
     const before = await service.snapshot(stop);
+    service.published(before);
     let hits = 0;
     let described = '';
     const hook = service.eventHookAddress;
@@ -128,7 +129,11 @@ describe('MmService on the demo guest', function () {
         const chain = snap.guest?.chains.find((c) => c.id === e.chain);
         assert.ok(chain, 'the new chain is in the snapshot taken at the stop');
         assert.strictEqual(chain.blockCount, e.blocks);
-        assert.ok(service.diff?.chains.some((c) => c.id === e.chain && c.kind === 'added'));
+        const record = service.changesOf(snap);
+        assert.strictEqual(record?.from, before, 'the diff is against the snapshot published before');
+        assert.ok(record.changes.chains?.some((c) => c.id === e.chain && c.kind === 'added'), 'the one diff names the new chain');
+        assert.strictEqual(service.changesOf(snap), record, 'computed once and kept');
+        assert.strictEqual(service.published(snap), record, 'publishing it hands out the same diff');
         assert.notStrictEqual(snap, before);
       }
     }

@@ -3,7 +3,7 @@
 // over a function or a global, where it lives (its address and that address's mapping).
 
 import type { JsonAddress } from '../../contract/snapshot-document';
-import { Translation } from '../../debug-adapter/src/mm/model/translate';
+import type { Translation } from '../../contract/translation';
 import { EvaluatedValue } from '../src/mm-data-source';
 import { ViewSnapshot, addressOf } from '../src/view-snapshot';
 import { ShownTranslation, hex, translateOnSnapshot, translationLines } from './translation-text';

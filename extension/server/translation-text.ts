@@ -6,11 +6,12 @@
 
 import * as path from 'path';
 import type { JsonAddress } from '../../contract/snapshot-document';
-import { Translation } from '../../debug-adapter/src/mm/model/translate';
+import type { Translation } from '../../contract/translation';
 import { ViewSnapshot, addressOf, currentSpace, hexAddress, isGuestDocument } from '../src/view-snapshot';
 import { describeEntryFlags, decodeEntry } from '../../qemu-bridge/src/paging/page-entry';
 import { pagingModel } from '../../qemu-bridge/src/paging/paging-modes';
-import { pageSizeName, TranslationStep } from '../../qemu-bridge/src/paging/translation-steps';
+import { pageSizeName } from '../../qemu-bridge/src/paging/translation-steps';
+import type { TranslationStep } from '../../contract/translation';
 
 /** Exact hex of an address (8 digits at least; 64-bit values never lose a bit). */
 export const hex = (n: JsonAddress | bigint): string => hexAddress(n, 8);

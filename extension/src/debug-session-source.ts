@@ -5,16 +5,11 @@
 import * as vscode from 'vscode';
 import { ViewSnapshot } from './view-snapshot';
 import type { JsonAddress } from '../../contract/snapshot-document';
-import type { ChangesView } from '../../contract/guest-document';
-import { DapRequest } from '../../contract/dap';
-import { Translation } from '../../debug-adapter/src/mm/model/translate';
+import { DapRequest, type SnapshotResponseBody } from '../../contract/dap';
+import type { Translation } from '../../contract/translation';
 import { EvaluatedValue, MmDataSource, SnapshotPair, pointerOf } from './mm-data-source';
 
-interface SnapshotResponse {
-  snapshot: ViewSnapshot;
-  previous?: ViewSnapshot;
-  diff?: ChangesView;
-}
+type SnapshotResponse = Omit<SnapshotResponseBody, 'snapshot'> & { readonly snapshot: ViewSnapshot };
 
 interface EvaluateResponse {
   result: string;
@@ -26,9 +21,9 @@ export class DebugSessionSource implements MmDataSource {
   constructor(readonly session: vscode.DebugSession) {}
 
   async snapshot(): Promise<SnapshotPair> {
-    const body = (await this.session.customRequest(DapRequest.snapshot, { withPrevious: true })) as SnapshotResponse;
+    const body = (await this.session.customRequest(DapRequest.snapshot, {})) as SnapshotResponse;
     if (!body || typeof body !== 'object' || !body.snapshot) throw new Error('the debug adapter answered mmscope/snapshot without a snapshot; is the guest stopped?');
-    return { snapshot: body.snapshot, previous: body.previous, changes: body.diff };
+    return { snapshot: body.snapshot, changes: body.diff };
   }
 
   async translate(address: JsonAddress, pid?: number, cr3?: JsonAddress): Promise<Translation> {

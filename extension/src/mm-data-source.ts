@@ -6,13 +6,11 @@ import { ViewSnapshot } from './view-snapshot';
 import type { JsonAddress } from '../../contract/snapshot-document';
 import type { ChangesView } from '../../contract/guest-document';
 import type { SnapshotReadyBody } from '../../contract/dap';
-import { Translation } from '../../debug-adapter/src/mm/model/translate';
+import type { Translation } from '../../contract/translation';
 
 export interface SnapshotPair {
   readonly snapshot: ViewSnapshot;
-  /** The snapshot of the stop before, when the source kept it. */
-  readonly previous?: ViewSnapshot;
-  /** What changed from it, as the adapter computed it. */
+  /** The adapter's one diff of this snapshot (what its snapshotReady event carried). */
   readonly changes?: ChangesView;
 }
 

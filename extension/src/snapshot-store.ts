@@ -1,7 +1,9 @@
 // The snapshot every view shows: the one the adapter pushed with the stop (mmscope/snapshotReady
 // carries the document and what changed since the snapshot before, computed once in the adapter),
-// or, on an explicit refresh, the one fetched. The store computes no "what changed" of its own:
-// `changes` is the adapter's. Knows nothing of VS Code.
+// or, on an explicit refresh, the one fetched (the mmscope/snapshot response carries the same
+// changes). The store computes no "what changed" of its own and keeps no previous snapshot:
+// `changes` is the adapter's one diff of the stop, which every view marks. Knows nothing of VS Code.
+// Its API: `snapshot`, `changes`, `stop` (and the session's state).
 
 import { ViewSnapshot } from './view-snapshot';
 import { MmDataSource, StopSummary } from './mm-data-source';
@@ -12,7 +14,6 @@ export type SessionState = 'none' | 'running' | 'stopped';
 export interface StoreChange {
   readonly state: SessionState;
   readonly snapshot?: ViewSnapshot;
-  readonly previous?: ViewSnapshot;
   /** What changed since the snapshot before, as the adapter computed it (undefined at a session's first). */
   readonly changes?: ChangesView;
   /** The stop the snapshot belongs to. */
@@ -31,7 +32,6 @@ export class SnapshotStore {
   private fetching: Promise<void> | undefined;
   state: SessionState = 'none';
   snapshot: ViewSnapshot | undefined;
-  previous: ViewSnapshot | undefined;
   /** The adapter's changes from the snapshot before to `snapshot`. */
   changes: ChangesView | undefined;
   stop: number | undefined;
@@ -44,7 +44,7 @@ export class SnapshotStore {
   }
 
   private emit(extra: Partial<StoreChange> = {}): void {
-    const change: StoreChange = { state: this.state, snapshot: this.snapshot, previous: this.previous, changes: this.changes, stop: this.stop, ...extra };
+    const change: StoreChange = { state: this.state, snapshot: this.snapshot, changes: this.changes, stop: this.stop, ...extra };
     for (const l of [...this.listeners]) l(change);
   }
 
@@ -60,7 +60,6 @@ export class SnapshotStore {
     this.source = undefined;
     this.state = 'none';
     this.snapshot = undefined;
-    this.previous = undefined;
     this.changes = undefined;
     this.stop = undefined;
     this.pendingStop = undefined;
@@ -85,11 +84,10 @@ export class SnapshotStore {
     this.lastSummary = summary;
     this.pendingStop = summary.stop;
     if (summary.snapshot) {
-      this.adopt(summary.snapshot, undefined, summary.changes, summary.stop, 0); // pushed with the event: nothing to fetch
+      this.adopt(summary.snapshot, summary.changes, summary.stop, 0); // pushed with the event: nothing to fetch
       return Promise.resolve();
     }
     this.lastError = summary.error ?? 'the debug adapter sent the stop without its snapshot';
-    if (this.snapshot) this.previous = this.snapshot;
     this.snapshot = undefined;
     this.changes = undefined;
     this.stop = summary.stop;
@@ -113,13 +111,12 @@ export class SnapshotStore {
       .snapshot()
       .then(
         (pair) => {
-          if (source === this.source) this.adopt(pair.snapshot, pair.previous, pair.changes, wantedStop ?? pair.snapshot.stop, Date.now() - started);
+          if (source === this.source) this.adopt(pair.snapshot, pair.changes, wantedStop ?? pair.snapshot.stop, Date.now() - started);
         },
         (e: unknown) => {
           if (source !== this.source) return;
           this.lastError = e instanceof Error ? e.message : String(e);
-          // The old snapshot is not this stop's: keep it only as the "previous" for the next diff.
-          if (this.snapshot) this.previous = this.snapshot;
+          // The old snapshot is not this stop's: nothing to show.
           this.snapshot = undefined;
           this.changes = undefined;
           this.stop = wantedStop;
@@ -130,10 +127,9 @@ export class SnapshotStore {
     return this.fetching;
   }
 
-  /** Takes `snapshot` as the one of `stop`; the one held before becomes the previous unless the source gave one. */
-  private adopt(snapshot: ViewSnapshot, previous: ViewSnapshot | undefined, changes: ChangesView | undefined, stop: number, fetchMs: number): void {
+  /** Takes `snapshot` as the one of `stop`, with the adapter's changes of it. */
+  private adopt(snapshot: ViewSnapshot, changes: ChangesView | undefined, stop: number, fetchMs: number): void {
     if (snapshot === this.snapshot) return;
-    this.previous = previous ?? (this.snapshot && this.stop !== stop ? this.snapshot : this.previous);
     this.changes = changes;
     this.snapshot = snapshot;
     this.stop = stop;

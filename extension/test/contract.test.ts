@@ -39,3 +39,31 @@ describe('the shared contract module', function () {
     assert.ok(!fs.existsSync(path.join(webview, 'snapshot-view.ts')), 'the hand copy of the snapshot types is gone');
   });
 });
+
+describe('one definition of the translation and the diff (contract/translation.ts, contract/guest-document.ts)', function () {
+  const sources = (dir: string): string[] => fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sources(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : []);
+  const product = ['debug-adapter/src', 'qemu-bridge/src', 'extension/src', 'extension/server', 'extension/webview', 'extension/view-host'].flatMap(sources);
+
+  it('defines the translation result, its steps and the entry flag bits only in the contract', () => {
+    const defined = product.filter((f) => /\binterface (Translation|TranslationStep|AddressTranslation)\b|\btype TableLevel\s*=/.test(fs.readFileSync(path.join(ROOT, f), 'utf8')));
+    assert.deepStrictEqual(defined, [], 'a second definition');
+    const text = fs.readFileSync(path.join(CONTRACT, 'translation.ts'), 'utf8');
+    for (const name of ['interface Translation ', 'interface TranslationStep', 'interface AddressTranslation', 'const EntryFlag', 'const EntryBit']) assert.ok(text.includes(name), name);
+  });
+
+  it('leaves no custom request or event name as a string literal in the product code (contract/dap.ts names them)', () => {
+    const dap = fs.readFileSync(path.join(CONTRACT, 'dap.ts'), 'utf8');
+    const names = [...dap.matchAll(/:\s*'(mmscope\/\w+)'/g)].map((m) => m[1]);
+    assert.ok(names.length >= 10, names.join(' '));
+    const literal = new RegExp(`['"\`](${names.map((n) => n.replace('/', '\\/')).join('|')})['"\`]`);
+    const found = product.filter((f) => literal.test(fs.readFileSync(path.join(ROOT, f), 'utf8').replace(/\/\/.*$/gm, '').replace(/\/\*[\s\S]*?\*\//g, '')));
+    assert.deepStrictEqual(found, [], 'request names written out');
+  });
+
+  it('computes "what changed" only in the adapter: no view model compares with a previous snapshot', () => {
+    const views = sources('extension/src/views').concat(['extension/src/snapshot-store.ts']);
+    const previous = views.filter((f) => /\bprevious\??\s*[:.]|store\.previous/.test(fs.readFileSync(path.join(ROOT, f), 'utf8').replace(/\/\/.*$/gm, '')));
+    assert.deepStrictEqual(previous, [], 'a view or the store keeps a previous snapshot');
+  });
+});

@@ -11,6 +11,7 @@ import { processesModel } from '../src/views/processes-model';
 import { statusText, swapStatusLine } from '../src/views/findings-model';
 import { treeItemData } from '../src/views/tree-item-data';
 import { ViewNode } from '../src/views/view-node';
+import { diffDocuments } from '../../debug-adapter/src/mm/model/diff';
 
 async function dosDocument(change?: (x: ReturnType<typeof dosImage>) => void): Promise<SnapshotJson> {
   const x = dosImage();
@@ -91,7 +92,8 @@ describe('view models: process modes, swapped-out pages and DOS tasks', function
       img.setMode(1, 0);
       img.swapOutPte(0x400000 + 6 * 4096, 1, 8, 2);
     });
-    const nodes = processesModel(after, before);
+    const nodes = processesModel(after, diffDocuments(before, after));
+    assert.ok(processesModel(after).every((n) => !n.changed), 'nothing marked without the adapter\'s changes');
     assert.deepStrictEqual(nodes.map((n) => n.changed), [false, true, false, false]);
     assert.strictEqual(child(nodes[1], 'swapped out').description, '2 pages in 2 slots');
   });

@@ -14,6 +14,8 @@ import { allocatorsModel, allocatorsViewTitle } from '../src/views/allocators-mo
 import { findingsModel, statusText } from '../src/views/findings-model';
 import { ViewNode } from '../src/views/view-node';
 import { levelOneDocument, levelZeroDocument } from './documents';
+import { diffDocuments } from '../../debug-adapter/src/mm/model/diff';
+import type { ChangesView } from '../../contract/guest-document';
 
 const FIXTURES = path.resolve(__dirname, '../../../extension/test/fixtures');
 const load = (name: string): SnapshotJson => JSON.parse(fs.readFileSync(path.join(FIXTURES, name), 'utf8')) as SnapshotJson;
@@ -44,17 +46,15 @@ describe('view models on recorded guest documents', function () {
     assert.strictEqual(children.filter((c) => c.label.startsWith('block')).length, userChain.runs.length);
     assert.ok(children.some((c) => c.label.startsWith(`pid ${userChain.mappedAt[0].space} 0x`)));
     assert.ok(children.some((c) => /^allocated by worker_main at demo\.c:\d+$/.test(c.label)));
-    assert.ok(nodes.every((n) => !n.changed), 'nothing is marked changed without a previous snapshot');
+    assert.ok(nodes.every((n) => !n.changed), 'nothing is marked changed without the adapter\'s changes');
   });
 
-  it('marks the chains that changed since the previous stop', () => {
-    const nodes = chainsModel(later, snap);
-    const same = (a: SnapshotJson['chains'][number], b: SnapshotJson['chains'][number]): boolean =>
-      a.owner.seq === b.owner.seq && a.blocks.join() === b.blocks.join();
-    const expected = later.chains.filter((c) => !snap.chains.some((o) => same(o, c))).map((c) => c.id).sort();
-    const marked = nodes.filter((n) => n.changed).map((n) => Number(/chain (\d+)/.exec(n.label)?.[1])).sort();
-    assert.deepStrictEqual(marked, expected);
-    assert.ok(expected.length > 0, 'the demo changed something between the two recordings');
+  it('marks the chains the adapter\'s changes name (added, resized, moved, renamed; not freed), and only those', () => {
+    const [a, b, c] = later.chains;
+    const changes: ChangesView = { chains: [{ id: a.id, kind: 'added' }, { id: b.id, kind: 'moved' }, { id: c.id, kind: 'freed' }, { id: 0x7ffff, kind: 'renamed', previous: 3 }] };
+    const marked = chainsModel(later, changes).filter((n) => n.changed).map((n) => Number(/chain (\d+)/.exec(n.label)?.[1])).sort();
+    assert.deepStrictEqual(marked, [a.id, b.id].sort());
+    assert.ok(chainsModel(later, {}).every((n) => !n.changed), 'changes naming no chain mark none');
   });
 
   it('shows processes with the current marker, their address space and their UPD', () => {
@@ -98,11 +98,12 @@ describe('view models on recorded guest documents', function () {
     assert.strictEqual(mapped.reveal?.kind, 'chain');
   });
 
-  it('marks the runs of the space that changed since the previous stop', () => {
+  it('marks the runs of the space that the adapter\'s document diff names new', () => {
     const id = later.currentSpace ?? '';
-    const before = new Set((snap.spaces.find((s) => s.id === id)?.mappings ?? []).map((r) => `${r.va}:${r.pa}:${r.size}`));
-    const expected = (later.spaces.find((s) => s.id === id)?.mappings ?? []).filter((r) => !before.has(`${r.va}:${r.pa}:${r.size}`)).length;
-    const marked = leaves(addressSpaceModel(later, id, snap)).filter((n) => n.changed).length;
+    const before = new Set((snap.spaces.find((s) => s.id === id)?.mappings ?? []).map((r) => `${r.va}:${r.pa}:${r.size}:${r.flags}`));
+    const expected = (later.spaces.find((s) => s.id === id)?.mappings ?? []).filter((r) => !before.has(`${r.va}:${r.pa}:${r.size}:${r.flags}`)).length;
+    const marked = leaves(addressSpaceModel(later, id, diffDocuments(snap, later))).filter((n) => n.changed).length;
+    assert.ok(leaves(addressSpaceModel(later, id)).every((n) => !n.changed), 'nothing marked without changes');
     assert.ok(expected > 0, 'the demo remapped something between the two recordings');
     assert.strictEqual(marked, expected);
   });
@@ -220,12 +221,13 @@ describe('view models on a level-1 document (a described kernel with tracing)', 
     assert.strictEqual(allocatorsViewTitle(doc), 'Allocators');
   });
 
-  it('marks an allocator whose counts changed since the previous stop', () => {
+  it('marks an allocator whose counts the adapter\'s document diff names changed', () => {
     const before = levelOneDocument();
     const after = { ...doc, allocators: [{ ...doc.allocators[0], free: doc.allocators[0].free - 1, used: doc.allocators[0].used + 1 }, doc.allocators[1]] };
-    assert.deepStrictEqual(allocatorsModel(after, before).map((n) => n.changed), [true, false, false, false]);
+    assert.deepStrictEqual(allocatorsModel(after, diffDocuments(before, after)).map((n) => n.changed), [true, false, false, false]);
     const traced = { ...doc, tracing: { ...doc.tracing!, live: [] } };
-    assert.strictEqual(allocatorsModel(traced, before)[3].changed, true, 'the live allocations changed');
+    assert.strictEqual(allocatorsModel(traced, diffDocuments(before, traced))[3].changed, true, 'the live allocations changed');
+    assert.ok(allocatorsModel(after).every((n) => !n.changed), 'nothing marked without changes');
   });
 
   it('reveals level-1 and level-2 findings: the mapping in its space, the allocation site', () => {

@@ -5,6 +5,7 @@
 // nothing described, the address spaces seen), and the findings, marking what changed since the
 // previous snapshot. Text from the guest only ever goes through textContent.
 
+import { EntryFlag } from '../../contract/translation.js';
 import { FEED_PATH, liveSubprotocol, LIVE_PROTOCOL_VERSION } from '../../contract/live-protocol.js';
 import type { ServerMessage } from '../../contract/live-protocol.js';
 import { FeedState, FeedUpdate } from './feed-state.js';
@@ -33,7 +34,8 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, classN
 
 /** Page-table entry flags as letters: P W U (present, writable, user), A D (accessed, dirty), S (4 MiB), G (global). */
 function flagLetters(f: number): string {
-  return [[1, 'P'], [2, 'W'], [4, 'U'], [0x20, 'A'], [0x40, 'D'], [0x80, 'S'], [0x100, 'G']].map(([bit, l]) => (f & (bit as number) ? l : '-')).join('');
+  const letters: readonly (readonly [number, string])[] = [[EntryFlag.present, 'P'], [EntryFlag.writable, 'W'], [EntryFlag.user, 'U'], [EntryFlag.accessed, 'A'], [EntryFlag.dirty, 'D'], [EntryFlag.pageSize, 'S'], [EntryFlag.global, 'G']];
+  return letters.map(([mask, l]) => (f & mask ? l : '-')).join('');
 }
 
 class Dashboard {
@@ -218,7 +220,7 @@ class Dashboard {
     const spaces = new Map(s.spaces.map((x) => [x.id, x]));
     const changes = this.state.changes;
     const changedSpaces = new Set((changes?.spaces ?? []).filter((c) => c.kind !== 'removed').map((c) => c.id));
-    const newPids = new Set((changes?.processes ?? []).filter((c) => c.kind === 'added').map((c) => c.pid));
+    const newPids = new Set((changes?.processes ?? []).filter((c) => c.kind !== 'removed').map((c) => c.pid)); // added or changed, as the Processes view marks them
     for (const p of s.processes) {
       const space = p.space !== null ? spaces.get(p.space) : undefined;
       const box = el('div', undefined, 'process');

@@ -22,8 +22,8 @@ export interface PagingMode {
 export const PAGE_SIZE = 4096;
 export const LARGE_PAGE_SIZE = 4 << 20;
 
-/** Where one virtual page lives and the entries that say so. */
-export interface Translation {
+/** Where one virtual page lives and the entries that say so: the 32-bit (non-PAE) walk (not the mmscope/translate answer, contract/translation.ts). */
+export interface I386Translation {
   readonly virtual: number;
   readonly physical: number;
   readonly pageSize: typeof PAGE_SIZE | typeof LARGE_PAGE_SIZE;
@@ -110,7 +110,7 @@ export async function translateRange(virtual: number, length: number, cr3: numbe
 }
 
 /** Translates one virtual address, reading only the two entries it needs. */
-export async function translate(virtual: number, cr3: number, mode: PagingMode, read: PhysicalReader): Promise<Translation> {
+export async function translate(virtual: number, cr3: number, mode: PagingMode, read: PhysicalReader): Promise<I386Translation> {
   const model = model32(mode);
   const walk = await walkAddress(model, cr3 >>> 0, virtual >>> 0, (a, n) => read(Number(a), n));
   if (walk.kind !== 'mapped') throw walkError(walk, model);

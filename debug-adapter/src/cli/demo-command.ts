@@ -7,7 +7,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { resolveExecutable } from '../../../qemu-bridge/src';
 import { MmSnapshot } from '../mm/model/snapshot';
-import { SnapshotDiff, diffSnapshots } from '../mm/model/diff';
+import { StopChanges, stopChanges } from '../live/stop-changes';
+import type { StopSnapshot } from '../mm/plugin/stop-snapshot';
 import { formatSnapshot } from '../mm/model/snapshot-text';
 import { startLiveGuest } from '../live/live-guest';
 import { DashboardBuildMissingError } from '../live/dashboard-server';
@@ -61,7 +62,7 @@ export function buildGuest(io: CommandIo): void {
 const time = (ms: number): string => new Date(ms).toTimeString().slice(0, 8);
 
 /** The demo's header: what was taken when, and what changed since the previous snapshot. */
-export function formatDemoHeader(snap: MmSnapshot, info: { seq: number; live: boolean; takenAt: number; diff?: SnapshotDiff }): string {
+export function formatDemoHeader(snap: MmSnapshot, info: { seq: number; live: boolean; takenAt: number; diff?: StopChanges }): string {
   const b = snap.blocks;
   const lines = [
     `snapshot #${info.seq} at ${time(info.takenAt)}${info.live ? ' (live: taken while the guest ran)' : ''}: ${snap.processes.length} processes, ${snap.chains.length} chains, ` +
@@ -69,10 +70,10 @@ export function formatDemoHeader(snap: MmSnapshot, info: { seq: number; live: bo
   ];
   const d = info.diff;
   if (d) {
-    const count = (k: string): number => d.chains.filter((c) => c.kind === k).length;
+    const count = (k: string): number => (d.chains ?? []).filter((c) => c.kind === k).length;
     lines.push(
       `since the previous snapshot: ${count('added')} chains added, ${count('freed')} freed, ${count('resized') + count('moved') + count('renamed')} resized or moved, ` +
-        `${d.changedBlocks.length} blocks changed, ${d.mappings.length} mapping changes, ${d.newFindings.length} new findings`,
+        `${d.changedBlocks?.length ?? 0} blocks changed, ${d.mappings?.length ?? 0} mapping changes, ${d.newFindings.length} new findings`,
     );
   }
   return lines.join('\n') + '\n';
@@ -132,14 +133,15 @@ export const demoCommand: Command = {
           `(refresh: ${guest.refresher.mode.kind === 'ram-file' ? 'read from guest RAM without stopping it' : 'brief gdbstub stops'}, ${guest.refresher.mode.ratePerSecond}/s; summary every ${interval} s; Ctrl-C stops)\n`;
         io.stderr.write(banner);
         let printedSeq = -1;
-        let previousPrinted: MmSnapshot | undefined;
+        let previousPrinted: StopSnapshot | undefined;
         const print = (): void => {
           const latest = feed.latest;
           const snap = latest?.snapshot.guest;
           if (!latest || !snap || latest.seq === printedSeq) return;
           printedSeq = latest.seq;
-          const diff = previousPrinted ? diffSnapshots(previousPrinted, snap) : undefined;
-          previousPrinted = snap;
+          // The one diff function (stop-changes.ts), over the snapshots printed (a summary every few seconds, not every snapshot's).
+          const diff = previousPrinted ? stopChanges(previousPrinted, latest.snapshot) : undefined;
+          previousPrinted = latest.snapshot;
           const text = formatDemoHeader(snap, { seq: latest.seq, live: latest.live, takenAt: Date.now(), diff }) + '\n' + formatSnapshot(snap, { maxChains });
           io.stdout.write(tty ? `\x1b[H\x1b[2J${banner}\n${text}` : `${text}\n`);
         };

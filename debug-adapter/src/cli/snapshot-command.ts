@@ -10,7 +10,7 @@ import { DebugSymbols } from '../symbols';
 import { formatSnapshot, formatTranslation } from '../mm/model/snapshot-text';
 import { formatDocument } from '../mm/model/document-text';
 import { MmService, TranslateWhere } from '../mm/plugin/mm-service';
-import { Translation } from '../mm/model/translate';
+import type { Translation } from '../../../contract/translation';
 import { pagingRegistersOf } from '../mm/plugin/stop-snapshot';
 import { readGeneration } from '../mm/plugin/live-reader';
 import type { RspClient } from '../../../qemu-bridge/src';

@@ -14,7 +14,7 @@ import type { Duplex } from 'stream';
 import { WebSocket, WebSocketServer, RawData } from 'ws';
 import { MmSnapshot } from '../mm/model/snapshot';
 import { ViewSnapshot, snapshotToJson } from '../mm/model/snapshot-json';
-import { FeedChanges, stopChanges } from './stop-changes';
+import { StopChanges, stopChanges } from './stop-changes';
 import type { StopSnapshot } from '../mm/plugin/stop-snapshot';
 import { ClientChannel, ChannelStats } from './client-channel';
 import {
@@ -57,7 +57,7 @@ export interface PublishMeta {
    * The changes the publisher already computed (stop-changes.ts) and the snapshot they start
    * from: used as they are when that is the snapshot this feed published last (no second diff).
    */
-  readonly changes?: { readonly from: StopSnapshot; readonly changes: FeedChanges };
+  readonly changes?: { readonly from: StopSnapshot; readonly changes: StopChanges };
 }
 
 export interface LiveFeedStats {
@@ -80,7 +80,7 @@ export interface Refusal {
  */
 export type FeedSnapshot = StopSnapshot | MmSnapshot;
 
-export type { FeedChanges } from './stop-changes';
+export type { StopChanges } from './stop-changes';
 
 function asStopSnapshot(s: FeedSnapshot): StopSnapshot {
   return 'document' in s ? s : { document: snapshotToJson(s), guest: s };
@@ -123,7 +123,7 @@ export class LiveFeed {
   private readonly extraOrigins: readonly string[];
   private readonly serverVersion: string;
   private closed = false;
-  private readonly snapshotListeners = new Set<(s: StopSnapshot, changes: FeedChanges | undefined) => void>();
+  private readonly snapshotListeners = new Set<(s: StopSnapshot, changes: StopChanges | undefined) => void>();
   private historyHandler: HistoryHandler | undefined;
 
   constructor(options: LiveFeedOptions = {}) {
@@ -347,7 +347,7 @@ export class LiveFeed {
   }
 
   /** Calls `listener` after each published snapshot (the CLI's summary uses it). */
-  onSnapshot(listener: (s: StopSnapshot, changes: FeedChanges | undefined) => void): () => void {
+  onSnapshot(listener: (s: StopSnapshot, changes: StopChanges | undefined) => void): () => void {
     this.snapshotListeners.add(listener);
     return () => this.snapshotListeners.delete(listener);
   }
@@ -361,7 +361,7 @@ export class LiveFeed {
     this.seq++;
     this.counters.published++;
     this.last = { snapshot, json, live: meta.live, takenAt, docText: undefined };
-    let diff: FeedChanges | undefined;
+    let diff: StopChanges | undefined;
     if (!prev || meta.full) {
       // Serialised only for clients that are there (a client connecting later gets it then).
       if (this.clients.size) this.broadcast(this.fullSnapshotText('first') as string);
@@ -372,7 +372,7 @@ export class LiveFeed {
         for (const l of [...this.snapshotListeners]) l(snapshot, diff);
         return this.seq;
       }
-      const delta: DeltaMessage<FeedChanges> = {
+      const delta: DeltaMessage<StopChanges> = {
         type: 'delta', seq: this.seq, base: this.seq - 1, live: meta.live, takenAt, state: this.runState,
         patch: makePatch(prev.json, json), changes: diff,
       };

@@ -40,6 +40,8 @@ export interface RefresherStats {
   tornRetries: number;
   /** Live snapshots dropped because every try was torn (never published). */
   tornDropped: number;
+  /** Brief stops of the guest for a copy its updates kept tearing (LiveReader's GuestPause). */
+  pauses: number;
 }
 
 const CR0_PG = 0x80000000n;
@@ -48,7 +50,7 @@ const TORN_REPORT_GAP_MS = 5000;
 
 export class LiveRefresher {
   readonly mode: RefreshMode;
-  readonly stats: RefresherStats = { snapshots: 0, failures: 0, lastBuildMs: 0, totalBuildMs: 0, lastError: undefined, tornRetries: 0, tornDropped: 0 };
+  readonly stats: RefresherStats = { snapshots: 0, failures: 0, lastBuildMs: 0, totalBuildMs: 0, lastError: undefined, tornRetries: 0, tornDropped: 0, pauses: 0 };
   /** Live snapshots: seqlock reads (or confirmed findings only on a kernel without a generation). */
   readonly liveReader: LiveReader;
   private registers: PagingRegisters | undefined;
@@ -129,6 +131,25 @@ export class LiveRefresher {
     return p;
   }
 
+  /**
+   * Stops the running guest for a live copy that the guest's updates keep tearing (LiveReader's
+   * GuestPause): a gdbstub interrupt, and a continue when the copy is taken. Its QMP STOP/RESUME
+   * are ours, not the user's.
+   */
+  private async pauseBriefly(): Promise<() => Promise<void>> {
+    const rsp = this.options.session.rsp;
+    if (!rsp || !rsp.running) return async () => undefined;
+    if (this.options.session.qmp) {
+      this.ownStops++;
+      this.ownResumes++;
+    }
+    await rsp.interrupt(5000);
+    this.stats.pauses++;
+    return async () => {
+      if (!rsp.connection.closed) await rsp.continue();
+    };
+  }
+
   /** QEMU's memory map, read once (none without QMP). */
   private memoryMap(): Promise<readonly PhysicalRegionJson[] | undefined> {
     this.regions ??= this.options.session.physicalMemoryMap().catch(() => undefined);
@@ -169,7 +190,7 @@ export class LiveRefresher {
         if (live) {
           const retriesBefore = this.liveReader.stats.tornRetries;
           try {
-            snapshot = await this.liveReader.take(readings, this.options.knowledge);
+            snapshot = await this.liveReader.take(readings, this.options.knowledge, () => this.pauseBriefly());
           } finally {
             this.stats.tornRetries += this.liveReader.stats.tornRetries - retriesBefore;
           }

@@ -34,7 +34,7 @@ export class MmViews implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(context: vscode.ExtensionContext, private readonly store: SnapshotStore, private readonly output: vscode.OutputChannel) {
-    this.addressSpace = new MmTreeProvider('mmscope.addressSpace', store, (s, p) => addressSpaceModel(s, this.addressSpaceId, p));
+    this.addressSpace = new MmTreeProvider('mmscope.addressSpace', store, (s, changes) => addressSpaceModel(s, this.addressSpaceId, changes));
     this.processes = new MmTreeProvider('mmscope.processes', store, processesModel);
     this.chains = new MmTreeProvider('mmscope.chains', store, allocatorsModel);
     this.findings = new MmTreeProvider('mmscope.findings', store, findingsModel);
@@ -104,7 +104,7 @@ export class MmViews implements vscode.Disposable {
   /** Shows space `id` (undefined: the current one) in the Address space view. */
   openSpace(id: string | undefined): void {
     this.addressSpaceId = id;
-    this.addressSpace.setModel((s, p) => addressSpaceModel(s, this.addressSpaceId, p));
+    this.addressSpace.setModel((s, changes) => addressSpaceModel(s, this.addressSpaceId, changes));
     this.updateAddressSpaceTitle();
     void vscode.commands.executeCommand('mmscope.addressSpace.focus');
     this.renderedEmitter.fire();

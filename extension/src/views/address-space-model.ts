@@ -10,6 +10,9 @@ import type { SwappedPage } from '../../../debug-adapter/src/mm/model/snapshot';
 import { swappedText } from '../../../debug-adapter/src/mm/model/swap-entry';
 import { ViewSnapshot, addressDigits, addressOf, currentSpace, hexAddress, spaceSourcesText } from '../view-snapshot';
 import { ViewNode, bigSize } from './view-node';
+import type { ChangesView } from '../../../contract/guest-document';
+import { EntryFlag } from '../../../contract/translation';
+import { changeMarks, runMarkKey } from './change-marks';
 
 interface Level {
   readonly name: string;
@@ -34,7 +37,7 @@ const RUNS_PER_GROUP = 256;
 
 /** Letters for a run's effective access. */
 export function runAccess(r: RunJson): string {
-  return `${r.writable ? 'rw' : 'r-'}${r.nx ? '-' : 'x'} ${r.user ? 'user' : 'kernel'}${r.flags & 0x100 ? ' global' : ''}${r.flags & 0x40 ? ' dirty' : ''}${r.pageSize > 4096 ? ` ${bigSize(BigInt(r.pageSize))} pages` : ''}`;
+  return `${r.writable ? 'rw' : 'r-'}${r.nx ? '-' : 'x'} ${r.user ? 'user' : 'kernel'}${r.flags & EntryFlag.global ? ' global' : ''}${r.flags & EntryFlag.dirty ? ' dirty' : ''}${r.pageSize > 4096 ? ` ${bigSize(BigInt(r.pageSize))} pages` : ''}`;
 }
 
 /** The process a space belongs to, for our guest's chain mappings (`pid:<N>`) and described kernels. */
@@ -66,8 +69,6 @@ function chainOwner(doc: ViewSnapshot, space: SpaceJson): (va: bigint) => number
     return undefined;
   };
 }
-
-const runKey = (r: RunJson): string => `${r.va}:${r.pa}:${r.size}`;
 
 interface Region {
   readonly id: string;
@@ -119,7 +120,7 @@ function runNode(c: Context, r: RunJson, idPrefix: string): ViewNode {
     label: `${hexAddress(va, c.digits)}-${hexAddress(end, c.digits)}`,
     description: `→ ${hexAddress(r.pa, 8)} ${bigSize(addressOf(r.size))} ${runAccess(r)}${chain !== undefined ? ` · chain ${chain}` : ''}`,
     icon: 'arrow-right',
-    changed: c.changed.has(runKey(r)),
+    changed: c.changed.has(runMarkKey(r)),
     reveal: chain !== undefined ? { kind: 'chain', id: chain } : { kind: 'address', virtual: r.va, space: c.space.id, ...(pid !== undefined ? { pid } : {}) },
   };
 }
@@ -189,7 +190,7 @@ function groupNodes(c: Context, levels: readonly Level[], depth: number, items: 
       label: `${level.name} ${index}: ${hexAddress(lo, c.digits)}-${hexAddress(lo + span - 1n, c.digits)}`,
       description: `${runs.length} run${runs.length === 1 ? '' : 's'} · ${bigSize(bytes)}${shared ? ` · ${shared} shared table${shared === 1 ? '' : 's'}` : ''}${swappedHere ? ` · ${swappedHere} swapped out` : ''}`,
       icon: 'table',
-      changed: runs.some((i) => c.changed.has(runKey(i.run!))),
+      changed: runs.some((i) => c.changed.has(runMarkKey(i.run!))),
       children: () => (deeper ? groupNodes(c, levels, depth + 1, inside, id) : inside.map((i) => itemNode(c, i, id))),
     });
   }
@@ -210,17 +211,15 @@ export function shownSpace(doc: ViewSnapshot, spaceId?: string): SpaceJson | und
   return (spaceId !== undefined ? doc.spaces.find((s) => s.id === spaceId) : undefined) ?? currentSpace(doc);
 }
 
-/** The Address space view of `spaceId` (default: the space CR3 names now). */
-export function addressSpaceModel(doc: ViewSnapshot, spaceId?: string, previous?: ViewSnapshot): ViewNode[] {
+/**
+ * The Address space view of `spaceId` (default: the space CR3 names now). `changes`: the adapter's
+ * diff of this stop; the space's new runs it names are marked (and the entries and halves holding them).
+ */
+export function addressSpaceModel(doc: ViewSnapshot, spaceId?: string, changes?: ChangesView): ViewNode[] {
   const space = shownSpace(doc, spaceId);
   if (!space) return [];
   const digits = addressDigits(space.paging);
-  const old = previous?.spaces.find((s) => s.id === space.id);
-  const changed = new Set<string>();
-  if (previous) {
-    const before = new Set((old?.mappings ?? []).map(runKey));
-    for (const r of space.mappings) if (!before.has(runKey(r))) changed.add(runKey(r));
-  }
+  const changed = changeMarks(changes).newRuns(space.id);
   const c: Context = { doc, space, digits, changed, owner: chainOwner(doc, space) };
   const items: Item[] = [
     ...space.mappings.map((run) => ({ va: addressOf(run.va), run })),

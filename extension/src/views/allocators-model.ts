@@ -9,6 +9,8 @@ import { ViewSnapshot, addressDigits, hexAddress, isGuestDocument } from '../vie
 import { chainsModel } from './chains-model';
 import { ViewNode, size } from './view-node';
 import { siteLabel, siteReveal } from './findings-model';
+import type { ChangesView } from '../../../contract/guest-document';
+import { changeMarks } from './change-marks';
 
 /** What the view is called for this document. */
 export function allocatorsViewTitle(doc: ViewSnapshot | undefined): 'Chains' | 'Allocators' {
@@ -100,19 +102,11 @@ function tracingNode(t: TracingJson, changed: boolean): ViewNode {
   };
 }
 
-export function allocatorsModel(doc: ViewSnapshot, previous?: ViewSnapshot): ViewNode[] {
+/** `changes`: the adapter's diff of this stop; the chains, allocators, heaps and tracing it names are marked. */
+export function allocatorsModel(doc: ViewSnapshot, changes?: ChangesView): ViewNode[] {
   const guest = isGuestDocument(doc);
-  const oldAllocators = new Map((previous?.allocators ?? []).map((a) => [a.name, a]));
-  const oldHeaps = new Map((previous?.heaps ?? []).map((h) => [h.name, h]));
-  const allocators = doc.allocators
-    .filter((a) => !(guest && a.shape === 'chain-table'))
-    .map((a) => {
-      const o = oldAllocators.get(a.name);
-      return allocatorNode(a, previous !== undefined && (!o || o.free !== a.free || o.used !== a.used || o.reserved !== a.reserved));
-    });
-  const heaps = doc.heaps.map((h) => {
-    const o = oldHeaps.get(h.name);
-    return heapNode(doc, h, previous !== undefined && (!o || o.usedBytes !== h.usedBytes || o.blocks.length !== h.blocks.length));
-  });
-  return [...(guest ? chainsModel(doc, previous) : []), ...allocators, ...heaps, ...(doc.tracing ? [tracingNode(doc.tracing, previous !== undefined && previous.tracing?.live.length !== doc.tracing.live.length)] : [])];
+  const marks = changeMarks(changes);
+  const allocators = doc.allocators.filter((a) => !(guest && a.shape === 'chain-table')).map((a) => allocatorNode(a, marks.allocators.has(a.name)));
+  const heaps = doc.heaps.map((h) => heapNode(doc, h, marks.heaps.has(h.name)));
+  return [...(guest ? chainsModel(doc, changes) : []), ...allocators, ...heaps, ...(doc.tracing ? [tracingNode(doc.tracing, marks.tracing)] : [])];
 }

@@ -3,18 +3,19 @@
 
 import * as path from 'path';
 import { ChainJson } from '../../../debug-adapter/src/mm/model/snapshot-json';
+import type { ChangesView } from '../../../contract/guest-document';
 import { ViewSnapshot } from '../view-snapshot';
+import { changeMarks } from './change-marks';
 import { ViewNode, hex, size } from './view-node';
-
-const chainKey = (c: ChainJson): string => `${c.owner.seq}:${c.blocks.join(',')}`;
 
 export function chainLabel(c: ChainJson): string {
   return `chain ${c.id} (${hex(c.id, 1)})`;
 }
 
-export function chainsModel(snap: ViewSnapshot, previous?: ViewSnapshot): ViewNode[] {
-  const before = new Set((previous?.chains ?? []).map(chainKey));
-  return (snap.chains ?? []).map((c) => chainNode(c, previous !== undefined && !before.has(chainKey(c))));
+/** `changes`: the adapter's diff of this stop; the chains it names (added, resized, moved, renamed) are marked. */
+export function chainsModel(snap: ViewSnapshot, changes?: ChangesView): ViewNode[] {
+  const marked = changeMarks(changes).chains;
+  return (snap.chains ?? []).map((c) => chainNode(c, marked.has(c.id)));
 }
 
 export function chainNode(c: ChainJson, changed: boolean): ViewNode {

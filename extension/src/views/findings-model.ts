@@ -6,6 +6,8 @@ import * as path from 'path';
 import type { FindingDocJson, SiteJson } from '../../../contract/snapshot-document';
 import { ViewSnapshot, addressDigits, hexAddress, isGuestDocument } from '../view-snapshot';
 import { RevealTarget, ViewNode } from './view-node';
+import type { ChangesView } from '../../../contract/guest-document';
+import { changeMarks } from './change-marks';
 
 /** "kalloc at vm.c:42", or the call address when nothing resolves it. */
 export function siteLabel(s: SiteJson): string {
@@ -28,10 +30,9 @@ export function findingTarget(f: FindingDocJson): RevealTarget | undefined {
   return undefined;
 }
 
-const findingKey = (f: FindingDocJson): string => `${f.kind}:${f.message}`;
-
-export function findingsModel(doc: ViewSnapshot, previous?: ViewSnapshot): ViewNode[] {
-  const old = new Set((previous?.findings ?? []).map(findingKey));
+/** `changes`: the adapter's diff of this stop; its new findings are marked. */
+export function findingsModel(doc: ViewSnapshot, changes?: ChangesView): ViewNode[] {
+  const marks = changeMarks(changes);
   const spaces = new Map(doc.spaces.map((s) => [s.id, s]));
   return doc.findings.map((f, i) => {
     const space = f.space !== undefined ? spaces.get(f.space) : undefined;
@@ -48,7 +49,7 @@ export function findingsModel(doc: ViewSnapshot, previous?: ViewSnapshot): ViewN
       tooltip: `${f.severity}: ${f.message}${where ? `\n${where}` : ''}`,
       icon: f.severity === 'error' ? 'error' : f.severity === 'warning' ? 'warning' : 'info',
       warning: f.severity !== 'info',
-      changed: previous !== undefined && !old.has(findingKey(f)),
+      changed: marks.newFinding(f),
       contextValue: 'finding',
       reveal: findingTarget(f),
     };

@@ -9,6 +9,9 @@ import type { SpaceJson } from '../../../contract/snapshot-document';
 import { ViewProcess, ViewSnapshot, addressDigits, addressOf, hexAddress, possiblyStale, spaceSourcesText } from '../view-snapshot';
 import { ViewNode, bigSize, entryLetters, hex } from './view-node';
 import { dosTaskNode } from './dos-task-model';
+import type { ChangesView } from '../../../contract/guest-document';
+import { ENTRY_FRAME_MASK_32, EntryFlag } from '../../../contract/translation';
+import { ChangeMarks, changeMarks } from './change-marks';
 
 /** How each mode reads in the views. */
 export const MODE_TEXT: Readonly<Record<string, string>> = { kernel: 'kernel thread', user: 'ring 3', v86: 'V86 task', dpmi: 'DPMI client' };
@@ -17,17 +20,12 @@ export const modeText = (mode: string | undefined): string | undefined => (mode 
 
 const mappedBytes = (s: SpaceJson | undefined): bigint => (s?.mappings ?? []).reduce((n, r) => n + addressOf(r.size), 0n);
 
-export function processesModel(doc: ViewSnapshot, previous?: ViewSnapshot): ViewNode[] {
-  if (!doc.processes.length) return spacesAsProcesses(doc, previous);
-  const before = new Map((previous?.processes ?? []).map((p) => [p.pid, p as ViewProcess]));
+/** `changes`: the adapter's diff of this stop; the processes it names added or changed are marked (level 0: the spaces). */
+export function processesModel(doc: ViewSnapshot, changes?: ChangesView): ViewNode[] {
+  const marks = changeMarks(changes);
+  if (!doc.processes.length) return spacesAsProcesses(doc, marks);
   const spaces = new Map(doc.spaces.map((s) => [s.id, s]));
-  return doc.processes.map((p: ViewProcess) => {
-    const old = before.get(p.pid);
-    const changed = previous !== undefined && (!old || old.state !== p.state || old.current !== p.current || old.space !== p.space
-      || old.mode !== p.mode || (old.swappedPages?.length ?? 0) !== (p.swappedPages?.length ?? 0)
-      || (p.upd ?? []).some((e, i) => e !== old.upd?.[i]));
-    return processNode(doc, p, p.space !== null ? spaces.get(p.space) : undefined, changed);
-  });
+  return doc.processes.map((p: ViewProcess) => processNode(doc, p, p.space !== null ? spaces.get(p.space) : undefined, marks.processes.has(p.pid)));
 }
 
 function spaceChild(id: string, s: SpaceJson): ViewNode {
@@ -69,12 +67,12 @@ function processNode(doc: ViewSnapshot, p: ViewProcess, space: SpaceJson | undef
       ...(upd ? [{
         id: `process:${p.pid}:upd`,
         label: 'UPD',
-        description: `${upd.filter((e) => e & 1).length} of ${upd.length} entries present`,
+        description: `${upd.filter((e) => e & EntryFlag.present).length} of ${upd.length} entries present`,
         icon: 'list-tree',
-        children: () => upd.flatMap((e, i): ViewNode[] => (e & 1 ? [{
+        children: () => upd.flatMap((e, i): ViewNode[] => (e & EntryFlag.present ? [{
           id: `process:${p.pid}:upd:${i}`,
           label: `[${i}] ${hex(i * 0x400000)}-${hex(i * 0x400000 + 0x3fffff)}`,
-          description: `${hex(e)} → table ${hex(e & 0xfffff000)} ${entryLetters(e)}`,
+          description: `${hex(e)} → table ${hex((e & ENTRY_FRAME_MASK_32) >>> 0)} ${entryLetters(e)}`,
           icon: 'table',
         }] : [])),
       }] : []),
@@ -106,15 +104,14 @@ function swappedNode(pid: number, pages: NonNullable<ViewProcess['swappedPages']
 }
 
 /** Level 0: no process is known, so the view lists the address spaces (a CR3 is a process to most kernels). */
-function spacesAsProcesses(doc: ViewSnapshot, previous?: ViewSnapshot): ViewNode[] {
-  const before = new Set((previous?.spaces ?? []).map((s) => s.id));
+function spacesAsProcesses(doc: ViewSnapshot, marks: ChangeMarks): ViewNode[] {
   return doc.spaces.map((s) => ({
     id: `space-process:${s.id}`,
     label: `${s.current ? '▶ ' : ''}${s.label}`,
     description: `${s.current ? 'current · ' : ''}${bigSize(mappedBytes(s))} mapped · ${spaceSourcesText(s)}`,
     tooltip: `No description names this kernel's processes: this is an address space (${s.id}) known from ${s.sources.join(', ')}.`,
     icon: s.current ? 'debug-stackframe-active' : possiblyStale(s) ? 'history' : 'symbol-namespace',
-    changed: previous !== undefined && !before.has(s.id),
+    changed: marks.spaces.has(s.id),
     contextValue: 'space',
     reveal: { kind: 'space', id: s.id },
   }));

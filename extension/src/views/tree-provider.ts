@@ -3,11 +3,13 @@
 
 import * as vscode from 'vscode';
 import { ViewSnapshot } from '../view-snapshot';
+import type { ChangesView } from '../../../contract/guest-document';
 import { SnapshotStore } from '../snapshot-store';
 import { treeItemData } from './tree-item-data';
 import { ViewNode } from './view-node';
 
-export type ViewModel = (snap: ViewSnapshot, previous?: ViewSnapshot) => ViewNode[];
+/** A view's nodes for a snapshot, marking what the adapter's changes of that stop name. */
+export type ViewModel = (snap: ViewSnapshot, changes?: ChangesView) => ViewNode[];
 
 export class MmTreeProvider implements vscode.TreeDataProvider<ViewNode>, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<ViewNode | undefined>();
@@ -42,7 +44,7 @@ export class MmTreeProvider implements vscode.TreeDataProvider<ViewNode>, vscode
     if (!snap || this.store.state === 'none') return [];
     if (this.rootsFor !== snap) {
       const t0 = Date.now();
-      this.roots = this.model(snap, this.store.previous);
+      this.roots = this.model(snap, this.store.changes);
       this.rootsFor = snap;
       this.parents.clear();
       this.lastBuiltMs = Date.now() - t0;

@@ -3,6 +3,7 @@
 // the models on recorded snapshots without VS Code.
 
 import type { JsonAddress } from '../../../contract/snapshot-document';
+import { EntryFlag } from '../../../contract/translation';
 
 export type RevealTarget =
   | { readonly kind: 'source'; readonly file: string; readonly line: number }
@@ -49,5 +50,5 @@ export function bigSize(bytes: bigint): string {
 
 /** "rw u" style letters for a mapping entry's low 12 bits. */
 export function entryLetters(flags: number): string {
-  return `${flags & 2 ? 'rw' : 'r-'} ${flags & 4 ? 'user' : 'kernel'}${flags & 0x100 ? ' global' : ''}${flags & 0x40 ? ' dirty' : ''}${flags & 0x80 ? ' 4M' : ''}`;
+  return `${flags & EntryFlag.writable ? 'rw' : 'r-'} ${flags & EntryFlag.user ? 'user' : 'kernel'}${flags & EntryFlag.global ? ' global' : ''}${flags & EntryFlag.dirty ? ' dirty' : ''}${flags & EntryFlag.pageSize ? ' 4M' : ''}`;
 }

@@ -3,6 +3,7 @@
 // (the CPU faults with PFEC.RSVD on those, so they are reported, never used). Pure.
 
 import { LevelGeometry, PagingModel } from './paging-modes';
+import { EntryBit } from '../../../contract/translation';
 
 export interface PageEntry {
   readonly raw: bigint;
@@ -93,9 +94,9 @@ export function decodeEntry(model: PagingModel, geometry: LevelGeometry, raw: bi
   const low = Number(raw & 0xffffffffn);
   const high = geometry.entryBytes === 8 ? Number(raw >> 32n) : 0;
   const has = (n: number): boolean => ((low >>> n) & 1) === 1;
-  const present = has(0);
+  const present = has(EntryBit.present);
   const pdpteOfPae = model.kind === 'pae' && geometry.level === 'PDPT';
-  const leaf = geometry.level === 'PT' || (geometry.largePage !== undefined && has(7));
+  const leaf = geometry.level === 'PT' || (geometry.largePage !== undefined && has(EntryBit.pageSize));
   const largeLeaf = leaf && geometry.level !== 'PT';
   const wide = geometry.entryBytes === 8;
   const masks = masksOf(model, geometry);
@@ -111,15 +112,16 @@ export function decodeEntry(model: PagingModel, geometry: LevelGeometry, raw: bi
     present,
     leaf: present && leaf,
     largePage: present && largeLeaf,
-    writable: !pdpteOfPae && has(1),
-    user: !pdpteOfPae && has(2),
-    writeThrough: has(3),
-    cacheDisable: has(4),
-    accessed: !pdpteOfPae && has(5),
-    dirty: leaf && has(6),
-    global: leaf && model.globalPages && has(8),
-    pat: leaf && (largeLeaf ? has(12) : has(7)),
-    noExecute: wide && model.nx && (high >>> 31) === 1,
+    writable: !pdpteOfPae && has(EntryBit.writable),
+    user: !pdpteOfPae && has(EntryBit.user),
+    writeThrough: has(EntryBit.writeThrough),
+    cacheDisable: has(EntryBit.cacheDisable),
+    accessed: !pdpteOfPae && has(EntryBit.accessed),
+    dirty: leaf && has(EntryBit.dirty),
+    global: leaf && model.globalPages && has(EntryBit.global),
+    // PAT: bit 12 of a large page, the PS bit's place in a 4 KiB PTE.
+    pat: leaf && (largeLeaf ? has(12) : has(EntryBit.pageSize)),
+    noExecute: wide && model.nx && (high >>> (EntryBit.noExecute - 32)) === 1,
     ...(protectionKey !== undefined ? { protectionKey } : {}),
     available: ((low >>> 9) & 7) | (availableHigh << 3),
     address,

@@ -3,7 +3,8 @@
 
 export type PagingKind = 'none' | 'x86-32' | 'pae' | 'x86-64' | 'x86-64-la57';
 
-export type TableLevel = 'PML5' | 'PML4' | 'PDPT' | 'PD' | 'PT';
+export type { TableLevel } from '../../../contract/translation';
+import type { TableLevel } from '../../../contract/translation';
 
 /** One level of the table tree, outermost first. */
 export interface LevelGeometry {

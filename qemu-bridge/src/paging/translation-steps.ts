@@ -6,42 +6,11 @@
 
 import { AddressWalk, walkAddress, PhysicalBytesReader, TableCache } from './page-table-walk';
 import { describeEntryFlags } from './page-entry';
-import { PagingModel, TableLevel } from './paging-modes';
+import { PagingModel } from './paging-modes';
+import type { AddressTranslation, TranslationStep } from '../../../contract/translation';
 
-/** One paging-structure entry on the way to a page. */
-export interface TranslationStep {
-  readonly level: TableLevel;
-  readonly index: number;
-  /** Physical address of the entry (exact); absent when the entry is a copy held elsewhere (a UPD in a PCB). */
-  readonly entryAddress?: number;
-  /** The whole entry, `0x` and 8 or 16 hex digits (exact for 64-bit entries). */
-  readonly raw: string;
-  /** Its low 12 bits. */
-  readonly flags: number;
-  readonly present: boolean;
-  /** The entry maps a page (a 4 KiB entry, or PS set at a level with large pages). */
-  readonly leaf: boolean;
-  /** Execute-disable (bit 63 with EFER.NXE). */
-  readonly nx: boolean;
-  /** Reserved bits that are set, hex, when any (the CPU faults on this entry). */
-  readonly reserved?: string;
-  /** The flags as kernel developers write them (`P RW U A D PS G NX`). */
-  readonly describe: string;
-}
-
-/** Where one virtual address lands (the walker's answer, made plain). */
-export interface AddressTranslation {
-  /** The address walked: a number when below 2^53, else hex (docs/snapshot-schema.md). */
-  readonly virtual: number | string;
-  readonly steps: readonly TranslationStep[];
-  readonly physical?: number;
-  readonly pageSize?: number;
-  readonly writable?: boolean;
-  readonly user?: boolean;
-  readonly nx?: boolean;
-  /** Why the walk stopped, when the address is not mapped (one sentence). */
-  readonly notMapped?: string;
-}
+// The plain shapes are the shared contract's (contract/translation.ts): every consumer imports them from there.
+export type { AddressTranslation, TranslationStep } from '../../../contract/translation';
 
 const hex = (n: bigint | number): string => `0x${n.toString(16)}`;
 

@@ -4,7 +4,7 @@
 
 import { ChainInfo, MmSnapshot } from './snapshot';
 import { Finding } from './findings';
-import type { FindingDocJson, SnapshotDocument, SpaceJson } from './snapshot-document';
+import type { AllocatorJson, FindingDocJson, HeapJson, JsonAddress, RunJson, SnapshotDocument, SpaceJson } from './snapshot-document';
 
 export interface ChainChange {
   readonly id: number;
@@ -95,36 +95,88 @@ function changedBlocksOf(prev: MmSnapshot, next: MmSnapshot, before: ReadonlyMap
   return all.sort((x, y) => x - y);
 }
 
-/** What changed between two snapshot documents of any kernel (the live feed's `changes` when the kernel is not ours). */
+/** A run as the changes name it (the RunJson fields that identify it). */
+export interface RunChange {
+  readonly va: JsonAddress;
+  readonly pa: number;
+  readonly size: JsonAddress;
+  readonly flags: number;
+}
+
+export type EntryChangeKind = 'added' | 'removed' | 'changed';
+
+/** What changed between two snapshot documents of any kernel (every view's and the live feed's `changes`). */
 export interface DocumentDiff {
-  /** Address spaces that appeared, went away, or whose mappings changed, by SpaceJson id. */
-  readonly spaces: readonly { readonly id: string; readonly kind: 'added' | 'removed' | 'changed' }[];
-  /** Processes (a description's) that appeared or went away, by pid. */
-  readonly processes: readonly { readonly pid: number; readonly kind: 'added' | 'removed' }[];
+  /**
+   * Address spaces that appeared, went away, or whose mappings changed, by SpaceJson id, with the
+   * runs it has that the document before did not (all of an added space's) and how many went.
+   */
+  readonly spaces: readonly { readonly id: string; readonly kind: EntryChangeKind; readonly newRuns: readonly RunChange[]; readonly goneRuns: number }[];
+  /** Processes (a description's or our guest's) that appeared, went away, or whose entry changed, by pid. */
+  readonly processes: readonly { readonly pid: number; readonly kind: EntryChangeKind }[];
   readonly newFindings: readonly FindingDocJson[];
+  readonly goneFindings: readonly { readonly kind: string; readonly message: string }[];
+  /** Frame allocators whose counts (or kernel counter) changed, by name. */
+  readonly allocators: readonly { readonly name: string; readonly kind: EntryChangeKind }[];
+  /** Heaps whose use or number of blocks changed, by name. */
+  readonly heaps: readonly { readonly name: string; readonly kind: EntryChangeKind }[];
+  /** Level 2: the number of live traced allocations changed. */
+  readonly tracingChanged: boolean;
   /** The frame map's counts changed. */
   readonly framesChanged: boolean;
 }
 
-const spaceKey = (s: SpaceJson): string => `${s.pages}:${s.mappings.length}:${JSON.stringify(s.mappings)}`;
+const docRunKey = (r: RunJson): string => `${r.va}:${r.pa}:${r.size}:${r.flags}`;
+const findingKey = (f: { readonly kind: string; readonly message: string }): string => `${f.kind}:${f.message}`;
+
+/** Entries of `prev` and `next` keyed by `key`: added, removed, and those `same` says differ. */
+function entryChanges<T, K>(prev: readonly T[], next: readonly T[], key: (t: T) => K, same: (a: T, b: T) => boolean): { key: K; kind: EntryChangeKind }[] {
+  const before = new Map(prev.map((t) => [key(t), t]));
+  const after = new Set(next.map(key));
+  const out: { key: K; kind: EntryChangeKind }[] = [];
+  for (const t of next) {
+    const old = before.get(key(t));
+    if (old === undefined) out.push({ key: key(t), kind: 'added' });
+    else if (!same(old, t)) out.push({ key: key(t), kind: 'changed' });
+  }
+  for (const t of prev) if (!after.has(key(t))) out.push({ key: key(t), kind: 'removed' });
+  return out;
+}
+
+function spaceChanges(prev: readonly SpaceJson[], next: readonly SpaceJson[]): DocumentDiff['spaces'] {
+  const before = new Map(prev.map((s) => [s.id, s]));
+  const after = new Set(next.map((s) => s.id));
+  const out: { id: string; kind: EntryChangeKind; newRuns: RunChange[]; goneRuns: number }[] = [];
+  for (const s of next) {
+    const old = before.get(s.id);
+    const had = new Set((old?.mappings ?? []).map(docRunKey));
+    const has = new Set(s.mappings.map(docRunKey));
+    const newRuns = s.mappings.filter((r) => !had.has(docRunKey(r))).map((r) => ({ va: r.va, pa: r.pa, size: r.size, flags: r.flags }));
+    const goneRuns = (old?.mappings ?? []).filter((r) => !has.has(docRunKey(r))).length;
+    if (!old) out.push({ id: s.id, kind: 'added', newRuns, goneRuns: 0 });
+    else if (newRuns.length || goneRuns || old.pages !== s.pages || JSON.stringify(old.shared) !== JSON.stringify(s.shared)) out.push({ id: s.id, kind: 'changed', newRuns, goneRuns });
+  }
+  for (const s of prev) if (!after.has(s.id)) out.push({ id: s.id, kind: 'removed', newRuns: [], goneRuns: s.mappings.length });
+  return out;
+}
+
+const allocatorState = (a: AllocatorJson): string => `${a.total}:${a.free}:${a.used}:${a.reserved}:${a.counter?.value ?? ''}:${a.freeByOrder?.join(',') ?? ''}`;
+const heapState = (h: HeapJson): string => `${h.usedBytes}:${h.freeBytes}:${h.blocks.length}:${h.truncated}`;
 
 export function diffDocuments(prev: SnapshotDocument, next: SnapshotDocument): DocumentDiff {
-  const before = new Map(prev.spaces.map((s) => [s.id, s]));
-  const after = new Map(next.spaces.map((s) => [s.id, s]));
-  const spaces: { id: string; kind: 'added' | 'removed' | 'changed' }[] = [];
-  for (const s of next.spaces) {
-    const old = before.get(s.id);
-    if (!old) spaces.push({ id: s.id, kind: 'added' });
-    else if (spaceKey(old) !== spaceKey(s)) spaces.push({ id: s.id, kind: 'changed' });
-  }
-  for (const s of prev.spaces) if (!after.has(s.id)) spaces.push({ id: s.id, kind: 'removed' });
-  const pidsBefore = new Set(prev.processes.map((p) => p.pid));
-  const pidsAfter = new Set(next.processes.map((p) => p.pid));
-  const processes = [
-    ...[...pidsAfter].filter((p) => !pidsBefore.has(p)).map((pid) => ({ pid, kind: 'added' as const })),
-    ...[...pidsBefore].filter((p) => !pidsAfter.has(p)).map((pid) => ({ pid, kind: 'removed' as const })),
-  ];
-  const old = new Set(prev.findings.map((f) => `${f.kind}:${f.message}`));
-  const newFindings = next.findings.filter((f) => !old.has(`${f.kind}:${f.message}`));
-  return { spaces, processes, newFindings, framesChanged: JSON.stringify(prev.frames.counts) !== JSON.stringify(next.frames.counts) };
+  const processes = entryChanges(prev.processes, next.processes, (p) => p.pid, (a, b) => JSON.stringify(a) === JSON.stringify(b)).map((c) => ({ pid: c.key, kind: c.kind }));
+  const oldFindings = new Set(prev.findings.map(findingKey));
+  const nowFindings = new Set(next.findings.map(findingKey));
+  const newFindings = next.findings.filter((f) => !oldFindings.has(findingKey(f)));
+  const goneFindings = prev.findings.filter((f) => !nowFindings.has(findingKey(f))).map((f) => ({ kind: f.kind, message: f.message }));
+  return {
+    spaces: spaceChanges(prev.spaces, next.spaces),
+    processes,
+    newFindings,
+    goneFindings,
+    allocators: entryChanges(prev.allocators, next.allocators, (a) => a.name, (a, b) => allocatorState(a) === allocatorState(b)).map((c) => ({ name: c.key, kind: c.kind })),
+    heaps: entryChanges(prev.heaps, next.heaps, (h) => h.name, (a, b) => heapState(a) === heapState(b)).map((c) => ({ name: c.key, kind: c.kind })),
+    tracingChanged: (prev.tracing?.live.length ?? -1) !== (next.tracing?.live.length ?? -1),
+    framesChanged: JSON.stringify(prev.frames.counts) !== JSON.stringify(next.frames.counts),
+  };
 }

@@ -1,4 +1,7 @@
-// x86 32-bit (non-PAE) page-directory and page-table entries: every flag bit, decoded.
+// x86 32-bit (non-PAE) page-directory and page-table entries: every flag bit, decoded (the bits
+// are the shared contract's, contract/translation.ts).
+
+import { ENTRY_FRAME_MASK_32, EntryFlag } from '../../../../contract/translation';
 
 export const PAGE_SIZE = 4096;
 export const LARGE_PAGE_SIZE = 4 * 1024 * 1024;
@@ -19,21 +22,21 @@ export interface EntryFlags {
 
 export function decodeEntryFlags(entry: number): EntryFlags {
   return {
-    present: (entry & 0x001) !== 0,
-    writable: (entry & 0x002) !== 0,
-    user: (entry & 0x004) !== 0,
-    writeThrough: (entry & 0x008) !== 0,
-    cacheDisabled: (entry & 0x010) !== 0,
-    accessed: (entry & 0x020) !== 0,
-    dirty: (entry & 0x040) !== 0,
-    pageSize: (entry & 0x080) !== 0,
-    global: (entry & 0x100) !== 0,
+    present: (entry & EntryFlag.present) !== 0,
+    writable: (entry & EntryFlag.writable) !== 0,
+    user: (entry & EntryFlag.user) !== 0,
+    writeThrough: (entry & EntryFlag.writeThrough) !== 0,
+    cacheDisabled: (entry & EntryFlag.cacheDisable) !== 0,
+    accessed: (entry & EntryFlag.accessed) !== 0,
+    dirty: (entry & EntryFlag.dirty) !== 0,
+    pageSize: (entry & EntryFlag.pageSize) !== 0,
+    global: (entry & EntryFlag.global) !== 0,
   };
 }
 
 /** Physical frame address of a PDE or PTE (bits 12..31). */
 export function entryFrame(entry: number): number {
-  return (entry & 0xfffff000) >>> 0;
+  return (entry & ENTRY_FRAME_MASK_32) >>> 0;
 }
 
 /** Physical base of a 4 MiB page (bits 22..31, plus the PSE-36 bits 13..20 as bits 32..39). */

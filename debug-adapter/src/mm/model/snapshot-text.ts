@@ -3,8 +3,8 @@
 import { MmSnapshot } from './snapshot';
 import { chainFlagNames } from './snapshot-json';
 import { formatSite } from './site-resolver';
-import { pageSizeName, TranslationStep, translationStepLines } from '../../../../qemu-bridge/src/paging/translation-steps';
-import { Translation } from './translate';
+import { pageSizeName, translationStepLines } from '../../../../qemu-bridge/src/paging/translation-steps';
+import type { Translation, TranslationStep } from '../../../../contract/translation';
 
 const hex = (n: number, w = 8): string => `0x${(n >>> 0).toString(16).padStart(w, '0')}`;
 const kib = (bytes: number): string => (bytes >= 1 << 20 ? `${(bytes / (1 << 20)).toFixed(1)} MiB` : `${Math.round(bytes / 1024)} KiB`);

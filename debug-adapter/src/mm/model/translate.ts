@@ -5,37 +5,14 @@
 
 import { PhysicalBytesReader, TableCache } from '../../../../qemu-bridge/src/paging/page-table-walk';
 import { pagingModel } from '../../../../qemu-bridge/src/paging/paging-modes';
-import { AddressTranslation, translateVirtual } from '../../../../qemu-bridge/src/paging/translation-steps';
+import { translateVirtual } from '../../../../qemu-bridge/src/paging/translation-steps';
+// One address's translation as every view shows it: the mmscope/translate answer (contract/translation.ts).
+import type { Translation } from '../../../../contract/translation';
 import { BLOCK_SIZE, PAGES_PER_BLOCK } from './chain-table';
 import { PTE_SWAP_MARK, swappedEntry, swappedText } from './swap-entry';
 import { MmSnapshot, PhysicalReader } from './snapshot';
 import { PAGE_SIZE } from './paging-entry';
 import { SourceSite } from './findings';
-
-/**
- * One address's translation as every view shows it. With our descriptor: in a process's or the
- * kernel's space, with the block, chain and site. Without (level 0, any kernel, any paging mode):
- * in the current address space (`space: 'current'`), the walker's steps alone.
- */
-export interface Translation extends AddressTranslation {
-  /**
-   * Our guest: 'kernel' or the pid. Any other kernel (the walker's steps alone): 'current' (CR3
-   * now), a process's pid (a description's, through its page directory), or the SpaceJson id of
-   * a space named by its CR3 (`pt:0x…`).
-   */
-  readonly space: 'kernel' | 'current' | number | `pt:${string}`;
-  /** Our guest: where the directory entry came from, the KPD or the process's UPD (its copy in the PCB). */
-  readonly directorySource?: 'kpd' | 'upd';
-  readonly block?: number;
-  readonly chain?: number;
-  readonly chainPage?: number;
-  readonly site?: SourceSite;
-  /**
-   * Our guest only: the page is swapped out; its not-present PTE holds the slot (paging.h). The
-   * chain and chainPage fields then name the swapped block's page. Foreign kernels never get this.
-   */
-  readonly swapped?: { readonly slot: number; readonly page: number; readonly entry: number };
-}
 
 export class TranslateError extends Error {
   constructor(message: string) {

@@ -10,6 +10,12 @@
 //   longer than the guest goes without a change). A build that needed pages the copy lacked is
 //   redone with them. A torn copy is retried, at most `tries` times; if every try was torn the
 //   snapshot is dropped (TornSnapshotError: counted, never shown).
+//   A guest that changes its memory manager far more often than a copy takes (a CPU-bound
+//   allocator: the generation moves every few microseconds) tears almost every copy. When the
+//   caller can pause the guest (`GuestPause`: the refresher's brief gdbstub stop), the reader
+//   pauses it after OPTIMISTIC_TRIES torn copies, copies the image while it stands still (only the
+//   copy: decoding runs after the guest resumed), and resumes it; a pause that lands inside an
+//   update (odd generation) resumes at once and tries again.
 // - Any kernel without one (level 0, level 1, a descriptor whose generation_addr is 0): a finding
 //   of a live snapshot is shown only once the next live snapshot confirms it (the same finding in
 //   two consecutive live snapshots); the others are held back (counted).
@@ -21,7 +27,14 @@ import { PhysicalReader, readDescriptor } from '../model/snapshot';
 import { KernelKnowledge, SnapshotReadings, StopSnapshot, takeSnapshot } from './stop-snapshot';
 
 /** Tries of one seqlock read before the live snapshot is dropped. */
-export const LIVE_READ_TRIES = 8;
+export const LIVE_READ_TRIES = 16;
+/** Builds whose pages the next copies take. */
+const PAGE_MEMORY = 64;
+/** Torn copies taken while the guest runs before a `GuestPause` (when given) is used. */
+export const OPTIMISTIC_TRIES = 2;
+
+/** Stops the guest; resolves with the function that resumes it. */
+export type GuestPause = () => Promise<() => Promise<void>>;
 
 export interface LiveReaderOptions {
   /** Tries per live snapshot (default LIVE_READ_TRIES). */
@@ -46,6 +59,10 @@ export interface LiveReadStats {
   imageMisses: number;
   /** Findings of unchecked live snapshots held back until the next one confirms them. */
   unconfirmedHeld: number;
+  /** Copies taken with the guest paused (after OPTIMISTIC_TRIES torn copies). */
+  pausedCopies: number;
+  /** Kept snapshots built with the guest paused (a paused copy lacked pages the build read). */
+  pausedBuilds: number;
 }
 
 /** Every try of a live snapshot caught the memory manager changing its structures. */
@@ -68,11 +85,17 @@ export function confirmedFindings<F extends FindingDocJson | Finding>(findings: 
 }
 
 export class LiveReader {
-  readonly stats: LiveReadStats = { kept: 0, tornRetries: 0, dropped: 0, checked: 0, imageMisses: 0, unconfirmedHeld: 0 };
+  readonly stats: LiveReadStats = { kept: 0, tornRetries: 0, dropped: 0, checked: 0, imageMisses: 0, unconfirmedHeld: 0, pausedCopies: 0, pausedBuilds: 0 };
   private readonly tries: number;
   private readonly check: boolean;
-  /** The 4 KiB pages the last live build read: copied under the seqlock before the next build. */
-  private pages = new Set<number>();
+  /**
+   * The 4 KiB pages the last PAGE_MEMORY builds read, each with the number of the last build
+   * that read it: copied under the seqlock before the next build. A guest that keeps allocating
+   * reads other owner records and page tables each time; a page dropped too soon costs a whole
+   * build, one kept for ever grows without bound.
+   */
+  private readonly pages = new Map<number, number>();
+  private builds = 0;
   /** The findings of the previous unchecked live snapshot (document and guest forms). */
   private previous: { document: Set<string>; guest: Set<string> } | undefined;
 
@@ -88,9 +111,10 @@ export class LiveReader {
 
   /**
    * One live snapshot of these readings (readings.live should be true). Throws TornSnapshotError
-   * when every try was torn; any other error of the build is the build's.
+   * when every try was torn; any other error of the build is the build's. `pauseGuest`: how to stop
+   * the guest for a copy once OPTIMISTIC_TRIES copies were torn (none: every try runs live).
    */
-  async take(readings: SnapshotReadings, knowledge: KernelKnowledge = {}): Promise<StopSnapshot> {
+  async take(readings: SnapshotReadings, knowledge: KernelKnowledge = {}, pauseGuest?: GuestPause): Promise<StopSnapshot> {
     const generationPhys = this.check ? await generationAddress(readings.read, knowledge) : undefined;
     if (generationPhys === undefined) {
       const snap = await takeSnapshot(readings, knowledge);
@@ -98,40 +122,66 @@ export class LiveReader {
       return this.check ? this.confirm(snap) : snap;
     }
     const generation = async (): Promise<number> => (await readings.read(generationPhys, 4)).readUInt32LE(0);
+    // Modes, tried in order: a copy while the guest runs (OPTIMISTIC_TRIES times); with a
+    // GuestPause, a copy while it stands still, decoded after it resumed; and, once such a
+    // copy lacked pages (the guest keeps making new page tables), a build while it stands still
+    // (its reads of pages the copy lacks are then as consistent as the copy).
+    let buildPaused = false;
     for (let attempt = 0; attempt < this.tries; attempt++) {
-      // The seqlock covers only the copy of the pages the build reads (a millisecond or so), not
-      // the decoding: the build then runs over that one consistent image.
-      const before = await generation();
-      const image = before & 1 ? undefined : await PageImage.capture(readings.read, this.pages);
-      const after = image ? await generation() : before;
-      if (!image || after !== before) {
+      const paused = pauseGuest !== undefined && attempt >= OPTIMISTIC_TRIES;
+      const resume = paused ? await pauseGuest() : undefined;
+      let image: PageImage | undefined;
+      let snap: StopSnapshot | undefined;
+      let failure: unknown;
+      let consistent = false;
+      try {
+        // The seqlock covers the copy of the pages the build reads (a millisecond or so); the
+        // decoding runs over that one consistent image.
+        const before = await generation();
+        image = before & 1 ? undefined : await PageImage.capture(readings.read, this.pages.keys());
+        if (image && buildPaused) snap = await takeSnapshot({ ...readings, read: image.reader }, knowledge).catch((e: unknown) => ((failure = e), undefined));
+        consistent = image !== undefined && (await generation()) === before;
+      } finally {
+        await resume?.();
+      }
+      if (!image || !consistent) {
         this.stats.tornRetries++;
         await pause(attempt);
         continue;
       }
-      let snap: StopSnapshot | undefined;
-      let failure: unknown;
-      try {
-        snap = await takeSnapshot({ ...readings, read: image.reader }, knowledge);
-      } catch (e) {
-        failure = e;
+      if (paused) this.stats.pausedCopies++;
+      if (!buildPaused) {
+        try {
+          snap = await takeSnapshot({ ...readings, read: image.reader }, knowledge);
+        } catch (e) {
+          failure = e;
+        }
       }
-      if (image.missing.size) {
+      this.remember(image.touched);
+      if (image.missing.size && !buildPaused) {
         // The build read pages the image lacked (the first snapshot, or the structures grew): they
-        // were read live, so this build is not kept; the next try copies them too.
-        for (const p of image.missing) this.pages.add(p);
+        // were read live, so this build is not kept; the next try copies them too, and a paused
+        // next try builds while the guest stands still.
         this.stats.imageMisses++;
+        buildPaused = paused || attempt + 1 >= OPTIMISTIC_TRIES;
         continue;
       }
-      this.pages = image.touched; // what the next live snapshot most likely reads again
       if (!snap) throw failure; // a consistent image that does not decode: a real error
       this.stats.kept++;
       this.stats.checked++;
+      if (buildPaused) this.stats.pausedBuilds++;
       this.previous = undefined;
       return snap;
     }
     this.stats.dropped++;
     throw new TornSnapshotError(this.tries);
+  }
+
+  /** Keeps `touched` among the pages the next copies take; forgets pages no build read for PAGE_MEMORY builds. */
+  private remember(touched: ReadonlySet<number>): void {
+    const build = ++this.builds;
+    for (const p of touched) this.pages.set(p, build);
+    if (build % 16 === 0) for (const [p, last] of this.pages) if (build - last > PAGE_MEMORY) this.pages.delete(p);
   }
 
   /** The unchecked rule: only findings the previous live snapshot also had are shown. */
@@ -160,7 +210,7 @@ export class PageImage {
   private constructor(private readonly pages: ReadonlyMap<number, Buffer>, private readonly live: PhysicalReader) {}
 
   /** Copies `pages` (page numbers) through `read`, contiguous runs in one read each. */
-  static async capture(read: PhysicalReader, pages: ReadonlySet<number>): Promise<PageImage> {
+  static async capture(read: PhysicalReader, pages: Iterable<number>): Promise<PageImage> {
     const sorted = [...pages].sort((a, b) => a - b);
     const runs: { first: number; count: number }[] = [];
     for (const p of sorted) {

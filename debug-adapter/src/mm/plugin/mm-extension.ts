@@ -21,7 +21,7 @@ import type { PagingRegisters } from '../model/paging-registers';
 import type { StopSnapshot } from './stop-snapshot';
 import { TornSnapshotError } from './live-reader';
 import { MM_REQUESTS, MmRequest, SNAPSHOT_EVENT, handleMmRequest, mmScopeVariables, snapshotEventBody } from './mm-requests';
-import { stopChanges, type FeedChanges } from '../../live/stop-changes';
+import type { StopChanges } from '../../live/stop-changes';
 import { DapEvent, DapRequest, type SnapshotReadyBody } from '../../../../contract/dap';
 import type { JsonObject } from '../../../../contract/live-protocol';
 import { FEED_HISTORY_REQUESTS, HISTORY_REQUESTS, HistoryDapRequest, handleHistoryRequest, isHistoryRequest } from './history-requests';
@@ -101,11 +101,6 @@ export class MmSessionExtension implements SessionExtension {
   private lastRegisters: PagingRegisters = { cr0: 0n, cr3: 0n, cr4: 0n, efer: 0n };
   /** Live refresh while running: its rate (snapshots per second), or undefined when off. */
   private readonly live = new RefreshTimer(() => this.liveTick());
-  /**
-   * The snapshot published last (to the snapshotReady event and the feed) and its stop number:
-   * the next one's changes are computed against it, once, and both consumers get them.
-   */
-  private lastPublished: { snap: StopSnapshot; stop: number } | undefined;
   /** When the current stop was reported (epoch ms), sent in snapshotReady for stop-to-views timing. */
   private stoppedAt = 0;
   /** The last live snapshot's key and when it was taken: requests right after its event reuse it. */
@@ -275,12 +270,13 @@ export class MmSessionExtension implements SessionExtension {
   /**
    * Sends one snapshot to every consumer: the snapshotReady event (the extension's views and,
    * through it, the language server) and the live feed (the dashboard, the CLI), with the one
-   * set of changes computed here against the snapshot published before.
+   * set of changes the service computes (once) against the snapshot published before.
    */
   private publish(snap: StopSnapshot, live: boolean, at: number): void {
-    const before = this.lastPublished;
-    const changes: FeedChanges | undefined = before ? stopChanges(before.snap, snap) : undefined;
-    this.lastPublished = { snap, stop: snap.document.stop };
+    // The one diff of this snapshot, kept by the service (the mmscope/snapshot response carries it too).
+    const record = this.service.published(snap);
+    const before = record ? { snap: record.from, stop: record.from.document.stop } : undefined;
+    const changes: StopChanges | undefined = record?.changes;
     const body: SnapshotReadyBody = {
       ...(snapshotEventBody(snap) as unknown as SnapshotReadyBody),
       live,

@@ -5,9 +5,10 @@
 
 import { MmService, TranslateWhere } from './mm-service';
 import { ViewSnapshot } from '../model/snapshot-json';
-import { Translation } from '../model/translate';
+import type { Translation } from '../../../../contract/translation';
 import type { SpaceJson } from '../model/snapshot-document';
 import type { StopSnapshot } from './stop-snapshot';
+import type { StopChanges } from '../../live/stop-changes';
 import { DapEvent, DapRequest } from '../../../../contract/dap';
 
 export const MM_REQUESTS = [DapRequest.snapshot, DapRequest.translate, DapRequest.spaces, DapRequest.openSpace, DapRequest.chain, DapRequest.console] as const;
@@ -54,9 +55,14 @@ export async function handleMmRequest(service: MmService, stop: number, command:
   switch (command) {
     case DapRequest.snapshot: {
       const snap = await service.snapshot(stop);
-      const body: { snapshot: ViewSnapshot; previous?: ViewSnapshot; diff?: MmService['diff'] } = { snapshot: snap.document };
-      if (args?.withPrevious && service.previousSnapshot) body.previous = service.previousSnapshot.document;
-      if (service.diff) body.diff = service.diff;
+      // The one diff of this snapshot (the one its snapshotReady event carried), and the snapshot it is against.
+      const changes = service.changesOf(snap);
+      const body: { snapshot: ViewSnapshot; previous?: ViewSnapshot; diff?: StopChanges; changesFrom?: number } = { snapshot: snap.document };
+      if (changes) {
+        body.diff = changes.changes;
+        body.changesFrom = changes.from.document.stop;
+        if (args?.withPrevious) body.previous = changes.from.document;
+      }
       return body;
     }
     case DapRequest.translate: {

@@ -1,15 +1,17 @@
 // The memory-manager side of a debug session, without DAP, for any kernel: builds the snapshot
 // document at each stop (once per stop number) with the one builder, at the level the session
-// knows (our descriptor, a memory-model description, nothing), keeps the previous one for diffs,
+// knows (our descriptor, a memory-model description, nothing), keeps the one diff of each published
+// snapshot (stop-changes.ts: computed once, against the snapshot published before),
 // keeps the address spaces seen at stops (and those named or traced), translates addresses in
 // any of them, answers the debug console's commands, and reads our guest's last memory-manager
 // event for allocation breakpoints. The session calls it; it knows nothing of DAP or QEMU.
 
 import { DebugSymbols } from '../../symbols';
 import { MmSnapshot, PhysicalReader, SnapshotCache, readDescriptor } from '../model/snapshot';
-import { SnapshotDiff, diffSnapshots } from '../model/diff';
+import { StopChanges, stopChanges } from '../../live/stop-changes';
 import { makeSiteResolver, formatSite } from '../model/site-resolver';
-import { Translation, TranslateError, translateAddress, translateCurrent } from '../model/translate';
+import { TranslateError, translateAddress, translateCurrent } from '../model/translate';
+import type { Translation } from '../../../../contract/translation';
 import { formatSnapshot, formatTranslation } from '../model/snapshot-text';
 import { chainFlagNames } from '../model/snapshot-json';
 import { MmEvent, MM_EVENT_SIZE, decodeEvent } from '../model/guest-structures';
@@ -62,6 +64,12 @@ export interface TranslateWhere {
 const hex = (n: number, w = 8): string => `0x${(n >>> 0).toString(16).padStart(w, '0')}`;
 const bigHex = (n: bigint): string => `0x${n.toString(16)}`;
 
+/** A snapshot's one diff and the snapshot it is against. */
+export interface SnapshotChanges {
+  readonly from: StopSnapshot;
+  readonly changes: StopChanges;
+}
+
 export class MmService {
   readonly descriptorPhys: number | undefined;
   /** Kernel-virtual address of mm_event_hook, for allocation breakpoints. */
@@ -72,11 +80,13 @@ export class MmService {
   readonly spaces: KnownSpaces;
   private readonly knowledge: KernelKnowledge;
   private regions: Promise<readonly PhysicalRegionJson[] | undefined> | undefined;
-  private current: { stop: number; snapshot: Promise<StopSnapshot>; previous: Promise<StopSnapshot | undefined> } | undefined;
-  private previous: StopSnapshot | undefined;
-  /** The previous snapshot of a stop whose snapshot is being built again (a space was opened). */
-  private pendingPrevious: Promise<StopSnapshot | undefined> | undefined;
-  private lastDiff: SnapshotDiff | undefined;
+  private current: { stop: number; snapshot: Promise<StopSnapshot> } | undefined;
+  /** The last build (snapshots are built one after the other). */
+  private lastBuild: Promise<unknown> = Promise.resolve();
+  /** The snapshot the consumers got last (published): the next one's changes are against it. */
+  private lastPublished: StopSnapshot | undefined;
+  /** Each snapshot's one diff, computed once. */
+  private readonly changeRecords = new WeakMap<StopSnapshot, SnapshotChanges>();
   /** The shown vCPU's registers at the last stop noted (what live snapshots and traced spaces use). */
   private lastRegisters: PagingRegisters | undefined;
   /** Live snapshots are seqlock reads (or, without a generation, confirmed findings only). */
@@ -216,12 +226,9 @@ export class MmService {
     return space;
   }
 
-  /** Drops this stop's snapshot so that the next request builds it again (the same stop number, the same previous). */
+  /** Drops this stop's snapshot so that the next request builds it again (the same stop number). */
   private rebuild(): void {
-    const c = this.current;
-    if (!c) return;
     this.current = undefined;
-    this.pendingPrevious = c.previous;
   }
 
   /**
@@ -232,11 +239,10 @@ export class MmService {
    */
   snapshot(stop: number): Promise<StopSnapshot> {
     if (this.current?.stop === stop) return this.current.snapshot;
-    const previous = this.pendingPrevious ?? (this.current?.snapshot.catch(() => undefined) ?? Promise.resolve(this.previous));
-    this.pendingPrevious = undefined;
+    const before = this.lastBuild.catch(() => undefined);
     const live = stop < 0;
     const snapshot = (async () => {
-      const prev = await previous;
+      await before;
       const registers = live && this.lastRegisters ? this.lastRegisters : await this.access.readPagingRegisters();
       const readings = {
         read: this.access.readPhys,
@@ -249,13 +255,40 @@ export class MmService {
       };
       // A live snapshot: a seqlock read (throws TornSnapshotError when every try was torn).
       const snap = live ? await this.liveReader.take(readings, this.knowledge) : await takeSnapshot(readings, this.knowledge);
-      this.previous = prev;
-      this.lastDiff = prev?.guest && snap.guest ? diffSnapshots(prev.guest, snap.guest) : undefined;
       if (!live) this.history?.noteSnapshot(stop, snap);
       return snap;
     })();
-    this.current = { stop, snapshot, previous };
+    this.lastBuild = snapshot;
+    this.current = { stop, snapshot };
     return snapshot;
+  }
+
+  /**
+   * The one diff of `snap`: what changed from the snapshot published before it (stopChanges,
+   * computed once and kept with it). Undefined for the first snapshot published, or one that is
+   * the last published itself without a record (the session's first).
+   */
+  changesOf(snap: StopSnapshot): SnapshotChanges | undefined {
+    const kept = this.changeRecords.get(snap);
+    if (kept) return kept;
+    const from = this.lastPublished;
+    if (!from || from === snap) return undefined;
+    const record: SnapshotChanges = { from, changes: stopChanges(from, snap) };
+    this.changeRecords.set(snap, record);
+    return record;
+  }
+
+  /**
+   * `snap` goes to every consumer (the snapshotReady event, the live feed): returns its one diff
+   * (against the snapshot published before), and the next snapshot's changes are against it.
+   */
+  published(snap: StopSnapshot): SnapshotChanges | undefined {
+    const kept = this.changeRecords.get(snap);
+    // Computed when another snapshot was the last published: not this publication's diff.
+    if (kept && kept.from !== this.lastPublished) this.changeRecords.delete(snap);
+    const record = this.changesOf(snap);
+    this.lastPublished = snap;
+    return record;
   }
 
   /**
@@ -273,15 +306,6 @@ export class MmService {
   /** How live snapshots went: kept, torn reads retried, dropped, findings held back until confirmed. */
   get liveStats(): Readonly<LiveReadStats> {
     return this.liveReader.stats;
-  }
-
-  /** What changed since the snapshot of the previous stop (our guest; undefined at the first). */
-  get diff(): SnapshotDiff | undefined {
-    return this.lastDiff;
-  }
-
-  get previousSnapshot(): StopSnapshot | undefined {
-    return this.previous;
   }
 
   /**
