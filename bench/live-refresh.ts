@@ -43,7 +43,7 @@ export interface LiveWindow {
 }
 
 /** utime + stime of a process, ms (from /proc). */
-function processCpuMs(pid: number): number {
+export function processCpuMs(pid: number): number {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks (USER_HZ 100)
@@ -134,7 +134,7 @@ export async function runLiveRefreshBench(options: { mib: number; rate: number; 
       windows.push(await measureWindow(guest, c, opsPhys, true));
       c.messages.length = 0;
       c.updates.length = 0;
-      process.stderr.write(`pair ${i + 1}: off ${windows[windows.length - 2].opsPerSecond.toFixed(0)} on ${windows[windows.length - 1].opsPerSecond.toFixed(0)} ops/s, ${windows[windows.length - 1].deliveredPerSecond.toFixed(1)} snapshots/s; reader ${JSON.stringify(guest.refresher.liveReader.stats)}\n`);
+      process.stderr.write(`pair ${i + 1}: off ${windows[windows.length - 2].opsPerSecond.toFixed(0)} on ${windows[windows.length - 1].opsPerSecond.toFixed(0)} ops/s, ${windows[windows.length - 1].deliveredPerSecond.toFixed(1)} snapshots/s; reader ${JSON.stringify(guest.refresher.liveReader.stats)} refresher ${JSON.stringify(guest.refresher.stats)}\n`);
     }
     windows.push(await measureWindow(guest, c, opsPhys, false));
     const slowdowns: number[] = [];

@@ -82,7 +82,7 @@ describe('live reader', () => {
   });
 
   describe('a guest that is always mid-update while it runs (fake: the generation moves at every read)', () => {
-    function churningGuest(): { img: MmImage; readings: SnapshotReadings; pause: () => Promise<() => Promise<void>>; pauses: () => number } {
+    function churningGuest(): { img: MmImage; readings: SnapshotReadings; pause: (purpose: 'copy' | 'build') => Promise<() => Promise<void>>; pauses: () => number } {
       const img = new MmImage(8, true);
       const a = img.addChain([200, 201]);
       img.mapChain(a, 0xd0000000);
@@ -97,7 +97,7 @@ describe('live reader', () => {
         return Buffer.from(img.mem.subarray(address, address + n));
       };
       const registers = { cr0: BigInt(REGISTERS.cr0), cr3: BigInt(REGISTERS.cr3), cr4: BigInt(REGISTERS.cr4), efer: 0n };
-      const pause = async (): Promise<() => Promise<void>> => {
+      const pause = async (_purpose: 'copy' | 'build'): Promise<() => Promise<void>> => {
         pauses++;
         running = false;
         if (generation & 1) generation++; // it stops between updates

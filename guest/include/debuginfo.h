@@ -62,6 +62,9 @@ struct mm_debug_info {
                                         written; record n sits at index n % capacity and its seq
                                         field reads n + 1 once it is complete (written last) */
     uint32_t tsc_khz;                /* the TSC's rate measured at boot in kHz, 0 if unknown */
+    uint32_t hold_addr;              /* address of `struct mm_hold` (generation.h): a live reader's
+                                        request that the memory manager stand still at its next
+                                        consistent point for the length of a copy; 0 = none */
 };
 
 extern struct mm_debug_info mm_debug_info;

@@ -1,19 +1,25 @@
-/* ring_bench.c: the event ring's recording cost (cmdline `ringbench`). Runs two workloads in
+/* ring_bench.c: the event ring's recording cost (cmdline `ringbench`). Runs each workload in
  * short windows that alternate the ring on and off within one boot (so the machine's load hits
  * both alike), times each window with the TSC, and prints per workload
- *   ringbench NAME_on CYCLES cycles/op      ringbench NAME_off CYCLES cycles/op
- *   ringbench NAME_cost PERMILLE permille   (median on / median off - 1)
+ *   ringbench NAME_on CYCLES cycles/op      ringbench NAME_off CYCLES cycles/op   (medians)
+ *   ringbench NAME_cost PERMILLE permille   (median over adjacent on/off window pairs of
+ *                                            on / off - 1: a pair shares the machine's load)
  * then `ringbench: done`. Workloads: alloc_free (a 1-block chain allocated and freed: two
- * events, the worst case) and mixed (allocate 2 blocks, map them, touch every page, resize to 3,
- * unmap, free: five events and the work a caller does with its memory). */
+ * events, the worst case), mixed (allocate 2 blocks, map them, touch every page, resize to 3,
+ * unmap, free: five events and the work a caller does with its memory) and opsbench (the
+ * opsbench workload's own operation, kernel/opsbench.c: allocate 1-4 blocks, map them in a user
+ * space, write and check every page, unmap, free). */
 #include "console.h"
 #include "event_ring.h"
 #include "mm.h"
+#include "opsbench.h"
+#include "proc.h"
 #include "ring_bench.h"
 
-#define WINDOWS      61u     /* odd: on, off, on, ... */
+#define WINDOWS      202u    /* even: (on, off) pairs; the first pair is dropped (warm-up) */
 #define PAIRS        2000u   /* alloc_free operations per window */
 #define MIXED        300u    /* mixed rounds per window */
+#define OPS          200u    /* opsbench operations per window */
 #define MIXED_VA     0xEB000000u
 
 static inline uint64_t tsc(void)
@@ -62,29 +68,47 @@ static uint32_t window_mixed(void)
     return (uint32_t)(tsc() - t0) / MIXED;
 }
 
+static uint32_t window_opsbench(void)
+{
+    static struct opsbench_worker w = {0x01000000u, 0};
+    uint64_t t0 = tsc();
+    for (uint32_t i = 0; i < OPS; i++)
+        if (opsbench_op(&w, current->upd) != MM_OK)
+            return 0;
+    return (uint32_t)(tsc() - t0) / OPS;
+}
+
 static void measure(const char *name, uint32_t (*window)(void))
 {
-    static uint32_t on[WINDOWS], off[WINDOWS];
-    uint32_t non = 0, noff = 0;
+    static uint32_t on[WINDOWS / 2], off[WINDOWS / 2];
+    static int32_t cost[WINDOWS / 2];
+    uint32_t pairs = 0;
     int was = mm_ring_on;
-    for (uint32_t w = 0; w < WINDOWS; w++) {
-        mm_ring_on = !(w & 1);
-        uint32_t c = window();
-        if (!c) {
+    for (uint32_t w = 0; w < WINDOWS; w += 2) {
+        mm_ring_on = 1;
+        uint32_t a = window();
+        mm_ring_on = 0;
+        uint32_t b = window();
+        if (!a || !b) {
             mm_ring_on = was;
             kprintf("FAULT: ringbench %s: a memory-manager call failed\n", name);
             return;
         }
-        if (w & 1)
-            off[noff++] = c;
-        else
-            on[non++] = c;
+        if (w == 0)
+            continue;   /* warm-up pair */
+        on[pairs] = a;
+        off[pairs] = b;
+        cost[pairs] = ((int32_t)a - (int32_t)b) * 1000 / (int32_t)b;   /* cycles/op are far below 2^21 */
+        pairs++;
     }
     mm_ring_on = was;
-    uint32_t a = median(on, non), b = median(off, noff);
-    int32_t permille = b ? ((int32_t)a - (int32_t)b) * 1000 / (int32_t)b : 0;   /* cycles/op are far below 2^21 */
-    kprintf("ringbench %s_on %u cycles/op\n", name, a);
-    kprintf("ringbench %s_off %u cycles/op\n", name, b);
+    /* median of the signed costs: sort them shifted into unsigned order */
+    static uint32_t ucost[WINDOWS / 2];
+    for (uint32_t i = 0; i < pairs; i++)
+        ucost[i] = (uint32_t)cost[i] ^ 0x80000000u;
+    int32_t permille = (int32_t)(median(ucost, pairs) ^ 0x80000000u);
+    kprintf("ringbench %s_on %u cycles/op\n", name, median(on, pairs));
+    kprintf("ringbench %s_off %u cycles/op\n", name, median(off, pairs));
     kprintf("ringbench %s_cost %d permille\n", name, permille);
 }
 
@@ -96,7 +120,9 @@ void ring_bench_run(void)
     }
     window_alloc_free();   /* warm-up: translated code, TLB */
     window_mixed();
+    window_opsbench();
     measure("alloc_free", window_alloc_free);
     measure("mixed", window_mixed);
+    measure("opsbench", window_opsbench);
     kprintf("ringbench: done\n");
 }

@@ -1,5 +1,6 @@
 /* debuginfo.c: fills in mm_debug_info, the descriptor the debugger reads (debuginfo.h). */
 #include "debuginfo.h"
+#include "generation.h"
 #include "dos.h"
 #include "inject.h"
 #include "mm_event.h"
@@ -107,6 +108,7 @@ void debuginfo_init(void)
     d->pte_swap_slot_shift = PTE_SWAP_SLOT_SHIFT;
     d->generation_addr = (uint32_t)&mm_generation;
     d->free_count_addr = (uint32_t)&mm_free_count;
+    d->hold_addr = (uint32_t)&mm_hold;
     d->event_record_size = sizeof(struct mm_event_record);
     /* event_ring_*, event_head_addr, tsc_khz: 0 until the ring is set up (no ring yet) */
     d->version = MM_DEBUG_VERSION;

@@ -57,6 +57,14 @@ void event_ring_calibrate(void)
     mm_debug_info.tsc_khz = khz;
 }
 
+void mm_ring_write_unlocked(uint32_t kind, uint32_t chain, uint32_t blocks, uint32_t flags, uint32_t arg,
+                            uint32_t status, uint32_t caller, uint32_t extra, uint32_t pid)
+{
+    uint32_t was = irq_save();
+    mm_ring_put(kind, chain, blocks, flags, arg, status, caller, extra, pid);
+    irq_restore(was);
+}
+
 void mm_ring_event_pid(uint32_t kind, uint32_t chain, uint32_t blocks, uint32_t flags, uint32_t arg,
                        uint32_t status, uint32_t caller, uint32_t extra, uint32_t pid)
 {

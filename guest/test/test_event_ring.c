@@ -239,3 +239,35 @@ TEST(ring, wraps_around)
     CHECK_EQ(rec(h0)->seq, h0 + CAP + 1);     /* slot of record h0 holds record h0 + capacity */
     return 0;
 }
+
+/* Every event is recorded inside a write section (interrupts off, no interrupt state saved); a
+ * record written outside one takes the out-of-line path, which disables interrupts around the
+ * write and restores them, and is numbered like any other. */
+TEST(ring, outside_write_section)
+{
+    CHECK_EQ(mm_write_depth(), 0);
+    CHECK_EQ(mm_generation & 1, 0);
+    CHECK(read_eflags() & 0x200);               /* the selftest runs with interrupts on */
+    uint32_t h0 = mm_event_head;
+    mm_ring_event_pid(MM_EV_FLAGS, 0x123, 4, 5, 6, MM_OK, 0xc0de, 7, 99);
+    CHECK(read_eflags() & 0x200);               /* restored */
+    CHECK_EQ(mm_event_head, h0 + 1);
+    volatile struct mm_event_record *r = rec(h0);
+    CHECK_EQ(r->seq, h0 + 1);
+    CHECK_EQ(r->kind, MM_EV_FLAGS);
+    CHECK_EQ(r->chain, 0x123);
+    CHECK_EQ(r->blocks, 4);
+    CHECK_EQ(r->flags, 5);
+    CHECK_EQ(r->arg, 6);
+    CHECK_EQ(r->caller, 0xc0de);
+    CHECK_EQ(r->extra, 7);
+    CHECK_EQ(r->pid, 99);
+    /* inside a section (interrupts already off) the inline path writes it the same way */
+    uint32_t f = mm_write_begin();
+    mm_ring_event_pid(MM_EV_FLAGS, 0x124, 0, 0, 0, MM_OK, 0, 0, 98);
+    CHECK_EQ(read_eflags() & 0x200, 0);         /* still off: the writer did not turn them on */
+    mm_write_end(f);
+    CHECK_EQ(mm_event_head, h0 + 2);
+    CHECK_EQ(rec(h0 + 1)->chain, 0x124);
+    return numbered(h0);
+}

@@ -112,3 +112,33 @@ TEST(generation, odd_inside_defragmentation)
     CHECK_EQ(g & 1, 0);
     return 0;
 }
+
+/* The hold (generation.h): with a request standing and nobody to clear it, the next outermost
+ * mm_write_end holds, gives up at its bound, counts the timeout and goes on: a reader that went
+ * away cannot hang the guest. Nested ends do not hold; without a request nothing holds. */
+TEST(generation, hold_is_bounded)
+{
+    uint32_t holds0 = mm_hold.holds, timeouts0 = mm_hold.timeouts;
+    chain_id_t id = MmAllocateChain(0, 1);       /* no request: no hold */
+    uint32_t holds_without = mm_hold.holds;
+    uint32_t f = irq_save();
+    uint32_t w = mm_write_begin();
+    mm_hold.request = 1;
+    uint32_t w2 = mm_write_begin();
+    mm_write_end(w2);                            /* nested: not a consistent point */
+    uint32_t holds_nested = mm_hold.holds;
+    mm_write_end(w);                             /* outermost: holds until the bound */
+    uint32_t held_after = mm_hold.held;
+    mm_hold.request = 0;
+    irq_restore(f);
+    int r = id ? MmFreeChain(id) : MM_ERR_NOMEM;
+    CHECK(id);
+    CHECK_OK(r);
+    CHECK_EQ(holds_without, holds0);
+    CHECK_EQ(holds_nested, holds0);
+    CHECK_EQ(mm_hold.holds, holds0 + 1);
+    CHECK_EQ(mm_hold.timeouts, timeouts0 + 1);
+    CHECK_EQ(held_after, 0);
+    CHECK_EQ(mm_generation & 1, 0);
+    return 0;
+}

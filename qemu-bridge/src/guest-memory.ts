@@ -123,6 +123,18 @@ export class GuestMemory {
     for (let p = Math.floor(address / PAGE_SIZE); p * PAGE_SIZE < address + data.length; p++) this.cache.delete(p);
   }
 
+  /**
+   * Writes one 32-bit signal word through the RAM file while the guest runs (our guest's hold
+   * request); undefined when there is no RAM file (then nothing is written).
+   */
+  async signalPhys(address: number, value: number): Promise<boolean> {
+    const ram = this.tiers.find((t): t is PhysicalMemoryTier & { signal(a: number, v: number): Promise<void> } => t.name === 'ram-file' && 'signal' in t);
+    if (!ram) return false;
+    await ram.signal(address, value);
+    for (let p = Math.floor(address / PAGE_SIZE); p * PAGE_SIZE < address + 4; p++) this.cache.delete(p);
+    return true;
+  }
+
   /** Writes guest-virtual memory through the page directory at `cr3`. */
   async writeVirt(address: number, data: Uint8Array, cr3: number, mode?: PagingMode): Promise<void> {
     const runs = await this.translate(address, data.length, cr3, mode);

@@ -41,6 +41,7 @@ export class RamFileTier implements PhysicalMemoryTier {
   readonly name = 'ram-file';
   readonly size: number;
   private fd: number;
+  private signalFd = -1;
   serveVgaWindow = false;
 
   constructor(readonly filePath: string, private readonly writable = false) {
@@ -94,7 +95,22 @@ export class RamFileTier implements PhysicalMemoryTier {
     while (done < data.length) done += fs.writeSync(this.fd, data, done, data.length - done, address + done);
   }
 
+  /**
+   * The one write a read-only RAM file allows: a live reader's 4-byte signal word to our guest
+   * (mm_debug_info.hold_addr, live-reader.ts guestHold), through a descriptor opened for it on
+   * first use. Anything but one aligned 32-bit word is refused.
+   */
+  async signal(address: number, value: number): Promise<void> {
+    if (address % 4 !== 0 || address + 4 > this.size) throw new InvalidRangeError(`a signal word must be aligned inside the RAM file (got ${address})`);
+    if (this.signalFd < 0) this.signalFd = this.writable ? this.fd : fs.openSync(this.filePath, 'r+');
+    const word = Buffer.alloc(4);
+    word.writeUInt32LE(value >>> 0, 0);
+    fs.writeSync(this.signalFd, word, 0, 4, address);
+  }
+
   close(): void {
+    if (this.signalFd >= 0 && this.signalFd !== this.fd) fs.closeSync(this.signalFd);
+    this.signalFd = -1;
     if (this.fd >= 0) fs.closeSync(this.fd);
     this.fd = -1;
   }

@@ -5,6 +5,10 @@
 // counters next to the ring's head, so the summary's allocations and frees are exact: the last
 // stdout line is {"events":N,"allocations":A,"frees":F,"lost":L}; when L is 0, A and F equal the
 // trace's `allocate` and `free` events.
+//
+// A kernel that is not ours (no mm_debug_info) is recorded with --model FILE, a memory-model
+// description whose `tracing` names its allocation and free functions: the traced calls of
+// level 2 feed the same event store and trace (cli/record-traced.ts).
 
 import * as fs from 'fs';
 import * as path from 'path';
@@ -19,7 +23,8 @@ import { waitForDescriptor } from '../live/live-guest';
 import { defaultKernelPath } from './boot-command';
 import { Command, parseNumberOption, UsageError } from './command-line';
 import { requireQemu, DemoSetupError } from './demo-command';
-import { loadKernel } from './snapshot-command';
+import { loadKernel, loadSymbols } from './snapshot-command';
+import { recordTracedCalls } from './record-traced';
 import { untilSignal } from './serve-command';
 
 /** The guest's counters and ring head at one stop. */
@@ -53,6 +58,8 @@ export const recordCommand: Command = {
     memory: { type: 'string', placeholder: 'MIB', description: 'guest RAM in MiB when booting (default 128)' },
     cmdline: { type: 'string', placeholder: 'TEXT', description: 'the guest command line when booting (default "demo")' },
     period: { type: 'string', placeholder: 'MS', description: 'milliseconds between drains (default 20)' },
+    model: { type: 'string', placeholder: 'FILE', description: "a kernel that is not ours: the memory-model description (JSON, or builtin:NAME) whose \"tracing\" names its alloc and free functions; their traced calls are recorded" },
+    cpu: { type: 'string', placeholder: 'MODEL', description: 'with --model: the QEMU CPU model (e.g. max)' },
   },
   async run(options, io) {
     if (typeof options.out !== 'string') throw new UsageError('record needs --out FILE (the trace to write).');
@@ -66,6 +73,17 @@ export const recordCommand: Command = {
     let session: QemuSession | undefined;
     try {
       if (!fs.existsSync(kernel)) throw new DemoSetupError(`The kernel ${kernel} does not exist; build it with "make -C guest" or pass --kernel.`);
+      const symbolsOnly = loadSymbols(kernel);
+      if (!symbolsOnly.elf.symbolByName('mm_debug_info')) {
+        if (typeof options.model !== 'string') {
+          throw new DemoSetupError(`${kernel} is not an mmscope guest (it has no mm_debug_info, so no event ring): give --model FILE, a memory-model description whose "tracing" names its allocation and free functions (docs/tracing.md), to record their calls.`);
+        }
+        if (typeof options.gdb === 'string') throw new DemoSetupError('record --model boots the kernel itself; attaching with --gdb to a kernel that is not ours is not supported (trace it in a debug session instead).');
+        requireQemu();
+        const memoryMiB = options.memory === undefined ? 128 : parseNumberOption('memory', options.memory);
+        return await recordTracedCalls({ kernel, symbols: symbolsOnly, model: options.model, seconds, out: options.out, memoryMiB, ...(typeof options.cpu === 'string' ? { cpu: options.cpu } : {}) }, io);
+      }
+      if (typeof options.model === 'string') throw new DemoSetupError(`${kernel} is an mmscope guest: its own event ring is recorded; --model is for kernels that are not ours.`);
       const { symbols, descriptorPhys } = loadKernel(kernel);
       if (typeof options.gdb === 'string') {
         session = await QemuSession.attach({ gdb: parseHostPort(options.gdb), ramFile: typeof options.ram === 'string' ? options.ram : undefined });

@@ -11,7 +11,7 @@ import type { PagingRegisters } from '../mm/model/paging-registers';
 import type { PhysicalRegionJson } from '../mm/model/snapshot-document';
 import type { SpaceRequest } from '../mm/model/system-snapshot';
 import { KernelKnowledge, StopSnapshot, pagingRegistersOf, takeSnapshot } from '../mm/plugin/stop-snapshot';
-import { LiveReader, LiveReaderOptions, TornSnapshotError } from '../mm/plugin/live-reader';
+import { GuestPause, LiveReader, LiveReaderOptions, TornSnapshotError, guestHold } from '../mm/plugin/live-reader';
 import { LiveFeed } from './live-feed';
 import { RefreshTimer } from './refresh-timer';
 import { RefreshMode } from './protocol';
@@ -42,15 +42,22 @@ export interface RefresherStats {
   tornDropped: number;
   /** Brief stops of the guest for a copy its updates kept tearing (LiveReader's GuestPause). */
   pauses: number;
+  /** Holds of our guest's memory manager asked for a copy (no vCPU stop). */
+  holds: number;
 }
 
 const CR0_PG = 0x80000000n;
+/**
+ * A paused build holds our guest (no vCPU stop) when the last live build took less than this; a
+ * longer one would outlast the guest's bound on a hold (MM_HOLD_MAX_US, 20 ms) and be torn.
+ */
+const HOLD_BUILD_MS = 12;
 /** Dropped live snapshots are said in the feed's status at most this often. */
 const TORN_REPORT_GAP_MS = 5000;
 
 export class LiveRefresher {
   readonly mode: RefreshMode;
-  readonly stats: RefresherStats = { snapshots: 0, failures: 0, lastBuildMs: 0, totalBuildMs: 0, lastError: undefined, tornRetries: 0, tornDropped: 0, pauses: 0 };
+  readonly stats: RefresherStats = { snapshots: 0, failures: 0, lastBuildMs: 0, totalBuildMs: 0, lastError: undefined, tornRetries: 0, tornDropped: 0, pauses: 0, holds: 0 };
   /** Live snapshots: seqlock reads (or confirmed findings only on a kernel without a generation). */
   readonly liveReader: LiveReader;
   private registers: PagingRegisters | undefined;
@@ -68,6 +75,8 @@ export class LiveRefresher {
   private unsubscribe: (() => void)[] = [];
   private failingReported = false;
   private tornReportedAt = -Infinity;
+  /** Our guest's hold (undefined: none), looked up once. */
+  private hold: Promise<GuestPause | undefined> | undefined;
 
   constructor(private readonly options: LiveRefresherOptions) {
     const ram = options.session.memory.tiers.some((t) => t.name === 'ram-file');
@@ -132,11 +141,23 @@ export class LiveRefresher {
   }
 
   /**
-   * Stops the running guest for a live copy that the guest's updates keep tearing (LiveReader's
-   * GuestPause): a gdbstub interrupt, and a continue when the copy is taken. Its QMP STOP/RESUME
-   * are ours, not the user's.
+   * Makes the running guest stand still for a live copy that its updates keep tearing
+   * (LiveReader's GuestPause): our guest's hold when its descriptor names one (no vCPU stop:
+   * live-reader.ts, guestHold), for a copy, and for a whole build when builds are short (see
+   * HOLD_BUILD_MS); otherwise a gdbstub interrupt and a continue afterwards (its QMP STOP/RESUME
+   * are ours, not the user's).
    */
-  private async pauseBriefly(): Promise<() => Promise<void>> {
+  private async pauseBriefly(purpose: 'copy' | 'build'): Promise<() => Promise<void>> {
+    const descriptor = this.options.knowledge?.descriptor;
+    if (descriptor && (purpose === 'copy' || this.liveReader.stats.kept > 0 && this.liveReader.stats.lastBuildMs < HOLD_BUILD_MS)) {
+      const memory = this.options.session.memory;
+      this.hold ??= guestHold((a, n) => memory.readPhys(a, n), (a, v) => memory.signalPhys(a, v), descriptor.descriptorPhys).catch(() => undefined);
+      const hold = await this.hold;
+      if (hold) {
+        this.stats.holds++;
+        return hold(purpose);
+      }
+    }
     const rsp = this.options.session.rsp;
     if (!rsp || !rsp.running) return async () => undefined;
     if (this.options.session.qmp) {
@@ -190,7 +211,7 @@ export class LiveRefresher {
         if (live) {
           const retriesBefore = this.liveReader.stats.tornRetries;
           try {
-            snapshot = await this.liveReader.take(readings, this.options.knowledge, () => this.pauseBriefly());
+            snapshot = await this.liveReader.take(readings, this.options.knowledge, (purpose) => this.pauseBriefly(purpose));
           } finally {
             this.stats.tornRetries += this.liveReader.stats.tornRetries - retriesBefore;
           }

@@ -32,6 +32,8 @@ const FIELDS = [
   // version 3: the seqlock generation (0 = none), the free counter, the event ring (capacity 0 = none)
   'generationAddr', 'freeCountAddr',
   'eventRingAddr', 'eventRingPhys', 'eventRingCapacity', 'eventRecordSize', 'eventHeadAddr', 'tscKhz',
+  // version 3, the hold (guest/include/generation.h): struct mm_hold { request, held, holds, timeouts }
+  'holdAddr',
 ] as const;
 
 export type DescriptorField = (typeof FIELDS)[number];

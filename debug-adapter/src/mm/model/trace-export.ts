@@ -11,7 +11,7 @@
 // Pure: events in, JSON text out in chunks (a recording can be large).
 
 import type { SourceSite } from './findings';
-import { MmEventKind, MmEventSource, mmEventKindName } from './mm-history-event';
+import { MmEventKind, MmEventSource, MmHistoryEvent, mmEventKindName } from './mm-history-event';
 
 /** The trace's names of the event kinds (allocations `allocate`, frees `free`). */
 const TRACE_NAMES: Readonly<Record<number, string>> = {
@@ -45,6 +45,12 @@ export interface TraceExportOptions {
   readonly to?: number;
   /** Resolves a caller address to its source site (args.site). */
   readonly resolveSite?: (address: number) => SourceSite | undefined;
+  /**
+   * An event's full caller: the address number resolveSite takes and its text for args.caller
+   * (default: `caller`, 32 bits). Traced calls of a 64-bit kernel keep the high 32 bits in
+   * `flags` (model/traced-events.ts).
+   */
+  readonly callerOf?: (e: MmHistoryEvent) => { readonly address: number; readonly text: string };
   /** The guest's free blocks and total blocks at the start (for the `blocks` counter). */
   readonly freeBlocksAtStart?: number;
   readonly blockCount?: number;
@@ -115,10 +121,11 @@ export function exportTrace(source: MmEventSource, write: (chunk: string) => voi
       emit({ ph: 'i', s: 'g', name: 'lost', cat: 'lost', pid: TRACE_PID, tid: 0, ts, args: { firstSeq: r.firstSeq, count: r.count, reason: r.reason } });
     }
     nameThread(e.pid);
-    const site = options.resolveSite?.(e.caller);
+    const caller = options.callerOf ? options.callerOf(e) : { address: e.caller, text: hex(e.caller) };
+    const site = options.resolveSite?.(caller.address);
     const args: Record<string, string | number> = {
       seq: e.seq, kind: mmEventKindName(e.kind), chain: hex(e.chain), blocks: e.blocks, flags: hex(e.flags), arg: hex(e.arg),
-      status: e.status, caller: hex(e.caller), pid: e.pid, extra: hex(e.extra),
+      status: e.status, caller: caller.text, pid: e.pid, extra: hex(e.extra),
     };
     if (site) args.site = `${site.function ?? hex(site.address)}${site.file ? ` at ${site.file}:${site.line}` : ''}`;
     const name = traceEventName(e.kind);
@@ -128,7 +135,7 @@ export function exportTrace(source: MmEventSource, write: (chunk: string) => voi
       case MmEventKind.allocated:
         allocations++;
         open.add(e.chain);
-        emit({ ph: 'b', cat: 'chain', name: `chain ${hex(e.chain)}`, id: hex(e.chain), pid: TRACE_PID, tid: e.pid, ts, args: { blocks: e.blocks, site: args.site ?? hex(e.caller) } });
+        emit({ ph: 'b', cat: 'chain', name: `chain ${hex(e.chain)}`, id: hex(e.chain), pid: TRACE_PID, tid: e.pid, ts, args: { blocks: e.blocks, site: args.site ?? caller.text } });
         if (free !== undefined) free -= e.blocks;
         counter(ts);
         break;

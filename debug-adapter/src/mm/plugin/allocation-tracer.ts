@@ -4,7 +4,8 @@
 // function's first instruction (the argument). Every hit goes on at once; the record table
 // (model/allocation-trace.ts) pairs returns with entries by stack pointer, so recursion, nested
 // calls and several vCPUs are told apart. What a hit means for the exception filters is handed
-// back as a TraceEvent.
+// back as a TraceEvent. With recordInto(store), every traced call also goes into a flight-recorder
+// event store (model/traced-events.ts), as our guest's ring does for its events.
 
 import { addressFromBigInt, addressToBigInt, AddressWidth } from '../../../../qemu-bridge/src/address';
 import type { DebugSymbols } from '../../symbols';
@@ -14,6 +15,8 @@ import type { TracingDescription } from '../model/described-state';
 import type { FindingDocJson, TracingJson } from '../model/snapshot-document';
 import { sizeOfCall, TracedSize } from '../model/tracing-description';
 import { makeSiteResolver } from '../model/site-resolver';
+import type { EventStore } from '../model/event-store';
+import { TracedCall, tracedCallEvent, TracedStatus, TRACED_TSC_KHZ } from '../model/traced-events';
 
 /** What the tracer reads of the guest at a hit (the runtime's own access while a run operation holds it stopped). */
 export interface TraceGuest {
@@ -50,6 +53,7 @@ export class AllocationTracer {
   private readonly width: AddressWidth;
   private readonly size: TracedSize;
   private readonly freeArgument: number;
+  private feed: { store: EventStore; pidOf: (cr3: bigint) => number | undefined; t0: bigint } | undefined;
 
   constructor(symbols: DebugSymbols, readonly description: TracingDescription, size: TracedSize, options: { complete: boolean }) {
     this.width = symbols.elf.addressWidth;
@@ -65,6 +69,28 @@ export class AllocationTracer {
       return { address: ret, ...(s?.function ? { function: s.function } : {}), ...(s?.file ? { file: s.file, line: s.line } : {}) };
     };
     this.trace = new AllocationTrace({ returns: description.alloc.returns, resolveSite, complete: options.complete });
+  }
+
+  /**
+   * From now on, every traced call (allocations at their return, failed ones included; frees at
+   * their entry) is appended to `store` as an allocated/freed event (model/traced-events.ts);
+   * `pidOf` names the process of a call's CR3 (0 when it gives none). The store's rate becomes
+   * TRACED_TSC_KHZ (its timestamps are host nanoseconds since this call).
+   */
+  recordInto(store: EventStore, pidOf: (cr3: bigint) => number | undefined = () => undefined): void {
+    store.tscKhz = TRACED_TSC_KHZ;
+    this.feed = { store, pidOf, t0: process.hrtime.bigint() };
+  }
+
+  /** The store recordInto feeds, if any. */
+  get recordedEvents(): EventStore | undefined {
+    return this.feed?.store;
+  }
+
+  private record(c: Omit<TracedCall, 'timeNs' | 'pid'>, cr3: bigint): void {
+    const f = this.feed;
+    if (!f) return;
+    f.store.append(tracedCallEvent(f.store.length + 1, { ...c, pid: f.pidOf(cr3) ?? 0, timeNs: process.hrtime.bigint() - f.t0 }));
   }
 
   /**
@@ -111,8 +137,15 @@ export class AllocationTracer {
     let event: TraceEvent | undefined;
     // A return address may be the entry itself (a tail position), so returns are matched first.
     if (this.warm.has(pc) || this.pendingReturns().includes(pc)) {
-      const match = this.trace.returnFromAlloc(addressToBigInt(pc, this.width), stackPointerOf(this.abi, regs), decodeReturnValue(this.abi, regs));
-      if (match.kind === 'allocated') event = { kind: 'allocated', allocation: match.allocation };
+      const ret = addressToBigInt(pc, this.width);
+      const match = this.trace.returnFromAlloc(ret, stackPointerOf(this.abi, regs), decodeReturnValue(this.abi, regs));
+      if (match.kind === 'allocated') {
+        event = { kind: 'allocated', allocation: match.allocation };
+        const a = match.allocation;
+        this.record({ kind: 'alloc', address: a.address, size: a.size, returnAddress: ret, callSeq: a.seq, status: TracedStatus.ok }, a.cr3);
+      } else if (match.kind === 'failed') {
+        this.record({ kind: 'alloc', address: 0n, size: 0, returnAddress: ret, callSeq: match.seq, status: TracedStatus.failed }, cr3);
+      }
       this.noteReturnHit(pc, match.kind !== 'unmatched');
       if (match.kind !== 'unmatched' || (pc !== this.allocEntry && pc !== this.freeEntry)) {
         return { event, changedBreakpoints: this.returnKey() !== before };
@@ -131,6 +164,8 @@ export class AllocationTracer {
         const address = call.args[this.freeArgument];
         const result = this.trace.free(address, call.returnAddress, { time, thread: guest.thread, cr3 });
         const site = this.trace.siteOf(call.returnAddress);
+        const status = result.kind === 'freed' ? TracedStatus.ok : result.kind === 'null' ? TracedStatus.nullFree : result.kind === 'double-free' ? TracedStatus.doubleFree : TracedStatus.neverAllocated;
+        this.record({ kind: 'free', address, size: result.kind === 'freed' ? result.allocation.size : 0, returnAddress: call.returnAddress, callSeq: result.seq, status }, cr3);
         if (result.kind === 'freed') event = { kind: 'freed', address, site, allocation: result.allocation, seq: result.seq, cr3 };
         else if (result.kind === 'double-free' || result.kind === 'never-allocated') event = { kind: 'freed', address, site, seq: result.seq, cr3, ...(result.finding ? { finding: result.finding } : {}) };
       }

@@ -12,7 +12,8 @@
 //   snapshot is dropped (TornSnapshotError: counted, never shown).
 //   A guest that changes its memory manager far more often than a copy takes (a CPU-bound
 //   allocator: the generation moves every few microseconds) tears almost every copy. When the
-//   caller can pause the guest (`GuestPause`: the refresher's brief gdbstub stop), the reader
+//   caller can pause the guest (`GuestPause`: our guest's hold, see guestHold, or the refresher's
+//   brief gdbstub stop), the reader
 //   pauses it after OPTIMISTIC_TRIES torn copies, copies the image while it stands still (only the
 //   copy: decoding runs after the guest resumed), and resumes it; a pause that lands inside an
 //   update (odd generation) resumes at once and tries again.
@@ -33,8 +34,39 @@ const PAGE_MEMORY = 64;
 /** Torn copies taken while the guest runs before a `GuestPause` (when given) is used. */
 export const OPTIMISTIC_TRIES = 2;
 
-/** Stops the guest; resolves with the function that resumes it. */
-export type GuestPause = () => Promise<() => Promise<void>>;
+/**
+ * Makes the guest stand still; resolves with the function that lets it go on. `purpose`: for a
+ * copy (a millisecond or so) or for a whole build (tens of milliseconds). The seqlock check
+ * still decides whether what was read is kept: a pause is only a help.
+ */
+export type GuestPause = (purpose: 'copy' | 'build') => Promise<() => Promise<void>>;
+
+/** Writes one 32-bit signal word to guest-physical memory while the guest runs (GuestMemory.signalPhys). */
+export type SignalWriter = (address: number, value: number) => Promise<unknown>;
+
+/** How long a hold request waits for the guest's next consistent point before the copy goes on without it. */
+const HOLD_WAIT_MS = 5;
+
+/**
+ * The hold of our guest (guest/include/generation.h, mm_debug_info.hold_addr): a GuestPause that
+ * stops no vCPU. It writes request = 1; the guest's next outermost mm_write_end, right after the
+ * generation became even, waits with interrupts off (at most MM_HOLD_MAX_US) while `held` reads 1;
+ * the resume writes request = 0. A guest that makes no memory-manager change within HOLD_WAIT_MS
+ * is not held (its memory manager is idle: the copy is most likely consistent as it is).
+ * Undefined when the descriptor names no hold.
+ */
+export async function guestHold(read: PhysicalReader, signal: SignalWriter, descriptorPhys: number): Promise<GuestPause | undefined> {
+  const info = await readDescriptor(read, descriptorPhys).catch(() => undefined);
+  if (!info || !info.holdAddr) return undefined;
+  const at = (info.holdAddr - info.kernelVbase) >>> 0;
+  if (at >= info.lowmapEnd) return undefined;
+  return async () => {
+    await signal(at, 1);
+    const deadline = Date.now() + HOLD_WAIT_MS;
+    while ((await read(at + 4, 4)).readUInt32LE(0) !== 1 && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+    return async () => void (await signal(at, 0));
+  };
+}
 
 export interface LiveReaderOptions {
   /** Tries per live snapshot (default LIVE_READ_TRIES). */
@@ -63,6 +95,8 @@ export interface LiveReadStats {
   pausedCopies: number;
   /** Kept snapshots built with the guest paused (a paused copy lacked pages the build read). */
   pausedBuilds: number;
+  /** How long the last build from a copy took, ms (the decoding: what a paused build holds the guest for). */
+  lastBuildMs: number;
 }
 
 /** Every try of a live snapshot caught the memory manager changing its structures. */
@@ -85,7 +119,7 @@ export function confirmedFindings<F extends FindingDocJson | Finding>(findings: 
 }
 
 export class LiveReader {
-  readonly stats: LiveReadStats = { kept: 0, tornRetries: 0, dropped: 0, checked: 0, imageMisses: 0, unconfirmedHeld: 0, pausedCopies: 0, pausedBuilds: 0 };
+  readonly stats: LiveReadStats = { kept: 0, tornRetries: 0, dropped: 0, checked: 0, imageMisses: 0, unconfirmedHeld: 0, pausedCopies: 0, pausedBuilds: 0, lastBuildMs: 0 };
   private readonly tries: number;
   private readonly check: boolean;
   /**
@@ -129,7 +163,7 @@ export class LiveReader {
     let buildPaused = false;
     for (let attempt = 0; attempt < this.tries; attempt++) {
       const paused = pauseGuest !== undefined && attempt >= OPTIMISTIC_TRIES;
-      const resume = paused ? await pauseGuest() : undefined;
+      const resume = paused ? await pauseGuest(buildPaused ? 'build' : 'copy') : undefined;
       let image: PageImage | undefined;
       let snap: StopSnapshot | undefined;
       let failure: unknown;
@@ -139,7 +173,7 @@ export class LiveReader {
         // decoding runs over that one consistent image.
         const before = await generation();
         image = before & 1 ? undefined : await PageImage.capture(readings.read, this.pages.keys());
-        if (image && buildPaused) snap = await takeSnapshot({ ...readings, read: image.reader }, knowledge).catch((e: unknown) => ((failure = e), undefined));
+        if (image && buildPaused) snap = await this.build(readings, image, knowledge).catch((e: unknown) => ((failure = e), undefined));
         consistent = image !== undefined && (await generation()) === before;
       } finally {
         await resume?.();
@@ -152,7 +186,7 @@ export class LiveReader {
       if (paused) this.stats.pausedCopies++;
       if (!buildPaused) {
         try {
-          snap = await takeSnapshot({ ...readings, read: image.reader }, knowledge);
+          snap = await this.build(readings, image, knowledge);
         } catch (e) {
           failure = e;
         }
@@ -175,6 +209,16 @@ export class LiveReader {
     }
     this.stats.dropped++;
     throw new TornSnapshotError(this.tries);
+  }
+
+  /** A snapshot decoded from `image` (timed: lastBuildMs). */
+  private async build(readings: SnapshotReadings, image: PageImage, knowledge: KernelKnowledge): Promise<StopSnapshot> {
+    const started = performance.now();
+    try {
+      return await takeSnapshot({ ...readings, read: image.reader }, knowledge);
+    } finally {
+      this.stats.lastBuildMs = performance.now() - started;
+    }
   }
 
   /** Keeps `touched` among the pages the next copies take; forgets pages no build read for PAGE_MEMORY builds. */

@@ -109,6 +109,7 @@ export class MmSessionExtension implements SessionExtension {
   constructor(private readonly target: Target, private readonly referenceBase: number, private readonly emit?: EventSink, knowledge: MmExtensionKnowledge = {}) {
     this.service = new MmService(target.symbols, {
       readPhys: (address, length) => target.bridge.memory.readPhys(address, length),
+      signalPhys: (address, value) => target.bridge.memory.signalPhys(address, value),
       guestRunning: () => target.bridge.memory.running,
       readPagingRegisters: async () => {
         // While running: the last stop's (our guest's KPD never moves; any kernel's live view is of that space).

@@ -24,7 +24,7 @@ import { KnownSpaces, topTableOf } from './known-spaces';
 import { SessionEvents } from './session-events';
 import { DescribeFunction, KernelKnowledge, StopSnapshot, takeSnapshot } from './stop-snapshot';
 import { formatFrames, formatSpaces } from '../model/document-text';
-import { LiveReader, LiveReadStats } from './live-reader';
+import { GuestPause, LiveReader, LiveReadStats, guestHold } from './live-reader';
 import { SessionHistory, SessionHistoryOptions, StopReading } from './session-history';
 import type { HistorySource } from './history-requests';
 
@@ -40,6 +40,8 @@ export interface MmTargetAccess {
   physicalMemoryMap?(): Promise<readonly PhysicalRegionJson[] | undefined>;
   /** MAXPHYADDR of the guest's CPU, when known. */
   readonly physicalBits?: number;
+  /** Writes one 32-bit signal word while the guest runs (our guest's hold: live-reader.ts guestHold); none: live snapshots never hold it. */
+  signalPhys?(address: number, value: number): Promise<unknown>;
 }
 
 export interface MmServiceOptions {
@@ -91,6 +93,7 @@ export class MmService {
   private lastRegisters: PagingRegisters | undefined;
   /** Live snapshots are seqlock reads (or, without a generation, confirmed findings only). */
   private readonly liveReader = new LiveReader();
+  private hold: Promise<GuestPause | undefined> | undefined;
   /** The flight recorder (issue 16): our guest's event ring drained into one store; undefined without our descriptor. */
   readonly events: SessionEvents | undefined;
   /** The history over the recorder's store (keyframes at stops, the history requests' answers); undefined without our descriptor. */
@@ -254,7 +257,7 @@ export class MmService {
         live,
       };
       // A live snapshot: a seqlock read (throws TornSnapshotError when every try was torn).
-      const snap = live ? await this.liveReader.take(readings, this.knowledge) : await takeSnapshot(readings, this.knowledge);
+      const snap = live ? await this.liveReader.take(readings, this.knowledge, await this.holdOf()) : await takeSnapshot(readings, this.knowledge);
       if (!live) this.history?.noteSnapshot(stop, snap);
       return snap;
     })();
@@ -289,6 +292,17 @@ export class MmService {
     const record = this.changesOf(snap);
     this.lastPublished = snap;
     return record;
+  }
+
+  /** Our guest's hold, for live snapshots of a guest whose updates keep tearing the copies (looked up once). */
+  private holdOf(): Promise<GuestPause | undefined> {
+    const signal = this.access.signalPhys?.bind(this.access);
+    if (!signal || this.descriptorPhys === undefined) return Promise.resolve(undefined);
+    this.hold ??= guestHold(this.access.readPhys, signal, this.descriptorPhys).then((h) => {
+      if (!h) this.hold = undefined; // not filled in yet: look again at the next live snapshot
+      return h;
+    }, () => (this.hold = undefined));
+    return this.hold;
   }
 
   /**

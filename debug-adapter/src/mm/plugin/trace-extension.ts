@@ -18,6 +18,9 @@ import { AllocationTracer, TraceEvent, TraceSetupError } from './allocation-trac
 import { hoveredPointer } from './mm-extension';
 import { armTraceFilters, ArmedTraceFilter, describeTraceEvent, matchTraceEvent, TRACE_EXCEPTION_FILTERS } from './trace-filters';
 import { DapRequest } from '../../../../contract/dap';
+import { EventStore } from '../model/event-store';
+import { mmEventKindName } from '../model/mm-history-event';
+import { tracedEventAddress, tracedEventCaller } from '../model/traced-events';
 
 export const TRACING_REQUEST = DapRequest.tracing;
 const OWNER = 'trace';
@@ -85,6 +88,12 @@ export class TraceSessionExtension implements SessionExtension {
   readonly exceptionFilters: readonly ExceptionFilter[] = TRACE_EXCEPTION_FILTERS;
   readonly allocations: AllocationTracer | undefined;
   readonly spaces: AddressSpaceTracer | undefined;
+  /**
+   * The flight recorder of a kernel that is not ours (issue 16): every traced allocation and free
+   * as an allocated/freed event (model/traced-events.ts), for the history, `mmscope record` and
+   * the trace export; undefined when no allocations are traced.
+   */
+  readonly events: EventStore | undefined;
   /** The process an address space belongs to (the snapshot service sets it from the description's processes). */
   pidOf: ((cr3: bigint) => number | undefined) | undefined;
   /** At every stop: every CR3 value traced so far (for the memory manager's 'traced' spaces). */
@@ -113,6 +122,8 @@ export class TraceSessionExtension implements SessionExtension {
       } else {
         try {
           this.allocations = new AllocationTracer(target.symbols, tracing, size, { complete: target.launched });
+          this.events = new EventStore();
+          this.allocations.recordInto(this.events, (cr3) => this.pidOf?.(cr3));
           this.say(`Tracing allocations: ${tracing.alloc.function} (returns ${tracing.alloc.returns}) and ${tracing.free.function} (argument ${tracing.free.argument ?? 0}); the guest goes on at every traced call.`);
         } catch (e) {
           if (!(e instanceof TraceSetupError)) throw e;
@@ -151,7 +162,11 @@ export class TraceSessionExtension implements SessionExtension {
     await this.target.syncBreakpoints();
   }
 
-  /** `mmscope/tracing` ({ history?: true }): the tracing section, findings, counts, traced spaces, and with history the recent traced calls. */
+  /**
+   * `mmscope/tracing` ({ history?: true }): the tracing section, findings, counts, traced spaces,
+   * `events` (the traced calls the recorder's store holds), and with history the recent traced
+   * calls and the store's last as many events (`recordedEvents`, fields of model/traced-events.ts).
+   */
   async customRequest(command: string, args?: unknown): Promise<unknown> {
     if (command !== TRACING_REQUEST) throw new Error(`unknown request ${command}`);
     const history = (args as { history?: unknown } | undefined)?.history === true
@@ -168,8 +183,23 @@ export class TraceSessionExtension implements SessionExtension {
       cr3Loads: this.spaces?.hits ?? 0,
       runningMs: this.clock.total(Date.now()),
       stoppedMs: this.clock.stoppedMs,
-      ...(history ? { history } : {}),
+      events: this.events?.length ?? 0,
+      ...(history ? { history, recordedEvents: this.recordedEvents(history.length) } : {}),
     };
+  }
+
+  /** The last `count` events of the traced calls' store, for `mmscope/tracing`. */
+  private recordedEvents(count: number): object[] {
+    const s = this.events;
+    if (!s) return [];
+    const out: object[] = [];
+    for (const e of s.range(Math.max(0, s.length - count), s.length)) {
+      out.push({
+        seq: e.seq, kind: mmEventKindName(e.kind), address: `0x${tracedEventAddress(e).toString(16)}`, returnAddress: `0x${tracedEventCaller(e).toString(16)}`,
+        callSeq: e.arg, status: e.status, blocks: e.blocks, pid: e.pid, tsc: Number(e.tsc),
+      });
+    }
+    return out;
   }
 
   /** The snapshot document's tracing section, or undefined when nothing is traced. */
