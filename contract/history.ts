@@ -98,6 +98,12 @@ export interface HistoryMarker {
   readonly keyframeStop?: number;
   /** Blocks whose owner the history cannot name exactly at this event (drawn as unknown, never guessed). */
   readonly unknownBlocks: number;
+  /**
+   * IDs of the chains whose block lists the history does not know (allocated or grown since the
+   * keyframe: the events give counts, not blocks); their `blocks` and `runs` are [] in the document.
+   * Absent when every list is known. (Added by helper hista.)
+   */
+  readonly unknownChains?: readonly number[];
   /** What the reconstruction does not claim, one sentence (page-table contents, dirty bits, ...). */
   readonly note: string;
 }

@@ -126,6 +126,10 @@ describe('live feed', function () {
       ['a JSON array', (ws) => ws.send('[1,2]'), CloseCode.invalidPayload],
       ['binary', (ws) => ws.send(Buffer.from([1, 2, 3])), CloseCode.unsupportedData],
       ['a command (the feed is read-only)', (ws) => ws.send(JSON.stringify({ type: 'continue' })), CloseCode.policyViolation],
+      ['a history export (it writes a file: DAP only)', (ws) => ws.send(JSON.stringify({ type: 'history', request: 'export', args: { path: '/tmp/t.json' } })), CloseCode.policyViolation],
+      ['a history message without a request', (ws) => ws.send(JSON.stringify({ type: 'history', id: 1 })), CloseCode.policyViolation],
+      ['a history message with args not an object', (ws) => ws.send(JSON.stringify({ type: 'history', request: 'at', args: [5] })), CloseCode.invalidPayload],
+      ['a history message with an id not a number', (ws) => ws.send(JSON.stringify({ type: 'history', request: 'summary', id: 'x' })), CloseCode.invalidPayload],
       ['too large', (ws) => ws.send(JSON.stringify({ type: 'ping', pad: 'x'.repeat(4096) })), CloseCode.messageTooBig],
       ['too many', (ws) => { for (let i = 0; i < 150; i++) ws.send('{"type":"ping"}'); }, CloseCode.tooManyMessages],
     ];
@@ -137,7 +141,10 @@ describe('live feed', function () {
       assert.strictEqual(bad.closed?.code, code, `${what}: close code`);
       if (code !== CloseCode.messageTooBig) assert.ok((bad.closed?.reason ?? '').length > 0, `${what}: a reason is given`);
     }
-    // What a client may send: ping and resync.
+    // What a client may send: ping, resync and history (answered with an error sentence while no session answers it).
+    good.ws.send(JSON.stringify({ type: 'history', id: 9, request: 'summary' }));
+    await good.waitFor(() => good.messages.some((m) => (m as { type: string }).type === 'history'), 'the history reply');
+    assert.ok(good.messages.some((m) => { const h = m as unknown as { type: string; id: number; request: string; error?: string }; return h.type === 'history' && h.id === 9 && h.request === 'summary' && /^this feed has no history/.test(h.error ?? ''); }));
     good.ws.send(JSON.stringify({ type: 'ping', id: 7 }));
     good.ws.send(JSON.stringify({ type: 'resync' }));
     await good.waitFor(() => good.messages.some((m) => m.type === 'pong') && good.state.received === 2, 'pong and the requested snapshot');

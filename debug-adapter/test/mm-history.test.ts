@@ -11,7 +11,7 @@ import { MmHistory } from '../src/mm/model/history-timeline';
 import { diffStates } from '../src/mm/model/history-compare';
 import { blame, siteGrowth } from '../src/mm/model/history-blame';
 import { COVERED_FINDING_KINDS, whenDidItBreak } from '../src/mm/model/history-when';
-import { CT_FROZEN, CT_USER } from '../src/mm/model/chain-table';
+import { CT_CONTIG, CT_FROZEN, CT_SWAPPABLE, CT_USER } from '../src/mm/model/chain-table';
 import { ArrayEventSource, LEAKY_CALLER, StreamGenerator } from './fixtures/history-events';
 import { LAYOUT, MmImage, REGISTERS } from './fixtures/mm-image';
 
@@ -139,8 +139,54 @@ describe('mm history: blame and probable leaks', () => {
 });
 
 describe('mm history: when did it break?', () => {
-  it('covers the finding kinds that arise through memory-manager calls', () => {
-    assert.deepStrictEqual([...COVERED_FINDING_KINDS].sort(), ['handle-to-freed-chain', 'leaked-chain']);
+  it('covers the finding kinds that arise through memory-manager calls, and those the reconstructed state can show', () => {
+    assert.deepStrictEqual([...COVERED_FINDING_KINDS].sort(), ['contiguous-not-frozen', 'handle-to-freed-chain', 'leaked-chain', 'swapped-frozen-chain', 'user-mapping-above-limit']);
+  });
+
+  it('swapped-frozen-chain made by calls (a freeze that kept a block out): the freeze', () => {
+    const source = new ArrayEventSource();
+    const history = new MmHistory(source, 4);
+    history.addSnapshot(0, new MmHistoryState());
+    source.push({ kind: MmEventKind.allocated, chain: 900, blocks: 3, flags: CT_SWAPPABLE, caller: 0xc0101000 });
+    source.push({ kind: MmEventKind.swappedOut, chain: 900, blocks: 901, arg: 7, extra: 1 });
+    source.push({ kind: MmEventKind.allocated, chain: 950, blocks: 1 });
+    source.push({ kind: MmEventKind.frozen, chain: 900, flags: CT_SWAPPABLE | CT_FROZEN, arg: CT_SWAPPABLE, caller: 0xc010d000, pid: 3 });
+    for (let i = 0; i < 9; i++) source.push({ kind: MmEventKind.switch, arg: i % 3 });
+    const r = whenDidItBreak(history, { kind: 'swapped-frozen-chain', severity: 'error', message: '', chain: 900 }, source.length);
+    assert.ok(r.covered && r.position === 4 && r.event?.kind === MmEventKind.frozen && r.pid === 3, show(r));
+    // Frozen first, swapped out after (a swap-out that ignored the flag): the swap-out.
+    source.push({ kind: MmEventKind.allocated, chain: 960, blocks: 2, flags: CT_FROZEN });
+    source.push({ kind: MmEventKind.swappedOut, chain: 960, blocks: 961, arg: 8, extra: 1, caller: 0xc010e000 });
+    const s = whenDidItBreak(history, { kind: 'swapped-frozen-chain', severity: 'error', message: '', chain: 960 }, source.length);
+    assert.ok(s.covered && s.position === source.length && s.event?.caller === 0xc010e000, show(s));
+  });
+
+  it('contiguous-not-frozen by an unfreeze: the unfreeze; by a table write (the state still frozen): not covered, with the allocation', () => {
+    const source = new ArrayEventSource();
+    const history = new MmHistory(source, 4);
+    history.addSnapshot(0, new MmHistoryState());
+    source.push({ kind: MmEventKind.allocated, chain: 300, blocks: 2, flags: CT_CONTIG | CT_FROZEN, caller: 0xc0102000 });
+    source.push({ kind: MmEventKind.allocated, chain: 400, blocks: 2, flags: CT_CONTIG | CT_FROZEN, caller: 0xc0102100 });
+    source.push({ kind: MmEventKind.unfrozen, chain: 300, flags: CT_CONTIG, arg: CT_CONTIG | CT_FROZEN, caller: 0xc010f000, pid: 5 });
+    source.push({ kind: MmEventKind.mapped, chain: 300, arg: 0xd0000000, blocks: 8 });
+    const r = whenDidItBreak(history, { kind: 'contiguous-not-frozen', severity: 'error', message: '', chain: 300 }, source.length);
+    assert.ok(r.covered && r.position === 3 && r.event?.caller === 0xc010f000 && r.pid === 5, show(r));
+    const n = whenDidItBreak(history, { kind: 'contiguous-not-frozen', severity: 'error', message: '', chain: 400 }, source.length);
+    assert.ok(!n.covered && /written behind the memory manager's back/.test(n.reason) && n.chainAllocation?.position === 2, show(n));
+  });
+
+  it('user-mapping-above-limit by a kernel-space map below the kernel half: the map', () => {
+    const source = new ArrayEventSource();
+    const history = new MmHistory(source, 4);
+    history.addSnapshot(0, new MmHistoryState());
+    source.push({ kind: MmEventKind.allocated, chain: 120, blocks: 1 });
+    source.push({ kind: MmEventKind.mapped, chain: 120, arg: 0xd0000000, blocks: 4, extra: 0 });
+    source.push({ kind: MmEventKind.mapped, chain: 120, arg: 0x40000000, blocks: 2, flags: 2 << 8, extra: 0, caller: 0xc0110000, pid: 6 });
+    source.push({ kind: MmEventKind.mapped, chain: 120, arg: 0x40000000, blocks: 2, extra: 0x12345000 });
+    const r = whenDidItBreak(history, { kind: 'user-mapping-above-limit', severity: 'error', message: '', virtual: 0x40001000 }, source.length);
+    assert.ok(r.covered && r.position === 3 && r.event?.caller === 0xc0110000 && r.pid === 6, show(r));
+    const n = whenDidItBreak(history, { kind: 'user-mapping-above-limit', severity: 'error', message: '', virtual: 0x50000000 }, source.length);
+    assert.ok(!n.covered, show(n));
   });
 
   it('leaked-chain: the unmapping after which the chain stayed unmapped, with its call site and process', () => {

@@ -2,7 +2,9 @@
 // loopback, accepts a connection only with the right token in the URL, an allowed Origin (or
 // none, for programs) and a loopback Host header, sends each client a hello and the current full
 // snapshot, then a delta at each new snapshot and stopped/continued events. Clients may only ping
-// or ask for a full snapshot; anything else closes them with a clear code. Each client has a
+// or ask for a full snapshot, or ask the session's history (read-only `history` queries, answered
+// by the handler the session sets: the DAP history requests' one implementation); anything else
+// closes them with a clear code. Each client has a
 // bounded queue (client-channel.ts), so a slow reader is dropped to "resync" instead of
 // buffering forever or slowing the others.
 
@@ -16,9 +18,14 @@ import { StopChanges, stopChanges } from './stop-changes';
 import type { StopSnapshot } from '../mm/plugin/stop-snapshot';
 import { ClientChannel, ChannelStats } from './client-channel';
 import {
-  CloseCode, ContinuedMessage, DeltaMessage, FEED_PATH, GuestIdentity, GuestRunState, HelloMessage, LIVE_PROTOCOL_VERSION,
-  LIVE_PROTOCOL_VERSIONS, PongMessage, RefreshMode, ResyncMessage, StatusMessage, StoppedMessage, liveSubprotocol,
+  CloseCode, ContinuedMessage, DeltaMessage, FEED_PATH, GuestIdentity, GuestRunState, HelloMessage, HistoryReplyMessage, HistoryRequestName,
+  JsonObject, LIVE_PROTOCOL_VERSION, LIVE_PROTOCOL_VERSIONS, PongMessage, RefreshMode, ResyncMessage, StatusMessage, StoppedMessage, liveSubprotocol,
 } from '../../../contract/live-protocol';
+
+/** Answers a client's history query (the session sets it: mm-extension.ts historyRequest). Rejects with one sentence. */
+export type HistoryHandler = (request: HistoryRequestName, args: JsonObject | undefined) => Promise<JsonObject>;
+
+const HISTORY_REQUEST_NAMES: ReadonlySet<string> = new Set<HistoryRequestName>(['summary', 'events', 'at', 'blame', 'when']);
 import { makePatch } from '../../../contract/snapshot-patch';
 
 export interface LiveFeedOptions {
@@ -117,6 +124,7 @@ export class LiveFeed {
   private readonly serverVersion: string;
   private closed = false;
   private readonly snapshotListeners = new Set<(s: StopSnapshot, changes: StopChanges | undefined) => void>();
+  private historyHandler: HistoryHandler | undefined;
 
   constructor(options: LiveFeedOptions = {}) {
     this.token = options.token ?? newToken();
@@ -257,9 +265,36 @@ export class LiveFeed {
     } else if (m.type === 'resync') {
       const full = this.fullSnapshotText('request');
       if (full) client.channel.send(full);
+    } else if (m.type === 'history') {
+      this.onHistoryMessage(client, message as { id?: unknown; request?: unknown; args?: unknown });
     } else {
-      this.closeForPolicy(client, CloseCode.policyViolation, `the feed is read-only; "${String(m.type).slice(0, 40)}" is not a message it accepts (only ping and resync)`);
+      this.closeForPolicy(client, CloseCode.policyViolation, `the feed is read-only; "${String(m.type).slice(0, 40)}" is not a message it accepts (only ping, resync and history)`);
     }
+  }
+
+  /** Sets who answers clients' `history` queries (without one, each is answered with an error). */
+  setHistoryHandler(handler: HistoryHandler | undefined): void {
+    this.historyHandler = handler;
+  }
+
+  /** A `history` query: a known request name, an optional object of arguments, an optional numeric id; else the connection is closed. */
+  private onHistoryMessage(client: Client, m: { id?: unknown; request?: unknown; args?: unknown }): void {
+    if (typeof m.request !== 'string' || !HISTORY_REQUEST_NAMES.has(m.request)) {
+      return this.closeForPolicy(client, CloseCode.policyViolation, `a history message needs a request of ${[...HISTORY_REQUEST_NAMES].join(', ')}`);
+    }
+    if (m.args !== undefined && (typeof m.args !== 'object' || m.args === null || Array.isArray(m.args))) {
+      return this.closeForPolicy(client, CloseCode.invalidPayload, 'a history message\'s args must be a JSON object');
+    }
+    if (m.id !== undefined && typeof m.id !== 'number') return this.closeForPolicy(client, CloseCode.invalidPayload, 'a history message\'s id must be a number');
+    const request = m.request as HistoryRequestName;
+    const id = typeof m.id === 'number' ? m.id : null;
+    const reply = (r: Omit<HistoryReplyMessage, 'type' | 'id' | 'request'>): void => client.channel.send(JSON.stringify({ type: 'history', id, request, ...r } satisfies HistoryReplyMessage));
+    const handler = this.historyHandler;
+    if (!handler) return reply({ error: 'this feed has no history: it is not serving a debug session of our guest' });
+    handler(request, m.args as JsonObject | undefined).then(
+      (body) => reply({ body }),
+      (e: unknown) => reply({ error: e instanceof Error ? e.message : String(e) }),
+    );
   }
 
   private hello(): HelloMessage {

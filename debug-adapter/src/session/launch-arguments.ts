@@ -199,6 +199,9 @@ export function validateLaunch(args: unknown): ValidatedLaunch {
   const stopOnEntry = a.stopOnEntry ?? false;
   if (typeof stopOnEntry !== 'boolean') throw new ConfigurationError('"stopOnEntry" must be true or false');
   checkTraceAddressSpaces(a);
+  if (a.historyKeyframes !== undefined && a.historyKeyframes !== 'stops' && a.historyKeyframes !== 'first') {
+    throw new ConfigurationError(`"historyKeyframes" is ${JSON.stringify(a.historyKeyframes)}, but it must be "stops" (a keyframe at every stop) or "first" (only at the first stop)`);
+  }
   const qemuBinary = optionalString(a, 'qemuPath');
   const kernel = kernelPath(a);
   const smp = a.smp;

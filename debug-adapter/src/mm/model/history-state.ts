@@ -126,6 +126,26 @@ export class MmHistoryState {
     return copy;
   }
 
+  /**
+   * Replaces each chain equal on every field to the same chain of `other` (a state reconstructed
+   * at the same position) with `other`'s object, which neither state then owns: a stop's
+   * keyframe shares the chains that did not change with the keyframes before it (copy on write
+   * keeps both right). A chain whose block list `other` does not know is kept (it brings that list).
+   * Returns how many chains are shared.
+   */
+  shareUnchanged(other: MmHistoryState): number {
+    let shared = 0;
+    for (const [id, c] of this.chains) {
+      const o = other.chains.get(id);
+      if (!o || o === c || !sameChain(c, o)) continue;
+      this.chains.set(id, o);
+      this.mine.delete(c);
+      other.mine.delete(o); // neither owns it now: the first change on either side copies it
+      shared++;
+    }
+    return shared;
+  }
+
   /** Adds a chain this state owns (keyframe construction). */
   addChain(c: HistoryChain): void {
     this.chains.set(c.id, c);
@@ -312,6 +332,18 @@ export class MmHistoryState {
     if (!c && e.kind !== MmEventKind.unmapped) this.note(e, `${e.kind} on chain ${e.chain}, which is not live`);
     return c && this.own(c);
   }
+}
+
+const mappingKey = (m: HistoryMapping): string => `${m.space}:${m.virtual}:${m.pageOffset}:${m.pages}`;
+
+/** Equal on every field the state keeps, block list included (both known); mappings in any order. */
+function sameChain(a: HistoryChain, b: HistoryChain): boolean {
+  if (a.id !== b.id || a.flags !== b.flags || a.blockCount !== b.blockCount || a.swappedOut !== b.swappedOut || a.seq !== b.seq || a.kind !== b.kind || a.caller !== b.caller) return false;
+  if (!a.blocks || !b.blocks || a.blocks.length !== b.blocks.length || a.blocks.some((x, i) => x !== b.blocks?.[i])) return false;
+  if (a.slots.size !== b.slots.size || [...a.slots].some(([k, v]) => b.slots.get(k) !== v)) return false;
+  if (a.mappings.length !== b.mappings.length) return false;
+  const keys = new Set(a.mappings.map(mappingKey));
+  return b.mappings.every((m) => keys.has(mappingKey(m)));
 }
 
 /** Drops the mapped pages of chain pages >= `limit` (a shrink). */

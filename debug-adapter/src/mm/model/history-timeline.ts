@@ -43,6 +43,11 @@ export class MmHistory {
     return this.keyframes.length;
   }
 
+  /** The keyframes' positions, in order, and whether each came from a stop's snapshot. */
+  keyframePositions(): { readonly position: number; readonly snapshot: boolean }[] {
+    return this.keyframes.map((k) => ({ position: k.position, snapshot: k.snapshot }));
+  }
+
   /** First position a state is known for (the first snapshot keyframe), or undefined. */
   get firstPosition(): number | undefined {
     return this.keyframes[0]?.position;

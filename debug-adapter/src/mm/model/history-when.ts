@@ -8,6 +8,13 @@
 //   left it unmapped for good;
 // - handle-to-freed-chain: no live chain has the ID the handle names. The answer is the free
 //   (or the rename away) after which the ID stayed dead.
+// And, where the reconstructed state shows the fields the finding tests (our guest's memory
+// manager refuses to make these itself, so on it they come only from writes behind its back, and
+// the state at the stop does not show them; another kernel's, or a regression, would):
+// - swapped-frozen-chain: the chain (by its allocation) is frozen or contiguous with blocks out;
+//   the answer is the freeze, flag change or swap-out after which it held;
+// - contiguous-not-frozen: the chain is contiguous and not frozen (the unfreeze or flag change);
+// - user-mapping-above-limit: a kernel-space (KPD) mapping covers the finding's address (the map).
 // The other kinds are corruptions written behind the memory manager's back (guest/kernel/
 // inject.c writes the tables directly): no event shows them, so no predicate is offered and the
 // answer says so (`covered: false`), naming at most the allocation of the chain involved.
@@ -18,7 +25,8 @@
 // which assumes it stays true once it holds (checked at both ends).
 
 import { MmHistory } from './history-timeline';
-import { MmHistoryState } from './history-state';
+import { HistoryChain, KERNEL_SPACE, MmHistoryState } from './history-state';
+import { CT_CONTIG, CT_FROZEN } from './chain-table';
 import { MmEventKind, MmHistoryEvent } from './mm-history-event';
 import { Finding, FindingKind, SourceSite } from './findings';
 import { SiteResolver, chainEventIndices } from './history-blame';
@@ -26,7 +34,7 @@ import { SiteResolver, chainEventIndices } from './history-blame';
 export type StatePredicate = (state: MmHistoryState) => boolean;
 
 /** The finding kinds that have a predicate. */
-export const COVERED_FINDING_KINDS: readonly FindingKind[] = ['leaked-chain', 'handle-to-freed-chain'];
+export const COVERED_FINDING_KINDS: readonly FindingKind[] = ['leaked-chain', 'handle-to-freed-chain', 'swapped-frozen-chain', 'contiguous-not-frozen', 'user-mapping-above-limit'];
 
 export interface BreakingEvent {
   readonly covered: true;
@@ -125,11 +133,45 @@ export function whenDidItBreak(history: MmHistory, finding: Finding, stop: numbe
     const p = firstHoldingAt(history, (s) => !s.chains.has(id), first, stop, candidates);
     return p === undefined ? { covered: false, reason: `chain ${id} is live in the reconstructed state at the stop` } : answer(history, p, first, resolve);
   }
-  const reason = `no event shows a ${finding.kind}: the memory manager's calls never produce it (it is written behind their back)`;
+  const byChain = chainPredicate(finding);
+  if (byChain && finding.chain !== undefined) {
+    const chain = atStop.state.chains.get(finding.chain);
+    if (chain) {
+      const seq = chain.seq;
+      const pred: StatePredicate = (s) => {
+        for (const c of s.chains.values()) if (c.seq === seq) return byChain(c);
+        return false;
+      };
+      const p = firstHoldingAt(history, pred, first, stop, chainEventIndices(source, finding.chain, stop));
+      if (p !== undefined) return answer(history, p, first, resolve);
+    }
+  }
+  if (finding.kind === 'user-mapping-above-limit' && finding.virtual !== undefined) {
+    const va = finding.virtual;
+    const candidates: number[] = [];
+    for (let i = 0; i < stop; i++) {
+      const k = source.kindAt(i);
+      if (k === MmEventKind.mapped || k === MmEventKind.unmapped || k === MmEventKind.freed || k === MmEventKind.resized || k === MmEventKind.swappedOut) candidates.push(i);
+    }
+    const p = firstHoldingAt(history, (s) => s.pageAt(KERNEL_SPACE, va) !== undefined, first, stop, candidates);
+    if (p !== undefined) return answer(history, p, first, resolve);
+  }
+  const reason = byChain || finding.kind === 'user-mapping-above-limit'
+    ? `no event shows a ${finding.kind}: the reconstructed state at the stop does not have it, so it was written behind the memory manager's back`
+    : `no event shows a ${finding.kind}: the memory manager's calls never produce it (it is written behind their back)`;
   if (finding.chain === undefined) return { covered: false, reason };
   const alloc = chainEventIndices(source, finding.chain, stop).find((i) => source.kindAt(i) === MmEventKind.allocated);
   if (alloc === undefined) return { covered: false, reason };
   const event = source.get(alloc);
   const site = event.caller && resolve ? resolve(event.caller) : undefined;
   return { covered: false, reason, chainAllocation: { position: alloc + 1, event, ...(site ? { site } : {}) } };
+}
+
+/** The predicate on one chain for the chain kinds beyond leaks and freed handles, or undefined. */
+function chainPredicate(finding: Finding): ((c: HistoryChain) => boolean) | undefined {
+  switch (finding.kind) {
+    case 'swapped-frozen-chain': return (c) => c.swappedOut > 0 && (c.flags & (CT_FROZEN | CT_CONTIG)) !== 0;
+    case 'contiguous-not-frozen': return (c) => (c.flags & CT_CONTIG) !== 0 && (c.flags & CT_FROZEN) === 0;
+    default: return undefined;
+  }
 }

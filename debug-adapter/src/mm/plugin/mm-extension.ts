@@ -23,6 +23,8 @@ import { TornSnapshotError } from './live-reader';
 import { MM_REQUESTS, MmRequest, SNAPSHOT_EVENT, handleMmRequest, mmScopeVariables, snapshotEventBody } from './mm-requests';
 import type { StopChanges } from '../../live/stop-changes';
 import { DapEvent, DapRequest, type SnapshotReadyBody } from '../../../../contract/dap';
+import type { JsonObject } from '../../../../contract/live-protocol';
+import { FEED_HISTORY_REQUESTS, HISTORY_REQUESTS, HistoryDapRequest, handleHistoryRequest, isHistoryRequest } from './history-requests';
 
 /** Sends a custom DAP event (the session supplies it). */
 export type EventSink = (event: string, body: unknown) => void;
@@ -60,14 +62,35 @@ function pagingRegistersOf(r: ReadonlyMap<string, bigint>): PagingRegisters {
 }
 
 /** What the session knows of the kernel beyond its page tables (describe and trace plug in here). */
-export type MmExtensionKnowledge = Pick<MmServiceOptions, 'describe' | 'descriptionSource' | 'tracing'>;
+export type MmExtensionKnowledge = Pick<MmServiceOptions, 'describe' | 'descriptionSource' | 'tracing' | 'history'>;
+
+/**
+ * The history's options from the launch arguments: `historyKeyframes` "stops" (the default: a
+ * keyframe at every consistent stop) or "first" (only the first stop's; every later state is
+ * replayed from the events: what the tests use to check the reconstruction against real stops).
+ */
+export function historyOptionsOf(start: StartArguments | undefined): Pick<MmServiceOptions, 'history'> {
+  const v = start?.historyKeyframes;
+  return v === 'first' ? { history: { stopKeyframes: 'first' } } : {};
+}
 
 export class MmSessionExtension implements SessionExtension {
-  readonly commands: readonly string[] = [...MM_REQUESTS, LIVE_REFRESH_REQUEST];
+  readonly commands: readonly string[] = [...MM_REQUESTS, ...HISTORY_REQUESTS, LIVE_REFRESH_REQUEST];
   readonly exceptionFilters = MM_EXCEPTION_FILTERS;
   readonly service: MmService;
-  /** A live feed to publish every stop's snapshot to (the dashboard, the language server). */
-  feed: LiveFeed | undefined;
+  /** A live feed to publish every stop's snapshot to (the dashboard, the language server); it answers `history` messages through historyRequest. */
+  get feed(): LiveFeed | undefined {
+    return this.liveFeed;
+  }
+
+  set feed(feed: LiveFeed | undefined) {
+    this.liveFeed = feed;
+    feed?.setHistoryHandler((request, args) => this.historyRequest(FEED_HISTORY_REQUESTS[request], args) as Promise<JsonObject>);
+  }
+
+  private liveFeed: LiveFeed | undefined;
+  /** The current stop's noteStop (a history request waits for it: the stop's keyframe needs its position). */
+  private noted: Promise<void> = Promise.resolve();
   private armed: ArmedFilter[] = [];
   private stopIndex = 0;
   private liveIndex = 0;
@@ -170,7 +193,21 @@ export class MmSessionExtension implements SessionExtension {
     }
   }
 
+  /**
+   * A history request (DAP or the live feed): at a stop, its snapshot is built first (it is the
+   * stop's keyframe); while the guest runs, the events drained so far and the last stop's findings.
+   */
+  async historyRequest(command: HistoryDapRequest, args: unknown): Promise<object> {
+    if (this.stopped) {
+      const stop = this.stopIndex;
+      await this.noted;
+      if (stop === this.stopIndex) await this.service.snapshot(stop).catch(() => undefined);
+    }
+    return handleHistoryRequest(this.service.historySource(), command, args);
+  }
+
   async customRequest(command: string, args: unknown): Promise<unknown> {
+    if (isHistoryRequest(command)) return this.historyRequest(command, args);
     if (command === LIVE_REFRESH_REQUEST) return this.setLiveRefresh((args ?? {}) as Record<string, unknown>);
     if ((command === DapRequest.translate || command === DapRequest.openSpace) && !this.stopped) {
       throw new Error(`the guest is running; pause it to ${command === DapRequest.translate ? 'translate an address' : 'open an address space'}`);
@@ -273,6 +310,7 @@ export class MmSessionExtension implements SessionExtension {
   private publishStop(): void {
     const index = ++this.stopIndex;
     const noted = this.service.noteStop(index);
+    this.noted = noted;
     if (!this.emit && !this.feed) return;
     noted.then(() => (index === this.stopIndex ? this.service.snapshot(index) : undefined)).then(
       (snap) => {
@@ -328,7 +366,7 @@ export interface MmExtensionOptions {
  */
 export function mmExtensionFactory(options: MmExtensionOptions): SessionExtensionFactory {
   return (target, start) => {
-    const ext = new MmSessionExtension(target, options.referenceBase, options.emit, options.knowledge?.(target, start) ?? {});
+    const ext = new MmSessionExtension(target, options.referenceBase, options.emit, { ...(options.knowledge?.(target, start) ?? {}), ...historyOptionsOf(start) });
     target.once('exited', () => ext.dispose());
     options.onCreated?.(ext, target);
     if (options.liveFeed !== false) {

@@ -7,7 +7,7 @@
 // event for allocation breakpoints. The session calls it; it knows nothing of DAP or QEMU.
 
 import { DebugSymbols } from '../../symbols';
-import { MmSnapshot, PhysicalReader, SnapshotCache } from '../model/snapshot';
+import { MmSnapshot, PhysicalReader, SnapshotCache, readDescriptor } from '../model/snapshot';
 import { StopChanges, stopChanges } from '../../live/stop-changes';
 import { makeSiteResolver, formatSite } from '../model/site-resolver';
 import { TranslateError, translateAddress, translateCurrent } from '../model/translate';
@@ -25,6 +25,8 @@ import { SessionEvents } from './session-events';
 import { DescribeFunction, KernelKnowledge, StopSnapshot, takeSnapshot } from './stop-snapshot';
 import { formatFrames, formatSpaces } from '../model/document-text';
 import { GuestPause, LiveReader, LiveReadStats, guestHold } from './live-reader';
+import { SessionHistory, SessionHistoryOptions, StopReading } from './session-history';
+import type { HistorySource } from './history-requests';
 
 export interface MmTargetAccess {
   readPhys: PhysicalReader;
@@ -51,6 +53,8 @@ export interface MmServiceOptions {
   readonly tracing?: () => TracingJson | undefined;
   /** Address spaces only seen or traced kept at most (default 64). */
   readonly knownSpacesLimit?: number;
+  /** The history's keyframes (issue 16): at every consistent stop (default) or only at the first. */
+  readonly history?: SessionHistoryOptions;
 }
 
 /** Where to translate: our guest's process, a described process (`pid`), or a space by its CR3. */
@@ -92,6 +96,12 @@ export class MmService {
   private hold: Promise<GuestPause | undefined> | undefined;
   /** The flight recorder (issue 16): our guest's event ring drained into one store; undefined without our descriptor. */
   readonly events: SessionEvents | undefined;
+  /** The history over the recorder's store (keyframes at stops, the history requests' answers); undefined without our descriptor. */
+  readonly history: SessionHistory | undefined;
+  /** The guest's block count, once a descriptor was read at a stop. */
+  private blockCount: number | undefined;
+  /** Why there is no history yet, once a stop said so. */
+  private historyReason: string | undefined;
 
   /** `symbols`: the kernel's ELF (our descriptor is found through it); undefined when there is none (attached with only --gdb). */
   constructor(symbols: DebugSymbols | undefined, private readonly access: MmTargetAccess, private readonly options: MmServiceOptions = {}) {
@@ -104,6 +114,7 @@ export class MmService {
     this.resolveSite = symbols ? makeSiteResolver(symbols) : () => undefined;
     this.spaces = new KnownSpaces(options.knownSpacesLimit);
     this.events = this.descriptorPhys !== undefined ? new SessionEvents(access.readPhys, this.descriptorPhys, { running: () => access.guestRunning?.() ?? false }) : undefined;
+    this.history = this.events ? new SessionHistory(this.events.store, this.resolveSite, options.history) : undefined;
     const descriptorPhys = this.descriptorPhys;
     this.knowledge = {
       ...(descriptorPhys !== undefined ? { descriptor: { descriptorPhys, resolveSite: this.resolveSite, adjust: (s: MmSnapshot) => this.withoutChainInFlight(s), cache: new SnapshotCache() } } : {}),
@@ -136,6 +147,10 @@ export class MmService {
   async noteStop(stop: number): Promise<void> {
     this.liveReader.resetConfirmation();
     await this.events?.atStop();
+    await this.noteHistoryStop(stop);
+    // A request may have built this stop's snapshot before the stop was noted: it is the keyframe still.
+    const built = this.current?.stop === stop ? this.current.snapshot : undefined;
+    if (built) await built.then((s) => this.history?.noteSnapshot(stop, s), () => undefined);
     try {
       const shown = await this.access.readPagingRegisters();
       this.lastRegisters = shown;
@@ -146,6 +161,40 @@ export class MmService {
     } catch {
       // registers unreadable at this stop (the guest is gone): nothing seen
     }
+  }
+
+  /** Tells the history where this stop is in the events, with the generation, the free counter and the PCB layout read now. */
+  private async noteHistoryStop(stop: number): Promise<void> {
+    if (!this.history || this.descriptorPhys === undefined) return;
+    try {
+      const info = await readDescriptor(this.access.readPhys, this.descriptorPhys);
+      this.blockCount = info.blockCount;
+      if (!this.events?.active) {
+        this.historyReason = info.eventRingCapacity ? 'the event ring could not be read yet' : "this kernel's mm_debug_info names no event ring (version 3 with a ring is needed), so nothing is recorded";
+        return;
+      }
+      this.historyReason = undefined;
+      const word = async (virt: number): Promise<number | undefined> => {
+        const offset = (virt - info.kernelVbase) >>> 0;
+        return virt && offset < info.lowmapEnd ? (await this.access.readPhys(offset, 4)).readUInt32LE(0) : undefined;
+      };
+      const reading: StopReading = {
+        generation: await word(info.generationAddr),
+        pcbOffUpd: info.pcbOffUpd,
+        ...(await word(info.freeCountAddr).then((frees) => (frees !== undefined ? { frees } : {}))),
+      };
+      this.history.noteStop(stop, reading);
+    } catch {
+      this.historyReason = 'the guest has not filled in mm_debug_info yet';
+    }
+  }
+
+  /** What the history requests are answered from. */
+  historySource(): HistorySource {
+    const reason = this.history
+      ? (this.historyReason ?? 'the history starts at the first stop after the guest filled in mm_debug_info')
+      : "the history needs mmscope's guest (its mm_debug_info descriptor and event ring); this kernel has none";
+    return { history: this.events?.active ? this.history : undefined, reason, ...(this.blockCount !== undefined ? { blockCount: this.blockCount } : {}) };
   }
 
   /**
@@ -209,6 +258,7 @@ export class MmService {
       };
       // A live snapshot: a seqlock read (throws TornSnapshotError when every try was torn).
       const snap = live ? await this.liveReader.take(readings, this.knowledge, await this.holdOf()) : await takeSnapshot(readings, this.knowledge);
+      if (!live) this.history?.noteSnapshot(stop, snap);
       return snap;
     })();
     this.lastBuild = snapshot;
