@@ -4,7 +4,7 @@
 // to a cold one of the same stopped state. Also the demo (swapping, DOS tasks, ring-3 processes).
 
 import * as assert from 'assert';
-import { parseInfoRegisters } from '../../qemu-bridge/src';
+import { GdbstubTier, GuestMemory, RspClient, parseInfoRegisters } from '../../qemu-bridge/src';
 import { SnapshotCache, buildSnapshot } from '../src/mm/model/snapshot';
 import { StoppedGuest, bootAndStop } from './guest-snapshot';
 
@@ -68,6 +68,32 @@ describe('SnapshotCache on the real guest: incremental equals cold at every stop
     try {
       await compareOverStops(guest, 15);
     } finally {
+      await guest.close();
+    }
+  });
+
+  it('through the gdbstub alone (pipelined 2 KiB reads), with a cache, equals the RAM file\'s cold snapshot over 6 stops of fill churn', async function () {
+    const guest = await bootAndStop('fill churn', /heartbeat 1 /);
+    const rsp = await RspClient.connect(guest.qemu.gdb);
+    try {
+      const memory = new GuestMemory([new GdbstubTier(rsp)]);
+      memory.setRunning(true); // no per-stop cache of the tier: every read goes to the gdbstub
+      const cache = new SnapshotCache();
+      for (let i = 0; i < 6; i++) {
+        if (i > 0) {
+          await guest.qmp.cont();
+          await sleep(100);
+          await guest.qmp.stop();
+        }
+        const r = parseInfoRegisters(await guest.qmp.humanMonitorCommand('info registers'));
+        const registers = { cr0: r.get('cr0') ?? 0, cr3: r.get('cr3') ?? 0, cr4: r.get('cr4') ?? 0 };
+        const viaGdb = await buildSnapshot({ read: (a, n) => memory.readPhys(a, n), descriptorPhys: guest.descriptorPhys, registers }, cache);
+        const cold = await buildSnapshot({ read: guest.read, descriptorPhys: guest.descriptorPhys, registers });
+        assert.deepStrictEqual(viaGdb, cold, `stop ${i}`);
+      }
+      assert.ok(rsp.pipelineWindow > 16, 'reads keep more than 16 packets in flight');
+    } finally {
+      rsp.close();
       await guest.close();
     }
   });
