@@ -218,7 +218,7 @@ export class SnapshotCache {
   owners?: Buffer;
   spareOwners?: Buffer;
   /** The last snapshot's chains by head, and the resolver their sites came from. */
-  chainInfos: (ChainInfo | undefined)[] = [];
+  chainInfos = new Map<number, ChainInfo>();
   resolveSite?: (address: number) => SourceSite | undefined;
   /**
    * Each address space's walk (and swapped PTEs) as the last snapshot made it, by space: reused
@@ -329,7 +329,7 @@ class KernelMemory {
   constructor(private readonly read: PhysicalReader, private readonly d: MmDebugInfo, cr4: number, private readonly cache?: SnapshotCache) {
     this.model = pagingModel({ cr0: 0x80000000, cr4 });
     this.pse = (cr4 & 0x10) !== 0;
-    this.walkerTables = new TableCache(this.readForWalker, cache?.spans);
+    this.walkerTables = new TableCache(this.readForWalker, cache?.spans, this.heldForWalker);
   }
 
   /** This snapshot's walks of address spaces (moved into the cache at the end). */
@@ -421,7 +421,9 @@ class KernelMemory {
         if (!this.tables.has(block)) this.adoptBlock(block, bytes.subarray(i * bs, (i + 1) * bs));
       }
     }));
-    await Promise.all([...wanted].map((f) => this.table(f)));
+    // The tables the runs did not bring (outside RAM, or a run that could not be read), one by one.
+    const missing = [...wanted].filter((f) => !this.tables.has(f));
+    if (missing.length) await Promise.all(missing.map((f) => this.table(f)));
   }
 
   /** The block as read now: the cache's object when its bytes are the same as last time, else a new one (a copy). */
@@ -464,14 +466,24 @@ class KernelMemory {
   swapCandidate = (phys: number, mark: number): Uint32Array | undefined => {
     const t = this.tables.get(phys);
     if (!t || mark === 0) return undefined;
-    const memo = this.cache?.noSwapped;
-    if (memo?.get(t) === mark) return undefined;
+    // Tested once per snapshot (a table is asked about by each scan), and once while unchanged (the cache).
+    const memo = this.cache?.noSwapped ?? this.noSwapped;
+    if (memo.get(t) === mark) return undefined;
     for (let k = 0; k < t.length; k++) {
       const e = t[k];
       if ((e & 1) === 0 && (e & mark) !== 0) return t;
     }
-    memo?.set(t, mark);
+    memo.set(t, mark);
     return undefined;
+  };
+  private readonly noSwapped = new WeakMap<Uint32Array, number>();
+
+  /** The tables read already (prefetch), for the walker without a read or a promise. */
+  private readonly heldForWalker = (address: bigint, length: number): Buffer | undefined => {
+    if (length !== PAGE_SIZE) return undefined;
+    const phys = Number(address);
+    if (phys === this.d.kpdPhys) return Buffer.from(this.kpd.buffer, this.kpd.byteOffset, PAGE_SIZE);
+    return this.buffers.get(phys);
   };
 
   private readonly readForWalker = async (address: bigint, length: number): Promise<Buffer> => {
@@ -602,11 +614,12 @@ export async function buildSnapshot(src: SnapshotSource, cache?: SnapshotCache):
   const ownersBuf = await readOwners(src.read, d, table.chains, cache);
   const pageIndexOf = tableMemo.pageIndexOf;
   // Chains by id (their head block, below blockCount): arrays, not maps, for the ~10^4 chains of a big guest.
-  const chainById: (DecodedChain | undefined)[] = new Array(d.blockCount);
+  // (Not `new Array(blockCount)`: above 100 000 elements V8 makes that a dictionary.)
+  const chainById = new Map<number, DecodedChain>();
   for (const c of table.chains) {
-    chainById[c.id] = c;
+    chainById.set(c.id, c);
   }
-  const isChain = (id: number): boolean => id >= 0 && id < chainById.length && chainById[id] !== undefined;
+  const isChain = (id: number): boolean => chainById.has(id);
 
   // Processes, bounded and cycle-safe.
   const currentPcb = await mem.u32(d.currentAddr).catch(() => 0);
@@ -671,7 +684,7 @@ export async function buildSnapshot(src: SnapshotSource, cache?: SnapshotCache):
   }
 
   // Reverse lookup: which chain page each mapped page shows.
-  const mappedAt: (ChainMapping[] | undefined)[] = new Array(d.blockCount);
+  const mappedAt = new Map<number, ChainMapping[]>();
   const blockLimit = d.blockCount;
   for (const [space, runs] of spaceRuns) {
     let open: { -readonly [K in keyof ChainMapping]: ChainMapping[K] } | undefined;
@@ -716,9 +729,9 @@ export async function buildSnapshot(src: SnapshotSource, cache?: SnapshotCache):
         } else {
           open = { space, virtual: va, length: piece, firstPage: page };
           openChain = chain;
-          const list = mappedAt[chain];
+          const list = mappedAt.get(chain);
           if (list) list.push(open);
-          else mappedAt[chain] = [open];
+          else mappedAt.set(chain, [open]);
         }
       }
     }
@@ -750,7 +763,7 @@ export async function buildSnapshot(src: SnapshotSource, cache?: SnapshotCache):
   const dos = await readDosArena(src.read, d);
   if (dos) findings.push(...mcbChainFindings(dos));
   const v86Records = await readV86Tasks(mem, d, pcbs);
-  const chainBytes = (id: number): number | undefined => (isChain(id) ? (chainById[id] as DecodedChain).blocks.length * BLOCK_SIZE : undefined);
+  const chainBytes = (id: number): number | undefined => (isChain(id) ? (chainById.get(id) as DecodedChain).blocks.length * BLOCK_SIZE : undefined);
   const withV86: ProcessInfo[] = processes.map((p, i) => {
     const rec = v86Records[i];
     return rec === undefined ? p : { ...p, v86: rec && v86TaskInfo(p.pid, rec, chainBytes(rec.lowChain) ?? 0, dos, xms, dpmi) };
@@ -772,14 +785,14 @@ export async function buildSnapshot(src: SnapshotSource, cache?: SnapshotCache):
   const swappedOf = swappedPagesByChain(swap);
   // A chain decoded as last time (the same DecodedChain), with the same owner record, mappings and
   // handles, is the same ChainInfo object as last time (the site resolver is one per session).
-  const lastInfos = cache && cache.resolveSite === src.resolveSite && cache.owners && cache.owners.length === ownersBuf.length ? cache.chainInfos : [];
+  const lastInfos = cache && cache.resolveSite === src.resolveSite && cache.owners && cache.owners.length === ownersBuf.length ? cache.chainInfos : undefined;
   const lastOwners = cache?.owners;
-  const infos: (ChainInfo | undefined)[] = cache ? new Array(d.blockCount) : [];
+  const infos = new Map<number, ChainInfo>();
   let chainsKept = 0;
   const chains: ChainInfo[] = table.chains.map((c) => {
     const at = c.id * d.ownerSize;
-    const last = lastInfos[c.id];
-    const mapped = withSwappedPages(mappedAt[c.id] ?? [], swappedOf.get(c.id));
+    const last = lastInfos?.get(c.id);
+    const mapped = withSwappedPages(mappedAt.get(c.id) ?? [], swappedOf.get(c.id));
     const handles = handlesOf.get(c.id) ?? [];
     let info: ChainInfo;
     if (last && last.blocks === c.blocks && lastOwners && ownersBuf.compare(lastOwners, at, at + d.ownerSize, at, at + d.ownerSize) === 0 &&
@@ -794,7 +807,7 @@ export async function buildSnapshot(src: SnapshotSource, cache?: SnapshotCache):
         owner, site, mappedAt: mapped, handles,
       };
     }
-    if (cache) infos[c.id] = info;
+    if (cache) infos.set(c.id, info);
     const { owner, site } = info;
     if (!info.mappedAt.length && !info.handles.length && owner.kind !== 'page-table' && owner.kind !== 'dma') {
       findings.push({ kind: 'leaked-chain', severity: 'warning', chain: c.id, ...(site ? { site } : {}),
