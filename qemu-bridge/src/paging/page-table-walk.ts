@@ -357,14 +357,24 @@ async function traverse(model: PagingModel, cr3: number | bigint, read: Physical
     let spanFlags = 0;
     let spanNx = false;
     let spanPhysical = 0;
+    // 4-byte entries: the entry that continues the open span is exactly the last one plus 4 KiB
+    // (same low 12 bits, the next frame; as a number, so a wrap past 4 GiB does not match).
+    let expect = -1;
     const out1 = (first: number, count: number, flags: number, nx: boolean, physical: number): void => {
       if (recorded) recorded.push(first, count, flags, nx ? 1 : 0, physical);
       emit(first, count, flags, nx, physical);
     };
     for (let index = 0, at = 0; index < entries; index++, at += step) {
       const low = words[at];
+      if (!wide && low >>> 0 === expect && listed < maxLeaves && (low & reservedLow) === 0) {
+        listed++;
+        count++;
+        expect += 4096;
+        continue;
+      }
       const high = wide ? words[at + 1] : 0;
       if ((low & 1) === 0 || (low & reservedLow) !== 0 || (high & reservedHigh) !== 0 || listed >= maxLeaves) {
+        expect = -1;
         if (count) {
           out1(first, count, spanFlags, spanNx, spanPhysical);
           pages += count;
@@ -389,6 +399,7 @@ async function traverse(model: PagingModel, cr3: number | bigint, read: Physical
       const physical = ((high & addressHigh) >>> 0) * 0x100000000 + ((low & addressLow) >>> 0);
       const flags = low & 0xfff;
       const nx = nxBit && high < 0;
+      expect = (low >>> 0) + 4096;
       if (count && flags === spanFlags && nx === spanNx && physical === spanPhysical + count * 4096) {
         count++;
       } else {
