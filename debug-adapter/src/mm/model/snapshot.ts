@@ -199,7 +199,9 @@ interface SpaceWalkMemo {
  * ran re-decodes only what changed (docs/benchmarks.md "Memory-manager snapshot"): every block
  * of page tables as last read (a block whose bytes read the same is the same object again, so
  * the walker's span memo and everything keyed by it still hold), the walker's spans of each
- * unchanged page table, and the block table with its decoding. Everything is re-read at every
+ * unchanged page table, the block table with its decoding (updated, not decoded again, when a few
+ * entries changed: updateChainTable), each chain's ChainInfo and each address space's walk while
+ * what they were made of is unchanged. Everything is re-read at every
  * snapshot and compared; nothing is trusted without the bytes. A snapshot built with a cache is
  * deep-equal to one built without (debug-adapter/test/mm-snapshot-cache*.test.ts). One per guest session: the
  * bytes are compared, so a wrong cache costs time, never correctness; blocks not read by the last
@@ -217,7 +219,7 @@ export class SnapshotCache {
   /** The owner records as the last snapshot read them (its chains' heads), and the buffer the next one reads into. */
   owners?: Buffer;
   spareOwners?: Buffer;
-  /** The last snapshot's chains by head, and the resolver their sites came from. */
+  /** The last snapshot's chains by head, and the resolver their sites came from (kept only with the same resolver, taken to answer the same for an address: one per session). */
   chainInfos = new Map<number, ChainInfo>();
   resolveSite?: (address: number) => SourceSite | undefined;
   /**
@@ -938,7 +940,7 @@ const OWNER_GAP = 4096;
 
 /**
  * The owner records (struct mm_owner[blockCount]) as one buffer, of which only the records of the
- * chains' heads are read (the rest stays zero and is never decoded): over the gdbstub the free
+ * chains' heads are read (the rest is whatever the buffer held, never decoded): over the gdbstub the free
  * part of a big guest costs no packets. Records closer than OWNER_GAP are read in one piece.
  * Throws when a piece cannot be read (as a read of the whole array would).
  */
