@@ -20,16 +20,17 @@ const RUNS = 7;
 
 /** What bounds each tier now (docs/benchmarks.md): written with the table. */
 const BOUNDS = [
-  'What bounds each figure now: **cold**, the decoding of every table entry (a typed-array pass over the ~million',
-  'entries for the mapping runs, and one test per entry for swapped-out PTEs), the block table (one pass',
-  'over all blocks and an object per chain with its owner, runs and mappings) and the reverse lookup of every mapped block;',
-  'reading the tables from the RAM file (consecutive blocks of tables in one read) is about 1 ms. **After running**: the',
-  'reads and byte comparisons of every block of tables (unchanged ones are not re-decoded: the walker replays their',
-  'spans, their swapped-PTE scans are skipped), and what is still decoded whole at every stop when the block table',
-  'changed, which the churn makes it do at every stop: the block table, the per-chain objects (with their owner',
-  'records) and the reverse lookup. `info tlb` at these stops decodes only the churner\'s (kernel) address space.',
-  '**gdbstub only**: the round trips of 2 KiB `m` packets (QEMU 7.2 answers at most 2 KiB per packet): the tables (one',
-  'pipelined series per run of consecutive blocks), the block table, and only the chain heads\' owner records.',
+  'What bounds each figure now: **cold**, the decoding of every table entry (one typed-array pass over the ~million',
+  'entries; an entry that continues its mapping run is one comparison), the block table (one pass over all blocks and an',
+  'object per chain with its owner, runs and mappings), the reverse lookup of every mapped block, and the garbage collector',
+  'behind those objects; reading the tables from the RAM file (consecutive blocks of tables in one read) is about 1 ms.',
+  '**After running**: the reads and byte comparisons of every block of tables and of the block table (nothing is trusted',
+  'without its bytes), the replay of the remembered spans of every unchanged table (the churner maps into every process,',
+  'so whole address spaces are rarely unchanged), and the reverse lookup, still made whole at every stop. The block table',
+  'is updated (only the chains holding a changed entry are walked again) and unchanged chains keep their ChainInfo',
+  'objects. `info tlb` at these stops decodes only the churner\'s (kernel) address space, about 4,000 pages: it stays faster.',
+  '**gdbstub only**: the ~7 MB of 2 KiB `m` packets (QEMU 7.2 answers at most 2 KiB per packet), 64 in flight: the',
+  'tables, the block table, and the owner records of the chain heads; QEMU\'s hex encoding bounds it.',
 ];
 
 function median(v: number[]): number {
@@ -151,7 +152,7 @@ async function main(): Promise<void> {
     'median of 3, no cache. `info tlb` decodes only the current address space; the snapshot decodes every process, the block',
     'table and the findings. "reused" is the 16 KiB blocks of page tables the last after-running snapshot found unchanged, of those it read.',
     `Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} cores, Node ${process.version}, ${qemuVersion}, TCG,`,
-    `load average ${os.loadavg()[0].toFixed(1)} at the end (a shared machine: orders of magnitude).`,
+    `load average ${os.loadavg()[0].toFixed(1)} at the end: **measured under load** if that is above 1 (six agents on 2 cores share the machine; the figures vary run to run).`,
     '',
     '| guest RAM | page tables | chains | cold snapshot (ms) | snapshot after running (ms) | gdbstub only (ms) | info tlb (ms) | after running / info tlb | reused |',
     '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',

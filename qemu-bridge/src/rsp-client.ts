@@ -65,7 +65,7 @@ export function bigIntToLittleEndian(value: bigint, size: number): Buffer {
 export interface RspClientOptions extends RspConnectionOptions {
   /** Largest `m` read the stub accepts (QEMU 7.2: 2048). */
   maxReadChunk?: number;
-  /** Replies in flight for pipelined reads; 1 disables pipelining. Default 16. */
+  /** Replies in flight for pipelined reads; 1 disables pipelining. Default 64 (QEMU answers in order; 64 read the 7 MB of a 3 GiB snapshot faster than 16: docs/benchmarks.md). */
   pipelineWindow?: number;
 }
 
@@ -83,7 +83,7 @@ export class RspClient {
 
   private constructor(readonly connection: RspConnection, options: RspClientOptions) {
     this.maxReadChunk = options.maxReadChunk ?? 2048;
-    this.pipelineWindow = Math.max(1, options.pipelineWindow ?? 16);
+    this.pipelineWindow = Math.max(1, options.pipelineWindow ?? 64);
   }
 
   /** Connects and negotiates features. Rejects with ConnectFailedError, RequestTimeoutError, ... */

@@ -6,7 +6,7 @@
 
 import * as assert from 'assert';
 import { decodeEntry, describeEntryFlags } from '../src/paging/page-entry';
-import { mappingRanges, mergeLeaves, TableCache, walkAddress, walkAddressSpace, walkMappings } from '../src/paging/page-table-walk';
+import { LeafSpanMemo, mappingRanges, mergeLeaves, TableCache, walkAddress, walkAddressSpace, walkMappings, walkMappings32 } from '../src/paging/page-table-walk';
 import { canonical, pagingModel, PagingModel } from '../src/paging/paging-modes';
 import { jsonAddress, parseJsonAddress, translateVirtual, translationStepLines } from '../src/paging/translation-steps';
 import { physicalPieces } from '../src/page-walker';
@@ -321,5 +321,60 @@ describe('paging: fuzzed images', () => {
       }
     }
     assert.ok(leaves > 1000 && findings > 40, `the images exercised the walker (${leaves} leaves, ${findings} findings)`);
+  });
+});
+
+describe('paging: 32-bit runs of consecutive frames (the walker\'s fast path for an entry that continues its span)', () => {
+  it('every page of the runs is where a single-address walk lands, and no two runs could be one', async function () {
+    const model = pagingModel({ cr0: CR0_PG, cr4: CR4_PSE });
+    const { put32, read } = ram(0x10000);
+    const random = seededRandom(20261204);
+    // Directory at 0x1000; tables at 0x2000..0x5fff (four of them), entries built in runs.
+    for (let t = 0; t < 4; t++) put32(0x1000 + t * 4, (0x2000 + t * 0x1000) | 0x7);
+    let frame = 0x100000;
+    let flags = 0x7;
+    for (let i = 0; i < 4096; i++) {
+      const r = random();
+      if (r < 0.03) flags = [0x7, 0x5, 0x67, 0x27, 0x3][Math.floor(random() * 5)]; // new low bits: a new run
+      else if (r < 0.06) frame = Math.floor(random() * 0x100000) * 0x1000; // a jump
+      else if (r < 0.08) {
+        put32(0x2000 + i * 4, 0); // a hole; the next entry continues the frames as if there were none
+        frame += 0x1000;
+        continue;
+      } else if (r < 0.09) {
+        put32(0x2000 + i * 4, 0x12345600); // not present, with content
+        continue;
+      } else if (r < 0.095) frame = 0xfffff000; // the last frame below 4 GiB: the next one wraps to 0
+      put32(0x2000 + i * 4, ((frame >>> 0) | flags) >>> 0);
+      frame = (frame + 0x1000) >>> 0;
+    }
+    for (const memo of [undefined, new LeafSpanMemo()]) {
+      for (let pass = 0; pass < 2; pass++) {
+        const w = await walkMappings32(model, 0x1000, new TableCache(read, memo));
+        const pages = new Map<number, { physical: number; flags: number; writable: boolean; user: boolean }>();
+        for (const run of w.runs) {
+          for (let k = 0; k < run.pages; k++) pages.set(run.virtual + k * 4096, { physical: run.physical + k * 4096, flags: run.flags, writable: run.writable, user: run.user });
+        }
+        let mapped = 0;
+        for (let v = 0; v < 4 * 1024 * 4096; v += 4096) {
+          const one = await walkAddress(model, 0x1000, v, read);
+          const p = pages.get(v);
+          if (one.kind !== 'mapped') {
+            assert.strictEqual(p, undefined, `0x${v.toString(16)} is not mapped`);
+            continue;
+          }
+          mapped++;
+          assert.deepStrictEqual(p, { physical: Number(one.physical), flags: one.steps[one.steps.length - 1].entry.flags, writable: one.writable, user: one.user }, `0x${v.toString(16)}`);
+        }
+        assert.strictEqual(pages.size, mapped);
+        for (let i = 1; i < w.runs.length; i++) {
+          const a = w.runs[i - 1];
+          const b = w.runs[i];
+          const joinable = a.virtual + a.length === b.virtual && a.physical + a.length === b.physical && a.flags === b.flags && a.writable === b.writable && a.user === b.user;
+          assert.ok(!joinable, `runs ${i - 1} and ${i} continue each other`);
+        }
+        assert.ok(w.runs.length > 50 && mapped > 3000, `${w.runs.length} runs, ${mapped} pages`);
+      }
+    }
   });
 });

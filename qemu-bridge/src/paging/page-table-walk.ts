@@ -139,38 +139,70 @@ export class LeafSpanMemo {
 export class TableCache {
   /** Each table's read, started once (concurrent askers share it). */
   private readonly tables = new Map<string, Promise<Buffer | Error>>();
+  /** The reads that have completed, by the same key (so a walk need not wait for a table it has). */
+  private readonly done = new Map<string, Buffer | Error>();
 
-  /** `memo`: spans of last-level tables remembered across walks (see LeafSpanMemo). */
-  constructor(private readonly read: PhysicalBytesReader, readonly memo?: LeafSpanMemo) {}
+  /** Tables served by `have` (counted once each, as reads are). */
+  private readonly had = new Set<bigint>();
+
+  /**
+   * `memo`: spans of last-level tables remembered across walks (see LeafSpanMemo). `have`: the
+   * tables the caller holds already (it read them itself, e.g. in larger pieces), served without a
+   * read or a promise; undefined for the others, which are read.
+   */
+  constructor(private readonly read: PhysicalBytesReader, readonly memo?: LeafSpanMemo, private readonly have?: (address: bigint, length: number) => Buffer | undefined) {}
 
   get count(): number {
-    return this.tables.size;
+    return this.tables.size + this.had.size;
+  }
+
+  /** The caller's copy of the table, if `have` holds it. */
+  private held(address: bigint, bytes: number): Buffer | undefined {
+    const b = this.have?.(address, bytes);
+    if (b && b.length === bytes) {
+      this.had.add(address);
+      return b;
+    }
+    return undefined;
   }
 
   table(address: bigint, geometry: LevelGeometry): Promise<Buffer | Error> {
     const bytes = geometry.entries * geometry.entryBytes;
+    const held = this.held(address, bytes);
+    if (held) return Promise.resolve(held);
     const key = `${address}:${bytes}`;
     let t = this.tables.get(key);
     if (!t) {
       t = this.read(address, bytes).then(
         (b) => (b.length === bytes ? b : new Error(`only ${b.length} of its ${bytes} bytes could be read`)),
         (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
-      );
+      ).then((v) => {
+        this.done.set(key, v);
+        return v;
+      });
       this.tables.set(key, t);
     }
     return t;
   }
 
-  /** Whether the table's read has started. */
+  /** The table (or why it cannot be read) when its read has completed, else undefined. */
+  ready(address: bigint, geometry: LevelGeometry): Buffer | Error | undefined {
+    const bytes = geometry.entries * geometry.entryBytes;
+    return this.held(address, bytes) ?? this.done.get(`${address}:${bytes}`);
+  }
+
+  /** Whether the table's read has started (or the caller holds it). */
   has(address: bigint, geometry: LevelGeometry): boolean {
-    return this.tables.has(`${address}:${geometry.entries * geometry.entryBytes}`);
+    const bytes = geometry.entries * geometry.entryBytes;
+    return this.had.has(address) || this.tables.has(`${address}:${bytes}`);
   }
 
   /** Starts the reads of tables not read yet, all at once (a slow tier pipelines them), without waiting. */
   prefetch(addresses: readonly bigint[], geometry: LevelGeometry, limit: number): void {
+    const bytes = geometry.entries * geometry.entryBytes;
     for (const a of addresses) {
-      if (this.tables.size >= limit) return;
-      void this.table(a, geometry);
+      if (this.count >= limit) return;
+      if (!this.held(a, bytes)) void this.table(a, geometry);
     }
   }
 }
@@ -325,14 +357,24 @@ async function traverse(model: PagingModel, cr3: number | bigint, read: Physical
     let spanFlags = 0;
     let spanNx = false;
     let spanPhysical = 0;
+    // 4-byte entries: the entry that continues the open span is exactly the last one plus 4 KiB
+    // (same low 12 bits, the next frame; as a number, so a wrap past 4 GiB does not match).
+    let expect = -1;
     const out1 = (first: number, count: number, flags: number, nx: boolean, physical: number): void => {
       if (recorded) recorded.push(first, count, flags, nx ? 1 : 0, physical);
       emit(first, count, flags, nx, physical);
     };
     for (let index = 0, at = 0; index < entries; index++, at += step) {
       const low = words[at];
+      if (!wide && low >>> 0 === expect && listed < maxLeaves && (low & reservedLow) === 0) {
+        listed++;
+        count++;
+        expect += 4096;
+        continue;
+      }
       const high = wide ? words[at + 1] : 0;
       if ((low & 1) === 0 || (low & reservedLow) !== 0 || (high & reservedHigh) !== 0 || listed >= maxLeaves) {
+        expect = -1;
         if (count) {
           out1(first, count, spanFlags, spanNx, spanPhysical);
           pages += count;
@@ -357,6 +399,7 @@ async function traverse(model: PagingModel, cr3: number | bigint, read: Physical
       const physical = ((high & addressHigh) >>> 0) * 0x100000000 + ((low & addressLow) >>> 0);
       const flags = low & 0xfff;
       const nx = nxBit && high < 0;
+      expect = (low >>> 0) + 4096;
       if (count && flags === spanFlags && nx === spanNx && physical === spanPhysical + count * 4096) {
         count++;
       } else {
@@ -383,9 +426,92 @@ async function traverse(model: PagingModel, cr3: number | bigint, read: Physical
   const decoded = new Map<string, (PageEntry | undefined)[]>();
   // Tables walked already (with the access inherited from above): where, and what lay under them.
   const walked = new Map<string, { virtual: bigint; pages: number; bytes: bigint }>();
-  const visit = async (depth: number, tableAddress: bigint, base: bigint, access: PageAccess, repeating: boolean): Promise<{ pages: number; bytes: bigint }> => {
+  type Visited = { pages: number; bytes: bigint };
+  const none = (): Visited => ({ pages: 0, bytes: 0n });
+  /** A table read: false (and a finding) when it could not be, else noted as seen. */
+  const readable = (table: Buffer | Error, tableAddress: bigint, base: bigint, geometry: LevelGeometry): table is Buffer => {
+    if (table instanceof Error) {
+      out.findings.push({ kind: 'unreadable-table', virtual: base, level: geometry.level, text: `The ${geometry.level} table at physical ${hex(tableAddress)} (for virtual ${hex(base)}) cannot be read (${table.message}); it lies outside RAM or the entry that points to it is corrupt.` });
+      return false;
+    }
+    if (!tablesSeen.has(tableAddress)) {
+      tablesSeen.add(tableAddress);
+      out.tables.push(tableAddress);
+    }
+    return true;
+  };
+  /** A last-level table, read: its pages (synchronous: no promise per last-level table). */
+  const visitedLeaf = (table: Buffer | Error, tableAddress: bigint, base: bigint, access: PageAccess, geometry: LevelGeometry, before: Visited | undefined, subtree: string): Visited => {
+    if (!readable(table, tableAddress, base, geometry)) return none();
+    const result = smallPages(table, tableAddress, base, access);
+    if (!before) walked.set(subtree, { virtual: base, ...result });
+    return result;
+  };
+  /** An upper table, read: its entries, descending into the tables they point to. */
+  const visitedUpper = async (table: Buffer | Error, depth: number, tableAddress: bigint, base: bigint, access: PageAccess, repeating: boolean, geometry: LevelGeometry,
+    before: Visited | undefined, key: string, subtree: string): Promise<Visited> => {
+    if (!readable(table, tableAddress, base, geometry)) return none();
+    let entries = depth === 0 && top.table ? undefined : decoded.get(key);
+    if (!entries) {
+      entries = new Array<PageEntry | undefined>(geometry.entries);
+      if (!(depth === 0 && top.table)) decoded.set(key, entries);
+    }
+    let pages = 0;
+    let bytes = 0n;
+    const first = depth === 0 ? top.first ?? 0 : 0;
+    const end = depth === 0 ? Math.min(geometry.entries, first + (top.count ?? geometry.entries)) : geometry.entries;
+    // The tables this one points to are read all at once before the walk descends (over the gdbstub
+    // the reads pipeline instead of waiting for each other); each is still read once.
+    const children: bigint[] = [];
+    for (let index = first; index < end; index++) {
+      const raw = entryOf(table, geometry, index);
+      if ((raw & 1n) === 0n) continue;
+      const e = entries[index] ?? (entries[index] = decodeEntry(model, geometry, raw));
+      if (e.present && !e.leaf && e.reserved === 0n) children.push(e.address);
+    }
+    cache.prefetch(children, model.levels[depth + 1], maxTables);
+    for (let index = first; index < end && !stopped; index++) {
+      let entry = entries[index];
+      if (!entry) {
+        const raw = entryOf(table, geometry, index);
+        if (raw === 0n) continue;
+        entries[index] = entry = decodeEntry(model, geometry, raw);
+      }
+      const virtual = canonical(model, base + (BigInt(index) << BigInt(geometry.shift)));
+      const entryAddress = tableAddress + BigInt(index * geometry.entryBytes);
+      if (!entry.present) {
+        nonPresent(virtual, geometry.level, entryAddress, entry.raw);
+        continue;
+      }
+      if (entry.reserved !== 0n) {
+        reservedFinding(virtual, geometry.level, entryAddress, entry.raw, entry.reserved);
+        continue;
+      }
+      const next = combine(access, entry, geometry, model);
+      if (entry.leaf) {
+        if (listed >= maxLeaves) {
+          smallLimit(virtual);
+          break;
+        }
+        listed++;
+        const pageSize = entry.largePage && geometry.largePage ? geometry.largePage : KIB4;
+        sink.large({ virtual, physical: entry.address, pageSize, level: geometry.level, entryAddress, entry, ...next });
+        pages++;
+        bytes += pageSize;
+      } else {
+        const v = visit(depth + 1, entry.address, virtual, next, repeating || before !== undefined);
+        const under = v instanceof Promise ? await v : v;
+        pages += under.pages;
+        bytes += under.bytes;
+      }
+    }
+    const result = { pages, bytes };
+    if (!before && depth > 0) walked.set(subtree, { virtual: base, ...result });
+    return result;
+  };
+  /** Visits a table: at once when its read has completed (the result, not a promise, for a last-level one). */
+  const visit = (depth: number, tableAddress: bigint, base: bigint, access: PageAccess, repeating: boolean): Visited | Promise<Visited> => {
     const geometry = model.levels[depth];
-    const none = { pages: 0, bytes: 0n };
     const key = `${tableAddress}:${depth}`;
     const subtree = `${key}:${access.writable ? 1 : 0}${access.user ? 1 : 0}${access.noExecute ? 1 : 0}`;
     const before = depth === 0 ? undefined : walked.get(subtree);
@@ -399,80 +525,18 @@ async function traverse(model: PagingModel, cr3: number | bigint, read: Physical
     }
     if (!before && cache.count >= maxTables && !cache.has(tableAddress, geometry)) {
       stop(base, `The walk stopped after ${maxTables} page tables; the rest of the address space from ${hex(base)} is not shown.`);
-      return none;
+      return none();
     }
-    const table = depth === 0 && top.table ? top.table : await cache.table(tableAddress, geometry);
-    if (table instanceof Error) {
-      out.findings.push({ kind: 'unreadable-table', virtual: base, level: geometry.level, text: `The ${geometry.level} table at physical ${hex(tableAddress)} (for virtual ${hex(base)}) cannot be read (${table.message}); it lies outside RAM or the entry that points to it is corrupt.` });
-      return none;
-    }
-    if (!tablesSeen.has(tableAddress)) {
-      tablesSeen.add(tableAddress);
-      out.tables.push(tableAddress);
-    }
-    let result: { pages: number; bytes: bigint };
+    const ready = depth === 0 && top.table ? top.table : cache.ready(tableAddress, geometry);
     if (depth === last) {
-      result = smallPages(table, tableAddress, base, access);
-    } else {
-      let entries = depth === 0 && top.table ? undefined : decoded.get(key);
-      if (!entries) {
-        entries = new Array<PageEntry | undefined>(geometry.entries);
-        if (!(depth === 0 && top.table)) decoded.set(key, entries);
-      }
-      let pages = 0;
-      let bytes = 0n;
-      const first = depth === 0 ? top.first ?? 0 : 0;
-      const end = depth === 0 ? Math.min(geometry.entries, first + (top.count ?? geometry.entries)) : geometry.entries;
-      // The tables this one points to are read all at once before the walk descends (over the gdbstub
-      // the reads pipeline instead of waiting for each other); each is still read once.
-      const children: bigint[] = [];
-      for (let index = first; index < end; index++) {
-        const raw = entryOf(table, geometry, index);
-        if ((raw & 1n) === 0n) continue;
-        const e = entries[index] ?? (entries[index] = decodeEntry(model, geometry, raw));
-        if (e.present && !e.leaf && e.reserved === 0n) children.push(e.address);
-      }
-      cache.prefetch(children, model.levels[depth + 1], maxTables);
-      for (let index = first; index < end && !stopped; index++) {
-        let entry = entries[index];
-        if (!entry) {
-          const raw = entryOf(table, geometry, index);
-          if (raw === 0n) continue;
-          entries[index] = entry = decodeEntry(model, geometry, raw);
-        }
-        const virtual = canonical(model, base + (BigInt(index) << BigInt(geometry.shift)));
-        const entryAddress = tableAddress + BigInt(index * geometry.entryBytes);
-        if (!entry.present) {
-          nonPresent(virtual, geometry.level, entryAddress, entry.raw);
-          continue;
-        }
-        if (entry.reserved !== 0n) {
-          reservedFinding(virtual, geometry.level, entryAddress, entry.raw, entry.reserved);
-          continue;
-        }
-        const next = combine(access, entry, geometry, model);
-        if (entry.leaf) {
-          if (listed >= maxLeaves) {
-            smallLimit(virtual);
-            break;
-          }
-          listed++;
-          const pageSize = entry.largePage && geometry.largePage ? geometry.largePage : KIB4;
-          sink.large({ virtual, physical: entry.address, pageSize, level: geometry.level, entryAddress, entry, ...next });
-          pages++;
-          bytes += pageSize;
-        } else {
-          const under = await visit(depth + 1, entry.address, virtual, next, repeating || before !== undefined);
-          pages += under.pages;
-          bytes += under.bytes;
-        }
-      }
-      result = { pages, bytes };
+      if (ready !== undefined) return visitedLeaf(ready, tableAddress, base, access, geometry, before, subtree);
+      return cache.table(tableAddress, geometry).then((t) => visitedLeaf(t, tableAddress, base, access, geometry, before, subtree));
     }
-    if (!before && depth > 0) walked.set(subtree, { virtual: base, ...result });
-    return result;
+    if (ready !== undefined) return visitedUpper(ready, depth, tableAddress, base, access, repeating, geometry, before, key, subtree);
+    return cache.table(tableAddress, geometry).then((t) => visitedUpper(t, depth, tableAddress, base, access, repeating, geometry, before, key, subtree));
   };
-  await visit(0, topTableAddress(model, cr3), 0n, OPEN, false);
+  const all = visit(0, topTableAddress(model, cr3), 0n, OPEN, false);
+  if (all instanceof Promise) await all;
   out.tablesRead = cache.count;
   return out;
 }

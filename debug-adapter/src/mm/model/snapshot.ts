@@ -7,7 +7,7 @@ import { MmDebugInfo, DESCRIPTOR_SIZE, decodeDescriptor } from './descriptor';
 import { MappingRun } from './address-space';
 import {
   BLOCK_SIZE, BLOCK_STATES, BlockCounts, BlockRun, BlockState, ChainFlags, ChainTable, DecodedChain, PAGES_PER_BLOCK, S_FREE, SWAPPED_BLOCK, SWAP_CACHED, SWAP_FREE, SWAP_OUT,
-  SwapSlots, SwappedBlock, decodeChainTable,
+  SwapSlots, SwappedBlock, decodeChainTable, updateChainTable,
 } from './chain-table';
 import { Finding, SourceSite } from './findings';
 import {
@@ -164,6 +164,8 @@ const MAX_PROCESSES = 1024;
 const PREFETCH_RUN = 1 << 20;
 const MAX_VECTOR = 65536;
 const KPD_USER_ENTRIES_LIMIT = 768; // entries below the kernel half
+/** Walks are reused only while a snapshot has read fewer distinct tables than this (the walker stops at 256 Ki). */
+const REUSE_TABLES_LIMIT = 200_000;
 
 /** One character per block for the physical map (docs/snapshot-schema.md), by state code. */
 const MAP_CHARS: Record<BlockState, string> = { free: '.', head: 'C', body: 'c', corrupt: 'X', hole: '_', firmware: 'F', kernel: 'K', dos: 'D' };
@@ -182,12 +184,24 @@ interface TableBlock {
   readonly buffers: readonly Buffer[];
 }
 
+/** One address space's walk as a snapshot made it, with what it was made of (SnapshotCache.spaceWalks). */
+interface SpaceWalkMemo {
+  /** The directory entries walked (a copy), and the tables they name, in entry order (undefined: unreadable). */
+  readonly entries: Uint32Array;
+  readonly tables: readonly (Uint32Array | undefined)[];
+  readonly walk: SliceWalk;
+  /** A process's swapped-out PTEs (swappedPagesOf over the same tables). */
+  swappedPages?: SwappedPte[];
+}
+
 /**
  * What one builder keeps between the snapshots of one guest, so that a snapshot after the guest
  * ran re-decodes only what changed (docs/benchmarks.md "Memory-manager snapshot"): every block
  * of page tables as last read (a block whose bytes read the same is the same object again, so
  * the walker's span memo and everything keyed by it still hold), the walker's spans of each
- * unchanged page table, and the block table with its decoding. Everything is re-read at every
+ * unchanged page table, the block table with its decoding (updated, not decoded again, when a few
+ * entries changed: updateChainTable), each chain's ChainInfo and each address space's walk while
+ * what they were made of is unchanged. Everything is re-read at every
  * snapshot and compared; nothing is trusted without the bytes. A snapshot built with a cache is
  * deep-equal to one built without (debug-adapter/test/mm-snapshot-cache*.test.ts). One per guest session: the
  * bytes are compared, so a wrong cache costs time, never correctness; blocks not read by the last
@@ -200,12 +214,33 @@ export class SnapshotCache {
   readonly spans = new LeafSpanMemo();
   /** Page tables (the cache's own views, so unchanged ones) found to hold no swapped-out PTE, with the swap mark looked for. */
   readonly noSwapped = new WeakMap<Uint32Array, number>();
-  /** The block table's bytes, the slot table it was decoded with, and the decoding. */
-  chainTable?: { readonly bytes: Buffer; readonly slots?: SwapSlots; readonly table: ChainTable };
+  /** The block table's entries (a copy), the slot table it was decoded with, the decoding and each block's page in its chain. */
+  chainTable?: ChainTableMemo;
+  /** The owner records as the last snapshot read them (its chains' heads), and the buffer the next one reads into. */
+  owners?: Buffer;
+  spareOwners?: Buffer;
+  /** The last snapshot's chains by head, and the resolver their sites came from (kept only with the same resolver, taken to answer the same for an address: one per session). */
+  chainInfos = new Map<number, ChainInfo>();
+  resolveSite?: (address: number) => SourceSite | undefined;
+  /**
+   * Each address space's walk (and swapped PTEs) as the last snapshot made it, by space: reused
+   * whole when the space's directory entries are the same and every table they name is the same
+   * (unchanged) object again. Spaces not walked by the last snapshot are dropped.
+   */
+  spaceWalks = new Map<string, SpaceWalkMemo>();
   /** Snapshots built with this cache, and how many 16 KiB blocks of tables the last one found unchanged / read. */
   builds = 0;
   lastReused = 0;
   lastRead = 0;
+  /**
+   * How the last snapshot decoded the block table ('same': as before; 'updated': only the chains
+   * holding a changed entry walked again; 'whole'), how many chains it walked again, how many
+   * ChainInfo objects and address-space walks it kept from the snapshot before.
+   */
+  lastTable: 'same' | 'updated' | 'whole' = 'whole';
+  lastChainsWalked = 0;
+  lastChainsKept = 0;
+  lastWalksKept = 0;
 }
 
 function sameSlots(a: SwapSlots | undefined, b: SwapSlots | undefined): boolean {
@@ -215,13 +250,68 @@ function sameSlots(a: SwapSlots | undefined, b: SwapSlots | undefined): boolean 
   return a.count === b.count && a.swappedBase === b.swappedBase && eq(a.state, b.state) && eq(a.chain, b.chain) && eq(a.next, b.next) && eq(a.block, b.block);
 }
 
-/** The block table decoded, or the cache's decoding when the bytes and the slot table are the same as then. */
-function chainTableOf(bytes: Buffer, slots: SwapSlots | undefined, cache: SnapshotCache | undefined): ChainTable {
+interface ChainTableMemo {
+  readonly entries: Uint32Array;
+  readonly slots?: SwapSlots;
+  readonly table: ChainTable;
+  /** Each block's first page in its chain (chain position * PAGES_PER_BLOCK), or -1. */
+  readonly pageIndexOf: Int32Array;
+}
+
+/** Each block's first page in its chain, or -1 (ChainTableMemo.pageIndexOf). */
+function pageIndexOfChains(blockCount: number, chains: readonly DecodedChain[]): Int32Array {
+  const pageIndexOf = new Int32Array(blockCount).fill(-1);
+  for (const c of chains) {
+    const blocks = c.blocks;
+    for (let i = 0; i < blocks.length; i++) if (blocks[i] !== SWAPPED_BLOCK) pageIndexOf[blocks[i]] = i * PAGES_PER_BLOCK;
+  }
+  return pageIndexOf;
+}
+
+/**
+ * The block table decoded: the cache's decoding when the entries and the slot table are the same
+ * as then; with the same slot table, an update of it (updateChainTable: only the chains holding a
+ * changed entry are walked again); else decoded whole.
+ */
+function chainTableOf(bytes: Buffer, slots: SwapSlots | undefined, cache: SnapshotCache | undefined): ChainTableMemo {
+  const entries = toWords(bytes);
   const kept = cache?.chainTable;
-  if (kept && kept.bytes.equals(bytes) && sameSlots(kept.slots, slots)) return kept.table;
-  const table = decodeChainTable(toWords(bytes), slots);
-  if (cache) cache.chainTable = { bytes: Buffer.from(bytes), slots, table };
-  return table;
+  const same = kept !== undefined && sameSlots(kept.slots, slots);
+  if (kept && same && Buffer.from(kept.entries.buffer, kept.entries.byteOffset, kept.entries.byteLength).equals(bytes)) {
+    if (cache) {
+      cache.lastTable = 'same';
+      cache.lastChainsWalked = 0;
+    }
+    return kept;
+  }
+  let memo: ChainTableMemo;
+  if (kept && same) {
+    const u = updateChainTable(kept.table, kept.entries, entries, slots);
+    let pageIndexOf: Int32Array;
+    if (u.removed.length || u.added.length) {
+      pageIndexOf = kept.pageIndexOf.slice();
+      for (const c of u.removed) for (const b of c.blocks) if (b !== SWAPPED_BLOCK) pageIndexOf[b] = -1;
+      for (const c of u.added) c.blocks.forEach((b, i) => { if (b !== SWAPPED_BLOCK) pageIndexOf[b] = i * PAGES_PER_BLOCK; });
+    } else {
+      pageIndexOf = u.table === kept.table ? kept.pageIndexOf : pageIndexOfChains(entries.length, u.table.chains);
+    }
+    memo = { entries: entries.slice(), slots, table: u.table, pageIndexOf };
+    if (cache) {
+      const updated = u.removed.length > 0 || u.added.length > 0;
+      cache.lastTable = updated ? 'updated' : 'whole';
+      cache.lastChainsWalked = updated ? u.added.length : u.table.chains.length;
+    }
+  } else {
+    if (cache) {
+      cache.lastTable = 'whole';
+      cache.lastChainsWalked = 0;
+    }
+    const table = decodeChainTable(entries, slots);
+    if (cache) cache.lastChainsWalked = table.chains.length;
+    memo = { entries: cache ? entries.slice() : entries, slots, table, pageIndexOf: pageIndexOfChains(entries.length, table.chains) };
+  }
+  if (cache) cache.chainTable = memo;
+  return memo;
 }
 
 /** Kernel-virtual reads through the direct map or a walk of the KPD, with a table cache. */
@@ -231,23 +321,31 @@ class KernelMemory {
   private readonly blocks = new Map<number, TableBlock>();
   private readonly buffers = new Map<number, Buffer>();
   private reused = 0;
+  private walksKept = 0;
   kpd: Uint32Array = new Uint32Array(ENTRIES_PER_TABLE);
 
   /** 32-bit paging over the KPD, with PSE (and PGE) as the kernel set them in CR4. */
   readonly model: PagingModel;
+  private readonly pse: boolean;
 
   constructor(private readonly read: PhysicalReader, private readonly d: MmDebugInfo, cr4: number, private readonly cache?: SnapshotCache) {
     this.model = pagingModel({ cr0: 0x80000000, cr4 });
-    this.walkerTables = new TableCache(this.readForWalker, cache?.spans);
+    this.pse = (cr4 & 0x10) !== 0;
+    this.walkerTables = new TableCache(this.readForWalker, cache?.spans, this.heldForWalker);
   }
 
-  /** Hands this snapshot's blocks of tables to the cache (the ones it did not read are dropped). */
+  /** This snapshot's walks of address spaces (moved into the cache at the end). */
+  private readonly spaceWalks = new Map<string, SpaceWalkMemo>();
+
+  /** Hands this snapshot's blocks of tables and walks to the cache (the ones it did not use are dropped). */
   finish(): void {
     if (!this.cache) return;
     this.cache.tableBlocks = this.blocks;
+    this.cache.spaceWalks = this.spaceWalks;
     this.cache.builds++;
     this.cache.lastReused = this.reused;
     this.cache.lastRead = this.blocks.size;
+    this.cache.lastWalksKept = this.walksKept;
   }
 
   async loadKpd(): Promise<void> {
@@ -325,7 +423,9 @@ class KernelMemory {
         if (!this.tables.has(block)) this.adoptBlock(block, bytes.subarray(i * bs, (i + 1) * bs));
       }
     }));
-    await Promise.all([...wanted].map((f) => this.table(f)));
+    // The tables the runs did not bring (outside RAM, or a run that could not be read), one by one.
+    const missing = [...wanted].filter((f) => !this.tables.has(f));
+    if (missing.length) await Promise.all(missing.map((f) => this.table(f)));
   }
 
   /** The block as read now: the cache's object when its bytes are the same as last time, else a new one (a copy). */
@@ -341,7 +441,15 @@ class KernelMemory {
     const all = toWords(own);
     const words: Uint32Array[] = [];
     const buffers: Buffer[] = [];
-    for (let p = 0; p < own.length / PAGE_SIZE; p++) {
+    const pages = own.length / PAGE_SIZE;
+    for (let p = 0; p < pages; p++) {
+      // A table of a changed block whose own 4 KiB read the same is the same object again.
+      const old = kept && kept.buffers.length === pages ? kept.buffers[p] : undefined;
+      if (old && old.equals(own.subarray(p * PAGE_SIZE, (p + 1) * PAGE_SIZE))) {
+        words.push(kept?.words[p] as Uint32Array);
+        buffers.push(old);
+        continue;
+      }
       const w = all.subarray(p * 1024, (p + 1) * 1024);
       words.push(w);
       buffers.push(Buffer.from(w.buffer, w.byteOffset, PAGE_SIZE));
@@ -360,14 +468,24 @@ class KernelMemory {
   swapCandidate = (phys: number, mark: number): Uint32Array | undefined => {
     const t = this.tables.get(phys);
     if (!t || mark === 0) return undefined;
-    const memo = this.cache?.noSwapped;
-    if (memo?.get(t) === mark) return undefined;
+    // Tested once per snapshot (a table is asked about by each scan), and once while unchanged (the cache).
+    const memo = this.cache?.noSwapped ?? this.noSwapped;
+    if (memo.get(t) === mark) return undefined;
     for (let k = 0; k < t.length; k++) {
       const e = t[k];
       if ((e & 1) === 0 && (e & mark) !== 0) return t;
     }
-    memo?.set(t, mark);
+    memo.set(t, mark);
     return undefined;
+  };
+  private readonly noSwapped = new WeakMap<Uint32Array, number>();
+
+  /** The tables read already (prefetch), for the walker without a read or a promise. */
+  private readonly heldForWalker = (address: bigint, length: number): Buffer | undefined => {
+    if (length !== PAGE_SIZE) return undefined;
+    const phys = Number(address);
+    if (phys === this.d.kpdPhys) return Buffer.from(this.kpd.buffer, this.kpd.byteOffset, PAGE_SIZE);
+    return this.buffers.get(phys);
   };
 
   private readonly readForWalker = async (address: bigint, length: number): Promise<Buffer> => {
@@ -387,7 +505,39 @@ class KernelMemory {
    * Walks directory entries first..first+count-1 of the KPD (or of a process's UPD laid over the
    * KPD's first entries) with the one walker, into mapping runs.
    */
-  async walk(slice: { first: number; count: number; upd?: readonly number[] }): Promise<SliceWalk> {
+  async walk(slice: { first: number; count: number; upd?: readonly number[] }, space: string): Promise<SliceWalk> {
+    return (await this.spaceWalk(slice, space)).walk;
+  }
+
+  /**
+   * The walk of a slice (`space` names it in the cache), reused from the cache's last snapshot when
+   * its entries and every table they name are the same as then (the tables must be read already:
+   * `prefetch` first). The result is the walk's, either way.
+   */
+  async spaceWalk(slice: { first: number; count: number; upd?: readonly number[] }, space: string): Promise<SpaceWalkMemo> {
+    const source: ArrayLike<number> = slice.upd ?? this.kpd;
+    const from = slice.upd ? 0 : slice.first;
+    const entries = new Uint32Array(slice.count);
+    const tables: (Uint32Array | undefined)[] = [];
+    const pse = this.pse;
+    for (let i = 0; i < slice.count; i++) {
+      const e = (entries[i] = source[from + i] >>> 0);
+      if (e & 1 && !(pse && e & 0x80)) tables.push(this.tables.get(entryFrame(e)));
+    }
+    const kept = this.cache?.spaceWalks.get(space);
+    // (Far below the walker's table limit, so a walk skipped cannot change where a later one stops.)
+    if (kept && this.tables.size < REUSE_TABLES_LIMIT && kept.entries.length === entries.length && kept.tables.length === tables.length &&
+      kept.entries.every((e, i) => e === entries[i]) && kept.tables.every((t, i) => t === tables[i] && t !== undefined)) {
+      this.spaceWalks.set(space, kept);
+      this.walksKept++;
+      return kept;
+    }
+    const memo: SpaceWalkMemo = { entries, tables, walk: await this.walkSlice(slice) };
+    if (this.cache && tables.every((t) => t !== undefined)) this.spaceWalks.set(space, memo);
+    return memo;
+  }
+
+  private async walkSlice(slice: { first: number; count: number; upd?: readonly number[] }): Promise<SliceWalk> {
     let table: Buffer | undefined;
     if (slice.upd) {
       table = Buffer.alloc(PAGE_SIZE);
@@ -460,18 +610,18 @@ export async function buildSnapshot(src: SnapshotSource, cache?: SnapshotCache):
 
   // The swap slot table (kernel heap), then the block table through it, and the owner records.
   const slots = await readSwapSlots(mem, d);
-  const table = chainTableOf(await src.read(d.blockTablePhys, d.blockCount * 4), slots?.table, cache);
+  const tableMemo = chainTableOf(await src.read(d.blockTablePhys, d.blockCount * 4), slots?.table, cache);
+  const table = tableMemo.table;
   findings.push(...table.findings);
-  const ownersBuf = await readOwners(src.read, d, table.chains);
-  const pageIndexOf = new Int32Array(d.blockCount).fill(-1);
+  const ownersBuf = await readOwners(src.read, d, table.chains, cache);
+  const pageIndexOf = tableMemo.pageIndexOf;
   // Chains by id (their head block, below blockCount): arrays, not maps, for the ~10^4 chains of a big guest.
-  const chainById: (DecodedChain | undefined)[] = new Array(d.blockCount);
+  // (Not `new Array(blockCount)`: above 100 000 elements V8 makes that a dictionary.)
+  const chainById = new Map<number, DecodedChain>();
   for (const c of table.chains) {
-    chainById[c.id] = c;
-    const blocks = c.blocks;
-    for (let i = 0; i < blocks.length; i++) if (blocks[i] !== SWAPPED_BLOCK) pageIndexOf[blocks[i]] = i * PAGES_PER_BLOCK;
+    chainById.set(c.id, c);
   }
-  const isChain = (id: number): boolean => id >= 0 && id < chainById.length && chainById[id] !== undefined;
+  const isChain = (id: number): boolean => chainById.has(id);
 
   // Processes, bounded and cycle-safe.
   const currentPcb = await mem.u32(d.currentAddr).catch(() => 0);
@@ -498,11 +648,11 @@ export async function buildSnapshot(src: SnapshotSource, cache?: SnapshotCache):
   await mem.prefetch(mem.kpd.subarray(0), pse);
   const kernelFirst = d.kernelVbase >>> 22;
   const windowFirst = d.windowBase >>> 22;
-  const kernelWalk = await mem.walk({ first: kernelFirst, count: ENTRIES_PER_TABLE - kernelFirst });
+  const kernelWalk = await mem.walk({ first: kernelFirst, count: ENTRIES_PER_TABLE - kernelFirst }, 'kernel');
   // The mapping windows point at whatever page the kernel last edited: shown, never checked.
   const kernelChecked = kernelWalk.runs.filter((r) => r.virtual >>> 22 !== windowFirst);
   noteProblems(kernelWalk, findings, undefined);
-  const middle = await mem.walk({ first: d.updEntries, count: KPD_USER_ENTRIES_LIMIT - d.updEntries });
+  const middle = await mem.walk({ first: d.updEntries, count: KPD_USER_ENTRIES_LIMIT - d.updEntries }, 'middle');
   for (const run of middle.runs) {
     findings.push({ kind: 'user-mapping-above-limit', severity: 'error', virtual: run.virtual,
       message: `0x${run.virtual.toString(16)}..0x${(run.virtual + run.length).toString(16)} is mapped in the KPD between 256 MiB and the kernel half, outside every process's user space` });
@@ -518,7 +668,8 @@ export async function buildSnapshot(src: SnapshotSource, cache?: SnapshotCache):
   const spaceRuns = new Map<AddressSpaceId, readonly MappingRun[]>([['kernel', kernelChecked]]);
   for (const pcb of pcbs) {
     await mem.prefetch(pcb.upd, pse);
-    const walk = await mem.walk({ first: 0, count: d.updEntries, upd: pcb.upd });
+    const spaceWalk = await mem.spaceWalk({ first: 0, count: d.updEntries, upd: pcb.upd }, `pcb:${pcb.address}`);
+    const walk = spaceWalk.walk;
     noteProblems(walk, findings, pcb.pid);
     spaceRuns.set(pcb.pid, walk.runs);
     const current = pcb.address === currentPcb;
@@ -531,11 +682,11 @@ export async function buildSnapshot(src: SnapshotSource, cache?: SnapshotCache):
       }
     }
     processes.push({ pid: pcb.pid, name: pcb.name, state: pcb.state, current, pcbAddress: pcb.address, upd: pcb.upd, updMatchesKpd, mappings: walk.runs,
-      mode: pcb.mode, exitCode: pcb.exitCode, swappedPages: swappedPagesOf(pcb.upd, (phys) => mem.swapCandidate(phys, d.pteSwapMark >>> 0), d, pse) });
+      mode: pcb.mode, exitCode: pcb.exitCode, swappedPages: (spaceWalk.swappedPages ??= swappedPagesOf(pcb.upd, (phys) => mem.swapCandidate(phys, d.pteSwapMark >>> 0), d, pse)) });
   }
 
   // Reverse lookup: which chain page each mapped page shows.
-  const mappedAt: (ChainMapping[] | undefined)[] = new Array(d.blockCount);
+  const mappedAt = new Map<number, ChainMapping[]>();
   const blockLimit = d.blockCount;
   for (const [space, runs] of spaceRuns) {
     let open: { -readonly [K in keyof ChainMapping]: ChainMapping[K] } | undefined;
@@ -580,9 +731,9 @@ export async function buildSnapshot(src: SnapshotSource, cache?: SnapshotCache):
         } else {
           open = { space, virtual: va, length: piece, firstPage: page };
           openChain = chain;
-          const list = mappedAt[chain];
+          const list = mappedAt.get(chain);
           if (list) list.push(open);
-          else mappedAt[chain] = [open];
+          else mappedAt.set(chain, [open]);
         }
       }
     }
@@ -614,7 +765,7 @@ export async function buildSnapshot(src: SnapshotSource, cache?: SnapshotCache):
   const dos = await readDosArena(src.read, d);
   if (dos) findings.push(...mcbChainFindings(dos));
   const v86Records = await readV86Tasks(mem, d, pcbs);
-  const chainBytes = (id: number): number | undefined => (isChain(id) ? (chainById[id] as DecodedChain).blocks.length * BLOCK_SIZE : undefined);
+  const chainBytes = (id: number): number | undefined => (isChain(id) ? (chainById.get(id) as DecodedChain).blocks.length * BLOCK_SIZE : undefined);
   const withV86: ProcessInfo[] = processes.map((p, i) => {
     const rec = v86Records[i];
     return rec === undefined ? p : { ...p, v86: rec && v86TaskInfo(p.pid, rec, chainBytes(rec.lowChain) ?? 0, dos, xms, dpmi) };
@@ -634,13 +785,32 @@ export async function buildSnapshot(src: SnapshotSource, cache?: SnapshotCache):
 
   // Chains with owners, sites, mappings and handles.
   const swappedOf = swappedPagesByChain(swap);
+  // A chain decoded as last time (the same DecodedChain), with the same owner record, mappings and
+  // handles, is the same ChainInfo object as last time (the site resolver is one per session).
+  const lastInfos = cache && cache.resolveSite === src.resolveSite && cache.owners && cache.owners.length === ownersBuf.length ? cache.chainInfos : undefined;
+  const lastOwners = cache?.owners;
+  const infos = new Map<number, ChainInfo>();
+  let chainsKept = 0;
   const chains: ChainInfo[] = table.chains.map((c) => {
-    const owner = decodeOwner(ownersBuf, c.id * d.ownerSize, d);
-    const site = owner.caller && src.resolveSite ? src.resolveSite(owner.caller) : undefined;
-    const info: ChainInfo = {
-      id: c.id, flags: c.flags, blockCount: c.blocks.length, sizeBytes: c.blocks.length * BLOCK_SIZE, blocks: c.blocks, runs: c.runs, swapped: c.swapped,
-      owner, site, mappedAt: withSwappedPages(mappedAt[c.id] ?? [], swappedOf.get(c.id)), handles: handlesOf.get(c.id) ?? [],
-    };
+    const at = c.id * d.ownerSize;
+    const last = lastInfos?.get(c.id);
+    const mapped = withSwappedPages(mappedAt.get(c.id) ?? [], swappedOf.get(c.id));
+    const handles = handlesOf.get(c.id) ?? [];
+    let info: ChainInfo;
+    if (last && last.blocks === c.blocks && lastOwners && ownersBuf.compare(lastOwners, at, at + d.ownerSize, at, at + d.ownerSize) === 0 &&
+      sameMappings(last.mappedAt, mapped) && sameHandles(last.handles, handles)) {
+      info = last;
+      chainsKept++;
+    } else {
+      const owner = decodeOwner(ownersBuf, at, d);
+      const site = owner.caller && src.resolveSite ? src.resolveSite(owner.caller) : undefined;
+      info = {
+        id: c.id, flags: c.flags, blockCount: c.blocks.length, sizeBytes: c.blocks.length * BLOCK_SIZE, blocks: c.blocks, runs: c.runs, swapped: c.swapped,
+        owner, site, mappedAt: mapped, handles,
+      };
+    }
+    if (cache) infos.set(c.id, info);
+    const { owner, site } = info;
     if (!info.mappedAt.length && !info.handles.length && owner.kind !== 'page-table' && owner.kind !== 'dma') {
       findings.push({ kind: 'leaked-chain', severity: 'warning', chain: c.id, ...(site ? { site } : {}),
         message: `chain ${c.id} (${info.blockCount} blocks, ${owner.kind}) is neither mapped nor held by a handle: a leak?` });
@@ -648,6 +818,13 @@ export async function buildSnapshot(src: SnapshotSource, cache?: SnapshotCache):
     return info;
   });
   attachSites(findings, chains);
+  if (cache) {
+    cache.chainInfos = infos;
+    cache.lastChainsKept = chainsKept;
+    cache.resolveSite = src.resolveSite;
+    cache.spareOwners = cache.owners;
+    cache.owners = ownersBuf;
+  }
 
   const counter = (addr: number): Promise<number> => mem.u32(addr).catch(() => 0);
   mem.finish();
@@ -675,6 +852,21 @@ export async function buildSnapshot(src: SnapshotSource, cache?: SnapshotCache):
     ...(dos ? { dos } : {}),
     findings,
   };
+}
+
+function sameMappings(a: readonly ChainMapping[], b: readonly ChainMapping[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (x.space !== y.space || x.virtual !== y.virtual || x.length !== y.length || x.firstPage !== y.firstPage) return false;
+  }
+  return true;
+}
+
+function sameHandles(a: readonly ChainHandle[], b: readonly ChainHandle[]): boolean {
+  return a.length === b.length && a.every((h, i) => h.type === b[i].type && h.handle === b[i].handle);
 }
 
 function spaceName(space: AddressSpaceId): string {
@@ -748,13 +940,16 @@ const OWNER_GAP = 4096;
 
 /**
  * The owner records (struct mm_owner[blockCount]) as one buffer, of which only the records of the
- * chains' heads are read (the rest stays zero and is never decoded): over the gdbstub the free
+ * chains' heads are read (the rest is whatever the buffer held, never decoded): over the gdbstub the free
  * part of a big guest costs no packets. Records closer than OWNER_GAP are read in one piece.
  * Throws when a piece cannot be read (as a read of the whole array would).
  */
-async function readOwners(read: PhysicalReader, d: MmDebugInfo, chains: readonly { readonly id: number }[]): Promise<Buffer> {
+async function readOwners(read: PhysicalReader, d: MmDebugInfo, chains: readonly { readonly id: number }[], cache?: SnapshotCache): Promise<Buffer> {
   const size = d.blockCount * d.ownerSize;
-  const out = Buffer.alloc(size);
+  // The cache's spare buffer (the one before last): what is not read now is never decoded.
+  const spare = cache?.spareOwners;
+  const out = spare && spare.length === size ? spare : Buffer.allocUnsafe(size);
+  if (cache) cache.spareOwners = undefined;
   const ids = chains.map((c) => c.id).filter((id) => id >= 0 && id < d.blockCount).sort((a, b) => a - b);
   const pieces: { start: number; end: number }[] = [];
   for (const id of ids) {
